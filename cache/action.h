@@ -1,0 +1,75 @@
+/* cache/action.h - action records: node key -> what running it produced.
+ *
+ * A node's key is the SHA-256 of its spec object (engine/key.h: type,
+ * version, resolved params, input hashes). After the node's child process
+ * exits successfully and every output object exists, the scheduler writes
+ * actions/ab/<key> (atomically), so an action record never points at a missing
+ * object unless that object was removed later (gc, quarantine), which callers
+ * check with ik_cas_stat before trusting a record.
+ *
+ * On-disk format: a msgpack map
+ *   {v: 1, key: hex, spec: hex, type: str, version: int, node: str,
+ *    outputs: [{port, hash, size, kind}], log: hex|nil,
+ *    started_ms: int (unix ms), duration_ms: int, counters: {name: float}} */
+#ifndef IK_CACHE_ACTION_H
+#define IK_CACHE_ACTION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cache/cache.h"
+#include "cache/hash.h"
+
+struct ik_action_output {
+    char *port;
+    struct ik_hash hash;
+    uint64_t size;
+    char *kind; /* the artifact's kind, e.g. "file", "faq.rows" */
+};
+
+struct ik_action_counter {
+    char *name;
+    double value;
+};
+
+struct ik_action {
+    struct ik_hash key;
+    char *type;
+    int version;
+    char *node; /* name of the graph node that first produced it */
+    struct ik_action_output *outputs;
+    size_t n_outputs;
+    bool has_log;
+    struct ik_hash log; /* object holding the captured stdout+stderr */
+    int64_t started_ms;
+    int64_t duration_ms;
+    struct ik_action_counter *counters;
+    size_t n_counters;
+};
+
+/* Writes the record atomically. Returns 0 or -errno with d filled. */
+int ik_action_put(struct ik_cache *c, const struct ik_action *a, struct ik_diag *d);
+
+/* Reads the record for key: 0 and a new *out (ik_action_free), -ENOENT when
+ * there is none, IK_ECORRUPT when it cannot be parsed (d filled). */
+int ik_action_get(const struct ik_cache *c, const struct ik_hash *key, struct ik_action **out,
+                  struct ik_diag *d);
+
+/* True if every output object of a exists with its recorded size. */
+bool ik_action_outputs_present(const struct ik_cache *c, const struct ik_action *a);
+
+/* The output named port, or NULL. */
+const struct ik_action_output *ik_action_output(const struct ik_action *a, const char *port);
+
+/* Calls fn for every record (parsed); stops when fn returns non-zero. */
+int ik_action_foreach(const struct ik_cache *c, int (*fn)(const struct ik_action *a, void *arg),
+                      void *arg);
+
+/* Deletes a record (gc). */
+int ik_action_remove(struct ik_cache *c, const struct ik_hash *key);
+
+/* Accepts NULL. */
+void ik_action_free(struct ik_action *a);
+
+#endif

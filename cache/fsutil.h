@@ -1,0 +1,47 @@
+/* cache/fsutil.h - durable file writes and small file-system helpers.
+ *
+ * ik_write_atomic is the only way bytes reach a final name in the cache:
+ * write to a temporary file in the same folder tree (root/tmp), fsync it,
+ * rename it into place, fsync the folder (redis rdbSave + fsyncFileDir). A
+ * crash or a full disk leaves either the old state or the new one, never a torn
+ * file. Tests inject write failures (ENOSPC, short writes) through
+ * ik_fsutil_set_fault. */
+#ifndef IK_CACHE_FSUTIL_H
+#define IK_CACHE_FSUTIL_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "engine/diag.h"
+
+/* Writes data to `path` atomically via a temporary file in `tmp_dir` (which
+ * must be on the same file system). mode is applied before the rename. Returns
+ * 0, or -errno with d naming the path; on failure the temp file is removed and
+ * `path` is untouched. */
+int ik_write_atomic(const char *tmp_dir, const char *path, const void *data, size_t len,
+                    mode_t mode, struct ik_diag *d);
+
+/* mkdir -p. Returns 0 or -errno with d filled. */
+int ik_mkdirs(const char *path, struct ik_diag *d);
+
+/* fsyncs a folder so a rename inside it is durable. Returns 0 or -errno. */
+int ik_fsync_dir(const char *dir);
+
+/* Reads a whole file into a NUL-terminated malloc'd buffer. -errno with d filled. */
+int ik_read_file(const char *path, char **data, size_t *len, struct ik_diag *d);
+
+/* rm -rf; ignores ENOENT. Returns 0 or -errno. */
+int ik_remove_tree(const char *path);
+
+/* Fault injection for tests: after `ok_bytes` more bytes have been written by
+ * ik_write_atomic (or any writer using ik__write_all), writes fail with
+ * -`err` (e.g. ENOSPC). err 0 disables. Not for production use. The same can
+ * be set from the environment as IKADA_FAULT_WRITE="ENOSPC:<bytes>" so that
+ * integration tests can inject into a child process. */
+void ik_fsutil_set_fault(int err, long long ok_bytes);
+
+/* Writes all of buf to fd, retrying on EINTR and short writes, honouring the
+ * injected fault. Returns 0 or -errno. */
+int ik__write_all(int fd, const void *buf, size_t len);
+
+#endif

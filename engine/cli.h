@@ -1,0 +1,30 @@
+/* engine/cli.h - the `ikada` subcommands.
+ *
+ * Each subcommand is one function in one engine/cli_<name>.c file, listed in
+ * the table in engine/main.c. A subcommand returns the process exit status:
+ * 0 success, 1 a node or check failed, 2 bad input or usage (nothing was run),
+ * 130 interrupted. Diagnostics go to stderr; stdout carries only what was asked
+ * for (tables, JSON with --json). */
+#ifndef IK_ENGINE_CLI_H
+#define IK_ENGINE_CLI_H
+
+enum {
+    IK_EXIT_OK = 0,
+    IK_EXIT_FAILED = 1,
+    IK_EXIT_USAGE = 2,
+    IK_EXIT_INTERRUPTED = 130,
+};
+
+struct ik_cli_command {
+    const char *name;
+    const char *usage;   /* e.g. "run [options] GRAPH" */
+    const char *summary; /* one line */
+    int (*main)(int argc, char **argv); /* argv[0] is the subcommand name */
+};
+
+/* The table, terminated by {NULL}; defined in engine/main.c. */
+extern const struct ik_cli_command ik_cli_commands[];
+
+int ik_cli_version(int argc, char **argv);
+
+#endif

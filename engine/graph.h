@@ -1,0 +1,98 @@
+/* engine/graph.h - a graph file, parsed and validated.
+ *
+ * A graph file is YAML (libyaml):
+ *
+ *     nodes:
+ *       rows:                       # node name: [A-Za-z_][A-Za-z0-9_-]*
+ *         type: command             # a type from nodes/registry.c
+ *         in:                       # port -> "node.port" or {file: path}
+ *           faq: {file: ../examples/faq.jsonl}
+ *           prev: other.out
+ *         params: {cmd: "wc -l $IKADA_IN_faq > $IKADA_OUT_count", outputs: {count: count.txt}}
+ *         resources: {cpu: 1, gpu: 0}   # optional override of the type's defaults
+ *
+ * ik_graph_load parses AND validates: unknown type or param (with a "did you
+ * mean"), wrong value type, missing required param or input, unknown port, a
+ * reference to a missing node, duplicate names, cycles (the cycle is printed).
+ * Every error is one diag in the compiler form with file:line:col and code
+ * IK_EPARSE (not YAML) or IK_EVALIDATE (YAML, but not a valid graph).
+ *
+ * Ownership: the graph owns every string and array in it; all pointers are
+ * valid until ik_graph_free. Node types are borrowed from the static registry. */
+#ifndef IK_ENGINE_GRAPH_H
+#define IK_ENGINE_GRAPH_H
+
+#include <stddef.h>
+
+#include "engine/diag.h"
+#include "nodes/node.h"
+
+enum ik_input_source {
+    IK_INPUT_NODE, /* another node's output port */
+    IK_INPUT_FILE, /* a file or directory on disk */
+};
+
+struct ik_graph_input {
+    char *port;
+    enum ik_input_source source;
+    size_t node;     /* IK_INPUT_NODE: index of the producing node in graph->nodes */
+    char *node_port; /* IK_INPUT_NODE: its output port */
+    char *path;      /* IK_INPUT_FILE: as written in the graph */
+    char *abs_path;  /* IK_INPUT_FILE: resolved against the graph file's folder */
+    struct ik_srcloc loc;
+};
+
+struct ik_graph_param_loc {
+    char *name;
+    struct ik_srcloc loc;
+};
+
+struct ik_graph_node {
+    char *name;
+    const struct ik_node_type *type;
+    struct ik_graph_input *inputs; /* in the order written */
+    size_t n_inputs;
+    char **outputs; /* output port names: the type's, or the keys of its outputs param */
+    size_t n_outputs;
+    /* Resolved params: a msgpack map with every declared param (defaults filled
+     * in), keys sorted bytewise, floats as float64: canonical, ready for keys. */
+    char *params_mp;
+    size_t params_len;
+    struct ik_graph_param_loc *param_locs; /* where each param given in YAML was */
+    size_t n_param_locs;
+    int cpu; /* resources after the node's `resources:` override */
+    int gpu;
+    struct ik_srcloc loc; /* of the node's name */
+};
+
+struct ik_graph {
+    char *path;  /* as given to ik_graph_load */
+    char *dir;   /* absolute folder of the graph file; file: inputs are relative to it */
+    char *name;  /* the file's base name without .yaml/.yml: names refs in the cache */
+    char *text;  /* the whole file, for error excerpts */
+    size_t text_len;
+    struct ik_graph_node *nodes; /* in file order */
+    size_t n_nodes;
+    size_t *topo; /* node indices, every producer before its consumers */
+};
+
+/* Reads, parses and validates `path`. On success *out is a new graph (free with
+ * ik_graph_free). On failure returns IK_EPARSE, IK_EVALIDATE or -errno (file
+ * unreadable) with d filled, and *out is untouched. */
+int ik_graph_load(const char *path, struct ik_graph **out, struct ik_diag *d);
+
+/* The same from a string; `path` is used in messages and to resolve file:
+ * inputs (relative to its folder). */
+int ik_graph_load_string(const char *path, const char *text, size_t len, struct ik_graph **out,
+                         struct ik_diag *d);
+
+/* Index of the node called `name`, or -1. */
+long ik_graph_find(const struct ik_graph *g, const char *name);
+
+/* Index of output port `port` on node n, or -1. */
+long ik_graph_node_output(const struct ik_graph_node *n, const char *port);
+
+/* Accepts NULL. */
+void ik_graph_free(struct ik_graph *g);
+
+#endif

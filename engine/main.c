@@ -1,0 +1,53 @@
+/* engine/main.c - `ikada` entry point: dispatches to the subcommand table. */
+#include <stdio.h>
+#include <string.h>
+
+#include "config.h"
+#include "engine/cli.h"
+#include "engine/spellcheck.h"
+#include "kernels/device.h"
+
+int ik_cli_version(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    printf("ikada %s (%s)\n", PACKAGE_VERSION, ik_device_describe());
+    return IK_EXIT_OK;
+}
+
+const struct ik_cli_command ik_cli_commands[] = {
+    {"version", "version", "print the version and the accelerator support", ik_cli_version},
+    {NULL, NULL, NULL, NULL},
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: ikada COMMAND [ARGS]\n\ncommands:\n");
+    for (const struct ik_cli_command *c = ik_cli_commands; c->name; c++)
+        fprintf(out, "  %-34s %s\n", c->usage, c->summary);
+    fprintf(out, "\n`ikada COMMAND --help` describes a command's options.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? IK_EXIT_USAGE : IK_EXIT_OK;
+    }
+    if (strcmp(argv[1], "--version") == 0)
+        return ik_cli_version(argc - 1, argv + 1);
+    const char *names[64];
+    size_t n = 0;
+    for (const struct ik_cli_command *c = ik_cli_commands; c->name; c++) {
+        if (strcmp(c->name, argv[1]) == 0)
+            return c->main(argc - 1, argv + 1);
+        if (n < 63)
+            names[n++] = c->name;
+    }
+    names[n] = NULL;
+    const char *near = ik_spellcheck(argv[1], names);
+    fprintf(stderr, "ikada: error: unknown command '%s'%s%s%s\n", argv[1],
+            near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
+    usage(stderr);
+    return IK_EXIT_USAGE;
+}
