@@ -28,6 +28,12 @@ void ik_artifact_begin(msgpack_packer *pk, const char *kind, int schema, size_t 
 /* Packs a complete file artifact holding `len` bytes named `name`. */
 void ik_artifact_pack_file(msgpack_packer *pk, const char *name, const void *data, size_t len);
 
+/* Packs one tensor map {dtype, shape: [int], data: bin}. dtype is "f32",
+ * "f16", "bf16" or "i32"; data holds nbytes bytes, row-major, little-endian.
+ * Cannot fail (the packer's buffer grows). */
+void ik_artifact_pack_tensor(msgpack_packer *pk, const char *dtype, const int64_t *shape,
+                             size_t ndim, const void *data, size_t nbytes);
+
 /* Unpacks bytes into `result` (msgpack_unpacked_init'ed by the caller, who
  * destroys it) and checks the envelope. Fails with IK_EPARSE naming `what`
  * (e.g. the object's hash) when the bytes are not one msgpack map with a

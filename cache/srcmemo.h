@@ -30,6 +30,12 @@ int ik_srcmemo_open(struct ik_cache *c, struct ik_srcmemo **out, struct ik_diag 
 int ik_srcmemo_hash(struct ik_srcmemo *m, const char *path, struct ik_hash *out, uint64_t *size,
                     struct ik_diag *d);
 
+/* Bytes actually read and hashed by this memo so far (memo hits add nothing),
+ * so tests and `-v` output can tell whether a file was re-read. Cannot fail.
+ * A file modified in the last 2 s is hashed but not memoised: its timestamp
+ * could not yet show a further change (git's "racily clean" rule). */
+uint64_t ik_srcmemo_hashed_bytes(const struct ik_srcmemo *m);
+
 /* Accepts NULL. */
 void ik_srcmemo_close(struct ik_srcmemo *m);
 

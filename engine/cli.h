@@ -26,5 +26,12 @@ struct ik_cli_command {
 extern const struct ik_cli_command ik_cli_commands[];
 
 int ik_cli_version(int argc, char **argv);
+int ik_cli_run(int argc, char **argv);
+int ik_cli_status(int argc, char **argv);
+int ik_cli_graph(int argc, char **argv);
+int ik_cli_nodes(int argc, char **argv);
+int ik_cli_log(int argc, char **argv);
+int ik_cli_exec(int argc, char **argv);
+int ik_cli_cache(int argc, char **argv);
 
 #endif

@@ -16,6 +16,13 @@ int ik_cli_version(int argc, char **argv)
 }
 
 const struct ik_cli_command ik_cli_commands[] = {
+    {"run", "run [options] GRAPH", "run what is out of date in a graph", ik_cli_run},
+    {"status", "status [--json] GRAPH", "say which nodes are up to date, and why not", ik_cli_status},
+    {"graph", "graph [--dot|--json] GRAPH", "print a graph's nodes and edges", ik_cli_graph},
+    {"nodes", "nodes [--json] [TYPE]", "list node types, their ports and params", ik_cli_nodes},
+    {"log", "log [-n N] [--json]", "list past runs", ik_cli_log},
+    {"cache", "cache VERB [ARGS]", "inspect and manage the artifact cache", ik_cli_cache},
+    {"exec", "exec KEY [--node NAME] [--file PORT=PATH]...", "run one node (used by the scheduler)", ik_cli_exec},
     {"version", "version", "print the version and the accelerator support", ik_cli_version},
     {NULL, NULL, NULL, NULL},
 };

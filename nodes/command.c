@@ -6,6 +6,21 @@
  * inside a scratch folder, and the file found there after the command exits 0
  * is stored as a `file` artifact. The command runs with the scratch folder as
  * its working directory; stdout and stderr go to the node's log. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "engine/error.h"
+#include "cache/fsutil.h"
+#include "engine/mp.h"
+#include "engine/xmalloc.h"
 #include "nodes/node.h"
 
 static const struct ik_port_spec command_outputs[] = {{NULL, NULL, false, NULL}};
@@ -20,7 +35,7 @@ static const struct ik_param_spec command_params[] = {
     {NULL, 0, NULL, NULL},
 };
 
-int ik__command_run(struct ik_node_ctx *ctx, struct ik_diag *d);
+static int command_run(struct ik_node_ctx *ctx, struct ik_diag *d);
 
 const struct ik_node_type ik_node_command = {
     .name = "command",
@@ -34,5 +49,152 @@ const struct ik_node_type ik_node_command = {
     .cpu = 1,
     .gpu = 0,
     .gpu_falls_back_to_cpu = false,
-    .run = ik__command_run,
+    .run = command_run,
 };
+
+/* Exports $IKADA_IN_<port> for every connected input. */
+static int export_inputs(struct ik_node_ctx *ctx, struct ik_diag *d)
+{
+    for (size_t i = 0; i < ik_node_input_count(ctx); i++) {
+        const char *port = ik_node_input_port(ctx, i);
+        const char *path;
+        int rc = ik_node_input_path(ctx, port, &path, d);
+        if (rc < 0)
+            return rc;
+        char *name = ik_xasprintf("IKADA_IN_%s", port);
+        setenv(name, path, 1);
+        free(name);
+    }
+    return 0;
+}
+
+/* Exports $IKADA_OUT_<port> = scratch/out/<file name>; file names may not
+ * leave the scratch folder. */
+static int export_outputs(struct ik_node_ctx *ctx, const msgpack_object *outputs, char **paths,
+                          struct ik_diag *d)
+{
+    for (uint32_t i = 0; i < outputs->via.map.size; i++) {
+        char *port = ik_mp_strdup(&outputs->via.map.ptr[i].key);
+        char *file = ik_mp_strdup(&outputs->via.map.ptr[i].val);
+        int rc = 0;
+        if (file == NULL || file[0] == '\0' || file[0] == '/' || strstr(file, "..") != NULL)
+            rc = ik_diag_set(d, IK_EVALIDATE,
+                             "output '%s': expected a relative file name without '..', got '%s'",
+                             port, file ? file : "(not a string)");
+        if (rc == 0) {
+            paths[i] = ik_xasprintf("%s/out/%s", ik_node_scratch_dir(ctx), file);
+            char *dir = ik_xstrdup(paths[i]);
+            *strrchr(dir, '/') = '\0';
+            rc = ik_mkdirs(dir, d);
+            free(dir);
+            char *name = ik_xasprintf("IKADA_OUT_%s", port);
+            setenv(name, paths[i], 1);
+            free(name);
+        }
+        free(port);
+        free(file);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+static void export_env(const msgpack_object *env)
+{
+    for (uint32_t i = 0; env && i < env->via.map.size; i++) {
+        char *name = ik_mp_strdup(&env->via.map.ptr[i].key);
+        const msgpack_object *v = &env->via.map.ptr[i].val;
+        char *value = ik_mp_strdup(v);
+        double num;
+        if (value == NULL && ik_mp_number(v, &num))
+            value = ik_xasprintf("%.17g", num);
+        if (name && value)
+            setenv(name, value, 1);
+        free(name);
+        free(value);
+    }
+}
+
+/* Runs shell -c cmd in dir; waits at most timeout_s (0 = forever). */
+static int run_shell(const char *shell, const char *cmd, const char *dir, int64_t timeout_s,
+                     struct ik_diag *d)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0)
+        return ik_diag_set(d, -errno, "cannot start %s: %s", shell, strerror(errno));
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (chdir(dir) != 0)
+            _exit(127);
+        execl(shell, shell, "-c", cmd, (char *)NULL);
+        fprintf(stderr, "ikada: cannot run %s: %s\n", shell, strerror(errno));
+        _exit(127);
+    }
+    time_t start = time(NULL);
+    int status;
+    for (;;) {
+        pid_t r = waitpid(pid, &status, timeout_s > 0 ? WNOHANG : 0);
+        if (r == pid)
+            break;
+        if (r < 0 && errno != EINTR)
+            return ik_diag_set(d, -errno, "waiting for the command: %s", strerror(errno));
+        if (timeout_s > 0 && time(NULL) - start >= timeout_s) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            return ik_diag_set(d, IK_ENODE, "command timed out after %lld s", (long long)timeout_s);
+        }
+        if (r == 0)
+            usleep(20000);
+    }
+    if (WIFSIGNALED(status))
+        return ik_diag_set(d, IK_ENODE, "command killed by signal %d (%s)", WTERMSIG(status),
+                           strsignal(WTERMSIG(status)));
+    if (WEXITSTATUS(status) != 0)
+        return ik_diag_set(d, IK_ENODE, "command exited with status %d", WEXITSTATUS(status));
+    return 0;
+}
+
+static int collect_outputs(struct ik_node_ctx *ctx, const msgpack_object *outputs, char **paths,
+                           struct ik_diag *d)
+{
+    for (uint32_t i = 0; i < outputs->via.map.size; i++) {
+        char *port = ik_mp_strdup(&outputs->via.map.ptr[i].key);
+        struct stat st;
+        int rc = 0;
+        if (stat(paths[i], &st) != 0 || !S_ISREG(st.st_mode))
+            rc = ik_diag_set(d, IK_ENODE,
+                             "the command succeeded but did not write output '%s' ($IKADA_OUT_%s)",
+                             port, port);
+        if (rc == 0)
+            rc = ik_node_output_file(ctx, port, paths[i], d);
+        free(port);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int command_run(struct ik_node_ctx *ctx, struct ik_diag *d)
+{
+    const msgpack_object *outputs = ik_node_param(ctx, "outputs");
+    char **paths = ik_xcalloc(outputs->via.map.size + 1, sizeof *paths);
+    char *work = ik_xasprintf("%s/work", ik_node_scratch_dir(ctx));
+    int rc = ik_mkdirs(work, d);
+    if (rc == 0)
+        rc = export_inputs(ctx, d);
+    if (rc == 0)
+        rc = export_outputs(ctx, outputs, paths, d);
+    if (rc == 0) {
+        export_env(ik_node_param(ctx, "env"));
+        rc = run_shell(ik_node_param_str(ctx, "shell"), ik_node_param_str(ctx, "cmd"), work,
+                       ik_node_param_int(ctx, "timeout_s"), d);
+    }
+    if (rc == 0)
+        rc = collect_outputs(ctx, outputs, paths, d);
+    for (uint32_t i = 0; i < outputs->via.map.size; i++)
+        free(paths[i]);
+    free(paths);
+    free(work);
+    return rc;
+}

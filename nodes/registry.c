@@ -7,9 +7,12 @@
 #include "nodes/node.h"
 
 extern const struct ik_node_type ik_node_command;
+extern const struct ik_node_type ik_node_sample, ik_node_distract;
 
 const struct ik_node_type *const ik_node_types[] = {
     &ik_node_command,
+    &ik_node_sample,
+    &ik_node_distract,
     NULL,
 };
 

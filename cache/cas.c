@@ -1,0 +1,403 @@
+/* cache/cas.c - the content-addressed object store (objects/ab/cdef…).
+ *
+ * Objects are immutable: written once through a temporary file (fsutil),
+ * chmod 0444, never modified. A put of bytes already stored is a no-op, which
+ * is what makes early cutoff and concurrent runs cheap and safe. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cache/cache_int.h"
+#include "cache/cas.h"
+#include "cache/fsutil.h"
+#include "engine/buf.h"
+#include "engine/error.h"
+#include "engine/xmalloc.h"
+
+#define COPY_BLOCK (1u << 20)
+
+static const unsigned char empty_byte[1];
+
+char *ik_cas_object_path(const struct ik_cache *c, const struct ik_hash *h)
+{
+    return ik__fanout_path(c, "objects", h);
+}
+
+int ik_cas_stat(const struct ik_cache *c, const struct ik_hash *h, uint64_t *size)
+{
+    char *path = ik_cas_object_path(c, h);
+    struct stat st;
+    int rc = stat(path, &st) == 0 ? 0 : -errno;
+    free(path);
+    if (rc == 0 && size)
+        *size = (uint64_t)st.st_size;
+    return rc;
+}
+
+/* True if the object is present with the expected size: a put can be skipped. */
+static bool already_stored(const char *path, uint64_t size)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size == size;
+}
+
+int ik_cas_put(struct ik_cache *c, const void *data, size_t len, struct ik_hash *out,
+               struct ik_diag *d)
+{
+    struct ik_hash h;
+    ik_hash_bytes(data, len, &h);
+    char *path = ik_cas_object_path(c, &h);
+    int rc = 0;
+    if (already_stored(path, len))
+        goto out;
+    rc = ik__fanout_mkdir(c, "objects", &h, d);
+    if (rc != 0)
+        goto out;
+    char *tmp = ik_cache_path(c, "tmp");
+    rc = ik_write_atomic(tmp, path, data, len, 0444, d);
+    free(tmp);
+out:
+    free(path);
+    if (rc == 0)
+        *out = h;
+    return rc;
+}
+
+int ik_cas_put_file(struct ik_cache *c, const char *path, struct ik_hash *out, uint64_t *size,
+                    struct ik_diag *d)
+{
+    int src = open(path, O_RDONLY | O_CLOEXEC);
+    if (src < 0) {
+        int e = errno;
+        return ik_diag_set(d, -e, "cannot open %s: %s", ik__display_path(path), strerror(e));
+    }
+    (void)posix_fadvise(src, 0, 0, POSIX_FADV_SEQUENTIAL);
+    unsigned char *buf = malloc(COPY_BLOCK);
+    if (buf == NULL) {
+        close(src);
+        return ik_diag_set(d, -ENOMEM, "cannot store %s: out of memory", ik__display_path(path));
+    }
+    char *tmp_dir = ik_cache_path(c, "tmp");
+    char *tmp = NULL, *final = NULL;
+    struct ik_hasher *hasher = NULL;
+    int fd = ik__tmp_create(tmp_dir, tmp_dir, &tmp, d);
+    int rc = fd < 0 ? fd : 0;
+    if (rc != 0)
+        goto out;
+    /* One pass: hash while copying, so a large file is read exactly once. */
+    hasher = ik_hasher_new();
+    uint64_t total = 0;
+    for (;;) {
+        ssize_t n = read(src, buf, COPY_BLOCK);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            int e = errno;
+            rc = ik_diag_set(d, -e, "cannot read %s: offset %llu: %s", ik__display_path(path),
+                             (unsigned long long)total, strerror(e));
+            break;
+        }
+        if (n == 0)
+            break;
+        ik_hasher_update(hasher, buf, (size_t)n);
+        rc = ik__write_all(fd, buf, (size_t)n);
+        if (rc != 0) {
+            rc = ik_diag_set(d, rc, "cannot write %s (copying %s): %s", ik__display_path(tmp),
+                             ik__display_path(path), strerror(-rc));
+            break;
+        }
+        total += (uint64_t)n;
+    }
+    struct ik_hash h;
+    ik_hasher_final(hasher, &h);
+    if (rc != 0) {
+        ik__tmp_abort(fd, tmp);
+        goto out;
+    }
+    final = ik_cas_object_path(c, &h);
+    if (already_stored(final, total)) {
+        ik__tmp_abort(fd, tmp);
+    } else {
+        rc = ik__fanout_mkdir(c, "objects", &h, d);
+        if (rc != 0) {
+            ik__tmp_abort(fd, tmp);
+            goto out;
+        }
+        rc = ik__tmp_commit(fd, tmp, final, 0444, d);
+        if (rc != 0)
+            goto out;
+    }
+    *out = h;
+    if (size)
+        *size = total;
+out:
+    free(final);
+    free(tmp);
+    free(tmp_dir);
+    free(buf);
+    close(src);
+    return rc;
+}
+
+int ik_cas_map(const struct ik_cache *c, const struct ik_hash *h, uint64_t expected_size,
+               struct ik_blob *out, struct ik_diag *d)
+{
+    char *path = ik_cas_object_path(c, h);
+    int rc = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        char hex[IK_HASH_HEX_LEN + 1];
+        ik_hash_to_hex(h, hex);
+        rc = e == ENOENT ? ik_diag_set(d, -e, "object %s is not in the cache", hex)
+                         : ik_diag_set(d, -e, "cannot open %s: %s", ik__display_path(path),
+                                       strerror(e));
+        goto out;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+        rc = ik_diag_set(d, -e, "cannot stat %s: %s", ik__display_path(path), strerror(e));
+        goto out;
+    }
+    uint64_t size = (uint64_t)st.st_size;
+    if (expected_size != UINT64_MAX && size != expected_size) {
+        rc = ik_diag_set(d, IK_ECORRUPT, "%s: size %llu bytes, expected %llu",
+                         ik__display_path(path), (unsigned long long)size,
+                         (unsigned long long)expected_size);
+        ik_diag_hint(d, "the object was truncated or damaged; `ikada cache verify` quarantines "
+                        "it and the node that made it re-runs");
+        goto out;
+    }
+    if (size == 0) {
+        out->data = empty_byte;
+        out->len = 0;
+        out->map_ = NULL;
+        goto out;
+    }
+    void *m = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (m == MAP_FAILED) {
+        int e = errno;
+        rc = ik_diag_set(d, -e, "cannot map %s: %s", ik__display_path(path), strerror(e));
+        goto out;
+    }
+    out->data = m;
+    out->len = (size_t)size;
+    out->map_ = m;
+out:
+    if (fd >= 0)
+        close(fd);
+    free(path);
+    return rc;
+}
+
+void ik_blob_release(struct ik_blob *b)
+{
+    if (b == NULL)
+        return;
+    if (b->map_ != NULL)
+        munmap(b->map_, b->len);
+    b->data = NULL;
+    b->len = 0;
+    b->map_ = NULL;
+}
+
+int ik_cas_verify(struct ik_cache *c, const struct ik_hash *h, bool quarantine, struct ik_diag *d)
+{
+    char *path = ik_cas_object_path(c, h);
+    char hex[IK_HASH_HEX_LEN + 1], got_hex[IK_HASH_HEX_LEN + 1];
+    ik_hash_to_hex(h, hex);
+    struct ik_hash got;
+    int rc = ik_hash_file(path, &got, NULL, d);
+    if (rc != 0 || ik_hash_equal(&got, h))
+        goto out;
+    ik_hash_to_hex(&got, got_hex);
+    rc = IK_ECORRUPT;
+    if (!quarantine) {
+        ik_diag_set(d, rc, "object %s is corrupt: its bytes hash to %s", hex, got_hex);
+        goto out;
+    }
+    char *qdir = ik_cache_path(c, "quarantine");
+    struct ik_diag md = IK_DIAG_INIT;
+    int mrc = ik_mkdirs(qdir, &md);
+    ik_diag_free(&md);
+    /* Never overwrite an earlier quarantined copy: each may help a post-mortem. */
+    char *dest = NULL;
+    for (int i = 0; mrc == 0 && i < 1000; i++) {
+        free(dest);
+        dest = i == 0 ? ik_xasprintf("%s/%s", qdir, hex)
+                      : ik_xasprintf("%s/%s.%d", qdir, hex, i);
+        if (access(dest, F_OK) != 0)
+            break;
+    }
+    if (mrc == 0 && dest != NULL && rename(path, dest) == 0) {
+        ik_fsync_dir(qdir);
+        ik_diag_set(d, rc, "object %s is corrupt: its bytes hash to %s; moved to %s", hex,
+                    got_hex, ik__display_path(dest));
+    } else {
+        int e = mrc != 0 ? -mrc : errno;
+        ik_diag_set(d, rc, "object %s is corrupt: its bytes hash to %s; cannot quarantine it: %s",
+                    hex, got_hex, strerror(e));
+    }
+    free(dest);
+    free(qdir);
+out:
+    free(path);
+    return rc;
+}
+
+int ik__foreach_fanout(const struct ik_cache *c, const char *area,
+                          int (*fn)(const struct ik_hash *h, const struct stat *st, void *arg),
+                          void *arg)
+{
+    char *top = ik_cache_path(c, area);
+    DIR *dir = opendir(top);
+    int rc = 0;
+    if (dir == NULL) {
+        rc = errno == ENOENT ? 0 : -errno;
+        free(top);
+        return rc;
+    }
+    struct dirent *de;
+    while (rc == 0 && (de = readdir(dir)) != NULL) {
+        if (!ik__is_hex(de->d_name, 2))
+            continue;
+        int sfd = openat(dirfd(dir), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (sfd < 0)
+            continue;
+        DIR *sub = fdopendir(sfd);
+        if (sub == NULL) {
+            close(sfd);
+            continue;
+        }
+        struct dirent *fe;
+        while (rc == 0 && (fe = readdir(sub)) != NULL) {
+            if (!ik__is_hex(fe->d_name, IK_HASH_HEX_LEN - 2))
+                continue;
+            char hex[IK_HASH_HEX_LEN + 1];
+            memcpy(hex, de->d_name, 2);
+            memcpy(hex + 2, fe->d_name, IK_HASH_HEX_LEN - 2 + 1);
+            struct ik_hash h;
+            struct stat st;
+            if (ik_hash_from_hex(hex, &h) != 0 || fstatat(sfd, fe->d_name, &st, 0) != 0 ||
+                !S_ISREG(st.st_mode))
+                continue;
+            rc = fn(&h, &st, arg);
+        }
+        closedir(sub);
+    }
+    closedir(dir);
+    free(top);
+    return rc;
+}
+
+struct foreach_obj_ctx {
+    int (*fn)(const struct ik_hash *h, uint64_t size, int64_t mtime_s, void *arg);
+    void *arg;
+};
+
+static int foreach_obj_cb(const struct ik_hash *h, const struct stat *st, void *arg)
+{
+    struct foreach_obj_ctx *x = arg;
+    return x->fn(h, (uint64_t)st->st_size, (int64_t)st->st_mtim.tv_sec, x->arg);
+}
+
+int ik_cas_foreach(const struct ik_cache *c,
+                   int (*fn)(const struct ik_hash *h, uint64_t size, int64_t mtime_s, void *arg),
+                   void *arg)
+{
+    struct foreach_obj_ctx x = {fn, arg};
+    return ik__foreach_fanout(c, "objects", foreach_obj_cb, &x);
+}
+
+int ik_cas_remove(struct ik_cache *c, const struct ik_hash *h)
+{
+    char *path = ik_cas_object_path(c, h);
+    int rc = unlink(path) == 0 ? 0 : -errno;
+    free(path);
+    return rc;
+}
+
+#define MAX_LISTED 5
+
+struct prefix_ctx {
+    const char *prefix; /* lowercase */
+    size_t plen;
+    struct ik_hash *found;
+    size_t n, cap;
+};
+
+static void prefix_scan(const struct ik_cache *c, const char *area, struct prefix_ctx *x)
+{
+    char *dir_path = ik_xasprintf("%s/%s/%.2s", c->root, area, x->prefix);
+    DIR *dir = opendir(dir_path);
+    free(dir_path);
+    if (dir == NULL)
+        return;
+    struct dirent *de;
+    while ((de = readdir(dir)) != NULL) {
+        if (!ik__is_hex(de->d_name, IK_HASH_HEX_LEN - 2) ||
+            strncmp(de->d_name, x->prefix + 2, x->plen - 2) != 0)
+            continue;
+        char hex[IK_HASH_HEX_LEN + 1];
+        memcpy(hex, x->prefix, 2);
+        memcpy(hex + 2, de->d_name, IK_HASH_HEX_LEN - 2 + 1);
+        struct ik_hash h;
+        if (ik_hash_from_hex(hex, &h) != 0)
+            continue;
+        /* A node key names both its action record and its spec object: one match. */
+        bool dup = false;
+        for (size_t i = 0; i < x->n && !dup; i++)
+            dup = ik_hash_equal(&x->found[i], &h);
+        if (dup)
+            continue;
+        x->found = ik_xgrow(x->found, &x->cap, x->n + 1, sizeof *x->found);
+        x->found[x->n++] = h;
+    }
+    closedir(dir);
+}
+
+static int cmp_hash(const void *a, const void *b) { return memcmp(a, b, IK_HASH_BYTES); }
+
+int ik_cas_resolve_prefix(const struct ik_cache *c, const char *prefix, struct ik_hash *out,
+                          struct ik_diag *d)
+{
+    size_t plen = strlen(prefix);
+    if (plen < 4 || plen > IK_HASH_HEX_LEN || !ik__is_hex(prefix, plen))
+        return ik_diag_set(d, IK_EUSAGE,
+                           "'%s' is not a hash prefix: expected 4 to 64 hex digits", prefix);
+    char lower[IK_HASH_HEX_LEN + 1];
+    for (size_t i = 0; i <= plen; i++)
+        lower[i] = (char)(prefix[i] >= 'A' && prefix[i] <= 'F' ? prefix[i] + 32 : prefix[i]);
+    struct prefix_ctx x = {lower, plen, NULL, 0, 0};
+    prefix_scan(c, "objects", &x);
+    prefix_scan(c, "actions", &x);
+    int rc = 0;
+    if (x.n == 0) {
+        rc = ik_diag_set(d, IK_ENOTFOUND, "no object or action key starts with '%s'", prefix);
+    } else if (x.n == 1) {
+        *out = x.found[0];
+    } else {
+        qsort(x.found, x.n, sizeof *x.found, cmp_hash);
+        struct ik_buf b = IK_BUF_INIT;
+        for (size_t i = 0; i < x.n && i < MAX_LISTED; i++) {
+            char hex[IK_HASH_HEX_LEN + 1];
+            ik_hash_to_hex(&x.found[i], hex);
+            ik_buf_printf(&b, "\n    %s", hex);
+        }
+        if (x.n > MAX_LISTED)
+            ik_buf_printf(&b, "\n    … and %zu more", x.n - MAX_LISTED);
+        rc = ik_diag_set(d, IK_EAMBIGUOUS, "prefix '%s' is ambiguous: %zu matches:%s", prefix,
+                         x.n, b.data);
+        ik_diag_hint(d, "give more hex digits");
+        ik_buf_free(&b);
+    }
+    free(x.found);
+    return rc;
+}

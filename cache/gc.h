@@ -1,0 +1,84 @@
+/* cache/gc.h - whole-cache maintenance: garbage collection, verification, usage.
+ *
+ * Callers hold the exclusive cache lock (cache/lock.h) for ik_gc and
+ * ik_cache_verify_all, so no run is adding objects or reading them meanwhile.
+ * Reachability: the roots are every ref's key and every node key recorded in
+ * the last `keep_runs` run records. A root keeps its action record, that
+ * record's output and log objects, and its spec object (the object whose hash
+ * is the key). Everything else in objects/ and actions/ is garbage. Run
+ * records, refs and the srcmemo are never removed by gc.
+ * Returns 0 or -errno / IK_ECORRUPT (an unreadable ref or run record: gc stops
+ * rather than guess what it reaches) with d filled. */
+#ifndef IK_CACHE_GC_H
+#define IK_CACHE_GC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cache/cache.h"
+#include "cache/hash.h"
+#include "engine/diag.h"
+
+struct ik_gc_item {
+    struct ik_hash hash;
+    bool is_action; /* an action record (actions/…) rather than an object */
+    uint64_t size;
+};
+
+/* Filled by ik_gc (which zeroes it first); release with ik_gc_report_free. */
+struct ik_gc_report {
+    size_t objects_kept, objects_removed;
+    uint64_t object_bytes_kept, object_bytes_removed;
+    size_t actions_kept, actions_removed;
+    uint64_t action_bytes_kept, action_bytes_removed;
+    size_t tmp_removed;        /* entries of root/tmp removed (0 with dry_run) */
+    uint64_t tmp_bytes_removed;
+    struct ik_gc_item *removed; /* what was removed (or, with dry_run, would be) */
+    size_t n_removed;
+};
+
+/* Removes everything not reachable (see above) and empties root/tmp and stale
+ * key lock files; with dry_run, only fills rep. keep_runs = 0 means no run
+ * record is a root (only refs are). */
+int ik_gc(struct ik_cache *c, size_t keep_runs, bool dry_run, struct ik_gc_report *rep,
+          struct ik_diag *d);
+/* Accepts NULL; frees rep->removed and zeroes rep. */
+void ik_gc_report_free(struct ik_gc_report *rep);
+
+/* Filled by ik_cache_verify_all (which zeroes it first). */
+struct ik_verify_report {
+    size_t objects_checked, objects_ok, objects_corrupt;
+    uint64_t bytes_checked;
+    struct ik_hash *corrupt; /* the corrupt objects, now in quarantine/ */
+    size_t n_corrupt;
+};
+
+/* Re-hashes every object; moves each corrupt one to quarantine/ and lists it
+ * in rep. Corruption is a finding, not a failure: returns 0 unless the store
+ * cannot be read (-errno, d filled). */
+int ik_cache_verify_all(struct ik_cache *c, struct ik_verify_report *rep, struct ik_diag *d);
+/* Accepts NULL; frees rep->corrupt and zeroes rep. */
+void ik_verify_report_free(struct ik_verify_report *rep);
+
+enum { IK_DU_OBJECTS, IK_DU_ACTIONS, IK_DU_RUNS, IK_DU_QUARANTINE, IK_DU_TMP, IK_DU_N };
+
+struct ik_du_entry {
+    const char *name; /* static: "objects", "actions", "runs", "quarantine", "tmp" */
+    uint64_t bytes;   /* sum of file sizes below the folder */
+    uint64_t files;
+};
+
+struct ik_du_report {
+    struct ik_du_entry dirs[IK_DU_N]; /* indexed by IK_DU_* */
+    uint64_t total_bytes, total_files;
+};
+
+/* Bytes and file counts per cache folder. A missing folder counts as empty.
+ * Returns 0 or -errno with d filled. Needs only the shared lock. */
+int ik_cache_du(const struct ik_cache *c, struct ik_du_report *rep, struct ik_diag *d);
+/* Accepts NULL. The report owns no memory today; this exists so callers stay
+ * correct if it ever does. */
+void ik_du_report_free(struct ik_du_report *rep);
+
+#endif

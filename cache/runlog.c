@@ -1,0 +1,303 @@
+/* cache/runlog.c - one msgpack record per `ikada run` under root/runs.
+ *
+ * Generated ids are "<started_ms, 13 digits>-<pid>", so sorting file names
+ * sorts runs by start time (until the year 2286) and listing the newest N
+ * reads only N files. */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <msgpack.h>
+
+#include "cache/cache_int.h"
+#include "cache/fsutil.h"
+#include "cache/runlog.h"
+#include "engine/error.h"
+#include "engine/mp.h"
+#include "engine/xmalloc.h"
+
+#define RUN_FORMAT 1
+#define RUN_MAX_BYTES (64u << 20)
+
+static void pack_run(msgpack_packer *pk, const struct ik_run *run, const char *id)
+{
+    msgpack_pack_map(pk, 8);
+    ik_mp_pack_str(pk, "v");
+    msgpack_pack_int(pk, RUN_FORMAT);
+    ik_mp_pack_str(pk, "id");
+    ik_mp_pack_str(pk, id);
+    ik_mp_pack_str(pk, "graph");
+    ik_mp_pack_str(pk, run->graph ? run->graph : "");
+    ik_mp_pack_str(pk, "started_ms");
+    msgpack_pack_int64(pk, run->started_ms);
+    ik_mp_pack_str(pk, "duration_ms");
+    msgpack_pack_int64(pk, run->duration_ms);
+    ik_mp_pack_str(pk, "exit");
+    msgpack_pack_int(pk, run->exit_code);
+    ik_mp_pack_str(pk, "argv");
+    msgpack_pack_array(pk, run->argc);
+    for (size_t i = 0; i < run->argc; i++)
+        ik_mp_pack_str(pk, run->argv[i] ? run->argv[i] : "");
+    ik_mp_pack_str(pk, "nodes");
+    msgpack_pack_array(pk, run->n_nodes);
+    for (size_t i = 0; i < run->n_nodes; i++) {
+        const struct ik_run_node *n = &run->nodes[i];
+        msgpack_pack_map(pk, 5);
+        ik_mp_pack_str(pk, "name");
+        ik_mp_pack_str(pk, n->name ? n->name : "");
+        ik_mp_pack_str(pk, "key");
+        if (n->has_key) {
+            char hex[IK_HASH_HEX_LEN + 1];
+            ik_hash_to_hex(&n->key, hex);
+            ik_mp_pack_str(pk, hex);
+        } else {
+            msgpack_pack_nil(pk);
+        }
+        ik_mp_pack_str(pk, "status");
+        ik_mp_pack_str(pk, n->status ? n->status : "");
+        ik_mp_pack_str(pk, "duration_ms");
+        msgpack_pack_int64(pk, n->duration_ms);
+        ik_mp_pack_str(pk, "error");
+        if (n->error)
+            ik_mp_pack_str(pk, n->error);
+        else
+            msgpack_pack_nil(pk);
+    }
+}
+
+int ik_runlog_write(struct ik_cache *c, const struct ik_run *run, struct ik_diag *d)
+{
+    char *id = NULL, *path = NULL;
+    if (run->id != NULL) {
+        if (run->id[0] == '\0' || run->id[0] == '.' || strchr(run->id, '/') != NULL)
+            return ik_diag_set(d, -EINVAL, "invalid run id '%s': expected a name without '/'",
+                               run->id);
+        id = ik_xstrdup(run->id);
+        path = ik_xasprintf("%s/runs/%s.mp", c->root, id);
+    } else {
+        /* Two runs of one process in one millisecond (tests) get a suffix. */
+        for (int i = 0;; i++) {
+            free(id);
+            free(path);
+            id = i == 0 ? ik_xasprintf("%013lld-%ld", (long long)run->started_ms, (long)getpid())
+                        : ik_xasprintf("%013lld-%ld-%d", (long long)run->started_ms,
+                                       (long)getpid(), i);
+            path = ik_xasprintf("%s/runs/%s.mp", c->root, id);
+            if (access(path, F_OK) != 0)
+                break;
+        }
+    }
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    pack_run(&pk, run, id);
+    char *dir = ik_cache_path(c, "runs");
+    char *tmp = ik_cache_path(c, "tmp");
+    int rc = ik_mkdirs(dir, d);
+    if (rc == 0)
+        rc = ik_write_atomic(tmp, path, sb.data, sb.size, 0644, d);
+    free(tmp);
+    free(dir);
+    free(path);
+    free(id);
+    msgpack_sbuffer_destroy(&sb);
+    return rc;
+}
+
+static bool get_i64(const msgpack_object *o, int64_t *out)
+{
+    if (o == NULL)
+        return false;
+    if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 <= INT64_MAX)
+        *out = (int64_t)o->via.u64;
+    else if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+        *out = o->via.i64;
+    else
+        return false;
+    return true;
+}
+
+static bool get_str(const msgpack_object *o, char **out)
+{
+    if (o == NULL || o->type != MSGPACK_OBJECT_STR)
+        return false;
+    *out = ik_mp_strdup(o);
+    return true;
+}
+
+/* Fills r; returns the first malformed field or NULL. */
+static const char *parse_run(const msgpack_object *root, struct ik_run *r)
+{
+    int64_t v;
+    if (root->type != MSGPACK_OBJECT_MAP)
+        return "(the record is not a map)";
+    if (!get_i64(ik_mp_get(root, "v"), &v) || v != RUN_FORMAT)
+        return "v";
+    if (!get_str(ik_mp_get(root, "id"), &r->id))
+        return "id";
+    if (!get_str(ik_mp_get(root, "graph"), &r->graph))
+        return "graph";
+    if (!get_i64(ik_mp_get(root, "started_ms"), &r->started_ms))
+        return "started_ms";
+    if (!get_i64(ik_mp_get(root, "duration_ms"), &r->duration_ms))
+        return "duration_ms";
+    if (!get_i64(ik_mp_get(root, "exit"), &v))
+        return "exit";
+    r->exit_code = (int)v;
+    const msgpack_object *argv = ik_mp_get(root, "argv");
+    if (argv == NULL || argv->type != MSGPACK_OBJECT_ARRAY)
+        return "argv";
+    r->argv = ik_xcalloc(argv->via.array.size + 1, sizeof *r->argv);
+    for (uint32_t i = 0; i < argv->via.array.size; i++) {
+        if (!get_str(&argv->via.array.ptr[i], &r->argv[i]))
+            return "argv";
+        r->argc = i + 1;
+    }
+    const msgpack_object *nodes = ik_mp_get(root, "nodes");
+    if (nodes == NULL || nodes->type != MSGPACK_OBJECT_ARRAY)
+        return "nodes";
+    r->nodes = ik_xcalloc(nodes->via.array.size, sizeof *r->nodes);
+    for (uint32_t i = 0; i < nodes->via.array.size; i++) {
+        const msgpack_object *o = &nodes->via.array.ptr[i];
+        struct ik_run_node *n = &r->nodes[i];
+        r->n_nodes = i + 1;
+        if (!get_str(ik_mp_get(o, "name"), &n->name) ||
+            !get_str(ik_mp_get(o, "status"), &n->status) ||
+            !get_i64(ik_mp_get(o, "duration_ms"), &n->duration_ms))
+            return "nodes";
+        const msgpack_object *k = ik_mp_get(o, "key");
+        if (k != NULL && k->type == MSGPACK_OBJECT_STR) {
+            char *hex = ik_mp_strdup(k);
+            int bad = ik_hash_from_hex(hex, &n->key);
+            free(hex);
+            if (bad)
+                return "nodes[].key";
+            n->has_key = true;
+        } else if (k == NULL || k->type != MSGPACK_OBJECT_NIL) {
+            return "nodes[].key";
+        }
+        const msgpack_object *e = ik_mp_get(o, "error");
+        if (e != NULL && e->type == MSGPACK_OBJECT_STR)
+            n->error = ik_mp_strdup(e);
+    }
+    return NULL;
+}
+
+static int read_run(const char *path, struct ik_run *r, struct ik_diag *d)
+{
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        int e = errno;
+        return ik_diag_set(d, -e, "cannot read %s: %s", ik__display_path(path), strerror(e));
+    }
+    if ((uint64_t)st.st_size > RUN_MAX_BYTES)
+        return ik_diag_set(d, IK_ECORRUPT, "%s: corrupt run record: %lld bytes is too large",
+                           ik__display_path(path), (long long)st.st_size);
+    char *data = NULL;
+    size_t len = 0;
+    int rc = ik_read_file(path, &data, &len, d);
+    if (rc != 0)
+        return rc;
+    msgpack_unpacked un;
+    msgpack_unpacked_init(&un);
+    size_t off = 0;
+    const char *bad = "(not one complete msgpack value)";
+    if (msgpack_unpack_next(&un, data, len, &off) == MSGPACK_UNPACK_SUCCESS && off == len)
+        bad = parse_run(&un.data, r);
+    if (bad != NULL) {
+        rc = ik_diag_set(d, IK_ECORRUPT, "%s: corrupt run record: field '%s' is missing or "
+                                         "malformed", ik__display_path(path), bad);
+        ik_diag_hint(d, "delete the file; it only holds the history shown by `ikada log`");
+    }
+    msgpack_unpacked_destroy(&un);
+    free(data);
+    return rc;
+}
+
+struct run_name {
+    char *name;
+    long long ms;
+};
+
+/* Newest first: by the leading time, then by name. */
+static int cmp_name_desc(const void *a, const void *b)
+{
+    const struct run_name *x = a, *y = b;
+    if (x->ms != y->ms)
+        return x->ms < y->ms ? 1 : -1;
+    return -strcmp(x->name, y->name);
+}
+
+int ik_runlog_list(const struct ik_cache *c, size_t limit, struct ik_run **runs, size_t *n,
+                   struct ik_diag *d)
+{
+    char *dir_path = ik_cache_path(c, "runs");
+    DIR *dir = opendir(dir_path);
+    struct run_name *names = NULL;
+    size_t count = 0, cap = 0;
+    int rc = 0;
+    if (dir == NULL && errno != ENOENT) {
+        int e = errno;
+        rc = ik_diag_set(d, -e, "cannot list %s: %s", ik__display_path(dir_path), strerror(e));
+    }
+    struct dirent *de;
+    while (dir != NULL && (de = readdir(dir)) != NULL) {
+        size_t len = strlen(de->d_name);
+        if (de->d_name[0] == '.' || len < 4 || strcmp(de->d_name + len - 3, ".mp") != 0)
+            continue;
+        names = ik_xgrow(names, &cap, count + 1, sizeof *names);
+        names[count].name = ik_xstrdup(de->d_name);
+        names[count].ms = strtoll(de->d_name, NULL, 10);
+        count++;
+    }
+    if (dir != NULL)
+        closedir(dir);
+    if (count > 1)
+        qsort(names, count, sizeof *names, cmp_name_desc);
+    size_t want = limit == 0 || limit > count ? count : limit;
+    struct ik_run *out = want ? ik_xcalloc(want, sizeof *out) : NULL;
+    size_t got = 0;
+    for (size_t i = 0; rc == 0 && i < want; i++) {
+        char *path = ik_xasprintf("%s/%s", dir_path, names[i].name);
+        rc = read_run(path, &out[got], d);
+        free(path);
+        got++; /* a partly filled record is freed with the rest */
+    }
+    for (size_t i = 0; i < count; i++)
+        free(names[i].name);
+    free(names);
+    free(dir_path);
+    if (rc != 0) {
+        ik_runs_free(out, got);
+        return rc;
+    }
+    *runs = out;
+    *n = got;
+    return 0;
+}
+
+void ik_runs_free(struct ik_run *runs, size_t n)
+{
+    if (runs == NULL)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        struct ik_run *r = &runs[i];
+        free(r->id);
+        free(r->graph);
+        for (size_t j = 0; j < r->argc; j++)
+            free(r->argv[j]);
+        free(r->argv);
+        for (size_t j = 0; j < r->n_nodes; j++) {
+            free(r->nodes[j].name);
+            free(r->nodes[j].status);
+            free(r->nodes[j].error);
+        }
+        free(r->nodes);
+    }
+    free(runs);
+}

@@ -1,0 +1,409 @@
+/* cache/srcmemo.c - source-file hashes memoised by (path, dev, ino, size, mtime_ns).
+ *
+ * The memo is an append-only msgpack stream (root/srcmemo) loaded into an
+ * open-addressing table keyed by absolute path. Appends hold an exclusive flock
+ * so concurrent runs interleave whole records; a torn tail is cut off under
+ * that lock, with a warning, so later appends stay readable. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <msgpack.h>
+
+#include "cache/cache_int.h"
+#include "cache/fsutil.h"
+#include "cache/srcmemo.h"
+#include "engine/error.h"
+#include "engine/mp.h"
+#include "engine/xmalloc.h"
+
+/* A file modified less than this long ago may still change within the same
+ * timestamp tick (coarse kernel clocks, 1 s on some file systems), so its
+ * stat tuple cannot vouch for its content yet: it is hashed but not memoised
+ * (git's "racily clean" rule). */
+#define RACY_WINDOW_NS (2LL * 1000000000LL)
+
+struct memo_entry {
+    char *path;
+    uint64_t dev, ino, size;
+    int64_t mtime_ns;
+    struct ik_hash hash;
+};
+
+struct ik_srcmemo {
+    struct ik_cache *c;
+    char *file;               /* root/srcmemo */
+    struct memo_entry *e;     /* one per path */
+    size_t n, cap;
+    size_t *slot;             /* open addressing: index + 1 into e, 0 = empty */
+    size_t n_slots;           /* power of two */
+    int append_fd;            /* opened on the first append; -1 before */
+    uint64_t hashed_bytes;
+};
+
+static uint64_t fnv1a(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+static size_t *find_slot(struct ik_srcmemo *m, const char *path)
+{
+    size_t mask = m->n_slots - 1;
+    for (size_t i = fnv1a(path) & mask;; i = (i + 1) & mask)
+        if (m->slot[i] == 0 || strcmp(m->e[m->slot[i] - 1].path, path) == 0)
+            return &m->slot[i];
+}
+
+static void grow_table(struct ik_srcmemo *m)
+{
+    free(m->slot);
+    m->n_slots = m->n_slots ? m->n_slots * 2 : 64;
+    m->slot = ik_xcalloc(m->n_slots, sizeof *m->slot);
+    for (size_t i = 0; i < m->n; i++)
+        *find_slot(m, m->e[i].path) = i + 1;
+}
+
+static struct memo_entry *lookup(struct ik_srcmemo *m, const char *path)
+{
+    if (m->n_slots == 0)
+        return NULL;
+    size_t *s = find_slot(m, path);
+    return *s ? &m->e[*s - 1] : NULL;
+}
+
+/* Inserts or replaces (the last entry for a path wins). */
+static void remember(struct ik_srcmemo *m, const struct memo_entry *src)
+{
+    struct memo_entry *old = lookup(m, src->path);
+    if (old != NULL) {
+        char *p = old->path;
+        *old = *src;
+        old->path = p;
+        return;
+    }
+    if ((m->n + 1) * 2 > m->n_slots)
+        grow_table(m);
+    m->e = ik_xgrow(m->e, &m->cap, m->n + 1, sizeof *m->e);
+    m->e[m->n] = *src;
+    m->e[m->n].path = ik_xstrdup(src->path);
+    m->n++;
+    *find_slot(m, src->path) = m->n;
+}
+
+static bool get_u64(const msgpack_object *o, uint64_t *out)
+{
+    if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+        return false;
+    *out = o->via.u64;
+    return true;
+}
+
+/* Parses the stream in data; remembers every well-formed entry and returns the
+ * length of the prefix made of complete msgpack values. */
+static size_t load_stream(struct ik_srcmemo *m, const char *data, size_t len)
+{
+    msgpack_unpacked un;
+    msgpack_unpacked_init(&un);
+    size_t off = 0, valid = 0;
+    while (msgpack_unpack_next(&un, data, len, &off) == MSGPACK_UNPACK_SUCCESS) {
+        valid = off;
+        const msgpack_object *o = &un.data;
+        if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 6)
+            continue;
+        const msgpack_object *f = o->via.array.ptr;
+        struct memo_entry e;
+        uint64_t mt;
+        if (f[0].type != MSGPACK_OBJECT_STR || !get_u64(&f[1], &e.dev) ||
+            !get_u64(&f[2], &e.ino) || !get_u64(&f[3], &e.size) || !get_u64(&f[4], &mt) ||
+            f[5].type != MSGPACK_OBJECT_BIN || f[5].via.bin.size != IK_HASH_BYTES)
+            continue; /* an entry from a future format: skip it, keep the rest */
+        e.mtime_ns = (int64_t)mt;
+        memcpy(e.hash.b, f[5].via.bin.ptr, IK_HASH_BYTES);
+        e.path = ik_mp_strdup(&f[0]);
+        remember(m, &e);
+        free(e.path);
+    }
+    msgpack_unpacked_destroy(&un);
+    return valid;
+}
+
+/* Called when the stream ended in an incomplete value: under the append lock
+ * (so no writer is mid-record), re-reads and cuts the file at its valid prefix. */
+static void repair_tail(struct ik_srcmemo *m)
+{
+    int fd = open(m->file, O_RDWR | O_CLOEXEC);
+    if (fd < 0)
+        return; /* read-only cache: leave it; the loader ignores the tail anyway */
+    if (flock(fd, LOCK_EX) != 0) {
+        close(fd);
+        return;
+    }
+    char *data = NULL;
+    size_t len = 0;
+    struct ik_diag d = IK_DIAG_INIT;
+    if (ik_read_file(m->file, &data, &len, &d) == 0) {
+        size_t valid = load_stream(m, data, len);
+        if (valid < len && ftruncate(fd, (off_t)valid) == 0)
+            fprintf(stderr, "ikada: warning: %s: offset %zu: dropped a torn record (a run was "
+                            "interrupted while writing it)\n", ik__display_path(m->file), valid);
+    }
+    ik_diag_free(&d);
+    free(data);
+    flock(fd, LOCK_UN);
+    close(fd);
+}
+
+int ik_srcmemo_open(struct ik_cache *c, struct ik_srcmemo **out, struct ik_diag *d)
+{
+    struct ik_srcmemo *m = ik_xcalloc(1, sizeof *m);
+    m->c = c;
+    m->file = ik_cache_path(c, "srcmemo");
+    m->append_fd = -1;
+    char *data = NULL;
+    size_t len = 0;
+    int rc = 0;
+    if (access(m->file, F_OK) == 0 || errno != ENOENT) { /* a missing memo is an empty one */
+        rc = ik_read_file(m->file, &data, &len, d);
+        if (rc == 0 && load_stream(m, data, len) < len)
+            repair_tail(m);
+    }
+    free(data);
+    if (rc != 0) {
+        ik_srcmemo_close(m);
+        return rc;
+    }
+    *out = m;
+    return 0;
+}
+
+/* Appends one entry. Failure only costs a re-hash next time, so it is not an
+ * error; a partial write is cut back so the stream stays parseable. */
+static void append_entry(struct ik_srcmemo *m, const struct memo_entry *e)
+{
+    if (m->append_fd < 0)
+        m->append_fd = open(m->file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (m->append_fd < 0)
+        return;
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_array(&pk, 6);
+    ik_mp_pack_str(&pk, e->path);
+    msgpack_pack_uint64(&pk, e->dev);
+    msgpack_pack_uint64(&pk, e->ino);
+    msgpack_pack_uint64(&pk, e->size);
+    msgpack_pack_uint64(&pk, (uint64_t)e->mtime_ns);
+    ik_mp_pack_bin(&pk, e->hash.b, IK_HASH_BYTES);
+    if (flock(m->append_fd, LOCK_EX) == 0) {
+        struct stat st;
+        bool have_size = fstat(m->append_fd, &st) == 0;
+        if (ik__write_all(m->append_fd, sb.data, sb.size) != 0 && have_size)
+            (void)!ftruncate(m->append_fd, st.st_size);
+        flock(m->append_fd, LOCK_UN);
+    }
+    msgpack_sbuffer_destroy(&sb);
+}
+
+static int64_t mtime_ns(const struct stat *st)
+{
+    return (int64_t)st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec;
+}
+
+static bool same_stat(const struct stat *a, const struct stat *b)
+{
+    return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+           mtime_ns(a) == mtime_ns(b);
+}
+
+/* Hash of the regular file at abs (already stat'ed as st). */
+static int file_hash(struct ik_srcmemo *m, const char *abs, const struct stat *st,
+                     struct ik_hash *out, struct ik_diag *d)
+{
+    struct memo_entry *e = lookup(m, abs);
+    if (e != NULL && e->dev == (uint64_t)st->st_dev && e->ino == (uint64_t)st->st_ino &&
+        e->size == (uint64_t)st->st_size && e->mtime_ns == mtime_ns(st)) {
+        *out = e->hash;
+        return 0;
+    }
+    struct ik_hash h;
+    uint64_t size = 0;
+    int rc = ik_hash_file(abs, &h, &size, d);
+    if (rc != 0)
+        return rc;
+    m->hashed_bytes += size;
+    *out = h;
+    /* Memoise only if the file did not change while we read it and is old
+     * enough that its timestamp would show the next change. */
+    struct stat after;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    int64_t now_ns = (int64_t)now.tv_sec * 1000000000LL + now.tv_nsec;
+    if (stat(abs, &after) != 0 || !same_stat(st, &after) || size != (uint64_t)st->st_size ||
+        mtime_ns(st) > now_ns - RACY_WINDOW_NS)
+        return 0;
+    struct memo_entry ne = {(char *)abs, (uint64_t)st->st_dev, (uint64_t)st->st_ino,
+                            (uint64_t)st->st_size, mtime_ns(st), h};
+    remember(m, &ne);
+    append_entry(m, &ne);
+    return 0;
+}
+
+struct manifest_item {
+    char *rel;
+    uint64_t size;
+    struct ik_hash hash;
+};
+
+struct walk {
+    struct ik_srcmemo *m;
+    const char *top; /* absolute folder path */
+    struct manifest_item *items;
+    size_t n, cap;
+    struct stat *stack; /* folders being walked, to catch symlink loops */
+    size_t depth, stack_cap;
+};
+
+static int walk_dir(struct walk *w, const char *rel, struct ik_diag *d)
+{
+    char *dir_path = rel[0] ? ik_xasprintf("%s/%s", w->top, rel) : ik_xstrdup(w->top);
+    DIR *dir = opendir(dir_path);
+    if (dir == NULL) {
+        int e = errno;
+        int rc = ik_diag_set(d, -e, "cannot read folder %s: %s", ik__display_path(dir_path),
+                             strerror(e));
+        free(dir_path);
+        return rc;
+    }
+    int rc = 0;
+    struct dirent *de;
+    while (rc == 0 && (de = readdir(dir)) != NULL) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        char *child_rel = rel[0] ? ik_xasprintf("%s/%s", rel, de->d_name)
+                                 : ik_xstrdup(de->d_name);
+        char *abs = ik_xasprintf("%s/%s", dir_path, de->d_name);
+        struct stat st;
+        if (stat(abs, &st) != 0) { /* follows symlinks, as the manifest promises */
+            int e = errno;
+            rc = ik_diag_set(d, -e, "cannot read %s: %s", ik__display_path(abs), strerror(e));
+        } else if (S_ISDIR(st.st_mode)) {
+            for (size_t i = 0; i < w->depth; i++)
+                if (w->stack[i].st_dev == st.st_dev && w->stack[i].st_ino == st.st_ino)
+                    rc = ik_diag_set(d, -ELOOP, "cannot hash folder %s: %s links back to a "
+                                                "folder above it", ik__display_path(w->top),
+                                     child_rel);
+            if (rc == 0) {
+                w->stack = ik_xgrow(w->stack, &w->stack_cap, w->depth + 1, sizeof *w->stack);
+                w->stack[w->depth++] = st;
+                rc = walk_dir(w, child_rel, d);
+                w->depth--;
+            }
+        } else if (S_ISREG(st.st_mode)) {
+            struct ik_hash h;
+            rc = file_hash(w->m, abs, &st, &h, d);
+            if (rc == 0) {
+                w->items = ik_xgrow(w->items, &w->cap, w->n + 1, sizeof *w->items);
+                w->items[w->n++] = (struct manifest_item){child_rel, (uint64_t)st.st_size, h};
+                child_rel = NULL;
+            }
+        } /* sockets, fifos and devices hold no content to hash */
+        free(abs);
+        free(child_rel);
+    }
+    closedir(dir);
+    free(dir_path);
+    return rc;
+}
+
+static int cmp_item(const void *a, const void *b)
+{
+    return strcmp(((const struct manifest_item *)a)->rel, ((const struct manifest_item *)b)->rel);
+}
+
+static int folder_hash(struct ik_srcmemo *m, const char *abs, const struct stat *st,
+                       struct ik_hash *out, uint64_t *size, struct ik_diag *d)
+{
+    struct walk w = {.m = m, .top = abs};
+    w.stack = ik_xgrow(NULL, &w.stack_cap, 1, sizeof *w.stack);
+    w.stack[w.depth++] = *st;
+    int rc = walk_dir(&w, "", d);
+    if (rc == 0) {
+        qsort(w.items, w.n, sizeof *w.items, cmp_item);
+        msgpack_sbuffer sb;
+        msgpack_sbuffer_init(&sb);
+        msgpack_packer pk;
+        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+        msgpack_pack_array(&pk, w.n);
+        uint64_t total = 0;
+        for (size_t i = 0; i < w.n; i++) {
+            msgpack_pack_array(&pk, 3);
+            ik_mp_pack_str(&pk, w.items[i].rel);
+            msgpack_pack_uint64(&pk, w.items[i].size);
+            ik_mp_pack_bin(&pk, w.items[i].hash.b, IK_HASH_BYTES);
+            total += w.items[i].size;
+        }
+        ik_hash_bytes(sb.data, sb.size, out);
+        if (size)
+            *size = total;
+        msgpack_sbuffer_destroy(&sb);
+    }
+    for (size_t i = 0; i < w.n; i++)
+        free(w.items[i].rel);
+    free(w.items);
+    free(w.stack);
+    return rc;
+}
+
+int ik_srcmemo_hash(struct ik_srcmemo *m, const char *path, struct ik_hash *out, uint64_t *size,
+                    struct ik_diag *d)
+{
+    char abs[PATH_MAX];
+    if (realpath(path, abs) == NULL) {
+        int e = errno;
+        return ik_diag_set(d, -e, "cannot open %s: %s", path, strerror(e));
+    }
+    struct stat st;
+    if (stat(abs, &st) != 0) {
+        int e = errno;
+        return ik_diag_set(d, -e, "cannot open %s: %s", path, strerror(e));
+    }
+    if (S_ISDIR(st.st_mode))
+        return folder_hash(m, abs, &st, out, size, d);
+    if (!S_ISREG(st.st_mode))
+        return ik_diag_set(d, -EINVAL, "cannot hash %s: not a regular file or folder", path);
+    int rc = file_hash(m, abs, &st, out, d);
+    if (rc == 0 && size)
+        *size = (uint64_t)st.st_size;
+    return rc;
+}
+
+uint64_t ik_srcmemo_hashed_bytes(const struct ik_srcmemo *m)
+{
+    return m->hashed_bytes;
+}
+
+void ik_srcmemo_close(struct ik_srcmemo *m)
+{
+    if (m == NULL)
+        return;
+    if (m->append_fd >= 0)
+        close(m->append_fd);
+    for (size_t i = 0; i < m->n; i++)
+        free(m->e[i].path);
+    free(m->e);
+    free(m->slot);
+    free(m->file);
+    free(m);
+}

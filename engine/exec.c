@@ -1,0 +1,201 @@
+/* engine/exec.c - `ikada exec KEY`: run one node in this (child) process.
+ *
+ * The scheduler spawns this for every node that must run; a cluster executor
+ * could run the same command elsewhere on a shared cache. It loads the spec
+ * object named KEY from the CAS, finds the node type, gives its `run` the
+ * accessors of nodes/node.h, stores each output in the CAS, and reports the
+ * outputs to the parent on the progress pipe. It never writes the action
+ * record: the parent does that after this process has exited 0, so a crash or
+ * a kill here leaves no record pointing at a half-made result.
+ *
+ * usage: ikada exec KEY [--node NAME] [--file PORT=PATH]... */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include "engine/error.h"
+#include "cache/artifact.h"
+#include "cache/cas.h"
+#include "cache/fsutil.h"
+#include "engine/cli.h"
+#include "engine/exec_int.h"
+#include "engine/mp.h"
+#include "engine/progress.h"
+#include "engine/xmalloc.h"
+
+static int parse_args(int argc, char **argv, struct ik_node_ctx *ctx, struct ik_diag *d)
+{
+    if (argc < 2 || ik_hash_from_hex(argv[1], &ctx->key) != 0)
+        return ik_diag_set(d, IK_EUSAGE, "usage: ikada exec KEY [--node NAME] [--file PORT=PATH]...");
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--node") == 0 && i + 1 < argc) {
+            ctx->name = argv[++i];
+        } else if (strcmp(argv[i], "--file") == 0 && i + 1 < argc) {
+            char *eq = strchr(argv[++i], '=');
+            if (eq == NULL)
+                return ik_diag_set(d, IK_EUSAGE, "exec: --file expects PORT=PATH, got '%s'", argv[i]);
+            ctx->files = ik_xrealloc(ctx->files, (ctx->n_files + 1) * sizeof *ctx->files);
+            ctx->files[ctx->n_files].port = ik_xstrndup(argv[i], (size_t)(eq - argv[i]));
+            ctx->files[ctx->n_files].path = eq + 1;
+            ctx->n_files++;
+        } else {
+            return ik_diag_set(d, IK_EUSAGE, "exec: unknown argument '%s'", argv[i]);
+        }
+    }
+    if (ctx->name == NULL)
+        ctx->name = "node";
+    return 0;
+}
+
+/* Maps and unpacks the spec object; fills type, params and input list. */
+static int load_spec(struct ik_node_ctx *ctx, struct ik_diag *d)
+{
+    char hex[IK_HASH_HEX_LEN + 1];
+    ik_hash_to_hex(&ctx->key, hex);
+    int rc = ik_cas_map(ctx->cache, &ctx->key, UINT64_MAX, &ctx->spec_blob, d);
+    if (rc < 0) {
+        ik_diag_prefix(d, "spec %.12s: ", hex);
+        return rc;
+    }
+    msgpack_unpacked_init(&ctx->spec);
+    if (msgpack_unpack_next(&ctx->spec, (const char *)ctx->spec_blob.data, ctx->spec_blob.len,
+                            NULL) != MSGPACK_UNPACK_SUCCESS)
+        return ik_diag_set(d, IK_ECORRUPT, "spec %.12s is not msgpack", hex);
+    const msgpack_object *root = &ctx->spec.data;
+    char *type_name = ik_mp_strdup(ik_mp_get(root, "type"));
+    ctx->type = type_name ? ik_node_type_find(type_name) : NULL;
+    double version = 0;
+    ik_mp_number(ik_mp_get(root, "version"), &version);
+    if (ctx->type == NULL) {
+        rc = ik_diag_set(d, IK_EVALIDATE, "spec %.12s names unknown node type '%s'", hex,
+                         type_name ? type_name : "?");
+    } else if ((int)version != ctx->type->version) {
+        rc = ik_diag_set(d, IK_EVERSION, "spec %.12s is for %s version %d, this ikada has version %d",
+                         hex, type_name, (int)version, ctx->type->version);
+    }
+    free(type_name);
+    if (rc < 0)
+        return rc;
+    ctx->params = ik_mp_get(root, "params");
+    ctx->inputs = ik_mp_get(root, "inputs");
+    if (ctx->params == NULL || ctx->inputs == NULL || ctx->inputs->type != MSGPACK_OBJECT_MAP)
+        return ik_diag_set(d, IK_ECORRUPT, "spec %.12s lacks params or inputs", hex);
+    return 0;
+}
+
+static int make_scratch(struct ik_node_ctx *ctx, struct ik_diag *d)
+{
+    char hex[IK_HASH_HEX_LEN + 1];
+    ik_hash_to_hex(&ctx->key, hex);
+    char *rel = ik_xasprintf("tmp/exec-%.16s-%ld", hex, (long)getpid());
+    ctx->scratch = ik_cache_path(ctx->cache, rel);
+    free(rel);
+    ik_remove_tree(ctx->scratch);
+    return ik_mkdirs(ctx->scratch, d);
+}
+
+static void send_result(struct ik_node_ctx *ctx)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 2);
+    ik_mp_pack_str(&pk, "t");
+    ik_mp_pack_str(&pk, "r");
+    ik_mp_pack_str(&pk, "outputs");
+    msgpack_pack_array(&pk, ctx->n_outputs);
+    for (size_t i = 0; i < ctx->n_outputs; i++) {
+        char hex[IK_HASH_HEX_LEN + 1];
+        ik_hash_to_hex(&ctx->outputs[i].hash, hex);
+        msgpack_pack_map(&pk, 4);
+        ik_mp_pack_str(&pk, "port");
+        ik_mp_pack_str(&pk, ctx->outputs[i].port);
+        ik_mp_pack_str(&pk, "hash");
+        ik_mp_pack_str(&pk, hex);
+        ik_mp_pack_str(&pk, "size");
+        msgpack_pack_uint64(&pk, ctx->outputs[i].size);
+        ik_mp_pack_str(&pk, "kind");
+        ik_mp_pack_str(&pk, ctx->outputs[i].kind);
+    }
+    ik_progress_send_raw(IK_PROGRESS_FD, sb.data, sb.size);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+/* Every declared output port must have been written. */
+static int check_outputs(struct ik_node_ctx *ctx, struct ik_diag *d)
+{
+    const char *const *names = (const char *const *)ctx->declared_outputs;
+    for (size_t i = 0; i < ctx->n_declared_outputs; i++) {
+        bool found = false;
+        for (size_t j = 0; j < ctx->n_outputs && !found; j++)
+            found = strcmp(ctx->outputs[j].port, names[i]) == 0;
+        if (!found)
+            return ik_diag_set(d, IK_ENODE, "node type '%s' finished without writing output '%s'",
+                               ctx->type->name, names[i]);
+    }
+    return 0;
+}
+
+static void ctx_free(struct ik_node_ctx *ctx)
+{
+    if (ctx->scratch)
+        ik_remove_tree(ctx->scratch);
+    free(ctx->scratch);
+    for (size_t i = 0; i < ctx->n_files; i++)
+        free(ctx->files[i].port);
+    free(ctx->files);
+    ik__exec_inputs_free(ctx);
+    for (size_t i = 0; i < ctx->n_outputs; i++) {
+        free(ctx->outputs[i].port);
+        free(ctx->outputs[i].kind);
+    }
+    free(ctx->outputs);
+    for (size_t i = 0; i < ctx->n_declared_outputs; i++)
+        free(ctx->declared_outputs[i]);
+    free(ctx->declared_outputs);
+    if (ctx->spec_blob.map_ || ctx->spec_blob.data) {
+        msgpack_unpacked_destroy(&ctx->spec);
+        ik_blob_release(&ctx->spec_blob);
+    }
+    ik_cache_close(ctx->cache);
+}
+
+int ik_cli_exec(int argc, char **argv)
+{
+    /* Die with the scheduler: a node must not outlive the run that owns it. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    struct ik_node_ctx ctx;
+    memset(&ctx, 0, sizeof ctx);
+    struct ik_diag d = IK_DIAG_INIT;
+    int rc = parse_args(argc, argv, &ctx, &d);
+    if (rc == 0)
+        rc = ik_cache_open(false, &ctx.cache, &d);
+    if (rc == 0)
+        rc = load_spec(&ctx, &d);
+    if (rc == 0)
+        rc = ik__exec_declared_outputs(&ctx, &d);
+    if (rc == 0)
+        rc = make_scratch(&ctx, &d);
+    if (rc == 0) {
+        rc = ctx.type->run(&ctx, &d);
+        if (rc == 0)
+            rc = check_outputs(&ctx, &d);
+        else if (d.text == NULL)
+            ik_diag_set(&d, rc, "node type '%s' failed: %s", ctx.type->name, ik_strerror(rc));
+    }
+    if (rc == 0) {
+        fflush(stdout);
+        send_result(&ctx);
+    } else {
+        ik_diag_print(&d);
+        ik_progress_send_error(IK_PROGRESS_FD, ik_diag_message(&d));
+    }
+    ctx_free(&ctx);
+    ik_diag_free(&d);
+    return rc == 0 ? IK_EXIT_OK : (rc == IK_EUSAGE ? IK_EXIT_USAGE : IK_EXIT_FAILED);
+}

@@ -1,0 +1,332 @@
+/* engine/exec_ctx.c - the accessors a node type's `run` uses (nodes/node.h),
+ * implemented over the context that `ikada exec` builds (exec_int.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "engine/error.h"
+#include "cache/artifact.h"
+#include "cache/fsutil.h"
+#include "engine/exec_int.h"
+#include "engine/mp.h"
+#include "engine/progress.h"
+#include "engine/xmalloc.h"
+
+const char *ik_node_name(const struct ik_node_ctx *ctx) { return ctx->name; }
+
+const msgpack_object *ik_node_param(const struct ik_node_ctx *ctx, const char *name)
+{
+    return ik_mp_get(ctx->params, name);
+}
+
+const char *ik_node_param_str(const struct ik_node_ctx *ctx, const char *name)
+{
+    /* The spec's strings are not NUL-terminated; keep a copy alive in the zone
+     * of the unpacked spec so the pointer lives as long as the run. */
+    const msgpack_object *o = ik_node_param(ctx, name);
+    if (o == NULL || o->type != MSGPACK_OBJECT_STR)
+        return NULL;
+    char *s = msgpack_zone_malloc(ctx->spec.zone, o->via.str.size + 1);
+    memcpy(s, o->via.str.ptr, o->via.str.size);
+    s[o->via.str.size] = '\0';
+    return s;
+}
+
+int64_t ik_node_param_int(const struct ik_node_ctx *ctx, const char *name)
+{
+    double v = 0;
+    const msgpack_object *o = ik_node_param(ctx, name);
+    if (o && o->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+        return (int64_t)o->via.u64;
+    if (o && o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+        return o->via.i64;
+    return ik_mp_number(o, &v) ? (int64_t)v : 0;
+}
+
+double ik_node_param_float(const struct ik_node_ctx *ctx, const char *name)
+{
+    double v = 0;
+    ik_mp_number(ik_node_param(ctx, name), &v);
+    return v;
+}
+
+bool ik_node_param_bool(const struct ik_node_ctx *ctx, const char *name)
+{
+    const msgpack_object *o = ik_node_param(ctx, name);
+    return o && o->type == MSGPACK_OBJECT_BOOLEAN && o->via.boolean;
+}
+
+size_t ik_node_input_count(const struct ik_node_ctx *ctx) { return ctx->inputs->via.map.size; }
+
+const char *ik_node_input_port(const struct ik_node_ctx *ctx, size_t i)
+{
+    struct ik_node_ctx *c = (struct ik_node_ctx *)ctx;
+    if (c->in == NULL) {
+        c->n_in = ctx->inputs->via.map.size;
+        c->in = ik_xcalloc(c->n_in, sizeof *c->in);
+        for (size_t k = 0; k < c->n_in; k++)
+            c->in[k].port = ik_mp_strdup(&ctx->inputs->via.map.ptr[k].key);
+    }
+    return i < c->n_in ? c->in[i].port : NULL;
+}
+
+static struct ik_exec_input *find_input(struct ik_node_ctx *ctx, const char *port, size_t *index)
+{
+    for (size_t i = 0; ik_node_input_port(ctx, i) != NULL; i++)
+        if (strcmp(ctx->in[i].port, port) == 0) {
+            *index = i;
+            return &ctx->in[i];
+        }
+    return NULL;
+}
+
+bool ik_node_has_input(const struct ik_node_ctx *ctx, const char *port)
+{
+    size_t i;
+    return find_input((struct ik_node_ctx *)ctx, port, &i) != NULL;
+}
+
+static const char *file_source(const struct ik_node_ctx *ctx, const char *port)
+{
+    for (size_t i = 0; i < ctx->n_files; i++)
+        if (strcmp(ctx->files[i].port, port) == 0)
+            return ctx->files[i].path;
+    return NULL;
+}
+
+/* Maps the input's object (checking its recorded size) once. */
+static int load_object(struct ik_node_ctx *ctx, struct ik_exec_input *in, size_t index,
+                       struct ik_diag *d)
+{
+    if (in->loaded)
+        return 0;
+    const msgpack_object *desc = &ctx->inputs->via.map.ptr[index].val;
+    char *hex = ik_mp_strdup(ik_mp_get(desc, "hash"));
+    double size = 0;
+    ik_mp_number(ik_mp_get(desc, "size"), &size);
+    struct ik_hash h;
+    int rc = hex && ik_hash_from_hex(hex, &h) == 0 ? 0 : IK_ECORRUPT;
+    if (rc == 0)
+        rc = ik_cas_map(ctx->cache, &h, (uint64_t)size, &in->blob, d);
+    else
+        ik_diag_set(d, rc, "input '%s': bad hash in spec", in->port);
+    free(hex);
+    if (rc == 0)
+        in->loaded = true;
+    return rc;
+}
+
+int ik_node_input_object(struct ik_node_ctx *ctx, const char *port, const msgpack_object **out,
+                         struct ik_diag *d)
+{
+    size_t index;
+    struct ik_exec_input *in = find_input(ctx, port, &index);
+    if (in == NULL)
+        return ik_diag_set(d, IK_ENOTFOUND, "input '%s' is not connected", port);
+    if (file_source(ctx, port) != NULL)
+        return ik_diag_set(d, IK_EPARSE, "input '%s' is a file: source, not an artifact", port);
+    int rc = load_object(ctx, in, index, d);
+    if (rc < 0)
+        return rc;
+    if (!in->unpacked_ok) {
+        msgpack_unpacked_init(&in->unpacked);
+        in->unpacked_ok = true;
+        rc = ik_artifact_unpack(in->blob.data, in->blob.len, &in->unpacked, port, d);
+        if (rc < 0)
+            return rc;
+    }
+    *out = &in->unpacked.data;
+    return 0;
+}
+
+/* Writes a `file` artifact's payload to scratch/in/<port>/<name>. */
+static int materialise_file(struct ik_node_ctx *ctx, struct ik_exec_input *in,
+                            const msgpack_object *root, struct ik_diag *d)
+{
+    const msgpack_object *data = ik_mp_get(root, "data");
+    char *name = ik_mp_strdup(ik_mp_get(ik_mp_get(root, "meta"), "name"));
+    if (name == NULL || strchr(name, '/') != NULL || name[0] == '.') {
+        free(name);
+        name = ik_xstrdup(in->port);
+    }
+    char *dir = ik_xasprintf("%s/in/%s", ctx->scratch, in->port);
+    int rc = ik_mkdirs(dir, d);
+    in->path = ik_xasprintf("%s/%s", dir, name);
+    free(dir);
+    free(name);
+    if (rc < 0)
+        return rc;
+    if (data == NULL || data->type != MSGPACK_OBJECT_BIN)
+        return ik_diag_set(d, IK_ECORRUPT, "input '%s': file artifact without data", in->port);
+    char *tmp = ik_xasprintf("%s/tmp", ctx->scratch);
+    rc = ik_mkdirs(tmp, d);
+    if (rc == 0)
+        rc = ik_write_atomic(tmp, in->path, data->via.bin.ptr, data->via.bin.size, 0644, d);
+    free(tmp);
+    return rc;
+}
+
+int ik_node_input_path(struct ik_node_ctx *ctx, const char *port, const char **path,
+                       struct ik_diag *d)
+{
+    size_t index;
+    struct ik_exec_input *in = find_input(ctx, port, &index);
+    if (in == NULL)
+        return ik_diag_set(d, IK_ENOTFOUND, "input '%s' is not connected", port);
+    const char *src = file_source(ctx, port);
+    if (src != NULL) {
+        *path = src;
+        return 0;
+    }
+    if (in->path == NULL) {
+        const msgpack_object *root;
+        int rc = ik_node_input_object(ctx, port, &root, d);
+        if (rc < 0)
+            return rc;
+        size_t kind_len;
+        const char *kind = ik_artifact_kind(root, &kind_len);
+        if (kind && kind_len == 4 && memcmp(kind, "file", 4) == 0) {
+            rc = materialise_file(ctx, in, root, d);
+            if (rc < 0)
+                return rc;
+        } else {
+            struct ik_hash h;
+            char *hex = ik_mp_strdup(ik_mp_get(&ctx->inputs->via.map.ptr[index].val, "hash"));
+            ik_hash_from_hex(hex, &h);
+            free(hex);
+            in->path = ik_cas_object_path(ctx->cache, &h);
+        }
+    }
+    *path = in->path;
+    return 0;
+}
+
+void ik__exec_inputs_free(struct ik_node_ctx *ctx)
+{
+    for (size_t i = 0; i < ctx->n_in; i++) {
+        struct ik_exec_input *in = &ctx->in[i];
+        if (in->unpacked_ok)
+            msgpack_unpacked_destroy(&in->unpacked);
+        if (in->loaded)
+            ik_blob_release(&in->blob);
+        free(in->port);
+        free(in->path);
+    }
+    free(ctx->in);
+    ctx->in = NULL;
+    ctx->n_in = 0;
+}
+
+const char *ik_node_scratch_dir(const struct ik_node_ctx *ctx) { return ctx->scratch; }
+
+static bool is_declared(const struct ik_node_ctx *ctx, const char *port)
+{
+    for (size_t i = 0; i < ctx->n_declared_outputs; i++)
+        if (strcmp(ctx->declared_outputs[i], port) == 0)
+            return true;
+    return false;
+}
+
+int ik_node_output(struct ik_node_ctx *ctx, const char *port, const void *data, size_t len,
+                   struct ik_diag *d)
+{
+    if (!is_declared(ctx, port))
+        return ik_diag_set(d, IK_EVALIDATE, "node type '%s' has no output '%s'", ctx->type->name,
+                           port);
+    for (size_t i = 0; i < ctx->n_outputs; i++)
+        if (strcmp(ctx->outputs[i].port, port) == 0)
+            return ik_diag_set(d, IK_EVALIDATE, "output '%s' written twice", port);
+    msgpack_unpacked head;
+    msgpack_unpacked_init(&head);
+    int rc = ik_artifact_unpack(data, len, &head, port, d);
+    size_t kind_len = 0;
+    const char *kind = rc == 0 ? ik_artifact_kind(&head.data, &kind_len) : NULL;
+    char *kind_copy = kind ? ik_xstrndup(kind, kind_len) : NULL;
+    msgpack_unpacked_destroy(&head);
+    if (rc < 0)
+        return rc;
+    struct ik_hash h;
+    rc = ik_cas_put(ctx->cache, data, len, &h, d);
+    if (rc < 0) {
+        free(kind_copy);
+        return rc;
+    }
+    ctx->outputs = ik_xrealloc(ctx->outputs, (ctx->n_outputs + 1) * sizeof *ctx->outputs);
+    struct ik_exec_output *o = &ctx->outputs[ctx->n_outputs++];
+    o->port = ik_xstrdup(port);
+    o->hash = h;
+    o->size = len;
+    o->kind = kind_copy;
+    return 0;
+}
+
+int ik_node_output_file(struct ik_node_ctx *ctx, const char *port, const char *path,
+                        struct ik_diag *d)
+{
+    char *data;
+    size_t len;
+    int rc = ik_read_file(path, &data, &len, d);
+    if (rc < 0)
+        return rc;
+    const char *base = strrchr(path, '/');
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    ik_artifact_pack_file(&pk, base ? base + 1 : path, data, len);
+    free(data);
+    rc = ik_node_output(ctx, port, sb.data, sb.size, d);
+    msgpack_sbuffer_destroy(&sb);
+    return rc;
+}
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+void ik_node_progress(struct ik_node_ctx *ctx, uint64_t done, uint64_t total, const char *unit)
+{
+    /* At most ten frames a second, but always the last one. */
+    uint64_t t = now_ms();
+    if (t - ctx->last_progress_ms < 100 && done != total)
+        return;
+    ctx->last_progress_ms = t;
+    ik_progress_send_progress(IK_PROGRESS_FD, done, total, unit);
+}
+
+void ik_node_counter(struct ik_node_ctx *ctx, const char *name, double value)
+{
+    (void)ctx;
+    ik_progress_send_counter(IK_PROGRESS_FD, name, value);
+}
+
+int ik__exec_declared_outputs(struct ik_node_ctx *ctx, struct ik_diag *d)
+{
+    if (ctx->type->outputs_from_param != NULL) {
+        const msgpack_object *m = ik_node_param(ctx, ctx->type->outputs_from_param);
+        if (m == NULL || m->type != MSGPACK_OBJECT_MAP)
+            return ik_diag_set(d, IK_ECORRUPT, "param '%s' is not a map",
+                               ctx->type->outputs_from_param);
+        ctx->n_declared_outputs = m->via.map.size;
+        ctx->declared_outputs = ik_xcalloc(m->via.map.size, sizeof(char *));
+        for (uint32_t i = 0; i < m->via.map.size; i++)
+            ctx->declared_outputs[i] = ik_mp_strdup(&m->via.map.ptr[i].key);
+        return 0;
+    }
+    size_t n = 0;
+    while (ctx->type->outputs[n].name != NULL)
+        n++;
+    ctx->n_declared_outputs = n;
+    ctx->declared_outputs = ik_xcalloc(n ? n : 1, sizeof(char *));
+    for (size_t i = 0; i < n; i++)
+        ctx->declared_outputs[i] = ik_xstrdup(ctx->type->outputs[i].name);
+    return 0;
+}

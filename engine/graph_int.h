@@ -1,0 +1,90 @@
+/* engine/graph_int.h - internals shared by graph.c (YAML to structure) and
+ * graph_validate.c (types, params, ports, references, cycles, order).
+ *
+ * graph.c parses the YAML document into a struct ik_graph whose nodes have
+ * names, raw inputs and locations, plus a parallel array of struct
+ * ik__graph_src holding what only validation needs (the type name, the params
+ * YAML node, the names of referenced producers). ik__graph_validate
+ * (graph_validate.c, with graph_params.c for params) then fills in types,
+ * params_mp, outputs, input node indices, resources and topo. The build state
+ * lives only for the duration of one load. */
+#ifndef IK_ENGINE_GRAPH_INT_H
+#define IK_ENGINE_GRAPH_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <yaml.h>
+
+#include "engine/graph.h"
+
+/* Per input, beside graph->nodes[i].inputs[j]. */
+struct ik__graph_input_src {
+    char *ref_node;           /* IK_INPUT_NODE: the producer's name as written */
+    struct ik_srcloc key_loc; /* of the port name */
+};
+
+/* Per node, beside graph->nodes[i]. */
+struct ik__graph_src {
+    char *type_name;
+    struct ik_srcloc type_loc;
+    yaml_node_t *params; /* the `params:` mapping; NULL when absent */
+    struct ik__graph_input_src *inputs;
+    int cpu, gpu; /* `resources:` overrides; -1 when not given */
+};
+
+struct ik__graph_build {
+    struct ik_graph *g;
+    yaml_document_t *doc;
+    const struct ik_node_type *const *types; /* terminated by NULL */
+    struct ik__graph_src *src;               /* g->n_nodes entries */
+};
+
+/* Like ik_graph_load_string, with the node types taken from `types` (terminated
+ * by NULL) instead of the registry: tests define their own types this way. */
+int ik__graph_load_string_types(const struct ik_node_type *const *types, const char *path,
+                                const char *text, size_t len, struct ik_graph **out,
+                                struct ik_diag *d);
+
+/* Resolves types, params, outputs, references and resources, checks ports, and
+ * computes g->topo. Returns 0, or IK_EVALIDATE with d filled. */
+int ik__graph_validate(struct ik__graph_build *b, struct ik_diag *d);
+
+/* Node i's params (graph_params.c): converts the given ones by their declared
+ * types, fills in defaults, packs params_mp canonically, records param_locs,
+ * and sets the output ports. Needs nodes[i].type. Returns 0 or IK_EVALIDATE. */
+int ik__graph_resolve_params(struct ik__graph_build *b, size_t i, struct ik_diag *d);
+
+/* 1-based location of a libyaml mark in graph g. Cannot fail. */
+struct ik_srcloc ik__graph_loc(const struct ik_graph *g, yaml_mark_t mark);
+
+/* An IK_EVALIDATE diag at `loc` with the source excerpt of g. Returns IK_EVALIDATE. */
+int ik__graph_error(const struct ik_graph *g, struct ik_diag *d, struct ik_srcloc loc,
+                    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* "did you mean" as three printf arguments for the format IK__DYM_FMT:
+ * "; did you mean 'x'?" when `near` is not NULL, else nothing. */
+#define IK__DYM_FMT "%s%s%s"
+#define IK__DYM_ARGS(near)                                                                         \
+    (near) ? "; did you mean '" : "", (near) ? (near) : "", (near) ? "'?" : ""
+
+/* Appends "hint: <what>: a, b, c" listing `names` (NULL-terminated); "hint:
+ * <what>: none" when empty. For unknown names with no close candidate. */
+void ik__graph_hint_list(struct ik_diag *d, const char *what, const char *const *names);
+
+/* Checks a mapping for repeated keys (libyaml accepts them): IK_EVALIDATE at
+ * the second occurrence, naming `what` ("node", "param", "key"). */
+int ik__graph_check_dup_keys(const struct ik_graph *g, yaml_document_t *doc, yaml_node_t *map,
+                             const char *what, struct ik_diag *d);
+
+/* A scalar node's text, or NULL for other nodes. */
+const char *ik__graph_scalar(const yaml_node_t *n);
+
+/* "a mapping", "a list", or the scalar quoted: for "got ..." in messages. The
+ * caller frees. */
+char *ik__graph_describe(const yaml_node_t *n);
+
+/* True for [A-Za-z_][A-Za-z0-9_]*: port names become environment variables. */
+bool ik__graph_valid_port(const char *s);
+
+#endif

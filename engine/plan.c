@@ -1,0 +1,279 @@
+/* engine/plan.c - keys, cache lookups and the reasons behind them (plan.h). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "engine/error.h"
+#include "cache/cas.h"
+#include "cache/refs.h"
+#include "engine/buf.h"
+#include "engine/mp.h"
+#include "engine/plan.h"
+#include "engine/spellcheck.h"
+#include "engine/xmalloc.h"
+
+void ik_plan_init(struct ik_plan *p, struct ik_graph *g, struct ik_cache *c, struct ik_srcmemo *m)
+{
+    p->graph = g;
+    p->cache = c;
+    p->memo = m;
+    p->entries = ik_xcalloc(g->n_nodes ? g->n_nodes : 1, sizeof *p->entries);
+}
+
+static void entry_clear(struct ik_plan_entry *e)
+{
+    free(e->spec);
+    free(e->inputs);
+    ik_action_free(e->action);
+    free(e->reason);
+    memset(e, 0, sizeof *e);
+}
+
+void ik_plan_close(struct ik_plan *p)
+{
+    for (size_t i = 0; p->entries && i < p->graph->n_nodes; i++)
+        entry_clear(&p->entries[i]);
+    free(p->entries);
+    p->entries = NULL;
+}
+
+int ik_plan_check_sources(const struct ik_plan *p, const bool *selected, struct ik_diag *d)
+{
+    const struct ik_graph *g = p->graph;
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        if (selected && !selected[i])
+            continue;
+        for (size_t k = 0; k < g->nodes[i].n_inputs; k++) {
+            const struct ik_graph_input *in = &g->nodes[i].inputs[k];
+            struct stat st;
+            if (in->source == IK_INPUT_FILE && stat(in->abs_path, &st) != 0)
+                return ik_diag_at(d, IK_EVALIDATE, &in->loc, g->text, g->text_len,
+                                  "input '%s' of node '%s': cannot read '%s': %s", in->port,
+                                  g->nodes[i].name, in->path, strerror(errno));
+        }
+    }
+    return 0;
+}
+
+int ik_plan_select(const struct ik_graph *g, char *const *targets, size_t n, bool *selected,
+                   struct ik_diag *d)
+{
+    for (size_t i = 0; i < g->n_nodes; i++)
+        selected[i] = (n == 0);
+    if (n == 0)
+        return 0;
+    for (size_t t = 0; t < n; t++) {
+        long idx = ik_graph_find(g, targets[t]);
+        if (idx < 0) {
+            const char **names = ik_xcalloc(g->n_nodes + 1, sizeof *names);
+            for (size_t i = 0; i < g->n_nodes; i++)
+                names[i] = g->nodes[i].name;
+            const char *near = ik_spellcheck(targets[t], names);
+            int rc = ik_diag_set(d, IK_EUSAGE, "%s: no node '%s'%s%s%s", g->path, targets[t],
+                                 near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
+            free(names);
+            return rc;
+        }
+        selected[idx] = true;
+    }
+    /* Reverse topological order: a selected consumer selects its producers. */
+    for (size_t k = g->n_nodes; k-- > 0;) {
+        size_t i = g->topo[k];
+        if (!selected[i])
+            continue;
+        for (size_t j = 0; j < g->nodes[i].n_inputs; j++)
+            if (g->nodes[i].inputs[j].source == IK_INPUT_NODE)
+                selected[g->nodes[i].inputs[j].node] = true;
+    }
+    return 0;
+}
+
+/* Hashes of node i's inputs; every producer must have an action. */
+static int input_hashes(struct ik_plan *p, size_t i, struct ik_key_input *out, struct ik_diag *d)
+{
+    const struct ik_graph_node *n = &p->graph->nodes[i];
+    for (size_t k = 0; k < n->n_inputs; k++) {
+        const struct ik_graph_input *in = &n->inputs[k];
+        out[k].port = in->port;
+        if (in->source == IK_INPUT_FILE) {
+            int rc = ik_srcmemo_hash(p->memo, in->abs_path, &out[k].hash, &out[k].size, d);
+            if (rc < 0) {
+                ik_diag_prefix(d, "node '%s', input '%s': ", n->name, in->port);
+                return rc;
+            }
+            continue;
+        }
+        const struct ik_action *a = p->entries[in->node].action;
+        const struct ik_action_output *o = a ? ik_action_output(a, in->node_port) : NULL;
+        if (o == NULL)
+            return ik_diag_set(d, IK_ECORRUPT, "node '%s': producer '%s' has no output '%s'",
+                               n->name, p->graph->nodes[in->node].name, in->node_port);
+        out[k].hash = o->hash;
+        out[k].size = o->size;
+    }
+    return 0;
+}
+
+/* Appends a short rendering of a msgpack value (for "param x changed: a → b"). */
+static void append_value(struct ik_buf *b, const msgpack_object *o)
+{
+    if (o == NULL) {
+        ik_buf_puts(b, "(unset)");
+        return;
+    }
+    char text[160];
+    int n = msgpack_object_print_buffer(text, sizeof text, *o);
+    if (n >= (int)sizeof text - 1)
+        strcpy(text + sizeof text - 4, "...");
+    ik_buf_puts(b, text);
+}
+
+static bool same_value(const msgpack_object *a, const msgpack_object *b)
+{
+    return a && b && msgpack_object_equal(*a, *b);
+}
+
+/* Compares the params of two specs; appends one clause per difference. */
+static void explain_params(struct ik_buf *b, const msgpack_object *now, const msgpack_object *then)
+{
+    for (uint32_t i = 0; now && now->type == MSGPACK_OBJECT_MAP && i < now->via.map.size; i++) {
+        char *name = ik_mp_strdup(&now->via.map.ptr[i].key);
+        const msgpack_object *old = ik_mp_get(then, name);
+        if (!same_value(&now->via.map.ptr[i].val, old)) {
+            ik_buf_printf(b, "%sparam '%s' changed: ", b->len ? "; " : "", name);
+            append_value(b, old);
+            ik_buf_puts(b, " -> ");
+            append_value(b, &now->via.map.ptr[i].val);
+        }
+        free(name);
+    }
+}
+
+static void explain_inputs(struct ik_buf *b, const struct ik_graph_node *n,
+                           const struct ik_graph *g, const msgpack_object *now,
+                           const msgpack_object *then)
+{
+    for (size_t k = 0; k < n->n_inputs; k++) {
+        const struct ik_graph_input *in = &n->inputs[k];
+        const msgpack_object *a = ik_mp_get(ik_mp_get(now, in->port), "hash");
+        const msgpack_object *o = ik_mp_get(ik_mp_get(then, in->port), "hash");
+        if (same_value(a, o))
+            continue;
+        if (o == NULL)
+            ik_buf_printf(b, "%sinput '%s' is new", b->len ? "; " : "", in->port);
+        else if (in->source == IK_INPUT_FILE)
+            ik_buf_printf(b, "%sinput '%s' changed (file %s)", b->len ? "; " : "", in->port,
+                          in->path);
+        else
+            ik_buf_printf(b, "%sinput '%s' changed (%s.%s)", b->len ? "; " : "", in->port,
+                          g->nodes[in->node].name, in->node_port);
+    }
+}
+
+/* Why node i (key not in the cache) must run, from the spec it last ran with. */
+static char *explain(struct ik_plan *p, size_t i)
+{
+    const struct ik_graph_node *n = &p->graph->nodes[i];
+    struct ik_plan_entry *e = &p->entries[i];
+    struct ik_diag d = IK_DIAG_INIT;
+    struct ik_hash last;
+    if (ik_ref_get(p->cache, p->graph->name, n->name, &last, &d) < 0) {
+        ik_diag_free(&d);
+        e->never_run = true;
+        return ik_xstrdup("never run");
+    }
+    if (ik_hash_equal(&last, &e->key))
+        return ik_xstrdup("its outputs are no longer in the cache");
+    struct ik_blob blob;
+    if (ik_cas_map(p->cache, &last, UINT64_MAX, &blob, &d) < 0) {
+        ik_diag_free(&d);
+        return ik_xstrdup("changed (the previous spec is no longer in the cache)");
+    }
+    msgpack_unpacked then, now;
+    msgpack_unpacked_init(&then);
+    msgpack_unpacked_init(&now);
+    struct ik_buf b = IK_BUF_INIT;
+    if (msgpack_unpack_next(&then, (const char *)blob.data, blob.len, NULL) ==
+            MSGPACK_UNPACK_SUCCESS &&
+        msgpack_unpack_next(&now, e->spec, e->spec_len, NULL) == MSGPACK_UNPACK_SUCCESS) {
+        const msgpack_object *tv = ik_mp_get(&then.data, "version");
+        const msgpack_object *nv = ik_mp_get(&now.data, "version");
+        if (!same_value(tv, nv) || !same_value(ik_mp_get(&then.data, "type"), ik_mp_get(&now.data, "type")))
+            ik_buf_puts(&b, "node type or its implementation version changed");
+        explain_params(&b, ik_mp_get(&now.data, "params"), ik_mp_get(&then.data, "params"));
+        explain_inputs(&b, n, p->graph, ik_mp_get(&now.data, "inputs"),
+                       ik_mp_get(&then.data, "inputs"));
+    }
+    msgpack_unpacked_destroy(&then);
+    msgpack_unpacked_destroy(&now);
+    ik_blob_release(&blob);
+    if (b.len == 0)
+        ik_buf_puts(&b, "changed");
+    return ik_buf_steal(&b);
+}
+
+int ik_plan_resolve(struct ik_plan *p, size_t i, bool force, struct ik_diag *d)
+{
+    const struct ik_graph_node *n = &p->graph->nodes[i];
+    struct ik_plan_entry *e = &p->entries[i];
+    entry_clear(e);
+    e->inputs = ik_xcalloc(n->n_inputs ? n->n_inputs : 1, sizeof *e->inputs);
+    int rc = input_hashes(p, i, e->inputs, d);
+    if (rc < 0)
+        return rc;
+    ik_key_spec(n, e->inputs, &e->spec, &e->spec_len, &e->key);
+    e->key_known = true;
+    struct ik_action *a = NULL;
+    rc = ik_action_get(p->cache, &e->key, &a, d);
+    if (rc == IK_ECORRUPT) {
+        ik_diag_free(d); /* an unreadable record is a cache miss: the rerun rewrites it */
+        rc = -ENOENT;
+    }
+    if (rc < 0 && rc != -ENOENT)
+        return rc;
+    if (a != NULL && !force && ik_action_outputs_present(p->cache, a)) {
+        e->state = IK_PLAN_CACHED;
+        e->action = a;
+        return 0;
+    }
+    e->state = IK_PLAN_STALE;
+    e->reason = force && a ? ik_xstrdup("forced (--force)") : explain(p, i);
+    ik_action_free(a);
+    return 0;
+}
+
+int ik_plan_resolve_all(struct ik_plan *p, const bool *selected, const bool *forced,
+                        struct ik_diag *d)
+{
+    const struct ik_graph *g = p->graph;
+    for (size_t k = 0; k < g->n_nodes; k++) {
+        size_t i = g->topo[k];
+        if (selected && !selected[i])
+            continue;
+        const char *blocker = NULL;
+        for (size_t j = 0; j < g->nodes[i].n_inputs && !blocker; j++) {
+            const struct ik_graph_input *in = &g->nodes[i].inputs[j];
+            if (in->source == IK_INPUT_NODE && p->entries[in->node].state != IK_PLAN_CACHED)
+                blocker = g->nodes[in->node].name;
+        }
+        if (blocker) {
+            entry_clear(&p->entries[i]);
+            p->entries[i].state = IK_PLAN_BLOCKED;
+            p->entries[i].reason = ik_xasprintf("upstream '%s' will run first", blocker);
+            continue;
+        }
+        int rc = ik_plan_resolve(p, i, forced && forced[i], d);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+void ik_plan_set_action(struct ik_plan *p, size_t i, struct ik_action *a)
+{
+    ik_action_free(p->entries[i].action);
+    p->entries[i].action = a;
+    p->entries[i].state = IK_PLAN_CACHED;
+}

@@ -1,0 +1,76 @@
+/* engine/plan.h - deciding, node by node, what is up to date and why not.
+ *
+ * A plan pairs a graph with a cache. Resolving node i computes its input
+ * hashes (source files through the memo, node inputs from the producers'
+ * action records), its spec and key, and looks the key up in the action cache.
+ * That needs every producer resolved first and up to date (or just run), so
+ * `status` and `--dry-run` resolve in topological order and stop at the first
+ * node that must run ("upstream 'x' will run"), while the scheduler resolves a
+ * node when its producers finish — which is what gives early cutoff: a
+ * producer that re-ran with identical bytes leaves its consumers' keys as they
+ * were. Reasons are recorded at each decision (ninja's explanations), so
+ * `ikada status` can say which param or which input changed. */
+#ifndef IK_ENGINE_PLAN_H
+#define IK_ENGINE_PLAN_H
+
+#include <stdbool.h>
+
+#include "cache/action.h"
+#include "cache/cache.h"
+#include "cache/srcmemo.h"
+#include "engine/graph.h"
+#include "engine/key.h"
+
+enum ik_plan_state {
+    IK_PLAN_UNRESOLVED, /* producers not ready yet */
+    IK_PLAN_CACHED,     /* key known, action present with all its outputs */
+    IK_PLAN_STALE,      /* key known, no usable action: must run */
+    IK_PLAN_BLOCKED,    /* a producer must run first, so the key is not known yet */
+};
+
+struct ik_plan_entry {
+    enum ik_plan_state state;
+    bool key_known;
+    struct ik_hash key;
+    char *spec; /* canonical spec bytes (engine/key.h) */
+    size_t spec_len;
+    struct ik_key_input *inputs; /* one per graph input */
+    struct ik_action *action;    /* the record once known (cached or just run) */
+    char *reason;                /* why it must run / is blocked; NULL when cached */
+    bool never_run;              /* no ref for this node */
+};
+
+struct ik_plan {
+    struct ik_graph *graph;     /* borrowed */
+    struct ik_cache *cache;     /* borrowed */
+    struct ik_srcmemo *memo;    /* borrowed */
+    struct ik_plan_entry *entries; /* one per graph node */
+};
+
+void ik_plan_init(struct ik_plan *p, struct ik_graph *g, struct ik_cache *c, struct ik_srcmemo *m);
+void ik_plan_close(struct ik_plan *p);
+
+/* Checks that every file: input of the selected nodes (selected == NULL: all)
+ * exists; the first missing one fails with IK_EVALIDATE at its graph location. */
+int ik_plan_check_sources(const struct ik_plan *p, const bool *selected, struct ik_diag *d);
+
+/* Resolves node i; every producer of i must have an action. force: treat an
+ * existing action as absent. Sets the entry's state to CACHED or STALE (with a
+ * reason). Fails on an unreadable source or a cache error. */
+int ik_plan_resolve(struct ik_plan *p, size_t i, bool force, struct ik_diag *d);
+
+/* Resolves the selected nodes in topological order as far as the cache allows
+ * (status, --dry-run): nodes behind a stale one become BLOCKED. */
+int ik_plan_resolve_all(struct ik_plan *p, const bool *selected, const bool *forced,
+                        struct ik_diag *d);
+
+/* Marks `selected` (n_nodes bools) as the targets and all their producers,
+ * transitively. targets == NULL / n == 0 selects every node. Unknown target
+ * names fail with IK_EUSAGE and a did-you-mean. */
+int ik_plan_select(const struct ik_graph *g, char *const *targets, size_t n, bool *selected,
+                   struct ik_diag *d);
+
+/* Stores the action that just ran for node i (takes ownership). */
+void ik_plan_set_action(struct ik_plan *p, size_t i, struct ik_action *a);
+
+#endif

@@ -1,0 +1,75 @@
+/* engine/progress.c - the child side of progress frames (see progress.h). */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "engine/mp.h"
+#include "engine/progress.h"
+
+void ik_progress_send_raw(int fd, const void *data, size_t len)
+{
+    const char *p = data;
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return; /* no scheduler listening: progress is best effort */
+        p += n;
+        len -= (size_t)n;
+    }
+}
+
+static void send_buffer(int fd, msgpack_sbuffer *sb)
+{
+    ik_progress_send_raw(fd, sb->data, sb->size);
+    msgpack_sbuffer_destroy(sb);
+}
+
+void ik_progress_send_progress(int fd, uint64_t done, uint64_t total, const char *unit)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 4);
+    ik_mp_pack_str(&pk, "t");
+    ik_mp_pack_str(&pk, "p");
+    ik_mp_pack_str(&pk, "done");
+    msgpack_pack_uint64(&pk, done);
+    ik_mp_pack_str(&pk, "total");
+    msgpack_pack_uint64(&pk, total);
+    ik_mp_pack_str(&pk, "unit");
+    ik_mp_pack_str(&pk, unit ? unit : "");
+    send_buffer(fd, &sb);
+}
+
+void ik_progress_send_counter(int fd, const char *name, double value)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 3);
+    ik_mp_pack_str(&pk, "t");
+    ik_mp_pack_str(&pk, "c");
+    ik_mp_pack_str(&pk, "name");
+    ik_mp_pack_str(&pk, name);
+    ik_mp_pack_str(&pk, "value");
+    msgpack_pack_double(&pk, value);
+    send_buffer(fd, &sb);
+}
+
+void ik_progress_send_error(int fd, const char *message)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 2);
+    ik_mp_pack_str(&pk, "t");
+    ik_mp_pack_str(&pk, "e");
+    ik_mp_pack_str(&pk, "message");
+    ik_mp_pack_str(&pk, message);
+    send_buffer(fd, &sb);
+}

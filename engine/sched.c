@@ -1,0 +1,444 @@
+/* engine/sched.c - deciding what runs when (see sched.h for the contract). */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "engine/error.h"
+#include "cache/cas.h"
+#include "cache/lock.h"
+#include "cache/refs.h"
+#include "engine/sched_int.h"
+#include "engine/sched_report.h"
+#include "engine/xmalloc.h"
+
+static void pump(struct ik_sched *s);
+
+static const char *node_name(const struct ik_sched *s, size_t i) { return s->graph->nodes[i].name; }
+
+/* Moves the ref only when it changed: a no-op run then writes nothing. */
+static void update_ref(struct ik_sched *s, size_t i)
+{
+    struct ik_diag d = IK_DIAG_INIT;
+    struct ik_hash old;
+    const struct ik_hash *key = &s->plan.entries[i].key;
+    if (ik_ref_get(s->cache, s->graph->name, node_name(s, i), &old, &d) == 0 &&
+        ik_hash_equal(&old, key))
+        return;
+    ik_diag_free(&d);
+    if (ik_ref_set(s->cache, s->graph->name, node_name(s, i), key, &d) < 0)
+        ik_display_event(&s->display, "ikada: warning: %s", ik_diag_message(&d));
+    ik_diag_free(&d);
+}
+
+static void fail_job(struct ik_sched *s, size_t i, const char *why)
+{
+    struct ik_job *j = &s->jobs[i];
+    j->state = JOB_FAILED;
+    if (why && j->error == NULL)
+        j->error = ik_xstrdup(why);
+    s->failed = true;
+    const char *msg = j->error ? j->error : "";
+    if (strncmp(msg, "error: ", 7) == 0)
+        msg += 7;
+    ik_display_event(&s->display, "%s: FAILED: %s", node_name(s, i), msg);
+}
+
+/* WAITING -> DONE (cached), READY, SKIPPED or FAILED, once producers are settled. */
+static bool advance_waiting(struct ik_sched *s, size_t i)
+{
+    const struct ik_graph_node *n = &s->graph->nodes[i];
+    for (size_t k = 0; k < n->n_inputs; k++) {
+        if (n->inputs[k].source != IK_INPUT_NODE)
+            continue;
+        enum job_state ps = s->jobs[n->inputs[k].node].state;
+        if (ps == JOB_FAILED || ps == JOB_SKIPPED || ps == JOB_CANCELED) {
+            s->jobs[i].state = ps == JOB_CANCELED ? JOB_CANCELED : JOB_SKIPPED;
+            return true;
+        }
+        if (ps != JOB_DONE)
+            return false;
+    }
+    struct ik_diag d = IK_DIAG_INIT;
+    if (ik_plan_resolve(&s->plan, i, s->forced[i], &d) < 0) {
+        fail_job(s, i, ik_diag_message(&d));
+        ik_diag_free(&d);
+        return true;
+    }
+    if (s->plan.entries[i].state == IK_PLAN_CACHED) {
+        s->jobs[i].state = JOB_DONE;
+        s->jobs[i].cached = true;
+        update_ref(s, i);
+        if (!s->opts->json)
+            ik_display_event(&s->display, "%s: cached", n->name);
+    } else {
+        s->jobs[i].state = JOB_READY;
+    }
+    return true;
+}
+
+/* Takes resources and the key lock, then spawns. Returns false when the job
+ * must wait (no slot, no device, key locked by another run). */
+static bool try_start(struct ik_sched *s, size_t i)
+{
+    struct ik_job *j = &s->jobs[i];
+    const struct ik_graph_node *n = &s->graph->nodes[i];
+    int cpu = n->cpu < 1 ? 1 : (n->cpu > s->opts->jobs ? s->opts->jobs : n->cpu);
+    if (cpu > s->cpu_free)
+        return false;
+    int gpu = -1;
+    if (n->gpu > 0 && s->opts->gpus == 0 && !n->type->gpu_falls_back_to_cpu) {
+        fail_job(s, i, "this node needs a GPU and none was found (see `ikada version`); "
+                       "run it on a machine with a CUDA GPU");
+        return true;
+    }
+    if (n->gpu > 0 && s->opts->gpus > 0) {
+        for (int g = 0; g < s->opts->gpus && gpu < 0; g++)
+            if (!s->gpu_busy[g])
+                gpu = g;
+        if (gpu < 0)
+            return false;
+    }
+    struct ik_diag d = IK_DIAG_INIT;
+    int fd = ik_lock_key(s->cache, &s->plan.entries[i].key, false, &d);
+    ik_diag_free(&d);
+    if (fd < 0) {
+        s->lock_waiting = true; /* another run holds it: look again on the next tick */
+        return false;
+    }
+    /* The other run may have finished this key while we waited. */
+    if (ik_plan_resolve(&s->plan, i, s->forced[i], &d) == 0 &&
+        s->plan.entries[i].state == IK_PLAN_CACHED) {
+        ik_unlock(fd);
+        j->state = JOB_DONE;
+        j->cached = true;
+        update_ref(s, i);
+        if (!s->opts->json)
+            ik_display_event(&s->display, "%s: cached (computed by a concurrent run)", n->name);
+        return true;
+    }
+    ik_diag_free(&d);
+    /* `ikada exec KEY` reads what to run from the spec object named KEY. */
+    struct ik_hash spec_hash;
+    struct ik_plan_entry *e = &s->plan.entries[i];
+    if (ik_cas_put(s->cache, e->spec, e->spec_len, &spec_hash, &d) < 0) {
+        ik_unlock(fd);
+        fail_job(s, i, ik_diag_message(&d));
+        ik_diag_free(&d);
+        return true;
+    }
+    j->lock_fd = fd;
+    j->cpu = cpu;
+    j->gpu = gpu;
+    s->cpu_free -= cpu;
+    if (gpu >= 0)
+        s->gpu_busy[gpu] = true;
+    j->state = JOB_RUNNING;
+    s->n_running++;
+    if (!s->opts->json)
+        ik_display_event(&s->display, "%s: running (%s)", n->name, s->plan.entries[i].reason);
+    ik__sched_spawn(j);
+    return true;
+}
+
+static bool anything_left(const struct ik_sched *s)
+{
+    for (size_t i = 0; i < s->graph->n_nodes; i++)
+        if (s->jobs[i].state == JOB_WAITING || s->jobs[i].state == JOB_READY ||
+            s->jobs[i].state == JOB_RUNNING)
+            return true;
+    return false;
+}
+
+static void stop_loop(struct ik_sched *s)
+{
+    uv_signal_stop(&s->sigint);
+    uv_signal_stop(&s->sigterm);
+    uv_timer_stop(&s->tick);
+    uv_timer_stop(&s->kill_timer);
+    ik_display_clear(&s->display);
+    uv_stop(&s->loop);
+}
+
+/* Marks every not-yet-started job as `state` (after a failure or Ctrl-C). */
+static void drop_pending(struct ik_sched *s, enum job_state state)
+{
+    for (size_t i = 0; i < s->graph->n_nodes; i++)
+        if (s->jobs[i].state == JOB_WAITING || s->jobs[i].state == JOB_READY)
+            s->jobs[i].state = state;
+}
+
+static void pump(struct ik_sched *s)
+{
+    const struct ik_graph *g = s->graph;
+    bool stop_new = s->canceled || (s->failed && !s->opts->keep_going);
+    if (stop_new)
+        drop_pending(s, s->canceled ? JOB_CANCELED : JOB_SKIPPED);
+    for (bool changed = true; changed && !stop_new;) {
+        changed = false;
+        for (size_t k = 0; k < g->n_nodes; k++) {
+            size_t i = g->topo[k];
+            if (s->jobs[i].state == JOB_WAITING && advance_waiting(s, i))
+                changed = true;
+        }
+        s->lock_waiting = false;
+        for (size_t k = 0; k < g->n_nodes; k++) {
+            size_t i = g->topo[k];
+            if (s->jobs[i].state == JOB_READY && try_start(s, i) && s->jobs[i].state != JOB_RUNNING)
+                changed = true;
+        }
+        stop_new = s->failed && !s->opts->keep_going;
+        if (stop_new)
+            drop_pending(s, JOB_SKIPPED);
+    }
+    if (!anything_left(s))
+        stop_loop(s);
+}
+
+static void describe_exit(struct ik_job *j, struct ik_buf *b)
+{
+    if (j->error)
+        ik_buf_puts(b, j->error);
+    else if (j->term_signal)
+        ik_buf_printf(b, "killed by signal %d (%s)", j->term_signal, strsignal(j->term_signal));
+    else if (j->exit_status != 0)
+        ik_buf_printf(b, "exited with status %lld", (long long)j->exit_status);
+    else
+        ik_buf_puts(b, "exited without reporting its outputs");
+}
+
+/* The last `lines` lines of a log, indented, for a failure report. */
+static void print_log_tail(struct ik_sched *s, const struct ik_buf *log, int lines)
+{
+    if (log->len == 0)
+        return;
+    const char *p = log->data + log->len;
+    if (p > log->data && p[-1] == '\n')
+        p--;
+    int seen = 0;
+    while (p > log->data && seen < lines)
+        if (*--p == '\n')
+            seen++;
+    if (*p == '\n')
+        p++;
+    struct ik_buf b = IK_BUF_INIT;
+    for (const char *q = p; q < log->data + log->len;) {
+        const char *nl = memchr(q, '\n', (size_t)(log->data + log->len - q));
+        size_t n = nl ? (size_t)(nl - q) : (size_t)(log->data + log->len - q);
+        ik_buf_puts(&b, "  | ");
+        ik_buf_append(&b, q, n);
+        ik_buf_putc(&b, '\n');
+        q += n + 1;
+    }
+    if (b.len)
+        b.data[--b.len] = '\0';
+    ik_display_event(&s->display, "%s", b.data);
+    ik_buf_free(&b);
+}
+
+/* Stores the log, writes the action record, moves the ref. */
+static int record_success(struct ik_sched *s, struct ik_job *j, struct ik_diag *d)
+{
+    struct ik_plan_entry *e = &s->plan.entries[j->index];
+    struct ik_action *a = j->result;
+    j->result = NULL;
+    a->key = e->key;
+    a->type = ik_xstrdup(s->graph->nodes[j->index].type->name);
+    a->version = s->graph->nodes[j->index].type->version;
+    a->node = ik_xstrdup(node_name(s, j->index));
+    a->started_ms = ik_clock_wall_ms() - (ik_clock_monotonic_ms() - j->start_ms);
+    a->duration_ms = j->end_ms - j->start_ms;
+    a->counters = j->counter_values;
+    a->n_counters = j->n_counters;
+    j->counter_values = NULL;
+    j->n_counters = 0;
+    if (j->log_truncated)
+        ik_buf_puts(&j->log, "\n[ikada: log truncated]\n");
+    int rc = ik_cas_put(s->cache, j->log.data ? j->log.data : "", j->log.len, &a->log, d);
+    a->has_log = rc == 0;
+    if (rc == 0)
+        rc = ik_action_put(s->cache, a, d);
+    if (rc < 0) {
+        ik_action_free(a);
+        return rc;
+    }
+    ik_plan_set_action(&s->plan, j->index, a);
+    update_ref(s, j->index);
+    return 0;
+}
+
+void ik__sched_job_finished(struct ik_job *j)
+{
+    struct ik_sched *s = j->s;
+    s->n_running--;
+    s->cpu_free += j->cpu;
+    if (j->gpu >= 0)
+        s->gpu_busy[j->gpu] = false;
+    msgpack_unpacker_destroy(&j->unpacker);
+    const char *name = node_name(s, j->index);
+    double secs = (double)(j->end_ms - j->start_ms) / 1000.0;
+    if (j->exit_status == 0 && j->term_signal == 0 && j->result != NULL) {
+        struct ik_diag d = IK_DIAG_INIT;
+        if (record_success(s, j, &d) == 0) {
+            j->state = JOB_DONE;
+            if (!s->opts->json)
+                ik_display_event(&s->display, "%s: done in %.2f s", name, secs);
+        } else {
+            fail_job(s, j->index, ik_diag_message(&d));
+        }
+        ik_diag_free(&d);
+    } else if (s->canceled) {
+        j->state = JOB_CANCELED;
+        ik_display_event(&s->display, "%s: stopped", name);
+    } else {
+        struct ik_buf why = IK_BUF_INIT;
+        describe_exit(j, &why);
+        free(j->error);
+        j->error = ik_buf_steal(&why);
+        fail_job(s, j->index, NULL);
+        print_log_tail(s, &j->log, 20);
+    }
+    ik_unlock(j->lock_fd);
+    j->lock_fd = -1;
+    pump(s);
+}
+
+static void kill_running(struct ik_sched *s, int sig)
+{
+    for (size_t i = 0; i < s->graph->n_nodes; i++)
+        if (s->jobs[i].state == JOB_RUNNING && !s->jobs[i].exited && s->jobs[i].proc.pid > 0)
+            kill(-s->jobs[i].proc.pid, sig);
+}
+
+static void on_kill_timer(uv_timer_t *t) { kill_running(t->data, SIGKILL); }
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    struct ik_sched *s = h->data;
+    if (s->canceled) {
+        kill_running(s, SIGKILL); /* a second Ctrl-C: do not wait */
+        return;
+    }
+    s->canceled = true;
+    ik_display_event(&s->display, "ikada: %s: stopping running nodes (finished ones stay cached)",
+                     signum == SIGINT ? "interrupted" : "terminated");
+    kill_running(s, SIGTERM);
+    uv_timer_start(&s->kill_timer, on_kill_timer, 3000, 0);
+    pump(s);
+}
+
+static void on_tick(uv_timer_t *t)
+{
+    struct ik_sched *s = t->data;
+    if (s->lock_waiting)
+        pump(s);
+    ik__sched_show_progress(s);
+}
+
+static int setup(struct ik_sched *s, struct ik_graph *g, struct ik_cache *c,
+                 const struct ik_sched_opts *opts, struct ik_diag *d)
+{
+    memset(s, 0, sizeof *s);
+    s->graph = g;
+    s->cache = c;
+    s->opts = opts;
+    s->started_ms = ik_clock_wall_ms();
+    int rc = ik_srcmemo_open(c, &s->memo, d);
+    if (rc < 0)
+        return rc;
+    ik_plan_init(&s->plan, g, c, s->memo);
+    s->jobs = ik_xcalloc(g->n_nodes + 1, sizeof *s->jobs);
+    s->selected = ik_xcalloc(g->n_nodes + 1, sizeof *s->selected);
+    s->forced = ik_xcalloc(g->n_nodes + 1, sizeof *s->forced);
+    s->gpu_busy = ik_xcalloc((size_t)opts->gpus + 1, sizeof *s->gpu_busy);
+    s->cpu_free = opts->jobs;
+    rc = ik_plan_select(g, opts->targets, opts->n_targets, s->selected, d);
+    for (size_t f = 0; rc == 0 && f < opts->n_force; f++) {
+        long idx = ik_graph_find(g, opts->force[f]);
+        if (idx < 0)
+            rc = ik_diag_set(d, IK_EUSAGE, "--force: no node '%s' in %s", opts->force[f], g->path);
+        else
+            s->forced[idx] = true;
+    }
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        s->forced[i] = s->forced[i] || opts->force_all;
+        s->jobs[i].s = s;
+        s->jobs[i].index = i;
+        s->jobs[i].lock_fd = -1;
+        s->jobs[i].gpu = -1;
+        s->jobs[i].state = s->selected[i] ? JOB_WAITING : JOB_UNSELECTED;
+    }
+    if (rc == 0)
+        rc = ik_plan_check_sources(&s->plan, s->selected, d);
+    return rc;
+}
+
+static void teardown(struct ik_sched *s)
+{
+    for (size_t i = 0; s->jobs && i < s->graph->n_nodes; i++) {
+        ik_buf_free(&s->jobs[i].log);
+        ik_buf_free(&s->jobs[i].counters);
+        ik_action_free(s->jobs[i].result);
+        free(s->jobs[i].error);
+        for (size_t k = 0; k < s->jobs[i].n_counters; k++)
+            free(s->jobs[i].counter_values[k].name);
+        free(s->jobs[i].counter_values);
+    }
+    free(s->jobs);
+    free(s->selected);
+    free(s->forced);
+    free(s->gpu_busy);
+    ik_plan_close(&s->plan);
+    ik_srcmemo_close(s->memo);
+}
+
+static void close_walk(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+static void run_loop(struct ik_sched *s)
+{
+    uv_loop_init(&s->loop);
+    uv_signal_init(&s->loop, &s->sigint);
+    uv_signal_init(&s->loop, &s->sigterm);
+    uv_timer_init(&s->loop, &s->tick);
+    uv_timer_init(&s->loop, &s->kill_timer);
+    s->sigint.data = s->sigterm.data = s->tick.data = s->kill_timer.data = s;
+    uv_signal_start(&s->sigint, on_signal, SIGINT);
+    uv_signal_start(&s->sigterm, on_signal, SIGTERM);
+    uv_timer_start(&s->tick, on_tick, 100, 100);
+    pump(s);
+    if (anything_left(s))
+        uv_run(&s->loop, UV_RUN_DEFAULT);
+    uv_walk(&s->loop, close_walk, NULL);
+    uv_run(&s->loop, UV_RUN_DEFAULT);
+    uv_loop_close(&s->loop);
+}
+
+int ik_sched_run(struct ik_graph *g, struct ik_cache *c, const struct ik_sched_opts *opts,
+                 struct ik_diag *d)
+{
+    struct ik_sched s;
+    int rc = setup(&s, g, c, opts, d);
+    if (rc < 0) {
+        teardown(&s);
+        return 2;
+    }
+    ik_display_init(&s.display, opts->live && !opts->json);
+    int status;
+    if (opts->dry_run) {
+        rc = ik_plan_resolve_all(&s.plan, s.selected, s.forced, d);
+        status = rc < 0 ? 2 : ik__sched_print_plan(&s);
+    } else {
+        run_loop(&s);
+        status = s.canceled ? 130 : (s.failed ? 1 : 0);
+        ik__sched_report(&s, status);
+    }
+    teardown(&s);
+    return status;
+}

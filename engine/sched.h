@@ -1,0 +1,49 @@
+/* engine/sched.h - running a graph: the libuv scheduler.
+ *
+ * The scheduler resolves each selected node when its producers are done
+ * (engine/plan.h), reuses cached results, and runs the rest as child
+ * processes (`ikada exec KEY`, engine/exec.c), in parallel within the
+ * resource limits: `jobs` CPU slots and `gpus` devices. A GPU node holds one
+ * device alone, given to it as CUDA_VISIBLE_DEVICES. Before running a key it
+ * takes that key's lock (cache/lock.h), so two concurrent runs on one cache
+ * never run the same key twice: the second waits and then reuses the result.
+ *
+ * After a child exits 0 the scheduler stores its captured stdout+stderr as a
+ * log object, writes the action record and moves the node's ref. A failed,
+ * crashed or killed child leaves no action record, and its consumers are
+ * skipped; with keep_going, independent branches go on. SIGINT/SIGTERM stop
+ * the children (SIGTERM, then SIGKILL after 3 s) and end the run with 130;
+ * finished nodes stay cached. Every run is recorded in runs/ (cache/runlog.h). */
+#ifndef IK_ENGINE_SCHED_H
+#define IK_ENGINE_SCHED_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "cache/cache.h"
+#include "engine/graph.h"
+
+struct ik_sched_opts {
+    int jobs;              /* CPU slots; <= 0 means the number of cores */
+    int gpus;              /* devices available (ik_device_gpu_count()) */
+    bool keep_going;
+    bool dry_run;
+    bool json;             /* print a JSON summary on stdout */
+    bool live;             /* redraw progress lines in place (a TTY) */
+    char **targets;        /* run only these and what they need */
+    size_t n_targets;
+    char **force;          /* ignore the cache for these nodes */
+    size_t n_force;
+    bool force_all;
+    const char *self_exe;  /* path of the ikada binary, for `ikada exec` */
+    int argc;              /* the command line, for the run record */
+    char **argv;
+};
+
+/* Runs (or with dry_run, only plans) graph g. Returns the exit status: 0 all
+ * selected nodes done, 1 a node failed, 2 bad input (d filled, nothing run),
+ * 130 interrupted. */
+int ik_sched_run(struct ik_graph *g, struct ik_cache *c, const struct ik_sched_opts *opts,
+                 struct ik_diag *d);
+
+#endif

@@ -1,0 +1,205 @@
+/* engine/sched_report.c - plan, progress and summary output of a run. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "cache/runlog.h"
+#include "engine/sched_int.h"
+#include "engine/sched_report.h"
+#include "engine/xmalloc.h"
+
+static const char *job_status(const struct ik_job *j)
+{
+    switch (j->state) {
+    case JOB_DONE:
+        return j->cached ? "cached" : "ran";
+    case JOB_FAILED:
+        return "failed";
+    case JOB_SKIPPED:
+        return "skipped";
+    case JOB_CANCELED:
+        return "canceled";
+    default:
+        return "not-run";
+    }
+}
+
+static void hex_of(const struct ik_plan_entry *e, char *hex)
+{
+    if (e->key_known)
+        ik_hash_to_hex(&e->key, hex);
+    else
+        hex[0] = '\0';
+}
+
+static const char *plan_word(const struct ik_plan_entry *e)
+{
+    switch (e->state) {
+    case IK_PLAN_CACHED:
+        return "cached";
+    case IK_PLAN_STALE:
+        return "would run";
+    case IK_PLAN_BLOCKED:
+        return "would run";
+    default:
+        return "unknown";
+    }
+}
+
+int ik__sched_print_plan(struct ik_sched *s)
+{
+    const struct ik_graph *g = s->graph;
+    json_t *nodes = json_array();
+    for (size_t k = 0; k < g->n_nodes; k++) {
+        size_t i = g->topo[k];
+        if (!s->selected[i])
+            continue;
+        const struct ik_plan_entry *e = &s->plan.entries[i];
+        char hex[IK_HASH_HEX_LEN + 1];
+        hex_of(e, hex);
+        if (s->opts->json) {
+            json_array_append_new(nodes, json_pack("{s:s, s:s, s:s?, s:s?}", "name", g->nodes[i].name,
+                                                   "action", e->state == IK_PLAN_CACHED ? "cached" : "run",
+                                                   "key", hex[0] ? hex : NULL, "reason", e->reason));
+        } else {
+            printf("%-20s %-10s %s\n", g->nodes[i].name, plan_word(e), e->reason ? e->reason : "");
+        }
+    }
+    if (s->opts->json) {
+        json_t *out = json_pack("{s:s, s:b, s:o}", "graph", g->path, "dry_run", 1, "nodes", nodes);
+        json_dumpf(out, stdout, JSON_INDENT(2));
+        putchar('\n');
+        json_decref(out);
+    } else {
+        json_decref(nodes);
+    }
+    return 0;
+}
+
+static void format_counters(struct ik_job *j)
+{
+    ik_buf_reset(&j->counters);
+    for (size_t i = 0; i < j->n_counters; i++)
+        ik_buf_printf(&j->counters, "%s%s %.4g", i ? "  " : "", j->counter_values[i].name,
+                      j->counter_values[i].value);
+}
+
+void ik__sched_show_progress(struct ik_sched *s)
+{
+    struct ik_display_line lines[64];
+    int n = 0;
+    int64_t now = ik_clock_monotonic_ms();
+    for (size_t i = 0; i < s->graph->n_nodes && n < 64; i++) {
+        struct ik_job *j = &s->jobs[i];
+        if (j->state != JOB_RUNNING)
+            continue;
+        format_counters(j);
+        struct ik_display_line *l = &lines[n++];
+        l->name = s->graph->nodes[i].name;
+        l->done = j->done;
+        l->total = j->total;
+        l->unit = j->unit;
+        l->elapsed_s = (double)(now - j->start_ms) / 1000.0;
+        l->counters = j->counters.data;
+        if (!s->display.live && j->total > 0 && now - j->last_plain_ms >= 10000 &&
+            now - j->start_ms >= 10000) {
+            j->last_plain_ms = now;
+            ik_display_event(&s->display, "%s: %llu/%llu %s %s", l->name,
+                             (unsigned long long)j->done, (unsigned long long)j->total, j->unit,
+                             l->counters ? l->counters : "");
+        }
+    }
+    ik_display_live(&s->display, lines, n);
+}
+
+static void write_run_record(struct ik_sched *s, int status, int64_t duration_ms)
+{
+    const struct ik_graph *g = s->graph;
+    struct ik_run run;
+    memset(&run, 0, sizeof run);
+    run.graph = g->path;
+    run.started_ms = s->started_ms;
+    run.duration_ms = duration_ms;
+    run.exit_code = status;
+    run.argv = s->opts->argv;
+    run.argc = (size_t)s->opts->argc;
+    run.nodes = ik_xcalloc(g->n_nodes + 1, sizeof *run.nodes);
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        if (!s->selected[i])
+            continue;
+        struct ik_run_node *rn = &run.nodes[run.n_nodes++];
+        const struct ik_job *j = &s->jobs[i];
+        rn->name = g->nodes[i].name;
+        rn->has_key = s->plan.entries[i].key_known;
+        rn->key = s->plan.entries[i].key;
+        rn->status = (char *)job_status(j);
+        rn->duration_ms = j->cached || j->start_ms == 0 ? 0 : j->end_ms - j->start_ms;
+        rn->error = j->error;
+    }
+    struct ik_diag d = IK_DIAG_INIT;
+    if (ik_runlog_write(s->cache, &run, &d) < 0)
+        fprintf(stderr, "ikada: warning: run not recorded: %s\n", ik_diag_message(&d));
+    ik_diag_free(&d);
+    free(run.nodes);
+}
+
+static void print_json_summary(struct ik_sched *s, int status, int64_t duration_ms)
+{
+    const struct ik_graph *g = s->graph;
+    json_t *nodes = json_array();
+    for (size_t k = 0; k < g->n_nodes; k++) {
+        size_t i = g->topo[k];
+        if (!s->selected[i])
+            continue;
+        const struct ik_job *j = &s->jobs[i];
+        const struct ik_plan_entry *e = &s->plan.entries[i];
+        char hex[IK_HASH_HEX_LEN + 1];
+        hex_of(e, hex);
+        json_t *outs = json_object();
+        for (size_t o = 0; e->action && o < e->action->n_outputs; o++) {
+            char oh[IK_HASH_HEX_LEN + 1];
+            ik_hash_to_hex(&e->action->outputs[o].hash, oh);
+            json_object_set_new(outs, e->action->outputs[o].port, json_string(oh));
+        }
+        json_array_append_new(
+            nodes, json_pack("{s:s, s:s, s:s?, s:I, s:s?, s:o}", "name", g->nodes[i].name,
+                             "status", job_status(j), "key", hex[0] ? hex : NULL, "duration_ms",
+                             (json_int_t)(j->cached || j->start_ms == 0 ? 0 : j->end_ms - j->start_ms),
+                             "error", j->error, "outputs", outs));
+    }
+    json_t *out = json_pack("{s:s, s:i, s:I, s:o}", "graph", g->path, "exit", status,
+                            "duration_ms", (json_int_t)duration_ms, "nodes", nodes);
+    json_dumpf(out, stdout, JSON_INDENT(2));
+    putchar('\n');
+    json_decref(out);
+}
+
+void ik__sched_report(struct ik_sched *s, int status)
+{
+    int64_t duration_ms = ik_clock_wall_ms() - s->started_ms;
+    write_run_record(s, status, duration_ms);
+    if (s->opts->json) {
+        print_json_summary(s, status, duration_ms);
+        return;
+    }
+    size_t ran = 0, cached = 0, failed = 0, skipped = 0, total = 0;
+    for (size_t i = 0; i < s->graph->n_nodes; i++) {
+        const struct ik_job *j = &s->jobs[i];
+        if (!s->selected[i])
+            continue;
+        total++;
+        if (j->state == JOB_DONE)
+            j->cached ? cached++ : ran++;
+        else if (j->state == JOB_FAILED)
+            failed++;
+        else
+            skipped++;
+    }
+    ik_display_event(&s->display, "%zu node%s: %zu ran, %zu cached, %zu failed, %zu not run (%.2f s)%s",
+                     total, total == 1 ? "" : "s", ran, cached, failed, skipped,
+                     (double)duration_ms / 1000.0,
+                     status == 130 ? " - interrupted" : "");
+}

@@ -1,0 +1,79 @@
+/* tests/cache/test_refs.c - refs/<graph>/<node>: set, get, overwrite, list. */
+#include <errno.h>
+
+#include "cache/refs.h"
+#include "engine/error.h"
+#include "tests/cache/helpers.h"
+
+TestSuite(cache_refs, .init = tc_setup, .fini = tc_teardown);
+
+static struct ik_hash key_of(const char *s)
+{
+    struct ik_hash h;
+    ik_hash_bytes(s, strlen(s), &h);
+    return h;
+}
+
+Test(cache_refs, set_get_overwrite)
+{
+    struct ik_diag d = IK_DIAG_INIT;
+    struct ik_hash k1 = key_of("one"), k2 = key_of("two"), got;
+    cr_assert_eq(ik_ref_get(T.c, "n3", "cot", &got, &d), -ENOENT);
+    cr_assert_eq(ik_ref_set(T.c, "n3", "cot", &k1, &d), 0, "%s", ik_diag_message(&d));
+    cr_assert_eq(ik_ref_get(T.c, "n3", "cot", &got, &d), 0);
+    cr_assert(ik_hash_equal(&got, &k1));
+    cr_assert_eq(ik_ref_set(T.c, "n3", "cot", &k2, &d), 0);
+    cr_assert_eq(ik_ref_get(T.c, "n3", "cot", &got, &d), 0);
+    cr_assert(ik_hash_equal(&got, &k2));
+    cr_assert_eq(ik_ref_get(T.c, "n3", "train", &got, &d), -ENOENT);
+    cr_assert_eq(ik_ref_get(T.c, "other", "cot", &got, &d), -ENOENT);
+}
+
+Test(cache_refs, list_is_sorted)
+{
+    struct ik_diag d = IK_DIAG_INIT;
+    struct ik_hash k = key_of("k");
+    const char *pairs[][2] = {{"n3", "train"}, {"b", "x"}, {"n3", "cot"}, {"a", "z"}};
+    for (int i = 0; i < 4; i++)
+        cr_assert_eq(ik_ref_set(T.c, pairs[i][0], pairs[i][1], &k, &d), 0);
+    struct ik_ref *refs = NULL;
+    size_t n = 0;
+    cr_assert_eq(ik_ref_list(T.c, &refs, &n, &d), 0, "%s", ik_diag_message(&d));
+    cr_assert_eq(n, 4);
+    const char *want[][2] = {{"a", "z"}, {"b", "x"}, {"n3", "cot"}, {"n3", "train"}};
+    for (size_t i = 0; i < n; i++) {
+        cr_assert_str_eq(refs[i].graph, want[i][0]);
+        cr_assert_str_eq(refs[i].node, want[i][1]);
+        cr_assert(ik_hash_equal(&refs[i].key, &k));
+        cr_assert_gt(refs[i].updated_ms, 1600000000000);
+    }
+    ik_refs_free(refs, n);
+}
+
+Test(cache_refs, empty_list_and_bad_names)
+{
+    struct ik_diag d = IK_DIAG_INIT;
+    struct ik_ref *refs = NULL;
+    size_t n = 7;
+    cr_assert_eq(ik_ref_list(T.c, &refs, &n, &d), 0);
+    cr_assert_eq(n, 0);
+    ik_refs_free(refs, n);
+    struct ik_hash k = key_of("k");
+    cr_assert_eq(ik_ref_set(T.c, "../escape", "x", &k, &d), -EINVAL);
+    cr_assert_eq(ik_ref_set(T.c, "g", "..", &k, &d), -EINVAL);
+    cr_assert_eq(ik_ref_set(T.c, "g", "", &k, &d), -EINVAL);
+    ik_diag_free(&d);
+}
+
+Test(cache_refs, corrupt_ref_is_reported)
+{
+    struct ik_diag d = IK_DIAG_INIT;
+    struct ik_hash k = key_of("k"), got;
+    cr_assert_eq(ik_ref_set(T.c, "g", "n", &k, &d), 0);
+    char *path = ik_xasprintf("%s/refs/g/n", T.c->root);
+    free(tc_write(path, "junk", 4));
+    free(path);
+    cr_assert_eq(ik_ref_get(T.c, "g", "n", &got, &d), IK_ECORRUPT);
+    cr_assert_not_null(strstr(d.text, "refs/g/n: corrupt ref"), "%s", d.text);
+    ik_diag_free(&d);
+}

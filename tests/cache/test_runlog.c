@@ -1,0 +1,97 @@
+/* tests/cache/test_runlog.c - run records: round trip, newest-first order, limit. */
+#include <errno.h>
+
+#include "cache/runlog.h"
+#include "engine/error.h"
+#include "tests/cache/helpers.h"
+
+TestSuite(cache_runlog, .init = tc_setup, .fini = tc_teardown);
+
+static void write_run(int64_t started_ms, const char *graph)
+{
+    char *argv[] = {"ikada", "run", (char *)graph};
+    struct ik_run_node nodes[2] = {
+        {"sample", true, {{0}}, "ran", 12, NULL},
+        {"train", false, {{0}}, "failed", 3, "CUDA error"},
+    };
+    ik_hash_bytes(graph, strlen(graph), &nodes[0].key);
+    struct ik_run r = {NULL, (char *)graph, started_ms, 99, 1, argv, 3, nodes, 2};
+    struct ik_diag d = IK_DIAG_INIT;
+    cr_assert_eq(ik_runlog_write(T.c, &r, &d), 0, "%s", ik_diag_message(&d));
+}
+
+Test(cache_runlog, round_trip)
+{
+    write_run(1700000000000, "graphs/n3.yaml");
+    struct ik_run *runs = NULL;
+    size_t n = 0;
+    struct ik_diag d = IK_DIAG_INIT;
+    cr_assert_eq(ik_runlog_list(T.c, 0, &runs, &n, &d), 0, "%s", ik_diag_message(&d));
+    cr_assert_eq(n, 1);
+    struct ik_run *r = &runs[0];
+    char *want_id = ik_xasprintf("1700000000000-%ld", (long)getpid());
+    cr_assert_str_eq(r->id, want_id);
+    free(want_id);
+    cr_assert_str_eq(r->graph, "graphs/n3.yaml");
+    cr_assert_eq(r->started_ms, 1700000000000);
+    cr_assert_eq(r->duration_ms, 99);
+    cr_assert_eq(r->exit_code, 1);
+    cr_assert_eq(r->argc, 3);
+    cr_assert_str_eq(r->argv[2], "graphs/n3.yaml");
+    cr_assert_eq(r->n_nodes, 2);
+    cr_assert(r->nodes[0].has_key);
+    struct ik_hash k;
+    ik_hash_bytes("graphs/n3.yaml", 14, &k);
+    cr_assert(ik_hash_equal(&r->nodes[0].key, &k));
+    cr_assert_str_eq(r->nodes[0].status, "ran");
+    cr_assert_null(r->nodes[0].error);
+    cr_assert(!r->nodes[1].has_key);
+    cr_assert_str_eq(r->nodes[1].error, "CUDA error");
+    ik_runs_free(runs, n);
+}
+
+Test(cache_runlog, newest_first_with_limit)
+{
+    /* Written out of order; one run earlier than the others by a digit count. */
+    write_run(1700000000500, "b");
+    write_run(999999999999, "a");
+    write_run(1700000009000, "d");
+    write_run(1700000001000, "c");
+    struct ik_run *runs = NULL;
+    size_t n = 0;
+    struct ik_diag d = IK_DIAG_INIT;
+    cr_assert_eq(ik_runlog_list(T.c, 0, &runs, &n, &d), 0);
+    cr_assert_eq(n, 4);
+    const char *want[] = {"d", "c", "b", "a"};
+    for (size_t i = 0; i < n; i++)
+        cr_assert_str_eq(runs[i].graph, want[i], "run %zu", i);
+    ik_runs_free(runs, n);
+    cr_assert_eq(ik_runlog_list(T.c, 2, &runs, &n, &d), 0);
+    cr_assert_eq(n, 2);
+    cr_assert_str_eq(runs[0].graph, "d");
+    cr_assert_str_eq(runs[1].graph, "c");
+    ik_runs_free(runs, n);
+}
+
+Test(cache_runlog, same_millisecond_keeps_both)
+{
+    write_run(1700000000000, "first");
+    write_run(1700000000000, "second");
+    struct ik_run *runs = NULL;
+    size_t n = 0;
+    struct ik_diag d = IK_DIAG_INIT;
+    cr_assert_eq(ik_runlog_list(T.c, 0, &runs, &n, &d), 0);
+    cr_assert_eq(n, 2);
+    cr_assert_str_neq(runs[0].id, runs[1].id);
+    ik_runs_free(runs, n);
+}
+
+Test(cache_runlog, empty)
+{
+    struct ik_run *runs = NULL;
+    size_t n = 5;
+    struct ik_diag d = IK_DIAG_INIT;
+    cr_assert_eq(ik_runlog_list(T.c, 10, &runs, &n, &d), 0);
+    cr_assert_eq(n, 0);
+    ik_runs_free(runs, n);
+}

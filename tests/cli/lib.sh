@@ -1,0 +1,43 @@
+# tests/cli/lib.sh - helpers for the integration tests that drive the ikada
+# binary. Each test sources this, gets a fresh temporary project folder as its
+# working directory (removed on exit) and a private cache in it.
+set -u
+IKADA=${IKADA_BIN:-ikada}
+SRCDIR=${IKADA_SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+WORK=$(mktemp -d /tmp/ikada-test.XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
+cd "$WORK" || exit 99
+unset IKADA_CACHE IKADA_FAULT_WRITE
+export NO_COLOR=1
+TEST_NAME=$(basename "$0" .sh)
+
+fail() {
+    echo "FAIL: $TEST_NAME: $*" >&2
+    exit 1
+}
+
+# run_ik EXPECTED_STATUS ARGS...: runs ikada, saves stdout/stderr in out/err.
+run_ik() {
+    local want=$1
+    shift
+    "$IKADA" "$@" >out 2>err
+    local got=$?
+    if [ "$got" != "$want" ]; then
+        echo "--- stdout" >&2; cat out >&2; echo "--- stderr" >&2; cat err >&2
+        fail "ikada $* exited $got, expected $want"
+    fi
+}
+
+# contains FILE TEXT: FILE has a line containing TEXT.
+contains() {
+    grep -qF -- "$2" "$1" || { echo "--- $1:" >&2; cat "$1" >&2; fail "$1 lacks '$2'"; }
+}
+
+lacks() {
+    if grep -qF -- "$2" "$1"; then echo "--- $1:" >&2; cat "$1" >&2; fail "$1 has '$2'"; fi
+}
+
+# count FILE TEXT: number of lines of FILE containing TEXT.
+count() { grep -cF -- "$2" "$1"; }
+
+pass() { echo "PASS: $TEST_NAME"; exit 0; }
