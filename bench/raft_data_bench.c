@@ -16,7 +16,7 @@
 #include "engine/diag.h"
 #include "nodes/distract_build.h"
 #include "nodes/faq_rows.h"
-#include "nodes/pyjson.h"
+#include "cache/pyjson.h"
 #include "nodes/sample_split.h"
 
 #ifndef IK_BENCH_SRCDIR

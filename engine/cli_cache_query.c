@@ -11,6 +11,7 @@
 
 #include "cache/fsutil.h"
 #include "cache/mpjson.h"
+#include "cache/pyjson.h"
 #include "cache/preview.h"
 #include "cache/query.h"
 #include "engine/buf.h"
@@ -243,7 +244,8 @@ static const char export_help[] =
     "to stdout with -o -.\n\n"
     "  -o, --output FILE  where to write\n"
     "  --format F         msgpack: the object's bytes\n"
-    "                     jsonl:   one JSON line per record (records artifacts)\n"
+    "                     jsonl:   one JSON line per record (records artifacts), in the\n"
+    "                              layout of Python's json.dumps, as HF datasets write it\n"
     "                     json:    the whole artifact as JSON\n"
     "                     raw:     a file artifact's payload, else the object's bytes\n"
     "                     default: raw for files and text, jsonl for records, else json\n";
@@ -291,7 +293,7 @@ int ik__cc_export(int argc, char **argv)
             goto out;
         }
         for (uint32_t i = 0; i < l.records->via.array.size; i++) {
-            ik_mpjson_write(&out, &l.records->via.array.ptr[i], 0, NULL);
+            ik_pyjson_append(&out, &l.records->via.array.ptr[i]);
             ik_buf_putc(&out, '\n');
         }
         bytes = out.data, len = out.len;

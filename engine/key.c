@@ -16,7 +16,8 @@ static int input_cmp(const void *a, const void *b)
 static void pack_inputs(msgpack_packer *pk, const struct ik_key_input *inputs, size_t n)
 {
     struct ik_key_input *sorted = ik_xmalloc((n ? n : 1) * sizeof *sorted);
-    memcpy(sorted, inputs, n * sizeof *sorted);
+    if (n > 0)
+        memcpy(sorted, inputs, n * sizeof *sorted);
     qsort(sorted, n, sizeof *sorted, input_cmp);
     msgpack_pack_map(pk, n);
     for (size_t i = 0; i < n; i++) {

@@ -22,6 +22,7 @@ const struct ik_cli_command ik_cli_commands[] = {
     {"nodes", "nodes [--json] [TYPE]", "list node types, their ports and params", ik_cli_nodes},
     {"log", "log [-n N] [--json]", "list past runs", ik_cli_log},
     {"cache", "cache VERB [ARGS]", "inspect and manage the artifact cache", ik_cli_cache},
+    {"lm", "lm tokenize|generate|score --model PATH TEXT", "run the language model on the CPU", ik_cli_lm},
     {"exec", "exec KEY [--node NAME] [--file PORT=PATH]...", "run one node (used by the scheduler)", ik_cli_exec},
     {"version", "version", "print the version and the accelerator support", ik_cli_version},
     {NULL, NULL, NULL, NULL},

@@ -7,6 +7,7 @@
 
 #include "engine/error.h"
 #include "cache/cas.h"
+#include "cache/mpjson.h"
 #include "cache/refs.h"
 #include "engine/buf.h"
 #include "engine/mp.h"
@@ -116,18 +117,16 @@ static int input_hashes(struct ik_plan *p, size_t i, struct ik_key_input *out, s
     return 0;
 }
 
-/* Appends a short rendering of a msgpack value (for "param x changed: a → b"). */
+/* Appends a short JSON rendering of a msgpack value (for "param x changed:
+ * a -> b"); long strings and lists are cut. */
 static void append_value(struct ik_buf *b, const msgpack_object *o)
 {
     if (o == NULL) {
         ik_buf_puts(b, "(unset)");
         return;
     }
-    char text[160];
-    int n = msgpack_object_print_buffer(text, sizeof text, *o);
-    if (n >= (int)sizeof text - 1)
-        strcpy(text + sizeof text - 4, "...");
-    ik_buf_puts(b, text);
+    const struct ik_mpjson_opts cut = {.max_str = 40, .max_bin = 16, .max_items = 4};
+    ik_mpjson_write(b, o, 0, &cut);
 }
 
 static bool same_value(const msgpack_object *a, const msgpack_object *b)

@@ -159,7 +159,8 @@ static void stop_loop(struct ik_sched *s)
     uv_timer_stop(&s->tick);
     uv_timer_stop(&s->kill_timer);
     ik_display_clear(&s->display);
-    uv_stop(&s->loop);
+    /* With its timers and signal watchers stopped and every child closed, the
+     * loop has nothing left and uv_run returns by itself. */
 }
 
 /* Marks every not-yet-started job as `state` (after a failure or Ctrl-C). */

@@ -5,7 +5,9 @@
  * declared in `outputs:` (port -> file name) gets a path in $IKADA_OUT_<port>
  * inside a scratch folder, and the file found there after the command exits 0
  * is stored as a `file` artifact. The command runs with the scratch folder as
- * its working directory; stdout and stderr go to the node's log. */
+ * its working directory; stdout and stderr go to the node's log. Artifacts
+ * that hold records reach the command as msgpack, or as JSON Lines / JSON
+ * with `in_format`, so ordinary text tools can read them. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -18,7 +20,11 @@
 #include <unistd.h>
 
 #include "engine/error.h"
+#include "cache/artifact.h"
 #include "cache/fsutil.h"
+#include "cache/mpjson.h"
+#include "cache/pyjson.h"
+#include "engine/buf.h"
 #include "engine/mp.h"
 #include "engine/xmalloc.h"
 #include "nodes/node.h"
@@ -32,6 +38,7 @@ static const struct ik_param_spec command_params[] = {
     {"env", IK_PARAM_MAP, "{}", "extra environment variables (part of the key)"},
     {"shell", IK_PARAM_STRING, "/bin/sh", "shell that runs cmd with -c"},
     {"timeout_s", IK_PARAM_INT, "0", "kill the command after this many seconds (0 = never)"},
+    {"in_format", IK_PARAM_STRING, "msgpack", "how artifact inputs are written: msgpack, jsonl (records) or json"},
     {NULL, 0, NULL, NULL},
 };
 
@@ -52,18 +59,78 @@ const struct ik_node_type ik_node_command = {
     .run = command_run,
 };
 
+/* Writes an artifact input as JSON Lines (one record a line) or as one JSON
+ * document into scratch/in/<port>.<format>; *path is the new file. */
+static int convert_input(struct ik_node_ctx *ctx, const char *port, const msgpack_object *root,
+                         const char *format, char **path, struct ik_diag *d)
+{
+    struct ik_buf text = IK_BUF_INIT;
+    if (strcmp(format, "json") == 0) {
+        ik_mpjson_write(&text, root, 0, NULL);
+        ik_buf_putc(&text, '\n');
+    } else {
+        const msgpack_object *records = ik_artifact_records(root);
+        if (records == NULL || records->type != MSGPACK_OBJECT_ARRAY)
+            return ik_diag_set(d, IK_EVALIDATE,
+                               "input '%s': in_format jsonl needs an artifact with records", port);
+        for (uint32_t i = 0; i < records->via.array.size; i++) {
+            ik_pyjson_append(&text, &records->via.array.ptr[i]);
+            ik_buf_putc(&text, '\n');
+        }
+    }
+    char *dir = ik_xasprintf("%s/in", ik_node_scratch_dir(ctx));
+    int rc = ik_mkdirs(dir, d);
+    *path = ik_xasprintf("%s/%s.%s", dir, port, format);
+    if (rc == 0)
+        rc = ik_write_atomic(dir, *path, text.data ? text.data : "", text.len, 0644, d);
+    free(dir);
+    ik_buf_free(&text);
+    return rc;
+}
+
+/* The path of input `port` in the format the command asked for. */
+static int input_file(struct ik_node_ctx *ctx, const char *port, const char *format, char **path,
+                      struct ik_diag *d)
+{
+    const char *raw;
+    int rc = ik_node_input_path(ctx, port, &raw, d);
+    if (rc < 0)
+        return rc;
+    const msgpack_object *root = NULL;
+    size_t kind_len = 0;
+    const char *kind = NULL;
+    if (strcmp(format, "msgpack") != 0) {
+        struct ik_diag ignore = IK_DIAG_INIT; /* file: sources are passed as they are */
+        if (ik_node_input_object(ctx, port, &root, &ignore) == 0)
+            kind = ik_artifact_kind(root, &kind_len);
+        ik_diag_free(&ignore);
+    }
+    if (root == NULL || (kind && kind_len == 4 && memcmp(kind, "file", 4) == 0)) {
+        *path = ik_xstrdup(raw);
+        return 0;
+    }
+    return convert_input(ctx, port, root, format, path, d);
+}
+
 /* Exports $IKADA_IN_<port> for every connected input. */
 static int export_inputs(struct ik_node_ctx *ctx, struct ik_diag *d)
 {
+    const char *format = ik_node_param_str(ctx, "in_format");
+    if (strcmp(format, "msgpack") != 0 && strcmp(format, "jsonl") != 0 && strcmp(format, "json") != 0)
+        return ik_diag_set(d, IK_EVALIDATE, "param 'in_format': expected msgpack, jsonl or json, got '%s'",
+                           format);
     for (size_t i = 0; i < ik_node_input_count(ctx); i++) {
         const char *port = ik_node_input_port(ctx, i);
-        const char *path;
-        int rc = ik_node_input_path(ctx, port, &path, d);
+        char *path = NULL;
+        int rc = input_file(ctx, port, format, &path, d);
+        if (rc == 0) {
+            char *name = ik_xasprintf("IKADA_IN_%s", port);
+            setenv(name, path, 1);
+            free(name);
+        }
+        free(path);
         if (rc < 0)
             return rc;
-        char *name = ik_xasprintf("IKADA_IN_%s", port);
-        setenv(name, path, 1);
-        free(name);
     }
     return 0;
 }

@@ -90,8 +90,8 @@ void ik_distract_result_free(struct ik_distract_result *res);
 /* Packs one record {messages: [{role, content}…], metadata: {…}} exactly in the
  * reference's key order. Train: system, user, assistant (the oracle's answer
  * for oracle samples, to be replaced by `cot`; the refusal otherwise);
- * metadata source, <group_key>, has_oracle, question, then oracle_position and
- * expected_answer when it has the oracle, then is_extra_unanswerable: true for
+ * metadata source, <group_key>, has_oracle, question, then expected_answer
+ * and oracle_position when it has the oracle, then is_extra_unanswerable: true for
  * extra rows. Test/unseen: system, user; metadata source, <group_key>,
  * question, expected_answer, oracle_position. */
 void ik_distract_pack_record(msgpack_packer *pk, const struct ik_raft_sample *s, int split,

@@ -16,6 +16,7 @@
 #include "engine/error.h"
 #include "engine/xmalloc.h"
 #include "nodes/faq_rows.h"
+#include "nodes/faq_rows_int.h"
 
 const struct ik_faq_fields ik_faq_fields_jagovfaqs = {"Question", "Answer", "copyright", "url"};
 const struct ik_faq_fields ik_faq_fields_artifact = {"question", "answer", "group", "url"};
@@ -122,26 +123,7 @@ bool ik_utf8_valid(const char *str, size_t n)
 
 /* --- one row, any format ------------------------------------------------- */
 
-enum vkind { V_MISSING, V_NULL, V_STR, V_NUM, V_BOOL, V_ARRAY, V_OBJECT, V_BIN, V_OTHER };
-
-struct val {
-    enum vkind k;
-    const char *s; /* V_STR */
-    size_t len;
-};
-
-struct reader {
-    const char *name;
-    bool line_form; /* "FILE:N:" (lines) rather than "FILE: row N:" */
-    bool check_utf8;
-    const struct ik_faq_fields *f;
-    struct ik_faq_rows *out;
-    struct ik_diag *d;
-};
-
-static int row_err(struct reader *r, long row, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int row_err(struct reader *r, long row, const char *fmt, ...)
+int ik__faq_row_err(struct reader *r, long row, const char *fmt, ...)
 {
     struct ik_buf b = IK_BUF_INIT;
     va_list ap;
@@ -169,7 +151,6 @@ static const char *kind_name(enum vkind k)
     }
 }
 
-static bool has_name(const char *s) { return s != NULL && s[0] != '\0'; }
 
 /* Checks one field. `role` names the param that maps it, for the hint. */
 static int check(struct reader *r, long row, const char *field, const char *param,
@@ -178,21 +159,21 @@ static int check(struct reader *r, long row, const char *field, const char *para
     if (v->k == V_MISSING || (v->k == V_NULL && !required)) {
         if (!required)
             return 0;
-        row_err(r, row, "missing field \"%s\"", field);
+        ik__faq_row_err(r, row, "missing field \"%s\"", field);
         ik_diag_hint(r->d, "this row has %s; set %s to the name that holds it", keys, param);
         return IK_EPARSE;
     }
     if (v->k != V_STR)
-        return row_err(r, row, "field \"%s\" is %s, expected a string", field, kind_name(v->k));
+        return ik__faq_row_err(r, row, "field \"%s\" is %s, expected a string", field, kind_name(v->k));
     if (nonempty && v->len == 0)
-        return row_err(r, row, "field \"%s\" is empty", field);
+        return ik__faq_row_err(r, row, "field \"%s\" is empty", field);
     if (r->check_utf8 && !ik_utf8_valid(v->s, v->len))
-        return row_err(r, row, "field \"%s\" is not valid UTF-8", field);
+        return ik__faq_row_err(r, row, "field \"%s\" is not valid UTF-8", field);
     return 0;
 }
 
 /* vals: question, answer, group, url. keys: the row's field names, quoted. */
-static int take_row(struct reader *r, long row, const struct val vals[4], const char *keys)
+int ik__faq_take_row(struct reader *r, long row, const struct val vals[4], const char *keys)
 {
     const struct ik_faq_fields *f = r->f;
     int rc;
@@ -212,7 +193,7 @@ static int take_row(struct reader *r, long row, const struct val vals[4], const 
     return 0;
 }
 
-static const char *role_name(const struct ik_faq_fields *f, int i)
+const char *ik__faq_role_name(const struct ik_faq_fields *f, int i)
 {
     const char *n[4] = {f->question, f->answer, f->group, f->url};
     return n[i];
@@ -261,16 +242,16 @@ static int json_row(struct reader *r, long row, json_t *obj)
     if (!json_is_object(obj)) {
         struct val v;
         json_val(obj, &v);
-        return row_err(r, row, "expected a JSON object, got %s",
+        return ik__faq_row_err(r, row, "expected a JSON object, got %s",
                        v.k == V_STR ? "a string" : kind_name(v.k));
     }
     struct val vals[4];
     for (int i = 0; i < 4; i++) {
-        const char *name = role_name(r->f, i);
+        const char *name = ik__faq_role_name(r->f, i);
         json_val(has_name(name) ? json_object_get(obj, name) : NULL, &vals[i]);
     }
     char *keys = json_keys(obj);
-    int rc = take_row(r, row, vals, keys);
+    int rc = ik__faq_take_row(r, row, vals, keys);
     free(keys);
     return rc;
 }
@@ -293,7 +274,7 @@ static int parse_jsonl(struct reader *r, const char *data, size_t len)
             json_error_t err;
             json_t *obj = json_loadb(p, n, JSON_ALLOW_NUL, &err);
             if (obj == NULL)
-                return row_err(r, line, "not valid JSON: %s (column %d)", err.text, err.column);
+                return ik__faq_row_err(r, line, "not valid JSON: %s (column %d)", err.text, err.column);
             int rc = json_row(r, line, obj);
             json_decref(obj);
             if (rc < 0)
@@ -370,11 +351,11 @@ static int mp_row(struct reader *r, long row, const msgpack_object *o)
     if (o->type != MSGPACK_OBJECT_MAP) {
         struct val v;
         mp_val(o, &v);
-        return row_err(r, row, "expected a map, got %s", v.k == V_STR ? "a string" : kind_name(v.k));
+        return ik__faq_row_err(r, row, "expected a map, got %s", v.k == V_STR ? "a string" : kind_name(v.k));
     }
     struct val vals[4];
     for (int i = 0; i < 4; i++)
-        mp_val(mp_get(o, role_name(r->f, i)), &vals[i]);
+        mp_val(mp_get(o, ik__faq_role_name(r->f, i)), &vals[i]);
     struct ik_buf keys = IK_BUF_INIT;
     for (uint32_t i = 0; i < o->via.map.size; i++) {
         const msgpack_object *k = &o->via.map.ptr[i].key;
@@ -384,7 +365,7 @@ static int mp_row(struct reader *r, long row, const msgpack_object *o)
     }
     if (keys.len == 0)
         ik_buf_puts(&keys, "no fields");
-    int rc = take_row(r, row, vals, keys.data);
+    int rc = ik__faq_take_row(r, row, vals, keys.data);
     ik_buf_free(&keys);
     return rc;
 }
@@ -444,146 +425,6 @@ int ik_faq_rows_from_object(const char *name, const msgpack_object *obj,
     return mp_rows(&r, obj);
 }
 
-/* --- CSV (RFC 4180) ------------------------------------------------------------ */
-
-struct csv_field {
-    size_t off, len; /* into the record's unescaped text buffer */
-};
-
-struct csv {
-    const char *p, *end;
-    long line;            /* current line, from 1 */
-    struct ik_buf text;   /* unescaped fields of the current record */
-    struct csv_field *fields;
-    size_t n_fields, cap;
-};
-
-/* Reads one record. Returns 1 with the record, 0 at the end, or IK_EPARSE.
- * *start gets the line the record starts on. Blank lines are skipped. */
-static int csv_record(struct reader *r, struct csv *c, long *start)
-{
-    while (c->p < c->end && (*c->p == '\n' || *c->p == '\r')) {
-        if (*c->p == '\n')
-            c->line++;
-        c->p++;
-    }
-    if (c->p >= c->end)
-        return 0;
-    *start = c->line;
-    ik_buf_reset(&c->text);
-    c->n_fields = 0;
-    for (;;) {
-        c->fields = ik_xgrow(c->fields, &c->cap, c->n_fields + 1, sizeof *c->fields);
-        struct csv_field *fl = &c->fields[c->n_fields++];
-        fl->off = c->text.len;
-        if (c->p < c->end && *c->p == '"') {
-            long qline = c->line;
-            c->p++;
-            for (;;) {
-                if (c->p >= c->end)
-                    return row_err(r, *start, "quoted field %zu never ends (its quote opens on line %ld)",
-                                   c->n_fields, qline);
-                if (*c->p == '"') {
-                    if (c->p + 1 < c->end && c->p[1] == '"') {
-                        ik_buf_putc(&c->text, '"');
-                        c->p += 2;
-                        continue;
-                    }
-                    c->p++;
-                    break;
-                }
-                if (*c->p == '\n')
-                    c->line++;
-                ik_buf_putc(&c->text, *c->p++);
-            }
-            if (c->p < c->end && *c->p != ',' && *c->p != '\n' && *c->p != '\r')
-                return row_err(r, *start,
-                               "unexpected '%c' after the closing quote of field %zu; write a quote "
-                               "inside a quoted field as \"\"",
-                               *c->p, c->n_fields);
-        } else {
-            while (c->p < c->end && *c->p != ',' && *c->p != '\n' && *c->p != '\r')
-                ik_buf_putc(&c->text, *c->p++);
-        }
-        fl->len = c->text.len - fl->off;
-        if (c->p < c->end && *c->p == ',') {
-            c->p++;
-            continue;
-        }
-        /* End of record: CRLF, LF, a lone CR, or the end of the data. */
-        if (c->p < c->end && *c->p == '\r')
-            c->p++;
-        if (c->p < c->end && *c->p == '\n') {
-            c->p++;
-            c->line++;
-        }
-        return 1;
-    }
-}
-
-static int parse_csv(struct reader *r, const char *data, size_t len)
-{
-    struct csv c = {data, data + len, 1, IK_BUF_INIT, NULL, 0, 0};
-    char **header = NULL;
-    size_t n_header = 0;
-    int col[4] = {-1, -1, -1, -1};
-    long start;
-    int rc = csv_record(r, &c, &start);
-    if (rc == 0)
-        rc = ik_diag_set(r->d, IK_EPARSE, "%s: empty CSV file: expected a header row", r->name);
-    if (rc < 0)
-        goto out;
-    n_header = c.n_fields;
-    header = ik_xcalloc(n_header, sizeof *header);
-    struct ik_buf keys = IK_BUF_INIT;
-    for (size_t i = 0; i < n_header; i++) {
-        header[i] = ik_xstrndup(c.text.data ? c.text.data + c.fields[i].off : "", c.fields[i].len);
-        ik_buf_printf(&keys, "%s\"%s\"", i ? ", " : "", header[i]);
-    }
-    for (int k = 0; k < 4; k++) {
-        const char *name = role_name(r->f, k);
-        for (size_t i = 0; has_name(name) && i < n_header && col[k] < 0; i++)
-            if (strcmp(header[i], name) == 0)
-                col[k] = (int)i;
-        /* url is optional; the others must be columns. */
-        if (col[k] < 0 && has_name(name) && k != 3) {
-            static const char *const params[] = {"question_field", "answer_field", "group_field"};
-            rc = ik_diag_row(r->d, IK_EPARSE, r->name, start, "missing column \"%s\"", name);
-            ik_diag_hint(r->d, "the header has %s; set %s to the column that holds it", keys.data,
-                         params[k]);
-            break;
-        }
-    }
-    ik_buf_free(&keys);
-    if (rc < 0)
-        goto out;
-    while ((rc = csv_record(r, &c, &start)) == 1) {
-        if (c.n_fields != n_header) {
-            rc = row_err(r, start, "%zu fields, but the header has %zu", c.n_fields, n_header);
-            break;
-        }
-        struct val vals[4];
-        for (int k = 0; k < 4; k++) {
-            memset(&vals[k], 0, sizeof vals[k]);
-            vals[k].k = V_MISSING;
-            if (col[k] >= 0) {
-                vals[k].k = V_STR;
-                vals[k].s = c.text.data ? c.text.data + c.fields[col[k]].off : "";
-                vals[k].len = c.fields[col[k]].len;
-            }
-        }
-        if ((rc = take_row(r, start, vals, "")) < 0)
-            break;
-    }
-out:
-    for (size_t i = 0; i < n_header; i++)
-        free(header[i]);
-    free(header);
-    free(c.fields);
-    ik_buf_free(&c.text);
-    return rc < 0 ? rc : 0;
-}
-
 /* --- entry points --------------------------------------------------------------- */
 
 static bool ends_with(const char *s, const char *suffix)
@@ -627,7 +468,7 @@ int ik_faq_rows_parse(const char *name, const char *data, size_t len, enum ik_fa
     switch (fmt) {
     case IK_FAQ_JSONL: return parse_jsonl(&r, data, len);
     case IK_FAQ_JSON: r.line_form = false; return parse_json_array(&r, data, len);
-    case IK_FAQ_CSV: r.check_utf8 = true; return parse_csv(&r, data, len);
+    case IK_FAQ_CSV: r.check_utf8 = true; return ik__faq_parse_csv(&r, data, len);
     default: r.line_form = false; r.check_utf8 = true; return parse_msgpack(&r, data, len);
     }
 }

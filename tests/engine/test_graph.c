@@ -130,11 +130,13 @@ Test(graph, pipeline_structure_from_file)
     msgpack_sbuffer_init(&sb);
     msgpack_packer pk;
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 5);
+    msgpack_pack_map(&pk, 6);
     ik_mp_pack_str(&pk, "cmd");
     ik_mp_pack_str(&pk, "echo $(( $(cat \"$IKADA_IN_n\") * 2 )) > \"$IKADA_OUT_out\"");
     ik_mp_pack_str(&pk, "env");
     msgpack_pack_map(&pk, 0);
+    ik_mp_pack_str(&pk, "in_format");
+    ik_mp_pack_str(&pk, "msgpack");
     ik_mp_pack_str(&pk, "outputs");
     msgpack_pack_map(&pk, 1);
     ik_mp_pack_str(&pk, "out");

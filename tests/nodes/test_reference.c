@@ -11,7 +11,7 @@
 #include "engine/buf.h"
 #include "nodes/distract_build.h"
 #include "nodes/prng.h"
-#include "nodes/pyjson.h"
+#include "cache/pyjson.h"
 #include "nodes/raft_prompt.h"
 #include "helpers.h"
 

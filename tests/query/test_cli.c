@@ -264,9 +264,10 @@ Test(query_cli, export_formats)
     char *path = ik_xasprintf("%s/rows.jsonl", tmp);
     cr_assert_eq(cli("export", "sample.rows", "-o", path, NULL), 0, "%s", err_text);
     char *text = slurp(path);
-    cr_expect_str_eq(text, "{\"id\":1,\"q\":\"Où est la gare ?\",\"tags\":[\"fr\"]}\n"
-                           "{\"id\":2,\"q\":\"What is 2+2?\",\"tags\":[\"math\",\"en\"]}\n"
-                           "{\"id\":3,\"q\":\"Say \\\"hi\\\"\\n\",\"tags\":[]}\n");
+    /* Python's json.dumps layout, as the reference's JSONL files have it. */
+    cr_expect_str_eq(text, "{\"id\": 1, \"q\": \"Où est la gare ?\", \"tags\": [\"fr\"]}\n"
+                           "{\"id\": 2, \"q\": \"What is 2+2?\", \"tags\": [\"math\", \"en\"]}\n"
+                           "{\"id\": 3, \"q\": \"Say \\\"hi\\\"\\n\", \"tags\": []}\n");
     free(text);
     /* msgpack: the object's bytes. */
     cr_assert_eq(cli("export", "sample.rows", "--format", "msgpack", "-o", path, NULL), 0);

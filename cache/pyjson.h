@@ -1,4 +1,4 @@
-/* nodes/pyjson.h - msgpack objects as JSON text exactly as Python's
+/* cache/pyjson.h - msgpack objects as JSON text exactly as Python's
  * json.dumps(obj, ensure_ascii=False) writes it, so exported JSONL files are
  * byte-identical to the reference's and drop into HF datasets / TRL as is.
  *
@@ -11,8 +11,8 @@
  * Infinity as Python writes them). Non-string map keys are written as their
  * JSON text in quotes; bin is written as a string of its bytes; ext as null.
  * Nothing here can fail. */
-#ifndef IK_NODES_PYJSON_H
-#define IK_NODES_PYJSON_H
+#ifndef IK_CACHE_PYJSON_H
+#define IK_CACHE_PYJSON_H
 
 #include <msgpack.h>
 

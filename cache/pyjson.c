@@ -1,4 +1,4 @@
-/* nodes/pyjson.c - Python-compatible JSON text of msgpack objects (see
+/* cache/pyjson.c - Python-compatible JSON text of msgpack objects (see
  * pyjson.h for the exact layout). */
 #include <math.h>
 #include <stdbool.h>
@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "engine/buf.h"
-#include "nodes/pyjson.h"
+#include "cache/pyjson.h"
 
 void ik_pyjson_append_str(struct ik_buf *b, const char *s, size_t n)
 {

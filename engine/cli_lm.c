@@ -1,0 +1,334 @@
+/* engine/cli_lm.c - `ikada lm tokenize|generate|score`: the language-model core
+ * (nodes/lm) from the command line, for people checking a model and for the
+ * tests. Plain output is for reading; --json output is one JSON object. */
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "engine/buf.h"
+#include "engine/cli.h"
+#include "engine/diag.h"
+#include "engine/xmalloc.h"
+#include "nodes/lm/model.h"
+#include "nodes/lm/tokenizer.h"
+
+static const char usage_text[] =
+    "usage: ikada lm tokenize --model PATH [--tokenizer FILE] [--special] [--json] TEXT\n"
+    "       ikada lm generate --model PATH [--tokenizer FILE] [--max-tokens N] [--json] PROMPT\n"
+    "       ikada lm score    --model PATH [--tokenizer FILE] [--json] TEXT\n"
+    "\n"
+    "PATH is a Hugging Face folder (config.json + safetensors) or a llama2.c .bin file.\n"
+    "The tokenizer is FILE, else tokenizer.json, tokenizer.model or the one *.model\n"
+    "file beside the model. generate and score prepend the tokenizer's BOS when it has\n"
+    "one; generate is greedy and stops at EOS. --special parses special tokens\n"
+    "(<s>, <|im_start|>) written in TEXT; generate and score always do.\n";
+
+struct opts {
+    const char *model, *tokenizer, *text;
+    int json, special, max_tokens;
+};
+
+static int usage_error(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "ikada: error: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\n%s", usage_text);
+    return IK_EXIT_USAGE;
+}
+
+static int fail(struct ik_diag *d)
+{
+    ik_diag_print(d);
+    ik_diag_free(d);
+    return IK_EXIT_USAGE;
+}
+
+/* The tokenizer file for the model at path (the caller frees), or NULL. */
+static char *find_tokenizer(const char *model)
+{
+    struct stat sb;
+    char *dir = ik_xstrdup(model);
+    if (stat(model, &sb) == 0 && !S_ISDIR(sb.st_mode)) {
+        char *slash = strrchr(dir, '/');
+        if (slash)
+            *slash = '\0';
+        else {
+            free(dir);
+            dir = ik_xstrdup(".");
+        }
+    }
+    static const char *const names[] = {"tokenizer.json", "tokenizer.model", NULL};
+    char *found = NULL;
+    for (int i = 0; names[i] && !found; i++) {
+        char *p = ik_xasprintf("%s/%s", dir, names[i]);
+        if (access(p, R_OK) == 0)
+            found = p;
+        else
+            free(p);
+    }
+    /* llama2.c folders ship e.g. tok512.model: take the only *.model file. */
+    DIR *dh = found ? NULL : opendir(dir);
+    struct dirent *e;
+    int count = 0;
+    while (dh && (e = readdir(dh)) != NULL) {
+        size_t l = strlen(e->d_name);
+        if (l > 6 && strcmp(e->d_name + l - 6, ".model") == 0 && count++ == 0)
+            found = ik_xasprintf("%s/%s", dir, e->d_name);
+    }
+    if (dh)
+        closedir(dh);
+    if (count > 1) {
+        free(found);
+        found = NULL;
+    }
+    free(dir);
+    return found;
+}
+
+static int load_tokenizer(const struct opts *o, struct ik_tok **t)
+{
+    struct ik_diag d = IK_DIAG_INIT;
+    struct stat sb;
+    if (o->tokenizer == NULL && stat(o->model, &sb) != 0) {
+        ik_diag_set(&d, -errno, "cannot open model '%s': %s", o->model, strerror(errno));
+        return fail(&d);
+    }
+    char *path = o->tokenizer ? ik_xstrdup(o->tokenizer) : find_tokenizer(o->model);
+    if (path == NULL) {
+        fprintf(stderr, "ikada: error: no tokenizer.json, tokenizer.model or single *.model file beside "
+                        "'%s'\nhint: name one with --tokenizer FILE\n", o->model);
+        return IK_EXIT_USAGE;
+    }
+    int rc = ik_tok_load(t, path, &d);
+    free(path);
+    return rc ? fail(&d) : 0;
+}
+
+static int encode(const struct ik_tok *t, const char *text, int special, int add_bos, int **ids, size_t *n)
+{
+    struct ik_diag d = IK_DIAG_INIT;
+    int *v;
+    size_t nv;
+    if (ik_tok_encode(t, text, strlen(text), special, &v, &nv, &d) != 0)
+        return fail(&d);
+    int bos = add_bos ? ik_tok_bos(t) : -1;
+    *ids = ik_xmalloc((nv + 1) * sizeof **ids);
+    *n = 0;
+    if (bos >= 0)
+        (*ids)[(*n)++] = bos;
+    memcpy(*ids + *n, v, nv * sizeof *v);
+    *n += nv;
+    free(v);
+    return 0;
+}
+
+static json_t *id_array(const int *ids, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(a, json_integer(ids[i]));
+    return a;
+}
+
+static void print_json(json_t *j)
+{
+    char *s = json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII);
+    printf("%s\n", s);
+    free(s);
+    json_decref(j);
+}
+
+/* Decoded text of one token, for per-token listings. */
+static char *token_text(const struct ik_tok *t, int id)
+{
+    struct ik_buf b = IK_BUF_INIT;
+    struct ik_diag d = IK_DIAG_INIT;
+    if (ik_tok_decode(t, &id, 1, 0, &b, &d) != 0)
+        ik_diag_free(&d);
+    return ik_buf_steal(&b);
+}
+
+static int cmd_tokenize(const struct opts *o)
+{
+    struct ik_tok *t;
+    int rc = load_tokenizer(o, &t);
+    int *ids = NULL;
+    size_t n = 0;
+    if (rc == 0)
+        rc = encode(t, o->text, o->special, 0, &ids, &n);
+    if (rc == 0 && o->json) {
+        json_t *pieces = json_array();
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(pieces, json_string(ik_tok_piece(t, ids[i])));
+        print_json(json_pack("{s:o, s:o}", "ids", id_array(ids, n), "pieces", pieces));
+    } else if (rc == 0) {
+        for (size_t i = 0; i < n; i++)
+            printf("%s%d", i ? " " : "", ids[i]);
+        printf("\n");
+    }
+    free(ids);
+    ik_tok_free(t);
+    return rc;
+}
+
+static int load_all(const struct opts *o, struct ik_tok **t, struct ik_lm_model **m)
+{
+    struct ik_diag d = IK_DIAG_INIT;
+    *m = NULL;
+    int rc = load_tokenizer(o, t);
+    if (rc != 0)
+        return rc;
+    if (ik_lm_model_load(m, o->model, &d) != 0) {
+        ik_tok_free(*t);
+        return fail(&d);
+    }
+    if (ik_tok_vocab_size(*t) > (*m)->cfg.V) {
+        fprintf(stderr, "ikada: error: the tokenizer has %d tokens but the model only %d\n",
+                ik_tok_vocab_size(*t), (*m)->cfg.V);
+        ik_lm_model_free(*m);
+        ik_tok_free(*t);
+        return IK_EXIT_USAGE;
+    }
+    return 0;
+}
+
+static int cmd_generate(const struct opts *o)
+{
+    struct ik_tok *t;
+    struct ik_lm_model *m;
+    int rc = load_all(o, &t, &m);
+    if (rc != 0)
+        return rc;
+    int *ids = NULL, *out = NULL;
+    size_t n = 0;
+    struct ik_lm_state *s = NULL;
+    struct ik_diag d = IK_DIAG_INIT;
+    rc = encode(t, o->text, 1, 1, &ids, &n);
+    if (rc == 0 && n == 0)
+        rc = usage_error("%s", "the prompt is empty and the tokenizer has no BOS to start from");
+    if (rc == 0 && ik_lm_state_new(&s, m, (int)n + o->max_tokens, 64, &d) != 0)
+        rc = fail(&d);
+    if (rc == 0) {
+        out = ik_xmalloc(((size_t)o->max_tokens + 1) * sizeof *out);
+        int k = ik_lm_generate_greedy(s, ids, (int)n, o->max_tokens, 1, out, &d);
+        if (k < 0) {
+            rc = fail(&d);
+        } else {
+            struct ik_buf text = IK_BUF_INIT;
+            ik_tok_decode(t, out, (size_t)k, 1, &text, &d);
+            if (o->json)
+                print_json(json_pack("{s:o, s:o, s:s}", "prompt_ids", id_array(ids, n), "ids",
+                                     id_array(out, (size_t)k), "text", text.data ? text.data : ""));
+            else
+                printf("%s\n", text.data ? text.data : "");
+            ik_buf_free(&text);
+        }
+    }
+    free(out);
+    free(ids);
+    ik_lm_state_free(s);
+    ik_lm_model_free(m);
+    ik_tok_free(t);
+    return rc;
+}
+
+static int cmd_score(const struct opts *o)
+{
+    struct ik_tok *t;
+    struct ik_lm_model *m;
+    int rc = load_all(o, &t, &m);
+    if (rc != 0)
+        return rc;
+    int *ids = NULL;
+    size_t n = 0;
+    float *lp = NULL;
+    struct ik_lm_state *s = NULL;
+    struct ik_diag d = IK_DIAG_INIT;
+    rc = encode(t, o->text, 1, 1, &ids, &n);
+    if (rc == 0 && n < 2)
+        rc = usage_error("%s", "scoring needs at least two tokens (BOS and one more)");
+    if (rc == 0 && ik_lm_state_new(&s, m, (int)n, 256, &d) != 0)
+        rc = fail(&d);
+    if (rc == 0) {
+        lp = ik_xmalloc(n * sizeof *lp);
+        if (ik_lm_score(s, ids, (int)n, lp, &d) != 0)
+            rc = fail(&d);
+    }
+    if (rc == 0) {
+        double sum = 0;
+        for (size_t i = 0; i + 1 < n; i++)
+            sum -= lp[i];
+        double mean = sum / (double)(n - 1);
+        if (o->json) {
+            json_t *a = json_array();
+            for (size_t i = 0; i + 1 < n; i++)
+                json_array_append_new(a, json_real(lp[i]));
+            print_json(json_pack("{s:o, s:o, s:f}", "ids", id_array(ids, n), "logprobs", a, "mean_nll", mean));
+        } else {
+            for (size_t i = 0; i + 1 < n; i++) {
+                char *tx = token_text(t, ids[i + 1]);
+                printf("%6d  %10.6f  %s\n", ids[i + 1], (double)lp[i], tx);
+                free(tx);
+            }
+            printf("mean_nll %.6f over %zu tokens\n", mean, n - 1);
+        }
+    }
+    free(lp);
+    free(ids);
+    ik_lm_state_free(s);
+    ik_lm_model_free(m);
+    ik_tok_free(t);
+    return rc;
+}
+
+int ik_cli_lm(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+        fputs(usage_text, argc < 2 ? stderr : stdout);
+        return argc < 2 ? IK_EXIT_USAGE : IK_EXIT_OK;
+    }
+    const char *verb = argv[1];
+    if (strcmp(verb, "tokenize") != 0 && strcmp(verb, "generate") != 0 && strcmp(verb, "score") != 0)
+        return usage_error("unknown lm command '%s'", verb);
+    static const struct option longopts[] = {
+        {"model", required_argument, NULL, 'm'}, {"tokenizer", required_argument, NULL, 't'},
+        {"max-tokens", required_argument, NULL, 'n'}, {"json", no_argument, NULL, 'j'},
+        {"special", no_argument, NULL, 's'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
+    };
+    struct opts o = {NULL, NULL, NULL, 0, 0, 64};
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc - 1, argv + 1, "", longopts, NULL)) != -1) {
+        char *end;
+        switch (c) {
+        case 'm': o.model = optarg; break;
+        case 't': o.tokenizer = optarg; break;
+        case 'j': o.json = 1; break;
+        case 's': o.special = 1; break;
+        case 'h': fputs(usage_text, stdout); return IK_EXIT_OK;
+        case 'n':
+            o.max_tokens = (int)strtol(optarg, &end, 10);
+            if (*end || o.max_tokens < 1 || o.max_tokens > 1 << 20)
+                return usage_error("--max-tokens: expected a positive integer, got '%s'", optarg);
+            break;
+        default:
+            return usage_error("unknown or incomplete option '%s'", argv[optind]);
+        }
+    }
+    if (o.model == NULL)
+        return usage_error("%s", "--model PATH is required");
+    if (optind + 1 != argc - 1)
+        return usage_error("%s", "expected exactly one TEXT argument");
+    o.text = argv[optind + 1];
+    if (strcmp(verb, "tokenize") == 0)
+        return cmd_tokenize(&o);
+    return strcmp(verb, "generate") == 0 ? cmd_generate(&o) : cmd_score(&o);
+}

@@ -1,0 +1,20 @@
+/* kernels/cpu/matmul.c - out = x @ w^T (+ bias), the nn.Linear of every
+ * projection, through OpenBLAS sgemm (the only non-loop in the CPU reference). */
+#include <cblas.h>
+#include <string.h>
+
+#include "kernels/kernels.h"
+
+void ik_cpu_matmul_fwd(float *out, const float *x, const float *w, const float *bias, int N, int In,
+                       int Out)
+{
+    if (N <= 0 || Out <= 0)
+        return;
+    if (bias) {
+        for (int n = 0; n < N; n++)
+            memcpy(out + (size_t)n * Out, bias, (size_t)Out * sizeof *out);
+    }
+    /* Row-major (N,In) x (Out,In)^T: sgemm with B transposed; beta 1 adds the bias rows. */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, Out, In, 1.0f, x, In, w, In,
+                bias ? 1.0f : 0.0f, out, Out);
+}

@@ -1,0 +1,28 @@
+#!/bin/sh
+# tests/lm/cli_lm.sh - `ikada lm` end to end on the example model stories260K:
+# tokenize, greedy generate and score reproduce golden_reference.json, and bad
+# input exits with status 2 and a message.
+set -u
+ikada=${IKADA_BIN:?} src=${IKADA_SRCDIR:?}
+bin=$src/examples/models/stories260K/stories260K.bin hf=$src/examples/models/stories260K-hf
+fail() { echo "FAIL: $*"; exit 1; }
+
+out=$("$ikada" lm tokenize --model "$bin" "Once upon a time") || fail "tokenize exited $?"
+[ "$out" = "403 407 261 378" ] || fail "tokenize printed '$out'"
+
+out=$("$ikada" lm generate --model "$hf" --max-tokens 20 "Once upon a time") || fail "generate exited $?"
+case $out in ", there was a little girl named Lily. She loved to play"*) ;; *) fail "generate printed '$out'" ;; esac
+
+text="Once upon a time, there was a little girl named Lily. She loved to play outside."
+out=$("$ikada" lm score --model "$bin" "$text" | tail -n 1) || fail "score exited $?"
+[ "$out" = "mean_nll 0.280311 over 26 tokens" ] || fail "score printed '$out'"
+out=$("$ikada" lm score --json --model "$hf" "$text") || fail "score --json exited $?"
+case $out in *'"mean_nll":0.2803'*) ;; *) fail "score --json printed '$out'" ;; esac
+
+err=$("$ikada" lm score --model "$src/no-such-model" "x" 2>&1); rc=$?
+[ $rc -eq 2 ] || fail "missing model exited $rc"
+case $err in *"cannot open model '$src/no-such-model': No such file or directory"*) ;; *) fail "missing model said '$err'" ;; esac
+err=$("$ikada" lm tokenize "x" 2>&1); rc=$?
+[ $rc -eq 2 ] || fail "missing --model exited $rc"
+case $err in *"--model PATH is required"*) ;; *) fail "missing --model said '$err'" ;; esac
+echo "ok"

@@ -1,0 +1,143 @@
+/* tests/lm/test_config.c - config.json parsing: each architecture's defaults
+ * and flags, Llama-3 RoPE scaling, and the refusals with their messages. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <string.h>
+
+#include "engine/diag.h"
+#include "engine/error.h"
+#include "nodes/lm/config.h"
+
+#define BASE "\"hidden_size\": 64, \"intermediate_size\": 128, \"num_hidden_layers\": 2, " \
+             "\"num_attention_heads\": 8, \"vocab_size\": 100"
+
+static struct ik_lm_config parse_ok(const char *json)
+{
+    struct ik_lm_config c;
+    struct ik_diag d = IK_DIAG_INIT;
+    int rc = ik_lm_config_parse(&c, json, strlen(json), "config.json", &d);
+    cr_assert_eq(rc, 0, "%s", ik_diag_message(&d));
+    return c;
+}
+
+static void parse_fails(const char *json, int code, const char *msg)
+{
+    struct ik_lm_config c;
+    struct ik_diag d = IK_DIAG_INIT;
+    cr_assert_eq(ik_lm_config_parse(&c, json, strlen(json), "config.json", &d), code);
+    cr_assert_str_eq(ik_diag_message(&d), msg);
+    ik_diag_free(&d);
+}
+
+Test(lm_config, llama_defaults)
+{
+    struct ik_lm_config c = parse_ok("{\"architectures\": [\"LlamaForCausalLM\"], " BASE "}");
+    cr_assert_eq(c.arch, IK_LM_LLAMA);
+    cr_assert_eq(c.K, 8);
+    cr_assert_eq(c.head_dim, 8);
+    cr_assert_eq(c.tie_embeddings, 0);
+    cr_assert_eq(c.qkv_bias + c.o_bias + c.qk_norm + c.sliding_window, 0);
+    cr_assert_float_eq(c.rope_theta, 10000.0f, 1e-3);
+    cr_assert_float_eq(c.norm_eps, 1e-6f, 1e-12);
+    cr_assert_eq(c.bos_id, -1);
+    cr_assert_eq(c.n_eos, 0);
+}
+
+Test(lm_config, variants)
+{
+    struct ik_lm_config c = parse_ok("{\"architectures\": [\"Qwen2ForCausalLM\"], " BASE
+                                     ", \"num_key_value_heads\": 2, \"tie_word_embeddings\": true,"
+                                     " \"rope_theta\": 1000000.0, \"eos_token_id\": [5, 7],"
+                                     " \"sliding_window\": 32768, \"use_sliding_window\": false}");
+    cr_assert_eq(c.arch, IK_LM_QWEN2);
+    cr_assert_eq(c.K, 2);
+    cr_assert_eq(c.qkv_bias, 1);
+    cr_assert_eq(c.o_bias, 0);
+    cr_assert_eq(c.sliding_window, 0);
+    cr_assert_eq(c.tie_embeddings, 1);
+    cr_assert_eq(c.n_eos, 2);
+    cr_assert_eq(c.eos_id[1], 7);
+    cr_assert_float_eq(c.rope_theta, 1e6f, 1);
+
+    c = parse_ok("{\"architectures\": [\"Qwen3ForCausalLM\"], " BASE ", \"head_dim\": 16, "
+                 "\"attention_bias\": false}");
+    cr_assert_eq(c.qk_norm, 1);
+    cr_assert_eq(c.qkv_bias, 0);
+    cr_assert_eq(c.head_dim, 16);
+
+    c = parse_ok("{\"architectures\": [\"LlamaForCausalLM\"], " BASE ", \"attention_bias\": true}");
+    cr_assert_eq(c.qkv_bias, 1);
+    cr_assert_eq(c.o_bias, 1);
+
+    c = parse_ok("{\"architectures\": [\"MistralForCausalLM\"], " BASE ", \"sliding_window\": 4096,"
+                 " \"head_dim\": null}");
+    cr_assert_eq(c.arch, IK_LM_MISTRAL);
+    cr_assert_eq(c.sliding_window, 4096);
+    cr_assert_eq(c.head_dim, 8);
+}
+
+/* Llama 3.1's published frequencies, recomputed here by the transformers
+ * formula in double: high frequencies kept, low ones divided by the factor. */
+Test(lm_config, llama3_rope_scaling)
+{
+    struct ik_lm_config c = parse_ok(
+        "{\"architectures\": [\"LlamaForCausalLM\"], \"hidden_size\": 4096, \"intermediate_size\": 14336,"
+        " \"num_hidden_layers\": 1, \"num_attention_heads\": 32, \"num_key_value_heads\": 8,"
+        " \"vocab_size\": 128256, \"rope_theta\": 500000.0, \"rope_scaling\": {\"factor\": 8.0,"
+        " \"low_freq_factor\": 1.0, \"high_freq_factor\": 4.0, \"original_max_position_embeddings\": 8192,"
+        " \"rope_type\": \"llama3\"}}");
+    cr_assert_float_eq(c.rope_factor, 8.0f, 1e-6);
+    float f[64];
+    ik_lm_config_inv_freq(&c, f);
+    double base0 = 1.0, base63 = pow(500000.0, -126.0 / 128);
+    cr_assert_float_eq(f[0], base0, 1e-7);           /* wavelength 2pi < 2048: unchanged */
+    cr_assert_float_eq(f[63], base63 / 8, 1e-12);     /* wavelength > 8192: divided by 8 */
+    /* A middle band entry is blended between the two. */
+    int j = 0;
+    for (j = 0; j < 64; j++) {
+        double fr = pow(500000.0, -2.0 * j / 128), wl = 2 * M_PI / fr;
+        if (wl >= 2048 && wl <= 8192) {
+            double s = (8192 / wl - 1) / 3;
+            cr_assert_float_eq(f[j], (1 - s) * fr / 8 + s * fr, 1e-6 * fr);
+            break;
+        }
+    }
+    cr_assert(j < 64, "no entry in the blended band");
+}
+
+Test(lm_config, refusals)
+{
+    parse_fails("{\"architectures\": [\"LlamaForCausalLm\"], " BASE "}", IK_EVALIDATE,
+                "config.json: error: unsupported architecture 'LlamaForCausalLm'; supported: "
+                "LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM\n"
+                "hint: did you mean 'LlamaForCausalLM'?");
+    parse_fails("{\"architectures\": [\"GPT2LMHeadModel\"], " BASE "}", IK_EVALIDATE,
+                "config.json: error: unsupported architecture 'GPT2LMHeadModel'; supported: "
+                "LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM");
+    parse_fails("{\"architectures\": [\"LlamaForCausalLM\"], " BASE ", \"rope_scaling\": "
+                "{\"rope_type\": \"yarn\", \"factor\": 4.0}}", IK_EVALIDATE,
+                "config.json: error: rope_scaling type 'yarn' is not supported; supported: llama3");
+    parse_fails("{\"architectures\": [\"LlamaForCausalLM\"], " BASE ", \"mlp_bias\": true}",
+                IK_EVALIDATE, "config.json: error: mlp_bias true is not supported");
+    parse_fails("{\"architectures\": [\"LlamaForCausalLM\"], " BASE ", \"num_key_value_heads\": 3}",
+                IK_EVALIDATE, "config.json: error: num_attention_heads must be a multiple of "
+                "num_key_value_heads");
+    parse_fails("{\"architectures\": [\"LlamaForCausalLM\"], \"hidden_size\": 64}", IK_EPARSE,
+                "config.json: error: missing \"intermediate_size\" (an integer)");
+    parse_fails("{\"architectures\": [\"LlamaForCausalLM\"], " BASE ", \"hidden_act\": \"gelu\"}",
+                IK_EVALIDATE, "config.json: error: hidden_act 'gelu' is not supported; expected silu");
+    parse_fails("{\"architectures\": [\"LlamaForCausalLM\"], " BASE ", \"rms_norm_eps\": \"x\"}",
+                IK_EPARSE, "config.json: error: \"rms_norm_eps\": expected a number");
+    parse_fails("{\"architectures\": [\"Qwen2ForCausalLM\"], " BASE ", \"use_sliding_window\": true}",
+                IK_EVALIDATE, "config.json: error: use_sliding_window true is not supported");
+}
+
+Test(lm_config, json_syntax_error_has_line_and_column)
+{
+    const char *j = "{\n  \"architectures\": [\"LlamaForCausalLM\"],\n  \"hidden_size\": 64,,\n}";
+    struct ik_lm_config c;
+    struct ik_diag d = IK_DIAG_INIT;
+    cr_assert_eq(ik_lm_config_parse(&c, j, strlen(j), "config.json", &d), IK_EPARSE);
+    cr_assert(strncmp(ik_diag_message(&d), "config.json:3:", 14) == 0, "%s", ik_diag_message(&d));
+    ik_diag_free(&d);
+}

@@ -1,0 +1,413 @@
+/* tests/lm/test_model.c - the CPU forward: stories260K in both formats against
+ * golden_reference.json (a float64 forward made outside this project), every
+ * architecture variant against a plain double-precision forward written here,
+ * and the loaders' errors on bad files. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "engine/diag.h"
+#include "engine/error.h"
+#include "engine/xmalloc.h"
+#include "nodes/lm/model.h"
+#include "nodes/lm/safetensors.h"
+#include "tests/lm/lm_test.h"
+
+static struct ik_lm_model *load(const char *rel)
+{
+    char *p = lmt_path(rel);
+    struct ik_lm_model *m = NULL;
+    struct ik_diag d = IK_DIAG_INIT;
+    int rc = ik_lm_model_load(&m, p, &d);
+    cr_assert_eq(rc, 0, "%s: %s", p, ik_diag_message(&d));
+    free(p);
+    return m;
+}
+
+static int *int_array(json_t *a, int *n)
+{
+    *n = (int)json_array_size(a);
+    int *v = ik_xmalloc((size_t)*n * sizeof *v);
+    for (int i = 0; i < *n; i++)
+        v[i] = (int)json_integer_value(json_array_get(a, (size_t)i));
+    return v;
+}
+
+static void check_golden(const char *model_rel)
+{
+    struct ik_lm_model *m = load(model_rel);
+    char *gp = lmt_path("tests/data/lm/stories260K_golden_reference.json");
+    json_t *g = lmt_json(gp);
+    struct ik_diag d = IK_DIAG_INIT;
+    struct ik_lm_state *s;
+    cr_assert_eq(ik_lm_state_new(&s, m, 512, 64, &d), 0);
+
+    /* Logits after BOS: |got - ref| <= 1e-5 + 1e-4 |ref| (the 1e-4 relative). */
+    json_t *ref = json_object_get(json_object_get(g, "logits_pos0_after_bos"), "logits");
+    cr_assert_eq(json_array_size(ref), 512);
+    int bos = 1;
+    cr_assert_eq(ik_lm_forward(s, &bos, 1, NULL, &d), 0);
+    const float *lg = ik_lm_state_logits(s);
+    double worst = 0;
+    for (int v = 0; v < 512; v++) {
+        double r = json_number_value(json_array_get(ref, (size_t)v));
+        double err = fabs(lg[v] - r) / (1e-5 / 1e-4 + fabs(r));
+        if (err > worst)
+            worst = err;
+        cr_expect(fabs(lg[v] - r) <= 1e-5 + 1e-4 * fabs(r), "%s: logit %d = %.7f, expected %.7f",
+                  model_rel, v, (double)lg[v], r);
+    }
+
+    /* The 64 greedy tokens from BOS. */
+    int n_ref;
+    int *toks = int_array(json_object_get(json_object_get(g, "greedy_from_bos"), "tokens"), &n_ref);
+    cr_assert_eq(n_ref, 64);
+    int out[64];
+    int n = ik_lm_generate_greedy(s, &bos, 1, 64, 0, out, &d);
+    cr_assert_eq(n, 64, "%s", ik_diag_message(&d));
+    for (int i = 0; i < 64; i++)
+        cr_expect_eq(out[i], toks[i], "%s: greedy token %d is %d, expected %d", model_rel, i, out[i],
+                     toks[i]);
+    free(toks);
+
+    /* Teacher-forced per-token NLL and their mean 0.28031. */
+    json_t *tf = json_object_get(g, "teacher_forced");
+    int nt;
+    int *tt = int_array(json_object_get(tf, "tokens_with_bos"), &nt);
+    json_t *nll = json_object_get(tf, "per_token_nll");
+    cr_assert_eq((int)json_array_size(nll), nt - 1);
+    float *lp = ik_xmalloc((size_t)nt * sizeof *lp);
+    cr_assert_eq(ik_lm_score(s, tt, nt, lp, &d), 0, "%s", ik_diag_message(&d));
+    double sum = 0;
+    for (int i = 0; i < nt - 1; i++) {
+        double r = json_number_value(json_array_get(nll, (size_t)i));
+        cr_expect(fabs(-lp[i] - r) <= 2e-5 + 1e-4 * r, "%s: nll[%d] = %.6f, expected %.6f", model_rel,
+                  i, -(double)lp[i], r);
+        sum += -lp[i];
+    }
+    cr_expect(fabs(sum / (nt - 1) - 0.28031) < 5e-5, "%s: mean NLL %.6f, expected 0.28031",
+              model_rel, sum / (nt - 1));
+    free(lp);
+    free(tt);
+    ik_lm_state_free(s);
+    json_decref(g);
+    free(gp);
+    ik_lm_model_free(m);
+}
+
+Test(lm_model, stories260K_llama2c_matches_golden) { check_golden("examples/models/stories260K/stories260K.bin"); }
+
+Test(lm_model, stories260K_hf_matches_golden) { check_golden("examples/models/stories260K-hf"); }
+
+/* The two files hold the same weights: after the RoPE row permutation, every
+ * parameter must be bit-identical. */
+Test(lm_model, llama2c_and_hf_weights_identical)
+{
+    struct ik_lm_model *a = load("examples/models/stories260K/stories260K.bin");
+    struct ik_lm_model *b = load("examples/models/stories260K-hf");
+    cr_assert_eq(a->n_params, b->n_params);
+    cr_assert_eq(memcmp(a->embed, b->embed, a->n_params * sizeof(float)), 0);
+    ik_lm_model_free(a);
+    ik_lm_model_free(b);
+}
+
+/* ---- a plain double-precision forward, for the architecture variants ---- */
+
+static void ref_norm(double *out, const double *x, const float *w, int n, double eps)
+{
+    double ss = 0;
+    for (int i = 0; i < n; i++)
+        ss += x[i] * x[i];
+    double r = 1 / sqrt(ss / n + eps);
+    for (int i = 0; i < n; i++)
+        out[i] = x[i] * r * w[i];
+}
+
+static void ref_linear(double *out, const double *x, const float *w, const float *b, int in, int o)
+{
+    for (int i = 0; i < o; i++) {
+        double s = b ? b[i] : 0;
+        for (int j = 0; j < in; j++)
+            s += (double)w[(size_t)i * in + j] * x[j];
+        out[i] = s;
+    }
+}
+
+static void ref_rope(double *v, int pos, const float *inv_freq, int hd)
+{
+    for (int j = 0; j < hd / 2; j++) {
+        double a = pos * (double)inv_freq[j], x0 = v[j], x1 = v[j + hd / 2];
+        v[j] = x0 * cos(a) - x1 * sin(a);
+        v[j + hd / 2] = x1 * cos(a) + x0 * sin(a);
+    }
+}
+
+/* logits: (n, V), computed independently of kernels/ (no cache, no chunks). */
+static void ref_forward(const struct ik_lm_model *m, const int *tok, int n, double *logits)
+{
+    const struct ik_lm_config *c = &m->cfg;
+    int D = c->D, F = c->F, hd = c->head_dim, qw = c->H * hd, kw = c->K * hd;
+    double *x = calloc((size_t)n * D, sizeof *x), *xn = malloc(sizeof(double) * (size_t)(D > F ? D : F));
+    double *q = malloc(sizeof(double) * (size_t)n * qw), *k = malloc(sizeof(double) * (size_t)n * kw);
+    double *v = malloc(sizeof(double) * (size_t)n * kw), *att = malloc(sizeof(double) * qw);
+    double *g = malloc(sizeof(double) * F), *u = malloc(sizeof(double) * F), *o = malloc(sizeof(double) * D);
+    double *sc = malloc(sizeof(double) * n);
+    for (int t = 0; t < n; t++)
+        for (int i = 0; i < D; i++)
+            x[(size_t)t * D + i] = m->embed[(size_t)tok[t] * D + i];
+    for (int l = 0; l < c->L; l++) {
+        const struct ik_lm_layer *y = &m->layers[l];
+        for (int t = 0; t < n; t++) {
+            ref_norm(xn, x + (size_t)t * D, y->attn_norm, D, c->norm_eps);
+            ref_linear(q + (size_t)t * qw, xn, y->wq, y->bq, D, qw);
+            ref_linear(k + (size_t)t * kw, xn, y->wk, y->bk, D, kw);
+            ref_linear(v + (size_t)t * kw, xn, y->wv, y->bv, D, kw);
+            for (int h = 0; h < c->H; h++) {
+                double *qh = q + (size_t)t * qw + h * hd;
+                if (y->q_norm)
+                    ref_norm(qh, qh, y->q_norm, hd, c->norm_eps);
+                ref_rope(qh, t, m->inv_freq, hd);
+            }
+            for (int h = 0; h < c->K; h++) {
+                double *kh = k + (size_t)t * kw + h * hd;
+                if (y->k_norm)
+                    ref_norm(kh, kh, y->k_norm, hd, c->norm_eps);
+                ref_rope(kh, t, m->inv_freq, hd);
+            }
+        }
+        double *xnew = malloc(sizeof(double) * (size_t)n * D);
+        memcpy(xnew, x, sizeof(double) * (size_t)n * D);
+        for (int t = 0; t < n; t++) {
+            for (int h = 0; h < c->H; h++) {
+                int kh = h / (c->H / c->K);
+                double mx = -INFINITY, sum = 0;
+                for (int j = 0; j <= t; j++) {
+                    sc[j] = -INFINITY;
+                    if (c->sliding_window && t - j >= c->sliding_window)
+                        continue;
+                    double s = 0;
+                    for (int e = 0; e < hd; e++)
+                        s += q[(size_t)t * qw + h * hd + e] * k[(size_t)j * kw + kh * hd + e];
+                    sc[j] = s / sqrt(hd);
+                    mx = fmax(mx, sc[j]);
+                }
+                for (int j = 0; j <= t; j++)
+                    sum += sc[j] = exp(sc[j] - mx);
+                for (int e = 0; e < hd; e++) {
+                    double a = 0;
+                    for (int j = 0; j <= t; j++)
+                        a += sc[j] / sum * v[(size_t)j * kw + kh * hd + e];
+                    att[h * hd + e] = a;
+                }
+            }
+            ref_linear(o, att, y->wo, y->bo, qw, D);
+            for (int i = 0; i < D; i++)
+                xnew[(size_t)t * D + i] += o[i];
+            ref_norm(xn, xnew + (size_t)t * D, y->ffn_norm, D, c->norm_eps);
+            ref_linear(g, xn, y->w_gate, NULL, D, F);
+            ref_linear(u, xn, y->w_up, NULL, D, F);
+            for (int i = 0; i < F; i++)
+                g[i] = g[i] / (1 + exp(-g[i])) * u[i];
+            ref_linear(o, g, y->w_down, NULL, F, D);
+            for (int i = 0; i < D; i++)
+                xnew[(size_t)t * D + i] += o[i];
+        }
+        free(x);
+        x = xnew;
+    }
+    for (int t = 0; t < n; t++) {
+        ref_norm(xn, x + (size_t)t * D, m->final_norm, D, c->norm_eps);
+        ref_linear(logits + (size_t)t * c->V, xn, m->lm_head, NULL, D, c->V);
+    }
+    free(x), free(xn), free(q), free(k), free(v), free(att), free(g), free(u), free(o), free(sc);
+}
+
+static struct ik_lm_config small_config(int arch)
+{
+    struct ik_lm_config c;
+    memset(&c, 0, sizeof c);
+    c.arch = arch;
+    c.D = 32;
+    c.F = 48;
+    c.L = 2;
+    c.H = 4;
+    c.K = 2;
+    c.head_dim = 8;
+    c.V = 50;
+    c.max_seq = 64;
+    c.norm_eps = 1e-6f;
+    c.rope_theta = 10000.0f;
+    c.qkv_bias = arch == IK_LM_QWEN2;
+    c.qk_norm = arch == IK_LM_QWEN3;
+    return c;
+}
+
+/* Loads the random model written to a temp folder and checks the forward
+ * (in chunks of 5 and token by token) against ref_forward. */
+static void check_variant(struct ik_lm_config c, const char *extra, int dtype)
+{
+    char *dir = lmt_tmpdir();
+    lmt_write_random_model(dir, &c, extra, dtype, 1234, 0.3f);
+    struct ik_lm_model *m = NULL;
+    struct ik_diag d = IK_DIAG_INIT;
+    cr_assert_eq(ik_lm_model_load(&m, dir, &d), 0, "%s", ik_diag_message(&d));
+    cr_assert_eq(m->cfg.qkv_bias, c.qkv_bias);
+    cr_assert_eq(m->cfg.o_bias, c.o_bias);
+    cr_assert_eq(m->cfg.qk_norm, c.qk_norm);
+    cr_assert_eq(m->cfg.sliding_window, c.sliding_window);
+    enum { N = 13 };
+    int tok[N];
+    for (int i = 0; i < N; i++)
+        tok[i] = (i * 7 + 3) % c.V;
+    double *ref = malloc(sizeof(double) * N * c.V);
+    ref_forward(m, tok, N, ref);
+    float *got = malloc(sizeof(float) * N * c.V);
+    for (int chunk = 1; chunk <= 5; chunk += 4) {
+        struct ik_lm_state *s;
+        cr_assert_eq(ik_lm_state_new(&s, m, 32, chunk, &d), 0);
+        cr_assert_eq(ik_lm_forward(s, tok, N, got, &d), 0, "%s", ik_diag_message(&d));
+        for (int i = 0; i < N * c.V; i++)
+            cr_assert(fabs(got[i] - ref[i]) <= 1e-4 + 1e-4 * fabs(ref[i]),
+                      "%s chunk %d: logit [%d][%d] = %.6f, reference %.6f", lmt_arch_class(c.arch), chunk,
+                      i / c.V, i % c.V, (double)got[i], ref[i]);
+        ik_lm_state_free(s);
+    }
+    free(ref);
+    free(got);
+    ik_lm_model_free(m);
+    lmt_rmtree(dir);
+}
+
+Test(lm_model, llama_matches_reference) { check_variant(small_config(IK_LM_LLAMA), NULL, IK_ST_F32); }
+
+Test(lm_model, llama_attention_bias_and_untied)
+{
+    struct ik_lm_config c = small_config(IK_LM_LLAMA);
+    c.qkv_bias = c.o_bias = 1;
+    check_variant(c, NULL, IK_ST_F32);
+}
+
+Test(lm_model, llama3_rope_scaling_tied_bf16)
+{
+    struct ik_lm_config c = small_config(IK_LM_LLAMA);
+    c.tie_embeddings = 1;
+    check_variant(c, "\"rope_scaling\": {\"rope_type\": \"llama3\", \"factor\": 8.0, \"low_freq_factor\": 1.0,"
+                     " \"high_freq_factor\": 4.0, \"original_max_position_embeddings\": 16}", IK_ST_BF16);
+}
+
+Test(lm_model, mistral_sliding_window_f16)
+{
+    struct ik_lm_config c = small_config(IK_LM_MISTRAL);
+    c.sliding_window = 4;
+    check_variant(c, "\"sliding_window\": 4", IK_ST_F16);
+}
+
+Test(lm_model, qwen2_qkv_bias) { check_variant(small_config(IK_LM_QWEN2), NULL, IK_ST_F32); }
+
+Test(lm_model, qwen3_qk_norm_gqa)
+{
+    struct ik_lm_config c = small_config(IK_LM_QWEN3);
+    c.K = 1; /* 4 query heads share one KV head */
+    c.head_dim = 16; /* head_dim * H != D, as in Qwen3 */
+    check_variant(c, NULL, IK_ST_F32);
+}
+
+/* ---- bad files: each loader error names the tensor and the file ---- */
+
+static char *load_fails(const char *path, int code)
+{
+    struct ik_lm_model *m = NULL;
+    struct ik_diag d = IK_DIAG_INIT;
+    cr_assert_eq(ik_lm_model_load(&m, path, &d), code, "%s", ik_diag_message(&d));
+    cr_assert_null(m);
+    char *msg = ik_xstrdup(ik_diag_message(&d));
+    ik_diag_free(&d);
+    return msg;
+}
+
+Test(lm_model, error_llama2c_truncated)
+{
+    char *src = lmt_path("examples/models/stories260K/stories260K.bin");
+    size_t len;
+    char *bytes = lmt_read(src, &len);
+    char *dir = lmt_tmpdir();
+    char *p = ik_xasprintf("%s/cut.bin", dir);
+    lmt_write(p, bytes, 200000); /* inside wq of the last layer */
+    char *msg = load_fails(p, IK_ECORRUPT);
+    char *want = ik_xasprintf("%s: error: offset 197916: truncated file: tensor 'wq' of layer 4 needs "
+                              "16384 bytes, 2084 remain", p);
+    cr_assert_str_eq(msg, want);
+    free(msg), free(want);
+    lmt_write(p, bytes, 20);
+    msg = load_fails(p, IK_ECORRUPT);
+    want = ik_xasprintf("%s: error: offset 0: file is 20 bytes, too short for the 28-byte llama2.c header", p);
+    cr_assert_str_eq(msg, want);
+    free(msg), free(want);
+    /* A header that cannot describe a model (here: a safetensors file). */
+    char *st = lmt_path("examples/models/stories260K-hf/model.safetensors");
+    msg = load_fails(st, IK_ECORRUPT);
+    cr_assert(strstr(msg, "offset 0: implausible llama2.c header") != NULL, "%s", msg);
+    cr_assert(strstr(msg, "\nhint: only the llama2.c v0 format") != NULL, "%s", msg);
+    free(msg);
+    free(st);
+    free(p), free(bytes), free(src);
+    lmt_rmtree(dir);
+}
+
+Test(lm_model, error_hf_missing_tensor_wrong_shape_arch)
+{
+    struct ik_lm_config c = small_config(IK_LM_QWEN2);
+    char *dir = lmt_tmpdir();
+    /* Written as Qwen2 (with biases); read back as Qwen3, which wants q_norm. */
+    lmt_write_random_model(dir, &c, NULL, IK_ST_F32, 1, 0.1f);
+    char *cfg = ik_xasprintf("%s/config.json", dir);
+    size_t len;
+    char *text = lmt_read(cfg, &len);
+    char *q = strstr(text, "Qwen2");
+    q[4] = '3';
+    lmt_write(cfg, text, len);
+    char *msg = load_fails(dir, IK_ENOTFOUND);
+    char *want = ik_xasprintf("error: tensor 'model.layers.0.self_attn.q_norm.weight' not found in '%s'\n"
+                              "hint: did you mean 'model.layers.0.self_attn.q_proj.weight'?", dir);
+    cr_assert_str_eq(msg, want);
+    free(msg), free(want);
+    /* The config claims a wider MLP than the tensors have. */
+    q[4] = '2';
+    char *f = strstr(text, "\"intermediate_size\": 48");
+    memcpy(f, "\"intermediate_size\": 40", 23);
+    lmt_write(cfg, text, len);
+    msg = load_fails(dir, IK_EVALIDATE);
+    want = ik_xasprintf("%s/model.safetensors: error: offset ", dir);
+    cr_assert(strncmp(msg, want, strlen(want)) == 0, "%s", msg);
+    cr_assert(strstr(msg, ": tensor 'model.layers.0.mlp.gate_proj.weight' has shape [48, 32], "
+                          "expected [40, 32]") != NULL, "%s", msg);
+    free(msg), free(want);
+    /* An architecture the code does not know. */
+    memcpy(strstr(text, "Qwen2ForCausalLM"), "Gemma2ForCausal!", 16);
+    lmt_write(cfg, text, len);
+    msg = load_fails(dir, IK_EVALIDATE);
+    cr_assert(strstr(msg, "config.json: error: unsupported architecture 'Gemma2ForCausal!'") != NULL, "%s", msg);
+    free(msg);
+    free(text), free(cfg);
+    lmt_rmtree(dir);
+}
+
+Test(lm_model, error_sequence_too_long_and_bad_token)
+{
+    struct ik_lm_model *m = load("examples/models/stories260K/stories260K.bin");
+    struct ik_lm_state *s;
+    struct ik_diag d = IK_DIAG_INIT;
+    cr_assert_eq(ik_lm_state_new(&s, m, 4, 4, &d), 0);
+    int t[5] = {1, 2, 3, 4, 5};
+    cr_assert_eq(ik_lm_forward(s, t, 5, NULL, &d), IK_EVALIDATE);
+    cr_assert_str_eq(ik_diag_message(&d), "error: sequence of 5 tokens does not fit: 0 of 4 positions are in use");
+    t[1] = 512;
+    cr_assert_eq(ik_lm_forward(s, t, 2, NULL, &d), IK_EVALIDATE);
+    cr_assert_str_eq(ik_diag_message(&d), "error: token 512 at position 1 is outside the vocabulary [0, 512)");
+    cr_assert_eq(ik_lm_state_pos(s), 0);
+    ik_diag_free(&d);
+    ik_lm_state_free(s);
+    ik_lm_model_free(m);
+}

@@ -1,0 +1,286 @@
+/* tests/lm/test_tokenizer.c - the tokenizers against every golden
+ * tokenization stored with the project data: tok512 (SentencePiece BPE,
+ * stories260K), LLM-jp v3 (SentencePiece unigram) and Qwen3 (tokenizer.json
+ * byte-level BPE); encode, decode and special tokens. The two large
+ * tokenizer files are read from ../shared/data and their tests skip, saying
+ * so, when that folder is absent. */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/buf.h"
+#include "engine/diag.h"
+#include "engine/error.h"
+#include "engine/xmalloc.h"
+#include "nodes/lm/tokenizer.h"
+#include "tests/lm/lm_test.h"
+
+static struct ik_tok *load_tok(const char *path)
+{
+    struct ik_tok *t = NULL;
+    struct ik_diag d = IK_DIAG_INIT;
+    cr_assert_eq(ik_tok_load(&t, path, &d), 0, "%s", ik_diag_message(&d));
+    return t;
+}
+
+static struct ik_tok *shared_tok(const char *rel)
+{
+    char *p = lmt_shared(rel);
+    if (p == NULL)
+        cr_skip_test("../shared/data/%s is absent (large file, not copied into the tree)", rel);
+    struct ik_tok *t = load_tok(p);
+    free(p);
+    return t;
+}
+
+/* Encodes text and compares with want (n ids); then decodes back to text. */
+static void check(const struct ik_tok *t, const char *text, const int *want, size_t n, int parse_special)
+{
+    int *ids = NULL;
+    size_t got = 0;
+    struct ik_diag d = IK_DIAG_INIT;
+    cr_assert_eq(ik_tok_encode(t, text, strlen(text), parse_special, &ids, &got, &d), 0, "%s",
+                 ik_diag_message(&d));
+    struct ik_buf b = IK_BUF_INIT;
+    for (size_t i = 0; i < got; i++)
+        ik_buf_printf(&b, "%d ", ids[i]);
+    cr_assert_eq(got, n, "'%s': %zu ids (%s), expected %zu", text, got, b.data ? b.data : "", n);
+    for (size_t i = 0; i < n; i++)
+        cr_assert_eq(ids[i], want[i], "'%s': id %zu is %d, expected %d (got %s)", text, i, ids[i], want[i], b.data);
+    ik_buf_reset(&b);
+    cr_assert_eq(ik_tok_decode(t, ids, got, 0, &b, &d), 0);
+    cr_assert_str_eq(b.data ? b.data : "", text);
+    ik_buf_free(&b);
+    free(ids);
+}
+
+static void check_json(const struct ik_tok *t, json_t *examples)
+{
+    const char *text;
+    json_t *e;
+    int n_checked = 0;
+    json_object_foreach(examples, text, e) {
+        json_t *arr = json_is_array(e) ? e : json_object_get(e, "ids");
+        if (!json_is_array(arr))
+            continue; /* "note" */
+        size_t n = json_array_size(arr);
+        int *want = ik_xmalloc(n * sizeof *want + 1);
+        for (size_t i = 0; i < n; i++)
+            want[i] = (int)json_integer_value(json_array_get(arr, i));
+        check(t, text, want, n, 0);
+        json_t *pieces = json_object_get(e, "pieces");
+        for (size_t i = 0; i < json_array_size(pieces); i++)
+            cr_assert_str_eq(ik_tok_piece(t, want[i]), json_string_value(json_array_get(pieces, i)));
+        free(want);
+        n_checked++;
+    }
+    cr_assert(n_checked >= 2);
+}
+
+Test(lm_tokenizer, tok512_golden)
+{
+    char *p = lmt_path("examples/models/stories260K/tok512.model");
+    struct ik_tok *t = load_tok(p);
+    cr_assert_eq(ik_tok_kind(t), IK_TOK_SPM_BPE);
+    cr_assert_eq(ik_tok_vocab_size(t), 512);
+    cr_assert_eq(ik_tok_bos(t), 1);
+    cr_assert_eq(ik_tok_eos(t), 2);
+    char *gp = lmt_path("tests/data/lm/stories260K_golden_reference.json");
+    json_t *g = lmt_json(gp);
+    check_json(t, json_object_get(g, "tokenizer_examples"));
+    /* The teacher-forced text encodes to the reference's tokens after BOS. */
+    json_t *tf = json_object_get(g, "teacher_forced");
+    json_t *tw = json_object_get(tf, "tokens_with_bos");
+    size_t n = json_array_size(tw) - 1;
+    int *want = ik_xmalloc(n * sizeof *want);
+    for (size_t i = 0; i < n; i++)
+        want[i] = (int)json_integer_value(json_array_get(tw, i + 1));
+    check(t, json_string_value(json_object_get(tf, "text")), want, n, 0);
+    free(want);
+    /* The greedy tokens decode to the reference's text. */
+    json_t *gr = json_object_get(g, "greedy_from_bos");
+    json_t *toks = json_object_get(gr, "tokens");
+    int ids[64];
+    for (int i = 0; i < 64; i++)
+        ids[i] = (int)json_integer_value(json_array_get(toks, (size_t)i));
+    struct ik_buf b = IK_BUF_INIT;
+    struct ik_diag d = IK_DIAG_INIT;
+    cr_assert_eq(ik_tok_decode(t, ids, 64, 1, &b, &d), 0);
+    cr_assert_str_eq(b.data, json_string_value(json_object_get(gr, "text")));
+    ik_buf_free(&b);
+    json_decref(g);
+    free(gp);
+    ik_tok_free(t);
+    free(p);
+}
+
+Test(lm_tokenizer, tok512_whitespace_and_special)
+{
+    char *p = lmt_path("examples/models/stories260K/tok512.model");
+    struct ik_tok *t = load_tok(p);
+    int *ids;
+    size_t n;
+    struct ik_diag d = IK_DIAG_INIT;
+    /* remove_extra_whitespaces: leading, trailing and repeated spaces vanish. */
+    int *ref;
+    size_t nref;
+    cr_assert_eq(ik_tok_encode(t, "Once upon", 9, 0, &ref, &nref, &d), 0);
+    cr_assert_eq(ik_tok_encode(t, "  Once   upon ", 14, 0, &ids, &n, &d), 0);
+    cr_assert_eq(n, nref);
+    cr_assert_eq(memcmp(ids, ref, n * sizeof *ids), 0);
+    free(ids);
+    free(ref);
+    /* "<s>" is plain text unless special tokens are parsed. */
+    cr_assert_eq(ik_tok_encode(t, "<s>Once", 7, 0, &ids, &n, &d), 0);
+    cr_assert(n > 2 && ids[0] != 1);
+    free(ids);
+    cr_assert_eq(ik_tok_encode(t, "<s>Once", 7, 1, &ids, &n, &d), 0);
+    cr_assert_eq(n, 4);
+    cr_assert_eq(ids[0], 1);
+    cr_assert_eq(ids[1], ik_tok_find(t, "O")); /* no dummy prefix after a special token */
+    free(ids);
+    cr_assert_eq(ik_tok_find(t, "<0x41>"), 0x41 + 3);
+    cr_assert(ik_tok_is_special(t, 2));
+    struct ik_buf b = IK_BUF_INIT;
+    int bad = 512;
+    cr_assert_eq(ik_tok_decode(t, &bad, 1, 0, &b, &d), IK_EVALIDATE);
+    cr_assert_str_eq(ik_diag_message(&d), "error: token id 512 at index 0 is outside the vocabulary [0, 512)");
+    ik_diag_free(&d);
+    ik_buf_free(&b);
+    ik_tok_free(t);
+    free(p);
+}
+
+Test(lm_tokenizer, llm_jp_v3_unigram_golden)
+{
+    struct ik_tok *t = shared_tok("tokenizers/llm-jp-tokenizer-v3/llm-jp-tokenizer-100k.ver3.0b1.model");
+    cr_assert_eq(ik_tok_kind(t), IK_TOK_SPM_UNIGRAM);
+    cr_assert_eq(ik_tok_vocab_size(t), 99574);
+    char *gp = lmt_path("tests/data/lm/llm-jp-v3_golden_tokenization.json");
+    json_t *g = lmt_json(gp);
+    check_json(t, json_object_get(g, "examples"));
+    /* A character with no piece (private use U+E000) falls back to its UTF-8
+     * bytes; <0x00> is id 8. */
+    check(t, "\xee\x80\x80", (int[]){279, 8 + 0xee, 8 + 0x80, 8 + 0x80}, 4, 0);
+    json_decref(g);
+    free(gp);
+    ik_tok_free(t);
+}
+
+Test(lm_tokenizer, qwen3_bpe_golden)
+{
+    struct ik_tok *t = shared_tok("tokenizers/qwen3/tokenizer.json");
+    cr_assert_eq(ik_tok_kind(t), IK_TOK_BYTE_BPE);
+    cr_assert_eq(ik_tok_vocab_size(t), 151669);
+    char *gp = lmt_path("tests/data/lm/qwen3_golden_tokenization.json");
+    json_t *g = lmt_json(gp);
+    check_json(t, json_object_get(g, "examples"));
+    json_decref(g);
+    free(gp);
+    /* Special tokens: ids from tokenizer.json's added_tokens; matched only on request. */
+    int im_start = ik_tok_find(t, "<|im_start|>"), im_end = ik_tok_find(t, "<|im_end|>");
+    cr_assert_eq(im_start, 151644);
+    cr_assert_eq(im_end, 151645);
+    cr_assert_eq(ik_tok_eos(t), 151643);
+    const char *chat = "<|im_start|>user\nOnce upon a time<|im_end|>\n";
+    int *ids;
+    size_t n;
+    struct ik_diag d = IK_DIAG_INIT;
+    cr_assert_eq(ik_tok_encode(t, chat, strlen(chat), 1, &ids, &n, &d), 0);
+    int want[] = {im_start, 872, 198, 12522, 5193, 264, 882, im_end, 198};
+    cr_assert_eq(n, 9);
+    for (int i = 0; i < 9; i++)
+        cr_assert_eq(ids[i], want[i], "id %d: %d", i, ids[i]);
+    struct ik_buf b = IK_BUF_INIT;
+    cr_assert_eq(ik_tok_decode(t, ids, n, 0, &b, &d), 0);
+    cr_assert_str_eq(b.data, chat);
+    ik_buf_reset(&b);
+    cr_assert_eq(ik_tok_decode(t, ids, n, 1, &b, &d), 0);
+    cr_assert_str_eq(b.data, "user\nOnce upon a time\n");
+    ik_buf_free(&b);
+    free(ids);
+    cr_assert_eq(ik_tok_encode(t, chat, strlen(chat), 0, &ids, &n, &d), 0);
+    for (size_t i = 0; i < n; i++)
+        cr_assert(ids[i] != im_start && ids[i] != im_end, "user text forged a special token");
+    free(ids);
+    /* Text NFC would change, and invalid UTF-8, are refused with the offset. */
+    cr_assert_eq(ik_tok_encode(t, "ka\xe3\x81\x8b\xe3\x82\x99", 8, 0, &ids, &n, &d), IK_EVALIDATE);
+    cr_assert(strncmp(ik_diag_message(&d), "error: text at byte 5 has a character that NFC", 46) == 0, "%s",
+              ik_diag_message(&d));
+    cr_assert_eq(ik_tok_encode(t, "ab\xff", 3, 0, &ids, &n, &d), IK_EVALIDATE);
+    cr_assert_str_eq(ik_diag_message(&d), "error: text is not valid UTF-8 at byte 2");
+    ik_diag_free(&d);
+    ik_tok_free(t);
+}
+
+/* A hand-written tokenizer.json: both merges encodings, the rank order, and
+ * the refusal of what is not implemented. */
+Test(lm_tokenizer, bpe_small_json)
+{
+    char *dir = lmt_tmpdir();
+    char *p = ik_xasprintf("%s/tokenizer.json", dir);
+    const char *j =
+        "{\"version\": \"1.0\", \"added_tokens\": [{\"id\": 9, \"content\": \"<|x|>\", \"special\": true}],"
+        " \"normalizer\": null, \"pre_tokenizer\": {\"type\": \"ByteLevel\", \"add_prefix_space\": false,"
+        " \"use_regex\": true}, \"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 1, \"c\": 2,"
+        " \"ab\": 3, \"bc\": 4, \"abc\": 5, \"\\u0120\": 6, \"\\u0120a\": 7}, \"merges\": [\"b c\", [\"a\", \"b\"],"
+        " \"a bc\", \"\\u0120 a\"]}}";
+    lmt_write(p, j, strlen(j));
+    struct ik_tok *t = load_tok(p);
+    check(t, "abc", (int[]){2 + 3}, 1, 0);       /* b c first (rank 0), then a bc */
+    check(t, "ab ab", (int[]){3, 6, 3}, 3, 0);   /* " ab": a b (rank 1) beats Ġ a (rank 3) */
+    check(t, "<|x|>ab", (int[]){9, 3}, 2, 1);
+    ik_tok_free(t);
+    const char *bad = "{\"model\": {\"type\": \"WordPiece\", \"vocab\": {}}}";
+    lmt_write(p, bad, strlen(bad));
+    struct ik_diag d = IK_DIAG_INIT;
+    cr_assert_eq(ik_tok_load(&t, p, &d), IK_EVALIDATE);
+    char *want = ik_xasprintf("%s: error: model type 'WordPiece' is not supported (only BPE)", p);
+    cr_assert_str_eq(ik_diag_message(&d), want);
+    free(want);
+    ik_diag_free(&d);
+    free(p);
+    lmt_rmtree(dir);
+}
+
+/* llama.cpp's test vectors for the Llama-2 SentencePiece vocabulary (32,000
+ * pieces, read from GGUF metadata): every input of .gguf.inp (separated by
+ * __ggml_vocab_test__ lines) must give the ids on the same line of .gguf.out. */
+Test(lm_tokenizer, llama_spm_gguf_vectors)
+{
+    char *gg = lmt_shared("tokenizers/ggml-vocab-llama-spm/ggml-vocab-llama-spm.gguf");
+    if (gg == NULL)
+        cr_skip_test("../shared/data/tokenizers/ggml-vocab-llama-spm is absent");
+    struct ik_tok *t = load_tok(gg);
+    cr_assert_eq(ik_tok_vocab_size(t), 32000);
+    char *ip = ik_xasprintf("%s.inp", gg), *op = ik_xasprintf("%s.out", gg);
+    char *inp = lmt_read(ip, NULL), *outp = lmt_read(op, NULL);
+    const char *sep = "\n__ggml_vocab_test__\n";
+    char *in = inp, *line = outp;
+    int cases = 0;
+    while (*in && *line) {
+        char *end = strstr(in, sep);
+        cr_assert_not_null(end);
+        *end = '\0';
+        char *nl = strchr(line, '\n');
+        if (nl)
+            *nl = '\0';
+        int want[512];
+        size_t n = 0;
+        for (char *p = line; *p;) {
+            char *e;
+            long v = strtol(p, &e, 10);
+            if (e == p)
+                break;
+            want[n++] = (int)v;
+            p = e;
+        }
+        check(t, in, want, n, 0);
+        cases++;
+        in = end + strlen(sep);
+        line = nl ? nl + 1 : line + strlen(line);
+    }
+    cr_assert_eq(cases, 46);
+    free(inp), free(outp), free(ip), free(op), free(gg);
+    ik_tok_free(t);
+}
