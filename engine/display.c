@@ -47,6 +47,11 @@ void ik_display_live(struct ik_display *disp, const struct ik_display_line *line
     ik_display_clear(disp);
     for (int i = 0; i < n; i++) {
         const struct ik_display_line *l = &lines[i];
+        if (l->total == 0 && l->done == 0) { /* a node that reports no progress */
+            fprintf(stderr, "%s%-16s%s running %.1f s  %s\x1b[K\n", disp->color ? "\x1b[1m" : "",
+                    l->name, disp->color ? "\x1b[0m" : "", l->elapsed_s, l->counters ? l->counters : "");
+            continue;
+        }
         char bar[23] = "[                    ]", eta[32];
         if (l->total > 0) {
             int fill = (int)(20.0 * (double)l->done / (double)l->total);

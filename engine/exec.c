@@ -100,30 +100,16 @@ static int make_scratch(struct ik_node_ctx *ctx, struct ik_diag *d)
 
 static void send_result(struct ik_node_ctx *ctx)
 {
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 2);
-    ik_mp_pack_str(&pk, "t");
-    ik_mp_pack_str(&pk, "r");
-    ik_mp_pack_str(&pk, "outputs");
-    msgpack_pack_array(&pk, ctx->n_outputs);
+    struct ik_progress_output *outs = ik_xcalloc(ctx->n_outputs + 1, sizeof *outs);
+    char (*hex)[IK_HASH_HEX_LEN + 1] = ik_xcalloc(ctx->n_outputs + 1, sizeof *hex);
     for (size_t i = 0; i < ctx->n_outputs; i++) {
-        char hex[IK_HASH_HEX_LEN + 1];
-        ik_hash_to_hex(&ctx->outputs[i].hash, hex);
-        msgpack_pack_map(&pk, 4);
-        ik_mp_pack_str(&pk, "port");
-        ik_mp_pack_str(&pk, ctx->outputs[i].port);
-        ik_mp_pack_str(&pk, "hash");
-        ik_mp_pack_str(&pk, hex);
-        ik_mp_pack_str(&pk, "size");
-        msgpack_pack_uint64(&pk, ctx->outputs[i].size);
-        ik_mp_pack_str(&pk, "kind");
-        ik_mp_pack_str(&pk, ctx->outputs[i].kind);
+        ik_hash_to_hex(&ctx->outputs[i].hash, hex[i]);
+        outs[i] = (struct ik_progress_output){ctx->outputs[i].port, hex[i], ctx->outputs[i].size,
+                                              ctx->outputs[i].kind};
     }
-    ik_progress_send_raw(IK_PROGRESS_FD, sb.data, sb.size);
-    msgpack_sbuffer_destroy(&sb);
+    ik_progress_send_result(IK_PROGRESS_FD, outs, ctx->n_outputs);
+    free(hex);
+    free(outs);
 }
 
 /* Every declared output port must have been written. */

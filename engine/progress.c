@@ -26,15 +26,21 @@ static void send_buffer(int fd, msgpack_sbuffer *sb)
     msgpack_sbuffer_destroy(sb);
 }
 
+/* Starts a frame map of n entries whose first entry is {t: type}. */
+static void begin_frame(msgpack_sbuffer *sb, msgpack_packer *pk, size_t n, const char *type)
+{
+    msgpack_sbuffer_init(sb);
+    msgpack_packer_init(pk, sb, msgpack_sbuffer_write);
+    msgpack_pack_map(pk, n);
+    ik_mp_pack_str(pk, "t");
+    ik_mp_pack_str(pk, type);
+}
+
 void ik_progress_send_progress(int fd, uint64_t done, uint64_t total, const char *unit)
 {
     msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
     msgpack_packer pk;
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 4);
-    ik_mp_pack_str(&pk, "t");
-    ik_mp_pack_str(&pk, "p");
+    begin_frame(&sb, &pk, 4, "p");
     ik_mp_pack_str(&pk, "done");
     msgpack_pack_uint64(&pk, done);
     ik_mp_pack_str(&pk, "total");
@@ -47,12 +53,8 @@ void ik_progress_send_progress(int fd, uint64_t done, uint64_t total, const char
 void ik_progress_send_counter(int fd, const char *name, double value)
 {
     msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
     msgpack_packer pk;
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 3);
-    ik_mp_pack_str(&pk, "t");
-    ik_mp_pack_str(&pk, "c");
+    begin_frame(&sb, &pk, 3, "c");
     ik_mp_pack_str(&pk, "name");
     ik_mp_pack_str(&pk, name);
     ik_mp_pack_str(&pk, "value");
@@ -63,13 +65,30 @@ void ik_progress_send_counter(int fd, const char *name, double value)
 void ik_progress_send_error(int fd, const char *message)
 {
     msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
     msgpack_packer pk;
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 2);
-    ik_mp_pack_str(&pk, "t");
-    ik_mp_pack_str(&pk, "e");
+    begin_frame(&sb, &pk, 2, "e");
     ik_mp_pack_str(&pk, "message");
     ik_mp_pack_str(&pk, message);
+    send_buffer(fd, &sb);
+}
+
+void ik_progress_send_result(int fd, const struct ik_progress_output *outputs, size_t n)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    begin_frame(&sb, &pk, 2, "r");
+    ik_mp_pack_str(&pk, "outputs");
+    msgpack_pack_array(&pk, n);
+    for (size_t i = 0; i < n; i++) {
+        msgpack_pack_map(&pk, 4);
+        ik_mp_pack_str(&pk, "port");
+        ik_mp_pack_str(&pk, outputs[i].port);
+        ik_mp_pack_str(&pk, "hash");
+        ik_mp_pack_str(&pk, outputs[i].hash_hex);
+        ik_mp_pack_str(&pk, "size");
+        msgpack_pack_uint64(&pk, outputs[i].size);
+        ik_mp_pack_str(&pk, "kind");
+        ik_mp_pack_str(&pk, outputs[i].kind ? outputs[i].kind : "");
+    }
     send_buffer(fd, &sb);
 }

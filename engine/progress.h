@@ -25,6 +25,14 @@
 void ik_progress_send_progress(int fd, uint64_t done, uint64_t total, const char *unit);
 void ik_progress_send_counter(int fd, const char *name, double value);
 void ik_progress_send_error(int fd, const char *message);
+/* One output of a finished node, for the result frame. */
+struct ik_progress_output {
+    const char *port;
+    const char *hash_hex;
+    uint64_t size;
+    const char *kind;
+};
+void ik_progress_send_result(int fd, const struct ik_progress_output *outputs, size_t n);
 /* Sends an already packed frame. */
 void ik_progress_send_raw(int fd, const void *data, size_t len);
 
