@@ -1,7 +1,7 @@
-/* cache/refs.c - refs/<graph>/<node>: the last key of each node of each graph.
+/* cache/refs.c - refs/<graph>.mp: the last key of each node of a graph (refs.h).
  *
- * One small msgpack file per ref, replaced atomically, so a reader sees either
- * the old key or the new one. Names become path components and are checked. */
+ * The set is kept as an array with a name index; it is read whole and written
+ * whole, atomically, so a reader sees either the old set or the new one. */
 #include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -15,12 +15,20 @@
 #include "cache/refs.h"
 #include "engine/error.h"
 #include "engine/mp.h"
+#include "engine/strmap.h"
 #include "engine/xmalloc.h"
 
 #define REF_FORMAT 1
-#define REF_MAX_BYTES 4096
 
-/* A graph or node name must be one harmless path component. */
+struct ik_refset {
+    char *graph;
+    struct ik_ref *refs; /* graph fields unused: the set's graph is `graph` */
+    size_t n, cap;
+    struct ik_strmap index; /* node -> position in refs */
+    bool dirty;
+};
+
+/* A graph name must be one harmless path component. */
 static int check_name(const char *what, const char *name, struct ik_diag *d)
 {
     if (name == NULL || name[0] == '\0' || strcmp(name, ".") == 0 || strcmp(name, "..") == 0 ||
@@ -30,34 +38,140 @@ static int check_name(const char *what, const char *name, struct ik_diag *d)
     return 0;
 }
 
-int ik_ref_set(struct ik_cache *c, const char *graph, const char *node, const struct ik_hash *key,
-               struct ik_diag *d)
+static char *set_path(const struct ik_cache *c, const char *graph)
+{
+    return ik_xasprintf("%s/refs/%s.mp", c->root, graph);
+}
+
+static void add(struct ik_refset *rs, const char *node, size_t len, const struct ik_hash *key,
+                int64_t updated_ms)
+{
+    rs->refs = ik_xgrow(rs->refs, &rs->cap, rs->n + 1, sizeof *rs->refs);
+    struct ik_ref *r = &rs->refs[rs->n];
+    memset(r, 0, sizeof *r);
+    r->node = ik_xstrndup(node, len);
+    r->key = *key;
+    r->updated_ms = updated_ms;
+    ik_strmap_put(&rs->index, node, len, (int)rs->n++);
+}
+
+/* Fills rs from a file's bytes; IK_ECORRUPT with d naming path otherwise. */
+static int parse(struct ik_refset *rs, const char *path, const char *data, size_t len,
+                 struct ik_diag *d)
+{
+    msgpack_unpacked un;
+    msgpack_unpacked_init(&un);
+    size_t off = 0;
+    int rc = 0;
+    const msgpack_object *refs = NULL;
+    if (msgpack_unpack_next(&un, data, len, &off) == MSGPACK_UNPACK_SUCCESS && off == len)
+        refs = ik_mp_get(&un.data, "refs");
+    if (refs == NULL || refs->type != MSGPACK_OBJECT_MAP)
+        rc = IK_ECORRUPT;
+    for (uint32_t i = 0; rc == 0 && i < refs->via.map.size; i++) {
+        const msgpack_object_kv *kv = &refs->via.map.ptr[i];
+        const msgpack_object *k = ik_mp_get(&kv->val, "key");
+        double updated = 0;
+        char hex[IK_HASH_HEX_LEN + 1] = "";
+        if (k && k->type == MSGPACK_OBJECT_STR && k->via.str.size == IK_HASH_HEX_LEN)
+            memcpy(hex, k->via.str.ptr, IK_HASH_HEX_LEN);
+        struct ik_hash h;
+        if (kv->key.type != MSGPACK_OBJECT_STR || ik_hash_from_hex(hex, &h) != 0 ||
+            !ik_mp_number(ik_mp_get(&kv->val, "updated_ms"), &updated))
+            rc = IK_ECORRUPT;
+        else
+            add(rs, kv->key.via.str.ptr, kv->key.via.str.size, &h, (int64_t)updated);
+    }
+    msgpack_unpacked_destroy(&un);
+    if (rc != 0) {
+        ik_diag_set(d, rc, "%s: corrupt refs: expected {v, refs: {node: {key (64 hex digits), "
+                           "updated_ms}}}", ik__display_path(path));
+        ik_diag_hint(d, "delete the file; the next run of the graph writes it again");
+    }
+    return rc;
+}
+
+int ik_refset_load(const struct ik_cache *c, const char *graph, struct ik_refset **out,
+                   struct ik_diag *d)
 {
     int rc = check_name("graph", graph, d);
-    if (rc == 0)
-        rc = check_name("node", node, d);
     if (rc != 0)
         return rc;
+    struct ik_refset *rs = ik_xcalloc(1, sizeof *rs);
+    rs->graph = ik_xstrdup(graph);
+    char *path = set_path(c, graph);
+    char *data = NULL;
+    size_t len = 0;
+    struct ik_diag ignore = IK_DIAG_INIT;
+    rc = ik_read_file(path, &data, &len, &ignore);
+    ik_diag_free(&ignore);
+    if (rc == -ENOENT)
+        rc = 0; /* no run of this graph yet */
+    else if (rc < 0)
+        rc = ik_diag_set(d, rc, "cannot read %s: %s", ik__display_path(path), strerror(-rc));
+    else
+        rc = parse(rs, path, data, len, d);
+    free(data);
+    free(path);
+    if (rc != 0) {
+        ik_refset_free(rs);
+        return rc;
+    }
+    *out = rs;
+    return 0;
+}
+
+const struct ik_hash *ik_refset_get(const struct ik_refset *rs, const char *node)
+{
+    int i = ik_strmap_get(&rs->index, node, strlen(node));
+    return i < 0 ? NULL : &rs->refs[i].key;
+}
+
+void ik_refset_set(struct ik_refset *rs, const char *node, const struct ik_hash *key)
+{
+    int i = ik_strmap_get(&rs->index, node, strlen(node));
+    if (i >= 0 && ik_hash_equal(&rs->refs[i].key, key))
+        return;
+    if (i >= 0) {
+        rs->refs[i].key = *key;
+        rs->refs[i].updated_ms = ik__now_ms();
+    } else {
+        add(rs, node, strlen(node), key, ik__now_ms());
+    }
+    rs->dirty = true;
+}
+
+int ik_refset_save(struct ik_cache *c, struct ik_refset *rs, struct ik_diag *d)
+{
+    if (!rs->dirty)
+        return 0;
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
     msgpack_packer pk;
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    char hex[IK_HASH_HEX_LEN + 1];
-    ik_hash_to_hex(key, hex);
-    msgpack_pack_map(&pk, 3);
+    msgpack_pack_map(&pk, 2);
     ik_mp_pack_str(&pk, "v");
     msgpack_pack_int(&pk, REF_FORMAT);
-    ik_mp_pack_str(&pk, "key");
-    ik_mp_pack_str(&pk, hex);
-    ik_mp_pack_str(&pk, "updated_ms");
-    msgpack_pack_int64(&pk, ik__now_ms());
-
-    char *dir = ik_xasprintf("%s/refs/%s", c->root, graph);
-    char *path = ik_xasprintf("%s/%s", dir, node);
+    ik_mp_pack_str(&pk, "refs");
+    msgpack_pack_map(&pk, rs->n);
+    for (size_t i = 0; i < rs->n; i++) {
+        char hex[IK_HASH_HEX_LEN + 1];
+        ik_hash_to_hex(&rs->refs[i].key, hex);
+        ik_mp_pack_str(&pk, rs->refs[i].node);
+        msgpack_pack_map(&pk, 2);
+        ik_mp_pack_str(&pk, "key");
+        ik_mp_pack_str(&pk, hex);
+        ik_mp_pack_str(&pk, "updated_ms");
+        msgpack_pack_int64(&pk, rs->refs[i].updated_ms);
+    }
+    char *dir = ik_cache_path(c, "refs");
+    char *path = set_path(c, rs->graph);
     char *tmp = ik_cache_path(c, "tmp");
-    rc = ik_mkdirs(dir, d);
+    int rc = ik_mkdirs(dir, d);
     if (rc == 0)
         rc = ik_write_atomic(tmp, path, sb.data, sb.size, 0644, d);
+    if (rc == 0)
+        rs->dirty = false;
     free(tmp);
     free(path);
     free(dir);
@@ -65,65 +179,45 @@ int ik_ref_set(struct ik_cache *c, const char *graph, const char *node, const st
     return rc;
 }
 
-/* Reads one ref file: 0, -ENOENT, or another failure with d filled. */
-static int read_ref(const char *path, struct ik_hash *key, int64_t *updated_ms, struct ik_diag *d)
+void ik_refset_free(struct ik_refset *rs)
 {
-    struct stat st;
-    if (stat(path, &st) != 0) {
-        int e = errno;
-        return e == ENOENT ? -ENOENT
-                           : ik_diag_set(d, -e, "cannot read %s: %s", ik__display_path(path),
-                                         strerror(e));
+    if (rs == NULL)
+        return;
+    for (size_t i = 0; i < rs->n; i++)
+        free(rs->refs[i].node);
+    free(rs->refs);
+    ik_strmap_free(&rs->index);
+    free(rs->graph);
+    free(rs);
+}
+
+int ik_ref_set(struct ik_cache *c, const char *graph, const char *node, const struct ik_hash *key,
+               struct ik_diag *d)
+{
+    int rc = check_name("node", node, d);
+    struct ik_refset *rs = NULL;
+    if (rc == 0)
+        rc = ik_refset_load(c, graph, &rs, d);
+    if (rc == 0) {
+        ik_refset_set(rs, node, key);
+        rc = ik_refset_save(c, rs, d);
     }
-    if (st.st_size > REF_MAX_BYTES)
-        return ik_diag_set(d, IK_ECORRUPT, "%s: corrupt ref: %lld bytes is too large",
-                           ik__display_path(path), (long long)st.st_size);
-    char *data = NULL;
-    size_t len = 0;
-    int rc = ik_read_file(path, &data, &len, d);
-    if (rc != 0)
-        return rc;
-    msgpack_unpacked un;
-    msgpack_unpacked_init(&un);
-    size_t off = 0;
-    const msgpack_object *k = NULL, *u = NULL;
-    if (msgpack_unpack_next(&un, data, len, &off) == MSGPACK_UNPACK_SUCCESS && off == len) {
-        k = ik_mp_get(&un.data, "key");
-        u = ik_mp_get(&un.data, "updated_ms");
-    }
-    char hex[IK_HASH_HEX_LEN + 1] = "";
-    if (k != NULL && k->type == MSGPACK_OBJECT_STR && k->via.str.size == IK_HASH_HEX_LEN) {
-        memcpy(hex, k->via.str.ptr, IK_HASH_HEX_LEN);
-        hex[IK_HASH_HEX_LEN] = '\0';
-    }
-    if (ik_hash_from_hex(hex, key) != 0 || u == NULL ||
-        (u->type != MSGPACK_OBJECT_POSITIVE_INTEGER && u->type != MSGPACK_OBJECT_NEGATIVE_INTEGER)) {
-        rc = ik_diag_set(d, IK_ECORRUPT, "%s: corrupt ref: expected a map with 'key' (64 hex "
-                                         "digits) and 'updated_ms'", ik__display_path(path));
-        ik_diag_hint(d, "delete the file; the next run of the graph writes it again");
-    } else if (updated_ms) {
-        *updated_ms = u->via.i64;
-    }
-    msgpack_unpacked_destroy(&un);
-    free(data);
+    ik_refset_free(rs);
     return rc;
 }
 
 int ik_ref_get(const struct ik_cache *c, const char *graph, const char *node,
                struct ik_hash *key, struct ik_diag *d)
 {
-    int rc = check_name("graph", graph, d);
-    if (rc == 0)
-        rc = check_name("node", node, d);
+    struct ik_refset *rs = NULL;
+    int rc = ik_refset_load(c, graph, &rs, d);
     if (rc != 0)
         return rc;
-    char *path = ik_xasprintf("%s/refs/%s/%s", c->root, graph, node);
-    struct ik_hash h;
-    rc = read_ref(path, &h, NULL, d);
-    free(path);
-    if (rc == 0)
-        *key = h;
-    return rc;
+    const struct ik_hash *h = ik_refset_get(rs, node);
+    if (h)
+        *key = *h;
+    ik_refset_free(rs);
+    return h ? 0 : -ENOENT;
 }
 
 static int cmp_ref(const void *a, const void *b)
@@ -133,48 +227,44 @@ static int cmp_ref(const void *a, const void *b)
     return r != 0 ? r : strcmp(x->node, y->node);
 }
 
+/* Appends the refs of refs/<file> (a graph's set) to the list. */
+static int list_one(const struct ik_cache *c, const char *file, struct ik_ref **list, size_t *n,
+                    size_t *cap, struct ik_diag *d)
+{
+    size_t len = strlen(file);
+    if (len <= 3 || strcmp(file + len - 3, ".mp") != 0)
+        return 0;
+    char *graph = ik_xstrndup(file, len - 3);
+    struct ik_refset *rs = NULL;
+    int rc = ik_refset_load(c, graph, &rs, d);
+    for (size_t i = 0; rc == 0 && i < rs->n; i++) {
+        *list = ik_xgrow(*list, cap, *n + 1, sizeof **list);
+        struct ik_ref *r = &(*list)[(*n)++];
+        *r = rs->refs[i];
+        r->graph = ik_xstrdup(graph);
+        r->node = ik_xstrdup(rs->refs[i].node);
+    }
+    ik_refset_free(rs);
+    free(graph);
+    return rc;
+}
+
 int ik_ref_list(const struct ik_cache *c, struct ik_ref **refs, size_t *n, struct ik_diag *d)
 {
     struct ik_ref *list = NULL;
     size_t count = 0, cap = 0;
     int rc = 0;
     char *top = ik_cache_path(c, "refs");
-    DIR *gdir = opendir(top);
-    if (gdir == NULL && errno != ENOENT) {
+    DIR *dir = opendir(top);
+    if (dir == NULL && errno != ENOENT) {
         int e = errno;
         rc = ik_diag_set(d, -e, "cannot list %s: %s", ik__display_path(top), strerror(e));
     }
-    struct dirent *ge;
-    while (rc == 0 && gdir != NULL && (ge = readdir(gdir)) != NULL) {
-        if (strcmp(ge->d_name, ".") == 0 || strcmp(ge->d_name, "..") == 0)
-            continue;
-        char *gpath = ik_xasprintf("%s/%s", top, ge->d_name);
-        DIR *ndir = opendir(gpath);
-        struct dirent *ne;
-        while (rc == 0 && ndir != NULL && (ne = readdir(ndir)) != NULL) {
-            if (strcmp(ne->d_name, ".") == 0 || strcmp(ne->d_name, "..") == 0)
-                continue;
-            char *path = ik_xasprintf("%s/%s", gpath, ne->d_name);
-            struct ik_ref r = {0};
-            rc = read_ref(path, &r.key, &r.updated_ms, d);
-            free(path);
-            if (rc == -ENOENT) { /* replaced or removed while listing */
-                rc = 0;
-                continue;
-            }
-            if (rc != 0)
-                break;
-            r.graph = ik_xstrdup(ge->d_name);
-            r.node = ik_xstrdup(ne->d_name);
-            list = ik_xgrow(list, &cap, count + 1, sizeof *list);
-            list[count++] = r;
-        }
-        if (ndir != NULL)
-            closedir(ndir);
-        free(gpath);
-    }
-    if (gdir != NULL)
-        closedir(gdir);
+    struct dirent *e;
+    while (rc == 0 && dir != NULL && (e = readdir(dir)) != NULL)
+        rc = list_one(c, e->d_name, &list, &count, &cap, d);
+    if (dir != NULL)
+        closedir(dir);
     free(top);
     if (rc != 0) {
         ik_refs_free(list, count);

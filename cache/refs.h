@@ -1,13 +1,21 @@
-/* cache/refs.h - names for results: refs/<graph>/<node> -> the node's last key.
+/* cache/refs.h - names for results: the last key of each node of each graph.
  *
  * Written by the scheduler each time a node of graph <graph> (the graph file's
  * base name) completes or is found cached, so `ikada cache show cot.sft`
  * resolves to an object and `ikada status` can compare a node's current spec
- * with the one it last ran with. Format: a msgpack map
- * {v: 1, key: hex, updated_ms: int}. */
+ * with the one it last ran with.
+ *
+ * Format: one file per graph, refs/<graph>.mp, a msgpack map
+ *   {v: 1, refs: {<node>: {key: hex, updated_ms: int}}}
+ * replaced atomically. One file and not one per node, because a no-op run of
+ * a 10,000-node graph must not open 10,000 files: the scheduler loads a graph's
+ * refs once (ik_refset_load), updates them in memory and saves them when they
+ * changed. A crash between two saves loses only names, never results: the next
+ * run finds every finished node in the action cache by its key. */
 #ifndef IK_CACHE_REFS_H
 #define IK_CACHE_REFS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "cache/cache.h"
@@ -20,10 +28,25 @@ struct ik_ref {
     int64_t updated_ms;
 };
 
-/* Sets refs/<graph>/<node> atomically. */
+/* All refs of one graph, in memory. */
+struct ik_refset;
+
+/* Loads refs/<graph>.mp (missing = empty). Fails on a bad graph name (-EINVAL)
+ * or a corrupt file (IK_ECORRUPT), with d filled. */
+int ik_refset_load(const struct ik_cache *c, const char *graph, struct ik_refset **out,
+                   struct ik_diag *d);
+/* The node's key, or NULL. Valid until the next ik_refset_set or free. */
+const struct ik_hash *ik_refset_get(const struct ik_refset *rs, const char *node);
+/* Sets a node's key in memory (a no-op when it is already that key). */
+void ik_refset_set(struct ik_refset *rs, const char *node, const struct ik_hash *key);
+/* Writes the set atomically if it changed since it was loaded or saved. */
+int ik_refset_save(struct ik_cache *c, struct ik_refset *rs, struct ik_diag *d);
+/* Accepts NULL. */
+void ik_refset_free(struct ik_refset *rs);
+
+/* One-ref conveniences (load, change, save). */
 int ik_ref_set(struct ik_cache *c, const char *graph, const char *node, const struct ik_hash *key,
                struct ik_diag *d);
-
 /* 0 and *key; -ENOENT if no such ref. */
 int ik_ref_get(const struct ik_cache *c, const char *graph, const char *node,
                struct ik_hash *key, struct ik_diag *d);

@@ -399,6 +399,7 @@ static int parse_top(struct ik__graph_build *b, yaml_node_t *root, struct ik_dia
                         yaml_document_get_node(b->doc, p->value), d);
         if (rc < 0)
             return rc;
+        ik_strmap_put(&g->by_name, g->nodes[i].name, strlen(g->nodes[i].name), (int)i);
     }
     return 0;
 }
@@ -551,10 +552,7 @@ int ik_graph_load(const char *path, struct ik_graph **out, struct ik_diag *d)
 
 long ik_graph_find(const struct ik_graph *g, const char *name)
 {
-    for (size_t i = 0; i < g->n_nodes; i++)
-        if (g->nodes[i].name && strcmp(g->nodes[i].name, name) == 0)
-            return (long)i;
-    return -1;
+    return ik_strmap_get(&g->by_name, name, strlen(name));
 }
 
 long ik_graph_node_output(const struct ik_graph_node *n, const char *port)
@@ -589,6 +587,7 @@ void ik_graph_free(struct ik_graph *g)
     }
     free(g->nodes);
     free(g->topo);
+    ik_strmap_free(&g->by_name);
     free(g->path);
     free(g->dir);
     free(g->name);

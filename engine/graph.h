@@ -25,6 +25,7 @@
 #include <stddef.h>
 
 #include "engine/diag.h"
+#include "engine/strmap.h"
 #include "nodes/node.h"
 
 enum ik_input_source {
@@ -74,6 +75,7 @@ struct ik_graph {
     struct ik_graph_node *nodes; /* in file order */
     size_t n_nodes;
     size_t *topo; /* node indices, every producer before its consumers */
+    struct ik_strmap by_name; /* private: node name -> index, for ik_graph_find */
 };
 
 /* Reads, parses and validates `path`. On success *out is a new graph (free with

@@ -54,5 +54,6 @@ void ik_key_spec(const struct ik_graph_node *n, const struct ik_key_input *input
     msgpack_pack_int(&pk, n->type->version);
     ik_hash_bytes(sb.data, sb.size, key);
     *spec_len = sb.size;
-    *spec = msgpack_sbuffer_release(&sb);
+    /* Trim the buffer's 8 KiB default: a plan keeps one spec per node. */
+    *spec = ik_xrealloc(msgpack_sbuffer_release(&sb), *spec_len);
 }

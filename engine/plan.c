@@ -8,7 +8,6 @@
 #include "engine/error.h"
 #include "cache/cas.h"
 #include "cache/mpjson.h"
-#include "cache/refs.h"
 #include "engine/buf.h"
 #include "engine/mp.h"
 #include "engine/plan.h"
@@ -38,6 +37,20 @@ void ik_plan_close(struct ik_plan *p)
         entry_clear(&p->entries[i]);
     free(p->entries);
     p->entries = NULL;
+    ik_refset_free(p->refs);
+    p->refs = NULL;
+}
+
+struct ik_refset *ik_plan_refs(struct ik_plan *p)
+{
+    if (p->refs == NULL) {
+        struct ik_diag d = IK_DIAG_INIT;
+        if (ik_refset_load(p->cache, p->graph->name, &p->refs, &d) < 0) {
+            fprintf(stderr, "ikada: warning: %s\n", ik_diag_message(&d));
+            ik_diag_free(&d);
+        }
+    }
+    return p->refs;
 }
 
 int ik_plan_check_sources(const struct ik_plan *p, const bool *selected, struct ik_diag *d)
@@ -177,12 +190,13 @@ static char *explain(struct ik_plan *p, size_t i)
     const struct ik_graph_node *n = &p->graph->nodes[i];
     struct ik_plan_entry *e = &p->entries[i];
     struct ik_diag d = IK_DIAG_INIT;
-    struct ik_hash last;
-    if (ik_ref_get(p->cache, p->graph->name, n->name, &last, &d) < 0) {
-        ik_diag_free(&d);
+    struct ik_refset *refs = ik_plan_refs(p);
+    const struct ik_hash *ref = refs ? ik_refset_get(refs, n->name) : NULL;
+    if (ref == NULL) {
         e->never_run = true;
         return ik_xstrdup("never run");
     }
+    struct ik_hash last = *ref;
     if (ik_hash_equal(&last, &e->key))
         return ik_xstrdup("its outputs are no longer in the cache");
     struct ik_blob blob;

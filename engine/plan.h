@@ -17,6 +17,7 @@
 
 #include "cache/action.h"
 #include "cache/cache.h"
+#include "cache/refs.h"
 #include "cache/srcmemo.h"
 #include "engine/graph.h"
 #include "engine/key.h"
@@ -45,6 +46,7 @@ struct ik_plan {
     struct ik_cache *cache;     /* borrowed */
     struct ik_srcmemo *memo;    /* borrowed */
     struct ik_plan_entry *entries; /* one per graph node */
+    struct ik_refset *refs;     /* the graph's refs, loaded on first use (owned) */
 };
 
 void ik_plan_init(struct ik_plan *p, struct ik_graph *g, struct ik_cache *c, struct ik_srcmemo *m);
@@ -69,6 +71,11 @@ int ik_plan_resolve_all(struct ik_plan *p, const bool *selected, const bool *for
  * names fail with IK_EUSAGE and a did-you-mean. */
 int ik_plan_select(const struct ik_graph *g, char *const *targets, size_t n, bool *selected,
                    struct ik_diag *d);
+
+/* The graph's refs (what each node last ran with), loaded once. NULL, with a
+ * warning printed, when they cannot be read: refs only explain and name
+ * results, so a damaged ref file must not stop a run. */
+struct ik_refset *ik_plan_refs(struct ik_plan *p);
 
 /* Stores the action that just ran for node i (takes ownership). */
 void ik_plan_set_action(struct ik_plan *p, size_t i, struct ik_action *a);

@@ -18,17 +18,20 @@ static void pump(struct ik_sched *s);
 
 static const char *node_name(const struct ik_sched *s, size_t i) { return s->graph->nodes[i].name; }
 
-/* Moves the ref only when it changed: a no-op run then writes nothing. */
+/* Points the node's ref at its key, in memory; saved by save_refs. */
 static void update_ref(struct ik_sched *s, size_t i)
 {
+    struct ik_refset *refs = ik_plan_refs(&s->plan);
+    if (refs)
+        ik_refset_set(refs, node_name(s, i), &s->plan.entries[i].key);
+}
+
+/* Writes the refs if they changed: every few seconds while running (so a
+ * crash loses little) and at the end. */
+static void save_refs(struct ik_sched *s)
+{
     struct ik_diag d = IK_DIAG_INIT;
-    struct ik_hash old;
-    const struct ik_hash *key = &s->plan.entries[i].key;
-    if (ik_ref_get(s->cache, s->graph->name, node_name(s, i), &old, &d) == 0 &&
-        ik_hash_equal(&old, key))
-        return;
-    ik_diag_free(&d);
-    if (ik_ref_set(s->cache, s->graph->name, node_name(s, i), key, &d) < 0)
+    if (s->plan.refs && ik_refset_save(s->cache, s->plan.refs, &d) < 0)
         ik_display_event(&s->display, "ikada: warning: %s", ik_diag_message(&d));
     ik_diag_free(&d);
 }
@@ -71,7 +74,7 @@ static bool advance_waiting(struct ik_sched *s, size_t i)
         s->jobs[i].state = JOB_DONE;
         s->jobs[i].cached = true;
         update_ref(s, i);
-        if (!s->opts->json)
+        if (!s->opts->json && !s->quiet_cached)
             ik_display_event(&s->display, "%s: cached", n->name);
     } else {
         s->jobs[i].state = JOB_READY;
@@ -335,6 +338,8 @@ static void on_tick(uv_timer_t *t)
     struct ik_sched *s = t->data;
     if (s->lock_waiting)
         pump(s);
+    if (++s->ticks % 20 == 0)
+        save_refs(s);
     ik__sched_show_progress(s);
 }
 
@@ -371,6 +376,11 @@ static int setup(struct ik_sched *s, struct ik_graph *g, struct ik_cache *c,
         s->jobs[i].gpu = -1;
         s->jobs[i].state = s->selected[i] ? JOB_WAITING : JOB_UNSELECTED;
     }
+    size_t n_selected = 0;
+    for (size_t i = 0; i < g->n_nodes; i++)
+        n_selected += s->selected[i];
+    /* Thousands of "cached" lines would bury what ran; the summary counts them. */
+    s->quiet_cached = n_selected > 100;
     if (rc == 0)
         rc = ik_plan_check_sources(&s->plan, s->selected, d);
     return rc;
@@ -437,6 +447,7 @@ int ik_sched_run(struct ik_graph *g, struct ik_cache *c, const struct ik_sched_o
         status = rc < 0 ? 2 : ik__sched_print_plan(&s);
     } else {
         run_loop(&s);
+        save_refs(&s);
         status = s.canceled ? 130 : (s.failed ? 1 : 0);
         ik__sched_report(&s, status);
     }

@@ -69,6 +69,8 @@ struct ik_sched {
     bool failed;
     bool canceled;
     bool lock_waiting;
+    unsigned ticks;
+    bool quiet_cached; /* large graphs: no line per cached node */
     uv_signal_t sigint, sigterm;
     uv_timer_t tick, kill_timer;
     struct ik_display display;

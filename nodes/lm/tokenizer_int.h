@@ -6,7 +6,7 @@
 
 #include <stddef.h>
 
-#include "nodes/lm/strmap.h"
+#include "engine/strmap.h"
 #include "nodes/lm/tokenizer.h"
 
 /* SentencePiece piece types (sentencepiece_model.proto). */

@@ -1,11 +1,12 @@
-/* nodes/lm/strmap.h - open-addressing hash maps for the tokenizers: byte
- * string -> int (vocabularies, 150k+ entries) and (int, int) -> (int, int)
+/* engine/strmap.h - open-addressing hash maps: byte
+ * string -> int (graph node names, vocabularies of 150k+ entries) and
+ * (int, int) -> (int, int)
  * (BPE merges: pair of ids -> rank and merged id). Keys are copied into one
  * growing pool, so a map is two allocations whatever its size. Growth uses
  * ik_x* allocators and cannot fail. Not thread-safe for writers; lookups on a
  * finished map may run concurrently. */
-#ifndef IK_NODES_LM_STRMAP_H
-#define IK_NODES_LM_STRMAP_H
+#ifndef IK_ENGINE_STRMAP_H
+#define IK_ENGINE_STRMAP_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,10 +1,10 @@
-/* nodes/lm/strmap.c - the tokenizers' hash maps (see strmap.h): linear
+/* engine/strmap.c - hash maps for names and vocabularies (see strmap.h): linear
  * probing, load factor kept under 1/2, FNV-1a for strings. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "engine/xmalloc.h"
-#include "nodes/lm/strmap.h"
+#include "engine/strmap.h"
 
 static uint64_t fnv(const char *s, size_t n)
 {
