@@ -306,6 +306,7 @@ void ik__sched_job_finished(struct ik_job *j)
     }
     ik_unlock(j->lock_fd);
     j->lock_fd = -1;
+    ik_buf_free(&j->log); /* stored or shown: a big graph must not keep every log */
     pump(s);
 }
 

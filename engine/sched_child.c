@@ -135,21 +135,35 @@ static void on_child_exit(uv_process_t *p, int64_t status, int sig)
     uv_close((uv_handle_t *)p, on_handle_closed);
 }
 
-/* environ plus IKADA_CACHE and CUDA_VISIBLE_DEVICES (replacing any existing). */
+static bool is_var(const char *entry, const char *name)
+{
+    size_t n = strlen(name);
+    return strncmp(entry, name, n) == 0 && entry[n] == '=';
+}
+
+/* environ plus what the scheduler decides for this node, replacing any
+ * inherited value: the cache, the GPU it holds (none: ""), and as many
+ * compute threads as the CPU slots it holds, so a node given 1 slot does not
+ * spread over every core. A user's own OPENBLAS_NUM_THREADS is kept. */
 static char **child_env(struct ik_job *j)
 {
     size_t n = 0;
     while (environ[n])
         n++;
-    char **env = ik_xcalloc(n + 3, sizeof *env);
+    char **env = ik_xcalloc(n + 5, sizeof *env);
     size_t k = 0;
-    for (size_t i = 0; i < n; i++)
-        if (strncmp(environ[i], "IKADA_CACHE=", 12) != 0 &&
-            strncmp(environ[i], "CUDA_VISIBLE_DEVICES=", 21) != 0)
-            env[k++] = ik_xstrdup(environ[i]);
+    bool user_threads = false;
+    for (size_t i = 0; i < n; i++) {
+        if (is_var(environ[i], "IKADA_CACHE") || is_var(environ[i], "CUDA_VISIBLE_DEVICES"))
+            continue;
+        user_threads = user_threads || is_var(environ[i], "OPENBLAS_NUM_THREADS");
+        env[k++] = ik_xstrdup(environ[i]);
+    }
     env[k++] = ik_xasprintf("IKADA_CACHE=%s", j->s->cache->root);
     env[k++] = j->gpu >= 0 ? ik_xasprintf("CUDA_VISIBLE_DEVICES=%d", j->gpu)
                            : ik_xstrdup("CUDA_VISIBLE_DEVICES=");
+    if (!user_threads)
+        env[k++] = ik_xasprintf("OPENBLAS_NUM_THREADS=%d", j->cpu);
     return env;
 }
 
