@@ -223,11 +223,12 @@ int ik__sched_spawn(struct ik_job *j)
     o.flags = UV_PROCESS_DETACHED;
     j->start_ms = ik_clock_monotonic_ms();
     int rc = uv_spawn(loop, &j->proc, &o);
+    if (rc < 0)
+        j->error = ik_xasprintf("cannot start %s: %s", args[0], uv_strerror(rc));
     free_strv(args);
     free_strv(env);
     j->open_handles = 3;
     if (rc < 0) {
-        j->error = ik_xasprintf("cannot start %s: %s", o.file ? o.file : "ikada", uv_strerror(rc));
         j->exited = true;
         j->exit_status = 127;
         uv_close((uv_handle_t *)&j->out, on_handle_closed);
