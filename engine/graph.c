@@ -448,6 +448,9 @@ static int yaml_error(const struct ik_graph *g, const yaml_parser_t *p, struct i
 
 static void free_build(struct ik__graph_build *b)
 {
+    free(b->defaults);
+    if (b->defaults_zone)
+        msgpack_zone_free(b->defaults_zone);
     if (b->src == NULL)
         return;
     for (size_t i = 0; i < b->g->n_nodes; i++) {
@@ -476,7 +479,7 @@ int ik__graph_load_string_types(const struct ik_node_type *const *types, const c
     yaml_parser_t parser;
     yaml_document_t doc, extra;
     bool have_doc = false;
-    struct ik__graph_build b = {g, &doc, types, NULL};
+    struct ik__graph_build b = {g, &doc, types, NULL, NULL, 0, 0, NULL};
     int rc;
     if (!yaml_parser_initialize(&parser))
         abort(); /* only fails on allocation, like ik_xmalloc */

@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <msgpack.h>
 #include <yaml.h>
 
 #include "engine/graph.h"
@@ -33,11 +34,21 @@ struct ik__graph_src {
     int cpu, gpu; /* `resources:` overrides; -1 when not given */
 };
 
+/* A param default, converted once per load and reused by every node of the
+ * type (parsing it again per node made 10,000-node graphs slow). */
+struct ik__graph_default {
+    const struct ik_param_spec *spec;
+    msgpack_object value; /* lives in ik__graph_build.defaults_zone */
+};
+
 struct ik__graph_build {
     struct ik_graph *g;
     yaml_document_t *doc;
     const struct ik_node_type *const *types; /* terminated by NULL */
     struct ik__graph_src *src;               /* g->n_nodes entries */
+    struct ik__graph_default *defaults;
+    size_t n_defaults, cap_defaults;
+    msgpack_zone *defaults_zone;
 };
 
 /* Like ik_graph_load_string, with the node types taken from `types` (terminated

@@ -331,6 +331,33 @@ static int conv_default(struct conv *c, const struct ik_node_type *t,
     return rc;
 }
 
+/* The converted default of ps, from the load's memo or converted now (into
+ * the memo's zone, which outlives every node's own zone). */
+static int default_value(struct ik__graph_build *b, struct conv *c, const struct ik_graph_node *node,
+                         const struct ik_param_spec *ps, msgpack_object *o, struct ik_diag *d)
+{
+    for (size_t i = 0; i < b->n_defaults; i++)
+        if (b->defaults[i].spec == ps) {
+            *o = b->defaults[i].value;
+            return 0;
+        }
+    if (b->defaults_zone == NULL)
+        b->defaults_zone = msgpack_zone_new(1024);
+    msgpack_zone *node_zone = c->z;
+    const struct ik_srcloc *at = c->at;
+    c->z = b->defaults_zone;
+    c->param = ps->name;
+    c->at = &node->loc; /* a bad default is reported at the first node using it */
+    int rc = conv_default(c, node->type, ps, o, d);
+    c->z = node_zone;
+    c->at = at;
+    if (rc < 0)
+        return rc;
+    b->defaults = ik_xgrow(b->defaults, &b->cap_defaults, b->n_defaults + 1, sizeof *b->defaults);
+    b->defaults[b->n_defaults++] = (struct ik__graph_default){ps, *o};
+    return 0;
+}
+
 static int outputs_from_map(struct ik__graph_build *b, size_t i, const msgpack_object *map,
                             yaml_node_t *given, struct ik_diag *d)
 {
@@ -415,10 +442,7 @@ int ik__graph_resolve_params(struct ik__graph_build *b, size_t i, struct ik_diag
             ik_diag_hint(d, "%s: %s", ps->name, ps->help ? ps->help : "");
             goto out;
         }
-        c.param = ps->name;
-        c.at = &node->loc;
-        rc = conv_default(&c, t, ps, &kv[s].val, d);
-        c.at = NULL;
+        rc = default_value(b, &c, node, ps, &kv[s].val, d);
         if (rc < 0)
             goto out;
     }

@@ -272,9 +272,11 @@ int ik_plan_resolve_all(struct ik_plan *p, const bool *selected, const bool *for
                 blocker = g->nodes[in->node].name;
         }
         if (blocker) {
+            struct ik_refset *refs = ik_plan_refs(p);
             entry_clear(&p->entries[i]);
             p->entries[i].state = IK_PLAN_BLOCKED;
             p->entries[i].reason = ik_xasprintf("upstream '%s' will run first", blocker);
+            p->entries[i].never_run = refs == NULL || ik_refset_get(refs, g->nodes[i].name) == NULL;
             continue;
         }
         int rc = ik_plan_resolve(p, i, forced && forced[i], d);

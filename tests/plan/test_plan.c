@@ -111,6 +111,7 @@ Test(plan, stale_then_cached_then_blocked_downstream)
     cr_assert_str_eq(p.entries[0].reason, "never run");
     cr_assert_eq(p.entries[1].state, IK_PLAN_BLOCKED);
     cr_assert_str_eq(p.entries[1].reason, "upstream 'a' will run first");
+    cr_assert(p.entries[1].never_run);
     fake_run(&p, 0, "one\ntwo\n");
     cr_assert_eq(ik_plan_resolve(&p, 1, false, &d), 0);
     cr_assert_eq(p.entries[1].state, IK_PLAN_STALE);
