@@ -16,23 +16,35 @@
 #include "engine/cli.h"
 #include "engine/diag.h"
 #include "engine/xmalloc.h"
+#include "nodes/lm/generate.h"
+#include "nodes/lm/lora.h"
 #include "nodes/lm/model.h"
 #include "nodes/lm/tokenizer.h"
 
 static const char usage_text[] =
     "usage: ikada lm tokenize --model PATH [--tokenizer FILE] [--special] [--json] TEXT\n"
-    "       ikada lm generate --model PATH [--tokenizer FILE] [--max-tokens N] [--json] PROMPT\n"
-    "       ikada lm score    --model PATH [--tokenizer FILE] [--json] TEXT\n"
+    "       ikada lm generate --model PATH [--tokenizer FILE] [--adapter DIR] [--max-tokens N]\n"
+    "                         [--temperature T] [--top-p P] [--seed S] [--stop STR]... [--json]\n"
+    "                         PROMPT...\n"
+    "       ikada lm score    --model PATH [--tokenizer FILE] [--adapter DIR] [--json] TEXT\n"
     "\n"
     "PATH is a Hugging Face folder (config.json + safetensors) or a llama2.c .bin file.\n"
     "The tokenizer is FILE, else tokenizer.json, tokenizer.model or the one *.model\n"
     "file beside the model. generate and score prepend the tokenizer's BOS when it has\n"
-    "one; generate is greedy and stops at EOS. --special parses special tokens\n"
-    "(<s>, <|im_start|>) written in TEXT; generate and score always do.\n";
+    "one. generate is greedy unless --temperature > 0 (then top-p sampling seeded\n"
+    "by --seed; prompt i uses seed + i), and stops at EOS or after a --stop string\n"
+    "(cut from the text). --adapter adds a PEFT LoRA folder. --special parses\n"
+    "special tokens (<s>, <|im_start|>) written in TEXT; generate and score always do.\n";
 
 struct opts {
-    const char *model, *tokenizer, *text;
+    const char *model, *tokenizer, *text, *adapter;
     int json, special, max_tokens;
+    float temperature, top_p;
+    unsigned long long seed;
+    const char **stop;
+    int n_stop;
+    char **texts; /* generate: every PROMPT */
+    int n_texts;
 };
 
 static int usage_error(const char *fmt, const char *arg)
@@ -178,10 +190,11 @@ static int cmd_tokenize(const struct opts *o)
     return rc;
 }
 
-static int load_all(const struct opts *o, struct ik_tok **t, struct ik_lm_model **m)
+static int load_all(const struct opts *o, struct ik_tok **t, struct ik_lm_model **m, struct ik_lora **a)
 {
     struct ik_diag d = IK_DIAG_INIT;
     *m = NULL;
+    *a = NULL;
     int rc = load_tokenizer(o, t);
     if (rc != 0)
         return rc;
@@ -196,6 +209,26 @@ static int load_all(const struct opts *o, struct ik_tok **t, struct ik_lm_model 
         ik_tok_free(*t);
         return IK_EXIT_USAGE;
     }
+    if (o->adapter && ik_lora_load(a, &(*m)->cfg, o->adapter, &d) != 0) {
+        ik_lm_model_free(*m);
+        ik_tok_free(*t);
+        return fail(&d);
+    }
+    return 0;
+}
+
+/* A state for n positions with the adapter (if any) attached. */
+static int new_state(struct ik_lm_state **s, struct ik_lm_model *m, const struct ik_lora *a, int n,
+                     int chunk)
+{
+    struct ik_diag d = IK_DIAG_INIT;
+    if (ik_lm_state_new(s, m, n, chunk, &d) != 0)
+        return fail(&d);
+    if (ik_lm_state_set_adapter(*s, a, &d) != 0) {
+        ik_lm_state_free(*s);
+        *s = NULL;
+        return fail(&d);
+    }
     return 0;
 }
 
@@ -203,37 +236,45 @@ static int cmd_generate(const struct opts *o)
 {
     struct ik_tok *t;
     struct ik_lm_model *m;
-    int rc = load_all(o, &t, &m);
+    struct ik_lora *a;
+    int rc = load_all(o, &t, &m, &a);
     if (rc != 0)
         return rc;
-    int *ids = NULL, *out = NULL;
-    size_t n = 0;
-    struct ik_lm_state *s = NULL;
-    struct ik_diag d = IK_DIAG_INIT;
-    rc = encode(t, o->text, 1, 1, &ids, &n);
-    if (rc == 0 && n == 0)
-        rc = usage_error("%s", "the prompt is empty and the tokenizer has no BOS to start from");
-    if (rc == 0 && ik_lm_state_new(&s, m, (int)n + o->max_tokens, 64, &d) != 0)
-        rc = fail(&d);
-    if (rc == 0) {
-        out = ik_xmalloc(((size_t)o->max_tokens + 1) * sizeof *out);
-        int k = ik_lm_generate_greedy(s, ids, (int)n, o->max_tokens, 1, out, &d);
-        if (k < 0) {
+    struct ik_lm_gen_opts g = {o->max_tokens, o->temperature, o->top_p, o->seed, 1, o->stop, o->n_stop};
+    int *out = ik_xmalloc(((size_t)o->max_tokens + 1) * sizeof *out);
+    for (int i = 0; rc == 0 && i < o->n_texts; i++) {
+        int *ids = NULL;
+        size_t n = 0;
+        struct ik_lm_state *s = NULL;
+        struct ik_diag d = IK_DIAG_INIT;
+        rc = encode(t, o->texts[i], 1, 1, &ids, &n);
+        if (rc == 0 && n == 0)
+            rc = usage_error("%s", "the prompt is empty and the tokenizer has no BOS to start from");
+        if (rc == 0)
+            rc = new_state(&s, m, a, (int)n + o->max_tokens, 64);
+        /* One prompt at a time, as ik_lm_generate_batch does: prompt i samples from seed + i. */
+        g.seed = o->seed + (unsigned long long)i;
+        int k = rc == 0 ? ik_lm_generate(s, t, ids, (int)n, &g, out, NULL, &d) : 0;
+        if (k < 0)
             rc = fail(&d);
-        } else {
+        if (rc == 0) {
             struct ik_buf text = IK_BUF_INIT;
             ik_tok_decode(t, out, (size_t)k, 1, &text, &d);
+            size_t cut = ik_lm_stop_trim(text.data ? text.data : "", text.len, o->stop, o->n_stop);
+            ik_buf_putc(&text, '\0');
+            text.data[cut] = '\0';
             if (o->json)
                 print_json(json_pack("{s:o, s:o, s:s}", "prompt_ids", id_array(ids, n), "ids",
-                                     id_array(out, (size_t)k), "text", text.data ? text.data : ""));
+                                     id_array(out, (size_t)k), "text", text.data));
             else
-                printf("%s\n", text.data ? text.data : "");
+                printf("%s\n", text.data);
             ik_buf_free(&text);
         }
+        free(ids);
+        ik_lm_state_free(s);
     }
     free(out);
-    free(ids);
-    ik_lm_state_free(s);
+    ik_lora_free(a);
     ik_lm_model_free(m);
     ik_tok_free(t);
     return rc;
@@ -243,7 +284,8 @@ static int cmd_score(const struct opts *o)
 {
     struct ik_tok *t;
     struct ik_lm_model *m;
-    int rc = load_all(o, &t, &m);
+    struct ik_lora *a;
+    int rc = load_all(o, &t, &m, &a);
     if (rc != 0)
         return rc;
     int *ids = NULL;
@@ -254,8 +296,8 @@ static int cmd_score(const struct opts *o)
     rc = encode(t, o->text, 1, 1, &ids, &n);
     if (rc == 0 && n < 2)
         rc = usage_error("%s", "scoring needs at least two tokens (BOS and one more)");
-    if (rc == 0 && ik_lm_state_new(&s, m, (int)n, 256, &d) != 0)
-        rc = fail(&d);
+    if (rc == 0)
+        rc = new_state(&s, m, a, (int)n, 256);
     if (rc == 0) {
         lp = ik_xmalloc(n * sizeof *lp);
         if (ik_lm_score(s, ids, (int)n, lp, &d) != 0)
@@ -283,6 +325,7 @@ static int cmd_score(const struct opts *o)
     free(lp);
     free(ids);
     ik_lm_state_free(s);
+    ik_lora_free(a);
     ik_lm_model_free(m);
     ik_tok_free(t);
     return rc;
@@ -300,9 +343,14 @@ int ik_cli_lm(int argc, char **argv)
     static const struct option longopts[] = {
         {"model", required_argument, NULL, 'm'}, {"tokenizer", required_argument, NULL, 't'},
         {"max-tokens", required_argument, NULL, 'n'}, {"json", no_argument, NULL, 'j'},
-        {"special", no_argument, NULL, 's'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
+        {"special", no_argument, NULL, 's'}, {"help", no_argument, NULL, 'h'},
+        {"adapter", required_argument, NULL, 'a'}, {"temperature", required_argument, NULL, 'T'},
+        {"top-p", required_argument, NULL, 'p'}, {"seed", required_argument, NULL, 'S'},
+        {"stop", required_argument, NULL, 'x'}, {NULL, 0, NULL, 0},
     };
-    struct opts o = {NULL, NULL, NULL, 0, 0, 64};
+    struct opts o = {NULL, NULL, NULL, NULL, 0, 0, 64, 0.0f, 1.0f, 0, NULL, 0, NULL, 0};
+    const char *stops[16];
+    o.stop = stops;
     optind = 1;
     opterr = 0;
     int c;
@@ -319,15 +367,42 @@ int ik_cli_lm(int argc, char **argv)
             if (*end || o.max_tokens < 1 || o.max_tokens > 1 << 20)
                 return usage_error("--max-tokens: expected a positive integer, got '%s'", optarg);
             break;
+        case 'a': o.adapter = optarg; break;
+        case 'T':
+            o.temperature = strtof(optarg, &end);
+            if (*end || !(o.temperature >= 0 && o.temperature <= 100))
+                return usage_error("--temperature: expected a number in [0, 100], got '%s'", optarg);
+            break;
+        case 'p':
+            o.top_p = strtof(optarg, &end);
+            if (*end || !(o.top_p > 0 && o.top_p <= 1))
+                return usage_error("--top-p: expected a number in (0, 1], got '%s'", optarg);
+            break;
+        case 'S':
+            o.seed = strtoull(optarg, &end, 10);
+            if (*end || *optarg == '-' || *optarg == '\0')
+                return usage_error("--seed: expected a non-negative integer, got '%s'", optarg);
+            break;
+        case 'x':
+            if (o.n_stop == 16)
+                return usage_error("%s", "--stop: at most 16 stop strings");
+            if (*optarg == '\0')
+                return usage_error("%s", "--stop: expected a non-empty string");
+            stops[o.n_stop++] = optarg;
+            break;
         default:
             return usage_error("unknown or incomplete option '%s'", argv[optind]);
         }
     }
     if (o.model == NULL)
         return usage_error("%s", "--model PATH is required");
-    if (optind + 1 != argc - 1)
-        return usage_error("%s", "expected exactly one TEXT argument");
+    int gen = strcmp(verb, "generate") == 0;
+    if (gen ? optind + 1 > argc - 1 : optind + 1 != argc - 1)
+        return usage_error("%s", gen ? "expected at least one PROMPT argument"
+                                     : "expected exactly one TEXT argument");
     o.text = argv[optind + 1];
+    o.texts = argv + optind + 1;
+    o.n_texts = argc - 1 - optind;
     if (strcmp(verb, "tokenize") == 0)
         return cmd_tokenize(&o);
     return strcmp(verb, "generate") == 0 ? cmd_generate(&o) : cmd_score(&o);

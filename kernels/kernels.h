@@ -46,6 +46,75 @@ void ik_cpu_attention_fwd(float *out, const float *q, const float *kc, const flo
  * accumulated in double. logits: (N,V); targets: (N), each in [0,V); nll: (N). */
 void ik_cpu_softmax_xent_fwd(float *nll, const float *logits, const int *targets, int N, int V);
 
+/* ---- backward passes (training LoRA adapters; the base weights stay frozen) ----
+ * Convention for every _bwd below: gradients ACCUMULATE (+=) into their
+ * outputs, so callers zero them once per step; any gradient output documented
+ * as optional may be NULL to skip it. Inputs are the forward's inputs. */
+
+/* nn.Linear backward. dout: (N,Out); x: (N,In); w: (Out,In).
+ * dx: (N,In) += dout @ w; dw: (Out,In) += dout^T @ x; db: (Out) += sum_n dout[n].
+ * Each of dx, dw, db is optional. Uses cblas_sgemm. */
+void ik_cpu_matmul_bwd(float *dx, float *dw, float *db, const float *dout, const float *x,
+                       const float *w, int N, int In, int Out);
+
+/* RMSNorm backward. dout, x: (N,C); w: (C); rstd: (N) from the forward.
+ * dx: (N,C) += d/dx; dw: (C) += sum_n dout*x*rstd (optional). dx must not alias dout. */
+void ik_cpu_rmsnorm_bwd(float *dx, float *dw, const float *dout, const float *x, const float *rstd,
+                        const float *w, int N, int C);
+
+/* RoPE backward, in place: d is (N, nh, hd) holding the gradient with respect
+ * to the rotated values and receives the gradient with respect to the inputs
+ * (the rotation by -angle). Overwrites, as the forward does. */
+void ik_cpu_rope_bwd(float *d, const int *pos, const float *inv_freq, int N, int nh, int hd);
+
+/* SwiGLU backward. dout, gate, up: (N,F). dgate, dup: (N,F) += . */
+void ik_cpu_swiglu_bwd(float *dgate, float *dup, const float *dout, const float *gate,
+                       const float *up, int N, int F);
+
+/* Backward of ik_cpu_attention_fwd over a whole sequence (pos0 = 0, the cache
+ * is k and v themselves): the probabilities are recomputed from q and k.
+ * dout, q: (T, H*hd); k, v: (T, K*hd); dq: (T, H*hd) +=; dk, dv: (T, K*hd) +=;
+ * scratch: (2*T). */
+void ik_cpu_attention_bwd(float *dq, float *dk, float *dv, const float *dout, const float *q,
+                          const float *k, const float *v, int T, int H, int K, int hd, int window,
+                          float *scratch);
+
+/* Softmax cross-entropy backward: dlogits[n] = dnll[n] * (softmax(logits[n]) - onehot(targets[n])).
+ * logits: (N,V); targets: (N); dnll: (N) the weight of each row's loss (0 skips the
+ * row: its dlogits are zeros). OVERWRITES dlogits (N,V), which may equal logits
+ * (in place); the exception to the accumulate convention, since logits are scratch. */
+void ik_cpu_softmax_xent_bwd(float *dlogits, const float *logits, const int *targets,
+                             const float *dnll, int N, int V);
+
+/* The LoRA branch of a projection: h = x @ A^T; out += scale * h @ B^T.
+ * x: (N,In) (the caller applies dropout first); A: (R,In); B: (Out,R);
+ * h: (N,R) written (the backward needs it); out: (N,Out) accumulated. */
+void ik_cpu_lora_fwd(float *out, float *h, const float *x, const float *A, const float *B,
+                     float scale, int N, int In, int Out, int R);
+
+/* Its backward: dB += scale * dout^T @ h; dh = scale * dout @ B (written);
+ * dA += dh^T @ x; dx += dh @ A (dx optional). dout: (N,Out); x: (N,In) as
+ * given to the forward; h: (N,R) from the forward; dh: (N,R) scratch. */
+void ik_cpu_lora_bwd(float *dx, float *dA, float *dB, float *dh, const float *dout, const float *x,
+                     const float *h, const float *A, const float *B, float scale, int N, int In,
+                     int Out, int R);
+
+/* ---- optimizer ---- */
+
+/* One AdamW step (Loshchilov & Hutter; torch.optim.AdamW semantics): with
+ * step t >= 1, for each i:
+ *   p -= lr * wd * p                          (decoupled weight decay)
+ *   m = b1*m + (1-b1)*g;  v = b2*v + (1-b2)*g^2
+ *   p -= lr * (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps)
+ * p, g, m, v: (n); m and v start at zero and are updated in place. */
+void ik_cpu_adamw(float *p, const float *g, float *m, float *v, size_t n, float lr, float b1,
+                  float b2, float eps, float wd, int t);
+
+/* The L2 norm of g (n), accumulated in double; when max_norm > 0 and the norm
+ * exceeds it, g is scaled in place by max_norm / (norm + 1e-6) (as
+ * torch.nn.utils.clip_grad_norm_). Returns the norm before clipping. */
+double ik_cpu_clip_grad_norm(float *g, size_t n, double max_norm);
+
 #ifdef __cplusplus
 }
 #endif

@@ -18,3 +18,22 @@ void ik_cpu_matmul_fwd(float *out, const float *x, const float *w, const float *
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, Out, In, 1.0f, x, In, w, In,
                 bias ? 1.0f : 0.0f, out, Out);
 }
+
+void ik_cpu_matmul_bwd(float *dx, float *dw, float *db, const float *dout, const float *x,
+                       const float *w, int N, int In, int Out)
+{
+    if (N <= 0 || Out <= 0 || In <= 0)
+        return;
+    /* dx (N,In) += dout (N,Out) @ w (Out,In) */
+    if (dx)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, In, Out, 1.0f, dout, Out, w, In,
+                    1.0f, dx, In);
+    /* dw (Out,In) += dout^T (Out,N) @ x (N,In) */
+    if (dw)
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Out, In, N, 1.0f, dout, Out, x, In,
+                    1.0f, dw, In);
+    if (db)
+        for (int n = 0; n < N; n++)
+            for (int o = 0; o < Out; o++)
+                db[o] += dout[(size_t)n * Out + o];
+}

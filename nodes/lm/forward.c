@@ -11,6 +11,7 @@
 #include "engine/error.h"
 #include "engine/xmalloc.h"
 #include "kernels/kernels.h"
+#include "nodes/lm/lora.h"
 #include "nodes/lm/model.h"
 
 struct ik_lm_state {
@@ -25,6 +26,8 @@ struct ik_lm_state {
     float *scores;  /* (S) */
     float *logits;  /* (V) last position */
     int *posv;      /* (C) */
+    const struct ik_lora *ad; /* borrowed adapter, or NULL */
+    float *lh;      /* (C, r) the adapter's bottleneck */
     float *mem;     /* private: the one allocation */
 };
 
@@ -69,6 +72,7 @@ void ik_lm_state_free(struct ik_lm_state *s)
         return;
     free(s->mem);
     free(s->posv);
+    free(s->lh);
     free(s);
 }
 
@@ -76,7 +80,39 @@ void ik_lm_state_reset(struct ik_lm_state *s) { s->pos = 0; }
 
 int ik_lm_state_pos(const struct ik_lm_state *s) { return s->pos; }
 
+int ik_lm_state_capacity(const struct ik_lm_state *s) { return s->S; }
+
+const struct ik_lm_config *ik_lm_state_config(const struct ik_lm_state *s) { return &s->m->cfg; }
+
 const float *ik_lm_state_logits(const struct ik_lm_state *s) { return s->logits; }
+
+int ik_lm_state_set_adapter(struct ik_lm_state *s, const struct ik_lora *a, struct ik_diag *d)
+{
+    if (a && a->L != s->m->cfg.L)
+        return ik_diag_set(d, IK_EVALIDATE, "the adapter has %d layers but the model %d", a->L,
+                           s->m->cfg.L);
+    const struct ik_lm_config *c = &s->m->cfg;
+    if (a && (a->mod[IK_LORA_Q].in != c->D || a->mod[IK_LORA_Q].out != c->H * c->head_dim ||
+              a->mod[IK_LORA_K].out != c->K * c->head_dim || a->mod[IK_LORA_GATE].out != c->F))
+        return ik_diag_set(d, IK_EVALIDATE, "the adapter was made for another model shape "
+                           "(q_proj %d -> %d, gate_proj -> %d; the model has %d -> %d, -> %d)",
+                           a->mod[IK_LORA_Q].in, a->mod[IK_LORA_Q].out, a->mod[IK_LORA_GATE].out, c->D,
+                           c->H * c->head_dim, c->F);
+    free(s->lh);
+    s->lh = a ? ik_xmalloc((size_t)s->C * a->cfg.r * sizeof *s->lh) : NULL;
+    s->ad = a;
+    return 0;
+}
+
+/* out = x @ w^T + b, plus the adapter's branch (no dropout: inference). */
+static void proj(struct ik_lm_state *s, int l, int t, float *out, const float *x, const float *w,
+                 const float *b, int T, int In, int Out)
+{
+    ik_cpu_matmul_fwd(out, x, w, b, T, In, Out);
+    const struct ik_lora_module *md = s->ad ? &s->ad->mod[l * IK_LORA_NT + t] : NULL;
+    if (md && md->A)
+        ik_cpu_lora_fwd(out, s->lh, x, md->A, md->B, s->ad->scale, T, In, Out, s->ad->cfg.r);
+}
 
 /* One chunk of T <= C tokens at positions s->pos.. ; logits: (T,V) or NULL. */
 static void forward_chunk(struct ik_lm_state *s, const int *tokens, int T, float *logits)
@@ -92,9 +128,9 @@ static void forward_chunk(struct ik_lm_state *s, const int *tokens, int T, float
         const struct ik_lm_layer *y = &m->layers[l];
         float *kc = s->kc + (size_t)l * s->S * kw, *vc = s->vc + (size_t)l * s->S * kw;
         ik_cpu_rmsnorm_fwd(s->xn, NULL, s->x, y->attn_norm, T, D, c->norm_eps);
-        ik_cpu_matmul_fwd(s->q, s->xn, y->wq, y->bq, T, D, qw);
-        ik_cpu_matmul_fwd(s->k, s->xn, y->wk, y->bk, T, D, kw);
-        ik_cpu_matmul_fwd(vc + (size_t)s->pos * kw, s->xn, y->wv, y->bv, T, D, kw);
+        proj(s, l, IK_LORA_Q, s->q, s->xn, y->wq, y->bq, T, D, qw);
+        proj(s, l, IK_LORA_K, s->k, s->xn, y->wk, y->bk, T, D, kw);
+        proj(s, l, IK_LORA_V, vc + (size_t)s->pos * kw, s->xn, y->wv, y->bv, T, D, kw);
         if (y->q_norm) {
             ik_cpu_rmsnorm_fwd(s->q, NULL, s->q, y->q_norm, T * c->H, hd, c->norm_eps);
             ik_cpu_rmsnorm_fwd(s->k, NULL, s->k, y->k_norm, T * c->K, hd, c->norm_eps);
@@ -104,14 +140,14 @@ static void forward_chunk(struct ik_lm_state *s, const int *tokens, int T, float
         memcpy(kc + (size_t)s->pos * kw, s->k, (size_t)T * kw * sizeof(float));
         ik_cpu_attention_fwd(s->att, s->q, kc, vc, T, s->pos, c->H, c->K, hd, c->sliding_window,
                              s->scores);
-        ik_cpu_matmul_fwd(s->proj, s->att, y->wo, y->bo, T, qw, D);
+        proj(s, l, IK_LORA_O, s->proj, s->att, y->wo, y->bo, T, qw, D);
         for (size_t i = 0; i < (size_t)T * D; i++)
             s->x[i] += s->proj[i];
         ik_cpu_rmsnorm_fwd(s->xn, NULL, s->x, y->ffn_norm, T, D, c->norm_eps);
-        ik_cpu_matmul_fwd(s->gate, s->xn, y->w_gate, NULL, T, D, F);
-        ik_cpu_matmul_fwd(s->up, s->xn, y->w_up, NULL, T, D, F);
+        proj(s, l, IK_LORA_GATE, s->gate, s->xn, y->w_gate, NULL, T, D, F);
+        proj(s, l, IK_LORA_UP, s->up, s->xn, y->w_up, NULL, T, D, F);
         ik_cpu_swiglu_fwd(s->gate, s->gate, s->up, T, F);
-        ik_cpu_matmul_fwd(s->proj, s->gate, y->w_down, NULL, T, F, D);
+        proj(s, l, IK_LORA_DOWN, s->proj, s->gate, y->w_down, NULL, T, F, D);
         for (size_t i = 0; i < (size_t)T * D; i++)
             s->x[i] += s->proj[i];
     }

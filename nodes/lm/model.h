@@ -63,10 +63,18 @@ struct ik_lm_state;
 int ik_lm_state_new(struct ik_lm_state **out, const struct ik_lm_model *m, int max_seq,
                     int max_chunk, struct ik_diag *d);
 void ik_lm_state_free(struct ik_lm_state *s);
+/* Runs every later forward with LoRA adapter a (NULL: none) added to the
+ * projections, without dropout. a is borrowed and must outlive its use; its
+ * shape must be the model's (IK_EVALIDATE otherwise). */
+struct ik_lora;
+int ik_lm_state_set_adapter(struct ik_lm_state *s, const struct ik_lora *a, struct ik_diag *d);
 /* Forgets the cached positions (a new sequence starts at position 0). */
 void ik_lm_state_reset(struct ik_lm_state *s);
 /* Number of positions in the cache. */
 int ik_lm_state_pos(const struct ik_lm_state *s);
+/* The cache's capacity (max_seq) and the model's config. */
+int ik_lm_state_capacity(const struct ik_lm_state *s);
+const struct ik_lm_config *ik_lm_state_config(const struct ik_lm_state *s);
 
 /* Appends n tokens to the sequence and runs them through the network, in
  * chunks of max_chunk. logits: (n, V) receives every position's logits, or

@@ -13,6 +13,21 @@ out=$("$ikada" lm tokenize --model "$bin" "Once upon a time") || fail "tokenize 
 out=$("$ikada" lm generate --model "$hf" --max-tokens 20 "Once upon a time") || fail "generate exited $?"
 case $out in ", there was a little girl named Lily. She loved to play"*) ;; *) fail "generate printed '$out'" ;; esac
 
+# Stop strings are cut from the text; sampling is reproducible from its seed;
+# several prompts give one line each.
+out=$("$ikada" lm generate --model "$bin" --stop Lily --max-tokens 40 "Once upon a time") || fail "generate --stop exited $?"
+[ "$out" = ", there was a little girl named " ] || fail "generate --stop printed '$out'"
+a=$("$ikada" lm generate --model "$bin" --temperature 0.9 --top-p 0.9 --seed 5 "Once" "Lily") || fail "sampling exited $?"
+b=$("$ikada" lm generate --model "$bin" --temperature 0.9 --top-p 0.9 --seed 5 "Once" "Lily") || fail "sampling exited $?"
+[ "$a" = "$b" ] || fail "same seed, different samples: '$a' / '$b'"
+[ "$(printf '%s\n' "$a" | wc -l)" -eq 2 ] || fail "two prompts printed '$a'"
+err=$("$ikada" lm generate --model "$bin" --top-p 0 "x" 2>&1); rc=$?
+[ $rc -eq 2 ] || fail "--top-p 0 exited $rc"
+case $err in *"--top-p: expected a number in (0, 1], got '0'"*) ;; *) fail "--top-p 0 said '$err'" ;; esac
+err=$("$ikada" lm score --model "$bin" --adapter "$src/no-such-adapter" "x" 2>&1); rc=$?
+[ $rc -eq 2 ] || fail "missing adapter exited $rc"
+case $err in *"no-such-adapter/adapter_config.json"*) ;; *) fail "missing adapter said '$err'" ;; esac
+
 text="Once upon a time, there was a little girl named Lily. She loved to play outside."
 out=$("$ikada" lm score --model "$bin" "$text" | tail -n 1) || fail "score exited $?"
 [ "$out" = "mean_nll 0.280311 over 26 tokens" ] || fail "score printed '$out'"

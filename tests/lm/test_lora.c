@@ -1,0 +1,573 @@
+/* tests/lm/test_lora.c - LoRA training on the CPU: the analytic gradients of
+ * every target on every architecture variant against central finite
+ * differences of an independent double-precision loss (written here, with the
+ * same dropout masks), B = 0 leaving outputs bit-identical, the merged-weight
+ * forward, and the loss against ik_lm_score. Models are random safetensors
+ * folders written by lmt_write_random_model, so the loader runs too. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/diag.h"
+#include "engine/error.h"
+#include "engine/xmalloc.h"
+#include "engine/xmalloc.h"
+#include "nodes/lm/lora.h"
+#include "nodes/lm/model.h"
+#include "nodes/lm/safetensors.h"
+#include "nodes/lm/train.h"
+#include "nodes/prng.h"
+#include "tests/lm/lm_test.h"
+
+/* ---- the double-precision reference loss ---- */
+
+struct ref {
+    const struct ik_lm_model *m;
+    const struct ik_lora *a; /* or NULL */
+    float **mask;            /* [l*NT+t]: (T, In) dropout multipliers, or NULL */
+    int T;
+};
+
+static void ref_norm(double *out, const double *x, const float *w, int n, double eps)
+{
+    double ss = 0;
+    for (int i = 0; i < n; i++)
+        ss += x[i] * x[i];
+    double r = 1 / sqrt(ss / n + eps);
+    for (int i = 0; i < n; i++)
+        out[i] = x[i] * r * w[i];
+}
+
+/* Row t of a projection: W x + b + scale * B A (mask * x). */
+static void ref_proj(const struct ref *R, int l, int tg, int t, double *out, const double *x,
+                     const float *w, const float *b, int in, int o)
+{
+    for (int i = 0; i < o; i++) {
+        double s = b ? b[i] : 0;
+        for (int j = 0; j < in; j++)
+            s += (double)w[(size_t)i * in + j] * x[j];
+        out[i] = s;
+    }
+    const struct ik_lora_module *md = R->a ? &R->a->mod[l * IK_LORA_NT + tg] : NULL;
+    if (md == NULL || md->A == NULL)
+        return;
+    int r = R->a->cfg.r;
+    const float *mk = R->mask && R->mask[l * IK_LORA_NT + tg] ? R->mask[l * IK_LORA_NT + tg] + (size_t)t * in : NULL;
+    for (int k = 0; k < r; k++) {
+        double h = 0;
+        for (int j = 0; j < in; j++)
+            h += (double)md->A[(size_t)k * in + j] * x[j] * (mk ? mk[j] : 1.0);
+        for (int i = 0; i < o; i++)
+            out[i] += (double)R->a->scale * md->B[(size_t)i * r + k] * h;
+    }
+}
+
+static void ref_rope(double *v, int pos, const float *inv_freq, int hd)
+{
+    for (int j = 0; j < hd / 2; j++) {
+        double a = pos * (double)inv_freq[j], x0 = v[j], x1 = v[j + hd / 2];
+        v[j] = x0 * cos(a) - x1 * sin(a);
+        v[j + hd / 2] = x1 * cos(a) + x0 * sin(a);
+    }
+}
+
+/* Mean NLL over positions t in [1, n) selected by mask (NULL: all). */
+static double ref_loss(const struct ref *R, const int *tok, const unsigned char *sel)
+{
+    const struct ik_lm_model *m = R->m;
+    const struct ik_lm_config *c = &m->cfg;
+    int T = R->T, D = c->D, F = c->F, hd = c->head_dim, qw = c->H * hd, kw = c->K * hd;
+    double *x = calloc((size_t)T * D, sizeof *x), *xn = malloc(sizeof(double) * (size_t)(D > F ? D : F));
+    double *q = malloc(sizeof(double) * (size_t)T * qw), *k = malloc(sizeof(double) * (size_t)T * kw);
+    double *v = malloc(sizeof(double) * (size_t)T * kw), *att = malloc(sizeof(double) * (size_t)T * qw);
+    double *g = malloc(sizeof(double) * F), *u = malloc(sizeof(double) * F), *o = malloc(sizeof(double) * D);
+    double *sc = malloc(sizeof(double) * T), *lg = malloc(sizeof(double) * c->V);
+    for (int t = 0; t < T; t++)
+        for (int i = 0; i < D; i++)
+            x[(size_t)t * D + i] = m->embed[(size_t)tok[t] * D + i];
+    for (int l = 0; l < c->L; l++) {
+        const struct ik_lm_layer *y = &m->layers[l];
+        for (int t = 0; t < T; t++) {
+            ref_norm(xn, x + (size_t)t * D, y->attn_norm, D, c->norm_eps);
+            ref_proj(R, l, IK_LORA_Q, t, q + (size_t)t * qw, xn, y->wq, y->bq, D, qw);
+            ref_proj(R, l, IK_LORA_K, t, k + (size_t)t * kw, xn, y->wk, y->bk, D, kw);
+            ref_proj(R, l, IK_LORA_V, t, v + (size_t)t * kw, xn, y->wv, y->bv, D, kw);
+            for (int h = 0; h < c->H; h++) {
+                double *qh = q + (size_t)t * qw + h * hd;
+                if (y->q_norm)
+                    ref_norm(qh, qh, y->q_norm, hd, c->norm_eps);
+                ref_rope(qh, t, m->inv_freq, hd);
+            }
+            for (int h = 0; h < c->K; h++) {
+                double *kh = k + (size_t)t * kw + h * hd;
+                if (y->k_norm)
+                    ref_norm(kh, kh, y->k_norm, hd, c->norm_eps);
+                ref_rope(kh, t, m->inv_freq, hd);
+            }
+        }
+        for (int t = 0; t < T; t++)
+            for (int h = 0; h < c->H; h++) {
+                int kh = h / (c->H / c->K);
+                double mx = -INFINITY, sum = 0;
+                for (int j = 0; j <= t; j++) {
+                    sc[j] = -INFINITY;
+                    if (c->sliding_window && t - j >= c->sliding_window)
+                        continue;
+                    double s = 0;
+                    for (int e = 0; e < hd; e++)
+                        s += q[(size_t)t * qw + h * hd + e] * k[(size_t)j * kw + kh * hd + e];
+                    sc[j] = s / sqrt(hd);
+                    mx = fmax(mx, sc[j]);
+                }
+                for (int j = 0; j <= t; j++)
+                    sum += sc[j] = exp(sc[j] - mx);
+                for (int e = 0; e < hd; e++) {
+                    double a = 0;
+                    for (int j = 0; j <= t; j++)
+                        a += sc[j] / sum * v[(size_t)j * kw + kh * hd + e];
+                    att[(size_t)t * qw + h * hd + e] = a;
+                }
+            }
+        for (int t = 0; t < T; t++) {
+            double *xt = x + (size_t)t * D;
+            ref_proj(R, l, IK_LORA_O, t, o, att + (size_t)t * qw, y->wo, y->bo, qw, D);
+            for (int i = 0; i < D; i++)
+                xt[i] += o[i];
+            ref_norm(xn, xt, y->ffn_norm, D, c->norm_eps);
+            ref_proj(R, l, IK_LORA_GATE, t, g, xn, y->w_gate, NULL, D, F);
+            ref_proj(R, l, IK_LORA_UP, t, u, xn, y->w_up, NULL, D, F);
+            for (int i = 0; i < F; i++)
+                g[i] = g[i] / (1 + exp(-g[i])) * u[i];
+            ref_proj(R, l, IK_LORA_DOWN, t, o, g, y->w_down, NULL, F, D);
+            for (int i = 0; i < D; i++)
+                xt[i] += o[i];
+        }
+    }
+    double loss = 0;
+    int count = 0;
+    for (int t = 0; t < T; t++) {
+        if (sel && !sel[t + 1])
+            continue;
+        ref_norm(xn, x + (size_t)t * D, m->final_norm, D, c->norm_eps);
+        double mx = -INFINITY, sum = 0;
+        for (int i = 0; i < c->V; i++) {
+            double s = 0;
+            for (int j = 0; j < D; j++)
+                s += (double)m->lm_head[(size_t)i * D + j] * xn[j];
+            lg[i] = s;
+            mx = fmax(mx, s);
+        }
+        for (int i = 0; i < c->V; i++)
+            sum += exp(lg[i] - mx);
+        loss += log(sum) + mx - lg[tok[t + 1]];
+        count++;
+    }
+    free(x), free(xn), free(q), free(k), free(v), free(att), free(g), free(u), free(o), free(sc), free(lg);
+    return loss / count;
+}
+
+/* ---- fixtures ---- */
+
+static struct ik_lm_config cfg_of(int arch)
+{
+    struct ik_lm_config c;
+    memset(&c, 0, sizeof c);
+    c.arch = arch;
+    c.D = 16;
+    c.F = 24;
+    c.L = 2;
+    c.H = 4;
+    c.K = 2;
+    c.head_dim = 4;
+    c.V = 40;
+    c.max_seq = 64;
+    c.norm_eps = 1e-6f;
+    c.rope_theta = 10000.0f;
+    c.qkv_bias = arch == IK_LM_QWEN2;
+    c.qk_norm = arch == IK_LM_QWEN3;
+    return c;
+}
+
+static struct ik_lm_model *write_and_load(const struct ik_lm_config *c, const char *extra, int dtype,
+                                          char **dir)
+{
+    *dir = lmt_tmpdir();
+    lmt_write_random_model(*dir, c, extra, dtype, 4321, 0.3f);
+    struct ik_lm_model *m = NULL;
+    struct ik_diag d = IK_DIAG_INIT;
+    cr_assert_eq(ik_lm_model_load(&m, *dir, &d), 0, "%s", ik_diag_message(&d));
+    return m;
+}
+
+static struct ik_lora *new_adapter(const struct ik_lm_config *c, unsigned targets, float dropout,
+                                   float b_scale)
+{
+    struct ik_lora_config lc = {2, 6.0f, dropout, targets};
+    struct ik_lora *a = NULL;
+    struct ik_diag d = IK_DIAG_INIT;
+    cr_assert_eq(ik_lora_new(&a, c, &lc, 7, &d), 0, "%s", ik_diag_message(&d));
+    struct ik_prng r;
+    ik_prng_seed(&r, 11);
+    for (int i = 0; i < a->L * IK_LORA_NT; i++)
+        if (a->mod[i].B)
+            for (int j = 0; j < a->mod[i].out * lc.r; j++)
+                a->mod[i].B[j] = (float)((2 * ik_prng_double(&r) - 1) * b_scale);
+    return a;
+}
+
+enum { NTOK = 9 };
+
+static void tokens_of(const struct ik_lm_config *c, int *tok)
+{
+    for (int i = 0; i < NTOK; i++)
+        tok[i] = (i * 7 + 3) % c->V;
+}
+
+/* ---- gradient checks ---- */
+
+static void grad_check(struct ik_lm_config c, const char *extra, int dtype, float dropout)
+{
+    char *dir;
+    struct ik_lm_model *m = write_and_load(&c, extra, dtype, &dir);
+    struct ik_lora *a = new_adapter(&c, (1u << IK_LORA_NT) - 1, dropout, 0.2f);
+    int tok[NTOK];
+    tokens_of(&c, tok);
+    unsigned char sel[NTOK] = {0, 0, 0, 1, 1, 0, 1, 1, 1}; /* as an assistant-token mask */
+    struct ik_lm_train *tr;
+    struct ik_diag d = IK_DIAG_INIT;
+    cr_assert_eq(ik_lm_train_new(&tr, m, a, 16, &d), 0, "%s", ik_diag_message(&d));
+    ik_lora_zero_grad(a);
+    double loss;
+    int count;
+    const uint64_t seed = 99;
+    cr_assert_eq(ik_lm_train_step(tr, tok, sel, NTOK, IK_LM_BACKWARD | IK_LM_DROPOUT, seed, 1.0f, &loss,
+                                  &count, &d), 0, "%s", ik_diag_message(&d));
+    cr_assert_eq(count, 5);
+
+    /* The same dropout masks for the reference, drawn through the public function. */
+    float *masks[2 * IK_LORA_NT] = {0};
+    int T = NTOK - 1;
+    for (int i = 0; dropout > 0 && i < c.L * IK_LORA_NT; i++) {
+        int in = a->mod[i].in;
+        masks[i] = malloc(sizeof(float) * (size_t)T * in);
+        for (int j = 0; j < T * in; j++)
+            masks[i][j] = 1.0f;
+        ik_lora_dropout(masks[i], masks[i], T, in, dropout, seed, i / IK_LORA_NT, i % IK_LORA_NT);
+    }
+    struct ref R = {m, a, masks, T};
+    double ref = ref_loss(&R, tok, sel);
+    cr_assert(fabs(loss - ref) < 1e-5 * (1 + fabs(ref)), "%s: loss %.8f, reference %.8f",
+              lmt_arch_class(c.arch), loss, ref);
+
+    struct ik_prng r;
+    ik_prng_seed(&r, 5);
+    double worst = 0, biggest = 0;
+    for (int i = 0; i < c.L * IK_LORA_NT; i++) {
+        struct ik_lora_module *md = &a->mod[i];
+        for (int ab = 0; ab < 2; ab++) {
+            float *p = ab ? md->B : md->A, *g = ab ? md->dB : md->dA;
+            size_t n = (size_t)a->cfg.r * (ab ? md->out : md->in);
+            for (int rep = 0; rep < 3; rep++) {
+                size_t j = ik_prng_below(&r, n);
+                float orig = p[j], hi = orig + 1e-3f, lo = orig - 1e-3f;
+                p[j] = hi;
+                double lp = ref_loss(&R, tok, sel);
+                p[j] = lo;
+                double lm = ref_loss(&R, tok, sel);
+                p[j] = orig;
+                double fd = (lp - lm) / ((double)hi - (double)lo);
+                double err = fabs(g[j] - fd) / (1e-4 + fabs(fd));
+                worst = fmax(worst, err);
+                biggest = fmax(biggest, fabs(fd));
+                cr_expect(fabs(g[j] - fd) <= 2e-5 + 2e-3 * fabs(fd),
+                          "%s layer %d %s lora_%c[%zu]: gradient %.8g, finite difference %.8g",
+                          lmt_arch_class(c.arch), i / IK_LORA_NT, ik_lora_target_name(i % IK_LORA_NT),
+                          ab ? 'B' : 'A', j, (double)g[j], fd);
+            }
+        }
+    }
+    cr_assert(biggest > 1e-3, "gradients too small to test anything: %g", biggest);
+    for (int i = 0; i < 2 * IK_LORA_NT; i++)
+        free(masks[i]);
+    ik_lm_train_free(tr);
+    ik_lora_free(a);
+    ik_lm_model_free(m);
+    lmt_rmtree(dir);
+}
+
+Test(lm_lora, grad_llama) { grad_check(cfg_of(IK_LM_LLAMA), NULL, IK_ST_F32, 0.0f); }
+
+Test(lm_lora, grad_llama_bias_untied_dropout)
+{
+    struct ik_lm_config c = cfg_of(IK_LM_LLAMA);
+    c.qkv_bias = c.o_bias = 1;
+    grad_check(c, NULL, IK_ST_F32, 0.25f);
+}
+
+Test(lm_lora, grad_llama3_tied_bf16)
+{
+    struct ik_lm_config c = cfg_of(IK_LM_LLAMA);
+    c.tie_embeddings = 1;
+    grad_check(c, "\"rope_scaling\": {\"rope_type\": \"llama3\", \"factor\": 8.0, \"low_freq_factor\": 1.0,"
+                  " \"high_freq_factor\": 4.0, \"original_max_position_embeddings\": 16}", IK_ST_BF16, 0.0f);
+}
+
+Test(lm_lora, grad_mistral_sliding_window)
+{
+    struct ik_lm_config c = cfg_of(IK_LM_MISTRAL);
+    c.sliding_window = 3;
+    grad_check(c, "\"sliding_window\": 3", IK_ST_F32, 0.0f);
+}
+
+Test(lm_lora, grad_qwen2_bias) { grad_check(cfg_of(IK_LM_QWEN2), NULL, IK_ST_F32, 0.1f); }
+
+Test(lm_lora, grad_qwen3_qk_norm_gqa)
+{
+    struct ik_lm_config c = cfg_of(IK_LM_QWEN3);
+    c.K = 1;
+    c.head_dim = 8; /* head_dim * H != D */
+    grad_check(c, NULL, IK_ST_F32, 0.0f);
+}
+
+/* ---- the adapter in the forward ---- */
+
+/* A new adapter (B = 0, PEFT's init) changes no logit by a single bit, in
+ * the inference forward and in the training loss. */
+Test(lm_lora, zero_b_is_bit_identical)
+{
+    struct ik_lm_config c = cfg_of(IK_LM_QWEN2);
+    char *dir;
+    struct ik_lm_model *m = write_and_load(&c, NULL, IK_ST_F32, &dir);
+    struct ik_lora *a = new_adapter(&c, (1u << IK_LORA_NT) - 1, 0.0f, 0.0f);
+    int tok[NTOK];
+    tokens_of(&c, tok);
+    struct ik_diag d = IK_DIAG_INIT;
+    float *base = malloc(sizeof(float) * NTOK * c.V), *with = malloc(sizeof(float) * NTOK * c.V);
+    struct ik_lm_state *s;
+    cr_assert_eq(ik_lm_state_new(&s, m, 16, 4, &d), 0);
+    cr_assert_eq(ik_lm_forward(s, tok, NTOK, base, &d), 0);
+    ik_lm_state_reset(s);
+    cr_assert_eq(ik_lm_state_set_adapter(s, a, &d), 0);
+    cr_assert_eq(ik_lm_forward(s, tok, NTOK, with, &d), 0);
+    cr_assert_eq(memcmp(base, with, sizeof(float) * NTOK * c.V), 0);
+    /* ...while a nonzero B does change them (the comparison can fail). */
+    a->mod[IK_LORA_V].B[0] = 0.5f;
+    ik_lm_state_reset(s);
+    cr_assert_eq(ik_lm_forward(s, tok, NTOK, with, &d), 0);
+    cr_assert_neq(memcmp(base, with, sizeof(float) * NTOK * c.V), 0);
+    a->mod[IK_LORA_V].B[0] = 0.0f;
+
+    struct ik_lm_train *t0, *t1;
+    cr_assert_eq(ik_lm_train_new(&t0, m, NULL, 16, &d), 0);
+    cr_assert_eq(ik_lm_train_new(&t1, m, a, 16, &d), 0);
+    double l0, l1;
+    cr_assert_eq(ik_lm_train_step(t0, tok, NULL, NTOK, 0, 0, 1.0f, &l0, NULL, &d), 0);
+    cr_assert_eq(ik_lm_train_step(t1, tok, NULL, NTOK, IK_LM_BACKWARD, 0, 1.0f, &l1, NULL, &d), 0);
+    cr_assert_eq(memcmp(&l0, &l1, sizeof l0), 0, "%.17g vs %.17g", l0, l1);
+    /* The training loss is the scorer's mean NLL. */
+    float lp[NTOK];
+    cr_assert_eq(ik_lm_score(s, tok, NTOK, lp, &d), 0);
+    double mean = 0;
+    for (int i = 0; i < NTOK - 1; i++)
+        mean -= lp[i] / (NTOK - 1.0);
+    cr_assert(fabs(mean - l0) < 1e-6 * fabs(l0), "score %.8f, train loss %.8f", mean, l0);
+    ik_lm_train_free(t0);
+    ik_lm_train_free(t1);
+    ik_lm_state_free(s);
+    free(base), free(with);
+    ik_lora_free(a);
+    ik_lm_model_free(m);
+    lmt_rmtree(dir);
+}
+
+/* The adapter forward equals the forward of the merged weights W + scale*B@A. */
+Test(lm_lora, merged_weights_match_adapter)
+{
+    struct ik_lm_config c = cfg_of(IK_LM_QWEN3);
+    char *dir;
+    struct ik_lm_model *m = write_and_load(&c, NULL, IK_ST_F32, &dir);
+    struct ik_lm_model *merged = NULL;
+    struct ik_diag d = IK_DIAG_INIT;
+    cr_assert_eq(ik_lm_model_load(&merged, dir, &d), 0);
+    struct ik_lora *a = new_adapter(&c, (1u << IK_LORA_NT) - 1, 0.1f, 0.3f);
+    ik_lora_merge(a, merged);
+    int tok[NTOK];
+    tokens_of(&c, tok);
+    float *la = malloc(sizeof(float) * NTOK * c.V), *lm = malloc(sizeof(float) * NTOK * c.V);
+    float *lb = malloc(sizeof(float) * NTOK * c.V);
+    struct ik_lm_state *s, *sm;
+    cr_assert_eq(ik_lm_state_new(&s, m, 16, 3, &d), 0);
+    cr_assert_eq(ik_lm_state_new(&sm, merged, 16, 16, &d), 0);
+    cr_assert_eq(ik_lm_forward(s, tok, NTOK, lb, &d), 0);
+    ik_lm_state_reset(s);
+    cr_assert_eq(ik_lm_state_set_adapter(s, a, &d), 0);
+    cr_assert_eq(ik_lm_forward(s, tok, NTOK, la, &d), 0);
+    cr_assert_eq(ik_lm_forward(sm, tok, NTOK, lm, &d), 0);
+    double moved = 0;
+    for (int i = 0; i < NTOK * c.V; i++) {
+        cr_assert(fabs(la[i] - lm[i]) <= 1e-5 + 1e-5 * fabs(lm[i]), "logit %d: adapter %.7f, merged %.7f",
+                  i, (double)la[i], (double)lm[i]);
+        moved = fmax(moved, fabs(la[i] - lb[i]));
+    }
+    cr_assert(moved > 1e-2, "the adapter barely changes the logits (%g): the check is vacuous", moved);
+    ik_lm_state_free(s);
+    ik_lm_state_free(sm);
+    free(la), free(lm), free(lb);
+    ik_lora_free(a);
+    ik_lm_model_free(m);
+    ik_lm_model_free(merged);
+    lmt_rmtree(dir);
+}
+
+/* Dropout is active only in training mode, is reproducible from its seed,
+ * and changes with it. */
+Test(lm_lora, dropout_seeded_and_off_in_eval)
+{
+    struct ik_lm_config c = cfg_of(IK_LM_LLAMA);
+    char *dir;
+    struct ik_lm_model *m = write_and_load(&c, NULL, IK_ST_F32, &dir);
+    struct ik_lora *a = new_adapter(&c, 1u << IK_LORA_Q | 1u << IK_LORA_DOWN, 0.5f, 0.5f);
+    struct ik_lora *a0 = new_adapter(&c, 1u << IK_LORA_Q | 1u << IK_LORA_DOWN, 0.0f, 0.5f);
+    int tok[NTOK];
+    tokens_of(&c, tok);
+    struct ik_diag d = IK_DIAG_INIT;
+    struct ik_lm_train *tr, *t0;
+    cr_assert_eq(ik_lm_train_new(&tr, m, a, 16, &d), 0);
+    cr_assert_eq(ik_lm_train_new(&t0, m, a0, 16, &d), 0);
+    double eval, eval0, s1, s1b, s2;
+    cr_assert_eq(ik_lm_train_step(tr, tok, NULL, NTOK, 0, 1, 1.0f, &eval, NULL, &d), 0);
+    cr_assert_eq(ik_lm_train_step(t0, tok, NULL, NTOK, IK_LM_DROPOUT, 1, 1.0f, &eval0, NULL, &d), 0);
+    cr_assert_eq(eval, eval0);
+    cr_assert_eq(ik_lm_train_step(tr, tok, NULL, NTOK, IK_LM_DROPOUT, 1, 1.0f, &s1, NULL, &d), 0);
+    cr_assert_eq(ik_lm_train_step(tr, tok, NULL, NTOK, IK_LM_DROPOUT, 1, 1.0f, &s1b, NULL, &d), 0);
+    cr_assert_eq(ik_lm_train_step(tr, tok, NULL, NTOK, IK_LM_DROPOUT, 2, 1.0f, &s2, NULL, &d), 0);
+    cr_assert_eq(s1, s1b);
+    cr_assert_neq(s1, eval);
+    cr_assert_neq(s1, s2);
+    /* About p of the inputs are dropped, the rest scaled by 1/(1-p). */
+    float x[1000], y[1000];
+    for (int i = 0; i < 1000; i++)
+        x[i] = 1.0f;
+    ik_lora_dropout(y, x, 10, 100, 0.5f, 3, 1, IK_LORA_Q);
+    int zeros = 0;
+    for (int i = 0; i < 1000; i++) {
+        zeros += y[i] == 0.0f;
+        cr_assert(y[i] == 0.0f || y[i] == 2.0f);
+    }
+    cr_assert(zeros > 430 && zeros < 570, "%d of 1000 dropped", zeros);
+    ik_lm_train_free(tr);
+    ik_lm_train_free(t0);
+    ik_lora_free(a);
+    ik_lora_free(a0);
+    ik_lm_model_free(m);
+    lmt_rmtree(dir);
+}
+
+/* PEFT's initialisation: A uniform within 1/sqrt(in) (kaiming_uniform_ with
+ * a = sqrt(5)), B zeros; targets parse in both spellings. */
+Test(lm_lora, init_and_targets)
+{
+    struct ik_lm_config c = cfg_of(IK_LM_LLAMA);
+    struct ik_diag d = IK_DIAG_INIT;
+    unsigned t;
+    cr_assert_eq(ik_lora_parse_targets("q,v_proj,down", &t, &d), 0);
+    cr_assert_eq(t, 1u << IK_LORA_Q | 1u << IK_LORA_V | 1u << IK_LORA_DOWN);
+    cr_assert_eq(ik_lora_parse_targets("q,gat", &t, &d), IK_EVALIDATE);
+    cr_assert(strstr(ik_diag_message(&d), "unknown LoRA target 'gat' in 'q,gat'") != NULL);
+    ik_diag_free(&d);
+    struct ik_lora_config lc = {4, 8.0f, 0.0f, 1u << IK_LORA_O | 1u << IK_LORA_DOWN};
+    struct ik_lora *a;
+    cr_assert_eq(ik_lora_new(&a, &c, &lc, 1, &d), 0);
+    cr_assert_float_eq(a->scale, 2.0f, 0);
+    cr_assert_eq(a->n_params, (size_t)c.L * 4 * ((16 + 16) + (24 + 16)));
+    for (int l = 0; l < c.L; l++) {
+        struct ik_lora_module *md = &a->mod[l * IK_LORA_NT + IK_LORA_DOWN];
+        cr_assert_null(a->mod[l * IK_LORA_NT + IK_LORA_Q].A);
+        double bound = 1 / sqrt(24.0), mx = 0;
+        for (int i = 0; i < 4 * 24; i++)
+            mx = fmax(mx, fabs(md->A[i]));
+        cr_assert(mx <= bound && mx > 0.8 * bound, "max |A| %g, bound %g", mx, bound);
+        for (int i = 0; i < 16 * 4; i++)
+            cr_assert_eq(md->B[i], 0.0f);
+    }
+    ik_lora_free(a);
+}
+
+/* ---- PEFT folders ---- */
+
+Test(lm_lora, save_load_round_trip_and_zero_b_scores_like_base)
+{
+    struct ik_lm_config c = cfg_of(IK_LM_LLAMA);
+    char *dir, *ad = lmt_tmpdir();
+    struct ik_lm_model *m = write_and_load(&c, NULL, IK_ST_F32, &dir);
+    struct ik_lora *a = new_adapter(&c, 1u << IK_LORA_Q | 1u << IK_LORA_V | 1u << IK_LORA_UP, 0.05f, 0.3f);
+    struct ik_diag d = IK_DIAG_INIT;
+    cr_assert_eq(ik_lora_save(a, ad, "random-llama", &d), 0, "%s", ik_diag_message(&d));
+    struct ik_lora *b = NULL;
+    cr_assert_eq(ik_lora_load(&b, &c, ad, &d), 0, "%s", ik_diag_message(&d));
+    cr_assert_eq(b->n_params, a->n_params);
+    cr_assert_eq(b->cfg.targets, a->cfg.targets);
+    cr_assert_eq(b->cfg.r, 2);
+    cr_assert_float_eq(b->scale, 3.0f, 0);
+    cr_assert_float_eq(b->cfg.dropout, 0.05f, 1e-7);
+    cr_assert_eq(memcmp(a->params, b->params, a->n_params * sizeof(float)), 0);
+    /* PEFT's tensor names. */
+    char *wp = ik_xasprintf("%s/adapter_model.safetensors", ad);
+    struct ik_st *st;
+    cr_assert_eq(ik_st_open(&st, wp, &d), 0);
+    cr_assert_eq(ik_st_count(st), (size_t)c.L * 3 * 2);
+    const struct ik_st_tensor *t = ik_st_find(st, "base_model.model.model.layers.1.self_attn.q_proj.lora_A.weight");
+    cr_assert_not_null(t);
+    cr_assert(t->shape[0] == 2 && t->shape[1] == c.D);
+    cr_assert_not_null(ik_st_find(st, "base_model.model.model.layers.0.mlp.up_proj.lora_B.weight"));
+    ik_st_close(st);
+
+    /* A fresh adapter (B = 0) saved and loaded scores exactly like the base. */
+    ik_lora_free(b);
+    struct ik_lora *z = new_adapter(&c, (1u << IK_LORA_NT) - 1, 0.0f, 0.0f);
+    cr_assert_eq(ik_lora_save(z, ad, NULL, &d), 0);
+    cr_assert_eq(ik_lora_load(&b, &c, ad, &d), 0, "%s", ik_diag_message(&d));
+    int tok[NTOK];
+    tokens_of(&c, tok);
+    float l0[NTOK], l1[NTOK];
+    struct ik_lm_state *s;
+    cr_assert_eq(ik_lm_state_new(&s, m, 16, 16, &d), 0);
+    cr_assert_eq(ik_lm_score(s, tok, NTOK, l0, &d), 0);
+    cr_assert_eq(ik_lm_state_set_adapter(s, b, &d), 0);
+    cr_assert_eq(ik_lm_score(s, tok, NTOK, l1, &d), 0);
+    cr_assert_eq(memcmp(l0, l1, sizeof(float) * (NTOK - 1)), 0);
+    ik_lm_state_free(s);
+
+    /* Refusals name the file and the field or tensor. */
+    char *cp = ik_xasprintf("%s/adapter_config.json", ad);
+    const char *rs = "{\"peft_type\": \"LORA\", \"r\": 2, \"lora_alpha\": 4, \"use_rslora\": true, "
+                     "\"target_modules\": [\"q_proj\"]}";
+    lmt_write(cp, rs, strlen(rs));
+    ik_lora_free(b);
+    b = NULL;
+    cr_assert_eq(ik_lora_load(&b, &c, ad, &d), IK_EVALIDATE);
+    char *want = ik_xasprintf("%s: error: field 'use_rslora': rank-stabilised scaling is not supported", cp);
+    cr_assert_str_eq(ik_diag_message(&d), want);
+    free(want);
+    /* Only q_proj listed, but the file holds all seven targets. */
+    const char *oq = "{\"peft_type\": \"LORA\", \"r\": 2, \"lora_alpha\": 4, \"target_modules\": [\"q_proj\"]}";
+    lmt_write(cp, oq, strlen(oq));
+    cr_assert_eq(ik_lora_load(&b, &c, ad, &d), IK_EVALIDATE);
+    cr_assert(strstr(ik_diag_message(&d), "unexpected tensor 'base_model.model.model.layers.0.mlp.down_proj."
+                                          "lora_A.weight': the target_modules of ") != NULL, "%s",
+              ik_diag_message(&d));
+    const char *r3 = "{\"peft_type\": \"LORA\", \"r\": 3, \"lora_alpha\": 4, \"target_modules\": [\"q_proj\"]}";
+    lmt_write(cp, r3, strlen(r3));
+    cr_assert_eq(ik_lora_load(&b, &c, ad, &d), IK_EVALIDATE);
+    cr_assert(strstr(ik_diag_message(&d), "'base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight' "
+                                          "has shape [2, 16], expected [3, 16]") != NULL,
+              "%s", ik_diag_message(&d));
+    ik_diag_free(&d);
+    free(cp), free(wp);
+    ik_lora_free(a);
+    ik_lora_free(z);
+    ik_lm_model_free(m);
+    lmt_rmtree(dir);
+    lmt_rmtree(ad);
+}
