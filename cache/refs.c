@@ -43,6 +43,17 @@ static char *set_path(const struct ik_cache *c, const char *graph)
     return ik_xasprintf("%s/refs/%s.mp", c->root, graph);
 }
 
+static void free_outputs(struct ik_ref *r)
+{
+    for (size_t i = 0; i < r->n_outputs; i++) {
+        free(r->outputs[i].port);
+        free(r->outputs[i].kind);
+    }
+    free(r->outputs);
+    r->outputs = NULL;
+    r->n_outputs = 0;
+}
+
 static void add(struct ik_refset *rs, const char *node, size_t len, const struct ik_hash *key,
                 int64_t updated_ms)
 {
@@ -53,6 +64,32 @@ static void add(struct ik_refset *rs, const char *node, size_t len, const struct
     r->key = *key;
     r->updated_ms = updated_ms;
     ik_strmap_put(&rs->index, node, len, (int)rs->n++);
+}
+
+/* [[port, hash, size, kind]…] into r->outputs; absent is fine (not recorded). */
+static int parse_outputs(struct ik_ref *r, const msgpack_object *outs)
+{
+    if (outs == NULL)
+        return 0;
+    if (outs->type != MSGPACK_OBJECT_ARRAY)
+        return IK_ECORRUPT;
+    r->outputs = ik_xcalloc(outs->via.array.size + 1, sizeof *r->outputs);
+    for (uint32_t i = 0; i < outs->via.array.size; i++) {
+        const msgpack_object *o = &outs->via.array.ptr[i];
+        if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 4 ||
+            o->via.array.ptr[1].type != MSGPACK_OBJECT_BIN ||
+            o->via.array.ptr[1].via.bin.size != IK_HASH_BYTES ||
+            o->via.array.ptr[2].type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+            return IK_ECORRUPT;
+        struct ik_action_output *out = &r->outputs[r->n_outputs++];
+        out->port = ik_mp_strdup(&o->via.array.ptr[0]);
+        memcpy(out->hash.b, o->via.array.ptr[1].via.bin.ptr, IK_HASH_BYTES);
+        out->size = o->via.array.ptr[2].via.u64;
+        out->kind = ik_mp_strdup(&o->via.array.ptr[3]);
+        if (out->port == NULL || out->kind == NULL)
+            return IK_ECORRUPT;
+    }
+    return 0;
 }
 
 /* Fills rs from a file's bytes; IK_ECORRUPT with d naming path otherwise. */
@@ -81,6 +118,8 @@ static int parse(struct ik_refset *rs, const char *path, const char *data, size_
             rc = IK_ECORRUPT;
         else
             add(rs, kv->key.via.str.ptr, kv->key.via.str.size, &h, (int64_t)updated);
+        if (rc == 0)
+            rc = parse_outputs(&rs->refs[rs->n - 1], ik_mp_get(&kv->val, "outputs"));
     }
     msgpack_unpacked_destroy(&un);
     if (rc != 0) {
@@ -135,10 +174,49 @@ void ik_refset_set(struct ik_refset *rs, const char *node, const struct ik_hash 
     if (i >= 0) {
         rs->refs[i].key = *key;
         rs->refs[i].updated_ms = ik__now_ms();
+        free_outputs(&rs->refs[i]); /* they belonged to the old key */
     } else {
         add(rs, node, strlen(node), key, ik__now_ms());
     }
     rs->dirty = true;
+}
+
+void ik_refset_set_outputs(struct ik_refset *rs, const char *node, const struct ik_action *a)
+{
+    int i = ik_strmap_get(&rs->index, node, strlen(node));
+    if (i < 0 || !ik_hash_equal(&rs->refs[i].key, &a->key) || rs->refs[i].outputs != NULL)
+        return;
+    struct ik_ref *r = &rs->refs[i];
+    r->outputs = ik_xcalloc(a->n_outputs + 1, sizeof *r->outputs);
+    for (size_t k = 0; k < a->n_outputs; k++) {
+        r->outputs[k].port = ik_xstrdup(a->outputs[k].port);
+        r->outputs[k].hash = a->outputs[k].hash;
+        r->outputs[k].size = a->outputs[k].size;
+        r->outputs[k].kind = ik_xstrdup(a->outputs[k].kind ? a->outputs[k].kind : "");
+    }
+    r->n_outputs = a->n_outputs;
+    rs->dirty = true;
+}
+
+struct ik_action *ik_refset_action(const struct ik_refset *rs, const char *node,
+                                   const struct ik_hash *key)
+{
+    int i = ik_strmap_get(&rs->index, node, strlen(node));
+    if (i < 0 || !ik_hash_equal(&rs->refs[i].key, key) || rs->refs[i].outputs == NULL)
+        return NULL;
+    const struct ik_ref *r = &rs->refs[i];
+    struct ik_action *a = ik_xcalloc(1, sizeof *a);
+    a->key = *key;
+    a->node = ik_xstrdup(node);
+    a->outputs = ik_xcalloc(r->n_outputs + 1, sizeof *a->outputs);
+    for (size_t k = 0; k < r->n_outputs; k++) {
+        a->outputs[k].port = ik_xstrdup(r->outputs[k].port);
+        a->outputs[k].hash = r->outputs[k].hash;
+        a->outputs[k].size = r->outputs[k].size;
+        a->outputs[k].kind = ik_xstrdup(r->outputs[k].kind);
+    }
+    a->n_outputs = r->n_outputs;
+    return a;
 }
 
 int ik_refset_save(struct ik_cache *c, struct ik_refset *rs, struct ik_diag *d)
@@ -157,12 +235,24 @@ int ik_refset_save(struct ik_cache *c, struct ik_refset *rs, struct ik_diag *d)
     for (size_t i = 0; i < rs->n; i++) {
         char hex[IK_HASH_HEX_LEN + 1];
         ik_hash_to_hex(&rs->refs[i].key, hex);
-        ik_mp_pack_str(&pk, rs->refs[i].node);
-        msgpack_pack_map(&pk, 2);
+        const struct ik_ref *r = &rs->refs[i];
+        ik_mp_pack_str(&pk, r->node);
+        msgpack_pack_map(&pk, r->outputs ? 3 : 2);
         ik_mp_pack_str(&pk, "key");
         ik_mp_pack_str(&pk, hex);
         ik_mp_pack_str(&pk, "updated_ms");
-        msgpack_pack_int64(&pk, rs->refs[i].updated_ms);
+        msgpack_pack_int64(&pk, r->updated_ms);
+        if (r->outputs == NULL)
+            continue;
+        ik_mp_pack_str(&pk, "outputs");
+        msgpack_pack_array(&pk, r->n_outputs);
+        for (size_t k = 0; k < r->n_outputs; k++) {
+            msgpack_pack_array(&pk, 4);
+            ik_mp_pack_str(&pk, r->outputs[k].port);
+            ik_mp_pack_bin(&pk, r->outputs[k].hash.b, IK_HASH_BYTES);
+            msgpack_pack_uint64(&pk, r->outputs[k].size);
+            ik_mp_pack_str(&pk, r->outputs[k].kind);
+        }
     }
     char *dir = ik_cache_path(c, "refs");
     char *path = set_path(c, rs->graph);
@@ -183,8 +273,10 @@ void ik_refset_free(struct ik_refset *rs)
 {
     if (rs == NULL)
         return;
-    for (size_t i = 0; i < rs->n; i++)
+    for (size_t i = 0; i < rs->n; i++) {
         free(rs->refs[i].node);
+        free_outputs(&rs->refs[i]);
+    }
     free(rs->refs);
     ik_strmap_free(&rs->index);
     free(rs->graph);
@@ -243,6 +335,8 @@ static int list_one(const struct ik_cache *c, const char *file, struct ik_ref **
         *r = rs->refs[i];
         r->graph = ik_xstrdup(graph);
         r->node = ik_xstrdup(rs->refs[i].node);
+        r->outputs = NULL; /* lists carry names and keys only */
+        r->n_outputs = 0;
     }
     ik_refset_free(rs);
     free(graph);

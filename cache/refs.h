@@ -6,7 +6,10 @@
  * with the one it last ran with.
  *
  * Format: one file per graph, refs/<graph>.mp, a msgpack map
- *   {v: 1, refs: {<node>: {key: hex, updated_ms: int}}}
+ *   {v: 1, refs: {<node>: {key: hex, updated_ms: int,
+ *                          outputs: [[port, hash (bin 32), size, kind]]}}}
+ * The outputs repeat those of the key's action record, so that a no-op run
+ * plans from this one file instead of reading one action record per node.
  * replaced atomically. One file and not one per node, because a no-op run of
  * a 10,000-node graph must not open 10,000 files: the scheduler loads a graph's
  * refs once (ik_refset_load), updates them in memory and saves them when they
@@ -18,6 +21,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "cache/action.h"
 #include "cache/cache.h"
 #include "cache/hash.h"
 
@@ -26,6 +30,8 @@ struct ik_ref {
     char *node;
     struct ik_hash key;
     int64_t updated_ms;
+    struct ik_action_output *outputs; /* refsets only: the key's outputs, if known */
+    size_t n_outputs;
 };
 
 /* All refs of one graph, in memory. */
@@ -39,6 +45,13 @@ int ik_refset_load(const struct ik_cache *c, const char *graph, struct ik_refset
 const struct ik_hash *ik_refset_get(const struct ik_refset *rs, const char *node);
 /* Sets a node's key in memory (a no-op when it is already that key). */
 void ik_refset_set(struct ik_refset *rs, const char *node, const struct ik_hash *key);
+/* Records the outputs of the node's action (its key must be the ref's). */
+void ik_refset_set_outputs(struct ik_refset *rs, const char *node, const struct ik_action *a);
+/* A new action (ik_action_free) holding the node's recorded outputs, when its
+ * ref is `key` and outputs were recorded; else NULL. Only the key, node and
+ * outputs are filled in. */
+struct ik_action *ik_refset_action(const struct ik_refset *rs, const char *node,
+                                   const struct ik_hash *key);
 /* Writes the set atomically if it changed since it was loaded or saved. */
 int ik_refset_save(struct ik_cache *c, struct ik_refset *rs, struct ik_diag *d);
 /* Accepts NULL. */

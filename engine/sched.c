@@ -22,8 +22,11 @@ static const char *node_name(const struct ik_sched *s, size_t i) { return s->gra
 static void update_ref(struct ik_sched *s, size_t i)
 {
     struct ik_refset *refs = ik_plan_refs(&s->plan);
-    if (refs)
-        ik_refset_set(refs, node_name(s, i), &s->plan.entries[i].key);
+    if (refs == NULL)
+        return;
+    ik_refset_set(refs, node_name(s, i), &s->plan.entries[i].key);
+    if (s->plan.entries[i].action)
+        ik_refset_set_outputs(refs, node_name(s, i), s->plan.entries[i].action);
 }
 
 /* Writes the refs if they changed: every few seconds while running (so a

@@ -110,3 +110,34 @@ Test(cache_refs, refset_saves_only_when_changed)
     cr_assert_eq(ik_ref_get(T.c, "big", "n999", &got, &d), 0);
     cr_assert(ik_hash_equal(&got, &k1));
 }
+
+Test(cache_refs, refset_remembers_outputs_of_its_key)
+{
+    struct ik_diag d = IK_DIAG_INIT;
+    struct ik_hash k1 = key_of("one"), k2 = key_of("two");
+    struct ik_action a = {0};
+    struct ik_action_output out = {.port = "o", .hash = key_of("bytes"), .size = 5, .kind = "file"};
+    a.key = k1;
+    a.outputs = &out;
+    a.n_outputs = 1;
+    struct ik_refset *rs = NULL;
+    cr_assert_eq(ik_refset_load(T.c, "g", &rs, &d), 0);
+    ik_refset_set(rs, "n", &k1);
+    ik_refset_set_outputs(rs, "n", &a);
+    cr_assert_eq(ik_refset_save(T.c, rs, &d), 0, "%s", ik_diag_message(&d));
+    ik_refset_free(rs);
+
+    cr_assert_eq(ik_refset_load(T.c, "g", &rs, &d), 0, "%s", ik_diag_message(&d));
+    struct ik_action *got = ik_refset_action(rs, "n", &k1);
+    cr_assert_not_null(got);
+    cr_assert_eq(got->n_outputs, 1);
+    cr_assert_str_eq(got->outputs[0].port, "o");
+    cr_assert_str_eq(got->outputs[0].kind, "file");
+    cr_assert_eq(got->outputs[0].size, 5);
+    cr_assert(ik_hash_equal(&got->outputs[0].hash, &out.hash));
+    ik_action_free(got);
+    cr_assert_null(ik_refset_action(rs, "n", &k2), "outputs are only for the ref's own key");
+    ik_refset_set(rs, "n", &k2); /* a new key forgets the old key's outputs */
+    cr_assert_null(ik_refset_action(rs, "n", &k2));
+    ik_refset_free(rs);
+}
