@@ -20,7 +20,6 @@
 #include "engine/error.h"
 #include "engine/xmalloc.h"
 
-#define COPY_BLOCK (1u << 20)
 
 static const unsigned char empty_byte[1];
 
@@ -69,53 +68,37 @@ out:
     return rc;
 }
 
+/* Where ik_cas_put_file copies the blocks it hashes. */
+struct copy_sink {
+    int fd;
+    const char *tmp;
+    const char *src;
+};
+
+static int copy_block(const void *block, size_t len, void *arg, struct ik_diag *d)
+{
+    const struct copy_sink *cs = arg;
+    int rc = ik__write_all(cs->fd, block, len);
+    if (rc != 0)
+        rc = ik_diag_set(d, rc, "cannot write %s (copying %s): %s", ik__display_path(cs->tmp),
+                         ik__display_path(cs->src), strerror(-rc));
+    return rc;
+}
+
 int ik_cas_put_file(struct ik_cache *c, const char *path, struct ik_hash *out, uint64_t *size,
                     struct ik_diag *d)
 {
-    int src = open(path, O_RDONLY | O_CLOEXEC);
-    if (src < 0) {
-        int e = errno;
-        return ik_diag_set(d, -e, "cannot open %s: %s", ik__display_path(path), strerror(e));
-    }
-    (void)posix_fadvise(src, 0, 0, POSIX_FADV_SEQUENTIAL);
-    unsigned char *buf = malloc(COPY_BLOCK);
-    if (buf == NULL) {
-        close(src);
-        return ik_diag_set(d, -ENOMEM, "cannot store %s: out of memory", ik__display_path(path));
-    }
     char *tmp_dir = ik_cache_path(c, "tmp");
     char *tmp = NULL, *final = NULL;
-    struct ik_hasher *hasher = NULL;
     int fd = ik__tmp_create(tmp_dir, tmp_dir, &tmp, d);
     int rc = fd < 0 ? fd : 0;
     if (rc != 0)
         goto out;
     /* One pass: hash while copying, so a large file is read exactly once. */
-    hasher = ik_hasher_new();
-    uint64_t total = 0;
-    for (;;) {
-        ssize_t n = read(src, buf, COPY_BLOCK);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            int e = errno;
-            rc = ik_diag_set(d, -e, "cannot read %s: offset %llu: %s", ik__display_path(path),
-                             (unsigned long long)total, strerror(e));
-            break;
-        }
-        if (n == 0)
-            break;
-        ik_hasher_update(hasher, buf, (size_t)n);
-        rc = ik__write_all(fd, buf, (size_t)n);
-        if (rc != 0) {
-            rc = ik_diag_set(d, rc, "cannot write %s (copying %s): %s", ik__display_path(tmp),
-                             ik__display_path(path), strerror(-rc));
-            break;
-        }
-        total += (uint64_t)n;
-    }
+    struct copy_sink cs = {fd, tmp, path};
     struct ik_hash h;
-    ik_hasher_final(hasher, &h);
+    uint64_t total = 0;
+    rc = ik_hash_file_with(path, copy_block, &cs, &h, &total, d);
     if (rc != 0) {
         ik__tmp_abort(fd, tmp);
         goto out;
@@ -140,8 +123,6 @@ out:
     free(final);
     free(tmp);
     free(tmp_dir);
-    free(buf);
-    close(src);
     return rc;
 }
 

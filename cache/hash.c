@@ -63,6 +63,12 @@ void ik_hash_bytes(const void *data, size_t len, struct ik_hash *out)
 
 int ik_hash_file(const char *path, struct ik_hash *out, uint64_t *size, struct ik_diag *d)
 {
+    return ik_hash_file_with(path, NULL, NULL, out, size, d);
+}
+
+int ik_hash_file_with(const char *path, ik_hash_sink sink, void *arg, struct ik_hash *out,
+                      uint64_t *size, struct ik_diag *d)
+{
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         int e = errno;
@@ -90,6 +96,8 @@ int ik_hash_file(const char *path, struct ik_hash *out, uint64_t *size, struct i
         if (n == 0)
             break;
         ik_hasher_update(h, buf, (size_t)n);
+        if (sink != NULL && (rc = sink(buf, (size_t)n, arg, d)) != 0)
+            break;
         total += (uint64_t)n;
     }
     struct ik_hash tmp;

@@ -31,6 +31,13 @@ void ik_hash_bytes(const void *data, size_t len, struct ik_hash *out);
  * failure. */
 int ik_hash_file(const char *path, struct ik_hash *out, uint64_t *size, struct ik_diag *d);
 
+/* The same, also handing every block read to sink (a copy into the cache, say),
+ * so a large file is read exactly once. A sink failure (non-zero, with d
+ * filled) stops the read and is returned. */
+typedef int (*ik_hash_sink)(const void *block, size_t len, void *arg, struct ik_diag *d);
+int ik_hash_file_with(const char *path, ik_hash_sink sink, void *arg, struct ik_hash *out,
+                      uint64_t *size, struct ik_diag *d);
+
 /* Writes 64 hex digits and a NUL into out. */
 void ik_hash_to_hex(const struct ik_hash *h, char out[IK_HASH_HEX_LEN + 1]);
 /* Parses exactly 64 hex digits (either case). Returns 0 or IK_EPARSE. */
