@@ -151,10 +151,33 @@ static void ctx_free(struct ik_node_ctx *ctx)
     ik_cache_close(ctx->cache);
 }
 
+/* The scheduler runs each node as the leader of its own process group: on
+ * SIGTERM (the scheduler stopping it, or the scheduler itself dying, through
+ * PR_SET_PDEATHSIG) take down everything the node started too, such as a
+ * command node's shell and its children. */
+static void on_terminate(int sig)
+{
+    (void)sig;
+    kill(0, SIGKILL);
+    _exit(128 + SIGTERM);
+}
+
+static void die_with_scheduler(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_terminate;
+    sigaction(SIGTERM, &sa, NULL);
+    pid_t parent = getppid();
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != parent) /* it died before prctl took effect */
+        on_terminate(SIGTERM);
+}
+
 int ik_cli_exec(int argc, char **argv)
 {
-    /* Die with the scheduler: a node must not outlive the run that owns it. */
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    /* A node must not outlive the run that owns it. */
+    die_with_scheduler();
     struct ik_node_ctx ctx;
     memset(&ctx, 0, sizeof ctx);
     struct ik_diag d = IK_DIAG_INIT;

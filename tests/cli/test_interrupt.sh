@@ -26,4 +26,20 @@ sed -i 's/sleep 30; //' g.yaml
 run_ik 0 run g.yaml
 contains err "quick: cached"
 contains err "sigint_victim: done"
+
+# kill -9 of `ikada run` itself: its nodes, and what they started, go too.
+cat > k.yaml <<'YAML'
+nodes:
+  orphan_check:
+    type: command
+    params: {cmd: "sleep 31.25; echo x > $IKADA_OUT_o", outputs: {o: o.txt}}
+YAML
+"$IKADA" run k.yaml >out 2>err &
+runner=$!
+for _ in $(seq 100); do pgrep -f "sleep 31.25" >/dev/null && break; sleep 0.1; done
+pgrep -f "sleep 31.25" >/dev/null || fail "the node's command never started"
+kill -KILL $runner
+wait $runner 2>/dev/null
+for _ in $(seq 30); do pgrep -f "sleep 31.25" >/dev/null || break; sleep 0.1; done
+pgrep -f "sleep 31.25" >/dev/null && fail "a node's process outlived a killed ikada run"
 pass
