@@ -16,6 +16,7 @@
 
 void ik_plan_init(struct ik_plan *p, struct ik_graph *g, struct ik_cache *c, struct ik_srcmemo *m)
 {
+    memset(p, 0, sizeof *p);
     p->graph = g;
     p->cache = c;
     p->memo = m;
