@@ -17,6 +17,7 @@
 #include "cache/cas.h"
 #include "cache/fsutil.h"
 #include "cache/gc.h"
+#include "cache/kv.h"
 #include "cache/lock.h"
 #include "cache/refs.h"
 #include "cache/runlog.h"
@@ -85,6 +86,17 @@ static int list_cb(const struct ik_hash *h, const struct stat *st, void *arg)
     struct listing *l = arg;
     l->items = ik_xgrow(l->items, &l->cap, l->n + 1, sizeof *l->items);
     l->items[l->n++] = (struct ik_gc_item){*h, l->is_action, (uint64_t)st->st_size};
+    return 0;
+}
+
+/* kv entries (cache/kv.h) name objects that were paid for (LLM responses):
+ * each one is kept, whatever refs and runs reach. */
+static int keep_kv_value(const char *ns, const struct ik_hash *key, const struct ik_hash *value,
+                         void *arg)
+{
+    (void)ns;
+    (void)key;
+    hset_add(arg, value);
     return 0;
 }
 
@@ -205,6 +217,12 @@ int ik_gc(struct ik_cache *c, size_t keep_runs, bool dry_run, struct ik_gc_repor
         if (a->has_log)
             hset_add(&keep, &a->log);
         ik_action_free(a);
+    }
+
+    if ((rc = ik_kv_foreach(c, keep_kv_value, &keep)) != 0) {
+        rc = ik_diag_set(d, rc, "cannot list the kv entries of %s: %s",
+                         ik__display_path(c->root), strerror(-rc));
+        goto out;
     }
 
     /* Sweep: list everything first, then delete. */

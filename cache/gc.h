@@ -5,8 +5,9 @@
  * Reachability: the roots are every ref's key and every node key recorded in
  * the last `keep_runs` run records. A root keeps its action record, that
  * record's output and log objects, and its spec object (the object whose hash
- * is the key). Everything else in objects/ and actions/ is garbage. Run
- * records, refs and the srcmemo are never removed by gc.
+ * is the key). Every object a kv entry names (cache/kv.h: paid-for API
+ * responses) is kept too. Everything else in objects/ and actions/ is garbage.
+ * Run records, refs, kv entries and the srcmemo are never removed by gc.
  * Returns 0 or -errno / IK_ECORRUPT (an unreadable ref or run record: gc stops
  * rather than guess what it reaches) with d filled. */
 #ifndef IK_CACHE_GC_H

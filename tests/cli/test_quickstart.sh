@@ -4,9 +4,9 @@
 
 cp -r "$SRCDIR/graphs" "$SRCDIR/examples" .
 run_ik 0 run graphs/quickstart.yaml
-contains err "3 nodes: 3 ran, 0 cached, 0 failed"
+contains err "4 nodes: 4 ran, 0 cached, 0 failed"
 run_ik 0 run graphs/quickstart.yaml
-contains err "3 nodes: 0 ran, 3 cached, 0 failed"
+contains err "4 nodes: 0 ran, 4 cached, 0 failed"
 run_ik 0 cache export stats.table -o -
 contains out "train	150 samples	50 without the oracle"
 contains out "test	40 samples	0 without the oracle"
@@ -14,11 +14,17 @@ run_ik 0 cache export raft.train -o train.jsonl
 [ "$(wc -l < train.jsonl)" = 150 ] || fail "train.jsonl has $(wc -l < train.jsonl) lines"
 run_ik 0 cache query raft.train --where 'metadata.has_oracle == false' --count
 [ "$(cat out)" = 50 ] || fail "query counted $(cat out) refusal samples"
+# cot (extractive, on_invalid: fail) answered every oracle sample with a valid citation.
+run_ik 0 cache query cot.sft --count
+[ "$(cat out)" = 150 ] || fail "cot.sft has $(cat out) samples"
+run_ik 0 cache show cot.report
+contains out "answered 100"
+contains out "invalid_citations 0"
 
 # Editing a param re-runs that node and what depends on it.
 sed -i 's/oracle_p: 0.8/oracle_p: 0.7/' graphs/quickstart.yaml
 run_ik 0 status graphs/quickstart.yaml
 contains out "param 'oracle_p' changed: 0.8 -> 0.7"
 run_ik 0 run graphs/quickstart.yaml
-contains err "3 nodes: 2 ran, 1 cached"
+contains err "4 nodes: 3 ran, 1 cached"
 pass
