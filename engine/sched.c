@@ -216,6 +216,23 @@ static void describe_exit(struct ik_job *j, struct ik_buf *b)
         ik_buf_puts(b, "exited without reporting its outputs");
 }
 
+/* The node printed its error to the log as well (engine/exec.c, through
+ * ik_diag_print); it was just shown as the failure, so leave it out of the
+ * log tail rather than print it twice. */
+static void drop_printed_error(struct ik_buf *log, const char *error)
+{
+    if (error == NULL || log->len == 0)
+        return;
+    char *printed = strncmp(error, "error: ", 7) == 0 ? ik_xasprintf("ikada: %s\n", error)
+                                                      : ik_xasprintf("%s\n", error);
+    size_t n = strlen(printed);
+    if (log->len >= n && memcmp(log->data + log->len - n, printed, n) == 0) {
+        log->len -= n;
+        log->data[log->len] = '\0';
+    }
+    free(printed);
+}
+
 /* The last `lines` lines of a log, indented, for a failure report. */
 static void print_log_tail(struct ik_sched *s, const struct ik_buf *log, int lines)
 {
@@ -305,6 +322,7 @@ void ik__sched_job_finished(struct ik_job *j)
         free(j->error);
         j->error = ik_buf_steal(&why);
         fail_job(s, j->index, NULL);
+        drop_printed_error(&j->log, j->error);
         print_log_tail(s, &j->log, 20);
     }
     ik_unlock(j->lock_fd);

@@ -88,9 +88,9 @@ static int fit_sizes(const char *name, const struct ik_sample_params *p, size_t 
                                   p->n[order[j]]);
                 ik_diag_set(d, IK_EVALIDATE,
                             "%s: too few rows: %s \"%s\" has %zu usable rows (distinct questions, "
-                            "answers of %zu-%zu code points) but %s need %zu",
+                            "answers of %zu-%zu code points) but the splits ask for %zu (%s)",
                             name, p->group_field, p->ministry, U, p->min_chars, p->max_chars,
-                            need.data, used + want);
+                            used + want, need.data);
                 ik_diag_hint(d, "lower %s to at most %zu, or set allow_short: true", size_params[s],
                              room);
                 ik_buf_free(&need);

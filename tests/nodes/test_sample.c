@@ -147,15 +147,15 @@ Test(sample, too_few_rows_errors)
     struct ik_sample_params p = params(80, 20, 5, 10);
     char *msg = split_err(&rows, &p);
     cr_expect_str_eq(msg, "error: faq.jsonl: too few rows: copyright \"T\" has 100 usable rows "
-                          "(distinct questions, answers of 50-2000 code points) but train 80 + "
-                          "test 20 + unanswerable_extra 10 need 110\n"
+                          "(distinct questions, answers of 50-2000 code points) but the splits ask "
+                          "for 110 (train 80 + test 20 + unanswerable_extra 10)\n"
                           "hint: lower unanswerable_extra to at most 0, or set allow_short: true");
     free(msg);
     p = params(120, 20, 5, 10);
     msg = split_err(&rows, &p);
     cr_expect_str_eq(msg, "error: faq.jsonl: too few rows: copyright \"T\" has 100 usable rows "
-                          "(distinct questions, answers of 50-2000 code points) but train 120 "
-                          "need 120\n"
+                          "(distinct questions, answers of 50-2000 code points) but the splits ask "
+                          "for 120 (train 120)\n"
                           "hint: lower train to at most 100, or set allow_short: true");
     free(msg);
     p = params(50, 20, 13, 10);
