@@ -69,7 +69,7 @@ void ik_pyjson_append_double(struct ik_buf *b, double v)
     for (; *q && *q != 'e'; q++)
         if (*q != '.')
             digits[nd++] = *q;
-    int exp = atoi(q + 1);
+    int exp = (int)strtol(q + 1, NULL, 10); /* "%.17e" always writes e[+-]dd */
     while (nd > 1 && digits[nd - 1] == '0')
         nd--;
     if (neg)
