@@ -2,7 +2,8 @@
  * tokens/s of a LoRA training step (forward + backward) and of greedy
  * generation, on stories260K and on a random model of Qwen2.5-0.5B's shape
  * (config.json written here), the GEMM GFLOP/s a training step achieves as
- * a ratio of OpenBLAS sgemm measured in the same run, and the peak RSS. */
+ * a ratio of OpenBLAS sgemm measured in the same run, the memory activation
+ * checkpointing saves and what it costs, and the peak RSS. */
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,19 +51,19 @@ static double sgemm_gflops(int M, int N, int K)
     return 2.0 * M * N * K * reps / t * 1e-9;
 }
 
-static void bench_model(const char *name, struct ik_lm_model *m, int seq, int steps, int gen,
-                        double peak)
+/* Seconds of one warm training step (and its GEMM flops) with trainer options opts. */
+static double step_time(struct ik_lm_model *m, struct ik_lora *a, int seq, int opts, int steps,
+                        double *flops, size_t *bytes)
 {
     struct ik_diag d = IK_DIAG_INIT;
-    struct ik_lora_config lc = {8, 16.0f, 0.0f, (1u << IK_LORA_NT) - 1};
-    struct ik_lora *a;
     struct ik_lm_train *tr;
-    if (ik_lora_new(&a, &m->cfg, &lc, 1, &d) || ik_lm_train_new(&tr, m, a, seq, &d))
+    if (ik_lm_train_new_opts(&tr, m, a, seq, opts, &d))
         die(&d);
     int *tok = malloc(sizeof(int) * (size_t)seq);
     for (int i = 0; i < seq; i++)
         tok[i] = (i * 7919 + 13) % m->cfg.V;
-    double loss, t = 0, flops = 0;
+    double loss, t = 0;
+    *flops = 0;
     for (int s = 0; s <= steps; s++) {
         ik_lora_zero_grad(a);
         double t0 = now();
@@ -70,15 +71,38 @@ static void bench_model(const char *name, struct ik_lm_model *m, int seq, int st
             die(&d);
         if (s > 0 || steps == 0) { /* the first step warms caches and threads */
             t += now() - t0;
-            flops += ik_lm_train_gemm_flops(tr);
+            *flops += ik_lm_train_gemm_flops(tr);
         }
     }
+    *bytes = ik_lm_train_bytes(tr);
+    ik_lm_train_free(tr);
+    free(tok);
+    return t;
+}
+
+static void bench_model(const char *name, struct ik_lm_model *m, int seq, int steps, int gen,
+                        double peak, int ckpt)
+{
+    struct ik_diag d = IK_DIAG_INIT;
+    struct ik_lora_config lc = {8, 16.0f, 0.0f, (1u << IK_LORA_NT) - 1};
+    struct ik_lora *a;
+    if (ik_lora_new(&a, &m->cfg, &lc, 1, &d))
+        die(&d);
+    double flops;
+    size_t bytes;
+    double t = step_time(m, a, seq, 0, steps, &flops, &bytes);
     int n_steps = steps > 0 ? steps : 1;
     double gf = flops / t * 1e-9;
     printf("lm_bench: %s: training step (LoRA r=8 on q,k,v,o,gate,up,down), seq %d: %.0f tokens/s "
-           "(%.2f s/step), GEMM %.1f GFLOP/s = %.0f%% of sgemm\n", name, seq,
-           (double)seq * n_steps / t, t / n_steps, gf, 100.0 * gf / peak);
-    ik_lm_train_free(tr);
+           "(%.2f s/step), GEMM %.1f GFLOP/s = %.0f%% of sgemm; activations %.0f MiB\n", name, seq,
+           (double)seq * n_steps / t, t / n_steps, gf, 100.0 * gf / peak, bytes / 1048576.0);
+    if (ckpt) {
+        size_t cbytes;
+        double ct = step_time(m, a, seq, IK_LM_TRAIN_CHECKPOINT, 1, &flops, &cbytes);
+        printf("lm_bench: %s: with activation checkpointing: %.2f s/step (%+.0f%%), activations "
+               "%.0f MiB (%.0f MiB saved)\n", name, ct, 100.0 * (ct - t / n_steps) / (t / n_steps),
+               cbytes / 1048576.0, ((double)bytes - (double)cbytes) / 1048576.0);
+    }
 
     struct ik_lm_state *st;
     if (ik_lm_state_new(&st, m, 1 + gen, 64, &d))
@@ -91,7 +115,7 @@ static void bench_model(const char *name, struct ik_lm_model *m, int seq, int st
         die(&d);
     printf("lm_bench: %s: greedy generation: %.1f tokens/s (%d tokens)\n", name, k / (now() - t0), k);
     ik_lm_state_free(st);
-    free(out), free(tok);
+    free(out);
     ik_lora_free(a);
 }
 
@@ -104,7 +128,7 @@ int main(void)
     struct ik_lm_model *m;
     if (ik_lm_model_load(&m, IK_BENCH_SRCDIR "/examples/models/stories260K/stories260K.bin", &d))
         die(&d);
-    bench_model("stories260K", m, 512, 5, 256, peak);
+    bench_model("stories260K", m, 512, 5, 256, peak, 0);
     ik_lm_model_free(m);
 
     /* Qwen2.5-0.5B's shape (its config.json's fields), random weights. */
@@ -135,8 +159,8 @@ int main(void)
         for (int i = 0; i < c.D; i++)
             m->layers[l].attn_norm[i] = m->layers[l].ffn_norm[i] = 1.0f;
     const char *seq_env = getenv("LM_BENCH_SEQ");
-    int seq = seq_env ? atoi(seq_env) : 512;
-    bench_model("Qwen2.5-0.5B shape (random)", m, seq, 1, 16, peak);
+    int seq = seq_env ? (int)strtol(seq_env, NULL, 10) : 512;
+    bench_model("Qwen2.5-0.5B shape (random)", m, seq, 2, 16, peak, 1);
     ik_lm_model_free(m);
 
     struct rusage ru;

@@ -1,8 +1,9 @@
 /* kernels/kernels.h - the compute ops of the language model, one contract per op.
  *
- * kernels/cpu/<op>.c is the reference: fp32, plain loops, OpenBLAS only for
- * GEMM, written to be read. A CUDA file implementing the same contract would be
- * declared beside it here. Dimension letters, used in every shape comment:
+ * kernels/cpu/<op>.c is the reference: fp32, plain loops, OpenBLAS for GEMMs
+ * (attention included), written to be read; row and elementwise loops run on
+ * a small thread pool (kernels/cpu/parallel.h). A CUDA file implementing the
+ * same contract would be declared beside it here. Dimension letters, used in every shape comment:
  *   B batch, T sequence, D model width, H query heads, K key/value heads,
  *   F MLP width, V vocabulary, R LoRA rank; N = B*T rows; hd = width of one head.
  * All tensors are row-major and contiguous; outputs never alias inputs unless
@@ -38,12 +39,16 @@ void ik_cpu_swiglu_fwd(float *out, const float *gate, const float *up, int N, in
  * against a cache holding positions 0..pos0+T-1. Query head h reads KV head
  * h / (H/K). A key at position j is visible to the query at position p when
  * j <= p and (window == 0 or p - j < window). Scores are scaled by 1/sqrt(hd).
- * out: (T, H*hd); q: (T, H*hd); kc, vc: (pos0+T, K*hd); scratch: (pos0+T). */
+ * out: (T, H*hd); q: (T, H*hd); kc, vc: (pos0+T, K*hd);
+ * scratch: (min(T, IK_CPU_ATT_ROWS) * (pos0+T)) floats. Queries are processed
+ * IK_CPU_ATT_ROWS at a time, each block as two sgemms around a row softmax. */
+enum { IK_CPU_ATT_ROWS = 128 };
 void ik_cpu_attention_fwd(float *out, const float *q, const float *kc, const float *vc, int T,
                           int pos0, int H, int K, int hd, int window, float *scratch);
 
 /* Softmax cross-entropy without reduction: nll[n] = -log softmax(logits[n])[targets[n]],
- * accumulated in double. logits: (N,V); targets: (N), each in [0,V); nll: (N). */
+ * in fp32 with a max-subtracted log-sum-exp whose sum is formed in blocks (see
+ * softmax_xent.c). logits: (N,V); targets: (N), each in [0,V); nll: (N). */
 void ik_cpu_softmax_xent_fwd(float *nll, const float *logits, const int *targets, int N, int V);
 
 /* ---- backward passes (training LoRA adapters; the base weights stay frozen) ----
@@ -74,7 +79,7 @@ void ik_cpu_swiglu_bwd(float *dgate, float *dup, const float *dout, const float 
 /* Backward of ik_cpu_attention_fwd over a whole sequence (pos0 = 0, the cache
  * is k and v themselves): the probabilities are recomputed from q and k.
  * dout, q: (T, H*hd); k, v: (T, K*hd); dq: (T, H*hd) +=; dk, dv: (T, K*hd) +=;
- * scratch: (2*T). */
+ * scratch: (2 * min(T, IK_CPU_ATT_ROWS) * T) floats. */
 void ik_cpu_attention_bwd(float *dq, float *dk, float *dv, const float *dout, const float *q,
                           const float *k, const float *v, int T, int H, int K, int hd, int window,
                           float *scratch);
@@ -85,6 +90,12 @@ void ik_cpu_attention_bwd(float *dq, float *dk, float *dv, const float *dout, co
  * (in place); the exception to the accumulate convention, since logits are scratch. */
 void ik_cpu_softmax_xent_bwd(float *dlogits, const float *logits, const int *targets,
                              const float *dnll, int N, int V);
+
+/* Both at once, for training: nll (N) as ik_cpu_softmax_xent_fwd computes it
+ * (the same numbers), and dlogits as ik_cpu_softmax_xent_bwd, OVERWRITTEN and
+ * possibly equal to logits; one pass of exp per row instead of two. */
+void ik_cpu_softmax_xent_fwd_bwd(float *nll, float *dlogits, const float *logits, const int *targets,
+                                 const float *dnll, int N, int V);
 
 /* The LoRA branch of a projection: h = x @ A^T; out += scale * h @ B^T.
  * x: (N,In) (the caller applies dropout first); A: (R,In); B: (Out,R);

@@ -1,105 +1,135 @@
-/* kernels/cpu/attention.c - causal grouped-query attention over a KV cache
- * (see kernels.h): one query at a time, a max-subtracted softmax, plain loops. */
+/* kernels/cpu/attention.c - causal grouped-query attention over a KV cache and
+ * its backward (see kernels.h). Per query head, the queries are taken
+ * IK_CPU_ATT_ROWS at a time: the block's scores against the keys it can see
+ * are one sgemm, the masked max-subtracted softmax runs row by row, and the
+ * weighted sum of values is a second sgemm. The backward forms the same
+ * probabilities and four more sgemms. Row loops run on the kernels' thread
+ * pool (parallel.h). */
+#include <cblas.h>
 #include <math.h>
 #include <stddef.h>
 
+#include "kernels/cpu/parallel.h"
 #include "kernels/kernels.h"
+
+/* The keys a block of queries needs: positions lo..hi of the cache. */
+struct span {
+    int lo, hi;
+};
+
+static struct span block_keys(int p0, int p1, int window)
+{
+    struct span s = {window > 0 && p0 - window + 1 > 0 ? p0 - window + 1 : 0, p1};
+    return s;
+}
+
+/* The row loops of a block, one struct for both. */
+struct rows {
+    float *P, *dP;
+    int nk, p0, lo, window;
+    float scale;
+};
+
+/* Row i (position p0 + i) of scores P becomes its softmax over the visible keys. */
+static void softmax_rows(void *ctx, size_t i0, size_t i1)
+{
+    const struct rows *a = ctx;
+    for (size_t i = i0; i < i1; i++) {
+        int p = a->p0 + (int)i, nk = a->nk;
+        int lo = a->window > 0 && p - a->window + 1 > a->lo ? p - a->window + 1 - a->lo : 0;
+        int hi = p - a->lo;
+        float *r = a->P + i * nk, mx = -INFINITY, sum = 0;
+        for (int j = lo; j <= hi; j++)
+            mx = r[j] > mx ? r[j] : mx;
+        for (int j = lo; j <= hi; j++) {
+            r[j] = expf(r[j] - mx);
+            sum += r[j];
+        }
+        float inv = 1.0f / sum;
+        for (int j = 0; j < nk; j++)
+            r[j] = j >= lo && j <= hi ? r[j] * inv : 0.0f;
+    }
+}
+
+/* P (Bq, nk) = softmax rows of scale * Q_h K_h^T over the keys ks, where row i
+ * (position p0 + i) sees keys j <= p0 + i within the window; the keys it
+ * cannot see get probability 0. q: the block's first query row of head h, ld
+ * qld; k: key ks.lo of KV head kh, ld kld. */
+static void probs(float *P, const float *q, int qld, const float *k, int kld, int Bq, int p0,
+                  struct span ks, int hd, int window)
+{
+    int nk = ks.hi - ks.lo + 1;
+    float scale = 1.0f / sqrtf((float)hd);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Bq, nk, hd, scale, q, qld, k, kld, 0.0f, P, nk);
+    struct rows a = {P, NULL, nk, p0, ks.lo, window, scale};
+    ik_cpu_parallel_for((size_t)Bq, (size_t)Bq * nk * 12, softmax_rows, &a);
+}
+
+/* dS = P * (dP - rowsum(P * dP)) * scale, in place in dP. */
+static void dscore_rows(void *ctx, size_t i0, size_t i1)
+{
+    const struct rows *a = ctx;
+    for (size_t i = i0; i < i1; i++) {
+        const float *p = a->P + i * a->nk;
+        float *g = a->dP + i * a->nk, dot = 0;
+        for (int j = 0; j < a->nk; j++)
+            dot += p[j] * g[j];
+        for (int j = 0; j < a->nk; j++)
+            g[j] = p[j] * (g[j] - dot) * a->scale; /* masked keys: p = 0, so 0 */
+    }
+}
+
+static int rows_of(int T) { return T < IK_CPU_ATT_ROWS ? T : IK_CPU_ATT_ROWS; }
 
 void ik_cpu_attention_fwd(float *out, const float *q, const float *kc, const float *vc, int T,
                           int pos0, int H, int K, int hd, int window, float *scratch)
 {
-    int group = H / K, kvw = K * hd;
-    float scale = 1.0f / sqrtf((float)hd);
-    for (int t = 0; t < T; t++) {
-        int p = pos0 + t;
-        int j0 = window > 0 && p - window + 1 > 0 ? p - window + 1 : 0;
-        for (int h = 0; h < H; h++) {
-            const float *qh = q + ((size_t)t * H + h) * hd;
-            int kh = h / group;
-            float mx = -INFINITY;
-            for (int j = j0; j <= p; j++) {
-                const float *kj = kc + (size_t)j * kvw + (size_t)kh * hd;
-                float s = 0;
-                for (int e = 0; e < hd; e++)
-                    s += qh[e] * kj[e];
-                s *= scale;
-                scratch[j] = s;
-                if (s > mx)
-                    mx = s;
-            }
-            float sum = 0;
-            for (int j = j0; j <= p; j++) {
-                scratch[j] = expf(scratch[j] - mx);
-                sum += scratch[j];
-            }
-            float *o = out + ((size_t)t * H + h) * hd;
-            for (int e = 0; e < hd; e++)
-                o[e] = 0;
-            for (int j = j0; j <= p; j++) {
-                const float *vj = vc + (size_t)j * kvw + (size_t)kh * hd;
-                float a = scratch[j] / sum;
-                for (int e = 0; e < hd; e++)
-                    o[e] += a * vj[e];
-            }
+    int group = H / K, qw = H * hd, kw = K * hd;
+    for (int h = 0; h < H; h++) {
+        int kh = h / group;
+        for (int t0 = 0; t0 < T; t0 += IK_CPU_ATT_ROWS) {
+            int Bq = T - t0 < IK_CPU_ATT_ROWS ? T - t0 : IK_CPU_ATT_ROWS, p0 = pos0 + t0;
+            struct span ks = block_keys(p0, p0 + Bq - 1, window);
+            int nk = ks.hi - ks.lo + 1;
+            const float *qb = q + (size_t)t0 * qw + (size_t)h * hd;
+            probs(scratch, qb, qw, kc + (size_t)ks.lo * kw + (size_t)kh * hd, kw, Bq, p0, ks, hd, window);
+            /* out block (Bq, hd) = P (Bq, nk) @ V (nk, hd) */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Bq, hd, nk, 1.0f, scratch, nk,
+                        vc + (size_t)ks.lo * kw + (size_t)kh * hd, kw, 0.0f,
+                        out + (size_t)t0 * qw + (size_t)h * hd, qw);
         }
     }
 }
 
-/* With p = softmax(s), s_j = scale * q.k_j and o = sum_j p_j v_j:
- * dv_j += p_j do; dp_j = do.v_j; ds_j = p_j (dp_j - sum_i p_i dp_i);
- * dq += scale * sum_j ds_j k_j; dk_j += scale * ds_j q. */
+/* With P = softmax(S), S = scale * Q K^T and O = P V:
+ * dV += P^T dO; dP = dO V^T; dS = P * (dP - rowsum(P * dP));
+ * dQ += scale * dS K; dK += scale * dS^T Q. Blocks and heads run one after
+ * another, so the accumulations into dk and dv never race. */
 void ik_cpu_attention_bwd(float *dq, float *dk, float *dv, const float *dout, const float *q,
                           const float *k, const float *v, int T, int H, int K, int hd, int window,
                           float *scratch)
 {
-    int group = H / K, kvw = K * hd;
+    int group = H / K, qw = H * hd, kw = K * hd;
     float scale = 1.0f / sqrtf((float)hd);
-    float *p = scratch, *dp = scratch + T;
-    for (int t = 0; t < T; t++) {
-        int j0 = window > 0 && t - window + 1 > 0 ? t - window + 1 : 0;
-        for (int h = 0; h < H; h++) {
-            const float *qh = q + ((size_t)t * H + h) * hd, *doh = dout + ((size_t)t * H + h) * hd;
-            float *dqh = dq + ((size_t)t * H + h) * hd;
-            int kh = h / group;
-            /* The same float operations as the forward, so p matches it exactly. */
-            float mx = -INFINITY;
-            for (int j = j0; j <= t; j++) {
-                const float *kj = k + (size_t)j * kvw + (size_t)kh * hd;
-                float s = 0;
-                for (int e = 0; e < hd; e++)
-                    s += qh[e] * kj[e];
-                s *= scale;
-                p[j] = s;
-                if (s > mx)
-                    mx = s;
-            }
-            float sum = 0;
-            for (int j = j0; j <= t; j++) {
-                p[j] = expf(p[j] - mx);
-                sum += p[j];
-            }
-            float dot = 0;
-            for (int j = j0; j <= t; j++) {
-                p[j] /= sum;
-                const float *vj = v + (size_t)j * kvw + (size_t)kh * hd;
-                float *dvj = dv + (size_t)j * kvw + (size_t)kh * hd;
-                float s = 0;
-                for (int e = 0; e < hd; e++) {
-                    s += doh[e] * vj[e];
-                    dvj[e] += p[j] * doh[e];
-                }
-                dp[j] = s;
-                dot += p[j] * s;
-            }
-            for (int j = j0; j <= t; j++) {
-                float ds = p[j] * (dp[j] - dot) * scale;
-                const float *kj = k + (size_t)j * kvw + (size_t)kh * hd;
-                float *dkj = dk + (size_t)j * kvw + (size_t)kh * hd;
-                for (int e = 0; e < hd; e++) {
-                    dqh[e] += ds * kj[e];
-                    dkj[e] += ds * qh[e];
-                }
-            }
+    float *P = scratch, *dP = scratch + (size_t)rows_of(T) * T;
+    for (int h = 0; h < H; h++) {
+        int kh = h / group;
+        for (int t0 = 0; t0 < T; t0 += IK_CPU_ATT_ROWS) {
+            int Bq = T - t0 < IK_CPU_ATT_ROWS ? T - t0 : IK_CPU_ATT_ROWS;
+            struct span ks = block_keys(t0, t0 + Bq - 1, window);
+            int nk = ks.hi - ks.lo + 1;
+            size_t qo = (size_t)t0 * qw + (size_t)h * hd, ko = (size_t)ks.lo * kw + (size_t)kh * hd;
+            probs(P, q + qo, qw, k + ko, kw, Bq, t0, ks, hd, window);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nk, hd, Bq, 1.0f, P, nk, dout + qo, qw,
+                        1.0f, dv + ko, kw);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Bq, nk, hd, 1.0f, dout + qo, qw, v + ko,
+                        kw, 0.0f, dP, nk);
+            struct rows a = {P, dP, nk, t0, ks.lo, window, scale};
+            ik_cpu_parallel_for((size_t)Bq, (size_t)Bq * nk * 4, dscore_rows, &a);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Bq, hd, nk, 1.0f, dP, nk, k + ko, kw,
+                        1.0f, dq + qo, qw);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nk, hd, Bq, 1.0f, dP, nk, q + qo, qw,
+                        1.0f, dk + ko, kw);
         }
     }
 }

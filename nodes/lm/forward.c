@@ -23,7 +23,7 @@ struct ik_lm_state {
     float *q, *k, *v, *att; /* (C, H*hd), (C, K*hd) x2, (C, H*hd) */
     float *proj;    /* (C, D) */
     float *gate, *up; /* (C, F) */
-    float *scores;  /* (S) */
+    float *scores;  /* (min(C, IK_CPU_ATT_ROWS) * S) attention scratch */
     float *logits;  /* (V) last position */
     int *posv;      /* (C) */
     const struct ik_lora *ad; /* borrowed adapter, or NULL */
@@ -44,7 +44,8 @@ int ik_lm_state_new(struct ik_lm_state **out, const struct ik_lm_model *m, int m
     size_t S = (size_t)s->S, C = (size_t)s->C, hd = (size_t)c->head_dim;
     size_t qw = (size_t)c->H * hd, kw = (size_t)c->K * hd;
     size_t sizes[] = {(size_t)c->L * S * kw, (size_t)c->L * S * kw, C * c->D, C * c->D, C * qw, C * kw,
-                      C * kw, C * qw, C * c->D, C * c->F, C * c->F, S, (size_t)c->V};
+                      C * kw, C * qw, C * c->D, C * c->F, C * c->F,
+                      (C < IK_CPU_ATT_ROWS ? C : IK_CPU_ATT_ROWS) * S, (size_t)c->V};
     float **ptrs[] = {&s->kc, &s->vc, &s->x, &s->xn, &s->q, &s->k, &s->v, &s->att, &s->proj,
                       &s->gate, &s->up, &s->scores, &s->logits};
     size_t total = 0;

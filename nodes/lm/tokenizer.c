@@ -45,6 +45,7 @@ int ik_tok_load(struct ik_tok **out, const char *path, struct ik_diag *d)
     size_t pl = strlen(path);
     int rc = pl >= 5 && strcmp(path + pl - 5, ".json") == 0   ? ik__tok_bpe_load(t, path, d)
              : pl >= 5 && strcmp(path + pl - 5, ".gguf") == 0 ? ik__tok_gguf_load(t, path, d)
+             : pl >= 4 && strcmp(path + pl - 4, ".bin") == 0  ? ik__tok_l2c_load(t, path, d)
                                                               : ik__tok_spm_load(t, path, d);
     if (rc != 0) {
         ik_tok_free(t);

@@ -3,14 +3,15 @@
  * Two families behind one interface: SentencePiece `.model` files (protobuf;
  * BPE and unigram, byte fallback, the identity normalizer; tokenizer_spm.c)
  * and Hugging Face `tokenizer.json` byte-level BPE with its regex
- * pre-tokenizer (Qwen2/3, Llama 3; tokenizer_bpe.c, regex through PCRE2).
+ * pre-tokenizer (Qwen2/3, Llama 3; tokenizer_bpe.c, regex through PCRE2,
+ * the NFC normalizer through libunistring).
  * A tokenizer is immutable once loaded: encode and decode may run from
  * several threads. Special tokens (SentencePiece control pieces, tokenizer.json
  * special added tokens) are matched in the text only when the caller asks,
  * so user text can never forge an <|im_end|>. Errors: -errno for I/O,
  * IK_EPARSE for a malformed file, IK_EVALIDATE for a feature this code does
  * not implement (named in the message) and for text it refuses (invalid
- * UTF-8 for byte-level BPE, text that NFC would change). */
+ * UTF-8 for byte-level BPE). */
 #ifndef IK_NODES_LM_TOKENIZER_H
 #define IK_NODES_LM_TOKENIZER_H
 
@@ -24,7 +25,8 @@ enum ik_tok_kind { IK_TOK_SPM_BPE, IK_TOK_SPM_UNIGRAM, IK_TOK_BYTE_BPE };
 
 /* Loads `path`: a file ending in .json is read as tokenizer.json, one ending
  * in .gguf as a GGUF vocabulary (llama.cpp's SentencePiece BPE "llama"
- * tokenizer), anything else as a SentencePiece model. */
+ * tokenizer), one ending in .bin as llama2.c's tokenizer.bin (SentencePiece
+ * BPE), anything else as a SentencePiece model. */
 int ik_tok_load(struct ik_tok **out, const char *path, struct ik_diag *d);
 void ik_tok_free(struct ik_tok *t);
 

@@ -2,16 +2,19 @@
  * (Qwen2/3, Llama 3, GPT-2 style). The pre-tokenizer regex runs through
  * PCRE2 (UTF + UCP); each piece is mapped to the GPT-2 byte alphabet and
  * merged by rank, lowest first and leftmost on ties, as tokenizers'
- * models/bpe/word.rs does. Accepted pipelines: normalizer none or NFC;
- * pre_tokenizer ByteLevel(use_regex) or Sequence[Split(Regex, Isolated)...,
- * ByteLevel(use_regex=false)]. Anything else is refused by name. NFC itself
- * is not implemented: text containing a code point that NFC could change is
- * refused (nfc_check below) rather than tokenized differently from HF. */
+ * models/bpe/word.rs does. Accepted pipelines: normalizer none or NFC
+ * (libunistring's u8_normalize, applied to each segment between added
+ * tokens, as tokenizers normalizes only the non-added text); pre_tokenizer
+ * ByteLevel(use_regex) or Sequence[Split(Regex, Isolated)...,
+ * ByteLevel(use_regex=false)]. Anything else is refused by name. */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <jansson.h>
 #include <pcre2.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistr.h>
+#include <uninorm.h>
 
 #include "engine/buf.h"
 #include "engine/diag.h"
@@ -22,14 +25,6 @@
 /* tokenizers' ByteLevel default regex (GPT-2). */
 static const char gpt2_pattern[] =
     "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
-
-/* Code points NFC may change: combining marks, singletons that NFC maps to
- * other characters (CJK compatibility ideographs, Ohm, Angstrom, ...) and
- * conjoining Hangul jamo. Conservative: some matches are already NFC. */
-static const char nfc_pattern[] =
-    "[\\p{M}\\x{0340}-\\x{0344}\\x{0374}\\x{037E}\\x{0387}\\x{1F71}-\\x{1FFD}\\x{2000}\\x{2001}"
-    "\\x{2126}\\x{212A}\\x{212B}\\x{2329}\\x{232A}\\x{F900}-\\x{FAFF}\\x{2F800}-\\x{2FA1F}"
-    "\\x{1100}-\\x{11FF}]";
 
 /* GPT-2 bytes_to_unicode: printable Latin-1 bytes map to themselves, the
  * other 68 to U+0100.. in byte order. */
@@ -261,8 +256,7 @@ int ik__tok_bpe_load(struct ik_tok *t, const char *path, struct ik_diag *d)
                   ntype ? ntype : "?");
     if (rc == 0)
         rc = load_pretok(t, json_object_get(root, "pre_tokenizer"), path, d);
-    if (rc == 0 && ntype && (t->nfc_check = compile(nfc_pattern, path, d)) == NULL)
-        rc = IK_EVALIDATE;
+    t->nfc = ntype != NULL;
     if (rc == 0)
         rc = load_vocab(t, model, json_object_get(root, "added_tokens"), path, d);
     if (rc == 0)
@@ -284,7 +278,6 @@ int ik__tok_bpe_load(struct ik_tok *t, const char *path, struct ik_diag *d)
 void ik__tok_bpe_free(struct ik_tok *t)
 {
     pcre2_code_free((pcre2_code *)t->regex);
-    pcre2_code_free((pcre2_code *)t->nfc_check);
     ik_pairmap_free(&t->merges);
 }
 
@@ -337,15 +330,21 @@ int ik__tok_bpe_encode(const struct ik_tok *t, const char *text, size_t len, int
     pcre2_match_data *md = pcre2_match_data_create(4, NULL);
     struct ik_buf tmp = IK_BUF_INIT;
     int rc = 0;
-    if (t->nfc_check) {
-        int r = pcre2_match(t->nfc_check, (PCRE2_SPTR)text, len, 0, 0, md, NULL);
-        if (r >= 0) {
-            size_t at = pcre2_get_ovector_pointer(md)[0];
-            rc = ik_diag_set(d, IK_EVALIDATE, "text at byte %zu has a character that NFC normalization may "
-                             "change; NFC is not implemented, so this text is refused", at);
-            ik_diag_hint(d, "normalize the text to NFC before tokenizing it");
+    uint8_t *nfc = NULL;
+    if (t->nfc && len > 0) {
+        /* u8_normalize would turn invalid bytes into U+FFFD: report them first. */
+        const uint8_t *bad = u8_check((const uint8_t *)text, len);
+        if (bad) {
+            rc = ik_diag_set(d, IK_EVALIDATE, "text is not valid UTF-8 at byte %zu",
+                             (size_t)(bad - (const uint8_t *)text));
             goto out;
         }
+        nfc = u8_normalize(UNINORM_NFC, (const uint8_t *)text, len, NULL, &len);
+        if (nfc == NULL) {
+            rc = ik_diag_set(d, -errno, "NFC normalization of %zu bytes of text failed", len);
+            goto out;
+        }
+        text = (const char *)nfc;
     }
     size_t off = 0;
     while (off < len) {
@@ -372,6 +371,7 @@ int ik__tok_bpe_encode(const struct ik_tok *t, const char *text, size_t len, int
     if (off < len)
         encode_word(t, text + off, len - off, ids, n, cap, &tmp);
 out:
+    free(nfc);
     ik_buf_free(&tmp);
     pcre2_match_data_free(md);
     return rc;

@@ -30,7 +30,7 @@ struct ik_tok {
     /* byte-level BPE */
     struct ik_pairmap merges;
     void *regex;          /* pcre2_code *, the pre-tokenizer split pattern */
-    void *nfc_check;      /* pcre2_code * matching code points NFC might change, or NULL */
+    int nfc;              /* the normalizer is NFC (libunistring's u8_normalize) */
     int ignore_merges;
     int *added;           /* ids of added tokens, longest content first */
     int n_added;
@@ -46,6 +46,8 @@ int ik__tok_spm_encode(const struct ik_tok *t, const char *text, size_t len, int
 int ik__tok_spm_finish(struct ik_tok *t, const char *path, struct ik_diag *d);
 /* A GGUF file's vocabulary (tokenizer.ggml.*), as SentencePiece BPE. */
 int ik__tok_gguf_load(struct ik_tok *t, const char *path, struct ik_diag *d);
+/* llama2.c's tokenizer.bin, as SentencePiece BPE (tokenizer_l2c.c). */
+int ik__tok_l2c_load(struct ik_tok *t, const char *path, struct ik_diag *d);
 int ik__tok_bpe_load(struct ik_tok *t, const char *path, struct ik_diag *d);
 int ik__tok_bpe_encode(const struct ik_tok *t, const char *text, size_t len, int **ids, size_t *n,
                        size_t *cap, struct ik_diag *d);

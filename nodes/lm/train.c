@@ -3,7 +3,9 @@
  * (see train.h). Only the adapter's gradients are formed: the base weights
  * get no gradient, but every projection's input gradient flows through them
  * (dx = dout @ W), which is most of the cost. The order of operations in the
- * forward is forward.c's, so the loss matches ik_lm_score bit for bit. */
+ * forward is forward.c's, so the loss matches ik_lm_score to rounding. With
+ * checkpointing, every layer but for its input uses layer 0's activation
+ * buffers, and each is recomputed from its input just before its backward. */
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -17,7 +19,11 @@
 #include "nodes/lm/model.h"
 #include "nodes/lm/train.h"
 
-enum { HEAD_ROWS = 64 }; /* rows of logits held at once */
+/* Rows of logits held at once: the lm_head GEMM streams the whole (V,D) matrix
+ * once per block, so blocks under ~256 rows leave it memory-bound (measured:
+ * 64 rows ran the Qwen2.5 head at ~2/3 of sgemm's rate); 256 rows of a
+ * 151,936-word vocabulary are 148 MiB. */
+enum { HEAD_ROWS = 256 };
 
 /* One layer's saved activations; rows are positions. */
 struct acts {
@@ -33,12 +39,14 @@ struct ik_lm_train {
     const struct ik_lm_model *m;
     struct ik_lora *a;
     int S;
+    int ckpt;       /* IK_LM_TRAIN_CHECKPOINT: L[l] shares all but x_in with L[0] */
     struct acts *L;
     float *x_fin, *xnf, *rstdf;
     float *proj, *dx, *dxn, *dq, *dk, *dv, *dq2, *dk2, *datt, *dgate, *dup, *dact, *dh;
     float *xdrop, *tmp, *logits, *dnll, *nll, *ascr;
     int *posv;
     float *mem;
+    size_t n_floats; /* of mem */
     double flops;
     /* for the current step */
     int dropout;
@@ -63,6 +71,13 @@ static size_t layout(struct ik_lm_train *tr, float *base)
     in_max = in_max > F ? in_max : F;
     for (int l = 0; l < c->L; l++) {
         struct acts *A = &tr->L[l];
+        if (tr->ckpt && l > 0) {
+            /* Checkpointing: only the layer's input is its own; the rest is
+             * layer 0's, overwritten by each layer's (re)computation. */
+            *A = tr->L[0];
+            A->x_in = take(base, &off, S * D);
+            continue;
+        }
         A->x_in = take(base, &off, S * D);
         A->xn1 = take(base, &off, S * D);
         A->rstd1 = take(base, &off, S);
@@ -101,15 +116,21 @@ static size_t layout(struct ik_lm_train *tr, float *base)
     tr->dh = take(base, &off, S * (r ? r : 1));
     tr->xdrop = take(base, &off, S * in_max);
     tr->tmp = take(base, &off, S * in_max);
-    tr->logits = take(base, &off, (size_t)HEAD_ROWS * c->V);
+    tr->logits = take(base, &off, (S < HEAD_ROWS ? S : HEAD_ROWS) * (size_t)c->V);
     tr->dnll = take(base, &off, S);
     tr->nll = take(base, &off, S);
-    tr->ascr = take(base, &off, 2 * S);
+    tr->ascr = take(base, &off, 2 * (S < IK_CPU_ATT_ROWS ? S : IK_CPU_ATT_ROWS) * S);
     return off;
 }
 
 int ik_lm_train_new(struct ik_lm_train **out, const struct ik_lm_model *m, struct ik_lora *a,
                     int max_seq, struct ik_diag *d)
+{
+    return ik_lm_train_new_opts(out, m, a, max_seq, 0, d);
+}
+
+int ik_lm_train_new_opts(struct ik_lm_train **out, const struct ik_lm_model *m, struct ik_lora *a,
+                         int max_seq, int opts, struct ik_diag *d)
 {
     if (max_seq < 2)
         return ik_diag_set(d, IK_EVALIDATE, "a trainer needs max_seq >= 2, got %d", max_seq);
@@ -119,6 +140,7 @@ int ik_lm_train_new(struct ik_lm_train **out, const struct ik_lm_model *m, struc
     tr->m = m;
     tr->a = a;
     tr->S = max_seq;
+    tr->ckpt = (opts & IK_LM_TRAIN_CHECKPOINT) != 0;
     tr->L = ik_xcalloc((size_t)m->cfg.L, sizeof *tr->L);
     size_t n = layout(tr, NULL);
     tr->mem = malloc(n * sizeof(float));
@@ -128,6 +150,7 @@ int ik_lm_train_new(struct ik_lm_train **out, const struct ik_lm_model *m, struc
         return ik_diag_set(d, -ENOMEM, "training activations for %d positions need %.2f GiB, which "
                            "could not be allocated", max_seq, (double)n * sizeof(float) / (1 << 30));
     }
+    tr->n_floats = n;
     layout(tr, tr->mem);
     tr->posv = ik_xmalloc((size_t)max_seq * sizeof *tr->posv);
     for (int i = 0; i < max_seq; i++)
@@ -147,6 +170,8 @@ void ik_lm_train_free(struct ik_lm_train *tr)
 }
 
 double ik_lm_train_gemm_flops(const struct ik_lm_train *tr) { return tr->flops; }
+
+size_t ik_lm_train_bytes(const struct ik_lm_train *tr) { return tr->n_floats * sizeof(float); }
 
 static const struct ik_lora_module *module(const struct ik_lm_train *tr, int l, int t)
 {
@@ -206,39 +231,64 @@ static void proj_bwd(struct ik_lm_train *tr, int l, int t, float *dx, const floa
     }
 }
 
-static void forward_layers(struct ik_lm_train *tr, const int *tokens, int T)
+/* Layer l's forward from L[l].x_in, keeping the activations the backward
+ * reads, and its output in x_out. With x_out NULL (the recomputation of a
+ * checkpointed layer in the backward pass) it stops once those activations
+ * exist: the down projection's output is not one of them, its LoRA
+ * bottleneck is. The same calls on the same inputs give the same bits. */
+static void forward_layer(struct ik_lm_train *tr, int l, int T, float *x_out)
 {
     const struct ik_lm_model *m = tr->m;
     const struct ik_lm_config *c = &m->cfg;
     int D = c->D, F = c->F, hd = c->head_dim, qw = c->H * hd, kw = c->K * hd;
+    const struct ik_lm_layer *y = &m->layers[l];
+    struct acts *A = &tr->L[l];
+    ik_cpu_rmsnorm_fwd(A->xn1, A->rstd1, A->x_in, y->attn_norm, T, D, c->norm_eps);
+    proj(tr, l, IK_LORA_Q, A->qpre, A->xn1, y->wq, y->bq, T, D, qw);
+    proj(tr, l, IK_LORA_K, A->kpre, A->xn1, y->wk, y->bk, T, D, kw);
+    proj(tr, l, IK_LORA_V, A->v, A->xn1, y->wv, y->bv, T, D, kw);
+    if (y->q_norm) {
+        ik_cpu_rmsnorm_fwd(A->q, A->rstdq, A->qpre, y->q_norm, T * c->H, hd, c->norm_eps);
+        ik_cpu_rmsnorm_fwd(A->k, A->rstdk, A->kpre, y->k_norm, T * c->K, hd, c->norm_eps);
+    }
+    ik_cpu_rope_fwd(A->q, tr->posv, m->inv_freq, T, c->H, hd);
+    ik_cpu_rope_fwd(A->k, tr->posv, m->inv_freq, T, c->K, hd);
+    ik_cpu_attention_fwd(A->att, A->q, A->k, A->v, T, 0, c->H, c->K, hd, c->sliding_window, tr->ascr);
+    proj(tr, l, IK_LORA_O, tr->proj, A->att, y->wo, y->bo, T, qw, D);
+    for (size_t i = 0; i < (size_t)T * D; i++)
+        A->x_mid[i] = A->x_in[i] + tr->proj[i];
+    ik_cpu_rmsnorm_fwd(A->xn2, A->rstd2, A->x_mid, y->ffn_norm, T, D, c->norm_eps);
+    proj(tr, l, IK_LORA_GATE, A->gate, A->xn2, y->w_gate, NULL, T, D, F);
+    proj(tr, l, IK_LORA_UP, A->up, A->xn2, y->w_up, NULL, T, D, F);
+    ik_cpu_swiglu_fwd(A->act, A->gate, A->up, T, F);
+    if (x_out == NULL) {
+        const struct ik_lora_module *md = module(tr, l, IK_LORA_DOWN);
+        if (md == NULL)
+            return;
+        const float *x = A->act;
+        if (tr->dropout) {
+            ik_lora_dropout(tr->xdrop, x, T, F, tr->a->cfg.dropout, tr->seed, l, IK_LORA_DOWN);
+            x = tr->xdrop;
+        }
+        /* h = x @ A^T: the first of ik_cpu_lora_fwd's two products, the same call. */
+        ik_cpu_matmul_fwd(A->h[IK_LORA_DOWN], x, md->A, NULL, T, F, tr->a->cfg.r);
+        tr->flops += 2.0 * T * F * tr->a->cfg.r;
+        return;
+    }
+    proj(tr, l, IK_LORA_DOWN, tr->proj, A->act, y->w_down, NULL, T, F, D);
+    for (size_t i = 0; i < (size_t)T * D; i++)
+        x_out[i] = A->x_mid[i] + tr->proj[i];
+}
+
+static void forward_layers(struct ik_lm_train *tr, const int *tokens, int T)
+{
+    const struct ik_lm_model *m = tr->m;
+    const struct ik_lm_config *c = &m->cfg;
+    int D = c->D;
     for (int t = 0; t < T; t++)
         memcpy(tr->L[0].x_in + (size_t)t * D, m->embed + (size_t)tokens[t] * D, (size_t)D * sizeof(float));
-    for (int l = 0; l < c->L; l++) {
-        const struct ik_lm_layer *y = &m->layers[l];
-        struct acts *A = &tr->L[l];
-        float *x_out = l + 1 < c->L ? tr->L[l + 1].x_in : tr->x_fin;
-        ik_cpu_rmsnorm_fwd(A->xn1, A->rstd1, A->x_in, y->attn_norm, T, D, c->norm_eps);
-        proj(tr, l, IK_LORA_Q, A->qpre, A->xn1, y->wq, y->bq, T, D, qw);
-        proj(tr, l, IK_LORA_K, A->kpre, A->xn1, y->wk, y->bk, T, D, kw);
-        proj(tr, l, IK_LORA_V, A->v, A->xn1, y->wv, y->bv, T, D, kw);
-        if (y->q_norm) {
-            ik_cpu_rmsnorm_fwd(A->q, A->rstdq, A->qpre, y->q_norm, T * c->H, hd, c->norm_eps);
-            ik_cpu_rmsnorm_fwd(A->k, A->rstdk, A->kpre, y->k_norm, T * c->K, hd, c->norm_eps);
-        }
-        ik_cpu_rope_fwd(A->q, tr->posv, m->inv_freq, T, c->H, hd);
-        ik_cpu_rope_fwd(A->k, tr->posv, m->inv_freq, T, c->K, hd);
-        ik_cpu_attention_fwd(A->att, A->q, A->k, A->v, T, 0, c->H, c->K, hd, c->sliding_window, tr->ascr);
-        proj(tr, l, IK_LORA_O, tr->proj, A->att, y->wo, y->bo, T, qw, D);
-        for (size_t i = 0; i < (size_t)T * D; i++)
-            A->x_mid[i] = A->x_in[i] + tr->proj[i];
-        ik_cpu_rmsnorm_fwd(A->xn2, A->rstd2, A->x_mid, y->ffn_norm, T, D, c->norm_eps);
-        proj(tr, l, IK_LORA_GATE, A->gate, A->xn2, y->w_gate, NULL, T, D, F);
-        proj(tr, l, IK_LORA_UP, A->up, A->xn2, y->w_up, NULL, T, D, F);
-        ik_cpu_swiglu_fwd(A->act, A->gate, A->up, T, F);
-        proj(tr, l, IK_LORA_DOWN, tr->proj, A->act, y->w_down, NULL, T, F, D);
-        for (size_t i = 0; i < (size_t)T * D; i++)
-            x_out[i] = A->x_mid[i] + tr->proj[i];
-    }
+    for (int l = 0; l < c->L; l++)
+        forward_layer(tr, l, T, l + 1 < c->L ? tr->L[l + 1].x_in : tr->x_fin);
 }
 
 /* tr->dx holds d loss / d(output of layer l); leaves d loss / d(its input). */
@@ -323,15 +373,16 @@ int ik_lm_train_step(struct ik_lm_train *tr, const int *tokens, const unsigned c
         int R = T - r0 < HEAD_ROWS ? T - r0 : HEAD_ROWS;
         const float *xr = tr->xnf + (size_t)r0 * D;
         ik_cpu_matmul_fwd(tr->logits, xr, m->lm_head, NULL, R, D, V);
-        ik_cpu_softmax_xent_fwd(tr->nll, tr->logits, tokens + r0 + 1, R, V);
         tr->flops += 2.0 * R * D * V;
-        for (int i = 0; i < R; i++) {
-            int sel = mask == NULL || mask[r0 + i + 1];
-            sum += sel ? tr->nll[i] : 0.0;
-            tr->dnll[i] = sel ? grad_scale / (float)count : 0.0f;
-        }
+        for (int i = 0; i < R; i++)
+            tr->dnll[i] = mask == NULL || mask[r0 + i + 1] ? grad_scale / (float)count : 0.0f;
+        if (bwd)
+            ik_cpu_softmax_xent_fwd_bwd(tr->nll, tr->logits, tr->logits, tokens + r0 + 1, tr->dnll, R, V);
+        else
+            ik_cpu_softmax_xent_fwd(tr->nll, tr->logits, tokens + r0 + 1, R, V);
+        for (int i = 0; i < R; i++)
+            sum += mask == NULL || mask[r0 + i + 1] ? tr->nll[i] : 0.0;
         if (bwd) {
-            ik_cpu_softmax_xent_bwd(tr->logits, tr->logits, tokens + r0 + 1, tr->dnll, R, V);
             ik_cpu_matmul_bwd(tr->dxn + (size_t)r0 * D, NULL, NULL, tr->logits, xr, m->lm_head, R, D, V);
             tr->flops += 2.0 * R * D * V;
         }
@@ -343,7 +394,10 @@ int ik_lm_train_step(struct ik_lm_train *tr, const int *tokens, const unsigned c
         return 0;
     memset(tr->dx, 0, (size_t)T * D * sizeof(float));
     ik_cpu_rmsnorm_bwd(tr->dx, NULL, tr->dxn, tr->x_fin, tr->rstdf, m->final_norm, T, D);
-    for (int l = c->L - 1; l >= 0; l--)
+    for (int l = c->L - 1; l >= 0; l--) {
+        if (tr->ckpt && l + 1 < c->L)
+            forward_layer(tr, l, T, NULL); /* the last layer's are still there */
         backward_layer(tr, l, T);
+    }
     return 0;
 }

@@ -4,8 +4,8 @@
  * base model stays frozen and read-only).
  *
  * Memory: the activations of one sequence of up to max_seq tokens (about
- * (6D + 3F + 4(H+K)hd) floats per token and layer), plus logits for 64 rows at
- * a time. The same kernels as forward.c are used in the same order, so the
+ * (6D + 3F + 4(H+K)hd) floats per token and layer; with IK_LM_TRAIN_CHECKPOINT
+ * D per token and layer plus one layer's), plus logits for 256 rows at a time. The same kernels as forward.c are used in the same order, so the
  * per-token losses agree with ik_lm_score's to rounding, and an adapter with
  * B = 0 gives the same loss as no adapter, bit for bit.
  * Errors: IK_EVALIDATE for a sequence that does not fit, a token outside the
@@ -13,6 +13,7 @@
 #ifndef IK_NODES_LM_TRAIN_H
 #define IK_NODES_LM_TRAIN_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct ik_diag;
@@ -25,7 +26,23 @@ struct ik_lm_train;
  * (NULL: loss only). Both are borrowed and must outlive the trainer. */
 int ik_lm_train_new(struct ik_lm_train **out, const struct ik_lm_model *m, struct ik_lora *a,
                     int max_seq, struct ik_diag *d);
+
+enum {
+    /* Activation checkpointing, for long sequences: only each layer's input is
+     * kept (max_seq * D floats per layer) and one layer's activations, which
+     * the backward pass recomputes layer by layer from that input (about one
+     * more forward of the layers' GEMMs). Gradients and loss are bit-identical
+     * to those without it. */
+    IK_LM_TRAIN_CHECKPOINT = 1,
+};
+
+/* ik_lm_train_new with options: a mask of IK_LM_TRAIN_* (0: none). */
+int ik_lm_train_new_opts(struct ik_lm_train **out, const struct ik_lm_model *m, struct ik_lora *a,
+                         int max_seq, int opts, struct ik_diag *d);
 void ik_lm_train_free(struct ik_lm_train *tr);
+
+/* The bytes of activations and scratch the trainer allocated (its one arena). */
+size_t ik_lm_train_bytes(const struct ik_lm_train *tr);
 
 enum {
     IK_LM_BACKWARD = 1, /* accumulate gradients into a->grads (needs an adapter) */
