@@ -271,6 +271,16 @@ static int read_config(const char *path, struct ik_lora_config *lc, struct ik_di
         BAD("field 'bias': only \"none\" is supported");
     else if ((v = json_object_get(j, "layers_to_transform")) && !json_is_null(v))
         BAD("field 'layers_to_transform': adapters on a subset of layers are not supported");
+    else if ((v = json_object_get(j, "use_dora")) && json_is_true(v))
+        BAD("field 'use_dora': DoRA adapters are not supported");
+    /* Per-module ranks or alphas would silently change the scale of some
+     * modules if ignored: refuse any non-empty pattern. */
+    else if ((v = json_object_get(j, "rank_pattern")) && !json_is_null(v) &&
+             !(json_is_object(v) && json_object_size(v) == 0))
+        BAD("field 'rank_pattern': per-module ranks are not supported");
+    else if ((v = json_object_get(j, "alpha_pattern")) && !json_is_null(v) &&
+             !(json_is_object(v) && json_object_size(v) == 0))
+        BAD("field 'alpha_pattern': per-module alphas are not supported");
     else if (!json_is_array(v = json_object_get(j, "target_modules")) || json_array_size(v) == 0)
         BAD("field 'target_modules': expected a list of module names");
     if (rc == 0) {

@@ -234,6 +234,33 @@ static int load_merges(struct ik_tok *t, json_t *merges, const char *path, struc
     return rc;
 }
 
+/* The token HF prepends to every text, from the post-processor, exactly as
+ * `tokenizers` decides it: a TemplateProcessing whose "single" template starts
+ * with a special token (Llama 3's <|begin_of_text|>), possibly inside a
+ * Sequence of processors; anything else (Qwen2/3's ByteLevel) prepends none,
+ * even when the vocabulary happens to hold a token spelled "<s>". */
+static int template_bos(const struct ik_tok *t, json_t *post)
+{
+    const char *type = json_string_value(json_object_get(post, "type"));
+    if (type == NULL)
+        return -1;
+    if (strcmp(type, "Sequence") == 0) {
+        size_t i;
+        json_t *p;
+        json_array_foreach(json_object_get(post, "processors"), i, p) {
+            int id = template_bos(t, p);
+            if (id >= 0)
+                return id;
+        }
+        return -1;
+    }
+    if (strcmp(type, "TemplateProcessing") != 0)
+        return -1;
+    json_t *first = json_array_get(json_object_get(post, "single"), 0);
+    const char *name = json_string_value(json_object_get(json_object_get(first, "SpecialToken"), "id"));
+    return name ? ik_tok_find(t, name) : -1;
+}
+
 int ik__tok_bpe_load(struct ik_tok *t, const char *path, struct ik_diag *d)
 {
     json_error_t jerr;
@@ -263,11 +290,9 @@ int ik__tok_bpe_load(struct ik_tok *t, const char *path, struct ik_diag *d)
         rc = load_merges(t, json_object_get(model, "merges"), path, d);
     t->ignore_merges = json_is_true(json_object_get(model, "ignore_merges"));
     if (rc == 0) {
-        /* tokenizer.json does not name BOS/EOS; these are the usual spellings. */
-        static const char *const bos[] = {"<|begin_of_text|>", "<s>", NULL};
+        t->bos = template_bos(t, json_object_get(root, "post_processor"));
+        /* tokenizer.json does not name EOS; these are the usual spellings. */
         static const char *const eos[] = {"<|end_of_text|>", "<|endoftext|>", "</s>", NULL};
-        for (int i = 0; bos[i] && t->bos < 0; i++)
-            t->bos = ik_tok_find(t, bos[i]);
         for (int i = 0; eos[i] && t->eos < 0; i++)
             t->eos = ik_tok_find(t, eos[i]);
     }

@@ -550,6 +550,22 @@ Test(lm_lora, save_load_round_trip_and_zero_b_scores_like_base)
     char *want = ik_xasprintf("%s: error: field 'use_rslora': rank-stabilised scaling is not supported", cp);
     cr_assert_str_eq(ik_diag_message(&d), want);
     free(want);
+    /* PEFT fields that change the math are refused, never ignored; empty patterns are fine. */
+    const char *const refused[][2] = {
+        {"\"alpha_pattern\": {\"q_proj\": 32}", "field 'alpha_pattern': per-module alphas are not supported"},
+        {"\"rank_pattern\": {\"q_proj\": 4}", "field 'rank_pattern': per-module ranks are not supported"},
+        {"\"use_dora\": true", "field 'use_dora': DoRA adapters are not supported"},
+    };
+    for (size_t k = 0; k < 3; k++) {
+        char *cfg = ik_xasprintf("{\"peft_type\": \"LORA\", \"r\": 2, \"lora_alpha\": 4, %s, "
+                                 "\"target_modules\": [\"q_proj\"]}", refused[k][0]);
+        lmt_write(cp, cfg, strlen(cfg));
+        cr_assert_eq(ik_lora_load(&b, &c, ad, &d), IK_EVALIDATE, "%s", refused[k][0]);
+        want = ik_xasprintf("%s: error: %s", cp, refused[k][1]);
+        cr_assert_str_eq(ik_diag_message(&d), want);
+        free(want);
+        free(cfg);
+    }
     /* Only q_proj listed, but the file holds all seven targets. */
     const char *oq = "{\"peft_type\": \"LORA\", \"r\": 2, \"lora_alpha\": 4, \"target_modules\": [\"q_proj\"]}";
     lmt_write(cp, oq, strlen(oq));

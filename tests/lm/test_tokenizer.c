@@ -215,6 +215,7 @@ Test(lm_tokenizer, qwen3_bpe_golden)
     struct ik_tok *t = shared_tok("tokenizers/qwen3/tokenizer.json");
     cr_assert_eq(ik_tok_kind(t), IK_TOK_BYTE_BPE);
     cr_assert_eq(ik_tok_vocab_size(t), 151669);
+    cr_assert_eq(ik_tok_bos(t), -1, "Qwen3 prepends no BOS (its '<s>' is an ordinary token)");
     char *gp = lmt_path("tests/data/lm/qwen3_golden_tokenization.json");
     json_t *g = lmt_json(gp);
     check_json(t, json_object_get(g, "examples"));
@@ -279,6 +280,35 @@ Test(lm_tokenizer, bpe_small_json)
     cr_assert_str_eq(ik_diag_message(&d), want);
     free(want);
     ik_diag_free(&d);
+    free(p);
+    lmt_rmtree(dir);
+}
+
+/* BOS comes from the post-processor, as in HF tokenizers: Llama 3's
+ * TemplateProcessing (inside a Sequence) prepends its special token; a vocabulary
+ * that merely contains "<s>" (Qwen3's ByteLevel post-processor) prepends none. */
+Test(lm_tokenizer, bpe_bos_from_post_processor)
+{
+    char *dir = lmt_tmpdir();
+    char *p = ik_xasprintf("%s/tokenizer.json", dir);
+    const char *model = "\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"<s>\": 1}, \"merges\": []},"
+                        " \"added_tokens\": [{\"id\": 2, \"content\": \"<|begin_of_text|>\", \"special\": true}],"
+                        " \"pre_tokenizer\": {\"type\": \"ByteLevel\", \"add_prefix_space\": false, \"use_regex\": true}";
+    char *j = ik_xasprintf("{%s, \"post_processor\": {\"type\": \"ByteLevel\"}}", model);
+    lmt_write(p, j, strlen(j));
+    struct ik_tok *t = load_tok(p);
+    cr_assert_eq(ik_tok_bos(t), -1, "a ByteLevel post-processor adds no BOS");
+    ik_tok_free(t);
+    free(j);
+    j = ik_xasprintf("{%s, \"post_processor\": {\"type\": \"Sequence\", \"processors\": ["
+                     "{\"type\": \"ByteLevel\"}, {\"type\": \"TemplateProcessing\", \"single\": ["
+                     "{\"SpecialToken\": {\"id\": \"<|begin_of_text|>\", \"type_id\": 0}},"
+                     " {\"Sequence\": {\"id\": \"A\", \"type_id\": 0}}]}]}}", model);
+    lmt_write(p, j, strlen(j));
+    t = load_tok(p);
+    cr_assert_eq(ik_tok_bos(t), 2);
+    ik_tok_free(t);
+    free(j);
     free(p);
     lmt_rmtree(dir);
 }
