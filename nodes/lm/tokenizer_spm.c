@@ -331,8 +331,11 @@ static void encode_unigram(const struct ik_tok *t, const char *s, size_t len, in
                            size_t *cap)
 {
     /* best[j]: best score of a segmentation of s[0..j); from[j]: where its
-     * last piece starts; piece[j]: its id, or -1 for an unknown character. */
-    double *best = ik_xmalloc((len + 1) * sizeof *best);
+     * last piece starts; piece[j]: its id, or -1 for an unknown character.
+     * Scores add up in float, as sentencepiece's BestPathNode does, and a
+     * later candidate wins only when strictly better: in double, paths that
+     * tie in float (LLM-jp's ○○+○ vs ○+○○) would be split differently. */
+    float *best = ik_xmalloc((len + 1) * sizeof *best);
     size_t *from = ik_xmalloc((len + 1) * sizeof *from);
     int *piece = ik_xmalloc((len + 1) * sizeof *piece);
     for (size_t j = 0; j <= len; j++)
@@ -345,7 +348,7 @@ static void encode_unigram(const struct ik_tok *t, const char *s, size_t len, in
             for (size_t e = i + cl; e <= len && e - i <= t->max_piece_len;) {
                 int id = ik_strmap_get(&t->ids, s + i, e - i);
                 if (id >= 0 && t->type[id] != SPM_UNUSED) {
-                    double sc = best[i] + t->score[id];
+                    float sc = best[i] + t->score[id];
                     if (e == i + cl)
                         have_char = 1;
                     if (sc > best[e]) {
@@ -359,7 +362,7 @@ static void encode_unigram(const struct ik_tok *t, const char *s, size_t len, in
                 e += ik__utf8_len(s + e, len - e);
             }
             if (!have_char) {
-                double sc = best[i] + t->min_score - UNK_PENALTY;
+                float sc = best[i] + (t->min_score - UNK_PENALTY);
                 if (sc > best[i + cl]) {
                     best[i + cl] = sc;
                     from[i + cl] = i;

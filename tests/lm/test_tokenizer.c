@@ -205,6 +205,10 @@ Test(lm_tokenizer, llm_jp_v3_unigram_golden)
     /* A character with no piece (private use U+E000) falls back to its UTF-8
      * bytes; <0x00> is id 8. */
     check(t, "\xee\x80\x80", (int[]){279, 8 + 0xee, 8 + 0x80, 8 + 0x80}, 4, 0);
+    /* Two segmentations that tie in float (○○+○ and ○+○○, -33.66096 both):
+     * sentencepiece keeps the first one found; summing in double picked the
+     * other (found by make check-interop on a real FAQ answer). */
+    check(t, "今回「○○○」", (int[]){46265, 29584, 54923, 31274, 29582}, 5, 0);
     json_decref(g);
     free(gp);
     ik_tok_free(t);
