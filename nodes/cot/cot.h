@@ -131,6 +131,11 @@ void ik_cot_json_dump(struct json_t *root, struct ik_buf *out);
 struct curl_slist *ik_cot_json_headers(void);
 /* Appends "name: value" and wipes the temporary line (value is a secret). */
 struct curl_slist *ik_cot_header_secret(struct curl_slist *h, const char *name, const char *value);
+/* JSON headers plus "Authorization: Bearer <key>" when key is not NULL
+ * (OpenAI-compatible servers, Ollama behind a proxy). */
+struct curl_slist *ik_cot_bearer_headers(const char *key);
+/* Parses a response body; NULL with "not JSON at offset N: …" in why. */
+struct json_t *ik_cot_parse_body(const char *text, size_t len, struct ik_buf *why);
 /* Replaces every occurrence of secret (when non-empty) in s by "***", in
  * place; returns s. */
 char *ik_cot_redact(char *s, const char *secret);

@@ -31,12 +31,9 @@ static struct curl_slist *headers(const char *key)
 
 static int parse(const char *text, size_t len, struct ik_cot_reply *out, struct ik_buf *why)
 {
-    json_error_t err;
-    json_t *root = json_loadb(text, len, 0, &err);
-    if (root == NULL) {
-        ik_buf_printf(why, "not JSON at offset %d: %s", err.position, err.text);
+    json_t *root = ik_cot_parse_body(text, len, why);
+    if (root == NULL)
         return IK_EPARSE;
-    }
     int rc = IK_EPARSE;
     json_t *content = json_object_get(root, "content");
     json_t *usage = json_object_get(root, "usage");

@@ -26,27 +26,11 @@ static void body(const struct ik_cot_sampling *s, const struct ik_cot_msg *m, si
     ik_cot_json_dump(root, out);
 }
 
-static struct curl_slist *headers(const char *key)
-{
-    struct curl_slist *h = ik_cot_json_headers();
-    if (key == NULL)
-        return h;
-    struct ik_buf v = IK_BUF_INIT;
-    ik_buf_printf(&v, "Bearer %s", key);
-    h = ik_cot_header_secret(h, "Authorization", v.data);
-    explicit_bzero(v.data, v.len);
-    ik_buf_free(&v);
-    return h;
-}
-
 static int parse(const char *text, size_t len, struct ik_cot_reply *out, struct ik_buf *why)
 {
-    json_error_t err;
-    json_t *root = json_loadb(text, len, 0, &err);
-    if (root == NULL) {
-        ik_buf_printf(why, "not JSON at offset %d: %s", err.position, err.text);
+    json_t *root = ik_cot_parse_body(text, len, why);
+    if (root == NULL)
         return IK_EPARSE;
-    }
     int rc = IK_EPARSE;
     json_t *e = json_object_get(root, "error");
     json_t *content = json_object_get(json_object_get(root, "message"), "content");
@@ -75,6 +59,6 @@ const struct ik_cot_provider ik_cot_provider_ollama = {
     .key_required = false,
     .path = "/api/chat",
     .body = body,
-    .headers = headers,
+    .headers = ik_cot_bearer_headers,
     .parse = parse,
 };

@@ -143,3 +143,25 @@ struct curl_slist *ik_cot_header_secret(struct curl_slist *h, const char *name, 
     free(line);
     return h;
 }
+
+struct curl_slist *ik_cot_bearer_headers(const char *key)
+{
+    struct curl_slist *h = ik_cot_json_headers();
+    if (key == NULL)
+        return h;
+    struct ik_buf v = IK_BUF_INIT;
+    ik_buf_printf(&v, "Bearer %s", key);
+    h = ik_cot_header_secret(h, "Authorization", v.data);
+    explicit_bzero(v.data, v.len);
+    ik_buf_free(&v);
+    return h;
+}
+
+json_t *ik_cot_parse_body(const char *text, size_t len, struct ik_buf *why)
+{
+    json_error_t err;
+    json_t *root = json_loadb(text, len, 0, &err);
+    if (root == NULL)
+        ik_buf_printf(why, "not JSON at offset %d: %s", err.position, err.text);
+    return root;
+}
