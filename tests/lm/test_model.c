@@ -13,6 +13,7 @@
 #include "engine/xmalloc.h"
 #include "nodes/lm/model.h"
 #include "nodes/lm/safetensors.h"
+#include "tests/lm/lm_ref.h"
 #include "tests/lm/lm_test.h"
 
 static struct ik_lm_model *load(const char *rel)
@@ -113,117 +114,6 @@ Test(lm_model, llama2c_and_hf_weights_identical)
     ik_lm_model_free(b);
 }
 
-/* ---- a plain double-precision forward, for the architecture variants ---- */
-
-static void ref_norm(double *out, const double *x, const float *w, int n, double eps)
-{
-    double ss = 0;
-    for (int i = 0; i < n; i++)
-        ss += x[i] * x[i];
-    double r = 1 / sqrt(ss / n + eps);
-    for (int i = 0; i < n; i++)
-        out[i] = x[i] * r * w[i];
-}
-
-static void ref_linear(double *out, const double *x, const float *w, const float *b, int in, int o)
-{
-    for (int i = 0; i < o; i++) {
-        double s = b ? b[i] : 0;
-        for (int j = 0; j < in; j++)
-            s += (double)w[(size_t)i * in + j] * x[j];
-        out[i] = s;
-    }
-}
-
-static void ref_rope(double *v, int pos, const float *inv_freq, int hd)
-{
-    for (int j = 0; j < hd / 2; j++) {
-        double a = pos * (double)inv_freq[j], x0 = v[j], x1 = v[j + hd / 2];
-        v[j] = x0 * cos(a) - x1 * sin(a);
-        v[j + hd / 2] = x1 * cos(a) + x0 * sin(a);
-    }
-}
-
-/* logits: (n, V), computed independently of kernels/ (no cache, no chunks). */
-static void ref_forward(const struct ik_lm_model *m, const int *tok, int n, double *logits)
-{
-    const struct ik_lm_config *c = &m->cfg;
-    int D = c->D, F = c->F, hd = c->head_dim, qw = c->H * hd, kw = c->K * hd;
-    double *x = calloc((size_t)n * D, sizeof *x), *xn = malloc(sizeof(double) * (size_t)(D > F ? D : F));
-    double *q = malloc(sizeof(double) * (size_t)n * qw), *k = malloc(sizeof(double) * (size_t)n * kw);
-    double *v = malloc(sizeof(double) * (size_t)n * kw), *att = malloc(sizeof(double) * qw);
-    double *g = malloc(sizeof(double) * F), *u = malloc(sizeof(double) * F), *o = malloc(sizeof(double) * D);
-    double *sc = malloc(sizeof(double) * n);
-    for (int t = 0; t < n; t++)
-        for (int i = 0; i < D; i++)
-            x[(size_t)t * D + i] = m->embed[(size_t)tok[t] * D + i];
-    for (int l = 0; l < c->L; l++) {
-        const struct ik_lm_layer *y = &m->layers[l];
-        for (int t = 0; t < n; t++) {
-            ref_norm(xn, x + (size_t)t * D, y->attn_norm, D, c->norm_eps);
-            ref_linear(q + (size_t)t * qw, xn, y->wq, y->bq, D, qw);
-            ref_linear(k + (size_t)t * kw, xn, y->wk, y->bk, D, kw);
-            ref_linear(v + (size_t)t * kw, xn, y->wv, y->bv, D, kw);
-            for (int h = 0; h < c->H; h++) {
-                double *qh = q + (size_t)t * qw + h * hd;
-                if (y->q_norm)
-                    ref_norm(qh, qh, y->q_norm, hd, c->norm_eps);
-                ref_rope(qh, t, m->inv_freq, hd);
-            }
-            for (int h = 0; h < c->K; h++) {
-                double *kh = k + (size_t)t * kw + h * hd;
-                if (y->k_norm)
-                    ref_norm(kh, kh, y->k_norm, hd, c->norm_eps);
-                ref_rope(kh, t, m->inv_freq, hd);
-            }
-        }
-        double *xnew = malloc(sizeof(double) * (size_t)n * D);
-        memcpy(xnew, x, sizeof(double) * (size_t)n * D);
-        for (int t = 0; t < n; t++) {
-            for (int h = 0; h < c->H; h++) {
-                int kh = h / (c->H / c->K);
-                double mx = -INFINITY, sum = 0;
-                for (int j = 0; j <= t; j++) {
-                    sc[j] = -INFINITY;
-                    if (c->sliding_window && t - j >= c->sliding_window)
-                        continue;
-                    double s = 0;
-                    for (int e = 0; e < hd; e++)
-                        s += q[(size_t)t * qw + h * hd + e] * k[(size_t)j * kw + kh * hd + e];
-                    sc[j] = s / sqrt(hd);
-                    mx = fmax(mx, sc[j]);
-                }
-                for (int j = 0; j <= t; j++)
-                    sum += sc[j] = exp(sc[j] - mx);
-                for (int e = 0; e < hd; e++) {
-                    double a = 0;
-                    for (int j = 0; j <= t; j++)
-                        a += sc[j] / sum * v[(size_t)j * kw + kh * hd + e];
-                    att[h * hd + e] = a;
-                }
-            }
-            ref_linear(o, att, y->wo, y->bo, qw, D);
-            for (int i = 0; i < D; i++)
-                xnew[(size_t)t * D + i] += o[i];
-            ref_norm(xn, xnew + (size_t)t * D, y->ffn_norm, D, c->norm_eps);
-            ref_linear(g, xn, y->w_gate, NULL, D, F);
-            ref_linear(u, xn, y->w_up, NULL, D, F);
-            for (int i = 0; i < F; i++)
-                g[i] = g[i] / (1 + exp(-g[i])) * u[i];
-            ref_linear(o, g, y->w_down, NULL, F, D);
-            for (int i = 0; i < D; i++)
-                xnew[(size_t)t * D + i] += o[i];
-        }
-        free(x);
-        x = xnew;
-    }
-    for (int t = 0; t < n; t++) {
-        ref_norm(xn, x + (size_t)t * D, m->final_norm, D, c->norm_eps);
-        ref_linear(logits + (size_t)t * c->V, xn, m->lm_head, NULL, D, c->V);
-    }
-    free(x), free(xn), free(q), free(k), free(v), free(att), free(g), free(u), free(o), free(sc);
-}
-
 static struct ik_lm_config small_config(int arch)
 {
     struct ik_lm_config c;
@@ -245,7 +135,7 @@ static struct ik_lm_config small_config(int arch)
 }
 
 /* Loads the random model written to a temp folder and checks the forward
- * (in chunks of 5 and token by token) against ref_forward. */
+ * (in chunks of 5 and token by token) against lmt_ref_logits (tests/lm/lm_ref.c). */
 static void check_variant(struct ik_lm_config c, const char *extra, int dtype)
 {
     char *dir = lmt_tmpdir();
@@ -262,7 +152,8 @@ static void check_variant(struct ik_lm_config c, const char *extra, int dtype)
     for (int i = 0; i < N; i++)
         tok[i] = (i * 7 + 3) % c.V;
     double *ref = malloc(sizeof(double) * N * c.V);
-    ref_forward(m, tok, N, ref);
+    struct lmt_ref R = {m, NULL, NULL};
+    lmt_ref_logits(&R, tok, N, ref);
     float *got = malloc(sizeof(float) * N * c.V);
     for (int chunk = 1; chunk <= 5; chunk += 4) {
         struct ik_lm_state *s;
