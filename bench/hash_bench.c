@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <time.h>
 
-#include "cache/hash.h"
+#include "base/hash.h"
 
 int main(int argc, char **argv)
 {

@@ -12,12 +12,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "engine/diag.h"
-#include "nodes/lm/config.h"
-#include "nodes/lm/generate.h"
-#include "nodes/lm/lora.h"
-#include "nodes/lm/model.h"
-#include "nodes/lm/train.h"
+#include "base/diag.h"
+#include "lm/config.h"
+#include "lm/generate.h"
+#include "lm/lora.h"
+#include "lm/model.h"
+#include "lm/train.h"
 
 static double now(void)
 {

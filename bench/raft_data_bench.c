@@ -12,12 +12,12 @@
 #include <string.h>
 #include <time.h>
 
-#include "engine/buf.h"
-#include "engine/diag.h"
-#include "nodes/distract_build.h"
-#include "nodes/faq_rows.h"
-#include "cache/pyjson.h"
-#include "nodes/sample_split.h"
+#include "base/buf.h"
+#include "base/diag.h"
+#include "nodes/raft/distract_build.h"
+#include "nodes/raft/faq_rows.h"
+#include "base/pyjson.h"
+#include "nodes/raft/sample_split.h"
 
 #ifndef IK_BENCH_SRCDIR
 #define IK_BENCH_SRCDIR "."

@@ -14,10 +14,10 @@
 #include "cache/action.h"
 #include "cache/cache_int.h"
 #include "cache/cas.h"
-#include "cache/fsutil.h"
-#include "engine/error.h"
-#include "engine/mp.h"
-#include "engine/xmalloc.h"
+#include "base/file.h"
+#include "base/error.h"
+#include "base/mp.h"
+#include "base/xmalloc.h"
 
 #define ACTION_FORMAT 1
 /* Records are small (a few outputs and counters); a bigger file is damage. */
@@ -196,13 +196,13 @@ int ik_action_get(const struct ik_cache *c, const struct ik_hash *key, struct ik
     if (stat(path, &st) != 0) {
         int e = errno;
         rc = e == ENOENT ? -ENOENT
-                         : ik_diag_set(d, -e, "cannot read %s: %s", ik__display_path(path),
+                         : ik_diag_set(d, -e, "cannot read %s: %s", ik_display_path(path),
                                        strerror(e));
         goto out;
     }
     if ((uint64_t)st.st_size > ACTION_MAX_BYTES) {
         rc = ik_diag_set(d, IK_ECORRUPT, "%s: corrupt action record: %llu bytes is too large",
-                         ik__display_path(path), (unsigned long long)st.st_size);
+                         ik_display_path(path), (unsigned long long)st.st_size);
         goto out;
     }
     rc = ik_read_file(path, &data, &len, d);
@@ -212,7 +212,7 @@ int ik_action_get(const struct ik_cache *c, const struct ik_hash *key, struct ik
     msgpack_unpack_return ur = msgpack_unpack_next(&un, data, len, &off);
     if (ur != MSGPACK_UNPACK_SUCCESS || off != len) {
         rc = ik_diag_set(d, IK_ECORRUPT, "%s: offset %zu: corrupt action record: %s",
-                         ik__display_path(path), off,
+                         ik_display_path(path), off,
                          ur == MSGPACK_UNPACK_SUCCESS ? "trailing bytes after the record"
                                                       : "not one complete msgpack value");
         goto out;
@@ -223,7 +223,7 @@ int ik_action_get(const struct ik_cache *c, const struct ik_hash *key, struct ik
         bad = "key (it names another action)";
     if (bad != NULL) {
         rc = ik_diag_set(d, IK_ECORRUPT, "%s: corrupt action record: field '%s' is missing or "
-                                         "malformed", ik__display_path(path), bad);
+                                         "malformed", ik_display_path(path), bad);
         ik_diag_hint(d, "delete the file (the node will re-run) or run `ikada cache verify`");
         goto out;
     }

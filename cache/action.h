@@ -19,7 +19,7 @@
 #include <stdint.h>
 
 #include "cache/cache.h"
-#include "cache/hash.h"
+#include "base/hash.h"
 
 struct ik_action_output {
     char *port;

@@ -6,8 +6,8 @@
 #include <string.h>
 
 #include "cache/artifact.h"
-#include "engine/error.h"
-#include "engine/mp.h"
+#include "base/error.h"
+#include "base/mp.h"
 
 void ik_artifact_begin(msgpack_packer *pk, const char *kind, int schema, size_t n_payload)
 {

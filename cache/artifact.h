@@ -18,7 +18,7 @@
 
 #include <msgpack.h>
 
-#include "engine/diag.h"
+#include "base/diag.h"
 
 /* Starts an artifact map of 3 + n_payload entries: writes kind and schema and
  * the key "meta"; the caller then packs the meta value, then n_payload

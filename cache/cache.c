@@ -13,9 +13,9 @@
 
 #include "cache/cache.h"
 #include "cache/cache_int.h"
-#include "cache/fsutil.h"
-#include "engine/error.h"
-#include "engine/xmalloc.h"
+#include "base/file.h"
+#include "base/error.h"
+#include "base/xmalloc.h"
 
 #define CACHE_FORMAT 1
 
@@ -69,7 +69,7 @@ static int check_version(const char *root, struct ik_diag *d)
     int used = 0;
     if (sscanf(text, "ikada-cache %lu%n", &version, &used) != 1 || version == 0 ||
         (text[used] != '\n' && text[used] != '\0')) {
-        rc = ik_diag_row(d, IK_ECORRUPT, ik__display_path(path), 1,
+        rc = ik_diag_row(d, IK_ECORRUPT, ik_display_path(path), 1,
                          "expected 'ikada-cache <format number>'");
         ik_diag_hint(d, "this folder is not an ikada cache, or its VERSION file was damaged");
         goto out;
@@ -78,7 +78,7 @@ static int check_version(const char *root, struct ik_diag *d)
         rc = ik_diag_set(d, IK_EVERSION,
                          "the cache %s was written by a newer ikada (cache format %lu; this "
                          "ikada reads format %d)",
-                         ik__display_path(root), version, CACHE_FORMAT);
+                         ik_display_path(root), version, CACHE_FORMAT);
         ik_diag_hint(d, "upgrade ikada, or set IKADA_CACHE to another folder; the cache was "
                         "left untouched");
         goto out;

@@ -20,7 +20,7 @@
 
 #include <stdbool.h>
 
-#include "engine/diag.h"
+#include "base/diag.h"
 
 struct ik_cache {
     char *root; /* read-only: absolute path of the .ikada folder */

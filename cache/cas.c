@@ -1,6 +1,6 @@
 /* cache/cas.c - the content-addressed object store (objects/ab/cdef…).
  *
- * Objects are immutable: written once through a temporary file (fsutil),
+ * Objects are immutable: written once through a temporary file (base/file.c),
  * chmod 0444, never modified. A put of bytes already stored is a no-op, which
  * is what makes early cutoff and concurrent runs cheap and safe. */
 #include <dirent.h>
@@ -15,10 +15,10 @@
 
 #include "cache/cache_int.h"
 #include "cache/cas.h"
-#include "cache/fsutil.h"
-#include "engine/buf.h"
-#include "engine/error.h"
-#include "engine/xmalloc.h"
+#include "base/file.h"
+#include "base/buf.h"
+#include "base/error.h"
+#include "base/xmalloc.h"
 
 
 static const unsigned char empty_byte[1];
@@ -80,8 +80,8 @@ static int copy_block(const void *block, size_t len, void *arg, struct ik_diag *
     const struct copy_sink *cs = arg;
     int rc = ik__write_all(cs->fd, block, len);
     if (rc != 0)
-        rc = ik_diag_set(d, rc, "cannot write %s (copying %s): %s", ik__display_path(cs->tmp),
-                         ik__display_path(cs->src), strerror(-rc));
+        rc = ik_diag_set(d, rc, "cannot write %s (copying %s): %s", ik_display_path(cs->tmp),
+                         ik_display_path(cs->src), strerror(-rc));
     return rc;
 }
 
@@ -90,7 +90,7 @@ int ik_cas_put_file(struct ik_cache *c, const char *path, struct ik_hash *out, u
 {
     char *tmp_dir = ik_cache_path(c, "tmp");
     char *tmp = NULL, *final = NULL;
-    int fd = ik__tmp_create(tmp_dir, tmp_dir, &tmp, d);
+    int fd = ik_tmp_create(tmp_dir, tmp_dir, &tmp, d);
     int rc = fd < 0 ? fd : 0;
     if (rc != 0)
         goto out;
@@ -100,19 +100,19 @@ int ik_cas_put_file(struct ik_cache *c, const char *path, struct ik_hash *out, u
     uint64_t total = 0;
     rc = ik_hash_file_with(path, copy_block, &cs, &h, &total, d);
     if (rc != 0) {
-        ik__tmp_abort(fd, tmp);
+        ik_tmp_abort(fd, tmp);
         goto out;
     }
     final = ik_cas_object_path(c, &h);
     if (already_stored(final, total)) {
-        ik__tmp_abort(fd, tmp);
+        ik_tmp_abort(fd, tmp);
     } else {
         rc = ik__fanout_mkdir(c, "objects", &h, d);
         if (rc != 0) {
-            ik__tmp_abort(fd, tmp);
+            ik_tmp_abort(fd, tmp);
             goto out;
         }
-        rc = ik__tmp_commit(fd, tmp, final, 0444, d);
+        rc = ik_tmp_commit(fd, tmp, final, 0444, d);
         if (rc != 0)
             goto out;
     }
@@ -137,20 +137,20 @@ int ik_cas_map(const struct ik_cache *c, const struct ik_hash *h, uint64_t expec
         char hex[IK_HASH_HEX_LEN + 1];
         ik_hash_to_hex(h, hex);
         rc = e == ENOENT ? ik_diag_set(d, -e, "object %s is not in the cache", hex)
-                         : ik_diag_set(d, -e, "cannot open %s: %s", ik__display_path(path),
+                         : ik_diag_set(d, -e, "cannot open %s: %s", ik_display_path(path),
                                        strerror(e));
         goto out;
     }
     struct stat st;
     if (fstat(fd, &st) != 0) {
         int e = errno;
-        rc = ik_diag_set(d, -e, "cannot stat %s: %s", ik__display_path(path), strerror(e));
+        rc = ik_diag_set(d, -e, "cannot stat %s: %s", ik_display_path(path), strerror(e));
         goto out;
     }
     uint64_t size = (uint64_t)st.st_size;
     if (expected_size != UINT64_MAX && size != expected_size) {
         rc = ik_diag_set(d, IK_ECORRUPT, "%s: size %llu bytes, expected %llu",
-                         ik__display_path(path), (unsigned long long)size,
+                         ik_display_path(path), (unsigned long long)size,
                          (unsigned long long)expected_size);
         ik_diag_hint(d, "the object was truncated or damaged; `ikada cache verify` quarantines "
                         "it and the node that made it re-runs");
@@ -165,7 +165,7 @@ int ik_cas_map(const struct ik_cache *c, const struct ik_hash *h, uint64_t expec
     void *m = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fd, 0);
     if (m == MAP_FAILED) {
         int e = errno;
-        rc = ik_diag_set(d, -e, "cannot map %s: %s", ik__display_path(path), strerror(e));
+        rc = ik_diag_set(d, -e, "cannot map %s: %s", ik_display_path(path), strerror(e));
         goto out;
     }
     out->data = m;
@@ -220,7 +220,7 @@ int ik_cas_verify(struct ik_cache *c, const struct ik_hash *h, bool quarantine, 
     if (mrc == 0 && dest != NULL && rename(path, dest) == 0) {
         ik_fsync_dir(qdir);
         ik_diag_set(d, rc, "object %s is corrupt: its bytes hash to %s; moved to %s", hex,
-                    got_hex, ik__display_path(dest));
+                    got_hex, ik_display_path(dest));
     } else {
         int e = mrc != 0 ? -mrc : errno;
         ik_diag_set(d, rc, "object %s is corrupt: its bytes hash to %s; cannot quarantine it: %s",
@@ -247,7 +247,7 @@ int ik__foreach_fanout(const struct ik_cache *c, const char *area,
     }
     struct dirent *de;
     while (rc == 0 && (de = readdir(dir)) != NULL) {
-        if (!ik__is_hex(de->d_name, 2))
+        if (!ik_hash_is_hex(de->d_name, 2))
             continue;
         int sfd = openat(dirfd(dir), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (sfd < 0)
@@ -259,7 +259,7 @@ int ik__foreach_fanout(const struct ik_cache *c, const char *area,
         }
         struct dirent *fe;
         while (rc == 0 && (fe = readdir(sub)) != NULL) {
-            if (!ik__is_hex(fe->d_name, IK_HASH_HEX_LEN - 2))
+            if (!ik_hash_is_hex(fe->d_name, IK_HASH_HEX_LEN - 2))
                 continue;
             char hex[IK_HASH_HEX_LEN + 1];
             memcpy(hex, de->d_name, 2);
@@ -323,7 +323,7 @@ static void prefix_scan(const struct ik_cache *c, const char *area, struct prefi
         return;
     struct dirent *de;
     while ((de = readdir(dir)) != NULL) {
-        if (!ik__is_hex(de->d_name, IK_HASH_HEX_LEN - 2) ||
+        if (!ik_hash_is_hex(de->d_name, IK_HASH_HEX_LEN - 2) ||
             strncmp(de->d_name, x->prefix + 2, x->plen - 2) != 0)
             continue;
         char hex[IK_HASH_HEX_LEN + 1];
@@ -350,7 +350,7 @@ int ik_cas_resolve_prefix(const struct ik_cache *c, const char *prefix, struct i
                           struct ik_diag *d)
 {
     size_t plen = strlen(prefix);
-    if (plen < 4 || plen > IK_HASH_HEX_LEN || !ik__is_hex(prefix, plen))
+    if (plen < 4 || plen > IK_HASH_HEX_LEN || !ik_hash_is_hex(prefix, plen))
         return ik_diag_set(d, IK_EUSAGE,
                            "'%s' is not a hash prefix: expected 4 to 64 hex digits", prefix);
     char lower[IK_HASH_HEX_LEN + 1];

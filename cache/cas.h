@@ -1,7 +1,7 @@
 /* cache/cas.h - the content-addressed object store (objects/ab/cdef…).
  *
  * An object is named by the SHA-256 of its bytes. Writing is idempotent and
- * atomic (cache/fsutil.h: temp file, fsync, rename, folder fsync); objects are
+ * atomic (base/file.h: temp file, fsync, rename, folder fsync); objects are
  * made read-only (0444) and never modified. Readers check the size they expect
  * (from an action record) so a truncated object is caught without re-hashing;
  * `ik_cas_verify` re-hashes and moves a corrupt object to quarantine/, after
@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 #include "cache/cache.h"
-#include "cache/hash.h"
+#include "base/hash.h"
 
 /* A read-only view of an object's bytes (mmap'd; an empty object has data
  * pointing at a static empty byte). Release with ik_blob_release. */

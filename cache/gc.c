@@ -15,14 +15,14 @@
 #include "cache/action.h"
 #include "cache/cache_int.h"
 #include "cache/cas.h"
-#include "cache/fsutil.h"
+#include "base/file.h"
 #include "cache/gc.h"
 #include "cache/kv.h"
 #include "cache/lock.h"
 #include "cache/refs.h"
 #include "cache/runlog.h"
-#include "engine/error.h"
-#include "engine/xmalloc.h"
+#include "base/error.h"
+#include "base/xmalloc.h"
 
 /* A set of hashes: open addressing on the hash's own (uniform) first bytes. */
 struct hset {
@@ -221,7 +221,7 @@ int ik_gc(struct ik_cache *c, size_t keep_runs, bool dry_run, struct ik_gc_repor
 
     if ((rc = ik_kv_foreach(c, keep_kv_value, &keep)) != 0) {
         rc = ik_diag_set(d, rc, "cannot list the kv entries of %s: %s",
-                         ik__display_path(c->root), strerror(-rc));
+                         ik_display_path(c->root), strerror(-rc));
         goto out;
     }
 
@@ -230,7 +230,7 @@ int ik_gc(struct ik_cache *c, size_t keep_runs, bool dry_run, struct ik_gc_repor
     if (rc == 0)
         rc = ik__foreach_fanout(c, "actions", list_cb, &acts);
     if (rc != 0) {
-        rc = ik_diag_set(d, rc, "cannot list the cache %s: %s", ik__display_path(c->root),
+        rc = ik_diag_set(d, rc, "cannot list the cache %s: %s", ik_display_path(c->root),
                          strerror(-rc));
         goto out;
     }
@@ -296,7 +296,7 @@ int ik_cache_verify_all(struct ik_cache *c, struct ik_verify_report *rep, struct
     size_t cap = 0;
     int rc = ik__foreach_fanout(c, "objects", list_cb, &objs);
     if (rc != 0) {
-        rc = ik_diag_set(d, rc, "cannot list the objects of %s: %s", ik__display_path(c->root),
+        rc = ik_diag_set(d, rc, "cannot list the objects of %s: %s", ik_display_path(c->root),
                          strerror(-rc));
         goto out;
     }
@@ -379,7 +379,7 @@ int ik_cache_du(const struct ik_cache *c, struct ik_du_report *rep, struct ik_di
         int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         int rc = fd < 0 ? (errno == ENOENT ? 0 : -errno) : du_walk(fd, e);
         if (rc != 0) {
-            rc = ik_diag_set(d, rc, "cannot read %s: %s", ik__display_path(path),
+            rc = ik_diag_set(d, rc, "cannot read %s: %s", ik_display_path(path),
                              strerror(-rc));
             free(path);
             return rc;

@@ -18,8 +18,8 @@
 #include <stdint.h>
 
 #include "cache/cache.h"
-#include "cache/hash.h"
-#include "engine/diag.h"
+#include "base/hash.h"
+#include "base/diag.h"
 
 struct ik_gc_item {
     struct ik_hash hash;

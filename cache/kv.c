@@ -10,10 +10,10 @@
 #include <unistd.h>
 
 #include "cache/cache_int.h"
-#include "cache/fsutil.h"
+#include "base/file.h"
 #include "cache/kv.h"
-#include "engine/error.h"
-#include "engine/xmalloc.h"
+#include "base/error.h"
+#include "base/xmalloc.h"
 
 static char *area_of(const char *ns) { return ik_xasprintf("kv/%s", ns); }
 
@@ -70,9 +70,9 @@ int ik_kv_get(const struct ik_cache *c, const char *ns, const struct ik_hash *ke
     char *path = ik__fanout_path(c, area, key);
     int rc = read_entry(path, value);
     if (rc == IK_ECORRUPT)
-        ik_diag_set(d, rc, "%s: expected a 64-digit object hash", ik__display_path(path));
+        ik_diag_set(d, rc, "%s: expected a 64-digit object hash", ik_display_path(path));
     else if (rc < 0 && rc != -ENOENT)
-        ik_diag_set(d, rc, "cannot read %s: %s", ik__display_path(path), strerror(-rc));
+        ik_diag_set(d, rc, "cannot read %s: %s", ik_display_path(path), strerror(-rc));
     free(path);
     free(area);
     return rc;

@@ -14,8 +14,8 @@
 #define IK_CACHE_KV_H
 
 #include "cache/cache.h"
-#include "cache/hash.h"
-#include "engine/diag.h"
+#include "base/hash.h"
+#include "base/diag.h"
 
 /* Stores key -> value in namespace ns. Returns 0 or -errno with d naming the
  * file (e.g. -ENOSPC); on failure the old entry, if any, is untouched. */

@@ -10,9 +10,9 @@
 #include <unistd.h>
 
 #include "cache/cache_int.h"
-#include "cache/fsutil.h"
+#include "base/file.h"
 #include "cache/lock.h"
-#include "engine/xmalloc.h"
+#include "base/xmalloc.h"
 
 static int take(const char *path, const char *what, bool exclusive, bool wait, struct ik_diag *d)
 {
@@ -33,7 +33,7 @@ static int take(const char *path, const char *what, bool exclusive, bool wait, s
     }
     if (fd < 0) {
         int e = errno;
-        return ik_diag_set(d, -e, "cannot open lock file %s: %s", ik__display_path(path),
+        return ik_diag_set(d, -e, "cannot open lock file %s: %s", ik_display_path(path),
                            strerror(e));
     }
     int op = (exclusive ? LOCK_EX : LOCK_SH) | (wait ? 0 : LOCK_NB);
@@ -44,8 +44,8 @@ static int take(const char *path, const char *what, bool exclusive, bool wait, s
         close(fd);
         if (e == EWOULDBLOCK)
             return ik_diag_set(d, -EWOULDBLOCK, "%s is locked by another ikada process (%s)",
-                               what, ik__display_path(path));
-        return ik_diag_set(d, -e, "cannot lock %s: %s", ik__display_path(path), strerror(e));
+                               what, ik_display_path(path));
+        return ik_diag_set(d, -e, "cannot lock %s: %s", ik_display_path(path), strerror(e));
     }
     return fd;
 }

@@ -14,7 +14,7 @@
 #include <stdbool.h>
 
 #include "cache/cache.h"
-#include "cache/hash.h"
+#include "base/hash.h"
 
 /* Takes the cache lock (shared or exclusive). wait=false fails with
  * -EWOULDBLOCK if it cannot be had at once. Returns a lock fd (>= 0) or -errno. */

@@ -11,12 +11,13 @@
 #include <msgpack.h>
 
 #include "cache/cache_int.h"
-#include "cache/fsutil.h"
+#include "base/clock.h"
+#include "base/file.h"
 #include "cache/refs.h"
-#include "engine/error.h"
-#include "engine/mp.h"
-#include "engine/strmap.h"
-#include "engine/xmalloc.h"
+#include "base/error.h"
+#include "base/mp.h"
+#include "base/strmap.h"
+#include "base/xmalloc.h"
 
 #define REF_FORMAT 1
 
@@ -124,7 +125,7 @@ static int parse(struct ik_refset *rs, const char *path, const char *data, size_
     msgpack_unpacked_destroy(&un);
     if (rc != 0) {
         ik_diag_set(d, rc, "%s: corrupt refs: expected {v, refs: {node: {key (64 hex digits), "
-                           "updated_ms}}}", ik__display_path(path));
+                           "updated_ms}}}", ik_display_path(path));
         ik_diag_hint(d, "delete the file; the next run of the graph writes it again");
     }
     return rc;
@@ -147,7 +148,7 @@ int ik_refset_load(const struct ik_cache *c, const char *graph, struct ik_refset
     if (rc == -ENOENT)
         rc = 0; /* no run of this graph yet */
     else if (rc < 0)
-        rc = ik_diag_set(d, rc, "cannot read %s: %s", ik__display_path(path), strerror(-rc));
+        rc = ik_diag_set(d, rc, "cannot read %s: %s", ik_display_path(path), strerror(-rc));
     else
         rc = parse(rs, path, data, len, d);
     free(data);
@@ -173,10 +174,10 @@ void ik_refset_set(struct ik_refset *rs, const char *node, const struct ik_hash 
         return;
     if (i >= 0) {
         rs->refs[i].key = *key;
-        rs->refs[i].updated_ms = ik__now_ms();
+        rs->refs[i].updated_ms = ik_clock_wall_ms();
         free_outputs(&rs->refs[i]); /* they belonged to the old key */
     } else {
-        add(rs, node, strlen(node), key, ik__now_ms());
+        add(rs, node, strlen(node), key, ik_clock_wall_ms());
     }
     rs->dirty = true;
 }
@@ -352,7 +353,7 @@ int ik_ref_list(const struct ik_cache *c, struct ik_ref **refs, size_t *n, struc
     DIR *dir = opendir(top);
     if (dir == NULL && errno != ENOENT) {
         int e = errno;
-        rc = ik_diag_set(d, -e, "cannot list %s: %s", ik__display_path(top), strerror(e));
+        rc = ik_diag_set(d, -e, "cannot list %s: %s", ik_display_path(top), strerror(e));
     }
     struct dirent *e;
     while (rc == 0 && dir != NULL && (e = readdir(dir)) != NULL)

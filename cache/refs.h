@@ -23,7 +23,7 @@
 
 #include "cache/action.h"
 #include "cache/cache.h"
-#include "cache/hash.h"
+#include "base/hash.h"
 
 struct ik_ref {
     char *graph;

@@ -14,11 +14,11 @@
 #include <msgpack.h>
 
 #include "cache/cache_int.h"
-#include "cache/fsutil.h"
+#include "base/file.h"
 #include "cache/runlog.h"
-#include "engine/error.h"
-#include "engine/mp.h"
-#include "engine/xmalloc.h"
+#include "base/error.h"
+#include "base/mp.h"
+#include "base/xmalloc.h"
 
 #define RUN_FORMAT 1
 #define RUN_MAX_BYTES (64u << 20)
@@ -193,11 +193,11 @@ static int read_run(const char *path, struct ik_run *r, struct ik_diag *d)
     struct stat st;
     if (stat(path, &st) != 0) {
         int e = errno;
-        return ik_diag_set(d, -e, "cannot read %s: %s", ik__display_path(path), strerror(e));
+        return ik_diag_set(d, -e, "cannot read %s: %s", ik_display_path(path), strerror(e));
     }
     if ((uint64_t)st.st_size > RUN_MAX_BYTES)
         return ik_diag_set(d, IK_ECORRUPT, "%s: corrupt run record: %lld bytes is too large",
-                           ik__display_path(path), (long long)st.st_size);
+                           ik_display_path(path), (long long)st.st_size);
     char *data = NULL;
     size_t len = 0;
     int rc = ik_read_file(path, &data, &len, d);
@@ -211,7 +211,7 @@ static int read_run(const char *path, struct ik_run *r, struct ik_diag *d)
         bad = parse_run(&un.data, r);
     if (bad != NULL) {
         rc = ik_diag_set(d, IK_ECORRUPT, "%s: corrupt run record: field '%s' is missing or "
-                                         "malformed", ik__display_path(path), bad);
+                                         "malformed", ik_display_path(path), bad);
         ik_diag_hint(d, "delete the file; it only holds the history shown by `ikada log`");
     }
     msgpack_unpacked_destroy(&un);
@@ -243,7 +243,7 @@ int ik_runlog_list(const struct ik_cache *c, size_t limit, struct ik_run **runs,
     int rc = 0;
     if (dir == NULL && errno != ENOENT) {
         int e = errno;
-        rc = ik_diag_set(d, -e, "cannot list %s: %s", ik__display_path(dir_path), strerror(e));
+        rc = ik_diag_set(d, -e, "cannot list %s: %s", ik_display_path(dir_path), strerror(e));
     }
     struct dirent *de;
     while (dir != NULL && (de = readdir(dir)) != NULL) {

@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 #include "cache/cache.h"
-#include "cache/hash.h"
+#include "base/hash.h"
 
 struct ik_run_node {
     char *name;

@@ -19,11 +19,11 @@
 #include <msgpack.h>
 
 #include "cache/cache_int.h"
-#include "cache/fsutil.h"
+#include "base/file.h"
 #include "cache/srcmemo.h"
-#include "engine/error.h"
-#include "engine/mp.h"
-#include "engine/xmalloc.h"
+#include "base/error.h"
+#include "base/mp.h"
+#include "base/xmalloc.h"
 
 /* A file modified less than this long ago may still change within the same
  * timestamp tick (coarse kernel clocks, 1 s on some file systems), so its
@@ -156,7 +156,7 @@ static void repair_tail(struct ik_srcmemo *m)
         size_t valid = load_stream(m, data, len);
         if (valid < len && ftruncate(fd, (off_t)valid) == 0)
             fprintf(stderr, "ikada: warning: %s: offset %zu: dropped a torn record (a run was "
-                            "interrupted while writing it)\n", ik__display_path(m->file), valid);
+                            "interrupted while writing it)\n", ik_display_path(m->file), valid);
     }
     ik_diag_free(&d);
     free(data);
@@ -281,7 +281,7 @@ static int walk_dir(struct walk *w, const char *rel, struct ik_diag *d)
     DIR *dir = opendir(dir_path);
     if (dir == NULL) {
         int e = errno;
-        int rc = ik_diag_set(d, -e, "cannot read folder %s: %s", ik__display_path(dir_path),
+        int rc = ik_diag_set(d, -e, "cannot read folder %s: %s", ik_display_path(dir_path),
                              strerror(e));
         free(dir_path);
         return rc;
@@ -297,12 +297,12 @@ static int walk_dir(struct walk *w, const char *rel, struct ik_diag *d)
         struct stat st;
         if (stat(abs, &st) != 0) { /* follows symlinks, as the manifest promises */
             int e = errno;
-            rc = ik_diag_set(d, -e, "cannot read %s: %s", ik__display_path(abs), strerror(e));
+            rc = ik_diag_set(d, -e, "cannot read %s: %s", ik_display_path(abs), strerror(e));
         } else if (S_ISDIR(st.st_mode)) {
             for (size_t i = 0; i < w->depth; i++)
                 if (w->stack[i].st_dev == st.st_dev && w->stack[i].st_ino == st.st_ino)
                     rc = ik_diag_set(d, -ELOOP, "cannot hash folder %s: %s links back to a "
-                                                "folder above it", ik__display_path(w->top),
+                                                "folder above it", ik_display_path(w->top),
                                      child_rel);
             if (rc == 0) {
                 w->stack = ik_xgrow(w->stack, &w->stack_cap, w->depth + 1, sizeof *w->stack);

@@ -18,7 +18,7 @@
 #include <stdint.h>
 
 #include "cache/cache.h"
-#include "cache/hash.h"
+#include "base/hash.h"
 
 struct ik_srcmemo; /* opaque: the loaded memo of one cache */
 

@@ -1,14 +1,13 @@
-/* engine/exec.c - `ikada exec KEY`: run one node in this (child) process.
+/* engine/exec.c - the node host: run one node in this (child) process.
  *
- * The scheduler spawns this for every node that must run; a cluster executor
- * could run the same command elsewhere on a shared cache. It loads the spec
+ * `ikada exec KEY` (cli/exec.c parses its argv) lands here. The scheduler
+ * spawns that command for every node that must run; a cluster executor can
+ * run the same command elsewhere on a shared cache. It loads the spec
  * object named KEY from the CAS, finds the node type, gives its `run` the
- * accessors of nodes/node.h, stores each output in the CAS, and reports the
+ * accessors of engine/node.h, stores each output in the CAS, and reports the
  * outputs to the parent on the progress pipe. It never writes the action
  * record: the parent does that after this process has exited 0, so a crash or
- * a kill here leaves no record pointing at a half-made result.
- *
- * usage: ikada exec KEY [--node NAME] [--file PORT=PATH]... */
+ * a kill here leaves no record pointing at a half-made result. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,39 +16,15 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include "engine/error.h"
+#include "base/error.h"
 #include "cache/artifact.h"
 #include "cache/cas.h"
-#include "cache/fsutil.h"
-#include "engine/cli.h"
+#include "base/file.h"
+#include "engine/exec.h"
 #include "engine/exec_int.h"
-#include "engine/mp.h"
+#include "base/mp.h"
 #include "engine/progress.h"
-#include "engine/xmalloc.h"
-
-static int parse_args(int argc, char **argv, struct ik_node_ctx *ctx, struct ik_diag *d)
-{
-    if (argc < 2 || ik_hash_from_hex(argv[1], &ctx->key) != 0)
-        return ik_diag_set(d, IK_EUSAGE, "usage: ikada exec KEY [--node NAME] [--file PORT=PATH]...");
-    for (int i = 2; i < argc; i++) {
-        if (strcmp(argv[i], "--node") == 0 && i + 1 < argc) {
-            ctx->name = argv[++i];
-        } else if (strcmp(argv[i], "--file") == 0 && i + 1 < argc) {
-            char *eq = strchr(argv[++i], '=');
-            if (eq == NULL)
-                return ik_diag_set(d, IK_EUSAGE, "exec: --file expects PORT=PATH, got '%s'", argv[i]);
-            ctx->files = ik_xrealloc(ctx->files, (ctx->n_files + 1) * sizeof *ctx->files);
-            ctx->files[ctx->n_files].port = ik_xstrndup(argv[i], (size_t)(eq - argv[i]));
-            ctx->files[ctx->n_files].path = eq + 1;
-            ctx->n_files++;
-        } else {
-            return ik_diag_set(d, IK_EUSAGE, "exec: unknown argument '%s'", argv[i]);
-        }
-    }
-    if (ctx->name == NULL)
-        ctx->name = "node";
-    return 0;
-}
+#include "base/xmalloc.h"
 
 /* Maps and unpacks the spec object; fills type, params and input list. */
 static int load_spec(struct ik_node_ctx *ctx, struct ik_diag *d)
@@ -67,7 +42,7 @@ static int load_spec(struct ik_node_ctx *ctx, struct ik_diag *d)
         return ik_diag_set(d, IK_ECORRUPT, "spec %.12s is not msgpack", hex);
     const msgpack_object *root = &ctx->spec.data;
     char *type_name = ik_mp_strdup(ik_mp_get(root, "type"));
-    ctx->type = type_name ? ik_node_type_find(type_name) : NULL;
+    ctx->type = type_name ? ik_node_type_find_in(ctx->types, type_name) : NULL;
     double version = 0;
     ik_mp_number(ik_mp_get(root, "version"), &version);
     if (ctx->type == NULL) {
@@ -132,9 +107,6 @@ static void ctx_free(struct ik_node_ctx *ctx)
     if (ctx->scratch)
         ik_remove_tree(ctx->scratch);
     free(ctx->scratch);
-    for (size_t i = 0; i < ctx->n_files; i++)
-        free(ctx->files[i].port);
-    free(ctx->files);
     ik__exec_inputs_free(ctx);
     for (size_t i = 0; i < ctx->n_outputs; i++) {
         free(ctx->outputs[i].port);
@@ -162,7 +134,7 @@ static void on_terminate(int sig)
     _exit(128 + SIGTERM);
 }
 
-static void die_with_scheduler(void)
+void ik_exec_die_with_scheduler(void)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -174,16 +146,17 @@ static void die_with_scheduler(void)
         on_terminate(SIGTERM);
 }
 
-int ik_cli_exec(int argc, char **argv)
+int ik_exec_node(const struct ik_exec_request *req)
 {
-    /* A node must not outlive the run that owns it. */
-    die_with_scheduler();
     struct ik_node_ctx ctx;
     memset(&ctx, 0, sizeof ctx);
+    ctx.key = req->key;
+    ctx.name = req->name ? req->name : "node";
+    ctx.files = req->files;
+    ctx.n_files = req->n_files;
+    ctx.types = req->types;
     struct ik_diag d = IK_DIAG_INIT;
-    int rc = parse_args(argc, argv, &ctx, &d);
-    if (rc == 0)
-        rc = ik_cache_open(false, &ctx.cache, &d);
+    int rc = ik_cache_open(false, &ctx.cache, &d);
     if (rc == 0)
         rc = load_spec(&ctx, &d);
     if (rc == 0)
@@ -201,10 +174,15 @@ int ik_cli_exec(int argc, char **argv)
         fflush(stdout);
         send_result(&ctx);
     } else {
-        ik_diag_print(&d);
-        ik_progress_send_error(IK_PROGRESS_FD, ik_diag_message(&d));
+        ik_exec_report_failure(&d);
     }
     ctx_free(&ctx);
     ik_diag_free(&d);
-    return rc == 0 ? IK_EXIT_OK : (rc == IK_EUSAGE ? IK_EXIT_USAGE : IK_EXIT_FAILED);
+    return rc;
+}
+
+void ik_exec_report_failure(const struct ik_diag *d)
+{
+    ik_diag_print(d);
+    ik_progress_send_error(IK_PROGRESS_FD, ik_diag_message(d));
 }

@@ -1,4 +1,4 @@
-/* engine/exec_ctx.c - the accessors a node type's `run` uses (nodes/node.h),
+/* engine/exec_ctx.c - the accessors a node type's `run` uses (engine/node.h),
  * implemented over the context that `ikada exec` builds (exec_int.h). */
 #include <errno.h>
 #include <fcntl.h>
@@ -9,13 +9,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "engine/error.h"
+#include "base/error.h"
 #include "cache/artifact.h"
-#include "cache/fsutil.h"
+#include "base/file.h"
 #include "engine/exec_int.h"
-#include "engine/mp.h"
+#include "base/mp.h"
 #include "engine/progress.h"
-#include "engine/xmalloc.h"
+#include "base/xmalloc.h"
 
 const char *ik_node_name(const struct ik_node_ctx *ctx) { return ctx->name; }
 

@@ -1,5 +1,5 @@
 /* engine/exec_int.h - the node context shared by exec.c (the `ikada exec`
- * command) and exec_ctx.c (the accessors of nodes/node.h). Internal to the
+ * command) and exec_ctx.c (the accessors of engine/node.h). Internal to the
  * engine: node types see only the opaque struct ik_node_ctx. */
 #ifndef IK_ENGINE_EXEC_INT_H
 #define IK_ENGINE_EXEC_INT_H
@@ -7,12 +7,8 @@
 #include <msgpack.h>
 
 #include "cache/cas.h"
-#include "nodes/node.h"
-
-struct ik_exec_file {
-    char *port;
-    const char *path; /* borrowed from argv */
-};
+#include "engine/exec.h"
+#include "engine/node.h"
 
 struct ik_exec_input {
     char *port;
@@ -34,12 +30,13 @@ struct ik_node_ctx {
     struct ik_cache *cache;
     struct ik_hash key;
     const char *name;
+    const struct ik_node_type *const *types; /* the table the type is found in */
     const struct ik_node_type *type;
     struct ik_blob spec_blob;
     msgpack_unpacked spec;
     const msgpack_object *params; /* borrowed from spec */
     const msgpack_object *inputs; /* borrowed from spec: {port: {hash, size}} */
-    struct ik_exec_file *files;   /* ports fed by file: sources */
+    const struct ik_exec_file *files; /* ports fed by file: sources (the caller's) */
     size_t n_files;
     struct ik_exec_input *in;     /* one per entry of inputs, lazily loaded */
     size_t n_in;

@@ -13,12 +13,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "engine/buf.h"
-#include "engine/error.h"
+#include "base/buf.h"
+#include "base/error.h"
 #include "engine/graph.h"
 #include "engine/graph_int.h"
-#include "engine/spellcheck.h"
-#include "engine/xmalloc.h"
+#include "base/spellcheck.h"
+#include "base/xmalloc.h"
 
 static const char *const node_keys[] = {"type", "in", "params", "resources", NULL};
 static const char *const top_keys[] = {"nodes", NULL};
@@ -463,9 +463,9 @@ static void free_build(struct ik__graph_build *b)
     free(b->src);
 }
 
-int ik__graph_load_string_types(const struct ik_node_type *const *types, const char *path,
-                                const char *text, size_t len, struct ik_graph **out,
-                                struct ik_diag *d)
+int ik_graph_load_string(const struct ik_node_type *const *types, const char *path,
+                         const char *text, size_t len, struct ik_graph **out,
+                         struct ik_diag *d)
 {
     struct ik_graph *g = ik_xcalloc(1, sizeof *g);
     g->path = ik_xstrdup(path);
@@ -518,13 +518,8 @@ out:
     return 0;
 }
 
-int ik_graph_load_string(const char *path, const char *text, size_t len, struct ik_graph **out,
-                         struct ik_diag *d)
-{
-    return ik__graph_load_string_types(ik_node_types, path, text, len, out, d);
-}
-
-int ik_graph_load(const char *path, struct ik_graph **out, struct ik_diag *d)
+int ik_graph_load(const struct ik_node_type *const *types, const char *path,
+                  struct ik_graph **out, struct ik_diag *d)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -546,7 +541,7 @@ int ik_graph_load(const char *path, struct ik_graph **out, struct ik_diag *d)
         ik_buf_append(&text, chunk, (size_t)n);
     }
     close(fd);
-    int rc = ik_graph_load_string(path, text.data ? text.data : "", text.len, out, d);
+    int rc = ik_graph_load_string(types, path, text.data ? text.data : "", text.len, out, d);
     ik_buf_free(&text);
     return rc;
 }

@@ -24,9 +24,9 @@
 
 #include <stddef.h>
 
-#include "engine/diag.h"
-#include "engine/strmap.h"
-#include "nodes/node.h"
+#include "base/diag.h"
+#include "base/strmap.h"
+#include "engine/node.h"
 
 enum ik_input_source {
     IK_INPUT_NODE, /* another node's output port */
@@ -78,15 +78,18 @@ struct ik_graph {
     struct ik_strmap by_name; /* private: node name -> index, for ik_graph_find */
 };
 
-/* Reads, parses and validates `path`. On success *out is a new graph (free with
- * ik_graph_free). On failure returns IK_EPARSE, IK_EVALIDATE or -errno (file
- * unreadable) with d filled, and *out is untouched. */
-int ik_graph_load(const char *path, struct ik_graph **out, struct ik_diag *d);
+/* Reads, parses and validates `path`, with the node types taken from `types`
+ * (terminated by NULL; the program's table is nodes/registry.h's
+ * ik_node_types, the tests pass their own). On success *out is a new graph
+ * (free with ik_graph_free). On failure returns IK_EPARSE, IK_EVALIDATE or
+ * -errno (file unreadable) with d filled, and *out is untouched. */
+int ik_graph_load(const struct ik_node_type *const *types, const char *path,
+                  struct ik_graph **out, struct ik_diag *d);
 
 /* The same from a string; `path` is used in messages and to resolve file:
  * inputs (relative to its folder). */
-int ik_graph_load_string(const char *path, const char *text, size_t len, struct ik_graph **out,
-                         struct ik_diag *d);
+int ik_graph_load_string(const struct ik_node_type *const *types, const char *path,
+                         const char *text, size_t len, struct ik_graph **out, struct ik_diag *d);
 
 /* Index of the node called `name`, or -1. */
 long ik_graph_find(const struct ik_graph *g, const char *name);

@@ -51,11 +51,6 @@ struct ik__graph_build {
     msgpack_zone *defaults_zone;
 };
 
-/* Like ik_graph_load_string, with the node types taken from `types` (terminated
- * by NULL) instead of the registry: tests define their own types this way. */
-int ik__graph_load_string_types(const struct ik_node_type *const *types, const char *path,
-                                const char *text, size_t len, struct ik_graph **out,
-                                struct ik_diag *d);
 
 /* Resolves types, params, outputs, references and resources, checks ports, and
  * computes g->topo. Returns 0, or IK_EVALIDATE with d filled. */

@@ -1,6 +1,6 @@
 /* engine/graph_params.c - a node's params: YAML values to canonical msgpack.
  *
- * Each given param is converted by its declared type (nodes/node.h), every
+ * Each given param is converted by its declared type (engine/node.h), every
  * other one gets its default (default_yaml, parsed by the same rules), and the
  * map is packed canonically into params_mp. Output ports named by a map param
  * (outputs_from_param) are derived here too, since they come from its keys. */
@@ -11,11 +11,11 @@
 
 #include <msgpack.h>
 
-#include "engine/error.h"
+#include "base/error.h"
 #include "engine/graph_int.h"
-#include "engine/mp.h"
-#include "engine/spellcheck.h"
-#include "engine/xmalloc.h"
+#include "base/mp.h"
+#include "base/spellcheck.h"
+#include "base/xmalloc.h"
 
 /* Limits on one node's param values: an alias can point back at its own
  * anchor, and aliases of aliases grow exponentially ("billion laughs"). */

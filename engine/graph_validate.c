@@ -7,11 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/buf.h"
-#include "engine/error.h"
+#include "base/buf.h"
+#include "base/error.h"
 #include "engine/graph_int.h"
-#include "engine/spellcheck.h"
-#include "engine/xmalloc.h"
+#include "base/spellcheck.h"
+#include "base/xmalloc.h"
 
 /* --- Helpers shared with graph.c and graph_params.c ---------------------------- */
 

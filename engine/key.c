@@ -2,10 +2,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/error.h"
+#include "base/error.h"
 #include "engine/key.h"
-#include "engine/mp.h"
-#include "engine/xmalloc.h"
+#include "base/mp.h"
+#include "base/xmalloc.h"
 
 static int input_cmp(const void *a, const void *b)
 {

@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cache/hash.h"
+#include "base/hash.h"
 #include "engine/graph.h"
 
 struct ik_key_input {

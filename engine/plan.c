@@ -5,14 +5,14 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "engine/error.h"
+#include "base/error.h"
 #include "cache/cas.h"
-#include "cache/mpjson.h"
-#include "engine/buf.h"
-#include "engine/mp.h"
+#include "base/mpjson.h"
+#include "base/buf.h"
+#include "base/mp.h"
 #include "engine/plan.h"
-#include "engine/spellcheck.h"
-#include "engine/xmalloc.h"
+#include "base/spellcheck.h"
+#include "base/xmalloc.h"
 
 void ik_plan_init(struct ik_plan *p, struct ik_graph *g, struct ik_cache *c, struct ik_srcmemo *m)
 {

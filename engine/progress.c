@@ -3,7 +3,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "engine/mp.h"
+#include "base/mp.h"
 #include "engine/progress.h"
 
 void ik_progress_send_raw(int fd, const void *data, size_t len)

@@ -6,13 +6,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "engine/error.h"
+#include "base/error.h"
 #include "cache/cas.h"
 #include "cache/lock.h"
 #include "cache/refs.h"
 #include "engine/sched_int.h"
 #include "engine/sched_report.h"
-#include "engine/xmalloc.h"
+#include "base/xmalloc.h"
 
 static void pump(struct ik_sched *s);
 
@@ -460,19 +460,19 @@ int ik_sched_run(struct ik_graph *g, struct ik_cache *c, const struct ik_sched_o
     int rc = setup(&s, g, c, opts, d);
     if (rc < 0) {
         teardown(&s);
-        return 2;
+        return rc;
     }
     ik_display_init(&s.display, opts->live && !opts->json);
-    int status;
     if (opts->dry_run) {
         rc = ik_plan_resolve_all(&s.plan, s.selected, s.forced, d);
-        status = rc < 0 ? 2 : ik__sched_print_plan(&s);
+        if (rc == 0)
+            rc = ik__sched_print_plan(&s);
     } else {
         run_loop(&s);
         save_refs(&s);
-        status = s.canceled ? 130 : (s.failed ? 1 : 0);
-        ik__sched_report(&s, status);
+        rc = s.canceled ? IK_ECANCELED : (s.failed ? IK_ENODE : 0);
+        ik__sched_report(&s, rc);
     }
     teardown(&s);
-    return status;
+    return rc;
 }

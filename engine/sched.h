@@ -38,11 +38,16 @@ struct ik_sched_opts {
     const char *self_exe;  /* path of the ikada binary, for `ikada exec` */
     int argc;              /* the command line, for the run record */
     char **argv;
+    /* What the command will exit with for an outcome code (0, IK_ENODE,
+     * IK_ECANCELED), kept in the run record and the JSON summary; cli/ passes
+     * ik_cli_exit_status. NULL: the outcome code itself is kept. */
+    int (*exit_status)(int outcome);
 };
 
-/* Runs (or with dry_run, only plans) graph g. Returns the exit status: 0 all
- * selected nodes done, 1 a node failed, 2 bad input (d filled, nothing run),
- * 130 interrupted. */
+/* Runs (or with dry_run, only plans) graph g. Returns 0 when every selected
+ * node is done, IK_ENODE when a node failed (its message is in the report,
+ * not in d), IK_ECANCELED when interrupted, or another negative code for bad
+ * input (d filled, nothing run). */
 int ik_sched_run(struct ik_graph *g, struct ik_cache *c, const struct ik_sched_opts *opts,
                  struct ik_diag *d);
 

@@ -5,11 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/clock.h"
-#include "engine/mp.h"
+#include "base/clock.h"
+#include "base/mp.h"
 #include "engine/progress.h"
 #include "engine/sched_int.h"
-#include "engine/xmalloc.h"
+#include "base/xmalloc.h"
 
 /* The log keeps at most this much; a node that prints more is truncated with a
  * note, so a chatty node cannot exhaust the scheduler's memory. */

@@ -7,8 +7,8 @@
 #include <msgpack.h>
 
 #include "cache/srcmemo.h"
-#include "engine/clock.h"
-#include "engine/buf.h"
+#include "base/clock.h"
+#include "base/buf.h"
 #include "engine/display.h"
 #include "engine/plan.h"
 #include "engine/sched.h"

@@ -6,10 +6,11 @@
 
 #include <jansson.h>
 
+#include "base/error.h"
 #include "cache/runlog.h"
 #include "engine/sched_int.h"
 #include "engine/sched_report.h"
-#include "engine/xmalloc.h"
+#include "base/xmalloc.h"
 
 static const char *job_status(const struct ik_job *j)
 {
@@ -177,8 +178,9 @@ static void print_json_summary(struct ik_sched *s, int status, int64_t duration_
     json_decref(out);
 }
 
-void ik__sched_report(struct ik_sched *s, int status)
+void ik__sched_report(struct ik_sched *s, int outcome)
 {
+    int status = s->opts->exit_status ? s->opts->exit_status(outcome) : outcome;
     int64_t duration_ms = ik_clock_wall_ms() - s->started_ms;
     write_run_record(s, status, duration_ms);
     if (s->opts->json) {
@@ -201,5 +203,5 @@ void ik__sched_report(struct ik_sched *s, int status)
     ik_display_event(&s->display, "%zu node%s: %zu ran, %zu cached, %zu failed, %zu not run (%.2f s)%s",
                      total, total == 1 ? "" : "s", ran, cached, failed, skipped,
                      (double)duration_ms / 1000.0,
-                     status == 130 ? " - interrupted" : "");
+                     outcome == IK_ECANCELED ? " - interrupted" : "");
 }

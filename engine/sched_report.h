@@ -10,6 +10,6 @@ int ik__sched_print_plan(struct ik_sched *s);
 /* Redraws live progress, or prints a plain progress line every 10 s per node. */
 void ik__sched_show_progress(struct ik_sched *s);
 /* Prints the summary, writes the run record. */
-void ik__sched_report(struct ik_sched *s, int status);
+void ik__sched_report(struct ik_sched *s, int outcome);
 
 #endif

@@ -19,15 +19,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "engine/error.h"
+#include "base/error.h"
 #include "cache/artifact.h"
-#include "cache/fsutil.h"
-#include "cache/mpjson.h"
-#include "cache/pyjson.h"
-#include "engine/buf.h"
-#include "engine/mp.h"
-#include "engine/xmalloc.h"
-#include "nodes/node.h"
+#include "base/file.h"
+#include "base/mpjson.h"
+#include "base/pyjson.h"
+#include "base/buf.h"
+#include "base/mp.h"
+#include "base/xmalloc.h"
+#include "engine/node.h"
 
 static const struct ik_port_spec command_outputs[] = {{NULL, NULL, false, NULL}};
 static const struct ik_port_spec command_inputs[] = {{NULL, NULL, false, NULL}};

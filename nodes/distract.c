@@ -7,12 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/error.h"
-#include "engine/mp.h"
-#include "engine/xmalloc.h"
-#include "nodes/distract_build.h"
-#include "nodes/faq_rows.h"
-#include "nodes/node.h"
+#include "base/error.h"
+#include "base/mp.h"
+#include "base/xmalloc.h"
+#include "nodes/raft/distract_build.h"
+#include "nodes/raft/faq_rows.h"
+#include "engine/node.h"
 
 static const struct ik_port_spec distract_inputs[] = {
     {"train", "faq.rows", false, "rows that become training samples"},

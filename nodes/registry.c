@@ -1,10 +1,8 @@
 /* nodes/registry.c - the table of node types (tmux's cmd_table[]).
  *
- * Adding a node type: write nodes/<name>.c exporting ik_node_<name>, add it to
- * nodes/Makefile.inc and to the list below. */
-#include <string.h>
-
-#include "nodes/node.h"
+ * Contract: engine/node.h. Adding a node type: write nodes/<name>.c exporting
+ * ik_node_<name>, add it to nodes/Makefile.inc and to the list below. */
+#include "nodes/registry.h"
 
 extern const struct ik_node_type ik_node_command;
 extern const struct ik_node_type ik_node_sample, ik_node_distract;
@@ -20,8 +18,5 @@ const struct ik_node_type *const ik_node_types[] = {
 
 const struct ik_node_type *ik_node_type_find(const char *name)
 {
-    for (size_t i = 0; ik_node_types[i] != NULL; i++)
-        if (strcmp(ik_node_types[i]->name, name) == 0)
-            return ik_node_types[i];
-    return NULL;
+    return ik_node_type_find_in(ik_node_types, name);
 }

@@ -1,16 +1,16 @@
 /* nodes/sample.c - the `sample` node type: FAQ rows from a file -> train,
  * test, unseen and extra splits plus a summary.
  *
- * A thin adapter: it reads params and the `rows` input through nodes/node.h,
+ * A thin adapter: it reads params and the `rows` input through engine/node.h,
  * then calls the pure functions of faq_rows.h and sample_split.h, which hold
  * all behaviour and are what the tests exercise. */
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "engine/error.h"
-#include "nodes/faq_rows.h"
-#include "nodes/node.h"
-#include "nodes/sample_split.h"
+#include "base/error.h"
+#include "nodes/raft/faq_rows.h"
+#include "engine/node.h"
+#include "nodes/raft/sample_split.h"
 
 static const struct ik_port_spec sample_inputs[] = {
     {"rows", "*", false, "FAQ rows: JSON Lines, JSON array, CSV or msgpack (a file: source)"},

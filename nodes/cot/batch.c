@@ -14,8 +14,8 @@
 #include <curl/curl.h>
 #include <uv.h>
 
-#include "engine/error.h"
-#include "engine/xmalloc.h"
+#include "base/error.h"
+#include "base/xmalloc.h"
 #include "nodes/cot/cot.h"
 
 const char *const ik_cot_failure_names[IK_COT_F_N] = {

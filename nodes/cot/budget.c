@@ -7,8 +7,8 @@
  * never yields more tokens than bytes. */
 #include <string.h>
 
-#include "engine/error.h"
-#include "engine/mp.h"
+#include "base/error.h"
+#include "base/mp.h"
 #include "nodes/cot/cot.h"
 
 int ik_cot_price_find(const msgpack_object *prices, const char *model, struct ik_cot_price *out,

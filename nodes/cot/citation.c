@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/buf.h"
+#include "base/buf.h"
 #include "nodes/cot/cot.h"
 
 const char *const ik_cite_names[IK_CITE_N] = {"ok", "no_document", "wrong_document", "no_quote",

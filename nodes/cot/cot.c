@@ -14,11 +14,11 @@
 #include <uv.h>
 
 #include "cache/artifact.h"
-#include "engine/error.h"
-#include "engine/mp.h"
-#include "engine/xmalloc.h"
+#include "base/error.h"
+#include "base/mp.h"
+#include "base/xmalloc.h"
 #include "nodes/cot/cot.h"
-#include "nodes/node.h"
+#include "engine/node.h"
 
 static const struct ik_port_spec cot_inputs[] = {
     {"samples", "raft.samples", false, "RAFT samples (distract's train split)"},

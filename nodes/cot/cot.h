@@ -21,9 +21,9 @@
 #include <msgpack.h>
 
 #include "cache/cache.h"
-#include "cache/hash.h"
-#include "engine/buf.h"
-#include "engine/diag.h"
+#include "base/hash.h"
+#include "base/buf.h"
+#include "base/diag.h"
 #include "nodes/cot/http.h"
 
 #define IK_COT_MAX_DOCS 64
@@ -38,7 +38,7 @@ struct ik_cot_doc {
     size_t len;
 };
 
-/* Splits a RAFT user message (nodes/raft_prompt.h layout) into its documents
+/* Splits a RAFT user message (nodes/raft/raft_prompt.h layout) into its documents
  * "<label>1:\n…" .. "<label>n:\n…" ending before "\n\n<question_label>: ".
  * Returns the number of documents found (0 when the layout does not match). */
 size_t ik_cot_split_docs(const char *user, size_t len, const char *doc_label,

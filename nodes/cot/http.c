@@ -16,8 +16,8 @@
 #include <curl/curl.h>
 #include <uv.h>
 
-#include "engine/error.h"
-#include "engine/xmalloc.h"
+#include "base/error.h"
+#include "base/xmalloc.h"
 #include "nodes/cot/http.h"
 
 #define MAX_RETRY_AFTER_MS 60000L

@@ -18,7 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "engine/diag.h"
+#include "base/diag.h"
 
 struct curl_slist;
 struct ik_http;

@@ -6,8 +6,8 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
-#include "engine/error.h"
-#include "engine/xmalloc.h"
+#include "base/error.h"
+#include "base/xmalloc.h"
 #include "nodes/cot/cot.h"
 
 static void body(const struct ik_cot_sampling *s, const struct ik_cot_msg *m, size_t n,

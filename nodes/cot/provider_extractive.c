@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/buf.h"
-#include "engine/xmalloc.h"
+#include "base/buf.h"
+#include "base/xmalloc.h"
 #include "nodes/cot/cot.h"
 
 /* Decodes one UTF-8 code point at s (len > 0); sets *w. Invalid bytes read

@@ -8,7 +8,7 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
-#include "engine/error.h"
+#include "base/error.h"
 #include "nodes/cot/cot.h"
 
 static void body(const struct ik_cot_sampling *s, const struct ik_cot_msg *m, size_t n,

@@ -6,7 +6,7 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
-#include "engine/xmalloc.h"
+#include "base/xmalloc.h"
 #include "nodes/cot/cot.h"
 
 void ik_cot_reply_free(struct ik_cot_reply *r)

@@ -10,8 +10,8 @@
 
 #include "cache/cas.h"
 #include "cache/kv.h"
-#include "engine/mp.h"
-#include "engine/xmalloc.h"
+#include "base/mp.h"
+#include "base/xmalloc.h"
 #include "nodes/cot/cot.h"
 
 void ik_cot_request_key(const char *provider, const struct ik_cot_sampling *s,

@@ -4,8 +4,8 @@
 
 #include "cache/action.h"
 #include "cache/cas.h"
-#include "engine/error.h"
-#include "tests/cache/helpers.h"
+#include "base/error.h"
+#include "tests/common/tmpcache.h"
 
 TestSuite(cache_action, .init = tc_setup, .fini = tc_teardown);
 

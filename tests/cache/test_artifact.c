@@ -1,8 +1,8 @@
 /* tests/cache/test_artifact.c - the artifact envelope, file and tensor payloads. */
 #include "cache/artifact.h"
-#include "engine/error.h"
-#include "engine/mp.h"
-#include "tests/cache/helpers.h"
+#include "base/error.h"
+#include "base/mp.h"
+#include "tests/common/tmpcache.h"
 
 Test(cache_artifact, file_round_trip)
 {

@@ -3,8 +3,8 @@
 #include <errno.h>
 
 #include "cache/cache.h"
-#include "engine/error.h"
-#include "tests/cache/helpers.h"
+#include "base/error.h"
+#include "tests/common/tmpcache.h"
 
 TestSuite(cache_open, .init = tc_setup, .fini = tc_teardown);
 

@@ -6,8 +6,8 @@
 
 #include "cache/action.h"
 #include "cache/cas.h"
-#include "engine/error.h"
-#include "tests/cache/helpers.h"
+#include "base/error.h"
+#include "tests/common/tmpcache.h"
 
 TestSuite(cache_cas, .init = tc_setup, .fini = tc_teardown);
 
@@ -179,11 +179,11 @@ Test(cache_cas, enospc_leaves_nothing_behind)
     memset(data, 'z', sizeof data);
     struct ik_hash want;
     ik_hash_bytes(data, sizeof data, &want);
-    ik_fsutil_set_fault(ENOSPC, 10);
+    ik_file_set_fault(ENOSPC, 10);
     struct ik_hash h;
     struct ik_diag d = IK_DIAG_INIT;
     int rc = ik_cas_put(T.c, data, sizeof data, &h, &d);
-    ik_fsutil_set_fault(0, 0);
+    ik_file_set_fault(0, 0);
     cr_assert_eq(rc, -ENOSPC);
     char hex[IK_HASH_HEX_LEN + 1];
     ik_hash_to_hex(&want, hex);

@@ -8,7 +8,7 @@
 #include "cache/lock.h"
 #include "cache/refs.h"
 #include "cache/runlog.h"
-#include "tests/cache/helpers.h"
+#include "tests/common/tmpcache.h"
 
 TestSuite(cache_gc, .init = tc_setup, .fini = tc_teardown);
 

@@ -4,7 +4,7 @@
 #include <sys/wait.h>
 
 #include "cache/lock.h"
-#include "tests/cache/helpers.h"
+#include "tests/common/tmpcache.h"
 
 TestSuite(cache_lock, .init = tc_setup, .fini = tc_teardown);
 

@@ -4,8 +4,8 @@
 #include <sys/stat.h>
 
 #include "cache/refs.h"
-#include "engine/error.h"
-#include "tests/cache/helpers.h"
+#include "base/error.h"
+#include "tests/common/tmpcache.h"
 
 TestSuite(cache_refs, .init = tc_setup, .fini = tc_teardown);
 

@@ -2,8 +2,8 @@
 #include <errno.h>
 
 #include "cache/runlog.h"
-#include "engine/error.h"
-#include "tests/cache/helpers.h"
+#include "base/error.h"
+#include "tests/common/tmpcache.h"
 
 TestSuite(cache_runlog, .init = tc_setup, .fini = tc_teardown);
 

@@ -14,8 +14,8 @@
 #include <unistd.h>
 
 #include "cache/cache.h"
-#include "cache/fsutil.h"
-#include "engine/xmalloc.h"
+#include "base/file.h"
+#include "base/xmalloc.h"
 #include "nodes/cot/cot.h"
 
 #ifndef IK_FAKE_API

@@ -1,6 +1,6 @@
 /* tests/cot/test_budget.c - price lookup (exact, longest prefix, missing,
  * malformed) and reservations that keep the spend within max_usd. */
-#include "engine/error.h"
+#include "base/error.h"
 #include "tests/cot/helpers.h"
 
 static msgpack_object prices(msgpack_zone *z, msgpack_sbuffer *sb)

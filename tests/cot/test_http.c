@@ -6,7 +6,7 @@
 #include <time.h>
 #include <uv.h>
 
-#include "engine/error.h"
+#include "base/error.h"
 #include "tests/cot/helpers.h"
 
 #define KEY "sk-test-SECRET-0123456789"

@@ -7,8 +7,8 @@
 #include "cache/cas.h"
 #include "cache/gc.h"
 #include "cache/kv.h"
-#include "engine/error.h"
-#include "tests/cache/helpers.h"
+#include "base/error.h"
+#include "tests/common/tmpcache.h"
 #include "nodes/cot/cot.h"
 
 TestSuite(cot_kv, .init = tc_setup, .fini = tc_teardown);

@@ -1,8 +1,8 @@
 /* tests/cot/test_prompt.c - documents recovered from RAFT user messages, the
  * prompt template, the param default matching the built-in prompt, and the
  * reply helpers (<think> removal, API error messages, redaction). */
-#include "nodes/node.h"
-#include "nodes/raft_prompt.h"
+#include "engine/node.h"
+#include "nodes/raft/raft_prompt.h"
 #include "tests/cot/helpers.h"
 
 Test(cot_prompt, split_docs_of_a_rendered_message)

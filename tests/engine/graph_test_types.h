@@ -8,7 +8,7 @@
 
 #include <stddef.h>
 
-#include "nodes/node.h"
+#include "engine/node.h"
 
 /* command (the real one), source, typed; terminated by NULL. */
 extern const struct ik_node_type *const ik_test_types[];

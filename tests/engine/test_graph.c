@@ -7,16 +7,17 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "nodes/registry.h"
 #include "engine/graph.h"
 #include "engine/graph_int.h"
-#include "engine/mp.h"
+#include "base/mp.h"
 #include "tests/engine/graph_test_types.h"
 
 static struct ik_graph *load_typed(const char *path, const char *text)
 {
     struct ik_graph *g = NULL;
     struct ik_diag d = IK_DIAG_INIT;
-    int rc = ik__graph_load_string_types(ik_test_types, path, text, strlen(text), &g, &d);
+    int rc = ik_graph_load_string(ik_test_types, path, text, strlen(text), &g, &d);
     cr_assert_eq(rc, 0, "load failed: %s", ik_diag_message(&d));
     ik_diag_free(&d);
     return g;
@@ -63,7 +64,7 @@ Test(graph, pipeline_structure_from_file)
     cr_assert_eq(chdir(ik_test_srcdir()), 0);
     struct ik_graph *g = NULL;
     struct ik_diag d = IK_DIAG_INIT;
-    int rc = ik_graph_load("tests/graphs/good/pipeline.yaml", &g, &d);
+    int rc = ik_graph_load(ik_node_types, "tests/graphs/good/pipeline.yaml", &g, &d);
     cr_assert_eq(rc, 0, "%s", ik_diag_message(&d));
     cr_assert_null(d.text);
 
@@ -363,7 +364,7 @@ Test(graph, load_string_uses_registry)
                        "  b: {type: command, params: {cmd: 'true'}, in: {x: a.o, y: a.o}}\n";
     struct ik_graph *g = NULL;
     struct ik_diag d = IK_DIAG_INIT;
-    int rc = ik_graph_load_string("g.yaml", text, strlen(text), &g, &d);
+    int rc = ik_graph_load_string(ik_node_types, "g.yaml", text, strlen(text), &g, &d);
     cr_assert_eq(rc, 0, "%s", ik_diag_message(&d));
     cr_expect_eq(g->n_nodes, 2);
     cr_expect_eq(g->topo[0], 0);

@@ -10,7 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "engine/error.h"
+#include "base/error.h"
+#include "nodes/registry.h"
 #include "engine/graph.h"
 #include "engine/graph_int.h"
 #include "tests/engine/graph_test_types.h"
@@ -67,10 +68,10 @@ static int check_case(const char *name)
         size_t len = 0;
         char *text = ik_test_slurp(yaml, &len);
         cr_assert_not_null(text);
-        rc = ik__graph_load_string_types(ik_test_types, yaml, text, len, &g, &d);
+        rc = ik_graph_load_string(ik_test_types, yaml, text, len, &g, &d);
         free(text);
     } else {
-        rc = ik_graph_load(yaml, &g, &d);
+        rc = ik_graph_load(ik_node_types, yaml, &g, &d);
     }
     int want_rc = strncmp(name, "yaml-", 5) == 0 ? IK_EPARSE : IK_EVALIDATE;
     int ok = 1;
@@ -156,7 +157,7 @@ Test(graph_errors, unreadable_file)
 {
     struct ik_graph *g = NULL;
     struct ik_diag d = IK_DIAG_INIT;
-    int rc = ik_graph_load("/nonexistent-ikada/graph.yaml", &g, &d);
+    int rc = ik_graph_load(ik_node_types, "/nonexistent-ikada/graph.yaml", &g, &d);
     cr_expect_eq(rc, -ENOENT);
     cr_expect_eq(d.code, -ENOENT);
     cr_expect_str_eq(d.text,
@@ -166,7 +167,7 @@ Test(graph_errors, unreadable_file)
 
     char tmpl[] = "/tmp/ikada-graph-XXXXXX";
     cr_assert_not_null(mkdtemp(tmpl));
-    rc = ik_graph_load(tmpl, &g, &d);
+    rc = ik_graph_load(ik_node_types, tmpl, &g, &d);
     cr_expect_eq(rc, -EISDIR);
     cr_expect_null(g);
     ik_diag_free(&d);
@@ -180,7 +181,7 @@ Test(graph_errors, self_referencing_alias)
                        "      env: &e {k: *e}\n";
     struct ik_graph *g = NULL;
     struct ik_diag d = IK_DIAG_INIT;
-    int rc = ik_graph_load_string("g.yaml", text, strlen(text), &g, &d);
+    int rc = ik_graph_load_string(ik_node_types, "g.yaml", text, strlen(text), &g, &d);
     cr_expect_eq(rc, IK_EVALIDATE);
     cr_expect(strstr(d.text, "param 'env' of node 'a' is nested too deeply") != NULL, "%s", d.text);
     cr_expect_null(g);
@@ -199,7 +200,7 @@ Test(graph_errors, alias_bomb)
                        "        f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n";
     struct ik_graph *g = NULL;
     struct ik_diag d = IK_DIAG_INIT;
-    int rc = ik_graph_load_string("g.yaml", text, strlen(text), &g, &d);
+    int rc = ik_graph_load_string(ik_node_types, "g.yaml", text, strlen(text), &g, &d);
     cr_expect_eq(rc, IK_EVALIDATE);
     cr_expect(strstr(d.text, "param 'env' of node 'a' is too large") != NULL, "%s", d.text);
     ik_diag_free(&d);
@@ -212,7 +213,7 @@ Test(graph_errors, invalid_utf8)
                        "and\n";
     struct ik_graph *g = NULL;
     struct ik_diag d = IK_DIAG_INIT;
-    int rc = ik_graph_load_string("g.yaml", text, strlen(text), &g, &d);
+    int rc = ik_graph_load_string(ik_node_types, "g.yaml", text, strlen(text), &g, &d);
     cr_expect_eq(rc, IK_EPARSE);
     cr_expect(
         strncmp(d.text, "g.yaml:3:15: error: invalid YAML: invalid leading UTF-8 octet\n", 62) == 0,

@@ -5,8 +5,8 @@
 #ifndef IK_TESTS_LM_REF_H
 #define IK_TESTS_LM_REF_H
 
-#include "nodes/lm/lora.h"
-#include "nodes/lm/model.h"
+#include "lm/lora.h"
+#include "lm/model.h"
 
 struct lmt_ref {
     const struct ik_lm_model *m;

@@ -1,4 +1,4 @@
-/* tests/lm/lm_test.c - helpers for the nodes/lm tests (see lm_test.h). */
+/* tests/lm/lm_test.c - helpers for the lm/ tests (see lm_test.h). */
 #include <criterion/criterion.h>
 #include <ftw.h>
 #include <stdio.h>
@@ -6,10 +6,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "engine/buf.h"
-#include "engine/diag.h"
-#include "engine/xmalloc.h"
-#include "nodes/lm/safetensors.h"
+#include "base/buf.h"
+#include "base/diag.h"
+#include "base/xmalloc.h"
+#include "lm/safetensors.h"
 #include "tests/lm/lm_test.h"
 
 char *lmt_path(const char *rel) { return ik_xasprintf("%s/%s", IK_TEST_SRCDIR, rel); }

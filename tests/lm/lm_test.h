@@ -1,4 +1,4 @@
-/* tests/lm/lm_test.h - helpers shared by the tests of nodes/lm: paths to the
+/* tests/lm/lm_test.h - helpers shared by the tests of lm/: paths to the
  * example models and reference data, temporary folders, small JSON and file
  * utilities, and a writer of random Hugging Face model folders (so that the
  * loader is exercised by every model test). */
@@ -8,7 +8,7 @@
 #include <jansson.h>
 #include <stddef.h>
 
-#include "nodes/lm/config.h"
+#include "lm/config.h"
 
 /* "<srcdir>/<rel>", freshly allocated. */
 char *lmt_path(const char *rel);

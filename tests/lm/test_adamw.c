@@ -6,12 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/diag.h"
+#include "base/diag.h"
 #include "kernels/kernels.h"
-#include "nodes/lm/lora.h"
-#include "nodes/lm/model.h"
-#include "nodes/lm/safetensors.h"
-#include "nodes/lm/train.h"
+#include "lm/lora.h"
+#include "lm/model.h"
+#include "lm/safetensors.h"
+#include "lm/train.h"
 #include "tests/lm/lm_test.h"
 
 /* lr 0.1, betas (0.9, 0.999), eps 1e-8, weight decay 0.01. Step 1, g = (0.5, -0.1):

@@ -15,12 +15,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/buf.h"
-#include "engine/diag.h"
-#include "engine/error.h"
-#include "engine/xmalloc.h"
-#include "nodes/lm/chat_template.h"
-#include "nodes/lm/tokenizer.h"
+#include "base/buf.h"
+#include "base/diag.h"
+#include "base/error.h"
+#include "base/xmalloc.h"
+#include "lm/chat_template.h"
+#include "lm/tokenizer.h"
 #include "tests/lm/lm_test.h"
 
 static const struct ik_chat_msg msgs[] = {

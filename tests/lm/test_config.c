@@ -4,9 +4,9 @@
 #include <math.h>
 #include <string.h>
 
-#include "engine/diag.h"
-#include "engine/error.h"
-#include "nodes/lm/config.h"
+#include "base/diag.h"
+#include "base/error.h"
+#include "lm/config.h"
 
 #define BASE "\"hidden_size\": 64, \"intermediate_size\": 128, \"num_hidden_layers\": 2, " \
              "\"num_attention_heads\": 8, \"vocab_size\": 100"

@@ -6,12 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/buf.h"
-#include "engine/diag.h"
-#include "nodes/lm/generate.h"
-#include "nodes/lm/model.h"
-#include "nodes/lm/tokenizer.h"
-#include "nodes/prng.h"
+#include "base/buf.h"
+#include "base/diag.h"
+#include "lm/generate.h"
+#include "lm/model.h"
+#include "lm/tokenizer.h"
+#include "base/prng.h"
 #include "tests/lm/lm_test.h"
 
 Test(lm_generate, sample_distribution_and_top_p)

@@ -9,14 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/diag.h"
-#include "engine/error.h"
-#include "engine/xmalloc.h"
-#include "nodes/lm/lora.h"
-#include "nodes/lm/model.h"
-#include "nodes/lm/safetensors.h"
-#include "nodes/lm/train.h"
-#include "nodes/prng.h"
+#include "base/diag.h"
+#include "base/error.h"
+#include "base/xmalloc.h"
+#include "lm/lora.h"
+#include "lm/model.h"
+#include "lm/safetensors.h"
+#include "lm/train.h"
+#include "base/prng.h"
 #include "tests/lm/lm_ref.h"
 #include "tests/lm/lm_test.h"
 

@@ -8,11 +8,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "engine/diag.h"
-#include "engine/error.h"
-#include "engine/xmalloc.h"
-#include "nodes/lm/model.h"
-#include "nodes/lm/safetensors.h"
+#include "base/diag.h"
+#include "base/error.h"
+#include "base/xmalloc.h"
+#include "lm/model.h"
+#include "lm/safetensors.h"
 #include "tests/lm/lm_ref.h"
 #include "tests/lm/lm_test.h"
 

@@ -7,10 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/diag.h"
-#include "engine/error.h"
-#include "engine/xmalloc.h"
-#include "nodes/lm/safetensors.h"
+#include "base/diag.h"
+#include "base/error.h"
+#include "base/xmalloc.h"
+#include "lm/safetensors.h"
 #include "tests/lm/lm_test.h"
 
 static char *dir;

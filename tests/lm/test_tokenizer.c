@@ -8,11 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/buf.h"
-#include "engine/diag.h"
-#include "engine/error.h"
-#include "engine/xmalloc.h"
-#include "nodes/lm/tokenizer.h"
+#include "base/buf.h"
+#include "base/diag.h"
+#include "base/error.h"
+#include "base/xmalloc.h"
+#include "lm/tokenizer.h"
 #include "tests/lm/lm_test.h"
 
 static struct ik_tok *load_tok(const char *path)

@@ -8,8 +8,8 @@
 
 #include <msgpack.h>
 
-#include "engine/xmalloc.h"
-#include "nodes/faq_rows.h"
+#include "base/xmalloc.h"
+#include "nodes/raft/faq_rows.h"
 
 #ifndef IK_TEST_SRCDIR
 #define IK_TEST_SRCDIR "."

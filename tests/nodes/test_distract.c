@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/diag.h"
-#include "engine/error.h"
-#include "nodes/distract_build.h"
+#include "base/diag.h"
+#include "base/error.h"
+#include "nodes/raft/distract_build.h"
 #include "helpers.h"
 
 static bool doc_is(const struct ik_raft_doc *doc, const char *s, size_t n)

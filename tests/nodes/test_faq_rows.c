@@ -5,10 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/diag.h"
-#include "engine/error.h"
-#include "engine/mp.h"
-#include "nodes/faq_rows.h"
+#include "base/diag.h"
+#include "base/error.h"
+#include "base/mp.h"
+#include "nodes/raft/faq_rows.h"
 
 static const struct ik_faq_fields *J = &ik_faq_fields_jagovfaqs;
 

@@ -8,11 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/buf.h"
-#include "nodes/distract_build.h"
-#include "nodes/prng.h"
-#include "cache/pyjson.h"
-#include "nodes/raft_prompt.h"
+#include "base/buf.h"
+#include "nodes/raft/distract_build.h"
+#include "base/prng.h"
+#include "base/pyjson.h"
+#include "nodes/raft/raft_prompt.h"
 #include "helpers.h"
 
 /* Splits a reference user message into its documents, independently of the

@@ -5,10 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/diag.h"
-#include "engine/error.h"
-#include "nodes/sample_split.h"
-#include "nodes/strset.h"
+#include "base/diag.h"
+#include "base/error.h"
+#include "nodes/raft/sample_split.h"
+#include "base/strset.h"
 #include "helpers.h"
 
 /* Target "T" with n_target rows; n_groups other groups of sizes 1..n_groups

@@ -2,9 +2,9 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "cache/query.h"
-#include "engine/error.h"
-#include "tests/query/helpers.h"
+#include "query/query.h"
+#include "base/error.h"
+#include "tests/common/mpvalue.h"
 
 static const char *rec_json =
     "{\"id\":3,\"score\":0.75,\"neg\":-5,\"name\":\"Ada Lovelace\","

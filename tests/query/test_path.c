@@ -3,9 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cache/query.h"
-#include "engine/error.h"
-#include "tests/query/helpers.h"
+#include "query/query.h"
+#include "base/error.h"
+#include "tests/common/mpvalue.h"
 
 static const char *rec_json =
     "{\"a\":{\"b\":{\"c\":7}},\"messages\":[{\"role\":\"system\",\"content\":\"s\"},"

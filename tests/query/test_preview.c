@@ -2,10 +2,10 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "cache/mpjson.h"
-#include "cache/preview.h"
-#include "engine/buf.h"
-#include "tests/query/helpers.h"
+#include "base/mpjson.h"
+#include "query/preview.h"
+#include "base/buf.h"
+#include "tests/common/mpvalue.h"
 
 /* The msgpack bytes of a JSON document, in v->sb. */
 static void packed(struct tq_value *v, const char *json) { tq_value(v, json); }

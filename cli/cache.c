@@ -1,0 +1,455 @@
+/* cli/cache.c - `ikada cache VERB`: dispatch, options, REF resolution.
+ *
+ * The verbs live in cli_cache_show.c (ls, show), cli_cache_query.c (query,
+ * export, diff) and cli_cache_admin.c (verify, gc, du). This file holds what
+ * they share: the option parser, REF lookup and the producer index. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cache/refs.h"
+#include "base/buf.h"
+#include "cli/cli.h"
+#include "cli/cache_int.h"
+#include "cli/common.h"
+#include "base/error.h"
+#include "base/spellcheck.h"
+#include "base/xmalloc.h"
+
+static const struct {
+    const char *name;
+    const char *usage;
+    const char *summary;
+    int (*fn)(int, char **);
+} verbs[] = {
+    {"ls", "ls [--kind K] [--all] [--json]", "list artifacts, newest first", ik__cc_ls},
+    {"show", "show REF [--limit N] [--json]", "describe an artifact, action or log", ik__cc_show},
+    {"query", "query REF [--where EXPR] [--select FIELDS] [--limit N] [--count] [--json]",
+     "filter and select the records of an artifact", ik__cc_query},
+    {"export", "export REF -o FILE [--format msgpack|jsonl|json|raw]",
+     "write an artifact to a file", ik__cc_export},
+    {"diff", "diff REF REF [--json]", "compare two artifacts", ik__cc_diff},
+    {"verify", "verify [--json]", "re-hash every object; quarantine corrupt ones", ik__cc_verify},
+    {"gc", "gc [--keep-runs N] [--dry-run] [--json]",
+     "remove what refs and the last N runs do not reach", ik__cc_gc},
+    {"du", "du [--json]", "sizes and counts per part of the cache", ik__cc_du},
+};
+#define N_VERBS (sizeof verbs / sizeof *verbs)
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: ikada cache VERB [ARGS]\n\nverbs:\n");
+    for (size_t i = 0; i < N_VERBS; i++)
+        fprintf(out, "  %s\n      %s\n", verbs[i].usage, verbs[i].summary);
+    fprintf(out, "\nREF is graph:node.port, node.port, node (its action), node.log, a hash or a\n"
+                 "unique hex prefix of at least 4 digits. Every verb accepts --json.\n"
+                 "`ikada cache VERB --help` describes a verb.\n");
+}
+
+int ik_cli_cache(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return IK_EXIT_USAGE;
+    }
+    if (ik_cli_is_help(argv[1])) {
+        usage(stdout);
+        return IK_EXIT_OK;
+    }
+    const char *names[N_VERBS + 1];
+    for (size_t i = 0; i < N_VERBS; i++) {
+        if (strcmp(argv[1], verbs[i].name) == 0)
+            return verbs[i].fn(argc - 1, argv + 1);
+        names[i] = verbs[i].name;
+    }
+    names[N_VERBS] = NULL;
+    const char *near = ik_spellcheck(argv[1], names);
+    fprintf(stderr, "ikada: error: unknown cache verb '%s'%s%s%s\n", argv[1],
+            near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
+    usage(stderr);
+    return IK_EXIT_USAGE;
+}
+
+/* ---- options ---- */
+
+int ik__cc_parse(int argc, char **argv, const struct ik__cc_opt *opts, const char **pos,
+                 size_t min_pos, size_t max_pos, const char *usage_line, const char *help)
+{
+    size_t npos = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (ik_cli_is_help(a)) {
+            printf("usage: ikada cache %s\n\n%s", usage_line, help);
+            fflush(stdout);
+            return -1;
+        }
+        if (a[0] != '-' || strcmp(a, "-") == 0) {
+            if (npos == max_pos)
+                return ik_cli_usage_error(usage_line ? usage_line : "", "unexpected argument '%s'", a);
+            pos[npos++] = a;
+            continue;
+        }
+        const char *eq = strchr(a, '=');
+        size_t alen = eq ? (size_t)(eq - a) : strlen(a);
+        const struct ik__cc_opt *o = NULL;
+        for (const struct ik__cc_opt *p = opts; p->name && o == NULL; p++)
+            if ((strlen(p->name) == alen && strncmp(p->name, a, alen) == 0) ||
+                (p->alias && strlen(p->alias) == alen && strncmp(p->alias, a, alen) == 0))
+                o = p;
+        if (o == NULL) {
+            const char *names[32];
+            size_t n = 0;
+            for (const struct ik__cc_opt *p = opts; p->name && n < 31; p++)
+                names[n++] = p->name;
+            names[n] = NULL;
+            char *word = ik_xstrndup(a, alen);
+            const char *near = ik_spellcheck(word, names);
+            int rc = ik_cli_usage_error(usage_line, "unknown option '%s'%s%s%s", word,
+                                        near ? "; did you mean '" : "", near ? near : "",
+                                        near ? "'?" : "");
+            free(word);
+            return rc;
+        }
+        if (!o->has_value) {
+            if (eq)
+                return ik_cli_usage_error(usage_line, "option '%s' takes no value", o->name);
+            *o->flag = true;
+        } else if (eq) {
+            *o->value = eq + 1;
+        } else if (i + 1 < argc) {
+            *o->value = argv[++i];
+        } else {
+            return ik_cli_usage_error(usage_line, "option '%s' needs a value", o->name);
+        }
+    }
+    if (npos < min_pos)
+        return ik_cli_usage_error(usage_line, "missing %s", min_pos - npos > 1 ? "arguments" : "argument");
+    return 0;
+}
+
+int ik__cc_count(const char *name, const char *text, size_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (text[0] == '\0' || text[0] == '-' || *end != '\0' || errno == ERANGE) {
+        fprintf(stderr, "ikada: error: %s: expected a non-negative integer, got '%s'\n", name, text);
+        return IK_EXIT_USAGE;
+    }
+    *out = (size_t)v;
+    return 0;
+}
+
+int ik__cc_open(struct ik_cache **c) { return ik_cli_open_cache(false, c); }
+
+int ik__cc_fail(struct ik_diag *d)
+{
+    ik_diag_print(d);
+    int code = d->code;
+    ik_diag_free(d);
+    return code == IK_ENOTFOUND || code == IK_EAMBIGUOUS || code == IK_EUSAGE || code == IK_EPARSE
+               ? IK_EXIT_USAGE
+               : IK_EXIT_FAILED;
+}
+
+void ik__cc_hex12(const struct ik_hash *h, char out[13])
+{
+    char hex[IK_HASH_HEX_LEN + 1];
+    ik_hash_to_hex(h, hex);
+    memcpy(out, hex, 12);
+    out[12] = '\0';
+}
+
+void ik__cc_out(const struct ik_buf *b)
+{
+    if (b->len)
+        fwrite(b->data, 1, b->len, stdout);
+    fflush(stdout);
+}
+
+int64_t ik__cc_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void ik__cc_age(int64_t ms, char out[16])
+{
+    int64_t s = ms < 0 ? 0 : ms / 1000;
+    if (s < 60)
+        snprintf(out, 16, "%llds", (long long)s);
+    else if (s < 3600)
+        snprintf(out, 16, "%lldm", (long long)(s / 60));
+    else if (s < 86400)
+        snprintf(out, 16, "%lldh", (long long)(s / 3600));
+    else
+        snprintf(out, 16, "%lldd", (long long)(s / 86400));
+}
+
+/* ---- the producer index ---- */
+
+static int index_add(const struct ik_action *a, void *arg)
+{
+    struct ik__cc_index *ix = arg;
+    ix->items = ik_xgrow(ix->items, &ix->cap_, ix->n + a->n_outputs + 1, sizeof *ix->items);
+    for (size_t i = 0; i <= a->n_outputs; i++) {
+        bool log = i == a->n_outputs;
+        if (log && !a->has_log)
+            break;
+        struct ik__cc_prod *p = &ix->items[ix->n++];
+        p->object = log ? a->log : a->outputs[i].hash;
+        p->key = a->key;
+        p->node = ik_xstrdup(a->node ? a->node : "?");
+        p->port = ik_xstrdup(log ? "log" : a->outputs[i].port);
+        p->kind = ik_xstrdup(log ? "log" : a->outputs[i].kind ? a->outputs[i].kind : "?");
+        p->size = log ? 0 : a->outputs[i].size;
+        p->time_ms = a->started_ms + a->duration_ms;
+        p->is_log = log;
+    }
+    ix->keys = ik_xgrow(ix->keys, &ix->keys_cap_, ix->n_keys + 1, sizeof *ix->keys);
+    ix->keys[ix->n_keys++] = a->key;
+    return 0;
+}
+
+static int newest_first(const void *x, const void *y)
+{
+    const struct ik__cc_prod *a = x, *b = y;
+    if (a->time_ms != b->time_ms)
+        return a->time_ms < b->time_ms ? 1 : -1;
+    int c = strcmp(a->node, b->node);
+    return c ? c : strcmp(a->port, b->port);
+}
+
+int ik__cc_index_load(const struct ik_cache *c, struct ik__cc_index *ix, struct ik_diag *d)
+{
+    memset(ix, 0, sizeof *ix);
+    int rc = ik_action_foreach(c, index_add, ix);
+    if (rc < 0) {
+        ik__cc_index_free(ix);
+        return ik_diag_set(d, rc, "cannot read the action records in %s: %s", c->root,
+                           ik_strerror(rc));
+    }
+    if (ix->n)
+        qsort(ix->items, ix->n, sizeof *ix->items, newest_first);
+    /* Logs have no recorded size; read it from the store. */
+    for (size_t i = 0; i < ix->n; i++)
+        if (ix->items[i].is_log)
+            ik_cas_stat(c, &ix->items[i].object, &ix->items[i].size);
+    return 0;
+}
+
+void ik__cc_index_free(struct ik__cc_index *ix)
+{
+    for (size_t i = 0; i < ix->n; i++) {
+        free(ix->items[i].node);
+        free(ix->items[i].port);
+        free(ix->items[i].kind);
+    }
+    free(ix->items);
+    free(ix->keys);
+    memset(ix, 0, sizeof *ix);
+}
+
+const struct ik__cc_prod *ik__cc_index_find(const struct ik__cc_index *ix, const struct ik_hash *h)
+{
+    for (size_t i = 0; i < ix->n; i++)
+        if (ik_hash_equal(&ix->items[i].object, h))
+            return &ix->items[i];
+    return NULL;
+}
+
+/* ---- REF resolution ---- */
+
+static bool all_hex(const char *s)
+{
+    for (; *s; s++)
+        if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f') || (*s >= 'A' && *s <= 'F')))
+            return false;
+    return true;
+}
+
+void ik__cc_ref_free(struct ik__cc_ref *r)
+{
+    ik_action_free(r->action);
+    free(r->port);
+    memset(r, 0, sizeof *r);
+}
+
+/* Finds the graph holding `node` (or checks `graph` has it): 0 and *key, or
+ * IK_ENOTFOUND / IK_EAMBIGUOUS with d set. */
+static int find_node(const struct ik_cache *c, const char *graph, const char *node,
+                     const char *ref, struct ik_hash *key, struct ik_diag *d)
+{
+    struct ik_ref *refs = NULL;
+    size_t n = 0;
+    int rc = ik_ref_list(c, &refs, &n, d);
+    if (rc < 0)
+        return rc;
+    size_t hits = 0, first = 0;
+    struct ik_buf graphs = IK_BUF_INIT;
+    const char **names = ik_xcalloc(n + 1, sizeof *names);
+    for (size_t i = 0; i < n; i++) {
+        names[i] = refs[i].node;
+        if (strcmp(refs[i].node, node) != 0 || (graph && strcmp(refs[i].graph, graph) != 0))
+            continue;
+        if (hits++ == 0)
+            first = i;
+        ik_buf_printf(&graphs, "%s'%s'", graphs.len ? ", " : "", refs[i].graph);
+    }
+    if (hits == 1) {
+        *key = refs[first].key;
+    } else if (hits > 1) {
+        rc = ik_diag_set(d, IK_EAMBIGUOUS, "'%s' is ambiguous: node '%s' exists in graphs %s", ref,
+                         node, graphs.data);
+        ik_diag_hint(d, "write graph:%s to pick one, e.g. '%s:%s'", ref, refs[first].graph, ref);
+    } else {
+        const char *near = ik_spellcheck(node, names);
+        rc = ik_diag_set(d, IK_ENOTFOUND, "unknown REF '%s': no %s named '%s'%s%s%s", ref,
+                         graph ? "node of that graph" : "node", node,
+                         near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
+        ik_diag_hint(d, "REF is graph:node.port, node.port, node, a hash or a hex prefix; "
+                        "`ikada cache ls` lists artifacts");
+    }
+    free(names);
+    ik_buf_free(&graphs);
+    ik_refs_free(refs, n);
+    return rc;
+}
+
+static int resolve_name(const struct ik_cache *c, const char *ref, struct ik__cc_ref *out,
+                        struct ik_diag *d)
+{
+    const char *colon = strchr(ref, ':');
+    char *graph = colon ? ik_xstrndup(ref, (size_t)(colon - ref)) : NULL;
+    const char *rest = colon ? colon + 1 : ref;
+    char *node = ik_xstrdup(rest), *port = NULL;
+    struct ik_hash key;
+    struct ik_diag quiet = IK_DIAG_INIT;
+    /* A whole name that is a node names its action; else split node.port. */
+    int rc = find_node(c, graph, node, ref, &key, &quiet);
+    char *dot = strrchr(node, '.');
+    if (rc == IK_ENOTFOUND && dot != NULL) {
+        *dot = '\0';
+        port = ik_xstrdup(dot + 1);
+        rc = find_node(c, graph, node, ref, &key, d);
+    } else if (rc < 0) {
+        ik_diag_set(d, quiet.code, "%s", ik_diag_message(&quiet) + strlen("error: "));
+    }
+    ik_diag_free(&quiet);
+    if (rc < 0)
+        goto out;
+    rc = ik_action_get(c, &key, &out->action, d);
+    if (rc == -ENOENT) {
+        char hex[13];
+        ik__cc_hex12(&key, hex);
+        rc = ik_diag_set(d, IK_ENOTFOUND, "'%s': the last key of node '%s' (%s) has no action record",
+                         ref, node, hex);
+        ik_diag_hint(d, "it was removed by `ikada cache gc` or never finished; re-run the graph");
+        goto out;
+    }
+    if (rc < 0)
+        goto out;
+    if (port == NULL) {
+        out->is_action = true;
+        out->hash = key;
+        goto out;
+    }
+    const struct ik_action_output *o = ik_action_output(out->action, port);
+    if (o != NULL) {
+        out->hash = o->hash;
+    } else if (strcmp(port, "log") == 0 && out->action->has_log) {
+        out->hash = out->action->log;
+        out->is_log = true;
+    } else {
+        struct ik_buf ports = IK_BUF_INIT;
+        const char **names = ik_xcalloc(out->action->n_outputs + 2, sizeof *names);
+        for (size_t i = 0; i < out->action->n_outputs; i++) {
+            names[i] = out->action->outputs[i].port;
+            ik_buf_printf(&ports, "%s%s", i ? ", " : "", names[i]);
+        }
+        if (out->action->has_log) {
+            names[out->action->n_outputs] = "log";
+            ik_buf_printf(&ports, "%slog", ports.len ? ", " : "");
+        }
+        const char *near = ik_spellcheck(port, names);
+        rc = ik_diag_set(d, IK_ENOTFOUND, "unknown REF '%s': node '%s' has no port '%s'%s%s%s", ref,
+                         node, port, near ? "; did you mean '" : "", near ? near : "",
+                         near ? "'?" : "");
+        ik_diag_hint(d, "its ports are: %s", ports.len ? ports.data : "(none)");
+        ik_buf_free(&ports);
+        free(names);
+        ik_action_free(out->action);
+        out->action = NULL;
+        goto out;
+    }
+    out->port = port;
+    port = NULL;
+out:
+    free(graph);
+    free(node);
+    free(port);
+    return rc;
+}
+
+int ik__cc_resolve(const struct ik_cache *c, const char *ref, struct ik__cc_ref *out,
+                   struct ik_diag *d)
+{
+    memset(out, 0, sizeof *out);
+    if (strchr(ref, ':') == NULL && strlen(ref) >= 4 && all_hex(ref)) {
+        struct ik_diag pd = IK_DIAG_INIT;
+        int rc = ik_cas_resolve_prefix(c, ref, &out->hash, &pd);
+        if (rc == IK_EAMBIGUOUS || (rc < 0 && rc != IK_ENOTFOUND)) {
+            ik_diag_set(d, rc, "%s", ik_diag_message(&pd) + strlen("error: "));
+            ik_diag_free(&pd);
+            return rc;
+        }
+        ik_diag_free(&pd);
+        if (rc == 0) {
+            /* A node key names both its action and its spec object: the action wins. */
+            struct ik_diag ad = IK_DIAG_INIT;
+            if (ik_action_get(c, &out->hash, &out->action, &ad) == 0)
+                out->is_action = true;
+            ik_diag_free(&ad);
+            return 0;
+        }
+        /* Not a hash in this cache: maybe a node named like hex ("beef"). */
+        struct ik_diag nd = IK_DIAG_INIT;
+        rc = resolve_name(c, ref, out, &nd);
+        ik_diag_free(&nd);
+        if (rc == 0)
+            return 0;
+        ik_diag_set(d, IK_ENOTFOUND, "unknown REF '%s': no object, action key or node matches it",
+                    ref);
+        ik_diag_hint(d, "`ikada cache ls --all` lists every object");
+        return IK_ENOTFOUND;
+    }
+    return resolve_name(c, ref, out, d);
+}
+
+int ik__cc_load(const struct ik_cache *c, const char *ref, struct ik__cc_ref *r, struct ik_blob *b)
+{
+    struct ik_diag d = IK_DIAG_INIT;
+    if (ik__cc_resolve(c, ref, r, &d) < 0)
+        return ik__cc_fail(&d);
+    if (r->is_action) {
+        ik_diag_set(&d, IK_EUSAGE, "'%s' names an action (node key), not an artifact", ref);
+        ik_diag_hint(&d, "add the port: node.port; `ikada cache show %s` lists the outputs", ref);
+        ik__cc_ref_free(r);
+        return ik__cc_fail(&d);
+    }
+    int rc = ik_cas_map(c, &r->hash, UINT64_MAX, b, &d);
+    if (rc < 0) {
+        if (rc == -ENOENT) {
+            char hex[IK_HASH_HEX_LEN + 1];
+            ik_hash_to_hex(&r->hash, hex);
+            ik_diag_set(&d, IK_ENOTFOUND, "'%s': object %s is not in the cache", ref, hex);
+            ik_diag_hint(&d, "it was removed by gc or quarantined by verify; re-run the graph");
+        }
+        ik__cc_ref_free(r);
+        return ik__cc_fail(&d);
+    }
+    return 0;
+}

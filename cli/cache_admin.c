@@ -1,0 +1,316 @@
+/* cli/cache_admin.c - `ikada cache verify`, `gc` and `du`.
+ *
+ * verify and gc take the exclusive cache lock without waiting: a running
+ * `ikada run` holds it shared, and gc must never delete what a running node is
+ * about to reference (cache/lock.h). The work itself is cache/gc.h's. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cache/gc.h"
+#include "cache/lock.h"
+#include "base/mpjson.h"
+#include "query/preview.h"
+#include "base/buf.h"
+#include "cli/cli.h"
+#include "cli/cache_int.h"
+#include "base/error.h"
+
+/* Opens the cache and takes the exclusive lock: 0 and *c, *lock; else the
+ * exit status after printing why. */
+static int open_exclusive(const char *verb, struct ik_cache **c, int *lock)
+{
+    int rc = ik__cc_open(c);
+    if (rc != 0)
+        return rc;
+    struct ik_diag d = IK_DIAG_INIT;
+    *lock = ik_lock_cache(*c, true, false, &d);
+    if (*lock >= 0)
+        return 0;
+    if (*lock == -EWOULDBLOCK || *lock == -EAGAIN) {
+        ik_diag_set(&d, *lock, "cache %s: another ikada process is using the cache at %s", verb,
+                    (*c)->root);
+        ik_diag_hint(&d, "try again when the running `ikada run` has finished");
+    }
+    ik_cache_close(*c);
+    return ik__cc_fail(&d);
+}
+
+static const char verify_help[] =
+    "Re-hashes every object under the exclusive cache lock. Corrupt objects are\n"
+    "moved to quarantine/, and the actions that produced them will re-run.\n"
+    "Exit 1 when anything was corrupt.\n\n"
+    "  --json  {checked, ok, corrupt, bytes_checked, corrupt_objects: [{hash, producers}]}\n";
+
+int ik__cc_verify(int argc, char **argv)
+{
+    bool json = false;
+    const struct ik__cc_opt opts[] = {{"--json", NULL, false, &json, NULL},
+                                      {NULL, NULL, false, NULL, NULL}};
+    int rc = ik__cc_parse(argc, argv, opts, NULL, 0, 0, "cache verify [--json]", verify_help);
+    if (rc)
+        return rc < 0 ? IK_EXIT_OK : rc;
+    struct ik_cache *c;
+    int lock;
+    if ((rc = open_exclusive("verify", &c, &lock)) != 0)
+        return rc;
+    struct ik_diag d = IK_DIAG_INIT;
+    struct ik__cc_index ix;
+    struct ik_verify_report rep;
+    memset(&rep, 0, sizeof rep);
+    if (ik__cc_index_load(c, &ix, &d) < 0 || ik_cache_verify_all(c, &rep, &d) < 0) {
+        rc = ik__cc_fail(&d);
+        goto out;
+    }
+    struct ik_buf out = IK_BUF_INIT;
+    struct ik_jsonw w;
+    ik_jsonw_init(&w, &out, 2);
+    char hs[32];
+    ik_preview_human_size(rep.bytes_checked, hs);
+    if (json) {
+        ik_jsonw_begin_object(&w);
+        ik_jsonw_key(&w, "checked");
+        ik_jsonw_uint(&w, rep.objects_checked);
+        ik_jsonw_key(&w, "ok");
+        ik_jsonw_uint(&w, rep.objects_ok);
+        ik_jsonw_key(&w, "corrupt");
+        ik_jsonw_uint(&w, rep.objects_corrupt);
+        ik_jsonw_key(&w, "bytes_checked");
+        ik_jsonw_uint(&w, rep.bytes_checked);
+        ik_jsonw_key(&w, "corrupt_objects");
+        ik_jsonw_begin_array(&w);
+    } else {
+        ik_buf_printf(&out, "checked %zu objects (%s): %zu ok, %zu corrupt\n", rep.objects_checked, hs,
+                      rep.objects_ok, rep.objects_corrupt);
+    }
+    for (size_t i = 0; i < rep.n_corrupt; i++) {
+        char hex[IK_HASH_HEX_LEN + 1];
+        ik_hash_to_hex(&rep.corrupt[i], hex);
+        if (json) {
+            ik_jsonw_begin_object(&w);
+            ik_jsonw_key(&w, "hash");
+            ik_jsonw_str(&w, hex);
+            ik_jsonw_key(&w, "producers");
+            ik_jsonw_begin_array(&w);
+        } else {
+            ik_buf_printf(&out, "corrupt  %s (moved to quarantine/)", hex);
+        }
+        size_t n_prod = 0;
+        for (size_t k = 0; k < ix.n; k++) {
+            const struct ik__cc_prod *p = &ix.items[k];
+            if (!ik_hash_equal(&p->object, &rep.corrupt[i]))
+                continue;
+            char key[IK_HASH_HEX_LEN + 1];
+            ik_hash_to_hex(&p->key, key);
+            if (json) {
+                ik_jsonw_begin_object(&w);
+                ik_jsonw_key(&w, "node");
+                ik_jsonw_str(&w, p->node);
+                ik_jsonw_key(&w, "port");
+                ik_jsonw_str(&w, p->port);
+                ik_jsonw_key(&w, "key");
+                ik_jsonw_str(&w, key);
+                ik_jsonw_end_object(&w);
+            } else {
+                ik_buf_printf(&out, "%s %s.%s (action %.12s)", n_prod ? "," : "; produced by", p->node,
+                              p->port, key);
+            }
+            n_prod++;
+        }
+        if (json) {
+            ik_jsonw_end_array(&w);
+            ik_jsonw_end_object(&w);
+        } else {
+            ik_buf_puts(&out, n_prod ? "\n" : "; no action produced it\n");
+        }
+    }
+    if (json) {
+        ik_jsonw_end_array(&w);
+        ik_jsonw_end_object(&w);
+        ik_buf_putc(&out, '\n');
+    }
+    ik__cc_out(&out);
+    ik_buf_free(&out);
+    rc = rep.objects_corrupt > 0 ? IK_EXIT_FAILED : IK_EXIT_OK;
+out:
+    ik_verify_report_free(&rep);
+    ik__cc_index_free(&ix);
+    ik_unlock(lock);
+    ik_cache_close(c);
+    return rc;
+}
+
+static void totals_json(struct ik_jsonw *w, const char *key, size_t objects, uint64_t object_bytes,
+                        size_t actions, uint64_t action_bytes)
+{
+    ik_jsonw_key(w, key);
+    ik_jsonw_begin_object(w);
+    ik_jsonw_key(w, "objects");
+    ik_jsonw_uint(w, objects);
+    ik_jsonw_key(w, "object_bytes");
+    ik_jsonw_uint(w, object_bytes);
+    ik_jsonw_key(w, "actions");
+    ik_jsonw_uint(w, actions);
+    ik_jsonw_key(w, "action_bytes");
+    ik_jsonw_uint(w, action_bytes);
+    ik_jsonw_end_object(w);
+}
+
+static const char gc_help[] =
+    "Removes every object and action record that no ref and none of the last N\n"
+    "runs reaches, and empties tmp/, under the exclusive cache lock.\n\n"
+    "  --keep-runs N  runs whose nodes are kept (default 10)\n"
+    "  --dry-run      only print what would be removed\n"
+    "  --json         {dry_run, removed, kept, tmp_removed, items: [{hash, type, size}]}\n";
+
+int ik__cc_gc(int argc, char **argv)
+{
+    static const char usage[] = "cache gc [--keep-runs N] [--dry-run] [--json]";
+    bool json = false, dry = false;
+    const char *keep_s = NULL;
+    const struct ik__cc_opt opts[] = {{"--json", NULL, false, &json, NULL},
+                                      {"--dry-run", "-n", false, &dry, NULL},
+                                      {"--keep-runs", NULL, true, NULL, &keep_s},
+                                      {NULL, NULL, false, NULL, NULL}};
+    int rc = ik__cc_parse(argc, argv, opts, NULL, 0, 0, usage, gc_help);
+    if (rc)
+        return rc < 0 ? IK_EXIT_OK : rc;
+    size_t keep = 10;
+    if (keep_s && (rc = ik__cc_count("--keep-runs", keep_s, &keep)) != 0)
+        return rc;
+    struct ik_cache *c;
+    int lock;
+    if ((rc = open_exclusive("gc", &c, &lock)) != 0)
+        return rc;
+    struct ik_diag d = IK_DIAG_INIT;
+    struct ik_gc_report rep;
+    memset(&rep, 0, sizeof rep);
+    if (ik_gc(c, keep, dry, &rep, &d) < 0) {
+        rc = ik__cc_fail(&d);
+        goto out;
+    }
+    struct ik_buf out = IK_BUF_INIT;
+    if (json) {
+        struct ik_jsonw w;
+        ik_jsonw_init(&w, &out, 2);
+        ik_jsonw_begin_object(&w);
+        ik_jsonw_key(&w, "dry_run");
+        ik_jsonw_bool(&w, dry);
+        totals_json(&w, "removed", rep.objects_removed, rep.object_bytes_removed, rep.actions_removed,
+                    rep.action_bytes_removed);
+        totals_json(&w, "kept", rep.objects_kept, rep.object_bytes_kept, rep.actions_kept,
+                    rep.action_bytes_kept);
+        ik_jsonw_key(&w, "tmp_removed");
+        ik_jsonw_uint(&w, rep.tmp_removed);
+        ik_jsonw_key(&w, "tmp_bytes_removed");
+        ik_jsonw_uint(&w, rep.tmp_bytes_removed);
+        ik_jsonw_key(&w, "items");
+        ik_jsonw_begin_array(&w);
+        for (size_t i = 0; i < rep.n_removed; i++) {
+            char hex[IK_HASH_HEX_LEN + 1];
+            ik_hash_to_hex(&rep.removed[i].hash, hex);
+            ik_jsonw_begin_object(&w);
+            ik_jsonw_key(&w, "hash");
+            ik_jsonw_str(&w, hex);
+            ik_jsonw_key(&w, "type");
+            ik_jsonw_str(&w, rep.removed[i].is_action ? "action" : "object");
+            ik_jsonw_key(&w, "size");
+            ik_jsonw_uint(&w, rep.removed[i].size);
+            ik_jsonw_end_object(&w);
+        }
+        ik_jsonw_end_array(&w);
+        ik_jsonw_end_object(&w);
+        ik_buf_putc(&out, '\n');
+    } else {
+        char ob[32], ab[32], kb[32];
+        ik_preview_human_size(rep.object_bytes_removed, ob);
+        ik_preview_human_size(rep.action_bytes_removed, ab);
+        ik_preview_human_size(rep.object_bytes_kept, kb);
+        for (size_t i = 0; i < rep.n_removed; i++) {
+            char h[13], hs[32];
+            ik__cc_hex12(&rep.removed[i].hash, h);
+            ik_preview_human_size(rep.removed[i].size, hs);
+            ik_buf_printf(&out, "%s %-6s %s  %s\n", dry ? "would remove" : "removed", 
+                          rep.removed[i].is_action ? "action" : "object", h, hs);
+        }
+        ik_buf_printf(&out, "%s %zu objects (%s) and %zu action records (%s)", dry ? "would remove" : "removed",
+                      rep.objects_removed, ob, rep.actions_removed, ab);
+        if (!dry && rep.tmp_removed)
+            ik_buf_printf(&out, ", %zu temporary files", rep.tmp_removed);
+        ik_buf_printf(&out, "; kept %zu objects (%s) and %zu action records\n", rep.objects_kept, kb,
+                      rep.actions_kept);
+    }
+    ik__cc_out(&out);
+    ik_buf_free(&out);
+out:
+    ik_gc_report_free(&rep);
+    ik_unlock(lock);
+    ik_cache_close(c);
+    return rc;
+}
+
+static const char du_help[] =
+    "Bytes and file counts per part of the cache (objects, actions, runs,\n"
+    "quarantine, tmp) and in all.\n\n"
+    "  --json  {root, parts: {name: {bytes, files}}, total_bytes, total_files}\n";
+
+int ik__cc_du(int argc, char **argv)
+{
+    bool json = false;
+    const struct ik__cc_opt opts[] = {{"--json", NULL, false, &json, NULL},
+                                      {NULL, NULL, false, NULL, NULL}};
+    int rc = ik__cc_parse(argc, argv, opts, NULL, 0, 0, "cache du [--json]", du_help);
+    if (rc)
+        return rc < 0 ? IK_EXIT_OK : rc;
+    struct ik_cache *c;
+    if ((rc = ik__cc_open(&c)) != 0)
+        return rc;
+    struct ik_diag d = IK_DIAG_INIT;
+    struct ik_du_report rep;
+    if (ik_cache_du(c, &rep, &d) < 0) {
+        ik_cache_close(c);
+        return ik__cc_fail(&d);
+    }
+    struct ik_buf out = IK_BUF_INIT;
+    if (json) {
+        struct ik_jsonw w;
+        ik_jsonw_init(&w, &out, 2);
+        ik_jsonw_begin_object(&w);
+        ik_jsonw_key(&w, "root");
+        ik_jsonw_str(&w, c->root);
+        ik_jsonw_key(&w, "parts");
+        ik_jsonw_begin_object(&w);
+        for (int i = 0; i < IK_DU_N; i++) {
+            ik_jsonw_key(&w, rep.dirs[i].name);
+            ik_jsonw_begin_object(&w);
+            ik_jsonw_key(&w, "bytes");
+            ik_jsonw_uint(&w, rep.dirs[i].bytes);
+            ik_jsonw_key(&w, "files");
+            ik_jsonw_uint(&w, rep.dirs[i].files);
+            ik_jsonw_end_object(&w);
+        }
+        ik_jsonw_end_object(&w);
+        ik_jsonw_key(&w, "total_bytes");
+        ik_jsonw_uint(&w, rep.total_bytes);
+        ik_jsonw_key(&w, "total_files");
+        ik_jsonw_uint(&w, rep.total_files);
+        ik_jsonw_end_object(&w);
+        ik_buf_putc(&out, '\n');
+    } else {
+        char hs[32];
+        ik_buf_printf(&out, "%-12s %10s %8s\n", "PART", "SIZE", "FILES");
+        for (int i = 0; i < IK_DU_N; i++) {
+            ik_preview_human_size(rep.dirs[i].bytes, hs);
+            ik_buf_printf(&out, "%-12s %10s %8llu\n", rep.dirs[i].name, hs,
+                          (unsigned long long)rep.dirs[i].files);
+        }
+        ik_preview_human_size(rep.total_bytes, hs);
+        ik_buf_printf(&out, "%-12s %10s %8llu\n%s\n", "total", hs, (unsigned long long)rep.total_files,
+                      c->root);
+    }
+    ik__cc_out(&out);
+    ik_buf_free(&out);
+    ik_du_report_free(&rep);
+    ik_cache_close(c);
+    return IK_EXIT_OK;
+}

@@ -1,0 +1,588 @@
+/* cli/cache_query.c - `ikada cache query`, `export` and `diff`.
+ *
+ * All three read one object through a REF and convert it with base/mpjson.h,
+ * so the JSON a user sees in a query is byte for byte what export writes. */
+#include <errno.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/file.h"
+#include "base/mpjson.h"
+#include "base/pyjson.h"
+#include "query/preview.h"
+#include "query/query.h"
+#include "base/buf.h"
+#include "cli/cli.h"
+#include "cli/cache_int.h"
+#include "cli/common.h"
+#include "base/error.h"
+#include "base/mp.h"
+#include "base/xmalloc.h"
+
+/* An object loaded through a REF and unpacked. */
+struct loaded {
+    struct ik__cc_ref ref;
+    struct ik_blob blob;
+    msgpack_unpacked u;
+    enum ik_object_form form;
+    const msgpack_object *records; /* the records array, or NULL */
+    char kind[64];                 /* kind for messages: the artifact's, else the form */
+};
+
+static int load(const struct ik_cache *c, const char *ref, struct loaded *l)
+{
+    int rc = ik__cc_load(c, ref, &l->ref, &l->blob);
+    if (rc != 0)
+        return rc;
+    msgpack_unpacked_init(&l->u);
+    l->form = ik_preview_classify(l->blob.data, l->blob.len, &l->u);
+    l->records = NULL;
+    static const char *const forms[] = {"artifact", "msgpack", "text", "binary"};
+    snprintf(l->kind, sizeof l->kind, "%s", forms[l->form]);
+    if (l->form == IK_OBJECT_ARTIFACT) {
+        const msgpack_object *k = ik_mp_get(&l->u.data, "kind");
+        snprintf(l->kind, sizeof l->kind, "%.*s", (int)k->via.str.size, k->via.str.ptr);
+        const msgpack_object *r = ik_mp_get(&l->u.data, "records");
+        if (r && r->type == MSGPACK_OBJECT_ARRAY)
+            l->records = r;
+    }
+    return 0;
+}
+
+static void unload(struct loaded *l)
+{
+    msgpack_unpacked_destroy(&l->u);
+    ik_blob_release(&l->blob);
+    ik__cc_ref_free(&l->ref);
+}
+
+static int no_records(const char *verb, const char *ref, const struct loaded *l)
+{
+    struct ik_diag d = IK_DIAG_INIT;
+    ik_diag_set(&d, IK_EUSAGE, "%s: '%s' is not a records artifact (it is %s '%s')", verb, ref,
+                l->form == IK_OBJECT_ARTIFACT ? "kind" : "a", l->kind);
+    ik_diag_hint(&d, "`ikada cache show %s` describes it", ref);
+    return ik__cc_fail(&d);
+}
+
+/* ---- query ---- */
+
+/* One table cell: strings as they are (first line, cut), other values as JSON. */
+static char *cell(const msgpack_object *v)
+{
+    struct ik_buf b = IK_BUF_INIT;
+    if (v == NULL) {
+        ik_buf_puts(&b, "-");
+    } else if (v->type == MSGPACK_OBJECT_STR) {
+        for (uint32_t i = 0; i < v->via.str.size; i++) {
+            char ch = v->via.str.ptr[i];
+            ik_buf_putc(&b, ch == '\n' || ch == '\t' || ch == '\r' ? ' ' : ch);
+        }
+    } else {
+        ik_mpjson_write(&b, v, 0, NULL);
+    }
+    /* Cut at 60 code points so a table stays readable. */
+    size_t cps = 0;
+    for (size_t i = 0; i < b.len; i++) {
+        if (((unsigned char)b.data[i] & 0xc0) != 0x80 && ++cps == 61) {
+            b.len = i;
+            b.data[i] = '\0';
+            ik_buf_puts(&b, "\xe2\x80\xa6");
+            break;
+        }
+    }
+    return ik_buf_steal(&b);
+}
+
+static size_t width(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        n += ((unsigned char)*s & 0xc0) != 0x80;
+    return n;
+}
+
+static void pad(struct ik_buf *b, const char *s, size_t w)
+{
+    ik_buf_puts(b, s);
+    for (size_t i = width(s); i < w; i++)
+        ik_buf_putc(b, ' ');
+}
+
+static void print_table(struct ik_buf *out, const struct ik_qselect *sel, char **cells, size_t rows)
+{
+    size_t *w = ik_xcalloc(sel->n, sizeof *w);
+    for (size_t j = 0; j < sel->n; j++) {
+        w[j] = width(ik_qpath_text(sel->paths[j]));
+        for (size_t i = 0; i < rows; i++)
+            if (width(cells[i * sel->n + j]) > w[j])
+                w[j] = width(cells[i * sel->n + j]);
+    }
+    for (size_t i = 0; i <= rows; i++) {
+        for (size_t j = 0; j < sel->n; j++) {
+            const char *s = i == 0 ? ik_qpath_text(sel->paths[j]) : cells[(i - 1) * sel->n + j];
+            if (j + 1 < sel->n) {
+                pad(out, s, w[j]);
+                ik_buf_puts(out, "  ");
+            } else {
+                ik_buf_puts(out, s);
+            }
+        }
+        ik_buf_putc(out, '\n');
+    }
+    free(w);
+}
+
+static const char query_help[] =
+    "Filters the records array of an artifact. Output: one JSON object per line\n"
+    "(JSONL); with --select and without --json, a table.\n\n"
+    "  --where EXPR     keep records for which EXPR holds, e.g.\n"
+    "                   --where 'score >= 0.5 and messages[-1].role == \"assistant\"'\n"
+    "                   operators: == != < > <= >= contains and or not ( )\n"
+    "                   values: paths (a.b, a[2], a[-1]), numbers, 'strings', true,\n"
+    "                   false, null; a bare path is true unless missing, null,\n"
+    "                   false, 0, \"\" or empty; not binds tighter than ==\n"
+    "  --select FIELDS  comma-separated paths to output (a,b.c)\n"
+    "  --limit N        stop after N matches (default: all)\n"
+    "  --count          print only the number of matches\n"
+    "  --json           JSON lines even with --select; {\"count\": N} with --count\n";
+
+int ik__cc_query(int argc, char **argv)
+{
+    static const char usage[] =
+        "cache query REF [--where EXPR] [--select FIELDS] [--limit N] [--count] [--json]";
+    bool json = false, count_only = false;
+    const char *where = NULL, *select = NULL, *limit_s = NULL, *ref = NULL;
+    const struct ik__cc_opt opts[] = {{"--json", NULL, false, &json, NULL},
+                                      {"--count", NULL, false, &count_only, NULL},
+                                      {"--where", NULL, true, NULL, &where},
+                                      {"--select", NULL, true, NULL, &select},
+                                      {"--limit", NULL, true, NULL, &limit_s},
+                                      {NULL, NULL, false, NULL, NULL}};
+    int rc = ik__cc_parse(argc, argv, opts, &ref, 1, 1, usage, query_help);
+    if (rc)
+        return rc < 0 ? IK_EXIT_OK : rc;
+    size_t limit = 0;
+    if (limit_s && (rc = ik__cc_count("--limit", limit_s, &limit)) != 0)
+        return rc;
+    struct ik_diag d = IK_DIAG_INIT;
+    struct ik_query *q = NULL;
+    struct ik_qselect *sel = NULL;
+    if (where && ik_query_parse(where, "--where", &q, &d) < 0)
+        return ik__cc_fail(&d);
+    if (select && ik_qselect_parse(select, "--select", &sel, &d) < 0) {
+        ik_query_free(q);
+        return ik__cc_fail(&d);
+    }
+    struct ik_cache *c = NULL;
+    struct loaded l;
+    if ((rc = ik__cc_open(&c)) != 0 || (rc = load(c, ref, &l)) != 0)
+        goto out;
+    if (l.records == NULL) {
+        rc = no_records("query", ref, &l);
+        unload(&l);
+        goto out;
+    }
+    struct ik_buf buf = IK_BUF_INIT;
+    bool table = sel && !json;
+    char **cells = NULL;
+    size_t matches = 0, cells_cap = 0;
+    for (uint32_t i = 0; i < l.records->via.array.size && (limit == 0 || matches < limit); i++) {
+        const msgpack_object *rec = &l.records->via.array.ptr[i];
+        if (q && !ik_query_match(q, rec))
+            continue;
+        matches++;
+        if (count_only)
+            continue;
+        if (table) {
+            cells = ik_xgrow(cells, &cells_cap, matches * sel->n, sizeof *cells);
+            for (size_t j = 0; j < sel->n; j++)
+                cells[(matches - 1) * sel->n + j] = cell(ik_qpath_get(sel->paths[j], rec));
+        } else if (sel) {
+            struct ik_jsonw w;
+            ik_jsonw_init(&w, &buf, 0);
+            ik_jsonw_begin_object(&w);
+            for (size_t j = 0; j < sel->n; j++) {
+                const msgpack_object *v = ik_qpath_get(sel->paths[j], rec);
+                ik_jsonw_key(&w, ik_qpath_text(sel->paths[j]));
+                if (v)
+                    ik_jsonw_mp(&w, v, NULL);
+                else
+                    ik_jsonw_null(&w);
+            }
+            ik_jsonw_end_object(&w);
+            ik_buf_putc(&buf, '\n');
+        } else {
+            ik_mpjson_write(&buf, rec, 0, NULL);
+            ik_buf_putc(&buf, '\n');
+        }
+    }
+    if (count_only)
+        ik_buf_printf(&buf, json ? "{\"count\":%zu}\n" : "%zu\n", matches);
+    else if (table)
+        print_table(&buf, sel, cells, matches);
+    ik__cc_out(&buf);
+    ik_buf_free(&buf);
+    for (size_t i = 0; table && i < matches * sel->n; i++)
+        free(cells[i]);
+    free(cells);
+    unload(&l);
+out:
+    ik_cache_close(c);
+    ik_query_free(q);
+    ik_qselect_free(sel);
+    return rc;
+}
+
+/* ---- export ---- */
+
+static const char export_help[] =
+    "Writes an artifact to FILE (atomically: a temporary file, then a rename), or\n"
+    "to stdout with -o -.\n\n"
+    "  -o, --output FILE  where to write\n"
+    "  --format F         msgpack: the object's bytes\n"
+    "                     jsonl:   one JSON line per record (records artifacts), in the\n"
+    "                              layout of Python's json.dumps, as HF datasets write it\n"
+    "                     json:    the whole artifact as JSON\n"
+    "                     raw:     a file artifact's payload, else the object's bytes\n"
+    "                     default: raw for files and text, jsonl for records, else json\n";
+
+int ik__cc_export(int argc, char **argv)
+{
+    static const char usage[] = "cache export REF -o FILE [--format msgpack|jsonl|json|raw]";
+    const char *ref = NULL, *path = NULL, *format = NULL;
+    const struct ik__cc_opt opts[] = {{"--output", "-o", true, NULL, &path},
+                                      {"--format", NULL, true, NULL, &format},
+                                      {NULL, NULL, false, NULL, NULL}};
+    int rc = ik__cc_parse(argc, argv, opts, &ref, 1, 1, usage, export_help);
+    if (rc)
+        return rc < 0 ? IK_EXIT_OK : rc;
+    if (path == NULL)
+        return ik_cli_usage_error(usage, "export needs -o FILE (or -o - for stdout)");
+    static const char *const formats[] = {"msgpack", "jsonl", "json", "raw", NULL};
+    if (format) {
+        int k = 0;
+        while (formats[k] && strcmp(formats[k], format) != 0)
+            k++;
+        if (formats[k] == NULL)
+            return ik_cli_usage_error(usage, "unknown --format '%s'; expected msgpack, jsonl, json or raw",
+                                      format);
+    }
+    struct ik_cache *c;
+    if ((rc = ik__cc_open(&c)) != 0)
+        return rc;
+    struct loaded l;
+    if ((rc = load(c, ref, &l)) != 0) {
+        ik_cache_close(c);
+        return rc;
+    }
+    bool is_file = l.form == IK_OBJECT_ARTIFACT && strcmp(l.kind, "file") == 0;
+    bool is_mp = l.form == IK_OBJECT_ARTIFACT || l.form == IK_OBJECT_MSGPACK;
+    if (format == NULL)
+        format = is_file || !is_mp ? "raw" : l.records ? "jsonl" : "json";
+    struct ik_buf out = IK_BUF_INIT;
+    const void *bytes = l.blob.data;
+    size_t len = l.blob.len;
+    struct ik_diag d = IK_DIAG_INIT;
+    if (strcmp(format, "jsonl") == 0) {
+        if (l.records == NULL) {
+            rc = no_records("export --format jsonl", ref, &l);
+            goto out;
+        }
+        for (uint32_t i = 0; i < l.records->via.array.size; i++) {
+            ik_pyjson_append(&out, &l.records->via.array.ptr[i]);
+            ik_buf_putc(&out, '\n');
+        }
+        bytes = out.data, len = out.len;
+    } else if (strcmp(format, "json") == 0) {
+        if (!is_mp) {
+            ik_diag_set(&d, IK_EUSAGE, "export --format json: '%s' is not msgpack (it is %s)", ref, l.kind);
+            ik_diag_hint(&d, "use --format raw");
+            rc = ik__cc_fail(&d);
+            goto out;
+        }
+        ik_mpjson_write(&out, &l.u.data, 2, NULL);
+        ik_buf_putc(&out, '\n');
+        bytes = out.data, len = out.len;
+    } else if (strcmp(format, "raw") == 0 && is_file) {
+        const msgpack_object *data = ik_mp_get(&l.u.data, "data");
+        if (data && (data->type == MSGPACK_OBJECT_BIN || data->type == MSGPACK_OBJECT_STR))
+            bytes = data->via.bin.ptr, len = data->via.bin.size;
+    }
+    if (strcmp(path, "-") == 0) {
+        if (len && fwrite(bytes, 1, len, stdout) != len) {
+            fprintf(stderr, "ikada: error: cannot write to stdout: %s\n", strerror(errno));
+            rc = IK_EXIT_FAILED;
+        }
+        fflush(stdout);
+    } else {
+        /* The temporary file sits beside the target so the rename stays on one file system. */
+        char *dir_copy = ik_xstrdup(path);
+        if (ik_write_atomic(dirname(dir_copy), path, bytes, len, 0644, &d) < 0)
+            rc = ik__cc_fail(&d);
+        free(dir_copy);
+    }
+out:
+    ik_buf_free(&out);
+    unload(&l);
+    ik_cache_close(c);
+    return rc;
+}
+
+/* ---- diff ---- */
+
+/* The first MAX_PATHS differing paths, and how many there were. */
+struct paths {
+    char *items[10];
+    size_t n;
+};
+
+#define MAX_PATHS 10
+
+static void add_path(struct paths *p, const char *path)
+{
+    if (p->n < MAX_PATHS)
+        p->items[p->n] = ik_xstrdup(*path ? path : "(whole record)");
+    p->n++;
+}
+
+static void paths_text(struct ik_buf *b, const struct paths *p)
+{
+    for (size_t i = 0; i < p->n && i < MAX_PATHS; i++)
+        ik_buf_printf(b, "%s%s", i ? ", " : "", p->items[i]);
+    if (p->n > MAX_PATHS)
+        ik_buf_printf(b, ", … (%zu in all)", p->n);
+}
+
+static void paths_json(struct ik_jsonw *w, const struct paths *p)
+{
+    ik_jsonw_begin_array(w);
+    for (size_t i = 0; i < p->n && i < MAX_PATHS; i++)
+        ik_jsonw_str(w, p->items[i]);
+    ik_jsonw_end_array(w);
+}
+
+static void paths_free(struct paths *p)
+{
+    for (size_t i = 0; i < p->n && i < MAX_PATHS; i++)
+        free(p->items[i]);
+    p->n = 0;
+}
+
+/* Collects the paths below `path` where a and b differ (NULL = absent). */
+static void diff_paths(const msgpack_object *a, const msgpack_object *b, struct ik_buf *path,
+                       struct paths *out)
+{
+    if (ik_query_equal(a, b) && (a == NULL) == (b == NULL))
+        return;
+    size_t keep = path->len;
+    if (a && b && a->type == MSGPACK_OBJECT_MAP && b->type == MSGPACK_OBJECT_MAP) {
+        for (int side = 0; side < 2; side++) {
+            const msgpack_object *x = side ? b : a, *y = side ? a : b;
+            for (uint32_t i = 0; i < x->via.map.size; i++) {
+                const msgpack_object *k = &x->via.map.ptr[i].key;
+                if (k->type != MSGPACK_OBJECT_STR)
+                    continue;
+                char *name = ik_xstrndup(k->via.str.ptr, k->via.str.size);
+                const msgpack_object *yv = ik_mp_get(y, name);
+                if (side == 0 || yv == NULL) {
+                    ik_buf_printf(path, "%s%s", keep ? "." : "", name);
+                    diff_paths(side ? yv : &x->via.map.ptr[i].val, side ? &x->via.map.ptr[i].val : yv,
+                               path, out);
+                    path->len = keep;
+                    path->data[keep] = '\0';
+                }
+                free(name);
+            }
+        }
+        return;
+    }
+    if (a && b && a->type == MSGPACK_OBJECT_ARRAY && b->type == MSGPACK_OBJECT_ARRAY) {
+        uint32_t n = a->via.array.size > b->via.array.size ? a->via.array.size : b->via.array.size;
+        for (uint32_t i = 0; i < n; i++) {
+            ik_buf_printf(path, "[%" PRIu32 "]", i);
+            diff_paths(i < a->via.array.size ? &a->via.array.ptr[i] : NULL,
+                       i < b->via.array.size ? &b->via.array.ptr[i] : NULL, path, out);
+            path->len = keep;
+            path->data[keep] = '\0';
+        }
+        return;
+    }
+    ik_buf_putc(path, '\0'); /* make sure data is allocated for an empty path */
+    path->len = keep;
+    add_path(out, path->data);
+}
+
+/* Top-level fields that differ (records excluded when both have them). */
+static void diff_fields(const struct loaded *a, const struct loaded *b, struct paths *out)
+{
+    const msgpack_object *x = &a->u.data, *y = &b->u.data;
+    if (x->type != MSGPACK_OBJECT_MAP || y->type != MSGPACK_OBJECT_MAP) {
+        if (!ik_query_equal(x, y))
+            add_path(out, "(whole value)");
+        return;
+    }
+    for (int side = 0; side < 2; side++) {
+        const msgpack_object *m = side ? y : x, *o = side ? x : y;
+        for (uint32_t i = 0; i < m->via.map.size; i++) {
+            const msgpack_object *k = &m->via.map.ptr[i].key;
+            if (k->type != MSGPACK_OBJECT_STR)
+                continue;
+            char *name = ik_xstrndup(k->via.str.ptr, k->via.str.size);
+            const msgpack_object *ov = ik_mp_get(o, name);
+            bool both_records = strcmp(name, "records") == 0 && a->records && b->records;
+            if (!both_records && ((side == 0 && !ik_query_equal(&m->via.map.ptr[i].val, ov)) ||
+                                  (side == 1 && ov == NULL) || (side == 0 && ov == NULL)))
+                add_path(out, name);
+            free(name);
+        }
+    }
+}
+
+static const char diff_help[] =
+    "Compares two artifacts. For records artifacts: how many records are only in\n"
+    "A, only in B, or changed (matched by position), and the first differing\n"
+    "records with their differing field paths; for others, the differing\n"
+    "top-level fields. Exit 0 when identical, 1 when different.\n\n"
+    "  --json  the same as one JSON object\n";
+
+#define MAX_SHOWN 5
+
+int ik__cc_diff(int argc, char **argv)
+{
+    static const char usage[] = "cache diff REF REF [--json]";
+    bool json = false;
+    const char *refs[2] = {NULL, NULL};
+    const struct ik__cc_opt opts[] = {{"--json", NULL, false, &json, NULL},
+                                      {NULL, NULL, false, NULL, NULL}};
+    int rc = ik__cc_parse(argc, argv, opts, refs, 2, 2, usage, diff_help);
+    if (rc)
+        return rc < 0 ? IK_EXIT_OK : rc;
+    struct ik_cache *c;
+    if ((rc = ik__cc_open(&c)) != 0)
+        return rc;
+    struct loaded a, b;
+    if ((rc = load(c, refs[0], &a)) != 0) {
+        ik_cache_close(c);
+        return rc;
+    }
+    if ((rc = load(c, refs[1], &b)) != 0) {
+        unload(&a);
+        ik_cache_close(c);
+        return rc;
+    }
+    bool same_bytes = a.blob.len == b.blob.len && (a.blob.len == 0 || memcmp(a.blob.data, b.blob.data, a.blob.len) == 0);
+    bool mp = (a.form == IK_OBJECT_ARTIFACT || a.form == IK_OBJECT_MSGPACK) &&
+              (b.form == IK_OBJECT_ARTIFACT || b.form == IK_OBJECT_MSGPACK);
+    struct paths fields = {{NULL}, 0};
+    size_t only_a = 0, only_b = 0, changed = 0, n_shown = 0;
+    struct {
+        uint32_t index;
+        struct paths p;
+    } shown[MAX_SHOWN];
+    if (!same_bytes && mp) {
+        diff_fields(&a, &b, &fields);
+        if (a.records && b.records) {
+            uint32_t na = a.records->via.array.size, nb = b.records->via.array.size;
+            only_a = na > nb ? na - nb : 0;
+            only_b = nb > na ? nb - na : 0;
+            for (uint32_t i = 0; i < na && i < nb; i++) {
+                const msgpack_object *x = &a.records->via.array.ptr[i], *y = &b.records->via.array.ptr[i];
+                if (ik_query_equal(x, y))
+                    continue;
+                changed++;
+                if (n_shown < MAX_SHOWN) {
+                    shown[n_shown].index = i;
+                    shown[n_shown].p = (struct paths){{NULL}, 0};
+                    struct ik_buf path = IK_BUF_INIT;
+                    diff_paths(x, y, &path, &shown[n_shown].p);
+                    ik_buf_free(&path);
+                    n_shown++;
+                }
+            }
+        }
+    } else if (!same_bytes) {
+        add_path(&fields, "(bytes)");
+    }
+    bool identical = same_bytes || (fields.n == 0 && only_a == 0 && only_b == 0 && changed == 0);
+    char ha[IK_HASH_HEX_LEN + 1], hb[IK_HASH_HEX_LEN + 1];
+    ik_hash_to_hex(&a.ref.hash, ha);
+    ik_hash_to_hex(&b.ref.hash, hb);
+    struct ik_buf out = IK_BUF_INIT;
+    if (json) {
+        struct ik_jsonw w;
+        ik_jsonw_init(&w, &out, 2);
+        ik_jsonw_begin_object(&w);
+        ik_jsonw_key(&w, "identical");
+        ik_jsonw_bool(&w, identical);
+        ik_jsonw_key(&w, "a");
+        ik_jsonw_str(&w, ha);
+        ik_jsonw_key(&w, "b");
+        ik_jsonw_str(&w, hb);
+        ik_jsonw_key(&w, "fields");
+        paths_json(&w, &fields);
+        if (a.records && b.records) {
+            ik_jsonw_key(&w, "records");
+            ik_jsonw_begin_object(&w);
+            ik_jsonw_key(&w, "only_in_a");
+            ik_jsonw_uint(&w, only_a);
+            ik_jsonw_key(&w, "only_in_b");
+            ik_jsonw_uint(&w, only_b);
+            ik_jsonw_key(&w, "changed");
+            ik_jsonw_uint(&w, changed);
+            ik_jsonw_key(&w, "first_changed");
+            ik_jsonw_begin_array(&w);
+            for (size_t i = 0; i < n_shown; i++) {
+                ik_jsonw_begin_object(&w);
+                ik_jsonw_key(&w, "index");
+                ik_jsonw_uint(&w, shown[i].index);
+                ik_jsonw_key(&w, "paths");
+                paths_json(&w, &shown[i].p);
+                ik_jsonw_end_object(&w);
+            }
+            ik_jsonw_end_array(&w);
+            ik_jsonw_end_object(&w);
+        }
+        ik_jsonw_end_object(&w);
+        ik_buf_putc(&out, '\n');
+    } else if (identical) {
+        ik_buf_puts(&out, "identical\n");
+    } else {
+        char ka[13], kb[13];
+        memcpy(ka, ha, 12), ka[12] = '\0';
+        memcpy(kb, hb, 12), kb[12] = '\0';
+        ik_buf_printf(&out, "A  %s  %s", ka, a.kind);
+        if (a.records)
+            ik_buf_printf(&out, ", %" PRIu32 " records", a.records->via.array.size);
+        ik_buf_printf(&out, "\nB  %s  %s", kb, b.kind);
+        if (b.records)
+            ik_buf_printf(&out, ", %" PRIu32 " records", b.records->via.array.size);
+        ik_buf_putc(&out, '\n');
+        if (fields.n) {
+            ik_buf_puts(&out, "fields that differ: ");
+            paths_text(&out, &fields);
+            ik_buf_putc(&out, '\n');
+        }
+        if (a.records && b.records) {
+            ik_buf_printf(&out, "records: %zu only in A, %zu only in B, %zu changed\n", only_a, only_b,
+                          changed);
+            for (size_t i = 0; i < n_shown; i++) {
+                ik_buf_printf(&out, "  record %" PRIu32 ": ", shown[i].index);
+                paths_text(&out, &shown[i].p);
+                ik_buf_putc(&out, '\n');
+            }
+        }
+    }
+    ik__cc_out(&out);
+    ik_buf_free(&out);
+    paths_free(&fields);
+    for (size_t i = 0; i < n_shown; i++)
+        paths_free(&shown[i].p);
+    unload(&a);
+    unload(&b);
+    ik_cache_close(c);
+    return identical ? IK_EXIT_OK : IK_EXIT_FAILED;
+}

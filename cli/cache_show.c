@@ -1,0 +1,422 @@
+/* cli/cache_show.c - `ikada cache ls` and `ikada cache show`.
+ *
+ * ls lists the outputs of action records (each object once, under its newest
+ * producer); --all adds the other objects (logs, spec objects). show renders a
+ * REF: an action record with its log, a node's log, or an object's header and
+ * preview (query/preview.h). */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/mpjson.h"
+#include "query/preview.h"
+#include "base/buf.h"
+#include "cli/cli.h"
+#include "cli/cache_int.h"
+#include "base/mp.h"
+#include "base/xmalloc.h"
+
+/* ---- ls ---- */
+
+struct ls_row {
+    struct ik_hash hash;
+    const char *kind;
+    char *kind_owned;
+    uint64_t size;
+    const struct ik__cc_prod *prod; /* NULL for an object no action produced */
+    int64_t time_ms;
+};
+
+struct ls_ctx {
+    const struct ik_cache *c;
+    const struct ik__cc_index *ix;
+    struct ls_row *rows;
+    size_t n, cap;
+};
+
+static bool listed(const struct ls_ctx *x, const struct ik_hash *h)
+{
+    for (size_t i = 0; i < x->n; i++)
+        if (ik_hash_equal(&x->rows[i].hash, h))
+            return true;
+    return false;
+}
+
+static struct ls_row *add_row(struct ls_ctx *x)
+{
+    x->rows = ik_xgrow(x->rows, &x->cap, x->n + 1, sizeof *x->rows);
+    struct ls_row *r = &x->rows[x->n++];
+    memset(r, 0, sizeof *r);
+    return r;
+}
+
+/* The kind of an object no action lists as an output. */
+static char *other_kind(const struct ik_cache *c, const struct ik__cc_index *ix,
+                        const struct ik_hash *h)
+{
+    for (size_t i = 0; i < ix->n_keys; i++)
+        if (ik_hash_equal(&ix->keys[i], h))
+            return ik_xstrdup("spec");
+    struct ik_blob b;
+    struct ik_diag d = IK_DIAG_INIT;
+    if (ik_cas_map(c, h, UINT64_MAX, &b, &d) < 0) {
+        ik_diag_free(&d);
+        return ik_xstrdup("?");
+    }
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    char *kind;
+    switch (ik_preview_classify(b.data, b.len, &u)) {
+    case IK_OBJECT_ARTIFACT: kind = ik_mp_strdup(ik_mp_get(&u.data, "kind")); break;
+    case IK_OBJECT_MSGPACK: kind = ik_xstrdup("msgpack"); break;
+    case IK_OBJECT_TEXT: kind = ik_xstrdup("text"); break;
+    default: kind = ik_xstrdup("binary"); break;
+    }
+    msgpack_unpacked_destroy(&u);
+    ik_blob_release(&b);
+    return kind;
+}
+
+static int add_other(const struct ik_hash *h, uint64_t size, int64_t mtime_s, void *arg)
+{
+    struct ls_ctx *x = arg;
+    if (listed(x, h))
+        return 0;
+    struct ls_row *r = add_row(x);
+    r->hash = *h;
+    r->size = size;
+    r->time_ms = mtime_s * 1000;
+    r->prod = ik__cc_index_find(x->ix, h); /* a log has a producer */
+    r->kind = r->kind_owned = r->prod ? ik_xstrdup(r->prod->kind) : other_kind(x->c, x->ix, h);
+    return 0;
+}
+
+static int by_time(const void *a, const void *b)
+{
+    const struct ls_row *x = a, *y = b;
+    if (x->time_ms != y->time_ms)
+        return x->time_ms < y->time_ms ? 1 : -1;
+    return memcmp(x->hash.b, y->hash.b, IK_HASH_BYTES);
+}
+
+static const char ls_help[] =
+    "Lists every artifact (an output of an action record), newest first: hash,\n"
+    "kind, size, producer (node.port) and age.\n\n"
+    "  --kind K   only artifacts of kind K\n"
+    "  --all      also objects that are no action's output (logs, spec objects)\n"
+    "  --json     a JSON array of {hash, kind, size, producer, created_ms}\n";
+
+int ik__cc_ls(int argc, char **argv)
+{
+    bool json = false, all = false;
+    const char *kind = NULL;
+    const struct ik__cc_opt opts[] = {{"--json", NULL, false, &json, NULL},
+                                      {"--all", NULL, false, &all, NULL},
+                                      {"--kind", NULL, true, NULL, &kind},
+                                      {NULL, NULL, false, NULL, NULL}};
+    int rc = ik__cc_parse(argc, argv, opts, NULL, 0, 0, "cache ls [--kind K] [--all] [--json]", ls_help);
+    if (rc)
+        return rc < 0 ? IK_EXIT_OK : rc;
+    struct ik_cache *c;
+    if ((rc = ik__cc_open(&c)) != 0)
+        return rc;
+    struct ik_diag d = IK_DIAG_INIT;
+    struct ik__cc_index ix;
+    if (ik__cc_index_load(c, &ix, &d) < 0) {
+        ik_cache_close(c);
+        return ik__cc_fail(&d);
+    }
+    struct ls_ctx x = {c, &ix, NULL, 0, 0};
+    for (size_t i = 0; i < ix.n; i++) {
+        const struct ik__cc_prod *p = &ix.items[i];
+        uint64_t size;
+        /* Newest first, so the first producer seen is the newest; skip objects gc removed. */
+        if (p->is_log || listed(&x, &p->object) || ik_cas_stat(c, &p->object, &size) < 0)
+            continue;
+        struct ls_row *r = add_row(&x);
+        r->hash = p->object;
+        r->kind = p->kind;
+        r->size = size;
+        r->prod = p;
+        r->time_ms = p->time_ms;
+    }
+    if (all)
+        ik_cas_foreach(c, add_other, &x);
+    if (x.n)
+        qsort(x.rows, x.n, sizeof *x.rows, by_time);
+    struct ik_buf out = IK_BUF_INIT;
+    struct ik_jsonw w;
+    ik_jsonw_init(&w, &out, 2);
+    if (json)
+        ik_jsonw_begin_array(&w);
+    else
+        ik_buf_printf(&out, "%-12s  %-16s %10s  %-24s %s\n", "HASH", "KIND", "SIZE", "PRODUCER", "AGE");
+    int64_t now = ik__cc_now_ms();
+    for (size_t i = 0; i < x.n; i++) {
+        const struct ls_row *r = &x.rows[i];
+        if (kind && strcmp(r->kind, kind) != 0)
+            continue;
+        char hex[IK_HASH_HEX_LEN + 1];
+        ik_hash_to_hex(&r->hash, hex);
+        if (json) {
+            ik_jsonw_begin_object(&w);
+            ik_jsonw_key(&w, "hash");
+            ik_jsonw_str(&w, hex);
+            ik_jsonw_key(&w, "kind");
+            ik_jsonw_str(&w, r->kind);
+            ik_jsonw_key(&w, "size");
+            ik_jsonw_uint(&w, r->size);
+            ik_jsonw_key(&w, "producer");
+            if (r->prod) {
+                char key[IK_HASH_HEX_LEN + 1];
+                ik_hash_to_hex(&r->prod->key, key);
+                ik_jsonw_begin_object(&w);
+                ik_jsonw_key(&w, "node");
+                ik_jsonw_str(&w, r->prod->node);
+                ik_jsonw_key(&w, "port");
+                ik_jsonw_str(&w, r->prod->port);
+                ik_jsonw_key(&w, "key");
+                ik_jsonw_str(&w, key);
+                ik_jsonw_end_object(&w);
+            } else {
+                ik_jsonw_null(&w);
+            }
+            ik_jsonw_key(&w, "created_ms");
+            ik_jsonw_int(&w, r->time_ms);
+            ik_jsonw_end_object(&w);
+        } else {
+            char hs[32], age[16], *prod = NULL;
+            ik_preview_human_size(r->size, hs);
+            ik__cc_age(now - r->time_ms, age);
+            if (r->prod)
+                prod = ik_xasprintf("%s.%s", r->prod->node, r->prod->port);
+            ik_buf_printf(&out, "%.12s  %-16s %10s  %-24s %s\n", hex, r->kind, hs, prod ? prod : "-", age);
+            free(prod);
+        }
+    }
+    if (json) {
+        ik_jsonw_end_array(&w);
+        ik_buf_putc(&out, '\n');
+    }
+    ik__cc_out(&out);
+    ik_buf_free(&out);
+    for (size_t i = 0; i < x.n; i++)
+        free(x.rows[i].kind_owned);
+    free(x.rows);
+    ik__cc_index_free(&ix);
+    ik_cache_close(c);
+    return IK_EXIT_OK;
+}
+
+/* ---- show ---- */
+
+static void iso_time(int64_t ms, char out[32])
+{
+    time_t s = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&s, &tm);
+    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* The action's log text into *log (mapped), if it has one that exists. */
+static bool map_log(const struct ik_cache *c, const struct ik_action *a, struct ik_blob *log)
+{
+    struct ik_diag d = IK_DIAG_INIT;
+    bool ok = a->has_log && ik_cas_map(c, &a->log, UINT64_MAX, log, &d) == 0;
+    ik_diag_free(&d);
+    return ok;
+}
+
+static void show_action(const struct ik_cache *c, const struct ik_action *a, bool json,
+                        struct ik_buf *out)
+{
+    char key[IK_HASH_HEX_LEN + 1], when[32];
+    ik_hash_to_hex(&a->key, key);
+    iso_time(a->started_ms, when);
+    struct ik_blob log;
+    bool has_log = map_log(c, a, &log);
+    if (json) {
+        struct ik_jsonw w;
+        ik_jsonw_init(&w, out, 2);
+        ik_jsonw_begin_object(&w);
+        ik_jsonw_key(&w, "action");
+        ik_jsonw_str(&w, key);
+        ik_jsonw_key(&w, "node");
+        ik_jsonw_str(&w, a->node ? a->node : "");
+        ik_jsonw_key(&w, "type");
+        ik_jsonw_str(&w, a->type ? a->type : "");
+        ik_jsonw_key(&w, "version");
+        ik_jsonw_int(&w, a->version);
+        ik_jsonw_key(&w, "started_ms");
+        ik_jsonw_int(&w, a->started_ms);
+        ik_jsonw_key(&w, "duration_ms");
+        ik_jsonw_int(&w, a->duration_ms);
+        ik_jsonw_key(&w, "outputs");
+        ik_jsonw_begin_array(&w);
+        for (size_t i = 0; i < a->n_outputs; i++) {
+            char h[IK_HASH_HEX_LEN + 1];
+            ik_hash_to_hex(&a->outputs[i].hash, h);
+            ik_jsonw_begin_object(&w);
+            ik_jsonw_key(&w, "port");
+            ik_jsonw_str(&w, a->outputs[i].port);
+            ik_jsonw_key(&w, "hash");
+            ik_jsonw_str(&w, h);
+            ik_jsonw_key(&w, "size");
+            ik_jsonw_uint(&w, a->outputs[i].size);
+            ik_jsonw_key(&w, "kind");
+            ik_jsonw_str(&w, a->outputs[i].kind ? a->outputs[i].kind : "");
+            ik_jsonw_end_object(&w);
+        }
+        ik_jsonw_end_array(&w);
+        ik_jsonw_key(&w, "counters");
+        ik_jsonw_begin_object(&w);
+        for (size_t i = 0; i < a->n_counters; i++) {
+            ik_jsonw_key(&w, a->counters[i].name);
+            ik_jsonw_double(&w, a->counters[i].value);
+        }
+        ik_jsonw_end_object(&w);
+        ik_jsonw_key(&w, "log");
+        if (has_log)
+            ik_jsonw_strn(&w, (const char *)log.data, log.len, 0);
+        else
+            ik_jsonw_null(&w);
+        ik_jsonw_end_object(&w);
+        ik_buf_putc(out, '\n');
+    } else {
+        ik_buf_printf(out, "action   %s\nnode     %s\ntype     %s (version %d)\n", key,
+                      a->node ? a->node : "?", a->type ? a->type : "?", a->version);
+        ik_buf_printf(out, "started  %s\nduration %.3f s\noutputs  %zu\n", when,
+                      (double)a->duration_ms / 1000, a->n_outputs);
+        for (size_t i = 0; i < a->n_outputs; i++) {
+            char h[13], hs[32];
+            ik__cc_hex12(&a->outputs[i].hash, h);
+            ik_preview_human_size(a->outputs[i].size, hs);
+            ik_buf_printf(out, "  %-14s %s  %-16s %s\n", a->outputs[i].port, h,
+                          a->outputs[i].kind ? a->outputs[i].kind : "?", hs);
+        }
+        ik_buf_printf(out, "counters %zu\n", a->n_counters);
+        for (size_t i = 0; i < a->n_counters; i++) {
+            ik_buf_printf(out, "  %-14s ", a->counters[i].name);
+            ik_mpjson_write_double(out, a->counters[i].value, false);
+            ik_buf_putc(out, '\n');
+        }
+        if (has_log) {
+            char h[13];
+            ik__cc_hex12(&a->log, h);
+            ik_buf_printf(out, "log      %s (%zu bytes)\n", h, log.len);
+            ik_buf_append(out, log.data, log.len);
+            if (log.len && log.data[log.len - 1] != '\n')
+                ik_buf_putc(out, '\n');
+        } else {
+            ik_buf_puts(out, a->has_log ? "log      (missing from the cache)\n" : "log      -\n");
+        }
+    }
+    if (has_log)
+        ik_blob_release(&log);
+}
+
+static const char show_help[] =
+    "Describes REF: for an artifact its hash, size, kind, schema, meta, producer\n"
+    "and a preview (records: the count and the first N; files: the first lines or\n"
+    "a hex dump; tensors: dtype and shape); for a node (its action) the record and\n"
+    "its log; for node.log the captured log.\n\n"
+    "  --limit N  records to preview (default 5)\n"
+    "  --json     the same as one JSON object\n";
+
+int ik__cc_show(int argc, char **argv)
+{
+    static const char usage[] = "cache show REF [--limit N] [--json]";
+    bool json = false;
+    const char *limit_s = NULL, *ref = NULL;
+    const struct ik__cc_opt opts[] = {{"--json", NULL, false, &json, NULL},
+                                      {"--limit", NULL, true, NULL, &limit_s},
+                                      {NULL, NULL, false, NULL, NULL}};
+    int rc = ik__cc_parse(argc, argv, opts, &ref, 1, 1, usage, show_help);
+    if (rc)
+        return rc < 0 ? IK_EXIT_OK : rc;
+    size_t limit = 5;
+    if (limit_s && (rc = ik__cc_count("--limit", limit_s, &limit)) != 0)
+        return rc;
+    struct ik_cache *c;
+    if ((rc = ik__cc_open(&c)) != 0)
+        return rc;
+    struct ik_diag d = IK_DIAG_INIT;
+    struct ik__cc_ref r;
+    struct ik_buf out = IK_BUF_INIT;
+    if (ik__cc_resolve(c, ref, &r, &d) < 0) {
+        ik_cache_close(c);
+        return ik__cc_fail(&d);
+    }
+    if (r.is_action) {
+        show_action(c, r.action, json, &out);
+        goto done;
+    }
+    struct ik_blob b;
+    ik__cc_ref_free(&r);
+    if ((rc = ik__cc_load(c, ref, &r, &b)) != 0) {
+        ik_cache_close(c);
+        return rc;
+    }
+    char hex[IK_HASH_HEX_LEN + 1];
+    ik_hash_to_hex(&r.hash, hex);
+    if (r.is_log && !json) {
+        /* node.log: the captured text as is, like `cat`. */
+        ik_buf_append(&out, b.data, b.len);
+        ik_blob_release(&b);
+        goto done;
+    }
+    struct ik__cc_index ix;
+    const struct ik__cc_prod *p = NULL;
+    if (ik__cc_index_load(c, &ix, &d) == 0)
+        p = ik__cc_index_find(&ix, &r.hash);
+    ik_diag_free(&d);
+    if (json) {
+        struct ik_jsonw w;
+        ik_jsonw_init(&w, &out, 2);
+        ik_jsonw_begin_object(&w);
+        ik_jsonw_key(&w, "hash");
+        ik_jsonw_str(&w, hex);
+        ik_jsonw_key(&w, "size");
+        ik_jsonw_uint(&w, b.len);
+        ik_jsonw_key(&w, "producer");
+        if (p) {
+            char key[IK_HASH_HEX_LEN + 1];
+            ik_hash_to_hex(&p->key, key);
+            ik_jsonw_begin_object(&w);
+            ik_jsonw_key(&w, "node");
+            ik_jsonw_str(&w, p->node);
+            ik_jsonw_key(&w, "port");
+            ik_jsonw_str(&w, p->port);
+            ik_jsonw_key(&w, "key");
+            ik_jsonw_str(&w, key);
+            ik_jsonw_end_object(&w);
+        } else {
+            ik_jsonw_null(&w);
+        }
+        ik_preview_json(&w, b.data, b.len, limit);
+        ik_jsonw_end_object(&w);
+        ik_buf_putc(&out, '\n');
+    } else {
+        char hs[32];
+        ik_preview_human_size(b.len, hs);
+        ik_buf_printf(&out, "hash     %s\nsize     %s (%zu bytes)\n", hex, hs, b.len);
+        if (p) {
+            char key[13];
+            ik__cc_hex12(&p->key, key);
+            ik_buf_printf(&out, "producer %s.%s (action %s)\n", p->node, p->port, key);
+        } else {
+            ik_buf_puts(&out, "producer -\n");
+        }
+        ik_preview_text(&out, b.data, b.len, limit);
+    }
+    ik__cc_index_free(&ix);
+    ik_blob_release(&b);
+done:
+    ik__cc_out(&out);
+    ik_buf_free(&out);
+    ik__cc_ref_free(&r);
+    ik_cache_close(c);
+    return IK_EXIT_OK;
+}

@@ -1,0 +1,42 @@
+/* cli/cli.h - the `ikada` subcommands.
+ *
+ * Each subcommand is one function in one cli/<name>.c file, listed in
+ * the table in cli/main.c. A subcommand returns the process exit status:
+ * 0 success, 1 a node or check failed, 2 bad input or usage (nothing was run),
+ * 130 interrupted. Diagnostics go to stderr; stdout carries only what was asked
+ * for (tables, JSON with --json). */
+#ifndef IK_CLI_CLI_H
+#define IK_CLI_CLI_H
+
+enum {
+    IK_EXIT_OK = 0,
+    IK_EXIT_FAILED = 1,
+    IK_EXIT_USAGE = 2,
+    IK_EXIT_INTERRUPTED = 130,
+};
+
+/* The exit status for an IK_E* outcome: 0 -> 0, IK_ECANCELED -> 130,
+ * IK_EUSAGE -> 2, anything else -> 1. */
+int ik_cli_exit_status(int rc);
+
+struct ik_cli_command {
+    const char *name;
+    const char *usage;   /* e.g. "run [options] GRAPH" */
+    const char *summary; /* one line */
+    int (*main)(int argc, char **argv); /* argv[0] is the subcommand name */
+};
+
+/* The table, terminated by {NULL}; defined in cli/main.c. */
+extern const struct ik_cli_command ik_cli_commands[];
+
+int ik_cli_version(int argc, char **argv);
+int ik_cli_run(int argc, char **argv);
+int ik_cli_status(int argc, char **argv);
+int ik_cli_graph(int argc, char **argv);
+int ik_cli_nodes(int argc, char **argv);
+int ik_cli_log(int argc, char **argv);
+int ik_cli_exec(int argc, char **argv);
+int ik_cli_cache(int argc, char **argv);
+int ik_cli_lm(int argc, char **argv);
+
+#endif

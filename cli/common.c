@@ -1,0 +1,57 @@
+/* cli/common.c - shared subcommand helpers (cli_common.h). */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "base/error.h"
+
+#include "cli/cli.h"
+#include "cli/common.h"
+#include "nodes/registry.h"
+
+int ik_cli_load_graph(const char *path, struct ik_graph **g)
+{
+    struct ik_diag d = IK_DIAG_INIT;
+    if (ik_graph_load(ik_node_types, path, g, &d) < 0) {
+        ik_diag_print(&d);
+        ik_diag_free(&d);
+        return IK_EXIT_USAGE;
+    }
+    return 0;
+}
+
+int ik_cli_open_cache(bool create, struct ik_cache **c)
+{
+    struct ik_diag d = IK_DIAG_INIT;
+    if (ik_cache_open(create, c, &d) < 0) {
+        ik_diag_print(&d);
+        ik_diag_free(&d);
+        return IK_EXIT_USAGE;
+    }
+    return 0;
+}
+
+int ik_cli_exit_status(int rc)
+{
+    if (rc == 0)
+        return IK_EXIT_OK;
+    if (rc == IK_ECANCELED)
+        return IK_EXIT_INTERRUPTED;
+    return rc == IK_EUSAGE ? IK_EXIT_USAGE : IK_EXIT_FAILED;
+}
+
+bool ik_cli_is_help(const char *arg)
+{
+    return strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0;
+}
+
+int ik_cli_usage_error(const char *usage, const char *fmt, ...)
+{
+    fprintf(stderr, "ikada: error: ");
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nusage: ikada %s\n", usage);
+    return IK_EXIT_USAGE;
+}

@@ -1,0 +1,21 @@
+/* cli/common.h - helpers shared by the subcommands: loading a graph and
+ * opening the cache with the right messages and exit codes. */
+#ifndef IK_CLI_COMMON_H
+#define IK_CLI_COMMON_H
+
+#include <stdbool.h>
+
+#include "cache/cache.h"
+#include "engine/graph.h"
+
+/* Loads and validates a graph file; on failure prints the diag and returns the
+ * exit status (2). 0 on success. */
+int ik_cli_load_graph(const char *path, struct ik_graph **g);
+/* Opens (creating if asked) the cache; prints and returns 2 on failure. */
+int ik_cli_open_cache(bool create, struct ik_cache **c);
+/* True if argv[i] is -h or --help. */
+bool ik_cli_is_help(const char *arg);
+/* Prints "ikada: error: <msg>" and returns IK_EXIT_USAGE. */
+int ik_cli_usage_error(const char *usage, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

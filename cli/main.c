@@ -1,0 +1,61 @@
+/* cli/main.c - `ikada` entry point: dispatches to the subcommand table. */
+#include <stdio.h>
+#include <string.h>
+
+#include "config.h"
+#include "cli/cli.h"
+#include "base/spellcheck.h"
+#include "kernels/device.h"
+
+int ik_cli_version(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    printf("ikada %s (%s)\n", PACKAGE_VERSION, ik_device_describe());
+    return IK_EXIT_OK;
+}
+
+const struct ik_cli_command ik_cli_commands[] = {
+    {"run", "run [options] GRAPH", "run what is out of date in a graph", ik_cli_run},
+    {"status", "status [--json] GRAPH", "say which nodes are up to date, and why not", ik_cli_status},
+    {"graph", "graph [--dot|--json] GRAPH", "print a graph's nodes and edges", ik_cli_graph},
+    {"nodes", "nodes [--json] [TYPE]", "list node types, their ports and params", ik_cli_nodes},
+    {"log", "log [-n N] [--json]", "list past runs", ik_cli_log},
+    {"cache", "cache VERB [ARGS]", "inspect and manage the artifact cache", ik_cli_cache},
+    {"lm", "lm tokenize|generate|score --model PATH TEXT", "run the language model on the CPU", ik_cli_lm},
+    {"exec", "exec KEY [--node NAME] [--file PORT=PATH]...", "run one node (used by the scheduler)", ik_cli_exec},
+    {"version", "version", "print the version and the accelerator support", ik_cli_version},
+    {NULL, NULL, NULL, NULL},
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: ikada COMMAND [ARGS]\n\ncommands:\n");
+    for (const struct ik_cli_command *c = ik_cli_commands; c->name; c++)
+        fprintf(out, "  %-34s %s\n", c->usage, c->summary);
+    fprintf(out, "\n`ikada COMMAND --help` describes a command's options.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? IK_EXIT_USAGE : IK_EXIT_OK;
+    }
+    if (strcmp(argv[1], "--version") == 0)
+        return ik_cli_version(argc - 1, argv + 1);
+    const char *names[64];
+    size_t n = 0;
+    for (const struct ik_cli_command *c = ik_cli_commands; c->name; c++) {
+        if (strcmp(c->name, argv[1]) == 0)
+            return c->main(argc - 1, argv + 1);
+        if (n < 63)
+            names[n++] = c->name;
+    }
+    names[n] = NULL;
+    const char *near = ik_spellcheck(argv[1], names);
+    fprintf(stderr, "ikada: error: unknown command '%s'%s%s%s\n", argv[1],
+            near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
+    usage(stderr);
+    return IK_EXIT_USAGE;
+}

@@ -1,0 +1,97 @@
+/* cli/nodes.c - `ikada nodes`: every node type, its ports and params. */
+#include <stdio.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "cli/cli.h"
+#include "cli/common.h"
+#include "nodes/registry.h"
+
+static const char *type_name(enum ik_param_type t)
+{
+    static const char *names[] = {"string", "int", "float", "bool", "list", "map"};
+    return (unsigned)t < sizeof names / sizeof names[0] ? names[t] : "?";
+}
+
+static void print_ports(const char *title, const struct ik_port_spec *p)
+{
+    for (; p && p->name; p++)
+        printf("    %-6s %-14s %-16s %s%s\n", title, p->name, p->kind, p->help ? p->help : "",
+               p->optional ? " (optional)" : "");
+}
+
+static void print_type(const struct ik_node_type *t)
+{
+    printf("%s (version %d, cpu %d, gpu %d)\n  %s\n", t->name, t->version, t->cpu, t->gpu, t->summary);
+    if (t->any_inputs)
+        printf("    in     (any name)     *                each input as a file in $IKADA_IN_<port>\n");
+    print_ports("in", t->inputs);
+    if (t->outputs_from_param)
+        printf("    out    (from param '%s')\n", t->outputs_from_param);
+    print_ports("out", t->outputs);
+    for (const struct ik_param_spec *p = t->params; p && p->name; p++)
+        printf("    param  %-14s %-6s = %-12s %s\n", p->name, type_name(p->type),
+               p->default_yaml ? p->default_yaml : "(required)", p->help);
+    putchar('\n');
+}
+
+static json_t *ports_json(const struct ik_port_spec *p)
+{
+    json_t *a = json_array();
+    for (; p && p->name; p++)
+        json_array_append_new(a, json_pack("{s:s, s:s, s:b, s:s}", "name", p->name, "kind", p->kind,
+                                           "optional", p->optional, "help", p->help ? p->help : ""));
+    return a;
+}
+
+static json_t *type_json(const struct ik_node_type *t)
+{
+    json_t *params = json_array();
+    for (const struct ik_param_spec *p = t->params; p && p->name; p++)
+        json_array_append_new(params, json_pack("{s:s, s:s, s:s?, s:b, s:s}", "name", p->name, "type",
+                                                type_name(p->type), "default", p->default_yaml,
+                                                "required", p->default_yaml == NULL, "help", p->help));
+    return json_pack("{s:s, s:i, s:s, s:o, s:o, s:o, s:b, s:s?, s:i, s:i}", "name", t->name, "version",
+                     t->version, "summary", t->summary, "inputs", ports_json(t->inputs), "outputs",
+                     ports_json(t->outputs), "params", params, "any_inputs", t->any_inputs,
+                     "outputs_from_param", t->outputs_from_param, "cpu", t->cpu, "gpu", t->gpu);
+}
+
+int ik_cli_nodes(int argc, char **argv)
+{
+    bool json = false;
+    const char *only = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (ik_cli_is_help(argv[i])) {
+            printf("usage: ikada nodes [--json] [TYPE]\n\nLists every node type with its ports, "
+                   "params, defaults and meaning.\n");
+            return IK_EXIT_OK;
+        } else if (!strcmp(argv[i], "--json")) {
+            json = true;
+        } else if (argv[i][0] != '-' && only == NULL) {
+            only = argv[i];
+        } else {
+            return ik_cli_usage_error("nodes [--json] [TYPE]", "unexpected argument '%s'", argv[i]);
+        }
+    }
+    if (only && ik_node_type_find(only) == NULL) {
+        fprintf(stderr, "ikada: error: no node type '%s' (see `ikada nodes`)\n", only);
+        return IK_EXIT_USAGE;
+    }
+    json_t *all = json_array();
+    for (size_t i = 0; ik_node_types[i]; i++) {
+        if (only && strcmp(only, ik_node_types[i]->name) != 0)
+            continue;
+        if (json)
+            json_array_append_new(all, type_json(ik_node_types[i]));
+        else
+            print_type(ik_node_types[i]);
+    }
+    if (json) {
+        json_dumpf(all, stdout, JSON_INDENT(2));
+        putchar('\n');
+    }
+    json_decref(all);
+    return IK_EXIT_OK;
+}

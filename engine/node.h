@@ -1,0 +1,134 @@
+/* engine/node.h - the contract between the engine and a node type.
+ *
+ * A node type is one `const struct ik_node_type ik_node_<name>` in one file
+ * under nodes/, plus one line in nodes/registry.c. The engine reads the table
+ * to validate graphs, to print `ikada nodes`, to compute keys (name, version,
+ * resolved params) and to run the node.
+ *
+ * Lifecycle: the scheduler spawns `ikada exec KEY` as a child process; exec.c
+ * loads the spec, builds a struct ik_node_ctx, and calls `run` exactly once in
+ * that child. `run` reads its inputs and params through the accessors below,
+ * writes each output port exactly once, may report progress, and returns 0 or a
+ * negative IK_E* code with `d` filled. Outputs written before a failure stay
+ * as orphan objects (gc removes them); the node counts as failed and nothing
+ * downstream runs. Anything `run` prints to stdout/stderr is captured into the
+ * node's log object.
+ *
+ * Bump `version` whenever a change to `run` can change its outputs for the same
+ * inputs and params: the version is part of every key, so old results are then
+ * recomputed instead of being reused. */
+#ifndef IK_ENGINE_NODE_H
+#define IK_ENGINE_NODE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <msgpack.h>
+
+#include "base/diag.h"
+
+enum ik_param_type {
+    IK_PARAM_STRING,
+    IK_PARAM_INT,
+    IK_PARAM_FLOAT, /* an integer in YAML is accepted and stored as float */
+    IK_PARAM_BOOL,
+    IK_PARAM_LIST,  /* any YAML sequence */
+    IK_PARAM_MAP,   /* any YAML mapping */
+};
+
+struct ik_param_spec {
+    const char *name;
+    enum ik_param_type type;
+    /* Default as YAML flow text ("42", "0.8", "true", "hello", "[]", "{}");
+     * NULL means the param is required. */
+    const char *default_yaml;
+    const char *help; /* one line */
+};
+
+struct ik_port_spec {
+    const char *name;
+    const char *kind; /* artifact kind read or written, e.g. "faq.rows"; "*" = any */
+    bool optional;    /* inputs only: may be left unconnected */
+    const char *help; /* one line */
+};
+
+struct ik_node_ctx; /* opaque, owned by the engine (engine/exec.c) */
+
+struct ik_node_type {
+    const char *name;    /* as written in `type:` */
+    int version;         /* implementation version, part of every key */
+    const char *summary; /* one line for `ikada nodes` */
+    const struct ik_port_spec *inputs;  /* terminated by {NULL} */
+    const struct ik_port_spec *outputs; /* terminated by {NULL} */
+    const struct ik_param_spec *params; /* terminated by {NULL} */
+    /* Types whose ports are chosen by the graph (the `command` type): any input
+     * port name is accepted, and output ports are the keys of this map param. */
+    bool any_inputs;
+    const char *outputs_from_param;
+    /* Default resources; a graph node may override them with `resources:`. */
+    int cpu;
+    int gpu;
+    bool gpu_falls_back_to_cpu; /* a GPU node that may run on CPU when none is free */
+    int (*run)(struct ik_node_ctx *ctx, struct ik_diag *d);
+};
+
+/* --- Accessors for `run` (implemented in engine/exec_ctx.c) ---------------- */
+
+/* The graph's name for this node, e.g. "cot". Valid during run. */
+const char *ik_node_name(const struct ik_node_ctx *ctx);
+
+/* A resolved param (defaults filled in). NULL if the type has no such param.
+ * Valid during run. */
+const msgpack_object *ik_node_param(const struct ik_node_ctx *ctx, const char *name);
+/* Typed shortcuts; the graph was validated, so a declared param has its type.
+ * Strings are returned NUL-terminated, valid during run. */
+const char *ik_node_param_str(const struct ik_node_ctx *ctx, const char *name);
+int64_t ik_node_param_int(const struct ik_node_ctx *ctx, const char *name);
+double ik_node_param_float(const struct ik_node_ctx *ctx, const char *name);
+bool ik_node_param_bool(const struct ik_node_ctx *ctx, const char *name);
+
+/* Connected input ports, in graph order. */
+size_t ik_node_input_count(const struct ik_node_ctx *ctx);
+const char *ik_node_input_port(const struct ik_node_ctx *ctx, size_t i);
+bool ik_node_has_input(const struct ik_node_ctx *ctx, const char *port);
+
+/* The input as an unpacked msgpack artifact (see cache/artifact.h). The object
+ * stays valid until run returns. Fails with IK_ENOTFOUND (unconnected port) or
+ * IK_ECORRUPT / IK_EPARSE (not a msgpack artifact, e.g. a `file:` source). */
+int ik_node_input_object(struct ik_node_ctx *ctx, const char *port, const msgpack_object **out,
+                         struct ik_diag *d);
+
+/* A path to the input's bytes on disk: for a `file:` source its own path (a
+ * directory stays a directory); for a `file` artifact its payload written to a
+ * scratch file; for any other artifact the msgpack object itself. Valid until
+ * run returns. */
+int ik_node_input_path(struct ik_node_ctx *ctx, const char *port, const char **path,
+                       struct ik_diag *d);
+
+/* A private scratch directory, removed after run. */
+const char *ik_node_scratch_dir(const struct ik_node_ctx *ctx);
+
+/* Stores `len` bytes of a complete msgpack artifact as output `port`. Each port
+ * is written exactly once. */
+int ik_node_output(struct ik_node_ctx *ctx, const char *port, const void *data, size_t len,
+                   struct ik_diag *d);
+/* Stores the file at `path` as a `file` artifact on output `port`. */
+int ik_node_output_file(struct ik_node_ctx *ctx, const char *port, const char *path,
+                        struct ik_diag *d);
+
+/* Progress: `done` of `total` items (total 0 = unknown); `unit` like "rows". */
+void ik_node_progress(struct ik_node_ctx *ctx, uint64_t done, uint64_t total, const char *unit);
+/* A named figure shown in the progress line and kept in the action record
+ * (e.g. "loss", "usd"). */
+void ik_node_counter(struct ik_node_ctx *ctx, const char *name, double value);
+
+/* --- Tables of node types ---------------------------------------------------- */
+
+/* The type called `name` in `types` (terminated by NULL), or NULL. The
+ * program's table is ik_node_types (nodes/registry.h); the engine never names
+ * it, its callers hand it in. */
+const struct ik_node_type *ik_node_type_find_in(const struct ik_node_type *const *types,
+                                                const char *name);
+
+#endif

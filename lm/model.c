@@ -1,0 +1,174 @@
+/* lm/model.c - the fp32 weight arena and the Hugging Face loader.
+ * Sizes are computed in one place (param_layout), the arena is allocated once,
+ * and every tensor is read by name from the safetensors set with its shape
+ * checked, so a missing or misshapen tensor is reported by name and file. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "base/diag.h"
+#include "base/error.h"
+#include "base/xmalloc.h"
+#include "lm/model.h"
+#include "lm/safetensors.h"
+
+/* Hands out n floats of the arena at *off (NULL while only counting). */
+static float *take(float *base, size_t *off, size_t n)
+{
+    float *p = base ? base + *off : NULL;
+    *off += n;
+    return p;
+}
+
+/* The arena layout, in one place; with base == NULL it only counts floats. */
+static size_t param_layout(struct ik_lm_model *m, float *base)
+{
+    const struct ik_lm_config *c = &m->cfg;
+    size_t D = (size_t)c->D, F = (size_t)c->F, hd = (size_t)c->head_dim;
+    size_t qw = (size_t)c->H * hd, kw = (size_t)c->K * hd, off = 0;
+    m->embed = take(base, &off, (size_t)c->V * D);
+    m->final_norm = take(base, &off, D);
+    m->lm_head = c->tie_embeddings ? m->embed : take(base, &off, (size_t)c->V * D);
+    for (int l = 0; l < c->L; l++) {
+        struct ik_lm_layer *y = &m->layers[l];
+        memset(y, 0, sizeof *y);
+        y->attn_norm = take(base, &off, D);
+        y->wq = take(base, &off, qw * D);
+        y->wk = take(base, &off, kw * D);
+        y->wv = take(base, &off, kw * D);
+        y->wo = take(base, &off, D * qw);
+        if (c->qkv_bias) {
+            y->bq = take(base, &off, qw);
+            y->bk = take(base, &off, kw);
+            y->bv = take(base, &off, kw);
+        }
+        if (c->o_bias)
+            y->bo = take(base, &off, D);
+        if (c->qk_norm) {
+            y->q_norm = take(base, &off, hd);
+            y->k_norm = take(base, &off, hd);
+        }
+        y->ffn_norm = take(base, &off, D);
+        y->w_gate = take(base, &off, F * D);
+        y->w_up = take(base, &off, F * D);
+        y->w_down = take(base, &off, D * F);
+    }
+    return off;
+}
+
+int ik_lm_model_new(struct ik_lm_model **out, const struct ik_lm_config *cfg, struct ik_diag *d)
+{
+    struct ik_lm_model *m = ik_xcalloc(1, sizeof *m);
+    m->cfg = *cfg;
+    m->layers = ik_xcalloc((size_t)cfg->L, sizeof *m->layers);
+    m->n_params = param_layout(m, NULL);
+    size_t bytes = (m->n_params + (size_t)cfg->head_dim / 2) * sizeof(float);
+    m->arena = calloc(1, bytes);
+    if (m->arena == NULL) {
+        free(m->layers);
+        free(m);
+        return ik_diag_set(d, -ENOMEM, "model needs %.2f GiB of memory for its fp32 weights, "
+                           "which could not be allocated", (double)bytes / (1 << 30));
+    }
+    param_layout(m, m->arena);
+    m->inv_freq = m->arena + m->n_params;
+    ik_lm_config_inv_freq(&m->cfg, m->inv_freq);
+    *out = m;
+    return 0;
+}
+
+void ik_lm_model_free(struct ik_lm_model *m)
+{
+    if (m == NULL)
+        return;
+    free(m->arena);
+    free(m->layers);
+    free(m);
+}
+
+/* Reads one tensor of rank 1 or 2 ((a) when b == 0, else (a, b)). */
+static int rd(const struct ik_st *st, float *dst, const char *name, int64_t a, int64_t b,
+              struct ik_diag *d)
+{
+    int64_t shape[2] = {a, b};
+    return ik_st_read_f32(st, name, dst, b ? 2 : 1, shape, d);
+}
+
+static int load_layer(const struct ik_st *st, struct ik_lm_model *m, int l, struct ik_diag *d)
+{
+    const struct ik_lm_config *c = &m->cfg;
+    struct ik_lm_layer *y = &m->layers[l];
+    int64_t D = c->D, F = c->F, qw = (int64_t)c->H * c->head_dim, kw = (int64_t)c->K * c->head_dim;
+    const struct {
+        float *dst;
+        const char *name;
+        int64_t a, b;
+    } t[] = {
+        {y->attn_norm, "input_layernorm.weight", D, 0},
+        {y->wq, "self_attn.q_proj.weight", qw, D},
+        {y->wk, "self_attn.k_proj.weight", kw, D},
+        {y->wv, "self_attn.v_proj.weight", kw, D},
+        {y->wo, "self_attn.o_proj.weight", D, qw},
+        {y->bq, "self_attn.q_proj.bias", qw, 0},
+        {y->bk, "self_attn.k_proj.bias", kw, 0},
+        {y->bv, "self_attn.v_proj.bias", kw, 0},
+        {y->bo, "self_attn.o_proj.bias", D, 0},
+        {y->q_norm, "self_attn.q_norm.weight", c->head_dim, 0},
+        {y->k_norm, "self_attn.k_norm.weight", c->head_dim, 0},
+        {y->ffn_norm, "post_attention_layernorm.weight", D, 0},
+        {y->w_gate, "mlp.gate_proj.weight", F, D},
+        {y->w_up, "mlp.up_proj.weight", F, D},
+        {y->w_down, "mlp.down_proj.weight", D, F},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        if (t[i].dst == NULL)
+            continue; /* this variant has no such tensor */
+        char name[128];
+        snprintf(name, sizeof name, "model.layers.%d.%s", l, t[i].name);
+        int rc = rd(st, t[i].dst, name, t[i].a, t[i].b, d);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+int ik_lm_model_load_hf(struct ik_lm_model **out, const char *dir, struct ik_diag *d)
+{
+    char *cfg_path = ik_xasprintf("%s/config.json", dir);
+    struct ik_lm_config cfg;
+    struct ik_lm_model *m = NULL;
+    struct ik_st *st = NULL;
+    int rc = ik_lm_config_load(&cfg, cfg_path, d);
+    if (rc == 0)
+        rc = ik_st_open(&st, dir, d);
+    if (rc == 0)
+        rc = ik_lm_model_new(&m, &cfg, d);
+    if (rc == 0)
+        rc = rd(st, m->embed, "model.embed_tokens.weight", cfg.V, cfg.D, d);
+    if (rc == 0)
+        rc = rd(st, m->final_norm, "model.norm.weight", cfg.D, 0, d);
+    if (rc == 0 && !cfg.tie_embeddings)
+        rc = rd(st, m->lm_head, "lm_head.weight", cfg.V, cfg.D, d);
+    for (int l = 0; rc == 0 && l < cfg.L; l++)
+        rc = load_layer(st, m, l, d);
+    ik_st_close(st);
+    free(cfg_path);
+    if (rc != 0) {
+        ik_lm_model_free(m);
+        return rc;
+    }
+    *out = m;
+    return 0;
+}
+
+int ik_lm_model_load(struct ik_lm_model **out, const char *path, struct ik_diag *d)
+{
+    struct stat sb;
+    if (stat(path, &sb) != 0)
+        return ik_diag_set(d, -errno, "cannot open model '%s': %s", path, strerror(errno));
+    if (S_ISDIR(sb.st_mode))
+        return ik_lm_model_load_hf(out, path, d);
+    return ik_lm_model_load_llama2c(out, path, d);
+}

@@ -1,0 +1,99 @@
+/* lm/model.h - a Llama-family decoder held in fp32, and its CPU forward.
+ *
+ * Weights live in one arena (llm.c's malloc_and_point_parameters): one
+ * allocation whose size ik_lm_model_new computes from the config, with every
+ * tensor a pointer into it, so freeing and copying stay trivial. Files are
+ * converted to fp32 on load (F16/BF16 widened; llama2.c's adjacent-pair RoPE
+ * rows permuted into the HF rotate_half layout, so one RoPE kernel serves
+ * both). A model is read-only once loaded and may be shared by several states;
+ * a state (KV cache and scratch) belongs to one thread. Errors: those of the
+ * loaders (config.h, safetensors.h), IK_EVALIDATE for a missing/misshapen
+ * tensor or a sequence that does not fit, IK_ECORRUPT for a truncated file,
+ * -ENOMEM when the arena or cache cannot be allocated. */
+#ifndef IK_LM_MODEL_H
+#define IK_LM_MODEL_H
+
+#include <stddef.h>
+
+#include "lm/config.h"
+
+struct ik_diag;
+
+struct ik_lm_layer {
+    float *attn_norm;       /* (D) */
+    float *wq, *bq;         /* (H*hd, D), (H*hd) or NULL */
+    float *wk, *bk;         /* (K*hd, D), (K*hd) or NULL */
+    float *wv, *bv;         /* (K*hd, D), (K*hd) or NULL */
+    float *wo, *bo;         /* (D, H*hd), (D) or NULL */
+    float *q_norm, *k_norm; /* (hd) each, Qwen3 only, else NULL */
+    float *ffn_norm;        /* (D) */
+    float *w_gate, *w_up;   /* (F, D) each */
+    float *w_down;          /* (D, F) */
+};
+
+struct ik_lm_model {
+    struct ik_lm_config cfg;   /* read-only */
+    float *embed;              /* (V, D) */
+    float *final_norm;         /* (D) */
+    float *lm_head;            /* (V, D); == embed when tied */
+    struct ik_lm_layer *layers; /* (L) */
+    float *inv_freq;           /* (hd/2) RoPE frequencies, scaling applied */
+    float *arena;              /* private: the one allocation */
+    size_t n_params;           /* read-only: floats in the arena (excluding inv_freq) */
+};
+
+/* A model of this shape with zeroed weights (for loaders and tests).
+ * -ENOMEM (with the size in the message) when the arena cannot be had. */
+int ik_lm_model_new(struct ik_lm_model **out, const struct ik_lm_config *cfg, struct ik_diag *d);
+
+/* Loads a model from a Hugging Face folder (config.json + safetensors) or a
+ * llama2.c .bin checkpoint (chosen by path: a folder, or a regular file). */
+int ik_lm_model_load(struct ik_lm_model **out, const char *path, struct ik_diag *d);
+
+/* The two loaders behind ik_lm_model_load. */
+int ik_lm_model_load_hf(struct ik_lm_model **out, const char *dir, struct ik_diag *d);
+int ik_lm_model_load_llama2c(struct ik_lm_model **out, const char *path, struct ik_diag *d);
+
+void ik_lm_model_free(struct ik_lm_model *m);
+
+/* Inference state: KV cache for up to max_seq positions, scratch for chunks of
+ * up to max_chunk tokens. */
+struct ik_lm_state;
+
+int ik_lm_state_new(struct ik_lm_state **out, const struct ik_lm_model *m, int max_seq,
+                    int max_chunk, struct ik_diag *d);
+void ik_lm_state_free(struct ik_lm_state *s);
+/* Runs every later forward with LoRA adapter a (NULL: none) added to the
+ * projections, without dropout. a is borrowed and must outlive its use; its
+ * shape must be the model's (IK_EVALIDATE otherwise). */
+struct ik_lora;
+int ik_lm_state_set_adapter(struct ik_lm_state *s, const struct ik_lora *a, struct ik_diag *d);
+/* Forgets the cached positions (a new sequence starts at position 0). */
+void ik_lm_state_reset(struct ik_lm_state *s);
+/* Number of positions in the cache. */
+int ik_lm_state_pos(const struct ik_lm_state *s);
+/* The cache's capacity (max_seq) and the model's config. */
+int ik_lm_state_capacity(const struct ik_lm_state *s);
+const struct ik_lm_config *ik_lm_state_config(const struct ik_lm_state *s);
+
+/* Appends n tokens to the sequence and runs them through the network, in
+ * chunks of max_chunk. logits: (n, V) receives every position's logits, or
+ * NULL; either way ik_lm_state_logits then gives the last position's. Fails
+ * (IK_EVALIDATE, state unchanged) on a token outside [0,V) or when the cache
+ * would overflow. */
+int ik_lm_forward(struct ik_lm_state *s, const int *tokens, int n, float *logits, struct ik_diag *d);
+/* The last position's logits: (V), valid until the next forward. */
+const float *ik_lm_state_logits(const struct ik_lm_state *s);
+
+/* Greedy decoding: resets s, feeds prompt (n_prompt >= 1 tokens), then picks
+ * the argmax up to max_new times, stopping after an EOS of the config when
+ * stop_at_eos. out: (max_new) receives the new tokens; returns their count
+ * (>= 0) or a negative code. */
+int ik_lm_generate_greedy(struct ik_lm_state *s, const int *prompt, int n_prompt, int max_new,
+                          int stop_at_eos, int *out, struct ik_diag *d);
+
+/* Teacher-forced scoring: resets s, runs tokens (n >= 2) and writes
+ * logprob[i] = log p(tokens[i+1] | tokens[0..i]) for i < n-1. logprob: (n-1). */
+int ik_lm_score(struct ik_lm_state *s, const int *tokens, int n, float *logprob, struct ik_diag *d);
+
+#endif

@@ -1,0 +1,63 @@
+/* lm/tokenizer_int.h - what tokenizer.c, tokenizer_spm.c and
+ * tokenizer_bpe.c share: the tokenizer struct and each family's entry points.
+ * Not for use outside lm/tokenizer*.c. */
+#ifndef IK_LM_TOKENIZER_INT_H
+#define IK_LM_TOKENIZER_INT_H
+
+#include <stddef.h>
+
+#include "base/strmap.h"
+#include "lm/tokenizer.h"
+
+/* SentencePiece piece types (sentencepiece_model.proto). */
+enum { SPM_NORMAL = 1, SPM_UNKNOWN = 2, SPM_CONTROL = 3, SPM_USER = 4, SPM_UNUSED = 5, SPM_BYTE = 6 };
+
+struct ik_tok {
+    int kind;
+    int n;                /* vocabulary size */
+    char **piece;         /* (n) NUL-terminated pieces */
+    size_t *piece_len;    /* (n) */
+    float *score;         /* (n) SentencePiece scores, NULL for byte-level BPE */
+    unsigned char *type;  /* (n) SPM_* types; byte-level BPE: SPM_NORMAL or SPM_CONTROL */
+    struct ik_strmap ids; /* piece -> id (normal and user pieces; all of them for BPE) */
+    int bos, eos, unk;
+    /* SentencePiece */
+    int byte_fallback;
+    int byte_id[256];     /* id of <0xXX>, or -1 */
+    int add_dummy_prefix, remove_extra_ws, escape_ws;
+    float min_score;      /* lowest normal score, for the unigram unknown penalty */
+    size_t max_piece_len; /* bytes */
+    /* byte-level BPE */
+    struct ik_pairmap merges;
+    void *regex;          /* pcre2_code *, the pre-tokenizer split pattern */
+    int nfc;              /* the normalizer is NFC (libunistring's u8_normalize) */
+    int ignore_merges;
+    int *added;           /* ids of added tokens, longest content first */
+    int n_added;
+};
+
+int ik__tok_spm_load(struct ik_tok *t, const char *path, struct ik_diag *d);
+/* Encodes one segment (no special tokens in it); at_start: the segment opens
+ * the text, so the dummy prefix applies. Appends to *ids (*n used, *cap). */
+int ik__tok_spm_encode(const struct ik_tok *t, const char *text, size_t len, int at_start, int **ids,
+                       size_t *n, size_t *cap);
+/* After the pieces are in: clamps the special ids, computes min_score and
+ * max_piece_len, and lists control/user pieces for matching in text. */
+int ik__tok_spm_finish(struct ik_tok *t, const char *path, struct ik_diag *d);
+/* A GGUF file's vocabulary (tokenizer.ggml.*), as SentencePiece BPE. */
+int ik__tok_gguf_load(struct ik_tok *t, const char *path, struct ik_diag *d);
+/* llama2.c's tokenizer.bin, as SentencePiece BPE (tokenizer_l2c.c). */
+int ik__tok_l2c_load(struct ik_tok *t, const char *path, struct ik_diag *d);
+int ik__tok_bpe_load(struct ik_tok *t, const char *path, struct ik_diag *d);
+int ik__tok_bpe_encode(const struct ik_tok *t, const char *text, size_t len, int **ids, size_t *n,
+                       size_t *cap, struct ik_diag *d);
+void ik__tok_bpe_free(struct ik_tok *t);
+/* Appends the bytes of a byte-level piece (inverse of the GPT-2 byte map). */
+void ik__tok_bpe_piece_bytes(const char *piece, struct ik_buf *out);
+
+/* Adds a piece to t's arrays (grows them); returns its id. */
+int ik__tok_add_piece(struct ik_tok *t, const char *s, size_t len, float score, int type, size_t *cap);
+/* Length of the UTF-8 character at s (1 for an invalid byte), len > 0. */
+size_t ik__utf8_len(const char *s, size_t len);
+
+#endif

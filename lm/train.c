@@ -1,0 +1,403 @@
+/* lm/train.c - forward over one sequence keeping the activations, the
+ * masked mean cross-entropy, and the backward pass to the LoRA parameters
+ * (see train.h). Only the adapter's gradients are formed: the base weights
+ * get no gradient, but every projection's input gradient flows through them
+ * (dx = dout @ W), which is most of the cost. The order of operations in the
+ * forward is forward.c's, so the loss matches ik_lm_score to rounding. With
+ * checkpointing, every layer but for its input uses layer 0's activation
+ * buffers, and each is recomputed from its input just before its backward. */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/diag.h"
+#include "base/error.h"
+#include "base/xmalloc.h"
+#include "kernels/kernels.h"
+#include "lm/lora.h"
+#include "lm/model.h"
+#include "lm/train.h"
+
+/* Rows of logits held at once: the lm_head GEMM streams the whole (V,D) matrix
+ * once per block, so blocks under ~256 rows leave it memory-bound (measured:
+ * 64 rows ran the Qwen2.5 head at ~2/3 of sgemm's rate); 256 rows of a
+ * 151,936-word vocabulary are 148 MiB. */
+enum { HEAD_ROWS = 256 };
+
+/* One layer's saved activations; rows are positions. */
+struct acts {
+    float *x_in, *xn1, *rstd1;      /* (S,D) x2, (S) */
+    float *qpre, *rstdq, *kpre, *rstdk; /* Qwen3 pre-norm q/k (== q/k otherwise), (S*H), (S*K) */
+    float *q, *k, *v, *att;         /* after RoPE; (S,qw), (S,kw) x2, (S,qw) */
+    float *x_mid, *xn2, *rstd2;     /* residual after attention, its norm */
+    float *gate, *up, *act;         /* (S,F) each; act = silu(gate)*up */
+    float *h[IK_LORA_NT];           /* (S,r) LoRA bottleneck, NULL when not adapted */
+};
+
+struct ik_lm_train {
+    const struct ik_lm_model *m;
+    struct ik_lora *a;
+    int S;
+    int ckpt;       /* IK_LM_TRAIN_CHECKPOINT: L[l] shares all but x_in with L[0] */
+    struct acts *L;
+    float *x_fin, *xnf, *rstdf;
+    float *proj, *dx, *dxn, *dq, *dk, *dv, *dq2, *dk2, *datt, *dgate, *dup, *dact, *dh;
+    float *xdrop, *tmp, *logits, *dnll, *nll, *ascr;
+    int *posv;
+    float *mem;
+    size_t n_floats; /* of mem */
+    double flops;
+    /* for the current step */
+    int dropout;
+    uint64_t seed;
+};
+
+static float *take(float *base, size_t *off, size_t n)
+{
+    float *p = base ? base + *off : NULL;
+    *off += n;
+    return p;
+}
+
+/* All buffers, in one place; with base == NULL only counts floats. */
+static size_t layout(struct ik_lm_train *tr, float *base)
+{
+    const struct ik_lm_config *c = &tr->m->cfg;
+    size_t S = (size_t)tr->S, D = (size_t)c->D, F = (size_t)c->F, hd = (size_t)c->head_dim;
+    size_t qw = (size_t)c->H * hd, kw = (size_t)c->K * hd, off = 0;
+    size_t r = tr->a ? (size_t)tr->a->cfg.r : 0;
+    size_t in_max = D > qw ? D : qw;
+    in_max = in_max > F ? in_max : F;
+    for (int l = 0; l < c->L; l++) {
+        struct acts *A = &tr->L[l];
+        if (tr->ckpt && l > 0) {
+            /* Checkpointing: only the layer's input is its own; the rest is
+             * layer 0's, overwritten by each layer's (re)computation. */
+            *A = tr->L[0];
+            A->x_in = take(base, &off, S * D);
+            continue;
+        }
+        A->x_in = take(base, &off, S * D);
+        A->xn1 = take(base, &off, S * D);
+        A->rstd1 = take(base, &off, S);
+        A->q = take(base, &off, S * qw);
+        A->k = take(base, &off, S * kw);
+        A->qpre = c->qk_norm ? take(base, &off, S * qw) : A->q;
+        A->kpre = c->qk_norm ? take(base, &off, S * kw) : A->k;
+        A->rstdq = c->qk_norm ? take(base, &off, S * c->H) : NULL;
+        A->rstdk = c->qk_norm ? take(base, &off, S * c->K) : NULL;
+        A->v = take(base, &off, S * kw);
+        A->att = take(base, &off, S * qw);
+        A->x_mid = take(base, &off, S * D);
+        A->xn2 = take(base, &off, S * D);
+        A->rstd2 = take(base, &off, S);
+        A->gate = take(base, &off, S * F);
+        A->up = take(base, &off, S * F);
+        A->act = take(base, &off, S * F);
+        for (int t = 0; t < IK_LORA_NT; t++)
+            A->h[t] = tr->a && tr->a->mod[l * IK_LORA_NT + t].A ? take(base, &off, S * r) : NULL;
+    }
+    tr->x_fin = take(base, &off, S * D);
+    tr->xnf = take(base, &off, S * D);
+    tr->rstdf = take(base, &off, S);
+    tr->proj = take(base, &off, S * D);
+    tr->dx = take(base, &off, S * D);
+    tr->dxn = take(base, &off, S * D);
+    tr->dq = take(base, &off, S * qw);
+    tr->dq2 = take(base, &off, S * qw);
+    tr->datt = take(base, &off, S * qw);
+    tr->dk = take(base, &off, S * kw);
+    tr->dk2 = take(base, &off, S * kw);
+    tr->dv = take(base, &off, S * kw);
+    tr->dgate = take(base, &off, S * F);
+    tr->dup = take(base, &off, S * F);
+    tr->dact = take(base, &off, S * F);
+    tr->dh = take(base, &off, S * (r ? r : 1));
+    tr->xdrop = take(base, &off, S * in_max);
+    tr->tmp = take(base, &off, S * in_max);
+    tr->logits = take(base, &off, (S < HEAD_ROWS ? S : HEAD_ROWS) * (size_t)c->V);
+    tr->dnll = take(base, &off, S);
+    tr->nll = take(base, &off, S);
+    tr->ascr = take(base, &off, 2 * (S < IK_CPU_ATT_ROWS ? S : IK_CPU_ATT_ROWS) * S);
+    return off;
+}
+
+int ik_lm_train_new(struct ik_lm_train **out, const struct ik_lm_model *m, struct ik_lora *a,
+                    int max_seq, struct ik_diag *d)
+{
+    return ik_lm_train_new_opts(out, m, a, max_seq, 0, d);
+}
+
+int ik_lm_train_new_opts(struct ik_lm_train **out, const struct ik_lm_model *m, struct ik_lora *a,
+                         int max_seq, int opts, struct ik_diag *d)
+{
+    if (max_seq < 2)
+        return ik_diag_set(d, IK_EVALIDATE, "a trainer needs max_seq >= 2, got %d", max_seq);
+    if (a && a->L != m->cfg.L)
+        return ik_diag_set(d, IK_EVALIDATE, "the adapter has %d layers but the model %d", a->L, m->cfg.L);
+    struct ik_lm_train *tr = ik_xcalloc(1, sizeof *tr);
+    tr->m = m;
+    tr->a = a;
+    tr->S = max_seq;
+    tr->ckpt = (opts & IK_LM_TRAIN_CHECKPOINT) != 0;
+    tr->L = ik_xcalloc((size_t)m->cfg.L, sizeof *tr->L);
+    size_t n = layout(tr, NULL);
+    tr->mem = malloc(n * sizeof(float));
+    if (tr->mem == NULL) {
+        free(tr->L);
+        free(tr);
+        return ik_diag_set(d, -ENOMEM, "training activations for %d positions need %.2f GiB, which "
+                           "could not be allocated", max_seq, (double)n * sizeof(float) / (1 << 30));
+    }
+    tr->n_floats = n;
+    layout(tr, tr->mem);
+    tr->posv = ik_xmalloc((size_t)max_seq * sizeof *tr->posv);
+    for (int i = 0; i < max_seq; i++)
+        tr->posv[i] = i;
+    *out = tr;
+    return 0;
+}
+
+void ik_lm_train_free(struct ik_lm_train *tr)
+{
+    if (tr == NULL)
+        return;
+    free(tr->mem);
+    free(tr->L);
+    free(tr->posv);
+    free(tr);
+}
+
+double ik_lm_train_gemm_flops(const struct ik_lm_train *tr) { return tr->flops; }
+
+size_t ik_lm_train_bytes(const struct ik_lm_train *tr) { return tr->n_floats * sizeof(float); }
+
+static const struct ik_lora_module *module(const struct ik_lm_train *tr, int l, int t)
+{
+    if (tr->a == NULL)
+        return NULL;
+    const struct ik_lora_module *md = &tr->a->mod[l * IK_LORA_NT + t];
+    return md->A ? md : NULL;
+}
+
+/* out = x @ w^T + b, plus the adapter's branch on dropout(x). */
+static void proj(struct ik_lm_train *tr, int l, int t, float *out, const float *x, const float *w,
+                 const float *b, int T, int In, int Out)
+{
+    ik_cpu_matmul_fwd(out, x, w, b, T, In, Out);
+    tr->flops += 2.0 * T * In * Out;
+    const struct ik_lora_module *md = module(tr, l, t);
+    if (md == NULL)
+        return;
+    int r = tr->a->cfg.r;
+    if (tr->dropout) {
+        ik_lora_dropout(tr->xdrop, x, T, In, tr->a->cfg.dropout, tr->seed, l, t);
+        x = tr->xdrop;
+    }
+    ik_cpu_lora_fwd(out, tr->L[l].h[t], x, md->A, md->B, tr->a->scale, T, In, Out, r);
+    tr->flops += 2.0 * T * r * (In + Out);
+}
+
+/* dx += dout @ w (when dx), and the adapter's gradients; the mask of the
+ * forward's dropout is redrawn from the same seed. */
+static void proj_bwd(struct ik_lm_train *tr, int l, int t, float *dx, const float *dout,
+                     const float *x, const float *w, int T, int In, int Out)
+{
+    if (dx) {
+        ik_cpu_matmul_bwd(dx, NULL, NULL, dout, x, w, T, In, Out);
+        tr->flops += 2.0 * T * In * Out;
+    }
+    const struct ik_lora_module *md = module(tr, l, t);
+    if (md == NULL)
+        return;
+    int r = tr->a->cfg.r;
+    float p = tr->a->cfg.dropout, s = tr->a->scale;
+    tr->flops += 2.0 * T * r * (In + 2.0 * Out) + (dx ? 2.0 * T * r * In : 0);
+    if (!tr->dropout) {
+        ik_cpu_lora_bwd(dx, md->dA, md->dB, tr->dh, dout, x, tr->L[l].h[t], md->A, md->B, s, T, In, Out, r);
+        return;
+    }
+    ik_lora_dropout(tr->xdrop, x, T, In, p, tr->seed, l, t);
+    float *g = dx ? tr->tmp : NULL;
+    if (g)
+        memset(g, 0, (size_t)T * In * sizeof *g);
+    ik_cpu_lora_bwd(g, md->dA, md->dB, tr->dh, dout, tr->xdrop, tr->L[l].h[t], md->A, md->B, s, T, In,
+                    Out, r);
+    if (g) {
+        ik_lora_dropout(g, g, T, In, p, tr->seed, l, t); /* d dropout(x)/dx: the same mask */
+        for (size_t i = 0; i < (size_t)T * In; i++)
+            dx[i] += g[i];
+    }
+}
+
+/* Layer l's forward from L[l].x_in, keeping the activations the backward
+ * reads, and its output in x_out. With x_out NULL (the recomputation of a
+ * checkpointed layer in the backward pass) it stops once those activations
+ * exist: the down projection's output is not one of them, its LoRA
+ * bottleneck is. The same calls on the same inputs give the same bits. */
+static void forward_layer(struct ik_lm_train *tr, int l, int T, float *x_out)
+{
+    const struct ik_lm_model *m = tr->m;
+    const struct ik_lm_config *c = &m->cfg;
+    int D = c->D, F = c->F, hd = c->head_dim, qw = c->H * hd, kw = c->K * hd;
+    const struct ik_lm_layer *y = &m->layers[l];
+    struct acts *A = &tr->L[l];
+    ik_cpu_rmsnorm_fwd(A->xn1, A->rstd1, A->x_in, y->attn_norm, T, D, c->norm_eps);
+    proj(tr, l, IK_LORA_Q, A->qpre, A->xn1, y->wq, y->bq, T, D, qw);
+    proj(tr, l, IK_LORA_K, A->kpre, A->xn1, y->wk, y->bk, T, D, kw);
+    proj(tr, l, IK_LORA_V, A->v, A->xn1, y->wv, y->bv, T, D, kw);
+    if (y->q_norm) {
+        ik_cpu_rmsnorm_fwd(A->q, A->rstdq, A->qpre, y->q_norm, T * c->H, hd, c->norm_eps);
+        ik_cpu_rmsnorm_fwd(A->k, A->rstdk, A->kpre, y->k_norm, T * c->K, hd, c->norm_eps);
+    }
+    ik_cpu_rope_fwd(A->q, tr->posv, m->inv_freq, T, c->H, hd);
+    ik_cpu_rope_fwd(A->k, tr->posv, m->inv_freq, T, c->K, hd);
+    ik_cpu_attention_fwd(A->att, A->q, A->k, A->v, T, 0, c->H, c->K, hd, c->sliding_window, tr->ascr);
+    proj(tr, l, IK_LORA_O, tr->proj, A->att, y->wo, y->bo, T, qw, D);
+    for (size_t i = 0; i < (size_t)T * D; i++)
+        A->x_mid[i] = A->x_in[i] + tr->proj[i];
+    ik_cpu_rmsnorm_fwd(A->xn2, A->rstd2, A->x_mid, y->ffn_norm, T, D, c->norm_eps);
+    proj(tr, l, IK_LORA_GATE, A->gate, A->xn2, y->w_gate, NULL, T, D, F);
+    proj(tr, l, IK_LORA_UP, A->up, A->xn2, y->w_up, NULL, T, D, F);
+    ik_cpu_swiglu_fwd(A->act, A->gate, A->up, T, F);
+    if (x_out == NULL) {
+        const struct ik_lora_module *md = module(tr, l, IK_LORA_DOWN);
+        if (md == NULL)
+            return;
+        const float *x = A->act;
+        if (tr->dropout) {
+            ik_lora_dropout(tr->xdrop, x, T, F, tr->a->cfg.dropout, tr->seed, l, IK_LORA_DOWN);
+            x = tr->xdrop;
+        }
+        /* h = x @ A^T: the first of ik_cpu_lora_fwd's two products, the same call. */
+        ik_cpu_matmul_fwd(A->h[IK_LORA_DOWN], x, md->A, NULL, T, F, tr->a->cfg.r);
+        tr->flops += 2.0 * T * F * tr->a->cfg.r;
+        return;
+    }
+    proj(tr, l, IK_LORA_DOWN, tr->proj, A->act, y->w_down, NULL, T, F, D);
+    for (size_t i = 0; i < (size_t)T * D; i++)
+        x_out[i] = A->x_mid[i] + tr->proj[i];
+}
+
+static void forward_layers(struct ik_lm_train *tr, const int *tokens, int T)
+{
+    const struct ik_lm_model *m = tr->m;
+    const struct ik_lm_config *c = &m->cfg;
+    int D = c->D;
+    for (int t = 0; t < T; t++)
+        memcpy(tr->L[0].x_in + (size_t)t * D, m->embed + (size_t)tokens[t] * D, (size_t)D * sizeof(float));
+    for (int l = 0; l < c->L; l++)
+        forward_layer(tr, l, T, l + 1 < c->L ? tr->L[l + 1].x_in : tr->x_fin);
+}
+
+/* tr->dx holds d loss / d(output of layer l); leaves d loss / d(its input). */
+static void backward_layer(struct ik_lm_train *tr, int l, int T)
+{
+    const struct ik_lm_model *m = tr->m;
+    const struct ik_lm_config *c = &m->cfg;
+    const struct ik_lm_layer *y = &m->layers[l];
+    const struct acts *A = &tr->L[l];
+    int D = c->D, F = c->F, hd = c->head_dim, qw = c->H * hd, kw = c->K * hd;
+    size_t nD = (size_t)T * D * sizeof(float), nF = (size_t)T * F * sizeof(float);
+    memset(tr->dact, 0, nF);
+    proj_bwd(tr, l, IK_LORA_DOWN, tr->dact, tr->dx, A->act, y->w_down, T, F, D);
+    memset(tr->dgate, 0, nF);
+    memset(tr->dup, 0, nF);
+    ik_cpu_swiglu_bwd(tr->dgate, tr->dup, tr->dact, A->gate, A->up, T, F);
+    memset(tr->dxn, 0, nD);
+    proj_bwd(tr, l, IK_LORA_GATE, tr->dxn, tr->dgate, A->xn2, y->w_gate, T, D, F);
+    proj_bwd(tr, l, IK_LORA_UP, tr->dxn, tr->dup, A->xn2, y->w_up, T, D, F);
+    ik_cpu_rmsnorm_bwd(tr->dx, NULL, tr->dxn, A->x_mid, A->rstd2, y->ffn_norm, T, D);
+
+    memset(tr->datt, 0, (size_t)T * qw * sizeof(float));
+    proj_bwd(tr, l, IK_LORA_O, tr->datt, tr->dx, A->att, y->wo, T, qw, D);
+    memset(tr->dq, 0, (size_t)T * qw * sizeof(float));
+    memset(tr->dk, 0, (size_t)T * kw * sizeof(float));
+    memset(tr->dv, 0, (size_t)T * kw * sizeof(float));
+    ik_cpu_attention_bwd(tr->dq, tr->dk, tr->dv, tr->datt, A->q, A->k, A->v, T, c->H, c->K, hd,
+                         c->sliding_window, tr->ascr);
+    ik_cpu_rope_bwd(tr->dq, tr->posv, m->inv_freq, T, c->H, hd);
+    ik_cpu_rope_bwd(tr->dk, tr->posv, m->inv_freq, T, c->K, hd);
+    float *dq = tr->dq, *dk = tr->dk;
+    if (y->q_norm) {
+        memset(tr->dq2, 0, (size_t)T * qw * sizeof(float));
+        memset(tr->dk2, 0, (size_t)T * kw * sizeof(float));
+        ik_cpu_rmsnorm_bwd(tr->dq2, NULL, dq, A->qpre, A->rstdq, y->q_norm, T * c->H, hd);
+        ik_cpu_rmsnorm_bwd(tr->dk2, NULL, dk, A->kpre, A->rstdk, y->k_norm, T * c->K, hd);
+        dq = tr->dq2;
+        dk = tr->dk2;
+    }
+    /* Below layer 0 lie only the frozen embeddings: no input gradient needed. */
+    float *dxn = l > 0 ? tr->dxn : NULL;
+    if (dxn)
+        memset(dxn, 0, nD);
+    proj_bwd(tr, l, IK_LORA_Q, dxn, dq, A->xn1, y->wq, T, D, qw);
+    proj_bwd(tr, l, IK_LORA_K, dxn, dk, A->xn1, y->wk, T, D, kw);
+    proj_bwd(tr, l, IK_LORA_V, dxn, tr->dv, A->xn1, y->wv, T, D, kw);
+    if (dxn)
+        ik_cpu_rmsnorm_bwd(tr->dx, NULL, dxn, A->x_in, A->rstd1, y->attn_norm, T, D);
+}
+
+int ik_lm_train_step(struct ik_lm_train *tr, const int *tokens, const unsigned char *mask, int n,
+                     int flags, uint64_t seed, float grad_scale, double *loss, int *n_target,
+                     struct ik_diag *d)
+{
+    const struct ik_lm_model *m = tr->m;
+    const struct ik_lm_config *c = &m->cfg;
+    if (n < 2 || n > tr->S)
+        return ik_diag_set(d, IK_EVALIDATE, "a training sequence needs 2 to %d tokens, got %d", tr->S, n);
+    if ((flags & IK_LM_BACKWARD) && tr->a == NULL)
+        return ik_diag_set(d, IK_EVALIDATE, "a backward pass needs an adapter to train");
+    int count = 0;
+    for (int i = 0; i < n; i++) {
+        if (tokens[i] < 0 || tokens[i] >= c->V)
+            return ik_diag_set(d, IK_EVALIDATE, "token %d at position %d is outside the vocabulary "
+                               "[0, %d)", tokens[i], i, c->V);
+        count += i > 0 && (mask == NULL || mask[i]);
+    }
+    if (count == 0)
+        return ik_diag_set(d, IK_EVALIDATE, "the loss mask selects no token of the %d-token sequence", n);
+    int T = n - 1, D = c->D, V = c->V;
+    tr->flops = 0;
+    tr->dropout = (flags & IK_LM_DROPOUT) && tr->a && tr->a->cfg.dropout > 0;
+    tr->seed = seed;
+    forward_layers(tr, tokens, T);
+    ik_cpu_rmsnorm_fwd(tr->xnf, tr->rstdf, tr->x_fin, m->final_norm, T, D, c->norm_eps);
+
+    int bwd = flags & IK_LM_BACKWARD;
+    if (bwd)
+        memset(tr->dxn, 0, (size_t)T * D * sizeof(float));
+    double sum = 0;
+    for (int r0 = 0; r0 < T; r0 += HEAD_ROWS) {
+        int R = T - r0 < HEAD_ROWS ? T - r0 : HEAD_ROWS;
+        const float *xr = tr->xnf + (size_t)r0 * D;
+        ik_cpu_matmul_fwd(tr->logits, xr, m->lm_head, NULL, R, D, V);
+        tr->flops += 2.0 * R * D * V;
+        for (int i = 0; i < R; i++)
+            tr->dnll[i] = mask == NULL || mask[r0 + i + 1] ? grad_scale / (float)count : 0.0f;
+        if (bwd)
+            ik_cpu_softmax_xent_fwd_bwd(tr->nll, tr->logits, tr->logits, tokens + r0 + 1, tr->dnll, R, V);
+        else
+            ik_cpu_softmax_xent_fwd(tr->nll, tr->logits, tokens + r0 + 1, R, V);
+        for (int i = 0; i < R; i++)
+            sum += mask == NULL || mask[r0 + i + 1] ? tr->nll[i] : 0.0;
+        if (bwd) {
+            ik_cpu_matmul_bwd(tr->dxn + (size_t)r0 * D, NULL, NULL, tr->logits, xr, m->lm_head, R, D, V);
+            tr->flops += 2.0 * R * D * V;
+        }
+    }
+    *loss = sum / count;
+    if (n_target)
+        *n_target = count;
+    if (!bwd)
+        return 0;
+    memset(tr->dx, 0, (size_t)T * D * sizeof(float));
+    ik_cpu_rmsnorm_bwd(tr->dx, NULL, tr->dxn, tr->x_fin, tr->rstdf, m->final_norm, T, D);
+    for (int l = c->L - 1; l >= 0; l--) {
+        if (tr->ckpt && l + 1 < c->L)
+            forward_layer(tr, l, T, NULL); /* the last layer's are still there */
+        backward_layer(tr, l, T);
+    }
+    return 0;
+}

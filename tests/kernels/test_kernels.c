@@ -1,0 +1,242 @@
+/* tests/kernels/test_kernels.c - the threaded CPU kernels at sizes large enough to
+ * run on the thread pool (the model tests use tiny shapes that stay on the
+ * caller): attention forward over a cache and backward (several query blocks,
+ * with and without a window), softmax cross-entropy over a wide vocabulary,
+ * SwiGLU, RMSNorm and RoPE, each against a double-precision reference. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/cpu/parallel.h"
+#include "kernels/kernels.h"
+#include "base/prng.h"
+
+static float *rnd(size_t n, unsigned seed, double scale)
+{
+    struct ik_prng r;
+    ik_prng_seed(&r, seed);
+    float *x = malloc(n * sizeof *x);
+    for (size_t i = 0; i < n; i++)
+        x[i] = (float)((2 * ik_prng_double(&r) - 1) * scale);
+    return x;
+}
+
+static void close_to(const float *got, const double *want, size_t n, double tol, const char *what)
+{
+    for (size_t i = 0; i < n; i++)
+        cr_assert(fabs(got[i] - want[i]) <= tol * (1 + fabs(want[i])), "%s[%zu] = %.8g, expected %.8g",
+                  what, i, (double)got[i], want[i]);
+}
+
+static void count_range(void *ctx, size_t lo, size_t hi)
+{
+    int *hits = ctx;
+    for (size_t i = lo; i < hi; i++)
+        hits[i]++;
+}
+
+Test(lm_kernels, parallel_for_covers_each_index_once)
+{
+    enum { N = 100003 };
+    int *hits = calloc(N, sizeof *hits);
+    ik_cpu_parallel_for(N, (size_t)N * 10, count_range, hits);
+    ik_cpu_parallel_for(N, 1, count_range, hits); /* below the threshold: on the caller */
+    for (int i = 0; i < N; i++)
+        cr_assert_eq(hits[i], 2, "index %d ran %d times", i, hits[i]);
+    free(hits);
+}
+
+/* Attention probabilities of query (t, h) at position p over the cache, in double. */
+static void ref_probs(double *p, const float *q, const float *k, int t, int pos, int h, int H, int K,
+                      int hd, int window)
+{
+    int kh = h / (H / K);
+    double mx = -INFINITY, sum = 0;
+    for (int j = 0; j <= pos; j++) {
+        double s = -INFINITY;
+        if (window == 0 || pos - j < window) {
+            s = 0;
+            for (int e = 0; e < hd; e++)
+                s += (double)q[((size_t)t * H + h) * hd + e] * k[((size_t)j * K + kh) * hd + e];
+            s /= sqrt(hd);
+        }
+        p[j] = s;
+        mx = fmax(mx, s);
+    }
+    for (int j = 0; j <= pos; j++)
+        sum += p[j] = exp(p[j] - mx);
+    for (int j = 0; j <= pos; j++)
+        p[j] /= sum;
+}
+
+static void attention_fwd_case(int window)
+{
+    enum { T = 200, P0 = 50, H = 4, K = 2, HD = 16 };
+    int S = P0 + T;
+    float *q = rnd((size_t)T * H * HD, 1, 1.0), *kc = rnd((size_t)S * K * HD, 2, 1.0);
+    float *vc = rnd((size_t)S * K * HD, 3, 1.0), *out = malloc(sizeof(float) * T * H * HD);
+    float *scr = malloc(sizeof(float) * IK_CPU_ATT_ROWS * S);
+    ik_cpu_attention_fwd(out, q, kc, vc, T, P0, H, K, HD, window, scr);
+    double *want = calloc((size_t)T * H * HD, sizeof *want), *p = malloc(sizeof(double) * S);
+    for (int t = 0; t < T; t++)
+        for (int h = 0; h < H; h++) {
+            ref_probs(p, q, kc, t, P0 + t, h, H, K, HD, window);
+            for (int j = 0; j <= P0 + t; j++)
+                for (int e = 0; e < HD; e++)
+                    want[((size_t)t * H + h) * HD + e] += p[j] * vc[((size_t)j * K + h / (H / K)) * HD + e];
+        }
+    close_to(out, want, (size_t)T * H * HD, 1e-5, "attention out");
+    free(q), free(kc), free(vc), free(out), free(scr), free(want), free(p);
+}
+
+Test(lm_kernels, attention_fwd_blocks) { attention_fwd_case(0); }
+Test(lm_kernels, attention_fwd_blocks_window) { attention_fwd_case(70); }
+
+/* The backward against the double-precision derivative of sum(dout * out). */
+static void attention_bwd_case(int window)
+{
+    enum { T = 300, H = 4, K = 2, HD = 16 };
+    size_t nq = (size_t)T * H * HD, nk = (size_t)T * K * HD;
+    float *q = rnd(nq, 4, 1.0), *k = rnd(nk, 5, 1.0), *v = rnd(nk, 6, 1.0), *dout = rnd(nq, 7, 1.0);
+    float *dq = calloc(nq, sizeof *dq), *dk = calloc(nk, sizeof *dk), *dv = calloc(nk, sizeof *dv);
+    float *scr = malloc(sizeof(float) * 2 * IK_CPU_ATT_ROWS * T);
+    ik_cpu_attention_bwd(dq, dk, dv, dout, q, k, v, T, H, K, HD, window, scr);
+    double *wq = calloc(nq, sizeof *wq), *wk = calloc(nk, sizeof *wk), *wv = calloc(nk, sizeof *wv);
+    double *p = malloc(sizeof(double) * T), *dp = malloc(sizeof(double) * T);
+    for (int t = 0; t < T; t++)
+        for (int h = 0; h < H; h++) {
+            int kh = h / (H / K);
+            const float *g = dout + ((size_t)t * H + h) * HD;
+            ref_probs(p, q, k, t, t, h, H, K, HD, window);
+            double dot = 0;
+            for (int j = 0; j <= t; j++) {
+                dp[j] = 0;
+                for (int e = 0; e < HD; e++) {
+                    dp[j] += (double)g[e] * v[((size_t)j * K + kh) * HD + e];
+                    wv[((size_t)j * K + kh) * HD + e] += p[j] * g[e];
+                }
+                dot += p[j] * dp[j];
+            }
+            for (int j = 0; j <= t; j++) {
+                double ds = p[j] * (dp[j] - dot) / sqrt(HD);
+                for (int e = 0; e < HD; e++) {
+                    wq[((size_t)t * H + h) * HD + e] += ds * k[((size_t)j * K + kh) * HD + e];
+                    wk[((size_t)j * K + kh) * HD + e] += ds * q[((size_t)t * H + h) * HD + e];
+                }
+            }
+        }
+    close_to(dq, wq, nq, 2e-5, "dq");
+    close_to(dk, wk, nk, 2e-5, "dk");
+    close_to(dv, wv, nk, 2e-5, "dv");
+    free(q), free(k), free(v), free(dout), free(dq), free(dk), free(dv), free(scr);
+    free(wq), free(wk), free(wv), free(p), free(dp);
+}
+
+Test(lm_kernels, attention_bwd_blocks) { attention_bwd_case(0); }
+Test(lm_kernels, attention_bwd_blocks_window) { attention_bwd_case(100); }
+
+/* A 20,000-word vocabulary: fp32 with the blocked sum stays within 2e-6 of
+ * the double-precision nll; the fused kernel gives the forward's nll bit for
+ * bit and the backward's gradient in place. */
+Test(lm_kernels, softmax_xent_wide_vocabulary)
+{
+    enum { N = 40, V = 20000 };
+    float *l = rnd((size_t)N * V, 8, 8.0), *nll = malloc(sizeof(float) * N), *nll2 = malloc(sizeof(float) * N);
+    float *g = malloc(sizeof(float) * N * V), *g2 = malloc(sizeof(float) * N * V);
+    float dnll[N];
+    int tgt[N];
+    for (int n = 0; n < N; n++) {
+        tgt[n] = (n * 4999) % V;
+        dnll[n] = n % 7 == 3 ? 0.0f : 0.25f;
+    }
+    ik_cpu_softmax_xent_fwd(nll, l, tgt, N, V);
+    ik_cpu_softmax_xent_bwd(g, l, tgt, dnll, N, V);
+    memcpy(g2, l, sizeof(float) * N * V);
+    ik_cpu_softmax_xent_fwd_bwd(nll2, g2, g2, tgt, dnll, N, V);
+    cr_assert_eq(memcmp(nll, nll2, sizeof(float) * N), 0);
+    cr_assert_eq(memcmp(g, g2, sizeof(float) * N * V), 0);
+    double *wn = malloc(sizeof(double) * N), *wg = malloc(sizeof(double) * N * V);
+    for (int n = 0; n < N; n++) {
+        const float *r = l + (size_t)n * V;
+        double mx = r[0], sum = 0;
+        for (int v = 1; v < V; v++)
+            mx = fmax(mx, r[v]);
+        for (int v = 0; v < V; v++)
+            sum += exp(r[v] - mx);
+        wn[n] = log(sum) + mx - r[tgt[n]];
+        for (int v = 0; v < V; v++)
+            wg[(size_t)n * V + v] = dnll[n] * (exp(r[v] - mx) / sum - (v == tgt[n]));
+    }
+    close_to(nll, wn, N, 2e-6, "nll");
+    close_to(g, wg, (size_t)N * V, 1e-6, "dlogits");
+    free(l), free(nll), free(nll2), free(g), free(g2), free(wn), free(wg);
+}
+
+Test(lm_kernels, swiglu_rmsnorm_rope_threaded)
+{
+    enum { N = 300, F = 300, C = 128, NH = 4, HD = 32 };
+    size_t n = (size_t)N * F;
+    float *gate = rnd(n, 9, 4.0), *up = rnd(n, 10, 1.0), *out = malloc(n * sizeof *out);
+    float *dout = rnd(n, 11, 1.0), *dg = calloc(n, sizeof *dg), *du = calloc(n, sizeof *du);
+    double *w1 = malloc(n * sizeof *w1), *w2 = malloc(n * sizeof *w2), *w3 = malloc(n * sizeof *w3);
+    ik_cpu_swiglu_fwd(out, gate, up, N, F);
+    ik_cpu_swiglu_bwd(dg, du, dout, gate, up, N, F);
+    for (size_t i = 0; i < n; i++) {
+        double g = gate[i], s = 1 / (1 + exp(-g));
+        w1[i] = g * s * up[i];
+        w2[i] = dout[i] * up[i] * s * (1 + g * (1 - s));
+        w3[i] = dout[i] * g * s;
+    }
+    close_to(out, w1, n, 1e-6, "swiglu");
+    close_to(dg, w2, n, 1e-6, "dgate");
+    close_to(du, w3, n, 1e-6, "dup");
+
+    /* RMSNorm: forward, and the backward as a directional derivative. */
+    size_t m = (size_t)N * C;
+    float *x = rnd(m, 12, 2.0), *w = rnd(C, 13, 1.0), *y = malloc(m * sizeof *y), *rstd = malloc(N * sizeof *rstd);
+    float *dy = rnd(m, 14, 1.0), *dx = calloc(m, sizeof *dx);
+    ik_cpu_rmsnorm_fwd(y, rstd, x, w, N, C, 1e-6f);
+    ik_cpu_rmsnorm_bwd(dx, NULL, dy, x, rstd, w, N, C);
+    for (int r = 0; r < N; r++) {
+        const float *xr = x + (size_t)r * C;
+        double ss = 0, dot = 0;
+        for (int c = 0; c < C; c++)
+            ss += (double)xr[c] * xr[c];
+        double rs = 1 / sqrt(ss / C + 1e-6);
+        for (int c = 0; c < C; c++) {
+            w1[(size_t)r * C + c] = xr[c] * rs * w[c];
+            dot += (double)w[c] * dy[(size_t)r * C + c] * xr[c];
+        }
+        for (int c = 0; c < C; c++)
+            w2[(size_t)r * C + c] = rs * w[c] * dy[(size_t)r * C + c] - xr[c] * dot * rs * rs * rs / C;
+    }
+    close_to(y, w1, m, 1e-6, "rmsnorm");
+    close_to(dx, w2, m, 1e-5, "rmsnorm dx");
+
+    /* RoPE at positions up to 3000; its backward undoes it. */
+    size_t k = (size_t)N * NH * HD;
+    float *v = rnd(k, 15, 1.0), *v0 = malloc(k * sizeof *v0), inv[HD / 2];
+    int pos[N];
+    memcpy(v0, v, k * sizeof *v);
+    for (int j = 0; j < HD / 2; j++)
+        inv[j] = (float)pow(10000.0, -2.0 * j / HD);
+    for (int i = 0; i < N; i++)
+        pos[i] = i * 10;
+    ik_cpu_rope_fwd(v, pos, inv, N, NH, HD);
+    for (int i = 0; i < N; i++)
+        for (int h = 0; h < NH; h++)
+            for (int j = 0; j < HD / 2; j++) {
+                size_t o = ((size_t)i * NH + h) * HD;
+                double a = (double)pos[i] * inv[j];
+                w1[o + j] = v0[o + j] * cos(a) - v0[o + j + HD / 2] * sin(a);
+                w1[o + j + HD / 2] = v0[o + j + HD / 2] * cos(a) + v0[o + j] * sin(a);
+            }
+    close_to(v, w1, k, 1e-6, "rope");
+    ik_cpu_rope_bwd(v, pos, inv, N, NH, HD);
+    for (size_t i = 0; i < k; i++)
+        w1[i] = v0[i];
+    close_to(v, w1, k, 1e-6, "rope^-1");
+    free(gate), free(up), free(out), free(dout), free(dg), free(du), free(w1), free(w2), free(w3);
+    free(x), free(w), free(y), free(rstd), free(dy), free(dx), free(v), free(v0);
+}
