@@ -2,11 +2,13 @@
  *
  * For results that are not node outputs but must survive any crash and never
  * be collected: the `cot` node maps the SHA-256 of an LLM request to the CAS
- * object holding the response it paid for. Format: one file per key, named by
- * the key's 64 hex digits under a two-digit fan-out folder, holding the value
- * hash as 64 lowercase hex digits and "\n"; written with ik_write_atomic
- * (temp, fsync, rename, folder fsync), mode 0444. A put of an existing key
- * replaces it atomically. gc (cache/gc.h) keeps every object a kv entry names.
+ * object holding the response it paid for (node types reach this store only
+ * through ik_node_kv_get/put of engine/node.h, which also keep the value in
+ * the CAS). Format: one file per key, named by the key's 64 hex digits under
+ * a two-digit fan-out folder, holding the value hash as 64 lowercase hex
+ * digits and "\n"; written with ik_write_atomic (temp, fsync, rename, folder
+ * fsync), mode 0444. A put of an existing key replaces it atomically. gc
+ * (cache/gc.h) keeps every object a kv entry names.
  * Namespaces are short [a-z0-9_-] names chosen by the caller ("cot"). Any
  * process holding the cache (shared lock) may call these; writers of one key
  * race harmlessly (last rename wins, both values are valid). */

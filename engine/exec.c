@@ -186,3 +186,13 @@ void ik_exec_report_failure(const struct ik_diag *d)
     ik_diag_print(d);
     ik_progress_send_error(IK_PROGRESS_FD, ik_diag_message(d));
 }
+
+struct ik_node_ctx *ik_exec_store_ctx_new(struct ik_cache *cache)
+{
+    struct ik_node_ctx *ctx = ik_xcalloc(1, sizeof *ctx);
+    ctx->cache = cache;
+    ctx->name = "node";
+    return ctx;
+}
+
+void ik_exec_store_ctx_free(struct ik_node_ctx *ctx) { free(ctx); }

@@ -43,4 +43,13 @@ void ik_exec_report_failure(const struct ik_diag *d);
  * dies) kill this process's whole group. Call first thing in the child. */
 void ik_exec_die_with_scheduler(void);
 
+/* A node context that holds only `cache` (borrowed; it must outlive the
+ * context): for tests of a node type's helpers that reach the store through
+ * ik_node_kv_get/put, outside `ikada exec`. No other accessor of
+ * engine/node.h may be called on it. Free with ik_exec_store_ctx_free. */
+struct ik_cache;
+struct ik_node_ctx *ik_exec_store_ctx_new(struct ik_cache *cache);
+/* Accepts NULL; leaves the cache open. */
+void ik_exec_store_ctx_free(struct ik_node_ctx *ctx);
+
 #endif

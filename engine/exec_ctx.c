@@ -11,6 +11,7 @@
 
 #include "base/error.h"
 #include "cache/artifact.h"
+#include "cache/kv.h"
 #include "base/file.h"
 #include "engine/exec_int.h"
 #include "base/mp.h"
@@ -283,6 +284,39 @@ int ik_node_output_file(struct ik_node_ctx *ctx, const char *port, const char *p
     rc = ik_node_output(ctx, port, sb.data, sb.size, d);
     msgpack_sbuffer_destroy(&sb);
     return rc;
+}
+
+/* The object goes first: a kill between the two writes leaves a loose object
+ * (gc takes it), never an entry naming nothing. ctx->cache is the only state
+ * read, so concurrent calls from other threads are safe (node.h). */
+int ik_node_kv_put(struct ik_node_ctx *ctx, const char *ns, const struct ik_hash *key,
+                   const void *value, size_t len, struct ik_diag *d)
+{
+    struct ik_hash obj;
+    int rc = ik_cas_put(ctx->cache, value, len, &obj, d);
+    if (rc == 0)
+        rc = ik_kv_put(ctx->cache, ns, key, &obj, d);
+    return rc;
+}
+
+int ik_node_kv_get(struct ik_node_ctx *ctx, const char *ns, const struct ik_hash *key,
+                   char **value, size_t *len, struct ik_diag *d)
+{
+    struct ik_hash obj;
+    int rc = ik_kv_get(ctx->cache, ns, key, &obj, d);
+    if (rc != 0)
+        return rc;
+    struct ik_blob b;
+    rc = ik_cas_map(ctx->cache, &obj, UINT64_MAX, &b, d);
+    if (rc != 0)
+        return rc;
+    char *copy = ik_xmalloc(b.len + 1);
+    memcpy(copy, b.data, b.len);
+    copy[b.len] = '\0';
+    *value = copy;
+    *len = b.len;
+    ik_blob_release(&b);
+    return 0;
 }
 
 static uint64_t now_ms(void)

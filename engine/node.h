@@ -27,6 +27,7 @@
 #include <msgpack.h>
 
 #include "base/diag.h"
+#include "base/hash.h"
 
 enum ik_param_type {
     IK_PARAM_STRING,
@@ -122,6 +123,37 @@ void ik_node_progress(struct ik_node_ctx *ctx, uint64_t done, uint64_t total, co
 /* A named figure shown in the progress line and kept in the action record
  * (e.g. "loss", "usd"). */
 void ik_node_counter(struct ik_node_ctx *ctx, const char *name, double value);
+
+/* --- A durable key -> value store of the node type's own -------------------
+ *
+ * For results that are not outputs but must outlive the run, any crash and gc:
+ * the cot node keeps every paid-for API response under the SHA-256 of its
+ * request, so a killed run resumes without paying twice. `ns` is the type's
+ * area, a short [a-z0-9_-] name (by convention the type's name, e.g. "cot");
+ * `key` is a hash the node computes. With the inputs and outputs above, these
+ * are a node's only way into the store (the one place a remote cache hooks).
+ * Underneath, a value is a CAS object and the entry kv/<ns>/<key> names it
+ * (cache/kv.h has the format; gc keeps both).
+ *
+ * Threads: unlike the other accessors, these two may be called from any
+ * thread, concurrently with each other and with the run's own thread (cot
+ * stores from libuv's thread pool): they read nothing of ctx but its cache
+ * handle, fixed for the whole run. Both block on disk I/O. Valid during run. */
+
+/* Stores len bytes as the value of key in ns, replacing any earlier value
+ * atomically. Returns once value and entry are durable (fsynced), the value
+ * first, so a kill at any moment leaves the key absent, or mapped to its old
+ * or its new value, complete. 0, or -errno (e.g. -ENOSPC) with d filled; on
+ * failure the old value, if any, stays. */
+int ik_node_kv_put(struct ik_node_ctx *ctx, const char *ns, const struct ik_hash *key,
+                   const void *value, size_t len, struct ik_diag *d);
+
+/* Looks key up in ns: 0 with *value (the caller's to free, its len bytes
+ * followed by a NUL so that text can be used as a string) and *len; -ENOENT
+ * when absent (d untouched), or when the entry's object is gone (d says so);
+ * IK_ECORRUPT or -errno with d filled when it cannot be read. */
+int ik_node_kv_get(struct ik_node_ctx *ctx, const char *ns, const struct ik_hash *key,
+                   char **value, size_t *len, struct ik_diag *d);
 
 /* --- Tables of node types ---------------------------------------------------- */
 

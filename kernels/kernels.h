@@ -2,8 +2,10 @@
  *
  * kernels/cpu/<op>.c is the reference: fp32, plain loops, OpenBLAS for GEMMs
  * (attention included), written to be read; row and elementwise loops run on
- * a small thread pool (kernels/cpu/parallel.h). A CUDA file implementing the
- * same contract would be declared beside it here. Dimension letters, used in every shape comment:
+ * a small thread pool (kernels/cpu/parallel.h). Callers outside kernels/
+ * (lm/) reach them through kernels/dispatch.h, whose ik_<op> keeps each
+ * contract written here and is where a CUDA implementation of the same
+ * contract would be chosen. Dimension letters, used in every shape comment:
  *   B batch, T sequence, D model width, H query heads, K key/value heads,
  *   F MLP width, V vocabulary, R LoRA rank; N = B*T rows; hd = width of one head.
  * All tensors are row-major and contiguous; outputs never alias inputs unless

@@ -10,7 +10,7 @@
 #include "base/diag.h"
 #include "base/error.h"
 #include "base/xmalloc.h"
-#include "kernels/kernels.h"
+#include "kernels/dispatch.h"
 #include "lm/lora.h"
 #include "lm/model.h"
 
@@ -23,7 +23,7 @@ struct ik_lm_state {
     float *q, *k, *v, *att; /* (C, H*hd), (C, K*hd) x2, (C, H*hd) */
     float *proj;    /* (C, D) */
     float *gate, *up; /* (C, F) */
-    float *scores;  /* (min(C, IK_CPU_ATT_ROWS) * S) attention scratch */
+    float *scores;  /* (min(C, IK_ATT_ROWS) * S) attention scratch */
     float *logits;  /* (V) last position */
     int *posv;      /* (C) */
     const struct ik_lora *ad; /* borrowed adapter, or NULL */
@@ -45,7 +45,7 @@ int ik_lm_state_new(struct ik_lm_state **out, const struct ik_lm_model *m, int m
     size_t qw = (size_t)c->H * hd, kw = (size_t)c->K * hd;
     size_t sizes[] = {(size_t)c->L * S * kw, (size_t)c->L * S * kw, C * c->D, C * c->D, C * qw, C * kw,
                       C * kw, C * qw, C * c->D, C * c->F, C * c->F,
-                      (C < IK_CPU_ATT_ROWS ? C : IK_CPU_ATT_ROWS) * S, (size_t)c->V};
+                      (C < IK_ATT_ROWS ? C : IK_ATT_ROWS) * S, (size_t)c->V};
     float **ptrs[] = {&s->kc, &s->vc, &s->x, &s->xn, &s->q, &s->k, &s->v, &s->att, &s->proj,
                       &s->gate, &s->up, &s->scores, &s->logits};
     size_t total = 0;
@@ -109,10 +109,10 @@ int ik_lm_state_set_adapter(struct ik_lm_state *s, const struct ik_lora *a, stru
 static void proj(struct ik_lm_state *s, int l, int t, float *out, const float *x, const float *w,
                  const float *b, int T, int In, int Out)
 {
-    ik_cpu_matmul_fwd(out, x, w, b, T, In, Out);
+    ik_matmul_fwd(out, x, w, b, T, In, Out);
     const struct ik_lora_module *md = s->ad ? &s->ad->mod[l * IK_LORA_NT + t] : NULL;
     if (md && md->A)
-        ik_cpu_lora_fwd(out, s->lh, x, md->A, md->B, s->ad->scale, T, In, Out, s->ad->cfg.r);
+        ik_lora_fwd(out, s->lh, x, md->A, md->B, s->ad->scale, T, In, Out, s->ad->cfg.r);
 }
 
 /* One chunk of T <= C tokens at positions s->pos.. ; logits: (T,V) or NULL. */
@@ -128,38 +128,38 @@ static void forward_chunk(struct ik_lm_state *s, const int *tokens, int T, float
     for (int l = 0; l < c->L; l++) {
         const struct ik_lm_layer *y = &m->layers[l];
         float *kc = s->kc + (size_t)l * s->S * kw, *vc = s->vc + (size_t)l * s->S * kw;
-        ik_cpu_rmsnorm_fwd(s->xn, NULL, s->x, y->attn_norm, T, D, c->norm_eps);
+        ik_rmsnorm_fwd(s->xn, NULL, s->x, y->attn_norm, T, D, c->norm_eps);
         proj(s, l, IK_LORA_Q, s->q, s->xn, y->wq, y->bq, T, D, qw);
         proj(s, l, IK_LORA_K, s->k, s->xn, y->wk, y->bk, T, D, kw);
         proj(s, l, IK_LORA_V, vc + (size_t)s->pos * kw, s->xn, y->wv, y->bv, T, D, kw);
         if (y->q_norm) {
-            ik_cpu_rmsnorm_fwd(s->q, NULL, s->q, y->q_norm, T * c->H, hd, c->norm_eps);
-            ik_cpu_rmsnorm_fwd(s->k, NULL, s->k, y->k_norm, T * c->K, hd, c->norm_eps);
+            ik_rmsnorm_fwd(s->q, NULL, s->q, y->q_norm, T * c->H, hd, c->norm_eps);
+            ik_rmsnorm_fwd(s->k, NULL, s->k, y->k_norm, T * c->K, hd, c->norm_eps);
         }
-        ik_cpu_rope_fwd(s->q, s->posv, m->inv_freq, T, c->H, hd);
-        ik_cpu_rope_fwd(s->k, s->posv, m->inv_freq, T, c->K, hd);
+        ik_rope_fwd(s->q, s->posv, m->inv_freq, T, c->H, hd);
+        ik_rope_fwd(s->k, s->posv, m->inv_freq, T, c->K, hd);
         memcpy(kc + (size_t)s->pos * kw, s->k, (size_t)T * kw * sizeof(float));
-        ik_cpu_attention_fwd(s->att, s->q, kc, vc, T, s->pos, c->H, c->K, hd, c->sliding_window,
-                             s->scores);
+        ik_attention_fwd(s->att, s->q, kc, vc, T, s->pos, c->H, c->K, hd, c->sliding_window,
+                         s->scores);
         proj(s, l, IK_LORA_O, s->proj, s->att, y->wo, y->bo, T, qw, D);
         for (size_t i = 0; i < (size_t)T * D; i++)
             s->x[i] += s->proj[i];
-        ik_cpu_rmsnorm_fwd(s->xn, NULL, s->x, y->ffn_norm, T, D, c->norm_eps);
+        ik_rmsnorm_fwd(s->xn, NULL, s->x, y->ffn_norm, T, D, c->norm_eps);
         proj(s, l, IK_LORA_GATE, s->gate, s->xn, y->w_gate, NULL, T, D, F);
         proj(s, l, IK_LORA_UP, s->up, s->xn, y->w_up, NULL, T, D, F);
-        ik_cpu_swiglu_fwd(s->gate, s->gate, s->up, T, F);
+        ik_swiglu_fwd(s->gate, s->gate, s->up, T, F);
         proj(s, l, IK_LORA_DOWN, s->proj, s->gate, y->w_down, NULL, T, F, D);
         for (size_t i = 0; i < (size_t)T * D; i++)
             s->x[i] += s->proj[i];
     }
     if (logits) {
-        ik_cpu_rmsnorm_fwd(s->xn, NULL, s->x, m->final_norm, T, D, c->norm_eps);
-        ik_cpu_matmul_fwd(logits, s->xn, m->lm_head, NULL, T, D, c->V);
+        ik_rmsnorm_fwd(s->xn, NULL, s->x, m->final_norm, T, D, c->norm_eps);
+        ik_matmul_fwd(logits, s->xn, m->lm_head, NULL, T, D, c->V);
         memcpy(s->logits, logits + (size_t)(T - 1) * c->V, (size_t)c->V * sizeof(float));
     } else {
         /* Only the last row's logits are wanted: skip the (T,V) product. */
-        ik_cpu_rmsnorm_fwd(s->xn, NULL, s->x + (size_t)(T - 1) * D, m->final_norm, 1, D, c->norm_eps);
-        ik_cpu_matmul_fwd(s->logits, s->xn, m->lm_head, NULL, 1, D, c->V);
+        ik_rmsnorm_fwd(s->xn, NULL, s->x + (size_t)(T - 1) * D, m->final_norm, 1, D, c->norm_eps);
+        ik_matmul_fwd(s->logits, s->xn, m->lm_head, NULL, 1, D, c->V);
     }
     s->pos += T;
 }
@@ -243,7 +243,7 @@ int ik_lm_score(struct ik_lm_state *s, const int *tokens, int n, float *logprob,
                 rc = ik_diag_set(d, IK_EVALIDATE, "token %d at position %d is outside the vocabulary "
                                  "[0, %d)", tokens[i + t + 1], i + t + 1, c->V);
         if (rc == 0) {
-            ik_cpu_softmax_xent_fwd(logprob + i, lg, tokens + i + 1, T, c->V);
+            ik_softmax_xent_fwd(logprob + i, lg, tokens + i + 1, T, c->V);
             for (int t = 0; t < T; t++)
                 logprob[i + t] = -logprob[i + t];
         }

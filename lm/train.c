@@ -14,7 +14,7 @@
 #include "base/diag.h"
 #include "base/error.h"
 #include "base/xmalloc.h"
-#include "kernels/kernels.h"
+#include "kernels/dispatch.h"
 #include "lm/lora.h"
 #include "lm/model.h"
 #include "lm/train.h"
@@ -119,7 +119,7 @@ static size_t layout(struct ik_lm_train *tr, float *base)
     tr->logits = take(base, &off, (S < HEAD_ROWS ? S : HEAD_ROWS) * (size_t)c->V);
     tr->dnll = take(base, &off, S);
     tr->nll = take(base, &off, S);
-    tr->ascr = take(base, &off, 2 * (S < IK_CPU_ATT_ROWS ? S : IK_CPU_ATT_ROWS) * S);
+    tr->ascr = take(base, &off, 2 * (S < IK_ATT_ROWS ? S : IK_ATT_ROWS) * S);
     return off;
 }
 
@@ -185,7 +185,7 @@ static const struct ik_lora_module *module(const struct ik_lm_train *tr, int l, 
 static void proj(struct ik_lm_train *tr, int l, int t, float *out, const float *x, const float *w,
                  const float *b, int T, int In, int Out)
 {
-    ik_cpu_matmul_fwd(out, x, w, b, T, In, Out);
+    ik_matmul_fwd(out, x, w, b, T, In, Out);
     tr->flops += 2.0 * T * In * Out;
     const struct ik_lora_module *md = module(tr, l, t);
     if (md == NULL)
@@ -195,7 +195,7 @@ static void proj(struct ik_lm_train *tr, int l, int t, float *out, const float *
         ik_lora_dropout(tr->xdrop, x, T, In, tr->a->cfg.dropout, tr->seed, l, t);
         x = tr->xdrop;
     }
-    ik_cpu_lora_fwd(out, tr->L[l].h[t], x, md->A, md->B, tr->a->scale, T, In, Out, r);
+    ik_lora_fwd(out, tr->L[l].h[t], x, md->A, md->B, tr->a->scale, T, In, Out, r);
     tr->flops += 2.0 * T * r * (In + Out);
 }
 
@@ -205,7 +205,7 @@ static void proj_bwd(struct ik_lm_train *tr, int l, int t, float *dx, const floa
                      const float *x, const float *w, int T, int In, int Out)
 {
     if (dx) {
-        ik_cpu_matmul_bwd(dx, NULL, NULL, dout, x, w, T, In, Out);
+        ik_matmul_bwd(dx, NULL, NULL, dout, x, w, T, In, Out);
         tr->flops += 2.0 * T * In * Out;
     }
     const struct ik_lora_module *md = module(tr, l, t);
@@ -215,15 +215,15 @@ static void proj_bwd(struct ik_lm_train *tr, int l, int t, float *dx, const floa
     float p = tr->a->cfg.dropout, s = tr->a->scale;
     tr->flops += 2.0 * T * r * (In + 2.0 * Out) + (dx ? 2.0 * T * r * In : 0);
     if (!tr->dropout) {
-        ik_cpu_lora_bwd(dx, md->dA, md->dB, tr->dh, dout, x, tr->L[l].h[t], md->A, md->B, s, T, In, Out, r);
+        ik_lora_bwd(dx, md->dA, md->dB, tr->dh, dout, x, tr->L[l].h[t], md->A, md->B, s, T, In, Out, r);
         return;
     }
     ik_lora_dropout(tr->xdrop, x, T, In, p, tr->seed, l, t);
     float *g = dx ? tr->tmp : NULL;
     if (g)
         memset(g, 0, (size_t)T * In * sizeof *g);
-    ik_cpu_lora_bwd(g, md->dA, md->dB, tr->dh, dout, tr->xdrop, tr->L[l].h[t], md->A, md->B, s, T, In,
-                    Out, r);
+    ik_lora_bwd(g, md->dA, md->dB, tr->dh, dout, tr->xdrop, tr->L[l].h[t], md->A, md->B, s, T, In,
+                Out, r);
     if (g) {
         ik_lora_dropout(g, g, T, In, p, tr->seed, l, t); /* d dropout(x)/dx: the same mask */
         for (size_t i = 0; i < (size_t)T * In; i++)
@@ -243,24 +243,24 @@ static void forward_layer(struct ik_lm_train *tr, int l, int T, float *x_out)
     int D = c->D, F = c->F, hd = c->head_dim, qw = c->H * hd, kw = c->K * hd;
     const struct ik_lm_layer *y = &m->layers[l];
     struct acts *A = &tr->L[l];
-    ik_cpu_rmsnorm_fwd(A->xn1, A->rstd1, A->x_in, y->attn_norm, T, D, c->norm_eps);
+    ik_rmsnorm_fwd(A->xn1, A->rstd1, A->x_in, y->attn_norm, T, D, c->norm_eps);
     proj(tr, l, IK_LORA_Q, A->qpre, A->xn1, y->wq, y->bq, T, D, qw);
     proj(tr, l, IK_LORA_K, A->kpre, A->xn1, y->wk, y->bk, T, D, kw);
     proj(tr, l, IK_LORA_V, A->v, A->xn1, y->wv, y->bv, T, D, kw);
     if (y->q_norm) {
-        ik_cpu_rmsnorm_fwd(A->q, A->rstdq, A->qpre, y->q_norm, T * c->H, hd, c->norm_eps);
-        ik_cpu_rmsnorm_fwd(A->k, A->rstdk, A->kpre, y->k_norm, T * c->K, hd, c->norm_eps);
+        ik_rmsnorm_fwd(A->q, A->rstdq, A->qpre, y->q_norm, T * c->H, hd, c->norm_eps);
+        ik_rmsnorm_fwd(A->k, A->rstdk, A->kpre, y->k_norm, T * c->K, hd, c->norm_eps);
     }
-    ik_cpu_rope_fwd(A->q, tr->posv, m->inv_freq, T, c->H, hd);
-    ik_cpu_rope_fwd(A->k, tr->posv, m->inv_freq, T, c->K, hd);
-    ik_cpu_attention_fwd(A->att, A->q, A->k, A->v, T, 0, c->H, c->K, hd, c->sliding_window, tr->ascr);
+    ik_rope_fwd(A->q, tr->posv, m->inv_freq, T, c->H, hd);
+    ik_rope_fwd(A->k, tr->posv, m->inv_freq, T, c->K, hd);
+    ik_attention_fwd(A->att, A->q, A->k, A->v, T, 0, c->H, c->K, hd, c->sliding_window, tr->ascr);
     proj(tr, l, IK_LORA_O, tr->proj, A->att, y->wo, y->bo, T, qw, D);
     for (size_t i = 0; i < (size_t)T * D; i++)
         A->x_mid[i] = A->x_in[i] + tr->proj[i];
-    ik_cpu_rmsnorm_fwd(A->xn2, A->rstd2, A->x_mid, y->ffn_norm, T, D, c->norm_eps);
+    ik_rmsnorm_fwd(A->xn2, A->rstd2, A->x_mid, y->ffn_norm, T, D, c->norm_eps);
     proj(tr, l, IK_LORA_GATE, A->gate, A->xn2, y->w_gate, NULL, T, D, F);
     proj(tr, l, IK_LORA_UP, A->up, A->xn2, y->w_up, NULL, T, D, F);
-    ik_cpu_swiglu_fwd(A->act, A->gate, A->up, T, F);
+    ik_swiglu_fwd(A->act, A->gate, A->up, T, F);
     if (x_out == NULL) {
         const struct ik_lora_module *md = module(tr, l, IK_LORA_DOWN);
         if (md == NULL)
@@ -270,8 +270,8 @@ static void forward_layer(struct ik_lm_train *tr, int l, int T, float *x_out)
             ik_lora_dropout(tr->xdrop, x, T, F, tr->a->cfg.dropout, tr->seed, l, IK_LORA_DOWN);
             x = tr->xdrop;
         }
-        /* h = x @ A^T: the first of ik_cpu_lora_fwd's two products, the same call. */
-        ik_cpu_matmul_fwd(A->h[IK_LORA_DOWN], x, md->A, NULL, T, F, tr->a->cfg.r);
+        /* h = x @ A^T: the first of ik_lora_fwd's two products, the same call. */
+        ik_matmul_fwd(A->h[IK_LORA_DOWN], x, md->A, NULL, T, F, tr->a->cfg.r);
         tr->flops += 2.0 * T * F * tr->a->cfg.r;
         return;
     }
@@ -304,27 +304,27 @@ static void backward_layer(struct ik_lm_train *tr, int l, int T)
     proj_bwd(tr, l, IK_LORA_DOWN, tr->dact, tr->dx, A->act, y->w_down, T, F, D);
     memset(tr->dgate, 0, nF);
     memset(tr->dup, 0, nF);
-    ik_cpu_swiglu_bwd(tr->dgate, tr->dup, tr->dact, A->gate, A->up, T, F);
+    ik_swiglu_bwd(tr->dgate, tr->dup, tr->dact, A->gate, A->up, T, F);
     memset(tr->dxn, 0, nD);
     proj_bwd(tr, l, IK_LORA_GATE, tr->dxn, tr->dgate, A->xn2, y->w_gate, T, D, F);
     proj_bwd(tr, l, IK_LORA_UP, tr->dxn, tr->dup, A->xn2, y->w_up, T, D, F);
-    ik_cpu_rmsnorm_bwd(tr->dx, NULL, tr->dxn, A->x_mid, A->rstd2, y->ffn_norm, T, D);
+    ik_rmsnorm_bwd(tr->dx, NULL, tr->dxn, A->x_mid, A->rstd2, y->ffn_norm, T, D);
 
     memset(tr->datt, 0, (size_t)T * qw * sizeof(float));
     proj_bwd(tr, l, IK_LORA_O, tr->datt, tr->dx, A->att, y->wo, T, qw, D);
     memset(tr->dq, 0, (size_t)T * qw * sizeof(float));
     memset(tr->dk, 0, (size_t)T * kw * sizeof(float));
     memset(tr->dv, 0, (size_t)T * kw * sizeof(float));
-    ik_cpu_attention_bwd(tr->dq, tr->dk, tr->dv, tr->datt, A->q, A->k, A->v, T, c->H, c->K, hd,
-                         c->sliding_window, tr->ascr);
-    ik_cpu_rope_bwd(tr->dq, tr->posv, m->inv_freq, T, c->H, hd);
-    ik_cpu_rope_bwd(tr->dk, tr->posv, m->inv_freq, T, c->K, hd);
+    ik_attention_bwd(tr->dq, tr->dk, tr->dv, tr->datt, A->q, A->k, A->v, T, c->H, c->K, hd,
+                     c->sliding_window, tr->ascr);
+    ik_rope_bwd(tr->dq, tr->posv, m->inv_freq, T, c->H, hd);
+    ik_rope_bwd(tr->dk, tr->posv, m->inv_freq, T, c->K, hd);
     float *dq = tr->dq, *dk = tr->dk;
     if (y->q_norm) {
         memset(tr->dq2, 0, (size_t)T * qw * sizeof(float));
         memset(tr->dk2, 0, (size_t)T * kw * sizeof(float));
-        ik_cpu_rmsnorm_bwd(tr->dq2, NULL, dq, A->qpre, A->rstdq, y->q_norm, T * c->H, hd);
-        ik_cpu_rmsnorm_bwd(tr->dk2, NULL, dk, A->kpre, A->rstdk, y->k_norm, T * c->K, hd);
+        ik_rmsnorm_bwd(tr->dq2, NULL, dq, A->qpre, A->rstdq, y->q_norm, T * c->H, hd);
+        ik_rmsnorm_bwd(tr->dk2, NULL, dk, A->kpre, A->rstdk, y->k_norm, T * c->K, hd);
         dq = tr->dq2;
         dk = tr->dk2;
     }
@@ -336,7 +336,7 @@ static void backward_layer(struct ik_lm_train *tr, int l, int T)
     proj_bwd(tr, l, IK_LORA_K, dxn, dk, A->xn1, y->wk, T, D, kw);
     proj_bwd(tr, l, IK_LORA_V, dxn, tr->dv, A->xn1, y->wv, T, D, kw);
     if (dxn)
-        ik_cpu_rmsnorm_bwd(tr->dx, NULL, dxn, A->x_in, A->rstd1, y->attn_norm, T, D);
+        ik_rmsnorm_bwd(tr->dx, NULL, dxn, A->x_in, A->rstd1, y->attn_norm, T, D);
 }
 
 int ik_lm_train_step(struct ik_lm_train *tr, const int *tokens, const unsigned char *mask, int n,
@@ -363,7 +363,7 @@ int ik_lm_train_step(struct ik_lm_train *tr, const int *tokens, const unsigned c
     tr->dropout = (flags & IK_LM_DROPOUT) && tr->a && tr->a->cfg.dropout > 0;
     tr->seed = seed;
     forward_layers(tr, tokens, T);
-    ik_cpu_rmsnorm_fwd(tr->xnf, tr->rstdf, tr->x_fin, m->final_norm, T, D, c->norm_eps);
+    ik_rmsnorm_fwd(tr->xnf, tr->rstdf, tr->x_fin, m->final_norm, T, D, c->norm_eps);
 
     int bwd = flags & IK_LM_BACKWARD;
     if (bwd)
@@ -372,18 +372,18 @@ int ik_lm_train_step(struct ik_lm_train *tr, const int *tokens, const unsigned c
     for (int r0 = 0; r0 < T; r0 += HEAD_ROWS) {
         int R = T - r0 < HEAD_ROWS ? T - r0 : HEAD_ROWS;
         const float *xr = tr->xnf + (size_t)r0 * D;
-        ik_cpu_matmul_fwd(tr->logits, xr, m->lm_head, NULL, R, D, V);
+        ik_matmul_fwd(tr->logits, xr, m->lm_head, NULL, R, D, V);
         tr->flops += 2.0 * R * D * V;
         for (int i = 0; i < R; i++)
             tr->dnll[i] = mask == NULL || mask[r0 + i + 1] ? grad_scale / (float)count : 0.0f;
         if (bwd)
-            ik_cpu_softmax_xent_fwd_bwd(tr->nll, tr->logits, tr->logits, tokens + r0 + 1, tr->dnll, R, V);
+            ik_softmax_xent_fwd_bwd(tr->nll, tr->logits, tr->logits, tokens + r0 + 1, tr->dnll, R, V);
         else
-            ik_cpu_softmax_xent_fwd(tr->nll, tr->logits, tokens + r0 + 1, R, V);
+            ik_softmax_xent_fwd(tr->nll, tr->logits, tokens + r0 + 1, R, V);
         for (int i = 0; i < R; i++)
             sum += mask == NULL || mask[r0 + i + 1] ? tr->nll[i] : 0.0;
         if (bwd) {
-            ik_cpu_matmul_bwd(tr->dxn + (size_t)r0 * D, NULL, NULL, tr->logits, xr, m->lm_head, R, D, V);
+            ik_matmul_bwd(tr->dxn + (size_t)r0 * D, NULL, NULL, tr->logits, xr, m->lm_head, R, D, V);
             tr->flops += 2.0 * R * D * V;
         }
     }
@@ -393,7 +393,7 @@ int ik_lm_train_step(struct ik_lm_train *tr, const int *tokens, const unsigned c
     if (!bwd)
         return 0;
     memset(tr->dx, 0, (size_t)T * D * sizeof(float));
-    ik_cpu_rmsnorm_bwd(tr->dx, NULL, tr->dxn, tr->x_fin, tr->rstdf, m->final_norm, T, D);
+    ik_rmsnorm_bwd(tr->dx, NULL, tr->dxn, tr->x_fin, tr->rstdf, m->final_norm, T, D);
     for (int l = c->L - 1; l >= 0; l--) {
         if (tr->ckpt && l + 1 < c->L)
             forward_layer(tr, l, T, NULL); /* the last layer's are still there */

@@ -170,12 +170,12 @@ static size_t build_messages(struct batch *b, struct ik_cot_item *it, struct ik_
 static bool from_cache(struct batch *b, size_t idx, const struct ik_hash *key, size_t body_len)
 {
     struct ik_cot_config *cfg = b->cfg;
-    if (cfg->cache == NULL)
+    if (cfg->node == NULL)
         return false;
     char *body = NULL;
     size_t len = 0;
     struct ik_diag d = IK_DIAG_INIT;
-    int rc = ik_cot_cache_get(cfg->cache, key, &body, &len, &d);
+    int rc = ik_cot_cache_get(cfg->node, key, &body, &len, &d);
     ik_diag_free(&d);
     if (rc != 0)
         return false; /* missing or unreadable: ask again */
@@ -292,7 +292,7 @@ static void pending_free(struct batch *b, struct pending *p)
 static void write_work(uv_work_t *w)
 {
     struct write_job *j = w->data;
-    j->rc = ik_cot_cache_put(j->b->cfg->cache, &j->key, j->body, j->len, &j->d);
+    j->rc = ik_cot_cache_put(j->b->cfg->node, &j->key, j->body, j->len, &j->d);
 }
 
 static void write_done(uv_work_t *w, int status)

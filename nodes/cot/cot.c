@@ -365,11 +365,8 @@ static int cot_run(struct ik_node_ctx *ctx, struct ik_diag *d)
             rc = read_item(&recs->via.array.ptr[i], i + 1, cfg.doc_label,
                            ik_node_param_str(ctx, "question_label"), &items[i], &questions[i], d);
     }
-    if (rc == 0 && cfg.provider != NULL) {
-        struct ik_cache *cache = NULL;
-        rc = ik_cache_open(false, &cache, d);
-        cfg.cache = cache;
-    }
+    if (cfg.provider != NULL)
+        cfg.node = ctx; /* the response cache (response_cache.c) */
     struct adapter ad = {ctx, 0};
     cfg.progress = on_progress;
     cfg.progress_arg = &ad;
@@ -393,7 +390,6 @@ static int cot_run(struct ik_node_ctx *ctx, struct ik_diag *d)
     if (rc != 0 && st.requests > 0)
         fprintf(stderr, "cot: %zu request(s), %zu retries, $%.4f spent in this run\n",
                 st.requests, st.retries, st.usd_new);
-    ik_cache_close(cfg.cache);
     ik_cot_items_free(items, n);
     for (size_t i = 0; questions && i < n; i++)
         free(questions[i]);

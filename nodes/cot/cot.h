@@ -20,13 +20,14 @@
 
 #include <msgpack.h>
 
-#include "cache/cache.h"
 #include "base/hash.h"
 #include "base/buf.h"
 #include "base/diag.h"
 #include "nodes/cot/http.h"
 
 #define IK_COT_MAX_DOCS 64
+
+struct ik_node_ctx; /* engine/node.h: the response cache goes through its ik_node_kv_* */
 
 /* --- prompt.c -------------------------------------------------------------- */
 
@@ -155,13 +156,15 @@ char *ik_cot_extractive_answer(const char *question, const char *doc, size_t doc
  * messages and sampling params. base_url and the key are not part of it. */
 void ik_cot_request_key(const char *provider, const struct ik_cot_sampling *s,
                         const struct ik_cot_msg *m, size_t n, struct ik_hash *out);
-/* 0 and the stored body (owned, NUL-terminated) or -ENOENT; other failures
- * -errno / IK_ECORRUPT with d filled. */
-int ik_cot_cache_get(struct ik_cache *c, const struct ik_hash *key, char **body, size_t *len,
+/* Through the node's store (ik_node_kv_get/put of engine/node.h, namespace
+ * IK_COT_KV_NS); like those, callable from any thread.
+ * get: 0 and the stored body (owned, NUL-terminated) or -ENOENT; other
+ * failures -errno / IK_ECORRUPT with d filled. */
+int ik_cot_cache_get(struct ik_node_ctx *node, const struct ik_hash *key, char **body, size_t *len,
                      struct ik_diag *d);
-/* Stores body as a CAS object and key -> object durably. 0 or -errno. */
-int ik_cot_cache_put(struct ik_cache *c, const struct ik_hash *key, const char *body, size_t len,
-                     struct ik_diag *d);
+/* Stores body durably under key before returning. 0 or -errno. */
+int ik_cot_cache_put(struct ik_node_ctx *node, const struct ik_hash *key, const char *body,
+                     size_t len, struct ik_diag *d);
 
 /* --- budget.c ------------------------------------------------------------------- */
 
@@ -245,7 +248,7 @@ struct ik_cot_config {
     enum ik_cot_on_invalid on_invalid;
     int min_quote_chars;
     struct ik_cot_budget budget;
-    struct ik_cache *cache; /* NULL: no response cache (tests) */
+    struct ik_node_ctx *node; /* the response cache's store; NULL: none (tests) */
     void (*progress)(void *arg, const struct ik_cot_stats *st);
     void *progress_arg;
 };

@@ -1,17 +1,16 @@
 /* nodes/cot/response_cache.c - paid-for responses, kept for good: the body
- * of every successful response is a CAS object, and kv/cot/<request key>
- * names it (cache/kv.h; gc keeps both). The request key covers what
- * determines the answer (provider, model, messages, sampling params) and
- * nothing else: not base_url (the same model behind another proxy gives the
- * same answer) and never the API key. */
+ * of every successful response is stored under its request key in the
+ * node's durable store (ik_node_kv_put of engine/node.h, namespace "cot";
+ * gc keeps it). The request key covers what determines the answer
+ * (provider, model, messages, sampling params) and nothing else: not
+ * base_url (the same model behind another proxy gives the same answer) and
+ * never the API key. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cache/cas.h"
-#include "cache/kv.h"
 #include "base/mp.h"
-#include "base/xmalloc.h"
+#include "engine/node.h"
 #include "nodes/cot/cot.h"
 
 void ik_cot_request_key(const char *provider, const struct ik_cot_sampling *s,
@@ -48,29 +47,14 @@ void ik_cot_request_key(const char *provider, const struct ik_cot_sampling *s,
     msgpack_sbuffer_destroy(&sb);
 }
 
-int ik_cot_cache_get(struct ik_cache *c, const struct ik_hash *key, char **body, size_t *len,
+int ik_cot_cache_get(struct ik_node_ctx *node, const struct ik_hash *key, char **body, size_t *len,
                      struct ik_diag *d)
 {
-    struct ik_hash obj;
-    int rc = ik_kv_get(c, IK_COT_KV_NS, key, &obj, d);
-    if (rc != 0)
-        return rc;
-    struct ik_blob b;
-    rc = ik_cas_map(c, &obj, UINT64_MAX, &b, d);
-    if (rc != 0)
-        return rc;
-    *body = ik_xstrndup((const char *)b.data, b.len);
-    *len = b.len;
-    ik_blob_release(&b);
-    return 0;
+    return ik_node_kv_get(node, IK_COT_KV_NS, key, body, len, d);
 }
 
-int ik_cot_cache_put(struct ik_cache *c, const struct ik_hash *key, const char *body, size_t len,
-                     struct ik_diag *d)
+int ik_cot_cache_put(struct ik_node_ctx *node, const struct ik_hash *key, const char *body,
+                     size_t len, struct ik_diag *d)
 {
-    struct ik_hash obj;
-    int rc = ik_cas_put(c, body, len, &obj, d);
-    if (rc == 0)
-        rc = ik_kv_put(c, IK_COT_KV_NS, key, &obj, d);
-    return rc;
+    return ik_node_kv_put(node, IK_COT_KV_NS, key, body, len, d);
 }

@@ -7,11 +7,13 @@
 #include <uv.h>
 
 #include "base/error.h"
+#include "engine/exec.h"
 #include "tests/cot/helpers.h"
 
 #define KEY "sk-test-SECRET-0123456789"
 
 static struct ik_cache *cache;
+static struct ik_node_ctx *node; /* the store side of a node context, over cache */
 static char cache_dir[64];
 static struct fake F;
 static char url[128];
@@ -22,10 +24,13 @@ static void open_cache(void)
     cr_assert_not_null(mkdtemp(cache_dir));
     struct ik_diag d = IK_DIAG_INIT;
     cr_assert_eq(ik_cache_open_at(cache_dir, true, &cache, &d), 0);
+    node = ik_exec_store_ctx_new(cache);
 }
 
 static void teardown(void)
 {
+    ik_exec_store_ctx_free(node);
+    node = NULL;
     ik_cache_close(cache);
     cache = NULL;
     ik_remove_tree(cache_dir);
@@ -51,7 +56,7 @@ static void config(struct ik_cot_config *c, const struct ik_cot_provider *p, con
     c->on_invalid = IK_COT_DROP;
     c->min_quote_chars = 5;
     ik_cot_budget_init(&c->budget, 0, NULL);
-    c->cache = cache;
+    c->node = node;
 }
 
 static struct ik_cot_item *items(size_t n)

@@ -8,6 +8,7 @@
 #include "cache/gc.h"
 #include "cache/kv.h"
 #include "base/error.h"
+#include "engine/exec.h"
 #include "tests/common/tmpcache.h"
 #include "nodes/cot/cot.h"
 
@@ -64,7 +65,8 @@ Test(cot_kv, gc_keeps_paid_responses)
     struct ik_hash key, kept, loose;
     struct ik_diag d = IK_DIAG_INIT;
     ik_hash_bytes("request", 7, &key);
-    cr_assert_eq(ik_cot_cache_put(T.c, &key, "{\"paid\":1}", 10, &d), 0);
+    struct ik_node_ctx *node = ik_exec_store_ctx_new(T.c);
+    cr_assert_eq(ik_cot_cache_put(node, &key, "{\"paid\":1}", 10, &d), 0);
     cr_assert_eq(ik_kv_get(T.c, IK_COT_KV_NS, &key, &kept, &d), 0);
     cr_assert_eq(ik_cas_put(T.c, "garbage", 7, &loose, &d), 0);
     struct ik_gc_report rep;
@@ -76,9 +78,10 @@ Test(cot_kv, gc_keeps_paid_responses)
     cr_assert_eq(ik_cas_stat(T.c, &loose, NULL), -ENOENT);
     char *body = NULL;
     size_t len = 0;
-    cr_assert_eq(ik_cot_cache_get(T.c, &key, &body, &len, &d), 0);
+    cr_assert_eq(ik_cot_cache_get(node, &key, &body, &len, &d), 0);
     cr_assert_str_eq(body, "{\"paid\":1}");
     free(body);
+    ik_exec_store_ctx_free(node);
     ik_diag_free(&d);
 }
 
