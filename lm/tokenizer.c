@@ -26,18 +26,6 @@ int ik__tok_add_piece(struct ik_tok *t, const char *s, size_t len, float score, 
     return t->n++;
 }
 
-size_t ik__utf8_len(const char *s, size_t len)
-{
-    unsigned char c = (unsigned char)s[0];
-    size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 1;
-    if (n > len)
-        return 1;
-    for (size_t i = 1; i < n; i++)
-        if (((unsigned char)s[i] >> 6) != 2)
-            return 1;
-    return n;
-}
-
 int ik_tok_load(struct ik_tok **out, const char *path, struct ik_diag *d)
 {
     struct ik_tok *t = ik_xcalloc(1, sizeof *t);

@@ -19,6 +19,7 @@
 #include "base/buf.h"
 #include "base/diag.h"
 #include "base/error.h"
+#include "base/utf8.h"
 #include "base/xmalloc.h"
 #include "lm/tokenizer_int.h"
 
@@ -389,7 +390,7 @@ int ik__tok_bpe_encode(const struct ik_tok *t, const char *text, size_t len, int
             encode_word(t, text + off, ov[0] - off, ids, n, cap, &tmp);
         if (ov[1] > ov[0])
             encode_word(t, text + ov[0], ov[1] - ov[0], ids, n, cap, &tmp);
-        off = ov[1] > ov[0] ? ov[1] : ov[0] + ik__utf8_len(text + ov[0], len - ov[0]);
+        off = ov[1] > ov[0] ? ov[1] : ov[0] + ik_utf8_seq_len(text + ov[0], len - ov[0]);
         if (ov[1] == ov[0] && off <= len && off > ov[0])
             encode_word(t, text + ov[0], off - ov[0], ids, n, cap, &tmp);
     }

@@ -57,7 +57,5 @@ void ik__tok_bpe_piece_bytes(const char *piece, struct ik_buf *out);
 
 /* Adds a piece to t's arrays (grows them); returns its id. */
 int ik__tok_add_piece(struct ik_tok *t, const char *s, size_t len, float score, int type, size_t *cap);
-/* Length of the UTF-8 character at s (1 for an invalid byte), len > 0. */
-size_t ik__utf8_len(const char *s, size_t len);
 
 #endif

@@ -14,6 +14,7 @@
 
 #include "base/diag.h"
 #include "base/error.h"
+#include "base/utf8.h"
 #include "base/xmalloc.h"
 #include "lm/tokenizer_int.h"
 
@@ -274,7 +275,7 @@ static void encode_bpe(const struct ik_tok *t, const char *s, size_t len, int **
     size_t ns = 0;
     struct sym *y = ik_xmalloc((len + 1) * sizeof *y);
     for (size_t i = 0; i < len; ns++) {
-        size_t cl = ik__utf8_len(s + i, len - i);
+        size_t cl = ik_utf8_seq_len(s + i, len - i);
         y[ns] = (struct sym){i, cl, (int)ns - 1, (int)ns + 1};
         i += cl;
     }
@@ -342,7 +343,7 @@ static void encode_unigram(const struct ik_tok *t, const char *s, size_t len, in
         best[j] = -INFINITY;
     best[0] = 0;
     for (size_t i = 0; i < len;) {
-        size_t cl = ik__utf8_len(s + i, len - i);
+        size_t cl = ik_utf8_seq_len(s + i, len - i);
         if (best[i] > -INFINITY) {
             int have_char = 0;
             for (size_t e = i + cl; e <= len && e - i <= t->max_piece_len;) {
@@ -359,7 +360,7 @@ static void encode_unigram(const struct ik_tok *t, const char *s, size_t len, in
                 }
                 if (e == len)
                     break;
-                e += ik__utf8_len(s + e, len - e);
+                e += ik_utf8_seq_len(s + e, len - e);
             }
             if (!have_char) {
                 float sc = best[i] + (t->min_score - UNK_PENALTY);
