@@ -1,12 +1,14 @@
 /* lm/tokenizer.c - the family-independent half of the tokenizers:
  * loading by file type, matching special tokens in the text before the
  * family's own encoder sees it, decoding, and the accessors (tokenizer.h). */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/buf.h"
 #include "base/diag.h"
 #include "base/error.h"
+#include "base/file.h"
 #include "base/xmalloc.h"
 #include "lm/tokenizer_int.h"
 
@@ -24,6 +26,19 @@ int ik__tok_add_piece(struct ik_tok *t, const char *s, size_t len, float score, 
     t->score[t->n] = score;
     t->type[t->n] = (unsigned char)type;
     return t->n++;
+}
+
+int ik__tok_read_file(const char *path, char **data, size_t *len, struct ik_diag *d)
+{
+    struct ik_diag io = IK_DIAG_INIT;
+    int rc = ik_read_file(path, data, len, &io);
+    ik_diag_free(&io);
+    if (rc == 0)
+        return 0;
+    /* ik_read_file fails in read(2) only with these; anything else is open(2)'s. */
+    if (rc == -EISDIR || rc == -EIO)
+        return ik_diag_set(d, -EIO, "cannot read '%s'", path);
+    return ik_diag_set(d, rc, "cannot open '%s': %s", path, strerror(-rc));
 }
 
 int ik_tok_load(struct ik_tok **out, const char *path, struct ik_diag *d)

@@ -55,6 +55,11 @@ void ik__tok_bpe_free(struct ik_tok *t);
 /* Appends the bytes of a byte-level piece (inverse of the GPT-2 byte map). */
 void ik__tok_bpe_piece_bytes(const char *piece, struct ik_buf *out);
 
+/* Reads a tokenizer file whole (ik_read_file: malloc'd, NUL-terminated) with
+ * the loaders' own messages: "cannot open '<path>': <reason>" (-errno) or
+ * "cannot read '<path>'" (-EIO). An empty file is returned (len 0): each
+ * loader says what it makes of one. */
+int ik__tok_read_file(const char *path, char **data, size_t *len, struct ik_diag *d);
 /* Adds a piece to t's arrays (grows them); returns its id. */
 int ik__tok_add_piece(struct ik_tok *t, const char *s, size_t len, float score, int type, size_t *cap);
 

@@ -5,10 +5,8 @@
  * characters at min_score - 10), both with byte fallback, as sentencepiece's
  * bpe_model.cc and unigram_model.cc do. Only the identity normalizer (plus
  * the whitespace options) is implemented; others are refused by name. */
-#include <errno.h>
 #include <math.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -114,21 +112,16 @@ static int parse_piece(struct ik_tok *t, struct pb *b, size_t *cap, const char *
 
 int ik__tok_spm_load(struct ik_tok *t, const char *path, struct ik_diag *d)
 {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return ik_diag_set(d, -errno, "cannot open '%s': %s", path, strerror(errno));
-    fseek(f, 0, SEEK_END);
-    long size = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *data = size > 0 ? malloc((size_t)size) : NULL;
-    int rc = 0;
-    if (size <= 0 || data == NULL || fread(data, 1, (size_t)size, f) != (size_t)size) {
-        fclose(f);
+    char *raw;
+    size_t size;
+    int rc = ik__tok_read_file(path, &raw, &size, d);
+    if (rc != 0)
+        return rc;
+    unsigned char *data = (unsigned char *)raw;
+    if (size == 0) {
         free(data);
-        return ik_diag_set(d, size <= 0 ? IK_EPARSE : -EIO, "cannot read '%s'%s", path,
-                           size <= 0 ? ": empty file" : "");
+        return ik_diag_set(d, IK_EPARSE, "cannot read '%s': empty file", path);
     }
-    fclose(f);
     for (int i = 0; i < 256; i++)
         t->byte_id[i] = -1;
     struct pb b = {data, data + size, data}, sub, sub2;
