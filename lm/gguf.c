@@ -1,9 +1,11 @@
 /* lm/gguf.c - the GGUF container reader: the bounds-checked cursor, the
  * header, and the index of key/value pairs and tensor infos (gguf.h). */
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/buf.h"
 #include "base/diag.h"
 #include "base/error.h"
 #include "base/xmalloc.h"
@@ -269,9 +271,27 @@ const struct ik_gguf_tensor *ik_gguf_find_tensor(const struct ik_gguf *g, const 
 
 /* ---- typed getters ---- */
 
-/* The pair called key, with a cursor at its value; IK_ENOTFOUND if absent. */
-static int lookup(const struct ik_gguf *g, const char *key, const struct ik_gguf_kv **kv,
-                  struct ik_gguf_rd *r, struct ik_diag *d)
+static int invalid(const struct ik_gguf *g, struct ik_diag *d, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int invalid(const struct ik_gguf *g, struct ik_diag *d, const char *fmt, ...)
+{
+    struct ik_buf msg = IK_BUF_INIT;
+    va_list ap;
+    va_start(ap, fmt);
+    ik_buf_vprintf(&msg, fmt, ap);
+    va_end(ap);
+    struct ik_srcloc loc = {g->name, 0, 0};
+    int rc = ik_diag_at(d, IK_EVALIDATE, &loc, NULL, 0, "%s", msg.data);
+    ik_buf_free(&msg);
+    return rc;
+}
+
+/* The pair called key, of one of the types in the bit set `types` (1 << type),
+ * with r at its value: IK_ENOTFOUND if absent, IK_EVALIDATE naming `want` if
+ * of another type. */
+static int lookup(const struct ik_gguf *g, const char *key, unsigned types, const char *want,
+                  const struct ik_gguf_kv **kv, struct ik_gguf_rd *r, struct ik_diag *d)
 {
     *kv = ik_gguf_find(g, key);
     *r = (struct ik_gguf_rd){g->data, *kv ? (*kv)->off : 0, g->size, 0};
@@ -279,52 +299,41 @@ static int lookup(const struct ik_gguf *g, const char *key, const struct ik_gguf
         struct ik_srcloc loc = {g->name, 0, 0};
         return ik_diag_at(d, IK_ENOTFOUND, &loc, NULL, 0, "key '%s' is missing", key);
     }
+    if ((*kv)->type >= 32 || !(types >> (*kv)->type & 1))
+        return invalid(g, d, "key '%s' has type %s, expected %s", key,
+                       ik_gguf_type_name((*kv)->type), want);
     return 0;
 }
 
-static int wrong(const struct ik_gguf *g, const char *key, const char *got, const char *want,
-                 struct ik_diag *d)
-{
-    struct ik_srcloc loc = {g->name, 0, 0};
-    return ik_diag_at(d, IK_EVALIDATE, &loc, NULL, 0, "key '%s' has type %s, expected %s", key, got,
-                      want);
-}
+#define BIT(t) (1u << (t))
+#define SIGNED (BIT(IK_GGUF_I8) | BIT(IK_GGUF_I16) | BIT(IK_GGUF_I32) | BIT(IK_GGUF_I64))
+#define INTEGER (SIGNED | BIT(IK_GGUF_U8) | BIT(IK_GGUF_U16) | BIT(IK_GGUF_U32) | BIT(IK_GGUF_U64))
 
-static bool is_signed(uint32_t t)
+/* An integer value of any integer type, the signed ones sign-extended. */
+static int get_integer(const struct ik_gguf *g, const char *key, const struct ik_gguf_kv **kv,
+                       uint64_t *v, struct ik_diag *d)
 {
-    return t == IK_GGUF_I8 || t == IK_GGUF_I16 || t == IK_GGUF_I32 || t == IK_GGUF_I64;
-}
-
-static bool is_unsigned(uint32_t t)
-{
-    return t == IK_GGUF_U8 || t == IK_GGUF_U16 || t == IK_GGUF_U32 || t == IK_GGUF_U64;
-}
-
-/* Reads an integer value of kv's type, sign-extending the signed ones. */
-static uint64_t read_integer(struct ik_gguf_rd *r, uint32_t type)
-{
-    size_t n = ik_gguf_scalar_size(type);
-    uint64_t v = ik_gguf_rd_uint(r, n);
-    if (is_signed(type) && n < 8 && (v >> (8 * n - 1)) & 1)
-        v |= ~UINT64_C(0) << (8 * n);
-    return v;
+    struct ik_gguf_rd r;
+    int rc = lookup(g, key, INTEGER, "an integer", kv, &r, d);
+    if (rc != 0)
+        return rc;
+    size_t n = ik_gguf_scalar_size((*kv)->type);
+    *v = ik_gguf_rd_uint(&r, n);
+    if ((SIGNED & BIT((*kv)->type)) && n < 8 && (*v >> (8 * n - 1) & 1))
+        *v |= ~UINT64_C(0) << (8 * n);
+    return 0;
 }
 
 int ik_gguf_get_uint(const struct ik_gguf *g, const char *key, uint64_t *v, struct ik_diag *d)
 {
     const struct ik_gguf_kv *kv;
-    struct ik_gguf_rd r;
-    int rc = lookup(g, key, &kv, &r, d);
+    uint64_t x;
+    int rc = get_integer(g, key, &kv, &x, d);
     if (rc != 0)
         return rc;
-    if (!is_unsigned(kv->type) && !is_signed(kv->type))
-        return wrong(g, key, ik_gguf_type_name(kv->type), "an integer", d);
-    uint64_t x = read_integer(&r, kv->type);
-    if (is_signed(kv->type) && (int64_t)x < 0) {
-        struct ik_srcloc loc = {g->name, 0, 0};
-        return ik_diag_at(d, IK_EVALIDATE, &loc, NULL, 0, "key '%s' is %" PRId64
-                          ", expected a non-negative integer", key, (int64_t)x);
-    }
+    if ((SIGNED & BIT(kv->type)) && (int64_t)x < 0)
+        return invalid(g, d, "key '%s' is %" PRId64 ", expected a non-negative integer", key,
+                       (int64_t)x);
     *v = x;
     return 0;
 }
@@ -332,18 +341,12 @@ int ik_gguf_get_uint(const struct ik_gguf *g, const char *key, uint64_t *v, stru
 int ik_gguf_get_int(const struct ik_gguf *g, const char *key, int64_t *v, struct ik_diag *d)
 {
     const struct ik_gguf_kv *kv;
-    struct ik_gguf_rd r;
-    int rc = lookup(g, key, &kv, &r, d);
+    uint64_t x;
+    int rc = get_integer(g, key, &kv, &x, d);
     if (rc != 0)
         return rc;
-    if (!is_unsigned(kv->type) && !is_signed(kv->type))
-        return wrong(g, key, ik_gguf_type_name(kv->type), "an integer", d);
-    uint64_t x = read_integer(&r, kv->type);
-    if (kv->type == IK_GGUF_U64 && x > (uint64_t)INT64_MAX) {
-        struct ik_srcloc loc = {g->name, 0, 0};
-        return ik_diag_at(d, IK_EVALIDATE, &loc, NULL, 0, "key '%s' is %" PRIu64
-                          ", beyond a signed 64-bit integer", key, x);
-    }
+    if (kv->type == IK_GGUF_U64 && x > (uint64_t)INT64_MAX)
+        return invalid(g, d, "key '%s' is %" PRIu64 ", beyond a signed 64-bit integer", key, x);
     *v = (int64_t)x;
     return 0;
 }
@@ -352,11 +355,9 @@ int ik_gguf_get_f32(const struct ik_gguf *g, const char *key, float *v, struct i
 {
     const struct ik_gguf_kv *kv;
     struct ik_gguf_rd r;
-    int rc = lookup(g, key, &kv, &r, d);
+    int rc = lookup(g, key, BIT(IK_GGUF_F32), "f32", &kv, &r, d);
     if (rc != 0)
         return rc;
-    if (kv->type != IK_GGUF_F32)
-        return wrong(g, key, ik_gguf_type_name(kv->type), "f32", d);
     uint32_t bits = (uint32_t)ik_gguf_rd_uint(&r, 4);
     memcpy(v, &bits, 4);
     return 0;
@@ -366,11 +367,9 @@ int ik_gguf_get_bool(const struct ik_gguf *g, const char *key, bool *v, struct i
 {
     const struct ik_gguf_kv *kv;
     struct ik_gguf_rd r;
-    int rc = lookup(g, key, &kv, &r, d);
+    int rc = lookup(g, key, BIT(IK_GGUF_BOOL), "bool", &kv, &r, d);
     if (rc != 0)
         return rc;
-    if (kv->type != IK_GGUF_BOOL)
-        return wrong(g, key, ik_gguf_type_name(kv->type), "bool", d);
     *v = ik_gguf_rd_uint(&r, 1) != 0;
     return 0;
 }
@@ -380,11 +379,9 @@ int ik_gguf_get_str(const struct ik_gguf *g, const char *key, const char **s, si
 {
     const struct ik_gguf_kv *kv;
     struct ik_gguf_rd r;
-    int rc = lookup(g, key, &kv, &r, d);
+    int rc = lookup(g, key, BIT(IK_GGUF_STR), "string", &kv, &r, d);
     if (rc != 0)
         return rc;
-    if (kv->type != IK_GGUF_STR)
-        return wrong(g, key, ik_gguf_type_name(kv->type), "string", d);
     *s = ik_gguf_rd_str(&r, len);
     return 0;
 }
@@ -393,17 +390,12 @@ int ik_gguf_get_arr(const struct ik_gguf *g, const char *key, uint32_t elem_type
                     struct ik_gguf_rd *elems, uint64_t *n, struct ik_diag *d)
 {
     const struct ik_gguf_kv *kv;
-    int rc = lookup(g, key, &kv, elems, d);
+    int rc = lookup(g, key, BIT(IK_GGUF_ARR), "array", &kv, elems, d);
     if (rc != 0)
         return rc;
-    if (kv->type != IK_GGUF_ARR)
-        return wrong(g, key, ik_gguf_type_name(kv->type), "array", d);
-    if (kv->elem_type != elem_type) {
-        struct ik_srcloc loc = {g->name, 0, 0};
-        return ik_diag_at(d, IK_EVALIDATE, &loc, NULL, 0, "key '%s' is an array of %s, expected "
-                          "an array of %s", key, ik_gguf_type_name(kv->elem_type),
-                          ik_gguf_type_name(elem_type));
-    }
+    if (kv->elem_type != elem_type)
+        return invalid(g, d, "key '%s' is an array of %s, expected an array of %s", key,
+                       ik_gguf_type_name(kv->elem_type), ik_gguf_type_name(elem_type));
     elems->off = kv->elems_off;
     *n = kv->n;
     return 0;

@@ -28,17 +28,24 @@ int ik__tok_add_piece(struct ik_tok *t, const char *s, size_t len, float score, 
     return t->n++;
 }
 
-int ik__tok_read_file(const char *path, char **data, size_t *len, struct ik_diag *d)
+int ik__tok_read_file(const char *path, unsigned char **data, size_t *len, int empty_rc,
+                      const char *empty_tail, struct ik_diag *d)
 {
     struct ik_diag io = IK_DIAG_INIT;
-    int rc = ik_read_file(path, data, len, &io);
+    char *raw;
+    int rc = ik_read_file(path, &raw, len, &io);
     ik_diag_free(&io);
-    if (rc == 0)
-        return 0;
     /* ik_read_file fails in read(2) only with these; anything else is open(2)'s. */
     if (rc == -EISDIR || rc == -EIO)
         return ik_diag_set(d, -EIO, "cannot read '%s'", path);
-    return ik_diag_set(d, rc, "cannot open '%s': %s", path, strerror(-rc));
+    if (rc != 0)
+        return ik_diag_set(d, rc, "cannot open '%s': %s", path, strerror(-rc));
+    if (*len == 0) {
+        free(raw);
+        return ik_diag_set(d, empty_rc, "cannot read '%s'%s", path, empty_tail);
+    }
+    *data = (unsigned char *)raw;
+    return 0;
 }
 
 int ik_tok_load(struct ik_tok **out, const char *path, struct ik_diag *d)

@@ -26,22 +26,17 @@ static bool tok_key(const char *k, size_t kl, const char *name)
 
 int ik__tok_gguf_load(struct ik_tok *t, const char *path, struct ik_diag *d)
 {
-    char *raw;
+    unsigned char *data;
     size_t size;
-    int rc = ik__tok_read_file(path, &raw, &size, d);
+    int rc = ik__tok_read_file(path, &data, &size, -EIO, "", d);
     if (rc != 0)
         return rc;
-    const unsigned char *data = (const unsigned char *)raw;
-    if (size == 0) {
-        free(raw);
-        return ik_diag_set(d, -EIO, "cannot read '%s'", path);
-    }
     struct ik_gguf_rd r = {data, 0, size, 0};
     struct ik_srcloc loc = {path, 0, 0};
     struct ik_gguf_header h;
     rc = ik_gguf_read_header(&r, path, &h, d);
     if (rc != 0) {
-        free(raw);
+        free(data);
         return rc;
     }
     uint64_t n_kv = h.n_kv;
@@ -125,6 +120,6 @@ int ik__tok_gguf_load(struct ik_tok *t, const char *path, struct ik_diag *d)
         t->byte_fallback = 1;
         rc = ik__tok_spm_finish(t, path, d);
     }
-    free(raw);
+    free(data);
     return rc;
 }

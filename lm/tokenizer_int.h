@@ -56,10 +56,11 @@ void ik__tok_bpe_free(struct ik_tok *t);
 void ik__tok_bpe_piece_bytes(const char *piece, struct ik_buf *out);
 
 /* Reads a tokenizer file whole (ik_read_file: malloc'd, NUL-terminated) with
- * the loaders' own messages: "cannot open '<path>': <reason>" (-errno) or
- * "cannot read '<path>'" (-EIO). An empty file is returned (len 0): each
- * loader says what it makes of one. */
-int ik__tok_read_file(const char *path, char **data, size_t *len, struct ik_diag *d);
+ * the loaders' own messages: "cannot open '<path>': <reason>" (-errno),
+ * "cannot read '<path>'" (-EIO), and for an empty file empty_rc with
+ * "cannot read '<path>'<empty_tail>" (each loader words its own). */
+int ik__tok_read_file(const char *path, unsigned char **data, size_t *len, int empty_rc,
+                      const char *empty_tail, struct ik_diag *d);
 /* Adds a piece to t's arrays (grows them); returns its id. */
 int ik__tok_add_piece(struct ik_tok *t, const char *s, size_t len, float score, int type, size_t *cap);
 

@@ -39,16 +39,11 @@ static void spm_spelling(struct ik_buf *b, int id, const char *s, size_t len)
 
 int ik__tok_l2c_load(struct ik_tok *t, const char *path, struct ik_diag *d)
 {
-    char *raw;
+    unsigned char *data;
     size_t n;
-    int rc = ik__tok_read_file(path, &raw, &n, d);
+    int rc = ik__tok_read_file(path, &data, &n, IK_EPARSE, ": the file is empty", d);
     if (rc != 0)
         return rc;
-    unsigned char *data = (unsigned char *)raw;
-    if (n == 0) {
-        free(data);
-        return ik_diag_set(d, IK_EPARSE, "cannot read '%s': the file is empty", path);
-    }
     struct ik_srcloc loc = {path, 0, 0};
     size_t off = 4, cap = 0;
     uint32_t max_len = n >= 4 ? le32(data) : 0;

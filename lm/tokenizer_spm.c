@@ -112,16 +112,11 @@ static int parse_piece(struct ik_tok *t, struct pb *b, size_t *cap, const char *
 
 int ik__tok_spm_load(struct ik_tok *t, const char *path, struct ik_diag *d)
 {
-    char *raw;
+    unsigned char *data;
     size_t size;
-    int rc = ik__tok_read_file(path, &raw, &size, d);
+    int rc = ik__tok_read_file(path, &data, &size, IK_EPARSE, ": empty file", d);
     if (rc != 0)
         return rc;
-    unsigned char *data = (unsigned char *)raw;
-    if (size == 0) {
-        free(data);
-        return ik_diag_set(d, IK_EPARSE, "cannot read '%s': empty file", path);
-    }
     for (int i = 0; i < 256; i++)
         t->byte_id[i] = -1;
     struct pb b = {data, data + size, data}, sub, sub2;
