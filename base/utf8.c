@@ -1,4 +1,5 @@
-/* base/utf8.c - counting, stepping, checking and decoding UTF-8 (utf8.h). */
+/* base/utf8.c - counting, stepping, checking, decoding and encoding UTF-8
+ * (utf8.h). */
 #include "base/utf8.h"
 
 size_t ik_utf8_count(const char *s, size_t n)
@@ -50,6 +51,19 @@ unsigned ik_utf8_decode_lax(const char *s, size_t n, size_t *w)
         cp = (cp << 6) | ((unsigned char)s[i] & 0x3Fu);
     *w = len;
     return cp;
+}
+
+size_t ik_utf8_encode(char out[4], unsigned cp)
+{
+    if (cp < 0x80) {
+        out[0] = (char)cp;
+        return 1;
+    }
+    size_t len = cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+    for (size_t i = len - 1; i > 0; i--, cp >>= 6)
+        out[i] = (char)(0x80 | (cp & 0x3F));
+    out[0] = (char)(((0xF00u >> len) | cp) & 0xFF); /* 110xxxxx, 1110xxxx, 11110xxx */
+    return len;
 }
 
 size_t ik_utf8_lead_len(unsigned char c)

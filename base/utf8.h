@@ -1,5 +1,5 @@
 /* base/utf8.h - the one home of UTF-8 handling: counting code points,
- * stepping over one character, checking and decoding.
+ * stepping over one character, checking, decoding and encoding.
  *
  * Callers differ in how much they trust their bytes, so there are two
  * families, and each function says which it is:
@@ -52,6 +52,10 @@ size_t ik_utf8_seq_len(const char *s, size_t n);
  * the lead byte starts no sequence, the byte reads as itself, one byte wide.
  * The code point is assembled from the payload bits without range checks. */
 unsigned ik_utf8_decode_lax(const char *s, size_t n, size_t *w);
+
+/* Writes code point cp (at most U+10FFFF; not checked) as UTF-8 into out and
+ * returns its length, 1..4. */
+size_t ik_utf8_encode(char out[4], unsigned cp);
 
 /* Strict: the byte length a well-formed sequence starting with lead byte c
  * has: 1 for ASCII, 2 for C2..DF, 3 for E0..EF, 4 for F0..F4; 0 for a byte

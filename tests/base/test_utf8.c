@@ -148,3 +148,26 @@ Test(utf8, valid_whole_string)
     cr_expect_not(ik_utf8_valid(S("ok\xff")), "invalid byte at the end");
     cr_expect_not(ik_utf8_valid("国税庁", 8), "cut inside the last character");
 }
+
+Test(utf8, encode)
+{
+    char o[4];
+    cr_expect_eq(ik_utf8_encode(o, 'A'), 1);
+    cr_expect_eq(o[0], 'A');
+    cr_expect_eq(ik_utf8_encode(o, 0x120), 2, "GPT-2's byte map: U+0120 for a space");
+    cr_expect_eq(memcmp(o, "\xc4\xa0", 2), 0);
+    cr_expect_eq(ik_utf8_encode(o, 0x56FD), 3);
+    cr_expect_eq(memcmp(o, "\xe5\x9b\xbd", 3), 0);
+    cr_expect_eq(ik_utf8_encode(o, 0x1F600), 4);
+    cr_expect_eq(memcmp(o, "\xf0\x9f\x98\x80", 4), 0);
+    /* Every scalar value round-trips through the strict check and the decoder. */
+    for (unsigned cp = 0; cp <= 0x10FFFF; cp++) {
+        if (cp >= 0xD800 && cp <= 0xDFFF)
+            continue;
+        size_t n = ik_utf8_encode(o, cp), w;
+        cr_assert_eq(ik_utf8_valid_seq(o, n), n, "U+%04X", cp);
+        cr_assert_eq(ik_utf8_seq_len(o, n), n, "U+%04X", cp);
+        cr_assert_eq(ik_utf8_decode_lax(o, n, &w), cp, "U+%04X", cp);
+        cr_assert_eq(w, n);
+    }
+}
