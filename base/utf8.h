@@ -16,7 +16,7 @@
  * "Code point" counts are the number of bytes that are not continuation bytes,
  * which equals Python's len() for valid UTF-8.
  *
- * All functions take a byte count n and never read past s + n; none
+ * The functions that take a byte count n never read past s + n; none
  * allocates or fails. */
 #ifndef IK_BASE_UTF8_H
 #define IK_BASE_UTF8_H
