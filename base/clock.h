@@ -1,5 +1,6 @@
-/* base/clock.h - time in milliseconds: monotonic for durations, wall clock
- * for timestamps that are stored or shown. Cannot fail. */
+/* base/clock.h - the one place the clocks are read: monotonic for durations,
+ * wall clock (CLOCK_REALTIME, since the epoch) for timestamps that are stored,
+ * shown or compared with file times. Cannot fail. */
 #ifndef IK_BASE_CLOCK_H
 #define IK_BASE_CLOCK_H
 
@@ -7,5 +8,7 @@
 
 int64_t ik_clock_monotonic_ms(void);
 int64_t ik_clock_wall_ms(void);
+/* The wall clock in nanoseconds, for comparing with st_mtim. */
+int64_t ik_clock_wall_ns(void);
 
 #endif

@@ -14,36 +14,8 @@
 #include "base/buf.h"
 #include "base/error.h"
 #include "base/mp.h"
+#include "base/utf8.h"
 #include "base/xmalloc.h"
-
-/* Length of the valid UTF-8 sequence at s (of n bytes), or 0 if invalid. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-    unsigned c = s[0];
-    size_t len;
-    unsigned min;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf)
-        len = 2, min = 0x80;
-    else if (c >= 0xe0 && c <= 0xef)
-        len = 3, min = 0x800;
-    else if (c >= 0xf0 && c <= 0xf4)
-        len = 4, min = 0x10000;
-    else
-        return 0;
-    if (n < len)
-        return 0;
-    unsigned cp = c & (0x3f >> (len - 1));
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return len;
-}
 
 void ik_mpjson_write_string(struct ik_buf *out, const char *s, size_t n, size_t max_chars)
 {
@@ -58,7 +30,7 @@ void ik_mpjson_write_string(struct ik_buf *out, const char *s, size_t n, size_t 
         chars++;
         unsigned char c = p[i];
         if (c >= 0x80) {
-            size_t len = utf8_seq(p + i, n - i);
+            size_t len = ik_utf8_valid_seq(s + i, n - i);
             if (len == 0) {
                 ik_buf_puts(out, "\xef\xbf\xbd"); /* U+FFFD for a byte that is not UTF-8 */
                 i++;

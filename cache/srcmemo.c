@@ -13,12 +13,12 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <msgpack.h>
 
 #include "cache/cache_int.h"
+#include "base/clock.h"
 #include "base/file.h"
 #include "cache/srcmemo.h"
 #include "base/error.h"
@@ -247,9 +247,7 @@ static int file_hash(struct ik_srcmemo *m, const char *abs, const struct stat *s
     /* Memoise only if the file did not change while we read it and is old
      * enough that its timestamp would show the next change. */
     struct stat after;
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    int64_t now_ns = (int64_t)now.tv_sec * 1000000000LL + now.tv_nsec;
+    int64_t now_ns = ik_clock_wall_ns();
     if (stat(abs, &after) != 0 || !same_stat(st, &after) || size != (uint64_t)st->st_size ||
         mtime_ns(st) > now_ns - RACY_WINDOW_NS)
         return 0;

@@ -169,13 +169,6 @@ void ik__cc_out(const struct ik_buf *b)
     fflush(stdout);
 }
 
-int64_t ik__cc_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void ik__cc_age(int64_t ms, char out[16])
 {
     int64_t s = ms < 0 ? 0 : ms / 1000;

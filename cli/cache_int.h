@@ -96,8 +96,6 @@ int ik__cc_load(const struct ik_cache *c, const char *ref, struct ik__cc_ref *r,
 void ik__cc_hex12(const struct ik_hash *h, char out[13]);
 /* Writes b to stdout and flushes. */
 void ik__cc_out(const struct ik_buf *b);
-/* Milliseconds since the epoch. */
-int64_t ik__cc_now_ms(void);
 /* "5s", "3m", "2h", "4d" for an age in milliseconds. */
 void ik__cc_age(int64_t ms, char out[16]);
 

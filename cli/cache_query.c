@@ -20,6 +20,7 @@
 #include "cli/common.h"
 #include "base/error.h"
 #include "base/mp.h"
+#include "base/utf8.h"
 #include "base/xmalloc.h"
 
 /* An object loaded through a REF and unpacked. */
@@ -85,24 +86,18 @@ static char *cell(const msgpack_object *v)
         ik_mpjson_write(&b, v, 0, NULL);
     }
     /* Cut at 60 code points so a table stays readable. */
-    size_t cps = 0;
-    for (size_t i = 0; i < b.len; i++) {
-        if (((unsigned char)b.data[i] & 0xc0) != 0x80 && ++cps == 61) {
-            b.len = i;
-            b.data[i] = '\0';
-            ik_buf_puts(&b, "\xe2\x80\xa6");
-            break;
-        }
+    size_t cut = ik_utf8_cut(b.data, b.len, 60);
+    if (cut < b.len) {
+        b.len = cut;
+        b.data[cut] = '\0';
+        ik_buf_puts(&b, "\xe2\x80\xa6");
     }
     return ik_buf_steal(&b);
 }
 
 static size_t width(const char *s)
 {
-    size_t n = 0;
-    for (; *s; s++)
-        n += ((unsigned char)*s & 0xc0) != 0x80;
-    return n;
+    return ik_utf8_count(s, strlen(s));
 }
 
 static void pad(struct ik_buf *b, const char *s, size_t w)

@@ -13,6 +13,7 @@
 #include "base/mpjson.h"
 #include "query/preview.h"
 #include "base/buf.h"
+#include "base/clock.h"
 #include "cli/cli.h"
 #include "cli/cache_int.h"
 #include "base/mp.h"
@@ -153,7 +154,7 @@ int ik__cc_ls(int argc, char **argv)
         ik_jsonw_begin_array(&w);
     else
         ik_buf_printf(&out, "%-12s  %-16s %10s  %-24s %s\n", "HASH", "KIND", "SIZE", "PRODUCER", "AGE");
-    int64_t now = ik__cc_now_ms();
+    int64_t now = ik_clock_wall_ms();
     for (size_t i = 0; i < x.n; i++) {
         const struct ls_row *r = &x.rows[i];
         if (kind && strcmp(r->kind, kind) != 0)

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "base/error.h"
 #include "cache/artifact.h"
 #include "cache/kv.h"
@@ -319,17 +320,10 @@ int ik_node_kv_get(struct ik_node_ctx *ctx, const char *ns, const struct ik_hash
     return 0;
 }
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 void ik_node_progress(struct ik_node_ctx *ctx, uint64_t done, uint64_t total, const char *unit)
 {
     /* At most ten frames a second, but always the last one. */
-    uint64_t t = now_ms();
+    uint64_t t = (uint64_t)ik_clock_monotonic_ms();
     if (t - ctx->last_progress_ms < 100 && done != total)
         return;
     ctx->last_progress_ms = t;

@@ -1,12 +1,14 @@
 /* lm/tokenizer.c - the family-independent half of the tokenizers:
  * loading by file type, matching special tokens in the text before the
  * family's own encoder sees it, decoding, and the accessors (tokenizer.h). */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/buf.h"
 #include "base/diag.h"
 #include "base/error.h"
+#include "base/file.h"
 #include "base/xmalloc.h"
 #include "lm/tokenizer_int.h"
 
@@ -26,16 +28,24 @@ int ik__tok_add_piece(struct ik_tok *t, const char *s, size_t len, float score, 
     return t->n++;
 }
 
-size_t ik__utf8_len(const char *s, size_t len)
+int ik__tok_read_file(const char *path, unsigned char **data, size_t *len, int empty_rc,
+                      const char *empty_tail, struct ik_diag *d)
 {
-    unsigned char c = (unsigned char)s[0];
-    size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 1;
-    if (n > len)
-        return 1;
-    for (size_t i = 1; i < n; i++)
-        if (((unsigned char)s[i] >> 6) != 2)
-            return 1;
-    return n;
+    struct ik_diag io = IK_DIAG_INIT;
+    char *raw;
+    int rc = ik_read_file(path, &raw, len, &io);
+    ik_diag_free(&io);
+    /* ik_read_file fails in read(2) only with these; anything else is open(2)'s. */
+    if (rc == -EISDIR || rc == -EIO)
+        return ik_diag_set(d, -EIO, "cannot read '%s'", path);
+    if (rc != 0)
+        return ik_diag_set(d, rc, "cannot open '%s': %s", path, strerror(-rc));
+    if (*len == 0) {
+        free(raw);
+        return ik_diag_set(d, empty_rc, "cannot read '%s'%s", path, empty_tail);
+    }
+    *data = (unsigned char *)raw;
+    return 0;
 }
 
 int ik_tok_load(struct ik_tok **out, const char *path, struct ik_diag *d)

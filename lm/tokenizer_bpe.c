@@ -19,6 +19,7 @@
 #include "base/buf.h"
 #include "base/diag.h"
 #include "base/error.h"
+#include "base/utf8.h"
 #include "base/xmalloc.h"
 #include "lm/tokenizer_int.h"
 
@@ -39,17 +40,6 @@ static int byte_to_cp(int b)
     return 256 + n;
 }
 
-static size_t put_cp(char *o, int cp)
-{
-    if (cp < 0x80) {
-        o[0] = (char)cp;
-        return 1;
-    }
-    o[0] = (char)(0xc0 | cp >> 6);
-    o[1] = (char)(0x80 | (cp & 0x3f));
-    return 2;
-}
-
 void ik__tok_bpe_piece_bytes(const char *piece, struct ik_buf *out)
 {
     static int inv[324]; /* code point -> byte + 1 */
@@ -61,14 +51,11 @@ void ik__tok_bpe_piece_bytes(const char *piece, struct ik_buf *out)
     }
     const unsigned char *p = (const unsigned char *)piece;
     while (*p) {
+        /* The byte map's code points are below U+0144: one or two bytes. */
+        size_t l = ik_utf8_seq_len((const char *)p, 2);
         int cp = -1;
-        size_t l = 1;
-        if (p[0] < 0x80)
-            cp = p[0];
-        else if ((p[0] >> 5) == 6 && (p[1] >> 6) == 2) {
-            cp = (p[0] & 0x1f) << 6 | (p[1] & 0x3f);
-            l = 2;
-        }
+        if (p[0] < 0x80 || l == 2)
+            cp = (int)ik_utf8_decode_lax((const char *)p, l, &l);
         if (cp >= 0 && cp < 324 && inv[cp])
             ik_buf_putc(out, (char)(inv[cp] - 1));
         else
@@ -311,9 +298,9 @@ static void encode_word(const struct ik_tok *t, const char *w, size_t len, int *
                         struct ik_buf *tmp)
 {
     ik_buf_reset(tmp);
-    char u[2];
+    char u[4];
     for (size_t i = 0; i < len; i++)
-        ik_buf_append(tmp, u, put_cp(u, byte_to_cp((unsigned char)w[i])));
+        ik_buf_append(tmp, u, ik_utf8_encode(u, (unsigned)byte_to_cp((unsigned char)w[i])));
     if (t->ignore_merges) {
         int id = ik_strmap_get(&t->ids, tmp->data, tmp->len);
         if (id >= 0) {
@@ -325,7 +312,7 @@ static void encode_word(const struct ik_tok *t, const char *w, size_t len, int *
     int *sym = ik_xmalloc(len * sizeof *sym);
     size_t ns = 0;
     for (size_t i = 0; i < tmp->len;) {
-        size_t cl = (unsigned char)tmp->data[i] < 0x80 ? 1 : 2;
+        size_t cl = ik_utf8_seq_len(tmp->data + i, tmp->len - i);
         sym[ns++] = ik_strmap_get(&t->ids, tmp->data + i, cl);
         i += cl;
     }
@@ -389,7 +376,7 @@ int ik__tok_bpe_encode(const struct ik_tok *t, const char *text, size_t len, int
             encode_word(t, text + off, ov[0] - off, ids, n, cap, &tmp);
         if (ov[1] > ov[0])
             encode_word(t, text + ov[0], ov[1] - ov[0], ids, n, cap, &tmp);
-        off = ov[1] > ov[0] ? ov[1] : ov[0] + ik__utf8_len(text + ov[0], len - ov[0]);
+        off = ov[1] > ov[0] ? ov[1] : ov[0] + ik_utf8_seq_len(text + ov[0], len - ov[0]);
         if (ov[1] == ov[0] && off <= len && off > ov[0])
             encode_word(t, text + ov[0], off - ov[0], ids, n, cap, &tmp);
     }

@@ -55,9 +55,13 @@ void ik__tok_bpe_free(struct ik_tok *t);
 /* Appends the bytes of a byte-level piece (inverse of the GPT-2 byte map). */
 void ik__tok_bpe_piece_bytes(const char *piece, struct ik_buf *out);
 
+/* Reads a tokenizer file whole (ik_read_file: malloc'd, NUL-terminated) with
+ * the loaders' own messages: "cannot open '<path>': <reason>" (-errno),
+ * "cannot read '<path>'" (-EIO), and for an empty file empty_rc with
+ * "cannot read '<path>'<empty_tail>" (each loader words its own). */
+int ik__tok_read_file(const char *path, unsigned char **data, size_t *len, int empty_rc,
+                      const char *empty_tail, struct ik_diag *d);
 /* Adds a piece to t's arrays (grows them); returns its id. */
 int ik__tok_add_piece(struct ik_tok *t, const char *s, size_t len, float score, int type, size_t *cap);
-/* Length of the UTF-8 character at s (1 for an invalid byte), len > 0. */
-size_t ik__utf8_len(const char *s, size_t len);
 
 #endif

@@ -6,9 +6,7 @@
  * both are undone. llama2.c's run.c fixes ids 0, 1, 2 as <unk>, BOS, EOS and
  * encodes with a dummy prefix, no whitespace folding and byte fallback (the
  * <0xXX> pieces), which is what the flags below select. */
-#include <errno.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,23 +39,13 @@ static void spm_spelling(struct ik_buf *b, int id, const char *s, size_t len)
 
 int ik__tok_l2c_load(struct ik_tok *t, const char *path, struct ik_diag *d)
 {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return ik_diag_set(d, -errno, "cannot open '%s': %s", path, strerror(errno));
-    fseek(f, 0, SEEK_END);
-    long size = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *data = size > 0 ? malloc((size_t)size) : NULL;
-    if (data == NULL || fread(data, 1, (size_t)size, f) != (size_t)size) {
-        fclose(f);
-        free(data);
-        return ik_diag_set(d, size == 0 ? IK_EPARSE : -EIO, "cannot read '%s'%s", path,
-                           size == 0 ? ": the file is empty" : "");
-    }
-    fclose(f);
+    unsigned char *data;
+    size_t n;
+    int rc = ik__tok_read_file(path, &data, &n, IK_EPARSE, ": the file is empty", d);
+    if (rc != 0)
+        return rc;
     struct ik_srcloc loc = {path, 0, 0};
-    size_t n = (size_t)size, off = 4, cap = 0;
-    int rc = 0;
+    size_t off = 4, cap = 0;
     uint32_t max_len = n >= 4 ? le32(data) : 0;
     if (n < 4 || max_len == 0 || max_len > 4096)
         rc = ik_diag_at(d, IK_EPARSE, &loc, NULL, 0, "offset 0: max_token_length %u is not that of "

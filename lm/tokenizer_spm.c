@@ -5,15 +5,14 @@
  * characters at min_score - 10), both with byte fallback, as sentencepiece's
  * bpe_model.cc and unigram_model.cc do. Only the identity normalizer (plus
  * the whitespace options) is implemented; others are refused by name. */
-#include <errno.h>
 #include <math.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/diag.h"
 #include "base/error.h"
+#include "base/utf8.h"
 #include "base/xmalloc.h"
 #include "lm/tokenizer_int.h"
 
@@ -113,21 +112,11 @@ static int parse_piece(struct ik_tok *t, struct pb *b, size_t *cap, const char *
 
 int ik__tok_spm_load(struct ik_tok *t, const char *path, struct ik_diag *d)
 {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return ik_diag_set(d, -errno, "cannot open '%s': %s", path, strerror(errno));
-    fseek(f, 0, SEEK_END);
-    long size = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *data = size > 0 ? malloc((size_t)size) : NULL;
-    int rc = 0;
-    if (size <= 0 || data == NULL || fread(data, 1, (size_t)size, f) != (size_t)size) {
-        fclose(f);
-        free(data);
-        return ik_diag_set(d, size <= 0 ? IK_EPARSE : -EIO, "cannot read '%s'%s", path,
-                           size <= 0 ? ": empty file" : "");
-    }
-    fclose(f);
+    unsigned char *data;
+    size_t size;
+    int rc = ik__tok_read_file(path, &data, &size, IK_EPARSE, ": empty file", d);
+    if (rc != 0)
+        return rc;
     for (int i = 0; i < 256; i++)
         t->byte_id[i] = -1;
     struct pb b = {data, data + size, data}, sub, sub2;
@@ -274,7 +263,7 @@ static void encode_bpe(const struct ik_tok *t, const char *s, size_t len, int **
     size_t ns = 0;
     struct sym *y = ik_xmalloc((len + 1) * sizeof *y);
     for (size_t i = 0; i < len; ns++) {
-        size_t cl = ik__utf8_len(s + i, len - i);
+        size_t cl = ik_utf8_seq_len(s + i, len - i);
         y[ns] = (struct sym){i, cl, (int)ns - 1, (int)ns + 1};
         i += cl;
     }
@@ -342,7 +331,7 @@ static void encode_unigram(const struct ik_tok *t, const char *s, size_t len, in
         best[j] = -INFINITY;
     best[0] = 0;
     for (size_t i = 0; i < len;) {
-        size_t cl = ik__utf8_len(s + i, len - i);
+        size_t cl = ik_utf8_seq_len(s + i, len - i);
         if (best[i] > -INFINITY) {
             int have_char = 0;
             for (size_t e = i + cl; e <= len && e - i <= t->max_piece_len;) {
@@ -359,7 +348,7 @@ static void encode_unigram(const struct ik_tok *t, const char *s, size_t len, in
                 }
                 if (e == len)
                     break;
-                e += ik__utf8_len(s + e, len - e);
+                e += ik_utf8_seq_len(s + e, len - e);
             }
             if (!have_char) {
                 float sc = best[i] + (t->min_score - UNK_PENALTY);

@@ -10,6 +10,7 @@
 #include "query/preview.h"
 #include "base/buf.h"
 #include "base/mp.h"
+#include "base/utf8.h"
 
 static const struct ik_mpjson_opts cut = {IK_PREVIEW_MAX_STR, 48, 20};
 
@@ -24,17 +25,14 @@ bool ik_preview_is_text(const void *data, size_t len, bool prefix)
             i++;
             continue;
         }
-        size_t n = c >= 0xf0 && c <= 0xf4 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 && c <= 0xdf ? 2 : 0;
-        if (n == 0 || (c > 0xf4))
+        size_t n = ik_utf8_lead_len(c);
+        if (n == 0)
             return false;
+        /* A prefix may end inside a character: what is cut off is not judged. */
         if (i + n > len)
             return prefix;
-        for (size_t k = 1; k < n; k++)
-            if ((p[i + k] & 0xc0) != 0x80)
-                return false;
-        /* Reject overlong forms and surrogates, which strict decoders refuse. */
-        if ((c == 0xe0 && p[i + 1] < 0xa0) || (c == 0xed && p[i + 1] >= 0xa0) ||
-            (c == 0xf0 && p[i + 1] < 0x90) || (c == 0xf4 && p[i + 1] >= 0x90))
+        /* Strict, as decoders are: no overlong forms, no surrogates. */
+        if (ik_utf8_valid_seq((const char *)p + i, n) != n)
             return false;
         i += n;
     }

@@ -14,6 +14,7 @@
 #include "query/query_int.h"
 #include "base/buf.h"
 #include "base/error.h"
+#include "base/utf8.h"
 #include "base/xmalloc.h"
 
 /* Operator spellings, indexed by enum cmp_op. */
@@ -31,11 +32,7 @@ struct parser {
 
 static int column_of(const struct parser *p, size_t at)
 {
-    int col = 1;
-    for (size_t i = 0; i < at && i < p->len; i++)
-        if (((unsigned char)p->s[i] & 0xc0) != 0x80)
-            col++;
-    return col;
+    return 1 + (int)ik_utf8_count(p->s, at < p->len ? at : p->len);
 }
 
 static int fail(struct parser *p, size_t at, const char *fmt, ...)

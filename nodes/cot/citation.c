@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/buf.h"
+#include "base/utf8.h"
 #include "nodes/cot/cot.h"
 
 const char *const ik_cite_names[IK_CITE_N] = {"ok", "no_document", "wrong_document", "no_quote",
@@ -31,15 +32,6 @@ static void squeeze(struct ik_buf *b, const char *s, size_t len)
     }
     if (b->data == NULL)
         ik_buf_puts(b, "");
-}
-
-static size_t code_points(const char *s, size_t len)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < len; i++)
-        if (((unsigned char)s[i] & 0xC0) != 0x80)
-            n++;
-    return n;
 }
 
 /* Reads a decimal number (ASCII or full-width digits) at s; -1 if none. */
@@ -138,7 +130,7 @@ enum ik_cite ik_cot_cite_check(const char *answer, size_t len, const char *doc_l
             break; /* unclosed quote: nothing more to read */
         struct ik_buf nq = IK_BUF_INIT;
         squeeze(&nq, start, (size_t)(q - start));
-        if (code_points(nq.data, nq.len) >= (size_t)(min_quote_chars > 0 ? min_quote_chars : 1)) {
+        if (ik_utf8_count(nq.data, nq.len) >= (size_t)(min_quote_chars > 0 ? min_quote_chars : 1)) {
             any_quote = true;
             found = quote_in(nq.data, nq.len, nd.data, nd.len);
         }

@@ -9,35 +9,9 @@
 #include <string.h>
 
 #include "base/buf.h"
+#include "base/utf8.h"
 #include "base/xmalloc.h"
 #include "nodes/cot/cot.h"
-
-/* Decodes one UTF-8 code point at s (len > 0); sets *w. Invalid bytes read
- * as themselves, one byte wide. */
-static unsigned decode(const char *s, size_t len, size_t *w)
-{
-    unsigned char c = (unsigned char)s[0];
-    if (c < 0x80 || len < 2) {
-        *w = 1;
-        return c;
-    }
-    if ((c & 0xE0) == 0xC0) {
-        *w = 2;
-        return ((c & 0x1Fu) << 6) | ((unsigned char)s[1] & 0x3Fu);
-    }
-    if ((c & 0xF0) == 0xE0 && len >= 3) {
-        *w = 3;
-        return ((c & 0x0Fu) << 12) | (((unsigned char)s[1] & 0x3Fu) << 6) |
-               ((unsigned char)s[2] & 0x3Fu);
-    }
-    if ((c & 0xF8) == 0xF0 && len >= 4) {
-        *w = 4;
-        return ((c & 0x07u) << 18) | (((unsigned char)s[1] & 0x3Fu) << 12) |
-               (((unsigned char)s[2] & 0x3Fu) << 6) | ((unsigned char)s[3] & 0x3Fu);
-    }
-    *w = 1;
-    return c;
-}
 
 /* Characters that carry meaning: not whitespace, punctuation or kana
  * particles (hiragana). */
@@ -59,7 +33,7 @@ static size_t overlap(const char *s, size_t len, const char *q)
     unsigned seen[512];
     size_t n_seen = 0;
     for (size_t i = 0, w; i < len; i += w) {
-        unsigned cp = decode(s + i, len - i, &w);
+        unsigned cp = ik_utf8_decode_lax(s + i, len - i, &w);
         if (!is_content(cp) || memmem(q, qlen, s + i, w) == NULL)
             continue;
         bool dup = false;
@@ -113,15 +87,6 @@ static void trim(const char **s, size_t *len)
         (*len)--;
 }
 
-static size_t n_code_points(const char *s, size_t len)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < len; i++)
-        if (((unsigned char)s[i] & 0xC0) != 0x80)
-            n++;
-    return n;
-}
-
 char *ik_cot_extractive_answer(const char *question, const char *doc, size_t doc_len,
                                int oracle, const char *doc_label, int min_quote_chars)
 {
@@ -138,7 +103,7 @@ char *ik_cot_extractive_answer(const char *question, const char *doc, size_t doc
         trim(&s, &len);
         if (len > 0) {
             bool bal = balanced(s, len);
-            int rank = bal ? (n_code_points(s, len) >= (size_t)min_quote_chars ? 2 : 1) : 0;
+            int rank = bal ? (ik_utf8_count(s, len) >= (size_t)min_quote_chars ? 2 : 1) : 0;
             size_t score = overlap(s, len, question);
             if (rank > best_rank || (rank == best_rank && score > best_score)) {
                 best = s;

@@ -14,6 +14,7 @@
 
 #include "base/buf.h"
 #include "base/error.h"
+#include "base/utf8.h"
 #include "base/xmalloc.h"
 #include "nodes/raft/faq_rows.h"
 #include "nodes/raft/faq_rows_int.h"
@@ -75,50 +76,6 @@ size_t ik_faq_rows_add(struct ik_faq_rows *rows, const char *q, size_t q_len, co
 const char *ik_faq_rows_group(const struct ik_faq_rows *rows, size_t i)
 {
     return rows->groups[rows->v[i].group];
-}
-
-size_t ik_utf8_len(const char *s, size_t n)
-{
-    size_t cp = 0;
-    for (size_t i = 0; i < n; i++)
-        if (((unsigned char)s[i] & 0xC0) != 0x80)
-            cp++;
-    return cp;
-}
-
-bool ik_utf8_valid(const char *str, size_t n)
-{
-    const unsigned char *s = (const unsigned char *)str;
-    size_t i = 0;
-    while (i < n) {
-        unsigned c = s[i];
-        size_t k;
-        unsigned min;
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if (c >= 0xC2 && c <= 0xDF) {
-            k = 1, min = 0x80;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            k = 2, min = 0x800;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            k = 3, min = 0x10000;
-        } else {
-            return false;
-        }
-        if (i + k >= n)
-            return false;
-        unsigned cp = c & (0x3F >> k);
-        for (size_t j = 1; j <= k; j++) {
-            if ((s[i + j] & 0xC0) != 0x80)
-                return false;
-            cp = (cp << 6) | (s[i + j] & 0x3F);
-        }
-        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-            return false;
-        i += k + 1;
-    }
-    return true;
 }
 
 /* --- one row, any format ------------------------------------------------- */

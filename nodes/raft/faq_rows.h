@@ -90,9 +90,4 @@ int ik_faq_rows_from_object(const char *name, const msgpack_object *obj,
                             const struct ik_faq_fields *f, struct ik_faq_rows *out,
                             struct ik_diag *d);
 
-/* Number of Unicode code points in valid UTF-8 text (Python's len). */
-size_t ik_utf8_len(const char *s, size_t n);
-/* True if s[0..n) is valid UTF-8 (no overlongs, no surrogates). */
-bool ik_utf8_valid(const char *s, size_t n);
-
 #endif

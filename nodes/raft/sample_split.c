@@ -8,6 +8,7 @@
 #include "base/error.h"
 #include "base/mp.h"
 #include "base/spellcheck.h"
+#include "base/utf8.h"
 #include "base/xmalloc.h"
 #include "base/prng.h"
 #include "nodes/raft/sample_split.h"
@@ -215,7 +216,7 @@ int ik_sample_split(const char *name, const struct ik_faq_rows *rows,
 
     for (size_t i = 0; i < N; i++) {
         const struct ik_faq_row *r = &rows->v[i];
-        size_t cp = ik_utf8_len(r->answer, r->answer_len);
+        size_t cp = ik_utf8_count(r->answer, r->answer_len);
         if (cp < p->min_chars) {
             out->answer_too_short++;
         } else if (cp > p->max_chars) {
@@ -236,7 +237,7 @@ int ik_sample_split(const char *name, const struct ik_faq_rows *rows,
     /* The unseen pool: other groups' distinct questions that the target never asks. */
     for (size_t i = 0; i < N; i++) {
         const struct ik_faq_row *r = &rows->v[i];
-        size_t cp = ik_utf8_len(r->answer, r->answer_len);
+        size_t cp = ik_utf8_count(r->answer, r->answer_len);
         if (cp < p->min_chars || cp > p->max_chars || strcmp(rows->groups[r->group], p->ministry) == 0)
             continue;
         if (ik_strset_get(&tq, r->question, r->question_len, NULL))

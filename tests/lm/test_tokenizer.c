@@ -5,8 +5,11 @@
  * tokenizer files are read from ../shared/data and their tests skip, saying
  * so, when that folder is absent. */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "base/buf.h"
 #include "base/diag.h"
@@ -417,5 +420,45 @@ Test(lm_tokenizer, bpe_small_json_nfc)
     nfc_round_trip(t, "e\xcc\x81" "e", "\xc3\xa9" "e");
     ik_tok_free(t);
     free(p);
+    lmt_rmtree(dir);
+}
+
+/* The loaders' own file messages: a missing file, an empty one, a folder. */
+Test(lm_tokenizer, file_errors)
+{
+    static const struct {
+        const char *name;
+        int empty_rc;
+        const char *empty_tail;
+    } cases[] = {
+        {"t.model", IK_EPARSE, ": empty file"},
+        {"t.bin", IK_EPARSE, ": the file is empty"},
+        {"t.gguf", -EIO, ""},
+    };
+    char *dir = lmt_tmpdir();
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *p = ik_xasprintf("%s/%s", dir, cases[i].name);
+        struct ik_tok *t = NULL;
+        struct ik_diag d = IK_DIAG_INIT;
+        cr_expect_eq(ik_tok_load(&t, p, &d), -ENOENT, "%s", p);
+        char *want = ik_xasprintf("error: cannot open '%s': No such file or directory", p);
+        cr_expect_str_eq(ik_diag_message(&d), want);
+        free(want);
+        ik_diag_free(&d);
+        lmt_write(p, "", 0);
+        cr_expect_eq(ik_tok_load(&t, p, &d), cases[i].empty_rc, "%s", p);
+        want = ik_xasprintf("error: cannot read '%s'%s", p, cases[i].empty_tail);
+        cr_expect_str_eq(ik_diag_message(&d), want);
+        free(want);
+        ik_diag_free(&d);
+        cr_assert_eq(unlink(p), 0);
+        cr_assert_eq(mkdir(p, 0700), 0);
+        cr_expect_eq(ik_tok_load(&t, p, &d), -EIO, "%s is a folder", p);
+        want = ik_xasprintf("error: cannot read '%s'", p);
+        cr_expect_str_eq(ik_diag_message(&d), want);
+        free(want);
+        ik_diag_free(&d);
+        free(p);
+    }
     lmt_rmtree(dir);
 }

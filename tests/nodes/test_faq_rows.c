@@ -185,12 +185,3 @@ Test(faq_rows, read_file_names_the_path)
                      "error: /nonexistent/faq.jsonl: cannot open: No such file or directory");
     ik_diag_free(&d);
 }
-
-Test(faq_rows, utf8)
-{
-    cr_expect_eq(ik_utf8_len("国税庁a", strlen("国税庁a")), 4);
-    cr_expect(ik_utf8_valid("国税庁", strlen("国税庁")));
-    cr_expect_not(ik_utf8_valid("\xe5\x9b", 2), "truncated sequence");
-    cr_expect_not(ik_utf8_valid("\xc0\xaf", 2), "overlong");
-    cr_expect_not(ik_utf8_valid("\xed\xa0\x80", 3), "surrogate");
-}
