@@ -11,6 +11,7 @@
 
 #include <msgpack.h>
 
+#include "base/assert.h"
 #include "base/error.h"
 #include "engine/graph_int.h"
 #include "base/mp.h"
@@ -302,8 +303,7 @@ static int conv_default(struct conv *c, const struct ik_node_type *t,
 {
     yaml_parser_t parser;
     yaml_document_t doc;
-    if (!yaml_parser_initialize(&parser))
-        abort(); /* only fails on allocation, like ik_xmalloc */
+    IK_ASSERT(yaml_parser_initialize(&parser)); /* fails only on allocation, like ik_xmalloc */
     yaml_parser_set_input_string(&parser, (const unsigned char *)ps->default_yaml,
                                  strlen(ps->default_yaml));
     int rc;
