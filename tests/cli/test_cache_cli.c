@@ -42,25 +42,24 @@ static void put(const void *data, size_t len, struct ik_hash *h)
 
 static void put_records(const char *const *recs, size_t n, struct ik_hash *h)
 {
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    ik_artifact_begin(&pk, "faq.rows", 1, 1);
-    msgpack_pack_map(&pk, 1);
-    ik_mp_pack_str(&pk, "source");
-    ik_mp_pack_str(&pk, "faq.jsonl");
-    ik_mp_pack_str(&pk, "records");
-    msgpack_pack_array(&pk, n);
+    struct ik_mp_writer w;
+    ik_mp_writer_init(&w);
+    ik_artifact_begin(&w, "faq.rows", 1, 1);
+    msgpack_pack_map(&w.pk, 1);
+    ik_mp_pack_str(&w.pk, "source");
+    ik_mp_pack_str(&w.pk, "faq.jsonl");
+    ik_mp_pack_str(&w.pk, "records");
+    msgpack_pack_array(&w.pk, n);
     for (size_t i = 0; i < n; i++) {
         json_error_t err;
         json_t *j = json_loads(recs[i], 0, &err);
         cr_assert_not_null(j, "%s", err.text);
-        ik_json_to_msgpack(j, &pk);
+        ik_json_to_msgpack(j, &w.pk);
         json_decref(j);
     }
-    put(sb.data, sb.size, h);
-    msgpack_sbuffer_destroy(&sb);
+    ik_artifact_end(&w);
+    put(w.sb.data, w.sb.size, h);
+    ik_mp_writer_free(&w);
 }
 
 /* Records an action of `node` with one output (and optionally a log). */
@@ -96,13 +95,11 @@ static void setup(void)
     free(root);
     put_records(recs_a, 3, &rows_a);
     put_records(recs_b, 4, &rows_b);
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    ik_artifact_pack_file(&pk, "notes.txt", "hello\nworld\n", 12);
-    put(sb.data, sb.size, &file_h);
-    msgpack_sbuffer_destroy(&sb);
+    struct ik_mp_writer w;
+    ik_mp_writer_init(&w);
+    ik_artifact_pack_file(&w, "notes.txt", "hello\nworld\n", 12);
+    put(w.sb.data, w.sb.size, &file_h);
+    ik_mp_writer_free(&w);
     put("step 1 done\n", 12, &log_h);
     int64_t now = 1700000000000;
     put_action("sample", "rows", &rows_a, "faq.rows", &log_h, now, &key_sample);
