@@ -21,9 +21,8 @@
 #include "cli/cli.h"
 #include "base/mp.h"
 #include "base/xmalloc.h"
+#include "tests/common/tmpcache.h"
 
-static char tmp[64];
-static struct ik_cache *cache;
 static struct ik_hash rows_a, rows_b, file_h, log_h, key_sample, key_filter, key_notes;
 
 static const char *const recs_a[] = {"{\"id\":1,\"q\":\"Où est la gare ?\",\"tags\":[\"fr\"]}",
@@ -37,7 +36,7 @@ static const char *const recs_b[] = {"{\"id\":1,\"q\":\"Où est la gare ?\",\"ta
 static void put(const void *data, size_t len, struct ik_hash *h)
 {
     struct ik_diag d = IK_DIAG_INIT;
-    cr_assert_eq(ik_cas_put(cache, data, len, h, &d), 0, "%s", ik_diag_message(&d));
+    cr_assert_eq(ik_cas_put(T.c, data, len, h, &d), 0, "%s", ik_diag_message(&d));
 }
 
 static void put_records(const char *const *recs, size_t n, struct ik_hash *h)
@@ -69,30 +68,26 @@ static void put_action(const char *node, const char *port, const struct ik_hash 
 {
     put(node, strlen(node), key); /* a stand-in spec object; its hash is the key */
     uint64_t size;
-    cr_assert_eq(ik_cas_stat(cache, out, &size), 0);
+    cr_assert_eq(ik_cas_stat(T.c, out, &size), 0);
     struct ik_action_output o = {(char *)port, *out, size, (char *)kind};
     struct ik_action_counter ctr = {(char *)"items", 3};
     struct ik_action a = {*key, (char *)node, 1, (char *)node, &o, 1, log != NULL,
                           log ? *log : *out, started_ms, 1500, &ctr, 1};
     struct ik_diag d = IK_DIAG_INIT;
-    cr_assert_eq(ik_action_put(cache, &a, &d), 0, "%s", ik_diag_message(&d));
+    cr_assert_eq(ik_action_put(T.c, &a, &d), 0, "%s", ik_diag_message(&d));
 }
 
 static void ref(const char *graph, const char *node, const struct ik_hash *key)
 {
     struct ik_diag d = IK_DIAG_INIT;
-    cr_assert_eq(ik_ref_set(cache, graph, node, key, &d), 0, "%s", ik_diag_message(&d));
+    cr_assert_eq(ik_ref_set(T.c, graph, node, key, &d), 0, "%s", ik_diag_message(&d));
 }
 
+/* A cache named by IKADA_CACHE (tc_setup_env) holding two row sets, a file,
+ * a log, three actions and refs of two graphs. */
 static void setup(void)
 {
-    snprintf(tmp, sizeof tmp, "/tmp/ikada-query-XXXXXX");
-    cr_assert_not_null(mkdtemp(tmp));
-    char *root = ik_xasprintf("%s/.ikada", tmp);
-    setenv("IKADA_CACHE", root, 1);
-    struct ik_diag d = IK_DIAG_INIT;
-    cr_assert_eq(ik_cache_open_at(root, true, &cache, &d), 0, "%s", ik_diag_message(&d));
-    free(root);
+    tc_setup_env();
     put_records(recs_a, 3, &rows_a);
     put_records(recs_b, 4, &rows_b);
     struct ik_mp_writer w;
@@ -111,13 +106,7 @@ static void setup(void)
     ref("other", "filter", &key_filter);
 }
 
-static void teardown(void)
-{
-    ik_cache_close(cache);
-    ik_remove_tree(tmp);
-}
-
-TestSuite(query_cli, .init = setup, .fini = teardown);
+TestSuite(query_cli, .init = setup, .fini = tc_teardown);
 
 static char *out_text, *err_text;
 
@@ -143,7 +132,7 @@ static int cli(const char *first, ...)
         argv[argc++] = (char *)a;
     va_end(ap);
     argv[argc] = NULL;
-    char *op = ik_xasprintf("%s/stdout", tmp), *ep = ik_xasprintf("%s/stderr", tmp);
+    char *op = ik_xasprintf("%s/stdout", T.dir), *ep = ik_xasprintf("%s/stderr", T.dir);
     fflush(stdout);
     fflush(stderr);
     int save_out = dup(1), save_err = dup(2);
@@ -258,7 +247,7 @@ Test(query_cli, query_where_select_limit_count)
 
 Test(query_cli, export_formats)
 {
-    char *path = ik_xasprintf("%s/rows.jsonl", tmp);
+    char *path = ik_xasprintf("%s/rows.jsonl", T.dir);
     cr_assert_eq(cli("export", "sample.rows", "-o", path, NULL), 0, "%s", err_text);
     char *text = slurp(path);
     /* Python's json.dumps layout, as the reference's JSONL files have it. */
@@ -271,7 +260,7 @@ Test(query_cli, export_formats)
     text = slurp(path);
     struct ik_blob b;
     struct ik_diag d = IK_DIAG_INIT;
-    cr_assert_eq(ik_cas_map(cache, &rows_a, UINT64_MAX, &b, &d), 0);
+    cr_assert_eq(ik_cas_map(T.c, &rows_a, UINT64_MAX, &b, &d), 0);
     cr_expect(memcmp(text, b.data, b.len) == 0);
     struct stat st;
     cr_assert_eq(stat(path, &st), 0);
@@ -314,7 +303,7 @@ Test(query_cli, verify_detects_a_flipped_byte)
 {
     cr_assert_eq(cli("verify", NULL), 0, "%s", err_text);
     HAS(out_text, "0 corrupt");
-    char *p = ik_cas_object_path(cache, &rows_a);
+    char *p = ik_cas_object_path(T.c, &rows_a);
     cr_assert_eq(chmod(p, 0644), 0);
     int fd = open(p, O_RDWR);
     cr_assert_geq(fd, 0);
@@ -331,7 +320,7 @@ Test(query_cli, verify_detects_a_flipped_byte)
     HAS(out_text, a);
     HAS(out_text, "sample.rows");
     uint64_t size;
-    cr_expect_eq(ik_cas_stat(cache, &rows_a, &size), -ENOENT); /* quarantined */
+    cr_expect_eq(ik_cas_stat(T.c, &rows_a, &size), -ENOENT); /* quarantined */
 }
 
 Test(query_cli, gc_dry_run_then_real)
@@ -345,11 +334,11 @@ Test(query_cli, gc_dry_run_then_real)
     cr_assert_eq(cli("gc", "--dry-run", NULL), 0, "%s", err_text);
     HAS(out_text, "would remove");
     HAS(out_text, j);
-    cr_expect_eq(ik_cas_stat(cache, &junk, &size), 0);
+    cr_expect_eq(ik_cas_stat(T.c, &junk, &size), 0);
     cr_assert_eq(cli("gc", "--json", NULL), 0, "%s", err_text);
     HAS(out_text, "\"dry_run\": false");
-    cr_expect_eq(ik_cas_stat(cache, &junk, &size), -ENOENT);
-    cr_expect_eq(ik_cas_stat(cache, &rows_a, &size), 0); /* reached from a ref */
+    cr_expect_eq(ik_cas_stat(T.c, &junk, &size), -ENOENT);
+    cr_expect_eq(ik_cas_stat(T.c, &rows_a, &size), 0); /* reached from a ref */
     cr_assert_eq(cli("gc", "--keep-runs", "x", NULL), 2);
 }
 

@@ -7,31 +7,15 @@
 #include <uv.h>
 
 #include "base/error.h"
+#include "tests/common/tmpcache.h"
 #include "tests/cot/helpers.h"
 
 #define KEY "sk-test-SECRET-0123456789"
 
-static struct ik_cache *cache;
-static char cache_dir[64];
 static struct fake F;
 static char url[128];
 
-static void open_cache(void)
-{
-    snprintf(cache_dir, sizeof cache_dir, "/tmp/ikada-cot-cache-XXXXXX");
-    cr_assert_not_null(mkdtemp(cache_dir));
-    struct ik_diag d = IK_DIAG_INIT;
-    cr_assert_eq(ik_cache_open_at(cache_dir, true, &cache, &d), 0);
-}
-
-static void teardown(void)
-{
-    ik_cache_close(cache);
-    cache = NULL;
-    ik_remove_tree(cache_dir);
-}
-
-TestSuite(cot_http, .init = open_cache, .fini = teardown, .timeout = 20);
+TestSuite(cot_http, .init = tc_setup, .fini = tc_teardown, .timeout = 20);
 
 static void config(struct ik_cot_config *c, const struct ik_cot_provider *p, const char **args)
 {
@@ -51,7 +35,7 @@ static void config(struct ik_cot_config *c, const struct ik_cot_provider *p, con
     c->on_invalid = IK_COT_DROP;
     c->min_quote_chars = 5;
     ik_cot_budget_init(&c->budget, 0, NULL);
-    c->cache = cache;
+    c->cache = T.c;
 }
 
 static struct ik_cot_item *items(size_t n)
