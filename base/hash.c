@@ -4,16 +4,17 @@
  * reads in 1 MiB blocks with a sequential-access hint and no extra copies. */
 #include <errno.h>
 #include <fcntl.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
 
+#include "base/assert.h"
 #include "base/hash.h"
 #include "base/file.h"
 #include "base/error.h"
+#include "base/xmalloc.h"
 
 #define HASH_FILE_BLOCK (1u << 20)
 
@@ -21,35 +22,26 @@ struct ik_hasher {
     EVP_MD_CTX *ctx;
 };
 
-static void openssl_die(const char *what)
-{
-    /* Only allocation failures can get here; like ik_xmalloc, give up loudly. */
-    fprintf(stderr, "ikada: OpenSSL failure in %s\n", what);
-    abort();
-}
-
+/* Only allocation failures can make these OpenSSL calls fail; like ik_xmalloc,
+ * give up loudly (IK_ASSERT names the call). */
 struct ik_hasher *ik_hasher_new(void)
 {
-    struct ik_hasher *h = malloc(sizeof *h);
-    if (h == NULL)
-        openssl_die("ik_hasher_new");
+    struct ik_hasher *h = ik_xmalloc(sizeof *h);
     h->ctx = EVP_MD_CTX_new();
-    if (h->ctx == NULL || EVP_DigestInit_ex(h->ctx, EVP_sha256(), NULL) != 1)
-        openssl_die("EVP_DigestInit_ex");
+    IK_ASSERT(h->ctx != NULL);
+    IK_ASSERT(EVP_DigestInit_ex(h->ctx, EVP_sha256(), NULL) == 1);
     return h;
 }
 
 void ik_hasher_update(struct ik_hasher *h, const void *data, size_t len)
 {
-    if (len > 0 && EVP_DigestUpdate(h->ctx, data, len) != 1)
-        openssl_die("EVP_DigestUpdate");
+    IK_ASSERT(len == 0 || EVP_DigestUpdate(h->ctx, data, len) == 1);
 }
 
 void ik_hasher_final(struct ik_hasher *h, struct ik_hash *out)
 {
     unsigned int n = 0;
-    if (EVP_DigestFinal_ex(h->ctx, out->b, &n) != 1 || n != IK_HASH_BYTES)
-        openssl_die("EVP_DigestFinal_ex");
+    IK_ASSERT(EVP_DigestFinal_ex(h->ctx, out->b, &n) == 1 && n == IK_HASH_BYTES);
     EVP_MD_CTX_free(h->ctx);
     free(h);
 }
@@ -57,8 +49,7 @@ void ik_hasher_final(struct ik_hasher *h, struct ik_hash *out)
 void ik_hash_bytes(const void *data, size_t len, struct ik_hash *out)
 {
     unsigned int n = 0;
-    if (EVP_Digest(data, len, out->b, &n, EVP_sha256(), NULL) != 1)
-        openssl_die("EVP_Digest");
+    IK_ASSERT(EVP_Digest(data, len, out->b, &n, EVP_sha256(), NULL) == 1);
 }
 
 int ik_hash_file(const char *path, struct ik_hash *out, uint64_t *size, struct ik_diag *d)

@@ -76,25 +76,23 @@ int main(int argc, char **argv)
     struct ik_sample_result sr;
     if (ik_sample_split("bench.jsonl", &rows, &sp, &sr, &d) < 0)
         fail(&d);
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    struct ik_mp_writer w;
+    ik_mp_writer_init(&w);
     struct ik_faq_rows split[IK_SPLIT_COUNT];
     for (int s = 0; s < IK_SPLIT_COUNT; s++) {
         /* Round-trip each split through its artifact, as distract reads it. */
-        msgpack_sbuffer_clear(&sb);
-        ik_sample_pack_rows(&pk, &rows, &sr, s, &sp);
+        ik_mp_writer_clear(&w);
+        ik_sample_pack_rows(&w, &rows, &sr, s, &sp);
         msgpack_unpacked u;
         msgpack_unpacked_init(&u);
-        msgpack_unpack_next(&u, sb.data, sb.size, NULL);
+        msgpack_unpack_next(&u, w.sb.data, w.sb.size, NULL);
         ik_faq_rows_init(&split[s]);
         if (ik_faq_rows_from_object(ik_split_names[s], &u.data, &ik_faq_fields_artifact, &split[s],
                                     &d) < 0)
             fail(&d);
         msgpack_unpacked_destroy(&u);
     }
-    ik_sample_pack_summary(&pk, &rows, &sr, &sp);
+    ik_sample_pack_summary(&w, &rows, &sr, &sp);
     double t2 = now_s();
 
     struct ik_distract_params dp;
@@ -103,14 +101,14 @@ int main(int argc, char **argv)
     if (ik_distract_build(&split[IK_SPLIT_TRAIN], &split[IK_SPLIT_TEST], &split[IK_SPLIT_UNSEEN],
                           &split[IK_SPLIT_EXTRA], &dp, &dr, &d) < 0)
         fail(&d);
-    msgpack_sbuffer_clear(&sb);
+    ik_mp_writer_clear(&w);
     size_t bytes = 0;
     for (int s = 0; s < IK_RAFT_SPLITS; s++) {
-        ik_distract_pack_samples(&pk, &dr, s, &dp);
-        bytes += sb.size;
-        msgpack_sbuffer_clear(&sb);
+        ik_distract_pack_samples(&w, &dr, s, &dp);
+        bytes += w.sb.size;
+        ik_mp_writer_clear(&w);
     }
-    ik_distract_pack_report(&pk, &dr, &dp);
+    ik_distract_pack_report(&w, &dr, &dp);
     double t3 = now_s();
 
     double total = t3 - t0;
@@ -128,7 +126,7 @@ int main(int argc, char **argv)
     for (int s = 0; s < IK_SPLIT_COUNT; s++)
         ik_faq_rows_free(&split[s]);
     ik_sample_result_free(&sr);
-    msgpack_sbuffer_destroy(&sb);
+    ik_mp_writer_free(&w);
     ik_faq_rows_free(&rows);
     ik_faq_rows_free(&real);
     ik_buf_free(&text);

@@ -32,62 +32,65 @@ static void pack_hex(msgpack_packer *pk, const struct ik_hash *h)
 
 int ik_action_put(struct ik_cache *c, const struct ik_action *a, struct ik_diag *d)
 {
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 11);
-    ik_mp_pack_str(&pk, "v");
-    msgpack_pack_int(&pk, ACTION_FORMAT);
-    ik_mp_pack_str(&pk, "key");
-    pack_hex(&pk, &a->key);
+    struct ik_mp_writer w;
+    ik_mp_writer_init(&w);
+    msgpack_packer *pk = &w.pk;
+    ik_mp_map_begin(&w, 11);
+    ik_mp_pack_str(pk, "v");
+    msgpack_pack_int(pk, ACTION_FORMAT);
+    ik_mp_pack_str(pk, "key");
+    pack_hex(pk, &a->key);
     /* The key is the hash of the spec object, so the two names coincide. */
-    ik_mp_pack_str(&pk, "spec");
-    pack_hex(&pk, &a->key);
-    ik_mp_pack_str(&pk, "type");
-    ik_mp_pack_str(&pk, a->type ? a->type : "");
-    ik_mp_pack_str(&pk, "version");
-    msgpack_pack_int(&pk, a->version);
-    ik_mp_pack_str(&pk, "node");
-    ik_mp_pack_str(&pk, a->node ? a->node : "");
-    ik_mp_pack_str(&pk, "outputs");
-    msgpack_pack_array(&pk, a->n_outputs);
+    ik_mp_pack_str(pk, "spec");
+    pack_hex(pk, &a->key);
+    ik_mp_pack_str(pk, "type");
+    ik_mp_pack_str(pk, a->type ? a->type : "");
+    ik_mp_pack_str(pk, "version");
+    msgpack_pack_int(pk, a->version);
+    ik_mp_pack_str(pk, "node");
+    ik_mp_pack_str(pk, a->node ? a->node : "");
+    ik_mp_pack_str(pk, "outputs");
+    ik_mp_array_begin(&w, a->n_outputs);
     for (size_t i = 0; i < a->n_outputs; i++) {
         const struct ik_action_output *o = &a->outputs[i];
-        msgpack_pack_map(&pk, 4);
-        ik_mp_pack_str(&pk, "port");
-        ik_mp_pack_str(&pk, o->port ? o->port : "");
-        ik_mp_pack_str(&pk, "hash");
-        pack_hex(&pk, &o->hash);
-        ik_mp_pack_str(&pk, "size");
-        msgpack_pack_uint64(&pk, o->size);
-        ik_mp_pack_str(&pk, "kind");
-        ik_mp_pack_str(&pk, o->kind ? o->kind : "");
+        ik_mp_map_begin(&w, 4);
+        ik_mp_pack_str(pk, "port");
+        ik_mp_pack_str(pk, o->port ? o->port : "");
+        ik_mp_pack_str(pk, "hash");
+        pack_hex(pk, &o->hash);
+        ik_mp_pack_str(pk, "size");
+        msgpack_pack_uint64(pk, o->size);
+        ik_mp_pack_str(pk, "kind");
+        ik_mp_pack_str(pk, o->kind ? o->kind : "");
+        ik_mp_map_end(&w);
     }
-    ik_mp_pack_str(&pk, "log");
+    ik_mp_array_end(&w);
+    ik_mp_pack_str(pk, "log");
     if (a->has_log)
-        pack_hex(&pk, &a->log);
+        pack_hex(pk, &a->log);
     else
-        msgpack_pack_nil(&pk);
-    ik_mp_pack_str(&pk, "started_ms");
-    msgpack_pack_int64(&pk, a->started_ms);
-    ik_mp_pack_str(&pk, "duration_ms");
-    msgpack_pack_int64(&pk, a->duration_ms);
-    ik_mp_pack_str(&pk, "counters");
-    msgpack_pack_map(&pk, a->n_counters);
+        msgpack_pack_nil(pk);
+    ik_mp_pack_str(pk, "started_ms");
+    msgpack_pack_int64(pk, a->started_ms);
+    ik_mp_pack_str(pk, "duration_ms");
+    msgpack_pack_int64(pk, a->duration_ms);
+    ik_mp_pack_str(pk, "counters");
+    ik_mp_map_begin(&w, a->n_counters);
     for (size_t i = 0; i < a->n_counters; i++) {
-        ik_mp_pack_str(&pk, a->counters[i].name ? a->counters[i].name : "");
-        msgpack_pack_double(&pk, a->counters[i].value);
+        ik_mp_pack_str(pk, a->counters[i].name ? a->counters[i].name : "");
+        msgpack_pack_double(pk, a->counters[i].value);
     }
+    ik_mp_map_end(&w);
+    ik_mp_map_end(&w);
 
     char *path = ik__fanout_path(c, "actions", &a->key);
     char *tmp = ik_cache_path(c, "tmp");
     int rc = ik__fanout_mkdir(c, "actions", &a->key, d);
     if (rc == 0)
-        rc = ik_write_atomic(tmp, path, sb.data, sb.size, 0444, d);
+        rc = ik_write_atomic(tmp, path, w.sb.data, w.sb.size, 0444, d);
     free(tmp);
     free(path);
-    msgpack_sbuffer_destroy(&sb);
+    ik_mp_writer_free(&w);
     return rc;
 }
 

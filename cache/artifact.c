@@ -9,9 +9,11 @@
 #include "base/error.h"
 #include "base/mp.h"
 
-void ik_artifact_begin(msgpack_packer *pk, const char *kind, int schema, size_t n_payload)
+void ik__artifact_begin(struct ik_mp_writer *w, const char *kind, int schema, size_t n_payload,
+                        const char *file, int line)
 {
-    msgpack_pack_map(pk, 3 + n_payload);
+    msgpack_packer *pk = &w->pk;
+    ik__mp_begin(w, 3 + n_payload, true, file, line);
     ik_mp_pack_str(pk, "kind");
     ik_mp_pack_str(pk, kind);
     ik_mp_pack_str(pk, "schema");
@@ -19,28 +21,35 @@ void ik_artifact_begin(msgpack_packer *pk, const char *kind, int schema, size_t 
     ik_mp_pack_str(pk, "meta");
 }
 
-void ik_artifact_pack_file(msgpack_packer *pk, const char *name, const void *data, size_t len)
+void ik_artifact_pack_file(struct ik_mp_writer *w, const char *name, const void *data,
+                           size_t len)
 {
-    ik_artifact_begin(pk, "file", 1, 1);
-    msgpack_pack_map(pk, 1);
+    msgpack_packer *pk = &w->pk;
+    ik_artifact_begin(w, "file", 1, 1);
+    ik_mp_map_begin(w, 1);
     ik_mp_pack_str(pk, "name");
     ik_mp_pack_str(pk, name);
+    ik_mp_map_end(w);
     ik_mp_pack_str(pk, "data");
     ik_mp_pack_bin(pk, data, len);
+    ik_artifact_end(w);
 }
 
-void ik_artifact_pack_tensor(msgpack_packer *pk, const char *dtype, const int64_t *shape,
+void ik_artifact_pack_tensor(struct ik_mp_writer *w, const char *dtype, const int64_t *shape,
                              size_t ndim, const void *data, size_t nbytes)
 {
-    msgpack_pack_map(pk, 3);
+    msgpack_packer *pk = &w->pk;
+    ik_mp_map_begin(w, 3);
     ik_mp_pack_str(pk, "dtype");
     ik_mp_pack_str(pk, dtype);
     ik_mp_pack_str(pk, "shape");
-    msgpack_pack_array(pk, ndim);
+    ik_mp_array_begin(w, ndim);
     for (size_t i = 0; i < ndim; i++)
         msgpack_pack_int64(pk, shape[i]);
+    ik_mp_array_end(w);
     ik_mp_pack_str(pk, "data");
     ik_mp_pack_bin(pk, data, nbytes);
+    ik_mp_map_end(w);
 }
 
 int ik_artifact_unpack(const void *data, size_t len, msgpack_unpacked *result, const char *what,

@@ -19,19 +19,26 @@
 #include <msgpack.h>
 
 #include "base/diag.h"
+#include "base/mp.h"
 
 /* Starts an artifact map of 3 + n_payload entries: writes kind and schema and
  * the key "meta"; the caller then packs the meta value, then n_payload
- * key/value pairs. */
-void ik_artifact_begin(msgpack_packer *pk, const char *kind, int schema, size_t n_payload);
+ * key/value pairs, then ik_artifact_end, which checks that count like any
+ * ik_mp_map_end (a miscount names the line of the ik_artifact_begin). */
+#define ik_artifact_begin(w, kind, schema, n_payload) \
+    ik__artifact_begin((w), (kind), (schema), (n_payload), __FILE__, __LINE__)
+#define ik_artifact_end(w) ik_mp_map_end(w)
+void ik__artifact_begin(struct ik_mp_writer *w, const char *kind, int schema, size_t n_payload,
+                        const char *file, int line);
 
 /* Packs a complete file artifact holding `len` bytes named `name`. */
-void ik_artifact_pack_file(msgpack_packer *pk, const char *name, const void *data, size_t len);
+void ik_artifact_pack_file(struct ik_mp_writer *w, const char *name, const void *data,
+                           size_t len);
 
 /* Packs one tensor map {dtype, shape: [int], data: bin}. dtype is "f32",
  * "f16", "bf16" or "i32"; data holds nbytes bytes, row-major, little-endian.
- * Cannot fail (the packer's buffer grows). */
-void ik_artifact_pack_tensor(msgpack_packer *pk, const char *dtype, const int64_t *shape,
+ * Cannot fail (the writer's buffer grows). */
+void ik_artifact_pack_tensor(struct ik_mp_writer *w, const char *dtype, const int64_t *shape,
                              size_t ndim, const void *data, size_t nbytes);
 
 /* Unpacks bytes into `result` (msgpack_unpacked_init'ed by the caller, who

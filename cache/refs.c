@@ -224,49 +224,53 @@ int ik_refset_save(struct ik_cache *c, struct ik_refset *rs, struct ik_diag *d)
 {
     if (!rs->dirty)
         return 0;
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 2);
-    ik_mp_pack_str(&pk, "v");
-    msgpack_pack_int(&pk, REF_FORMAT);
-    ik_mp_pack_str(&pk, "refs");
-    msgpack_pack_map(&pk, rs->n);
+    struct ik_mp_writer w;
+    ik_mp_writer_init(&w);
+    msgpack_packer *pk = &w.pk;
+    ik_mp_map_begin(&w, 2);
+    ik_mp_pack_str(pk, "v");
+    msgpack_pack_int(pk, REF_FORMAT);
+    ik_mp_pack_str(pk, "refs");
+    ik_mp_map_begin(&w, rs->n);
     for (size_t i = 0; i < rs->n; i++) {
         char hex[IK_HASH_HEX_LEN + 1];
         ik_hash_to_hex(&rs->refs[i].key, hex);
         const struct ik_ref *r = &rs->refs[i];
-        ik_mp_pack_str(&pk, r->node);
-        msgpack_pack_map(&pk, r->outputs ? 3 : 2);
-        ik_mp_pack_str(&pk, "key");
-        ik_mp_pack_str(&pk, hex);
-        ik_mp_pack_str(&pk, "updated_ms");
-        msgpack_pack_int64(&pk, r->updated_ms);
-        if (r->outputs == NULL)
-            continue;
-        ik_mp_pack_str(&pk, "outputs");
-        msgpack_pack_array(&pk, r->n_outputs);
-        for (size_t k = 0; k < r->n_outputs; k++) {
-            msgpack_pack_array(&pk, 4);
-            ik_mp_pack_str(&pk, r->outputs[k].port);
-            ik_mp_pack_bin(&pk, r->outputs[k].hash.b, IK_HASH_BYTES);
-            msgpack_pack_uint64(&pk, r->outputs[k].size);
-            ik_mp_pack_str(&pk, r->outputs[k].kind);
+        ik_mp_pack_str(pk, r->node);
+        ik_mp_map_begin(&w, r->outputs ? 3 : 2);
+        ik_mp_pack_str(pk, "key");
+        ik_mp_pack_str(pk, hex);
+        ik_mp_pack_str(pk, "updated_ms");
+        msgpack_pack_int64(pk, r->updated_ms);
+        if (r->outputs != NULL) {
+            ik_mp_pack_str(pk, "outputs");
+            ik_mp_array_begin(&w, r->n_outputs);
+            for (size_t k = 0; k < r->n_outputs; k++) {
+                ik_mp_array_begin(&w, 4);
+                ik_mp_pack_str(pk, r->outputs[k].port);
+                ik_mp_pack_bin(pk, r->outputs[k].hash.b, IK_HASH_BYTES);
+                msgpack_pack_uint64(pk, r->outputs[k].size);
+                ik_mp_pack_str(pk, r->outputs[k].kind);
+                ik_mp_array_end(&w);
+            }
+            ik_mp_array_end(&w);
         }
+        ik_mp_map_end(&w);
     }
+    ik_mp_map_end(&w);
+    ik_mp_map_end(&w);
     char *dir = ik_cache_path(c, "refs");
     char *path = set_path(c, rs->graph);
     char *tmp = ik_cache_path(c, "tmp");
     int rc = ik_mkdirs(dir, d);
     if (rc == 0)
-        rc = ik_write_atomic(tmp, path, sb.data, sb.size, 0644, d);
+        rc = ik_write_atomic(tmp, path, w.sb.data, w.sb.size, 0644, d);
     if (rc == 0)
         rs->dirty = false;
     free(tmp);
     free(path);
     free(dir);
-    msgpack_sbuffer_destroy(&sb);
+    ik_mp_writer_free(&w);
     return rc;
 }
 

@@ -23,9 +23,10 @@
 #define RUN_FORMAT 1
 #define RUN_MAX_BYTES (64u << 20)
 
-static void pack_run(msgpack_packer *pk, const struct ik_run *run, const char *id)
+static void pack_run(struct ik_mp_writer *w, const struct ik_run *run, const char *id)
 {
-    msgpack_pack_map(pk, 8);
+    msgpack_packer *pk = &w->pk;
+    ik_mp_map_begin(w, 8);
     ik_mp_pack_str(pk, "v");
     msgpack_pack_int(pk, RUN_FORMAT);
     ik_mp_pack_str(pk, "id");
@@ -39,14 +40,15 @@ static void pack_run(msgpack_packer *pk, const struct ik_run *run, const char *i
     ik_mp_pack_str(pk, "exit");
     msgpack_pack_int(pk, run->exit_code);
     ik_mp_pack_str(pk, "argv");
-    msgpack_pack_array(pk, run->argc);
+    ik_mp_array_begin(w, run->argc);
     for (size_t i = 0; i < run->argc; i++)
         ik_mp_pack_str(pk, run->argv[i] ? run->argv[i] : "");
+    ik_mp_array_end(w);
     ik_mp_pack_str(pk, "nodes");
-    msgpack_pack_array(pk, run->n_nodes);
+    ik_mp_array_begin(w, run->n_nodes);
     for (size_t i = 0; i < run->n_nodes; i++) {
         const struct ik_run_node *n = &run->nodes[i];
-        msgpack_pack_map(pk, 5);
+        ik_mp_map_begin(w, 5);
         ik_mp_pack_str(pk, "name");
         ik_mp_pack_str(pk, n->name ? n->name : "");
         ik_mp_pack_str(pk, "key");
@@ -66,7 +68,10 @@ static void pack_run(msgpack_packer *pk, const struct ik_run *run, const char *i
             ik_mp_pack_str(pk, n->error);
         else
             msgpack_pack_nil(pk);
+        ik_mp_map_end(w);
     }
+    ik_mp_array_end(w);
+    ik_mp_map_end(w);
 }
 
 int ik_runlog_write(struct ik_cache *c, const struct ik_run *run, struct ik_diag *d)
@@ -91,21 +96,19 @@ int ik_runlog_write(struct ik_cache *c, const struct ik_run *run, struct ik_diag
                 break;
         }
     }
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    pack_run(&pk, run, id);
+    struct ik_mp_writer w;
+    ik_mp_writer_init(&w);
+    pack_run(&w, run, id);
     char *dir = ik_cache_path(c, "runs");
     char *tmp = ik_cache_path(c, "tmp");
     int rc = ik_mkdirs(dir, d);
     if (rc == 0)
-        rc = ik_write_atomic(tmp, path, sb.data, sb.size, 0644, d);
+        rc = ik_write_atomic(tmp, path, w.sb.data, w.sb.size, 0644, d);
     free(tmp);
     free(dir);
     free(path);
     free(id);
-    msgpack_sbuffer_destroy(&sb);
+    ik_mp_writer_free(&w);
     return rc;
 }
 

@@ -195,25 +195,24 @@ static void append_entry(struct ik_srcmemo *m, const struct memo_entry *e)
         m->append_fd = open(m->file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
     if (m->append_fd < 0)
         return;
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_array(&pk, 6);
-    ik_mp_pack_str(&pk, e->path);
-    msgpack_pack_uint64(&pk, e->dev);
-    msgpack_pack_uint64(&pk, e->ino);
-    msgpack_pack_uint64(&pk, e->size);
-    msgpack_pack_uint64(&pk, (uint64_t)e->mtime_ns);
-    ik_mp_pack_bin(&pk, e->hash.b, IK_HASH_BYTES);
+    struct ik_mp_writer w;
+    ik_mp_writer_init(&w);
+    ik_mp_array_begin(&w, 6);
+    ik_mp_pack_str(&w.pk, e->path);
+    msgpack_pack_uint64(&w.pk, e->dev);
+    msgpack_pack_uint64(&w.pk, e->ino);
+    msgpack_pack_uint64(&w.pk, e->size);
+    msgpack_pack_uint64(&w.pk, (uint64_t)e->mtime_ns);
+    ik_mp_pack_bin(&w.pk, e->hash.b, IK_HASH_BYTES);
+    ik_mp_array_end(&w);
     if (flock(m->append_fd, LOCK_EX) == 0) {
         struct stat st;
         bool have_size = fstat(m->append_fd, &st) == 0;
-        if (ik__write_all(m->append_fd, sb.data, sb.size) != 0 && have_size)
+        if (ik__write_all(m->append_fd, w.sb.data, w.sb.size) != 0 && have_size)
             (void)!ftruncate(m->append_fd, st.st_size);
         flock(m->append_fd, LOCK_UN);
     }
-    msgpack_sbuffer_destroy(&sb);
+    ik_mp_writer_free(&w);
 }
 
 static int64_t mtime_ns(const struct stat *st)
@@ -339,23 +338,23 @@ static int folder_hash(struct ik_srcmemo *m, const char *abs, const struct stat 
     int rc = walk_dir(&w, "", d);
     if (rc == 0) {
         qsort(w.items, w.n, sizeof *w.items, cmp_item);
-        msgpack_sbuffer sb;
-        msgpack_sbuffer_init(&sb);
-        msgpack_packer pk;
-        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-        msgpack_pack_array(&pk, w.n);
+        struct ik_mp_writer mw;
+        ik_mp_writer_init(&mw);
+        ik_mp_array_begin(&mw, w.n);
         uint64_t total = 0;
         for (size_t i = 0; i < w.n; i++) {
-            msgpack_pack_array(&pk, 3);
-            ik_mp_pack_str(&pk, w.items[i].rel);
-            msgpack_pack_uint64(&pk, w.items[i].size);
-            ik_mp_pack_bin(&pk, w.items[i].hash.b, IK_HASH_BYTES);
+            ik_mp_array_begin(&mw, 3);
+            ik_mp_pack_str(&mw.pk, w.items[i].rel);
+            msgpack_pack_uint64(&mw.pk, w.items[i].size);
+            ik_mp_pack_bin(&mw.pk, w.items[i].hash.b, IK_HASH_BYTES);
+            ik_mp_array_end(&mw);
             total += w.items[i].size;
         }
-        ik_hash_bytes(sb.data, sb.size, out);
+        ik_mp_array_end(&mw);
+        ik_hash_bytes(mw.sb.data, mw.sb.size, out);
         if (size)
             *size = total;
-        msgpack_sbuffer_destroy(&sb);
+        ik_mp_writer_free(&mw);
     }
     for (size_t i = 0; i < w.n; i++)
         free(w.items[i].rel);

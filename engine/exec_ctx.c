@@ -276,14 +276,12 @@ int ik_node_output_file(struct ik_node_ctx *ctx, const char *port, const char *p
     if (rc < 0)
         return rc;
     const char *base = strrchr(path, '/');
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    ik_artifact_pack_file(&pk, base ? base + 1 : path, data, len);
+    struct ik_mp_writer w;
+    ik_mp_writer_init(&w);
+    ik_artifact_pack_file(&w, base ? base + 1 : path, data, len);
     free(data);
-    rc = ik_node_output(ctx, port, sb.data, sb.size, d);
-    msgpack_sbuffer_destroy(&sb);
+    rc = ik_node_output(ctx, port, w.sb.data, w.sb.size, d);
+    ik_mp_writer_free(&w);
     return rc;
 }
 

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/assert.h"
 #include "base/buf.h"
 #include "base/error.h"
 #include "engine/graph.h"
@@ -481,8 +482,7 @@ int ik_graph_load_string(const struct ik_node_type *const *types, const char *pa
     bool have_doc = false;
     struct ik__graph_build b = {g, &doc, types, NULL, NULL, 0, 0, NULL};
     int rc;
-    if (!yaml_parser_initialize(&parser))
-        abort(); /* only fails on allocation, like ik_xmalloc */
+    IK_ASSERT(yaml_parser_initialize(&parser)); /* fails only on allocation, like ik_xmalloc */
     yaml_parser_set_input_string(&parser, (const unsigned char *)g->text, len);
     if (!yaml_parser_load(&parser, &doc)) {
         rc = yaml_error(g, &parser, d);

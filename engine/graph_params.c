@@ -11,6 +11,7 @@
 
 #include <msgpack.h>
 
+#include "base/assert.h"
 #include "base/error.h"
 #include "engine/graph_int.h"
 #include "base/mp.h"
@@ -302,8 +303,7 @@ static int conv_default(struct conv *c, const struct ik_node_type *t,
 {
     yaml_parser_t parser;
     yaml_document_t doc;
-    if (!yaml_parser_initialize(&parser))
-        abort(); /* only fails on allocation, like ik_xmalloc */
+    IK_ASSERT(yaml_parser_initialize(&parser)); /* fails only on allocation, like ik_xmalloc */
     yaml_parser_set_input_string(&parser, (const unsigned char *)ps->default_yaml,
                                  strlen(ps->default_yaml));
     int rc;
@@ -449,16 +449,12 @@ int ik__graph_resolve_params(struct ik__graph_build *b, size_t i, struct ik_diag
     msgpack_object map = {.type = MSGPACK_OBJECT_MAP};
     map.via.map.size = (uint32_t)n_spec;
     map.via.map.ptr = kv;
-    msgpack_sbuffer sbuf;
-    msgpack_sbuffer_init(&sbuf);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &sbuf, msgpack_sbuffer_write);
-    ik_mp_pack_canonical(&pk, &map);
-    /* Trimmed to size: msgpack-c starts every buffer at 8 KiB, and a graph
-     * keeps one per node (80 MB of touched pages for 10,000 nodes). */
-    node->params_len = sbuf.size;
-    char *packed = msgpack_sbuffer_release(&sbuf);
-    node->params_mp = ik_xrealloc(packed, node->params_len ? node->params_len : 1);
+    struct ik_mp_writer w;
+    ik_mp_writer_init(&w);
+    ik_mp_pack_canonical(&w.pk, &map);
+    /* Trimmed to size by steal: msgpack-c starts every buffer at 8 KiB, and a
+     * graph keeps one per node (80 MB of touched pages for 10,000 nodes). */
+    node->params_mp = ik_mp_writer_steal(&w, &node->params_len);
 
     if (t->outputs_from_param != NULL) {
         size_t s = 0;

@@ -115,10 +115,8 @@ static int distract_run(struct ik_node_ctx *ctx, struct ik_diag *d)
         ik_faq_rows_init(&sets[i]);
     char *group_field = NULL;
     struct ik_distract_result res = {0};
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    struct ik_mp_writer w;
+    ik_mp_writer_init(&w);
     int rc = 0;
     for (size_t i = 0; i < p.n_refusals && rc == 0; i++) {
         const msgpack_object *item = &ref->via.array.ptr[i];
@@ -137,14 +135,14 @@ static int distract_run(struct ik_node_ctx *ctx, struct ik_diag *d)
     if ((rc = ik_distract_build(&sets[0], &sets[1], &sets[2], &sets[3], &p, &res, d)) < 0)
         goto out;
     for (int s = 0; s < IK_RAFT_SPLITS && rc == 0; s++) {
-        ik_distract_pack_samples(&pk, &res, s, &p);
-        rc = ik_node_output(ctx, ik_raft_split_names[s], sb.data, sb.size, d);
-        msgpack_sbuffer_clear(&sb);
+        ik_distract_pack_samples(&w, &res, s, &p);
+        rc = ik_node_output(ctx, ik_raft_split_names[s], w.sb.data, w.sb.size, d);
+        ik_mp_writer_clear(&w);
         ik_node_progress(ctx, (uint64_t)s + 1, IK_RAFT_SPLITS, "splits");
     }
     if (rc == 0) {
-        ik_distract_pack_report(&pk, &res, &p);
-        rc = ik_node_output(ctx, "report", sb.data, sb.size, d);
+        ik_distract_pack_report(&w, &res, &p);
+        rc = ik_node_output(ctx, "report", w.sb.data, w.sb.size, d);
     }
     if (rc == 0) {
         const struct ik_raft_stats *st = &res.stats[IK_RAFT_TRAIN];
@@ -152,7 +150,7 @@ static int distract_run(struct ik_node_ctx *ctx, struct ik_diag *d)
         ik_node_counter(ctx, "with_oracle", (double)st->with_oracle);
     }
 out:
-    msgpack_sbuffer_destroy(&sb);
+    ik_mp_writer_free(&w);
     ik_distract_result_free(&res);
     for (int i = 0; i < 4; i++)
         ik_faq_rows_free(&sets[i]);

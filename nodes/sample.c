@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "base/error.h"
+#include "base/mp.h"
 #include "nodes/raft/faq_rows.h"
 #include "engine/node.h"
 #include "nodes/raft/sample_split.h"
@@ -54,10 +55,11 @@ static int size_param(struct ik_node_ctx *ctx, const char *name, size_t *out, st
     return 0;
 }
 
-static int emit(struct ik_node_ctx *ctx, const char *port, msgpack_sbuffer *sb, struct ik_diag *d)
+static int emit(struct ik_node_ctx *ctx, const char *port, struct ik_mp_writer *w,
+                struct ik_diag *d)
 {
-    int rc = ik_node_output(ctx, port, sb->data, sb->size, d);
-    msgpack_sbuffer_clear(sb);
+    int rc = ik_node_output(ctx, port, w->sb.data, w->sb.size, d);
+    ik_mp_writer_clear(w);
     return rc;
 }
 
@@ -93,10 +95,8 @@ static int sample_run(struct ik_node_ctx *ctx, struct ik_diag *d)
     struct ik_faq_rows rows;
     ik_faq_rows_init(&rows);
     struct ik_sample_result res = {0};
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    struct ik_mp_writer w;
+    ik_mp_writer_init(&w);
     if ((rc = ik_faq_rows_read_file(path, (enum ik_faq_format)fmt, &f, &rows, d)) < 0)
         goto out;
     ik_node_progress(ctx, rows.n, rows.n, "rows");
@@ -105,17 +105,17 @@ static int sample_run(struct ik_node_ctx *ctx, struct ik_diag *d)
     if (res.note)
         fprintf(stderr, "sample: %s\n", res.note);
     for (int s = 0; s < IK_SPLIT_COUNT && rc == 0; s++) {
-        ik_sample_pack_rows(&pk, &rows, &res, s, &p);
-        rc = emit(ctx, ik_split_names[s], &sb, d);
+        ik_sample_pack_rows(&w, &rows, &res, s, &p);
+        rc = emit(ctx, ik_split_names[s], &w, d);
     }
     if (rc == 0) {
-        ik_sample_pack_summary(&pk, &rows, &res, &p);
-        rc = emit(ctx, "summary", &sb, d);
+        ik_sample_pack_summary(&w, &rows, &res, &p);
+        rc = emit(ctx, "summary", &w, d);
     }
     for (int s = 0; s < IK_SPLIT_COUNT; s++)
         ik_node_counter(ctx, ik_split_names[s], (double)res.n[s]);
 out:
-    msgpack_sbuffer_destroy(&sb);
+    ik_mp_writer_free(&w);
     ik_sample_result_free(&res);
     ik_faq_rows_free(&rows);
     return rc;

@@ -136,9 +136,10 @@ static int read_item(const msgpack_object *rec, size_t row, const char *doc_labe
     return 0;
 }
 
-static void pack_record(msgpack_packer *pk, const msgpack_object *rec, const char *answer)
+static void pack_record(struct ik_mp_writer *w, const msgpack_object *rec, const char *answer)
 {
-    msgpack_pack_map(pk, rec->via.map.size);
+    msgpack_packer *pk = &w->pk;
+    ik_mp_map_begin(w, rec->via.map.size);
     for (uint32_t k = 0; k < rec->via.map.size; k++) {
         const msgpack_object_kv *kv = &rec->via.map.ptr[k];
         msgpack_pack_object(pk, kv->key);
@@ -150,35 +151,40 @@ static void pack_record(msgpack_packer *pk, const msgpack_object *rec, const cha
         bool has_assistant = false;
         for (uint32_t i = 0; i < m->via.array.size; i++)
             has_assistant |= ik_mp_str_eq(ik_mp_get(&m->via.array.ptr[i], "role"), "assistant");
-        msgpack_pack_array(pk, m->via.array.size + (has_assistant ? 0 : 1));
+        ik_mp_array_begin(w, m->via.array.size + (has_assistant ? 0 : 1));
         for (uint32_t i = 0; i < m->via.array.size; i++) {
             if (ik_mp_str_eq(ik_mp_get(&m->via.array.ptr[i], "role"), "assistant")) {
-                msgpack_pack_map(pk, 2);
+                ik_mp_map_begin(w, 2);
                 ik_mp_pack_str(pk, "role");
                 ik_mp_pack_str(pk, "assistant");
                 ik_mp_pack_str(pk, "content");
                 ik_mp_pack_str(pk, answer);
+                ik_mp_map_end(w);
             } else {
                 msgpack_pack_object(pk, m->via.array.ptr[i]);
             }
         }
         if (!has_assistant) {
-            msgpack_pack_map(pk, 2);
+            ik_mp_map_begin(w, 2);
             ik_mp_pack_str(pk, "role");
             ik_mp_pack_str(pk, "assistant");
             ik_mp_pack_str(pk, "content");
             ik_mp_pack_str(pk, answer);
+            ik_mp_map_end(w);
         }
+        ik_mp_array_end(w);
     }
+    ik_mp_map_end(w);
 }
 
-static void pack_meta(msgpack_packer *pk, const struct ik_cot_config *cfg)
+static void pack_meta(struct ik_mp_writer *w, const struct ik_cot_config *cfg)
 {
-    msgpack_pack_map(pk, 2);
-    ik_mp_pack_str(pk, "provider");
-    ik_mp_pack_str(pk, cfg->provider_name);
-    ik_mp_pack_str(pk, "model");
-    ik_mp_pack_str(pk, cfg->sampling.model);
+    ik_mp_map_begin(w, 2);
+    ik_mp_pack_str(&w->pk, "provider");
+    ik_mp_pack_str(&w->pk, cfg->provider_name);
+    ik_mp_pack_str(&w->pk, "model");
+    ik_mp_pack_str(&w->pk, cfg->sampling.model);
+    ik_mp_map_end(w);
 }
 
 static void pack_kv_u(msgpack_packer *pk, const char *k, uint64_t v)
@@ -187,11 +193,12 @@ static void pack_kv_u(msgpack_packer *pk, const char *k, uint64_t v)
     msgpack_pack_uint64(pk, v);
 }
 
-static void pack_report(msgpack_packer *pk, const struct ik_cot_config *cfg,
+static void pack_report(struct ik_mp_writer *w, const struct ik_cot_config *cfg,
                         const struct ik_cot_item *items, size_t n, const struct ik_cot_stats *st)
 {
-    ik_artifact_begin(pk, "cot.report", 1, 18);
-    pack_meta(pk, cfg);
+    msgpack_packer *pk = &w->pk;
+    ik_artifact_begin(w, "cot.report", 1, 18);
+    pack_meta(w, cfg);
     pack_kv_u(pk, "samples", st->samples);
     pack_kv_u(pk, "with_oracle", st->with_oracle);
     pack_kv_u(pk, "answered", st->with_oracle - st->dropped);
@@ -199,9 +206,10 @@ static void pack_report(msgpack_packer *pk, const struct ik_cot_config *cfg,
     pack_kv_u(pk, "requests", st->requests);
     pack_kv_u(pk, "retries", st->retries);
     ik_mp_pack_str(pk, "failures");
-    msgpack_pack_map(pk, IK_COT_F_N);
+    ik_mp_map_begin(w, IK_COT_F_N);
     for (int i = 0; i < IK_COT_F_N; i++)
         pack_kv_u(pk, ik_cot_failure_names[i], st->failures[i]);
+    ik_mp_map_end(w);
     pack_kv_u(pk, "tokens_in", (uint64_t)st->tokens_in);
     pack_kv_u(pk, "tokens_out", (uint64_t)st->tokens_out);
     ik_mp_pack_str(pk, "usd");
@@ -211,19 +219,20 @@ static void pack_report(msgpack_packer *pk, const struct ik_cot_config *cfg,
     pack_kv_u(pk, "truncated", st->truncated);
     pack_kv_u(pk, "invalid_citations", st->invalid_answers);
     ik_mp_pack_str(pk, "invalid_by_cause");
-    msgpack_pack_map(pk, IK_CITE_N - 1);
+    ik_mp_map_begin(w, IK_CITE_N - 1);
     for (int i = 1; i < IK_CITE_N; i++)
         pack_kv_u(pk, ik_cite_names[i], st->invalid_by_cause[i]);
+    ik_mp_map_end(w);
     pack_kv_u(pk, "invalid_samples", st->invalid_samples);
     pack_kv_u(pk, "dropped", st->dropped);
     pack_kv_u(pk, "kept_invalid", st->kept_invalid);
     ik_mp_pack_str(pk, "records");
-    msgpack_pack_array(pk, (uint32_t)st->invalid_samples);
+    ik_mp_array_begin(w, (uint32_t)st->invalid_samples);
     for (size_t i = 0; i < n; i++) {
         const struct ik_cot_item *it = &items[i];
         if (!it->has_oracle || it->valid)
             continue;
-        msgpack_pack_map(pk, 4);
+        ik_mp_map_begin(w, 4);
         pack_kv_u(pk, "sample", i + 1);
         ik_mp_pack_str(pk, "question");
         ik_mp_pack_str(pk, it->question);
@@ -231,7 +240,10 @@ static void pack_report(msgpack_packer *pk, const struct ik_cot_config *cfg,
         ik_mp_pack_str(pk, ik_cite_names[it->cause]);
         ik_mp_pack_str(pk, "action");
         ik_mp_pack_str(pk, it->dropped ? "dropped" : "kept");
+        ik_mp_map_end(w);
     }
+    ik_mp_array_end(w);
+    ik_artifact_end(w);
 }
 
 /* Fills cfg from the params; *key_out holds the secret (freed by caller). */
@@ -342,10 +354,8 @@ static int cot_run(struct ik_node_ctx *ctx, struct ik_diag *d)
     struct ik_cot_item *items = NULL;
     char **questions = NULL;
     size_t n = 0;
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    struct ik_mp_writer w;
+    ik_mp_writer_init(&w);
     struct ik_cot_stats st = {0};
     int rc = configure(ctx, &cfg, &url, &key, d);
     const msgpack_object *root = NULL, *recs = NULL;
@@ -373,19 +383,21 @@ static int cot_run(struct ik_node_ctx *ctx, struct ik_diag *d)
     if (rc == 0)
         rc = ik_cot_batch_run(&cfg, items, n, &st, d);
     if (rc == 0) {
-        ik_artifact_begin(&pk, "sft.samples", 1, 1);
-        pack_meta(&pk, &cfg);
-        ik_mp_pack_str(&pk, "records");
-        msgpack_pack_array(&pk, (uint32_t)(n - st.dropped));
+        ik_artifact_begin(&w, "sft.samples", 1, 1);
+        pack_meta(&w, &cfg);
+        ik_mp_pack_str(&w.pk, "records");
+        ik_mp_array_begin(&w, (uint32_t)(n - st.dropped));
         for (size_t i = 0; i < n; i++)
             if (!items[i].dropped)
-                pack_record(&pk, &recs->via.array.ptr[i], items[i].has_oracle ? items[i].answer : NULL);
-        rc = ik_node_output(ctx, "sft", sb.data, sb.size, d);
-        msgpack_sbuffer_clear(&sb);
+                pack_record(&w, &recs->via.array.ptr[i], items[i].has_oracle ? items[i].answer : NULL);
+        ik_mp_array_end(&w);
+        ik_artifact_end(&w);
+        rc = ik_node_output(ctx, "sft", w.sb.data, w.sb.size, d);
+        ik_mp_writer_clear(&w);
     }
     if (rc == 0) {
-        pack_report(&pk, &cfg, items, n, &st);
-        rc = ik_node_output(ctx, "report", sb.data, sb.size, d);
+        pack_report(&w, &cfg, items, n, &st);
+        rc = ik_node_output(ctx, "report", w.sb.data, w.sb.size, d);
     }
     if (rc != 0 && st.requests > 0)
         fprintf(stderr, "cot: %zu request(s), %zu retries, $%.4f spent in this run\n",
@@ -399,7 +411,7 @@ static int cot_run(struct ik_node_ctx *ctx, struct ik_diag *d)
         free(key);
     }
     free(url);
-    msgpack_sbuffer_destroy(&sb);
+    ik_mp_writer_free(&w);
     return rc;
 }
 

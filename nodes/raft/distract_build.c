@@ -285,40 +285,43 @@ void ik_distract_result_free(struct ik_distract_result *res)
 
 /* --- packing ------------------------------------------------------------------- */
 
-static void pack_msg(msgpack_packer *pk, const char *role, const char *content, size_t len)
+static void pack_msg(struct ik_mp_writer *w, const char *role, const char *content, size_t len)
 {
-    msgpack_pack_map(pk, 2);
-    ik_mp_pack_str(pk, "role");
-    ik_mp_pack_str(pk, role);
-    ik_mp_pack_str(pk, "content");
-    ik_mp_pack_strn(pk, content, len);
+    ik_mp_map_begin(w, 2);
+    ik_mp_pack_str(&w->pk, "role");
+    ik_mp_pack_str(&w->pk, role);
+    ik_mp_pack_str(&w->pk, "content");
+    ik_mp_pack_strn(&w->pk, content, len);
+    ik_mp_map_end(w);
 }
 
-void ik_distract_pack_record(msgpack_packer *pk, const struct ik_raft_sample *s, int split,
+void ik_distract_pack_record(struct ik_mp_writer *w, const struct ik_raft_sample *s, int split,
                              const struct ik_distract_params *p)
 {
+    msgpack_packer *pk = &w->pk;
     const struct ik_faq_row *rec = &s->set->v[s->row];
     const char *group = ik_faq_rows_group(s->set, s->row);
     bool train = split == IK_RAFT_TRAIN;
     struct ik_buf user = IK_BUF_INIT;
     ik_raft_render_user(&user, &p->prompt, s->docs, s->n_docs, rec->question, rec->question_len);
 
-    msgpack_pack_map(pk, 2);
+    ik_mp_map_begin(w, 2);
     ik_mp_pack_str(pk, "messages");
-    msgpack_pack_array(pk, train ? 3 : 2);
-    pack_msg(pk, "system", p->system_prompt, strlen(p->system_prompt));
-    pack_msg(pk, "user", user.data, user.len);
+    ik_mp_array_begin(w, train ? 3 : 2);
+    pack_msg(w, "system", p->system_prompt, strlen(p->system_prompt));
+    pack_msg(w, "user", user.data, user.len);
     if (train) {
         if (s->oracle_pos > 0)
-            pack_msg(pk, "assistant", rec->answer, rec->answer_len);
+            pack_msg(w, "assistant", rec->answer, rec->answer_len);
         else
-            pack_msg(pk, "assistant", p->refusals[s->refusal], strlen(p->refusals[s->refusal]));
+            pack_msg(w, "assistant", p->refusals[s->refusal], strlen(p->refusals[s->refusal]));
     }
+    ik_mp_array_end(w);
     ik_buf_free(&user);
 
     ik_mp_pack_str(pk, "metadata");
     size_t n = train ? 4 + (s->oracle_pos > 0 ? 2 : 0) + (s->is_extra ? 1 : 0) : 5;
-    msgpack_pack_map(pk, n);
+    ik_mp_map_begin(w, n);
     ik_mp_pack_str(pk, "source");
     ik_mp_pack_str(pk, p->source);
     ik_mp_pack_str(pk, p->group_key);
@@ -344,11 +347,15 @@ void ik_distract_pack_record(msgpack_packer *pk, const struct ik_raft_sample *s,
         ik_mp_pack_str(pk, "is_extra_unanswerable");
         msgpack_pack_true(pk);
     }
+    ik_mp_map_end(w);
+    ik_mp_map_end(w);
 }
 
-static void pack_meta(msgpack_packer *pk, const struct ik_distract_params *p, const char *split)
+static void pack_meta(struct ik_mp_writer *w, const struct ik_distract_params *p,
+                      const char *split)
 {
-    msgpack_pack_map(pk, split ? 4 : 3);
+    msgpack_packer *pk = &w->pk;
+    ik_mp_map_begin(w, split ? 4 : 3);
     if (split) {
         ik_mp_pack_str(pk, "split");
         ik_mp_pack_str(pk, split);
@@ -359,17 +366,20 @@ static void pack_meta(msgpack_packer *pk, const struct ik_distract_params *p, co
     msgpack_pack_double(pk, p->oracle_p);
     ik_mp_pack_str(pk, "distractors");
     msgpack_pack_uint64(pk, p->n_distractors);
+    ik_mp_map_end(w);
 }
 
-void ik_distract_pack_samples(msgpack_packer *pk, const struct ik_distract_result *res, int split,
-                              const struct ik_distract_params *p)
+void ik_distract_pack_samples(struct ik_mp_writer *w, const struct ik_distract_result *res,
+                              int split, const struct ik_distract_params *p)
 {
-    ik_artifact_begin(pk, "raft.samples", 1, 1);
-    pack_meta(pk, p, ik_raft_split_names[split]);
-    ik_mp_pack_str(pk, "records");
-    msgpack_pack_array(pk, res->n[split]);
+    ik_artifact_begin(w, "raft.samples", 1, 1);
+    pack_meta(w, p, ik_raft_split_names[split]);
+    ik_mp_pack_str(&w->pk, "records");
+    ik_mp_array_begin(w, res->n[split]);
     for (size_t i = 0; i < res->n[split]; i++)
-        ik_distract_pack_record(pk, &res->samples[split][i], split, p);
+        ik_distract_pack_record(w, &res->samples[split][i], split, p);
+    ik_mp_array_end(w);
+    ik_artifact_end(w);
 }
 
 static void pack_u(msgpack_packer *pk, const char *key, size_t v)
@@ -378,17 +388,18 @@ static void pack_u(msgpack_packer *pk, const char *key, size_t v)
     msgpack_pack_uint64(pk, v);
 }
 
-void ik_distract_pack_report(msgpack_packer *pk, const struct ik_distract_result *res,
+void ik_distract_pack_report(struct ik_mp_writer *w, const struct ik_distract_result *res,
                              const struct ik_distract_params *p)
 {
-    ik_artifact_begin(pk, "distract.report", 1, 2);
-    pack_meta(pk, p, NULL);
+    msgpack_packer *pk = &w->pk;
+    ik_artifact_begin(w, "distract.report", 1, 2);
+    pack_meta(w, p, NULL);
     ik_mp_pack_str(pk, "splits");
-    msgpack_pack_map(pk, IK_RAFT_SPLITS);
+    ik_mp_map_begin(w, IK_RAFT_SPLITS);
     for (int s = 0; s < IK_RAFT_SPLITS; s++) {
         const struct ik_raft_stats *st = &res->stats[s];
         ik_mp_pack_str(pk, ik_raft_split_names[s]);
-        msgpack_pack_map(pk, 8);
+        ik_mp_map_begin(w, 8);
         pack_u(pk, "samples", st->samples);
         pack_u(pk, "with_oracle", st->with_oracle);
         pack_u(pk, "without_oracle", st->without_oracle);
@@ -396,19 +407,23 @@ void ik_distract_pack_report(msgpack_packer *pk, const struct ik_distract_result
         pack_u(pk, "topped_up_samples", st->topped_up_samples);
         pack_u(pk, "other_group_distractors", st->other_group_docs);
         ik_mp_pack_str(pk, "oracle_positions");
-        msgpack_pack_array(pk, p->n_distractors + 1);
+        ik_mp_array_begin(w, p->n_distractors + 1);
         for (size_t k = 1; k <= p->n_distractors + 1; k++)
             msgpack_pack_uint64(pk, st->positions[k]);
+        ik_mp_array_end(w);
         ik_mp_pack_str(pk, "refusals");
-        msgpack_pack_array(pk, p->n_refusals);
+        ik_mp_array_begin(w, p->n_refusals);
         for (size_t k = 0; k < p->n_refusals; k++)
             msgpack_pack_uint64(pk, st->refusals[k]);
+        ik_mp_array_end(w);
+        ik_mp_map_end(w);
     }
+    ik_mp_map_end(w);
     ik_mp_pack_str(pk, "records");
-    msgpack_pack_array(pk, IK_RAFT_SPLITS);
+    ik_mp_array_begin(w, IK_RAFT_SPLITS);
     for (int s = 0; s < IK_RAFT_SPLITS; s++) {
         const struct ik_raft_stats *st = &res->stats[s];
-        msgpack_pack_map(pk, 6);
+        ik_mp_map_begin(w, 6);
         ik_mp_pack_str(pk, "split");
         ik_mp_pack_str(pk, ik_raft_split_names[s]);
         pack_u(pk, "samples", st->samples);
@@ -416,5 +431,8 @@ void ik_distract_pack_report(msgpack_packer *pk, const struct ik_distract_result
         pack_u(pk, "without_oracle", st->without_oracle);
         pack_u(pk, "topped_up_samples", st->topped_up_samples);
         pack_u(pk, "other_group_distractors", st->other_group_docs);
+        ik_mp_map_end(w);
     }
+    ik_mp_array_end(w);
+    ik_artifact_end(w);
 }

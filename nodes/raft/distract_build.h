@@ -25,9 +25,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <msgpack.h>
-
 #include "base/diag.h"
+#include "base/mp.h"
 #include "nodes/raft/faq_rows.h"
 #include "nodes/raft/raft_prompt.h"
 
@@ -94,18 +93,18 @@ void ik_distract_result_free(struct ik_distract_result *res);
  * and oracle_position when it has the oracle, then is_extra_unanswerable: true for
  * extra rows. Test/unseen: system, user; metadata source, <group_key>,
  * question, expected_answer, oracle_position. */
-void ik_distract_pack_record(msgpack_packer *pk, const struct ik_raft_sample *s, int split,
+void ik_distract_pack_record(struct ik_mp_writer *w, const struct ik_raft_sample *s, int split,
                              const struct ik_distract_params *p);
 /* Packs a `raft.samples` artifact (schema 1) of one split: meta {split, seed,
  * oracle_p, distractors}, records. */
-void ik_distract_pack_samples(msgpack_packer *pk, const struct ik_distract_result *res, int split,
-                              const struct ik_distract_params *p);
+void ik_distract_pack_samples(struct ik_mp_writer *w, const struct ik_distract_result *res,
+                              int split, const struct ik_distract_params *p);
 /* Packs the `distract.report` artifact (schema 1): per split samples,
  * with_oracle, without_oracle, extra_refusals, topped_up_samples,
  * other_group_distractors, oracle_positions [count per slot], refusals [count
  * per template]; records [{split, samples, with_oracle, without_oracle,
  * topped_up_samples, other_group_distractors}]. */
-void ik_distract_pack_report(msgpack_packer *pk, const struct ik_distract_result *res,
+void ik_distract_pack_report(struct ik_mp_writer *w, const struct ik_distract_result *res,
                              const struct ik_distract_params *p);
 
 #endif

@@ -307,9 +307,10 @@ out:
     return rc;
 }
 
-static void pack_meta(msgpack_packer *pk, const struct ik_sample_params *p, const char *split)
+static void pack_meta(struct ik_mp_writer *w, const struct ik_sample_params *p, const char *split)
 {
-    msgpack_pack_map(pk, split ? 4 : 3);
+    msgpack_packer *pk = &w->pk;
+    ik_mp_map_begin(w, split ? 4 : 3);
     if (split) {
         ik_mp_pack_str(pk, "split");
         ik_mp_pack_str(pk, split);
@@ -320,19 +321,21 @@ static void pack_meta(msgpack_packer *pk, const struct ik_sample_params *p, cons
     ik_mp_pack_str(pk, p->ministry);
     ik_mp_pack_str(pk, "seed");
     msgpack_pack_uint64(pk, p->seed);
+    ik_mp_map_end(w);
 }
 
-void ik_sample_pack_rows(msgpack_packer *pk, const struct ik_faq_rows *rows,
+void ik_sample_pack_rows(struct ik_mp_writer *w, const struct ik_faq_rows *rows,
                          const struct ik_sample_result *res, int split,
                          const struct ik_sample_params *p)
 {
-    ik_artifact_begin(pk, "faq.rows", 1, 1);
-    pack_meta(pk, p, ik_split_names[split]);
+    msgpack_packer *pk = &w->pk;
+    ik_artifact_begin(w, "faq.rows", 1, 1);
+    pack_meta(w, p, ik_split_names[split]);
     ik_mp_pack_str(pk, "records");
-    msgpack_pack_array(pk, res->n[split]);
+    ik_mp_array_begin(w, res->n[split]);
     for (size_t k = 0; k < res->n[split]; k++) {
         const struct ik_faq_row *r = &rows->v[res->idx[split][k]];
-        msgpack_pack_map(pk, r->url ? 4 : 3);
+        ik_mp_map_begin(w, r->url ? 4 : 3);
         ik_mp_pack_str(pk, "question");
         ik_mp_pack_strn(pk, r->question, r->question_len);
         ik_mp_pack_str(pk, "answer");
@@ -343,7 +346,10 @@ void ik_sample_pack_rows(msgpack_packer *pk, const struct ik_faq_rows *rows,
             ik_mp_pack_str(pk, "url");
             ik_mp_pack_str(pk, r->url);
         }
+        ik_mp_map_end(w);
     }
+    ik_mp_array_end(w);
+    ik_artifact_end(w);
 }
 
 static void pack_size(msgpack_packer *pk, const char *key, size_t v)
@@ -352,29 +358,33 @@ static void pack_size(msgpack_packer *pk, const char *key, size_t v)
     msgpack_pack_uint64(pk, v);
 }
 
-void ik_sample_pack_summary(msgpack_packer *pk, const struct ik_faq_rows *rows,
+void ik_sample_pack_summary(struct ik_mp_writer *w, const struct ik_faq_rows *rows,
                             const struct ik_sample_result *res, const struct ik_sample_params *p)
 {
-    ik_artifact_begin(pk, "sample.summary", 1, 9);
-    pack_meta(pk, p, NULL);
+    msgpack_packer *pk = &w->pk;
+    ik_artifact_begin(w, "sample.summary", 1, 9);
+    pack_meta(w, p, NULL);
     pack_size(pk, "input_rows", res->input_rows);
     pack_size(pk, "kept_rows", res->kept_rows);
     ik_mp_pack_str(pk, "dropped");
-    msgpack_pack_map(pk, 2);
+    ik_mp_map_begin(w, 2);
     pack_size(pk, "answer_too_short", res->answer_too_short);
     pack_size(pk, "answer_too_long", res->answer_too_long);
+    ik_mp_map_end(w);
     pack_size(pk, "target_rows", res->target_rows);
     pack_size(pk, "other_rows", res->other_rows);
     ik_mp_pack_str(pk, "splits");
-    msgpack_pack_map(pk, IK_SPLIT_COUNT);
+    ik_mp_map_begin(w, IK_SPLIT_COUNT);
     for (int s = 0; s < IK_SPLIT_COUNT; s++) {
         ik_mp_pack_str(pk, ik_split_names[s]);
-        msgpack_pack_map(pk, 4);
+        ik_mp_map_begin(w, 4);
         pack_size(pk, "requested", res->requested[s]);
         pack_size(pk, "rows", res->n[s]);
         pack_size(pk, "duplicates_removed", res->duplicates[s]);
         pack_size(pk, "overlaps_removed", res->overlaps[s]);
+        ik_mp_map_end(w);
     }
+    ik_mp_map_end(w);
     ik_mp_pack_str(pk, "short");
     if (res->shortened)
         msgpack_pack_true(pk);
@@ -393,17 +403,20 @@ void ik_sample_pack_summary(msgpack_packer *pk, const struct ik_faq_rows *rows,
             if (count[s * G + rows->v[res->idx[s][k]].group]++ == 0)
                 n_rec++;
     ik_mp_pack_str(pk, "records");
-    msgpack_pack_array(pk, n_rec);
+    ik_mp_array_begin(w, n_rec);
     for (int s = 0; s < IK_SPLIT_COUNT; s++)
         for (size_t g = 0; g < G; g++) {
             if (count[s * G + g] == 0)
                 continue;
-            msgpack_pack_map(pk, 3);
+            ik_mp_map_begin(w, 3);
             ik_mp_pack_str(pk, "split");
             ik_mp_pack_str(pk, ik_split_names[s]);
             ik_mp_pack_str(pk, "group");
             ik_mp_pack_str(pk, rows->groups[g]);
             pack_size(pk, "rows", count[s * G + g]);
+            ik_mp_map_end(w);
         }
+    ik_mp_array_end(w);
+    ik_artifact_end(w);
     free(count);
 }

@@ -25,9 +25,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <msgpack.h>
-
 #include "base/diag.h"
+#include "base/mp.h"
 #include "nodes/raft/faq_rows.h"
 
 enum { IK_SPLIT_TRAIN, IK_SPLIT_TEST, IK_SPLIT_UNSEEN, IK_SPLIT_EXTRA, IK_SPLIT_COUNT };
@@ -66,13 +65,13 @@ void ik_sample_result_free(struct ik_sample_result *res);
 /* Packs split `split` as a `faq.rows` artifact (schema 1):
  *   {kind, schema, meta: {split, group_field, ministry, seed},
  *    records: [{question, answer, group[, url]}]} */
-void ik_sample_pack_rows(msgpack_packer *pk, const struct ik_faq_rows *rows,
+void ik_sample_pack_rows(struct ik_mp_writer *w, const struct ik_faq_rows *rows,
                          const struct ik_sample_result *res, int split,
                          const struct ik_sample_params *p);
 /* Packs the `sample.summary` artifact (schema 1): input/kept/dropped counts,
  * per split {requested, rows, duplicates_removed, overlaps_removed}, short
  * and note, and records [{split, group, rows}] per split and group. */
-void ik_sample_pack_summary(msgpack_packer *pk, const struct ik_faq_rows *rows,
+void ik_sample_pack_summary(struct ik_mp_writer *w, const struct ik_faq_rows *rows,
                             const struct ik_sample_result *res, const struct ik_sample_params *p);
 
 #endif

@@ -6,15 +6,13 @@
 
 Test(cache_artifact, file_round_trip)
 {
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    ik_artifact_pack_file(&pk, "adapter.gguf", "GGUF\0\1", 6);
+    struct ik_mp_writer mw;
+    ik_mp_writer_init(&mw);
+    ik_artifact_pack_file(&mw, "adapter.gguf", "GGUF\0\1", 6);
     msgpack_unpacked un;
     msgpack_unpacked_init(&un);
     struct ik_diag d = IK_DIAG_INIT;
-    cr_assert_eq(ik_artifact_unpack(sb.data, sb.size, &un, "obj", &d), 0, "%s",
+    cr_assert_eq(ik_artifact_unpack(mw.sb.data, mw.sb.size, &un, "obj", &d), 0, "%s",
                  ik_diag_message(&d));
     size_t len = 0;
     const char *kind = ik_artifact_kind(&un.data, &len);
@@ -31,28 +29,27 @@ Test(cache_artifact, file_round_trip)
     cr_assert_eq(schema, 1);
     cr_assert_null(ik_artifact_records(&un.data));
     msgpack_unpacked_destroy(&un);
-    msgpack_sbuffer_destroy(&sb);
+    ik_mp_writer_free(&mw);
 }
 
 Test(cache_artifact, records_and_tensor)
 {
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    ik_artifact_begin(&pk, "lora.adapter", 2, 2);
-    msgpack_pack_map(&pk, 0);
-    ik_mp_pack_str(&pk, "records");
-    msgpack_pack_array(&pk, 1);
-    msgpack_pack_map(&pk, 0);
-    ik_mp_pack_str(&pk, "A");
+    struct ik_mp_writer mw;
+    ik_mp_writer_init(&mw);
+    ik_artifact_begin(&mw, "lora.adapter", 2, 2);
+    msgpack_pack_map(&mw.pk, 0);
+    ik_mp_pack_str(&mw.pk, "records");
+    msgpack_pack_array(&mw.pk, 1);
+    msgpack_pack_map(&mw.pk, 0);
+    ik_mp_pack_str(&mw.pk, "A");
     float w[6] = {1, 2, 3, 4, 5, 6};
     int64_t shape[2] = {2, 3};
-    ik_artifact_pack_tensor(&pk, "f32", shape, 2, w, sizeof w);
+    ik_artifact_pack_tensor(&mw, "f32", shape, 2, w, sizeof w);
+    ik_artifact_end(&mw);
     msgpack_unpacked un;
     msgpack_unpacked_init(&un);
     struct ik_diag d = IK_DIAG_INIT;
-    cr_assert_eq(ik_artifact_unpack(sb.data, sb.size, &un, "obj", &d), 0);
+    cr_assert_eq(ik_artifact_unpack(mw.sb.data, mw.sb.size, &un, "obj", &d), 0);
     const msgpack_object *rec = ik_artifact_records(&un.data);
     cr_assert_not_null(rec);
     cr_assert_eq(rec->via.array.size, 1);
@@ -65,7 +62,7 @@ Test(cache_artifact, records_and_tensor)
     cr_assert_eq(bin->via.bin.size, sizeof w);
     cr_assert_eq(memcmp(bin->via.bin.ptr, w, sizeof w), 0);
     msgpack_unpacked_destroy(&un);
-    msgpack_sbuffer_destroy(&sb);
+    ik_mp_writer_free(&mw);
 }
 
 static int unpack_bytes(const char *data, size_t len, struct ik_diag *d)

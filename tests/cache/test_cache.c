@@ -57,8 +57,7 @@ Test(cache_open, discovers_parent_folder)
 Test(cache_open, creates_in_cwd_or_reports_missing)
 {
     unsetenv("IKADA_CACHE");
-    char tmpl[] = "/tmp/ikada-cache-test-XXXXXX";
-    cr_assert_not_null(mkdtemp(tmpl));
+    char *tmpl = tc_tmpdir();
     cr_assert_eq(chdir(tmpl), 0);
     struct ik_cache *c = NULL;
     struct ik_diag d = IK_DIAG_INIT;
@@ -76,7 +75,7 @@ Test(cache_open, creates_in_cwd_or_reports_missing)
     }
     ik_cache_close(c);
     ik_diag_free(&d);
-    ik_remove_tree(tmpl);
+    tc_rmtree(tmpl);
 }
 
 Test(cache_open, ikada_cache_env_overrides)

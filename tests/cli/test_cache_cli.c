@@ -21,9 +21,8 @@
 #include "cli/cli.h"
 #include "base/mp.h"
 #include "base/xmalloc.h"
+#include "tests/common/tmpcache.h"
 
-static char tmp[64];
-static struct ik_cache *cache;
 static struct ik_hash rows_a, rows_b, file_h, log_h, key_sample, key_filter, key_notes;
 
 static const char *const recs_a[] = {"{\"id\":1,\"q\":\"Où est la gare ?\",\"tags\":[\"fr\"]}",
@@ -37,30 +36,29 @@ static const char *const recs_b[] = {"{\"id\":1,\"q\":\"Où est la gare ?\",\"ta
 static void put(const void *data, size_t len, struct ik_hash *h)
 {
     struct ik_diag d = IK_DIAG_INIT;
-    cr_assert_eq(ik_cas_put(cache, data, len, h, &d), 0, "%s", ik_diag_message(&d));
+    cr_assert_eq(ik_cas_put(T.c, data, len, h, &d), 0, "%s", ik_diag_message(&d));
 }
 
 static void put_records(const char *const *recs, size_t n, struct ik_hash *h)
 {
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    ik_artifact_begin(&pk, "faq.rows", 1, 1);
-    msgpack_pack_map(&pk, 1);
-    ik_mp_pack_str(&pk, "source");
-    ik_mp_pack_str(&pk, "faq.jsonl");
-    ik_mp_pack_str(&pk, "records");
-    msgpack_pack_array(&pk, n);
+    struct ik_mp_writer w;
+    ik_mp_writer_init(&w);
+    ik_artifact_begin(&w, "faq.rows", 1, 1);
+    msgpack_pack_map(&w.pk, 1);
+    ik_mp_pack_str(&w.pk, "source");
+    ik_mp_pack_str(&w.pk, "faq.jsonl");
+    ik_mp_pack_str(&w.pk, "records");
+    msgpack_pack_array(&w.pk, n);
     for (size_t i = 0; i < n; i++) {
         json_error_t err;
         json_t *j = json_loads(recs[i], 0, &err);
         cr_assert_not_null(j, "%s", err.text);
-        ik_json_to_msgpack(j, &pk);
+        ik_json_to_msgpack(j, &w.pk);
         json_decref(j);
     }
-    put(sb.data, sb.size, h);
-    msgpack_sbuffer_destroy(&sb);
+    ik_artifact_end(&w);
+    put(w.sb.data, w.sb.size, h);
+    ik_mp_writer_free(&w);
 }
 
 /* Records an action of `node` with one output (and optionally a log). */
@@ -70,39 +68,33 @@ static void put_action(const char *node, const char *port, const struct ik_hash 
 {
     put(node, strlen(node), key); /* a stand-in spec object; its hash is the key */
     uint64_t size;
-    cr_assert_eq(ik_cas_stat(cache, out, &size), 0);
+    cr_assert_eq(ik_cas_stat(T.c, out, &size), 0);
     struct ik_action_output o = {(char *)port, *out, size, (char *)kind};
     struct ik_action_counter ctr = {(char *)"items", 3};
     struct ik_action a = {*key, (char *)node, 1, (char *)node, &o, 1, log != NULL,
                           log ? *log : *out, started_ms, 1500, &ctr, 1};
     struct ik_diag d = IK_DIAG_INIT;
-    cr_assert_eq(ik_action_put(cache, &a, &d), 0, "%s", ik_diag_message(&d));
+    cr_assert_eq(ik_action_put(T.c, &a, &d), 0, "%s", ik_diag_message(&d));
 }
 
 static void ref(const char *graph, const char *node, const struct ik_hash *key)
 {
     struct ik_diag d = IK_DIAG_INIT;
-    cr_assert_eq(ik_ref_set(cache, graph, node, key, &d), 0, "%s", ik_diag_message(&d));
+    cr_assert_eq(ik_ref_set(T.c, graph, node, key, &d), 0, "%s", ik_diag_message(&d));
 }
 
+/* A cache named by IKADA_CACHE (tc_setup_env) holding two row sets, a file,
+ * a log, three actions and refs of two graphs. */
 static void setup(void)
 {
-    snprintf(tmp, sizeof tmp, "/tmp/ikada-query-XXXXXX");
-    cr_assert_not_null(mkdtemp(tmp));
-    char *root = ik_xasprintf("%s/.ikada", tmp);
-    setenv("IKADA_CACHE", root, 1);
-    struct ik_diag d = IK_DIAG_INIT;
-    cr_assert_eq(ik_cache_open_at(root, true, &cache, &d), 0, "%s", ik_diag_message(&d));
-    free(root);
+    tc_setup_env();
     put_records(recs_a, 3, &rows_a);
     put_records(recs_b, 4, &rows_b);
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    ik_artifact_pack_file(&pk, "notes.txt", "hello\nworld\n", 12);
-    put(sb.data, sb.size, &file_h);
-    msgpack_sbuffer_destroy(&sb);
+    struct ik_mp_writer w;
+    ik_mp_writer_init(&w);
+    ik_artifact_pack_file(&w, "notes.txt", "hello\nworld\n", 12);
+    put(w.sb.data, w.sb.size, &file_h);
+    ik_mp_writer_free(&w);
     put("step 1 done\n", 12, &log_h);
     int64_t now = 1700000000000;
     put_action("sample", "rows", &rows_a, "faq.rows", &log_h, now, &key_sample);
@@ -114,13 +106,7 @@ static void setup(void)
     ref("other", "filter", &key_filter);
 }
 
-static void teardown(void)
-{
-    ik_cache_close(cache);
-    ik_remove_tree(tmp);
-}
-
-TestSuite(query_cli, .init = setup, .fini = teardown);
+TestSuite(query_cli, .init = setup, .fini = tc_teardown);
 
 static char *out_text, *err_text;
 
@@ -146,7 +132,7 @@ static int cli(const char *first, ...)
         argv[argc++] = (char *)a;
     va_end(ap);
     argv[argc] = NULL;
-    char *op = ik_xasprintf("%s/stdout", tmp), *ep = ik_xasprintf("%s/stderr", tmp);
+    char *op = ik_xasprintf("%s/stdout", T.dir), *ep = ik_xasprintf("%s/stderr", T.dir);
     fflush(stdout);
     fflush(stderr);
     int save_out = dup(1), save_err = dup(2);
@@ -261,7 +247,7 @@ Test(query_cli, query_where_select_limit_count)
 
 Test(query_cli, export_formats)
 {
-    char *path = ik_xasprintf("%s/rows.jsonl", tmp);
+    char *path = ik_xasprintf("%s/rows.jsonl", T.dir);
     cr_assert_eq(cli("export", "sample.rows", "-o", path, NULL), 0, "%s", err_text);
     char *text = slurp(path);
     /* Python's json.dumps layout, as the reference's JSONL files have it. */
@@ -274,7 +260,7 @@ Test(query_cli, export_formats)
     text = slurp(path);
     struct ik_blob b;
     struct ik_diag d = IK_DIAG_INIT;
-    cr_assert_eq(ik_cas_map(cache, &rows_a, UINT64_MAX, &b, &d), 0);
+    cr_assert_eq(ik_cas_map(T.c, &rows_a, UINT64_MAX, &b, &d), 0);
     cr_expect(memcmp(text, b.data, b.len) == 0);
     struct stat st;
     cr_assert_eq(stat(path, &st), 0);
@@ -317,7 +303,7 @@ Test(query_cli, verify_detects_a_flipped_byte)
 {
     cr_assert_eq(cli("verify", NULL), 0, "%s", err_text);
     HAS(out_text, "0 corrupt");
-    char *p = ik_cas_object_path(cache, &rows_a);
+    char *p = ik_cas_object_path(T.c, &rows_a);
     cr_assert_eq(chmod(p, 0644), 0);
     int fd = open(p, O_RDWR);
     cr_assert_geq(fd, 0);
@@ -334,7 +320,7 @@ Test(query_cli, verify_detects_a_flipped_byte)
     HAS(out_text, a);
     HAS(out_text, "sample.rows");
     uint64_t size;
-    cr_expect_eq(ik_cas_stat(cache, &rows_a, &size), -ENOENT); /* quarantined */
+    cr_expect_eq(ik_cas_stat(T.c, &rows_a, &size), -ENOENT); /* quarantined */
 }
 
 Test(query_cli, gc_dry_run_then_real)
@@ -348,11 +334,11 @@ Test(query_cli, gc_dry_run_then_real)
     cr_assert_eq(cli("gc", "--dry-run", NULL), 0, "%s", err_text);
     HAS(out_text, "would remove");
     HAS(out_text, j);
-    cr_expect_eq(ik_cas_stat(cache, &junk, &size), 0);
+    cr_expect_eq(ik_cas_stat(T.c, &junk, &size), 0);
     cr_assert_eq(cli("gc", "--json", NULL), 0, "%s", err_text);
     HAS(out_text, "\"dry_run\": false");
-    cr_expect_eq(ik_cas_stat(cache, &junk, &size), -ENOENT);
-    cr_expect_eq(ik_cas_stat(cache, &rows_a, &size), 0); /* reached from a ref */
+    cr_expect_eq(ik_cas_stat(T.c, &junk, &size), -ENOENT);
+    cr_expect_eq(ik_cas_stat(T.c, &rows_a, &size), 0); /* reached from a ref */
     cr_assert_eq(cli("gc", "--keep-runs", "x", NULL), 2);
 }
 

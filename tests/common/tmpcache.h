@@ -1,10 +1,16 @@
-/* tests/common/tmpcache.h - fixtures shared by the tests that need a store: a fresh cache in
- * a mkdtemp folder (removed afterwards) and small file helpers. */
+/* tests/common/tmpcache.h - fixtures shared by the tests that need a store or
+ * a scratch folder: a fresh cache in a mkdtemp folder (removed afterwards),
+ * bare mkdtemp folders, and small file helpers.
+ *
+ * Everything is static (inline), so any number of .c files of one test
+ * program include it; each gets its own T. Use tc_setup/tc_teardown (or
+ * tc_setup_env) as a suite's .init/.fini, or call them from a suite's own. */
 #ifndef IK_TESTS_COMMON_TMPCACHE_H
 #define IK_TESTS_COMMON_TMPCACHE_H
 
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -25,13 +31,31 @@ struct tc_fixture {
     char cwd[PATH_MAX];   /* restored at teardown */
 };
 
-static struct tc_fixture T;
+/* unused where a file needs only tc_tmpdir */
+static struct tc_fixture T __attribute__((unused));
 
+/* A new empty folder under /tmp (the caller frees the name and removes the
+ * folder, e.g. with tc_rmtree). */
+static inline char *tc_tmpdir(void)
+{
+    char *dir = ik_xstrdup("/tmp/ikada-test-XXXXXX");
+    cr_assert_not_null(mkdtemp(dir), "mkdtemp: %s", strerror(errno));
+    return dir;
+}
+
+/* Removes dir with everything in it and frees the name; NULL does nothing. */
+static inline void tc_rmtree(char *dir)
+{
+    if (dir != NULL)
+        ik_remove_tree(dir);
+    free(dir);
+}
+
+/* T.dir = a new folder, T.c = a new cache at T.dir/.ikada; the working
+ * directory is saved for tc_teardown to restore. */
 static inline void tc_setup(void)
 {
-    char tmpl[] = "/tmp/ikada-cache-test-XXXXXX";
-    cr_assert_not_null(mkdtemp(tmpl));
-    T.dir = ik_xstrdup(tmpl);
+    T.dir = tc_tmpdir();
     cr_assert_not_null(getcwd(T.cwd, sizeof T.cwd));
     char *root = ik_xasprintf("%s/.ikada", T.dir);
     struct ik_diag d = IK_DIAG_INIT;
@@ -41,15 +65,23 @@ static inline void tc_setup(void)
     free(root);
 }
 
+/* tc_setup, and IKADA_CACHE names the new cache, for code that opens the
+ * cache itself (the CLI verbs). */
+static inline void tc_setup_env(void)
+{
+    tc_setup();
+    char *root = ik_xasprintf("%s/.ikada", T.dir);
+    setenv("IKADA_CACHE", root, 1);
+    free(root);
+}
+
 static inline void tc_teardown(void)
 {
     ik_cache_close(T.c);
     T.c = NULL;
     if (chdir(T.cwd) != 0)
         perror("chdir");
-    if (T.dir != NULL)
-        ik_remove_tree(T.dir);
-    free(T.dir);
+    tc_rmtree(T.dir);
     T.dir = NULL;
 }
 

@@ -1,6 +1,7 @@
-/* tests/cot/helpers.h - fixtures of the cot tests: a temporary cache, the
- * fake API server (started on port 0, stopped with SIGTERM, its per-body
- * counts read back), and small items built from literal documents. */
+/* tests/cot/helpers.h - fixtures of the cot tests: the fake API server
+ * (started on port 0 with its counts in a tc_tmpdir folder, stopped with
+ * SIGTERM, its per-body counts read back) and small items built from literal
+ * documents. The temporary cache is tests/common/tmpcache.h's. */
 #ifndef IK_TESTS_COT_HELPERS_H
 #define IK_TESTS_COT_HELPERS_H
 
@@ -17,6 +18,7 @@
 #include "base/file.h"
 #include "base/xmalloc.h"
 #include "nodes/cot/cot.h"
+#include "tests/common/tmpcache.h"
 
 #ifndef IK_FAKE_API
 #define IK_FAKE_API "tests/cot/fake_api"
@@ -28,15 +30,14 @@
 struct fake {
     pid_t pid;
     int port;
-    char dir[64];
+    char *dir;
     char counts[128];
 };
 
 /* Starts the fake with extra args (NULL-terminated). */
 static inline void fake_start(struct fake *f, const char *const *args)
 {
-    snprintf(f->dir, sizeof f->dir, "/tmp/ikada-cot-fake-XXXXXX");
-    cr_assert_not_null(mkdtemp(f->dir));
+    f->dir = tc_tmpdir();
     snprintf(f->counts, sizeof f->counts, "%s/counts", f->dir);
     int fds[2];
     cr_assert_eq(pipe(fds), 0);
@@ -83,7 +84,8 @@ static inline void fake_stop(struct fake *f, unsigned *answered, unsigned *recei
     if (received) *received = r;
     if (max_answered) *max_answered = m;
     if (distinct) *distinct = n;
-    ik_remove_tree(f->dir);
+    tc_rmtree(f->dir);
+    f->dir = NULL;
 }
 
 /* Three documents; the oracle is document 2. */

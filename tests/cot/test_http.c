@@ -8,35 +8,29 @@
 
 #include "base/error.h"
 #include "engine/exec.h"
+#include "tests/common/tmpcache.h"
 #include "tests/cot/helpers.h"
 
 #define KEY "sk-test-SECRET-0123456789"
 
-static struct ik_cache *cache;
-static struct ik_node_ctx *node; /* the store side of a node context, over cache */
-static char cache_dir[64];
+static struct ik_node_ctx *node; /* the store side of a node context, over T.c */
 static struct fake F;
 static char url[128];
 
-static void open_cache(void)
+static void setup(void)
 {
-    snprintf(cache_dir, sizeof cache_dir, "/tmp/ikada-cot-cache-XXXXXX");
-    cr_assert_not_null(mkdtemp(cache_dir));
-    struct ik_diag d = IK_DIAG_INIT;
-    cr_assert_eq(ik_cache_open_at(cache_dir, true, &cache, &d), 0);
-    node = ik_exec_store_ctx_new(cache);
+    tc_setup();
+    node = ik_exec_store_ctx_new(T.c);
 }
 
 static void teardown(void)
 {
     ik_exec_store_ctx_free(node);
     node = NULL;
-    ik_cache_close(cache);
-    cache = NULL;
-    ik_remove_tree(cache_dir);
+    tc_teardown();
 }
 
-TestSuite(cot_http, .init = open_cache, .fini = teardown, .timeout = 20);
+TestSuite(cot_http, .init = setup, .fini = teardown, .timeout = 20);
 
 static void config(struct ik_cot_config *c, const struct ik_cot_provider *p, const char **args)
 {

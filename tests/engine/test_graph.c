@@ -11,6 +11,7 @@
 #include "engine/graph.h"
 #include "engine/graph_int.h"
 #include "base/mp.h"
+#include "tests/common/tmpcache.h"
 #include "tests/engine/graph_test_types.h"
 
 static struct ik_graph *load_typed(const char *path, const char *text)
@@ -342,8 +343,7 @@ Test(graph, file_paths_resolve_lexically)
     ik_graph_free(g);
 
     /* A relative graph path is taken against the working directory. */
-    char tmpl[] = "/tmp/ikada-graph-XXXXXX";
-    cr_assert_not_null(mkdtemp(tmpl));
+    char *tmpl = tc_tmpdir();
     cr_assert_eq(chdir(tmpl), 0);
     char *cwd = getcwd(NULL, 0);
     g = load_typed("sub/g.yml", text);
@@ -355,6 +355,7 @@ Test(graph, file_paths_resolve_lexically)
     free(want);
     cr_assert_eq(chdir("/"), 0);
     cr_assert_eq(rmdir(tmpl), 0);
+    free(tmpl);
     free(cwd);
 }
 

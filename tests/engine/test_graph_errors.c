@@ -14,6 +14,7 @@
 #include "nodes/registry.h"
 #include "engine/graph.h"
 #include "engine/graph_int.h"
+#include "tests/common/tmpcache.h"
 #include "tests/engine/graph_test_types.h"
 
 #define BAD_DIR "tests/graphs/bad"
@@ -165,13 +166,13 @@ Test(graph_errors, unreadable_file)
     cr_expect_null(g);
     ik_diag_free(&d);
 
-    char tmpl[] = "/tmp/ikada-graph-XXXXXX";
-    cr_assert_not_null(mkdtemp(tmpl));
+    char *tmpl = tc_tmpdir();
     rc = ik_graph_load(ik_node_types, tmpl, &g, &d);
     cr_expect_eq(rc, -EISDIR);
     cr_expect_null(g);
     ik_diag_free(&d);
     cr_assert_eq(rmdir(tmpl), 0);
+    free(tmpl);
 }
 
 /* An anchor that contains its own alias would recurse forever. */

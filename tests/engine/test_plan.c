@@ -13,23 +13,18 @@
 #include "base/error.h"
 #include "nodes/registry.h"
 #include "engine/plan.h"
+#include "tests/common/tmpcache.h"
 
-static char dir[64];
-static struct ik_cache *cache;
 static struct ik_srcmemo *memo;
 
+/* The cache of tc_setup, its source memo, and T.dir/rows.txt. */
 static void setup(void)
 {
-    strcpy(dir, "/tmp/ikada-plan.XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
-    char *root = NULL;
-    cr_assert_gt(asprintf(&root, "%s/.ikada", dir), 0);
+    tc_setup();
     struct ik_diag d = IK_DIAG_INIT;
-    cr_assert_eq(ik_cache_open_at(root, true, &cache, &d), 0, "%s", ik_diag_message(&d));
-    cr_assert_eq(ik_srcmemo_open(cache, &memo, &d), 0);
-    free(root);
+    cr_assert_eq(ik_srcmemo_open(T.c, &memo, &d), 0);
     char *src = NULL;
-    cr_assert_gt(asprintf(&src, "%s/rows.txt", dir), 0);
+    cr_assert_gt(asprintf(&src, "%s/rows.txt", T.dir), 0);
     FILE *f = fopen(src, "w");
     fputs("one\ntwo\n", f);
     fclose(f);
@@ -39,8 +34,7 @@ static void setup(void)
 static void teardown(void)
 {
     ik_srcmemo_close(memo);
-    ik_cache_close(cache);
-    ik_remove_tree(dir);
+    tc_teardown();
 }
 
 TestSuite(plan, .init = setup, .fini = teardown);
@@ -48,7 +42,7 @@ TestSuite(plan, .init = setup, .fini = teardown);
 static struct ik_graph *load(const char *yaml)
 {
     char *path = NULL;
-    cr_assert_gt(asprintf(&path, "%s/g.yaml", dir), 0);
+    cr_assert_gt(asprintf(&path, "%s/g.yaml", T.dir), 0);
     struct ik_graph *g = NULL;
     struct ik_diag d = IK_DIAG_INIT;
     int rc = ik_graph_load_string(ik_node_types, path, yaml, strlen(yaml), &g, &d);
@@ -94,10 +88,10 @@ static void fake_run(struct ik_plan *p, size_t i, const char *content)
     a->outputs[0].size = strlen(content);
     struct ik_diag d = IK_DIAG_INIT;
     struct ik_hash spec;
-    cr_assert_eq(ik_cas_put(cache, content, strlen(content), &a->outputs[0].hash, &d), 0);
-    cr_assert_eq(ik_cas_put(cache, p->entries[i].spec, p->entries[i].spec_len, &spec, &d), 0);
-    cr_assert_eq(ik_action_put(cache, a, &d), 0);
-    cr_assert_eq(ik_ref_set(cache, p->graph->name, p->graph->nodes[i].name, &a->key, &d), 0);
+    cr_assert_eq(ik_cas_put(T.c, content, strlen(content), &a->outputs[0].hash, &d), 0);
+    cr_assert_eq(ik_cas_put(T.c, p->entries[i].spec, p->entries[i].spec_len, &spec, &d), 0);
+    cr_assert_eq(ik_action_put(T.c, a, &d), 0);
+    cr_assert_eq(ik_ref_set(T.c, p->graph->name, p->graph->nodes[i].name, &a->key, &d), 0);
     ik_plan_set_action(p, i, a);
 }
 
@@ -105,7 +99,7 @@ Test(plan, stale_then_cached_then_blocked_downstream)
 {
     struct ik_graph *g = load(chain);
     struct ik_plan p;
-    ik_plan_init(&p, g, cache, memo);
+    ik_plan_init(&p, g, T.c, memo);
     struct ik_diag d = IK_DIAG_INIT;
     cr_assert_eq(ik_plan_resolve_all(&p, NULL, NULL, &d), 0, "%s", ik_diag_message(&d));
     cr_assert_eq(p.entries[0].state, IK_PLAN_STALE);
@@ -120,7 +114,7 @@ Test(plan, stale_then_cached_then_blocked_downstream)
     ik_plan_close(&p);
 
     /* A fresh plan over the same cache: everything that ran is cached. */
-    ik_plan_init(&p, g, cache, memo);
+    ik_plan_init(&p, g, T.c, memo);
     cr_assert_eq(ik_plan_resolve_all(&p, NULL, NULL, &d), 0);
     cr_assert_eq(p.entries[0].state, IK_PLAN_CACHED);
     cr_assert_eq(p.entries[1].state, IK_PLAN_CACHED);
@@ -137,7 +131,7 @@ Test(plan, reasons_name_the_param_and_the_input)
 {
     struct ik_graph *g = load(chain);
     struct ik_plan p;
-    ik_plan_init(&p, g, cache, memo);
+    ik_plan_init(&p, g, T.c, memo);
     struct ik_diag d = IK_DIAG_INIT;
     cr_assert_eq(ik_plan_resolve_all(&p, NULL, NULL, &d), 0);
     fake_run(&p, 0, "one\ntwo\n");
@@ -153,12 +147,12 @@ Test(plan, reasons_name_the_param_and_the_input)
     g = load(edited);
     free(edited);
     char *src = NULL;
-    cr_assert_gt(asprintf(&src, "%s/rows.txt", dir), 0);
+    cr_assert_gt(asprintf(&src, "%s/rows.txt", T.dir), 0);
     FILE *f = fopen(src, "a");
     fputs("three and more\n", f);
     fclose(f);
     free(src);
-    ik_plan_init(&p, g, cache, memo);
+    ik_plan_init(&p, g, T.c, memo);
     cr_assert_eq(ik_plan_resolve_all(&p, NULL, NULL, &d), 0);
     cr_assert_eq(p.entries[0].state, IK_PLAN_STALE);
     cr_assert_str_eq(p.entries[0].reason, "input 'rows' changed (file rows.txt)");
@@ -175,7 +169,7 @@ Test(plan, missing_source_file_is_reported_at_its_line)
     struct ik_graph *g = load("nodes:\n  a:\n    type: command\n    in: {rows: {file: nope.txt}}\n"
                               "    params: {cmd: 'true'}\n");
     struct ik_plan p;
-    ik_plan_init(&p, g, cache, memo);
+    ik_plan_init(&p, g, T.c, memo);
     struct ik_diag d = IK_DIAG_INIT;
     cr_assert_eq(ik_plan_check_sources(&p, NULL, &d), IK_EVALIDATE);
     cr_assert(strstr(ik_diag_message(&d), "g.yaml:4:") != NULL, "%s", ik_diag_message(&d));

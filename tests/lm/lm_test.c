@@ -1,6 +1,5 @@
 /* tests/lm/lm_test.c - helpers for the lm/ tests (see lm_test.h). */
 #include <criterion/criterion.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,26 +30,24 @@ json_t *lmt_json(const char *path)
     return j;
 }
 
-char *lmt_tmpdir(void)
+struct ik_lm_config lmt_cfg(int arch, int D, int F, int L, int head_dim, int V)
 {
-    char *t = ik_xstrdup("/tmp/ikada-lm-XXXXXX");
-    cr_assert(mkdtemp(t) != NULL);
-    return t;
-}
-
-static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(p);
-}
-
-void lmt_rmtree(char *dir)
-{
-    if (dir)
-        nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-    free(dir);
+    struct ik_lm_config c;
+    memset(&c, 0, sizeof c);
+    c.arch = arch;
+    c.D = D;
+    c.F = F;
+    c.L = L;
+    c.H = 4;
+    c.K = 2;
+    c.head_dim = head_dim;
+    c.V = V;
+    c.max_seq = 64;
+    c.norm_eps = 1e-6f;
+    c.rope_theta = 10000.0f;
+    c.qkv_bias = arch == IK_LM_QWEN2;
+    c.qk_norm = arch == IK_LM_QWEN3;
+    return c;
 }
 
 void lmt_write(const char *path, const void *data, size_t len)

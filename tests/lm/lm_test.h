@@ -1,7 +1,8 @@
 /* tests/lm/lm_test.h - helpers shared by the tests of lm/: paths to the
- * example models and reference data, temporary folders, small JSON and file
- * utilities, and a writer of random Hugging Face model folders (so that the
- * loader is exercised by every model test). */
+ * example models and reference data, small JSON and file utilities, a small
+ * model shape (lmt_cfg), and a writer of random Hugging Face model folders (so
+ * that the loader is exercised by every model test). Temporary folders are
+ * tests/common/tmpcache.h's tc_tmpdir and tc_rmtree. */
 #ifndef IK_TESTS_LM_TEST_H
 #define IK_TESTS_LM_TEST_H
 
@@ -9,6 +10,7 @@
 #include <stddef.h>
 
 #include "lm/config.h"
+#include "tests/common/tmpcache.h"
 
 /* "<srcdir>/<rel>", freshly allocated. */
 char *lmt_path(const char *rel);
@@ -16,9 +18,6 @@ char *lmt_path(const char *rel);
 char *lmt_shared(const char *rel);
 /* Parses a JSON file or fails the test. */
 json_t *lmt_json(const char *path);
-/* A new folder under /tmp (mkdtemp); lmt_rmtree removes it and its files. */
-char *lmt_tmpdir(void);
-void lmt_rmtree(char *dir);
 /* Writes len bytes to path or fails the test. */
 void lmt_write(const char *path, const void *data, size_t len);
 /* Reads a whole file (NUL-terminated) or fails the test; *len gets its size. */
@@ -30,6 +29,11 @@ char *lmt_read(const char *path, size_t *len);
  * or NULL. `dtype` is IK_ST_F32, IK_ST_F16 or IK_ST_BF16. */
 void lmt_write_random_model(const char *dir, const struct ik_lm_config *cfg, const char *extra,
                             int dtype, unsigned seed, float scale);
+
+/* A small model shape of arch with the given sizes: H = 4 heads over K = 2
+ * KV heads, max_seq 64, norm_eps 1e-6, rope_theta 10000, and the qkv bias of
+ * Qwen2 and the q/k norm of Qwen3; everything else 0. */
+struct ik_lm_config lmt_cfg(int arch, int D, int F, int L, int head_dim, int V);
 
 /* The architectures[] name of an arch. */
 const char *lmt_arch_class(int arch);

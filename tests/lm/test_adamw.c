@@ -52,7 +52,7 @@ Test(lm_adamw, lora_training_lowers_loss)
     c.arch = IK_LM_LLAMA;
     c.D = 32, c.F = 48, c.L = 2, c.H = 4, c.K = 4, c.head_dim = 8, c.V = 64, c.max_seq = 64;
     c.norm_eps = 1e-5f, c.rope_theta = 10000.0f;
-    char *dir = lmt_tmpdir();
+    char *dir = tc_tmpdir();
     lmt_write_random_model(dir, &c, NULL, IK_ST_F32, 9, 0.2f);
     struct ik_lm_model *m;
     struct ik_diag d = IK_DIAG_INIT;
@@ -89,5 +89,5 @@ Test(lm_adamw, lora_training_lowers_loss)
     ik_lm_train_free(tr);
     ik_lora_free(a);
     ik_lm_model_free(m);
-    lmt_rmtree(dir);
+    tc_rmtree(dir);
 }

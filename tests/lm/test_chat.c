@@ -99,7 +99,7 @@ Test(lm_chat, plain_and_names)
 
 Test(lm_chat, detect_from_tokenizer_config)
 {
-    char *dir = lmt_tmpdir();
+    char *dir = tc_tmpdir();
     char *p = ik_xasprintf("%s/tokenizer_config.json", dir);
     const char *q = "{\"chat_template\": \"{% for message in messages %}{{'<|im_start|>' + message['role'] + "
                     "'\\\\n' + message['content'] + '<|im_end|>' + '\\\\n'}}{% endfor %}\"}";
@@ -115,7 +115,7 @@ Test(lm_chat, detect_from_tokenizer_config)
     cr_assert(strncmp(ik_diag_message(&d), p, strlen(p)) == 0, "%s", ik_diag_message(&d));
     ik_diag_free(&d);
     free(p);
-    lmt_rmtree(dir);
+    tc_rmtree(dir);
 }
 
 /* Token mask: exactly the tokens of the assistant spans (tok512 has no

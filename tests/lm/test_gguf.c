@@ -321,7 +321,7 @@ Test(lm_gguf, tensor_damage)
 /* Loads a tokenizer from GGUF bytes; returns its code, *msg its message. */
 static int tok_load(const struct ik_buf *b, char **msg)
 {
-    char *dir = lmt_tmpdir(), *p = ik_xasprintf("%s/v.gguf", dir);
+    char *dir = tc_tmpdir(), *p = ik_xasprintf("%s/v.gguf", dir);
     lmt_write(p, b->data, b->len);
     struct ik_tok *t = NULL;
     struct ik_diag d = IK_DIAG_INIT;
@@ -332,7 +332,7 @@ static int tok_load(const struct ik_buf *b, char **msg)
     ik_diag_free(&d);
     ik_tok_free(t);
     free(p);
-    lmt_rmtree(dir);
+    tc_rmtree(dir);
     return rc;
 }
 

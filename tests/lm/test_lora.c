@@ -54,30 +54,12 @@ static double ref_loss(const struct ref *R, const int *tok, const unsigned char 
 
 /* ---- fixtures ---- */
 
-static struct ik_lm_config cfg_of(int arch)
-{
-    struct ik_lm_config c;
-    memset(&c, 0, sizeof c);
-    c.arch = arch;
-    c.D = 16;
-    c.F = 24;
-    c.L = 2;
-    c.H = 4;
-    c.K = 2;
-    c.head_dim = 4;
-    c.V = 40;
-    c.max_seq = 64;
-    c.norm_eps = 1e-6f;
-    c.rope_theta = 10000.0f;
-    c.qkv_bias = arch == IK_LM_QWEN2;
-    c.qk_norm = arch == IK_LM_QWEN3;
-    return c;
-}
+static struct ik_lm_config cfg_of(int arch) { return lmt_cfg(arch, 16, 24, 2, 4, 40); }
 
 static struct ik_lm_model *write_and_load(const struct ik_lm_config *c, const char *extra, int dtype,
                                           char **dir)
 {
-    *dir = lmt_tmpdir();
+    *dir = tc_tmpdir();
     lmt_write_random_model(*dir, c, extra, dtype, 4321, 0.3f);
     struct ik_lm_model *m = NULL;
     struct ik_diag d = IK_DIAG_INIT;
@@ -178,7 +160,7 @@ static void grad_check(struct ik_lm_config c, const char *extra, int dtype, floa
     ik_lm_train_free(tr);
     ik_lora_free(a);
     ik_lm_model_free(m);
-    lmt_rmtree(dir);
+    tc_rmtree(dir);
 }
 
 Test(lm_lora, grad_llama) { grad_check(cfg_of(IK_LM_LLAMA), NULL, IK_ST_F32, 0.0f); }
@@ -263,7 +245,7 @@ Test(lm_lora, zero_b_is_bit_identical)
     free(base), free(with);
     ik_lora_free(a);
     ik_lm_model_free(m);
-    lmt_rmtree(dir);
+    tc_rmtree(dir);
 }
 
 /* The adapter forward equals the forward of the merged weights W + scale*B@A. */
@@ -302,7 +284,7 @@ Test(lm_lora, merged_weights_match_adapter)
     ik_lora_free(a);
     ik_lm_model_free(m);
     ik_lm_model_free(merged);
-    lmt_rmtree(dir);
+    tc_rmtree(dir);
 }
 
 /* Dropout is active only in training mode, is reproducible from its seed,
@@ -346,7 +328,7 @@ Test(lm_lora, dropout_seeded_and_off_in_eval)
     ik_lora_free(a);
     ik_lora_free(a0);
     ik_lm_model_free(m);
-    lmt_rmtree(dir);
+    tc_rmtree(dir);
 }
 
 /* PEFT's initialisation: A uniform within 1/sqrt(in) (kaiming_uniform_ with
@@ -384,7 +366,7 @@ Test(lm_lora, init_and_targets)
 Test(lm_lora, save_load_round_trip_and_zero_b_scores_like_base)
 {
     struct ik_lm_config c = cfg_of(IK_LM_LLAMA);
-    char *dir, *ad = lmt_tmpdir();
+    char *dir, *ad = tc_tmpdir();
     struct ik_lm_model *m = write_and_load(&c, NULL, IK_ST_F32, &dir);
     struct ik_lora *a = new_adapter(&c, 1u << IK_LORA_Q | 1u << IK_LORA_V | 1u << IK_LORA_UP, 0.05f, 0.3f);
     struct ik_diag d = IK_DIAG_INIT;
@@ -469,6 +451,6 @@ Test(lm_lora, save_load_round_trip_and_zero_b_scores_like_base)
     ik_lora_free(a);
     ik_lora_free(z);
     ik_lm_model_free(m);
-    lmt_rmtree(dir);
-    lmt_rmtree(ad);
+    tc_rmtree(dir);
+    tc_rmtree(ad);
 }

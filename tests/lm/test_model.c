@@ -114,31 +114,13 @@ Test(lm_model, llama2c_and_hf_weights_identical)
     ik_lm_model_free(b);
 }
 
-static struct ik_lm_config small_config(int arch)
-{
-    struct ik_lm_config c;
-    memset(&c, 0, sizeof c);
-    c.arch = arch;
-    c.D = 32;
-    c.F = 48;
-    c.L = 2;
-    c.H = 4;
-    c.K = 2;
-    c.head_dim = 8;
-    c.V = 50;
-    c.max_seq = 64;
-    c.norm_eps = 1e-6f;
-    c.rope_theta = 10000.0f;
-    c.qkv_bias = arch == IK_LM_QWEN2;
-    c.qk_norm = arch == IK_LM_QWEN3;
-    return c;
-}
+static struct ik_lm_config small_config(int arch) { return lmt_cfg(arch, 32, 48, 2, 8, 50); }
 
 /* Loads the random model written to a temp folder and checks the forward
  * (in chunks of 5 and token by token) against lmt_ref_logits (tests/lm/lm_ref.c). */
 static void check_variant(struct ik_lm_config c, const char *extra, int dtype)
 {
-    char *dir = lmt_tmpdir();
+    char *dir = tc_tmpdir();
     lmt_write_random_model(dir, &c, extra, dtype, 1234, 0.3f);
     struct ik_lm_model *m = NULL;
     struct ik_diag d = IK_DIAG_INIT;
@@ -168,7 +150,7 @@ static void check_variant(struct ik_lm_config c, const char *extra, int dtype)
     free(ref);
     free(got);
     ik_lm_model_free(m);
-    lmt_rmtree(dir);
+    tc_rmtree(dir);
 }
 
 Test(lm_model, llama_matches_reference) { check_variant(small_config(IK_LM_LLAMA), NULL, IK_ST_F32); }
@@ -223,7 +205,7 @@ Test(lm_model, error_llama2c_truncated)
     char *src = lmt_path("examples/models/stories260K/stories260K.bin");
     size_t len;
     char *bytes = lmt_read(src, &len);
-    char *dir = lmt_tmpdir();
+    char *dir = tc_tmpdir();
     char *p = ik_xasprintf("%s/cut.bin", dir);
     lmt_write(p, bytes, 200000); /* inside wq of the last layer */
     char *msg = load_fails(p, IK_ECORRUPT);
@@ -244,13 +226,13 @@ Test(lm_model, error_llama2c_truncated)
     free(msg);
     free(st);
     free(p), free(bytes), free(src);
-    lmt_rmtree(dir);
+    tc_rmtree(dir);
 }
 
 Test(lm_model, error_hf_missing_tensor_wrong_shape_arch)
 {
     struct ik_lm_config c = small_config(IK_LM_QWEN2);
-    char *dir = lmt_tmpdir();
+    char *dir = tc_tmpdir();
     /* Written as Qwen2 (with biases); read back as Qwen3, which wants q_norm. */
     lmt_write_random_model(dir, &c, NULL, IK_ST_F32, 1, 0.1f);
     char *cfg = ik_xasprintf("%s/config.json", dir);
@@ -282,7 +264,7 @@ Test(lm_model, error_hf_missing_tensor_wrong_shape_arch)
     cr_assert(strstr(msg, "config.json: error: unsupported architecture 'Gemma2ForCausal!'") != NULL, "%s", msg);
     free(msg);
     free(text), free(cfg);
-    lmt_rmtree(dir);
+    tc_rmtree(dir);
 }
 
 Test(lm_model, error_sequence_too_long_and_bad_token)

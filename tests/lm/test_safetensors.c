@@ -15,8 +15,8 @@
 
 static char *dir;
 
-static void setup(void) { dir = lmt_tmpdir(); }
-static void teardown(void) { lmt_rmtree(dir); }
+static void setup(void) { dir = tc_tmpdir(); }
+static void teardown(void) { tc_rmtree(dir); }
 
 TestSuite(lm_safetensors, .init = setup, .fini = teardown);
 

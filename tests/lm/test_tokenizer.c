@@ -148,7 +148,7 @@ Test(lm_tokenizer, tok512_bin_like_model)
     /* A truncated file names the piece and the offset. */
     size_t len;
     char *data = lmt_read(pb, &len);
-    char *dir = lmt_tmpdir(), *cut = ik_xasprintf("%s/cut.bin", dir);
+    char *dir = tc_tmpdir(), *cut = ik_xasprintf("%s/cut.bin", dir);
     lmt_write(cut, data, 4 + 8 + 5 + 8 + 3); /* <unk>, then 3 bytes of "\n<s>\n" */
     struct ik_tok *t;
     cr_assert_eq(ik_tok_load(&t, cut, &d), IK_EPARSE);
@@ -157,7 +157,7 @@ Test(lm_tokenizer, tok512_bin_like_model)
     cr_assert_str_eq(ik_diag_message(&d), want);
     ik_diag_free(&d);
     free(want), free(cut), free(data), free(pm), free(pb);
-    lmt_rmtree(dir);
+    tc_rmtree(dir);
 }
 
 Test(lm_tokenizer, tok512_whitespace_and_special)
@@ -265,7 +265,7 @@ Test(lm_tokenizer, qwen3_bpe_golden)
  * the refusal of what is not implemented. */
 Test(lm_tokenizer, bpe_small_json)
 {
-    char *dir = lmt_tmpdir();
+    char *dir = tc_tmpdir();
     char *p = ik_xasprintf("%s/tokenizer.json", dir);
     const char *j =
         "{\"version\": \"1.0\", \"added_tokens\": [{\"id\": 9, \"content\": \"<|x|>\", \"special\": true}],"
@@ -288,7 +288,7 @@ Test(lm_tokenizer, bpe_small_json)
     free(want);
     ik_diag_free(&d);
     free(p);
-    lmt_rmtree(dir);
+    tc_rmtree(dir);
 }
 
 /* BOS comes from the post-processor, as in HF tokenizers: Llama 3's
@@ -296,7 +296,7 @@ Test(lm_tokenizer, bpe_small_json)
  * that merely contains "<s>" (Qwen3's ByteLevel post-processor) prepends none. */
 Test(lm_tokenizer, bpe_bos_from_post_processor)
 {
-    char *dir = lmt_tmpdir();
+    char *dir = tc_tmpdir();
     char *p = ik_xasprintf("%s/tokenizer.json", dir);
     const char *model = "\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"<s>\": 1}, \"merges\": []},"
                         " \"added_tokens\": [{\"id\": 2, \"content\": \"<|begin_of_text|>\", \"special\": true}],"
@@ -317,7 +317,7 @@ Test(lm_tokenizer, bpe_bos_from_post_processor)
     ik_tok_free(t);
     free(j);
     free(p);
-    lmt_rmtree(dir);
+    tc_rmtree(dir);
 }
 
 /* llama.cpp's test vectors for the Llama-2 SentencePiece vocabulary (32,000
@@ -407,7 +407,7 @@ Test(lm_tokenizer, qwen3_nfc_normalizer)
  * "e" + U+0301 becomes é (bytes C3 A9, byte-level "Ã©") before the merges. */
 Test(lm_tokenizer, bpe_small_json_nfc)
 {
-    char *dir = lmt_tmpdir();
+    char *dir = tc_tmpdir();
     char *p = ik_xasprintf("%s/tokenizer.json", dir);
     const char *j =
         "{\"normalizer\": {\"type\": \"NFC\"}, \"pre_tokenizer\": {\"type\": \"ByteLevel\","
@@ -420,7 +420,7 @@ Test(lm_tokenizer, bpe_small_json_nfc)
     nfc_round_trip(t, "e\xcc\x81" "e", "\xc3\xa9" "e");
     ik_tok_free(t);
     free(p);
-    lmt_rmtree(dir);
+    tc_rmtree(dir);
 }
 
 /* The loaders' own file messages: a missing file, an empty one, a folder. */
@@ -435,7 +435,7 @@ Test(lm_tokenizer, file_errors)
         {"t.bin", IK_EPARSE, ": the file is empty"},
         {"t.gguf", -EIO, ""},
     };
-    char *dir = lmt_tmpdir();
+    char *dir = tc_tmpdir();
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char *p = ik_xasprintf("%s/%s", dir, cases[i].name);
         struct ik_tok *t = NULL;
@@ -460,5 +460,5 @@ Test(lm_tokenizer, file_errors)
         ik_diag_free(&d);
         free(p);
     }
-    lmt_rmtree(dir);
+    tc_rmtree(dir);
 }

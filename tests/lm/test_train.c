@@ -16,22 +16,11 @@
 
 enum { NTOK = 40 };
 
+/* Four layers: first, middle and last all differ in the checkpointed
+ * backward. */
 static struct ik_lm_config small_cfg(int arch, int window)
 {
-    struct ik_lm_config c;
-    memset(&c, 0, sizeof c);
-    c.arch = arch;
-    c.D = 24;
-    c.F = 40;
-    c.L = 4; /* first, middle and last layers all differ in the checkpointed backward */
-    c.H = 4;
-    c.K = 2;
-    c.head_dim = 8;
-    c.V = 50;
-    c.max_seq = 64;
-    c.norm_eps = 1e-6f;
-    c.rope_theta = 10000.0f;
-    c.qk_norm = arch == IK_LM_QWEN3;
+    struct ik_lm_config c = lmt_cfg(arch, 24, 40, 4, 8, 50);
     c.sliding_window = window;
     return c;
 }
@@ -58,7 +47,7 @@ static double step(const struct ik_lm_model *m, struct ik_lora *a, int opts, con
 static void check_identical(int arch, int window, const char *extra)
 {
     struct ik_lm_config c = small_cfg(arch, window);
-    char *dir = lmt_tmpdir();
+    char *dir = tc_tmpdir();
     lmt_write_random_model(dir, &c, extra, IK_ST_F32, 99, 0.3f);
     struct ik_lm_model *m = NULL;
     struct ik_diag d = IK_DIAG_INIT;
@@ -93,7 +82,7 @@ static void check_identical(int arch, int window, const char *extra)
     free(g0), free(g1);
     ik_lora_free(a);
     ik_lm_model_free(m);
-    lmt_rmtree(dir);
+    tc_rmtree(dir);
 }
 
 Test(lm_train, checkpointing_llama_identical) { check_identical(IK_LM_LLAMA, 0, NULL); }
@@ -111,7 +100,7 @@ Test(lm_train, checkpointing_mistral_window_identical)
 Test(lm_train, checkpointing_gradient_descends)
 {
     struct ik_lm_config c = small_cfg(IK_LM_LLAMA, 0);
-    char *dir = lmt_tmpdir();
+    char *dir = tc_tmpdir();
     lmt_write_random_model(dir, &c, NULL, IK_ST_F32, 5, 0.3f);
     struct ik_lm_model *m = NULL;
     struct ik_diag d = IK_DIAG_INIT;
@@ -137,5 +126,5 @@ Test(lm_train, checkpointing_gradient_descends)
     ik_lm_train_free(tr);
     ik_lora_free(a);
     ik_lm_model_free(m);
-    lmt_rmtree(dir);
+    tc_rmtree(dir);
 }

@@ -89,20 +89,18 @@ static void check_file(const char *rel, size_t want_lines)
         s.row = 0;
         s.oracle_pos = pos;
         s.refusal = -1;
-        msgpack_sbuffer sb;
-        msgpack_sbuffer_init(&sb);
-        msgpack_packer pk;
-        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-        ik_distract_pack_record(&pk, &s, IK_RAFT_TEST, &p);
+        struct ik_mp_writer w;
+        ik_mp_writer_init(&w);
+        ik_distract_pack_record(&w, &s, IK_RAFT_TEST, &p);
         msgpack_unpacked u;
         msgpack_unpacked_init(&u);
-        cr_assert_eq(msgpack_unpack_next(&u, sb.data, sb.size, NULL), MSGPACK_UNPACK_SUCCESS);
+        cr_assert_eq(msgpack_unpack_next(&u, w.sb.data, w.sb.size, NULL), MSGPACK_UNPACK_SUCCESS);
         ik_buf_reset(&b);
         ik_pyjson_append(&b, &u.data);
         cr_assert(b.len == (size_t)len && memcmp(b.data, line, b.len) == 0,
                   "%s:%zu: JSONL line differs:\n%s\n%s", rel, lines, b.data, line);
         msgpack_unpacked_destroy(&u);
-        msgpack_sbuffer_destroy(&sb);
+        ik_mp_writer_free(&w);
         ik_faq_rows_free(&rows);
         ik_buf_free(&b);
         json_decref(j);
