@@ -1,14 +1,16 @@
-/* cli/cache.c - `ikada cache VERB`: dispatch, options, REF resolution.
+/* cli/cache.c - `ikada cache VERB`: the verb table, what the verbs share, REF
+ * resolution.
  *
- * The verbs live in cli_cache_show.c (ls, show), cli_cache_query.c (query,
- * export, diff) and cli_cache_admin.c (verify, gc, du). This file holds what
- * they share: the option parser, REF lookup and the producer index. */
+ * The verbs live in cli/cache_show.c (ls, show), cli/cache_query.c (query,
+ * export, diff) and cli/cache_admin.c (verify, gc, du). This file holds what
+ * they share: their start (ik__cc_begin), REF lookup and the producer index. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "cache/lock.h"
 #include "cache/refs.h"
 #include "base/buf.h"
 #include "cli/cli.h"
@@ -18,12 +20,7 @@
 #include "base/spellcheck.h"
 #include "base/xmalloc.h"
 
-static const struct {
-    const char *name;
-    const char *usage;
-    const char *summary;
-    int (*fn)(int, char **);
-} verbs[] = {
+static const struct ik_cli_command verbs[] = {
     {"ls", "ls [--kind K] [--all] [--json]", "list artifacts, newest first", ik__cc_ls},
     {"show", "show REF [--limit N] [--json]", "describe an artifact, action or log", ik__cc_show},
     {"query", "query REF [--where EXPR] [--select FIELDS] [--limit N] [--count] [--json]",
@@ -35,14 +32,14 @@ static const struct {
     {"gc", "gc [--keep-runs N] [--dry-run] [--json]",
      "remove what refs and the last N runs do not reach", ik__cc_gc},
     {"du", "du [--json]", "sizes and counts per part of the cache", ik__cc_du},
+    {NULL, NULL, NULL, NULL},
 };
-#define N_VERBS (sizeof verbs / sizeof *verbs)
 
 static void usage(FILE *out)
 {
     fprintf(out, "usage: ikada cache VERB [ARGS]\n\nverbs:\n");
-    for (size_t i = 0; i < N_VERBS; i++)
-        fprintf(out, "  %s\n      %s\n", verbs[i].usage, verbs[i].summary);
+    for (const struct ik_cli_command *v = verbs; v->name; v++)
+        fprintf(out, "  %s\n      %s\n", v->usage, v->summary);
     fprintf(out, "\nREF is graph:node.port, node.port, node (its action), node.log, a hash or a\n"
                  "unique hex prefix of at least 4 digits. Every verb accepts --json.\n"
                  "`ikada cache VERB --help` describes a verb.\n");
@@ -50,84 +47,11 @@ static void usage(FILE *out)
 
 int ik_cli_cache(int argc, char **argv)
 {
-    if (argc < 2) {
-        usage(stderr);
-        return IK_EXIT_USAGE;
-    }
-    if (ik_cli_is_help(argv[1])) {
-        usage(stdout);
-        return IK_EXIT_OK;
-    }
-    const char *names[N_VERBS + 1];
-    for (size_t i = 0; i < N_VERBS; i++) {
-        if (strcmp(argv[1], verbs[i].name) == 0)
-            return verbs[i].fn(argc - 1, argv + 1);
-        names[i] = verbs[i].name;
-    }
-    names[N_VERBS] = NULL;
-    const char *near = ik_spellcheck(argv[1], names);
-    fprintf(stderr, "ikada: error: unknown cache verb '%s'%s%s%s\n", argv[1],
-            near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
-    usage(stderr);
-    return IK_EXIT_USAGE;
+    static const struct ik_cli_table table = {"cache verb", verbs, usage};
+    return ik_cli_dispatch(&table, argc, argv);
 }
 
-/* ---- options ---- */
-
-int ik__cc_parse(int argc, char **argv, const struct ik__cc_opt *opts, const char **pos,
-                 size_t min_pos, size_t max_pos, const char *usage_line, const char *help)
-{
-    size_t npos = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (ik_cli_is_help(a)) {
-            printf("usage: ikada cache %s\n\n%s", usage_line, help);
-            fflush(stdout);
-            return -1;
-        }
-        if (a[0] != '-' || strcmp(a, "-") == 0) {
-            if (npos == max_pos)
-                return ik_cli_usage_error(usage_line ? usage_line : "", "unexpected argument '%s'", a);
-            pos[npos++] = a;
-            continue;
-        }
-        const char *eq = strchr(a, '=');
-        size_t alen = eq ? (size_t)(eq - a) : strlen(a);
-        const struct ik__cc_opt *o = NULL;
-        for (const struct ik__cc_opt *p = opts; p->name && o == NULL; p++)
-            if ((strlen(p->name) == alen && strncmp(p->name, a, alen) == 0) ||
-                (p->alias && strlen(p->alias) == alen && strncmp(p->alias, a, alen) == 0))
-                o = p;
-        if (o == NULL) {
-            const char *names[32];
-            size_t n = 0;
-            for (const struct ik__cc_opt *p = opts; p->name && n < 31; p++)
-                names[n++] = p->name;
-            names[n] = NULL;
-            char *word = ik_xstrndup(a, alen);
-            const char *near = ik_spellcheck(word, names);
-            int rc = ik_cli_usage_error(usage_line, "unknown option '%s'%s%s%s", word,
-                                        near ? "; did you mean '" : "", near ? near : "",
-                                        near ? "'?" : "");
-            free(word);
-            return rc;
-        }
-        if (!o->has_value) {
-            if (eq)
-                return ik_cli_usage_error(usage_line, "option '%s' takes no value", o->name);
-            *o->flag = true;
-        } else if (eq) {
-            *o->value = eq + 1;
-        } else if (i + 1 < argc) {
-            *o->value = argv[++i];
-        } else {
-            return ik_cli_usage_error(usage_line, "option '%s' needs a value", o->name);
-        }
-    }
-    if (npos < min_pos)
-        return ik_cli_usage_error(usage_line, "missing %s", min_pos - npos > 1 ? "arguments" : "argument");
-    return 0;
-}
+/* ---- what the verbs share ---- */
 
 int ik__cc_count(const char *name, const char *text, size_t *out)
 {
@@ -142,7 +66,41 @@ int ik__cc_count(const char *name, const char *text, size_t *out)
     return 0;
 }
 
-int ik__cc_open(struct ik_cache **c) { return ik_cli_open_cache(false, c); }
+int ik__cc_begin(const char *verb, unsigned need, struct ik__cc_session *x)
+{
+    memset(x, 0, sizeof *x);
+    x->lock = -1;
+    int rc = ik_cli_open_cache(false, &x->c);
+    if (rc != 0)
+        return rc;
+    struct ik_diag d = IK_DIAG_INIT;
+    if (need & IK__CC_EXCLUSIVE) {
+        int lock = ik_lock_cache(x->c, true, false, &d);
+        if (lock == -EWOULDBLOCK || lock == -EAGAIN) {
+            ik_diag_set(&d, lock, "cache %s: another ikada process is using the cache at %s", verb,
+                        x->c->root);
+            ik_diag_hint(&d, "try again when the running `ikada run` has finished");
+        }
+        if (lock < 0)
+            goto fail;
+        x->lock = lock;
+    }
+    if ((need & IK__CC_INDEX) && ik__cc_index_load(x->c, &x->ix, &d) < 0)
+        goto fail;
+    return 0;
+fail:
+    ik__cc_end(x);
+    return ik__cc_fail(&d);
+}
+
+void ik__cc_end(struct ik__cc_session *x)
+{
+    ik__cc_index_free(&x->ix);
+    ik_unlock(x->lock);
+    ik_cache_close(x->c);
+    memset(x, 0, sizeof *x);
+    x->lock = -1;
+}
 
 int ik__cc_fail(struct ik_diag *d)
 {

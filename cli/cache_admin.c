@@ -3,38 +3,16 @@
  * verify and gc take the exclusive cache lock without waiting: a running
  * `ikada run` holds it shared, and gc must never delete what a running node is
  * about to reference (cache/lock.h). The work itself is cache/gc.h's. */
-#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cache/gc.h"
-#include "cache/lock.h"
 #include "base/mpjson.h"
 #include "query/preview.h"
 #include "base/buf.h"
 #include "cli/cli.h"
 #include "cli/cache_int.h"
 #include "base/error.h"
-
-/* Opens the cache and takes the exclusive lock: 0 and *c, *lock; else the
- * exit status after printing why. */
-static int open_exclusive(const char *verb, struct ik_cache **c, int *lock)
-{
-    int rc = ik__cc_open(c);
-    if (rc != 0)
-        return rc;
-    struct ik_diag d = IK_DIAG_INIT;
-    *lock = ik_lock_cache(*c, true, false, &d);
-    if (*lock >= 0)
-        return 0;
-    if (*lock == -EWOULDBLOCK || *lock == -EAGAIN) {
-        ik_diag_set(&d, *lock, "cache %s: another ikada process is using the cache at %s", verb,
-                    (*c)->root);
-        ik_diag_hint(&d, "try again when the running `ikada run` has finished");
-    }
-    ik_cache_close(*c);
-    return ik__cc_fail(&d);
-}
 
 static const char verify_help[] =
     "Re-hashes every object under the exclusive cache lock. Corrupt objects are\n"
@@ -45,20 +23,20 @@ static const char verify_help[] =
 int ik__cc_verify(int argc, char **argv)
 {
     bool json = false;
-    const struct ik__cc_opt opts[] = {{"--json", NULL, false, &json, NULL},
-                                      {NULL, NULL, false, NULL, NULL}};
-    int rc = ik__cc_parse(argc, argv, opts, NULL, 0, 0, "cache verify [--json]", verify_help);
-    if (rc)
-        return rc < 0 ? IK_EXIT_OK : rc;
-    struct ik_cache *c;
-    int lock;
-    if ((rc = open_exclusive("verify", &c, &lock)) != 0)
-        return rc;
+    const struct ik_opt opts[] = {{"--json", NULL, IK_OPT_FLAG, &json, NULL}, {0}};
+    const struct ik_optspec spec = {.usage = "cache verify [--json]", .help = verify_help,
+                                    .opts = opts, .flags = IK__CC_ARGS};
+    struct ik__cc_session s;
+    int rc = ik_opt_parse(&spec, argc, argv, NULL);
+    if (rc == 0)
+        rc = ik__cc_begin("verify", IK__CC_EXCLUSIVE | IK__CC_INDEX, &s);
+    if (rc != 0)
+        return ik_opt_status(rc);
+    const struct ik__cc_index *ix = &s.ix;
     struct ik_diag d = IK_DIAG_INIT;
-    struct ik__cc_index ix;
     struct ik_verify_report rep;
     memset(&rep, 0, sizeof rep);
-    if (ik__cc_index_load(c, &ix, &d) < 0 || ik_cache_verify_all(c, &rep, &d) < 0) {
+    if (ik_cache_verify_all(s.c, &rep, &d) < 0) {
         rc = ik__cc_fail(&d);
         goto out;
     }
@@ -96,8 +74,8 @@ int ik__cc_verify(int argc, char **argv)
             ik_buf_printf(&out, "corrupt  %s (moved to quarantine/)", hex);
         }
         size_t n_prod = 0;
-        for (size_t k = 0; k < ix.n; k++) {
-            const struct ik__cc_prod *p = &ix.items[k];
+        for (size_t k = 0; k < ix->n; k++) {
+            const struct ik__cc_prod *p = &ix->items[k];
             if (!ik_hash_equal(&p->object, &rep.corrupt[i]))
                 continue;
             char key[IK_HASH_HEX_LEN + 1];
@@ -134,9 +112,7 @@ int ik__cc_verify(int argc, char **argv)
     rc = rep.objects_corrupt > 0 ? IK_EXIT_FAILED : IK_EXIT_OK;
 out:
     ik_verify_report_free(&rep);
-    ik__cc_index_free(&ix);
-    ik_unlock(lock);
-    ik_cache_close(c);
+    ik__cc_end(&s);
     return rc;
 }
 
@@ -165,27 +141,27 @@ static const char gc_help[] =
 
 int ik__cc_gc(int argc, char **argv)
 {
-    static const char usage[] = "cache gc [--keep-runs N] [--dry-run] [--json]";
     bool json = false, dry = false;
     const char *keep_s = NULL;
-    const struct ik__cc_opt opts[] = {{"--json", NULL, false, &json, NULL},
-                                      {"--dry-run", "-n", false, &dry, NULL},
-                                      {"--keep-runs", NULL, true, NULL, &keep_s},
-                                      {NULL, NULL, false, NULL, NULL}};
-    int rc = ik__cc_parse(argc, argv, opts, NULL, 0, 0, usage, gc_help);
-    if (rc)
-        return rc < 0 ? IK_EXIT_OK : rc;
+    const struct ik_opt opts[] = {{"--json", NULL, IK_OPT_FLAG, &json, NULL},
+                                  {"--dry-run", "-n", IK_OPT_FLAG, &dry, NULL},
+                                  {"--keep-runs", NULL, IK_OPT_VALUE, &keep_s, NULL},
+                                  {0}};
+    const struct ik_optspec spec = {.usage = "cache gc [--keep-runs N] [--dry-run] [--json]",
+                                    .help = gc_help, .opts = opts, .flags = IK__CC_ARGS};
     size_t keep = 10;
-    if (keep_s && (rc = ik__cc_count("--keep-runs", keep_s, &keep)) != 0)
-        return rc;
-    struct ik_cache *c;
-    int lock;
-    if ((rc = open_exclusive("gc", &c, &lock)) != 0)
-        return rc;
+    struct ik__cc_session s;
+    int rc = ik_opt_parse(&spec, argc, argv, NULL);
+    if (rc == 0 && keep_s)
+        rc = ik__cc_count("--keep-runs", keep_s, &keep);
+    if (rc == 0)
+        rc = ik__cc_begin("gc", IK__CC_EXCLUSIVE, &s);
+    if (rc != 0)
+        return ik_opt_status(rc);
     struct ik_diag d = IK_DIAG_INIT;
     struct ik_gc_report rep;
     memset(&rep, 0, sizeof rep);
-    if (ik_gc(c, keep, dry, &rep, &d) < 0) {
+    if (ik_gc(s.c, keep, dry, &rep, &d) < 0) {
         rc = ik__cc_fail(&d);
         goto out;
     }
@@ -244,8 +220,7 @@ int ik__cc_gc(int argc, char **argv)
     ik_buf_free(&out);
 out:
     ik_gc_report_free(&rep);
-    ik_unlock(lock);
-    ik_cache_close(c);
+    ik__cc_end(&s);
     return rc;
 }
 
@@ -257,18 +232,20 @@ static const char du_help[] =
 int ik__cc_du(int argc, char **argv)
 {
     bool json = false;
-    const struct ik__cc_opt opts[] = {{"--json", NULL, false, &json, NULL},
-                                      {NULL, NULL, false, NULL, NULL}};
-    int rc = ik__cc_parse(argc, argv, opts, NULL, 0, 0, "cache du [--json]", du_help);
-    if (rc)
-        return rc < 0 ? IK_EXIT_OK : rc;
-    struct ik_cache *c;
-    if ((rc = ik__cc_open(&c)) != 0)
-        return rc;
+    const struct ik_opt opts[] = {{"--json", NULL, IK_OPT_FLAG, &json, NULL}, {0}};
+    const struct ik_optspec spec = {.usage = "cache du [--json]", .help = du_help, .opts = opts,
+                                    .flags = IK__CC_ARGS};
+    struct ik__cc_session s;
+    int rc = ik_opt_parse(&spec, argc, argv, NULL);
+    if (rc == 0)
+        rc = ik__cc_begin("du", 0, &s);
+    if (rc != 0)
+        return ik_opt_status(rc);
+    struct ik_cache *c = s.c;
     struct ik_diag d = IK_DIAG_INIT;
     struct ik_du_report rep;
     if (ik_cache_du(c, &rep, &d) < 0) {
-        ik_cache_close(c);
+        ik__cc_end(&s);
         return ik__cc_fail(&d);
     }
     struct ik_buf out = IK_BUF_INIT;
@@ -311,6 +288,6 @@ int ik__cc_du(int argc, char **argv)
     ik__cc_out(&out);
     ik_buf_free(&out);
     ik_du_report_free(&rep);
-    ik_cache_close(c);
+    ik__cc_end(&s);
     return IK_EXIT_OK;
 }

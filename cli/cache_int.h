@@ -1,9 +1,10 @@
 /* cli/cache_int.h - internals shared by the cli/cache*.c files.
  *
  * Not a public contract: only `ikada cache` verbs include this. It holds the
- * option parser, REF resolution and the index of which action produced which
- * object. Every verb prints JSON through base/mpjson.h and text to stdout,
- * diagnostics to stderr, and returns an IK_EXIT_* status. */
+ * start every verb shares (open the cache, lock it, load the index), REF
+ * resolution and the index of which action produced which object. A verb reads
+ * its options with cli/opt.h, prints JSON through base/mpjson.h and text to
+ * stdout, diagnostics to stderr, and returns an IK_EXIT_* status. */
 #ifndef IK_CLI_CACHE_INT_H
 #define IK_CLI_CACHE_INT_H
 
@@ -16,31 +17,17 @@
 #include "cache/cas.h"
 #include "base/hash.h"
 #include "base/diag.h"
+#include "cli/opt.h"
 
 struct ik_buf;
 
-/* One option of a verb: "--json" (flag) or "--limit" (takes a value); `alias`
- * is an optional short form ("-o"). */
-struct ik__cc_opt {
-    const char *name;
-    const char *alias;
-    bool has_value;
-    bool *flag;         /* set for a flag */
-    const char **value; /* set for an option with a value */
-};
-
-/* Parses argv[1..] (argv[0] is the verb): options anywhere, positionals into
- * pos (at most max_pos, exactly min_pos..max_pos). Returns -1 when --help was
- * printed (exit 0), IK_EXIT_USAGE after printing an error, or 0. */
-int ik__cc_parse(int argc, char **argv, const struct ik__cc_opt *opts, const char **pos,
-                 size_t min_pos, size_t max_pos, const char *usage, const char *help);
+/* The syntax of every verb's options (ik_optspec.flags): --limit=N, and "-"
+ * is an argument (export -o -). */
+#define IK__CC_ARGS (IK_OPT_EQUALS | IK_OPT_DASH_ARG)
 
 /* Parses a non-negative decimal count for option `name`; prints an error and
  * returns IK_EXIT_USAGE when it is not one. */
 int ik__cc_count(const char *name, const char *text, size_t *out);
-
-/* Opens the cache (no creation); prints and returns IK_EXIT_USAGE on failure. */
-int ik__cc_open(struct ik_cache **c);
 
 /* Prints d and returns the exit status for its code: 2 for a bad REF or
  * usage (not found, ambiguous, usage, parse), else 1. */
@@ -71,6 +58,26 @@ int ik__cc_index_load(const struct ik_cache *c, struct ik__cc_index *ix, struct 
 void ik__cc_index_free(struct ik__cc_index *ix);
 /* The newest producer of object h, or NULL. */
 const struct ik__cc_prod *ik__cc_index_find(const struct ik__cc_index *ix, const struct ik_hash *h);
+
+/* What a verb works on once its arguments are read. */
+struct ik__cc_session {
+    struct ik_cache *c;
+    int lock;               /* the exclusive lock with IK__CC_EXCLUSIVE, else -1 */
+    struct ik__cc_index ix; /* loaded with IK__CC_INDEX, else empty */
+};
+
+enum {
+    IK__CC_EXCLUSIVE = 1, /* take the exclusive cache lock without waiting (verify, gc) */
+    IK__CC_INDEX = 2,     /* load the producer index */
+};
+
+/* The start every verb shares after parsing its arguments: opens the cache
+ * (without creating it), then does what `need` asks (IK__CC_*); `verb` names
+ * the verb in the message when the lock is taken. Returns 0, or prints why and
+ * returns the exit status, x then holding nothing (ik__cc_end on it is a no-op). */
+int ik__cc_begin(const char *verb, unsigned need, struct ik__cc_session *x);
+/* Releases what ik__cc_begin took. */
+void ik__cc_end(struct ik__cc_session *x);
 
 /* A resolved REF. */
 struct ik__cc_ref {

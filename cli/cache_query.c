@@ -17,7 +17,6 @@
 #include "base/buf.h"
 #include "cli/cli.h"
 #include "cli/cache_int.h"
-#include "cli/common.h"
 #include "base/error.h"
 #include "base/mp.h"
 #include "base/utf8.h"
@@ -147,22 +146,25 @@ static const char query_help[] =
 
 int ik__cc_query(int argc, char **argv)
 {
-    static const char usage[] =
-        "cache query REF [--where EXPR] [--select FIELDS] [--limit N] [--count] [--json]";
     bool json = false, count_only = false;
     const char *where = NULL, *select = NULL, *limit_s = NULL, *ref = NULL;
-    const struct ik__cc_opt opts[] = {{"--json", NULL, false, &json, NULL},
-                                      {"--count", NULL, false, &count_only, NULL},
-                                      {"--where", NULL, true, NULL, &where},
-                                      {"--select", NULL, true, NULL, &select},
-                                      {"--limit", NULL, true, NULL, &limit_s},
-                                      {NULL, NULL, false, NULL, NULL}};
-    int rc = ik__cc_parse(argc, argv, opts, &ref, 1, 1, usage, query_help);
-    if (rc)
-        return rc < 0 ? IK_EXIT_OK : rc;
+    const struct ik_opt opts[] = {{"--json", NULL, IK_OPT_FLAG, &json, NULL},
+                                  {"--count", NULL, IK_OPT_FLAG, &count_only, NULL},
+                                  {"--where", NULL, IK_OPT_VALUE, &where, NULL},
+                                  {"--select", NULL, IK_OPT_VALUE, &select, NULL},
+                                  {"--limit", NULL, IK_OPT_VALUE, &limit_s, NULL},
+                                  {0}};
+    const struct ik_optspec spec = {
+        .usage = "cache query REF [--where EXPR] [--select FIELDS] [--limit N] [--count] [--json]",
+        .help = query_help, .opts = opts, .pos = &ref, .min_pos = 1, .max_pos = 1,
+        .flags = IK__CC_ARGS,
+    };
     size_t limit = 0;
-    if (limit_s && (rc = ik__cc_count("--limit", limit_s, &limit)) != 0)
-        return rc;
+    int rc = ik_opt_parse(&spec, argc, argv, NULL);
+    if (rc == 0 && limit_s)
+        rc = ik__cc_count("--limit", limit_s, &limit);
+    if (rc != 0)
+        return ik_opt_status(rc);
     struct ik_diag d = IK_DIAG_INIT;
     struct ik_query *q = NULL;
     struct ik_qselect *sel = NULL;
@@ -172,9 +174,9 @@ int ik__cc_query(int argc, char **argv)
         ik_query_free(q);
         return ik__cc_fail(&d);
     }
-    struct ik_cache *c = NULL;
+    struct ik__cc_session s;
     struct loaded l;
-    if ((rc = ik__cc_open(&c)) != 0 || (rc = load(c, ref, &l)) != 0)
+    if ((rc = ik__cc_begin("query", 0, &s)) != 0 || (rc = load(s.c, ref, &l)) != 0)
         goto out;
     if (l.records == NULL) {
         rc = no_records("query", ref, &l);
@@ -226,7 +228,7 @@ int ik__cc_query(int argc, char **argv)
     free(cells);
     unload(&l);
 out:
-    ik_cache_close(c);
+    ik__cc_end(&s);
     ik_query_free(q);
     ik_qselect_free(sel);
     return rc;
@@ -247,31 +249,35 @@ static const char export_help[] =
 
 int ik__cc_export(int argc, char **argv)
 {
-    static const char usage[] = "cache export REF -o FILE [--format msgpack|jsonl|json|raw]";
     const char *ref = NULL, *path = NULL, *format = NULL;
-    const struct ik__cc_opt opts[] = {{"--output", "-o", true, NULL, &path},
-                                      {"--format", NULL, true, NULL, &format},
-                                      {NULL, NULL, false, NULL, NULL}};
-    int rc = ik__cc_parse(argc, argv, opts, &ref, 1, 1, usage, export_help);
-    if (rc)
-        return rc < 0 ? IK_EXIT_OK : rc;
+    const struct ik_opt opts[] = {{"--output", "-o", IK_OPT_VALUE, &path, NULL},
+                                  {"--format", NULL, IK_OPT_VALUE, &format, NULL},
+                                  {0}};
+    const struct ik_optspec spec = {
+        .usage = "cache export REF -o FILE [--format msgpack|jsonl|json|raw]", .help = export_help,
+        .opts = opts, .pos = &ref, .min_pos = 1, .max_pos = 1, .flags = IK__CC_ARGS,
+    };
+    int rc = ik_opt_parse(&spec, argc, argv, NULL);
+    if (rc != 0)
+        return ik_opt_status(rc);
     if (path == NULL)
-        return ik_cli_usage_error(usage, "export needs -o FILE (or -o - for stdout)");
+        return ik_opt_error(spec.usage, "export needs -o FILE (or -o - for stdout)");
     static const char *const formats[] = {"msgpack", "jsonl", "json", "raw", NULL};
     if (format) {
         int k = 0;
         while (formats[k] && strcmp(formats[k], format) != 0)
             k++;
         if (formats[k] == NULL)
-            return ik_cli_usage_error(usage, "unknown --format '%s'; expected msgpack, jsonl, json or raw",
-                                      format);
+            return ik_opt_error(spec.usage, "unknown --format '%s'; expected msgpack, jsonl, json or raw",
+                                format);
     }
-    struct ik_cache *c;
-    if ((rc = ik__cc_open(&c)) != 0)
+    struct ik__cc_session s;
+    if ((rc = ik__cc_begin("export", 0, &s)) != 0)
         return rc;
+    struct ik_cache *c = s.c;
     struct loaded l;
     if ((rc = load(c, ref, &l)) != 0) {
-        ik_cache_close(c);
+        ik__cc_end(&s);
         return rc;
     }
     bool is_file = l.form == IK_OBJECT_ARTIFACT && strcmp(l.kind, "file") == 0;
@@ -323,7 +329,7 @@ int ik__cc_export(int argc, char **argv)
 out:
     ik_buf_free(&out);
     unload(&l);
-    ik_cache_close(c);
+    ik__cc_end(&s);
     return rc;
 }
 
@@ -448,25 +454,26 @@ static const char diff_help[] =
 
 int ik__cc_diff(int argc, char **argv)
 {
-    static const char usage[] = "cache diff REF REF [--json]";
     bool json = false;
     const char *refs[2] = {NULL, NULL};
-    const struct ik__cc_opt opts[] = {{"--json", NULL, false, &json, NULL},
-                                      {NULL, NULL, false, NULL, NULL}};
-    int rc = ik__cc_parse(argc, argv, opts, refs, 2, 2, usage, diff_help);
-    if (rc)
-        return rc < 0 ? IK_EXIT_OK : rc;
-    struct ik_cache *c;
-    if ((rc = ik__cc_open(&c)) != 0)
-        return rc;
+    const struct ik_opt opts[] = {{"--json", NULL, IK_OPT_FLAG, &json, NULL}, {0}};
+    const struct ik_optspec spec = {.usage = "cache diff REF REF [--json]", .help = diff_help,
+                                    .opts = opts, .pos = refs, .min_pos = 2, .max_pos = 2,
+                                    .flags = IK__CC_ARGS};
+    struct ik__cc_session s;
+    int rc = ik_opt_parse(&spec, argc, argv, NULL);
+    if (rc == 0)
+        rc = ik__cc_begin("diff", 0, &s);
+    if (rc != 0)
+        return ik_opt_status(rc);
     struct loaded a, b;
-    if ((rc = load(c, refs[0], &a)) != 0) {
-        ik_cache_close(c);
+    if ((rc = load(s.c, refs[0], &a)) != 0) {
+        ik__cc_end(&s);
         return rc;
     }
-    if ((rc = load(c, refs[1], &b)) != 0) {
+    if ((rc = load(s.c, refs[1], &b)) != 0) {
         unload(&a);
-        ik_cache_close(c);
+        ik__cc_end(&s);
         return rc;
     }
     bool same_bytes = a.blob.len == b.blob.len && (a.blob.len == 0 || memcmp(a.blob.data, b.blob.data, a.blob.len) == 0);
@@ -578,6 +585,6 @@ int ik__cc_diff(int argc, char **argv)
         paths_free(&shown[i].p);
     unload(&a);
     unload(&b);
-    ik_cache_close(c);
+    ik__cc_end(&s);
     return identical ? IK_EXIT_OK : IK_EXIT_FAILED;
 }

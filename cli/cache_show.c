@@ -113,25 +113,22 @@ int ik__cc_ls(int argc, char **argv)
 {
     bool json = false, all = false;
     const char *kind = NULL;
-    const struct ik__cc_opt opts[] = {{"--json", NULL, false, &json, NULL},
-                                      {"--all", NULL, false, &all, NULL},
-                                      {"--kind", NULL, true, NULL, &kind},
-                                      {NULL, NULL, false, NULL, NULL}};
-    int rc = ik__cc_parse(argc, argv, opts, NULL, 0, 0, "cache ls [--kind K] [--all] [--json]", ls_help);
-    if (rc)
-        return rc < 0 ? IK_EXIT_OK : rc;
-    struct ik_cache *c;
-    if ((rc = ik__cc_open(&c)) != 0)
-        return rc;
-    struct ik_diag d = IK_DIAG_INIT;
-    struct ik__cc_index ix;
-    if (ik__cc_index_load(c, &ix, &d) < 0) {
-        ik_cache_close(c);
-        return ik__cc_fail(&d);
-    }
-    struct ls_ctx x = {c, &ix, NULL, 0, 0};
-    for (size_t i = 0; i < ix.n; i++) {
-        const struct ik__cc_prod *p = &ix.items[i];
+    const struct ik_opt opts[] = {{"--json", NULL, IK_OPT_FLAG, &json, NULL},
+                                  {"--all", NULL, IK_OPT_FLAG, &all, NULL},
+                                  {"--kind", NULL, IK_OPT_VALUE, &kind, NULL},
+                                  {0}};
+    const struct ik_optspec spec = {.usage = "cache ls [--kind K] [--all] [--json]", .help = ls_help,
+                                    .opts = opts, .flags = IK__CC_ARGS};
+    struct ik__cc_session s;
+    int rc = ik_opt_parse(&spec, argc, argv, NULL);
+    if (rc == 0)
+        rc = ik__cc_begin("ls", IK__CC_INDEX, &s);
+    if (rc != 0)
+        return ik_opt_status(rc);
+    struct ik_cache *c = s.c;
+    struct ls_ctx x = {c, &s.ix, NULL, 0, 0};
+    for (size_t i = 0; i < s.ix.n; i++) {
+        const struct ik__cc_prod *p = &s.ix.items[i];
         uint64_t size;
         /* Newest first, so the first producer seen is the newest; skip objects gc removed. */
         if (p->is_log || listed(&x, &p->object) || ik_cas_stat(c, &p->object, &size) < 0)
@@ -206,8 +203,7 @@ int ik__cc_ls(int argc, char **argv)
     for (size_t i = 0; i < x.n; i++)
         free(x.rows[i].kind_owned);
     free(x.rows);
-    ik__cc_index_free(&ix);
-    ik_cache_close(c);
+    ik__cc_end(&s);
     return IK_EXIT_OK;
 }
 
@@ -328,26 +324,29 @@ static const char show_help[] =
 
 int ik__cc_show(int argc, char **argv)
 {
-    static const char usage[] = "cache show REF [--limit N] [--json]";
     bool json = false;
     const char *limit_s = NULL, *ref = NULL;
-    const struct ik__cc_opt opts[] = {{"--json", NULL, false, &json, NULL},
-                                      {"--limit", NULL, true, NULL, &limit_s},
-                                      {NULL, NULL, false, NULL, NULL}};
-    int rc = ik__cc_parse(argc, argv, opts, &ref, 1, 1, usage, show_help);
-    if (rc)
-        return rc < 0 ? IK_EXIT_OK : rc;
+    const struct ik_opt opts[] = {{"--json", NULL, IK_OPT_FLAG, &json, NULL},
+                                  {"--limit", NULL, IK_OPT_VALUE, &limit_s, NULL},
+                                  {0}};
+    const struct ik_optspec spec = {.usage = "cache show REF [--limit N] [--json]", .help = show_help,
+                                    .opts = opts, .pos = &ref, .min_pos = 1, .max_pos = 1,
+                                    .flags = IK__CC_ARGS};
     size_t limit = 5;
-    if (limit_s && (rc = ik__cc_count("--limit", limit_s, &limit)) != 0)
-        return rc;
-    struct ik_cache *c;
-    if ((rc = ik__cc_open(&c)) != 0)
-        return rc;
+    struct ik__cc_session s;
+    int rc = ik_opt_parse(&spec, argc, argv, NULL);
+    if (rc == 0 && limit_s)
+        rc = ik__cc_count("--limit", limit_s, &limit);
+    if (rc == 0)
+        rc = ik__cc_begin("show", 0, &s);
+    if (rc != 0)
+        return ik_opt_status(rc);
+    struct ik_cache *c = s.c;
     struct ik_diag d = IK_DIAG_INIT;
     struct ik__cc_ref r;
     struct ik_buf out = IK_BUF_INIT;
     if (ik__cc_resolve(c, ref, &r, &d) < 0) {
-        ik_cache_close(c);
+        ik__cc_end(&s);
         return ik__cc_fail(&d);
     }
     if (r.is_action) {
@@ -357,7 +356,7 @@ int ik__cc_show(int argc, char **argv)
     struct ik_blob b;
     ik__cc_ref_free(&r);
     if ((rc = ik__cc_load(c, ref, &r, &b)) != 0) {
-        ik_cache_close(c);
+        ik__cc_end(&s);
         return rc;
     }
     char hex[IK_HASH_HEX_LEN + 1];
@@ -418,6 +417,6 @@ done:
     ik__cc_out(&out);
     ik_buf_free(&out);
     ik__cc_ref_free(&r);
-    ik_cache_close(c);
+    ik__cc_end(&s);
     return IK_EXIT_OK;
 }

@@ -1,12 +1,16 @@
 /* cli/cli.h - the `ikada` subcommands.
  *
  * Each subcommand is one function in one cli/<name>.c file, listed in
- * the table in cli/main.c. A subcommand returns the process exit status:
+ * the table in cli/main.c and run by ik_cli_dispatch, which also runs the
+ * `ikada cache` verbs; each reads its options with cli/opt.h. A subcommand
+ * returns the process exit status:
  * 0 success, 1 a node or check failed, 2 bad input or usage (nothing was run),
  * 130 interrupted. Diagnostics go to stderr; stdout carries only what was asked
  * for (tables, JSON with --json). */
 #ifndef IK_CLI_CLI_H
 #define IK_CLI_CLI_H
+
+#include <stdio.h>
 
 enum {
     IK_EXIT_OK = 0,
@@ -28,6 +32,19 @@ struct ik_cli_command {
 
 /* The table, terminated by {NULL}; defined in cli/main.c. */
 extern const struct ik_cli_command ik_cli_commands[];
+
+/* A table of subcommands (`ikada`'s, `ikada cache`'s) and how to name them. */
+struct ik_cli_table {
+    const char *what;                      /* "command": "unknown command 'x'" */
+    const struct ik_cli_command *commands; /* terminated by {NULL} */
+    void (*usage)(FILE *out);              /* the table's usage text */
+};
+
+/* Runs the command that argv[1] names with argv[1..] (its argv[0] is its
+ * name) and returns its status. Without argv[1] prints the usage to stderr and
+ * returns 2; for -h or --help prints it to stdout and returns 0; an unknown
+ * name is an error with a did-you-mean, then the usage, and returns 2. */
+int ik_cli_dispatch(const struct ik_cli_table *t, int argc, char **argv);
 
 int ik_cli_version(int argc, char **argv);
 int ik_cli_run(int argc, char **argv);

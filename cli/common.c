@@ -1,8 +1,4 @@
-/* cli/common.c - shared subcommand helpers (cli_common.h). */
-#include <stdarg.h>
-#include <stdio.h>
-#include <string.h>
-
+/* cli/common.c - shared subcommand helpers (cli/common.h). */
 #include "base/error.h"
 
 #include "cli/cli.h"
@@ -38,20 +34,4 @@ int ik_cli_exit_status(int rc)
     if (rc == IK_ECANCELED)
         return IK_EXIT_INTERRUPTED;
     return rc == IK_EUSAGE ? IK_EXIT_USAGE : IK_EXIT_FAILED;
-}
-
-bool ik_cli_is_help(const char *arg)
-{
-    return strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0;
-}
-
-int ik_cli_usage_error(const char *usage, const char *fmt, ...)
-{
-    fprintf(stderr, "ikada: error: ");
-    va_list ap;
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "\nusage: ikada %s\n", usage);
-    return IK_EXIT_USAGE;
 }

@@ -13,9 +13,5 @@
 int ik_cli_load_graph(const char *path, struct ik_graph **g);
 /* Opens (creating if asked) the cache; prints and returns 2 on failure. */
 int ik_cli_open_cache(bool create, struct ik_cache **c);
-/* True if argv[i] is -h or --help. */
-bool ik_cli_is_help(const char *arg);
-/* Prints "ikada: error: <msg>" and returns IK_EXIT_USAGE. */
-int ik_cli_usage_error(const char *usage, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -6,8 +6,16 @@
 
 #include "cli/cli.h"
 #include "cli/common.h"
+#include "cli/opt.h"
 
-static const char graph_usage[] = "graph [--dot|--json] GRAPH";
+/* --dot and --json: the last one given wins. */
+static int set_format(const struct ik_optspec *s, const struct ik_opt *o, const char *value)
+{
+    (void)s;
+    (void)value;
+    *(const char **)o->dest = o->name + 2;
+    return 0;
+}
 
 static void print_dot(const struct ik_graph *g)
 {
@@ -73,25 +81,20 @@ static void print_text(const struct ik_graph *g)
 int ik_cli_graph(int argc, char **argv)
 {
     const char *path = NULL, *format = "text";
-    for (int i = 1; i < argc; i++) {
-        if (ik_cli_is_help(argv[i])) {
-            printf("usage: ikada %s\n\nPrints the graph's nodes and edges in topological order; "
-                   "--dot for Graphviz (ikada graph g.yaml --dot | dot -Tsvg > g.svg).\n", graph_usage);
-            return IK_EXIT_OK;
-        } else if (!strcmp(argv[i], "--dot")) {
-            format = "dot";
-        } else if (!strcmp(argv[i], "--json")) {
-            format = "json";
-        } else if (argv[i][0] == '-' || path) {
-            return ik_cli_usage_error(graph_usage, "unexpected argument '%s'", argv[i]);
-        } else {
-            path = argv[i];
-        }
-    }
-    if (path == NULL)
-        return ik_cli_usage_error(graph_usage, "no graph file given");
+    const struct ik_opt opts[] = {{"--dot", NULL, IK_OPT_FLAG, &format, set_format},
+                                  {"--json", NULL, IK_OPT_FLAG, &format, set_format},
+                                  {0}};
+    const struct ik_optspec spec = {
+        .usage = "graph [--dot|--json] GRAPH", .opts = opts, .pos = &path, .min_pos = 1, .max_pos = 1,
+        .help = "Prints the graph's nodes and edges in topological order; --dot for Graphviz "
+                "(ikada graph g.yaml --dot | dot -Tsvg > g.svg).\n",
+        .bad_option = "unexpected argument", .missing = "no graph file given",
+    };
+    int status = ik_opt_parse(&spec, argc, argv, NULL);
+    if (status != 0)
+        return ik_opt_status(status);
     struct ik_graph *g = NULL;
-    int status = ik_cli_load_graph(path, &g);
+    status = ik_cli_load_graph(path, &g);
     if (status != 0)
         return status;
     if (!strcmp(format, "dot"))

@@ -3,7 +3,6 @@
  * tests. Plain output is for reading; --json output is one JSON object. */
 #include <dirent.h>
 #include <errno.h>
-#include <getopt.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -14,6 +13,7 @@
 
 #include "base/buf.h"
 #include "cli/cli.h"
+#include "cli/opt.h"
 #include "base/diag.h"
 #include "base/xmalloc.h"
 #include "lm/generate.h"
@@ -21,8 +21,9 @@
 #include "lm/model.h"
 #include "lm/tokenizer.h"
 
-static const char usage_text[] =
-    "usage: ikada lm tokenize --model PATH [--tokenizer FILE] [--special] [--json] TEXT\n"
+/* The usage (after "usage: ikada "), which is also all that --help says. */
+static const char lm_usage[] =
+    "lm tokenize --model PATH [--tokenizer FILE] [--special] [--json] TEXT\n"
     "       ikada lm generate --model PATH [--tokenizer FILE] [--adapter DIR] [--max-tokens N]\n"
     "                         [--temperature T] [--top-p P] [--seed S] [--stop STR]... [--json]\n"
     "                         PROMPT...\n"
@@ -34,26 +35,19 @@ static const char usage_text[] =
     "one. generate is greedy unless --temperature > 0 (then top-p sampling seeded\n"
     "by --seed; prompt i uses seed + i), and stops at EOS or after a --stop string\n"
     "(cut from the text). --adapter adds a PEFT LoRA folder. --special parses\n"
-    "special tokens (<s>, <|im_start|>) written in TEXT; generate and score always do.\n";
+    "special tokens (<s>, <|im_start|>) written in TEXT; generate and score always do.";
 
 struct opts {
     const char *model, *tokenizer, *text, *adapter;
-    int json, special, max_tokens;
+    bool json, special;
+    int max_tokens;
     float temperature, top_p;
     unsigned long long seed;
-    const char **stop;
+    const char *stop[16];
     int n_stop;
-    char **texts; /* generate: every PROMPT */
+    const char **texts; /* generate: every PROMPT */
     int n_texts;
 };
-
-static int usage_error(const char *fmt, const char *arg)
-{
-    fprintf(stderr, "ikada: error: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\n%s", usage_text);
-    return IK_EXIT_USAGE;
-}
 
 static int fail(struct ik_diag *d)
 {
@@ -169,7 +163,7 @@ static char *token_text(const struct ik_tok *t, int id)
 
 static int cmd_tokenize(const struct opts *o)
 {
-    struct ik_tok *t;
+    struct ik_tok *t = NULL;
     int rc = load_tokenizer(o, &t);
     int *ids = NULL;
     size_t n = 0;
@@ -249,7 +243,7 @@ static int cmd_generate(const struct opts *o)
         struct ik_diag d = IK_DIAG_INIT;
         rc = encode(t, o->texts[i], 1, 1, &ids, &n);
         if (rc == 0 && n == 0)
-            rc = usage_error("%s", "the prompt is empty and the tokenizer has no BOS to start from");
+            rc = ik_opt_error(lm_usage, "the prompt is empty and the tokenizer has no BOS to start from");
         if (rc == 0)
             rc = new_state(&s, m, a, (int)n + o->max_tokens, 64);
         /* One prompt at a time, as ik_lm_generate_batch does: prompt i samples from seed + i. */
@@ -295,7 +289,7 @@ static int cmd_score(const struct opts *o)
     struct ik_diag d = IK_DIAG_INIT;
     rc = encode(t, o->text, 1, 1, &ids, &n);
     if (rc == 0 && n < 2)
-        rc = usage_error("%s", "scoring needs at least two tokens (BOS and one more)");
+        rc = ik_opt_error(lm_usage, "scoring needs at least two tokens (BOS and one more)");
     if (rc == 0)
         rc = new_state(&s, m, a, (int)n, 256);
     if (rc == 0) {
@@ -331,79 +325,105 @@ static int cmd_score(const struct opts *o)
     return rc;
 }
 
+/* The option values are checked as they are read, so the first bad one is the
+ * one reported. */
+static int set_max_tokens(const struct ik_optspec *s, const struct ik_opt *o, const char *v)
+{
+    char *end;
+    int n = (int)strtol(v, &end, 10);
+    if (*end || n < 1 || n > 1 << 20)
+        return ik_opt_error(s->usage, "--max-tokens: expected a positive integer, got '%s'", v);
+    *(int *)o->dest = n;
+    return 0;
+}
+
+static int set_temperature(const struct ik_optspec *s, const struct ik_opt *o, const char *v)
+{
+    char *end;
+    float t = strtof(v, &end);
+    if (*end || !(t >= 0 && t <= 100))
+        return ik_opt_error(s->usage, "--temperature: expected a number in [0, 100], got '%s'", v);
+    *(float *)o->dest = t;
+    return 0;
+}
+
+static int set_top_p(const struct ik_optspec *s, const struct ik_opt *o, const char *v)
+{
+    char *end;
+    float p = strtof(v, &end);
+    if (*end || !(p > 0 && p <= 1))
+        return ik_opt_error(s->usage, "--top-p: expected a number in (0, 1], got '%s'", v);
+    *(float *)o->dest = p;
+    return 0;
+}
+
+static int set_seed(const struct ik_optspec *s, const struct ik_opt *o, const char *v)
+{
+    char *end;
+    unsigned long long seed = strtoull(v, &end, 10);
+    if (*end || *v == '-' || *v == '\0')
+        return ik_opt_error(s->usage, "--seed: expected a non-negative integer, got '%s'", v);
+    *(unsigned long long *)o->dest = seed;
+    return 0;
+}
+
+static int set_stop(const struct ik_optspec *s, const struct ik_opt *o, const char *v)
+{
+    struct opts *p = o->dest;
+    if (p->n_stop == 16)
+        return ik_opt_error(s->usage, "--stop: at most 16 stop strings");
+    if (*v == '\0')
+        return ik_opt_error(s->usage, "--stop: expected a non-empty string");
+    p->stop[p->n_stop++] = v;
+    return 0;
+}
+
 int ik_cli_lm(int argc, char **argv)
 {
-    if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
-        fputs(usage_text, argc < 2 ? stderr : stdout);
+    if (argc < 2 || ik_opt_is_help(argv[1])) {
+        ik_opt_usage(argc < 2 ? stderr : stdout, lm_usage, NULL);
         return argc < 2 ? IK_EXIT_USAGE : IK_EXIT_OK;
     }
     const char *verb = argv[1];
     if (strcmp(verb, "tokenize") != 0 && strcmp(verb, "generate") != 0 && strcmp(verb, "score") != 0)
-        return usage_error("unknown lm command '%s'", verb);
-    static const struct option longopts[] = {
-        {"model", required_argument, NULL, 'm'}, {"tokenizer", required_argument, NULL, 't'},
-        {"max-tokens", required_argument, NULL, 'n'}, {"json", no_argument, NULL, 'j'},
-        {"special", no_argument, NULL, 's'}, {"help", no_argument, NULL, 'h'},
-        {"adapter", required_argument, NULL, 'a'}, {"temperature", required_argument, NULL, 'T'},
-        {"top-p", required_argument, NULL, 'p'}, {"seed", required_argument, NULL, 'S'},
-        {"stop", required_argument, NULL, 'x'}, {NULL, 0, NULL, 0},
+        return ik_opt_error(lm_usage, "unknown lm command '%s'", verb);
+    struct opts o = {.max_tokens = 64, .top_p = 1.0f};
+    const struct ik_opt opts[] = {
+        {"--model", NULL, IK_OPT_VALUE, &o.model, NULL},
+        {"--tokenizer", NULL, IK_OPT_VALUE, &o.tokenizer, NULL},
+        {"--max-tokens", NULL, IK_OPT_VALUE, &o.max_tokens, set_max_tokens},
+        {"--json", NULL, IK_OPT_FLAG, &o.json, NULL},
+        {"--special", NULL, IK_OPT_FLAG, &o.special, NULL},
+        {"--adapter", NULL, IK_OPT_VALUE, &o.adapter, NULL},
+        {"--temperature", NULL, IK_OPT_VALUE, &o.temperature, set_temperature},
+        {"--top-p", NULL, IK_OPT_VALUE, &o.top_p, set_top_p},
+        {"--seed", NULL, IK_OPT_VALUE, &o.seed, set_seed},
+        {"--stop", NULL, IK_OPT_VALUE, &o, set_stop},
+        {0},
     };
-    struct opts o = {NULL, NULL, NULL, NULL, 0, 0, 64, 0.0f, 1.0f, 0, NULL, 0, NULL, 0};
-    const char *stops[16];
-    o.stop = stops;
-    optind = 1;
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc - 1, argv + 1, "", longopts, NULL)) != -1) {
-        char *end;
-        switch (c) {
-        case 'm': o.model = optarg; break;
-        case 't': o.tokenizer = optarg; break;
-        case 'j': o.json = 1; break;
-        case 's': o.special = 1; break;
-        case 'h': fputs(usage_text, stdout); return IK_EXIT_OK;
-        case 'n':
-            o.max_tokens = (int)strtol(optarg, &end, 10);
-            if (*end || o.max_tokens < 1 || o.max_tokens > 1 << 20)
-                return usage_error("--max-tokens: expected a positive integer, got '%s'", optarg);
-            break;
-        case 'a': o.adapter = optarg; break;
-        case 'T':
-            o.temperature = strtof(optarg, &end);
-            if (*end || !(o.temperature >= 0 && o.temperature <= 100))
-                return usage_error("--temperature: expected a number in [0, 100], got '%s'", optarg);
-            break;
-        case 'p':
-            o.top_p = strtof(optarg, &end);
-            if (*end || !(o.top_p > 0 && o.top_p <= 1))
-                return usage_error("--top-p: expected a number in (0, 1], got '%s'", optarg);
-            break;
-        case 'S':
-            o.seed = strtoull(optarg, &end, 10);
-            if (*end || *optarg == '-' || *optarg == '\0')
-                return usage_error("--seed: expected a non-negative integer, got '%s'", optarg);
-            break;
-        case 'x':
-            if (o.n_stop == 16)
-                return usage_error("%s", "--stop: at most 16 stop strings");
-            if (*optarg == '\0')
-                return usage_error("%s", "--stop: expected a non-empty string");
-            stops[o.n_stop++] = optarg;
-            break;
-        default:
-            return usage_error("unknown or incomplete option '%s'", argv[optind]);
-        }
-    }
-    if (o.model == NULL)
-        return usage_error("%s", "--model PATH is required");
+    o.texts = ik_xcalloc((size_t)argc, sizeof *o.texts);
+    const struct ik_optspec spec = {
+        .usage = lm_usage, .opts = opts, .pos = o.texts, .max_pos = (size_t)argc,
+        .flags = IK_OPT_GETOPT, .bad_option = "unknown or incomplete option",
+    };
+    size_t n_pos = 0;
+    int rc = ik_opt_parse(&spec, argc - 1, argv + 1, &n_pos);
     int gen = strcmp(verb, "generate") == 0;
-    if (gen ? optind + 1 > argc - 1 : optind + 1 != argc - 1)
-        return usage_error("%s", gen ? "expected at least one PROMPT argument"
-                                     : "expected exactly one TEXT argument");
-    o.text = argv[optind + 1];
-    o.texts = argv + optind + 1;
-    o.n_texts = argc - 1 - optind;
+    if (rc == 0 && o.model == NULL)
+        rc = ik_opt_error(lm_usage, "--model PATH is required");
+    else if (rc == 0 && (gen ? n_pos < 1 : n_pos != 1))
+        rc = ik_opt_error(lm_usage, "%s", gen ? "expected at least one PROMPT argument"
+                                              : "expected exactly one TEXT argument");
+    if (rc != 0) {
+        free(o.texts);
+        return ik_opt_status(rc);
+    }
+    o.text = o.texts[0];
+    o.n_texts = (int)n_pos;
     if (strcmp(verb, "tokenize") == 0)
-        return cmd_tokenize(&o);
-    return strcmp(verb, "generate") == 0 ? cmd_generate(&o) : cmd_score(&o);
+        rc = cmd_tokenize(&o);
+    else
+        rc = gen ? cmd_generate(&o) : cmd_score(&o);
+    free(o.texts);
+    return rc;
 }

@@ -9,8 +9,17 @@
 #include "cache/runlog.h"
 #include "cli/cli.h"
 #include "cli/common.h"
+#include "cli/opt.h"
 
-static const char log_usage[] = "log [-n N] [--json]";
+static int set_limit(const struct ik_optspec *s, const struct ik_opt *o, const char *value)
+{
+    char *end;
+    long v = strtol(value, &end, 10);
+    if (*end || v < 0)
+        return ik_opt_error(s->usage, "-n expects a count, got '%s'", value);
+    *(long *)o->dest = v;
+    return 0;
+}
 
 static void format_time(int64_t ms, char *out, size_t n)
 {
@@ -63,24 +72,19 @@ int ik_cli_log(int argc, char **argv)
 {
     bool json = false;
     long limit = 20;
-    for (int i = 1; i < argc; i++) {
-        if (ik_cli_is_help(argv[i])) {
-            printf("usage: ikada %s\n\nLists past runs, newest first (default 20): when, which nodes "
-                   "ran or were cached, durations, exit status.\n", log_usage);
-            return IK_EXIT_OK;
-        } else if (!strcmp(argv[i], "--json")) {
-            json = true;
-        } else if (!strcmp(argv[i], "-n") && i + 1 < argc) {
-            char *end;
-            limit = strtol(argv[++i], &end, 10);
-            if (*end || limit < 0)
-                return ik_cli_usage_error(log_usage, "-n expects a count, got '%s'", argv[i]);
-        } else {
-            return ik_cli_usage_error(log_usage, "unexpected argument '%s'", argv[i]);
-        }
-    }
+    const struct ik_opt opts[] = {{"--json", NULL, IK_OPT_FLAG, &json, NULL},
+                                  {"-n", NULL, IK_OPT_VALUE, &limit, set_limit},
+                                  {0}};
+    const struct ik_optspec spec = {
+        .usage = "log [-n N] [--json]", .opts = opts, .bad_option = "unexpected argument",
+        .help = "Lists past runs, newest first (default 20): when, which nodes ran or were cached, "
+                "durations, exit status.\n",
+    };
+    int status = ik_opt_parse(&spec, argc, argv, NULL);
+    if (status != 0)
+        return ik_opt_status(status);
     struct ik_cache *c = NULL;
-    int status = ik_cli_open_cache(false, &c);
+    status = ik_cli_open_cache(false, &c);
     if (status != 0)
         return status;
     struct ik_run *runs = NULL;

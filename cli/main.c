@@ -1,10 +1,9 @@
-/* cli/main.c - `ikada` entry point: dispatches to the subcommand table. */
+/* cli/main.c - `ikada` entry point: the subcommand table and its dispatch. */
 #include <stdio.h>
 #include <string.h>
 
 #include "config.h"
 #include "cli/cli.h"
-#include "base/spellcheck.h"
 #include "kernels/device.h"
 
 int ik_cli_version(int argc, char **argv)
@@ -38,24 +37,8 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
-    if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
-        usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? IK_EXIT_USAGE : IK_EXIT_OK;
-    }
-    if (strcmp(argv[1], "--version") == 0)
+    if (argc >= 2 && strcmp(argv[1], "--version") == 0)
         return ik_cli_version(argc - 1, argv + 1);
-    const char *names[64];
-    size_t n = 0;
-    for (const struct ik_cli_command *c = ik_cli_commands; c->name; c++) {
-        if (strcmp(c->name, argv[1]) == 0)
-            return c->main(argc - 1, argv + 1);
-        if (n < 63)
-            names[n++] = c->name;
-    }
-    names[n] = NULL;
-    const char *near = ik_spellcheck(argv[1], names);
-    fprintf(stderr, "ikada: error: unknown command '%s'%s%s%s\n", argv[1],
-            near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
-    usage(stderr);
-    return IK_EXIT_USAGE;
+    static const struct ik_cli_table table = {"command", ik_cli_commands, usage};
+    return ik_cli_dispatch(&table, argc, argv);
 }

@@ -5,7 +5,7 @@
 #include <jansson.h>
 
 #include "cli/cli.h"
-#include "cli/common.h"
+#include "cli/opt.h"
 #include "nodes/registry.h"
 
 static const char *type_name(enum ik_param_type t)
@@ -62,19 +62,15 @@ int ik_cli_nodes(int argc, char **argv)
 {
     bool json = false;
     const char *only = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (ik_cli_is_help(argv[i])) {
-            printf("usage: ikada nodes [--json] [TYPE]\n\nLists every node type with its ports, "
-                   "params, defaults and meaning.\n");
-            return IK_EXIT_OK;
-        } else if (!strcmp(argv[i], "--json")) {
-            json = true;
-        } else if (argv[i][0] != '-' && only == NULL) {
-            only = argv[i];
-        } else {
-            return ik_cli_usage_error("nodes [--json] [TYPE]", "unexpected argument '%s'", argv[i]);
-        }
-    }
+    const struct ik_opt opts[] = {{"--json", NULL, IK_OPT_FLAG, &json, NULL}, {0}};
+    const struct ik_optspec spec = {
+        .usage = "nodes [--json] [TYPE]", .opts = opts, .pos = &only, .max_pos = 1,
+        .help = "Lists every node type with its ports, params, defaults and meaning.\n",
+        .bad_option = "unexpected argument",
+    };
+    int rc = ik_opt_parse(&spec, argc, argv, NULL);
+    if (rc != 0)
+        return ik_opt_status(rc);
     if (only && ik_node_type_find(only) == NULL) {
         fprintf(stderr, "ikada: error: no node type '%s' (see `ikada nodes`)\n", only);
         return IK_EXIT_USAGE;

@@ -9,6 +9,7 @@
 #include "cache/lock.h"
 #include "cli/cli.h"
 #include "cli/common.h"
+#include "cli/opt.h"
 #include "engine/sched.h"
 #include "base/xmalloc.h"
 #include "kernels/device.h"
@@ -36,45 +37,40 @@ static char *self_exe(const char *argv0)
     return ik_xstrdup(argv0);
 }
 
+static int set_jobs(const struct ik_optspec *s, const struct ik_opt *o, const char *value)
+{
+    char *end;
+    long v = strtol(value, &end, 10);
+    if (*end || v < 1 || v > 4096)
+        return ik_opt_error(s->usage, "-j expects a positive integer, got '%s'", value);
+    *(int *)o->dest = (int)v;
+    return 0;
+}
+
 static int parse(int argc, char **argv, struct ik_sched_opts *o, const char **graph)
 {
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        bool has_next = i + 1 < argc;
-        if (ik_cli_is_help(a)) {
-            printf("usage: ikada %s\n\n%s", run_usage, run_help);
-            exit(0);
-        } else if ((!strcmp(a, "-j") || !strcmp(a, "--jobs")) && has_next) {
-            char *end;
-            long v = strtol(argv[++i], &end, 10);
-            if (*end || v < 1 || v > 4096)
-                return ik_cli_usage_error(run_usage, "-j expects a positive integer, got '%s'", argv[i]);
-            o->jobs = (int)v;
-        } else if ((!strcmp(a, "-t") || !strcmp(a, "--target")) && has_next) {
-            o->targets = ik_xrealloc(o->targets, (o->n_targets + 1) * sizeof(char *));
-            o->targets[o->n_targets++] = argv[++i];
-        } else if ((!strcmp(a, "-f") || !strcmp(a, "--force")) && has_next) {
-            o->force = ik_xrealloc(o->force, (o->n_force + 1) * sizeof(char *));
-            o->force[o->n_force++] = argv[++i];
-        } else if (!strcmp(a, "--force-all")) {
-            o->force_all = true;
-        } else if (!strcmp(a, "-k") || !strcmp(a, "--keep-going")) {
-            o->keep_going = true;
-        } else if (!strcmp(a, "-n") || !strcmp(a, "--dry-run")) {
-            o->dry_run = true;
-        } else if (!strcmp(a, "--json")) {
-            o->json = true;
-        } else if (a[0] == '-') {
-            return ik_cli_usage_error(run_usage, "unknown or incomplete option '%s'", a);
-        } else if (*graph == NULL) {
-            *graph = a;
-        } else {
-            return ik_cli_usage_error(run_usage, "more than one graph given ('%s', '%s')", *graph, a);
-        }
-    }
-    if (*graph == NULL)
-        return ik_cli_usage_error(run_usage, "no graph file given");
-    return 0;
+    struct ik_opt_list targets = {NULL, 0}, force = {NULL, 0};
+    const struct ik_opt opts[] = {
+        {"--jobs", "-j", IK_OPT_VALUE, &o->jobs, set_jobs},
+        {"--target", "-t", IK_OPT_LIST, &targets, NULL},
+        {"--force", "-f", IK_OPT_LIST, &force, NULL},
+        {"--force-all", NULL, IK_OPT_FLAG, &o->force_all, NULL},
+        {"--keep-going", "-k", IK_OPT_FLAG, &o->keep_going, NULL},
+        {"--dry-run", "-n", IK_OPT_FLAG, &o->dry_run, NULL},
+        {"--json", NULL, IK_OPT_FLAG, &o->json, NULL},
+        {0},
+    };
+    const struct ik_optspec spec = {
+        .usage = run_usage, .help = run_help, .opts = opts, .pos = graph, .min_pos = 1, .max_pos = 1,
+        .bad_option = "unknown or incomplete option", .extra = "more than one graph given",
+        .missing = "no graph file given",
+    };
+    int rc = ik_opt_parse(&spec, argc, argv, NULL);
+    o->targets = targets.items;
+    o->n_targets = targets.n;
+    o->force = force.items;
+    o->n_force = force.n;
+    return rc;
 }
 
 static bool want_live(void)
@@ -89,10 +85,14 @@ int ik_cli_run(int argc, char **argv)
     memset(&o, 0, sizeof o);
     const char *graph_path = NULL;
     int status = parse(argc, argv, &o, &graph_path);
+    if (status != 0) {
+        free(o.targets);
+        free(o.force);
+        return ik_opt_status(status);
+    }
     struct ik_graph *g = NULL;
     struct ik_cache *c = NULL;
-    if (status == 0)
-        status = ik_cli_load_graph(graph_path, &g);
+    status = ik_cli_load_graph(graph_path, &g);
     if (status == 0)
         status = ik_cli_open_cache(true, &c);
     int lock = -1;

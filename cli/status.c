@@ -9,9 +9,8 @@
 #include "cache/lock.h"
 #include "cli/cli.h"
 #include "cli/common.h"
+#include "cli/opt.h"
 #include "engine/plan.h"
-
-static const char status_usage[] = "status [--json] GRAPH";
 
 static const char *status_word(const struct ik_plan_entry *e)
 {
@@ -52,21 +51,16 @@ int ik_cli_status(int argc, char **argv)
 {
     bool json = false;
     const char *path = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (ik_cli_is_help(argv[i])) {
-            printf("usage: ikada %s\n\nSays for every node whether it is up to date, stale (and why: "
-                   "which param or input changed) or never run.\n", status_usage);
-            return IK_EXIT_OK;
-        } else if (!strcmp(argv[i], "--json")) {
-            json = true;
-        } else if (argv[i][0] == '-' || path) {
-            return ik_cli_usage_error(status_usage, "unexpected argument '%s'", argv[i]);
-        } else {
-            path = argv[i];
-        }
-    }
-    if (path == NULL)
-        return ik_cli_usage_error(status_usage, "no graph file given");
+    const struct ik_opt opts[] = {{"--json", NULL, IK_OPT_FLAG, &json, NULL}, {0}};
+    const struct ik_optspec spec = {
+        .usage = "status [--json] GRAPH", .opts = opts, .pos = &path, .min_pos = 1, .max_pos = 1,
+        .help = "Says for every node whether it is up to date, stale (and why: which param or "
+                "input changed) or never run.\n",
+        .bad_option = "unexpected argument", .missing = "no graph file given",
+    };
+    int rc = ik_opt_parse(&spec, argc, argv, NULL);
+    if (rc != 0)
+        return ik_opt_status(rc);
     struct ik_graph *g = NULL;
     struct ik_cache *c = NULL;
     struct ik_srcmemo *m = NULL;
