@@ -5,9 +5,10 @@
  * to validate graphs, to print `ikada nodes`, to compute keys (name, version,
  * resolved params) and to run the node.
  *
- * Lifecycle: the scheduler spawns `ikada exec KEY` as a child process; exec.c
- * loads the spec, builds a struct ik_node_ctx, and calls `run` exactly once in
- * that child. `run` reads its inputs and params through the accessors below,
+ * Lifecycle: the scheduler has its executor run `ikada exec KEY` (engine/
+ * executor.h; the local one spawns it as a child process); exec.c loads the
+ * spec, builds a struct ik_node_ctx, and calls `run` exactly once in that
+ * process. `run` reads its inputs and params through the accessors below,
  * writes each output port exactly once, may report progress, and returns 0 or a
  * negative IK_E* code with `d` filled. Outputs written before a failure stay
  * as orphan objects (gc removes them); the node counts as failed and nothing

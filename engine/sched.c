@@ -10,6 +10,7 @@
 #include "cache/cas.h"
 #include "cache/lock.h"
 #include "cache/refs.h"
+#include "engine/executor.h"
 #include "engine/sched_int.h"
 #include "engine/sched_report.h"
 #include "base/xmalloc.h"
@@ -85,7 +86,62 @@ static bool advance_waiting(struct ik_sched *s, size_t i)
     return true;
 }
 
-/* Takes resources and the key lock, then spawns. Returns false when the job
+static void free_strv(char **v)
+{
+    for (size_t i = 0; v && v[i]; i++)
+        free(v[i]);
+    free(v);
+}
+
+/* `ikada exec KEY --node NAME [--file PORT=PATH]...` (cli/exec.c). */
+static char **job_argv(const struct ik_sched *s, size_t i, const char *key_hex)
+{
+    const struct ik_graph_node *n = &s->graph->nodes[i];
+    char **args = ik_xcalloc(6 + 2 * n->n_inputs, sizeof *args);
+    size_t k = 0;
+    args[k++] = ik_xstrdup(s->opts->self_exe);
+    args[k++] = ik_xstrdup("exec");
+    args[k++] = ik_xstrdup(key_hex);
+    args[k++] = ik_xstrdup("--node");
+    args[k++] = ik_xstrdup(n->name);
+    for (size_t f = 0; f < n->n_inputs; f++)
+        if (n->inputs[f].source == IK_INPUT_FILE) {
+            args[k++] = ik_xstrdup("--file");
+            args[k++] = ik_xasprintf("%s=%s", n->inputs[f].port, n->inputs[f].abs_path);
+        }
+    return args;
+}
+
+/* What the job's environment must say, over the inherited one: the cache, the
+ * GPU it holds (none: ""), and as many compute threads as the CPU slots it
+ * holds, so a node given 1 slot does not spread over every core. A user's own
+ * OPENBLAS_NUM_THREADS is kept. */
+static char **job_env(const struct ik_sched *s, const struct ik_job *j)
+{
+    char **env = ik_xcalloc(4, sizeof *env);
+    size_t k = 0;
+    env[k++] = ik_xasprintf("IKADA_CACHE=%s", s->cache->root);
+    env[k++] = j->gpu >= 0 ? ik_xasprintf("CUDA_VISIBLE_DEVICES=%d", j->gpu)
+                           : ik_xstrdup("CUDA_VISIBLE_DEVICES=");
+    if (getenv("OPENBLAS_NUM_THREADS") == NULL)
+        env[k++] = ik_xasprintf("OPENBLAS_NUM_THREADS=%d", j->cpu);
+    return env;
+}
+
+/* Hands the job, resources taken, to the executor. */
+static void start_job(struct ik_sched *s, struct ik_job *j)
+{
+    char hex[IK_HASH_HEX_LEN + 1];
+    ik_hash_to_hex(&s->plan.entries[j->index].key, hex);
+    char **argv = job_argv(s, j->index, hex), **env = job_env(s, j);
+    struct ik_executor_job job = {node_name(s, j->index), hex, argv, env, j->cpu, j->gpu};
+    j->start_ms = ik_clock_monotonic_ms();
+    j->task = s->ex->start(s->ex, &job, j);
+    free_strv(argv);
+    free_strv(env);
+}
+
+/* Takes resources and the key lock, then starts. Returns false when the job
  * must wait (no slot, no device, key locked by another run). */
 static bool try_start(struct ik_sched *s, size_t i)
 {
@@ -145,7 +201,7 @@ static bool try_start(struct ik_sched *s, size_t i)
     s->n_running++;
     if (!s->opts->json)
         ik_display_event(&s->display, "%s: running (%s)", n->name, s->plan.entries[i].reason);
-    ik__sched_spawn(j);
+    start_job(s, j);
     return true;
 }
 
@@ -163,10 +219,10 @@ static void stop_loop(struct ik_sched *s)
     uv_signal_stop(&s->sigint);
     uv_signal_stop(&s->sigterm);
     uv_timer_stop(&s->tick);
-    uv_timer_stop(&s->kill_timer);
     ik_display_clear(&s->display);
-    /* With its timers and signal watchers stopped and every child closed, the
-     * loop has nothing left and uv_run returns by itself. */
+    /* With its timer and signal watchers stopped and every job ended (the
+     * executor's handles closed, rule 1 of executor.h), the loop has nothing
+     * left and uv_run returns by itself. */
 }
 
 /* Marks every not-yet-started job as `state` (after a failure or Ctrl-C). */
@@ -216,54 +272,9 @@ static void describe_exit(struct ik_job *j, struct ik_buf *b)
         ik_buf_puts(b, "exited without reporting its outputs");
 }
 
-/* The node printed its error to the log as well (engine/exec.c, through
- * ik_diag_print); it was just shown as the failure, so leave it out of the
- * log tail rather than print it twice. */
-static void drop_printed_error(struct ik_buf *log, const char *error)
-{
-    if (error == NULL || log->len == 0)
-        return;
-    char *printed = strncmp(error, "error: ", 7) == 0 ? ik_xasprintf("ikada: %s\n", error)
-                                                      : ik_xasprintf("%s\n", error);
-    size_t n = strlen(printed);
-    if (log->len >= n && memcmp(log->data + log->len - n, printed, n) == 0) {
-        log->len -= n;
-        log->data[log->len] = '\0';
-    }
-    free(printed);
-}
-
-/* The last `lines` lines of a log, indented, for a failure report. */
-static void print_log_tail(struct ik_sched *s, const struct ik_buf *log, int lines)
-{
-    if (log->len == 0)
-        return;
-    const char *p = log->data + log->len;
-    if (p > log->data && p[-1] == '\n')
-        p--;
-    int seen = 0;
-    while (p > log->data && seen < lines)
-        if (*--p == '\n')
-            seen++;
-    if (*p == '\n')
-        p++;
-    struct ik_buf b = IK_BUF_INIT;
-    for (const char *q = p; q < log->data + log->len;) {
-        const char *nl = memchr(q, '\n', (size_t)(log->data + log->len - q));
-        size_t n = nl ? (size_t)(nl - q) : (size_t)(log->data + log->len - q);
-        ik_buf_puts(&b, "  | ");
-        ik_buf_append(&b, q, n);
-        ik_buf_putc(&b, '\n');
-        q += n + 1;
-    }
-    if (b.len)
-        b.data[--b.len] = '\0';
-    ik_display_event(&s->display, "%s", b.data);
-    ik_buf_free(&b);
-}
-
 /* Stores the log, writes the action record, moves the ref. */
-static int record_success(struct ik_sched *s, struct ik_job *j, struct ik_diag *d)
+static int record_success(struct ik_sched *s, struct ik_job *j, struct ik_executor_exit *end,
+                          struct ik_diag *d)
 {
     struct ik_plan_entry *e = &s->plan.entries[j->index];
     struct ik_action *a = j->result;
@@ -278,9 +289,9 @@ static int record_success(struct ik_sched *s, struct ik_job *j, struct ik_diag *
     a->n_counters = j->n_counters;
     j->counter_values = NULL;
     j->n_counters = 0;
-    if (j->log_truncated)
-        ik_buf_puts(&j->log, "\n[ikada: log truncated]\n");
-    int rc = ik_cas_put(s->cache, j->log.data ? j->log.data : "", j->log.len, &a->log, d);
+    if (end->log_truncated)
+        ik_buf_puts(&end->log, "\n[ikada: log truncated]\n");
+    int rc = ik_cas_put(s->cache, end->log.data ? end->log.data : "", end->log.len, &a->log, d);
     a->has_log = rc == 0;
     if (rc == 0)
         rc = ik_action_put(s->cache, a, d);
@@ -293,19 +304,18 @@ static int record_success(struct ik_sched *s, struct ik_job *j, struct ik_diag *
     return 0;
 }
 
-void ik__sched_job_finished(struct ik_job *j)
+/* A job ended: record it, free its resources, go on. */
+static void job_finished(struct ik_sched *s, struct ik_job *j, struct ik_executor_exit *end)
 {
-    struct ik_sched *s = j->s;
     s->n_running--;
     s->cpu_free += j->cpu;
     if (j->gpu >= 0)
         s->gpu_busy[j->gpu] = false;
-    msgpack_unpacker_destroy(&j->unpacker);
     const char *name = node_name(s, j->index);
     double secs = (double)(j->end_ms - j->start_ms) / 1000.0;
     if (j->exit_status == 0 && j->term_signal == 0 && j->result != NULL) {
         struct ik_diag d = IK_DIAG_INIT;
-        if (record_success(s, j, &d) == 0) {
+        if (record_success(s, j, end, &d) == 0) {
             j->state = JOB_DONE;
             if (!s->opts->json)
                 ik_display_event(&s->display, "%s: done in %.2f s", name, secs);
@@ -322,36 +332,87 @@ void ik__sched_job_finished(struct ik_job *j)
         free(j->error);
         j->error = ik_buf_steal(&why);
         fail_job(s, j->index, NULL);
-        drop_printed_error(&j->log, j->error);
-        print_log_tail(s, &j->log, 20);
+        ik__sched_show_log_tail(s, &end->log, j->error);
     }
     ik_unlock(j->lock_fd);
     j->lock_fd = -1;
-    ik_buf_free(&j->log); /* stored or shown: a big graph must not keep every log */
     pump(s);
 }
 
-static void kill_running(struct ik_sched *s, int sig)
+static void set_counter(struct ik_job *j, const char *name, double value)
 {
-    for (size_t i = 0; i < s->graph->n_nodes; i++)
-        if (s->jobs[i].state == JOB_RUNNING && !s->jobs[i].exited && s->jobs[i].proc.pid > 0)
-            kill(-s->jobs[i].proc.pid, sig);
+    for (size_t i = 0; i < j->n_counters; i++)
+        if (strcmp(j->counter_values[i].name, name) == 0) {
+            j->counter_values[i].value = value;
+            return;
+        }
+    j->counter_values = ik_xrealloc(j->counter_values, (j->n_counters + 1) * sizeof *j->counter_values);
+    j->counter_values[j->n_counters].name = ik_xstrdup(name);
+    j->counter_values[j->n_counters++].value = value;
 }
 
-static void on_kill_timer(uv_timer_t *t) { kill_running(t->data, SIGKILL); }
+/* The executor's on_frame: what a running node reports. */
+static void on_job_frame(void *owner, struct ik_progress_frame *f)
+{
+    struct ik_job *j = owner;
+    switch (f->type) {
+    case IK_PROGRESS_PROGRESS:
+        if (f->has_done)
+            j->done = f->done;
+        if (f->has_total)
+            j->total = f->total;
+        snprintf(j->unit, sizeof j->unit, "%s", f->unit);
+        break;
+    case IK_PROGRESS_COUNTER:
+        set_counter(j, f->name, f->value);
+        break;
+    case IK_PROGRESS_RESULT:
+        ik_action_free(j->result);
+        j->result = f->result;
+        f->result = NULL;
+        break;
+    case IK_PROGRESS_ERROR:
+        free(j->error);
+        j->error = f->message;
+        f->message = NULL;
+        break;
+    }
+}
+
+/* The executor's on_exit. The log is stored or shown, then dropped with the
+ * task: a big graph must not keep every log. */
+static void on_job_exit(void *owner, struct ik_executor_exit *e)
+{
+    struct ik_job *j = owner;
+    j->task = NULL;
+    j->exit_status = e->exit_status;
+    j->term_signal = e->term_signal;
+    j->end_ms = e->end_ms;
+    if (e->error) {
+        free(j->error);
+        j->error = ik_xstrdup(e->error);
+    }
+    job_finished(j->s, j, e);
+}
+
+static void stop_running(struct ik_sched *s, enum ik_executor_stop how)
+{
+    for (size_t i = 0; i < s->graph->n_nodes; i++)
+        if (s->jobs[i].state == JOB_RUNNING && s->jobs[i].task != NULL)
+            s->ex->cancel(s->ex, s->jobs[i].task, how);
+}
 
 static void on_signal(uv_signal_t *h, int signum)
 {
     struct ik_sched *s = h->data;
     if (s->canceled) {
-        kill_running(s, SIGKILL); /* a second Ctrl-C: do not wait */
+        stop_running(s, IK_EXECUTOR_KILL); /* a second Ctrl-C: do not wait */
         return;
     }
     s->canceled = true;
     ik_display_event(&s->display, "ikada: %s: stopping running nodes (finished ones stay cached)",
                      signum == SIGINT ? "interrupted" : "terminated");
-    kill_running(s, SIGTERM);
-    uv_timer_start(&s->kill_timer, on_kill_timer, 3000, 0);
+    stop_running(s, IK_EXECUTOR_STOP);
     pump(s);
 }
 
@@ -373,6 +434,9 @@ static int setup(struct ik_sched *s, struct ik_graph *g, struct ik_cache *c,
     s->cache = c;
     s->opts = opts;
     s->started_ms = ik_clock_wall_ms();
+    s->ex = opts->executor;
+    if (s->ex == NULL)
+        s->ex = s->own_ex = ik_executor_local_new();
     int rc = ik_srcmemo_open(c, &s->memo, d);
     if (rc < 0)
         return rc;
@@ -411,7 +475,6 @@ static int setup(struct ik_sched *s, struct ik_graph *g, struct ik_cache *c,
 static void teardown(struct ik_sched *s)
 {
     for (size_t i = 0; s->jobs && i < s->graph->n_nodes; i++) {
-        ik_buf_free(&s->jobs[i].log);
         ik_buf_free(&s->jobs[i].counters);
         ik_action_free(s->jobs[i].result);
         free(s->jobs[i].error);
@@ -425,6 +488,7 @@ static void teardown(struct ik_sched *s)
     free(s->gpu_busy);
     ik_plan_close(&s->plan);
     ik_srcmemo_close(s->memo);
+    ik_executor_local_free(s->own_ex);
 }
 
 static void close_walk(uv_handle_t *h, void *arg)
@@ -434,23 +498,30 @@ static void close_walk(uv_handle_t *h, void *arg)
         uv_close(h, NULL);
 }
 
-static void run_loop(struct ik_sched *s)
+/* Runs the jobs on the loop until none is left; fails only when the executor
+ * cannot run anything (nothing started, d filled). */
+static int run_loop(struct ik_sched *s, struct ik_diag *d)
 {
     uv_loop_init(&s->loop);
-    uv_signal_init(&s->loop, &s->sigint);
-    uv_signal_init(&s->loop, &s->sigterm);
-    uv_timer_init(&s->loop, &s->tick);
-    uv_timer_init(&s->loop, &s->kill_timer);
-    s->sigint.data = s->sigterm.data = s->tick.data = s->kill_timer.data = s;
-    uv_signal_start(&s->sigint, on_signal, SIGINT);
-    uv_signal_start(&s->sigterm, on_signal, SIGTERM);
-    uv_timer_start(&s->tick, on_tick, 100, 100);
-    pump(s);
-    if (anything_left(s))
-        uv_run(&s->loop, UV_RUN_DEFAULT);
+    const struct ik_executor_host host = {&s->loop, on_job_frame, on_job_exit};
+    int rc = s->ex->open(s->ex, &host, d);
+    if (rc == 0) {
+        uv_signal_init(&s->loop, &s->sigint);
+        uv_signal_init(&s->loop, &s->sigterm);
+        uv_timer_init(&s->loop, &s->tick);
+        s->sigint.data = s->sigterm.data = s->tick.data = s;
+        uv_signal_start(&s->sigint, on_signal, SIGINT);
+        uv_signal_start(&s->sigterm, on_signal, SIGTERM);
+        uv_timer_start(&s->tick, on_tick, 100, 100);
+        pump(s);
+        if (anything_left(s))
+            uv_run(&s->loop, UV_RUN_DEFAULT);
+        s->ex->close(s->ex);
+    }
     uv_walk(&s->loop, close_walk, NULL);
     uv_run(&s->loop, UV_RUN_DEFAULT);
     uv_loop_close(&s->loop);
+    return rc;
 }
 
 int ik_sched_run(struct ik_graph *g, struct ik_cache *c, const struct ik_sched_opts *opts,
@@ -467,8 +538,7 @@ int ik_sched_run(struct ik_graph *g, struct ik_cache *c, const struct ik_sched_o
         rc = ik_plan_resolve_all(&s.plan, s.selected, s.forced, d);
         if (rc == 0)
             rc = ik__sched_print_plan(&s);
-    } else {
-        run_loop(&s);
+    } else if ((rc = run_loop(&s, d)) == 0) {
         save_refs(&s);
         rc = s.canceled ? IK_ECANCELED : (s.failed ? IK_ENODE : 0);
         ik__sched_report(&s, rc);

@@ -1,18 +1,20 @@
 /* engine/sched.h - running a graph: the libuv scheduler.
  *
  * The scheduler resolves each selected node when its producers are done
- * (engine/plan.h), reuses cached results, and runs the rest as child
- * processes (`ikada exec KEY`, engine/exec.c), in parallel within the
- * resource limits: `jobs` CPU slots and `gpus` devices. A GPU node holds one
- * device alone, given to it as CUDA_VISIBLE_DEVICES. Before running a key it
- * takes that key's lock (cache/lock.h), so two concurrent runs on one cache
- * never run the same key twice: the second waits and then reuses the result.
+ * (engine/plan.h), reuses cached results, and has an executor run the rest
+ * (engine/executor.h; by default as child processes, `ikada exec KEY`,
+ * engine/exec.c), in parallel within the resource limits: `jobs` CPU slots
+ * and `gpus` devices. A GPU node holds one device alone, given to it as
+ * CUDA_VISIBLE_DEVICES. Before running a key it takes that key's lock
+ * (cache/lock.h), so two concurrent runs on one cache never run the same key
+ * twice: the second waits and then reuses the result.
  *
- * After a child exits 0 the scheduler stores its captured stdout+stderr as a
- * log object, writes the action record and moves the node's ref. A failed,
- * crashed or killed child leaves no action record, and its consumers are
- * skipped; with keep_going, independent branches go on. SIGINT/SIGTERM stop
- * the children (SIGTERM, then SIGKILL after 3 s) and end the run with 130;
+ * After a job exits 0 having reported its outputs, the scheduler stores its
+ * captured stdout+stderr as a log object, writes the action record and moves
+ * the node's ref. A failed, crashed or killed job leaves no action record, and
+ * its consumers are skipped; with keep_going, independent branches go on.
+ * SIGINT/SIGTERM stop the running jobs (the local executor: SIGTERM, then
+ * SIGKILL after 3 s; a second signal kills at once) and end the run with 130;
  * finished nodes stay cached. Every run is recorded in runs/ (cache/runlog.h). */
 #ifndef IK_ENGINE_SCHED_H
 #define IK_ENGINE_SCHED_H
@@ -22,6 +24,8 @@
 
 #include "cache/cache.h"
 #include "engine/graph.h"
+
+struct ik_executor;
 
 struct ik_sched_opts {
     int jobs;              /* CPU slots; <= 0 means the number of cores */
@@ -42,6 +46,9 @@ struct ik_sched_opts {
      * IK_ECANCELED), kept in the run record and the JSON summary; cli/ passes
      * ik_cli_exit_status. NULL: the outcome code itself is kept. */
     int (*exit_status)(int outcome);
+    /* Runs the jobs (engine/executor.h), borrowed for the call; NULL: the
+     * local executor, child processes of this one. Tests pass a fake. */
+    struct ik_executor *executor;
 };
 
 /* Runs (or with dry_run, only plans) graph g. Returns 0 when every selected

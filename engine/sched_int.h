@@ -1,15 +1,16 @@
 /* engine/sched_int.h - the scheduler's state, shared by sched.c (deciding
- * what runs) and sched_child.c (one child process and its pipes). */
+ * what runs) and sched_report.c (telling the user). How a job runs is the
+ * executor's (engine/executor.h): a job holds only its task handle. */
 #ifndef IK_ENGINE_SCHED_INT_H
 #define IK_ENGINE_SCHED_INT_H
 
 #include <uv.h>
-#include <msgpack.h>
 
 #include "cache/srcmemo.h"
 #include "base/clock.h"
 #include "base/buf.h"
 #include "engine/display.h"
+#include "engine/executor.h"
 #include "engine/plan.h"
 #include "engine/sched.h"
 
@@ -34,17 +35,11 @@ struct ik_job {
     int lock_fd;
     int gpu;       /* device index held, or -1 */
     int cpu;       /* slots held while running */
-    uv_process_t proc;
-    uv_pipe_t out, err, prog;
-    int open_handles;
-    bool exited;
+    struct ik_executor_task *task; /* while running: until the executor's on_exit */
     int64_t exit_status;
     int term_signal;
-    struct ik_buf log;
-    bool log_truncated;
-    msgpack_unpacker unpacker;
-    struct ik_action *result; /* filled from the child's result frame */
-    char *error;              /* the child's error frame, or why it could not start */
+    struct ik_action *result; /* filled from the node's result frame */
+    char *error;              /* the node's error frame, or why it could not start */
     uint64_t done, total;
     char unit[32];
     struct ik_buf counters;   /* "name value" pairs for display */
@@ -60,6 +55,8 @@ struct ik_sched {
     struct ik_srcmemo *memo;
     struct ik_plan plan;
     const struct ik_sched_opts *opts;
+    struct ik_executor *ex;     /* opts->executor, or own_ex */
+    struct ik_executor *own_ex; /* the local executor, when opts named none */
     struct ik_job *jobs;
     bool *selected;
     bool *forced;
@@ -72,14 +69,9 @@ struct ik_sched {
     unsigned ticks;
     bool quiet_cached; /* large graphs: no line per cached node */
     uv_signal_t sigint, sigterm;
-    uv_timer_t tick, kill_timer;
+    uv_timer_t tick;
     struct ik_display display;
     int64_t started_ms;
 };
-
-/* Starts job j's child process; on failure the job is marked failed. */
-int ik__sched_spawn(struct ik_job *j);
-/* Called when a child and all its pipes are closed. */
-void ik__sched_job_finished(struct ik_job *j);
 
 #endif

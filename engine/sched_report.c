@@ -116,6 +116,58 @@ void ik__sched_show_progress(struct ik_sched *s)
     ik_display_live(&s->display, lines, n);
 }
 
+/* The node printed its error to the log as well (engine/exec.c, through
+ * ik_diag_print); it was just shown as the failure, so leave it out of the
+ * log tail rather than print it twice. */
+static void drop_printed_error(struct ik_buf *log, const char *error)
+{
+    if (error == NULL || log->len == 0)
+        return;
+    char *printed = strncmp(error, "error: ", 7) == 0 ? ik_xasprintf("ikada: %s\n", error)
+                                                      : ik_xasprintf("%s\n", error);
+    size_t n = strlen(printed);
+    if (log->len >= n && memcmp(log->data + log->len - n, printed, n) == 0) {
+        log->len -= n;
+        log->data[log->len] = '\0';
+    }
+    free(printed);
+}
+
+/* The last `lines` lines of a log, indented, for a failure report. */
+static void print_log_tail(struct ik_sched *s, const struct ik_buf *log, int lines)
+{
+    if (log->len == 0)
+        return;
+    const char *p = log->data + log->len;
+    if (p > log->data && p[-1] == '\n')
+        p--;
+    int seen = 0;
+    while (p > log->data && seen < lines)
+        if (*--p == '\n')
+            seen++;
+    if (*p == '\n')
+        p++;
+    struct ik_buf b = IK_BUF_INIT;
+    for (const char *q = p; q < log->data + log->len;) {
+        const char *nl = memchr(q, '\n', (size_t)(log->data + log->len - q));
+        size_t n = nl ? (size_t)(nl - q) : (size_t)(log->data + log->len - q);
+        ik_buf_puts(&b, "  | ");
+        ik_buf_append(&b, q, n);
+        ik_buf_putc(&b, '\n');
+        q += n + 1;
+    }
+    if (b.len)
+        b.data[--b.len] = '\0';
+    ik_display_event(&s->display, "%s", b.data);
+    ik_buf_free(&b);
+}
+
+void ik__sched_show_log_tail(struct ik_sched *s, struct ik_buf *log, const char *error)
+{
+    drop_printed_error(log, error);
+    print_log_tail(s, log, 20);
+}
+
 static void write_run_record(struct ik_sched *s, int status, int64_t duration_ms)
 {
     const struct ik_graph *g = s->graph;
