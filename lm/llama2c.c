@@ -162,7 +162,7 @@ int ik_lm_model_load_llama2c(struct ik_lm_model **out, const char *path, struct 
     c.bos_id = 1;
     c.eos_id[0] = 2;
     c.n_eos = 1;
-    if ((rc = ik_lm_model_new(&m, &c, d)) != 0)
+    if ((rc = ik_lm_model_check_size(&c, path, d)) != 0 || (rc = ik_lm_model_new(&m, &c, d)) != 0)
         goto out;
     rc = read_body(&r, m, shared, h[6], d);
 out:
