@@ -106,8 +106,9 @@ static int parse_piece(struct ik_tok *t, struct pb *b, size_t *cap, const char *
     int id = ik__tok_add_piece(t, (const char *)s, slen, score, type, cap);
     if (type == SPM_NORMAL || type == SPM_USER)
         ik_strmap_put(&t->ids, (const char *)s, slen, id);
-    if (type == SPM_BYTE && slen == 6 && memcmp(s, "<0x", 3) == 0)
-        t->byte_id[strtol((const char *)s + 3, NULL, 16) & 255] = id;
+    int byte = type == SPM_BYTE ? ik__tok_byte_value((const char *)s, slen) : -1;
+    if (byte >= 0)
+        t->byte_id[byte] = id;
     return 0;
 }
 

@@ -533,3 +533,33 @@ Test(lm_tokenizer, unigram_without_finite_path)
     ik_tok_free(t);
     free(p);
 }
+
+/* A byte piece is "<0xXX>" exactly; decoding one of another spelling used to
+ * strtol past its end (a heap over-read for "<") and "<0x4G>" decoded as
+ * byte 4. Such pieces now decode as their text and map no byte. */
+Test(lm_tokenizer, malformed_byte_pieces)
+{
+#ifdef M_PERTURB
+    mallopt(M_PERTURB, 0xa5);
+#endif
+    char *dir = tc_tmpdir();
+    char *p = ik_xasprintf("%s/bytes.model", dir);
+    struct ik_buf b = IK_BUF_INIT;
+    spm_piece(&b, "<unk>", 0, 2);
+    spm_piece(&b, "<", -1, 6);
+    spm_piece(&b, "<0x4G>", -1, 6);
+    spm_piece(&b, "<0x41>", -1, 6);
+    spm_piece(&b, "<0x7a>", -1, 6);
+    lmt_write(p, b.data, b.len);
+    ik_buf_reset(&b);
+    struct ik_tok *t = load_tok(p);
+    static const int ids[] = {1, 2, 3, 4};
+    struct ik_diag d = IK_DIAG_INIT;
+    cr_assert_eq(ik_tok_decode(t, ids, 4, 0, &b, &d), 0, "%s", ik_diag_message(&d));
+    cr_assert_eq(b.len, 9);
+    cr_assert_str_eq(b.data, "<<0x4G>Az");
+    ik_buf_free(&b);
+    ik_tok_free(t);
+    free(p);
+    tc_rmtree(dir);
+}
