@@ -4,6 +4,7 @@
  * and the loaders' errors on bad files. */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -225,6 +226,14 @@ Test(lm_model, error_llama2c_truncated)
     cr_assert(strstr(msg, "\nhint: only the llama2.c v0 format") != NULL, "%s", msg);
     free(msg);
     free(st);
+    /* vocab_size INT32_MIN: negating it (a separate classifier) would overflow. */
+    int32_t h[7] = {64, 172, 1, 8, 4, INT32_MIN, 512};
+    lmt_write(p, h, sizeof h);
+    msg = load_fails(p, IK_ECORRUPT);
+    cr_assert(strstr(msg, "offset 0: implausible llama2.c header (dim 64, hidden_dim 172, n_layers 1, "
+                          "n_heads 8, n_kv_heads 4, vocab_size -2147483648, seq_len 512)") != NULL,
+              "%s", msg);
+    free(msg);
     free(p), free(bytes), free(src);
     tc_rmtree(dir);
 }
