@@ -465,6 +465,15 @@ Test(lm_tokenizer, file_errors)
     tc_rmtree(dir);
 }
 
+/* Makes fresh heap blocks hold garbage (glibc's M_PERTURB), so that a read of
+ * an uninitialised entry goes wrong at once instead of finding zeros. */
+static void garbage_heap(void)
+{
+#ifdef M_PERTURB
+    mallopt(M_PERTURB, 0xa5);
+#endif
+}
+
 /* One SentencePiece piece message (ModelProto field 1) appended to b. */
 static void spm_piece(struct ik_buf *b, const char *piece, float score, int type)
 {
@@ -494,9 +503,7 @@ static void spm_piece(struct ik_buf *b, const char *piece, float score, int type
  * made garbage (M_PERTURB) so that reading one fails here at once. */
 Test(lm_tokenizer, unigram_without_finite_path)
 {
-#ifdef M_PERTURB
-    mallopt(M_PERTURB, 0xa5);
-#endif
+    garbage_heap();
     char *dir = tc_tmpdir();
     char *p = ik_xasprintf("%s/neg.model", dir);
     struct ik_buf b = IK_BUF_INIT;
@@ -539,9 +546,7 @@ Test(lm_tokenizer, unigram_without_finite_path)
  * byte 4. Such pieces now decode as their text and map no byte. */
 Test(lm_tokenizer, malformed_byte_pieces)
 {
-#ifdef M_PERTURB
-    mallopt(M_PERTURB, 0xa5);
-#endif
+    garbage_heap();
     char *dir = tc_tmpdir();
     char *p = ik_xasprintf("%s/bytes.model", dir);
     struct ik_buf b = IK_BUF_INIT;
