@@ -169,7 +169,7 @@ static char *token_text(const struct ik_tok *t, int id)
 
 static int cmd_tokenize(const struct opts *o)
 {
-    struct ik_tok *t = NULL; /* load_tokenizer leaves it unset on failure */
+    struct ik_tok *t = NULL;
     int rc = load_tokenizer(o, &t);
     int *ids = NULL;
     size_t n = 0;
