@@ -39,7 +39,8 @@ void ik_pyjson_append_str(struct ik_buf *b, const char *s, size_t n)
         run = 0;
         ik_buf_puts(b, esc);
     }
-    ik_buf_append(b, s + n - run, run);
+    if (run > 0) /* msgpack-c gives an empty string a NULL ptr: no NULL + 0 */
+        ik_buf_append(b, s + n - run, run);
     ik_buf_putc(b, '"');
 }
 

@@ -102,15 +102,27 @@ static int parse_rope_scaling(struct ik_lm_config *c, json_t *rs, const char *fi
     return 0;
 }
 
+/* One id of eos_token_id: a value beyond an int would wrap into another token. */
+static int add_eos(struct ik_lm_config *c, json_t *v, const char *file, struct ik_diag *d)
+{
+    json_int_t id = json_integer_value(v);
+    if (id < -1 || id > 1 << 30) { /* -1, as get_int allows, matches no token */
+        struct ik_srcloc loc = {file, 0, 0};
+        return ik_diag_at(d, IK_EPARSE, &loc, NULL, 0, "\"eos_token_id\": %lld is not a token id",
+                          (long long)id);
+    }
+    if (c->n_eos < IK_LM_MAX_EOS)
+        c->eos_id[c->n_eos++] = (int)id;
+    return 0;
+}
+
 static int parse_eos(struct ik_lm_config *c, json_t *v, const char *file, struct ik_diag *d)
 {
     c->n_eos = 0;
     if (v == NULL || json_is_null(v))
         return 0;
-    if (json_is_integer(v)) {
-        c->eos_id[c->n_eos++] = (int)json_integer_value(v);
-        return 0;
-    }
+    if (json_is_integer(v))
+        return add_eos(c, v, file, d);
     size_t i;
     json_t *e;
     if (!json_is_array(v))
@@ -118,9 +130,34 @@ static int parse_eos(struct ik_lm_config *c, json_t *v, const char *file, struct
     json_array_foreach(v, i, e) {
         if (!json_is_integer(e))
             return err(d, IK_EPARSE, file, "\"%s\": expected %s", "eos_token_id", "integers");
-        if (c->n_eos < IK_LM_MAX_EOS)
-            c->eos_id[c->n_eos++] = (int)json_integer_value(e);
+        int rc = add_eos(c, e, file, d);
+        if (rc != 0)
+            return rc;
     }
+    return 0;
+}
+
+/* The plausibility limits of config.h, each naming its field. */
+static int check_limits(const struct ik_lm_config *c, const char *file, struct ik_diag *d)
+{
+    const struct {
+        const char *key;
+        int v, max;
+    } lim[] = {
+        {"hidden_size", c->D, IK_LM_MAX_HIDDEN},
+        {"intermediate_size", c->F, IK_LM_MAX_FFN},
+        {"num_hidden_layers", c->L, IK_LM_MAX_LAYERS},
+        {"num_attention_heads", c->H, IK_LM_MAX_HEADS},
+        {"num_key_value_heads", c->K, IK_LM_MAX_HEADS},
+        {"head_dim", c->head_dim, IK_LM_MAX_HEAD_DIM},
+        {"vocab_size", c->V, IK_LM_MAX_VOCAB},
+    };
+    for (size_t i = 0; i < sizeof lim / sizeof lim[0]; i++)
+        if (lim[i].v > lim[i].max) {
+            struct ik_srcloc loc = {file, 0, 0};
+            return ik_diag_at(d, IK_EVALIDATE, &loc, NULL, 0, "\"%s\": %d exceeds the plausibility "
+                              "limit %d", lim[i].key, lim[i].v, lim[i].max);
+        }
     return 0;
 }
 
@@ -167,6 +204,8 @@ static int parse_root(struct ik_lm_config *c, json_t *root, const char *file, st
     if (c->H % c->K != 0)
         return err(d, IK_EVALIDATE, file, "%s%s", "num_attention_heads must be a multiple of "
                    "num_key_value_heads", "");
+    if ((rc = check_limits(c, file, d)) != 0)
+        return rc;
     const char *act = json_string_value(json_object_get(root, "hidden_act"));
     if (act && strcmp(act, "silu") != 0)
         return err(d, IK_EVALIDATE, file, "hidden_act '%s' is not supported%s", act, "; expected silu");

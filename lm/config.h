@@ -18,6 +18,19 @@ enum ik_lm_arch { IK_LM_LLAMA, IK_LM_MISTRAL, IK_LM_QWEN2, IK_LM_QWEN3 };
 
 #define IK_LM_MAX_EOS 4
 
+/* Plausibility limits on config.json sizes, far above any published model
+ * (the largest have ~16k hidden, ~128 layers, ~256k vocabulary): a value
+ * beyond is a damaged or hostile file, refused with IK_EVALIDATE naming the
+ * field before anything is allocated. They also keep every product of two
+ * widths (num_attention_heads * head_dim, ...) inside an int. The weight
+ * arena as a whole is bounded by IK_LM_MAX_WEIGHT_BYTES (model.h). */
+#define IK_LM_MAX_HIDDEN (1 << 20)  /* hidden_size (llama2.c: dim) */
+#define IK_LM_MAX_FFN (1 << 22)     /* intermediate_size (llama2.c: hidden_dim) */
+#define IK_LM_MAX_LAYERS 4096       /* num_hidden_layers (llama2.c: n_layers) */
+#define IK_LM_MAX_HEADS 4096        /* num_attention_heads, num_key_value_heads */
+#define IK_LM_MAX_HEAD_DIM 65536    /* head_dim */
+#define IK_LM_MAX_VOCAB (1 << 24)   /* vocab_size (llama2.c: vocab_size) */
+
 struct ik_lm_config {
     int arch;        /* enum ik_lm_arch */
     int D;           /* hidden_size */

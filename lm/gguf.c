@@ -44,7 +44,12 @@ const char *ik_gguf_rd_str(struct ik_gguf_rd *r, size_t *len)
     return s;
 }
 
-void ik_gguf_rd_skip(struct ik_gguf_rd *r, uint32_t type)
+/* Arrays of arrays nest at most this deep: each level is 12 bytes, so a
+ * small file could otherwise recurse deep enough to overflow the stack
+ * (ggml's own reader refuses any nesting). */
+#define MAX_ARRAY_DEPTH 16
+
+static void skip(struct ik_gguf_rd *r, uint32_t type, int depth)
 {
     size_t l;
     if (type == IK_GGUF_STR) {
@@ -52,14 +57,18 @@ void ik_gguf_rd_skip(struct ik_gguf_rd *r, uint32_t type)
     } else if (type == IK_GGUF_ARR) {
         uint32_t et = (uint32_t)ik_gguf_rd_uint(r, 4);
         uint64_t n = ik_gguf_rd_uint(r, 8);
+        if (depth >= MAX_ARRAY_DEPTH)
+            r->bad = 1;
         for (uint64_t i = 0; i < n && !r->bad; i++)
-            ik_gguf_rd_skip(r, et);
+            skip(r, et, depth + 1);
     } else if (ik_gguf_scalar_size(type)) {
         ik_gguf_rd_uint(r, ik_gguf_scalar_size(type));
     } else {
         r->bad = 1;
     }
 }
+
+void ik_gguf_rd_skip(struct ik_gguf_rd *r, uint32_t type) { skip(r, type, 0); }
 
 bool ik_gguf_key_is(const char *k, size_t kl, const char *name)
 {

@@ -73,7 +73,8 @@ size_t ik_gguf_scalar_size(uint32_t type);
 uint64_t ik_gguf_rd_uint(struct ik_gguf_rd *r, size_t n);
 /* The next string: its bytes (inside the buffer) and *len; NULL when bad. */
 const char *ik_gguf_rd_str(struct ik_gguf_rd *r, size_t *len);
-/* Skips one value of the given type, arrays (of arrays) included. */
+/* Skips one value of the given type, arrays (of arrays, up to 16 deep)
+ * included; deeper nesting is bad, like an unknown type. */
 void ik_gguf_rd_skip(struct ik_gguf_rd *r, uint32_t type);
 /* True if the key k of kl bytes is name. */
 bool ik_gguf_key_is(const char *k, size_t kl, const char *name);

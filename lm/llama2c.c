@@ -134,7 +134,8 @@ int ik_lm_model_load_llama2c(struct ik_lm_model **out, const char *path, struct 
     }
     memcpy(h, r.p, sizeof h);
     r.off = sizeof h;
-    int shared = h[5] > 0, vocab = h[5] < 0 ? -h[5] : h[5];
+    /* -INT32_MIN would overflow: leave it non-positive, hence implausible. */
+    int shared = h[5] > 0, vocab = h[5] < 0 && h[5] != INT32_MIN ? -h[5] : h[5];
     if (h[0] <= 0 || h[1] <= 0 || h[2] <= 0 || h[3] <= 0 || h[4] <= 0 || vocab <= 0 || h[6] <= 0 ||
         h[0] % h[3] != 0 || (h[0] / h[3]) % 2 != 0 || h[3] % h[4] != 0 || h[0] > 1 << 20 ||
         h[1] > 1 << 22 || h[2] > 4096 || vocab > 1 << 24 || h[6] > 1 << 24) {
@@ -162,7 +163,7 @@ int ik_lm_model_load_llama2c(struct ik_lm_model **out, const char *path, struct 
     c.bos_id = 1;
     c.eos_id[0] = 2;
     c.n_eos = 1;
-    if ((rc = ik_lm_model_new(&m, &c, d)) != 0)
+    if ((rc = ik_lm_model_check_size(&c, path, d)) != 0 || (rc = ik_lm_model_new(&m, &c, d)) != 0)
         goto out;
     rc = read_body(&r, m, shared, h[6], d);
 out:

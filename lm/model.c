@@ -3,6 +3,7 @@
  * and every tensor is read by name from the safetensors set with its shape
  * checked, so a missing or misshapen tensor is reported by name and file. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,31 +15,42 @@
 #include "lm/model.h"
 #include "lm/safetensors.h"
 
-/* Hands out n floats of the arena at *off (NULL while only counting). */
+/* a * b, or SIZE_MAX when it does not fit (a count that then fails the limit). */
+static size_t mul_sat(size_t a, size_t b)
+{
+    return b != 0 && a > SIZE_MAX / b ? SIZE_MAX : a * b;
+}
+
+/* Hands out n floats of the arena at *off (NULL while only counting); the
+ * count saturates at SIZE_MAX instead of wrapping. */
 static float *take(float *base, size_t *off, size_t n)
 {
     float *p = base ? base + *off : NULL;
-    *off += n;
+    *off = n > SIZE_MAX - *off ? SIZE_MAX : *off + n;
     return p;
 }
 
-/* The arena layout, in one place; with base == NULL it only counts floats. */
+/* The arena layout, in one place; with base == NULL it only counts floats
+ * (saturating) and touches neither m->layers nor m's tensor pointers. */
 static size_t param_layout(struct ik_lm_model *m, float *base)
 {
     const struct ik_lm_config *c = &m->cfg;
     size_t D = (size_t)c->D, F = (size_t)c->F, hd = (size_t)c->head_dim;
-    size_t qw = (size_t)c->H * hd, kw = (size_t)c->K * hd, off = 0;
-    m->embed = take(base, &off, (size_t)c->V * D);
+    size_t qw = mul_sat((size_t)c->H, hd), kw = mul_sat((size_t)c->K, hd), off = 0;
+    struct ik_lm_model count;
+    if (base == NULL)
+        m = &count;
+    m->embed = take(base, &off, mul_sat((size_t)c->V, D));
     m->final_norm = take(base, &off, D);
-    m->lm_head = c->tie_embeddings ? m->embed : take(base, &off, (size_t)c->V * D);
+    m->lm_head = c->tie_embeddings ? m->embed : take(base, &off, mul_sat((size_t)c->V, D));
     for (int l = 0; l < c->L; l++) {
-        struct ik_lm_layer *y = &m->layers[l];
+        struct ik_lm_layer scratch, *y = base ? &m->layers[l] : &scratch;
         memset(y, 0, sizeof *y);
         y->attn_norm = take(base, &off, D);
-        y->wq = take(base, &off, qw * D);
-        y->wk = take(base, &off, kw * D);
-        y->wv = take(base, &off, kw * D);
-        y->wo = take(base, &off, D * qw);
+        y->wq = take(base, &off, mul_sat(qw, D));
+        y->wk = take(base, &off, mul_sat(kw, D));
+        y->wv = take(base, &off, mul_sat(kw, D));
+        y->wo = take(base, &off, mul_sat(D, qw));
         if (c->qkv_bias) {
             y->bq = take(base, &off, qw);
             y->bk = take(base, &off, kw);
@@ -51,15 +63,42 @@ static size_t param_layout(struct ik_lm_model *m, float *base)
             y->k_norm = take(base, &off, hd);
         }
         y->ffn_norm = take(base, &off, D);
-        y->w_gate = take(base, &off, F * D);
-        y->w_up = take(base, &off, F * D);
-        y->w_down = take(base, &off, D * F);
+        y->w_gate = take(base, &off, mul_sat(F, D));
+        y->w_up = take(base, &off, mul_sat(F, D));
+        y->w_down = take(base, &off, mul_sat(D, F));
     }
     return off;
 }
 
+int ik_lm_model_check_size(const struct ik_lm_config *cfg, const char *file, struct ik_diag *d)
+{
+    struct ik_srcloc loc = {file, 0, 0};
+    /* The layout counts layer by layer: bound the loop before running it. */
+    if (cfg->D <= 0 || cfg->F <= 0 || cfg->L <= 0 || cfg->H <= 0 || cfg->K <= 0 || cfg->V <= 0 ||
+        cfg->head_dim <= 0 || cfg->L > IK_LM_MAX_LAYERS)
+        return ik_diag_at(d, IK_EVALIDATE, &loc, NULL, 0, "model shape out of range (hidden %d, "
+                          "intermediate %d, layers %d (at most %d), heads %d, kv heads %d, head_dim "
+                          "%d, vocab %d)", cfg->D, cfg->F, cfg->L, IK_LM_MAX_LAYERS, cfg->H, cfg->K,
+                          cfg->head_dim, cfg->V);
+    struct ik_lm_model m = {.cfg = *cfg};
+    size_t n = param_layout(&m, NULL);
+    size_t max = IK_LM_MAX_WEIGHT_BYTES / sizeof(float);
+    if (n > max - (size_t)cfg->head_dim / 2) /* the arena also holds inv_freq */
+        return ik_diag_at(d, IK_EVALIDATE, &loc, NULL, 0, "the model has %s%.3g parameters "
+                          "(hidden_size %d, intermediate_size %d, num_hidden_layers %d, "
+                          "num_attention_heads %d, num_key_value_heads %d, head_dim %d, vocab_size "
+                          "%d): more than the %.3g (%llu GiB of fp32 weights) this reader accepts",
+                          n == SIZE_MAX ? "over " : "", (double)n, cfg->D, cfg->F, cfg->L, cfg->H,
+                          cfg->K, cfg->head_dim, cfg->V, (double)max,
+                          (unsigned long long)(IK_LM_MAX_WEIGHT_BYTES >> 30));
+    return 0;
+}
+
 int ik_lm_model_new(struct ik_lm_model **out, const struct ik_lm_config *cfg, struct ik_diag *d)
 {
+    int rc = ik_lm_model_check_size(cfg, NULL, d);
+    if (rc != 0)
+        return rc;
     struct ik_lm_model *m = ik_xcalloc(1, sizeof *m);
     m->cfg = *cfg;
     m->layers = ik_xcalloc((size_t)cfg->L, sizeof *m->layers);
@@ -141,6 +180,8 @@ int ik_lm_model_load_hf(struct ik_lm_model **out, const char *dir, struct ik_dia
     struct ik_lm_model *m = NULL;
     struct ik_st *st = NULL;
     int rc = ik_lm_config_load(&cfg, cfg_path, d);
+    if (rc == 0)
+        rc = ik_lm_model_check_size(&cfg, cfg_path, d);
     if (rc == 0)
         rc = ik_st_open(&st, dir, d);
     if (rc == 0)

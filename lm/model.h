@@ -42,8 +42,20 @@ struct ik_lm_model {
     size_t n_params;           /* read-only: floats in the arena (excluding inv_freq) */
 };
 
-/* A model of this shape with zeroed weights (for loaders and tests).
- * -ENOMEM (with the size in the message) when the arena cannot be had. */
+/* The most fp32 weight bytes a model may need (1 TiB, 2^38 parameters: a
+ * 70B model needs 280 GB): a config beyond is refused before any allocation,
+ * so no size product of a file can wrap or ask for an absurd arena. */
+#define IK_LM_MAX_WEIGHT_BYTES ((size_t)1 << 40)
+
+/* Checks that a model of this shape can be laid out: positive sizes, at most
+ * IK_LM_MAX_LAYERS layers and IK_LM_MAX_WEIGHT_BYTES of weights, every
+ * product counted without wrapping. IK_EVALIDATE naming `file` (the config's
+ * source, or NULL) and the sizes otherwise. */
+int ik_lm_model_check_size(const struct ik_lm_config *cfg, const char *file, struct ik_diag *d);
+
+/* A model of this shape with zeroed weights (for loaders and tests). Fails as
+ * ik_lm_model_check_size does (without a file name), or with -ENOMEM (with
+ * the size in the message) when the arena cannot be had. */
 int ik_lm_model_new(struct ik_lm_model **out, const struct ik_lm_config *cfg, struct ik_diag *d);
 
 /* Loads a model from a Hugging Face folder (config.json + safetensors) or a

@@ -73,6 +73,13 @@ static size_t dtype_size(const char *s, int *dtype, const char **name)
     return 0;
 }
 
+/* Appends "d0, d1, ..." of a shape. */
+static void put_shape(struct ik_buf *b, const int64_t *shape, int ndim)
+{
+    for (int i = 0; i < ndim; i++)
+        ik_buf_printf(b, "%s%lld", i ? ", " : "", (long long)shape[i]);
+}
+
 static int cmp_offset(const void *a, const void *b)
 {
     const struct ik_st_tensor *x = a, *y = b;
@@ -161,6 +168,7 @@ static int add_file(struct ik_st *st, const char *path, struct ik_diag *d)
             goto out;
         }
         uint64_t count = 1;
+        int wraps = 0;
         t->ndim = (int)json_array_size(jsh);
         for (int i = 0; i < t->ndim; i++) {
             json_t *dim = json_array_get(jsh, (size_t)i);
@@ -170,7 +178,19 @@ static int add_file(struct ik_st *st, const char *path, struct ik_diag *d)
                 goto out;
             }
             t->shape[i] = json_integer_value(dim);
+            /* Dims of up to 2^40 each: their product, and the bytes, can wrap
+             * (a [2^32, 2^32] F32 tensor would "need" 0 bytes). */
+            if (t->shape[i] != 0 && count > UINT64_MAX / (uint64_t)t->shape[i])
+                wraps = 1;
             count *= (uint64_t)t->shape[i];
+        }
+        if (wraps || count > SIZE_MAX / esz) {
+            struct ik_buf sh = IK_BUF_INIT;
+            put_shape(&sh, t->shape, t->ndim);
+            rc = at(d, IK_ECORRUPT, path, 8, "tensor '%s': shape [%s] of %s has more elements or "
+                    "bytes than fit in 64 bits", key, sh.data ? sh.data : "", t->dtype_name);
+            ik_buf_free(&sh);
+            goto out;
         }
         json_int_t b = json_integer_value(json_array_get(jof, 0));
         json_int_t e = json_integer_value(json_array_get(jof, 1));
@@ -207,6 +227,11 @@ static int add_file(struct ik_st *st, const char *path, struct ik_diag *d)
             goto out;
         }
         expect += st->t[i].nbytes;
+    }
+    if (expect != size) {
+        rc = at(d, IK_ECORRUPT, path, expect, "%zu bytes follow the last tensor's data (the reference "
+                "reader refuses an incompletely described buffer)", size - expect);
+        goto out;
     }
 out:
     json_decref(root);
@@ -420,10 +445,8 @@ int ik_st_read_f32(const struct ik_st *st, const char *name, float *dst, int ndi
         same = t->shape[i] == shape[i];
     if (!same) {
         struct ik_buf got = IK_BUF_INIT, want = IK_BUF_INIT;
-        for (int i = 0; i < t->ndim; i++)
-            ik_buf_printf(&got, "%s%lld", i ? ", " : "", (long long)t->shape[i]);
-        for (int i = 0; i < ndim; i++)
-            ik_buf_printf(&want, "%s%lld", i ? ", " : "", (long long)shape[i]);
+        put_shape(&got, t->shape, t->ndim);
+        put_shape(&want, shape, ndim);
         at(d, IK_EVALIDATE, t->file, t->offset, "tensor '%s' has shape [%s], expected [%s]", name,
            got.data ? got.data : "", want.data ? want.data : "");
         ik_buf_free(&got);

@@ -4,8 +4,9 @@
  * {"name": {"dtype","shape","data_offsets":[begin,end]}, "__metadata__": {...}},
  * then the data buffer; offsets are relative to the buffer start. The reader
  * checks what the reference implementation checks (offsets inside the buffer,
- * end-begin == prod(shape)*element size, no overlap) so a truncated or damaged
- * file is reported with its byte offset and the tensor name, never read past.
+ * end-begin == prod(shape)*element size computed without wrapping, no overlap,
+ * no bytes after the last tensor) so a truncated or damaged file is reported
+ * with its byte offset and the tensor name, never read past.
  * A set opens one file, or a folder holding `model.safetensors` or the sharded
  * `model.safetensors.index.json` plus its shards. Files stay mapped until
  * ik_st_close. Errors: -errno for I/O, IK_EPARSE for a malformed header,

@@ -28,6 +28,22 @@ int ik__tok_add_piece(struct ik_tok *t, const char *s, size_t len, float score, 
     return t->n++;
 }
 
+static int hex_digit(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10
+         : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+int ik__tok_byte_value(const char *s, size_t len)
+{
+    /* strtol on the piece would read past a short one, or past its end in
+     * the file, and map "<0xZZ>" to byte 0. */
+    if (len != 6 || memcmp(s, "<0x", 3) != 0 || s[5] != '>')
+        return -1;
+    int hi = hex_digit(s[3]), lo = hex_digit(s[4]);
+    return hi < 0 || lo < 0 ? -1 : hi << 4 | lo;
+}
+
 int ik__tok_read_file(const char *path, unsigned char **data, size_t *len, int empty_rc,
                       const char *empty_tail, struct ik_diag *d)
 {
@@ -184,8 +200,9 @@ int ik_tok_decode(const struct ik_tok *t, const int *ids, size_t n, int skip_spe
                 ik__tok_bpe_piece_bytes(t->piece[id], out);
             continue;
         }
-        if (ty == SPM_BYTE) {
-            ik_buf_putc(out, (char)strtol(t->piece[id] + 3, NULL, 16)); /* "<0xXX>" */
+        int byte = ty == SPM_BYTE ? ik__tok_byte_value(t->piece[id], t->piece_len[id]) : -1;
+        if (byte >= 0) {
+            ik_buf_putc(out, (char)byte);
             at_start = 0;
             continue;
         }

@@ -113,8 +113,9 @@ int ik__tok_gguf_load(struct ik_tok *t, const char *path, struct ik_diag *d)
             int id = ik__tok_add_piece(t, s, l, score, type, &cap);
             if (type == SPM_NORMAL || type == SPM_USER)
                 ik_strmap_put(&t->ids, s, l, id);
-            if (type == SPM_BYTE && l == 6 && memcmp(s, "<0x", 3) == 0)
-                t->byte_id[strtol(s + 3, NULL, 16) & 255] = id;
+            int byte = type == SPM_BYTE ? ik__tok_byte_value(s, l) : -1;
+            if (byte >= 0)
+                t->byte_id[byte] = id;
         }
         t->kind = IK_TOK_SPM_BPE;
         t->byte_fallback = 1;

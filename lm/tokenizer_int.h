@@ -61,6 +61,9 @@ void ik__tok_bpe_piece_bytes(const char *piece, struct ik_buf *out);
  * "cannot read '<path>'<empty_tail>" (each loader words its own). */
 int ik__tok_read_file(const char *path, unsigned char **data, size_t *len, int empty_rc,
                       const char *empty_tail, struct ik_diag *d);
+/* The byte a byte piece spells: s[0..len) exactly "<0xXX>" (two hex digits)
+ * gives 0..255, anything else -1 (such a piece is not treated as a byte). */
+int ik__tok_byte_value(const char *s, size_t len);
 /* Adds a piece to t's arrays (grows them); returns its id. */
 int ik__tok_add_piece(struct ik_tok *t, const char *s, size_t len, float score, int type, size_t *cap);
 

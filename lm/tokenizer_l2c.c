@@ -71,14 +71,14 @@ int ik__tok_l2c_load(struct ik_tok *t, const char *path, struct ik_diag *d)
         const char *s = (const char *)data + off + 8;
         off += 8 + (size_t)len;
         spm_spelling(&b, id, s, len);
-        int byte = len == 6 && memcmp(s, "<0x", 3) == 0 && s[5] == '>';
-        int type = id == 0 ? SPM_UNKNOWN : id <= 2 ? SPM_CONTROL : byte ? SPM_BYTE : SPM_NORMAL;
+        int byte = ik__tok_byte_value(s, len);
+        int type = id == 0 ? SPM_UNKNOWN : id <= 2 ? SPM_CONTROL : byte >= 0 ? SPM_BYTE : SPM_NORMAL;
         const char *sp = b.len ? b.data : "";
         int at = ik__tok_add_piece(t, sp, b.len, score, type, &cap);
         if (type == SPM_NORMAL)
             ik_strmap_put(&t->ids, sp, b.len, at);
-        if (byte)
-            t->byte_id[strtol(s + 3, NULL, 16) & 255] = at;
+        if (byte >= 0)
+            t->byte_id[byte] = at;
     }
     ik_buf_free(&b);
     free(data);

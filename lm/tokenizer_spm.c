@@ -2,7 +2,8 @@
  * (ModelProto: pieces, trainer_spec, normalizer_spec) and the two encoders,
  * BPE (merge the adjacent pair whose concatenation is the highest-scoring
  * piece, leftmost on ties) and unigram (Viterbi over all pieces, unknown
- * characters at min_score - 10), both with byte fallback, as sentencepiece's
+ * characters at min_score - 10, defined even when every score sum is -inf or
+ * NaN), both with byte fallback, as sentencepiece's
  * bpe_model.cc and unigram_model.cc do. Only the identity normalizer (plus
  * the whitespace options) is implemented; others are refused by name. */
 #include <math.h>
@@ -105,8 +106,9 @@ static int parse_piece(struct ik_tok *t, struct pb *b, size_t *cap, const char *
     int id = ik__tok_add_piece(t, (const char *)s, slen, score, type, cap);
     if (type == SPM_NORMAL || type == SPM_USER)
         ik_strmap_put(&t->ids, (const char *)s, slen, id);
-    if (type == SPM_BYTE && slen == 6 && memcmp(s, "<0x", 3) == 0)
-        t->byte_id[strtol((const char *)s + 3, NULL, 16) & 255] = id;
+    int byte = type == SPM_BYTE ? ik__tok_byte_value((const char *)s, slen) : -1;
+    if (byte >= 0)
+        t->byte_id[byte] = id;
     return 0;
 }
 
@@ -323,16 +325,25 @@ static void encode_unigram(const struct ik_tok *t, const char *s, size_t len, in
      * last piece starts; piece[j]: its id, or -1 for an unknown character.
      * Scores add up in float, as sentencepiece's BestPathNode does, and a
      * later candidate wins only when strictly better: in double, paths that
-     * tie in float (LLM-jp's ○○+○ vs ○+○○) would be split differently. */
+     * tie in float (LLM-jp's ○○+○ vs ○+○○) would be split differently.
+     * from[j] == NONE until some path reaches j, and the first candidate is
+     * kept whatever its score (BestPathNode's starts_at == -1 test): with
+     * scores near -FLT_MAX every sum is -inf (or NaN), no candidate is ever
+     * "better", and the end must still be reached. Every character boundary
+     * is (by a piece or the unknown fallback), so the walk back is defined. */
+    const size_t NONE = SIZE_MAX;
     float *best = ik_xmalloc((len + 1) * sizeof *best);
     size_t *from = ik_xmalloc((len + 1) * sizeof *from);
     int *piece = ik_xmalloc((len + 1) * sizeof *piece);
-    for (size_t j = 0; j <= len; j++)
+    for (size_t j = 0; j <= len; j++) {
         best[j] = -INFINITY;
+        from[j] = NONE;
+        piece[j] = -1;
+    }
     best[0] = 0;
     for (size_t i = 0; i < len;) {
         size_t cl = ik_utf8_seq_len(s + i, len - i);
-        if (best[i] > -INFINITY) {
+        if (i == 0 || from[i] != NONE) {
             int have_char = 0;
             for (size_t e = i + cl; e <= len && e - i <= t->max_piece_len;) {
                 int id = ik_strmap_get(&t->ids, s + i, e - i);
@@ -340,7 +351,7 @@ static void encode_unigram(const struct ik_tok *t, const char *s, size_t len, in
                     float sc = best[i] + t->score[id];
                     if (e == i + cl)
                         have_char = 1;
-                    if (sc > best[e]) {
+                    if (from[e] == NONE || sc > best[e]) {
                         best[e] = sc;
                         from[e] = i;
                         piece[e] = id;
@@ -352,7 +363,7 @@ static void encode_unigram(const struct ik_tok *t, const char *s, size_t len, in
             }
             if (!have_char) {
                 float sc = best[i] + (t->min_score - UNK_PENALTY);
-                if (sc > best[i + cl]) {
+                if (from[i + cl] == NONE || sc > best[i + cl]) {
                     best[i + cl] = sc;
                     from[i + cl] = i;
                     piece[i + cl] = -1;

@@ -26,7 +26,15 @@ struct parser {
     size_t pos;
     const char *what;
     struct ik_diag *d;
+    int depth;    /* '(' and 'not' open around pos */
+    size_t links; /* 'and' / 'or' nodes built so far */
 };
+
+/* The parser recurses once per '(' or 'not', and the tree it builds (freed and
+ * evaluated recursively) is as deep as its longest and/or chain: bounded so
+ * that 20,000 parentheses fail with a message, not a stack overflow. A real
+ * query has a handful of each. */
+enum { MAX_NESTING = 100, MAX_LINKS = 10000 };
 
 /* ---- errors ---- */
 
@@ -209,7 +217,7 @@ static int parse_path_at(struct parser *p, struct ik_qpath **out)
 
 int ik_qpath_parse(const char *text, const char *what, struct ik_qpath **out, struct ik_diag *d)
 {
-    struct parser p = {text, strlen(text), 0, what, d};
+    struct parser p = {text, strlen(text), 0, what, d, 0, 0};
     skip_ws(&p);
     struct ik_qpath *path;
     int rc = parse_path_at(&p, &path);
@@ -240,7 +248,7 @@ void ik_qpath_free(struct ik_qpath *p)
 int ik_qselect_parse(const char *text, const char *what, struct ik_qselect **out,
                      struct ik_diag *d)
 {
-    struct parser p = {text, strlen(text), 0, what, d};
+    struct parser p = {text, strlen(text), 0, what, d, 0, 0};
     struct ik_qselect *s = ik_xcalloc(1, sizeof *s);
     size_t cap = 0;
     for (;;) {
@@ -362,8 +370,12 @@ static int parse_primary(struct parser *p, struct node **out, const char *after)
     char c = p->s[p->pos];
     if (c == '(') {
         size_t open = p->pos++;
+        if (p->depth >= MAX_NESTING)
+            return fail(p, open, "expression nested more than %d levels deep", MAX_NESTING);
         struct node *inner;
+        p->depth++;
         int rc = parse_or(p, &inner, "(");
+        p->depth--;
         if (rc)
             return rc;
         skip_ws(p);
@@ -428,9 +440,13 @@ static int parse_unary(struct parser *p, struct node **out, const char *after)
     skip_ws(p);
     if (!word_is(p, "not"))
         return parse_primary(p, out, after);
+    if (p->depth >= MAX_NESTING)
+        return fail(p, p->pos, "expression nested more than %d levels deep", MAX_NESTING);
     p->pos += 3;
     struct node *n = node_new(N_NOT);
+    p->depth++;
     int rc = parse_unary(p, &n->a, "not");
+    p->depth--;
     if (rc) {
         free(n);
         return rc;
@@ -505,6 +521,10 @@ static int parse_chain(struct parser *p, struct node **out, const char *after, c
         skip_ws(p);
         if (!word_is(p, kw))
             break;
+        if (++p->links > MAX_LINKS) {
+            node_free(left);
+            return fail(p, p->pos, "more than %d 'and' / 'or' in one expression", MAX_LINKS);
+        }
         p->pos += strlen(kw);
         struct node *n = node_new(t);
         n->a = left;
@@ -530,7 +550,7 @@ static int parse_or(struct parser *p, struct node **out, const char *after)
 
 int ik_query_parse(const char *text, const char *what, struct ik_query **out, struct ik_diag *d)
 {
-    struct parser p = {text, strlen(text), 0, what, d};
+    struct parser p = {text, strlen(text), 0, what, d, 0, 0};
     struct node *root;
     int rc = parse_or(&p, &root, NULL);
     if (rc)

@@ -16,6 +16,9 @@
  * two strings. `a contains b` is a substring test on strings, an element test
  * on arrays and a key test on maps. A value standing alone (a bare path) is
  * true unless it is missing, null, false, 0, "" or an empty array or map.
+ * Parentheses and `not` nest at most 100 deep, and one expression holds at
+ * most 10000 `and`/`or` (so parsing, evaluating and freeing stay in bounded
+ * stack); beyond is a parse error at the column reached.
  *
  * Parse errors are IK_EUSAGE with d as
  *     error: --where: column 17: expected a value after '=='

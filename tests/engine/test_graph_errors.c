@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "base/error.h"
 #include "nodes/registry.h"
 #include "engine/graph.h"
@@ -104,6 +105,7 @@ Test(graph_errors, every_bad_case)
     /* The error classes that must each have a case: a deleted file fails here. */
     static const char *const required[] = {"yaml-malformed",
                                            "yaml-tab-indent",
+                                           "yaml-too-deep",
                                            "empty",
                                            "not-a-mapping",
                                            "nodes-missing",
@@ -221,4 +223,32 @@ Test(graph_errors, invalid_utf8)
         "%s", d.text);
     cr_expect_null(g);
     ik_diag_free(&d);
+}
+
+/* Issue 9: a graph nested 40,000 deep spent seconds inside libyaml (its
+ * scanner is quadratic in the nesting) before any check of ours. The depth
+ * is now refused on the event stream, at the first collection too deep. */
+Test(graph_errors, deep_nesting_refused_before_the_document_is_built)
+{
+    enum { N = 40000 };
+    const char *head = "nodes:\n  a:\n    type: command\n    params:\n      cmd: ";
+    size_t hl = strlen(head), len = hl + 2 * N;
+    char *text = malloc(len + 1);
+    cr_assert_not_null(text);
+    memcpy(text, head, hl);
+    memset(text + hl, '[', N);
+    memset(text + hl + N, ']', N);
+    text[len] = '\0';
+    struct ik_graph *g = NULL;
+    struct ik_diag d = IK_DIAG_INIT;
+    int64_t t0 = ik_clock_monotonic_ms();
+    int rc = ik_graph_load_string(ik_node_types, "deep.yaml", text, len, &g, &d);
+    int64_t ms = ik_clock_monotonic_ms() - t0;
+    cr_expect_eq(rc, IK_EPARSE);
+    cr_expect_null(g);
+    cr_expect(strncmp(d.text, "deep.yaml:5:108: error: invalid YAML: collections nested more than "
+                              "100 levels deep\n", 83) == 0, "%s", d.text);
+    cr_expect_lt(ms, 1000, "took %lld ms", (long long)ms);
+    ik_diag_free(&d);
+    free(text);
 }

@@ -37,6 +37,27 @@ case $out in *'"mean_nll":0.2803'*) ;; *) fail "score --json printed '$out'" ;; 
 err=$("$ikada" lm score --model "$src/no-such-model" "x" 2>&1); rc=$?
 [ $rc -eq 2 ] || fail "missing model exited $rc"
 case $err in *"cannot open model '$src/no-such-model': No such file or directory"*) ;; *) fail "missing model said '$err'" ;; esac
+# A tokenizer that cannot be loaded is a clear error with status 2, as a bad
+# model path is for every verb (issue 9: `lm tokenize` then freed an
+# uninitialised pointer, a crash that depends on the stack's contents, so the
+# cases run under valgrind when it is installed). Inputs: tests/data/repro/
+# lm-tokenize-uninit-free (an HTML page as tokenizer.json, a cut tok512.model).
+repro=$src/tests/data/repro/lm-tokenize-uninit-free
+vg=
+command -v valgrind >/dev/null 2>&1 && vg="valgrind -q --error-exitcode=99"
+for c in "$repro/tokenizer.json|$repro/tokenizer.json:1:1: error: '[' or '{' expected near '<'" \
+         "$repro/truncated.model|$repro/truncated.model: error: offset 2988: truncated protobuf field" \
+         "|ikada: error: cannot open model '$src/no-such-model': No such file or directory"; do
+    tok=${c%%|*} want=${c#*|}
+    if [ -n "$tok" ]; then
+        err=$($vg "$ikada" lm tokenize --model "$hf" --tokenizer "$tok" hello 2>&1); rc=$?
+    else
+        err=$($vg "$ikada" lm tokenize --model "$src/no-such-model" hello 2>&1); rc=$?
+    fi
+    [ $rc -eq 2 ] || fail "tokenize with tokenizer '$tok' exited $rc: $err"
+    case $err in "$want"*) ;; *) fail "tokenize with tokenizer '$tok' said '$err'" ;; esac
+done
+
 err=$("$ikada" lm tokenize "x" 2>&1); rc=$?
 [ $rc -eq 2 ] || fail "missing --model exited $rc"
 case $err in *"--model PATH is required"*) ;; *) fail "missing --model said '$err'" ;; esac

@@ -2,6 +2,8 @@
  * and flags, Llama-3 RoPE scaling, and the refusals with their messages. */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/diag.h"
@@ -140,4 +142,53 @@ Test(lm_config, json_syntax_error_has_line_and_column)
     cr_assert_eq(ik_lm_config_parse(&c, j, strlen(j), "config.json", &d), IK_EPARSE);
     cr_assert(strncmp(ik_diag_message(&d), "config.json:3:", 14) == 0, "%s", ik_diag_message(&d));
     ik_diag_free(&d);
+}
+
+/* Sizes beyond the plausibility limits of config.h are refused by field
+ * before any allocation (issue 9: a 500-byte config.json with 2^30 layers
+ * aborted on a 120 GiB calloc; tests/data/repro/config-huge-layers-abort). */
+Test(lm_config, implausible_sizes_name_the_field)
+{
+    static const struct {
+        const char *json, *msg;
+    } c[] = {
+        {"\"hidden_size\": 2097152, \"intermediate_size\": 128, \"num_hidden_layers\": 2, "
+         "\"num_attention_heads\": 8, \"vocab_size\": 100",
+         "\"hidden_size\": 2097152 exceeds the plausibility limit 1048576"},
+        {"\"hidden_size\": 64, \"intermediate_size\": 8388608, \"num_hidden_layers\": 2, "
+         "\"num_attention_heads\": 8, \"vocab_size\": 100",
+         "\"intermediate_size\": 8388608 exceeds the plausibility limit 4194304"},
+        {"\"hidden_size\": 64, \"intermediate_size\": 128, \"num_hidden_layers\": 4097, "
+         "\"num_attention_heads\": 8, \"vocab_size\": 100",
+         "\"num_hidden_layers\": 4097 exceeds the plausibility limit 4096"},
+        {"\"hidden_size\": 65536, \"intermediate_size\": 128, \"num_hidden_layers\": 2, "
+         "\"num_attention_heads\": 8192, \"vocab_size\": 100",
+         "\"num_attention_heads\": 8192 exceeds the plausibility limit 4096"},
+        {"\"hidden_size\": 64, \"intermediate_size\": 128, \"num_hidden_layers\": 2, "
+         "\"num_attention_heads\": 8, \"head_dim\": 131072, \"vocab_size\": 100",
+         "\"head_dim\": 131072 exceeds the plausibility limit 65536"},
+        {"\"hidden_size\": 64, \"intermediate_size\": 128, \"num_hidden_layers\": 2, "
+         "\"num_attention_heads\": 8, \"vocab_size\": 16777217",
+         "\"vocab_size\": 16777217 exceeds the plausibility limit 16777216"},
+    };
+    for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+        char *json = NULL, *msg = NULL;
+        cr_assert(asprintf(&json, "{\"architectures\": [\"LlamaForCausalLM\"], %s}", c[i].json) > 0);
+        cr_assert(asprintf(&msg, "config.json: error: %s", c[i].msg) > 0);
+        parse_fails(json, IK_EVALIDATE, msg);
+        free(json);
+        free(msg);
+    }
+    parse_fails("{\"architectures\": [\"LlamaForCausalLM\"], " BASE ", \"eos_token_id\": [2, 4294967298]}",
+                IK_EPARSE, "config.json: error: \"eos_token_id\": 4294967298 is not a token id");
+    struct ik_lm_config cfg;
+    struct ik_diag d = IK_DIAG_INIT;
+    char *p = NULL;
+    cr_assert(asprintf(&p, "%s/tests/data/repro/config-huge-layers-abort/config.json", IK_TEST_SRCDIR) > 0);
+    cr_assert_eq(ik_lm_config_load(&cfg, p, &d), IK_EVALIDATE);
+    cr_assert(strstr(ik_diag_message(&d), "config.json: error: \"num_hidden_layers\": 1073741824 "
+                                          "exceeds the plausibility limit 4096") != NULL,
+              "%s", ik_diag_message(&d));
+    ik_diag_free(&d);
+    free(p);
 }

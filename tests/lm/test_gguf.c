@@ -316,6 +316,23 @@ Test(lm_gguf, tensor_damage)
     ik_buf_free(&b);
 }
 
+/* Arrays of arrays are 12 bytes a level: a 12 MB file nested a million deep
+ * overflowed the stack of the recursive skip. Beyond 16 levels the metadata
+ * is refused, at the offset reached. */
+Test(lm_gguf, deep_array_nesting_refused)
+{
+    struct ik_gguf g;
+    struct ik_diag d = IK_DIAG_INIT;
+    struct ik_buf b = IK_BUF_INIT;
+    header(&b, 0, 1);
+    put_key(&b, "deep", IK_GGUF_ARR);
+    for (int i = 0; i < 1000000; i++)
+        put(&b, IK_GGUF_ARR, 4), put(&b, 1, 8);
+    cr_expect_eq(ik_gguf_open(&g, b.data, b.len, "t.gguf", &d), IK_ECORRUPT);
+    expect_msg(&d, "t.gguf: error: offset 256: truncated or malformed metadata");
+    ik_buf_free(&b);
+}
+
 /* ---- the tokenizer loader on top ---- */
 
 /* Loads a tokenizer from GGUF bytes; returns its code, *msg its message. */

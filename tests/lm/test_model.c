@@ -4,6 +4,7 @@
  * and the loaders' errors on bad files. */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -225,6 +226,14 @@ Test(lm_model, error_llama2c_truncated)
     cr_assert(strstr(msg, "\nhint: only the llama2.c v0 format") != NULL, "%s", msg);
     free(msg);
     free(st);
+    /* vocab_size INT32_MIN: negating it (a separate classifier) would overflow. */
+    int32_t h[7] = {64, 172, 1, 8, 4, INT32_MIN, 512};
+    lmt_write(p, h, sizeof h);
+    msg = load_fails(p, IK_ECORRUPT);
+    cr_assert(strstr(msg, "offset 0: implausible llama2.c header (dim 64, hidden_dim 172, n_layers 1, "
+                          "n_heads 8, n_kv_heads 4, vocab_size -2147483648, seq_len 512)") != NULL,
+              "%s", msg);
+    free(msg);
     free(p), free(bytes), free(src);
     tc_rmtree(dir);
 }
@@ -283,4 +292,52 @@ Test(lm_model, error_sequence_too_long_and_bad_token)
     ik_diag_free(&d);
     ik_lm_state_free(s);
     ik_lm_model_free(m);
+}
+
+/* A model folder must not be able to overflow the weight arena (issue 9):
+ * tests/data/repro/model-arena-overflow is a 244-byte config.json whose size
+ * products wrapped to a 128-byte arena, and a safetensors that then wrote
+ * 12 KB into it. Now every product is counted without wrapping and bounded
+ * by IK_LM_MAX_WEIGHT_BYTES, with the file named. */
+Test(lm_model, error_implausible_shape_refused_before_allocation)
+{
+    char *dir = lmt_path("tests/data/repro/model-arena-overflow");
+    char *msg = load_fails(dir, IK_EVALIDATE);
+    char *want = ik_xasprintf("%s/config.json: error: \"num_hidden_layers\": 21612 exceeds the "
+                              "plausibility limit 4096", dir);
+    cr_assert_str_eq(msg, want);
+    free(msg), free(want), free(dir);
+
+    /* Each size within its limit, the whole beyond 1 TiB of weights. */
+    dir = tc_tmpdir();
+    char *cfg = ik_xasprintf("%s/config.json", dir);
+    const char *big = "{\"architectures\": [\"LlamaForCausalLM\"], \"hidden_size\": 1048576, "
+                      "\"intermediate_size\": 4194304, \"num_hidden_layers\": 4096, "
+                      "\"num_attention_heads\": 4096, \"vocab_size\": 16777216}";
+    lmt_write(cfg, big, strlen(big));
+    msg = load_fails(dir, IK_EVALIDATE);
+    want = ik_xasprintf("%s: error: the model has 7.21e+16 parameters (hidden_size 1048576, "
+                        "intermediate_size 4194304, num_hidden_layers 4096, num_attention_heads "
+                        "4096, num_key_value_heads 4096, head_dim 256, vocab_size 16777216): more "
+                        "than the 2.75e+11 (1024 GiB of fp32 weights) this reader accepts", cfg);
+    cr_assert_str_eq(msg, want);
+    free(msg), free(want), free(cfg);
+    tc_rmtree(dir);
+
+    /* ik_lm_model_new itself counts without wrapping, whatever its caller checked. */
+    struct ik_lm_config c = lmt_cfg(IK_LM_LLAMA, 1 << 30, 1 << 30, 2, 1 << 30, 1 << 30);
+    c.H = c.K = 1 << 30;
+    struct ik_lm_model *m = NULL;
+    struct ik_diag d = IK_DIAG_INIT;
+    cr_assert_eq(ik_lm_model_new(&m, &c, &d), IK_EVALIDATE);
+    cr_assert(strstr(ik_diag_message(&d), "error: the model has over 1.84e+19 parameters") ==
+                  ik_diag_message(&d),
+              "%s", ik_diag_message(&d));
+    ik_diag_free(&d);
+    c = lmt_cfg(IK_LM_LLAMA, 8, 8, 1 << 30, 2, 8);
+    cr_assert_eq(ik_lm_model_new(&m, &c, &d), IK_EVALIDATE);
+    cr_assert(strstr(ik_diag_message(&d), "layers 1073741824 (at most 4096)") != NULL, "%s",
+              ik_diag_message(&d));
+    cr_assert_null(m);
+    ik_diag_free(&d);
 }

@@ -191,6 +191,43 @@ Test(lm_safetensors, error_size_mismatch_and_overlap)
     free(p);
 }
 
+/* Issue 9: dims of up to 2^40 each multiplied in 64 bits without a check,
+ * so [2^32, 2^32] F32 "needed" 0 bytes and was listed with data_offsets
+ * [0, 0] (tests/data/repro/safetensors-shape-overflow; the reference reader
+ * refuses it with ValidationOverflow). */
+Test(lm_safetensors, error_shape_overflow)
+{
+    char *src = lmt_path("tests/data/repro/safetensors-shape-overflow/ovf.safetensors");
+    struct ik_st *st = NULL;
+    struct ik_diag d = IK_DIAG_INIT;
+    cr_assert_eq(ik_st_open(&st, src, &d), IK_ECORRUPT, "%s", ik_diag_message(&d));
+    cr_assert_null(st);
+    char *want = ik_xasprintf("%s: error: offset 8: tensor 'w': shape [4294967296, 4294967296] of F32 "
+                              "has more elements or bytes than fit in 64 bits", src);
+    cr_assert_str_eq(ik_diag_message(&d), want);
+    ik_diag_free(&d);
+    free(want), free(src);
+    /* The element count fits, the byte count does not. */
+    char *p = raw_file("a.safetensors", "{\"x\":{\"dtype\":\"F64\",\"shape\":[1099511627776,"
+                                        "4194304],\"data_offsets\":[0,0]}}", 0);
+    char *msg = open_fails(p, IK_ECORRUPT);
+    cr_assert_str_eq(msg, "a.safetensors: error: offset 8: tensor 'x': shape [1099511627776, 4194304] "
+                          "of F64 has more elements or bytes than fit in 64 bits");
+    free(msg), free(p);
+}
+
+/* As the reference reader (MetadataIncompleteBuffer), data_offsets must
+ * describe the whole buffer: bytes after the last tensor are refused. */
+Test(lm_safetensors, error_trailing_bytes)
+{
+    char *p = raw_file("a.safetensors", "{\"w\":{\"dtype\":\"F32\",\"shape\":[2],"
+                                        "\"data_offsets\":[0,8]}}", 11);
+    char *msg = open_fails(p, IK_ECORRUPT);
+    cr_assert_str_eq(msg, "a.safetensors: error: offset 70: 3 bytes follow the last tensor's data (the "
+                          "reference reader refuses an incompletely described buffer)");
+    free(msg), free(p);
+}
+
 Test(lm_safetensors, error_missing_tensor_wrong_shape_dtype)
 {
     char *p = raw_file("a.safetensors", "{\"model.norm.weight\":{\"dtype\":\"F32\",\"shape\":[2],"

@@ -6,6 +6,8 @@
  * so, when that folder is absent. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <float.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -460,5 +462,109 @@ Test(lm_tokenizer, file_errors)
         ik_diag_free(&d);
         free(p);
     }
+    tc_rmtree(dir);
+}
+
+/* Makes fresh heap blocks hold garbage (glibc's M_PERTURB), so that a read of
+ * an uninitialised entry goes wrong at once instead of finding zeros. */
+static void garbage_heap(void)
+{
+#ifdef M_PERTURB
+    mallopt(M_PERTURB, 0xa5);
+#endif
+}
+
+/* One SentencePiece piece message (ModelProto field 1) appended to b. */
+static void spm_piece(struct ik_buf *b, const char *piece, float score, int type)
+{
+    size_t n = strlen(piece);
+    unsigned char m[64];
+    size_t k = 0;
+    m[k++] = 0x0a; /* piece: field 1, bytes */
+    m[k++] = (unsigned char)n;
+    memcpy(m + k, piece, n);
+    k += n;
+    m[k++] = 0x15; /* score: field 2, fixed32 */
+    memcpy(m + k, &score, 4);
+    k += 4;
+    m[k++] = 0x18; /* type: field 3, varint */
+    m[k++] = (unsigned char)type;
+    ik_buf_putc(b, 0x0a);
+    ik_buf_putc(b, (char)k);
+    ik_buf_append(b, m, k);
+}
+
+/* Issue 9 (found by libFuzzer): in a unigram model whose scores are near
+ * -FLT_MAX every path sum becomes -inf, no candidate was ever "better", and
+ * the walk back from the end read uninitialised entries (a wild index). As
+ * sentencepiece's BestPathNode, the first candidate reaching a position is now
+ * kept whatever its score: the text is still segmented, into pieces where
+ * they exist and unknown characters elsewhere. Uninitialised heap bytes are
+ * made garbage (M_PERTURB) so that reading one fails here at once. */
+Test(lm_tokenizer, unigram_without_finite_path)
+{
+    garbage_heap();
+    char *dir = tc_tmpdir();
+    char *p = ik_xasprintf("%s/neg.model", dir);
+    struct ik_buf b = IK_BUF_INIT;
+    spm_piece(&b, "<unk>", 0, 2);
+    spm_piece(&b, "\xe2\x96\x81", -FLT_MAX / 2, 1); /* U+2581, the dummy prefix */
+    spm_piece(&b, "a", -FLT_MAX / 2, 1);
+    spm_piece(&b, "b", -FLT_MAX / 2, 1);
+    lmt_write(p, b.data, b.len);
+    ik_buf_free(&b);
+    struct ik_tok *t = load_tok(p);
+    cr_assert_eq(ik_tok_kind(t), IK_TOK_SPM_UNIGRAM);
+    static const int abab[] = {1, 2, 3, 2, 3};
+    check(t, "abab", abab, 5, 0);
+    int *ids = NULL;
+    size_t n = 0;
+    struct ik_diag d = IK_DIAG_INIT;
+    cr_assert_eq(ik_tok_encode(t, "abxxab", 6, 0, &ids, &n, &d), 0, "%s", ik_diag_message(&d));
+    static const int unk[] = {1, 2, 3, 0, 2, 3}; /* a run of unknowns is one <unk> */
+    cr_assert_eq(n, 6, "%zu ids", n);
+    for (size_t i = 0; i < n; i++)
+        cr_assert_eq(ids[i], unk[i], "id %zu is %d, expected %d", i, ids[i], unk[i]);
+    free(ids);
+    ik_tok_free(t);
+    free(p);
+    tc_rmtree(dir);
+
+    /* The fuzzer's 16-byte input: one piece, every character unknown. */
+    p = lmt_path("tests/data/repro/tokenizer-spm-unigram-uninit/crash-min.model");
+    t = load_tok(p);
+    cr_assert_eq(ik_tok_encode(t, "Hello world", 11, 0, &ids, &n, &d), 0, "%s", ik_diag_message(&d));
+    cr_assert_eq(n, 1, "%zu ids", n);
+    cr_assert_eq(ids[0], 0);
+    free(ids);
+    ik_tok_free(t);
+    free(p);
+}
+
+/* A byte piece is "<0xXX>" exactly; decoding one of another spelling used to
+ * strtol past its end (a heap over-read for "<") and "<0x4G>" decoded as
+ * byte 4. Such pieces now decode as their text and map no byte. */
+Test(lm_tokenizer, malformed_byte_pieces)
+{
+    garbage_heap();
+    char *dir = tc_tmpdir();
+    char *p = ik_xasprintf("%s/bytes.model", dir);
+    struct ik_buf b = IK_BUF_INIT;
+    spm_piece(&b, "<unk>", 0, 2);
+    spm_piece(&b, "<", -1, 6);
+    spm_piece(&b, "<0x4G>", -1, 6);
+    spm_piece(&b, "<0x41>", -1, 6);
+    spm_piece(&b, "<0x7a>", -1, 6);
+    lmt_write(p, b.data, b.len);
+    ik_buf_reset(&b);
+    struct ik_tok *t = load_tok(p);
+    static const int ids[] = {1, 2, 3, 4};
+    struct ik_diag d = IK_DIAG_INIT;
+    cr_assert_eq(ik_tok_decode(t, ids, 4, 0, &b, &d), 0, "%s", ik_diag_message(&d));
+    cr_assert_eq(b.len, 9);
+    cr_assert_str_eq(b.data, "<<0x4G>Az");
+    ik_buf_free(&b);
+    ik_tok_free(t);
+    free(p);
     tc_rmtree(dir);
 }

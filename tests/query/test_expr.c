@@ -1,9 +1,12 @@
 /* tests/query/test_expr.c - the --where language: operators, precedence, errors. */
 #include <criterion/criterion.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "query/query.h"
+#include "base/buf.h"
 #include "base/error.h"
+#include "base/xmalloc.h"
 #include "tests/common/mpvalue.h"
 
 static const char *rec_json =
@@ -159,4 +162,48 @@ Test(query_expr, error_shows_a_caret)
     cr_assert_eq(ik_query_parse("id == ", "--where", &q, &d), IK_EUSAGE);
     cr_expect_str_eq(d.text, "error: --where: column 7: expected a value after '=='\n    id == \n          ^");
     ik_diag_free(&d);
+}
+
+/* Repeats s n times (then tail), freshly allocated. */
+static char *repeat(const char *s, size_t n, const char *head, const char *tail)
+{
+    struct ik_buf b = IK_BUF_INIT;
+    ik_buf_puts(&b, head);
+    for (size_t i = 0; i < n; i++)
+        ik_buf_puts(&b, s);
+    ik_buf_puts(&b, tail);
+    return ik_buf_steal(&b);
+}
+
+/* Issue 9 (shared/repro/query-where-stack-overflow, generated here): 20,000
+ * nested parentheses overflowed the stack of the recursive parser, and
+ * 'not ' * 30000 did under ASan. Nesting is bounded, and so is the length of
+ * and/or chains, which the tree's recursive evaluation and free follow. */
+Test(query_expr, nesting_and_chains_are_bounded)
+{
+    char *open = repeat("(", 20000, "", "");
+    char *close = repeat(")", 20000, "", "");
+    char *deep = ik_xasprintf("%sid%s", open, close);
+    expect_error(deep, "error: --where: column 101: expression nested more than 100 levels deep");
+    free(deep), free(open), free(close);
+    char *nots = repeat("not ", 30000, "", "id");
+    expect_error(nots, "error: --where: column 401: expression nested more than 100 levels deep");
+    free(nots);
+    char *mixed = repeat("not (", 60, "", "id");
+    expect_error(mixed, "error: --where: column 251: expression nested more than 100 levels deep");
+    free(mixed);
+    char *chain = repeat(" or id", 10001, "id", "");
+    expect_error(chain, "error: --where: column 60004: more than 10000 'and' / 'or' in one expression");
+    free(chain);
+    /* At the limits, still an expression. */
+    char *ok = repeat("(", 100, "", "id == 3");
+    char *okc = repeat(")", 100, ok, "");
+    T(okc);
+    free(ok), free(okc);
+    char *nots_ok = repeat("not ", 100, "", "missing");
+    F(nots_ok); /* an even number of nots */
+    free(nots_ok);
+    char *long_chain = repeat(" and id", 10000, "id", "");
+    T(long_chain);
+    free(long_chain);
 }
