@@ -391,9 +391,12 @@ int ik__cc_load(const struct ik_cache *c, const char *ref, struct ik__cc_ref *r,
         ik__cc_ref_free(r);
         return ik__cc_fail(&d);
     }
-    int rc = ik_cas_map(c, &r->hash, UINT64_MAX, b, &d);
+    int rc = ik_cas_map_verified(c, &r->hash, UINT64_MAX, b, &d);
     if (rc < 0) {
-        if (rc == -ENOENT) {
+        if (rc == IK_ECORRUPT) {
+            ik_diag_prefix(&d, "'%s': ", ref);
+            ik_diag_hint(&d, "the next `ikada run` of its graph re-creates it");
+        } else if (rc == -ENOENT) {
             char hex[IK_HASH_HEX_LEN + 1];
             ik_hash_to_hex(&r->hash, hex);
             ik_diag_set(&d, IK_ENOTFOUND, "'%s': object %s is not in the cache", ref, hex);

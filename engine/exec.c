@@ -31,9 +31,11 @@ static int load_spec(struct ik_node_ctx *ctx, struct ik_diag *d)
 {
     char hex[IK_HASH_HEX_LEN + 1];
     ik_hash_to_hex(&ctx->key, hex);
-    int rc = ik_cas_map(ctx->cache, &ctx->key, UINT64_MAX, &ctx->spec_blob, d);
+    int rc = ik_cas_map_verified(ctx->cache, &ctx->key, UINT64_MAX, &ctx->spec_blob, d);
     if (rc < 0) {
         ik_diag_prefix(d, "spec %.12s: ", hex);
+        if (rc == IK_ECORRUPT)
+            ik_diag_hint(d, "the next `ikada run` stores it again");
         return rc;
     }
     msgpack_unpacked_init(&ctx->spec);
