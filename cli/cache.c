@@ -42,7 +42,10 @@ static void usage(FILE *out)
         fprintf(out, "  %s\n      %s\n", v->usage, v->summary);
     fprintf(out, "\nREF is graph:node.port, node.port, node (its action), node.log, a hash or a\n"
                  "unique hex prefix of at least 4 digits. Every verb accepts --json.\n"
-                 "`ikada cache VERB --help` describes a verb.\n");
+                 "`ikada cache VERB --help` describes a verb.\n\n"
+                 "Exit status: 0 done, 1 failed (verify: corrupt objects found; diff: the\n"
+                 "artifacts differ), 2 bad REF or usage, 75 the cache is busy (verify and gc\n"
+                 "need it to themselves: another ikada process is using it; nothing was done).\n");
 }
 
 int ik_cli_cache(int argc, char **argv)
@@ -80,6 +83,14 @@ int ik__cc_begin(const char *verb, unsigned need, struct ik__cc_session *x)
             ik_diag_set(&d, lock, "cache %s: another ikada process is using the cache at %s", verb,
                         x->c->root);
             ik_diag_hint(&d, "try again when the running `ikada run` has finished");
+        }
+        if (lock == -EWOULDBLOCK || lock == -EAGAIN) {
+            /* Not a finding about the cache: a status of its own, so that a
+             * script can tell "try again" from "corruption found" (1). */
+            ik__cc_end(x);
+            ik_diag_print(&d);
+            ik_diag_free(&d);
+            return IK_EXIT_BUSY;
         }
         if (lock < 0)
             goto fail;

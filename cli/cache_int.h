@@ -67,7 +67,8 @@ struct ik__cc_session {
 };
 
 enum {
-    IK__CC_EXCLUSIVE = 1, /* take the exclusive cache lock without waiting (verify, gc) */
+    IK__CC_EXCLUSIVE = 1, /* take the exclusive cache lock without waiting (verify, gc);
+                           * held by another process: IK_EXIT_BUSY */
     IK__CC_INDEX = 2,     /* load the producer index */
 };
 

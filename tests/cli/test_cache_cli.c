@@ -14,6 +14,7 @@
 #include "cache/action.h"
 #include "cache/artifact.h"
 #include "cache/cas.h"
+#include "cache/lock.h"
 #include "base/file.h"
 #include "base/mpjson.h"
 #include "cache/refs.h"
@@ -350,6 +351,22 @@ Test(query_cli, readers_refuse_a_corrupt_object)
     cr_assert_eq(cli("show", "notes.file", NULL), 1, "%s", out_text);
     HAS(err_text, "is corrupt");
     cr_assert_eq(strlen(out_text), 0, "no preview: %s", out_text);
+}
+
+/* verify and gc need the cache alone: busy is 75, not 1 ("corrupt"). */
+Test(query_cli, verify_and_gc_exit_75_when_the_cache_is_busy)
+{
+    struct ik_diag d = IK_DIAG_INIT;
+    int lock = ik_lock_cache(T.c, false, true, &d);
+    cr_assert_geq(lock, 0, "%s", ik_diag_message(&d));
+    flip(&rows_a);
+    cr_assert_eq(cli("verify", NULL), IK_EXIT_BUSY, "%s", err_text);
+    HAS(err_text, "another ikada process is using the cache");
+    cr_assert_eq(cli("gc", NULL), IK_EXIT_BUSY, "%s", err_text);
+    uint64_t size;
+    cr_expect_eq(ik_cas_stat(T.c, &rows_a, &size), 0, "a busy verify changes nothing");
+    ik_unlock(lock);
+    cr_assert_eq(cli("verify", NULL), 1, "%s", err_text);
 }
 
 Test(query_cli, gc_dry_run_then_real)
