@@ -4,6 +4,8 @@
 #  2. planning (status) and no-op re-run of a generated 10,000-node graph
 #  3. SHA-256 throughput of the cache against sha256sum on the same file
 #  4. the same no-op re-runs by Snakemake on an equivalent Snakefile, as ratios
+#  5. the cost of verified reads: `cache export` of a 256 MiB artifact (which
+#     hashes every byte it maps) against `cat` of the same object
 # Times are the median of several runs, in milliseconds of wall time.
 set -euo pipefail
 IKADA=${IKADA_BIN:?}
@@ -86,3 +88,19 @@ PY
 else
     echo "== 4. skipped: snakemake not installed (.ci/install-deps --bench)"
 fi
+
+echo "== 5. verified reads: cache export of a 256 MiB artifact (page cache warm)"
+cd "$WORK" && mkdir verify && cd verify
+cat > g.yaml <<'YAML'
+nodes:
+  big:
+    type: command
+    params: {cmd: "head -c 268435456 /dev/urandom > $IKADA_OUT_o", outputs: {o: big.bin}}
+YAML
+"$IKADA" run g.yaml >/dev/null 2>&1
+obj=$(find .ikada/objects -type f -size +200M | head -n 1)
+cat "$obj" >/dev/null
+export_ms=$(median_ms 5 "$IKADA" cache export big.o -o - --format msgpack)
+cat_ms=$(median_ms 5 cat "$obj")
+echo "ikada cache export (hash-checked): $export_ms ms; cat of the object: $cat_ms ms;" \
+     "ratio $(ratio "$export_ms" "$cat_ms")x"

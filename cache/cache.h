@@ -8,7 +8,8 @@
  *   refs/<graph>/<node> last key of a node of a graph (cache/refs.h)
  *   runs/<id>.mp       one record per `ikada run` (cache/runlog.h)
  *   locks/             lock files (cache/lock.h)
- *   tmp/               temporary files; anything here may be deleted when no run holds the cache
+ *   tmp/               temporary files; emptied by a run that finds no other process
+ *                      holding the cache (cache/lock.h), and by gc
  *   quarantine/        objects that failed verification
  *   srcmemo            memo of source-file hashes (cache/srcmemo.h)
  *

@@ -126,34 +126,37 @@ out:
     return rc;
 }
 
-int ik_cas_map(const struct ik_cache *c, const struct ik_hash *h, uint64_t expected_size,
-               struct ik_blob *out, struct ik_diag *d)
+static int wrong_size(const char *path, uint64_t size, uint64_t expected, struct ik_diag *d)
 {
-    char *path = ik_cas_object_path(c, h);
+    ik_diag_set(d, IK_ECORRUPT, "%s: size %llu bytes, expected %llu", ik_display_path(path),
+                (unsigned long long)size, (unsigned long long)expected);
+    ik_diag_hint(d, "the object was truncated or damaged; `ikada cache verify` quarantines "
+                    "it and the node that made it re-runs");
+    return IK_ECORRUPT;
+}
+
+/* Maps the object at path; *st gets what fstat saw (the inode, for quarantine). */
+static int map_path(const char *path, const struct ik_hash *h, uint64_t expected_size,
+                    struct stat *st, struct ik_blob *out, struct ik_diag *d)
+{
     int rc = 0;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         int e = errno;
         char hex[IK_HASH_HEX_LEN + 1];
         ik_hash_to_hex(h, hex);
-        rc = e == ENOENT ? ik_diag_set(d, -e, "object %s is not in the cache", hex)
-                         : ik_diag_set(d, -e, "cannot open %s: %s", ik_display_path(path),
-                                       strerror(e));
-        goto out;
+        return e == ENOENT ? ik_diag_set(d, -e, "object %s is not in the cache", hex)
+                           : ik_diag_set(d, -e, "cannot open %s: %s", ik_display_path(path),
+                                         strerror(e));
     }
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
+    if (fstat(fd, st) != 0) {
         int e = errno;
         rc = ik_diag_set(d, -e, "cannot stat %s: %s", ik_display_path(path), strerror(e));
         goto out;
     }
-    uint64_t size = (uint64_t)st.st_size;
+    uint64_t size = (uint64_t)st->st_size;
     if (expected_size != UINT64_MAX && size != expected_size) {
-        rc = ik_diag_set(d, IK_ECORRUPT, "%s: size %llu bytes, expected %llu",
-                         ik_display_path(path), (unsigned long long)size,
-                         (unsigned long long)expected_size);
-        ik_diag_hint(d, "the object was truncated or damaged; `ikada cache verify` quarantines "
-                        "it and the node that made it re-runs");
+        rc = wrong_size(path, size, expected_size, d);
         goto out;
     }
     if (size == 0) {
@@ -172,37 +175,37 @@ int ik_cas_map(const struct ik_cache *c, const struct ik_hash *h, uint64_t expec
     out->len = (size_t)size;
     out->map_ = m;
 out:
-    if (fd >= 0)
-        close(fd);
+    close(fd);
+    return rc;
+}
+
+int ik_cas_map(const struct ik_cache *c, const struct ik_hash *h, uint64_t expected_size,
+               struct ik_blob *out, struct ik_diag *d)
+{
+    char *path = ik_cas_object_path(c, h);
+    struct stat st;
+    int rc = map_path(path, h, expected_size, &st, out, d);
     free(path);
     return rc;
 }
 
-void ik_blob_release(struct ik_blob *b)
+/* Moves the corrupt object at path (whose bytes hash to got) to quarantine/
+ * and sets d to say so; returns IK_ECORRUPT. With seen non-NULL, only the
+ * file that was read is moved: if the name now holds another file (another
+ * reader quarantined ours and a run re-created the object), it is left. */
+static int quarantine(const struct ik_cache *c, const struct ik_hash *h, const struct ik_hash *got,
+                      const char *path, const struct stat *seen, struct ik_diag *d)
 {
-    if (b == NULL)
-        return;
-    if (b->map_ != NULL)
-        munmap(b->map_, b->len);
-    b->data = NULL;
-    b->len = 0;
-    b->map_ = NULL;
-}
-
-int ik_cas_verify(struct ik_cache *c, const struct ik_hash *h, bool quarantine, struct ik_diag *d)
-{
-    char *path = ik_cas_object_path(c, h);
     char hex[IK_HASH_HEX_LEN + 1], got_hex[IK_HASH_HEX_LEN + 1];
     ik_hash_to_hex(h, hex);
-    struct ik_hash got;
-    int rc = ik_hash_file(path, &got, NULL, d);
-    if (rc != 0 || ik_hash_equal(&got, h))
-        goto out;
-    ik_hash_to_hex(&got, got_hex);
-    rc = IK_ECORRUPT;
-    if (!quarantine) {
-        ik_diag_set(d, rc, "object %s is corrupt: its bytes hash to %s", hex, got_hex);
-        goto out;
+    ik_hash_to_hex(got, got_hex);
+    int rc = IK_ECORRUPT;
+    struct stat now;
+    if (seen != NULL && (stat(path, &now) != 0 || now.st_dev != seen->st_dev ||
+                         now.st_ino != seen->st_ino)) {
+        ik_diag_set(d, rc, "object %s is corrupt: its bytes hash to %s; already moved to "
+                           "quarantine/", hex, got_hex);
+        return rc;
     }
     char *qdir = ik_cache_path(c, "quarantine");
     struct ik_diag md = IK_DIAG_INIT;
@@ -228,6 +231,60 @@ int ik_cas_verify(struct ik_cache *c, const struct ik_hash *h, bool quarantine, 
     }
     free(dest);
     free(qdir);
+    return rc;
+}
+
+int ik_cas_map_verified(const struct ik_cache *c, const struct ik_hash *h,
+                        uint64_t expected_size, struct ik_blob *out, struct ik_diag *d)
+{
+    char *path = ik_cas_object_path(c, h);
+    struct stat st;
+    /* Size last: a wrong size with the right bytes is the record's fault, not
+     * the object's, and must not quarantine a good object. */
+    int rc = map_path(path, h, UINT64_MAX, &st, out, d);
+    if (rc == 0) {
+        struct ik_hash got;
+        ik_hash_bytes(out->data, out->len, &got);
+        if (!ik_hash_equal(&got, h)) {
+            ik_blob_release(out);
+            rc = quarantine(c, h, &got, path, &st, d);
+        } else if (expected_size != UINT64_MAX && out->len != expected_size) {
+            rc = wrong_size(path, out->len, expected_size, d);
+            ik_blob_release(out);
+        }
+    }
+    free(path);
+    return rc;
+}
+
+void ik_blob_release(struct ik_blob *b)
+{
+    if (b == NULL)
+        return;
+    if (b->map_ != NULL)
+        munmap(b->map_, b->len);
+    b->data = NULL;
+    b->len = 0;
+    b->map_ = NULL;
+}
+
+int ik_cas_verify(struct ik_cache *c, const struct ik_hash *h, bool quarantine_it,
+                  struct ik_diag *d)
+{
+    char *path = ik_cas_object_path(c, h);
+    struct ik_hash got;
+    int rc = ik_hash_file(path, &got, NULL, d);
+    if (rc != 0 || ik_hash_equal(&got, h))
+        goto out;
+    if (quarantine_it) {
+        rc = quarantine(c, h, &got, path, NULL, d);
+    } else {
+        char hex[IK_HASH_HEX_LEN + 1], got_hex[IK_HASH_HEX_LEN + 1];
+        ik_hash_to_hex(h, hex);
+        ik_hash_to_hex(&got, got_hex);
+        rc = ik_diag_set(d, IK_ECORRUPT, "object %s is corrupt: its bytes hash to %s", hex,
+                         got_hex);
+    }
 out:
     free(path);
     return rc;

@@ -2,10 +2,13 @@
  *
  * An object is named by the SHA-256 of its bytes. Writing is idempotent and
  * atomic (base/file.h: temp file, fsync, rename, folder fsync); objects are
- * made read-only (0444) and never modified. Readers check the size they expect
- * (from an action record) so a truncated object is caught without re-hashing;
- * `ik_cas_verify` re-hashes and moves a corrupt object to quarantine/, after
- * which the action that produced it is simply re-run. */
+ * made read-only (0444) and never modified. Readers that use the bytes (the
+ * node host, `cache export` / `show`) map them with ik_cas_map_verified, which
+ * hashes what it maps (SHA-256 runs at ~1.5 GB/s, so checking what is read
+ * anyway is cheap); `ik_cas_verify` re-hashes one object on disk. Both move a
+ * corrupt object to quarantine/, after which the record that names it counts
+ * as a miss (ik_action_outputs_present) and the action that made it re-runs.
+ * Planning checks sizes only (ik_cas_stat), never hashes. */
 #ifndef IK_CACHE_CAS_H
 #define IK_CACHE_CAS_H
 
@@ -44,6 +47,14 @@ int ik_cas_stat(const struct ik_cache *c, const struct ik_hash *h, uint64_t *siz
 int ik_cas_map(const struct ik_cache *c, const struct ik_hash *h, uint64_t expected_size,
                struct ik_blob *out, struct ik_diag *d);
 void ik_blob_release(struct ik_blob *b);
+
+/* ik_cas_map, and the mapped bytes are hashed: when they do not match h the
+ * object is moved to quarantine/ (see ik_cas_verify) and IK_ECORRUPT is
+ * returned with d naming the object ("object <hex> is corrupt: ..."), so the
+ * caller adds which node or REF read it. A size other than expected_size with
+ * the right bytes fails with IK_ECORRUPT too, but leaves the object in place. */
+int ik_cas_map_verified(const struct ik_cache *c, const struct ik_hash *h,
+                        uint64_t expected_size, struct ik_blob *out, struct ik_diag *d);
 
 /* Re-hashes one object: 0 if intact, IK_ECORRUPT if its bytes do not match its
  * name (then, if quarantine is true, it is moved to quarantine/), -ENOENT. */

@@ -7,6 +7,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -127,8 +129,47 @@ static int collect_roots(struct ik_cache *c, size_t keep_runs, struct hset *root
     return 0;
 }
 
-/* Removes every entry of root/tmp; counts what went. */
-static void empty_tmp(struct ik_cache *c, struct ik_gc_report *rep)
+/* The pid in a temporary name: "<pid>.<n>.<rnd>.tmp" (base/file.h) or
+ * "exec-<key>-<pid>" (a node's scratch folder, engine/exec.c); 0 if none. */
+static long pid_of(const char *name)
+{
+    const char *p = name;
+    if (strncmp(name, "exec-", 5) == 0) {
+        p = strrchr(name, '-') + 1;
+    } else if (!(name[0] >= '0' && name[0] <= '9')) {
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    long pid = strtol(p, &end, 10);
+    if (end == p || errno != 0 || pid <= 0 || (long)(pid_t)pid != pid ||
+        (*end != '\0' && *end != '.'))
+        return 0;
+    return pid;
+}
+
+/* True if a process with this pid is running (EPERM: it is, as another
+ * user). A zombie is not: it has exited and closed its files, but it lingers
+ * when nobody reaps it (the orphaned node of a killed run, in a container
+ * whose init does not reap). */
+static bool pid_alive(long pid)
+{
+    if (kill((pid_t)pid, 0) != 0 && errno != EPERM)
+        return false;
+    char path[64], buf[256];
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return true;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    buf[n > 0 ? n : 0] = '\0';
+    /* "pid (comm) S ...": the state follows the last ')' (comm may hold one). */
+    const char *rp = strrchr(buf, ')');
+    return !(rp && rp[1] == ' ' && (rp[2] == 'Z' || rp[2] == 'X'));
+}
+
+void ik_gc_tmp(struct ik_cache *c, size_t *removed, uint64_t *bytes)
 {
     char *tmp = ik_cache_path(c, "tmp");
     DIR *dir = opendir(tmp);
@@ -137,12 +178,18 @@ static void empty_tmp(struct ik_cache *c, struct ik_gc_report *rep)
         while ((de = readdir(dir)) != NULL) {
             if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
                 continue;
+            /* The exclusive lock rules out every run and node; a live pid
+             * in the name is a writer that holds no lock yet (a process
+             * creating the cache writes VERSION through tmp/). */
+            long pid = pid_of(de->d_name);
+            if (pid != 0 && pid_alive(pid))
+                continue;
             char *p = ik_xasprintf("%s/%s", tmp, de->d_name);
             struct stat st;
             uint64_t size = lstat(p, &st) == 0 ? (uint64_t)st.st_size : 0;
             if (ik_remove_tree(p) == 0) {
-                rep->tmp_removed++;
-                rep->tmp_bytes_removed += size;
+                (*removed)++;
+                *bytes += size;
             }
             free(p);
         }
@@ -270,7 +317,7 @@ int ik_gc(struct ik_cache *c, size_t keep_runs, bool dry_run, struct ik_gc_repor
         }
     }
     if (!dry_run) {
-        empty_tmp(c, rep);
+        ik_gc_tmp(c, &rep->tmp_removed, &rep->tmp_bytes_removed);
         prune_key_locks(c);
     }
 out:

@@ -39,13 +39,20 @@ struct ik_gc_report {
     size_t n_removed;
 };
 
-/* Removes everything not reachable (see above) and empties root/tmp and stale
- * key lock files; with dry_run, only fills rep. keep_runs = 0 means no run
+/* Removes everything not reachable (see above), empties root/tmp (ik_gc_tmp)
+ * and removes stale key lock files; with dry_run, only fills rep. keep_runs = 0 means no run
  * record is a root (only refs are). */
 int ik_gc(struct ik_cache *c, size_t keep_runs, bool dry_run, struct ik_gc_report *rep,
           struct ik_diag *d);
 /* Accepts NULL; frees rep->removed and zeroes rep. */
 void ik_gc_report_free(struct ik_gc_report *rep);
+
+/* Removes what killed runs left in root/tmp (exec scratch folders, temporary
+ * files of atomic writes); adds to *removed and *bytes. The caller holds the
+ * exclusive cache lock, so no run or node is writing there; an entry whose
+ * name carries the pid of a live process is kept all the same (a process that
+ * is creating the cache writes through tmp/ before it can lock it). */
+void ik_gc_tmp(struct ik_cache *c, size_t *removed, uint64_t *bytes);
 
 /* Filled by ik_cache_verify_all (which zeroes it first). */
 struct ik_verify_report {

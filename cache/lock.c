@@ -11,6 +11,7 @@
 
 #include "cache/cache_int.h"
 #include "base/file.h"
+#include "cache/gc.h"
 #include "cache/lock.h"
 #include "base/xmalloc.h"
 
@@ -56,6 +57,29 @@ int ik_lock_cache(struct ik_cache *c, bool exclusive, bool wait, struct ik_diag 
     int rc = take(path, "the cache", exclusive, wait, d);
     free(path);
     return rc;
+}
+
+int ik_lock_cache_run(struct ik_cache *c, struct ik_diag *d)
+{
+    struct ik_diag xd = IK_DIAG_INIT;
+    int fd = ik_lock_cache(c, true, false, &xd);
+    ik_diag_free(&xd);
+    if (fd < 0)
+        return ik_lock_cache(c, false, true, d);
+    size_t removed = 0;
+    uint64_t bytes = 0;
+    ik_gc_tmp(c, &removed, &bytes);
+    /* Converting to shared is not atomic (flock(2)): a gc may slip in between,
+     * and then this waits for it, as if the run had started after it. */
+    while (flock(fd, LOCK_SH) != 0) {
+        if (errno == EINTR)
+            continue;
+        int e = errno;
+        close(fd);
+        return ik_diag_set(d, -e, "cannot lock the cache %s: %s", ik_display_path(c->root),
+                           strerror(e));
+    }
+    return fd;
 }
 
 int ik_lock_key(struct ik_cache *c, const struct ik_hash *key, bool wait, struct ik_diag *d)

@@ -42,7 +42,10 @@ static void usage(FILE *out)
         fprintf(out, "  %s\n      %s\n", v->usage, v->summary);
     fprintf(out, "\nREF is graph:node.port, node.port, node (its action), node.log, a hash or a\n"
                  "unique hex prefix of at least 4 digits. Every verb accepts --json.\n"
-                 "`ikada cache VERB --help` describes a verb.\n");
+                 "`ikada cache VERB --help` describes a verb.\n\n"
+                 "Exit status: 0 done, 1 failed (verify: corrupt objects found; diff: the\n"
+                 "artifacts differ), 2 bad REF or usage, 75 the cache is busy (verify and gc\n"
+                 "need it to themselves: another ikada process is using it; nothing was done).\n");
 }
 
 int ik_cli_cache(int argc, char **argv)
@@ -80,6 +83,14 @@ int ik__cc_begin(const char *verb, unsigned need, struct ik__cc_session *x)
             ik_diag_set(&d, lock, "cache %s: another ikada process is using the cache at %s", verb,
                         x->c->root);
             ik_diag_hint(&d, "try again when the running `ikada run` has finished");
+        }
+        if (lock == -EWOULDBLOCK || lock == -EAGAIN) {
+            /* Not a finding about the cache: a status of its own, so that a
+             * script can tell "try again" from "corruption found" (1). */
+            ik__cc_end(x);
+            ik_diag_print(&d);
+            ik_diag_free(&d);
+            return IK_EXIT_BUSY;
         }
         if (lock < 0)
             goto fail;
@@ -391,9 +402,12 @@ int ik__cc_load(const struct ik_cache *c, const char *ref, struct ik__cc_ref *r,
         ik__cc_ref_free(r);
         return ik__cc_fail(&d);
     }
-    int rc = ik_cas_map(c, &r->hash, UINT64_MAX, b, &d);
+    int rc = ik_cas_map_verified(c, &r->hash, UINT64_MAX, b, &d);
     if (rc < 0) {
-        if (rc == -ENOENT) {
+        if (rc == IK_ECORRUPT) {
+            ik_diag_prefix(&d, "'%s': ", ref);
+            ik_diag_hint(&d, "the next `ikada run` of its graph re-creates it");
+        } else if (rc == -ENOENT) {
             char hex[IK_HASH_HEX_LEN + 1];
             ik_hash_to_hex(&r->hash, hex);
             ik_diag_set(&d, IK_ENOTFOUND, "'%s': object %s is not in the cache", ref, hex);

@@ -17,7 +17,8 @@
 static const char verify_help[] =
     "Re-hashes every object under the exclusive cache lock. Corrupt objects are\n"
     "moved to quarantine/, and the actions that produced them will re-run.\n"
-    "Exit 1 when anything was corrupt.\n\n"
+    "Exit 0 when all is intact, 1 when anything was corrupt, 75 when another\n"
+    "ikada process is using the cache (nothing was checked: try again later).\n\n"
     "  --json  {checked, ok, corrupt, bytes_checked, corrupt_objects: [{hash, producers}]}\n";
 
 int ik__cc_verify(int argc, char **argv)
@@ -134,7 +135,9 @@ static void totals_json(struct ik_jsonw *w, const char *key, size_t objects, uin
 
 static const char gc_help[] =
     "Removes every object and action record that no ref and none of the last N\n"
-    "runs reaches, and empties tmp/, under the exclusive cache lock.\n\n"
+    "runs reaches, and empties tmp/, under the exclusive cache lock.\n"
+    "Exit 0 when done, 1 on a failure, 75 when another ikada process is using the\n"
+    "cache (nothing was removed: try again later).\n\n"
     "  --keep-runs N  runs whose nodes are kept (default 10)\n"
     "  --dry-run      only print what would be removed\n"
     "  --json         {dry_run, removed, kept, tmp_removed, items: [{hash, type, size}]}\n";

@@ -67,7 +67,8 @@ struct ik__cc_session {
 };
 
 enum {
-    IK__CC_EXCLUSIVE = 1, /* take the exclusive cache lock without waiting (verify, gc) */
+    IK__CC_EXCLUSIVE = 1, /* take the exclusive cache lock without waiting (verify, gc);
+                           * held by another process: IK_EXIT_BUSY */
     IK__CC_INDEX = 2,     /* load the producer index */
 };
 
@@ -94,8 +95,9 @@ int ik__cc_resolve(const struct ik_cache *c, const char *ref, struct ik__cc_ref 
                    struct ik_diag *d);
 void ik__cc_ref_free(struct ik__cc_ref *r);
 
-/* Maps the object a REF names (not an action); prints and returns the exit
- * status on failure, 0 on success (release b with ik_blob_release). */
+/* Maps the object a REF names (not an action) and checks its hash (a corrupt
+ * object is quarantined: cache/cas.h); prints and returns the exit status on
+ * failure, 0 on success (release b with ik_blob_release). */
 int ik__cc_load(const struct ik_cache *c, const char *ref, struct ik__cc_ref *r,
                 struct ik_blob *b);
 

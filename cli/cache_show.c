@@ -4,6 +4,7 @@
  * producer); --all adds the other objects (logs, spec objects). show renders a
  * REF: an action record with its log, a node's log, or an object's header and
  * preview (query/preview.h). */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include "base/clock.h"
 #include "cli/cli.h"
 #include "cli/cache_int.h"
+#include "base/error.h"
 #include "base/mp.h"
 #include "base/xmalloc.h"
 
@@ -217,23 +219,32 @@ static void iso_time(int64_t ms, char out[32])
     strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-/* The action's log text into *log (mapped), if it has one that exists. */
-static bool map_log(const struct ik_cache *c, const struct ik_action *a, struct ik_blob *log)
+/* The action's log text into *log (mapped), if it has one that exists and is
+ * intact. A corrupt log is quarantined and reported on stderr; *corrupt says so. */
+static bool map_log(const struct ik_cache *c, const struct ik_action *a, struct ik_blob *log,
+                    bool *corrupt)
 {
     struct ik_diag d = IK_DIAG_INIT;
-    bool ok = a->has_log && ik_cas_map(c, &a->log, UINT64_MAX, log, &d) == 0;
+    int rc = a->has_log ? ik_cas_map_verified(c, &a->log, UINT64_MAX, log, &d) : -ENOENT;
+    *corrupt = rc == IK_ECORRUPT;
+    if (*corrupt) {
+        ik_diag_prefix(&d, "the log of %s: ", a->node ? a->node : "the action");
+        ik_diag_print(&d);
+    }
     ik_diag_free(&d);
-    return ok;
+    return rc == 0;
 }
 
-static void show_action(const struct ik_cache *c, const struct ik_action *a, bool json,
+/* Renders the action; returns false when its log was corrupt. */
+static bool show_action(const struct ik_cache *c, const struct ik_action *a, bool json,
                         struct ik_buf *out)
 {
     char key[IK_HASH_HEX_LEN + 1], when[32];
     ik_hash_to_hex(&a->key, key);
     iso_time(a->started_ms, when);
     struct ik_blob log;
-    bool has_log = map_log(c, a, &log);
+    bool corrupt_log;
+    bool has_log = map_log(c, a, &log, &corrupt_log);
     if (json) {
         struct ik_jsonw w;
         ik_jsonw_init(&w, out, 2);
@@ -312,6 +323,7 @@ static void show_action(const struct ik_cache *c, const struct ik_action *a, boo
     }
     if (has_log)
         ik_blob_release(&log);
+    return !corrupt_log;
 }
 
 static const char show_help[] =
@@ -349,8 +361,10 @@ int ik__cc_show(int argc, char **argv)
         ik__cc_end(&s);
         return ik__cc_fail(&d);
     }
+    int status = IK_EXIT_OK;
     if (r.is_action) {
-        show_action(c, r.action, json, &out);
+        if (!show_action(c, r.action, json, &out))
+            status = IK_EXIT_FAILED;
         goto done;
     }
     struct ik_blob b;
@@ -418,5 +432,5 @@ done:
     ik_buf_free(&out);
     ik__cc_ref_free(&r);
     ik__cc_end(&s);
-    return IK_EXIT_OK;
+    return status;
 }

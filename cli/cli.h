@@ -5,7 +5,8 @@
  * `ikada cache` verbs; each reads its options with cli/opt.h. A subcommand
  * returns the process exit status:
  * 0 success, 1 a node or check failed, 2 bad input or usage (nothing was run),
- * 130 interrupted. Diagnostics go to stderr; stdout carries only what was asked
+ * 75 the cache is busy (`cache verify` / `gc` found another ikada process
+ * using it: nothing was done, try again; sysexits' EX_TEMPFAIL), 130 interrupted. Diagnostics go to stderr; stdout carries only what was asked
  * for (tables, JSON with --json). */
 #ifndef IK_CLI_CLI_H
 #define IK_CLI_CLI_H
@@ -16,6 +17,7 @@ enum {
     IK_EXIT_OK = 0,
     IK_EXIT_FAILED = 1,
     IK_EXIT_USAGE = 2,
+    IK_EXIT_BUSY = 75,
     IK_EXIT_INTERRUPTED = 130,
 };
 

@@ -98,7 +98,7 @@ int ik_cli_run(int argc, char **argv)
     int lock = -1;
     if (status == 0) {
         struct ik_diag d = IK_DIAG_INIT;
-        lock = ik_lock_cache(c, false, true, &d);
+        lock = ik_lock_cache_run(c, &d);
         if (lock < 0) {
             ik_diag_print(&d);
             status = IK_EXIT_FAILED;

@@ -19,6 +19,7 @@
 #include "base/error.h"
 #include "cache/artifact.h"
 #include "cache/cas.h"
+#include "cache/lock.h"
 #include "base/file.h"
 #include "engine/exec.h"
 #include "engine/exec_int.h"
@@ -31,9 +32,11 @@ static int load_spec(struct ik_node_ctx *ctx, struct ik_diag *d)
 {
     char hex[IK_HASH_HEX_LEN + 1];
     ik_hash_to_hex(&ctx->key, hex);
-    int rc = ik_cas_map(ctx->cache, &ctx->key, UINT64_MAX, &ctx->spec_blob, d);
+    int rc = ik_cas_map_verified(ctx->cache, &ctx->key, UINT64_MAX, &ctx->spec_blob, d);
     if (rc < 0) {
         ik_diag_prefix(d, "spec %.12s: ", hex);
+        if (rc == IK_ECORRUPT)
+            ik_diag_hint(d, "the next `ikada run` stores it again");
         return rc;
     }
     msgpack_unpacked_init(&ctx->spec);
@@ -157,6 +160,12 @@ int ik_exec_node(const struct ik_exec_request *req)
     ctx.types = req->types;
     struct ik_diag d = IK_DIAG_INIT;
     int rc = ik_cache_open(false, &ctx.cache, &d);
+    /* Shared, like the run that started us: while this process lives (even if
+     * that run was killed), no new run takes the cache exclusive and empties
+     * tmp/, where the scratch folder and the outputs being written are. */
+    int lock = rc == 0 ? ik_lock_cache(ctx.cache, false, true, &d) : -1;
+    if (lock < 0 && rc == 0)
+        rc = lock;
     if (rc == 0)
         rc = load_spec(&ctx, &d);
     if (rc == 0)
@@ -177,6 +186,7 @@ int ik_exec_node(const struct ik_exec_request *req)
         ik_exec_report_failure(&d);
     }
     ctx_free(&ctx);
+    ik_unlock(lock);
     ik_diag_free(&d);
     return rc;
 }

@@ -101,7 +101,9 @@ static const char *file_source(const struct ik_node_ctx *ctx, const char *port)
     return NULL;
 }
 
-/* Maps the input's object (checking its recorded size) once. */
+/* Maps the input's object once, checking its hash and recorded size: a node
+ * never computes on damaged bytes, so a damaged input cannot leave a wrong
+ * result in the cache. */
 static int load_object(struct ik_node_ctx *ctx, struct ik_exec_input *in, size_t index,
                        struct ik_diag *d)
 {
@@ -113,10 +115,15 @@ static int load_object(struct ik_node_ctx *ctx, struct ik_exec_input *in, size_t
     ik_mp_number(ik_mp_get(desc, "size"), &size);
     struct ik_hash h;
     int rc = hex && ik_hash_from_hex(hex, &h) == 0 ? 0 : IK_ECORRUPT;
-    if (rc == 0)
-        rc = ik_cas_map(ctx->cache, &h, (uint64_t)size, &in->blob, d);
-    else
+    if (rc == 0) {
+        rc = ik_cas_map_verified(ctx->cache, &h, (uint64_t)size, &in->blob, d);
+        if (rc == IK_ECORRUPT) {
+            ik_diag_prefix(d, "input '%s': ", in->port);
+            ik_diag_hint(d, "the next `ikada run` re-runs the node that made it");
+        }
+    } else {
         ik_diag_set(d, rc, "input '%s': bad hash in spec", in->port);
+    }
     free(hex);
     if (rc == 0)
         in->loaded = true;
@@ -306,7 +313,7 @@ int ik_node_kv_get(struct ik_node_ctx *ctx, const char *ns, const struct ik_hash
     if (rc != 0)
         return rc;
     struct ik_blob b;
-    rc = ik_cas_map(ctx->cache, &obj, UINT64_MAX, &b, d);
+    rc = ik_cas_map_verified(ctx->cache, &obj, UINT64_MAX, &b, d); /* corrupt: quarantined */
     if (rc != 0)
         return rc;
     char *copy = ik_xmalloc(b.len + 1);

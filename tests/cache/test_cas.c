@@ -1,5 +1,6 @@
 /* tests/cache/test_cas.c - the object store: round trips, idempotence,
- * read-only objects, size checks, verification and quarantine, injected
+ * read-only objects, size checks, verification and quarantine (on disk and of
+ * a verified map), injected
  * write faults, prefix resolution. */
 #include <errno.h>
 #include <pthread.h>
@@ -169,6 +170,44 @@ Test(cache_cas, verify_detects_and_quarantines)
     struct ik_hash again = put("bad object");
     cr_assert(ik_hash_equal(&again, &bad));
     cr_assert_eq(ik_cas_verify(T.c, &bad, true, &d), 0);
+    ik_diag_free(&d);
+}
+
+Test(cache_cas, verified_map_checks_the_bytes_and_quarantines)
+{
+    struct ik_hash good = put("good object");
+    struct ik_hash bad = put("bad object");
+    struct ik_blob b;
+    struct ik_diag d = IK_DIAG_INIT;
+    cr_assert_eq(ik_cas_map_verified(T.c, &good, 11, &b, &d), 0, "%s", ik_diag_message(&d));
+    cr_assert_eq(memcmp(b.data, "good object", 11), 0);
+    ik_blob_release(&b);
+    /* The right bytes under a wrong expected size: the record is wrong, not the
+     * object, which stays. */
+    cr_assert_eq(ik_cas_map_verified(T.c, &good, 12, &b, &d), IK_ECORRUPT);
+    cr_assert_not_null(strstr(d.text, "size 11 bytes, expected 12"), "%s", d.text);
+    cr_assert_eq(ik_cas_stat(T.c, &good, NULL), 0);
+    flip_byte(&bad, 3);
+    cr_assert_eq(ik_cas_map_verified(T.c, &bad, 10, &b, &d), IK_ECORRUPT);
+    char hex[IK_HASH_HEX_LEN + 1];
+    ik_hash_to_hex(&bad, hex);
+    char *want = ik_xasprintf("object %s is corrupt", hex);
+    cr_assert_not_null(strstr(d.text, want), "%s", d.text);
+    cr_assert_not_null(strstr(d.text, "moved to"), "%s", d.text);
+    free(want);
+    cr_assert_null(b.data, "nothing stays mapped");
+    cr_assert_eq(ik_cas_stat(T.c, &bad, NULL), -ENOENT, "moved out of objects/");
+    char *q = ik_xasprintf("%s/quarantine/%s", T.c->root, hex);
+    cr_assert(tc_exists(q));
+    free(q);
+    /* Missing now: the usual not-in-the-cache failure. */
+    cr_assert_eq(ik_cas_map_verified(T.c, &bad, UINT64_MAX, &b, &d), -ENOENT);
+    /* The empty object verifies too. */
+    struct ik_hash empty;
+    cr_assert_eq(ik_cas_put(T.c, "", 0, &empty, &d), 0);
+    cr_assert_eq(ik_cas_map_verified(T.c, &empty, 0, &b, &d), 0);
+    cr_assert_eq(b.len, 0);
+    ik_blob_release(&b);
     ik_diag_free(&d);
 }
 

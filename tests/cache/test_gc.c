@@ -1,6 +1,8 @@
 /* tests/cache/test_gc.c - gc keeps what refs and recent runs reach and removes
- * the rest; dry runs remove nothing; verify_all and du. */
+ * the rest; dry runs remove nothing; the tmp/ sweep; verify_all and du. */
 #include <errno.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "cache/action.h"
 #include "cache/cas.h"
@@ -196,4 +198,46 @@ Test(cache_gc, du_counts_per_folder)
     cr_assert_eq(rep.dirs[IK_DU_QUARANTINE].files, 0);
     cr_assert_eq(rep.total_files, 5);
     ik_du_report_free(&rep);
+}
+
+/* What a killed process left in tmp/ goes; what a live process may still be
+ * writing (its pid in the name) stays, even under the exclusive lock. */
+Test(cache_gc, tmp_sweep_keeps_what_live_processes_write)
+{
+    pid_t dead = fork();
+    cr_assert_geq(dead, 0);
+    if (dead == 0)
+        _exit(0);
+    cr_assert_eq(waitpid(dead, NULL, 0), dead);
+    const char *names[] = {"%ld.1.0badf00d.tmp", "exec-0123456789abcdef-%ld"};
+    char *live[2], *gone[2];
+    for (int i = 0; i < 2; i++) {
+        char *rel = ik_xasprintf(names[i], (long)getpid());
+        live[i] = ik_xasprintf("%s/tmp/%s", T.c->root, rel);
+        free(rel);
+        rel = ik_xasprintf(names[i], (long)dead);
+        gone[i] = ik_xasprintf("%s/tmp/%s", T.c->root, rel);
+        free(rel);
+    }
+    free(tc_write(live[0], "x", 1));
+    free(tc_write(gone[0], "x", 1));
+    cr_assert_eq(mkdir(live[1], 0777), 0);
+    cr_assert_eq(mkdir(gone[1], 0777), 0);
+    char *sub = ik_xasprintf("%s/in", gone[1]);
+    cr_assert_eq(mkdir(sub, 0777), 0);
+    free(sub);
+    char *junk = ik_xasprintf("%s/tmp/junk", T.c->root);
+    free(tc_write(junk, "x", 1));
+    size_t removed = 0;
+    uint64_t bytes = 0;
+    ik_gc_tmp(T.c, &removed, &bytes);
+    cr_assert_eq(removed, 3);
+    for (int i = 0; i < 2; i++) {
+        cr_assert(tc_exists(live[i]), "%s", live[i]);
+        cr_assert(!tc_exists(gone[i]), "%s", gone[i]);
+        free(live[i]);
+        free(gone[i]);
+    }
+    cr_assert(!tc_exists(junk));
+    free(junk);
 }

@@ -14,6 +14,7 @@
 #include "cache/action.h"
 #include "cache/artifact.h"
 #include "cache/cas.h"
+#include "cache/lock.h"
 #include "base/file.h"
 #include "base/mpjson.h"
 #include "cache/refs.h"
@@ -299,11 +300,10 @@ Test(query_cli, diff_identical_and_different)
     json_decref(j);
 }
 
-Test(query_cli, verify_detects_a_flipped_byte)
+/* Flips one bit of byte 20 of an object, in place. */
+static void flip(const struct ik_hash *h)
 {
-    cr_assert_eq(cli("verify", NULL), 0, "%s", err_text);
-    HAS(out_text, "0 corrupt");
-    char *p = ik_cas_object_path(T.c, &rows_a);
+    char *p = ik_cas_object_path(T.c, h);
     cr_assert_eq(chmod(p, 0644), 0);
     int fd = open(p, O_RDWR);
     cr_assert_geq(fd, 0);
@@ -313,6 +313,13 @@ Test(query_cli, verify_detects_a_flipped_byte)
     cr_assert_eq(pwrite(fd, &c, 1, 20), 1);
     close(fd);
     free(p);
+}
+
+Test(query_cli, verify_detects_a_flipped_byte)
+{
+    cr_assert_eq(cli("verify", NULL), 0, "%s", err_text);
+    HAS(out_text, "0 corrupt");
+    flip(&rows_a);
     char a[65];
     hex(&rows_a, a);
     cr_assert_eq(cli("verify", NULL), 1, "%s", err_text);
@@ -321,6 +328,45 @@ Test(query_cli, verify_detects_a_flipped_byte)
     HAS(out_text, "sample.rows");
     uint64_t size;
     cr_expect_eq(ik_cas_stat(T.c, &rows_a, &size), -ENOENT); /* quarantined */
+}
+
+/* Readers hash what they read: a corrupt object is refused (exit 1, naming it
+ * and the REF), quarantined, and never exported or previewed. */
+Test(query_cli, readers_refuse_a_corrupt_object)
+{
+    char a[65];
+    hex(&rows_a, a);
+    flip(&rows_a);
+    char *dest = ik_xasprintf("%s/out.jsonl", T.dir);
+    cr_assert_eq(cli("export", "sample.rows", "-o", dest, NULL), 1, "%s", out_text);
+    HAS(err_text, "'sample.rows': object ");
+    HAS(err_text, a);
+    HAS(err_text, "is corrupt");
+    cr_assert(!tc_exists(dest), "nothing exported");
+    free(dest);
+    uint64_t size;
+    cr_expect_eq(ik_cas_stat(T.c, &rows_a, &size), -ENOENT); /* quarantined */
+    cr_assert_eq(cli("show", "sample.rows", NULL), 2, "gone now: %s", err_text);
+    flip(&file_h);
+    cr_assert_eq(cli("show", "notes.file", NULL), 1, "%s", out_text);
+    HAS(err_text, "is corrupt");
+    cr_assert_eq(strlen(out_text), 0, "no preview: %s", out_text);
+}
+
+/* verify and gc need the cache alone: busy is 75, not 1 ("corrupt"). */
+Test(query_cli, verify_and_gc_exit_75_when_the_cache_is_busy)
+{
+    struct ik_diag d = IK_DIAG_INIT;
+    int lock = ik_lock_cache(T.c, false, true, &d);
+    cr_assert_geq(lock, 0, "%s", ik_diag_message(&d));
+    flip(&rows_a);
+    cr_assert_eq(cli("verify", NULL), IK_EXIT_BUSY, "%s", err_text);
+    HAS(err_text, "another ikada process is using the cache");
+    cr_assert_eq(cli("gc", NULL), IK_EXIT_BUSY, "%s", err_text);
+    uint64_t size;
+    cr_expect_eq(ik_cas_stat(T.c, &rows_a, &size), 0, "a busy verify changes nothing");
+    ik_unlock(lock);
+    cr_assert_eq(cli("verify", NULL), 1, "%s", err_text);
 }
 
 Test(query_cli, gc_dry_run_then_real)
