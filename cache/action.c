@@ -30,7 +30,31 @@ static void pack_hex(msgpack_packer *pk, const struct ik_hash *h)
     ik_mp_pack_strn(pk, hex, IK_HASH_HEX_LEN);
 }
 
-int ik_action_put(struct ik_cache *c, const struct ik_action *a, struct ik_diag *d)
+static void stamp_from(const struct stat *st, struct ik_action_stamp *out)
+{
+    out->ino = (uint64_t)st->st_ino;
+    out->size = (uint64_t)st->st_size;
+    out->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec;
+}
+
+int ik_action_stamp_of(const struct ik_cache *c, const struct ik_hash *key,
+                       struct ik_action_stamp *out)
+{
+    char *path = ik__fanout_path(c, "actions", key);
+    struct stat st;
+    int rc = stat(path, &st) == 0 ? 0 : -errno;
+    free(path);
+    if (rc == 0)
+        stamp_from(&st, out);
+    return rc;
+}
+
+bool ik_action_stamp_equal(const struct ik_action_stamp *a, const struct ik_action_stamp *b)
+{
+    return a->ino == b->ino && a->size == b->size && a->mtime_ns == b->mtime_ns;
+}
+
+int ik_action_put(struct ik_cache *c, struct ik_action *a, struct ik_diag *d)
 {
     struct ik_mp_writer w;
     ik_mp_writer_init(&w);
@@ -88,6 +112,10 @@ int ik_action_put(struct ik_cache *c, const struct ik_action *a, struct ik_diag 
     int rc = ik__fanout_mkdir(c, "actions", &a->key, d);
     if (rc == 0)
         rc = ik_write_atomic(tmp, path, w.sb.data, w.sb.size, 0444, d);
+    struct stat st;
+    memset(&a->stamp, 0, sizeof a->stamp);
+    if (rc == 0 && stat(path, &st) == 0)
+        stamp_from(&st, &a->stamp);
     free(tmp);
     free(path);
     ik_mp_writer_free(&w);
@@ -230,6 +258,7 @@ int ik_action_get(const struct ik_cache *c, const struct ik_hash *key, struct ik
         ik_diag_hint(d, "delete the file (the node will re-run) or run `ikada cache verify`");
         goto out;
     }
+    stamp_from(&st, &a->stamp);
     *out = a;
     a = NULL;
 out:

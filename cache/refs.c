@@ -46,6 +46,7 @@ static char *set_path(const struct ik_cache *c, const char *graph)
 
 static void free_outputs(struct ik_ref *r)
 {
+    memset(&r->rec, 0, sizeof r->rec);
     for (size_t i = 0; i < r->n_outputs; i++) {
         free(r->outputs[i].port);
         free(r->outputs[i].kind);
@@ -65,6 +66,28 @@ static void add(struct ik_refset *rs, const char *node, size_t len, const struct
     r->key = *key;
     r->updated_ms = updated_ms;
     ik_strmap_put(&rs->index, node, len, (int)rs->n++);
+}
+
+static bool get_u64(const msgpack_object *o, uint64_t *out)
+{
+    if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+        return false;
+    *out = o->via.u64;
+    return true;
+}
+
+/* [ino, size, mtime_ns] of the action record the outputs were copied from. */
+static int parse_rec(struct ik_ref *r, const msgpack_object *rec)
+{
+    uint64_t mt;
+    if (rec == NULL)
+        return 0; /* unknown: the outputs are not used */
+    if (rec->type != MSGPACK_OBJECT_ARRAY || rec->via.array.size != 3 ||
+        !get_u64(&rec->via.array.ptr[0], &r->rec.ino) ||
+        !get_u64(&rec->via.array.ptr[1], &r->rec.size) || !get_u64(&rec->via.array.ptr[2], &mt))
+        return IK_ECORRUPT;
+    r->rec.mtime_ns = (int64_t)mt;
+    return 0;
 }
 
 /* [[port, hash, size, kind]…] into r->outputs; absent is fine (not recorded). */
@@ -121,6 +144,8 @@ static int parse(struct ik_refset *rs, const char *path, const char *data, size_
             add(rs, kv->key.via.str.ptr, kv->key.via.str.size, &h, (int64_t)updated);
         if (rc == 0)
             rc = parse_outputs(&rs->refs[rs->n - 1], ik_mp_get(&kv->val, "outputs"));
+        if (rc == 0)
+            rc = parse_rec(&rs->refs[rs->n - 1], ik_mp_get(&kv->val, "rec"));
     }
     msgpack_unpacked_destroy(&un);
     if (rc != 0) {
@@ -182,12 +207,32 @@ void ik_refset_set(struct ik_refset *rs, const char *node, const struct ik_hash 
     rs->dirty = true;
 }
 
+/* True if r already holds a's outputs, copied from the same record file. */
+static bool same_outputs(const struct ik_ref *r, const struct ik_action *a)
+{
+    if (r->outputs == NULL || r->n_outputs != a->n_outputs ||
+        !ik_action_stamp_equal(&r->rec, &a->stamp))
+        return false;
+    for (size_t k = 0; k < a->n_outputs; k++) {
+        const struct ik_action_output *x = &r->outputs[k], *y = &a->outputs[k];
+        if (strcmp(x->port, y->port) != 0 || !ik_hash_equal(&x->hash, &y->hash) ||
+            x->size != y->size || strcmp(x->kind, y->kind ? y->kind : "") != 0)
+            return false;
+    }
+    return true;
+}
+
 void ik_refset_set_outputs(struct ik_refset *rs, const char *node, const struct ik_action *a)
 {
     int i = ik_strmap_get(&rs->index, node, strlen(node));
-    if (i < 0 || !ik_hash_equal(&rs->refs[i].key, &a->key) || rs->refs[i].outputs != NULL)
+    if (i < 0 || !ik_hash_equal(&rs->refs[i].key, &a->key) || same_outputs(&rs->refs[i], a))
         return;
+    /* Outputs recorded for this key before are replaced, not kept: a --force
+     * run writes a new record for the same key, and the graph's next run must
+     * plan from what that record says. */
     struct ik_ref *r = &rs->refs[i];
+    free_outputs(r);
+    r->rec = a->stamp;
     r->outputs = ik_xcalloc(a->n_outputs + 1, sizeof *r->outputs);
     for (size_t k = 0; k < a->n_outputs; k++) {
         r->outputs[k].port = ik_xstrdup(a->outputs[k].port);
@@ -199,13 +244,20 @@ void ik_refset_set_outputs(struct ik_refset *rs, const char *node, const struct 
     rs->dirty = true;
 }
 
-struct ik_action *ik_refset_action(const struct ik_refset *rs, const char *node,
-                                   const struct ik_hash *key)
+struct ik_action *ik_refset_action(const struct ik_refset *rs, const struct ik_cache *c,
+                                   const char *node, const struct ik_hash *key)
 {
     int i = ik_strmap_get(&rs->index, node, strlen(node));
     if (i < 0 || !ik_hash_equal(&rs->refs[i].key, key) || rs->refs[i].outputs == NULL)
         return NULL;
     const struct ik_ref *r = &rs->refs[i];
+    /* One stat: the outputs are only the record's while the record is the
+     * file they were copied from (a --force run elsewhere replaces it). */
+    struct ik_action_stamp now;
+    static const struct ik_action_stamp unknown;
+    if (ik_action_stamp_equal(&r->rec, &unknown) || ik_action_stamp_of(c, key, &now) != 0 ||
+        !ik_action_stamp_equal(&r->rec, &now))
+        return NULL;
     struct ik_action *a = ik_xcalloc(1, sizeof *a);
     a->key = *key;
     a->node = ik_xstrdup(node);
@@ -217,6 +269,7 @@ struct ik_action *ik_refset_action(const struct ik_refset *rs, const char *node,
         a->outputs[k].kind = ik_xstrdup(r->outputs[k].kind);
     }
     a->n_outputs = r->n_outputs;
+    a->stamp = r->rec;
     return a;
 }
 
@@ -237,7 +290,7 @@ int ik_refset_save(struct ik_cache *c, struct ik_refset *rs, struct ik_diag *d)
         ik_hash_to_hex(&rs->refs[i].key, hex);
         const struct ik_ref *r = &rs->refs[i];
         ik_mp_pack_str(pk, r->node);
-        ik_mp_map_begin(&w, r->outputs ? 3 : 2);
+        ik_mp_map_begin(&w, r->outputs ? 4 : 2);
         ik_mp_pack_str(pk, "key");
         ik_mp_pack_str(pk, hex);
         ik_mp_pack_str(pk, "updated_ms");
@@ -253,6 +306,12 @@ int ik_refset_save(struct ik_cache *c, struct ik_refset *rs, struct ik_diag *d)
                 ik_mp_pack_str(pk, r->outputs[k].kind);
                 ik_mp_array_end(&w);
             }
+            ik_mp_array_end(&w);
+            ik_mp_pack_str(pk, "rec");
+            ik_mp_array_begin(&w, 3);
+            msgpack_pack_uint64(pk, r->rec.ino);
+            msgpack_pack_uint64(pk, r->rec.size);
+            msgpack_pack_uint64(pk, (uint64_t)r->rec.mtime_ns);
             ik_mp_array_end(&w);
         }
         ik_mp_map_end(&w);

@@ -242,7 +242,7 @@ int ik_plan_resolve(struct ik_plan *p, size_t i, bool force, struct ik_diag *d)
     /* The refs remember the outputs of each node's last key: a no-op run
      * plans from that one file instead of one action record per node. */
     struct ik_refset *refs = ik_plan_refs(p);
-    struct ik_action *a = refs ? ik_refset_action(refs, n->name, &e->key) : NULL;
+    struct ik_action *a = refs ? ik_refset_action(refs, p->cache, n->name, &e->key) : NULL;
     rc = a ? 0 : ik_action_get(p->cache, &e->key, &a, d);
     if (rc == IK_ECORRUPT) {
         ik_diag_free(d); /* an unreadable record is a cache miss: the rerun rewrites it */

@@ -16,6 +16,15 @@ static struct ik_hash key_of(const char *s)
     return h;
 }
 
+/* Writes a's action record (setting a->stamp), as a run does. */
+static void put_record(struct ik_action *a)
+{
+    struct ik_diag d = IK_DIAG_INIT;
+    a->type = "t";
+    a->node = "n";
+    cr_assert_eq(ik_action_put(T.c, a, &d), 0, "%s", ik_diag_message(&d));
+}
+
 Test(cache_refs, set_get_overwrite)
 {
     struct ik_diag d = IK_DIAG_INIT;
@@ -120,6 +129,7 @@ Test(cache_refs, refset_remembers_outputs_of_its_key)
     a.key = k1;
     a.outputs = &out;
     a.n_outputs = 1;
+    put_record(&a);
     struct ik_refset *rs = NULL;
     cr_assert_eq(ik_refset_load(T.c, "g", &rs, &d), 0);
     ik_refset_set(rs, "n", &k1);
@@ -128,7 +138,7 @@ Test(cache_refs, refset_remembers_outputs_of_its_key)
     ik_refset_free(rs);
 
     cr_assert_eq(ik_refset_load(T.c, "g", &rs, &d), 0, "%s", ik_diag_message(&d));
-    struct ik_action *got = ik_refset_action(rs, "n", &k1);
+    struct ik_action *got = ik_refset_action(rs, T.c, "n", &k1);
     cr_assert_not_null(got);
     cr_assert_eq(got->n_outputs, 1);
     cr_assert_str_eq(got->outputs[0].port, "o");
@@ -136,8 +146,67 @@ Test(cache_refs, refset_remembers_outputs_of_its_key)
     cr_assert_eq(got->outputs[0].size, 5);
     cr_assert(ik_hash_equal(&got->outputs[0].hash, &out.hash));
     ik_action_free(got);
-    cr_assert_null(ik_refset_action(rs, "n", &k2), "outputs are only for the ref's own key");
+    cr_assert_null(ik_refset_action(rs, T.c, "n", &k2), "outputs are only for the ref's own key");
     ik_refset_set(rs, "n", &k2); /* a new key forgets the old key's outputs */
-    cr_assert_null(ik_refset_action(rs, "n", &k2));
+    cr_assert_null(ik_refset_action(rs, T.c, "n", &k2));
+    ik_refset_free(rs);
+}
+
+Test(cache_refs, refset_outputs_follow_a_replaced_record)
+{
+    /* Another graph sharing the key re-ran it with --force: the record file
+     * changed, so the outputs copied from the old one are not served. */
+    struct ik_diag d = IK_DIAG_INIT;
+    struct ik_hash k = key_of("one");
+    struct ik_action_output o1 = {.port = "o", .hash = key_of("old"), .size = 3, .kind = "file"};
+    struct ik_action_output o2 = {.port = "o", .hash = key_of("new"), .size = 4, .kind = "file"};
+    struct ik_action a = {.key = k, .outputs = &o1, .n_outputs = 1};
+    put_record(&a);
+    struct ik_refset *rs = NULL;
+    cr_assert_eq(ik_refset_load(T.c, "g", &rs, &d), 0);
+    ik_refset_set(rs, "n", &k);
+    ik_refset_set_outputs(rs, "n", &a);
+    struct ik_action *got = ik_refset_action(rs, T.c, "n", &k);
+    cr_assert_not_null(got);
+    ik_action_free(got);
+    struct ik_action b = {.key = k, .outputs = &o2, .n_outputs = 1};
+    put_record(&b);
+    cr_assert_null(ik_refset_action(rs, T.c, "n", &k), "outputs of a replaced record were served");
+    ik_refset_set_outputs(rs, "n", &b);
+    got = ik_refset_action(rs, T.c, "n", &k);
+    cr_assert_not_null(got);
+    cr_assert(ik_hash_equal(&got->outputs[0].hash, &o2.hash));
+    ik_action_free(got);
+    ik_refset_free(rs);
+}
+
+Test(cache_refs, refset_follows_new_outputs_of_the_same_key)
+{
+    /* --force re-runs a node under the same key; when its outputs change, the
+     * ref must name the new ones, not keep those recorded before. */
+    struct ik_diag d = IK_DIAG_INIT;
+    struct ik_hash k = key_of("one");
+    struct ik_action_output o1 = {.port = "o", .hash = key_of("old"), .size = 3, .kind = "file"};
+    struct ik_action_output o2 = {.port = "o", .hash = key_of("new"), .size = 4, .kind = "file"};
+    struct ik_action a = {.key = k, .outputs = &o1, .n_outputs = 1};
+    put_record(&a);
+    struct ik_refset *rs = NULL;
+    cr_assert_eq(ik_refset_load(T.c, "g", &rs, &d), 0);
+    ik_refset_set(rs, "n", &k);
+    ik_refset_set_outputs(rs, "n", &a);
+    cr_assert_eq(ik_refset_save(T.c, rs, &d), 0, "%s", ik_diag_message(&d));
+    a.outputs = &o2;
+    put_record(&a);
+    ik_refset_set(rs, "n", &k);
+    ik_refset_set_outputs(rs, "n", &a);
+    cr_assert_eq(ik_refset_save(T.c, rs, &d), 0, "%s", ik_diag_message(&d));
+    ik_refset_free(rs);
+    cr_assert_eq(ik_refset_load(T.c, "g", &rs, &d), 0, "%s", ik_diag_message(&d));
+    struct ik_action *got = ik_refset_action(rs, T.c, "n", &k);
+    cr_assert_not_null(got);
+    cr_assert_eq(got->n_outputs, 1);
+    cr_assert(ik_hash_equal(&got->outputs[0].hash, &o2.hash), "the ref kept the old outputs");
+    cr_assert_eq(got->outputs[0].size, 4);
+    ik_action_free(got);
     ik_refset_free(rs);
 }
