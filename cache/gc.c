@@ -100,13 +100,14 @@ static int keep_kv_value(const char *ns, const struct ik_hash *key, const struct
     return 0;
 }
 
-/* Collects the roots: every ref's key and every key of the last keep_runs runs. */
+/* Collects the roots: every ref's key (older ikadas' legacy refs too) and every
+ * key of the last keep_runs runs. */
 static int collect_roots(struct ik_cache *c, size_t keep_runs, struct hset *roots,
                          struct ik_diag *d)
 {
     struct ik_ref *refs = NULL;
     size_t n_refs = 0;
-    int rc = ik_ref_list(c, &refs, &n_refs, d);
+    int rc = ik_ref_list(c, IK_REF_LIST_LEGACY, &refs, &n_refs, d);
     if (rc != 0)
         return rc;
     for (size_t i = 0; i < n_refs; i++)

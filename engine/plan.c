@@ -40,15 +40,33 @@ void ik_plan_close(struct ik_plan *p)
     p->entries = NULL;
     ik_refset_free(p->refs);
     p->refs = NULL;
+    free(p->graph_id);
+    p->graph_id = NULL;
+}
+
+const char *ik_plan_graph_id(struct ik_plan *p)
+{
+    if (p->graph_id == NULL) {
+        const char *slash = strrchr(p->graph->path, '/');
+        char *file = ik_xasprintf("%s/%s", p->graph->dir, slash ? slash + 1 : p->graph->path);
+        p->graph_id = ik_ref_graph_id(p->cache, file);
+        if (p->graph_id == NULL)
+            p->graph_id = file; /* its folder vanished since loading: the absolute path */
+        else
+            free(file);
+    }
+    return p->graph_id;
 }
 
 struct ik_refset *ik_plan_refs(struct ik_plan *p)
 {
-    if (p->refs == NULL) {
+    if (p->refs == NULL && !p->refs_failed) {
         struct ik_diag d = IK_DIAG_INIT;
-        if (ik_refset_load(p->cache, p->graph->name, &p->refs, &d) < 0) {
+        ik_refs_migrate(p->cache);
+        if (ik_refset_load(p->cache, ik_plan_graph_id(p), &p->refs, &d) < 0) {
             fprintf(stderr, "ikada: warning: %s\n", ik_diag_message(&d));
             ik_diag_free(&d);
+            p->refs_failed = true; /* warn once */
         }
     }
     return p->refs;

@@ -91,7 +91,7 @@ static void fake_run(struct ik_plan *p, size_t i, const char *content)
     cr_assert_eq(ik_cas_put(T.c, content, strlen(content), &a->outputs[0].hash, &d), 0);
     cr_assert_eq(ik_cas_put(T.c, p->entries[i].spec, p->entries[i].spec_len, &spec, &d), 0);
     cr_assert_eq(ik_action_put(T.c, a, &d), 0);
-    cr_assert_eq(ik_ref_set(T.c, p->graph->name, p->graph->nodes[i].name, &a->key, &d), 0);
+    cr_assert_eq(ik_ref_set(T.c, ik_plan_graph_id(p), p->graph->nodes[i].name, &a->key, &d), 0);
     ik_plan_set_action(p, i, a);
 }
 
