@@ -10,7 +10,14 @@
  * On-disk format: a msgpack map
  *   {v: 1, key: hex, spec: hex, type: str, version: int, node: str,
  *    outputs: [{port, hash, size, kind}], log: hex|nil,
- *    started_ms: int (unix ms), duration_ms: int, counters: {name: float}} */
+ *    started_ms: int (unix ms), duration_ms: int, counters: {name: float},
+ *    sum: bin 32}
+ * sum (cache/seal.h) is the SHA-256 of the bytes before it, so a flipped byte
+ * makes the record IK_ECORRUPT: a cache miss for a run (which re-runs the node
+ * and rewrites the record), a finding for `ikada cache verify`. Records
+ * written before sums existed have the 11 other fields only and are still
+ * read (v stays 1, so an older ikada reads sealed records too); a record
+ * with any other set of fields and no valid sum is corrupt. */
 #ifndef IK_CACHE_ACTION_H
 #define IK_CACHE_ACTION_H
 

@@ -326,6 +326,7 @@ int ik_cache_verify_all(struct ik_cache *c, struct ik_verify_report *rep, struct
         rep->corrupt = ik_xgrow(rep->corrupt, &cap, rep->n_corrupt + 1, sizeof *rep->corrupt);
         rep->corrupt[rep->n_corrupt++] = objs.items[i].hash;
     }
+    rc = ik_cache_verify_records(c, rep, d);
 out:
     free(objs.items);
     return rc;
@@ -336,6 +337,12 @@ void ik_verify_report_free(struct ik_verify_report *rep)
     if (rep == NULL)
         return;
     free(rep->corrupt);
+    for (size_t i = 0; i < rep->n_bad_records; i++) {
+        free(rep->bad_records[i].path);
+        free(rep->bad_records[i].problem);
+        free(rep->bad_records[i].moved);
+    }
+    free(rep->bad_records);
     memset(rep, 0, sizeof *rep);
 }
 

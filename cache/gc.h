@@ -1,4 +1,5 @@
-/* cache/gc.h - whole-cache maintenance: garbage collection, verification, usage.
+/* cache/gc.h - whole-cache maintenance: garbage collection, verification, usage
+ * (gc.c; the checks of records are in verify.c).
  *
  * Callers hold the exclusive cache lock (cache/lock.h) for ik_gc and
  * ik_cache_verify_all, so no run is adding objects or reading them meanwhile.
@@ -47,18 +48,39 @@ int ik_gc(struct ik_cache *c, size_t keep_runs, bool dry_run, struct ik_gc_repor
 /* Accepts NULL; frees rep->removed and zeroes rep. */
 void ik_gc_report_free(struct ik_gc_report *rep);
 
+/* A record found corrupt by verify (cache/verify.c). */
+struct ik_verify_record {
+    char *path;    /* absolute path of the file */
+    char *problem; /* one line naming the file and what is wrong */
+    char *moved;   /* where it is now (quarantine/...), or NULL: repaired in place */
+};
+
 /* Filled by ik_cache_verify_all (which zeroes it first). */
 struct ik_verify_report {
     size_t objects_checked, objects_ok, objects_corrupt;
     uint64_t bytes_checked;
     struct ik_hash *corrupt; /* the corrupt objects, now in quarantine/ */
     size_t n_corrupt;
+    /* Records: action records, refs files, run records, source-memo entries. */
+    size_t records_checked, records_corrupt;
+    struct ik_verify_record *bad_records;
+    size_t n_bad_records;
 };
 
-/* Re-hashes every object; moves each corrupt one to quarantine/ and lists it
- * in rep. Corruption is a finding, not a failure: returns 0 unless the store
- * cannot be read (-errno, d filled). */
+/* Re-hashes every object, then checks every record (ik_cache_verify_records);
+ * moves each corrupt object to quarantine/ and lists it in rep. Corruption is
+ * a finding, not a failure: returns 0 unless the store cannot be read
+ * (-errno, d filled). */
 int ik_cache_verify_all(struct ik_cache *c, struct ik_verify_report *rep, struct ik_diag *d);
+/* Reads every action record, refs file (refs/ and refs/legacy/), run record
+ * and source-memo entry, each against its checksum or what it names; moves a
+ * corrupt file to quarantine/<area>-<name> (never overwriting) and repairs the
+ * memo in place, listing each in rep (records_* and bad_records; the object
+ * fields are untouched). What is moved aside is what a run would rebuild:
+ * the node re-runs, the graph's refs are written again, a file is re-hashed;
+ * a run record only loses its line of `ikada log`. Returns 0 unless a folder
+ * cannot be read (-errno, d filled). */
+int ik_cache_verify_records(struct ik_cache *c, struct ik_verify_report *rep, struct ik_diag *d);
 /* Accepts NULL; frees rep->corrupt and zeroes rep. */
 void ik_verify_report_free(struct ik_verify_report *rep);
 

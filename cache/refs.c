@@ -16,6 +16,7 @@
 #include "base/clock.h"
 #include "base/file.h"
 #include "cache/refs.h"
+#include "cache/seal.h"
 #include "base/error.h"
 #include "base/mp.h"
 #include "base/strmap.h"
@@ -235,6 +236,17 @@ static int parse(struct ik_refset *rs, const char *path, const char *data, size_
         refs = ik_mp_get(&un.data, "refs");
     *format = (int)v;
     const msgpack_object *g = ik_mp_get(&un.data, "graph");
+    /* Format 2 is always sealed (cache/seal.h); format 1 never was. */
+    bool sealed = refs != NULL && v == REF_FORMAT &&
+                  ik_seal_check_map(data, len, &un.data) == IK_SEAL_OK;
+    if (refs != NULL && v == REF_FORMAT && !sealed) {
+        msgpack_unpacked_destroy(&un);
+        ik_diag_set(d, IK_ECORRUPT, "%s: corrupt refs: their checksum does not match their bytes",
+                    ik_display_path(path));
+        ik_diag_hint(d, "the next run of the graph rebuilds the file; `ikada cache verify` "
+                        "moves it to quarantine/");
+        return IK_ECORRUPT;
+    }
     if (refs == NULL || refs->type != MSGPACK_OBJECT_MAP ||
         (v != LEGACY_FORMAT && v != REF_FORMAT) ||
         (v == REF_FORMAT && (g == NULL || g->type != MSGPACK_OBJECT_STR)))
@@ -445,7 +457,7 @@ int ik_refset_save(struct ik_cache *c, struct ik_refset *rs, struct ik_diag *d)
     struct ik_mp_writer w;
     ik_mp_writer_init(&w);
     msgpack_packer *pk = &w.pk;
-    ik_mp_map_begin(&w, 3);
+    ik_mp_map_begin(&w, 4);
     ik_mp_pack_str(pk, "v");
     msgpack_pack_int(pk, REF_FORMAT);
     ik_mp_pack_str(pk, "graph");
@@ -484,6 +496,7 @@ int ik_refset_save(struct ik_cache *c, struct ik_refset *rs, struct ik_diag *d)
         ik_mp_map_end(&w);
     }
     ik_mp_map_end(&w);
+    ik_seal_map(&w);
     ik_mp_map_end(&w);
     char *dir = ik_cache_path(c, "refs");
     char *path = set_path(c, rs->graph);
@@ -564,7 +577,8 @@ static int list_one(const char *path, unsigned flags, bool in_legacy_dir, struct
     int format = 0;
     int rc = read_set(path, NULL, &rs, &format, d);
     if (rc == IK_ECORRUPT && (flags & IK_REF_LIST_SKIP_BAD)) {
-        fprintf(stderr, "ikada: warning: %s (skipped)\n", ik_diag_message(d) + strlen("error: "));
+        const char *msg = ik_diag_message(d) + strlen("error: ");
+        fprintf(stderr, "ikada: warning: %.*s (skipped)\n", (int)strcspn(msg, "\n"), msg);
         ik_diag_free(d);
         return 0;
     }
@@ -626,6 +640,26 @@ int ik_ref_list(const struct ik_cache *c, unsigned flags, struct ik_ref **refs, 
     *refs = l.list;
     *n = l.n;
     return 0;
+}
+
+int ik_refs_check(const struct ik_cache *c, const char *path, struct ik_diag *d)
+{
+    struct ik_refset *rs = NULL;
+    int format = 0;
+    int rc = read_set(path, NULL, &rs, &format, d);
+    if (rc == 0 && rs != NULL && format == REF_FORMAT) {
+        /* A format-2 file is found by its identity's name: elsewhere it would
+         * only be listed, under a graph that does not read it. */
+        char *want = set_path(c, rs->graph);
+        const char *a = strrchr(want, '/'), *b = strrchr(path, '/');
+        if (strcmp(a, b ? b : path) != 0)
+            rc = ik_diag_set(d, IK_ECORRUPT, "%s: corrupt refs: they name graph '%s', whose "
+                                             "refs are %s", ik_display_path(path), rs->graph,
+                             a + 1);
+        free(want);
+    }
+    ik_refset_free(rs);
+    return rc;
 }
 
 void ik_refs_migrate(struct ik_cache *c)

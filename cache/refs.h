@@ -16,8 +16,13 @@
  *   {v: 2, graph: identity,
  *    refs: {<node>: {key: hex, updated_ms: int,
  *                    outputs: [[port, hash (bin 32), size, kind]],
- *                    rec: [ino, size, mtime_ns]}}}
+ *                    rec: [ino, size, mtime_ns]}},
+ *    sum: bin 32}
  * The file names its identity, so a file is used only for its own graph.
+ * sum (cache/seal.h) is the SHA-256 of the bytes before it: a file that does
+ * not match is IK_ECORRUPT, which a run answers by rebuilding the graph's refs
+ * from the action records (one warning, then the file is rewritten) and
+ * `ikada cache verify` by moving the file to quarantine/.
  * The outputs repeat those of the key's action record, so that a no-op run
  * plans from this one file instead of reading one action record per node;
  * rec is the stamp of the record file they were copied from, and they are
@@ -117,6 +122,10 @@ enum {
 int ik_ref_list(const struct ik_cache *c, unsigned flags, struct ik_ref **refs, size_t *n,
                 struct ik_diag *d);
 void ik_refs_free(struct ik_ref *refs, size_t n);
+
+/* Reads the refs file at path (format 1 or 2): 0, IK_ECORRUPT (also for a
+ * format-2 file under another graph's name) or -errno, with d filled. */
+int ik_refs_check(const struct ik_cache *c, const char *path, struct ik_diag *d);
 
 /* Moves format-1 files out of the way (see above). Cannot fail: a file it
  * cannot move stays where it is, ignored. */

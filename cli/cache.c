@@ -29,7 +29,7 @@ static const struct ik_cli_command verbs[] = {
     {"export", "export REF -o FILE [--format msgpack|jsonl|json|raw]",
      "write an artifact to a file", ik__cc_export},
     {"diff", "diff REF REF [--json]", "compare two artifacts", ik__cc_diff},
-    {"verify", "verify [--json]", "re-hash every object; quarantine corrupt ones", ik__cc_verify},
+    {"verify", "verify [--json]", "re-hash every object, check every record; quarantine corrupt ones", ik__cc_verify},
     {"gc", "gc [--keep-runs N] [--dry-run] [--json]",
      "remove what refs and the last N runs do not reach", ik__cc_gc},
     {"du", "du [--json]", "sizes and counts per part of the cache", ik__cc_du},
@@ -245,6 +245,23 @@ static int graph_named(const struct ik_ref *r, const char *graph, const char *se
     return ik_ref_graph_match(r->graph, graph);
 }
 
+/* The stem of a format-1 refs file (cache/refs.h) naming node, or NULL (the
+ * caller frees): such names are not used, but say why a node is not found. */
+static char *legacy_graph(const struct ik_cache *c, const char *node)
+{
+    struct ik_ref *refs = NULL;
+    size_t n = 0;
+    struct ik_diag d = IK_DIAG_INIT;
+    char *found = NULL;
+    if (ik_ref_list(c, IK_REF_LIST_LEGACY | IK_REF_LIST_SKIP_BAD, &refs, &n, &d) == 0)
+        for (size_t i = 0; i < n && found == NULL; i++)
+            if (refs[i].legacy && strcmp(refs[i].node, node) == 0)
+                found = ik_xstrdup(refs[i].graph);
+    ik_diag_free(&d);
+    ik_refs_free(refs, n);
+    return found;
+}
+
 /* Finds the graph holding `node` (or checks `graph` names one that has it): 0
  * and *key, or IK_ENOTFOUND / IK_EAMBIGUOUS with d set. A graph named exactly
  * wins over graphs named by a shorter form. */
@@ -286,8 +303,14 @@ static int find_node(const struct ik_cache *c, const char *graph, const char *no
         rc = ik_diag_set(d, IK_ENOTFOUND, "unknown REF '%s': no %s named '%s'%s%s%s", ref,
                          graph ? "node of that graph" : "node", node,
                          near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
-        ik_diag_hint(d, "REF is graph:node.port, node.port, node, a hash or a hex prefix; "
-                        "`ikada cache ls` lists artifacts");
+        char *old = legacy_graph(c, node);
+        if (old != NULL)
+            ik_diag_hint(d, "only an older ikada's refs name node '%s' (its graph '%s'); run the "
+                            "graph once and its results are named again", node, old);
+        else
+            ik_diag_hint(d, "REF is graph:node.port, node.port, node, a hash or a hex prefix; "
+                            "`ikada cache ls` lists artifacts");
+        free(old);
     }
     free(sel_id);
     free(names);

@@ -74,9 +74,11 @@ int ik_plan_resolve_all(struct ik_plan *p, const bool *selected, const bool *for
 int ik_plan_select(const struct ik_graph *g, char *const *targets, size_t n, bool *selected,
                    struct ik_diag *d);
 
-/* The graph's refs (what each node last ran with), loaded once. NULL, with a
- * warning printed, when they cannot be read: refs only explain and name
- * results, so a damaged ref file must not stop a run. */
+/* The graph's refs (what each node last ran with), loaded once (after moving
+ * an older ikada's refs aside: ik_refs_migrate). Refs only explain and name
+ * results, so a damaged refs file must not stop a run: a corrupt one is
+ * replaced by an empty set that the scheduler's next save writes (one
+ * warning); an unreadable one gives NULL (one warning). */
 struct ik_refset *ik_plan_refs(struct ik_plan *p);
 
 /* The graph's identity in the cache: its path relative to the folder holding
