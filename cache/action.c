@@ -14,12 +14,16 @@
 #include "cache/action.h"
 #include "cache/cache_int.h"
 #include "cache/cas.h"
+#include "cache/seal.h"
 #include "base/file.h"
 #include "base/error.h"
 #include "base/mp.h"
 #include "base/xmalloc.h"
 
 #define ACTION_FORMAT 1
+/* Fields of a record written before records were sealed (cache/seal.h);
+ * sealed records have one more, "sum". */
+#define ACTION_UNSEALED_FIELDS 11
 /* Records are small (a few outputs and counters); a bigger file is damage. */
 #define ACTION_MAX_BYTES (16u << 20)
 
@@ -30,12 +34,36 @@ static void pack_hex(msgpack_packer *pk, const struct ik_hash *h)
     ik_mp_pack_strn(pk, hex, IK_HASH_HEX_LEN);
 }
 
-int ik_action_put(struct ik_cache *c, const struct ik_action *a, struct ik_diag *d)
+static void stamp_from(const struct stat *st, struct ik_action_stamp *out)
+{
+    out->ino = (uint64_t)st->st_ino;
+    out->size = (uint64_t)st->st_size;
+    out->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec;
+}
+
+int ik_action_stamp_of(const struct ik_cache *c, const struct ik_hash *key,
+                       struct ik_action_stamp *out)
+{
+    char *path = ik__fanout_path(c, "actions", key);
+    struct stat st;
+    int rc = stat(path, &st) == 0 ? 0 : -errno;
+    free(path);
+    if (rc == 0)
+        stamp_from(&st, out);
+    return rc;
+}
+
+bool ik_action_stamp_equal(const struct ik_action_stamp *a, const struct ik_action_stamp *b)
+{
+    return a->ino == b->ino && a->size == b->size && a->mtime_ns == b->mtime_ns;
+}
+
+int ik_action_put(struct ik_cache *c, struct ik_action *a, struct ik_diag *d)
 {
     struct ik_mp_writer w;
     ik_mp_writer_init(&w);
     msgpack_packer *pk = &w.pk;
-    ik_mp_map_begin(&w, 11);
+    ik_mp_map_begin(&w, ACTION_UNSEALED_FIELDS + 1);
     ik_mp_pack_str(pk, "v");
     msgpack_pack_int(pk, ACTION_FORMAT);
     ik_mp_pack_str(pk, "key");
@@ -81,6 +109,7 @@ int ik_action_put(struct ik_cache *c, const struct ik_action *a, struct ik_diag 
         msgpack_pack_double(pk, a->counters[i].value);
     }
     ik_mp_map_end(&w);
+    ik_seal_map(&w);
     ik_mp_map_end(&w);
 
     char *path = ik__fanout_path(c, "actions", &a->key);
@@ -88,6 +117,10 @@ int ik_action_put(struct ik_cache *c, const struct ik_action *a, struct ik_diag 
     int rc = ik__fanout_mkdir(c, "actions", &a->key, d);
     if (rc == 0)
         rc = ik_write_atomic(tmp, path, w.sb.data, w.sb.size, 0444, d);
+    struct stat st;
+    memset(&a->stamp, 0, sizeof a->stamp);
+    if (rc == 0 && stat(path, &st) == 0)
+        stamp_from(&st, &a->stamp);
     free(tmp);
     free(path);
     ik_mp_writer_free(&w);
@@ -221,15 +254,29 @@ int ik_action_get(const struct ik_cache *c, const struct ik_hash *key, struct ik
         goto out;
     }
     a = ik_xcalloc(1, sizeof *a);
+    /* Sealed records vouch for every byte; an unsealed one (older ikada) is
+     * taken as it is, but only with exactly the fields it had then. */
+    enum ik_seal_state seal = ik_seal_check_map(data, len, &un.data);
+    if (seal == IK_SEAL_BAD) {
+        rc = ik_diag_set(d, IK_ECORRUPT, "%s: corrupt action record: its checksum does not "
+                                         "match its bytes", ik_display_path(path));
+        ik_diag_hint(d, "the next run re-runs the node and rewrites it; `ikada cache verify` "
+                        "moves it to quarantine/");
+        goto out;
+    }
     const char *bad = parse_record(&un.data, a);
+    if (bad == NULL && seal == IK_SEAL_NONE && un.data.via.map.size != ACTION_UNSEALED_FIELDS)
+        bad = "sum";
     if (bad == NULL && !ik_hash_equal(&a->key, key))
         bad = "key (it names another action)";
     if (bad != NULL) {
         rc = ik_diag_set(d, IK_ECORRUPT, "%s: corrupt action record: field '%s' is missing or "
                                          "malformed", ik_display_path(path), bad);
-        ik_diag_hint(d, "delete the file (the node will re-run) or run `ikada cache verify`");
+        ik_diag_hint(d, "the next run re-runs the node and rewrites it; `ikada cache verify` "
+                        "moves it to quarantine/");
         goto out;
     }
+    stamp_from(&st, &a->stamp);
     *out = a;
     a = NULL;
 out:

@@ -10,7 +10,14 @@
  * On-disk format: a msgpack map
  *   {v: 1, key: hex, spec: hex, type: str, version: int, node: str,
  *    outputs: [{port, hash, size, kind}], log: hex|nil,
- *    started_ms: int (unix ms), duration_ms: int, counters: {name: float}} */
+ *    started_ms: int (unix ms), duration_ms: int, counters: {name: float},
+ *    sum: bin 32}
+ * sum (cache/seal.h) is the SHA-256 of the bytes before it, so a flipped byte
+ * makes the record IK_ECORRUPT: a cache miss for a run (which re-runs the node
+ * and rewrites the record), a finding for `ikada cache verify`. Records
+ * written before sums existed have the 11 other fields only and are still
+ * read (v stays 1, so an older ikada reads sealed records too); a record
+ * with any other set of fields and no valid sum is corrupt. */
 #ifndef IK_CACHE_ACTION_H
 #define IK_CACHE_ACTION_H
 
@@ -26,6 +33,16 @@ struct ik_action_output {
     struct ik_hash hash;
     uint64_t size;
     char *kind; /* the artifact's kind, e.g. "file", "faq.rows" */
+};
+
+/* Which file a record was read from or written to: a ref that copies a
+ * record's outputs keeps this, so it can tell (with one stat) that the record
+ * was since replaced, by a `--force` run of another graph sharing the key. All
+ * zero when unknown. */
+struct ik_action_stamp {
+    uint64_t ino;
+    uint64_t size;
+    int64_t mtime_ns;
 };
 
 struct ik_action_counter {
@@ -46,15 +63,24 @@ struct ik_action {
     int64_t duration_ms;
     struct ik_action_counter *counters;
     size_t n_counters;
+    struct ik_action_stamp stamp; /* set by ik_action_get and ik_action_put */
 };
 
-/* Writes the record atomically. Returns 0 or -errno with d filled. */
-int ik_action_put(struct ik_cache *c, const struct ik_action *a, struct ik_diag *d);
+/* Writes the record atomically, replacing any earlier record of the key (a
+ * `--force` run: the newest outputs are the key's), and sets a->stamp.
+ * Returns 0 or -errno with d filled. */
+int ik_action_put(struct ik_cache *c, struct ik_action *a, struct ik_diag *d);
 
 /* Reads the record for key: 0 and a new *out (ik_action_free), -ENOENT when
  * there is none, IK_ECORRUPT when it cannot be parsed (d filled). */
 int ik_action_get(const struct ik_cache *c, const struct ik_hash *key, struct ik_action **out,
                   struct ik_diag *d);
+
+/* The stamp of the key's record as it is on disk now: 0, or -errno
+ * (-ENOENT: no record). */
+int ik_action_stamp_of(const struct ik_cache *c, const struct ik_hash *key,
+                       struct ik_action_stamp *out);
+bool ik_action_stamp_equal(const struct ik_action_stamp *a, const struct ik_action_stamp *b);
 
 /* True if every output object of a exists with its recorded size. */
 bool ik_action_outputs_present(const struct ik_cache *c, const struct ik_action *a);

@@ -5,7 +5,8 @@
  *                      the cache may hold API answers that were paid for
  *   objects/ab/cdef…   immutable objects named by the SHA-256 of their bytes, mode 0444
  *   actions/ab/cdef…   node key -> action record (cache/action.h)
- *   refs/<graph>/<node> last key of a node of a graph (cache/refs.h)
+ *   refs/<stem>-<h>.mp the last key of each node of one graph, named by its path
+ *                      (cache/refs.h); refs/legacy/ older ikadas' refs
  *   runs/<id>.mp       one record per `ikada run` (cache/runlog.h)
  *   locks/             lock files (cache/lock.h)
  *   tmp/               temporary files; emptied by a run that finds no other process

@@ -102,13 +102,14 @@ static int keep_kv_value(const char *ns, const struct ik_hash *key, const struct
     return 0;
 }
 
-/* Collects the roots: every ref's key and every key of the last keep_runs runs. */
+/* Collects the roots: every ref's key (older ikadas' legacy refs too) and every
+ * key of the last keep_runs runs. */
 static int collect_roots(struct ik_cache *c, size_t keep_runs, struct hset *roots,
                          struct ik_diag *d)
 {
     struct ik_ref *refs = NULL;
     size_t n_refs = 0;
-    int rc = ik_ref_list(c, &refs, &n_refs, d);
+    int rc = ik_ref_list(c, IK_REF_LIST_LEGACY, &refs, &n_refs, d);
     if (rc != 0)
         return rc;
     for (size_t i = 0; i < n_refs; i++)
@@ -372,6 +373,7 @@ int ik_cache_verify_all(struct ik_cache *c, struct ik_verify_report *rep, struct
         rep->corrupt = ik_xgrow(rep->corrupt, &cap, rep->n_corrupt + 1, sizeof *rep->corrupt);
         rep->corrupt[rep->n_corrupt++] = objs.items[i].hash;
     }
+    rc = ik_cache_verify_records(c, rep, d);
 out:
     free(objs.items);
     return rc;
@@ -382,6 +384,12 @@ void ik_verify_report_free(struct ik_verify_report *rep)
     if (rep == NULL)
         return;
     free(rep->corrupt);
+    for (size_t i = 0; i < rep->n_bad_records; i++) {
+        free(rep->bad_records[i].path);
+        free(rep->bad_records[i].problem);
+        free(rep->bad_records[i].moved);
+    }
+    free(rep->bad_records);
     memset(rep, 0, sizeof *rep);
 }
 

@@ -1,9 +1,10 @@
-/* cache/gc.h - whole-cache maintenance: garbage collection, verification, usage.
+/* cache/gc.h - whole-cache maintenance: garbage collection, verification, usage
+ * (gc.c; the checks of records are in verify.c).
  *
  * Callers hold the exclusive cache lock (cache/lock.h) for ik_gc and
  * ik_cache_verify_all, so no run is adding objects or reading them meanwhile.
- * Reachability: the roots are every ref's key and every node key recorded in
- * the last `keep_runs` run records. A root keeps its action record, that
+ * Reachability: the roots are every ref's key (also those of refs/legacy/,
+ * cache/refs.h) and every node key recorded in the last `keep_runs` run records. A root keeps its action record, that
  * record's output and log objects, and its spec object (the object whose hash
  * is the key). Every object a kv entry names (cache/kv.h: paid-for API
  * responses) is kept too. Everything else in objects/ and actions/ is garbage.
@@ -47,6 +48,12 @@ int ik_gc(struct ik_cache *c, size_t keep_runs, bool dry_run, struct ik_gc_repor
 /* Accepts NULL; frees rep->removed and zeroes rep. */
 void ik_gc_report_free(struct ik_gc_report *rep);
 
+/* A record found corrupt by verify (cache/verify.c). */
+struct ik_verify_record {
+    char *path;    /* absolute path of the file */
+    char *problem; /* one line naming the file and what is wrong */
+    char *moved;   /* where it is now (quarantine/...), or NULL: repaired in place */
+};
 /* Removes what killed runs left in root/tmp (exec scratch folders, temporary
  * files of atomic writes); adds to *removed and *bytes. The caller holds the
  * exclusive cache lock, so no run or node is writing there; an entry whose
@@ -60,12 +67,26 @@ struct ik_verify_report {
     uint64_t bytes_checked;
     struct ik_hash *corrupt; /* the corrupt objects, now in quarantine/ */
     size_t n_corrupt;
+    /* Records: action records, refs files, run records, source-memo entries. */
+    size_t records_checked, records_corrupt;
+    struct ik_verify_record *bad_records;
+    size_t n_bad_records;
 };
 
-/* Re-hashes every object; moves each corrupt one to quarantine/ and lists it
- * in rep. Corruption is a finding, not a failure: returns 0 unless the store
- * cannot be read (-errno, d filled). */
+/* Re-hashes every object, then checks every record (ik_cache_verify_records);
+ * moves each corrupt object to quarantine/ and lists it in rep. Corruption is
+ * a finding, not a failure: returns 0 unless the store cannot be read
+ * (-errno, d filled). */
 int ik_cache_verify_all(struct ik_cache *c, struct ik_verify_report *rep, struct ik_diag *d);
+/* Reads every action record, refs file (refs/ and refs/legacy/), run record
+ * and source-memo entry, each against its checksum or what it names; moves a
+ * corrupt file to quarantine/<area>-<name> (never overwriting) and repairs the
+ * memo in place, listing each in rep (records_* and bad_records; the object
+ * fields are untouched). What is moved aside is what a run would rebuild:
+ * the node re-runs, the graph's refs are written again, a file is re-hashed;
+ * a run record only loses its line of `ikada log`. Returns 0 unless a folder
+ * cannot be read (-errno, d filled). */
+int ik_cache_verify_records(struct ik_cache *c, struct ik_verify_report *rep, struct ik_diag *d);
 /* Accepts NULL; frees rep->corrupt and zeroes rep. */
 void ik_verify_report_free(struct ik_verify_report *rep);
 

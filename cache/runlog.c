@@ -16,17 +16,19 @@
 #include "cache/cache_int.h"
 #include "base/file.h"
 #include "cache/runlog.h"
+#include "cache/seal.h"
 #include "base/error.h"
 #include "base/mp.h"
 #include "base/xmalloc.h"
 
 #define RUN_FORMAT 1
+#define RUN_UNSEALED_FIELDS 8 /* before records were sealed; sealed ones add "sum" */
 #define RUN_MAX_BYTES (64u << 20)
 
 static void pack_run(struct ik_mp_writer *w, const struct ik_run *run, const char *id)
 {
     msgpack_packer *pk = &w->pk;
-    ik_mp_map_begin(w, 8);
+    ik_mp_map_begin(w, RUN_UNSEALED_FIELDS + 1);
     ik_mp_pack_str(pk, "v");
     msgpack_pack_int(pk, RUN_FORMAT);
     ik_mp_pack_str(pk, "id");
@@ -71,6 +73,7 @@ static void pack_run(struct ik_mp_writer *w, const struct ik_run *run, const cha
         ik_mp_map_end(w);
     }
     ik_mp_array_end(w);
+    ik_seal_map(w);
     ik_mp_map_end(w);
 }
 
@@ -210,12 +213,18 @@ static int read_run(const char *path, struct ik_run *r, struct ik_diag *d)
     msgpack_unpacked_init(&un);
     size_t off = 0;
     const char *bad = "(not one complete msgpack value)";
-    if (msgpack_unpack_next(&un, data, len, &off) == MSGPACK_UNPACK_SUCCESS && off == len)
-        bad = parse_run(&un.data, r);
+    if (msgpack_unpack_next(&un, data, len, &off) == MSGPACK_UNPACK_SUCCESS && off == len) {
+        enum ik_seal_state seal = ik_seal_check_map(data, len, &un.data);
+        bad = seal == IK_SEAL_BAD ? "sum (the checksum does not match the bytes)"
+                                  : parse_run(&un.data, r);
+        if (bad == NULL && seal == IK_SEAL_NONE && un.data.via.map.size != RUN_UNSEALED_FIELDS)
+            bad = "sum";
+    }
     if (bad != NULL) {
         rc = ik_diag_set(d, IK_ECORRUPT, "%s: corrupt run record: field '%s' is missing or "
                                          "malformed", ik_display_path(path), bad);
-        ik_diag_hint(d, "delete the file; it only holds the history shown by `ikada log`");
+        ik_diag_hint(d, "`ikada cache verify` moves it to quarantine/; it only holds the history "
+                        "shown by `ikada log`");
     }
     msgpack_unpacked_destroy(&un);
     free(data);
@@ -236,8 +245,36 @@ static int cmp_name_desc(const void *a, const void *b)
     return -strcmp(x->name, y->name);
 }
 
-int ik_runlog_list(const struct ik_cache *c, size_t limit, struct ik_run **runs, size_t *n,
-                   struct ik_diag *d)
+/* Frees what r holds and zeroes it. */
+static void run_clear(struct ik_run *r)
+{
+    free(r->id);
+    free(r->graph);
+    for (size_t j = 0; j < r->argc; j++)
+        free(r->argv[j]);
+    free(r->argv);
+    for (size_t j = 0; j < r->n_nodes; j++) {
+        free(r->nodes[j].name);
+        free(r->nodes[j].status);
+        free(r->nodes[j].error);
+    }
+    free(r->nodes);
+    memset(r, 0, sizeof *r);
+}
+
+int ik_runlog_check(const char *path, struct ik_diag *d)
+{
+    struct ik_run r;
+    memset(&r, 0, sizeof r);
+    int rc = read_run(path, &r, d);
+    run_clear(&r);
+    return rc;
+}
+
+/* Lists runs; with skip, an unreadable record is named in skip (its message)
+ * and left out instead of failing the list. */
+static int list_runs(const struct ik_cache *c, size_t limit, struct ik_run **runs, size_t *n,
+                     struct ik_runlog_skipped *skip, struct ik_diag *d)
 {
     char *dir_path = ik_cache_path(c, "runs");
     DIR *dir = opendir(dir_path);
@@ -264,12 +301,24 @@ int ik_runlog_list(const struct ik_cache *c, size_t limit, struct ik_run **runs,
         qsort(names, count, sizeof *names, cmp_name_desc);
     size_t want = limit == 0 || limit > count ? count : limit;
     struct ik_run *out = want ? ik_xcalloc(want, sizeof *out) : NULL;
-    size_t got = 0;
-    for (size_t i = 0; rc == 0 && i < want; i++) {
+    size_t got = 0, skip_cap = 0;
+    for (size_t i = 0; rc == 0 && i < count && got < want; i++) {
         char *path = ik_xasprintf("%s/%s", dir_path, names[i].name);
-        rc = read_run(path, &out[got], d);
+        struct ik_diag rd = IK_DIAG_INIT;
+        rc = read_run(path, &out[got], &rd);
         free(path);
-        got++; /* a partly filled record is freed with the rest */
+        if (rc == IK_ECORRUPT && skip != NULL) {
+            skip->why = ik_xgrow(skip->why, &skip_cap, skip->n + 1, sizeof *skip->why);
+            const char *msg = ik_diag_message(&rd) + strlen("error: ");
+            skip->why[skip->n++] = ik_xstrndup(msg, strcspn(msg, "\n")); /* without the hint */
+            run_clear(&out[got]);
+            rc = 0;
+        } else {
+            if (rc != 0)
+                ik_diag_set(d, rd.code, "%s", ik_diag_message(&rd) + strlen("error: "));
+            got++; /* a partly filled record is freed with the rest */
+        }
+        ik_diag_free(&rd);
     }
     for (size_t i = 0; i < count; i++)
         free(names[i].name);
@@ -284,23 +333,32 @@ int ik_runlog_list(const struct ik_cache *c, size_t limit, struct ik_run **runs,
     return 0;
 }
 
+int ik_runlog_list(const struct ik_cache *c, size_t limit, struct ik_run **runs, size_t *n,
+                   struct ik_diag *d)
+{
+    return list_runs(c, limit, runs, n, NULL, d);
+}
+
+int ik_runlog_list_readable(const struct ik_cache *c, size_t limit, struct ik_run **runs,
+                            size_t *n, struct ik_runlog_skipped *skipped, struct ik_diag *d)
+{
+    memset(skipped, 0, sizeof *skipped);
+    return list_runs(c, limit, runs, n, skipped, d);
+}
+
+void ik_runlog_skipped_free(struct ik_runlog_skipped *s)
+{
+    for (size_t i = 0; s && i < s->n; i++)
+        free(s->why[i]);
+    if (s)
+        free(s->why);
+}
+
 void ik_runs_free(struct ik_run *runs, size_t n)
 {
     if (runs == NULL)
         return;
-    for (size_t i = 0; i < n; i++) {
-        struct ik_run *r = &runs[i];
-        free(r->id);
-        free(r->graph);
-        for (size_t j = 0; j < r->argc; j++)
-            free(r->argv[j]);
-        free(r->argv);
-        for (size_t j = 0; j < r->n_nodes; j++) {
-            free(r->nodes[j].name);
-            free(r->nodes[j].status);
-            free(r->nodes[j].error);
-        }
-        free(r->nodes);
-    }
+    for (size_t i = 0; i < n; i++)
+        run_clear(&runs[i]);
     free(runs);
 }

@@ -5,7 +5,13 @@
  *   {v: 1, id: str, graph: str (path), started_ms: int, duration_ms: int,
  *    exit: int, argv: [str],
  *    nodes: [{name, key: hex|nil, status: "ran"|"cached"|"failed"|"skipped"|"canceled",
- *             duration_ms: int, error: str|nil}]} */
+ *             duration_ms: int, error: str|nil}],
+ *    sum: bin 32}
+ * sum (cache/seal.h) is the SHA-256 of the bytes before it. Records written
+ * before sums existed have the 8 other fields only and are still read (v
+ * stays 1, so an older ikada reads sealed ones too); any other record without
+ * a valid sum is corrupt: `ikada log` skips it (naming it), gc refuses to guess
+ * what it reached, and `ikada cache verify` moves it to quarantine/. */
 #ifndef IK_CACHE_RUNLOG_H
 #define IK_CACHE_RUNLOG_H
 
@@ -46,5 +52,20 @@ int ik_runlog_write(struct ik_cache *c, const struct ik_run *run, struct ik_diag
 int ik_runlog_list(const struct ik_cache *c, size_t limit, struct ik_run **runs, size_t *n,
                    struct ik_diag *d);
 void ik_runs_free(struct ik_run *runs, size_t n);
+
+/* Unreadable run records left out of a listing: one message each, naming the file. */
+struct ik_runlog_skipped {
+    char **why;
+    size_t n;
+};
+/* The same as ik_runlog_list, but a corrupt record is skipped (and named in
+ * *skipped, which the caller frees with ik_runlog_skipped_free) instead of
+ * failing the list; limit counts the readable ones. */
+int ik_runlog_list_readable(const struct ik_cache *c, size_t limit, struct ik_run **runs,
+                            size_t *n, struct ik_runlog_skipped *skipped, struct ik_diag *d);
+void ik_runlog_skipped_free(struct ik_runlog_skipped *s);
+
+/* Reads the run record at path: 0, IK_ECORRUPT or -errno with d filled. */
+int ik_runlog_check(const char *path, struct ik_diag *d);
 
 #endif

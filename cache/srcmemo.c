@@ -2,8 +2,9 @@
  *
  * The memo is an append-only msgpack stream (root/srcmemo) loaded into an
  * open-addressing table keyed by absolute path. Appends hold an exclusive flock
- * so concurrent runs interleave whole records; a torn tail is cut off under
- * that lock, with a warning, so later appends stay readable. */
+ * so concurrent runs interleave whole records; a torn tail is cut off and a
+ * corrupt entry overwritten with nil bytes under that lock, with one warning,
+ * so later appends stay readable and later runs do not warn again. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +21,7 @@
 #include "cache/cache_int.h"
 #include "base/clock.h"
 #include "base/file.h"
+#include "cache/seal.h"
 #include "cache/srcmemo.h"
 #include "base/error.h"
 #include "base/mp.h"
@@ -109,25 +111,46 @@ static bool get_u64(const msgpack_object *o, uint64_t *out)
     return true;
 }
 
-/* Parses the stream in data; remembers every well-formed entry and returns the
- * length of the prefix made of complete msgpack values. */
-static size_t load_stream(struct ik_srcmemo *m, const char *data, size_t len)
+/* What a pass over the stream found. */
+struct scan {
+    size_t valid;   /* length of the prefix made of complete msgpack values */
+    size_t entries; /* sealed entries, good or bad */
+    struct bad_entry {
+        size_t off, len;
+    } *bad; /* sealed entries whose checksum does not match */
+    size_t n_bad, cap;
+};
+
+/* Parses the stream in data; with m, remembers every well-formed entry whose
+ * seal matches. An entry of 6 items (an ikada before entries were sealed)
+ * cannot vouch for its hash and is not used; other shapes are skipped as a
+ * future format's. */
+static void scan_stream(struct ik_srcmemo *m, const char *data, size_t len, struct scan *sc)
 {
     msgpack_unpacked un;
     msgpack_unpacked_init(&un);
-    size_t off = 0, valid = 0;
+    size_t off = 0;
+    memset(sc, 0, sizeof *sc);
     while (msgpack_unpack_next(&un, data, len, &off) == MSGPACK_UNPACK_SUCCESS) {
-        valid = off;
+        size_t start = sc->valid;
+        sc->valid = off;
         const msgpack_object *o = &un.data;
-        if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 6)
+        if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 7)
             continue;
+        sc->entries++;
         const msgpack_object *f = o->via.array.ptr;
         struct memo_entry e;
         uint64_t mt;
-        if (f[0].type != MSGPACK_OBJECT_STR || !get_u64(&f[1], &e.dev) ||
+        if (ik_seal_check_array(data + start, off - start, o) != IK_SEAL_OK ||
+            f[0].type != MSGPACK_OBJECT_STR || !get_u64(&f[1], &e.dev) ||
             !get_u64(&f[2], &e.ino) || !get_u64(&f[3], &e.size) || !get_u64(&f[4], &mt) ||
-            f[5].type != MSGPACK_OBJECT_BIN || f[5].via.bin.size != IK_HASH_BYTES)
-            continue; /* an entry from a future format: skip it, keep the rest */
+            f[5].type != MSGPACK_OBJECT_BIN || f[5].via.bin.size != IK_HASH_BYTES) {
+            sc->bad = ik_xgrow(sc->bad, &sc->cap, sc->n_bad + 1, sizeof *sc->bad);
+            sc->bad[sc->n_bad++] = (struct bad_entry){start, off - start};
+            continue;
+        }
+        if (m == NULL)
+            continue;
         e.mtime_ns = (int64_t)mt;
         memcpy(e.hash.b, f[5].via.bin.ptr, IK_HASH_BYTES);
         e.path = ik_mp_strdup(&f[0]);
@@ -135,33 +158,61 @@ static size_t load_stream(struct ik_srcmemo *m, const char *data, size_t len)
         free(e.path);
     }
     msgpack_unpacked_destroy(&un);
-    return valid;
 }
 
-/* Called when the stream ended in an incomplete value: under the append lock
- * (so no writer is mid-record), re-reads and cuts the file at its valid prefix. */
-static void repair_tail(struct ik_srcmemo *m)
+/* Under the append lock (so no writer is mid-record): re-reads the memo,
+ * overwrites each corrupt entry with nil bytes (msgpack values every reader
+ * skips; the entries around it and concurrent appenders' offsets stay as they
+ * are) and cuts a torn tail. Calls bad (if given) for each repair, once: a
+ * second process finds nothing left to repair. Returns the sealed entries
+ * seen, or -errno. */
+static long repair(const char *file, void (*bad)(size_t off, const char *what, void *arg),
+                   void *arg)
 {
-    int fd = open(m->file, O_RDWR | O_CLOEXEC);
+    int fd = open(file, O_RDWR | O_CLOEXEC);
     if (fd < 0)
-        return; /* read-only cache: leave it; the loader ignores the tail anyway */
+        return -errno; /* read-only cache: leave it; the loader skips the damage anyway */
     if (flock(fd, LOCK_EX) != 0) {
+        int e = errno;
         close(fd);
-        return;
+        return -e;
     }
     char *data = NULL;
     size_t len = 0;
     struct ik_diag d = IK_DIAG_INIT;
-    if (ik_read_file(m->file, &data, &len, &d) == 0) {
-        size_t valid = load_stream(m, data, len);
-        if (valid < len && ftruncate(fd, (off_t)valid) == 0)
-            fprintf(stderr, "ikada: warning: %s: offset %zu: dropped a torn record (a run was "
-                            "interrupted while writing it)\n", ik_display_path(m->file), valid);
+    long rc = 0;
+    if (ik_read_file(file, &data, &len, &d) == 0) {
+        struct scan sc;
+        scan_stream(NULL, data, len, &sc);
+        char nil[256];
+        memset(nil, 0xc0, sizeof nil);
+        for (size_t i = 0; i < sc.n_bad; i++) {
+            bool ok = true;
+            for (size_t k = 0; ok && k < sc.bad[i].len; k += sizeof nil) {
+                size_t n = sc.bad[i].len - k < sizeof nil ? sc.bad[i].len - k : sizeof nil;
+                ok = pwrite(fd, nil, n, (off_t)(sc.bad[i].off + k)) == (ssize_t)n;
+            }
+            if (bad && ok)
+                bad(sc.bad[i].off, "a corrupt entry (its checksum does not match its bytes)", arg);
+        }
+        if (sc.valid < len && ftruncate(fd, (off_t)sc.valid) == 0 && bad)
+            bad(sc.valid, "a torn record (a run was interrupted while writing it)", arg);
+        rc = (long)sc.entries;
+        free(sc.bad);
+    } else {
+        rc = d.code;
     }
     ik_diag_free(&d);
     free(data);
     flock(fd, LOCK_UN);
     close(fd);
+    return rc;
+}
+
+static void warn_repair(size_t off, const char *what, void *arg)
+{
+    fprintf(stderr, "ikada: warning: %s: offset %zu: dropped %s\n",
+            ik_display_path((const char *)arg), off, what);
 }
 
 int ik_srcmemo_open(struct ik_cache *c, struct ik_srcmemo **out, struct ik_diag *d)
@@ -175,8 +226,14 @@ int ik_srcmemo_open(struct ik_cache *c, struct ik_srcmemo **out, struct ik_diag 
     int rc = 0;
     if (access(m->file, F_OK) == 0 || errno != ENOENT) { /* a missing memo is an empty one */
         rc = ik_read_file(m->file, &data, &len, d);
-        if (rc == 0 && load_stream(m, data, len) < len)
-            repair_tail(m);
+        struct scan sc = {0};
+        if (rc == 0)
+            scan_stream(m, data, len, &sc);
+        /* Damage is repaired once, by whoever sees it first, so it is
+         * warned about once and not on every later run. */
+        if (rc == 0 && (sc.n_bad > 0 || sc.valid < len))
+            (void)repair(m->file, warn_repair, m->file);
+        free(sc.bad);
     }
     free(data);
     if (rc != 0) {
@@ -185,6 +242,39 @@ int ik_srcmemo_open(struct ik_cache *c, struct ik_srcmemo **out, struct ik_diag 
     }
     *out = m;
     return 0;
+}
+
+struct check_ctx {
+    void (*bad)(const char *problem, void *arg);
+    void *arg;
+    const char *file;
+};
+
+static void report_repair(size_t off, const char *what, void *arg)
+{
+    struct check_ctx *x = arg;
+    char *msg = ik_xasprintf("%s: offset %zu: %s", ik_display_path(x->file), off, what);
+    x->bad(msg, x->arg);
+    free(msg);
+}
+
+int ik_srcmemo_check(struct ik_cache *c, size_t *checked,
+                     void (*bad)(const char *problem, void *arg), void *arg, struct ik_diag *d)
+{
+    struct check_ctx x = {bad, arg, NULL};
+    char *file = ik_cache_path(c, "srcmemo");
+    x.file = file;
+    long n = repair(file, report_repair, &x);
+    int rc = 0;
+    if (n == -ENOENT)
+        n = 0;
+    if (n < 0)
+        rc = ik_diag_set(d, (int)n, "cannot check %s: %s", ik_display_path(file),
+                         strerror((int)-n));
+    else
+        *checked = (size_t)n;
+    free(file);
+    return rc;
 }
 
 /* Appends one entry. Failure only costs a re-hash next time, so it is not an
@@ -197,13 +287,14 @@ static void append_entry(struct ik_srcmemo *m, const struct memo_entry *e)
         return;
     struct ik_mp_writer w;
     ik_mp_writer_init(&w);
-    ik_mp_array_begin(&w, 6);
+    ik_mp_array_begin(&w, 7);
     ik_mp_pack_str(&w.pk, e->path);
     msgpack_pack_uint64(&w.pk, e->dev);
     msgpack_pack_uint64(&w.pk, e->ino);
     msgpack_pack_uint64(&w.pk, e->size);
     msgpack_pack_uint64(&w.pk, (uint64_t)e->mtime_ns);
     ik_mp_pack_bin(&w.pk, e->hash.b, IK_HASH_BYTES);
+    ik_seal_array(&w);
     ik_mp_array_end(&w);
     if (flock(m->append_fd, LOCK_EX) == 0) {
         struct stat st;

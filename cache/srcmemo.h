@@ -9,9 +9,16 @@
  * path bytewise (symlinks are followed, dot-files included).
  *
  * On-disk format: root/srcmemo, an append-only stream of msgpack arrays
- * [path, dev, ino, size, mtime_ns, hash(bin32)]; the last entry for a path
- * wins; a torn tail (crash while appending) is ignored. Appends take an
- * exclusive flock so concurrent runs interleave whole records. */
+ * [path, dev, ino, size, mtime_ns, hash(bin32), sum(bin8)]; sum (cache/seal.h)
+ * is the first 8 bytes of the SHA-256 of the entry's bytes before it. The last
+ * entry for a path wins. Appends take an exclusive flock so concurrent runs
+ * interleave whole records. Damage is never believed: an entry whose sum does
+ * not match is dropped (the file is hashed again) and overwritten in place
+ * with nil bytes, a torn tail (crash while appending) is cut off, each with
+ * one warning. Entries of 6 items (written before sums existed) cannot vouch
+ * for their hash and are not used: after an upgrade each source file is
+ * hashed once more. Nil bytes and 7-item entries are skipped by older
+ * readers, so an older ikada keeps working on the same memo. */
 #ifndef IK_CACHE_SRCMEMO_H
 #define IK_CACHE_SRCMEMO_H
 
@@ -38,5 +45,12 @@ uint64_t ik_srcmemo_hashed_bytes(const struct ik_srcmemo *m);
 
 /* Accepts NULL. */
 void ik_srcmemo_close(struct ik_srcmemo *m);
+
+/* `ikada cache verify`: checks every entry of c's memo, repairing as a load
+ * does, and calls bad with one message (naming the file and offset) per
+ * corrupt entry or torn tail. *checked: the sealed entries seen. Returns 0 or
+ * -errno with d filled. */
+int ik_srcmemo_check(struct ik_cache *c, size_t *checked,
+                     void (*bad)(const char *problem, void *arg), void *arg, struct ik_diag *d);
 
 #endif

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cache/lock.h"
 #include "cache/refs.h"
@@ -28,7 +29,7 @@ static const struct ik_cli_command verbs[] = {
     {"export", "export REF -o FILE [--format msgpack|jsonl|json|raw]",
      "write an artifact to a file", ik__cc_export},
     {"diff", "diff REF REF [--json]", "compare two artifacts", ik__cc_diff},
-    {"verify", "verify [--json]", "re-hash every object; quarantine corrupt ones", ik__cc_verify},
+    {"verify", "verify [--json]", "re-hash every object, check every record; quarantine corrupt ones", ik__cc_verify},
     {"gc", "gc [--keep-runs N] [--dry-run] [--json]",
      "remove what refs and the last N runs do not reach", ik__cc_gc},
     {"du", "du [--json]", "sizes and counts per part of the cache", ik__cc_du},
@@ -41,10 +42,13 @@ static void usage(FILE *out)
     for (const struct ik_cli_command *v = verbs; v->name; v++)
         fprintf(out, "  %s\n      %s\n", v->usage, v->summary);
     fprintf(out, "\nREF is graph:node.port, node.port, node (its action), node.log, a hash or a\n"
-                 "unique hex prefix of at least 4 digits. Every verb accepts --json.\n"
+                 "unique hex prefix of at least 4 digits. graph is the graph file's path (as\n"
+                 "`ikada status` names it, or from the working directory), or a unique shorter\n"
+                 "form: its last parts or its file name, with or without .yaml. Every verb\n"
+                 "accepts --json.\n"
                  "`ikada cache VERB --help` describes a verb.\n\n"
-                 "Exit status: 0 done, 1 failed (verify: corrupt objects found; diff: the\n"
-                 "artifacts differ), 2 bad REF or usage, 75 the cache is busy (verify and gc\n"
+                 "Exit status: 0 done, 1 failed (verify: corrupt objects or records found; diff:\n"
+                 "the artifacts differ), 2 bad REF or usage, 75 the cache is busy (verify and gc\n"
                  "need it to themselves: another ikada process is using it; nothing was done).\n");
 }
 
@@ -240,22 +244,60 @@ void ik__cc_ref_free(struct ik__cc_ref *r)
     memset(r, 0, sizeof *r);
 }
 
-/* Finds the graph holding `node` (or checks `graph` has it): 0 and *key, or
- * IK_ENOTFOUND / IK_EAMBIGUOUS with d set. */
+/* How ref r's graph is named by the REF's graph part: 2 exactly (its identity,
+ * or a path to the graph file from here: sel_id), 1 by trailing parts of the
+ * path or the file name alone, 0 not at all. Any graph when graph is NULL. */
+static int graph_named(const struct ik_ref *r, const char *graph, const char *sel_id)
+{
+    if (graph == NULL)
+        return 1;
+    if (sel_id != NULL && strcmp(r->graph, sel_id) == 0)
+        return 2;
+    return ik_ref_graph_match(r->graph, graph);
+}
+
+/* The stem of a format-1 refs file (cache/refs.h) naming node, or NULL (the
+ * caller frees): such names are not used, but say why a node is not found. */
+static char *legacy_graph(const struct ik_cache *c, const char *node)
+{
+    struct ik_ref *refs = NULL;
+    size_t n = 0;
+    struct ik_diag d = IK_DIAG_INIT;
+    char *found = NULL;
+    if (ik_ref_list(c, IK_REF_LIST_LEGACY | IK_REF_LIST_SKIP_BAD, &refs, &n, &d) == 0)
+        for (size_t i = 0; i < n && found == NULL; i++)
+            if (refs[i].legacy && strcmp(refs[i].node, node) == 0)
+                found = ik_xstrdup(refs[i].graph);
+    ik_diag_free(&d);
+    ik_refs_free(refs, n);
+    return found;
+}
+
+/* Finds the graph holding `node` (or checks `graph` names one that has it): 0
+ * and *key, or IK_ENOTFOUND / IK_EAMBIGUOUS with d set. A graph named exactly
+ * wins over graphs named by a shorter form. */
 static int find_node(const struct ik_cache *c, const char *graph, const char *node,
                      const char *ref, struct ik_hash *key, struct ik_diag *d)
 {
     struct ik_ref *refs = NULL;
     size_t n = 0;
-    int rc = ik_ref_list(c, &refs, &n, d);
+    int rc = ik_ref_list(c, IK_REF_LIST_SKIP_BAD, &refs, &n, d);
     if (rc < 0)
         return rc;
+    /* A graph part that is a path to a graph file from here names it exactly. */
+    char *sel_id = graph != NULL && access(graph, F_OK) == 0 ? ik_ref_graph_id(c, graph) : NULL;
+    int best = 0;
+    for (size_t i = 0; i < n; i++) {
+        int m = strcmp(refs[i].node, node) == 0 ? graph_named(&refs[i], graph, sel_id) : 0;
+        best = m > best ? m : best;
+    }
     size_t hits = 0, first = 0;
     struct ik_buf graphs = IK_BUF_INIT;
     const char **names = ik_xcalloc(n + 1, sizeof *names);
     for (size_t i = 0; i < n; i++) {
         names[i] = refs[i].node;
-        if (strcmp(refs[i].node, node) != 0 || (graph && strcmp(refs[i].graph, graph) != 0))
+        if (best == 0 || strcmp(refs[i].node, node) != 0 ||
+            graph_named(&refs[i], graph, sel_id) != best)
             continue;
         if (hits++ == 0)
             first = i;
@@ -272,9 +314,16 @@ static int find_node(const struct ik_cache *c, const char *graph, const char *no
         rc = ik_diag_set(d, IK_ENOTFOUND, "unknown REF '%s': no %s named '%s'%s%s%s", ref,
                          graph ? "node of that graph" : "node", node,
                          near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
-        ik_diag_hint(d, "REF is graph:node.port, node.port, node, a hash or a hex prefix; "
-                        "`ikada cache ls` lists artifacts");
+        char *old = legacy_graph(c, node);
+        if (old != NULL)
+            ik_diag_hint(d, "only an older ikada's refs name node '%s' (its graph '%s'); run the "
+                            "graph once and its results are named again", node, old);
+        else
+            ik_diag_hint(d, "REF is graph:node.port, node.port, node, a hash or a hex prefix; "
+                            "`ikada cache ls` lists artifacts");
+        free(old);
     }
+    free(sel_id);
     free(names);
     ik_buf_free(&graphs);
     ik_refs_free(refs, n);
@@ -284,7 +333,8 @@ static int find_node(const struct ik_cache *c, const char *graph, const char *no
 static int resolve_name(const struct ik_cache *c, const char *ref, struct ik__cc_ref *out,
                         struct ik_diag *d)
 {
-    const char *colon = strchr(ref, ':');
+    /* The last ':', as node and port names have none and a graph path may. */
+    const char *colon = strrchr(ref, ':');
     char *graph = colon ? ik_xstrndup(ref, (size_t)(colon - ref)) : NULL;
     const char *rest = colon ? colon + 1 : ref;
     char *node = ik_xstrdup(rest), *port = NULL;

@@ -13,13 +13,61 @@
 #include "cli/cli.h"
 #include "cli/cache_int.h"
 #include "base/error.h"
+#include "base/file.h"
 
 static const char verify_help[] =
     "Re-hashes every object under the exclusive cache lock. Corrupt objects are\n"
     "moved to quarantine/, and the actions that produced them will re-run.\n"
+    "Then checks every action record, refs file, run record and source-memo entry\n"
+    "against its checksum: a corrupt file is moved to quarantine/ (a memo entry is\n"
+    "dropped in place), and the next run rebuilds what it held.\n"
     "Exit 0 when all is intact, 1 when anything was corrupt, 75 when another\n"
     "ikada process is using the cache (nothing was checked: try again later).\n\n"
-    "  --json  {checked, ok, corrupt, bytes_checked, corrupt_objects: [{hash, producers}]}\n";
+    "  --json  {checked, ok, corrupt, bytes_checked, corrupt_objects: [{hash, producers}],\n"
+    "           records_checked, records_corrupt,\n"
+    "           corrupt_records: [{path, problem, moved_to}]}\n";
+
+/* The records part of verify's report (cache/verify.c): a count line and one
+ * line per corrupt record, or the JSON fields records_checked, records_corrupt
+ * and corrupt_records [{path, problem, moved_to}]. */
+static void print_records(const struct ik_verify_report *rep, struct ik_jsonw *w,
+                          struct ik_buf *out)
+{
+    if (w != NULL) {
+        ik_jsonw_key(w, "records_checked");
+        ik_jsonw_uint(w, rep->records_checked);
+        ik_jsonw_key(w, "records_corrupt");
+        ik_jsonw_uint(w, rep->records_corrupt);
+        ik_jsonw_key(w, "corrupt_records");
+        ik_jsonw_begin_array(w);
+    } else {
+        ik_buf_printf(out, "checked %zu records (action records, refs, run records, source "
+                           "memo entries): %zu corrupt\n", rep->records_checked,
+                      rep->records_corrupt);
+    }
+    for (size_t i = 0; i < rep->n_bad_records; i++) {
+        const struct ik_verify_record *r = &rep->bad_records[i];
+        const char *moved = r->moved ? ik_display_path(r->moved) : NULL;
+        if (w != NULL) {
+            ik_jsonw_begin_object(w);
+            ik_jsonw_key(w, "path");
+            ik_jsonw_str(w, ik_display_path(r->path));
+            ik_jsonw_key(w, "problem");
+            ik_jsonw_str(w, r->problem);
+            ik_jsonw_key(w, "moved_to");
+            if (moved)
+                ik_jsonw_str(w, moved);
+            else
+                ik_jsonw_null(w);
+            ik_jsonw_end_object(w);
+        } else {
+            ik_buf_printf(out, "corrupt  %s (%s%s)\n", r->problem, moved ? "moved to " : "",
+                          moved ? moved : "repaired in place");
+        }
+    }
+    if (w != NULL)
+        ik_jsonw_end_array(w);
+}
 
 int ik__cc_verify(int argc, char **argv)
 {
@@ -103,14 +151,16 @@ int ik__cc_verify(int argc, char **argv)
             ik_buf_puts(&out, n_prod ? "\n" : "; no action produced it\n");
         }
     }
-    if (json) {
+    if (json)
         ik_jsonw_end_array(&w);
+    print_records(&rep, json ? &w : NULL, &out);
+    if (json) {
         ik_jsonw_end_object(&w);
         ik_buf_putc(&out, '\n');
     }
     ik__cc_out(&out);
     ik_buf_free(&out);
-    rc = rep.objects_corrupt > 0 ? IK_EXIT_FAILED : IK_EXIT_OK;
+    rc = rep.objects_corrupt + rep.records_corrupt > 0 ? IK_EXIT_FAILED : IK_EXIT_OK;
 out:
     ik_verify_report_free(&rep);
     ik__cc_end(&s);

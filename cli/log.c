@@ -90,7 +90,13 @@ int ik_cli_log(int argc, char **argv)
     struct ik_run *runs = NULL;
     size_t n = 0;
     struct ik_diag d = IK_DIAG_INIT;
-    if (ik_runlog_list(c, (size_t)limit, &runs, &n, &d) < 0) {
+    struct ik_runlog_skipped skipped;
+    /* One damaged record costs its own line of history, not the whole log. */
+    int rc = ik_runlog_list_readable(c, (size_t)limit, &runs, &n, &skipped, &d);
+    for (size_t i = 0; i < skipped.n; i++)
+        fprintf(stderr, "ikada: warning: %s (skipped)\n", skipped.why[i]);
+    ik_runlog_skipped_free(&skipped);
+    if (rc < 0) {
         ik_diag_print(&d);
         status = IK_EXIT_FAILED;
     } else if (json) {

@@ -1,4 +1,5 @@
-/* cli/status.c - `ikada status GRAPH`: what is up to date and why not. */
+/* cli/status.c - `ikada status GRAPH`: what is up to date and why not, after
+ * one line naming the graph's identity and the cache it was looked up in. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,8 +22,11 @@ static const char *status_word(const struct ik_plan_entry *e)
     return "stale";
 }
 
-static void print_status(const struct ik_graph *g, const struct ik_plan *p, bool json)
+static void print_status(const struct ik_graph *g, struct ik_plan *p, bool json)
 {
+    /* Which results these are: the graph's identity names its refs (cache/refs.h). */
+    if (!json)
+        printf("graph %s in cache %s\n", ik_plan_graph_id(p), p->cache->root);
     json_t *nodes = json_array();
     for (size_t k = 0; k < g->n_nodes; k++) {
         size_t i = g->topo[k];
@@ -38,7 +42,8 @@ static void print_status(const struct ik_graph *g, const struct ik_plan *p, bool
             printf("%-20s %-11s %s\n", g->nodes[i].name, status_word(e), e->reason ? e->reason : "");
     }
     if (json) {
-        json_t *out = json_pack("{s:s, s:o}", "graph", g->path, "nodes", nodes);
+        json_t *out = json_pack("{s:s, s:s, s:s, s:o}", "graph", g->path, "graph_id",
+                                ik_plan_graph_id(p), "cache", p->cache->root, "nodes", nodes);
         json_dumpf(out, stdout, JSON_INDENT(2));
         putchar('\n');
         json_decref(out);

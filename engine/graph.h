@@ -69,7 +69,8 @@ struct ik_graph_node {
 struct ik_graph {
     char *path;  /* as given to ik_graph_load */
     char *dir;   /* absolute folder of the graph file; file: inputs are relative to it */
-    char *name;  /* the file's base name without .yaml/.yml: names refs in the cache */
+    char *name;  /* the file's base name without .yaml/.yml (refs name a graph by its path:
+                  * ik_plan_graph_id) */
     char *text;  /* the whole file, for error excerpts */
     size_t text_len;
     struct ik_graph_node *nodes; /* in file order */

@@ -40,16 +40,44 @@ void ik_plan_close(struct ik_plan *p)
     p->entries = NULL;
     ik_refset_free(p->refs);
     p->refs = NULL;
+    free(p->graph_id);
+    p->graph_id = NULL;
+}
+
+const char *ik_plan_graph_id(struct ik_plan *p)
+{
+    if (p->graph_id == NULL) {
+        const char *slash = strrchr(p->graph->path, '/');
+        char *file = ik_xasprintf("%s/%s", p->graph->dir, slash ? slash + 1 : p->graph->path);
+        p->graph_id = ik_ref_graph_id(p->cache, file);
+        if (p->graph_id == NULL)
+            p->graph_id = file; /* its folder vanished since loading: the absolute path */
+        else
+            free(file);
+    }
+    return p->graph_id;
 }
 
 struct ik_refset *ik_plan_refs(struct ik_plan *p)
 {
-    if (p->refs == NULL) {
+    if (p->refs == NULL && !p->refs_failed) {
         struct ik_diag d = IK_DIAG_INIT;
-        if (ik_refset_load(p->cache, p->graph->name, &p->refs, &d) < 0) {
-            fprintf(stderr, "ikada: warning: %s\n", ik_diag_message(&d));
-            ik_diag_free(&d);
+        ik_refs_migrate(p->cache);
+        int rc = ik_refset_load(p->cache, ik_plan_graph_id(p), &p->refs, &d);
+        const char *msg = ik_diag_message(&d);
+        if (strncmp(msg, "error: ", 7) == 0)
+            msg += 7;
+        if (rc == IK_ECORRUPT) {
+            /* Refs only name results: start them afresh; the nodes are found
+             * in the action cache by key and the next save rewrites the file. */
+            fprintf(stderr, "ikada: warning: %.*s; rebuilding them from the action records\n",
+                    (int)strcspn(msg, "\n"), msg);
+            p->refs = ik_refset_empty(ik_plan_graph_id(p));
+        } else if (rc < 0) {
+            fprintf(stderr, "ikada: warning: %s\n", msg);
+            p->refs_failed = true; /* warn once */
         }
+        ik_diag_free(&d);
     }
     return p->refs;
 }
@@ -228,6 +256,15 @@ static char *explain(struct ik_plan *p, size_t i)
     return ik_buf_steal(&b);
 }
 
+/* The first output port the graph declares for node n that a lacks, or NULL. */
+static const char *missing_port(const struct ik_graph_node *n, const struct ik_action *a)
+{
+    for (size_t k = 0; k < n->n_outputs; k++)
+        if (ik_action_output(a, n->outputs[k]) == NULL)
+            return n->outputs[k];
+    return NULL;
+}
+
 int ik_plan_resolve(struct ik_plan *p, size_t i, bool force, struct ik_diag *d)
 {
     const struct ik_graph_node *n = &p->graph->nodes[i];
@@ -242,21 +279,39 @@ int ik_plan_resolve(struct ik_plan *p, size_t i, bool force, struct ik_diag *d)
     /* The refs remember the outputs of each node's last key: a no-op run
      * plans from that one file instead of one action record per node. */
     struct ik_refset *refs = ik_plan_refs(p);
-    struct ik_action *a = refs ? ik_refset_action(refs, n->name, &e->key) : NULL;
+    struct ik_action *a = refs ? ik_refset_action(refs, p->cache, n->name, &e->key) : NULL;
     rc = a ? 0 : ik_action_get(p->cache, &e->key, &a, d);
+    char *unusable = NULL;
     if (rc == IK_ECORRUPT) {
-        ik_diag_free(d); /* an unreadable record is a cache miss: the rerun rewrites it */
+        /* An unreadable record is a cache miss: the rerun rewrites it. */
+        const char *msg = ik_diag_message(d) + strlen("error: ");
+        const char *what = strstr(msg, "corrupt action record: ");
+        what = what ? what + strlen("corrupt action record: ") : msg;
+        unusable = ik_xasprintf("its action record is corrupt (%.*s)", (int)strcspn(what, "\n"),
+                                what);
+        ik_diag_free(d);
         rc = -ENOENT;
     }
     if (rc < 0 && rc != -ENOENT)
         return rc;
+    const char *missing = a ? missing_port(n, a) : NULL;
+    if (missing != NULL) {
+        /* Every declared output exists in a record the node wrote (exec
+         * checks it), so a record without one was damaged or is not this
+         * node's: never feed consumers from it. */
+        unusable = ik_xasprintf("its action record lacks output '%s'", missing);
+        ik_action_free(a);
+        a = NULL;
+    }
     if (a != NULL && !force && ik_action_outputs_present(p->cache, a)) {
         e->state = IK_PLAN_CACHED;
         e->action = a;
         return 0;
     }
     e->state = IK_PLAN_STALE;
-    e->reason = force && a ? ik_xstrdup("forced (--force)") : explain(p, i);
+    e->reason = force && a ? ik_xstrdup("forced (--force)") : unusable ? unusable : explain(p, i);
+    if (e->reason != unusable)
+        free(unusable);
     ik_action_free(a);
     return 0;
 }

@@ -47,6 +47,8 @@ struct ik_plan {
     struct ik_srcmemo *memo;    /* borrowed */
     struct ik_plan_entry *entries; /* one per graph node */
     struct ik_refset *refs;     /* the graph's refs, loaded on first use (owned) */
+    bool refs_failed;           /* they could not be loaded (warned once) */
+    char *graph_id;             /* the graph's identity in the cache (cache/refs.h), owned */
 };
 
 void ik_plan_init(struct ik_plan *p, struct ik_graph *g, struct ik_cache *c, struct ik_srcmemo *m);
@@ -72,10 +74,16 @@ int ik_plan_resolve_all(struct ik_plan *p, const bool *selected, const bool *for
 int ik_plan_select(const struct ik_graph *g, char *const *targets, size_t n, bool *selected,
                    struct ik_diag *d);
 
-/* The graph's refs (what each node last ran with), loaded once. NULL, with a
- * warning printed, when they cannot be read: refs only explain and name
- * results, so a damaged ref file must not stop a run. */
+/* The graph's refs (what each node last ran with), loaded once (after moving
+ * an older ikada's refs aside: ik_refs_migrate). Refs only explain and name
+ * results, so a damaged refs file must not stop a run: a corrupt one is
+ * replaced by an empty set that the scheduler's next save writes (one
+ * warning); an unreadable one gives NULL (one warning). */
 struct ik_refset *ik_plan_refs(struct ik_plan *p);
+
+/* The graph's identity in the cache: its path relative to the folder holding
+ * the cache, or absolute (cache/refs.h). Computed once. */
+const char *ik_plan_graph_id(struct ik_plan *p);
 
 /* Stores the action that just ran for node i (takes ownership). */
 void ik_plan_set_action(struct ik_plan *p, size_t i, struct ik_action *a);

@@ -1,10 +1,11 @@
 /* tests/cache/test_action.c - action records: round trip, missing, corrupt,
- * outputs_present, foreach. */
+ * outputs_present, foreach, checksums. */
 #include <errno.h>
 
 #include "cache/action.h"
 #include "cache/cas.h"
 #include "base/error.h"
+#include "base/mp.h"
 #include "tests/common/tmpcache.h"
 
 TestSuite(cache_action, .init = tc_setup, .fini = tc_teardown);
@@ -170,4 +171,88 @@ Test(cache_action, foreach_and_remove)
     cr_assert_eq(n, 1);
     struct ik_action *got = NULL;
     cr_assert_eq(ik_action_get(T.c, &a.key, &got, &d), -ENOENT);
+}
+
+/* The record file of key, read whole (caller frees); *len its size. */
+static char *read_record(const struct ik_hash *key, size_t *len)
+{
+    char hex[IK_HASH_HEX_LEN + 1];
+    ik_hash_to_hex(key, hex);
+    char *path = ik_xasprintf("%s/actions/%.2s/%s", T.c->root, hex, hex + 2);
+    char *data = NULL;
+    struct ik_diag d = IK_DIAG_INIT;
+    cr_assert_eq(ik_read_file(path, &data, len, &d), 0);
+    free(path);
+    return data;
+}
+
+Test(cache_action, one_flipped_byte_anywhere_is_corrupt)
+{
+    /* Flipping a port name, an output hash digit or a size still parses;
+     * only the checksum tells. */
+    struct ik_action a = make_action("spec flip");
+    struct ik_diag d = IK_DIAG_INIT;
+    cr_assert_eq(ik_action_put(T.c, &a, &d), 0);
+    size_t len = 0;
+    char *good = read_record(&a.key, &len);
+    for (size_t i = 0; i < len; i += 7) {
+        char *bad = ik_xmalloc(len);
+        memcpy(bad, good, len);
+        bad[i] ^= 0x01;
+        overwrite_record(&a.key, bad, len);
+        struct ik_action *b = NULL;
+        int rc = ik_action_get(T.c, &a.key, &b, &d);
+        cr_assert_eq(rc, IK_ECORRUPT, "a flip at byte %zu of %zu was believed", i, len);
+        cr_assert_null(b);
+        free(bad);
+    }
+    overwrite_record(&a.key, good, len);
+    struct ik_action *b = NULL;
+    cr_assert_eq(ik_action_get(T.c, &a.key, &b, &d), 0, "%s", ik_diag_message(&d));
+    ik_action_free(b);
+    free(good);
+    ik_diag_free(&d);
+}
+
+Test(cache_action, records_without_a_sum_are_read_only_in_their_old_shape)
+{
+    struct ik_action a = make_action("spec old");
+    struct ik_diag d = IK_DIAG_INIT;
+    cr_assert_eq(ik_action_put(T.c, &a, &d), 0);
+    size_t len = 0;
+    char *data = read_record(&a.key, &len);
+    /* The record as an ikada before sums wrote it: 11 fields, no "sum". */
+    msgpack_unpacked un;
+    msgpack_unpacked_init(&un);
+    cr_assert_eq(msgpack_unpack_next(&un, data, len, NULL), MSGPACK_UNPACK_SUCCESS);
+    cr_assert_eq(un.data.via.map.size, 12);
+    cr_assert(ik_mp_str_eq(&un.data.via.map.ptr[11].key, "sum"));
+    struct ik_mp_writer w;
+    ik_mp_writer_init(&w);
+    msgpack_pack_map(&w.pk, 11);
+    for (uint32_t i = 0; i < 11; i++) {
+        msgpack_pack_object(&w.pk, un.data.via.map.ptr[i].key);
+        msgpack_pack_object(&w.pk, un.data.via.map.ptr[i].val);
+    }
+    overwrite_record(&a.key, w.sb.data, w.sb.size);
+    struct ik_action *b = NULL;
+    cr_assert_eq(ik_action_get(T.c, &a.key, &b, &d), 0, "an old record is refused: %s",
+                 ik_diag_message(&d));
+    cr_assert_eq(b->n_outputs, 2);
+    ik_action_free(b);
+    /* A 12th field that is not a valid sum: corrupt, not old. */
+    ik_mp_writer_clear(&w);
+    msgpack_pack_map(&w.pk, 12);
+    for (uint32_t i = 0; i < 11; i++) {
+        msgpack_pack_object(&w.pk, un.data.via.map.ptr[i].key);
+        msgpack_pack_object(&w.pk, un.data.via.map.ptr[i].val);
+    }
+    ik_mp_pack_str(&w.pk, "sun"); /* "sum" with a flipped bit */
+    msgpack_pack_object(&w.pk, un.data.via.map.ptr[11].val);
+    overwrite_record(&a.key, w.sb.data, w.sb.size);
+    cr_assert_eq(ik_action_get(T.c, &a.key, &b, &d), IK_ECORRUPT);
+    ik_mp_writer_free(&w);
+    msgpack_unpacked_destroy(&un);
+    free(data);
+    ik_diag_free(&d);
 }

@@ -1,5 +1,6 @@
 /* tests/cache/test_gc.c - gc keeps what refs and recent runs reach and removes
- * the rest; dry runs remove nothing; the tmp/ sweep; verify_all and du. */
+ * the rest; dry runs remove nothing; the tmp/ sweep; verify_all (objects and records) and du. */
+#include <dirent.h>
 #include <errno.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -198,6 +199,82 @@ Test(cache_gc, du_counts_per_folder)
     cr_assert_eq(rep.dirs[IK_DU_QUARANTINE].files, 0);
     cr_assert_eq(rep.total_files, 5);
     ik_du_report_free(&rep);
+}
+
+/* Flips one bit of byte `at` (from the end when negative) of a file. */
+static void flip_file(const char *path, long at)
+{
+    char *data = NULL;
+    size_t len = 0;
+    struct ik_diag d = IK_DIAG_INIT;
+    cr_assert_eq(ik_read_file(path, &data, &len, &d), 0, "%s", ik_diag_message(&d));
+    size_t i = at < 0 ? len - (size_t)-at : (size_t)at;
+    data[i] ^= 0x01;
+    unlink(path);
+    free(tc_write(path, data, len));
+    free(data);
+}
+
+/* The one file directly in folder rel of the cache whose name starts with prefix. */
+static char *only_file(const char *rel, const char *prefix)
+{
+    char *dir = ik_xasprintf("%s/%s", T.c->root, rel);
+    DIR *dd = opendir(dir);
+    cr_assert_not_null(dd, "%s", dir);
+    char *found = NULL;
+    struct dirent *e;
+    while ((e = readdir(dd)) != NULL)
+        if (e->d_name[0] != '.' && strncmp(e->d_name, prefix, strlen(prefix)) == 0)
+            found = ik_xasprintf("%s/%s", dir, e->d_name);
+    closedir(dd);
+    free(dir);
+    cr_assert_not_null(found);
+    return found;
+}
+
+Test(cache_gc, verify_checks_every_kind_of_record)
+{
+    struct ik_hash out, log;
+    struct ik_hash key = node("n", &out, &log);
+    struct ik_diag d = IK_DIAG_INIT;
+    cr_assert_eq(ik_ref_set(T.c, "g.yaml", "n", &key, &d), 0);
+    run_with(1700000000000, &key);
+    struct ik_verify_report rep;
+    cr_assert_eq(ik_cache_verify_all(T.c, &rep, &d), 0, "%s", ik_diag_message(&d));
+    cr_assert_eq(rep.records_checked, 3, "one action record, one refs file, one run");
+    cr_assert_eq(rep.records_corrupt, 0);
+    ik_verify_report_free(&rep);
+
+    char hex[IK_HASH_HEX_LEN + 1];
+    ik_hash_to_hex(&key, hex);
+    char *rec = ik_xasprintf("%s/actions/%.2s/%s", T.c->root, hex, hex + 2);
+    char *refs = only_file("refs", "g-");
+    char *run = only_file("runs", "17");
+    flip_file(rec, 30);
+    flip_file(refs, -3);
+    flip_file(run, 20);
+    cr_assert_eq(ik_cache_verify_all(T.c, &rep, &d), 0, "%s", ik_diag_message(&d));
+    cr_assert_eq(rep.objects_corrupt, 0);
+    cr_assert_eq(rep.records_checked, 3);
+    cr_assert_eq(rep.records_corrupt, 3);
+    cr_assert_eq(rep.n_bad_records, 3);
+    const char *want[] = {"corrupt action record", "corrupt refs", "corrupt run record"};
+    for (size_t i = 0; i < 3; i++) {
+        cr_assert_not_null(strstr(rep.bad_records[i].problem, want[i]), "%s",
+                           rep.bad_records[i].problem);
+        cr_assert_not_null(rep.bad_records[i].moved);
+        cr_assert_not_null(strstr(rep.bad_records[i].moved, "/quarantine/"));
+        cr_assert(tc_exists(rep.bad_records[i].moved));
+        cr_assert(!tc_exists(rep.bad_records[i].path));
+    }
+    cr_assert_not_null(strstr(rep.bad_records[0].moved, hex), "an action keeps its whole key");
+    ik_verify_report_free(&rep);
+    cr_assert_eq(ik_cache_verify_all(T.c, &rep, &d), 0);
+    cr_assert_eq(rep.records_corrupt, 0, "the second verify is clean");
+    ik_verify_report_free(&rep);
+    free(rec);
+    free(refs);
+    free(run);
 }
 
 /* What a killed process left in tmp/ goes; what a live process may still be

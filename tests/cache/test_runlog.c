@@ -95,3 +95,42 @@ Test(cache_runlog, empty)
     cr_assert_eq(n, 0);
     ik_runs_free(runs, n);
 }
+
+Test(cache_runlog, a_corrupt_record_is_skipped_by_readable_listing_only)
+{
+    write_run(1700000000500, "b");
+    write_run(1700000001000, "c");
+    write_run(1700000002000, "d");
+    /* Damage c's record with one flipped byte in its graph name. */
+    char *path = ik_xasprintf("%s/runs/1700000001000-%ld.mp", T.c->root, (long)getpid());
+    char *data = NULL;
+    size_t len = 0;
+    struct ik_diag d = IK_DIAG_INIT;
+    cr_assert_eq(ik_read_file(path, &data, &len, &d), 0);
+    char *g = memmem(data, len, "\xa1" "c", 2);
+    cr_assert_not_null(g);
+    g[1] = 'x';
+    unlink(path);
+    free(tc_write(path, data, len));
+    free(data);
+
+    struct ik_run *runs = NULL;
+    size_t n = 0;
+    cr_assert_eq(ik_runlog_list(T.c, 0, &runs, &n, &d), IK_ECORRUPT, "gc must not guess");
+    cr_assert_not_null(strstr(d.text, "corrupt run record"), "%s", d.text);
+    ik_diag_free(&d);
+    struct ik_runlog_skipped sk;
+    cr_assert_eq(ik_runlog_list_readable(T.c, 2, &runs, &n, &sk, &d), 0, "%s",
+                 ik_diag_message(&d));
+    cr_assert_eq(n, 2, "the limit counts readable runs");
+    cr_assert_str_eq(runs[0].graph, "d");
+    cr_assert_str_eq(runs[1].graph, "b");
+    cr_assert_eq(sk.n, 1);
+    cr_assert_not_null(strstr(sk.why[0], "1700000001000-"), "%s", sk.why[0]);
+    cr_assert_null(strchr(sk.why[0], '\n'), "one line: %s", sk.why[0]);
+    cr_assert_eq(ik_runlog_check(path, &d), IK_ECORRUPT);
+    ik_diag_free(&d);
+    ik_runlog_skipped_free(&sk);
+    ik_runs_free(runs, n);
+    free(path);
+}

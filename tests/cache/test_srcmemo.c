@@ -1,9 +1,11 @@
 /* tests/cache/test_srcmemo.c - source hashes memoised by stat data: hits,
- * misses after a change, folders, persistence, a torn memo tail. */
+ * misses after a change, folders, persistence, a torn memo tail, damaged and
+ * unsealed entries. */
 #include <errno.h>
 
 #include "cache/srcmemo.h"
 #include "base/error.h"
+#include "base/mp.h"
 #include "tests/common/tmpcache.h"
 
 TestSuite(cache_srcmemo, .init = tc_setup, .fini = tc_teardown);
@@ -14,6 +16,12 @@ static struct ik_srcmemo *open_memo(void)
     struct ik_diag d = IK_DIAG_INIT;
     cr_assert_eq(ik_srcmemo_open(T.c, &m, &d), 0, "%s", ik_diag_message(&d));
     return m;
+}
+
+static void count_bad(const char *problem, void *arg)
+{
+    cr_assert_not_null(strstr(problem, "srcmemo: offset "), "%s", problem);
+    (*(int *)arg)++;
 }
 
 static struct ik_hash hash_of(struct ik_srcmemo *m, const char *path, uint64_t *size)
@@ -219,4 +227,110 @@ Test(cache_srcmemo, symlink_loop_is_refused)
     ik_srcmemo_close(m);
     free(link);
     free(dir);
+}
+
+/* Flips one bit of the last copy of h's bytes in the memo file. */
+static void flip_memo_hash(const struct ik_hash *h)
+{
+    char *memo = ik_cache_path(T.c, "srcmemo");
+    char *data = NULL;
+    size_t len = 0;
+    struct ik_diag d = IK_DIAG_INIT;
+    cr_assert_eq(ik_read_file(memo, &data, &len, &d), 0);
+    char *at = NULL;
+    for (char *p = data; (p = memmem(p, len - (size_t)(p - data), h->b, IK_HASH_BYTES)); p++)
+        at = p;
+    cr_assert_not_null(at, "the hash is not in the memo");
+    at[3] ^= 0x10;
+    free(tc_write(memo, data, len));
+    free(data);
+    free(memo);
+}
+
+Test(cache_srcmemo, a_flipped_hash_is_not_believed_and_repaired_once)
+{
+    char *p = old_file("x.txt", "content");
+    struct ik_srcmemo *m = open_memo();
+    struct ik_hash good = hash_of(m, p, NULL);
+    ik_srcmemo_close(m);
+    flip_memo_hash(&good);
+    m = open_memo();
+    struct ik_hash h = hash_of(m, p, NULL);
+    cr_assert(ik_hash_equal(&h, &good), "the flipped hash was served");
+    cr_assert_eq(ik_srcmemo_hashed_bytes(m), 7, "the file was not re-hashed");
+    ik_srcmemo_close(m);
+    /* The damage is gone from the file: verify finds nothing, a run reads nothing. */
+    size_t checked = 0;
+    int bad = 0;
+    struct ik_diag d = IK_DIAG_INIT;
+    cr_assert_eq(ik_srcmemo_check(T.c, &checked, count_bad, &bad, &d), 0);
+    cr_assert_eq(bad, 0);
+    cr_assert_eq(checked, 1, "the re-hash's entry (the dropped one is nil bytes now)");
+    m = open_memo();
+    hash_of(m, p, NULL);
+    cr_assert_eq(ik_srcmemo_hashed_bytes(m), 0);
+    ik_srcmemo_close(m);
+    free(p);
+}
+
+Test(cache_srcmemo, check_reports_and_repairs_each_bad_entry)
+{
+    char *p = old_file("x.txt", "content"), *q = old_file("y.txt", "other");
+    struct ik_srcmemo *m = open_memo();
+    struct ik_hash hp = hash_of(m, p, NULL);
+    hash_of(m, q, NULL);
+    ik_srcmemo_close(m);
+    flip_memo_hash(&hp);
+    size_t checked = 0;
+    int bad = 0;
+    struct ik_diag d = IK_DIAG_INIT;
+    cr_assert_eq(ik_srcmemo_check(T.c, &checked, count_bad, &bad, &d), 0, "%s",
+                 ik_diag_message(&d));
+    cr_assert_eq(checked, 2);
+    cr_assert_eq(bad, 1);
+    bad = 0;
+    cr_assert_eq(ik_srcmemo_check(T.c, &checked, count_bad, &bad, &d), 0);
+    cr_assert_eq(bad, 0, "repaired by the first check");
+    m = open_memo();
+    hash_of(m, q, NULL);
+    cr_assert_eq(ik_srcmemo_hashed_bytes(m), 0, "the other entry survives the repair");
+    hash_of(m, p, NULL);
+    cr_assert_eq(ik_srcmemo_hashed_bytes(m), 7);
+    ik_srcmemo_close(m);
+    free(p);
+    free(q);
+}
+
+Test(cache_srcmemo, unsealed_entries_are_not_believed)
+{
+    /* [path, dev, ino, size, mtime_ns, hash] as written before sums: it
+     * cannot vouch for its hash, so the file is hashed again. */
+    char *p = old_file("x.txt", "content");
+    char *real = realpath(p, NULL);
+    struct stat st;
+    cr_assert_eq(stat(real, &st), 0);
+    struct ik_mp_writer w;
+    ik_mp_writer_init(&w);
+    ik_mp_array_begin(&w, 6);
+    ik_mp_pack_str(&w.pk, real);
+    msgpack_pack_uint64(&w.pk, (uint64_t)st.st_dev);
+    msgpack_pack_uint64(&w.pk, (uint64_t)st.st_ino);
+    msgpack_pack_uint64(&w.pk, (uint64_t)st.st_size);
+    msgpack_pack_uint64(&w.pk, (uint64_t)st.st_mtim.tv_sec * 1000000000ull +
+                                   (uint64_t)st.st_mtim.tv_nsec);
+    struct ik_hash wrong;
+    ik_hash_bytes("not the content", 15, &wrong);
+    ik_mp_pack_bin(&w.pk, wrong.b, IK_HASH_BYTES);
+    ik_mp_array_end(&w);
+    char *memo = ik_cache_path(T.c, "srcmemo");
+    free(tc_write(memo, w.sb.data, w.sb.size));
+    ik_mp_writer_free(&w);
+    struct ik_srcmemo *m = open_memo();
+    struct ik_hash h = hash_of(m, p, NULL), want;
+    ik_hash_bytes("content", 7, &want);
+    cr_assert(ik_hash_equal(&h, &want), "an unsealed entry's hash was served");
+    ik_srcmemo_close(m);
+    free(memo);
+    free(real);
+    free(p);
 }

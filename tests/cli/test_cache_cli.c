@@ -73,7 +73,7 @@ static void put_action(const char *node, const char *port, const struct ik_hash 
     struct ik_action_output o = {(char *)port, *out, size, (char *)kind};
     struct ik_action_counter ctr = {(char *)"items", 3};
     struct ik_action a = {*key, (char *)node, 1, (char *)node, &o, 1, log != NULL,
-                          log ? *log : *out, started_ms, 1500, &ctr, 1};
+                          log ? *log : *out, started_ms, 1500, &ctr, 1, {0, 0, 0}};
     struct ik_diag d = IK_DIAG_INIT;
     cr_assert_eq(ik_action_put(T.c, &a, &d), 0, "%s", ik_diag_message(&d));
 }

@@ -2,6 +2,7 @@
  * temporary cache (no processes): selection of targets, cache hits and
  * misses, the reasons `ikada status` prints, and missing source files. */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,7 +92,7 @@ static void fake_run(struct ik_plan *p, size_t i, const char *content)
     cr_assert_eq(ik_cas_put(T.c, content, strlen(content), &a->outputs[0].hash, &d), 0);
     cr_assert_eq(ik_cas_put(T.c, p->entries[i].spec, p->entries[i].spec_len, &spec, &d), 0);
     cr_assert_eq(ik_action_put(T.c, a, &d), 0);
-    cr_assert_eq(ik_ref_set(T.c, p->graph->name, p->graph->nodes[i].name, &a->key, &d), 0);
+    cr_assert_eq(ik_ref_set(T.c, ik_plan_graph_id(p), p->graph->nodes[i].name, &a->key, &d), 0);
     ik_plan_set_action(p, i, a);
 }
 
@@ -176,5 +177,75 @@ Test(plan, missing_source_file_is_reported_at_its_line)
     cr_assert(strstr(ik_diag_message(&d), "cannot read 'nope.txt'") != NULL);
     ik_diag_free(&d);
     ik_plan_close(&p);
+    ik_graph_free(g);
+}
+
+Test(plan, a_record_without_a_declared_output_is_a_miss)
+{
+    /* A damaged (or unsealed, older) record that lacks a port the graph
+     * declares must not feed the consumers: "producer has no output" would
+     * fail every later run. */
+    struct ik_graph *g = load(chain);
+    struct ik_plan p;
+    ik_plan_init(&p, g, T.c, memo);
+    struct ik_diag d = IK_DIAG_INIT;
+    cr_assert_eq(ik_plan_resolve_all(&p, NULL, NULL, &d), 0);
+    fake_run(&p, 0, "one\ntwo\n");
+    struct ik_action *a = NULL;
+    cr_assert_eq(ik_action_get(T.c, &p.entries[0].key, &a, &d), 0);
+    free(a->outputs[0].port);
+    a->outputs[0].port = strdup("p"); /* "o" damaged */
+    cr_assert_eq(ik_action_put(T.c, a, &d), 0);
+    ik_action_free(a);
+    ik_plan_close(&p);
+    ik_plan_init(&p, g, T.c, memo);
+    cr_assert_eq(ik_plan_resolve_all(&p, NULL, NULL, &d), 0, "%s", ik_diag_message(&d));
+    cr_assert_eq(p.entries[0].state, IK_PLAN_STALE);
+    cr_assert_str_eq(p.entries[0].reason, "its action record lacks output 'o'");
+    cr_assert_eq(p.entries[1].state, IK_PLAN_BLOCKED);
+    ik_plan_close(&p);
+    ik_graph_free(g);
+}
+
+Test(plan, corrupt_refs_are_rebuilt_not_fatal)
+{
+    struct ik_graph *g = load(chain);
+    struct ik_plan p;
+    ik_plan_init(&p, g, T.c, memo);
+    struct ik_diag d = IK_DIAG_INIT;
+    cr_assert_eq(ik_plan_resolve_all(&p, NULL, NULL, &d), 0);
+    fake_run(&p, 0, "one\ntwo\n");
+    char *id = strdup(ik_plan_graph_id(&p));
+    cr_assert_str_eq(id, "g.yaml", "named relative to the folder holding the cache");
+    struct ik_refset *rs = NULL;
+    cr_assert_eq(ik_refset_load(T.c, id, &rs, &d), 0);
+    ik_refset_free(rs);
+    ik_plan_close(&p);
+    /* Damage the refs file: the plan still finds a by key, and the set it
+     * gets is marked for rewriting. */
+    char *dir = ik_xasprintf("%s/refs", T.c->root);
+    DIR *dd = opendir(dir);
+    struct dirent *e;
+    char *file = NULL;
+    while ((e = readdir(dd)) != NULL)
+        if (strncmp(e->d_name, "g-", 2) == 0)
+            file = ik_xasprintf("%s/%s", dir, e->d_name);
+    closedir(dd);
+    cr_assert_not_null(file);
+    free(tc_write(file, "\x84junk", 5));
+    ik_plan_init(&p, g, T.c, memo);
+    cr_assert_eq(ik_plan_resolve_all(&p, NULL, NULL, &d), 0, "%s", ik_diag_message(&d));
+    cr_assert_eq(p.entries[0].state, IK_PLAN_CACHED);
+    cr_assert_not_null(p.refs, "no refs to rebuild");
+    ik_refset_set(p.refs, "a", &p.entries[0].key);
+    cr_assert_eq(ik_refset_save(T.c, p.refs, &d), 0, "%s", ik_diag_message(&d));
+    ik_plan_close(&p);
+    cr_assert_eq(ik_refset_load(T.c, id, &rs, &d), 0, "the refs were not rewritten: %s",
+                 ik_diag_message(&d));
+    cr_assert_not_null(ik_refset_get(rs, "a"));
+    ik_refset_free(rs);
+    free(file);
+    free(dir);
+    free(id);
     ik_graph_free(g);
 }
