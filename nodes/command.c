@@ -5,19 +5,14 @@
  * declared in `outputs:` (port -> file name) gets a path in $IKADA_OUT_<port>
  * inside a scratch folder, and the file found there after the command exits 0
  * is stored as a `file` artifact. The command runs with the scratch folder as
- * its working directory; stdout and stderr go to the node's log. Artifacts
+ * its working directory; stdout and stderr go to the node's log. The shell and
+ * what it starts end with the node, at a timeout too (command_shell.h). Artifacts
  * that hold records reach the command as msgpack, or as JSON Lines / JSON
  * with `in_format`, so ordinary text tools can read them. */
-#include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "base/error.h"
 #include "cache/artifact.h"
@@ -28,6 +23,7 @@
 #include "base/mp.h"
 #include "base/xmalloc.h"
 #include "engine/node.h"
+#include "nodes/command_shell.h"
 
 static const struct ik_port_spec command_outputs[] = {{NULL, NULL, false, NULL}};
 static const struct ik_port_spec command_inputs[] = {{NULL, NULL, false, NULL}};
@@ -182,46 +178,6 @@ static void export_env(const msgpack_object *env)
     }
 }
 
-/* Runs shell -c cmd in dir; waits at most timeout_s (0 = forever). */
-static int run_shell(const char *shell, const char *cmd, const char *dir, int64_t timeout_s,
-                     struct ik_diag *d)
-{
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid < 0)
-        return ik_diag_set(d, -errno, "cannot start %s: %s", shell, strerror(errno));
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (chdir(dir) != 0)
-            _exit(127);
-        execl(shell, shell, "-c", cmd, (char *)NULL);
-        fprintf(stderr, "ikada: cannot run %s: %s\n", shell, strerror(errno));
-        _exit(127);
-    }
-    time_t start = time(NULL);
-    int status;
-    for (;;) {
-        pid_t r = waitpid(pid, &status, timeout_s > 0 ? WNOHANG : 0);
-        if (r == pid)
-            break;
-        if (r < 0 && errno != EINTR)
-            return ik_diag_set(d, -errno, "waiting for the command: %s", strerror(errno));
-        if (timeout_s > 0 && time(NULL) - start >= timeout_s) {
-            kill(pid, SIGKILL);
-            waitpid(pid, &status, 0);
-            return ik_diag_set(d, IK_ENODE, "command timed out after %lld s", (long long)timeout_s);
-        }
-        if (r == 0)
-            usleep(20000);
-    }
-    if (WIFSIGNALED(status))
-        return ik_diag_set(d, IK_ENODE, "command killed by signal %d (%s)", WTERMSIG(status),
-                           strsignal(WTERMSIG(status)));
-    if (WEXITSTATUS(status) != 0)
-        return ik_diag_set(d, IK_ENODE, "command exited with status %d", WEXITSTATUS(status));
-    return 0;
-}
-
 static int collect_outputs(struct ik_node_ctx *ctx, const msgpack_object *outputs, char **paths,
                            struct ik_diag *d)
 {
@@ -254,8 +210,8 @@ static int command_run(struct ik_node_ctx *ctx, struct ik_diag *d)
         rc = export_outputs(ctx, outputs, paths, d);
     if (rc == 0) {
         export_env(ik_node_param(ctx, "env"));
-        rc = run_shell(ik_node_param_str(ctx, "shell"), ik_node_param_str(ctx, "cmd"), work,
-                       ik_node_param_int(ctx, "timeout_s"), d);
+        rc = ik__command_run_shell(ik_node_param_str(ctx, "shell"), ik_node_param_str(ctx, "cmd"),
+                                   work, ik_node_param_int(ctx, "timeout_s"), d);
     }
     if (rc == 0)
         rc = collect_outputs(ctx, outputs, paths, d);

@@ -162,7 +162,8 @@ out:
 
 const struct ik_node_type ik_node_distract = {
     .name = "distract",
-    .version = 1,
+    /* 2: the test and unseen artifacts' meta no longer carries oracle_p. */
+    .version = 2,
     .summary = "RAFT samples: oracle + same-group distractors, refusals, prompts as the reference",
     .inputs = distract_inputs,
     .outputs = distract_outputs,

@@ -351,19 +351,25 @@ void ik_distract_pack_record(struct ik_mp_writer *w, const struct ik_raft_sample
     ik_mp_map_end(w);
 }
 
+/* The params that made an artifact. oracle_p only where it can change the
+ * bytes (the train split, the report): the test and unseen sets come from
+ * their own stream and always hold the oracle, so they stay byte-identical
+ * when oracle_p changes, and what reads only them is not re-run. */
 static void pack_meta(struct ik_mp_writer *w, const struct ik_distract_params *p,
-                      const char *split)
+                      const char *split, bool with_oracle_p)
 {
     msgpack_packer *pk = &w->pk;
-    ik_mp_map_begin(w, split ? 4 : 3);
+    ik_mp_map_begin(w, (split ? 1 : 0) + (with_oracle_p ? 1 : 0) + 2);
     if (split) {
         ik_mp_pack_str(pk, "split");
         ik_mp_pack_str(pk, split);
     }
     ik_mp_pack_str(pk, "seed");
     msgpack_pack_uint64(pk, p->seed);
-    ik_mp_pack_str(pk, "oracle_p");
-    msgpack_pack_double(pk, p->oracle_p);
+    if (with_oracle_p) {
+        ik_mp_pack_str(pk, "oracle_p");
+        msgpack_pack_double(pk, p->oracle_p);
+    }
     ik_mp_pack_str(pk, "distractors");
     msgpack_pack_uint64(pk, p->n_distractors);
     ik_mp_map_end(w);
@@ -373,7 +379,7 @@ void ik_distract_pack_samples(struct ik_mp_writer *w, const struct ik_distract_r
                               int split, const struct ik_distract_params *p)
 {
     ik_artifact_begin(w, "raft.samples", 1, 1);
-    pack_meta(w, p, ik_raft_split_names[split]);
+    pack_meta(w, p, ik_raft_split_names[split], split == IK_RAFT_TRAIN);
     ik_mp_pack_str(&w->pk, "records");
     ik_mp_array_begin(w, res->n[split]);
     for (size_t i = 0; i < res->n[split]; i++)
@@ -393,7 +399,7 @@ void ik_distract_pack_report(struct ik_mp_writer *w, const struct ik_distract_re
 {
     msgpack_packer *pk = &w->pk;
     ik_artifact_begin(w, "distract.report", 1, 2);
-    pack_meta(w, p, NULL);
+    pack_meta(w, p, NULL, true);
     ik_mp_pack_str(pk, "splits");
     ik_mp_map_begin(w, IK_RAFT_SPLITS);
     for (int s = 0; s < IK_RAFT_SPLITS; s++) {

@@ -16,7 +16,8 @@
  *   shuffle all train samples (train rows first, then extra rows).
  * Stream 2, seeded with seed ^ IK_DISTRACT_EVAL_STREAM, builds test then
  * unseen (k distractors, shuffle, slot), so that changing oracle_p or the
- * train split never changes the evaluation sets. Drawing distractors is a
+ * refusals never changes the evaluation sets (their meta leaves oracle_p
+ * out too; the train rows still change them, being in their pool). Drawing distractors is a
  * partial Fisher-Yates over a per-group permutation kept across samples. */
 #ifndef IK_NODES_RAFT_DISTRACT_BUILD_H
 #define IK_NODES_RAFT_DISTRACT_BUILD_H
@@ -96,10 +97,12 @@ void ik_distract_result_free(struct ik_distract_result *res);
 void ik_distract_pack_record(struct ik_mp_writer *w, const struct ik_raft_sample *s, int split,
                              const struct ik_distract_params *p);
 /* Packs a `raft.samples` artifact (schema 1) of one split: meta {split, seed,
- * oracle_p, distractors}, records. */
+ * oracle_p, distractors} for train, {split, seed, distractors} for test and
+ * unseen (which oracle_p does not touch), records. */
 void ik_distract_pack_samples(struct ik_mp_writer *w, const struct ik_distract_result *res,
                               int split, const struct ik_distract_params *p);
-/* Packs the `distract.report` artifact (schema 1): per split samples,
+/* Packs the `distract.report` artifact (schema 1): meta {seed, oracle_p,
+ * distractors}; per split samples,
  * with_oracle, without_oracle, extra_refusals, topped_up_samples,
  * other_group_distractors, oracle_positions [count per slot], refusals [count
  * per template]; records [{split, samples, with_oracle, without_oracle,

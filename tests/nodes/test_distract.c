@@ -1,6 +1,7 @@
 /* tests/nodes/test_distract.c - RAFT samples: oracle rate and slot
  * distribution, same-group distractors and top-ups, refusals, never the
- * oracle's text as a distractor, determinism of the packed artifacts. */
+ * oracle's text as a distractor, determinism of the packed artifacts, and
+ * test/unseen artifacts that oracle_p does not change. */
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,23 +166,26 @@ Test(distract, too_few_answers)
     ik_faq_rows_free(&train);
 }
 
-static void build_pack(const struct ik_faq_rows *sets, uint64_t seed, struct ik_mp_writer *w)
+/* Builds and packs each split and the report into its own writer. */
+static void build_pack(const struct ik_faq_rows *sets, uint64_t seed, double oracle_p,
+                       struct ik_mp_writer w[IK_RAFT_SPLITS + 1])
 {
     struct ik_distract_params p;
     ik_distract_params_default(&p);
     p.seed = seed;
+    p.oracle_p = oracle_p;
     struct ik_distract_result res;
     struct ik_diag d = IK_DIAG_INIT;
     cr_assert_eq(ik_distract_build(&sets[0], &sets[1], &sets[2], &sets[3], &p, &res, &d), 0);
     for (int s = 0; s < IK_RAFT_SPLITS; s++)
-        ik_distract_pack_samples(w, &res, s, &p);
-    ik_distract_pack_report(w, &res, &p);
+        ik_distract_pack_samples(&w[s], &res, s, &p);
+    ik_distract_pack_report(&w[IK_RAFT_SPLITS], &res, &p);
     ik_distract_result_free(&res);
 }
 
-Test(distract, deterministic_by_seed)
+/* 60 train rows of two groups, 10 test, 5 unseen, 5 extra. */
+static void make_sets(struct ik_faq_rows sets[4])
 {
-    struct ik_faq_rows sets[4];
     for (int k = 0; k < 4; k++)
         ik_faq_rows_init(&sets[k]);
     for (int i = 0; i < 60; i++)
@@ -192,18 +196,73 @@ Test(distract, deterministic_by_seed)
         add_row(&sets[2], "U", i);
     for (int i = 70; i < 75; i++)
         add_row(&sets[3], "T", i);
-    struct ik_mp_writer wa, wb, wc;
-    ik_mp_writer_init(&wa);
-    ik_mp_writer_init(&wb);
-    ik_mp_writer_init(&wc);
-    build_pack(sets, 42, &wa);
-    build_pack(sets, 42, &wb);
-    build_pack(sets, 7, &wc);
-    cr_expect(same_bytes(&wa, &wb), "same seed, other bytes");
-    cr_expect(!same_bytes(&wa, &wc), "other seed, same bytes");
-    ik_mp_writer_free(&wa);
-    ik_mp_writer_free(&wb);
-    ik_mp_writer_free(&wc);
+}
+
+/* Do all the artifacts (3 splits and the report) of a and b hold the same bytes? */
+static bool same_artifacts(const struct ik_mp_writer *a, const struct ik_mp_writer *b)
+{
+    for (int s = 0; s <= IK_RAFT_SPLITS; s++)
+        if (!same_bytes(&a[s], &b[s]))
+            return false;
+    return true;
+}
+
+Test(distract, deterministic_by_seed)
+{
+    struct ik_faq_rows sets[4];
+    make_sets(sets);
+    struct ik_mp_writer wa[IK_RAFT_SPLITS + 1], wb[IK_RAFT_SPLITS + 1], wc[IK_RAFT_SPLITS + 1];
+    for (int s = 0; s <= IK_RAFT_SPLITS; s++) {
+        ik_mp_writer_init(&wa[s]);
+        ik_mp_writer_init(&wb[s]);
+        ik_mp_writer_init(&wc[s]);
+    }
+    build_pack(sets, 42, 0.8, wa);
+    build_pack(sets, 42, 0.8, wb);
+    build_pack(sets, 7, 0.8, wc);
+    cr_expect(same_artifacts(wa, wb), "same seed, other bytes");
+    cr_expect(!same_artifacts(wa, wc), "other seed, same bytes");
+    for (int s = 0; s <= IK_RAFT_SPLITS; s++) {
+        ik_mp_writer_free(&wa[s]);
+        ik_mp_writer_free(&wb[s]);
+        ik_mp_writer_free(&wc[s]);
+    }
+    for (int k = 0; k < 4; k++)
+        ik_faq_rows_free(&sets[k]);
+}
+
+/* docs/determinism.md: oracle_p changes the train split and the report, and
+ * leaves the test and unseen artifacts byte-identical (early cutoff for what
+ * reads only them). */
+Test(distract, oracle_p_leaves_eval_sets_byte_identical)
+{
+    struct ik_faq_rows sets[4];
+    make_sets(sets);
+    struct ik_mp_writer a[IK_RAFT_SPLITS + 1], b[IK_RAFT_SPLITS + 1];
+    for (int s = 0; s <= IK_RAFT_SPLITS; s++) {
+        ik_mp_writer_init(&a[s]);
+        ik_mp_writer_init(&b[s]);
+    }
+    build_pack(sets, 42, 0.8, a);
+    build_pack(sets, 42, 0.3, b);
+    cr_expect(!same_bytes(&a[IK_RAFT_TRAIN], &b[IK_RAFT_TRAIN]), "oracle_p did not change train");
+    cr_expect(!same_bytes(&a[IK_RAFT_SPLITS], &b[IK_RAFT_SPLITS]),
+              "oracle_p did not change the report");
+    cr_expect(same_bytes(&a[IK_RAFT_TEST], &b[IK_RAFT_TEST]), "oracle_p changed the test artifact");
+    cr_expect(same_bytes(&a[IK_RAFT_UNSEEN], &b[IK_RAFT_UNSEEN]),
+              "oracle_p changed the unseen artifact");
+    /* The train artifact still says which oracle_p made it. */
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    cr_assert_eq(msgpack_unpack_next(&u, a[IK_RAFT_TRAIN].sb.data, a[IK_RAFT_TRAIN].sb.size, NULL),
+                 MSGPACK_UNPACK_SUCCESS);
+    double v = 0;
+    cr_expect(ik_mp_number(ik_mp_get(ik_mp_get(&u.data, "meta"), "oracle_p"), &v) && v == 0.8);
+    msgpack_unpacked_destroy(&u);
+    for (int s = 0; s <= IK_RAFT_SPLITS; s++) {
+        ik_mp_writer_free(&a[s]);
+        ik_mp_writer_free(&b[s]);
+    }
     for (int k = 0; k < 4; k++)
         ik_faq_rows_free(&sets[k]);
 }
