@@ -262,7 +262,8 @@ static int parse(struct ik_refset *rs, const char *path, const char *data, size_
             memcpy(hex, k->via.str.ptr, IK_HASH_HEX_LEN);
         struct ik_hash h;
         if (kv->key.type != MSGPACK_OBJECT_STR || ik_hash_from_hex(hex, &h) != 0 ||
-            !ik_mp_number(ik_mp_get(&kv->val, "updated_ms"), &updated))
+            !ik_mp_number(ik_mp_get(&kv->val, "updated_ms"), &updated) ||
+            !(updated >= 0 && updated < 9.2e18)) /* converting beyond int64 is undefined */
             rc = IK_ECORRUPT;
         else
             add(rs, kv->key.via.str.ptr, kv->key.via.str.size, &h, (int64_t)updated);

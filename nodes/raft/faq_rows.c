@@ -289,9 +289,11 @@ static void mp_val(const msgpack_object *o, struct val *v)
     }
 }
 
+/* The value of key in map; NULL when absent or when map is not a map (a
+ * stream may hold any value: its type is checked by the caller after this). */
 static const msgpack_object *mp_get(const msgpack_object *map, const char *key)
 {
-    if (!has_name(key))
+    if (!has_name(key) || map->type != MSGPACK_OBJECT_MAP)
         return NULL;
     size_t n = strlen(key);
     for (uint32_t i = 0; i < map->via.map.size; i++) {

@@ -127,6 +127,26 @@ Test(faq_rows, msgpack_array_stream_and_artifact)
     msgpack_sbuffer_destroy(&sb);
 }
 
+/* A stream that starts with a value other than a map or an array is one bad
+ * row, not a map to look "records" up in (found by fuzz/fz_faqrows: that
+ * lookup read a number as a map, out of bounds). */
+Test(faq_rows, msgpack_scalar_is_a_bad_row)
+{
+    static const char *const inputs[] = {"\x0a", "\xa1x", "\xc0\x80", "\xcb\0\0\0\0\0\0\0\0"};
+    static const size_t lens[] = {1, 2, 2, 9};
+    static const char *const want[] = {
+        "error: rows.bin: row 1: expected a map, got a number",
+        "error: rows.bin: row 1: expected a map, got a string",
+        "error: rows.bin: row 1: expected a map, got null",
+        "error: rows.bin: row 1: expected a map, got a number",
+    };
+    for (size_t i = 0; i < 4; i++) {
+        char *msg = parse_msg("rows.bin", inputs[i], lens[i], IK_FAQ_MSGPACK, J, NULL);
+        cr_expect_str_eq(msg, want[i], "input %zu", i);
+        free(msg);
+    }
+}
+
 Test(faq_rows, bad_input_messages)
 {
     expect_err("faq.jsonl",
