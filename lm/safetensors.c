@@ -217,8 +217,11 @@ static int add_file(struct ik_st *st, const char *path, struct ik_diag *d)
         t->name = ik_xstrdup(key);
         st->n++;
     }
-    /* Offsets must tile the buffer exactly, as the reference reader demands. */
-    qsort(st->t + first, st->n - first, sizeof *st->t, cmp_offset);
+    /* Offsets must tile the buffer exactly, as the reference reader demands.
+     * (qsort only with tensors: st->t is NULL until the first, and qsort's
+     * base must not be.) */
+    if (st->n > first)
+        qsort(st->t + first, st->n - first, sizeof *st->t, cmp_offset);
     size_t expect = data_start;
     for (size_t i = first; i < st->n; i++) {
         if (st->t[i].offset != expect) {
@@ -285,7 +288,8 @@ static int open_index(struct ik_st *st, const char *dir, const char *index, stru
     }
     /* Every tensor the index names must be in the shard it names. */
     if (rc == 0) {
-        qsort(st->t, st->n, sizeof *st->t, cmp_name);
+        if (st->n > 0) /* an empty weight_map names no shard */
+            qsort(st->t, st->n, sizeof *st->t, cmp_name);
         json_object_foreach(map, key, val) {
             const struct ik_st_tensor *t = ik_st_find(st, key);
             if (t == NULL) {
@@ -327,7 +331,8 @@ int ik_st_open(struct ik_st **out, const char *path, struct ik_diag *d)
         rc = add_file(st, path, d);
     }
     if (rc == 0) {
-        qsort(st->t, st->n, sizeof *st->t, cmp_name);
+        if (st->n > 0)
+            qsort(st->t, st->n, sizeof *st->t, cmp_name);
         for (size_t i = 1; i < st->n; i++)
             if (strcmp(st->t[i - 1].name, st->t[i].name) == 0) {
                 rc = ik_diag_set(d, IK_ECORRUPT, "tensor '%s' is in both '%s' and '%s'", st->t[i].name,

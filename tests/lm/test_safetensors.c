@@ -140,6 +140,28 @@ Test(lm_safetensors, sharded_folder)
     free(p1), free(p2), free(ip);
 }
 
+/* No tensors at all: a file whose header is {} and an index whose weight_map
+ * is empty open as empty sets (the loaders then name the first tensor they
+ * miss). Both used to hand qsort a NULL base, undefined behaviour that
+ * UBSan reports (found by fuzz/fz_safetensors). */
+Test(lm_safetensors, no_tensors)
+{
+    char *p = raw_file("empty.safetensors", "{}", 0);
+    struct ik_st *st = NULL;
+    struct ik_diag d = IK_DIAG_INIT;
+    cr_assert_eq(ik_st_open(&st, p, &d), 0, "%s", ik_diag_message(&d));
+    cr_expect_eq(ik_st_count(st), 0);
+    ik_st_close(st);
+    char *ip = ik_xasprintf("%s/model.safetensors.index.json", dir);
+    const char *idx = "{\"metadata\": {}, \"weight_map\": {}}";
+    lmt_write(ip, idx, strlen(idx));
+    cr_assert_eq(ik_st_open(&st, dir, &d), 0, "%s", ik_diag_message(&d));
+    cr_expect_eq(ik_st_count(st), 0);
+    ik_st_close(st);
+    free(ip);
+    free(p);
+}
+
 Test(lm_safetensors, error_header_too_long)
 {
     char *p = raw_file("a.safetensors", "{}", 0);
