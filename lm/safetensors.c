@@ -372,7 +372,7 @@ const struct ik_st_tensor *ik_st_at(const struct ik_st *st, size_t i) { return &
 const struct ik_st_tensor *ik_st_find(const struct ik_st *st, const char *name)
 {
     struct ik_st_tensor key = {.name = name};
-    return bsearch(&key, st->t, st->n, sizeof *st->t, cmp_name);
+    return st->n ? bsearch(&key, st->t, st->n, sizeof *st->t, cmp_name) : NULL; /* t may be NULL */
 }
 
 float ik_f16_to_f32(uint16_t h)

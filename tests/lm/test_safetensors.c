@@ -142,8 +142,8 @@ Test(lm_safetensors, sharded_folder)
 
 /* No tensors at all: a file whose header is {} and an index whose weight_map
  * is empty open as empty sets (the loaders then name the first tensor they
- * miss). Both used to hand qsort a NULL base, undefined behaviour that
- * UBSan reports (found by fuzz/fz_safetensors). */
+ * miss). Both used to hand qsort (and a lookup bsearch) a NULL base,
+ * undefined behaviour that UBSan reports (found by fuzz/fz_safetensors). */
 Test(lm_safetensors, no_tensors)
 {
     char *p = raw_file("empty.safetensors", "{}", 0);
@@ -151,6 +151,7 @@ Test(lm_safetensors, no_tensors)
     struct ik_diag d = IK_DIAG_INIT;
     cr_assert_eq(ik_st_open(&st, p, &d), 0, "%s", ik_diag_message(&d));
     cr_expect_eq(ik_st_count(st), 0);
+    cr_expect_null(ik_st_find(st, "a"));
     ik_st_close(st);
     char *ip = ik_xasprintf("%s/model.safetensors.index.json", dir);
     const char *idx = "{\"metadata\": {}, \"weight_map\": {}}";
