@@ -13,6 +13,7 @@
 #include "base/diag.h"
 #include "cache/cache.h"
 #include "base/file.h"
+#include "base/hash.h"
 #include "base/xmalloc.h"
 #include "fuzz/fuzz_util.h"
 #include "lm/tokenizer.h"
@@ -66,6 +67,35 @@ char *fz_write_rel(const char *rel, const void *data, size_t n)
     char *p = fz_path(rel);
     fz_write(p, data, n);
     return p;
+}
+
+const char *fz_folder(const char *rel, const char *const *names, size_t n, const uint8_t *data,
+                      size_t size)
+{
+    static struct {
+        const char *rel;
+        char *dir;
+    } made[4];
+    size_t k = 0;
+    while (k < 4 && made[k].rel && made[k].rel != rel)
+        k++;
+    if (k == 4)
+        abort(); /* more folders than any target uses */
+    if (made[k].rel == NULL) {
+        struct ik_diag d = IK_DIAG_INIT;
+        made[k].rel = rel;
+        made[k].dir = fz_path(rel);
+        if (ik_mkdirs(made[k].dir, &d) != 0)
+            abort();
+    }
+    struct fz_part part[FZ_MAX_PARTS];
+    size_t np = fz_split(data, size, part, n < FZ_MAX_PARTS ? n : FZ_MAX_PARTS);
+    for (size_t i = 0; i < n; i++) {
+        char *p = ik_xasprintf("%s/%s", made[k].dir, names[i]);
+        fz_write(p, i < np ? part[i].p : NULL, i < np ? part[i].n : 0);
+        free(p);
+    }
+    return made[k].dir;
 }
 
 size_t fz_split(const uint8_t *data, size_t n, struct fz_part *parts, size_t max)
@@ -171,6 +201,21 @@ bool fz_mp_plausible(const void *data, size_t n)
     return true;
 }
 
+uint8_t *fz_reseal(const uint8_t *data, size_t n)
+{
+    static const char tail[] = "\xa3sum\xc4\x20"; /* the key "sum", a bin 8 of 32 bytes */
+    const size_t tl = sizeof tail - 1;
+    uint8_t *copy = ik_xmalloc(n + 1);
+    if (n)
+        memcpy(copy, data, n);
+    if (n >= tl + IK_HASH_BYTES && memcmp(copy + n - IK_HASH_BYTES - tl, tail, tl) == 0) {
+        struct ik_hash h;
+        ik_hash_bytes(copy, n - IK_HASH_BYTES, &h);
+        memcpy(copy + n - IK_HASH_BYTES, h.b, IK_HASH_BYTES);
+    }
+    return copy;
+}
+
 struct ik_cache *fz_cache(void)
 {
     static struct ik_cache *c;
@@ -209,6 +254,18 @@ char *fz_find_file(const char *dir)
     }
     closedir(dp);
     return found;
+}
+
+char *fz_cache_file(const char *area)
+{
+    char *dir = ik_cache_path(fz_cache(), area);
+    char *p = fz_find_file(dir);
+    free(dir);
+    if (p == NULL) {
+        fprintf(stderr, "fuzz: the writer made no file in the cache's %s/\n", area);
+        abort();
+    }
+    return p;
 }
 
 void fz_tokenizer(const char *path, const char *text, size_t n)

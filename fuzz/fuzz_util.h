@@ -50,6 +50,13 @@ void fz_write(const char *path, const void *data, size_t n);
 /* Writes data to fz_dir()/rel and returns that path (the caller frees). */
 char *fz_write_rel(const char *rel, const void *data, size_t n);
 
+/* Writes the parts of data (cut at FZ_SEP) as the files names[0..n) of the
+ * folder fz_dir()/rel (created on the first call), a missing part as an
+ * empty file, and returns the folder's path (valid until exit). The model
+ * and adapter targets call it; names must stay the same for one rel. */
+const char *fz_folder(const char *rel, const char *const *names, size_t n, const uint8_t *data,
+                      size_t size);
+
 /* Cuts data at every FZ_SEP into at most max parts; returns their number
  * (>= 1; an empty input is one empty part). */
 size_t fz_split(const uint8_t *data, size_t n, struct fz_part *parts, size_t max);
@@ -63,6 +70,13 @@ char *fz_strndup(const void *data, size_t n);
  * cannot be there. Torn values at the end are fine. */
 bool fz_mp_plausible(const void *data, size_t n);
 
+/* Cache records end in a checksum, `"sum": bin 32` = SHA-256 of every byte
+ * before the 32 (cache/seal.h, where the project has it). When data ends so,
+ * returns a copy (the caller frees) whose digest is recomputed, so a mutated
+ * record reaches the parser behind the check as a hostile but well-sealed
+ * file would; else a plain copy. *n is unchanged. */
+uint8_t *fz_reseal(const uint8_t *data, size_t n);
+
 /* The cache every cache target shares: fz_dir()/cache, created on the first
  * call. Aborts when it cannot be opened. */
 struct ik_cache;
@@ -73,6 +87,10 @@ struct ik_cache *fz_cache(void);
  * real record through the project's writer and then overwrite the file it
  * made, so they follow any change in how records are named. */
 char *fz_find_file(const char *dir);
+
+/* fz_find_file of fz_cache()'s folder `area` ("actions", "refs", ...): the
+ * file a writer has just made there. Aborts when there is none. */
+char *fz_cache_file(const char *area);
 
 /* Loads the tokenizer file at path (lm/tokenizer.h picks the format by its
  * ending) and, when it loads, asks of it what `ikada lm tokenize` and the

@@ -20,15 +20,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         struct ik_action a = {.key = key, .type = "command", .node = "n"};
         if (ik_action_put(c, &a, &d) != 0)
             abort();
-        char *dir = ik_cache_path(c, "actions");
-        path = fz_find_file(dir);
-        free(dir);
-        if (path == NULL)
-            abort();
+        path = fz_cache_file("actions");
     }
     if (!fz_mp_plausible(data, size))
         return 0;
-    fz_write(path, data, size);
+    uint8_t *sealed = fz_reseal(data, size);
+    fz_write(path, sealed, size);
+    free(sealed);
     struct ik_action *a = NULL;
     if (ik_action_get(c, &key, &a, &d) == 0) {
         ik_action_outputs_present(c, a);

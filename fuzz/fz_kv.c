@@ -26,11 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         ik_hash_from_hex(FZ_KEY_HEX, &key);
         if (ik_kv_put(c, "fz", &key, &key, &d) != 0)
             abort();
-        char *dir = ik_cache_path(c, "kv");
-        path = fz_find_file(dir);
-        free(dir);
-        if (path == NULL)
-            abort();
+        path = fz_cache_file("kv");
     }
     fz_write(path, data, size);
     struct ik_hash value;

@@ -1,6 +1,7 @@
 /* fuzz/fz_refs.c - a graph's refs file (cache/refs.h) as a run loads it
  * (ik_refset_load) and as `cache ls` / REF resolution list it (ik_ref_list),
- * then each ref looked up as the planner does. */
+ * then each ref looked up as the planner does. The graph is the quickstart's
+ * identity, graphs/quickstart.yaml, as in the seeds. */
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -13,24 +14,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static char *path;
+    static const char *const graph = "graphs/quickstart.yaml";
     struct ik_cache *c = fz_cache();
     struct ik_diag d = IK_DIAG_INIT;
     if (path == NULL) {
         struct ik_hash key;
         ik_hash_from_hex(FZ_KEY_HEX, &key);
-        if (ik_ref_set(c, "g", "n", &key, &d) != 0)
+        if (ik_ref_set(c, graph, "n", &key, &d) != 0)
             abort();
-        char *dir = ik_cache_path(c, "refs");
-        path = fz_find_file(dir);
-        free(dir);
-        if (path == NULL)
-            abort();
+        path = fz_cache_file("refs");
     }
     if (!fz_mp_plausible(data, size))
         return 0;
-    fz_write(path, data, size);
+    uint8_t *sealed = fz_reseal(data, size);
+    fz_write(path, sealed, size);
+    free(sealed);
     struct ik_refset *rs = NULL;
-    if (ik_refset_load(c, "g", &rs, &d) == 0) {
+    if (ik_refset_load(c, graph, &rs, &d) == 0) {
         struct ik_ref *refs = NULL;
         size_t n = 0;
         struct ik_diag d2 = IK_DIAG_INIT;

@@ -23,15 +23,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         struct ik_run r = {.graph = "g.yaml", .started_ms = 1, .argv = argv, .argc = 3};
         if (ik_runlog_write(c, &r, &d) != 0)
             abort();
-        char *dir = ik_cache_path(c, "runs");
-        path = fz_find_file(dir);
-        free(dir);
-        if (path == NULL)
-            abort();
+        path = fz_cache_file("runs");
     }
     if (!fz_mp_plausible(data, size))
         return 0;
-    fz_write(path, data, size);
+    uint8_t *sealed = fz_reseal(data, size);
+    fz_write(path, sealed, size);
+    free(sealed);
     struct ik_run *runs = NULL;
     size_t n = 0;
     if (ik_runlog_list(c, 0, &runs, &n, &d) == 0) {

@@ -238,8 +238,11 @@ def main():
          % ("[" * 10000, "]" * 10000))
 
     # Cache records of a real run: actions, refs, run record, srcmemo, objects.
-    with tempfile.TemporaryDirectory() as tmp:
-        env = dict(os.environ, IKADA_CACHE=os.path.join(tmp, ".ikada"))
+    # The cache sits in the repository root so that refs name the graph "graphs/quickstart.yaml"
+    # (its path from the cache's folder), which fz_refs loads. The targets re-seal records
+    # (fuzz_util.h's fz_reseal), so seeds edited here need no new checksum.
+    with tempfile.TemporaryDirectory(dir=".", prefix=".fuzz-seeds-") as tmp:
+        env = dict(os.environ, IKADA_CACHE=os.path.abspath(tmp))
         subprocess.run([a.ikada, "run", "graphs/quickstart.yaml"], env=env, check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         root = env["IKADA_CACHE"]

@@ -18,6 +18,11 @@ O=fuzz-build
 : "${FUZZ_CC:=clang}" "${FUZZ_SECONDS:=60}" "${FUZZ_RSS_MB:=2048}" "${FUZZ_TIMEOUT:=30}"
 : "${srcdir:=.}" "${MAKE:=make}"
 
+# libFuzzer reads -max_total_time=0 as "no limit"
+if [ "$mode" = fuzz ] && ! [ "$FUZZ_SECONDS" -gt 0 ] 2>/dev/null; then
+    echo "fuzz: FUZZ_SECONDS must be a positive number of seconds" >&2
+    exit 2
+fi
 mkdir -p "$O"
 cat > "$O/probe.c" <<'EOF'
 int LLVMFuzzerTestOneInput(const unsigned char *d, unsigned long n);
@@ -57,11 +62,6 @@ case $mode in
 targets)
     ;;
 fuzz)
-    # libFuzzer reads -max_total_time=0 as "no limit"
-    if ! [ "$FUZZ_SECONDS" -gt 0 ] 2>/dev/null; then
-        echo "fuzz: FUZZ_SECONDS must be a positive number of seconds" >&2
-        exit 2
-    fi
     for t in $FUZZ_TARGETS; do
         mkdir -p "$O/corpus/$t" "$O/findings/$t"
         seeds="$srcdir/fuzz/corpus/$t"
