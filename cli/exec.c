@@ -59,5 +59,7 @@ int ik_cli_exec(int argc, char **argv)
         ik_exec_report_failure(&d);
     free_files(&req);
     ik_diag_free(&d);
+    /* Not ik_cli_exit_status: 130 means "the run was interrupted" to whoever
+     * reads ikada's statuses, and a node's own IK_ECANCELED is just a failure. */
     return rc == 0 ? IK_EXIT_OK : (rc == IK_EUSAGE ? IK_EXIT_USAGE : IK_EXIT_FAILED);
 }
