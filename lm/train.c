@@ -48,6 +48,7 @@ struct ik_lm_train {
     float *mem;
     size_t n_floats; /* of mem */
     double flops;
+    int n_correct; /* of the last step */
     /* for the current step */
     int dropout;
     uint64_t seed;
@@ -157,6 +158,38 @@ int ik_lm_train_new_opts(struct ik_lm_train **out, const struct ik_lm_model *m, 
         tr->posv[i] = i;
     *out = tr;
     return 0;
+}
+
+size_t ik_lm_train_estimate_bytes(const struct ik_lm_model *m, struct ik_lora *a, int max_seq,
+                                  int opts)
+{
+    struct ik_lm_train tr = {.m = m, .a = a, .S = max_seq < 2 ? 2 : max_seq};
+    tr.ckpt = (opts & IK_LM_TRAIN_CHECKPOINT) != 0;
+    tr.L = ik_xcalloc((size_t)m->cfg.L, sizeof *tr.L);
+    size_t n = layout(&tr, NULL);
+    free(tr.L);
+    return n * sizeof(float) + (size_t)tr.S * sizeof(int);
+}
+
+int ik_lm_train_n_correct(const struct ik_lm_train *tr) { return tr->n_correct; }
+
+/* Target rows of logits whose largest entry (the first, on ties, as
+ * torch.argmax) is the label: TRL's mean_token_accuracy counts these. */
+static int count_correct(const float *logits, const int *labels, const unsigned char *mask, int R,
+                         int V)
+{
+    int n = 0;
+    for (int i = 0; i < R; i++) {
+        if (mask && !mask[i])
+            continue;
+        const float *row = logits + (size_t)i * V;
+        int best = 0;
+        for (int j = 1; j < V; j++)
+            if (row[j] > row[best])
+                best = j;
+        n += best == labels[i];
+    }
+    return n;
 }
 
 void ik_lm_train_free(struct ik_lm_train *tr)
@@ -360,6 +393,7 @@ int ik_lm_train_step(struct ik_lm_train *tr, const int *tokens, const unsigned c
         return ik_diag_set(d, IK_EVALIDATE, "the loss mask selects no token of the %d-token sequence", n);
     int T = n - 1, D = c->D, V = c->V;
     tr->flops = 0;
+    tr->n_correct = 0;
     tr->dropout = (flags & IK_LM_DROPOUT) && tr->a && tr->a->cfg.dropout > 0;
     tr->seed = seed;
     forward_layers(tr, tokens, T);
@@ -374,6 +408,7 @@ int ik_lm_train_step(struct ik_lm_train *tr, const int *tokens, const unsigned c
         const float *xr = tr->xnf + (size_t)r0 * D;
         ik_matmul_fwd(tr->logits, xr, m->lm_head, NULL, R, D, V);
         tr->flops += 2.0 * R * D * V;
+        tr->n_correct += count_correct(tr->logits, tokens + r0 + 1, mask ? mask + r0 + 1 : NULL, R, V);
         for (int i = 0; i < R; i++)
             tr->dnll[i] = mask == NULL || mask[r0 + i + 1] ? grad_scale / (float)count : 0.0f;
         if (bwd)

@@ -59,6 +59,16 @@ int ik_lm_train_step(struct ik_lm_train *tr, const int *tokens, const unsigned c
                      int flags, uint64_t seed, float grad_scale, double *loss, int *n_target,
                      struct ik_diag *d);
 
+/* The target positions of the last ik_lm_train_step whose highest logit
+ * (the first on ties, as torch.argmax) is the label: TRL's
+ * mean_token_accuracy is this over n_target. */
+int ik_lm_train_n_correct(const struct ik_lm_train *tr);
+
+/* The bytes ik_lm_train_new_opts would allocate for these arguments, without
+ * allocating them (for a memory estimate before training starts). */
+size_t ik_lm_train_estimate_bytes(const struct ik_lm_model *m, struct ik_lora *a, int max_seq,
+                                  int opts);
+
 /* Floating-point operations of the GEMMs (2*M*N*K each, base and adapter) of
  * the last ik_lm_train_step, for throughput figures. */
 double ik_lm_train_gemm_flops(const struct ik_lm_train *tr);

@@ -128,3 +128,63 @@ Test(lm_train, checkpointing_gradient_descends)
     ik_lm_model_free(m);
     tc_rmtree(dir);
 }
+
+/* Token accuracy counts the masked positions whose argmax logit (from an
+ * independent forward) is the label; the estimate is the arena's size. */
+Test(lm_train, token_accuracy_and_estimate)
+{
+    struct ik_lm_config c = small_cfg(IK_LM_LLAMA, 0);
+    char *dir = tc_tmpdir();
+    lmt_write_random_model(dir, &c, NULL, IK_ST_F32, 5, 0.5f);
+    struct ik_lm_model *m = NULL;
+    struct ik_diag d = IK_DIAG_INIT;
+    cr_assert_eq(ik_lm_model_load(&m, dir, &d), 0, "%s", ik_diag_message(&d));
+    int tok[NTOK];
+    unsigned char sel[NTOK];
+    struct ik_prng r;
+    ik_prng_seed(&r, 8);
+    for (int i = 0; i < NTOK; i++) {
+        tok[i] = (int)(ik_prng_next(&r) % (uint64_t)c.V);
+        sel[i] = i % 3 != 0;
+    }
+    /* Make some labels the argmax, so the count is neither 0 nor trivial. */
+    struct ik_lm_state *s;
+    cr_assert_eq(ik_lm_state_new(&s, m, NTOK, NTOK, &d), 0);
+    float *logits = malloc((size_t)NTOK * c.V * sizeof *logits);
+    for (int i = 1; i < NTOK; i += 2) {
+        ik_lm_state_reset(s);
+        cr_assert_eq(ik_lm_forward(s, tok, i, logits, &d), 0);
+        const float *row = logits + (size_t)(i - 1) * c.V;
+        int best = 0;
+        for (int j = 1; j < c.V; j++)
+            best = row[j] > row[best] ? j : best;
+        tok[i] = best;
+    }
+    ik_lm_state_reset(s);
+    cr_assert_eq(ik_lm_forward(s, tok, NTOK, logits, &d), 0);
+    int expect = 0, targets = 0;
+    for (int t = 1; t < NTOK; t++) {
+        if (!sel[t])
+            continue;
+        const float *row = logits + (size_t)(t - 1) * c.V;
+        int best = 0;
+        for (int j = 1; j < c.V; j++)
+            best = row[j] > row[best] ? j : best;
+        expect += best == tok[t];
+        targets++;
+    }
+    cr_assert_gt(expect, 0);
+    struct ik_lm_train *tr;
+    cr_assert_eq(ik_lm_train_new(&tr, m, NULL, NTOK, &d), 0);
+    double loss;
+    int n_target;
+    cr_assert_eq(ik_lm_train_step(tr, tok, sel, NTOK, 0, 0, 1.0f, &loss, &n_target, &d), 0);
+    cr_assert_eq(n_target, targets);
+    cr_assert_eq(ik_lm_train_n_correct(tr), expect);
+    cr_assert_eq(ik_lm_train_estimate_bytes(m, NULL, NTOK, 0),
+                 ik_lm_train_bytes(tr) + NTOK * sizeof(int));
+    ik_lm_train_free(tr);
+    free(logits);
+    ik_lm_state_free(s);
+    ik_lm_model_free(m);
+}
