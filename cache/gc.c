@@ -91,14 +91,42 @@ static int list_cb(const struct ik_hash *h, const struct stat *st, void *arg)
     return 0;
 }
 
+struct kv_walk {
+    struct ik_cache *c;
+    const struct hset *roots;
+    struct hset *keep;
+    struct ik_hash *orphans; /* checkpoint keys to remove */
+    size_t n_orphans, cap;
+};
+
+/* A checkpoint is an orphan once its node has finished (an action record
+ * exists: the node failed to remove it, e.g. killed right after storing its
+ * outputs) or when no root names its node any more (its params changed, its
+ * graph was edited): no run would resume from it. */
+static bool checkpoint_is_orphan(const struct kv_walk *w, const struct ik_hash *key)
+{
+    if (!hset_has(w->roots, key))
+        return true;
+    char *path = ik__fanout_path(w->c, "actions", key);
+    struct stat st;
+    bool finished = stat(path, &st) == 0;
+    free(path);
+    return finished;
+}
+
 /* kv entries (cache/kv.h) name objects that were paid for (LLM responses):
- * each one is kept, whatever refs and runs reach. */
+ * each one is kept, whatever refs and runs reach; checkpoints only while a
+ * run could resume from them. */
 static int keep_kv_value(const char *ns, const struct ik_hash *key, const struct ik_hash *value,
                          void *arg)
 {
-    (void)ns;
-    (void)key;
-    hset_add(arg, value);
+    struct kv_walk *w = arg;
+    if (strcmp(ns, IK_KV_CHECKPOINTS) == 0 && checkpoint_is_orphan(w, key)) {
+        w->orphans = ik_xgrow(w->orphans, &w->cap, w->n_orphans + 1, sizeof *w->orphans);
+        w->orphans[w->n_orphans++] = *key;
+        return 0;
+    }
+    hset_add(w->keep, value);
     return 0;
 }
 
@@ -267,11 +295,19 @@ int ik_gc(struct ik_cache *c, size_t keep_runs, bool dry_run, struct ik_gc_repor
         ik_action_free(a);
     }
 
-    if ((rc = ik_kv_foreach(c, keep_kv_value, &keep)) != 0) {
+    struct kv_walk kw = {.c = c, .roots = &roots, .keep = &keep};
+    if ((rc = ik_kv_foreach(c, keep_kv_value, &kw)) != 0) {
+        free(kw.orphans);
         rc = ik_diag_set(d, rc, "cannot list the kv entries of %s: %s",
                          ik_display_path(c->root), strerror(-rc));
         goto out;
     }
+    rep->checkpoints_removed = kw.n_orphans;
+    for (size_t i = 0; i < kw.n_orphans && !dry_run && rc == 0; i++)
+        rc = ik_kv_del(c, IK_KV_CHECKPOINTS, &kw.orphans[i], d);
+    free(kw.orphans);
+    if (rc != 0)
+        goto out;
 
     /* Sweep: list everything first, then delete. */
     rc = ik__foreach_fanout(c, "objects", list_cb, &objs);

@@ -7,8 +7,11 @@
  * cache/refs.h) and every node key recorded in the last `keep_runs` run records. A root keeps its action record, that
  * record's output and log objects, and its spec object (the object whose hash
  * is the key). Every object a kv entry names (cache/kv.h: paid-for API
- * responses) is kept too. Everything else in objects/ and actions/ is garbage.
- * Run records, refs, kv entries and the srcmemo are never removed by gc.
+ * responses) is kept too, except the checkpoints (IK_KV_CHECKPOINTS, cache/kv.h)
+ * of a node that has finished (its action record exists) or that no root
+ * names any more: those entries are removed, and their objects with them.
+ * Everything else in objects/ and actions/ is garbage. Run records, refs, the
+ * other kv entries and the srcmemo are never removed by gc.
  * Returns 0 or -errno / IK_ECORRUPT (an unreadable ref or run record: gc stops
  * rather than guess what it reaches) with d filled. */
 #ifndef IK_CACHE_GC_H
@@ -34,6 +37,7 @@ struct ik_gc_report {
     uint64_t object_bytes_kept, object_bytes_removed;
     size_t actions_kept, actions_removed;
     uint64_t action_bytes_kept, action_bytes_removed;
+    size_t checkpoints_removed; /* orphan checkpoint entries (cache/kv.h), removed or not */
     size_t tmp_removed;        /* entries of root/tmp removed (0 with dry_run) */
     uint64_t tmp_bytes_removed;
     struct ik_gc_item *removed; /* what was removed (or, with dry_run, would be) */

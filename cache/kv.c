@@ -37,6 +37,20 @@ int ik_kv_put(struct ik_cache *c, const char *ns, const struct ik_hash *key,
     return rc;
 }
 
+int ik_kv_del(struct ik_cache *c, const char *ns, const struct ik_hash *key, struct ik_diag *d)
+{
+    char *area = area_of(ns);
+    char *path = ik__fanout_path(c, area, key);
+    int rc = 0;
+    if (unlink(path) != 0 && errno != ENOENT) {
+        int e = errno;
+        rc = ik_diag_set(d, -e, "cannot remove %s: %s", path, strerror(e));
+    }
+    free(path);
+    free(area);
+    return rc;
+}
+
 /* Parses an entry's bytes: 64 hex digits, optionally followed by "\n". */
 static int parse_entry(const char *data, size_t len, struct ik_hash *value)
 {

@@ -19,10 +19,19 @@
 #include "base/hash.h"
 #include "base/diag.h"
 
+/* The namespace of node checkpoints (a training node's resumable state):
+ * entries keyed by the node's key, removed by the node once its outputs are
+ * stored, and by gc when orphaned (cache/gc.h). */
+#define IK_KV_CHECKPOINTS "ckpt"
+
 /* Stores key -> value in namespace ns. Returns 0 or -errno with d naming the
  * file (e.g. -ENOSPC); on failure the old entry, if any, is untouched. */
 int ik_kv_put(struct ik_cache *c, const char *ns, const struct ik_hash *key,
               const struct ik_hash *value, struct ik_diag *d);
+
+/* Removes key's entry (absent: nothing to do, 0), or -errno with d naming
+ * the file. The object it named stays until gc finds nothing else names it. */
+int ik_kv_del(struct ik_cache *c, const char *ns, const struct ik_hash *key, struct ik_diag *d);
 
 /* Looks key up: 0 and *value, -ENOENT when absent, IK_ECORRUPT (d names the
  * file) when the entry does not hold a hash, or -errno. */

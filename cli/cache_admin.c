@@ -190,7 +190,7 @@ static const char gc_help[] =
     "cache (nothing was removed: try again later).\n\n"
     "  --keep-runs N  runs whose nodes are kept (default 10)\n"
     "  --dry-run      only print what would be removed\n"
-    "  --json         {dry_run, removed, kept, tmp_removed, items: [{hash, type, size}]}\n";
+    "  --json         {dry_run, removed, kept, checkpoints_removed, tmp_removed, items: [{hash, type, size}]}\n";
 
 int ik__cc_gc(int argc, char **argv)
 {
@@ -229,6 +229,8 @@ int ik__cc_gc(int argc, char **argv)
                     rep.action_bytes_removed);
         totals_json(&w, "kept", rep.objects_kept, rep.object_bytes_kept, rep.actions_kept,
                     rep.action_bytes_kept);
+        ik_jsonw_key(&w, "checkpoints_removed");
+        ik_jsonw_uint(&w, rep.checkpoints_removed);
         ik_jsonw_key(&w, "tmp_removed");
         ik_jsonw_uint(&w, rep.tmp_removed);
         ik_jsonw_key(&w, "tmp_bytes_removed");
@@ -264,6 +266,8 @@ int ik__cc_gc(int argc, char **argv)
         }
         ik_buf_printf(&out, "%s %zu objects (%s) and %zu action records (%s)", dry ? "would remove" : "removed",
                       rep.objects_removed, ob, rep.actions_removed, ab);
+        if (rep.checkpoints_removed)
+            ik_buf_printf(&out, ", %zu orphan checkpoints", rep.checkpoints_removed);
         if (!dry && rep.tmp_removed)
             ik_buf_printf(&out, ", %zu temporary files", rep.tmp_removed);
         ik_buf_printf(&out, "; kept %zu objects (%s) and %zu action records\n", rep.objects_kept, kb,

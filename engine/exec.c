@@ -130,12 +130,20 @@ static void ctx_free(struct ik_node_ctx *ctx)
  * SIGTERM (the scheduler stopping it, or the scheduler itself dying, through
  * PR_SET_PDEATHSIG) take down everything the node started too, such as a
  * command node's shell and its children. */
+static volatile sig_atomic_t graceful, stop_requested;
+
 static void on_terminate(int sig)
 {
     (void)sig;
+    if (graceful && !stop_requested) { /* the node saves its state and returns */
+        stop_requested = 1;
+        return;
+    }
     kill(0, SIGKILL);
     _exit(128 + SIGTERM);
 }
+
+bool ik__exec_stop_requested(void) { return stop_requested != 0; }
 
 void ik_exec_die_with_scheduler(void)
 {
@@ -173,6 +181,7 @@ int ik_exec_node(const struct ik_exec_request *req)
     if (rc == 0)
         rc = make_scratch(&ctx, &d);
     if (rc == 0) {
+        graceful = ctx.type->stops_gracefully; /* a SIGTERM before this has killed us */
         rc = ctx.type->run(&ctx, &d);
         if (rc == 0)
             rc = check_outputs(&ctx, &d);

@@ -21,6 +21,14 @@
 
 const char *ik_node_name(const struct ik_node_ctx *ctx) { return ctx->name; }
 
+const struct ik_hash *ik_node_key(const struct ik_node_ctx *ctx) { return &ctx->key; }
+
+bool ik_node_stop_requested(const struct ik_node_ctx *ctx)
+{
+    (void)ctx;
+    return ik__exec_stop_requested();
+}
+
 const msgpack_object *ik_node_param(const struct ik_node_ctx *ctx, const char *name)
 {
     return ik_mp_get(ctx->params, name);
@@ -323,6 +331,12 @@ int ik_node_kv_get(struct ik_node_ctx *ctx, const char *ns, const struct ik_hash
     *len = b.len;
     ik_blob_release(&b);
     return 0;
+}
+
+int ik_node_kv_del(struct ik_node_ctx *ctx, const char *ns, const struct ik_hash *key,
+                   struct ik_diag *d)
+{
+    return ik_kv_del(ctx->cache, ns, key, d);
 }
 
 void ik_node_progress(struct ik_node_ctx *ctx, uint64_t done, uint64_t total, const char *unit)

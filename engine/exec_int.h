@@ -48,6 +48,9 @@ struct ik_node_ctx {
     uint64_t last_progress_ms;
 };
 
+/* Whether a SIGTERM arrived while the node's type stops gracefully (exec.c). */
+bool ik__exec_stop_requested(void);
+
 /* Fills declared_outputs from the type (or its outputs param). */
 int ik__exec_declared_outputs(struct ik_node_ctx *ctx, struct ik_diag *d);
 void ik__exec_inputs_free(struct ik_node_ctx *ctx);

@@ -72,10 +72,28 @@ struct ik_node_type {
     int cpu;
     int gpu;
     bool gpu_falls_back_to_cpu; /* a GPU node that may run on CPU when none is free */
+    /* The first SIGTERM (the run stopped: Ctrl-C, a failure elsewhere, the
+     * scheduler's death) only sets ik_node_stop_requested, so run can save
+     * its state and return IK_ECANCELED; a second one, or the executor's
+     * SIGKILL after its grace period (3 s locally), still ends it. Without
+     * this flag SIGTERM ends the node's whole process group at once. */
+    bool stops_gracefully;
     int (*run)(struct ik_node_ctx *ctx, struct ik_diag *d);
 };
 
+/* cpu for a node that wants every CPU slot of the run (`ikada run -j N`: N). */
+#define IK_NODE_CPU_ALL 4096
+
 /* --- Accessors for `run` (implemented in engine/exec_ctx.c) ---------------- */
+
+/* The node's key: the hash of its spec (type, version, params, inputs), so
+ * state a node keeps for itself between attempts (a training checkpoint) can
+ * be named by it. */
+const struct ik_hash *ik_node_key(const struct ik_node_ctx *ctx);
+
+/* True once the run asked this node to stop (see stops_gracefully). Safe to
+ * poll often: it reads one flag. */
+bool ik_node_stop_requested(const struct ik_node_ctx *ctx);
 
 /* The graph's name for this node, e.g. "cot". Valid during run. */
 const char *ik_node_name(const struct ik_node_ctx *ctx);
@@ -155,6 +173,11 @@ int ik_node_kv_put(struct ik_node_ctx *ctx, const char *ns, const struct ik_hash
  * IK_ECORRUPT or -errno with d filled when it cannot be read. */
 int ik_node_kv_get(struct ik_node_ctx *ctx, const char *ns, const struct ik_hash *key,
                    char **value, size_t *len, struct ik_diag *d);
+
+/* Removes key from ns (absent: 0), or -errno with d filled. The value's
+ * object stays until gc finds nothing else names it. */
+int ik_node_kv_del(struct ik_node_ctx *ctx, const char *ns, const struct ik_hash *key,
+                   struct ik_diag *d);
 
 /* --- Tables of node types ---------------------------------------------------- */
 

@@ -118,13 +118,15 @@ static char **job_argv(const struct ik_sched *s, size_t i, const char *key_hex)
  * OPENBLAS_NUM_THREADS is kept. */
 static char **job_env(const struct ik_sched *s, const struct ik_job *j)
 {
-    char **env = ik_xcalloc(4, sizeof *env);
+    char **env = ik_xcalloc(5, sizeof *env);
     size_t k = 0;
     env[k++] = ik_xasprintf("IKADA_CACHE=%s", s->cache->root);
     env[k++] = j->gpu >= 0 ? ik_xasprintf("CUDA_VISIBLE_DEVICES=%d", j->gpu)
                            : ik_xstrdup("CUDA_VISIBLE_DEVICES=");
     if (getenv("OPENBLAS_NUM_THREADS") == NULL)
         env[k++] = ik_xasprintf("OPENBLAS_NUM_THREADS=%d", j->cpu);
+    if (getenv("IKADA_THREADS") == NULL) /* kernels/cpu/parallel.c's pool */
+        env[k++] = ik_xasprintf("IKADA_THREADS=%d", j->cpu);
     return env;
 }
 

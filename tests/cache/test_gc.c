@@ -8,6 +8,7 @@
 #include "cache/action.h"
 #include "cache/cas.h"
 #include "cache/gc.h"
+#include "cache/kv.h"
 #include "cache/lock.h"
 #include "cache/refs.h"
 #include "cache/runlog.h"
@@ -317,4 +318,45 @@ Test(cache_gc, tmp_sweep_keeps_what_live_processes_write)
     }
     cr_assert(!tc_exists(junk));
     free(junk);
+}
+
+/* Checkpoints live while a run could resume from them: their node is named by
+ * a root and has not finished. A finished node's or an unnamed node's
+ * checkpoint is removed with its object; other kv entries always stay. */
+Test(cache_gc, removes_orphan_checkpoints_only)
+{
+    struct ik_diag d = IK_DIAG_INIT;
+    struct ik_hash out, log;
+    struct ik_hash finished = node("finished", &out, &log);
+    struct ik_hash unfinished = put("spec of a node killed mid-way");
+    struct ik_hash unnamed = put("spec of a node whose params changed");
+    run_with(1700000000000, &finished);
+    run_with(1700000001000, &unfinished);
+    struct ik_hash v_fin = put("checkpoint of finished"), v_unf = put("checkpoint of unfinished"),
+                   v_unn = put("checkpoint of unnamed"), paid = put("a paid-for response");
+    cr_assert_eq(ik_kv_put(T.c, IK_KV_CHECKPOINTS, &finished, &v_fin, &d), 0);
+    cr_assert_eq(ik_kv_put(T.c, IK_KV_CHECKPOINTS, &unfinished, &v_unf, &d), 0);
+    cr_assert_eq(ik_kv_put(T.c, IK_KV_CHECKPOINTS, &unnamed, &v_unn, &d), 0);
+    cr_assert_eq(ik_kv_put(T.c, "cot", &unnamed, &paid, &d), 0);
+    int lock = ik_lock_cache(T.c, true, false, &d);
+    struct ik_gc_report rep;
+    cr_assert_eq(ik_gc(T.c, 5, true, &rep, &d), 0, "%s", ik_diag_message(&d));
+    cr_assert_eq(rep.checkpoints_removed, 2);
+    struct ik_hash v;
+    cr_assert_eq(ik_kv_get(T.c, IK_KV_CHECKPOINTS, &finished, &v, &d), 0, "dry run keeps it");
+    ik_gc_report_free(&rep);
+    cr_assert_eq(ik_gc(T.c, 5, false, &rep, &d), 0, "%s", ik_diag_message(&d));
+    cr_assert_eq(rep.checkpoints_removed, 2);
+    ik_gc_report_free(&rep);
+    cr_assert_eq(ik_kv_get(T.c, IK_KV_CHECKPOINTS, &finished, &v, &d), -ENOENT);
+    cr_assert_eq(ik_kv_get(T.c, IK_KV_CHECKPOINTS, &unnamed, &v, &d), -ENOENT);
+    cr_assert_eq(ik_kv_get(T.c, IK_KV_CHECKPOINTS, &unfinished, &v, &d), 0);
+    cr_assert(ik_hash_equal(&v, &v_unf));
+    cr_assert(!has_object(&v_fin) && !has_object(&v_unn));
+    cr_assert(has_object(&v_unf) && has_object(&paid));
+    cr_assert_eq(ik_kv_get(T.c, "cot", &unnamed, &v, &d), 0);
+    cr_assert_eq(ik_kv_del(T.c, IK_KV_CHECKPOINTS, &unfinished, &d), 0);
+    cr_assert_eq(ik_kv_del(T.c, IK_KV_CHECKPOINTS, &unfinished, &d), 0, "absent: nothing to do");
+    cr_assert_eq(ik_kv_get(T.c, IK_KV_CHECKPOINTS, &unfinished, &v, &d), -ENOENT);
+    ik_unlock(lock);
 }
