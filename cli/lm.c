@@ -1,20 +1,17 @@
 /* cli/lm.c - `ikada lm tokenize|generate|score`: the language-model core
  * (lm/) from the command line, for people checking a model and for the
  * tests. Plain output is for reading; --json output is one JSON object. */
-#include <dirent.h>
-#include <errno.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "base/buf.h"
 #include "cli/cli.h"
 #include "cli/opt.h"
 #include "base/diag.h"
+#include "base/error.h"
 #include "base/xmalloc.h"
 #include "lm/generate.h"
 #include "lm/lora.h"
@@ -56,61 +53,16 @@ static int fail(struct ik_diag *d)
     return IK_EXIT_USAGE;
 }
 
-/* The tokenizer file for the model at path (the caller frees), or NULL. */
-static char *find_tokenizer(const char *model)
-{
-    struct stat sb;
-    char *dir = ik_xstrdup(model);
-    if (stat(model, &sb) == 0 && !S_ISDIR(sb.st_mode)) {
-        char *slash = strrchr(dir, '/');
-        if (slash)
-            *slash = '\0';
-        else {
-            free(dir);
-            dir = ik_xstrdup(".");
-        }
-    }
-    static const char *const names[] = {"tokenizer.json", "tokenizer.model", NULL};
-    char *found = NULL;
-    for (int i = 0; names[i] && !found; i++) {
-        char *p = ik_xasprintf("%s/%s", dir, names[i]);
-        if (access(p, R_OK) == 0)
-            found = p;
-        else
-            free(p);
-    }
-    /* llama2.c folders ship e.g. tok512.model: take the only *.model file. */
-    DIR *dh = found ? NULL : opendir(dir);
-    struct dirent *e;
-    int count = 0;
-    while (dh && (e = readdir(dh)) != NULL) {
-        size_t l = strlen(e->d_name);
-        if (l > 6 && strcmp(e->d_name + l - 6, ".model") == 0 && count++ == 0)
-            found = ik_xasprintf("%s/%s", dir, e->d_name);
-    }
-    if (dh)
-        closedir(dh);
-    if (count > 1) {
-        free(found);
-        found = NULL;
-    }
-    free(dir);
-    return found;
-}
-
 static int load_tokenizer(const struct opts *o, struct ik_tok **t)
 {
     struct ik_diag d = IK_DIAG_INIT;
-    struct stat sb;
-    if (o->tokenizer == NULL && stat(o->model, &sb) != 0) {
-        ik_diag_set(&d, -errno, "cannot open model '%s': %s", o->model, strerror(errno));
+    char *path = NULL;
+    if (o->tokenizer)
+        path = ik_xstrdup(o->tokenizer);
+    else if (ik_tok_find_for_model(o->model, &path, &d) != 0) {
+        if (d.code == IK_ENOTFOUND || d.code == IK_EVALIDATE)
+            ik_diag_hint(&d, "name one with --tokenizer FILE");
         return fail(&d);
-    }
-    char *path = o->tokenizer ? ik_xstrdup(o->tokenizer) : find_tokenizer(o->model);
-    if (path == NULL) {
-        fprintf(stderr, "ikada: error: no tokenizer.json, tokenizer.model or single *.model file beside "
-                        "'%s'\nhint: name one with --tokenizer FILE\n", o->model);
-        return IK_EXIT_USAGE;
     }
     int rc = ik_tok_load(t, path, &d);
     free(path);

@@ -4,6 +4,8 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "base/buf.h"
 #include "base/diag.h"
@@ -28,23 +30,67 @@ int ik_chat_template_by_name(const char *name, int *tmpl, struct ik_diag *d)
                        "or plain", name);
 }
 
-int ik_chat_template_detect(const char *path, int *tmpl, struct ik_diag *d)
+/* 0 and *tmpl when the file's chat_template has a built-in's markers, 1 when
+ * it has no such template (or none at all). */
+static int detect_json(const json_t *j, int *tmpl)
+{
+    const char *t = json_string_value(json_object_get(j, "chat_template"));
+    if (t && strstr(t, "<|start_header_id|>") && strstr(t, "<|eot_id|>"))
+        return *tmpl = IK_CHAT_LLAMA3, 0;
+    if (t && strstr(t, "<|im_start|>") && strstr(t, "<|im_end|>"))
+        return *tmpl = IK_CHAT_CHATML, 0;
+    if (t && strstr(t, "[INST]") && strstr(t, "<<SYS>>"))
+        return *tmpl = IK_CHAT_LLAMA2, 0;
+    return 1;
+}
+
+static json_t *load_json(const char *path, struct ik_diag *d)
 {
     json_error_t e;
     json_t *j = json_load_file(path, 0, &e);
     if (j == NULL) {
         struct ik_srcloc at = {path, e.line > 0 ? e.line : 0, e.line > 0 ? e.column : 0};
-        return ik_diag_at(d, e.line > 0 ? IK_EPARSE : -ENOENT, &at, NULL, 0, "%s", e.text);
+        ik_diag_at(d, e.line > 0 ? IK_EPARSE : -ENOENT, &at, NULL, 0, "%s", e.text);
     }
-    const char *t = json_string_value(json_object_get(j, "chat_template"));
-    int rc = 1;
-    if (t && strstr(t, "<|start_header_id|>") && strstr(t, "<|eot_id|>"))
-        *tmpl = IK_CHAT_LLAMA3, rc = 0;
-    else if (t && strstr(t, "<|im_start|>") && strstr(t, "<|im_end|>"))
-        *tmpl = IK_CHAT_CHATML, rc = 0;
-    else if (t && strstr(t, "[INST]") && strstr(t, "<<SYS>>"))
-        *tmpl = IK_CHAT_LLAMA2, rc = 0;
+    return j;
+}
+
+int ik_chat_template_detect(const char *path, int *tmpl, struct ik_diag *d)
+{
+    json_t *j = load_json(path, d);
+    if (j == NULL)
+        return d->code;
+    int rc = detect_json(j, tmpl);
     json_decref(j);
+    return rc;
+}
+
+int ik_chat_template_auto(const char *model_path, int *tmpl, struct ik_diag *d)
+{
+    struct stat sb;
+    if (stat(model_path, &sb) != 0) {
+        int e = errno;
+        return ik_diag_set(d, -e, "cannot open model '%s': %s", model_path, strerror(e));
+    }
+    *tmpl = IK_CHAT_PLAIN;
+    char *path = ik_xasprintf("%s/tokenizer_config.json", model_path);
+    if (!S_ISDIR(sb.st_mode) || access(path, F_OK) != 0) {
+        free(path);
+        return 0;
+    }
+    json_t *j = load_json(path, d);
+    int rc = j ? detect_json(j, tmpl) : d->code;
+    /* A base model's tokenizer_config.json has no chat_template: plain text. */
+    if (rc == 1 && json_object_get(j, "chat_template") == NULL)
+        rc = 0;
+    else if (rc == 1) {
+        struct ik_srcloc at = {path, 0, 0};
+        rc = ik_diag_at(d, IK_EVALIDATE, &at, NULL, 0, "the chat_template is none of the built-ins "
+                        "(chatml, llama3, llama2)");
+        ik_diag_hint(d, "set the param chat_template to chatml, llama3, llama2 or plain");
+    }
+    json_decref(j);
+    free(path);
     return rc;
 }
 

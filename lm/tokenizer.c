@@ -1,9 +1,12 @@
 /* lm/tokenizer.c - the family-independent half of the tokenizers:
- * loading by file type, matching special tokens in the text before the
+ * finding a model's tokenizer file, loading by file type, matching special tokens in the text before the
  * family's own encoder sees it, decoding, and the accessors (tokenizer.h). */
+#include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "base/buf.h"
 #include "base/diag.h"
@@ -62,6 +65,70 @@ int ik__tok_read_file(const char *path, unsigned char **data, size_t *len, int e
     }
     *data = (unsigned char *)raw;
     return 0;
+}
+
+/* The one *.model file in dir (the caller frees), or NULL with *count the
+ * number of *.model files there (0 or more than one). */
+static char *only_model_file(const char *dir, int *count)
+{
+    char *found = NULL;
+    DIR *dh = opendir(dir);
+    struct dirent *e;
+    *count = 0;
+    while (dh && (e = readdir(dh)) != NULL) {
+        size_t l = strlen(e->d_name);
+        if (l > 6 && strcmp(e->d_name + l - 6, ".model") == 0 && (*count)++ == 0)
+            found = ik_xasprintf("%s/%s", dir, e->d_name);
+    }
+    if (dh)
+        closedir(dh);
+    if (*count != 1) {
+        free(found);
+        found = NULL;
+    }
+    return found;
+}
+
+int ik_tok_find_for_model(const char *model_path, char **path, struct ik_diag *d)
+{
+    struct stat sb;
+    if (stat(model_path, &sb) != 0) {
+        int e = errno;
+        return ik_diag_set(d, -e, "cannot open model '%s': %s", model_path, strerror(e));
+    }
+    char *dir = ik_xstrdup(model_path);
+    if (!S_ISDIR(sb.st_mode)) {
+        char *slash = strrchr(dir, '/');
+        if (slash)
+            slash[slash == dir ? 1 : 0] = '\0'; /* "/m.bin" lives in "/", not "" */
+        else {
+            free(dir);
+            dir = ik_xstrdup(".");
+        }
+    }
+    static const char *const names[] = {"tokenizer.json", "tokenizer.model"};
+    char *found = NULL;
+    for (int i = 0; i < 2 && !found; i++) {
+        char *p = ik_xasprintf("%s/%s", dir, names[i]);
+        if (access(p, R_OK) == 0)
+            found = p;
+        else
+            free(p);
+    }
+    int count = 0;
+    if (!found)
+        found = only_model_file(dir, &count);
+    int rc = 0;
+    if (!found && count > 1)
+        rc = ik_diag_set(d, IK_EVALIDATE, "no tokenizer.json, tokenizer.model or single *.model file "
+                         "in '%s' (%d *.model files there)", dir, count);
+    else if (!found)
+        rc = ik_diag_set(d, IK_ENOTFOUND, "no tokenizer.json, tokenizer.model or single *.model file "
+                         "in '%s'", dir);
+    free(dir);
+    if (rc == 0)
+        *path = found;
+    return rc;
 }
 
 int ik_tok_load(struct ik_tok **out, const char *path, struct ik_diag *d)

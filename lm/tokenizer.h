@@ -30,6 +30,15 @@ enum ik_tok_kind { IK_TOK_SPM_BPE, IK_TOK_SPM_UNIGRAM, IK_TOK_BYTE_BPE };
 int ik_tok_load(struct ik_tok **out, const char *path, struct ik_diag *d);
 void ik_tok_free(struct ik_tok *t);
 
+/* The tokenizer file of the model at model_path (a Hugging Face folder, or a
+ * model file such as llama2.c's .bin, looked up in its folder):
+ * tokenizer.json, else tokenizer.model, else the one *.model file there
+ * (llama2.c folders ship e.g. tok512.model). *path (the caller frees) gets
+ * "<folder>/<name>". Errors: -errno when model_path cannot be opened,
+ * IK_ENOTFOUND when the folder holds none of these, IK_EVALIDATE when it holds
+ * several *.model files and neither tokenizer.json nor tokenizer.model. */
+int ik_tok_find_for_model(const char *model_path, char **path, struct ik_diag *d);
+
 /* enum ik_tok_kind. */
 int ik_tok_kind(const struct ik_tok *t);
 int ik_tok_vocab_size(const struct ik_tok *t);
