@@ -14,6 +14,8 @@
 #ifndef IK_KERNELS_KERNELS_H
 #define IK_KERNELS_KERNELS_H
 
+#include <stddef.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif

@@ -5,11 +5,11 @@
  * weighted sum of values is a second sgemm. The backward forms the same
  * probabilities and four more sgemms. Row loops run on the kernels' thread
  * pool (parallel.h). */
-#include <cblas.h>
 #include <math.h>
 #include <stddef.h>
 
 #include "kernels/cpu/parallel.h"
+#include "kernels/cpu/gemm.h"
 #include "kernels/kernels.h"
 
 /* The keys a block of queries needs: positions lo..hi of the cache. */
@@ -60,7 +60,7 @@ static void probs(float *P, const float *q, int qld, const float *k, int kld, in
 {
     int nk = ks.hi - ks.lo + 1;
     float scale = 1.0f / sqrtf((float)hd);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Bq, nk, hd, scale, q, qld, k, kld, 0.0f, P, nk);
+    ik_cpu_sgemm(false, true, Bq, nk, hd, scale, q, qld, k, kld, 0.0f, P, nk);
     struct rows a = {P, NULL, nk, p0, ks.lo, window, scale};
     ik_cpu_parallel_for((size_t)Bq, (size_t)Bq * nk * 12, softmax_rows, &a);
 }
@@ -94,9 +94,9 @@ void ik_cpu_attention_fwd(float *out, const float *q, const float *kc, const flo
             const float *qb = q + (size_t)t0 * qw + (size_t)h * hd;
             probs(scratch, qb, qw, kc + (size_t)ks.lo * kw + (size_t)kh * hd, kw, Bq, p0, ks, hd, window);
             /* out block (Bq, hd) = P (Bq, nk) @ V (nk, hd) */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Bq, hd, nk, 1.0f, scratch, nk,
-                        vc + (size_t)ks.lo * kw + (size_t)kh * hd, kw, 0.0f,
-                        out + (size_t)t0 * qw + (size_t)h * hd, qw);
+            ik_cpu_sgemm(false, false, Bq, hd, nk, 1.0f, scratch, nk,
+                         vc + (size_t)ks.lo * kw + (size_t)kh * hd, kw, 0.0f,
+                         out + (size_t)t0 * qw + (size_t)h * hd, qw);
         }
     }
 }
@@ -120,16 +120,12 @@ void ik_cpu_attention_bwd(float *dq, float *dk, float *dv, const float *dout, co
             int nk = ks.hi - ks.lo + 1;
             size_t qo = (size_t)t0 * qw + (size_t)h * hd, ko = (size_t)ks.lo * kw + (size_t)kh * hd;
             probs(P, q + qo, qw, k + ko, kw, Bq, t0, ks, hd, window);
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nk, hd, Bq, 1.0f, P, nk, dout + qo, qw,
-                        1.0f, dv + ko, kw);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Bq, nk, hd, 1.0f, dout + qo, qw, v + ko,
-                        kw, 0.0f, dP, nk);
+            ik_cpu_sgemm(true, false, nk, hd, Bq, 1.0f, P, nk, dout + qo, qw, 1.0f, dv + ko, kw);
+            ik_cpu_sgemm(false, true, Bq, nk, hd, 1.0f, dout + qo, qw, v + ko, kw, 0.0f, dP, nk);
             struct rows a = {P, dP, nk, t0, ks.lo, window, scale};
             ik_cpu_parallel_for((size_t)Bq, (size_t)Bq * nk * 4, dscore_rows, &a);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Bq, hd, nk, 1.0f, dP, nk, k + ko, kw,
-                        1.0f, dq + qo, qw);
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nk, hd, Bq, 1.0f, dP, nk, q + qo, qw,
-                        1.0f, dk + ko, kw);
+            ik_cpu_sgemm(false, false, Bq, hd, nk, 1.0f, dP, nk, k + ko, kw, 1.0f, dq + qo, qw);
+            ik_cpu_sgemm(true, false, nk, hd, Bq, 1.0f, dP, nk, q + qo, qw, 1.0f, dk + ko, kw);
         }
     }
 }

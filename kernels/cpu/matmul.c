@@ -1,8 +1,8 @@
 /* kernels/cpu/matmul.c - out = x @ w^T (+ bias), the nn.Linear of every
  * projection, through OpenBLAS sgemm (the only non-loop in the CPU reference). */
-#include <cblas.h>
 #include <string.h>
 
+#include "kernels/cpu/gemm.h"
 #include "kernels/kernels.h"
 
 void ik_cpu_matmul_fwd(float *out, const float *x, const float *w, const float *bias, int N, int In,
@@ -15,8 +15,7 @@ void ik_cpu_matmul_fwd(float *out, const float *x, const float *w, const float *
             memcpy(out + (size_t)n * Out, bias, (size_t)Out * sizeof *out);
     }
     /* Row-major (N,In) x (Out,In)^T: sgemm with B transposed; beta 1 adds the bias rows. */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, Out, In, 1.0f, x, In, w, In,
-                bias ? 1.0f : 0.0f, out, Out);
+    ik_cpu_sgemm(false, true, N, Out, In, 1.0f, x, In, w, In, bias ? 1.0f : 0.0f, out, Out);
 }
 
 void ik_cpu_matmul_bwd(float *dx, float *dw, float *db, const float *dout, const float *x,
@@ -26,12 +25,10 @@ void ik_cpu_matmul_bwd(float *dx, float *dw, float *db, const float *dout, const
         return;
     /* dx (N,In) += dout (N,Out) @ w (Out,In) */
     if (dx)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, In, Out, 1.0f, dout, Out, w, In,
-                    1.0f, dx, In);
+        ik_cpu_sgemm(false, false, N, In, Out, 1.0f, dout, Out, w, In, 1.0f, dx, In);
     /* dw (Out,In) += dout^T (Out,N) @ x (N,In) */
     if (dw)
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Out, In, N, 1.0f, dout, Out, x, In,
-                    1.0f, dw, In);
+        ik_cpu_sgemm(true, false, Out, In, N, 1.0f, dout, Out, x, In, 1.0f, dw, In);
     if (db)
         for (int n = 0; n < N; n++)
             for (int o = 0; o < Out; o++)

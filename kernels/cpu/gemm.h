@@ -1,0 +1,23 @@
+/* kernels/cpu/gemm.h - the one sgemm of the CPU kernels: OpenBLAS, threaded
+ * by our pool over a partition that depends on the sizes only, so that every
+ * result is the same whatever the thread count.
+ *
+ * Why not OpenBLAS's own threads: OpenBLAS cuts C between its threads, and
+ * where the cuts fall decides which rows or columns its edge kernels compute,
+ * with another order of operations: 1 and 2 threads gave different last bits
+ * (measured on a LoRA run: adapters differed from the first step on). Here C
+ * is cut into blocks along its longer side, their number and size a function
+ * of (M, N) alone, each block one single-threaded OpenBLAS call; the pool
+ * (parallel.h) runs the blocks, on one thread or many, and gets the same
+ * bits. The first call sets OpenBLAS to one thread for the whole process.
+ * Row-major, as cblas_sgemm: C (M,N) = alpha * op(A) (M,K) @ op(B) (K,N) +
+ * beta * C. Cannot fail. */
+#ifndef IK_KERNELS_CPU_GEMM_H
+#define IK_KERNELS_CPU_GEMM_H
+
+#include <stdbool.h>
+
+void ik_cpu_sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A,
+                  int lda, const float *B, int ldb, float beta, float *C, int ldc);
+
+#endif
