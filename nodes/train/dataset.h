@@ -24,7 +24,8 @@
  * model's vocabulary lacks, a sample longer than max_length with truncate
  * "fail", a sample that cannot be shortened enough with "documents" (its
  * length with every document emptied is named), max_length below 2. The
- * tokenizer's own errors (text it refuses) come with the record prefixed. */
+ * tokenizer's and the template's own errors (text refused, llama2's turn
+ * order) keep their code and get "<what>: record <i>: " put before them. */
 #ifndef IK_NODES_TRAIN_DATASET_H
 #define IK_NODES_TRAIN_DATASET_H
 
@@ -59,7 +60,7 @@ struct ik_train_data_opts {
     /* For validation samples (distract's test split has no assistant turn):
      * a sample without one gets metadata.expected_answer as its answer. */
     int use_expected_answer;
-    const char *what;    /* the input's name in messages, e.g. "input samples" */
+    const char *what;    /* the input's name in messages, e.g. "input samples"; NULL: "samples" */
     /* truncate "documents": the labels of the user turn's layout (distract's
      * and cot's params doc_label, question_label); NULL for
      * ik_raft_prompt_default's 参考文書 and 質問. */
@@ -71,7 +72,7 @@ struct ik_train_example {
     unsigned char *mask; /* (n) */
     int n;
     int n_target;        /* positions with mask = 1, >= 1 */
-    size_t index;        /* the sample's index among the input's records */
+    size_t index;        /* the sample's index among the input's records, from 0 */
     int truncated;       /* 1 when it was shortened to fit */
 };
 
