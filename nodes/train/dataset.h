@@ -7,12 +7,25 @@
  * target (mask[t] = 1) when the loss includes -log p(ids[t] | ids[<t]); mask[0]
  * is always 0. loss_on "assistant" selects the assistant turns' tokens with
  * their end-of-turn marker (lm/chat_template.h), "all" every position (what
- * the reference experiment did). Errors (IK_EVALIDATE, naming the artifact,
- * the sample's index and what was expected): no records, a record without
- * `messages`, a sample without an assistant turn (unless its
- * metadata.expected_answer stands in, see use_expected_answer), a token id
- * the model's vocabulary lacks, a sample longer than max_length with truncate
- * "fail", a sample that cannot be shortened enough with "documents". */
+ * the reference experiment did).
+ *
+ * BOS: the tokenizer's BOS (ik_tok_bos, when it has one) is prepended unless
+ * the rendered text already starts with it, as Hugging Face tokenizers do for
+ * Llama and SentencePiece models: llama3's template writes <|begin_of_text|>
+ * itself and gets no second one, a llama2.c or Llama-2 SentencePiece model
+ * gets <s> before a plain or llama2 rendering, and chatml models (Qwen) have
+ * no BOS at all.
+ *
+ * Errors (IK_EVALIDATE, naming the artifact `what`, the record, counted from 1
+ * as cot's messages count them, and what was expected): no records, a record
+ * without `messages` (an array of {role, content} maps), a sample without an
+ * assistant turn (unless its metadata.expected_answer stands in, see
+ * use_expected_answer), a sample with no target position, a token id the
+ * model's vocabulary lacks, a sample longer than max_length with truncate
+ * "fail", a sample that cannot be shortened enough with "documents" (its
+ * length with every document emptied is named), max_length below 2. The
+ * tokenizer's and the template's own errors (text refused, llama2's turn
+ * order) keep their code and get "<what>: record <i>: " put before them. */
 #ifndef IK_NODES_TRAIN_DATASET_H
 #define IK_NODES_TRAIN_DATASET_H
 
@@ -28,10 +41,14 @@ enum ik_train_loss_on { IK_TRAIN_LOSS_ASSISTANT, IK_TRAIN_LOSS_ALL };
 
 /* What to do with a sample longer than max_length tokens. */
 enum ik_train_truncate {
-    IK_TRAIN_TRUNC_DOCUMENTS, /* shorten the reference documents of the user turn, longest first */
-    IK_TRAIN_TRUNC_END,       /* cut the tokens after max_length */
-    IK_TRAIN_TRUNC_DROP,      /* leave the sample out (counted) */
-    IK_TRAIN_TRUNC_FAIL,      /* an error naming the sample */
+    /* Shorten the reference documents of the first user turn in the layout
+     * of nodes/raft/raft_prompt.h, longest first, cut at UTF-8 character
+     * boundaries; the intro, the question, the system message and the
+     * answers are kept whole (nodes/train/doc_truncate.h). */
+    IK_TRAIN_TRUNC_DOCUMENTS,
+    IK_TRAIN_TRUNC_END,  /* keep the first max_length tokens; none of them a target: dropped */
+    IK_TRAIN_TRUNC_DROP, /* leave the sample out (counted) */
+    IK_TRAIN_TRUNC_FAIL, /* an error naming the sample */
 };
 
 struct ik_train_data_opts {
@@ -43,7 +60,11 @@ struct ik_train_data_opts {
     /* For validation samples (distract's test split has no assistant turn):
      * a sample without one gets metadata.expected_answer as its answer. */
     int use_expected_answer;
-    const char *what;    /* the input's name in messages, e.g. "input samples" */
+    const char *what;    /* the input's name in messages, e.g. "input samples"; NULL: "samples" */
+    /* truncate "documents": the labels of the user turn's layout (distract's
+     * and cot's params doc_label, question_label); NULL for
+     * ik_raft_prompt_default's 参考文書 and 質問. */
+    const char *doc_label, *question_label;
 };
 
 struct ik_train_example {
@@ -51,7 +72,7 @@ struct ik_train_example {
     unsigned char *mask; /* (n) */
     int n;
     int n_target;        /* positions with mask = 1, >= 1 */
-    size_t index;        /* the sample's index among the input's records */
+    size_t index;        /* the sample's index among the input's records, from 0 */
     int truncated;       /* 1 when it was shortened to fit */
 };
 
