@@ -5,6 +5,7 @@
  * tensor's dtype, shape and byte count against the config, all before the
  * adapter is allocated: a hostile artifact can make it allocate no more than
  * the tensor data it really holds. */
+#include <float.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
@@ -279,13 +280,13 @@ static int get_float(const struct rd *r, const struct sec *s, const char *key, d
                                     MSGPACK_OBJECT_FLOAT64, &rc);
     if (v == NULL)
         return rc;
-    double x = v->via.f64;
-    /* The bound is on the float32 the value becomes: 1e300 is no finite float. */
-    float f = (float)x;
-    if (!isfinite(x) || !isfinite(f) || x < lo || (x == lo && !lo_ok) || x >= hi)
+    /* The bounds hold for the float32 the value becomes (1e300 is no finite
+     * float, 1e-50 becomes 0), so what is read packs and reads again. */
+    double x = v->via.f64, f = fabs(x) <= FLT_MAX ? (float)x : NAN;
+    if (!isfinite(f) || f < lo || (f == lo && !lo_ok) || f >= hi)
         return fail(r, IK_EVALIDATE, "field '%s.%s': %g is out of range %c%g, %g)", s->name, key, x,
                     lo_ok ? '[' : '(', lo, hi);
-    *out = f;
+    *out = (float)f;
     return 0;
 }
 
