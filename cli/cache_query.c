@@ -1,13 +1,17 @@
 /* cli/cache_query.c - `ikada cache query`, `export` and `diff`.
  *
  * All three read one object through a REF and convert it with base/mpjson.h,
- * so the JSON a user sees in a query is byte for byte what export writes. */
+ * so the JSON a user sees in a query is byte for byte what export writes.
+ * export also writes a lora.adapter as a PEFT folder (lm/lora.h). */
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <jansson.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "base/file.h"
 #include "base/mpjson.h"
@@ -21,6 +25,9 @@
 #include "base/mp.h"
 #include "base/utf8.h"
 #include "base/xmalloc.h"
+#include "lm/chat_template.h"
+#include "lm/lora.h"
+#include "nodes/train/adapter_artifact.h"
 
 /* An object loaded through a REF and unpacked. */
 struct loaded {
@@ -239,13 +246,107 @@ out:
 static const char export_help[] =
     "Writes an artifact to FILE (atomically: a temporary file, then a rename), or\n"
     "to stdout with -o -.\n\n"
-    "  -o, --output FILE  where to write\n"
+    "  -o, --output FILE  where to write (a folder for --format peft)\n"
     "  --format F         msgpack: the object's bytes\n"
     "                     jsonl:   one JSON line per record (records artifacts), in the\n"
     "                              layout of Python's json.dumps, as HF datasets write it\n"
     "                     json:    the whole artifact as JSON\n"
     "                     raw:     a file artifact's payload, else the object's bytes\n"
-    "                     default: raw for files and text, jsonl for records, else json\n";
+    "                     peft:    a lora.adapter as a PEFT LoRA folder, for Hugging Face\n"
+    "                              PeftModel.from_pretrained and `ikada lm --adapter`:\n"
+    "                              adapter_config.json, adapter_model.safetensors (f32)\n"
+    "                              and ikada.json (the artifact's hash, base_hash,\n"
+    "                              tokenizer_hash, chat_template, steps). The folder is\n"
+    "                              created; an existing one must be empty or hold an\n"
+    "                              adapter_config.json (an earlier export), whose files\n"
+    "                              are replaced\n"
+    "                     default: raw for files and text, jsonl for records, peft for\n"
+    "                              lora.adapter, else json\n";
+
+/* Whether dir may receive an adapter: missing (then created), empty, or
+ * already an adapter folder, so a mistyped -o cannot litter a folder. */
+static int peft_folder(const char *dir, struct ik_diag *d)
+{
+    struct stat st;
+    if (stat(dir, &st) != 0) {
+        if (errno != ENOENT)
+            return ik_diag_set(d, -errno, "cannot use '%s': %s", dir, strerror(errno));
+        return ik_mkdirs(dir, d);
+    }
+    if (!S_ISDIR(st.st_mode))
+        return ik_diag_set(d, IK_EUSAGE, "export --format peft: '%s' exists and is not a folder", dir);
+    DIR *dh = opendir(dir);
+    if (dh == NULL)
+        return ik_diag_set(d, -errno, "cannot open folder '%s': %s", dir, strerror(errno));
+    bool empty = true, adapter = false;
+    struct dirent *e;
+    while ((e = readdir(dh)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        empty = false;
+        adapter |= strcmp(e->d_name, "adapter_config.json") == 0;
+    }
+    closedir(dh);
+    if (empty || adapter)
+        return 0;
+    ik_diag_set(d, IK_EUSAGE, "export --format peft: '%s' is a folder that holds files but no "
+                "adapter_config.json; not writing an adapter into it", dir);
+    ik_diag_hint(d, "name a new or empty folder, or one an earlier export wrote");
+    return IK_EUSAGE;
+}
+
+/* DIR/ikada.json: what PEFT's adapter_config.json has no field for (old PEFT
+ * versions refuse unknown keys there). */
+static int peft_ikada_json(const char *dir, const char *hex, const struct ik_lora_artifact_info *info,
+                           struct ik_diag *d)
+{
+    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:I}", "artifact", hex, "base_hash", info->base_hash,
+                          "tokenizer_hash", info->tokenizer_hash, "chat_template",
+                          ik_chat_template_name(info->chat_template), "steps", (json_int_t)info->steps);
+    char *text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_decref(j);
+    char *path = ik_xasprintf("%s/ikada.json", dir);
+    struct ik_buf b = IK_BUF_INIT;
+    ik_buf_printf(&b, "%s\n", text);
+    int rc = ik_write_atomic(dir, path, b.data, b.len, 0644, d);
+    ik_buf_free(&b);
+    free(text);
+    free(path);
+    return rc;
+}
+
+/* --format peft: the adapter read back strictly, then written as a folder. */
+static int export_peft(const struct loaded *l, const char *ref, const char *dir)
+{
+    struct ik_diag d = IK_DIAG_INIT;
+    if (l->form != IK_OBJECT_ARTIFACT || strcmp(l->kind, "lora.adapter") != 0) {
+        ik_diag_set(&d, IK_EUSAGE, "export --format peft: '%s' is %s '%s', not a lora.adapter", ref,
+                    l->form == IK_OBJECT_ARTIFACT ? "kind" : "a", l->kind);
+        ik_diag_hint(&d, "--format peft exports LoRA adapters; `ikada cache show %s` describes it", ref);
+        return ik__cc_fail(&d);
+    }
+    if (strcmp(dir, "-") == 0) {
+        ik_diag_set(&d, IK_EUSAGE, "export --format peft writes a folder: -o DIR, not -o -");
+        ik_diag_hint(&d, "--format json writes the adapter as JSON to stdout");
+        return ik__cc_fail(&d);
+    }
+    char hex[IK_HASH_HEX_LEN + 1], short_hex[13];
+    ik_hash_to_hex(&l->ref.hash, hex);
+    ik__cc_hex12(&l->ref.hash, short_hex);
+    char *what = ik_xasprintf("adapter %s", short_hex);
+    struct ik_lora *a = NULL;
+    struct ik_lora_artifact_info info;
+    int rc = ik_lora_artifact_read(&l->u.data, what, &a, NULL, &info, &d);
+    if (rc == 0)
+        rc = peft_folder(dir, &d);
+    if (rc == 0)
+        rc = ik_lora_save(a, dir, NULL, &d);
+    if (rc == 0)
+        rc = peft_ikada_json(dir, hex, &info, &d);
+    ik_lora_free(a);
+    free(what);
+    return rc == 0 ? 0 : ik__cc_fail(&d);
+}
 
 int ik__cc_export(int argc, char **argv)
 {
@@ -254,7 +355,7 @@ int ik__cc_export(int argc, char **argv)
                                   {"--format", NULL, IK_OPT_VALUE, &format, NULL},
                                   {0}};
     const struct ik_optspec spec = {
-        .usage = "cache export REF -o FILE [--format msgpack|jsonl|json|raw]", .help = export_help,
+        .usage = "cache export REF -o FILE [--format msgpack|jsonl|json|raw|peft]", .help = export_help,
         .opts = opts, .pos = &ref, .min_pos = 1, .max_pos = 1, .flags = IK__CC_ARGS,
     };
     int rc = ik_opt_parse(&spec, argc, argv, NULL);
@@ -262,14 +363,14 @@ int ik__cc_export(int argc, char **argv)
         return ik_opt_status(rc);
     if (path == NULL)
         return ik_opt_error(spec.usage, "export needs -o FILE (or -o - for stdout)");
-    static const char *const formats[] = {"msgpack", "jsonl", "json", "raw", NULL};
+    static const char *const formats[] = {"msgpack", "jsonl", "json", "raw", "peft", NULL};
     if (format) {
         int k = 0;
         while (formats[k] && strcmp(formats[k], format) != 0)
             k++;
         if (formats[k] == NULL)
-            return ik_opt_error(spec.usage, "unknown --format '%s'; expected msgpack, jsonl, json or raw",
-                                format);
+            return ik_opt_error(spec.usage, "unknown --format '%s'; expected msgpack, jsonl, json, raw "
+                                "or peft", format);
     }
     struct ik__cc_session s;
     if ((rc = ik__cc_begin("export", 0, &s)) != 0)
@@ -282,12 +383,17 @@ int ik__cc_export(int argc, char **argv)
     }
     bool is_file = l.form == IK_OBJECT_ARTIFACT && strcmp(l.kind, "file") == 0;
     bool is_mp = l.form == IK_OBJECT_ARTIFACT || l.form == IK_OBJECT_MSGPACK;
+    bool is_adapter = l.form == IK_OBJECT_ARTIFACT && strcmp(l.kind, "lora.adapter") == 0;
     if (format == NULL)
-        format = is_file || !is_mp ? "raw" : l.records ? "jsonl" : "json";
+        format = is_file || !is_mp ? "raw" : l.records ? "jsonl" : is_adapter ? "peft" : "json";
     struct ik_buf out = IK_BUF_INIT;
     const void *bytes = l.blob.data;
     size_t len = l.blob.len;
     struct ik_diag d = IK_DIAG_INIT;
+    if (strcmp(format, "peft") == 0) {
+        rc = export_peft(&l, ref, path);
+        goto out;
+    }
     if (strcmp(format, "jsonl") == 0) {
         if (l.records == NULL) {
             rc = no_records("export --format jsonl", ref, &l);

@@ -375,6 +375,42 @@ def main():
     seed("lora", "qv", adapter(["q_proj", "v_proj"]))
     seed("lora", "all", adapter(list(mods)))
 
+    # adapter: the lora.adapter artifact (nodes/train/adapter_artifact.h) of the same shape.
+    def adapter_artifact(targets, arch="llama", **over):
+        tens = {}
+        for l in range(L):
+            for m in targets:
+                out, inn = mods[m]
+                part = "self_attn" if m[0] in "qkvo" else "mlp"
+                p = "base_model.model.model.layers.%d.%s.%s." % (l, part, m)
+                tens[p + "lora_A.weight"] = {"dtype": "f32", "shape": [r, inn], "data": f32(r * inn)}
+                tens[p + "lora_B.weight"] = {"dtype": "f32", "shape": [out, r], "data": f32(out * r)}
+        bc = {"arch": arch, "D": D, "F": F, "L": L, "H": H, "K": K, "head_dim": hd, "V": V, "max_seq": 32,
+              "norm_eps": 1e-5, "rope_theta": 10000.0, "rope_factor": 0.0, "rope_low_freq_factor": 0.0,
+              "rope_high_freq_factor": 0.0, "rope_original_max_seq": 0, "tie_embeddings": True,
+              "qkv_bias": arch == "qwen2", "o_bias": False, "qk_norm": False, "sliding_window": 0,
+              "bos_id": 1, "eos_ids": [2]}
+        bc.update(over)
+        meta = {"r": r, "alpha": 4.0, "dropout": 0.0, "targets": targets, "base_architecture": arch,
+                "base_hash": "ab" * 32, "tokenizer_hash": "cd" * 32, "chat_template": "chatml", "steps": 100}
+        return mp({"kind": "lora.adapter", "schema": 1, "meta": meta, "base_config": bc, "tensors": tens})
+    seed("adapter", "qv", adapter_artifact(["q_proj", "v_proj"]))
+    seed("adapter", "all-qwen2", adapter_artifact(list(mods), "qwen2", bos_id=-1, eos_ids=[14, 15]))
+    seed("adapter", "down-rope", adapter_artifact(["down_proj"], rope_factor=8.0, rope_low_freq_factor=1.0,
+                                                  rope_high_freq_factor=4.0, rope_original_max_seq=16))
+    # And one as the C packer writes it (float32 floats), where `make check` has built the helper.
+    mk = os.path.join(os.path.dirname(a.ikada), "tests/train/mkadapter")
+    if os.path.exists(mk):
+        with tempfile.TemporaryDirectory() as tmp:
+            with open(os.path.join(tmp, "config.json"), "w") as f:
+                f.write(tiny_config())
+            env = dict(os.environ, IKADA_CACHE=os.path.join(tmp, ".ikada"))
+            h = subprocess.run([mk, os.path.join(tmp, "config.json"), "q,o,up", "2", "0.1", "5"], env=env,
+                               check=True, capture_output=True, text=True).stdout.strip()
+            seed("adapter", "packed-qou", read(os.path.join(tmp, ".ikada", "objects", h[:2], h[2:])))
+    else:
+        print("mkseeds: no %s (make check builds it): seed adapter/packed-qou left out" % mk, file=sys.stderr)
+
     # tokenizers
     seed("tokspm", "tok512.model", read("examples/models/stories260K/tok512.model"))
     seed("tokspm", "tok512.model-text", parts(read("examples/models/stories260K/tok512.model"),

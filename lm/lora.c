@@ -56,8 +56,7 @@ int ik_lora_parse_targets(const char *list, unsigned *targets, struct ik_diag *d
     }
 }
 
-/* (In, Out) of a target's projection. */
-static void target_dims(const struct ik_lm_config *c, int t, int *in, int *out)
+void ik_lora_target_dims(const struct ik_lm_config *c, int t, int *in, int *out)
 {
     int qw = c->H * c->head_dim, kw = c->K * c->head_dim;
     static const int is_in_d[IK_LORA_NT] = {1, 1, 1, 0, 1, 1, 0};
@@ -84,7 +83,7 @@ static int lora_alloc(struct ik_lora **out, const struct ik_lm_config *mc,
     for (int l = 0; l < mc->L; l++)
         for (int t = 0; t < IK_LORA_NT; t++) {
             struct ik_lora_module *m = &a->mod[l * IK_LORA_NT + t];
-            target_dims(mc, t, &m->in, &m->out);
+            ik_lora_target_dims(mc, t, &m->in, &m->out);
             if (lc->targets & (1u << t))
                 n += r * (size_t)(m->in + m->out);
         }
@@ -189,7 +188,7 @@ void ik_lora_merge(const struct ik_lora *a, struct ik_lm_model *m)
         }
 }
 
-static char *tensor_name(int l, int t, char ab)
+char *ik_lora_tensor_name(int l, int t, char ab)
 {
     return ik_xasprintf("base_model.model.model.layers.%d.%s.lora_%c.weight", l, target_path[t], ab);
 }
@@ -227,8 +226,8 @@ int ik_lora_save(const struct ik_lora *a, const char *dir, const char *base_mode
             if (m->A == NULL)
                 continue;
             w = ik_xgrow(w, &cap, n + 2, sizeof *w);
-            struct ik_st_wtensor ta = {tensor_name(l, t, 'A'), IK_ST_F32, 2, {a->cfg.r, m->in}, m->A};
-            struct ik_st_wtensor tb = {tensor_name(l, t, 'B'), IK_ST_F32, 2, {m->out, a->cfg.r}, m->B};
+            struct ik_st_wtensor ta = {ik_lora_tensor_name(l, t, 'A'), IK_ST_F32, 2, {a->cfg.r, m->in}, m->A};
+            struct ik_st_wtensor tb = {ik_lora_tensor_name(l, t, 'B'), IK_ST_F32, 2, {m->out, a->cfg.r}, m->B};
             w[n++] = ta;
             w[n++] = tb;
         }
@@ -312,7 +311,7 @@ static int is_expected(const struct ik_lora *a, const char *name)
     int hit = 0;
     for (int i = 0; !hit && i < a->L * IK_LORA_NT; i++)
         for (int ab = 0; !hit && a->mod[i].A && ab < 2; ab++) {
-            char *n = tensor_name(i / IK_LORA_NT, i % IK_LORA_NT, ab ? 'B' : 'A');
+            char *n = ik_lora_tensor_name(i / IK_LORA_NT, i % IK_LORA_NT, ab ? 'B' : 'A');
             hit = strcmp(n, name) == 0;
             free(n);
         }
@@ -338,7 +337,7 @@ int ik_lora_load(struct ik_lora **out, const struct ik_lm_config *mc, const char
             struct ik_lora_module *m = &a->mod[l * IK_LORA_NT + t];
             if (m->A == NULL)
                 continue;
-            char *na = tensor_name(l, t, 'A'), *nb = tensor_name(l, t, 'B');
+            char *na = ik_lora_tensor_name(l, t, 'A'), *nb = ik_lora_tensor_name(l, t, 'B');
             int64_t sa[2] = {lc.r, m->in}, sb[2] = {m->out, lc.r};
             rc = ik_st_read_f32(st, na, m->A, 2, sa, d);
             if (rc == 0)

@@ -52,6 +52,16 @@ struct ik_lora {
 /* The PEFT module name of a target: "q_proj", ..., "down_proj". Static storage. */
 const char *ik_lora_target_name(int target);
 
+/* (In, Out) of target's projection in a model of shape mc: the module's A
+ * is (r, In), its B (Out, r). Cannot fail (mc's sizes are the caller's to check). */
+void ik_lora_target_dims(const struct ik_lm_config *mc, int target, int *in, int *out);
+
+/* The PEFT name of the lora_A (ab 'A') or lora_B ('B') tensor of module
+ * (layer, target), as the adapter files name it:
+ * base_model.model.model.layers.N.self_attn.q_proj.lora_A.weight, ...
+ * mlp.down_proj.lora_B.weight. The caller frees. */
+char *ik_lora_tensor_name(int layer, int target, char ab);
+
 /* Parses a comma-separated list of targets, each "q" or "q_proj" (k, v, o,
  * gate, up, down likewise), or "all". IK_EVALIDATE naming the bad entry. */
 int ik_lora_parse_targets(const char *list, unsigned *targets, struct ik_diag *d);

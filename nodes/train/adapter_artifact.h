@@ -17,8 +17,12 @@
  *           layout order: layer by layer, target by target, A then B; names
  *           as lm/lora.c writes them (base_model.model.model.layers.N.
  *           self_attn.q_proj.lora_A.weight, …mlp.gate_proj.lora_B.weight)}
+ * Floats (alpha, dropout, norm_eps, rope_*) are packed as float32, the
+ * precision they have in memory, so they read back bit for bit; the four
+ * flags (tie_embeddings, qkv_bias, o_bias, qk_norm) as booleans.
  * The bytes depend only on the adapter's values and this metadata, so equal
- * training gives byte-identical artifacts. */
+ * training gives byte-identical artifacts. `ikada cache export` turns one into
+ * a PEFT folder (cli/cache_query.c). */
 #ifndef IK_NODES_TRAIN_ADAPTER_ARTIFACT_H
 #define IK_NODES_TRAIN_ADAPTER_ARTIFACT_H
 
@@ -44,9 +48,16 @@ void ik_lora_artifact_pack(struct ik_mp_writer *w, const struct ik_lora *a,
                            const struct ik_lm_config *base, const struct ik_lora_artifact_info *info);
 
 /* Reads an unpacked artifact back: a new adapter (ik_lora_free) with its
- * values, the base's config and the info. IK_EPARSE / IK_EVALIDATE naming
- * `what` and the field or tensor for anything missing, misshapen or of
- * another kind; never trusts a size it has not checked. */
+ * values, the base's config and the info (base and info may be NULL). The
+ * message names `what` (e.g. "adapter 1a2b3c4d5e6f") and the field or tensor:
+ * IK_EPARSE for a missing field or one of the wrong msgpack type, IK_EVALIDATE
+ * for another kind or schema, a value out of range (the base config as
+ * lm/config.c bounds a config.json, ik_lm_model_check_size), an unknown
+ * target, and a missing, misshapen (dtype, shape, byte count) or unexpected
+ * tensor; -ENOMEM if the adapter cannot be allocated. Fields it does not know
+ * are ignored (cache/artifact.h), tensors it does not expect are not. Every
+ * size is checked against the tensor data the artifact holds before anything
+ * is allocated. The outputs are set only on success. */
 int ik_lora_artifact_read(const msgpack_object *root, const char *what, struct ik_lora **out,
                           struct ik_lm_config *base, struct ik_lora_artifact_info *info,
                           struct ik_diag *d);
