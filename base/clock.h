@@ -7,6 +7,8 @@
 #include <stdint.h>
 
 int64_t ik_clock_monotonic_ms(void);
+/* Monotonic seconds with nanosecond resolution, for rates (tokens/s). */
+double ik_clock_monotonic_s(void);
 int64_t ik_clock_wall_ms(void);
 /* The wall clock in nanoseconds, for comparing with st_mtim. */
 int64_t ik_clock_wall_ns(void);

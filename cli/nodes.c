@@ -23,7 +23,9 @@ static void print_ports(const char *title, const struct ik_port_spec *p)
 
 static void print_type(const struct ik_node_type *t)
 {
-    printf("%s (version %d, cpu %d, gpu %d)\n  %s\n", t->name, t->version, t->cpu, t->gpu, t->summary);
+    char cpu[16];
+    snprintf(cpu, sizeof cpu, t->cpu >= IK_NODE_CPU_ALL ? "all" : "%d", t->cpu);
+    printf("%s (version %d, cpu %s, gpu %d)\n  %s\n", t->name, t->version, cpu, t->gpu, t->summary);
     if (t->any_inputs)
         printf("    in     (any name)     *                each input as a file in $IKADA_IN_<port>\n");
     print_ports("in", t->inputs);

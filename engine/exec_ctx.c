@@ -101,6 +101,20 @@ bool ik_node_has_input(const struct ik_node_ctx *ctx, const char *port)
     return find_input((struct ik_node_ctx *)ctx, port, &i) != NULL;
 }
 
+int ik_node_input_hash(const struct ik_node_ctx *ctx, const char *port, struct ik_hash *out,
+                       struct ik_diag *d)
+{
+    size_t i;
+    if (find_input((struct ik_node_ctx *)ctx, port, &i) == NULL)
+        return ik_diag_set(d, IK_ENOTFOUND, "input '%s' is not connected", port);
+    char *hex = ik_mp_strdup(ik_mp_get(&ctx->inputs->via.map.ptr[i].val, "hash"));
+    int rc = hex && ik_hash_from_hex(hex, out) == 0
+                 ? 0
+                 : ik_diag_set(d, IK_ECORRUPT, "input '%s': bad hash in spec", port);
+    free(hex);
+    return rc;
+}
+
 static const char *file_source(const struct ik_node_ctx *ctx, const char *port)
 {
     for (size_t i = 0; i < ctx->n_files; i++)

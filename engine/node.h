@@ -126,6 +126,12 @@ int ik_node_input_object(struct ik_node_ctx *ctx, const char *port, const msgpac
 int ik_node_input_path(struct ik_node_ctx *ctx, const char *port, const char **path,
                        struct ik_diag *d);
 
+/* The content hash of the input (an artifact's object hash; a `file:`
+ * source's file or folder hash, as its key uses it): 0, or IK_ENOTFOUND for
+ * an unconnected port. */
+int ik_node_input_hash(const struct ik_node_ctx *ctx, const char *port, struct ik_hash *out,
+                       struct ik_diag *d);
+
 /* A private scratch directory, removed after run. */
 const char *ik_node_scratch_dir(const struct ik_node_ctx *ctx);
 

@@ -7,12 +7,14 @@
 extern const struct ik_node_type ik_node_command;
 extern const struct ik_node_type ik_node_sample, ik_node_distract;
 extern const struct ik_node_type ik_node_cot;
+extern const struct ik_node_type ik_node_train;
 
 const struct ik_node_type *const ik_node_types[] = {
     &ik_node_command,
     &ik_node_sample,
     &ik_node_distract,
     &ik_node_cot,
+    &ik_node_train,
     NULL,
 };
 

@@ -4,9 +4,9 @@
 
 cp -r "$SRCDIR/graphs" "$SRCDIR/examples" .
 run_ik 0 run graphs/quickstart.yaml
-contains err "4 nodes: 4 ran, 0 cached, 0 failed"
+contains err "5 nodes: 5 ran, 0 cached, 0 failed"
 run_ik 0 run graphs/quickstart.yaml
-contains err "4 nodes: 0 ran, 4 cached, 0 failed"
+contains err "5 nodes: 0 ran, 5 cached, 0 failed"
 run_ik 0 cache export stats.table -o -
 contains out "train	150 samples	50 without the oracle"
 contains out "test	40 samples	0 without the oracle"
@@ -21,10 +21,25 @@ run_ik 0 cache show cot.report
 contains out "answered 100"
 contains out "invalid_citations 0"
 
+# train: the loss falls clearly (the last training row against the first),
+# validation rows are there, and the adapter exports as a PEFT folder that
+# `ikada lm score` loads.
+run_ik 0 cache export train.report -o rows.jsonl
+first=$(grep '"type": "train"' rows.jsonl | head -1 | sed 's/.*"loss": \([0-9.e+-]*\).*/\1/')
+last=$(grep '"type": "train"' rows.jsonl | tail -1 | sed 's/.*"loss": \([0-9.e+-]*\).*/\1/')
+awk -v a="$first" -v b="$last" 'BEGIN { exit !(b < 0.5 * a) }' ||
+    fail "the training loss went from $first to $last, expected below half"
+grep -q '"type": "valid"' rows.jsonl || fail "no validation row"
+run_ik 0 cache export train.adapter -o adapter
+[ -f adapter/adapter_config.json ] && [ -f adapter/adapter_model.safetensors ] ||
+    fail "the adapter folder lacks PEFT's files"
+run_ik 0 lm score --model examples/models/stories260K-hf --adapter adapter "Once upon a time"
+contains out "mean_nll"
+
 # Editing a param re-runs that node and what depends on it.
 sed -i 's/oracle_p: 0.8/oracle_p: 0.7/' graphs/quickstart.yaml
 run_ik 0 status graphs/quickstart.yaml
 contains out "param 'oracle_p' changed: 0.8 -> 0.7"
 run_ik 0 run graphs/quickstart.yaml
-contains err "4 nodes: 3 ran, 1 cached"
+contains err "5 nodes: 4 ran, 1 cached"
 pass

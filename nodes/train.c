@@ -1,0 +1,471 @@
+/* nodes/train.c - the `train` node type: LoRA fine-tuning of a Llama-family
+ * model on chat samples -> lora.adapter + train.report.
+ *
+ * A thin adapter over nodes/train/: params and inputs are read here, the
+ * examples are built by dataset.c, the optimizer loop is loop.c, its state
+ * is saved by checkpoint.c into the cache's checkpoints (kv) under this
+ * node's key, so a killed or stopped run resumes where it was; the outputs
+ * are packed by adapter_artifact.c and report.c. The CPU path only: `device:
+ * cuda` is refused until the CUDA trainer exists. */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/error.h"
+#include "base/mp.h"
+#include "base/xmalloc.h"
+#include "cache/artifact.h"
+#include "cache/kv.h"
+#include "engine/node.h"
+#include "lm/chat_template.h"
+#include "lm/lora.h"
+#include "lm/model.h"
+#include "lm/tokenizer.h"
+#include "lm/train.h"
+#include "query/preview.h"
+#include "nodes/train/adapter_artifact.h"
+#include "nodes/train/checkpoint.h"
+#include "nodes/train/dataset.h"
+#include "nodes/train/loop.h"
+#include "nodes/train/memory.h"
+#include "nodes/train/report.h"
+#include "nodes/train/schedule.h"
+
+static const struct ik_port_spec train_inputs[] = {
+    {"samples", "*", false, "samples with messages: sft.samples (cot) or raft.samples (distract)"},
+    {"model", "*", false, "a Hugging Face folder or a llama2.c .bin (a file: source)"},
+    {"valid", "*", true, "samples for a validation loss (distract's test split works)"},
+    {"tokenizer", "*", true, "tokenizer file (file: source); needed for a llama2.c .bin"},
+    {NULL, NULL, false, NULL},
+};
+
+static const struct ik_port_spec train_outputs[] = {
+    {"adapter", "lora.adapter", false, "the LoRA adapter (PEFT names), base and template recorded"},
+    {"report", "train.report", false, "loss/accuracy rows, validation rows, totals"},
+    {NULL, NULL, false, NULL},
+};
+
+static const struct ik_param_spec train_params[] = {
+    {"rank", IK_PARAM_INT, "16", "LoRA rank r"},
+    {"alpha", IK_PARAM_FLOAT, "32", "LoRA alpha (scale alpha / r)"},
+    {"dropout", IK_PARAM_FLOAT, "0.05", "LoRA dropout on the adapted projections' input"},
+    {"targets", IK_PARAM_STRING, "q,k,v,o,gate,up,down", "adapted projections, or all"},
+    {"lr", IK_PARAM_FLOAT, "2e-4", "peak learning rate (AdamW)"},
+    {"scheduler", IK_PARAM_STRING, "cosine", "cosine, linear or constant (HF semantics)"},
+    {"warmup_ratio", IK_PARAM_FLOAT, "0.03", "share of the steps spent warming up"},
+    {"weight_decay", IK_PARAM_FLOAT, "0.01", "AdamW decoupled weight decay"},
+    {"max_grad_norm", IK_PARAM_FLOAT, "0.3", "gradient clipping norm (0: none)"},
+    {"batch_size", IK_PARAM_INT, "1", "sequences per micro-batch"},
+    {"grad_accum", IK_PARAM_INT, "8", "micro-batches per optimizer step"},
+    {"epochs", IK_PARAM_INT, "1", "passes over the samples (when max_steps is 0)"},
+    {"max_steps", IK_PARAM_INT, "0", "optimizer steps; 0: the epochs decide"},
+    {"max_length", IK_PARAM_INT, "4096", "longest sequence in tokens (capped at the model's)"},
+    {"seed", IK_PARAM_INT, "42", "adapter init, data order and dropout"},
+    {"shuffle", IK_PARAM_BOOL, "true", "shuffle the samples every epoch"},
+    {"loss_on", IK_PARAM_STRING, "assistant", "assistant (turns only) or all (the reference)"},
+    {"truncate", IK_PARAM_STRING, "documents", "too long: documents, end, drop or fail"},
+    {"chat_template", IK_PARAM_STRING, "auto", "auto, chatml, llama3, llama2 or plain"},
+    {"doc_label", IK_PARAM_STRING, "参考文書", "document label of the user turns (truncate: documents)"},
+    {"question_label", IK_PARAM_STRING, "質問", "question label of the user turns"},
+    {"activation_checkpointing", IK_PARAM_STRING, "auto", "auto, on or off"},
+    {"log_every", IK_PARAM_INT, "10", "optimizer steps per report row"},
+    {"eval_every", IK_PARAM_INT, "0", "steps per validation row (0: at the end)"},
+    {"checkpoint_every", IK_PARAM_INT, "50", "steps per checkpoint (0: only when stopped)"},
+    {"device", IK_PARAM_STRING, "auto", "auto, cpu or cuda"},
+    {NULL, 0, NULL, NULL},
+};
+
+/* Everything one run holds; released by job_free. */
+struct job {
+    struct ik_node_ctx *ctx;
+    const char *model_path;
+    struct ik_lm_model *m;
+    struct ik_tok *tok;
+    struct ik_lora *a;
+    struct ik_lm_train *tr;
+    struct ik_train_dataset ds, valid;
+    struct ik_train_hparams hp;
+    struct ik_lora_config lc;
+    struct ik_train_data_opts data;
+    struct ik_train_state st;
+    struct ik_train_totals totals;
+    struct ik_lora_artifact_info info;
+    int ckpt_opts;
+    char unit[32];
+};
+
+static void job_free(struct job *j)
+{
+    ik_train_state_free(&j->st);
+    ik_lm_train_free(j->tr);
+    ik_lora_free(j->a);
+    ik_train_dataset_free(&j->ds);
+    ik_train_dataset_free(&j->valid);
+    ik_tok_free(j->tok);
+    ik_lm_model_free(j->m);
+}
+
+/* ---- params ---- */
+
+static int positive(struct ik_node_ctx *ctx, const char *name, int min, int *out, struct ik_diag *d)
+{
+    int64_t v = ik_node_param_int(ctx, name);
+    if (v < min || v > (1 << 30))
+        return ik_diag_set(d, IK_EVALIDATE, "param %s is %lld, expected %d or more", name,
+                           (long long)v, min);
+    *out = (int)v;
+    return 0;
+}
+
+static int unit_interval(struct ik_node_ctx *ctx, const char *name, double *out, struct ik_diag *d)
+{
+    *out = ik_node_param_float(ctx, name);
+    if (!(*out >= 0 && *out < 1))
+        return ik_diag_set(d, IK_EVALIDATE, "param %s is %g, expected a value in [0, 1)", name, *out);
+    return 0;
+}
+
+static int read_hparams(struct job *j, struct ik_diag *d)
+{
+    struct ik_node_ctx *ctx = j->ctx;
+    struct ik_train_hparams *hp = &j->hp;
+    int max_steps = 0, rc;
+    hp->lr = ik_node_param_float(ctx, "lr");
+    hp->weight_decay = ik_node_param_float(ctx, "weight_decay");
+    hp->max_grad_norm = ik_node_param_float(ctx, "max_grad_norm");
+    hp->seed = (uint64_t)ik_node_param_int(ctx, "seed");
+    hp->shuffle = ik_node_param_bool(ctx, "shuffle");
+    if (!(hp->lr > 0) || !(hp->weight_decay >= 0) || !(hp->max_grad_norm >= 0))
+        return ik_diag_set(d, IK_EVALIDATE, "params lr (%g) must be > 0, weight_decay (%g) and "
+                           "max_grad_norm (%g) >= 0", hp->lr, hp->weight_decay, hp->max_grad_norm);
+    if ((rc = unit_interval(ctx, "warmup_ratio", &hp->warmup_ratio, d)) ||
+        (rc = ik_train_scheduler_by_name(ik_node_param_str(ctx, "scheduler"), &hp->scheduler, d)) ||
+        (rc = positive(ctx, "batch_size", 1, &hp->batch_size, d)) ||
+        (rc = positive(ctx, "grad_accum", 1, &hp->grad_accum, d)) ||
+        (rc = positive(ctx, "epochs", 1, &hp->epochs, d)) ||
+        (rc = positive(ctx, "max_steps", 0, &max_steps, d)) ||
+        (rc = positive(ctx, "log_every", 1, &hp->log_every, d)) ||
+        (rc = positive(ctx, "eval_every", 0, &hp->eval_every, d)) ||
+        (rc = positive(ctx, "checkpoint_every", 0, &hp->checkpoint_every, d)))
+        return rc;
+    hp->max_steps = max_steps;
+    return 0;
+}
+
+static int read_lora_config(struct job *j, struct ik_diag *d)
+{
+    struct ik_node_ctx *ctx = j->ctx;
+    double dropout;
+    int rc;
+    if ((rc = positive(ctx, "rank", 1, &j->lc.r, d)) ||
+        (rc = unit_interval(ctx, "dropout", &dropout, d)) ||
+        (rc = ik_lora_parse_targets(ik_node_param_str(ctx, "targets"), &j->lc.targets, d)))
+        return rc;
+    j->lc.alpha = (float)ik_node_param_float(ctx, "alpha");
+    j->lc.dropout = (float)dropout;
+    if (!(j->lc.alpha > 0))
+        return ik_diag_set(d, IK_EVALIDATE, "param alpha is %g, expected > 0", j->lc.alpha);
+    j->hp.dropout = dropout > 0;
+    return 0;
+}
+
+static int read_data_opts(struct job *j, struct ik_diag *d)
+{
+    struct ik_node_ctx *ctx = j->ctx;
+    int rc;
+    if ((rc = positive(ctx, "max_length", 2, &j->data.max_length, d)) ||
+        (rc = ik_train_loss_on_by_name(ik_node_param_str(ctx, "loss_on"), &j->data.loss_on, d)) ||
+        (rc = ik_train_truncate_by_name(ik_node_param_str(ctx, "truncate"), &j->data.truncate, d)))
+        return rc;
+    j->data.doc_label = ik_node_param_str(ctx, "doc_label");
+    j->data.question_label = ik_node_param_str(ctx, "question_label");
+    const char *tmpl = ik_node_param_str(ctx, "chat_template");
+    if (strcmp(tmpl, "auto") == 0)
+        return ik_chat_template_auto(j->model_path, &j->data.chat_template, d);
+    return ik_chat_template_by_name(tmpl, &j->data.chat_template, d);
+}
+
+/* device: cpu runs here; cuda is refused until the CUDA trainer lands. */
+static int read_device(struct job *j, struct ik_diag *d)
+{
+    const char *dev = ik_node_param_str(j->ctx, "device");
+    if (strcmp(dev, "cpu") == 0 || strcmp(dev, "auto") == 0) {
+        j->totals.device = "cpu";
+        return 0;
+    }
+    if (strcmp(dev, "cuda") == 0) {
+        ik_diag_set(d, IK_ENOTBUILT, "param device is cuda, but this build of ikada trains on the "
+                    "CPU only: the CUDA trainer is not implemented yet");
+        ik_diag_hint(d, "use device: cpu or auto");
+        return IK_ENOTBUILT;
+    }
+    return ik_diag_set(d, IK_EVALIDATE, "param device is '%s', expected auto, cpu or cuda", dev);
+}
+
+/* ---- inputs ---- */
+
+static int load_tokenizer(struct job *j, struct ik_diag *d)
+{
+    const char *path = NULL;
+    char *found = NULL;
+    struct ik_hash h;
+    int rc;
+    if (ik_node_has_input(j->ctx, "tokenizer")) {
+        if ((rc = ik_node_input_path(j->ctx, "tokenizer", &path, d)) != 0 ||
+            (rc = ik_node_input_hash(j->ctx, "tokenizer", &h, d)) != 0)
+            return rc;
+    } else {
+        /* A model file's neighbours are not part of its hash: a tokenizer
+         * beside a .bin could change without changing this node's key. */
+        size_t n = strlen(j->model_path);
+        if (n > 4 && strcmp(j->model_path + n - 4, ".bin") == 0) {
+            ik_diag_set(d, IK_EVALIDATE, "input model is a llama2.c file (%s), which holds no "
+                        "tokenizer", j->model_path);
+            ik_diag_hint(d, "connect one: `tokenizer: {file: path/to/tok512.model}`, or use a "
+                         "model folder with its tokenizer");
+            return IK_EVALIDATE;
+        }
+        if ((rc = ik_tok_find_for_model(j->model_path, &found, d)) != 0) {
+            ik_diag_hint(d, "the model folder needs tokenizer.json or tokenizer.model, or connect "
+                         "a `tokenizer` input");
+            return rc;
+        }
+        path = found;
+        rc = ik_hash_file(found, &h, NULL, d);
+    }
+    if (rc == 0)
+        rc = ik_tok_load(&j->tok, path, d);
+    ik_hash_to_hex(&h, j->info.tokenizer_hash);
+    free(found);
+    return rc;
+}
+
+/* The examples of one samples input. */
+static int load_examples(struct job *j, const char *port, struct ik_train_dataset *ds,
+                         struct ik_diag *d)
+{
+    const msgpack_object *root;
+    int rc = ik_node_input_object(j->ctx, port, &root, d);
+    if (rc != 0)
+        return rc;
+    size_t klen = 0;
+    const char *kind = ik_artifact_kind(root, &klen);
+    bool sft = klen == 11 && memcmp(kind, "sft.samples", 11) == 0;
+    bool raft = klen == 12 && memcmp(kind, "raft.samples", 12) == 0;
+    if (!sft && !raft)
+        return ik_diag_set(d, IK_EVALIDATE, "input %s: expected sft.samples (cot) or raft.samples "
+                           "(distract), got %.*s", port, (int)klen, kind ? kind : "no kind");
+    struct ik_train_data_opts o = j->data;
+    o.use_expected_answer = strcmp(port, "valid") == 0;
+    o.what = strcmp(port, "valid") == 0 ? "input valid" : "input samples";
+    return ik_train_dataset_build(ds, root, j->tok, &o, d);
+}
+
+static int load_inputs(struct job *j, struct ik_diag *d)
+{
+    struct ik_hash h;
+    int rc;
+    if ((rc = ik_node_input_path(j->ctx, "model", &j->model_path, d)) != 0 ||
+        (rc = ik_node_input_hash(j->ctx, "model", &h, d)) != 0)
+        return rc;
+    ik_hash_to_hex(&h, j->info.base_hash);
+    if ((rc = read_data_opts(j, d)) != 0 || (rc = ik_lm_model_load(&j->m, j->model_path, d)) != 0 ||
+        (rc = load_tokenizer(j, d)) != 0)
+        return rc;
+    j->info.chat_template = j->data.chat_template;
+    j->data.vocab = j->m->cfg.V;
+    if (j->data.max_length > j->m->cfg.max_seq)
+        j->data.max_length = j->m->cfg.max_seq; /* positions beyond were never trained */
+    if ((rc = load_examples(j, "samples", &j->ds, d)) != 0)
+        return rc;
+    if (j->ds.n == 0) {
+        ik_diag_set(d, IK_EVALIDATE, "input samples: all %zu samples were dropped: longer than "
+                    "max_length %d, or (truncate: end) without a target token within it",
+                    j->ds.n_samples, j->data.max_length);
+        ik_diag_hint(d, "raise max_length, or use truncate: documents, or loss_on: all");
+        return IK_EVALIDATE;
+    }
+    if (ik_node_has_input(j->ctx, "valid"))
+        rc = load_examples(j, "valid", &j->valid, d);
+    return rc;
+}
+
+/* ---- memory ---- */
+
+static int longest(const struct ik_train_dataset *ds, int n)
+{
+    for (size_t i = 0; i < ds->n; i++)
+        n = ds->ex[i].n > n ? ds->ex[i].n : n;
+    return n;
+}
+
+/* Chooses activation checkpointing and refuses a run that cannot fit. */
+static int plan_memory(struct job *j, int seq, struct ik_diag *d)
+{
+    const char *mode = ik_node_param_str(j->ctx, "activation_checkpointing");
+    if (strcmp(mode, "auto") && strcmp(mode, "on") && strcmp(mode, "off"))
+        return ik_diag_set(d, IK_EVALIDATE, "param activation_checkpointing is '%s', expected "
+                           "auto, on or off", mode);
+    uint64_t avail = ik_train_memory_available();
+    uint64_t weights = (uint64_t)j->m->n_params * sizeof(float); /* already resident */
+    uint64_t adapter = 4 * (uint64_t)j->a->n_params * sizeof(float); /* values, grads, m, v */
+    uint64_t full = ik_lm_train_estimate_bytes(j->m, j->a, seq, 0);
+    uint64_t ckpt = ik_lm_train_estimate_bytes(j->m, j->a, seq, IK_LM_TRAIN_CHECKPOINT);
+    bool on = strcmp(mode, "on") == 0 ||
+              (strcmp(mode, "auto") == 0 && avail > 0 && adapter + full > avail / 2);
+    uint64_t acts = on ? ckpt : full;
+    j->ckpt_opts = on ? IK_LM_TRAIN_CHECKPOINT : 0;
+    j->totals.activation_checkpointing = on;
+    j->totals.memory_estimate = weights + adapter + acts;
+    if (avail == 0 || adapter + acts <= avail)
+        return 0;
+    char need[32], w[32], ad[32], ac[32], av[32];
+    ik_preview_human_size(weights + adapter + acts, need);
+    ik_preview_human_size(weights, w);
+    ik_preview_human_size(adapter, ad);
+    ik_preview_human_size(acts, ac);
+    ik_preview_human_size(avail, av);
+    ik_diag_set(d, -ENOMEM, "training would need %s (weights %s, adapter with gradients and AdamW "
+                "moments %s, activations of %d tokens %s), but only %s more are available", need, w,
+                ad, seq, ac, av);
+    ik_diag_hint(d, on ? "lower max_length or rank" : "set activation_checkpointing: on, or lower "
+                 "max_length or rank");
+    return -ENOMEM;
+}
+
+/* ---- checkpoints ---- */
+
+static int save_checkpoint(void *arg, const struct ik_train_state *st, const struct ik_lora *a,
+                           struct ik_diag *d)
+{
+    struct job *j = arg;
+    int64_t per_epoch = ik_train_total_steps(&(struct ik_train_hparams){
+        .batch_size = j->hp.batch_size, .grad_accum = j->hp.grad_accum, .epochs = 1}, j->ds.n);
+    struct ik_mp_writer w;
+    ik_mp_writer_init(&w);
+    ik_train_checkpoint_pack(&w, st, a, st->step / per_epoch, st->step % per_epoch);
+    int rc = ik_node_kv_put(j->ctx, IK_KV_CHECKPOINTS, ik_node_key(j->ctx), w.sb.data, w.sb.size, d);
+    ik_mp_writer_free(&w);
+    if (rc == 0)
+        printf("checkpoint at step %lld\n", (long long)st->step);
+    return rc;
+}
+
+/* Resumes from this key's checkpoint, if there is one. */
+static int resume(struct job *j, struct ik_diag *d)
+{
+    char *data = NULL;
+    size_t len = 0;
+    int rc = ik_node_kv_get(j->ctx, IK_KV_CHECKPOINTS, ik_node_key(j->ctx), &data, &len, d);
+    if (rc == -ENOENT)
+        return 0;
+    if (rc == 0)
+        rc = ik_train_checkpoint_load(data, len, &j->st, j->a, d);
+    free(data);
+    if (rc != 0)
+        return rc;
+    printf("resumed at step %lld\n", (long long)j->st.step);
+    fflush(stdout);
+    snprintf(j->unit, sizeof j->unit, "steps (resumed at step %lld)", (long long)j->st.step);
+    ik_node_counter(j->ctx, "resumed_at", (double)j->st.step);
+    return 0;
+}
+
+static bool stop_requested(void *arg) { return ik_node_stop_requested(((struct job *)arg)->ctx); }
+
+static void on_step(void *arg, const struct ik_train_state *st, int64_t total, double loss,
+                    double tokens_per_s)
+{
+    struct job *j = arg;
+    ik_node_progress(j->ctx, (uint64_t)st->step, (uint64_t)total, j->unit);
+    ik_node_counter(j->ctx, "loss", loss);
+    ik_node_counter(j->ctx, "tok/s", tokens_per_s);
+}
+
+/* ---- outputs ---- */
+
+static int store_outputs(struct job *j, struct ik_diag *d)
+{
+    struct ik_mp_writer w;
+    ik_mp_writer_init(&w);
+    j->info.steps = j->st.step;
+    ik_lora_artifact_pack(&w, j->a, &j->m->cfg, &j->info);
+    int rc = ik_node_output(j->ctx, "adapter", w.sb.data, w.sb.size, d);
+    ik_mp_writer_clear(&w);
+    if (rc == 0) {
+        j->totals.peak_rss = ik_train_peak_rss();
+        ik_train_report_pack(&w, &j->st, &j->totals);
+        rc = ik_node_output(j->ctx, "report", w.sb.data, w.sb.size, d);
+    }
+    ik_mp_writer_free(&w);
+    return rc;
+}
+
+static int threads(void)
+{
+    const char *env = getenv("IKADA_THREADS");
+    long n = env ? strtol(env, NULL, 10) : 0;
+    return (int)(n > 0 ? n : sysconf(_SC_NPROCESSORS_ONLN));
+}
+
+static void fill_totals(struct job *j)
+{
+    j->totals.input_samples = j->ds.n_samples;
+    j->totals.kept = j->ds.n;
+    j->totals.truncated = j->ds.n_truncated;
+    j->totals.dropped = j->ds.n_dropped;
+    j->totals.valid_samples = j->valid.n;
+    j->totals.max_length = j->data.max_length;
+    j->totals.threads = threads();
+}
+
+static int train_job(struct job *j, struct ik_diag *d)
+{
+    int rc;
+    if ((rc = read_device(j, d)) || (rc = read_hparams(j, d)) || (rc = read_lora_config(j, d)) ||
+        (rc = load_inputs(j, d)))
+        return rc;
+    if ((rc = ik_lora_new(&j->a, &j->m->cfg, &j->lc, j->hp.seed, d)) != 0)
+        return rc;
+    int seq = longest(&j->valid, longest(&j->ds, 2));
+    if ((rc = plan_memory(j, seq, d)) != 0 ||
+        (rc = ik_lm_train_new_opts(&j->tr, j->m, j->a, seq, j->ckpt_opts, d)) != 0)
+        return rc;
+    fill_totals(j);
+    ik_train_state_init(&j->st, j->a);
+    snprintf(j->unit, sizeof j->unit, "steps");
+    if ((rc = resume(j, d)) != 0)
+        return rc;
+    struct ik_train_hooks hooks = {j, save_checkpoint, stop_requested, on_step};
+    if ((rc = ik_train_run(j->tr, j->a, &j->ds, &j->valid, &j->hp, &j->st, &hooks, d)) != 0)
+        return rc;
+    if ((rc = store_outputs(j, d)) != 0)
+        return rc;
+    /* The outputs are stored: the checkpoint has served (gc would take it). */
+    return ik_node_kv_del(j->ctx, IK_KV_CHECKPOINTS, ik_node_key(j->ctx), d);
+}
+
+static int train_run(struct ik_node_ctx *ctx, struct ik_diag *d)
+{
+    struct job j;
+    memset(&j, 0, sizeof j);
+    j.ctx = ctx;
+    int rc = train_job(&j, d);
+    job_free(&j);
+    return rc;
+}
+
+const struct ik_node_type ik_node_train = {
+    .name = "train",
+    .version = 1,
+    .summary = "LoRA fine-tuning on chat samples (CPU), resumable from checkpoints",
+    .inputs = train_inputs,
+    .outputs = train_outputs,
+    .params = train_params,
+    .cpu = IK_NODE_CPU_ALL,
+    .stops_gracefully = true,
+    .run = train_run,
+};
