@@ -257,7 +257,38 @@ static void write_bin(struct ik_jsonw *w, const char *p, size_t n, int ext_type,
     ik_jsonw_end_object(w);
 }
 
+static void write_value(struct ik_jsonw *w, const msgpack_object *o,
+                        const struct ik_mpjson_opts *opts, bool in_key);
+
+/* A map key that is not a string is written as its compact JSON text. Inside
+ * that text, a further non-string key is written as "…": escaping key text
+ * within key text doubles it at every level, so nested keys would grow the
+ * output 2^depth (a fuzzer found 40 levels). */
+static void write_key(struct ik_jsonw *w, const msgpack_object *k, bool in_key)
+{
+    if (k->type == MSGPACK_OBJECT_STR) {
+        ik_jsonw_keyn(w, k->via.str.ptr, k->via.str.size);
+        return;
+    }
+    if (in_key) {
+        ik_jsonw_key(w, "\xe2\x80\xa6");
+        return;
+    }
+    struct ik_buf kt = IK_BUF_INIT;
+    struct ik_jsonw kw;
+    ik_jsonw_init(&kw, &kt, 0);
+    write_value(&kw, k, NULL, true);
+    ik_jsonw_keyn(w, kt.data, kt.len);
+    ik_buf_free(&kt);
+}
+
 void ik_jsonw_mp(struct ik_jsonw *w, const msgpack_object *o, const struct ik_mpjson_opts *opts)
+{
+    write_value(w, o, opts, false);
+}
+
+static void write_value(struct ik_jsonw *w, const msgpack_object *o,
+                        const struct ik_mpjson_opts *opts, bool in_key)
 {
     switch (o->type) {
     case MSGPACK_OBJECT_NIL: ik_jsonw_null(w); return;
@@ -281,7 +312,7 @@ void ik_jsonw_mp(struct ik_jsonw *w, const msgpack_object *o, const struct ik_mp
         uint32_t shown = opts && opts->max_items && n > opts->max_items ? (uint32_t)opts->max_items : n;
         ik_jsonw_begin_array(w);
         for (uint32_t i = 0; i < shown; i++)
-            ik_jsonw_mp(w, &o->via.array.ptr[i], opts);
+            write_value(w, &o->via.array.ptr[i], opts, in_key);
         if (shown < n) {
             char note[48];
             snprintf(note, sizeof note, "\xe2\x80\xa6 %" PRIu32 " more", n - shown);
@@ -293,16 +324,8 @@ void ik_jsonw_mp(struct ik_jsonw *w, const msgpack_object *o, const struct ik_mp
     case MSGPACK_OBJECT_MAP:
         ik_jsonw_begin_object(w);
         for (uint32_t i = 0; i < o->via.map.size; i++) {
-            const msgpack_object *k = &o->via.map.ptr[i].key;
-            if (k->type == MSGPACK_OBJECT_STR) {
-                ik_jsonw_keyn(w, k->via.str.ptr, k->via.str.size);
-            } else {
-                struct ik_buf kt = IK_BUF_INIT;
-                ik_mpjson_write(&kt, k, 0, NULL);
-                ik_jsonw_keyn(w, kt.data, kt.len);
-                ik_buf_free(&kt);
-            }
-            ik_jsonw_mp(w, &o->via.map.ptr[i].val, opts);
+            write_key(w, &o->via.map.ptr[i].key, in_key);
+            write_value(w, &o->via.map.ptr[i].val, opts, in_key);
         }
         ik_jsonw_end_object(w);
         return;

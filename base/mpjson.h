@@ -6,7 +6,8 @@
  * no NaN), strings kept as UTF-8 (only quotes, backslash and control characters
  * are escaped; invalid UTF-8 bytes become U+FFFD), bin -> {"$bin": base64,
  * "size": N}, ext -> {"$ext": type, "$bin": base64, "size": N}, and map keys
- * that are not strings -> their compact JSON text used as the key. Map keys
+ * that are not strings -> their compact JSON text used as the key (within which
+ * a further non-string key is written as "…", so the text stays linear). Map keys
  * keep their stored order. The reverse direction (ik_json_to_msgpack) turns a
  * {"$bin", "size"} object back into bin, so a record survives the round trip.
  * Nothing here touches the disk; everything allocates with ik_xmalloc, so only

@@ -100,7 +100,30 @@ void ik_pyjson_append_double(struct ik_buf *b, double v)
     }
 }
 
-void ik_pyjson_append(struct ik_buf *b, const msgpack_object *o)
+static void append_value(struct ik_buf *b, const msgpack_object *o, bool in_key);
+
+/* A non-string key is written as its JSON text in a string; a non-string key
+ * inside that text as "…", since each level of key-in-key escaping doubles the
+ * text (2^depth bytes for nested map keys: fuzz/findings/object). */
+static void append_key(struct ik_buf *b, const msgpack_object *k, bool in_key)
+{
+    if (k->type == MSGPACK_OBJECT_STR) {
+        ik_pyjson_append_str(b, k->via.str.ptr, k->via.str.size);
+        return;
+    }
+    if (in_key) {
+        ik_pyjson_append_str(b, "\xe2\x80\xa6", 3);
+        return;
+    }
+    struct ik_buf t = IK_BUF_INIT;
+    append_value(&t, k, true);
+    ik_pyjson_append_str(b, t.data, t.len);
+    ik_buf_free(&t);
+}
+
+void ik_pyjson_append(struct ik_buf *b, const msgpack_object *o) { append_value(b, o, false); }
+
+static void append_value(struct ik_buf *b, const msgpack_object *o, bool in_key)
 {
     switch (o->type) {
     case MSGPACK_OBJECT_NIL: ik_buf_puts(b, "null"); break;
@@ -118,7 +141,7 @@ void ik_pyjson_append(struct ik_buf *b, const msgpack_object *o)
         for (uint32_t i = 0; i < o->via.array.size; i++) {
             if (i)
                 ik_buf_puts(b, ", ");
-            ik_pyjson_append(b, &o->via.array.ptr[i]);
+            append_value(b, &o->via.array.ptr[i], in_key);
         }
         ik_buf_putc(b, ']');
         break;
@@ -128,16 +151,9 @@ void ik_pyjson_append(struct ik_buf *b, const msgpack_object *o)
             const msgpack_object_kv *kv = &o->via.map.ptr[i];
             if (i)
                 ik_buf_puts(b, ", ");
-            if (kv->key.type == MSGPACK_OBJECT_STR) {
-                ik_pyjson_append(b, &kv->key);
-            } else {
-                struct ik_buf k = IK_BUF_INIT;
-                ik_pyjson_append(&k, &kv->key);
-                ik_pyjson_append_str(b, k.data, k.len);
-                ik_buf_free(&k);
-            }
+            append_key(b, &kv->key, in_key);
             ik_buf_puts(b, ": ");
-            ik_pyjson_append(b, &kv->val);
+            append_value(b, &kv->val, in_key);
         }
         ik_buf_putc(b, '}');
         break;

@@ -9,7 +9,8 @@
  * shortest text that reads back the same double, fixed notation for
  * exponents -4..15 with ".0" on integral values, else d.ddde+XX; NaN and
  * Infinity as Python writes them). Non-string map keys are written as their
- * JSON text in quotes; bin is written as a string of its bytes; ext as null.
+ * JSON text in quotes (a non-string key within that text as "…", so the
+ * output stays linear); bin is written as a string of its bytes; ext as null.
  * Nothing here can fail. */
 #ifndef IK_BASE_PYJSON_H
 #define IK_BASE_PYJSON_H

@@ -221,3 +221,19 @@ Test(query_mpjson, base64_round_trip_and_errors)
     cr_expect_eq(ik_base64_decode("AA*A", 4, &out, &len), IK_EPARSE);
     cr_expect_eq(ik_base64_decode("AA==AAAA", 8, &out, &len), IK_EPARSE);
 }
+
+/* A map key that is a map whose key is a map...: the text stays linear (it
+ * was escaped again at every level, 2^depth bytes: fuzz/findings/object). */
+static void pack_nested_keys(msgpack_packer *pk)
+{
+    for (int i = 0; i < 30; i++)
+        msgpack_pack_map(pk, 1);
+    msgpack_pack_str_with_body(pk, "a", 1);
+    for (int i = 0; i < 30; i++)
+        msgpack_pack_nil(pk);
+}
+
+Test(query_mpjson, nested_non_string_keys_stay_linear)
+{
+    expect_packed(pack_nested_keys, NULL, 0, "{\"{\\\"\xe2\x80\xa6\\\":null}\":null}");
+}

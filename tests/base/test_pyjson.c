@@ -62,3 +62,26 @@ Test(pyjson, empty_strings_from_msgpack)
     cr_assert_str_eq(b.data, "\"\"");
     ik_buf_free(&b);
 }
+
+/* Map keys that are maps whose keys are maps...: the text stays linear; it
+ * doubled at every level before (fuzz/findings/object/nested-map-keys). */
+Test(pyjson, nested_non_string_keys_stay_linear)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    for (int i = 0; i < 30; i++)
+        msgpack_pack_map(&pk, 1);
+    msgpack_pack_str_with_body(&pk, "a", 1);
+    for (int i = 0; i < 30; i++)
+        msgpack_pack_nil(&pk);
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    cr_assert_eq(msgpack_unpack_next(&u, sb.data, sb.size, NULL), MSGPACK_UNPACK_SUCCESS);
+    char *s = render(&u.data);
+    cr_assert_str_eq(s, "{\"{\\\"\xe2\x80\xa6\\\": null}\": null}");
+    free(s);
+    msgpack_unpacked_destroy(&u);
+    msgpack_sbuffer_destroy(&sb);
+}
