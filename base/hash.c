@@ -60,6 +60,12 @@ int ik_hash_file(const char *path, struct ik_hash *out, uint64_t *size, struct i
 int ik_hash_file_with(const char *path, ik_hash_sink sink, void *arg, struct ik_hash *out,
                       uint64_t *size, struct ik_diag *d)
 {
+    return ik_hash_file_prefixed(path, NULL, 0, sink, arg, out, size, d);
+}
+
+int ik_hash_file_prefixed(const char *path, const void *prefix, size_t plen, ik_hash_sink sink,
+                          void *arg, struct ik_hash *out, uint64_t *size, struct ik_diag *d)
+{
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         int e = errno;
@@ -72,16 +78,21 @@ int ik_hash_file_with(const char *path, ik_hash_sink sink, void *arg, struct ik_
         return ik_diag_set(d, -ENOMEM, "cannot hash %s: out of memory", ik_display_path(path));
     }
     struct ik_hasher *h = ik_hasher_new();
-    uint64_t total = 0;
+    uint64_t total = plen;
     int rc = 0;
-    for (;;) {
+    if (plen) {
+        ik_hasher_update(h, prefix, plen);
+        if (sink != NULL)
+            rc = sink(prefix, plen, arg, d);
+    }
+    while (rc == 0) {
         ssize_t n = read(fd, buf, HASH_FILE_BLOCK);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
             int e = errno;
             rc = ik_diag_set(d, -e, "cannot read %s: offset %llu: %s", ik_display_path(path),
-                             (unsigned long long)total, strerror(e));
+                             (unsigned long long)(total - plen), strerror(e));
             break;
         }
         if (n == 0)

@@ -37,6 +37,11 @@ int ik_hash_file(const char *path, struct ik_hash *out, uint64_t *size, struct i
 typedef int (*ik_hash_sink)(const void *block, size_t len, void *arg, struct ik_diag *d);
 int ik_hash_file_with(const char *path, ik_hash_sink sink, void *arg, struct ik_hash *out,
                       uint64_t *size, struct ik_diag *d);
+/* The same over prefix[0..plen) followed by the file (the prefix goes to sink
+ * first and counts in *size): an object that wraps a file in a header (a
+ * `file` artifact) is hashed and copied without holding the file. */
+int ik_hash_file_prefixed(const char *path, const void *prefix, size_t plen, ik_hash_sink sink,
+                          void *arg, struct ik_hash *out, uint64_t *size, struct ik_diag *d);
 
 /* Writes 64 hex digits and a NUL into out. */
 void ik_hash_to_hex(const struct ik_hash *h, char out[IK_HASH_HEX_LEN + 1]);

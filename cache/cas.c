@@ -88,6 +88,12 @@ static int copy_block(const void *block, size_t len, void *arg, struct ik_diag *
 int ik_cas_put_file(struct ik_cache *c, const char *path, struct ik_hash *out, uint64_t *size,
                     struct ik_diag *d)
 {
+    return ik_cas_put_file_prefixed(c, NULL, 0, path, out, size, d);
+}
+
+int ik_cas_put_file_prefixed(struct ik_cache *c, const void *prefix, size_t plen, const char *path,
+                             struct ik_hash *out, uint64_t *size, struct ik_diag *d)
+{
     char *tmp_dir = ik_cache_path(c, "tmp");
     char *tmp = NULL, *final = NULL;
     int fd = ik_tmp_create(tmp_dir, tmp_dir, &tmp, d);
@@ -98,7 +104,7 @@ int ik_cas_put_file(struct ik_cache *c, const char *path, struct ik_hash *out, u
     struct copy_sink cs = {fd, tmp, path};
     struct ik_hash h;
     uint64_t total = 0;
-    rc = ik_hash_file_with(path, copy_block, &cs, &h, &total, d);
+    rc = ik_hash_file_prefixed(path, prefix, plen, copy_block, &cs, &h, &total, d);
     if (rc != 0) {
         ik_tmp_abort(fd, tmp);
         goto out;

@@ -35,6 +35,10 @@ int ik_cas_put(struct ik_cache *c, const void *data, size_t len, struct ik_hash 
 /* Stores a file's contents (streamed, not loaded whole). */
 int ik_cas_put_file(struct ik_cache *c, const char *path, struct ik_hash *out, uint64_t *size,
                     struct ik_diag *d);
+/* Stores prefix[0..plen) followed by the file's contents as one object,
+ * streamed; *size counts both. */
+int ik_cas_put_file_prefixed(struct ik_cache *c, const void *prefix, size_t plen, const char *path,
+                             struct ik_hash *out, uint64_t *size, struct ik_diag *d);
 
 /* Absolute path of an object (whether or not it exists); the caller frees. */
 char *ik_cas_object_path(const struct ik_cache *c, const struct ik_hash *h);

@@ -263,8 +263,8 @@ static bool is_declared(const struct ik_node_ctx *ctx, const char *port)
     return false;
 }
 
-int ik_node_output(struct ik_node_ctx *ctx, const char *port, const void *data, size_t len,
-                   struct ik_diag *d)
+/* An output port may be written once, and only a declared one. */
+static int check_new_output(const struct ik_node_ctx *ctx, const char *port, struct ik_diag *d)
 {
     if (!is_declared(ctx, port))
         return ik_diag_set(d, IK_EVALIDATE, "node type '%s' has no output '%s'", ctx->type->name,
@@ -272,9 +272,21 @@ int ik_node_output(struct ik_node_ctx *ctx, const char *port, const void *data, 
     for (size_t i = 0; i < ctx->n_outputs; i++)
         if (strcmp(ctx->outputs[i].port, port) == 0)
             return ik_diag_set(d, IK_EVALIDATE, "output '%s' written twice", port);
+    return 0;
+}
+
+static void add_output(struct ik_node_ctx *ctx, const char *port, const struct ik_hash *h,
+                       uint64_t size, char *kind);
+
+int ik_node_output(struct ik_node_ctx *ctx, const char *port, const void *data, size_t len,
+                   struct ik_diag *d)
+{
+    int rc = check_new_output(ctx, port, d);
+    if (rc != 0)
+        return rc;
     msgpack_unpacked head;
     msgpack_unpacked_init(&head);
-    int rc = ik_artifact_unpack(data, len, &head, port, d);
+    rc = ik_artifact_unpack(data, len, &head, port, d);
     size_t kind_len = 0;
     const char *kind = rc == 0 ? ik_artifact_kind(&head.data, &kind_len) : NULL;
     char *kind_copy = kind ? ik_xstrndup(kind, kind_len) : NULL;
@@ -287,30 +299,60 @@ int ik_node_output(struct ik_node_ctx *ctx, const char *port, const void *data, 
         free(kind_copy);
         return rc;
     }
-    ctx->outputs = ik_xrealloc(ctx->outputs, (ctx->n_outputs + 1) * sizeof *ctx->outputs);
-    struct ik_exec_output *o = &ctx->outputs[ctx->n_outputs++];
-    o->port = ik_xstrdup(port);
-    o->hash = h;
-    o->size = len;
-    o->kind = kind_copy;
+    add_output(ctx, port, &h, len, kind_copy);
     return 0;
 }
 
+/* Records a stored output. */
+static void add_output(struct ik_node_ctx *ctx, const char *port, const struct ik_hash *h,
+                       uint64_t size, char *kind)
+{
+    ctx->outputs = ik_xrealloc(ctx->outputs, (ctx->n_outputs + 1) * sizeof *ctx->outputs);
+    struct ik_exec_output *o = &ctx->outputs[ctx->n_outputs++];
+    o->port = ik_xstrdup(port);
+    o->hash = *h;
+    o->size = size;
+    o->kind = kind;
+}
+
+/* The bytes of a file artifact before its data, for a file of len bytes:
+ * what ik_artifact_pack_file writes, up to and including the bin header
+ * (msgpack-c packs an empty bin as c4 00, which is replaced). */
+static void file_artifact_header(struct ik_mp_writer *w, const char *name, uint64_t len)
+{
+    ik_artifact_pack_file(w, name, "", 0);
+    w->sb.size -= 2;
+    msgpack_pack_bin(&w->pk, (size_t)len);
+}
+
+/* The file is streamed into the store behind its artifact header: a base
+ * model GGUF of many GB is never held in memory. */
 int ik_node_output_file(struct ik_node_ctx *ctx, const char *port, const char *path,
                         struct ik_diag *d)
 {
-    char *data;
-    size_t len;
-    int rc = ik_read_file(path, &data, &len, d);
-    if (rc < 0)
+    int rc = check_new_output(ctx, port, d);
+    if (rc != 0)
         return rc;
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        int e = errno;
+        return ik_diag_set(d, -e, "output '%s': cannot read %s: %s", port, path, strerror(e));
+    }
+    if (!S_ISREG(st.st_mode))
+        return ik_diag_set(d, IK_EVALIDATE, "output '%s': %s is not a regular file", port, path);
     const char *base = strrchr(path, '/');
     struct ik_mp_writer w;
     ik_mp_writer_init(&w);
-    ik_artifact_pack_file(&w, base ? base + 1 : path, data, len);
-    free(data);
-    rc = ik_node_output(ctx, port, w.sb.data, w.sb.size, d);
+    file_artifact_header(&w, base ? base + 1 : path, (uint64_t)st.st_size);
+    struct ik_hash h;
+    uint64_t size = 0;
+    rc = ik_cas_put_file_prefixed(ctx->cache, w.sb.data, w.sb.size, path, &h, &size, d);
+    if (rc == 0 && size != w.sb.size + (uint64_t)st.st_size)
+        rc = ik_diag_set(d, IK_ECORRUPT, "output '%s': %s changed size while it was stored", port,
+                         path);
     ik_mp_writer_free(&w);
+    if (rc == 0)
+        add_output(ctx, port, &h, size, ik_xstrdup("file"));
     return rc;
 }
 

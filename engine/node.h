@@ -139,7 +139,10 @@ const char *ik_node_scratch_dir(const struct ik_node_ctx *ctx);
  * is written exactly once. */
 int ik_node_output(struct ik_node_ctx *ctx, const char *port, const void *data, size_t len,
                    struct ik_diag *d);
-/* Stores the file at `path` as a `file` artifact on output `port`. */
+/* Stores the file at `path` as a `file` artifact on output `port`, streamed
+ * (the file is never held in memory whole, so a many-GB model file is fine);
+ * the same bytes as ik_artifact_pack_file of its contents. Fails if the file
+ * changes size meanwhile. */
 int ik_node_output_file(struct ik_node_ctx *ctx, const char *port, const char *path,
                         struct ik_diag *d);
 

@@ -293,6 +293,33 @@ Test(cache_cas, put_file_streams_and_matches_put)
     free(data);
 }
 
+/* A header and a file stream into one object: the file's `file` artifact
+ * without holding the file (engine/exec_ctx.c's ik_node_output_file). */
+Test(cache_cas, put_file_prefixed_is_header_then_file)
+{
+    size_t len = (1u << 20) + 5;
+    unsigned char *data = malloc(len + 7);
+    memcpy(data, "header:", 7);
+    for (size_t i = 0; i < len; i++)
+        data[7 + i] = (unsigned char)(i % 253);
+    char *src = tc_write("big.gguf", data + 7, len);
+    struct ik_hash h, want;
+    uint64_t size = 0;
+    struct ik_diag d = IK_DIAG_INIT;
+    cr_assert_eq(ik_cas_put_file_prefixed(T.c, "header:", 7, src, &h, &size, &d), 0, "%s",
+                 ik_diag_message(&d));
+    ik_hash_bytes(data, len + 7, &want);
+    cr_assert(ik_hash_equal(&h, &want));
+    cr_assert_eq(size, len + 7);
+    struct ik_blob b;
+    cr_assert_eq(ik_cas_map(T.c, &h, len + 7, &b, &d), 0);
+    cr_assert_eq(memcmp(b.data, data, len + 7), 0);
+    ik_blob_release(&b);
+    cr_assert_eq(tmp_entries(), 0);
+    free(src);
+    free(data);
+}
+
 static int count_cb(const struct ik_hash *h, uint64_t size, int64_t mtime_s, void *arg)
 {
     (void)h;
