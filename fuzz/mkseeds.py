@@ -411,6 +411,18 @@ def main():
     else:
         print("mkseeds: no %s (make check builds it): seed adapter/packed-qou left out" % mk, file=sys.stderr)
 
+    # checkpoint: a training checkpoint (nodes/train/checkpoint.h) of fz_checkpoint's
+    # 32-value adapter, with a training and a validation row.
+    def ckpt(step, rows):
+        vals = struct.pack("<32f", *[0.01 * i for i in range(32)])
+        return mp({"format": 1, "step": step, "samples": 8 * step, "tokens": 96 * step,
+                   "targets": 90 * step, "seconds": 0.5, "win": [1.5, 3, 1, 40, 0.1],
+                   "cursor": {"epoch": 0, "batch": step}, "rows": rows, "n_params": 32,
+                   "params": vals, "m": vals, "v": vals})
+    seed("checkpoint", "fresh", ckpt(0, []))
+    seed("checkpoint", "rows", ckpt(4, [[False, 2, 0.5, 3.25, 0.125, 2e-4, 1.5, 900.0],
+                                        [True, 4, 1.0, 3.0, 0.25, 0.0, 0.0, 0.0]]))
+
     # tokenizers
     seed("tokspm", "tok512.model", read("examples/models/stories260K/tok512.model"))
     seed("tokspm", "tok512.model-text", parts(read("examples/models/stories260K/tok512.model"),
