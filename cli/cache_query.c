@@ -253,7 +253,7 @@ static const char export_help[] =
     "                     json:    the whole artifact as JSON\n"
     "                     raw:     a file artifact's payload, else the object's bytes\n"
     "                     peft:    a lora.adapter as a PEFT LoRA folder, for Hugging Face\n"
-    "                              PeftModel.from_pretrained and `ikada lm --adapter`:\n"
+    "                              PeftModel.from_pretrained and `lm score --adapter`:\n"
     "                              adapter_config.json, adapter_model.safetensors (f32)\n"
     "                              and ikada.json (the artifact's hash, base_hash,\n"
     "                              tokenizer_hash, chat_template, steps). The folder is\n"

@@ -226,8 +226,10 @@ int ik_lora_save(const struct ik_lora *a, const char *dir, const char *base_mode
             if (m->A == NULL)
                 continue;
             w = ik_xgrow(w, &cap, n + 2, sizeof *w);
-            struct ik_st_wtensor ta = {ik_lora_tensor_name(l, t, 'A'), IK_ST_F32, 2, {a->cfg.r, m->in}, m->A};
-            struct ik_st_wtensor tb = {ik_lora_tensor_name(l, t, 'B'), IK_ST_F32, 2, {m->out, a->cfg.r}, m->B};
+            struct ik_st_wtensor ta = {ik_lora_tensor_name(l, t, 'A'), IK_ST_F32, 2, {a->cfg.r, m->in},
+                                       m->A};
+            struct ik_st_wtensor tb = {ik_lora_tensor_name(l, t, 'B'), IK_ST_F32, 2, {m->out, a->cfg.r},
+                                       m->B};
             w[n++] = ta;
             w[n++] = tb;
         }

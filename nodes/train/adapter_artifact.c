@@ -188,6 +188,9 @@ static int fail(const struct rd *r, int code, const char *fmt, ...)
     return code;
 }
 
+/* The length to print of a hostile string: enough to recognise it. */
+static int cut(uint32_t n) { return n > 64 ? 64 : (int)n; }
+
 static const char *type_name(const msgpack_object *o)
 {
     switch (o->type) {
@@ -325,7 +328,7 @@ static int read_arch(const struct rd *r, const struct sec *s, int *arch)
             return 0;
         }
     return fail(r, IK_EVALIDATE, "field '%s.arch': unknown architecture '%.*s': expected llama, "
-                "mistral, qwen2 or qwen3", s->name, (int)v->via.str.size, v->via.str.ptr);
+                "mistral, qwen2 or qwen3", s->name, cut(v->via.str.size), v->via.str.ptr);
 }
 
 static int read_eos(const struct rd *r, const struct sec *s, struct ik_lm_config *c)
@@ -435,7 +438,7 @@ static int read_targets(const struct rd *r, const struct sec *s, unsigned *targe
         if (t == IK_LORA_NT && e->type == MSGPACK_OBJECT_STR)
             return fail(r, IK_EVALIDATE, "field '%s.targets': unknown module '%.*s': expected q_proj, "
                         "k_proj, v_proj, o_proj, gate_proj, up_proj or down_proj", s->name,
-                        (int)e->via.str.size, e->via.str.ptr);
+                        cut(e->via.str.size), e->via.str.ptr);
         if (t == IK_LORA_NT)
             return fail(r, IK_EPARSE, "field '%s.targets': item %" PRIu32 ": expected a string, "
                         "found %s", s->name, i, type_name(e));
@@ -460,8 +463,7 @@ static int read_hash(const struct rd *r, const struct sec *s, const char *key, c
     hex[IK_HASH_HEX_LEN] = '\0';
     if (v->via.str.size != IK_HASH_HEX_LEN || !ik_hash_is_hex(hex, IK_HASH_HEX_LEN))
         return fail(r, IK_EVALIDATE, "field '%s.%s': expected %d hex digits, found '%.*s'", s->name,
-                    key, IK_HASH_HEX_LEN, (int)(v->via.str.size > 80 ? 80 : v->via.str.size),
-                    v->via.str.ptr);
+                    key, IK_HASH_HEX_LEN, cut(v->via.str.size), v->via.str.ptr);
     memcpy(out, hex, sizeof hex);
     return 0;
 }
@@ -494,7 +496,7 @@ static int read_meta(const struct rd *r, const msgpack_object *map, const struct
     const msgpack_object *arch = rc == 0 ? get_str(r, &s, "base_architecture", &rc) : NULL;
     if (arch && !ik_mp_str_eq(arch, ik_lm_arch_name(base->arch)))
         return fail(r, IK_EVALIDATE, "field 'meta.base_architecture': '%.*s' is not base_config.arch "
-                    "'%s'", (int)arch->via.str.size, arch->via.str.ptr, ik_lm_arch_name(base->arch));
+                    "'%s'", cut(arch->via.str.size), arch->via.str.ptr, ik_lm_arch_name(base->arch));
     if (rc == 0)
         rc = read_hash(r, &s, "base_hash", info->base_hash);
     if (rc == 0)
@@ -541,7 +543,7 @@ static int check_tensor(const struct rd *r, const char *name, const msgpack_obje
                     "data: binary}", name);
     if (!ik_mp_str_eq(dt, "f32"))
         return fail(r, IK_EVALIDATE, "tensor '%s' has dtype '%.*s', expected f32", name,
-                    (int)(dt->via.str.size > 16 ? 16 : dt->via.str.size), dt->via.str.ptr);
+                    cut(dt->via.str.size), dt->via.str.ptr);
     int64_t d0, d1;
     if (sh->via.array.size != 2 || !as_int(&sh->via.array.ptr[0], &d0) ||
         !as_int(&sh->via.array.ptr[1], &d1) || d0 != rows || d1 != cols) {
@@ -630,7 +632,7 @@ static int read_envelope(const struct rd *r, const msgpack_object *root, const m
         return fail(r, IK_EPARSE, "artifact map has no string field 'kind'");
     if (!ik_mp_str_eq(kind, KIND))
         return fail(r, IK_EVALIDATE, "is an artifact of kind '%.*s', not a " KIND,
-                    (int)(kind->via.str.size > 64 ? 64 : kind->via.str.size), kind->via.str.ptr);
+                    cut(kind->via.str.size), kind->via.str.ptr);
     int64_t sc;
     if (schema == NULL || !as_int(schema, &sc))
         return fail(r, IK_EPARSE, "field 'schema' is missing or not an integer");
