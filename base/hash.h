@@ -49,7 +49,8 @@ void ik_hash_to_hex(const struct ik_hash *h, char out[IK_HASH_HEX_LEN + 1]);
 int ik_hash_from_hex(const char *hex, struct ik_hash *out);
 bool ik_hash_equal(const struct ik_hash *a, const struct ik_hash *b);
 
-/* True if s has exactly n lowercase-or-uppercase hex digits and nothing else. */
+/* True if the NUL-terminated string s is exactly n hex digits (either case):
+ * s[n] is read, so s must be a C string, not a bounded slice. */
 bool ik_hash_is_hex(const char *s, size_t n);
 
 #endif
