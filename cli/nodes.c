@@ -14,11 +14,17 @@ static const char *type_name(enum ik_param_type t)
     return (unsigned)t < sizeof names / sizeof names[0] ? names[t] : "?";
 }
 
-static void print_ports(const char *title, const struct ik_port_spec *p)
+static void print_ports(const struct ik_node_type *t, const char *title,
+                        const struct ik_port_spec *p)
 {
-    for (; p && p->name; p++)
-        printf("    %-6s %-14s %-16s %s%s\n", title, p->name, p->kind, p->help ? p->help : "",
+    for (; p && p->name; p++) {
+        const char *when = ik_node_type_output_param(t, p->name);
+        printf("    %-6s %-14s %-16s %s%s", title, p->name, p->kind, p->help ? p->help : "",
                p->optional ? " (optional)" : "");
+        if (when && strcmp(title, "out") == 0)
+            printf(" (only with %s: true)", when);
+        putchar('\n');
+    }
 }
 
 static void print_type(const struct ik_node_type *t)
@@ -28,10 +34,10 @@ static void print_type(const struct ik_node_type *t)
     printf("%s (version %d, cpu %s, gpu %d)\n  %s\n", t->name, t->version, cpu, t->gpu, t->summary);
     if (t->any_inputs)
         printf("    in     (any name)     *                each input as a file in $IKADA_IN_<port>\n");
-    print_ports("in", t->inputs);
+    print_ports(t, "in", t->inputs);
     if (t->outputs_from_param)
         printf("    out    (from param '%s')\n", t->outputs_from_param);
-    print_ports("out", t->outputs);
+    print_ports(t, "out", t->outputs);
     for (const struct ik_param_spec *p = t->params; p && p->name; p++)
         printf("    param  %-14s %-6s = %-12s %s\n", p->name, type_name(p->type),
                p->default_yaml ? p->default_yaml : "(required)", p->help);

@@ -427,9 +427,12 @@ int ik__exec_declared_outputs(struct ik_node_ctx *ctx, struct ik_diag *d)
     size_t n = 0;
     while (ctx->type->outputs[n].name != NULL)
         n++;
-    ctx->n_declared_outputs = n;
     ctx->declared_outputs = ik_xcalloc(n ? n : 1, sizeof(char *));
-    for (size_t i = 0; i < n; i++)
-        ctx->declared_outputs[i] = ik_xstrdup(ctx->type->outputs[i].name);
+    for (size_t i = 0; i < n; i++) {
+        const char *port = ctx->type->outputs[i].name;
+        const char *when = ik_node_type_output_param(ctx->type, port);
+        if (when == NULL || ik_node_param_bool(ctx, when))
+            ctx->declared_outputs[ctx->n_declared_outputs++] = ik_xstrdup(port);
+    }
     return 0;
 }

@@ -384,6 +384,17 @@ static int outputs_from_map(struct ik__graph_build *b, size_t i, const msgpack_o
     return 0;
 }
 
+/* False for an output of outputs_when whose bool param resolved to false. */
+static bool output_wanted(const struct ik_node_type *t, const char *port,
+                          const msgpack_object_kv *kv, size_t n_spec)
+{
+    const char *param = ik_node_type_output_param(t, port);
+    for (size_t s = 0; param && s < n_spec; s++)
+        if (strcmp(t->params[s].name, param) == 0)
+            return kv[s].val.type == MSGPACK_OBJECT_BOOLEAN && kv[s].val.via.boolean;
+    return true;
+}
+
 int ik__graph_resolve_params(struct ik__graph_build *b, size_t i, struct ik_diag *d)
 {
     struct ik_graph_node *node = &b->g->nodes[i];
@@ -469,7 +480,8 @@ int ik__graph_resolve_params(struct ik__graph_build *b, size_t i, struct ik_diag
             n++;
         node->outputs = ik_xcalloc(n ? n : 1, sizeof *node->outputs);
         for (size_t j = 0; j < n; j++)
-            node->outputs[node->n_outputs++] = ik_xstrdup(t->outputs[j].name);
+            if (output_wanted(t, t->outputs[j].name, kv, n_spec))
+                node->outputs[node->n_outputs++] = ik_xstrdup(t->outputs[j].name);
     }
 out:
     free(names);

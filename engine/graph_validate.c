@@ -197,6 +197,13 @@ static int resolve_inputs(struct ik__graph_build *b, size_t i, struct ik_diag *d
             goto out;
         }
         const struct ik_graph_node *prod = &g->nodes[p];
+        const char *when = ik_node_type_output_param(prod->type, in->node_port);
+        if (ik_graph_node_output(prod, in->node_port) < 0 && when != NULL) {
+            rc = ik__graph_error(g, d, in->loc, "node '%s' writes output '%s' only with %s: true",
+                                 prod->name, in->node_port, when);
+            ik_diag_hint(d, "set %s: true in node '%s''s params", when, prod->name);
+            goto out;
+        }
         if (ik_graph_node_output(prod, in->node_port) < 0) {
             const char **outs = ik_xmalloc((prod->n_outputs + 1) * sizeof *outs);
             for (size_t k = 0; k < prod->n_outputs; k++)

@@ -57,6 +57,15 @@ struct ik_port_spec {
 
 struct ik_node_ctx; /* opaque, owned by the engine (engine/exec.c) */
 
+/* An output port that the node writes only when a bool param is true (a base
+ * model GGUF only with `base: true`): with the param false the port does not
+ * exist for that node, so a graph that reads it is refused when it is loaded,
+ * naming the param. */
+struct ik_output_when {
+    const char *port;
+    const char *param; /* an IK_PARAM_BOOL of the type */
+};
+
 struct ik_node_type {
     const char *name;    /* as written in `type:` */
     int version;         /* implementation version, part of every key */
@@ -68,6 +77,7 @@ struct ik_node_type {
      * port name is accepted, and output ports are the keys of this map param. */
     bool any_inputs;
     const char *outputs_from_param;
+    const struct ik_output_when *outputs_when; /* terminated by {NULL}; NULL: none */
     /* Default resources; a graph node may override them with `resources:`. */
     int cpu;
     int gpu;
@@ -195,5 +205,8 @@ int ik_node_kv_del(struct ik_node_ctx *ctx, const char *ns, const struct ik_hash
  * it, its callers hand it in. */
 const struct ik_node_type *ik_node_type_find_in(const struct ik_node_type *const *types,
                                                 const char *name);
+
+/* The bool param that output `port` of t depends on (outputs_when), or NULL. */
+const char *ik_node_type_output_param(const struct ik_node_type *t, const char *port);
 
 #endif

@@ -37,8 +37,10 @@ static const struct ik_port_spec typed_inputs[] = {
 static const struct ik_port_spec typed_outputs[] = {
     {"out", "faq.rows", false, "result"},
     {"stats", "*", false, "figures"},
+    {"debug", "*", false, "written only with flag: true"},
     {NULL, NULL, false, NULL},
 };
+static const struct ik_output_when typed_when[] = {{"debug", "flag"}, {NULL, NULL}};
 static const struct ik_param_spec typed_params[] = {
     {"n", IK_PARAM_INT, NULL, "how many"},
     {"rate", IK_PARAM_FLOAT, "2e-4", "learning rate"},
@@ -55,6 +57,7 @@ static const struct ik_node_type test_typed = {
     .inputs = typed_inputs,
     .outputs = typed_outputs,
     .params = typed_params,
+    .outputs_when = typed_when,
     .cpu = 2,
     .gpu = 1,
 };

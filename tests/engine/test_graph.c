@@ -170,8 +170,9 @@ Test(graph, typed_params_canonical_bytes)
     cr_expect_str_eq(t->type->name, "typed");
     cr_expect_eq(t->cpu, 2);
     cr_expect_eq(t->gpu, 1);
-    cr_assert_eq(t->n_outputs, 2);
+    cr_assert_eq(t->n_outputs, 3, "flag: yes turns on the output 'debug' (outputs_when)");
     cr_expect_str_eq(t->outputs[1], "stats");
+    cr_expect_str_eq(t->outputs[2], "debug");
     cr_expect_eq(ik_graph_node_output(t, "stats"), 1);
     cr_expect_str_eq(t->inputs[1].abs_path, "/srv/extra.txt");
     cr_expect_eq(g->nodes[0].n_outputs, 2);
