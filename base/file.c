@@ -333,3 +333,42 @@ int ik_remove_tree(const char *path)
         return rc;
     return rmdir(path) == 0 || errno == ENOENT ? 0 : -errno;
 }
+
+int ik_copy_file_atomic(const char *src, const char *dst, mode_t mode, struct ik_diag *d)
+{
+    int in = open(src, O_RDONLY | O_CLOEXEC);
+    if (in < 0) {
+        int e = errno;
+        return ik_diag_set(d, -e, "cannot open %s: %s", ik_display_path(src), strerror(e));
+    }
+    char *dir = ik_xstrdup(dst), *slash = strrchr(dir, '/');
+    if (slash)
+        *slash = '\0';
+    char *tmp = NULL;
+    int out = ik_tmp_create(slash ? dir : ".", dst, &tmp, d);
+    free(dir);
+    int rc = out < 0 ? out : 0;
+    enum { BLOCK = 1 << 20 };
+    char *buf = rc == 0 ? ik_xmalloc(BLOCK) : NULL;
+    while (rc == 0) {
+        ssize_t n = read(in, buf, BLOCK);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            int e = errno;
+            rc = ik_diag_set(d, -e, "cannot read %s: %s", ik_display_path(src), strerror(e));
+        } else if (n == 0) {
+            break;
+        } else if ((rc = ik__write_all(out, buf, (size_t)n)) != 0) {
+            rc = ik_diag_set(d, rc, "cannot write %s: %s", ik_display_path(dst), strerror(-rc));
+        }
+    }
+    free(buf);
+    close(in);
+    if (out >= 0 && rc == 0)
+        rc = ik_tmp_commit(out, tmp, dst, mode, d);
+    else if (out >= 0)
+        ik_tmp_abort(out, tmp);
+    free(tmp);
+    return rc;
+}

@@ -53,6 +53,11 @@ int ik_tmp_commit(int fd, const char *tmp_path, const char *path, mode_t mode,
 /* Closes fd and unlinks tmp_path; keeps errno. */
 void ik_tmp_abort(int fd, const char *tmp_path);
 
+/* Copies the file src to dst (streamed, through a temporary file beside dst,
+ * fsynced and renamed: dst is the old file or the complete new one), mode
+ * mode. 0 or -errno with d naming the file that failed. */
+int ik_copy_file_atomic(const char *src, const char *dst, mode_t mode, struct ik_diag *d);
+
 /* path relative to the working directory when it lies below it, so messages
  * read ".ikada/objects/ab/…" rather than a long absolute path. Points into path. */
 const char *ik_display_path(const char *path);

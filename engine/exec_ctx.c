@@ -23,6 +23,13 @@ const char *ik_node_name(const struct ik_node_ctx *ctx) { return ctx->name; }
 
 const struct ik_hash *ik_node_key(const struct ik_node_ctx *ctx) { return &ctx->key; }
 
+const char *ik_node_graph_dir(const struct ik_node_ctx *ctx)
+{
+    (void)ctx;
+    const char *dir = getenv("IKADA_GRAPH_DIR"); /* set by the scheduler (sched.c job_env) */
+    return dir && *dir ? dir : ".";
+}
+
 bool ik_node_stop_requested(const struct ik_node_ctx *ctx)
 {
     (void)ctx;

@@ -142,6 +142,11 @@ int ik_node_input_path(struct ik_node_ctx *ctx, const char *port, const char **p
 int ik_node_input_hash(const struct ik_node_ctx *ctx, const char *port, struct ik_hash *out,
                        struct ik_diag *d);
 
+/* The folder of the graph file the node is part of, against which a path in
+ * a param is resolved (as `file:` inputs are); "." when run by hand. Not part
+ * of the key: moving a project does not re-run it. */
+const char *ik_node_graph_dir(const struct ik_node_ctx *ctx);
+
 /* A private scratch directory, removed after run. */
 const char *ik_node_scratch_dir(const struct ik_node_ctx *ctx);
 

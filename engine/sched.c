@@ -113,14 +113,16 @@ static char **job_argv(const struct ik_sched *s, size_t i, const char *key_hex)
 }
 
 /* What the job's environment must say, over the inherited one: the cache, the
+ * graph file's folder (paths in params are relative to it, as file: inputs), the
  * GPU it holds (none: ""), and as many compute threads as the CPU slots it
  * holds, so a node given 1 slot does not spread over every core. A user's own
  * OPENBLAS_NUM_THREADS is kept. */
 static char **job_env(const struct ik_sched *s, const struct ik_job *j)
 {
-    char **env = ik_xcalloc(5, sizeof *env);
+    char **env = ik_xcalloc(6, sizeof *env);
     size_t k = 0;
     env[k++] = ik_xasprintf("IKADA_CACHE=%s", s->cache->root);
+    env[k++] = ik_xasprintf("IKADA_GRAPH_DIR=%s", s->graph->dir ? s->graph->dir : ".");
     env[k++] = j->gpu >= 0 ? ik_xasprintf("CUDA_VISIBLE_DEVICES=%d", j->gpu)
                            : ik_xstrdup("CUDA_VISIBLE_DEVICES=");
     if (getenv("OPENBLAS_NUM_THREADS") == NULL)
