@@ -15,8 +15,10 @@
  * multiple of the alignment, in the order tensors were added. Dims are
  * ggml's order: innermost (the row length) first, as the reader reports them.
  * Sources are borrowed until ik_gguf_writer_write returns. Errors: -errno
- * with the path named (e.g. -ENOSPC), IK_EVALIDATE for a tensor whose type
- * is not F32, F16 or BF16. */
+ * with the path named (e.g. -ENOSPC; -ENOENT when the folder is missing: it
+ * is not created), IK_EVALIDATE for a tensor ggml would refuse: a type other
+ * than F32, F16 or BF16, a name of 64 bytes or more, a name used twice, or
+ * not 1 to 4 dims. Nothing is written then. */
 #ifndef IK_LM_GGUF_WRITE_H
 #define IK_LM_GGUF_WRITE_H
 
