@@ -28,7 +28,9 @@ struct wtensor {
     char *name;
     uint32_t type, n_dims;
     uint64_t dims[IK_GGUF_MAX_DIMS];
-    const float *src; /* borrowed */
+    const float *src; /* borrowed, or NULL when fill makes the values */
+    ik_gguf_fill_fn *fill;
+    void *ctx;        /* borrowed */
 };
 
 struct ik_gguf_writer {
@@ -179,6 +181,14 @@ void ik_gguf_w_tensor(struct ik_gguf_writer *w, const char *name, uint32_t type,
     t->src = src;
 }
 
+void ik_gguf_w_tensor_fn(struct ik_gguf_writer *w, const char *name, uint32_t type,
+                         uint32_t n_dims, const uint64_t *dims, ik_gguf_fill_fn *fill, void *ctx)
+{
+    ik_gguf_w_tensor(w, name, type, n_dims, dims, NULL);
+    w->t[w->n_t - 1].fill = fill;
+    w->t[w->n_t - 1].ctx = ctx;
+}
+
 /* ---- layout ---- */
 
 static uint64_t n_elems(const struct wtensor *t)
@@ -242,13 +252,17 @@ static void build_head(const struct ik_gguf_writer *w, struct ik_buf *b)
 
 #define CHUNK_ELEMS 65536 /* elements converted per write: 256 KiB of fp32 */
 
-/* Converts and writes one tensor's data, then its padding. */
-static int write_tensor(int fd, const struct wtensor *t, uint32_t alignment, unsigned char *buf)
+/* Converts and writes one tensor's data, then its padding. buf holds
+ * CHUNK_ELEMS fp32 values, vals as many for a fill function. */
+static int write_tensor(int fd, const struct wtensor *t, uint32_t alignment, unsigned char *buf,
+                        float *vals)
 {
     uint64_t n = n_elems(t), es = elem_size(t->type);
     for (uint64_t i = 0; i < n; i += CHUNK_ELEMS) {
         size_t m = (size_t)(n - i < CHUNK_ELEMS ? n - i : CHUNK_ELEMS);
-        const float *s = t->src + i;
+        const float *s = t->src ? t->src + i : vals;
+        if (t->src == NULL)
+            t->fill(t->ctx, i, m, vals);
         for (size_t j = 0; j < m; j++) {
             uint32_t v = t->type == IK_GGML_F32   ? f32_bits(s[j])
                          : t->type == IK_GGML_F16 ? ik_f32_to_f16(s[j])
@@ -301,8 +315,10 @@ int ik_gguf_writer_write(struct ik_gguf_writer *w, const char *path, struct ik_d
     ik_buf_free(&head);
     size_t buf_size = CHUNK_ELEMS * 4 > w->alignment ? CHUNK_ELEMS * 4 : w->alignment;
     unsigned char *buf = ik_xmalloc(buf_size);
+    float *vals = ik_xmalloc(CHUNK_ELEMS * sizeof *vals);
     for (size_t i = 0; rc == 0 && i < w->n_t; i++)
-        rc = write_tensor(fd, &w->t[i], w->alignment, buf);
+        rc = write_tensor(fd, &w->t[i], w->alignment, buf, vals);
+    free(vals);
     free(buf);
     if (rc != 0) {
         ik_tmp_abort(fd, tmp);

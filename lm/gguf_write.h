@@ -55,6 +55,15 @@ void ik_gguf_w_arr_str(struct ik_gguf_writer *w, const char *key, const char *co
 void ik_gguf_w_tensor(struct ik_gguf_writer *w, const char *name, uint32_t type, uint32_t n_dims,
                       const uint64_t *dims, const float *src);
 
+/* Like ik_gguf_w_tensor, for a source that is not one fp32 array (a row
+ * permutation, a tensor produced on the fly): fill(ctx, first, n, dst) is
+ * called at write time with consecutive ranges and writes the n fp32 values
+ * first..first+n-1 (row-major, dims[0] fastest) to dst. It cannot fail. ctx
+ * is borrowed until ik_gguf_writer_write returns. */
+typedef void ik_gguf_fill_fn(void *ctx, uint64_t first, size_t n, float *dst);
+void ik_gguf_w_tensor_fn(struct ik_gguf_writer *w, const char *name, uint32_t type,
+                         uint32_t n_dims, const uint64_t *dims, ik_gguf_fill_fn *fill, void *ctx);
+
 /* Writes the file at path. */
 int ik_gguf_writer_write(struct ik_gguf_writer *w, const char *path, struct ik_diag *d);
 

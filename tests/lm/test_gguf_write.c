@@ -332,7 +332,23 @@ Test(lm_gguf_write, bad_tensors_refused)
     free(path);
 }
 
-/* A tensor of many chunks is written whole and in order. */
+/* A fill function giving x[n - 1 - i]: the writer asks for consecutive ranges. */
+struct rev {
+    const float *x;
+    uint64_t n, next;
+};
+
+static void fill_rev(void *ctx, uint64_t first, size_t n, float *dst)
+{
+    struct rev *r = ctx;
+    cr_assert_eq(first, r->next, "ranges are consecutive");
+    for (size_t i = 0; i < n; i++)
+        dst[i] = r->x[r->n - 1 - (first + i)];
+    r->next = first + n;
+}
+
+/* A tensor of many chunks is written whole and in order, from an array and
+ * from a fill function. */
 Test(lm_gguf_write, large_tensor)
 {
     char *dir = tc_tmpdir();
@@ -343,6 +359,8 @@ Test(lm_gguf_write, large_tensor)
         x[i] = (float)(i % 1000) - 500.0f;
     struct ik_gguf_writer *w = ik_gguf_writer_new(32);
     ik_gguf_w_tensor(w, "big", IK_GGML_F16, 2, (uint64_t[]){n, 1}, x);
+    struct rev r = {x, n, 0};
+    ik_gguf_w_tensor_fn(w, "rev", IK_GGML_F32, 1, (uint64_t[]){n}, fill_rev, &r);
     struct ik_diag d = IK_DIAG_INIT;
     cr_assert_eq(ik_gguf_writer_write(w, path, &d), 0, "%s", ik_diag_message(&d));
     ik_gguf_writer_free(w);
@@ -355,6 +373,15 @@ Test(lm_gguf_write, large_tensor)
     size_t bad = 0;
     for (size_t i = 0; i < n; i++)
         bad += ik_f16_to_f32((uint16_t)rd((const char *)t->data + 2 * i, 2)) != x[i];
+    cr_expect_eq(bad, 0);
+    cr_expect_eq(r.next, n);
+    t = ik_gguf_find_tensor(&g, "rev");
+    cr_assert(t != NULL && t->nbytes == 4 * n);
+    for (size_t i = 0; i < n; i++) {
+        float v;
+        memcpy(&v, (const char *)t->data + 4 * i, 4);
+        bad += v != x[n - 1 - i];
+    }
     cr_expect_eq(bad, 0);
     ik_gguf_close(&g);
     free(data);
