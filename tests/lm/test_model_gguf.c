@@ -753,3 +753,45 @@ Test(lm_model_gguf, truncated_file)
     tc_rmtree(dir);
     free(gg);
 }
+
+/* The Llama-2 vocabulary of llama.cpp's test files, written into a model's
+ * GGUF and read back, still encodes each of its 46 test inputs as it did. */
+Test(lm_model_gguf, llama_spm_vocab_rewritten)
+{
+    char *gp = lmt_shared("tokenizers/ggml-vocab-llama-spm/ggml-vocab-llama-spm.gguf");
+    if (gp == NULL)
+        cr_skip_test("../shared/data/tokenizers/ggml-vocab-llama-spm is absent");
+    struct ik_tok *ta = load_tok(gp);
+    struct ik_lm_config c = lmt_cfg(IK_LM_LLAMA, 8, 8, 1, 2, 32000);
+    c.tie_embeddings = 1;
+    c.bos_id = 1;
+    c.eos_id[0] = 2, c.n_eos = 1;
+    struct ik_lm_model *m;
+    struct ik_diag d = IK_DIAG_INIT;
+    cr_assert_eq(ik_lm_model_new(&m, &c, &d), 0);
+    char *dir = tc_tmpdir(), *gg = ik_xasprintf("%s/v.gguf", dir);
+    write_gguf(m, ta, IK_GGML_F16, IK_CHAT_LLAMA2, gg);
+    struct ik_tok *tb = load_tok(gg);
+    char *ip = ik_xasprintf("%s.inp", gp);
+    char *inp = lmt_read(ip, NULL);
+    const char *sep = "\n__ggml_vocab_test__\n";
+    int cases = 0;
+    for (char *in = inp, *end; (end = strstr(in, sep)) != NULL; in = end + strlen(sep)) {
+        *end = '\0';
+        expect_same_encoding(ta, tb, in);
+        cases++;
+    }
+    cr_expect_eq(cases, 46);
+    for (int i = 0; i < 32000; i++)
+        cr_assert(ik_tok_piece_type(ta, i) == ik_tok_piece_type(tb, i) &&
+                  ik_tok_score(ta, i) == ik_tok_score(tb, i) &&
+                  strcmp(ik_tok_piece(ta, i), ik_tok_piece(tb, i)) == 0, "piece %d", i);
+    free(inp);
+    free(ip);
+    ik_tok_free(ta);
+    ik_tok_free(tb);
+    ik_lm_model_free(m);
+    tc_rmtree(dir);
+    free(gg);
+    free(gp);
+}
