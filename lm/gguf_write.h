@@ -15,8 +15,10 @@
  * multiple of the alignment, in the order tensors were added. Dims are
  * ggml's order: innermost (the row length) first, as the reader reports them.
  * Sources are borrowed until ik_gguf_writer_write returns. Errors: -errno
- * with the path named (e.g. -ENOSPC), IK_EVALIDATE for a tensor whose type
- * is not F32, F16 or BF16. */
+ * with the path named (e.g. -ENOSPC; -ENOENT when the folder is missing: it
+ * is not created), IK_EVALIDATE for a tensor ggml would refuse: a type other
+ * than F32, F16 or BF16, a name of 64 bytes or more, a name used twice, or
+ * not 1 to 4 dims. Nothing is written then. */
 #ifndef IK_LM_GGUF_WRITE_H
 #define IK_LM_GGUF_WRITE_H
 
@@ -52,6 +54,15 @@ void ik_gguf_w_arr_str(struct ik_gguf_writer *w, const char *key, const char *co
  * row-major order (dims[0] fastest), borrowed. */
 void ik_gguf_w_tensor(struct ik_gguf_writer *w, const char *name, uint32_t type, uint32_t n_dims,
                       const uint64_t *dims, const float *src);
+
+/* Like ik_gguf_w_tensor, for a source that is not one fp32 array (a row
+ * permutation, a tensor produced on the fly): fill(ctx, first, n, dst) is
+ * called at write time with consecutive ranges and writes the n fp32 values
+ * first..first+n-1 (row-major, dims[0] fastest) to dst. It cannot fail. ctx
+ * is borrowed until ik_gguf_writer_write returns. */
+typedef void ik_gguf_fill_fn(void *ctx, uint64_t first, size_t n, float *dst);
+void ik_gguf_w_tensor_fn(struct ik_gguf_writer *w, const char *name, uint32_t type,
+                         uint32_t n_dims, const uint64_t *dims, ik_gguf_fill_fn *fill, void *ctx);
 
 /* Writes the file at path. */
 int ik_gguf_writer_write(struct ik_gguf_writer *w, const char *path, struct ik_diag *d);

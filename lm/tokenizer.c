@@ -96,6 +96,11 @@ int ik_tok_find_for_model(const char *model_path, char **path, struct ik_diag *d
         int e = errno;
         return ik_diag_set(d, -e, "cannot open model '%s': %s", model_path, strerror(e));
     }
+    size_t ml = strlen(model_path);
+    if (!S_ISDIR(sb.st_mode) && ml >= 5 && strcmp(model_path + ml - 5, ".gguf") == 0) {
+        *path = ik_xstrdup(model_path); /* a GGUF model carries its vocabulary */
+        return 0;
+    }
     char *dir = ik_xstrdup(model_path);
     if (!S_ISDIR(sb.st_mode)) {
         char *slash = strrchr(dir, '/');
@@ -172,6 +177,45 @@ int ik_tok_eos(const struct ik_tok *t) { return t->eos; }
 const char *ik_tok_piece(const struct ik_tok *t, int id)
 {
     return id >= 0 && id < t->n ? t->piece[id] : NULL;
+}
+
+size_t ik_tok_piece_len(const struct ik_tok *t, int id)
+{
+    return id >= 0 && id < t->n ? t->piece_len[id] : 0;
+}
+
+/* The SPM_* numbering is the public one (tokenizer.h). */
+int ik_tok_piece_type(const struct ik_tok *t, int id)
+{
+    return id >= 0 && id < t->n ? t->type[id] : 0;
+}
+
+float ik_tok_score(const struct ik_tok *t, int id)
+{
+    return id >= 0 && id < t->n && t->score ? t->score[id] : 0.0f;
+}
+
+int ik_tok_unk(const struct ik_tok *t) { return t->unk; }
+
+int ik_tok_add_space_prefix(const struct ik_tok *t)
+{
+    return t->kind != IK_TOK_BYTE_BPE && t->add_dummy_prefix;
+}
+
+int ik_tok_remove_extra_spaces(const struct ik_tok *t)
+{
+    return t->kind != IK_TOK_BYTE_BPE && t->remove_extra_ws;
+}
+
+int ik_tok_n_merges(const struct ik_tok *t) { return t->n_merges; }
+
+int ik_tok_merge(const struct ik_tok *t, int i, int *left, int *right)
+{
+    if (i < 0 || i >= t->n_merges)
+        return -1;
+    *left = t->merge[i][0];
+    *right = t->merge[i][1];
+    return 0;
 }
 
 int ik_tok_find(const struct ik_tok *t, const char *piece)

@@ -24,7 +24,7 @@
 #include "lm/tokenizer_int.h"
 
 /* tokenizers' ByteLevel default regex (GPT-2). */
-static const char gpt2_pattern[] =
+const char ik__tok_gpt2_pattern[] =
     "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
 
 /* GPT-2 bytes_to_unicode: printable Latin-1 bytes map to themselves, the
@@ -87,7 +87,7 @@ static pcre2_code *compile(const char *pat, const char *path, struct ik_diag *d)
     return re;
 }
 
-/* Checks the pre-tokenizer and compiles its regex into t->regex. */
+/* Checks the pre-tokenizer and compiles its regex into t->regex[0]. */
 static int load_pretok(struct ik_tok *t, json_t *pt, const char *path, struct ik_diag *d)
 {
     const char *type = json_string_value(json_object_get(pt, "type"));
@@ -96,7 +96,7 @@ static int load_pretok(struct ik_tok *t, json_t *pt, const char *path, struct ik
     if (type && strcmp(type, "ByteLevel") == 0) {
         if (!json_is_true(json_object_get(pt, "use_regex")))
             return fail(d, IK_EVALIDATE, path, "pre_tokenizer ByteLevel without use_regex is not supported%s", "");
-        pattern = gpt2_pattern;
+        pattern = ik__tok_gpt2_pattern;
         byte_level = 1;
     } else if (type && strcmp(type, "Sequence") == 0) {
         size_t i;
@@ -123,8 +123,31 @@ static int load_pretok(struct ik_tok *t, json_t *pt, const char *path, struct ik
     }
     if (!byte_level || !pattern)
         return fail(d, IK_EVALIDATE, path, "pre_tokenizer %s: need a regex split and ByteLevel", type);
-    t->regex = compile(pattern, path, d);
-    return t->regex ? 0 : IK_EVALIDATE;
+    t->pattern = ik_xstrdup(pattern);
+    return ik__tok_bpe_add_regex(t, pattern, path, d);
+}
+
+int ik__tok_bpe_add_regex(struct ik_tok *t, const char *pattern, const char *path, struct ik_diag *d)
+{
+    if (t->n_regex == IK_TOK_MAX_REGEX)
+        return fail(d, IK_EVALIDATE, path, "more than %s pre-tokenizer regexes", "4");
+    pcre2_code *re = compile(pattern, path, d);
+    if (re == NULL)
+        return IK_EVALIDATE;
+    t->regex[t->n_regex++] = re;
+    return 0;
+}
+
+void ik__tok_bpe_add_merge(struct ik_tok *t, int a, int b, int merged)
+{
+    int m;
+    if (ik_pairmap_get(&t->merges, a, b, &m) >= 0)
+        return;
+    ik_pairmap_put(&t->merges, a, b, t->n_merges, merged);
+    t->merge = ik_xgrow(t->merge, &t->merge_cap, (size_t)t->n_merges + 1, sizeof *t->merge);
+    t->merge[t->n_merges][0] = a;
+    t->merge[t->n_merges][1] = b;
+    t->n_merges++;
 }
 
 static int load_vocab(struct ik_tok *t, json_t *model, json_t *added, const char *path, struct ik_diag *d)
@@ -215,7 +238,7 @@ static int load_merges(struct ik_tok *t, json_t *merges, const char *path, struc
         int im = ik_strmap_get(&t->ids, cat.data, cat.len);
         if (ia < 0 || ib < 0 || im < 0)
             continue; /* tokenizers also skips merges whose parts are not in the vocab */
-        ik_pairmap_put(&t->merges, ia, ib, (int)i, im);
+        ik__tok_bpe_add_merge(t, ia, ib, im);
     }
     ik_buf_free(&cat);
     return rc;
@@ -289,7 +312,10 @@ int ik__tok_bpe_load(struct ik_tok *t, const char *path, struct ik_diag *d)
 
 void ik__tok_bpe_free(struct ik_tok *t)
 {
-    pcre2_code_free((pcre2_code *)t->regex);
+    for (int i = 0; i < t->n_regex; i++)
+        pcre2_code_free((pcre2_code *)t->regex[i]);
+    free(t->pattern);
+    free(t->merge);
     ik_pairmap_free(&t->merges);
 }
 
@@ -336,6 +362,46 @@ static void encode_word(const struct ik_tok *t, const char *w, size_t len, int *
     free(sym);
 }
 
+/* The pre-tokenizer's words of text[0..len) at regex `level`: the matches
+ * and the text between them (Isolated) are split by the next regex, and
+ * those of the last one encoded. The first match of level 0 also checks the
+ * text is UTF-8. */
+static int split(const struct ik_tok *t, int level, const char *text, size_t len,
+                 pcre2_match_data *md, int **ids, size_t *n, size_t *cap, struct ik_buf *tmp,
+                 struct ik_diag *d)
+{
+    if (level == t->n_regex) {
+        encode_word(t, text, len, ids, n, cap, tmp);
+        return 0;
+    }
+    size_t off = 0;
+    int rc = 0;
+    while (off < len && rc == 0) {
+        int r = pcre2_match(t->regex[level], (PCRE2_SPTR)text, len, off,
+                            off || level ? PCRE2_NO_UTF_CHECK : 0, md, NULL);
+        if (r == PCRE2_ERROR_NOMATCH)
+            break;
+        if (r < 0) {
+            if (r <= PCRE2_ERROR_UTF8_ERR1 && r >= PCRE2_ERROR_UTF8_ERR21)
+                return ik_diag_set(d, IK_EVALIDATE, "text is not valid UTF-8 at byte %zu",
+                                   (size_t)pcre2_get_startchar(md));
+            return ik_diag_set(d, IK_EVALIDATE, "pre-tokenizer regex failed (PCRE2 error %d)", r);
+        }
+        /* The next level reuses md: keep this match's bounds. */
+        size_t s = pcre2_get_ovector_pointer(md)[0], e = pcre2_get_ovector_pointer(md)[1];
+        if (s > off) /* Isolated: the text between matches is a piece too */
+            rc = split(t, level + 1, text + off, s - off, md, ids, n, cap, tmp, d);
+        if (rc == 0 && e > s)
+            rc = split(t, level + 1, text + s, e - s, md, ids, n, cap, tmp, d);
+        off = e > s ? e : s + ik_utf8_seq_len(text + s, len - s);
+        if (rc == 0 && e == s && off <= len && off > s)
+            rc = split(t, level + 1, text + s, off - s, md, ids, n, cap, tmp, d);
+    }
+    if (rc == 0 && off < len)
+        rc = split(t, level + 1, text + off, len - off, md, ids, n, cap, tmp, d);
+    return rc;
+}
+
 int ik__tok_bpe_encode(const struct ik_tok *t, const char *text, size_t len, int **ids, size_t *n,
                        size_t *cap, struct ik_diag *d)
 {
@@ -358,30 +424,7 @@ int ik__tok_bpe_encode(const struct ik_tok *t, const char *text, size_t len, int
         }
         text = (const char *)nfc;
     }
-    size_t off = 0;
-    while (off < len) {
-        int r = pcre2_match(t->regex, (PCRE2_SPTR)text, len, off, off ? PCRE2_NO_UTF_CHECK : 0, md, NULL);
-        if (r == PCRE2_ERROR_NOMATCH)
-            break;
-        if (r < 0) {
-            if (r <= PCRE2_ERROR_UTF8_ERR1 && r >= PCRE2_ERROR_UTF8_ERR21)
-                rc = ik_diag_set(d, IK_EVALIDATE, "text is not valid UTF-8 at byte %zu",
-                                 (size_t)pcre2_get_startchar(md));
-            else
-                rc = ik_diag_set(d, IK_EVALIDATE, "pre-tokenizer regex failed (PCRE2 error %d)", r);
-            goto out;
-        }
-        PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
-        if (ov[0] > off) /* Isolated: the text between matches is a piece too */
-            encode_word(t, text + off, ov[0] - off, ids, n, cap, &tmp);
-        if (ov[1] > ov[0])
-            encode_word(t, text + ov[0], ov[1] - ov[0], ids, n, cap, &tmp);
-        off = ov[1] > ov[0] ? ov[1] : ov[0] + ik_utf8_seq_len(text + ov[0], len - ov[0]);
-        if (ov[1] == ov[0] && off <= len && off > ov[0])
-            encode_word(t, text + ov[0], off - ov[0], ids, n, cap, &tmp);
-    }
-    if (off < len)
-        encode_word(t, text + off, len - off, ids, n, cap, &tmp);
+    rc = split(t, 0, text, len, md, ids, n, cap, &tmp, d);
 out:
     free(nfc);
     ik_buf_free(&tmp);

@@ -9,7 +9,10 @@
 #include "base/strmap.h"
 #include "lm/tokenizer.h"
 
-/* SentencePiece piece types (sentencepiece_model.proto). */
+#define IK_TOK_MAX_REGEX 4
+
+/* SentencePiece piece types (sentencepiece_model.proto), which are also
+ * tokenizer.h's enum ik_tok_piece_type and GGUF's token types. */
 enum { SPM_NORMAL = 1, SPM_UNKNOWN = 2, SPM_CONTROL = 3, SPM_USER = 4, SPM_UNUSED = 5, SPM_BYTE = 6 };
 
 struct ik_tok {
@@ -29,7 +32,15 @@ struct ik_tok {
     size_t max_piece_len; /* bytes */
     /* byte-level BPE */
     struct ik_pairmap merges;
-    void *regex;          /* pcre2_code *, the pre-tokenizer split pattern */
+    int (*merge)[2];      /* (n_merges) the merges' left and right ids, in rank order */
+    int n_merges;
+    size_t merge_cap;
+    /* pcre2_code *: the pre-tokenizer's splits, each (Isolated) applied to
+     * the pieces of the one before, as llama.cpp's unicode_regex_split does
+     * with a list of regexes; tokenizer.json gives exactly one */
+    void *regex[IK_TOK_MAX_REGEX];
+    int n_regex;
+    char *pattern;        /* the source of a single regex, else NULL */
     int nfc;              /* the normalizer is NFC (libunistring's u8_normalize) */
     int ignore_merges;
     int *added;           /* ids of added tokens, longest content first */
@@ -52,6 +63,14 @@ int ik__tok_bpe_load(struct ik_tok *t, const char *path, struct ik_diag *d);
 int ik__tok_bpe_encode(const struct ik_tok *t, const char *text, size_t len, int **ids, size_t *n,
                        size_t *cap, struct ik_diag *d);
 void ik__tok_bpe_free(struct ik_tok *t);
+/* Compiles pattern as t's next pre-tokenizer regex (IK_EVALIDATE naming path
+ * when PCRE2 refuses it). */
+int ik__tok_bpe_add_regex(struct ik_tok *t, const char *pattern, const char *path, struct ik_diag *d);
+/* Records the merge (a, b) -> merged at the next rank; a pair already there
+ * keeps its first, lower rank. */
+void ik__tok_bpe_add_merge(struct ik_tok *t, int a, int b, int merged);
+/* The GPT-2 regex of tokenizers' ByteLevel pre-tokenizer (use_regex). */
+extern const char ik__tok_gpt2_pattern[];
 /* Appends the bytes of a byte-level piece (inverse of the GPT-2 byte map). */
 void ik__tok_bpe_piece_bytes(const char *piece, struct ik_buf *out);
 

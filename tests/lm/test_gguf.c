@@ -380,10 +380,17 @@ Test(lm_gguf, tokenizer_loader_messages)
     free(msg);
 
     b.len = 0;
-    vocab(&b, "gpt2", IK_GGUF_STR);
+    vocab(&b, "bert", IK_GGUF_STR);
     cr_expect_eq(tok_load(&b, &msg), IK_EVALIDATE);
-    cr_expect_str_eq(msg, ": error: tokenizer.ggml.model 'gpt2' is not supported (only llama, "
-                          "SentencePiece BPE)");
+    cr_expect_str_eq(msg, ": error: tokenizer.ggml.model 'bert' is not supported (llama: "
+                          "SentencePiece BPE, gpt2: byte-level BPE)");
+    free(msg);
+
+    b.len = 0;
+    vocab(&b, "gpt2", IK_GGUF_STR); /* byte-level BPE needs merges */
+    cr_expect_eq(tok_load(&b, &msg), IK_EPARSE);
+    cr_expect_str_eq(msg, ": error: need tokenizer.ggml.tokens, merges, and token_type (when given) "
+                          "of the tokens' length (got 3 tokens, no merges, 3 types)");
     free(msg);
 
     b.len = 0;
