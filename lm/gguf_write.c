@@ -31,6 +31,8 @@ struct wtensor {
     const float *src; /* borrowed, or NULL when fill makes the values */
     ik_gguf_fill_fn *fill;
     void *ctx;        /* borrowed */
+    const void *raw;  /* borrowed: encoded bytes (ik_gguf_w_tensor_bytes), or NULL */
+    size_t raw_n;
 };
 
 struct ik_gguf_writer {
@@ -189,6 +191,15 @@ void ik_gguf_w_tensor_fn(struct ik_gguf_writer *w, const char *name, uint32_t ty
     w->t[w->n_t - 1].ctx = ctx;
 }
 
+void ik_gguf_w_tensor_bytes(struct ik_gguf_writer *w, const char *name, uint32_t type,
+                            uint32_t n_dims, const uint64_t *dims, const void *bytes,
+                            size_t nbytes)
+{
+    ik_gguf_w_tensor(w, name, type, n_dims, dims, NULL);
+    w->t[w->n_t - 1].raw = bytes;
+    w->t[w->n_t - 1].raw_n = nbytes;
+}
+
 /* ---- layout ---- */
 
 static uint64_t n_elems(const struct wtensor *t)
@@ -201,6 +212,12 @@ static uint64_t n_elems(const struct wtensor *t)
 
 static size_t elem_size(uint32_t type) { return type == IK_GGML_F32 ? 4 : 2; }
 
+/* The bytes of t's data, before padding. */
+static uint64_t data_bytes(const struct wtensor *t)
+{
+    return t->raw ? t->raw_n : n_elems(t) * elem_size(t->type);
+}
+
 static uint64_t pad_to(uint64_t n, uint64_t a) { return (n + a - 1) / a * a; }
 
 /* Checks what ggml's reader would refuse before any byte is written. */
@@ -209,7 +226,8 @@ static int check_tensors(const struct ik_gguf_writer *w, const char *path, struc
     for (size_t i = 0; i < w->n_t; i++) {
         const struct wtensor *t = &w->t[i];
         const char *why = NULL;
-        if (t->type != IK_GGML_F32 && t->type != IK_GGML_F16 && t->type != IK_GGML_BF16)
+        if (t->raw == NULL && t->type != IK_GGML_F32 && t->type != IK_GGML_F16 &&
+            t->type != IK_GGML_BF16)
             why = "its type is not F32, F16 or BF16";
         else if (strlen(t->name) >= GGML_MAX_NAME)
             why = "its name has 64 bytes or more (ggml's GGML_MAX_NAME)";
@@ -242,7 +260,7 @@ static void build_head(const struct ik_gguf_writer *w, struct ik_buf *b)
             put_uint(b, t->dims[k], 8);
         put_uint(b, t->type, 4);
         put_uint(b, off, 8);
-        off += pad_to(n_elems(t) * elem_size(t->type), w->alignment);
+        off += pad_to(data_bytes(t), w->alignment);
     }
     while (b->len % w->alignment)
         ik_buf_putc(b, 0);
@@ -257,7 +275,13 @@ static void build_head(const struct ik_gguf_writer *w, struct ik_buf *b)
 static int write_tensor(int fd, const struct wtensor *t, uint32_t alignment, unsigned char *buf,
                         float *vals)
 {
-    uint64_t n = n_elems(t), es = elem_size(t->type);
+    uint64_t n = n_elems(t), es = elem_size(t->type), nb = data_bytes(t);
+    if (t->raw) {
+        int rc = ik__write_all(fd, t->raw, t->raw_n);
+        n = 0; /* no conversion: only the padding is left */
+        if (rc != 0)
+            return rc;
+    }
     for (uint64_t i = 0; i < n; i += CHUNK_ELEMS) {
         size_t m = (size_t)(n - i < CHUNK_ELEMS ? n - i : CHUNK_ELEMS);
         const float *s = t->src ? t->src + i : vals;
@@ -274,7 +298,7 @@ static int write_tensor(int fd, const struct wtensor *t, uint32_t alignment, uns
         if (rc != 0)
             return rc;
     }
-    size_t pad = (size_t)(pad_to(n * es, alignment) - n * es);
+    size_t pad = (size_t)(pad_to(nb, alignment) - nb);
     memset(buf, 0, pad);
     return pad ? ik__write_all(fd, buf, pad) : 0;
 }

@@ -18,7 +18,8 @@
  * with the path named (e.g. -ENOSPC; -ENOENT when the folder is missing: it
  * is not created), IK_EVALIDATE for a tensor ggml would refuse: a type other
  * than F32, F16 or BF16, a name of 64 bytes or more, a name used twice, or
- * not 1 to 4 dims. Nothing is written then. */
+ * not 1 to 4 dims (ik_gguf_w_tensor_bytes takes any type). Nothing is
+ * written then. */
 #ifndef IK_LM_GGUF_WRITE_H
 #define IK_LM_GGUF_WRITE_H
 
@@ -63,6 +64,13 @@ void ik_gguf_w_tensor(struct ik_gguf_writer *w, const char *name, uint32_t type,
 typedef void ik_gguf_fill_fn(void *ctx, uint64_t first, size_t n, float *dst);
 void ik_gguf_w_tensor_fn(struct ik_gguf_writer *w, const char *name, uint32_t type,
                          uint32_t n_dims, const uint64_t *dims, ik_gguf_fill_fn *fill, void *ctx);
+
+/* A tensor whose data is nbytes already encoded in the ggml type `type`
+ * (any type: a quantized one copied from another file), written as given;
+ * the caller answers for nbytes matching the dims. bytes is borrowed. */
+void ik_gguf_w_tensor_bytes(struct ik_gguf_writer *w, const char *name, uint32_t type,
+                            uint32_t n_dims, const uint64_t *dims, const void *bytes,
+                            size_t nbytes);
 
 /* Writes the file at path. */
 int ik_gguf_writer_write(struct ik_gguf_writer *w, const char *path, struct ik_diag *d);

@@ -1,4 +1,5 @@
-/* lm/model.c - the fp32 weight arena and the Hugging Face loader.
+/* lm/model.c - the fp32 weight arena, the Hugging Face loader, and the
+ * choice of loader by path (GGUF: model_gguf_read.c, llama2.c: llama2c.c).
  * Sizes are computed in one place (param_layout), the arena is allocated once,
  * and every tensor is read by name from the safetensors set with its shape
  * checked, so a missing or misshapen tensor is reported by name and file. */
@@ -211,5 +212,8 @@ int ik_lm_model_load(struct ik_lm_model **out, const char *path, struct ik_diag 
         return ik_diag_set(d, -errno, "cannot open model '%s': %s", path, strerror(errno));
     if (S_ISDIR(sb.st_mode))
         return ik_lm_model_load_hf(out, path, d);
+    size_t n = strlen(path);
+    if (n >= 5 && strcmp(path + n - 5, ".gguf") == 0)
+        return ik_lm_model_load_gguf(out, path, d);
     return ik_lm_model_load_llama2c(out, path, d);
 }

@@ -58,12 +58,19 @@ int ik_lm_model_check_size(const struct ik_lm_config *cfg, const char *file, str
  * the size in the message) when the arena cannot be had. */
 int ik_lm_model_new(struct ik_lm_model **out, const struct ik_lm_config *cfg, struct ik_diag *d);
 
-/* Loads a model from a Hugging Face folder (config.json + safetensors) or a
- * llama2.c .bin checkpoint (chosen by path: a folder, or a regular file). */
+/* Loads a model from a Hugging Face folder (config.json + safetensors), a
+ * GGUF file (a name ending in .gguf) or a llama2.c .bin checkpoint (any
+ * other regular file). */
 int ik_lm_model_load(struct ik_lm_model **out, const char *path, struct ik_diag *d);
 
-/* The two loaders behind ik_lm_model_load. */
+/* The three loaders behind ik_lm_model_load. The GGUF one (model_gguf_read.c)
+ * reads the llama, qwen2 and qwen3 architectures with F32, F16, BF16 and Q8_0
+ * tensors (lm/model_gguf.h has the layout); it refuses another architecture,
+ * a LoRA adapter GGUF, a missing key or tensor, a misshapen tensor and
+ * another tensor type with IK_EVALIDATE (IK_ENOTFOUND for a missing key),
+ * naming the file and the key or tensor, before allocating the weights. */
 int ik_lm_model_load_hf(struct ik_lm_model **out, const char *dir, struct ik_diag *d);
+int ik_lm_model_load_gguf(struct ik_lm_model **out, const char *path, struct ik_diag *d);
 int ik_lm_model_load_llama2c(struct ik_lm_model **out, const char *path, struct ik_diag *d);
 
 void ik_lm_model_free(struct ik_lm_model *m);

@@ -1,0 +1,88 @@
+/* lm/model_gguf.h - base models as GGUF files, both ways: what llama.cpp's
+ * convert_hf_to_gguf.py writes for Llama/Mistral, Qwen2 and Qwen3, so that
+ * llama.cpp and Ollama load our exports and we load theirs.
+ *
+ * The file (GGUF v3, lm/gguf_write.h): general.architecture "llama" (Mistral
+ * too, as the converter writes it), "qwen2" or "qwen3"; the hyperparameters
+ * llama.cpp reads under that prefix (context_length, embedding_length,
+ * block_count, feed_forward_length, attention.head_count(_kv),
+ * attention.key_length/value_length when head_dim != D/H,
+ * attention.layer_norm_rms_epsilon, rope.freq_base, rope.dimension_count,
+ * vocab_size); Llama-3 RoPE scaling as the converter gives it, the tensor
+ * rope_freqs.weight (hd/2 divisors of the frequencies), plus our own keys
+ * ikada.rope.llama3.{factor, low_freq_factor, high_freq_factor,
+ * original_context_length}, which llama.cpp ignores, so the config reads
+ * back exactly; the tokenizer (tokenizer.ggml.*, see ik_lm_model_write_gguf)
+ * and tokenizer.chat_template.
+ * Tensors (dims innermost first, so an (out, in) matrix is {in, out}):
+ * token_embd, output_norm, output (absent when tied), and per layer
+ * blk.N.attn_norm, attn_q, attn_k, attn_v, attn_output (+ .bias where the
+ * model has them), attn_q_norm / attn_k_norm (Qwen3), ffn_norm, ffn_gate,
+ * ffn_up, ffn_down, each "<name>.weight" / "<name>.bias". Matrices are of
+ * the requested type; vectors (norms, biases, rope_freqs) are always F32, as
+ * the converter writes them.
+ * RoPE layout: our weights hold Hugging Face's rotate_half layout, which
+ * qwen2/qwen3 (NEOX rope) use as is; llama.cpp's llama architecture rotates
+ * adjacent pairs, so the converter permutes the rows of q and k (weights and
+ * biases) within each head: GGUF row 2j+s is HF row s*hd/2+j (s = 0, 1;
+ * j < hd/2). The writer applies it, the reader undoes it. */
+#ifndef IK_LM_MODEL_GGUF_H
+#define IK_LM_MODEL_GGUF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct ik_diag;
+struct ik_gguf_writer;
+struct ik_lm_model;
+struct ik_tok;
+
+struct ik_lm_gguf_opts {
+    uint32_t type;     /* matrices: IK_GGML_F32, IK_GGML_F16 or IK_GGML_BF16 (lm/gguf.h) */
+    int chat_template; /* enum ik_chat_template (lm/chat_template.h), or -1 for none */
+    const char *name;  /* general.name, or NULL */
+};
+
+/* Writes m with its tokenizer t to path (streamed, atomically, lm/gguf_write.h).
+ * The vocabulary is padded to the model's V with "[PAD<id>]" pieces of type
+ * UNUSED, as the converter does. SentencePiece BPE becomes
+ * tokenizer.ggml.model "llama" (tokens, scores, token_type,
+ * add_space_prefix, remove_extra_whitespaces), byte-level BPE "gpt2"
+ * (tokens, token_type, merges, and tokenizer.ggml.pre from ik_tok_gguf_pre);
+ * both get bos/eos/unknown_token_id and add_bos_token (whether t prepends
+ * BOS), eos being the config's first EOS. The chat template is written as
+ * the Hugging Face Jinja text it stands for (ik_lm_gguf_chat_jinja); plain
+ * has none and writes no key. A Mistral sliding window is not written
+ * (llama.cpp's llama architecture has none; the logits agree up to the
+ * window). Errors: IK_EVALIDATE for what llama.cpp could not load the same
+ * way: a SentencePiece unigram tokenizer, a byte-level pre-tokenizer
+ * llama.cpp has no name for, a tokenizer larger than the model's
+ * vocabulary, attention biases on Qwen3 (llama.cpp's qwen3 has none), a type
+ * other than F32/F16/BF16; then those of ik_gguf_writer_write. */
+int ik_lm_model_write_gguf(const struct ik_lm_model *m, const struct ik_tok *t,
+                           const struct ik_lm_gguf_opts *o, const char *path, struct ik_diag *d);
+
+/* The general.architecture of an enum ik_lm_arch: "llama" (Llama and
+ * Mistral), "qwen2" or "qwen3". */
+const char *ik_lm_gguf_arch(int arch);
+
+/* Whether llama.cpp's converter permutes the q/k rows of this architecture
+ * (the llama architecture: Llama and Mistral). */
+int ik_lm_gguf_permutes_qk(int arch);
+
+/* For a permuted q or k projection of heads of hd rows: the HF row that
+ * GGUF row r holds (heads are kept; within one, 2j+s <- s*hd/2+j). Also the
+ * row map of a LoRA B matrix of q or k, which llama.cpp's converter permutes
+ * the same way. */
+size_t ik_lm_gguf_qk_src_row(size_t r, int hd);
+
+/* The Hugging Face Jinja text of a built-in chat template (the templates of
+ * lm/chat_template.h's sources: ChatML without a default system message,
+ * Meta-Llama-3-Instruct's, Llama-2-chat's), or NULL for plain. Static. */
+const char *ik_lm_gguf_chat_jinja(int tmpl);
+
+/* Recognises a chat template's text as one of the built-ins, by the markers
+ * ik_chat_template_detect looks for: 0 and *tmpl, or 1 when it is none. */
+int ik_lm_gguf_chat_detect(const char *text, size_t len, int *tmpl);
+
+#endif
