@@ -1,5 +1,7 @@
 /* lm/lora_gguf.c - LoRA adapters to and from llama.cpp's adapter GGUF (the
- * layout, the q/k row permutation and the loader's rules are in lora_gguf.h).
+ * layout, the q/k row permutation and the loader's rules are in lora_gguf.h;
+ * the architecture names and the row map are lm/model_gguf.h's, shared with
+ * the base model GGUF, whose q/k weights are permuted the same way).
  * Writing hands each A and B to lm/gguf_write.h (the permuted lora_b through
  * a fill function, so nothing is copied); reading checks the whole file
  * before it allocates the adapter. */
@@ -19,6 +21,7 @@
 #include "lm/gguf_write.h"
 #include "lm/lora.h"
 #include "lm/lora_gguf.h"
+#include "lm/model_gguf.h" /* the architecture names and the q/k row map */
 #include "lm/safetensors.h" /* ik_f16_to_f32, ik_bf16_to_f32 */
 
 /* llama.cpp's base tensor name of each target (enum ik_lora_target order). */
@@ -27,30 +30,19 @@ static const char *const gguf_target[IK_LORA_NT] = {"attn_q", "attn_k", "attn_v"
 
 #define MAX_RANK 65536 /* as adapter_config.json's r (lm/lora.c) */
 
-const char *ik_lora_gguf_arch(int arch)
-{
-    return arch == IK_LM_QWEN2 ? "qwen2" : arch == IK_LM_QWEN3 ? "qwen3" : "llama";
-}
-
-/* Whether target t's lora_b rows are permuted in the file (llama arch q, k). */
+/* Whether target t's lora_b rows are permuted in the file (llama arch q, k),
+ * as the base's q/k weights are (lm/model_gguf.h). */
 static bool permuted(const struct ik_lm_config *c, int t)
 {
-    return (c->arch == IK_LM_LLAMA || c->arch == IK_LM_MISTRAL) && (t == IK_LORA_Q || t == IK_LORA_K);
-}
-
-/* The HF row that GGUF row g of a permuted q/k projection holds: within a
- * head of hd rows, GGUF row 2j + i is HF row i * hd/2 + j (i in {0, 1}). */
-static size_t hf_row(size_t g, size_t hd)
-{
-    size_t h = g / hd, rem = g % hd;
-    return h * hd + (rem % 2) * (hd / 2) + rem / 2;
+    return ik_lm_gguf_permutes_qk(c->arch) && (t == IK_LORA_Q || t == IK_LORA_K);
 }
 
 /* ---- writing ---- */
 
 struct perm_src {
     const float *B; /* (Out, r), HF row order */
-    size_t r, hd;
+    size_t r;
+    int hd;
 };
 
 /* ik_gguf_fill_fn: elements first.. of the permuted B, row-major (Out, r). */
@@ -59,7 +51,7 @@ static void fill_permuted(void *ctx, uint64_t first, size_t n, float *dst)
     const struct perm_src *p = ctx;
     for (size_t i = 0; i < n; i++) {
         size_t e = (size_t)first + i, row = e / p->r, col = e % p->r;
-        dst[i] = p->B[hf_row(row, p->hd) * p->r + col];
+        dst[i] = p->B[ik_lm_gguf_qk_src_row(row, p->hd) * p->r + col];
     }
 }
 
@@ -90,7 +82,7 @@ int ik_lora_write_gguf(const struct ik_lora *a, const struct ik_lm_config *base,
     if (rc != 0)
         return rc;
     struct ik_gguf_writer *w = ik_gguf_writer_new(IK_GGUF_ALIGNMENT);
-    ik_gguf_w_str(w, "general.architecture", ik_lora_gguf_arch(base->arch));
+    ik_gguf_w_str(w, "general.architecture", ik_lm_gguf_arch(base->arch));
     ik_gguf_w_str(w, "general.type", "adapter");
     ik_gguf_w_u32(w, "general.file_type", outtype == IK_GGML_F32 ? 0 : outtype == IK_GGML_F16 ? 1 : 32);
     ik_gguf_w_str(w, "adapter.type", "lora");
@@ -108,7 +100,7 @@ int ik_lora_write_gguf(const struct ik_lora *a, const struct ik_lm_config *base,
             ik_gguf_w_tensor(w, name, outtype, 2, da, m->A);
             snprintf(name, sizeof name, "blk.%d.%s.weight.lora_b", l, gguf_target[t]);
             if (permuted(base, t)) {
-                perm[n] = (struct perm_src){m->B, r, (size_t)base->head_dim};
+                perm[n] = (struct perm_src){m->B, r, base->head_dim};
                 ik_gguf_w_tensor_fn(w, name, outtype, 2, db, fill_permuted, &perm[n++]);
             } else {
                 ik_gguf_w_tensor(w, name, outtype, 2, db, m->B);
@@ -164,8 +156,8 @@ static int read_meta(const struct ik_gguf *g, const struct ik_lm_config *mc, flo
     if (rc == 0) {
         char why[160];
         snprintf(why, sizeof why, "the adapter was made for another base model: this one is %s, "
-                 "written to GGUF as %s", ik_lm_arch_name(mc->arch), ik_lora_gguf_arch(mc->arch));
-        rc = expect_str(g, "general.architecture", ik_lora_gguf_arch(mc->arch), why, d);
+                 "written to GGUF as %s", ik_lm_arch_name(mc->arch), ik_lm_gguf_arch(mc->arch));
+        rc = expect_str(g, "general.architecture", ik_lm_gguf_arch(mc->arch), why, d);
     }
     if (rc == 0)
         rc = expect_str(g, "adapter.type", "lora", "only LoRA adapters are supported", d);
@@ -305,13 +297,12 @@ static float element(const struct ik_gguf_tensor *t, size_t i)
     }
 }
 
-static void load_module(struct ik_lora_module *m, const struct found *f, size_t r, size_t hd,
-                        bool perm)
+static void load_module(struct ik_lora_module *m, const struct found *f, size_t r, int hd, bool perm)
 {
     for (size_t i = 0; i < r * (size_t)m->in; i++)
         m->A[i] = element(f->a, i);
     for (size_t row = 0; row < (size_t)m->out; row++) {
-        size_t dst = perm ? hf_row(row, hd) : row;
+        size_t dst = perm ? ik_lm_gguf_qk_src_row(row, hd) : row;
         for (size_t k = 0; k < r; k++)
             m->B[dst * r + k] = element(f->b, row * r + k);
     }
@@ -341,7 +332,7 @@ int ik_lora_parse_gguf(struct ik_lora **out, const struct ik_lm_config *mc, cons
         memset(a->params, 0, a->n_params * sizeof *a->params);
         for (int i = 0; i < mc->L * IK_LORA_NT; i++)
             if (f[i].a)
-                load_module(&a->mod[i], &f[i], (size_t)lc.r, (size_t)mc->head_dim,
+                load_module(&a->mod[i], &f[i], (size_t)lc.r, mc->head_dim,
                             permuted(mc, i % IK_LORA_NT));
         *out = a;
     }

@@ -3,9 +3,9 @@
  * and llama.cpp's src/llama-adapter.cpp read).
  *
  * The file (GGUF v3, lm/gguf_write.h):
- *   general.architecture  the base's llama.cpp architecture: "llama" for
- *                         Llama and Mistral (llama.cpp converts both as
- *                         llama), "qwen2", "qwen3"
+ *   general.architecture  the base's llama.cpp architecture (ik_lm_gguf_arch,
+ *                         lm/model_gguf.h): "llama" for Llama and Mistral
+ *                         (llama.cpp converts both as llama), "qwen2", "qwen3"
  *   general.type = "adapter", adapter.type = "lora"
  *   adapter.lora.alpha    f32 (llama.cpp scales by alpha / rank; it aborts on
  *                         an f64 and silently uses scale 1 when it is absent)
@@ -46,10 +46,6 @@
 struct ik_diag;
 struct ik_lm_config;
 struct ik_lora;
-
-/* llama.cpp's architecture name for a base of arch (enum ik_lm_arch):
- * "llama" (Llama, Mistral), "qwen2" or "qwen3". Static storage. */
-const char *ik_lora_gguf_arch(int arch);
 
 /* Writes adapter a (for a base of shape base) to path, its tensors stored as
  * outtype (IK_GGML_F32, IK_GGML_F16 or IK_GGML_BF16, lm/gguf.h; converted with
