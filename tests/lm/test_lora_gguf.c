@@ -8,7 +8,8 @@
  * and then edited (an editable copy of the GGUF: keys and tensors replaced,
  * dropped or added, offsets laid out again); and `ikada lm score` giving the
  * same log-probs with the adapter GGUF as with the PEFT folder of the same
- * adapter on the example model. */
+ * adapter on the example model, on its safetensors folder and on its base
+ * GGUF (lm/model_gguf.h). */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <jansson.h>
@@ -26,6 +27,8 @@
 #include "lm/lora.h"
 #include "lm/lora_gguf.h"
 #include "lm/model.h"
+#include "lm/model_gguf.h"
+#include "lm/tokenizer.h"
 #include "lm/safetensors.h"
 #include "tests/lm/lm_test.h"
 
@@ -827,6 +830,27 @@ Test(lm_lora_gguf, cli_score_gguf_equals_peft, .timeout = 60)
     for (size_t i = 0; i < ng; i++)
         diff_base = fmax(diff_base, fabs(lg[i] - l0[i]));
     cr_expect_gt(diff_base, 1e-3, "the adapter changed nothing");
+
+    /* Base and adapter both as GGUF (lm/model_gguf.h permutes the base's q/k
+     * rows as this file permutes lora_b): the same log-probs again. */
+    struct ik_lm_model *m = NULL;
+    struct ik_tok *tok = NULL;
+    char *tp = ik_xasprintf("%s/tok512.model", model), *bg = ik_xasprintf("%s/base.gguf", dir);
+    cr_assert_eq(ik_lm_model_load(&m, model, &d), 0, "%s", ik_diag_message(&d));
+    cr_assert_eq(ik_tok_load(&tok, tp, &d), 0, "%s", ik_diag_message(&d));
+    struct ik_lm_gguf_opts go = {IK_GGML_F32, -1, NULL};
+    cr_assert_eq(ik_lm_model_write_gguf(m, tok, &go, bg, &d), 0, "%s", ik_diag_message(&d));
+    size_t nb;
+    double *lb = cli_score(bg, path, text, &nb);
+    cr_assert_eq(nb, np);
+    for (size_t i = 0; i < nb; i++)
+        cr_expect_leq(fabs(lb[i] - lq[i]), 1e-4 * fabs(lq[i]) + 1e-6, "token %zu: %.9g (GGUF base) vs "
+                      "%.9g", i, lb[i], lq[i]);
+    free(lb);
+    free(tp);
+    free(bg);
+    ik_tok_free(tok);
+    ik_lm_model_free(m);
     free(lg);
     free(lq);
     free(l0);
