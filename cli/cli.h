@@ -57,5 +57,6 @@ int ik_cli_log(int argc, char **argv);
 int ik_cli_exec(int argc, char **argv);
 int ik_cli_cache(int argc, char **argv);
 int ik_cli_lm(int argc, char **argv);
+int ik_cli_gguf(int argc, char **argv);
 
 #endif

@@ -15,16 +15,17 @@
 #include "base/xmalloc.h"
 #include "lm/generate.h"
 #include "lm/lora.h"
+#include "lm/lora_gguf.h"
 #include "lm/model.h"
 #include "lm/tokenizer.h"
 
 /* The usage (after "usage: ikada "), which is also all that --help says. */
 static const char lm_usage[] =
     "lm tokenize --model PATH [--tokenizer FILE] [--special] [--json] TEXT\n"
-    "       ikada lm generate --model PATH [--tokenizer FILE] [--adapter DIR] [--max-tokens N]\n"
+    "       ikada lm generate --model PATH [--tokenizer FILE] [--adapter A] [--max-tokens N]\n"
     "                         [--temperature T] [--top-p P] [--seed S] [--stop STR]... [--json]\n"
     "                         PROMPT...\n"
-    "       ikada lm score    --model PATH [--tokenizer FILE] [--adapter DIR] [--json] TEXT\n"
+    "       ikada lm score    --model PATH [--tokenizer FILE] [--adapter A] [--json] TEXT\n"
     "\n"
     "PATH is a Hugging Face folder (config.json + safetensors), a GGUF file (.gguf:\n"
     "llama, qwen2, qwen3; its own tokenizer) or a llama2.c .bin file.\n"
@@ -32,8 +33,10 @@ static const char lm_usage[] =
     "file beside the model. generate and score prepend the tokenizer's BOS when it has\n"
     "one. generate is greedy unless --temperature > 0 (then top-p sampling seeded\n"
     "by --seed; prompt i uses seed + i), and stops at EOS or after a --stop string\n"
-    "(cut from the text). --adapter adds a PEFT LoRA folder. --special parses\n"
-    "special tokens (<s>, <|im_start|>) written in TEXT; generate and score always do.";
+    "(cut from the text). --adapter adds a LoRA adapter: a PEFT folder, or a GGUF\n"
+    "file (llama.cpp's adapter format, chosen by the .gguf extension). --special\n"
+    "parses special tokens (<s>, <|im_start|>) written in TEXT; generate and score\n"
+    "always do.";
 
 struct opts {
     const char *model, *tokenizer, *text, *adapter;
@@ -137,6 +140,16 @@ static int cmd_tokenize(const struct opts *o)
     return rc;
 }
 
+/* An adapter GGUF (by its .gguf extension) or a PEFT folder. */
+static int load_adapter(const char *path, const struct ik_lm_config *mc, struct ik_lora **a,
+                        struct ik_diag *d)
+{
+    size_t n = strlen(path);
+    if (n > 5 && strcmp(path + n - 5, ".gguf") == 0)
+        return ik_lora_load_gguf(a, mc, path, d);
+    return ik_lora_load(a, mc, path, d);
+}
+
 static int load_all(const struct opts *o, struct ik_tok **t, struct ik_lm_model **m, struct ik_lora **a)
 {
     struct ik_diag d = IK_DIAG_INIT;
@@ -156,7 +169,7 @@ static int load_all(const struct opts *o, struct ik_tok **t, struct ik_lm_model 
         ik_tok_free(*t);
         return IK_EXIT_USAGE;
     }
-    if (o->adapter && ik_lora_load(a, &(*m)->cfg, o->adapter, &d) != 0) {
+    if (o->adapter && load_adapter(o->adapter, &(*m)->cfg, a, &d) != 0) {
         ik_lm_model_free(*m);
         ik_tok_free(*t);
         return fail(&d);

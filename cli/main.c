@@ -22,6 +22,7 @@ const struct ik_cli_command ik_cli_commands[] = {
     {"log", "log [-n N] [--json]", "list past runs", ik_cli_log},
     {"cache", "cache VERB [ARGS]", "inspect and manage the artifact cache", ik_cli_cache},
     {"lm", "lm tokenize|generate|score --model PATH TEXT", "run the language model on the CPU", ik_cli_lm},
+    {"gguf", "gguf dump [--json] FILE", "print a GGUF file's header, metadata and tensors", ik_cli_gguf},
     {"exec", "exec KEY [--node NAME] [--file PORT=PATH]...", "run one node (used by the scheduler)", ik_cli_exec},
     {"version", "version", "print the version and the accelerator support", ik_cli_version},
     {NULL, NULL, NULL, NULL},

@@ -530,6 +530,27 @@ def main():
     seed("ggufmodel", "qwen2-gpt2-text", parts(gguf_model("qwen2", bias=True), "abc ab 12<|im_end|>"))
     seed("ggufmodel", "qwen3-gpt2", gguf_model("qwen3", qk_norm=True))
 
+    # loragguf: adapter GGUFs (lm/lora_gguf.h) for fz_lora's tiny shape, as llama.cpp names them.
+    gmods = [("attn_q", "q_proj"), ("attn_k", "k_proj"), ("attn_v", "v_proj"), ("attn_output", "o_proj"),
+             ("ffn_gate", "gate_proj"), ("ffn_up", "up_proj"), ("ffn_down", "down_proj")]
+
+    def lora_gguf(arch, targets, ty=0, r=2, extra=()):
+        half = {0: lambda n: f32(n), 1: lambda n: b"\x00\x3c" * n, 30: lambda n: b"\x80\x3f" * n}[ty]
+        kvs = [("general.architecture", 8, gg_str(arch)), ("general.type", 8, gg_str("adapter")),
+               ("general.file_type", 4, struct.pack("<I", {0: 0, 1: 1, 30: 32}[ty])),
+               ("adapter.type", 8, gg_str("lora")), ("adapter.lora.alpha", 6, struct.pack("<f", 4.0))]
+        t = []
+        for l in range(L):
+            for g, m in gmods:
+                if m in targets:
+                    out, inn = mods[m]
+                    t.append(("blk.%d.%s.weight.lora_a" % (l, g), [inn, r], ty, half(inn * r)))
+                    t.append(("blk.%d.%s.weight.lora_b" % (l, g), [r, out], ty, half(r * out)))
+        return gguf(kvs + list(extra), t)
+    seed("loragguf", "llama-qkv", lora_gguf("llama", ["q_proj", "k_proj", "v_proj"]))
+    seed("loragguf", "qwen2-all-f16", lora_gguf("qwen2", [m for _, m in gmods], ty=1))
+    seed("loragguf", "llama-down-bf16-r3", lora_gguf("llama", ["down_proj", "o_proj"], ty=30, r=3))
+
     # Regression seeds: the inputs of shared/repro that these targets read.
     repro = os.path.join(a.shared, "repro")
     if os.path.isdir(repro):
