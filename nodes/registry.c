@@ -8,6 +8,7 @@ extern const struct ik_node_type ik_node_command;
 extern const struct ik_node_type ik_node_sample, ik_node_distract;
 extern const struct ik_node_type ik_node_cot;
 extern const struct ik_node_type ik_node_train;
+extern const struct ik_node_type ik_node_gguf_export;
 
 const struct ik_node_type *const ik_node_types[] = {
     &ik_node_command,
@@ -15,6 +16,7 @@ const struct ik_node_type *const ik_node_types[] = {
     &ik_node_distract,
     &ik_node_cot,
     &ik_node_train,
+    &ik_node_gguf_export,
     NULL,
 };
 

@@ -4,9 +4,9 @@
 
 cp -r "$SRCDIR/graphs" "$SRCDIR/examples" .
 run_ik 0 run graphs/quickstart.yaml
-contains err "5 nodes: 5 ran, 0 cached, 0 failed"
+contains err "6 nodes: 6 ran, 0 cached, 0 failed"
 run_ik 0 run graphs/quickstart.yaml
-contains err "5 nodes: 0 ran, 5 cached, 0 failed"
+contains err "6 nodes: 0 ran, 6 cached, 0 failed"
 run_ik 0 cache export stats.table -o -
 contains out "train	150 samples	50 without the oracle"
 contains out "test	40 samples	0 without the oracle"
@@ -36,10 +36,21 @@ run_ik 0 cache export train.adapter -o adapter
 run_ik 0 lm score --model examples/models/stories260K-hf --adapter adapter "Once upon a time"
 contains out "mean_nll"
 
+# gguf: the adapter and base GGUFs and the Modelfile under export/quickstart.
+for f in quickstart-lora-f16.gguf quickstart-base-f16.gguf Modelfile; do
+    [ -s "export/quickstart/$f" ] || fail "export/quickstart lacks $f"
+done
+run_ik 0 gguf dump export/quickstart/quickstart-lora-f16.gguf
+contains out "adapter.lora.alpha"
+
 # Editing a param re-runs that node and what depends on it.
 sed -i 's/oracle_p: 0.8/oracle_p: 0.7/' graphs/quickstart.yaml
 run_ik 0 status graphs/quickstart.yaml
 contains out "param 'oracle_p' changed: 0.8 -> 0.7"
 run_ik 0 run graphs/quickstart.yaml
-contains err "5 nodes: 4 ran, 1 cached"
+# raft, cot, stats and train re-run; train's windows (the first 256 tokens:
+# the shared system prompt, byte by byte) are unchanged, so its adapter is
+# the same bytes and gguf is cached: the key follows content, not time.
+contains err "6 nodes: 4 ran, 2 cached"
+contains err "gguf: cached"
 pass
