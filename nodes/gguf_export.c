@@ -296,7 +296,7 @@ static int emit_report(struct job *j, bool base, struct ik_diag *d)
     ik_artifact_begin(&w, "gguf.report", 1, 2);
     ik_mp_map_begin(&w, 4);
     kv_str(&w, "name", j->name);
-    kv_str(&w, "architecture", ik_lora_gguf_arch(j->base_cfg.arch));
+    kv_str(&w, "architecture", ik_lm_gguf_arch(j->base_cfg.arch));
     kv_str(&w, "chat_template", ik_chat_template_name(j->info.chat_template));
     kv_str(&w, "export_to", *j->export_to ? j->export_to : NULL);
     ik_mp_map_end(&w);
