@@ -172,6 +172,55 @@ def gg_arr(elem_type, items):
     return struct.pack("<IQ", elem_type, len(items)) + b"".join(items)
 
 
+def gguf_model(arch, vocab="gpt2", bias=False, qk_norm=False):
+    """A tiny base model GGUF as lm/model_gguf_write.c lays it out: D 8, F 32, 1 layer, 2 heads
+    of 4, 1 KV head, vocabulary 16, matrices F32/F16/BF16/Q8_0, and its tokenizer."""
+    D, F, H, K, V, hd = 8, 32, 2, 1, 16, 4
+    u32 = lambda v: struct.pack("<I", v)
+    kvs = [("general.architecture", 8, gg_str(arch)), ("general.type", 8, gg_str("model"))]
+    for k, v in (("context_length", 16), ("embedding_length", D), ("block_count", 1),
+                 ("feed_forward_length", F), ("attention.head_count", H), ("attention.head_count_kv", K),
+                 ("rope.dimension_count", hd), ("vocab_size", V)):
+        kvs.append((arch + "." + k, 4, u32(v)))
+    kvs += [(arch + ".attention.layer_norm_rms_epsilon", 6, struct.pack("<f", 1e-5)),
+            (arch + ".rope.freq_base", 6, struct.pack("<f", 10000.0))]
+    if vocab == "gpt2":
+        toks = ["a", "b", "c", "\u0120", "ab", "abc", "\u0120a", "1", "2", "12", "<|im_end|>"]
+        types = [1] * 10 + [3]
+        kvs += [("tokenizer.ggml.model", 8, gg_str("gpt2")), ("tokenizer.ggml.pre", 8, gg_str("qwen2")),
+                ("tokenizer.ggml.merges", 9, gg_arr(8, [gg_str(m) for m in ("a b", "ab c", "\u0120 a", "1 2")]))]
+    else:
+        toks = ["<unk>", "<s>", "</s>"] + ["<0x%02X>" % b for b in range(4)] + WORDS[:4]
+        types = [2, 3, 3] + [6] * 4 + [1] * 4
+        kvs += [("tokenizer.ggml.model", 8, gg_str("llama")),
+                ("tokenizer.ggml.scores", 9, gg_arr(6, [struct.pack("<f", -float(i)) for i in range(V)]))]
+    toks += ["[PAD%d]" % i for i in range(len(toks), V)]
+    types += [5] * (V - len(types))
+    kvs += [("tokenizer.ggml.tokens", 9, gg_arr(8, [gg_str(t) for t in toks])),
+            ("tokenizer.ggml.token_type", 9, gg_arr(5, [struct.pack("<i", t) for t in types])),
+            ("tokenizer.ggml.bos_token_id", 4, u32(1)), ("tokenizer.ggml.eos_token_id", 4, u32(2)),
+            ("tokenizer.ggml.add_bos_token", 7, b"\x00"),
+            ("tokenizer.chat_template", 8, gg_str("{% for m in messages %}<|im_start|>{% endfor %}<|im_end|>"))]
+    f16 = lambda n: b"".join(struct.pack("<e", ((i * 37) % 17 - 8) * 0.01) for i in range(n))
+    bf16 = lambda n: b"".join(f32(n)[4 * i + 2:4 * i + 4] for i in range(n))
+    q8 = lambda rows: b"".join(struct.pack("<e", 0.01) + bytes((i * 7 + r) % 256 for i in range(32))
+                               for r in range(rows))
+    ones = lambda n: struct.pack("<%df" % n, *([1.0] * n))
+    b = "blk.0."
+    t = [("token_embd.weight", [D, V], 0, f32(V * D)), ("output_norm.weight", [D], 0, ones(D)),
+         (b + "attn_norm.weight", [D], 0, ones(D)), (b + "attn_q.weight", [D, H * hd], 1, f16(D * H * hd)),
+         (b + "attn_k.weight", [D, K * hd], 1, f16(D * K * hd)), (b + "attn_v.weight", [D, K * hd], 0, f32(D * K * hd)),
+         (b + "attn_output.weight", [H * hd, D], 30, bf16(D * H * hd)), (b + "ffn_norm.weight", [D], 0, ones(D)),
+         (b + "ffn_gate.weight", [D, F], 30, bf16(D * F)), (b + "ffn_up.weight", [D, F], 0, f32(D * F)),
+         (b + "ffn_down.weight", [F, D], 8, q8(D * F // 32))]
+    if bias:
+        t += [(b + "attn_q.bias", [H * hd], 0, f32(H * hd)), (b + "attn_k.bias", [K * hd], 0, f32(K * hd)),
+              (b + "attn_v.bias", [K * hd], 0, f32(K * hd))]
+    if qk_norm:
+        t += [(b + "attn_q_norm.weight", [hd], 0, ones(hd)), (b + "attn_k_norm.weight", [hd], 0, ones(hd))]
+    return gguf(kvs, t)
+
+
 # ---- protobuf (SentencePiece .model) ----
 
 def varint(v):
@@ -465,6 +514,9 @@ def main():
                ("output.weight", [32, 1], 8, q8), ("x.bf16", [4], 30, b"\x80\x3f" * 4)]
     seed("gguf", "tiny-v3", gguf(kvs, tensors))
     seed("gguf", "tiny-v2-text", parts(gguf(kvs[:9], tensors[:1], version=2), "Hello world"))
+    seed("ggufmodel", "llama-spm", gguf_model("llama", "llama"))
+    seed("ggufmodel", "qwen2-gpt2-text", parts(gguf_model("qwen2", bias=True), "abc ab 12<|im_end|>"))
+    seed("ggufmodel", "qwen3-gpt2", gguf_model("qwen3", qk_norm=True))
 
     # loragguf: adapter GGUFs (lm/lora_gguf.h) for fz_lora's tiny shape, as llama.cpp names them.
     gmods = [("attn_q", "q_proj"), ("attn_k", "k_proj"), ("attn_v", "v_proj"), ("attn_output", "o_proj"),

@@ -85,4 +85,11 @@ const char *ik_lm_gguf_chat_jinja(int tmpl);
  * ik_chat_template_detect looks for: 0 and *tmpl, or 1 when it is none. */
 int ik_lm_gguf_chat_detect(const char *text, size_t len, int *tmpl);
 
+/* The chat template of the GGUF model at path, as ik_chat_template_auto
+ * decides it for a folder: the built-in its tokenizer.chat_template is,
+ * plain when it has none (a base model), IK_EVALIDATE (with a hint to set
+ * chat_template) when it is none of the built-ins; -errno or the container
+ * reader's errors for a file that cannot be read. */
+int ik_lm_gguf_chat_template(const char *path, int *tmpl, struct ik_diag *d);
+
 #endif

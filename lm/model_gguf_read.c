@@ -21,6 +21,7 @@
 #include "base/diag.h"
 #include "base/error.h"
 #include "base/xmalloc.h"
+#include "lm/chat_template.h"
 #include "lm/gguf.h"
 #include "lm/model.h"
 #include "lm/model_gguf.h"
@@ -403,31 +404,72 @@ static int load(const struct ik_gguf *g, struct ik_lm_model **out, struct ik_dia
     return 0;
 }
 
-int ik_lm_model_load_gguf(struct ik_lm_model **out, const char *path, struct ik_diag *d)
+/* Maps path read-only; *size 0 leaves *map NULL. */
+static int map_file(const char *path, void **map, size_t *size, struct ik_diag *d)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return ik_diag_set(d, -errno, "cannot open '%s': %s", path, strerror(errno));
     struct stat sb;
-    void *map = NULL;
     int rc = 0;
-    if (fstat(fd, &sb) != 0)
+    *map = NULL;
+    *size = 0;
+    if (fstat(fd, &sb) != 0) {
         rc = ik_diag_set(d, -errno, "cannot stat '%s': %s", path, strerror(errno));
-    else if (sb.st_size > 0 &&
-             (map = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0)) == MAP_FAILED) {
-        map = NULL;
-        rc = ik_diag_set(d, -errno, "cannot map '%s': %s", path, strerror(errno));
+    } else if (sb.st_size > 0) {
+        *map = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (*map == MAP_FAILED) {
+            *map = NULL;
+            rc = ik_diag_set(d, -errno, "cannot map '%s': %s", path, strerror(errno));
+        } else {
+            *size = (size_t)sb.st_size;
+        }
     }
     close(fd);
+    return rc;
+}
+
+int ik_lm_model_load_gguf(struct ik_lm_model **out, const char *path, struct ik_diag *d)
+{
+    void *map;
+    size_t size;
+    int rc = map_file(path, &map, &size, d);
     if (rc != 0)
         return rc;
     struct ik_gguf g;
-    rc = ik_gguf_open(&g, map, (size_t)sb.st_size, path, d);
+    rc = ik_gguf_open(&g, map, size, path, d);
     if (rc == 0) {
         rc = load(&g, out, d);
         ik_gguf_close(&g);
     }
     if (map)
-        munmap(map, (size_t)sb.st_size);
+        munmap(map, size);
+    return rc;
+}
+
+int ik_lm_gguf_chat_template(const char *path, int *tmpl, struct ik_diag *d)
+{
+    void *map;
+    size_t size;
+    int rc = map_file(path, &map, &size, d);
+    if (rc != 0)
+        return rc;
+    struct ik_gguf g;
+    rc = ik_gguf_open(&g, map, size, path, d);
+    if (rc == 0) {
+        const char *s;
+        size_t n;
+        *tmpl = IK_CHAT_PLAIN;
+        if (ik_gguf_find(&g, "tokenizer.chat_template") &&
+            (rc = ik_gguf_get_str(&g, "tokenizer.chat_template", &s, &n, d)) == 0 &&
+            ik_lm_gguf_chat_detect(s, n, tmpl) != 0) {
+            rc = bad(&g, d, "its tokenizer.chat_template is none of the built-ins (chatml, llama3, "
+                     "llama2)");
+            ik_diag_hint(d, "set the param chat_template to chatml, llama3, llama2 or plain");
+        }
+        ik_gguf_close(&g);
+    }
+    if (map)
+        munmap(map, size);
     return rc;
 }

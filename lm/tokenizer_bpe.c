@@ -357,8 +357,9 @@ static void encode_word(const struct ik_tok *t, const char *w, size_t len, int *
         ns--;
     }
     *ids = ik_xgrow(*ids, cap, *n + ns, sizeof **ids);
-    for (size_t i = 0; i < ns; i++)
-        (*ids)[(*n)++] = sym[i] >= 0 ? sym[i] : t->unk;
+    for (size_t i = 0; i < ns; i++) /* a byte with no piece and no unk: dropped, as tokenizers does */
+        if ((sym[i] >= 0 ? sym[i] : t->unk) >= 0)
+            (*ids)[(*n)++] = sym[i] >= 0 ? sym[i] : t->unk;
     free(sym);
 }
 

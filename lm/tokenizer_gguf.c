@@ -189,6 +189,9 @@ static int load_spm(struct ik_tok *t, const struct vocab *v, const unsigned char
     t->byte_fallback = 1;
     if (v->add_bos == 0)
         t->bos = -1;
+    for (int i = 0; i < t->n && t->unk < 0; i++) /* no unknown_token_id: the UNKNOWN piece */
+        if (t->type[i] == SPM_UNKNOWN)
+            t->unk = i;
     return ik__tok_spm_finish(t, path, d);
 }
 

@@ -213,12 +213,17 @@ static void push(int **ids, size_t *n, size_t *cap, int id)
 }
 
 /* A symbol that is not a piece: its bytes as <0xXX> pieces, or <unk>. */
+/* A vocabulary with neither (a damaged GGUF) drops the symbol rather than
+ * emit an id outside it. */
 static void emit_unknown(const struct ik_tok *t, const char *s, size_t len, int **ids, size_t *n, size_t *cap)
 {
     if (t->byte_fallback) {
-        for (size_t i = 0; i < len; i++)
-            push(ids, n, cap, t->byte_id[(unsigned char)s[i]] >= 0 ? t->byte_id[(unsigned char)s[i]] : t->unk);
-    } else {
+        for (size_t i = 0; i < len; i++) {
+            int id = t->byte_id[(unsigned char)s[i]] >= 0 ? t->byte_id[(unsigned char)s[i]] : t->unk;
+            if (id >= 0)
+                push(ids, n, cap, id);
+        }
+    } else if (t->unk >= 0) {
         push(ids, n, cap, t->unk);
     }
 }

@@ -14,6 +14,7 @@
 #include "base/error.h"
 #include "base/xmalloc.h"
 #include "lm/gguf.h"
+#include "lm/gguf_write.h"
 #include "lm/tokenizer.h"
 #include "tests/lm/lm_test.h"
 
@@ -454,4 +455,123 @@ Test(lm_gguf, llama_vocab_file)
     ik_gguf_close(&g);
     free(data);
     free(gg);
+}
+
+/* ---- gpt2 (byte-level BPE) vocabularies and their pre-tokenizers ---- */
+
+/* A byte-level vocabulary (GPT-2's alphabet: "Ġ" is the space) and merges
+ * that tell the pre-tokenizers apart on "a1234 abc"; pre NULL: no key. */
+static char *bpe_vocab(const char *dir, const char *pre, const char *bad_merge)
+{
+    static const char *const tokens[] = {"a", "1", "2", "3", "4", "Ġ", "b", "c", "12", "123",
+                                         "1234", "Ġabc", "Ġa", "Ġab", "<|end|>"};
+    int32_t types[15];
+    for (int i = 0; i < 15; i++)
+        types[i] = i == 14 ? 3 : 1;
+    const char *merges[] = {"1 2", "12 3", "123 4", "Ġ a", "Ġa b", bad_merge};
+    struct ik_gguf_writer *w = ik_gguf_writer_new(32);
+    ik_gguf_w_str(w, "tokenizer.ggml.model", "gpt2");
+    if (pre)
+        ik_gguf_w_str(w, "tokenizer.ggml.pre", pre);
+    ik_gguf_w_arr_str(w, "tokenizer.ggml.tokens", tokens, NULL, 15);
+    ik_gguf_w_arr_i32(w, "tokenizer.ggml.token_type", types, 15);
+    ik_gguf_w_arr_str(w, "tokenizer.ggml.merges", merges, NULL, bad_merge ? 6 : 5);
+    ik_gguf_w_u32(w, "tokenizer.ggml.bos_token_id", 14);
+    ik_gguf_w_u32(w, "tokenizer.ggml.eos_token_id", 14);
+    char *p = ik_xasprintf("%s/v.gguf", dir);
+    struct ik_diag d = IK_DIAG_INIT;
+    cr_assert_eq(ik_gguf_writer_write(w, p, &d), 0, "%s", ik_diag_message(&d));
+    ik_gguf_writer_free(w);
+    return p;
+}
+
+static void expect_ids(const char *pre, const int *want, size_t n, int bos)
+{
+    char *dir = tc_tmpdir(), *p = bpe_vocab(dir, pre, NULL);
+    struct ik_tok *t;
+    struct ik_diag d = IK_DIAG_INIT;
+    cr_assert_eq(ik_tok_load(&t, p, &d), 0, "%s", ik_diag_message(&d));
+    cr_expect_eq(ik_tok_kind(t), IK_TOK_BYTE_BPE);
+    int *ids;
+    size_t got;
+    const char *text = "a1234 abc<|end|>";
+    cr_assert_eq(ik_tok_encode(t, text, strlen(text), 1, &ids, &got, &d), 0, "%s",
+                 ik_diag_message(&d));
+    cr_expect_eq(got, n, "pre %s: %zu ids", pre ? pre : "(none)", got);
+    for (size_t i = 0; i < n && i < got; i++)
+        cr_expect_eq(ids[i], want[i], "pre %s: id %zu is %d, expected %d", pre ? pre : "(none)", i,
+                     ids[i], want[i]);
+    cr_expect_eq(ik_tok_bos(t), bos, "add_bos_token defaults as in llama.cpp");
+    cr_expect_eq(ik_tok_eos(t), 14);
+    struct ik_buf b = IK_BUF_INIT;
+    cr_assert_eq(ik_tok_decode(t, ids, got, 0, &b, &d), 0);
+    cr_expect_str_eq(b.data, text);
+    ik_buf_free(&b);
+    free(ids);
+    ik_tok_free(t);
+    tc_rmtree(dir);
+    free(p);
+}
+
+Test(lm_gguf, gpt2_pre_tokenizers)
+{
+    /* GPT-2: "a" "1234" " abc" */
+    expect_ids("gpt-2", (int[]){0, 10, 13, 7, 14}, 5, -1);
+    /* Llama 3: digits in threes, and " abc" whole (ignore_merges) */
+    expect_ids("llama-bpe", (int[]){0, 9, 4, 11, 14}, 5, 14);
+    /* Qwen2: single digits */
+    expect_ids("qwen2", (int[]){0, 1, 2, 3, 4, 13, 7, 14}, 8, -1);
+    /* llama.cpp's default: GPT-2's split, then digits, then threes */
+    expect_ids("default", (int[]){0, 9, 4, 13, 7, 14}, 6, -1);
+    expect_ids(NULL, (int[]){0, 9, 4, 13, 7, 14}, 6, -1);
+
+    char *dir = tc_tmpdir(), *p = bpe_vocab(dir, "bogus", NULL);
+    struct ik_tok *t = NULL;
+    struct ik_diag d = IK_DIAG_INIT;
+    cr_expect_eq(ik_tok_load(&t, p, &d), IK_EVALIDATE);
+    char *want = ik_xasprintf("%s: error: tokenizer.ggml.pre 'bogus' is not supported (qwen2, "
+                              "llama-bpe, gpt-2 or default)", p);
+    cr_expect_str_eq(ik_diag_message(&d), want);
+    free(want);
+    ik_diag_free(&d);
+    free(p);
+    p = bpe_vocab(dir, "qwen2", "Ġab");
+    cr_expect_eq(ik_tok_load(&t, p, &d), IK_EPARSE);
+    cr_expect(strstr(ik_diag_message(&d), ": tokenizer.ggml.merges[5] \"Ġab\" is not \"left "
+                     "right\"") != NULL, "%s", ik_diag_message(&d));
+    ik_diag_free(&d);
+    free(p);
+    tc_rmtree(dir);
+}
+
+/* A llama vocabulary without unknown_token_id takes its UNKNOWN piece as
+ * unk; a gpt2 one without any drops a byte it has no piece for (as
+ * tokenizers does) rather than emit an id outside the vocabulary. */
+Test(lm_gguf, unknown_pieces)
+{
+    struct ik_buf b = IK_BUF_INIT;
+    vocab(&b, "llama", IK_GGUF_STR);
+    char *dir = tc_tmpdir(), *p = ik_xasprintf("%s/v.gguf", dir);
+    lmt_write(p, b.data, b.len);
+    struct ik_tok *t;
+    struct ik_diag d = IK_DIAG_INIT;
+    cr_assert_eq(ik_tok_load(&t, p, &d), 0, "%s", ik_diag_message(&d));
+    int *ids;
+    size_t n;
+    cr_assert_eq(ik_tok_encode(t, "xy", 2, 0, &ids, &n, &d), 0);
+    cr_expect(n >= 1 && ids[0] == 0, "unk is piece 0 (%zu ids)", n);
+    for (size_t i = 0; i < n; i++)
+        cr_expect(ids[i] >= 0 && ids[i] < 3);
+    free(ids);
+    ik_tok_free(t);
+    free(p);
+    p = bpe_vocab(dir, "gpt-2", NULL);
+    cr_assert_eq(ik_tok_load(&t, p, &d), 0, "%s", ik_diag_message(&d));
+    cr_assert_eq(ik_tok_encode(t, "a z", 3, 0, &ids, &n, &d), 0);
+    cr_expect(n == 2 && ids[0] == 0 && ids[1] == 5, "'a', 'Ġ', and no id for 'z' (%zu ids)", n);
+    free(ids);
+    ik_tok_free(t);
+    free(p);
+    ik_buf_free(&b);
+    tc_rmtree(dir);
 }

@@ -298,6 +298,9 @@ Test(lm_model_gguf, metadata)
     int tmpl;
     cr_expect_eq(ik_lm_gguf_chat_detect(s, sl, &tmpl), 0);
     cr_expect_eq(tmpl, IK_CHAT_LLAMA2);
+    tmpl = -1;
+    cr_expect_eq(ik_lm_gguf_chat_template(gg, &tmpl, &d), 0, "%s", ik_diag_message(&d));
+    cr_expect_eq(tmpl, IK_CHAT_LLAMA2);
     /* Tied: no output.weight; matrices F16, vectors F32, dims innermost first. */
     cr_expect_null(ik_gguf_find_tensor(&g, "output.weight"));
     const struct ik_gguf_tensor *t = ik_gguf_find_tensor(&g, "token_embd.weight");
@@ -419,6 +422,10 @@ Test(lm_model_gguf, rope_freqs_without_our_keys)
     free(data);
     struct ik_lm_model *b = load_model(gg);
     cr_expect_eq(b->cfg.rope_factor, 0);
+    int tmpl = -1;
+    struct ik_diag d = IK_DIAG_INIT;
+    cr_expect_eq(ik_lm_gguf_chat_template(gg, &tmpl, &d), 0, "%s", ik_diag_message(&d));
+    cr_expect_eq(tmpl, IK_CHAT_PLAIN, "no tokenizer.chat_template: a base model");
     for (int j = 0; j < c.head_dim / 2; j++)
         cr_expect(fabsf(b->inv_freq[j] - a->inv_freq[j]) <= 1e-6f * a->inv_freq[j], "inv_freq[%d] "
                   "%g, expected %g", j, (double)b->inv_freq[j], (double)a->inv_freq[j]);
@@ -705,6 +712,23 @@ Test(lm_model_gguf, reader_refusals)
     struct ik_diag d = IK_DIAG_INIT;
     cr_expect_eq(ik_lm_model_load(&m, "/nonexistent/m.gguf", &d), -ENOENT);
     ik_diag_free(&d);
+
+    /* A chat template that is none of the built-ins. */
+    char *dir = tc_tmpdir(), *gg = ik_xasprintf("%s/c.gguf", dir);
+    struct ik_gguf_writer *w = ik_gguf_writer_new(32);
+    ik_gguf_w_str(w, "tokenizer.chat_template", "{{ messages[0]['content'] }}");
+    cr_assert_eq(ik_gguf_writer_write(w, gg, &d), 0);
+    ik_gguf_writer_free(w);
+    int tmpl;
+    cr_expect_eq(ik_lm_gguf_chat_template(gg, &tmpl, &d), IK_EVALIDATE);
+    char *want = ik_xasprintf("%s: error: its tokenizer.chat_template is none of the built-ins "
+                              "(chatml, llama3, llama2)\nhint: set the param chat_template to "
+                              "chatml, llama3, llama2 or plain", gg);
+    cr_expect_str_eq(ik_diag_message(&d), want);
+    free(want);
+    ik_diag_free(&d);
+    tc_rmtree(dir);
+    free(gg);
 }
 
 /* A truncated file is the container reader's to refuse. */
@@ -728,4 +752,46 @@ Test(lm_model_gguf, truncated_file)
     free(data);
     tc_rmtree(dir);
     free(gg);
+}
+
+/* The Llama-2 vocabulary of llama.cpp's test files, written into a model's
+ * GGUF and read back, still encodes each of its 46 test inputs as it did. */
+Test(lm_model_gguf, llama_spm_vocab_rewritten)
+{
+    char *gp = lmt_shared("tokenizers/ggml-vocab-llama-spm/ggml-vocab-llama-spm.gguf");
+    if (gp == NULL)
+        cr_skip_test("../shared/data/tokenizers/ggml-vocab-llama-spm is absent");
+    struct ik_tok *ta = load_tok(gp);
+    struct ik_lm_config c = lmt_cfg(IK_LM_LLAMA, 8, 8, 1, 2, 32000);
+    c.tie_embeddings = 1;
+    c.bos_id = 1;
+    c.eos_id[0] = 2, c.n_eos = 1;
+    struct ik_lm_model *m;
+    struct ik_diag d = IK_DIAG_INIT;
+    cr_assert_eq(ik_lm_model_new(&m, &c, &d), 0);
+    char *dir = tc_tmpdir(), *gg = ik_xasprintf("%s/v.gguf", dir);
+    write_gguf(m, ta, IK_GGML_F16, IK_CHAT_LLAMA2, gg);
+    struct ik_tok *tb = load_tok(gg);
+    char *ip = ik_xasprintf("%s.inp", gp);
+    char *inp = lmt_read(ip, NULL);
+    const char *sep = "\n__ggml_vocab_test__\n";
+    int cases = 0;
+    for (char *in = inp, *end; (end = strstr(in, sep)) != NULL; in = end + strlen(sep)) {
+        *end = '\0';
+        expect_same_encoding(ta, tb, in);
+        cases++;
+    }
+    cr_expect_eq(cases, 46);
+    for (int i = 0; i < 32000; i++)
+        cr_assert(ik_tok_piece_type(ta, i) == ik_tok_piece_type(tb, i) &&
+                  ik_tok_score(ta, i) == ik_tok_score(tb, i) &&
+                  strcmp(ik_tok_piece(ta, i), ik_tok_piece(tb, i)) == 0, "piece %d", i);
+    free(inp);
+    free(ip);
+    ik_tok_free(ta);
+    ik_tok_free(tb);
+    ik_lm_model_free(m);
+    tc_rmtree(dir);
+    free(gg);
+    free(gp);
 }
