@@ -19,7 +19,7 @@
  * min(1, 2 P[X <= min(b, c)]) (1 when b + c = 0). For b + c <= 62 it is
  * computed from exact integer binomials (one rounding); above, as the
  * largest tail term exp(lgamma...) times the tail's sum relative to it,
- * which keeps a relative error near 1e-12 for b + c in the thousands. A
+ * which keeps the relative error below 1e-10 for b + c in the thousands. A
  * p-value below the smallest double underflows to 0. */
 #ifndef IK_NODES_EVAL_STATS_H
 #define IK_NODES_EVAL_STATS_H

@@ -49,7 +49,8 @@ static struct rag_counts check_rag_rows(const char *rel)
             n.skipped++;
             if (ik_eval_is_refusal(pred, pl, &ik_eval_refusal_default)) {
                 n.cut_keyword++;
-                cr_assert(stored_refused, "%s row %zu: keyword in the kept part, flag unset", rel, i);
+                cr_assert(stored_refused, "%s row %zu: keyword in the kept part, flag unset", rel,
+                          i);
             }
             continue;
         }
