@@ -13,6 +13,7 @@
 #include "base/spellcheck.h"
 #include "base/xmalloc.h"
 #include "lm/chat_template.h"
+#include "lm/model_gguf.h"
 #include "lm/tokenizer.h"
 
 static const char *const names[] = {"chatml", "llama3", "llama2", "plain"};
@@ -73,6 +74,9 @@ int ik_chat_template_auto(const char *model_path, int *tmpl, struct ik_diag *d)
         return ik_diag_set(d, -e, "cannot open model '%s': %s", model_path, strerror(e));
     }
     *tmpl = IK_CHAT_PLAIN;
+    size_t n = strlen(model_path);
+    if (S_ISREG(sb.st_mode) && n > 5 && strcmp(model_path + n - 5, ".gguf") == 0)
+        return ik_lm_gguf_chat_template(model_path, tmpl, d); /* tokenizer.chat_template */
     char *path = ik_xasprintf("%s/tokenizer_config.json", model_path);
     if (!S_ISDIR(sb.st_mode) || access(path, F_OK) != 0) {
         free(path);

@@ -49,8 +49,9 @@ int ik_chat_template_detect(const char *tokenizer_config_path, int *tmpl, struct
 /* The template of the model at model_path, for a chat_template param left
  * to "auto": a folder with tokenizer_config.json gets the built-in its
  * chat_template is (ik_chat_template_detect), or plain when it has none (a
- * base model); a folder without that file, and any model file (llama2.c's
- * .bin), get plain. Errors: -errno when model_path cannot be opened, those of
+ * base model); a GGUF file the built-in its tokenizer.chat_template is
+ * (ik_lm_gguf_chat_template, lm/model_gguf.h); a folder without that file,
+ * and any other model file (llama2.c's .bin), get plain. Errors: -errno when model_path cannot be opened, those of
  * reading the JSON, IK_EVALIDATE (with a hint to set chat_template) when its
  * chat_template is none of the built-ins. */
 int ik_chat_template_auto(const char *model_path, int *tmpl, struct ik_diag *d);
