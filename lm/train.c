@@ -119,7 +119,8 @@ static size_t layout(struct ik_lm_train *tr, float *base)
     tr->logits = take(base, &off, (S < HEAD_ROWS ? S : HEAD_ROWS) * (size_t)c->V);
     tr->dnll = take(base, &off, S);
     tr->nll = take(base, &off, S);
-    tr->ascr = take(base, &off, 2 * (S < IK_ATT_ROWS ? S : IK_ATT_ROWS) * S);
+    size_t att_rows = S < IK_ATT_ROWS ? S : IK_ATT_ROWS; /* ik_attention_bwd's scratch */
+    tr->ascr = take(base, &off, 2 * S * (att_rows > (size_t)c->H ? att_rows : (size_t)c->H));
     return off;
 }
 
