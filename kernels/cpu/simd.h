@@ -6,8 +6,11 @@
  * registers where it must) and the build does not contract a*b+c into a
  * fused multiply-add (ISO C mode, and FP_CONTRACT OFF below for clang), so
  * every lane rounds exactly as the scalar code would and the three builds
- * give the same bits. Vectors are passed by pointer only: a vector argument
- * or return value changes the ABI between the builds (-Wpsabi). */
+ * give the same bits. Fused multiply-adds are asked for explicitly
+ * (ik_vfma: fmaf per lane, one rounding) in range functions built for
+ * AVX-512 and AVX2+FMA only (IK_SIMD_FMA_RANGE_FN), whose two builds agree
+ * too. Vectors are passed by pointer only: a vector argument or return value
+ * changes the ABI between the builds (-Wpsabi). */
 #ifndef IK_KERNELS_CPU_SIMD_H
 #define IK_KERNELS_CPU_SIMD_H
 
