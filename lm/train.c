@@ -19,11 +19,12 @@
 #include "lm/model.h"
 #include "lm/train.h"
 
-/* Rows of logits held at once: the lm_head GEMM streams the whole (V,D) matrix
- * once per block, so blocks under ~256 rows leave it memory-bound (measured:
- * 64 rows ran the Qwen2.5 head at ~2/3 of sgemm's rate); 256 rows of a
- * 151,936-word vocabulary are 148 MiB. */
-enum { HEAD_ROWS = 256 };
+/* Rows of logits held at once: the lm_head GEMMs (forward and input
+ * gradient) stream the whole (V,D) matrix once per block each, so small
+ * blocks leave them memory-bound (measured on the Qwen2.5 head: 64 rows at
+ * ~2/3 of sgemm's rate, 256 rows at ~90 %, 511 rows at ~98 %); 512 rows of a
+ * 151,936-word vocabulary are 297 MiB. */
+enum { HEAD_ROWS = 512 };
 
 /* One layer's saved activations; rows are positions. */
 struct acts {
