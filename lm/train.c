@@ -272,9 +272,11 @@ static void forward_layer(struct ik_lm_train *tr, int l, int T, float *x_out)
             ik_lora_dropout(tr->xdrop, x, T, F, tr->a->cfg.dropout, tr->seed, l, IK_LORA_DOWN);
             x = tr->xdrop;
         }
-        /* h = x @ A^T: the first of ik_lora_fwd's two products, the same call. */
-        ik_matmul_fwd(A->h[IK_LORA_DOWN], x, md->A, NULL, T, F, tr->a->cfg.r);
-        tr->flops += 2.0 * T * F * tr->a->cfg.r;
+        /* The bottleneck h = x @ A^T as the forward made it: ik_lora_fwd itself,
+         * its cheap second product landing in tr->proj, which nothing reads. */
+        ik_lora_fwd(tr->proj, A->h[IK_LORA_DOWN], x, md->A, md->B, tr->a->scale, T, F, D,
+                    tr->a->cfg.r);
+        tr->flops += 2.0 * T * tr->a->cfg.r * (F + D);
         return;
     }
     proj(tr, l, IK_LORA_DOWN, tr->proj, A->act, y->w_down, NULL, T, F, D);

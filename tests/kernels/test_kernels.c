@@ -251,6 +251,70 @@ Test(lm_kernels, swiglu_rmsnorm_rope_threaded)
     free(x), free(w), free(y), free(rstd), free(dy), free(dx), free(v), free(v0);
 }
 
+/* The LoRA branch and its backward (thin sgemm calls) at an odd rank and
+ * widths, against double precision. */
+Test(lm_kernels, lora_thin_products)
+{
+    enum { N = 250, IN = 70, OUT = 300, R = 5 };
+    float *x = rnd((size_t)N * IN, 23, 1.0), *A = rnd((size_t)R * IN, 24, 0.5), *B = rnd((size_t)OUT * R, 25, 0.5);
+    float *dout = rnd((size_t)N * OUT, 26, 1.0), *out = rnd((size_t)N * OUT, 27, 1.0);
+    float *out0 = malloc(sizeof(float) * N * OUT), *h = malloc(sizeof(float) * N * R);
+    float *dh = malloc(sizeof(float) * N * R), *dx = rnd((size_t)N * IN, 28, 1.0);
+    float *dx0 = malloc(sizeof(float) * N * IN), *dA = rnd((size_t)R * IN, 29, 1.0), *dA0 = malloc(sizeof(float) * R * IN);
+    float *dB = rnd((size_t)OUT * R, 30, 1.0), *dB0 = malloc(sizeof(float) * OUT * R);
+    memcpy(out0, out, sizeof(float) * N * OUT);
+    memcpy(dx0, dx, sizeof(float) * N * IN);
+    memcpy(dA0, dA, sizeof(float) * R * IN);
+    memcpy(dB0, dB, sizeof(float) * OUT * R);
+    const float s = 1.5f;
+    ik_cpu_lora_fwd(out, h, x, A, B, s, N, IN, OUT, R);
+    ik_cpu_lora_bwd(dx, dA, dB, dh, dout, x, h, A, B, s, N, IN, OUT, R);
+    double *wh = calloc((size_t)N * R, sizeof *wh), *wo = malloc(sizeof(double) * N * OUT);
+    double *wdh = calloc((size_t)N * R, sizeof *wdh), *wdx = malloc(sizeof(double) * N * IN);
+    double *wdA = malloc(sizeof(double) * R * IN), *wdB = malloc(sizeof(double) * OUT * R);
+    for (int n = 0; n < N; n++)
+        for (int r = 0; r < R; r++) {
+            for (int i = 0; i < IN; i++)
+                wh[n * R + r] += (double)x[n * IN + i] * A[r * IN + i];
+            for (int o = 0; o < OUT; o++)
+                wdh[n * R + r] += s * (double)dout[n * OUT + o] * B[o * R + r];
+        }
+    for (int n = 0; n < N; n++) {
+        for (int o = 0; o < OUT; o++) {
+            wo[n * OUT + o] = out0[n * OUT + o];
+            for (int r = 0; r < R; r++)
+                wo[n * OUT + o] += s * (double)h[n * R + r] * B[o * R + r];
+        }
+        for (int i = 0; i < IN; i++) {
+            wdx[n * IN + i] = dx0[n * IN + i];
+            for (int r = 0; r < R; r++)
+                wdx[n * IN + i] += (double)dh[n * R + r] * A[r * IN + i];
+        }
+    }
+    for (int r = 0; r < R; r++) {
+        for (int i = 0; i < IN; i++) {
+            wdA[r * IN + i] = dA0[r * IN + i];
+            for (int n = 0; n < N; n++)
+                wdA[r * IN + i] += (double)dh[n * R + r] * x[n * IN + i];
+        }
+        for (int o = 0; o < OUT; o++) {
+            wdB[o * R + r] = dB0[o * R + r];
+            for (int n = 0; n < N; n++)
+                wdB[o * R + r] += s * (double)dout[n * OUT + o] * h[n * R + r];
+        }
+    }
+    close_to(h, wh, (size_t)N * R, 1e-5, "h");
+    close_to(out, wo, (size_t)N * OUT, 1e-5, "out");
+    close_to(dh, wdh, (size_t)N * R, 1e-5, "dh");
+    close_to(dx, wdx, (size_t)N * IN, 1e-5, "dx");
+    /* dA and dB are fp32 sums over the N = 250 rows of terms up to ~7 in size:
+     * the worst-case rounding is ~250 * 7 * 2^-24 = 1e-4. */
+    close_to(dA, wdA, (size_t)R * IN, 1e-4, "dA");
+    close_to(dB, wdB, (size_t)OUT * R, 1e-4, "dB");
+    free(x), free(A), free(B), free(dout), free(out), free(out0), free(h), free(dh), free(dx), free(dx0);
+    free(dA), free(dA0), free(dB), free(dB0), free(wh), free(wo), free(wdh), free(wdx), free(wdA), free(wdB);
+}
+
 /* The pool's kernels in a fixed order, outputs appended to out (n floats). */
 static size_t threaded_kernels(float *out)
 {
@@ -276,6 +340,16 @@ static size_t threaded_kernels(float *out)
     at += N + (size_t)N * V;
     ik_cpu_swiglu_fwd(out + at, gate, up, T, F);
     at += n;
+    /* LoRA with rank 5 over the SwiGLU inputs: x = gate (T,F), In = F, Out = 64. */
+    float *A = rnd((size_t)5 * F, 31, 0.5), *B = rnd((size_t)64 * 5, 32, 0.5), *d = rnd((size_t)T * 64, 33, 1.0);
+    float *h = out + at;
+    memset(out + at, 0, sizeof(float) * ((size_t)T * 64 + 2 * (size_t)T * 5 + (size_t)T * F + 5 * F + 64 * 5));
+    ik_cpu_lora_fwd(out + at + T * 5, h, gate, A, B, 0.5f, T, F, 64, 5);
+    at += (size_t)T * 5 + (size_t)T * 64;
+    ik_cpu_lora_bwd(out + at + T * 5, out + at + T * 5 + (size_t)T * F, out + at + T * 5 + (size_t)T * F + 5 * F,
+                    out + at, d, gate, h, A, B, 0.5f, T, F, 64, 5);
+    at += (size_t)T * 5 + (size_t)T * F + 5 * F + 64 * 5;
+    free(A), free(B), free(d);
     free(q), free(k), free(v), free(dout), free(scr), free(l), free(gate), free(up);
     return at;
 }
