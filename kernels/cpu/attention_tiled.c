@@ -280,11 +280,12 @@ struct slot {
     int pos, live;
 };
 
-IK_VINLINE void slot_at(struct slot *u, const struct att *a, int kh, int s, int s_end)
+/* Slot (position tt, head g of the group) of KV head kh; live 0: padding,
+ * which reads that slot's rows and is masked out. */
+IK_VINLINE void slot_at(struct slot *u, const struct att *a, int kh, int tt, int g, int live)
 {
-    int live = s < s_end, ss = live ? s : s_end - 1, tt = ss / a->group;
-    size_t off = (size_t)tt * a->H * a->hd + (size_t)(kh * a->group + ss % a->group) * a->hd;
-    size_t at = (size_t)kh * a->T * a->group + (size_t)ss;
+    size_t off = (size_t)tt * a->H * a->hd + (size_t)(kh * a->group + g) * a->hd;
+    size_t at = (size_t)kh * a->T * a->group + (size_t)tt * a->group + (size_t)g;
     u->q = a->q + off;
     u->dout = a->dout + off;
     u->lse = a->lse[at];
@@ -321,11 +322,21 @@ IK_VINLINE void bwd_kv_body(void *ctx, size_t lo, size_t hi)
             dK.v[e] = dV.v[e] = (ik_vf){0};
         int t_end = a->window > 0 && j0 + nj - 1 + a->window < a->T ? j0 + nj - 1 + a->window : a->T;
         int s_end = t_end * a->group;
+        int tt = j0, g = 0; /* the next slot's position and head */
         for (int s = j0 * a->group; s < s_end; s += SLOTS) {
             struct slot u[SLOTS];
             ik_vf sc[SLOTS], dp[SLOTS], P[SLOTS], dS[SLOTS];
             for (int k = 0; k < SLOTS; k++) {
-                slot_at(&u[k], a, kh, s + k, s_end);
+                if (s + k < s_end) {
+                    slot_at(&u[k], a, kh, tt, g, 1);
+                } else { /* padding; k >= 1, as s < s_end */
+                    u[k] = u[k - 1];
+                    u[k].live = 0;
+                }
+                if (++g == a->group) {
+                    g = 0;
+                    tt++;
+                }
                 sc[k] = dp[k] = (ik_vf){0};
             }
             for (int e = 0; e < hd; e++) {
