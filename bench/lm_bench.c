@@ -1,9 +1,18 @@
 /* bench/lm_bench.c - `make bench` figures of the CPU language-model core:
  * tokens/s of a LoRA training step (forward + backward) and of greedy
  * generation, on stories260K and on a random model of Qwen2.5-0.5B's shape
- * (config.json written here), the GEMM GFLOP/s a training step achieves as
- * a ratio of OpenBLAS sgemm measured in the same run, the memory activation
- * checkpointing saves and what it costs, and the peak RSS. */
+ * (config.json written here); the same step in PyTorch
+ * (bench/torch_lora_step.py, when a python3 can import torch) and the ratio;
+ * the GEMM GFLOP/s a training step achieves as a share of OpenBLAS sgemm
+ * measured just before and after it; the memory activation checkpointing
+ * saves and what it costs; and the peak RSS. Both sides of every ratio are
+ * measured in this run, so the ratios hold on a loaded machine where the
+ * absolute figures do not.
+ *
+ * Environment: LM_BENCH_PYTHON (the interpreter for the PyTorch baseline;
+ * default: the first of python3 and /usr/bin/python3 that imports torch),
+ * LM_BENCH_TORCH=0 (skip the baseline), LM_BENCH_SEQ (the Qwen-shape length,
+ * default 512), IKADA_THREADS and OPENBLAS_NUM_THREADS as for ikada. */
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,8 +41,42 @@ static void die(struct ik_diag *d)
     exit(1);
 }
 
-/* OpenBLAS's own sgemm at a training-step shape (M tokens, the MLP's F x D). */
-static double sgemm_gflops(int M, int N, int K)
+/* OpenBLAS 0.3.21 (Debian 12) does not know recent Xeons (e.g. family 6
+ * model 207) and falls back to its Prescott (SSE3) kernels, 5-6x slower than
+ * its AVX-512 ones: every GEMM figure would then measure that fallback. Such
+ * a core is chosen once, when the library loads, so the bench reruns itself
+ * with OPENBLAS_CORETYPE naming the kernels the CPU supports, unless the
+ * caller chose one. PyTorch (linked to the same OpenBLAS) inherits it. */
+static void fix_openblas_core(char **argv)
+{
+    const char *core = NULL;
+    if (getenv("OPENBLAS_CORETYPE") || strcmp(openblas_get_corename(), "Prescott") != 0)
+        return;
+    if (__builtin_cpu_supports("avx512f"))
+        core = "SkylakeX";
+    else if (__builtin_cpu_supports("avx2"))
+        core = "Haswell";
+    if (core == NULL)
+        return;
+    printf("lm_bench: OpenBLAS chose its Prescott kernels on a CPU with %s; rerunning with "
+           "OPENBLAS_CORETYPE=%s\n", core[0] == 'S' ? "AVX-512" : "AVX2", core);
+    fflush(stdout);
+    setenv("OPENBLAS_CORETYPE", core, 1);
+    execv("/proc/self/exe", argv);
+    perror("lm_bench: execv /proc/self/exe (going on with the Prescott kernels)");
+}
+
+/* The threads of ikada's kernel pool (kernels/cpu/parallel.c's rule). */
+static int pool_threads(void)
+{
+    const char *env = getenv("IKADA_THREADS");
+    long n = env ? strtol(env, NULL, 10) : 0;
+    return n > 0 ? (int)n : (int)sysconf(_SC_NPROCESSORS_ONLN);
+}
+
+/* OpenBLAS's own sgemm at a training-step shape (M tokens, the MLP's F x D),
+ * for about secs seconds. */
+static double sgemm_gflops(int M, int N, int K, double secs)
 {
     float *a = calloc((size_t)M * K, 4), *b = calloc((size_t)N * K, 4), *c = calloc((size_t)M * N, 4);
     for (size_t i = 0; i < (size_t)M * K; i++)
@@ -46,12 +89,21 @@ static double sgemm_gflops(int M, int N, int K)
     do {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1, a, K, b, K, 0, c, N);
         reps++;
-    } while ((t = now() - t0) < 1.0);
+    } while ((t = now() - t0) < secs);
     free(a), free(b), free(c);
     return 2.0 * M * N * K * reps / t * 1e-9;
 }
 
-/* Seconds of one warm training step (and its GEMM flops) with trainer options opts. */
+static double peak_gflops(void) { return sgemm_gflops(512, 4864, 896, 1.0); }
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Median seconds of `steps` warm training steps (after one warm-up step) with
+ * trainer options opts; *flops: the GEMM flops of one step. */
 static double step_time(struct ik_lm_model *m, struct ik_lora *a, int seq, int opts, int steps,
                         double *flops, size_t *bytes)
 {
@@ -61,27 +113,94 @@ static double step_time(struct ik_lm_model *m, struct ik_lora *a, int seq, int o
         die(&d);
     int *tok = malloc(sizeof(int) * (size_t)seq);
     for (int i = 0; i < seq; i++)
-        tok[i] = (i * 7919 + 13) % m->cfg.V;
-    double loss, t = 0;
-    *flops = 0;
+        tok[i] = (i * 7919 + 13) % m->cfg.V; /* bench/torch_lora_step.py uses the same */
+    double loss, t[16];
+    if (steps > 16)
+        steps = 16;
     for (int s = 0; s <= steps; s++) {
         ik_lora_zero_grad(a);
         double t0 = now();
         if (ik_lm_train_step(tr, tok, NULL, seq, IK_LM_BACKWARD, 0, 1.0f, &loss, NULL, &d))
             die(&d);
-        if (s > 0 || steps == 0) { /* the first step warms caches and threads */
-            t += now() - t0;
-            *flops += ik_lm_train_gemm_flops(tr);
-        }
+        if (s > 0) /* step 0 warms caches and threads */
+            t[s - 1] = now() - t0;
     }
+    *flops = ik_lm_train_gemm_flops(tr);
     *bytes = ik_lm_train_bytes(tr);
     ik_lm_train_free(tr);
     free(tok);
-    return t;
+    qsort(t, (size_t)steps, sizeof *t, cmp_double);
+    return steps % 2 ? t[steps / 2] : (t[steps / 2 - 1] + t[steps / 2]) / 2;
 }
 
-static void bench_model(const char *name, struct ik_lm_model *m, int seq, int steps, int gen,
-                        double peak, int ckpt)
+/* A python3 that can import torch: LM_BENCH_PYTHON, else python3 on PATH,
+ * else Debian's /usr/bin/python3 (python3-torch installs into the system
+ * interpreter, which a pyenv or venv python3 on PATH hides). NULL: none. */
+static const char *torch_python(void)
+{
+    static const char *cand[] = {"python3", "/usr/bin/python3"};
+    static const char *found;
+    static int probed;
+    const char *env = getenv("LM_BENCH_PYTHON");
+    char cmd[512];
+    for (int i = env ? -1 : 0; !probed && i < 2; i++) {
+        const char *py = i < 0 ? env : cand[i];
+        snprintf(cmd, sizeof cmd, "'%s' -c 'import torch' >/dev/null 2>&1", py);
+        if (system(cmd) == 0)
+            found = py;
+        if (found || i < 0)
+            break;
+    }
+    probed = 1;
+    return found;
+}
+
+/* tokens/s of the PyTorch step (median of steps after a warm-up) on shape,
+ * or 0 with the reason printed. */
+static double torch_tokens_per_s(const char *label, const char *shape, int seq, int steps)
+{
+    const char *skip = getenv("LM_BENCH_TORCH");
+    if (skip && strcmp(skip, "0") == 0) {
+        printf("lm_bench: %s: PyTorch baseline skipped (LM_BENCH_TORCH=0)\n", label);
+        return 0;
+    }
+    const char *py = torch_python();
+    if (py == NULL) {
+        printf("lm_bench: %s: PyTorch baseline skipped: neither LM_BENCH_PYTHON, python3 nor "
+               "/usr/bin/python3 can import torch (.ci/install-deps --bench installs Debian's "
+               "python3-torch)\n", label);
+        return 0;
+    }
+    /* libgomp's idle threads spin for a while after each parallel loop; on a
+     * small machine they starve OpenBLAS's threads and make torch's step 3-4x
+     * slower. The baseline is torch with them sleeping. */
+    setenv("OMP_WAIT_POLICY", "PASSIVE", 0);
+    char cmd[1024], line[512];
+    snprintf(cmd, sizeof cmd, "'%s' '%s/bench/torch_lora_step.py' %s --seq %d --steps %d --threads %d",
+             py, IK_BENCH_SRCDIR, shape, seq, steps, pool_threads());
+    fflush(stdout);
+    FILE *p = popen(cmd, "r");
+    double tps = 0, med = 0;
+    while (p && fgets(line, sizeof line, p)) {
+        const char *a = strstr(line, "median_s="), *b = strstr(line, "tokens_per_s=");
+        if (strncmp(line, "torch_lora_step ", 16) == 0 && a && b) {
+            med = strtod(a + 9, NULL);
+            tps = strtod(b + 13, NULL);
+        }
+    }
+    int rc = p ? pclose(p) : -1;
+    if (rc != 0 || tps <= 0) {
+        printf("lm_bench: %s: PyTorch baseline failed (%s, exit status %d)\n", label, cmd, rc);
+        return 0;
+    }
+    printf("lm_bench: %s: PyTorch (%s, fp32 eager, %d threads, OMP_WAIT_POLICY=%s): %.0f tokens/s "
+           "(%.2f s/step, median of %d)\n", label, py, pool_threads(), getenv("OMP_WAIT_POLICY"), tps,
+           med, steps);
+    return tps;
+}
+
+static void bench_model(const char *name, const char *shape, struct ik_lm_model *m, int seq, int steps,
+                        int gen, int ckpt)
 {
     struct ik_diag d = IK_DIAG_INIT;
     struct ik_lora_config lc = {8, 16.0f, 0.0f, (1u << IK_LORA_NT) - 1};
@@ -90,18 +209,22 @@ static void bench_model(const char *name, struct ik_lm_model *m, int seq, int st
         die(&d);
     double flops;
     size_t bytes;
+    double p0 = peak_gflops();
     double t = step_time(m, a, seq, 0, steps, &flops, &bytes);
-    int n_steps = steps > 0 ? steps : 1;
-    double gf = flops / t * 1e-9;
+    double p1 = peak_gflops(), peak = (p0 + p1) / 2, gf = flops / t * 1e-9, tps = seq / t;
     printf("lm_bench: %s: training step (LoRA r=8 on q,k,v,o,gate,up,down), seq %d: %.0f tokens/s "
-           "(%.2f s/step), GEMM %.1f GFLOP/s = %.0f%% of sgemm; activations %.0f MiB\n", name, seq,
-           (double)seq * n_steps / t, t / n_steps, gf, 100.0 * gf / peak, bytes / 1048576.0);
+           "(%.2f s/step, median of %d), GEMM %.1f GFLOP/s = %.0f%% of sgemm (%.0f / %.0f GFLOP/s "
+           "just before / after); activations %.0f MiB\n", name, seq, tps, t, steps, gf,
+           100.0 * gf / peak, p0, p1, bytes / 1048576.0);
+    double ttps = torch_tokens_per_s(name, shape, seq, steps);
+    if (ttps > 0)
+        printf("lm_bench: %s: ikada / PyTorch = %.2fx (tokens/s)\n", name, tps / ttps);
     if (ckpt) {
         size_t cbytes;
         double ct = step_time(m, a, seq, IK_LM_TRAIN_CHECKPOINT, 1, &flops, &cbytes);
         printf("lm_bench: %s: with activation checkpointing: %.2f s/step (%+.0f%%), activations "
-               "%.0f MiB (%.0f MiB saved)\n", name, ct, 100.0 * (ct - t / n_steps) / (t / n_steps),
-               cbytes / 1048576.0, ((double)bytes - (double)cbytes) / 1048576.0);
+               "%.0f MiB (%.0f MiB saved)\n", name, ct, 100.0 * (ct - t) / t, cbytes / 1048576.0,
+               ((double)bytes - (double)cbytes) / 1048576.0);
     }
 
     struct ik_lm_state *st;
@@ -119,25 +242,25 @@ static void bench_model(const char *name, struct ik_lm_model *m, int seq, int st
     ik_lora_free(a);
 }
 
-int main(void)
+/* A model of Qwen2.5-0.5B's shape (its config.json's fields) with weights
+ * uniform in [-0.02, 0.02) and unit norms. Zero-mean weights matter: with
+ * same-signed ones the residual stream grows to ~1e5, the gradients shrink
+ * to subnormal floats and the backward GEMMs slow down several-fold. */
+static struct ik_lm_model *qwen_shape(void)
 {
     struct ik_diag d = IK_DIAG_INIT;
-    double peak = sgemm_gflops(512, 4864, 896);
-    printf("lm_bench: OpenBLAS sgemm 512x4864x896: %.1f GFLOP/s\n", peak);
-
-    struct ik_lm_model *m;
-    if (ik_lm_model_load(&m, IK_BENCH_SRCDIR "/examples/models/stories260K/stories260K.bin", &d))
-        die(&d);
-    bench_model("stories260K", m, 512, 5, 256, peak, 0);
-    ik_lm_model_free(m);
-
-    /* Qwen2.5-0.5B's shape (its config.json's fields), random weights. */
     char dir[] = "/tmp/ikada-lm-bench-XXXXXX";
-    if (mkdtemp(dir) == NULL)
-        return perror("mkdtemp"), 1;
     char path[64];
+    if (mkdtemp(dir) == NULL) {
+        perror("lm_bench: mkdtemp");
+        exit(1);
+    }
     snprintf(path, sizeof path, "%s/config.json", dir);
     FILE *f = fopen(path, "w");
+    if (f == NULL) {
+        perror(path);
+        exit(1);
+    }
     fputs("{\"architectures\": [\"Qwen2ForCausalLM\"], \"hidden_size\": 896, \"intermediate_size\": 4864,"
           " \"num_hidden_layers\": 24, \"num_attention_heads\": 14, \"num_key_value_heads\": 2,"
           " \"vocab_size\": 151936, \"max_position_embeddings\": 32768, \"rms_norm_eps\": 1e-06,"
@@ -145,6 +268,7 @@ int main(void)
           " \"bos_token_id\": 151643, \"eos_token_id\": 151645, \"use_sliding_window\": false}", f);
     fclose(f);
     struct ik_lm_config c;
+    struct ik_lm_model *m;
     int rc = ik_lm_config_load(&c, path, &d);
     unlink(path);
     rmdir(dir);
@@ -153,18 +277,40 @@ int main(void)
     unsigned s = 1;
     for (size_t i = 0; i < m->n_params; i++) {
         s = s * 1664525u + 1013904223u;
-        m->embed[i] = ((float)(s >> 9) / 8388608.0f - 1.0f) * 0.02f;
+        m->embed[i] = ((float)(s >> 8) / 8388608.0f - 1.0f) * 0.02f; /* 24 bits: [-1, 1) */
     }
-    for (int l = 0; l < c.L; l++)
-        for (int i = 0; i < c.D; i++)
+    for (int i = 0; i < c.D; i++) {
+        for (int l = 0; l < c.L; l++)
             m->layers[l].attn_norm[i] = m->layers[l].ffn_norm[i] = 1.0f;
+        m->final_norm[i] = 1.0f;
+    }
+    return m;
+}
+
+int main(int argc, char **argv)
+{
+    (void)argc;
+    fix_openblas_core(argv);
+    struct ik_diag d = IK_DIAG_INIT;
+    printf("lm_bench: OpenBLAS %s kernels, %d threads; ikada kernel pool %d threads\n",
+           openblas_get_corename(), openblas_get_num_threads(), pool_threads());
+    printf("lm_bench: OpenBLAS sgemm 512x4864x896: %.1f GFLOP/s\n", peak_gflops());
+
+    struct ik_lm_model *m;
+    if (ik_lm_model_load(&m, IK_BENCH_SRCDIR "/examples/models/stories260K/stories260K.bin", &d))
+        die(&d);
+    bench_model("stories260K", "stories260K", m, 512, 5, 256, 0);
+    ik_lm_model_free(m);
+
     const char *seq_env = getenv("LM_BENCH_SEQ");
     int seq = seq_env ? (int)strtol(seq_env, NULL, 10) : 512;
-    bench_model("Qwen2.5-0.5B shape (random)", m, seq, 2, 16, peak, 1);
+    m = qwen_shape();
+    bench_model("Qwen2.5-0.5B shape (random)", "qwen2.5-0.5b", m, seq, 2, 16, 1);
     ik_lm_model_free(m);
 
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    printf("lm_bench: peak RSS %.0f MiB\n", ru.ru_maxrss / 1024.0);
+    printf("lm_bench: peak RSS %.0f MiB (the PyTorch baseline runs in its own process)\n",
+           ru.ru_maxrss / 1024.0);
     return 0;
 }

@@ -44,8 +44,10 @@ void ik_cpu_swiglu_fwd(float *out, const float *gate, const float *up, int N, in
  * h / (H/K). A key at position j is visible to the query at position p when
  * j <= p and (window == 0 or p - j < window). Scores are scaled by 1/sqrt(hd).
  * out: (T, H*hd); q: (T, H*hd); kc, vc: (pos0+T, K*hd);
- * scratch: (min(T, IK_CPU_ATT_ROWS) * (pos0+T)) floats. Queries are processed
- * IK_CPU_ATT_ROWS at a time, each block as two sgemms around a row softmax. */
+ * scratch: (min(T, IK_CPU_ATT_ROWS) * (pos0+T)) floats. Heads up to 256 wide
+ * with at least 16 query slots (T * H/K) per KV head run as 16-lane tiles
+ * with an online softmax; others IK_CPU_ATT_ROWS queries at a time, each
+ * block as two sgemms around a row softmax (kernels/cpu/attention.c). */
 enum { IK_CPU_ATT_ROWS = 128 };
 void ik_cpu_attention_fwd(float *out, const float *q, const float *kc, const float *vc, int T,
                           int pos0, int H, int K, int hd, int window, float *scratch);
@@ -83,7 +85,9 @@ void ik_cpu_swiglu_bwd(float *dgate, float *dup, const float *dout, const float 
 /* Backward of ik_cpu_attention_fwd over a whole sequence (pos0 = 0, the cache
  * is k and v themselves): the probabilities are recomputed from q and k.
  * dout, q: (T, H*hd); k, v: (T, K*hd); dq: (T, H*hd) +=; dk, dv: (T, K*hd) +=;
- * scratch: (2 * min(T, IK_CPU_ATT_ROWS) * T) floats. */
+ * scratch: (2 * T * max(H, min(T, IK_CPU_ATT_ROWS))) floats (the tiles keep each
+ * query's log-sum-exp and rowsum(dout * out) there, the sgemm blocks two
+ * blocks of scores). */
 void ik_cpu_attention_bwd(float *dq, float *dk, float *dv, const float *dout, const float *q,
                           const float *k, const float *v, int T, int H, int K, int hd, int window,
                           float *scratch);

@@ -19,11 +19,12 @@
 #include "lm/model.h"
 #include "lm/train.h"
 
-/* Rows of logits held at once: the lm_head GEMM streams the whole (V,D) matrix
- * once per block, so blocks under ~256 rows leave it memory-bound (measured:
- * 64 rows ran the Qwen2.5 head at ~2/3 of sgemm's rate); 256 rows of a
- * 151,936-word vocabulary are 148 MiB. */
-enum { HEAD_ROWS = 256 };
+/* Rows of logits held at once: the lm_head GEMMs (forward and input
+ * gradient) stream the whole (V,D) matrix once per block each, so small
+ * blocks leave them memory-bound (measured on the Qwen2.5 head: 64 rows at
+ * ~2/3 of sgemm's rate, 256 rows at ~90 %, 511 rows at ~98 %); 512 rows of a
+ * 151,936-word vocabulary are 297 MiB. */
+enum { HEAD_ROWS = 512 };
 
 /* One layer's saved activations; rows are positions. */
 struct acts {
@@ -120,7 +121,8 @@ static size_t layout(struct ik_lm_train *tr, float *base)
     tr->logits = take(base, &off, (S < HEAD_ROWS ? S : HEAD_ROWS) * (size_t)c->V);
     tr->dnll = take(base, &off, S);
     tr->nll = take(base, &off, S);
-    tr->ascr = take(base, &off, 2 * (S < IK_ATT_ROWS ? S : IK_ATT_ROWS) * S);
+    size_t att_rows = S < IK_ATT_ROWS ? S : IK_ATT_ROWS; /* ik_attention_bwd's scratch */
+    tr->ascr = take(base, &off, 2 * S * (att_rows > (size_t)c->H ? att_rows : (size_t)c->H));
     return off;
 }
 
@@ -303,9 +305,11 @@ static void forward_layer(struct ik_lm_train *tr, int l, int T, float *x_out)
             ik_lora_dropout(tr->xdrop, x, T, F, tr->a->cfg.dropout, tr->seed, l, IK_LORA_DOWN);
             x = tr->xdrop;
         }
-        /* h = x @ A^T: the first of ik_lora_fwd's two products, the same call. */
-        ik_matmul_fwd(A->h[IK_LORA_DOWN], x, md->A, NULL, T, F, tr->a->cfg.r);
-        tr->flops += 2.0 * T * F * tr->a->cfg.r;
+        /* The bottleneck h = x @ A^T as the forward made it: ik_lora_fwd itself,
+         * its cheap second product landing in tr->proj, which nothing reads. */
+        ik_lora_fwd(tr->proj, A->h[IK_LORA_DOWN], x, md->A, md->B, tr->a->scale, T, F, D,
+                    tr->a->cfg.r);
+        tr->flops += 2.0 * T * tr->a->cfg.r * (F + D);
         return;
     }
     proj(tr, l, IK_LORA_DOWN, tr->proj, A->act, y->w_down, NULL, T, F, D);

@@ -5,7 +5,8 @@
  *
  * Memory: the activations of one sequence of up to max_seq tokens (about
  * (6D + 3F + 4(H+K)hd) floats per token and layer; with IK_LM_TRAIN_CHECKPOINT
- * D per token and layer plus one layer's), plus logits for 256 rows at a time. The same kernels as forward.c are used in the same order, so the
+ * D per token and layer plus one layer's), plus logits for 512 rows at a time
+ * (lm/train.c's HEAD_ROWS). The same kernels as forward.c are used in the same order, so the
  * per-token losses agree with ik_lm_score's to rounding, and an adapter with
  * B = 0 gives the same loss as no adapter, bit for bit.
  * Errors: IK_EVALIDATE for a sequence that does not fit, a token outside the

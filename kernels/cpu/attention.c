@@ -1,15 +1,21 @@
 /* kernels/cpu/attention.c - causal grouped-query attention over a KV cache and
- * its backward (see kernels.h). Per query head, the queries are taken
- * IK_CPU_ATT_ROWS at a time: the block's scores against the keys it can see
- * are one sgemm, the masked max-subtracted softmax runs row by row, and the
- * weighted sum of values is a second sgemm. The backward forms the same
- * probabilities and four more sgemms. Row loops run on the kernels' thread
- * pool (parallel.h). */
+ * its backward (see kernels.h), by one of two implementations. The tiled one
+ * (attention_tiled.c: 16 query slots per tile, no BLAS, one parallel loop per
+ * pass) serves heads up to IK_ATT_TILE_HD wide, in the forward only when a
+ * KV head has at least a full tile of query slots: a single generated token
+ * (T = 1) would fill one lane per KV head. Otherwise, per query head, the
+ * queries are taken IK_CPU_ATT_ROWS at a time: the block's scores against the
+ * keys it can see are one sgemm, the masked max-subtracted softmax runs row
+ * by row, and the weighted sum of values is a second sgemm; the backward
+ * forms the same probabilities and four more sgemms. Row loops run on the
+ * kernels' thread pool (parallel.h). */
 #include <math.h>
 #include <stddef.h>
 
+#include "kernels/cpu/attention_tiled.h"
 #include "kernels/cpu/parallel.h"
 #include "kernels/cpu/gemm.h"
+#include "kernels/cpu/simd.h"
 #include "kernels/kernels.h"
 
 /* The keys a block of queries needs: positions lo..hi of the cache. */
@@ -81,8 +87,8 @@ static void dscore_rows(void *ctx, size_t i0, size_t i1)
 
 static int rows_of(int T) { return T < IK_CPU_ATT_ROWS ? T : IK_CPU_ATT_ROWS; }
 
-void ik_cpu_attention_fwd(float *out, const float *q, const float *kc, const float *vc, int T,
-                          int pos0, int H, int K, int hd, int window, float *scratch)
+static void blas_fwd(float *out, const float *q, const float *kc, const float *vc, int T, int pos0,
+                     int H, int K, int hd, int window, float *scratch)
 {
     int group = H / K, qw = H * hd, kw = K * hd;
     for (int h = 0; h < H; h++) {
@@ -105,9 +111,9 @@ void ik_cpu_attention_fwd(float *out, const float *q, const float *kc, const flo
  * dV += P^T dO; dP = dO V^T; dS = P * (dP - rowsum(P * dP));
  * dQ += scale * dS K; dK += scale * dS^T Q. Blocks and heads run one after
  * another, so the accumulations into dk and dv never race. */
-void ik_cpu_attention_bwd(float *dq, float *dk, float *dv, const float *dout, const float *q,
-                          const float *k, const float *v, int T, int H, int K, int hd, int window,
-                          float *scratch)
+static void blas_bwd(float *dq, float *dk, float *dv, const float *dout, const float *q,
+                     const float *k, const float *v, int T, int H, int K, int hd, int window,
+                     float *scratch)
 {
     int group = H / K, qw = H * hd, kw = K * hd;
     float scale = 1.0f / sqrtf((float)hd);
@@ -128,4 +134,23 @@ void ik_cpu_attention_bwd(float *dq, float *dk, float *dv, const float *dout, co
             ik_cpu_sgemm(true, false, nk, hd, Bq, 1.0f, dP, nk, q + qo, qw, 1.0f, dk + ko, kw);
         }
     }
+}
+
+void ik_cpu_attention_fwd(float *out, const float *q, const float *kc, const float *vc, int T,
+                          int pos0, int H, int K, int hd, int window, float *scratch)
+{
+    if (hd <= IK_ATT_TILE_HD && T * (H / K) >= IK_VL && ik_simd_fma())
+        ik__att_tiled_fwd(out, q, kc, vc, T, pos0, H, K, hd, window);
+    else
+        blas_fwd(out, q, kc, vc, T, pos0, H, K, hd, window, scratch);
+}
+
+void ik_cpu_attention_bwd(float *dq, float *dk, float *dv, const float *dout, const float *q,
+                          const float *k, const float *v, int T, int H, int K, int hd, int window,
+                          float *scratch)
+{
+    if (hd <= IK_ATT_TILE_HD && ik_simd_fma())
+        ik__att_tiled_bwd(dq, dk, dv, dout, q, k, v, T, H, K, hd, window, scratch);
+    else
+        blas_bwd(dq, dk, dv, dout, q, k, v, T, H, K, hd, window, scratch);
 }

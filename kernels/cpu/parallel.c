@@ -1,13 +1,16 @@
 /* kernels/cpu/parallel.c - the thread pool behind ik_cpu_parallel_for (see
- * parallel.h): workers wait on a condition variable for a new generation of
- * work, run their range, and the last one to finish signals the caller. */
+ * parallel.h): the caller publishes a loop and wakes the workers; it and they
+ * claim chunks under the pool's mutex until none is left, and the caller
+ * returns once every claimed chunk is done. A worker that wakes after the
+ * last chunk was claimed finds nothing to do, and can never run a loop that
+ * has returned: chunks are only claimed while the loop's count is short. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include "kernels/cpu/parallel.h"
 
-enum { MAX_THREADS = 64 };
+enum { MAX_THREADS = 64, CHUNKS_PER_THREAD = 4 };
 
 static struct {
     pthread_once_t once;
@@ -15,40 +18,51 @@ static struct {
     pthread_mutex_t mu;
     pthread_cond_t go, done;
     int nthreads;         /* including the caller; 1: no pool */
-    unsigned long gen;    /* bumped for each loop */
-    int pending;          /* workers still running the current loop */
+    ik_cpu_range_fn *fn;  /* the current loop, valid while next < n */
+    void *ctx;
+    size_t n, chunk;
+    size_t next;          /* first unclaimed iteration */
+    size_t finished;      /* iterations of chunks run to the end */
+} pool = {PTHREAD_ONCE_INIT, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
+          PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER, 1, NULL, NULL, 0, 1, 0, 0};
+
+/* With pool.mu held: claims the next chunk of the current loop, or returns 0. */
+static int claim(ik_cpu_range_fn **fn, void **ctx, size_t *lo, size_t *hi)
+{
+    if (pool.next >= pool.n)
+        return 0;
+    *fn = pool.fn;
+    *ctx = pool.ctx;
+    *lo = pool.next;
+    *hi = pool.n - pool.next < pool.chunk ? pool.n : pool.next + pool.chunk;
+    pool.next = *hi;
+    return 1;
+}
+
+/* With pool.mu held: runs chunks (unlocked) until none is left. */
+static void run_chunks(void)
+{
     ik_cpu_range_fn *fn;
     void *ctx;
-    size_t n;
-} pool = {PTHREAD_ONCE_INIT, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
-          PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER, 1, 0, 0, NULL, NULL, 0};
-
-/* Range i of nthreads over [0, n). */
-static void range(size_t n, int i, int nthreads, size_t *lo, size_t *hi)
-{
-    *lo = n * (size_t)i / (size_t)nthreads;
-    *hi = n * (size_t)(i + 1) / (size_t)nthreads;
+    size_t lo, hi;
+    while (claim(&fn, &ctx, &lo, &hi)) {
+        pthread_mutex_unlock(&pool.mu);
+        fn(ctx, lo, hi);
+        pthread_mutex_lock(&pool.mu);
+        pool.finished += hi - lo;
+        if (pool.finished == pool.n)
+            pthread_cond_signal(&pool.done);
+    }
 }
 
 static void *worker(void *arg)
 {
-    int id = (int)(size_t)arg;
-    unsigned long seen = 0;
+    (void)arg;
     pthread_mutex_lock(&pool.mu);
     for (;;) {
-        while (pool.gen == seen)
+        while (pool.next >= pool.n)
             pthread_cond_wait(&pool.go, &pool.mu);
-        seen = pool.gen;
-        ik_cpu_range_fn *fn = pool.fn;
-        void *ctx = pool.ctx;
-        size_t lo, hi;
-        range(pool.n, id, pool.nthreads, &lo, &hi);
-        pthread_mutex_unlock(&pool.mu);
-        if (lo < hi)
-            fn(ctx, lo, hi);
-        pthread_mutex_lock(&pool.mu);
-        if (--pool.pending == 0)
-            pthread_cond_signal(&pool.done);
+        run_chunks();
     }
     return NULL;
 }
@@ -69,8 +83,8 @@ static void start(void)
     int started = 1;
     for (int i = 1; i < n; i++) {
         pthread_t t;
-        if (pthread_create(&t, NULL, worker, (void *)(size_t)i) != 0)
-            break; /* fewer threads: the ranges are cut for those that exist */
+        if (pthread_create(&t, NULL, worker, NULL) != 0)
+            break; /* fewer threads: the loops are shared by those that exist */
         pthread_detach(t);
         started++;
     }
@@ -90,20 +104,17 @@ void ik_cpu_parallel_for(size_t n, size_t work, ik_cpu_range_fn *fn, void *ctx)
         fn(ctx, 0, n);
         return;
     }
+    size_t chunks = (size_t)pool.nthreads * CHUNKS_PER_THREAD;
     pthread_mutex_lock(&pool.mu);
     pool.fn = fn;
     pool.ctx = ctx;
     pool.n = n;
-    pool.pending = pool.nthreads - 1;
-    pool.gen++;
+    pool.chunk = (n + chunks - 1) / chunks;
+    pool.next = 0;
+    pool.finished = 0;
     pthread_cond_broadcast(&pool.go);
-    pthread_mutex_unlock(&pool.mu);
-    size_t lo, hi;
-    range(n, 0, pool.nthreads, &lo, &hi);
-    if (lo < hi)
-        fn(ctx, lo, hi);
-    pthread_mutex_lock(&pool.mu);
-    while (pool.pending > 0)
+    run_chunks();
+    while (pool.finished < pool.n)
         pthread_cond_wait(&pool.done, &pool.mu);
     pthread_mutex_unlock(&pool.mu);
     pthread_mutex_unlock(&pool.busy);

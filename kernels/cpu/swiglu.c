@@ -1,9 +1,10 @@
 /* kernels/cpu/swiglu.c - SwiGLU gate of the MLP: silu(gate) * up, elementwise,
- * in ranges on the kernels' thread pool (parallel.h). */
-#include <math.h>
+ * in ranges on the kernels' thread pool (parallel.h), 16 lanes at a time
+ * (simd.h; a range's last, partial vector padded). out may equal gate. */
 #include <stddef.h>
 
 #include "kernels/cpu/parallel.h"
+#include "kernels/cpu/simd.h"
 #include "kernels/kernels.h"
 
 struct swiglu {
@@ -11,14 +12,21 @@ struct swiglu {
     const float *dout, *gate, *up;
 };
 
-static void fwd_range(void *ctx, size_t lo, size_t hi)
+IK_VINLINE void fwd_range_body(void *ctx, size_t lo, size_t hi)
 {
     const struct swiglu *a = ctx;
-    for (size_t i = lo; i < hi; i++) {
-        float g = a->gate[i];
-        a->out[i] = g / (1.0f + expf(-g)) * a->up[i];
+    for (size_t i = lo; i < hi; i += IK_VL) {
+        int n = hi - i < IK_VL ? (int)(hi - i) : IK_VL;
+        ik_vf g, u, e;
+        ik_vload(&g, a->gate + i, n, 0.0f);
+        ik_vload(&u, a->up + i, n, 0.0f);
+        e = -g;
+        ik_vexp(&e);
+        g = g / (1.0f + e) * u;
+        ik_vstore(a->out + i, &g, n);
     }
 }
+IK_SIMD_RANGE_FN(fwd_range)
 
 void ik_cpu_swiglu_fwd(float *out, const float *gate, const float *up, int N, int F)
 {
@@ -28,15 +36,27 @@ void ik_cpu_swiglu_fwd(float *out, const float *gate, const float *up, int N, in
 }
 
 /* d silu(g)/dg = sig(g) * (1 + g * (1 - sig(g))). */
-static void bwd_range(void *ctx, size_t lo, size_t hi)
+IK_VINLINE void bwd_range_body(void *ctx, size_t lo, size_t hi)
 {
     const struct swiglu *a = ctx;
-    for (size_t i = lo; i < hi; i++) {
-        float g = a->gate[i], sg = 1.0f / (1.0f + expf(-g)), d = a->dout[i];
-        a->dup[i] += d * g * sg;
-        a->dgate[i] += d * a->up[i] * sg * (1.0f + g * (1.0f - sg));
+    for (size_t i = lo; i < hi; i += IK_VL) {
+        int n = hi - i < IK_VL ? (int)(hi - i) : IK_VL;
+        ik_vf g, u, d, dg, du, e;
+        ik_vload(&g, a->gate + i, n, 0.0f);
+        ik_vload(&u, a->up + i, n, 0.0f);
+        ik_vload(&d, a->dout + i, n, 0.0f);
+        ik_vload(&dg, a->dgate + i, n, 0.0f);
+        ik_vload(&du, a->dup + i, n, 0.0f);
+        e = -g;
+        ik_vexp(&e);
+        ik_vf sg = 1.0f / (1.0f + e);
+        du = du + d * g * sg;
+        dg = dg + d * u * sg * (1.0f + g * (1.0f - sg));
+        ik_vstore(a->dup + i, &du, n);
+        ik_vstore(a->dgate + i, &dg, n);
     }
 }
+IK_SIMD_RANGE_FN(bwd_range)
 
 void ik_cpu_swiglu_bwd(float *dgate, float *dup, const float *dout, const float *gate,
                        const float *up, int N, int F)

@@ -1,12 +1,15 @@
 /* tests/kernels/test_kernels.c - the threaded CPU kernels at sizes large enough to
  * run on the thread pool (the model tests use tiny shapes that stay on the
  * caller): attention forward over a cache and backward (several query blocks,
- * with and without a window), softmax cross-entropy over a wide vocabulary,
- * SwiGLU, RMSNorm and RoPE, each against a double-precision reference. */
+ * with and without a window, as 16-lane tiles and as sgemm blocks), softmax
+ * cross-entropy over a wide vocabulary, SwiGLU, RMSNorm and RoPE, each against
+ * a double-precision reference; and their independence of the thread count. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "kernels/cpu/parallel.h"
 #include "kernels/kernels.h"
@@ -70,9 +73,8 @@ static void ref_probs(double *p, const float *q, const float *k, int t, int pos,
         p[j] /= sum;
 }
 
-static void attention_fwd_case(int window)
+static void attention_fwd_case(int T, int P0, int H, int K, int HD, int window)
 {
-    enum { T = 200, P0 = 50, H = 4, K = 2, HD = 16 };
     int S = P0 + T;
     float *q = rnd((size_t)T * H * HD, 1, 1.0), *kc = rnd((size_t)S * K * HD, 2, 1.0);
     float *vc = rnd((size_t)S * K * HD, 3, 1.0), *out = malloc(sizeof(float) * T * H * HD);
@@ -90,13 +92,19 @@ static void attention_fwd_case(int window)
     free(q), free(kc), free(vc), free(out), free(scr), free(want), free(p);
 }
 
-Test(lm_kernels, attention_fwd_blocks) { attention_fwd_case(0); }
-Test(lm_kernels, attention_fwd_blocks_window) { attention_fwd_case(70); }
+/* 16-lane tiles (kernels/cpu/attention_tiled.c) unless noted. */
+Test(lm_kernels, attention_fwd_blocks) { attention_fwd_case(200, 50, 4, 2, 16, 0); }
+Test(lm_kernels, attention_fwd_blocks_window) { attention_fwd_case(200, 50, 4, 2, 16, 70); }
+/* Partial tiles, a head width that is not a multiple of 16, a window inside a tile. */
+Test(lm_kernels, attention_fwd_partial_tiles) { attention_fwd_case(37, 5, 6, 2, 24, 9); }
+/* Fewer than 16 query slots per KV head (generation): the sgemm blocks. */
+Test(lm_kernels, attention_fwd_few_queries) { attention_fwd_case(3, 50, 4, 2, 16, 0); }
+/* Heads wider than the tiles hold: the sgemm blocks. */
+Test(lm_kernels, attention_fwd_wide_heads) { attention_fwd_case(40, 10, 2, 1, 272, 0); }
 
 /* The backward against the double-precision derivative of sum(dout * out). */
-static void attention_bwd_case(int window)
+static void attention_bwd_case(int T, int H, int K, int HD, int window)
 {
-    enum { T = 300, H = 4, K = 2, HD = 16 };
     size_t nq = (size_t)T * H * HD, nk = (size_t)T * K * HD;
     float *q = rnd(nq, 4, 1.0), *k = rnd(nk, 5, 1.0), *v = rnd(nk, 6, 1.0), *dout = rnd(nq, 7, 1.0);
     float *dq = calloc(nq, sizeof *dq), *dk = calloc(nk, sizeof *dk), *dv = calloc(nk, sizeof *dv);
@@ -133,8 +141,10 @@ static void attention_bwd_case(int window)
     free(wq), free(wk), free(wv), free(p), free(dp);
 }
 
-Test(lm_kernels, attention_bwd_blocks) { attention_bwd_case(0); }
-Test(lm_kernels, attention_bwd_blocks_window) { attention_bwd_case(100); }
+Test(lm_kernels, attention_bwd_blocks) { attention_bwd_case(300, 4, 2, 16, 0); }
+Test(lm_kernels, attention_bwd_blocks_window) { attention_bwd_case(300, 4, 2, 16, 100); }
+Test(lm_kernels, attention_bwd_partial_tiles) { attention_bwd_case(37, 6, 2, 24, 9); }
+Test(lm_kernels, attention_bwd_wide_heads) { attention_bwd_case(40, 2, 1, 272, 0); }
 
 /* A 20,000-word vocabulary: fp32 with the blocked sum stays within 2e-6 of
  * the double-precision nll; the fused kernel gives the forward's nll bit for
@@ -239,4 +249,128 @@ Test(lm_kernels, swiglu_rmsnorm_rope_threaded)
     close_to(v, w1, k, 1e-6, "rope^-1");
     free(gate), free(up), free(out), free(dout), free(dg), free(du), free(w1), free(w2), free(w3);
     free(x), free(w), free(y), free(rstd), free(dy), free(dx), free(v), free(v0);
+}
+
+/* The LoRA branch and its backward (thin sgemm calls) at an odd rank and
+ * widths, against double precision. */
+Test(lm_kernels, lora_thin_products)
+{
+    enum { N = 250, IN = 70, OUT = 300, R = 5 };
+    float *x = rnd((size_t)N * IN, 23, 1.0), *A = rnd((size_t)R * IN, 24, 0.5), *B = rnd((size_t)OUT * R, 25, 0.5);
+    float *dout = rnd((size_t)N * OUT, 26, 1.0), *out = rnd((size_t)N * OUT, 27, 1.0);
+    float *out0 = malloc(sizeof(float) * N * OUT), *h = malloc(sizeof(float) * N * R);
+    float *dh = malloc(sizeof(float) * N * R), *dx = rnd((size_t)N * IN, 28, 1.0);
+    float *dx0 = malloc(sizeof(float) * N * IN), *dA = rnd((size_t)R * IN, 29, 1.0), *dA0 = malloc(sizeof(float) * R * IN);
+    float *dB = rnd((size_t)OUT * R, 30, 1.0), *dB0 = malloc(sizeof(float) * OUT * R);
+    memcpy(out0, out, sizeof(float) * N * OUT);
+    memcpy(dx0, dx, sizeof(float) * N * IN);
+    memcpy(dA0, dA, sizeof(float) * R * IN);
+    memcpy(dB0, dB, sizeof(float) * OUT * R);
+    const float s = 1.5f;
+    ik_cpu_lora_fwd(out, h, x, A, B, s, N, IN, OUT, R);
+    ik_cpu_lora_bwd(dx, dA, dB, dh, dout, x, h, A, B, s, N, IN, OUT, R);
+    double *wh = calloc((size_t)N * R, sizeof *wh), *wo = malloc(sizeof(double) * N * OUT);
+    double *wdh = calloc((size_t)N * R, sizeof *wdh), *wdx = malloc(sizeof(double) * N * IN);
+    double *wdA = malloc(sizeof(double) * R * IN), *wdB = malloc(sizeof(double) * OUT * R);
+    for (int n = 0; n < N; n++)
+        for (int r = 0; r < R; r++) {
+            for (int i = 0; i < IN; i++)
+                wh[n * R + r] += (double)x[n * IN + i] * A[r * IN + i];
+            for (int o = 0; o < OUT; o++)
+                wdh[n * R + r] += s * (double)dout[n * OUT + o] * B[o * R + r];
+        }
+    for (int n = 0; n < N; n++) {
+        for (int o = 0; o < OUT; o++) {
+            wo[n * OUT + o] = out0[n * OUT + o];
+            for (int r = 0; r < R; r++)
+                wo[n * OUT + o] += s * (double)h[n * R + r] * B[o * R + r];
+        }
+        for (int i = 0; i < IN; i++) {
+            wdx[n * IN + i] = dx0[n * IN + i];
+            for (int r = 0; r < R; r++)
+                wdx[n * IN + i] += (double)dh[n * R + r] * A[r * IN + i];
+        }
+    }
+    for (int r = 0; r < R; r++) {
+        for (int i = 0; i < IN; i++) {
+            wdA[r * IN + i] = dA0[r * IN + i];
+            for (int n = 0; n < N; n++)
+                wdA[r * IN + i] += (double)dh[n * R + r] * x[n * IN + i];
+        }
+        for (int o = 0; o < OUT; o++) {
+            wdB[o * R + r] = dB0[o * R + r];
+            for (int n = 0; n < N; n++)
+                wdB[o * R + r] += s * (double)dout[n * OUT + o] * h[n * R + r];
+        }
+    }
+    close_to(h, wh, (size_t)N * R, 1e-5, "h");
+    close_to(out, wo, (size_t)N * OUT, 1e-5, "out");
+    close_to(dh, wdh, (size_t)N * R, 1e-5, "dh");
+    close_to(dx, wdx, (size_t)N * IN, 1e-5, "dx");
+    /* dA and dB are fp32 sums over the N = 250 rows of terms up to ~7 in size:
+     * the worst-case rounding is ~250 * 7 * 2^-24 = 1e-4. */
+    close_to(dA, wdA, (size_t)R * IN, 1e-4, "dA");
+    close_to(dB, wdB, (size_t)OUT * R, 1e-4, "dB");
+    free(x), free(A), free(B), free(dout), free(out), free(out0), free(h), free(dh), free(dx), free(dx0);
+    free(dA), free(dA0), free(dB), free(dB0), free(wh), free(wo), free(wdh), free(wdx), free(wdA), free(wdB);
+}
+
+/* The pool's kernels in a fixed order, outputs appended to out (n floats). */
+static size_t threaded_kernels(float *out)
+{
+    enum { T = 150, H = 4, K = 2, HD = 32, N = 40, V = 3000, F = 700 };
+    size_t nq = (size_t)T * H * HD, nk = (size_t)T * K * HD, n = (size_t)T * F, at = 0;
+    float *q = rnd(nq, 16, 1.0), *k = rnd(nk, 17, 1.0), *v = rnd(nk, 18, 1.0), *dout = rnd(nq, 19, 1.0);
+    float *scr = malloc(sizeof(float) * 2 * IK_CPU_ATT_ROWS * T);
+    float *l = rnd((size_t)N * V, 20, 8.0), *gate = rnd(n, 21, 4.0), *up = rnd(n, 22, 1.0);
+    float dnll[N];
+    int tgt[N];
+    for (int i = 0; i < N; i++) {
+        tgt[i] = (i * 2999) % V;
+        dnll[i] = 0.5f;
+    }
+    float *o = out + at;
+    ik_cpu_attention_fwd(o, q, k, v, T, 0, H, K, HD, 0, scr);
+    at += nq;
+    memset(out + at, 0, sizeof(float) * (nq + 2 * nk));
+    ik_cpu_attention_bwd(out + at, out + at + nq, out + at + nq + nk, dout, q, k, v, T, H, K, HD, 0, scr);
+    at += nq + 2 * nk;
+    ik_cpu_softmax_xent_fwd_bwd(out + at, l, l, tgt, dnll, N, V);
+    memcpy(out + at + N, l, sizeof(float) * N * V);
+    at += N + (size_t)N * V;
+    ik_cpu_swiglu_fwd(out + at, gate, up, T, F);
+    at += n;
+    /* LoRA with rank 5 over the SwiGLU inputs: x = gate (T,F), In = F, Out = 64. */
+    float *A = rnd((size_t)5 * F, 31, 0.5), *B = rnd((size_t)64 * 5, 32, 0.5), *d = rnd((size_t)T * 64, 33, 1.0);
+    float *h = out + at;
+    memset(out + at, 0, sizeof(float) * ((size_t)T * 64 + 2 * (size_t)T * 5 + (size_t)T * F + 5 * F + 64 * 5));
+    ik_cpu_lora_fwd(out + at + T * 5, h, gate, A, B, 0.5f, T, F, 64, 5);
+    at += (size_t)T * 5 + (size_t)T * 64;
+    ik_cpu_lora_bwd(out + at + T * 5, out + at + T * 5 + (size_t)T * F, out + at + T * 5 + (size_t)T * F + 5 * F,
+                    out + at, d, gate, h, A, B, 0.5f, T, F, 64, 5);
+    at += (size_t)T * 5 + (size_t)T * F + 5 * F + 64 * 5;
+    free(A), free(B), free(d);
+    free(q), free(k), free(v), free(dout), free(scr), free(l), free(gate), free(up);
+    return at;
+}
+
+/* Results do not depend on the number of threads: the kernels on a pool of 3
+ * threads, and again in a forked child, where every loop runs on its one
+ * thread (parallel.h), give the same bits. */
+Test(lm_kernels, thread_count_independent)
+{
+    setenv("IKADA_THREADS", "3", 1); /* read when this test process first uses the pool */
+    size_t cap = 1 << 22;
+    float *a = calloc(cap, sizeof *a), *b = calloc(cap, sizeof *b);
+    size_t n = threaded_kernels(a);
+    cr_assert_leq(n, cap);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0)
+        _exit(threaded_kernels(b) == n && memcmp(a, b, n * sizeof *a) == 0 ? 0 : 1);
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+              "the single-threaded child's results differ from the pool's");
+    free(a), free(b);
 }
