@@ -2,11 +2,12 @@
  * tokens/s of a LoRA training step (forward + backward) and of greedy
  * generation, on stories260K and on a random model of Qwen2.5-0.5B's shape
  * (config.json written here); the same step in PyTorch
- * (bench/torch_lora_step.py, when a python3 can import torch) and the ratio;
- * the GEMM GFLOP/s a training step achieves as a share of OpenBLAS sgemm
- * measured just before and after it; the memory activation checkpointing
- * saves and what it costs; and the peak RSS. Both sides of every ratio are
- * measured in this run, so the ratios hold on a loaded machine where the
+ * (bench/torch_lora_step.py --serve in a child process, when a python3 can
+ * import torch), its steps alternating with ikada's, and the ratio; the GEMM
+ * GFLOP/s a training step achieves as a share of OpenBLAS sgemm measured just
+ * before and after each step; the memory activation checkpointing saves and
+ * what it costs; and the peak RSS. Both sides of every ratio are measured in
+ * this run, interleaved, so the ratios hold on a loaded machine where the
  * absolute figures do not.
  *
  * Environment: LM_BENCH_PYTHON (the interpreter for the PyTorch baseline;
@@ -18,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -94,7 +96,7 @@ static double sgemm_gflops(int M, int N, int K, double secs)
     return 2.0 * M * N * K * reps / t * 1e-9;
 }
 
-static double peak_gflops(void) { return sgemm_gflops(512, 4864, 896, 1.0); }
+static double peak_gflops(double secs) { return sgemm_gflops(512, 4864, 896, secs); }
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -102,35 +104,46 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Median seconds of `steps` warm training steps (after one warm-up step) with
- * trainer options opts; *flops: the GEMM flops of one step. */
-static double step_time(struct ik_lm_model *m, struct ik_lora *a, int seq, int opts, int steps,
-                        double *flops, size_t *bytes)
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* A trainer of seq tokens with options opts, and the tokens it trains on. */
+struct ik_run {
+    struct ik_lm_train *tr;
+    struct ik_lora *a;
+    int *tok, seq;
+};
+
+static void run_new(struct ik_run *r, struct ik_lm_model *m, struct ik_lora *a, int seq, int opts)
 {
     struct ik_diag d = IK_DIAG_INIT;
-    struct ik_lm_train *tr;
-    if (ik_lm_train_new_opts(&tr, m, a, seq, opts, &d))
+    if (ik_lm_train_new_opts(&r->tr, m, a, seq, opts, &d))
         die(&d);
-    int *tok = malloc(sizeof(int) * (size_t)seq);
+    r->a = a;
+    r->seq = seq;
+    r->tok = malloc(sizeof(int) * (size_t)seq);
     for (int i = 0; i < seq; i++)
-        tok[i] = (i * 7919 + 13) % m->cfg.V; /* bench/torch_lora_step.py uses the same */
-    double loss, t[16];
-    if (steps > 16)
-        steps = 16;
-    for (int s = 0; s <= steps; s++) {
-        ik_lora_zero_grad(a);
-        double t0 = now();
-        if (ik_lm_train_step(tr, tok, NULL, seq, IK_LM_BACKWARD, 0, 1.0f, &loss, NULL, &d))
-            die(&d);
-        if (s > 0) /* step 0 warms caches and threads */
-            t[s - 1] = now() - t0;
-    }
-    *flops = ik_lm_train_gemm_flops(tr);
-    *bytes = ik_lm_train_bytes(tr);
-    ik_lm_train_free(tr);
-    free(tok);
-    qsort(t, (size_t)steps, sizeof *t, cmp_double);
-    return steps % 2 ? t[steps / 2] : (t[steps / 2 - 1] + t[steps / 2]) / 2;
+        r->tok[i] = (i * 7919 + 13) % m->cfg.V; /* bench/torch_lora_step.py uses the same */
+}
+
+/* Seconds of one training step. */
+static double run_step(struct ik_run *r)
+{
+    struct ik_diag d = IK_DIAG_INIT;
+    double loss, t0 = now();
+    ik_lora_zero_grad(r->a);
+    if (ik_lm_train_step(r->tr, r->tok, NULL, r->seq, IK_LM_BACKWARD, 0, 1.0f, &loss, NULL, &d))
+        die(&d);
+    return now() - t0;
+}
+
+static void run_free(struct ik_run *r)
+{
+    ik_lm_train_free(r->tr);
+    free(r->tok);
 }
 
 /* A python3 that can import torch: LM_BENCH_PYTHON, else python3 on PATH,
@@ -155,48 +168,137 @@ static const char *torch_python(void)
     return found;
 }
 
-/* tokens/s of the PyTorch step (median of steps after a warm-up) on shape,
- * or 0 with the reason printed. */
-static double torch_tokens_per_s(const char *label, const char *shape, int seq, int steps)
+/* bench/torch_lora_step.py --serve in a child process: one PyTorch step per
+ * request, so that its steps alternate with ikada's and both meet the same
+ * load on a shared machine. */
+struct torch_child {
+    pid_t pid;
+    FILE *to, *from;
+    const char *py;
+};
+
+/* Starts the child on shape (it builds the model and runs its warm-up step):
+ * 0, or -1 with the reason printed (the baseline is then skipped). */
+static int torch_start(struct torch_child *c, const char *label, const char *shape, int seq)
 {
     const char *skip = getenv("LM_BENCH_TORCH");
     if (skip && strcmp(skip, "0") == 0) {
         printf("lm_bench: %s: PyTorch baseline skipped (LM_BENCH_TORCH=0)\n", label);
-        return 0;
+        return -1;
     }
-    const char *py = torch_python();
-    if (py == NULL) {
+    if ((c->py = torch_python()) == NULL) {
         printf("lm_bench: %s: PyTorch baseline skipped: neither LM_BENCH_PYTHON, python3 nor "
                "/usr/bin/python3 can import torch (.ci/install-deps --bench installs Debian's "
                "python3-torch)\n", label);
-        return 0;
+        return -1;
     }
     /* libgomp's idle threads spin for a while after each parallel loop; on a
      * small machine they starve OpenBLAS's threads and make torch's step 3-4x
      * slower. The baseline is torch with them sleeping. */
     setenv("OMP_WAIT_POLICY", "PASSIVE", 0);
-    char cmd[1024], line[512];
-    snprintf(cmd, sizeof cmd, "'%s' '%s/bench/torch_lora_step.py' %s --seq %d --steps %d --threads %d",
-             py, IK_BENCH_SRCDIR, shape, seq, steps, pool_threads());
+    char script[512], sq[16], th[16], line[256];
+    snprintf(script, sizeof script, "%s/bench/torch_lora_step.py", IK_BENCH_SRCDIR);
+    snprintf(sq, sizeof sq, "%d", seq);
+    snprintf(th, sizeof th, "%d", pool_threads());
+    int in[2], out[2];
+    if (pipe(in) || pipe(out)) {
+        perror("lm_bench: pipe");
+        return -1;
+    }
     fflush(stdout);
-    FILE *p = popen(cmd, "r");
-    double tps = 0, med = 0;
-    while (p && fgets(line, sizeof line, p)) {
-        const char *a = strstr(line, "median_s="), *b = strstr(line, "tokens_per_s=");
-        if (strncmp(line, "torch_lora_step ", 16) == 0 && a && b) {
-            med = strtod(a + 9, NULL);
-            tps = strtod(b + 13, NULL);
+    if ((c->pid = fork()) == 0) {
+        dup2(in[0], 0);
+        dup2(out[1], 1);
+        close(in[0]), close(in[1]), close(out[0]), close(out[1]);
+        execlp(c->py, c->py, script, shape, "--seq", sq, "--threads", th, "--serve", (char *)NULL);
+        _exit(127);
+    }
+    close(in[0]);
+    close(out[1]);
+    c->to = fdopen(in[1], "w");
+    c->from = fdopen(out[0], "r");
+    if (c->pid > 0 && fgets(line, sizeof line, c->from) && strncmp(line, "ready", 5) == 0)
+        return 0;
+    printf("lm_bench: %s: PyTorch baseline failed: %s %s %s gave no 'ready' line\n", label, c->py,
+           script, shape);
+    fclose(c->to);
+    fclose(c->from);
+    if (c->pid > 0)
+        waitpid(c->pid, NULL, 0);
+    return -1;
+}
+
+/* Seconds of one PyTorch step, or -1. */
+static double torch_step(struct torch_child *c)
+{
+    char line[256];
+    fputs("step\n", c->to);
+    fflush(c->to);
+    if (fgets(line, sizeof line, c->from) == NULL || strncmp(line, "step_s=", 7) != 0)
+        return -1;
+    return strtod(line + 7, NULL);
+}
+
+static void torch_stop(struct torch_child *c)
+{
+    fclose(c->to); /* EOF: the child returns */
+    fclose(c->from);
+    waitpid(c->pid, NULL, 0);
+}
+
+enum { MAX_STEPS = 16 };
+
+/* Training steps of ikada and PyTorch, alternating after a warm-up step each,
+ * with 0.5 s of sgemm before each pair and after the last: tokens/s of both
+ * (medians), their ratio, and the share of sgemm's rate that ikada's step
+ * GEMMs reach (the median over steps, each against the sgemm around it). */
+static void bench_train(const char *name, const char *shape, struct ik_lm_model *m, struct ik_lora *a,
+                        int seq, int steps, double *t_out)
+{
+    struct ik_run r;
+    struct torch_child c = {0, NULL, NULL, NULL};
+    double t[MAX_STEPS], tt[MAX_STEPS], share[MAX_STEPS], peak[MAX_STEPS + 1];
+    int nt = 0;
+    if (steps > MAX_STEPS)
+        steps = MAX_STEPS;
+    run_new(&r, m, a, seq, 0);
+    int torch = torch_start(&c, name, shape, seq) == 0;
+    run_step(&r); /* warms caches, threads and the arena's pages */
+    for (int s = 0; s < steps; s++) {
+        peak[s] = peak_gflops(0.5);
+        t[s] = run_step(&r);
+        double x = torch ? torch_step(&c) : -1;
+        if (x > 0)
+            tt[nt++] = x;
+    }
+    peak[steps] = peak_gflops(0.5);
+    double flops = ik_lm_train_gemm_flops(r.tr), p_lo = peak[0], p_hi = peak[0];
+    for (int s = 0; s < steps; s++) {
+        share[s] = flops / t[s] * 1e-9 / ((peak[s] + peak[s + 1]) / 2);
+        p_lo = peak[s + 1] < p_lo ? peak[s + 1] : p_lo;
+        p_hi = peak[s + 1] > p_hi ? peak[s + 1] : p_hi;
+    }
+    size_t bytes = ik_lm_train_bytes(r.tr);
+    double tm = median(t, steps), sh = median(share, steps);
+    printf("lm_bench: %s: training step (LoRA r=8 on q,k,v,o,gate,up,down), seq %d: %.0f tokens/s "
+           "(%.2f s/step, median of %d), GEMM %.1f GFLOP/s = %.0f%% of sgemm (median over the "
+           "steps, each against the sgemm just before and after it: %.0f to %.0f GFLOP/s); "
+           "activations %.0f MiB\n", name, seq, seq / tm, tm, steps, flops / tm * 1e-9, 100 * sh, p_lo,
+           p_hi, bytes / 1048576.0);
+    if (torch) {
+        torch_stop(&c);
+        if (nt < steps) {
+            printf("lm_bench: %s: PyTorch baseline failed after %d steps\n", name, nt);
+        } else {
+            double ttm = median(tt, nt);
+            printf("lm_bench: %s: PyTorch (%s, fp32 eager, %d threads, OMP_WAIT_POLICY=%s), its "
+                   "steps alternating with ikada's: %.0f tokens/s (%.2f s/step, median of %d)\n", name,
+                   c.py, pool_threads(), getenv("OMP_WAIT_POLICY"), seq / ttm, ttm, nt);
+            printf("lm_bench: %s: ikada / PyTorch = %.2fx (tokens/s)\n", name, ttm / tm);
         }
     }
-    int rc = p ? pclose(p) : -1;
-    if (rc != 0 || tps <= 0) {
-        printf("lm_bench: %s: PyTorch baseline failed (%s, exit status %d)\n", label, cmd, rc);
-        return 0;
-    }
-    printf("lm_bench: %s: PyTorch (%s, fp32 eager, %d threads, OMP_WAIT_POLICY=%s): %.0f tokens/s "
-           "(%.2f s/step, median of %d)\n", label, py, pool_threads(), getenv("OMP_WAIT_POLICY"), tps,
-           med, steps);
-    return tps;
+    run_free(&r);
+    *t_out = tm;
 }
 
 static void bench_model(const char *name, const char *shape, struct ik_lm_model *m, int seq, int steps,
@@ -207,21 +309,18 @@ static void bench_model(const char *name, const char *shape, struct ik_lm_model 
     struct ik_lora *a;
     if (ik_lora_new(&a, &m->cfg, &lc, 1, &d))
         die(&d);
-    double flops;
-    size_t bytes;
-    double p0 = peak_gflops();
-    double t = step_time(m, a, seq, 0, steps, &flops, &bytes);
-    double p1 = peak_gflops(), peak = (p0 + p1) / 2, gf = flops / t * 1e-9, tps = seq / t;
-    printf("lm_bench: %s: training step (LoRA r=8 on q,k,v,o,gate,up,down), seq %d: %.0f tokens/s "
-           "(%.2f s/step, median of %d), GEMM %.1f GFLOP/s = %.0f%% of sgemm (%.0f / %.0f GFLOP/s "
-           "just before / after); activations %.0f MiB\n", name, seq, tps, t, steps, gf,
-           100.0 * gf / peak, p0, p1, bytes / 1048576.0);
-    double ttps = torch_tokens_per_s(name, shape, seq, steps);
-    if (ttps > 0)
-        printf("lm_bench: %s: ikada / PyTorch = %.2fx (tokens/s)\n", name, tps / ttps);
+    double t;
+    bench_train(name, shape, m, a, seq, steps, &t);
     if (ckpt) {
-        size_t cbytes;
-        double ct = step_time(m, a, seq, IK_LM_TRAIN_CHECKPOINT, 1, &flops, &cbytes);
+        struct ik_run r;
+        run_new(&r, m, a, seq, IK_LM_TRAIN_CHECKPOINT);
+        size_t cbytes = ik_lm_train_bytes(r.tr), bytes;
+        run_step(&r);
+        double ct = run_step(&r);
+        run_free(&r);
+        run_new(&r, m, a, seq, 0); /* for its size only */
+        bytes = ik_lm_train_bytes(r.tr);
+        run_free(&r);
         printf("lm_bench: %s: with activation checkpointing: %.2f s/step (%+.0f%%), activations "
                "%.0f MiB (%.0f MiB saved)\n", name, ct, 100.0 * (ct - t) / t, cbytes / 1048576.0,
                ((double)bytes - (double)cbytes) / 1048576.0);
@@ -294,7 +393,7 @@ int main(int argc, char **argv)
     struct ik_diag d = IK_DIAG_INIT;
     printf("lm_bench: OpenBLAS %s kernels, %d threads; ikada kernel pool %d threads\n",
            openblas_get_corename(), openblas_get_num_threads(), pool_threads());
-    printf("lm_bench: OpenBLAS sgemm 512x4864x896: %.1f GFLOP/s\n", peak_gflops());
+    printf("lm_bench: OpenBLAS sgemm 512x4864x896: %.1f GFLOP/s\n", peak_gflops(1.0));
 
     struct ik_lm_model *m;
     if (ik_lm_model_load(&m, IK_BENCH_SRCDIR "/examples/models/stories260K/stories260K.bin", &d))
@@ -305,7 +404,7 @@ int main(int argc, char **argv)
     const char *seq_env = getenv("LM_BENCH_SEQ");
     int seq = seq_env ? (int)strtol(seq_env, NULL, 10) : 512;
     m = qwen_shape();
-    bench_model("Qwen2.5-0.5B shape (random)", "qwen2.5-0.5b", m, seq, 2, 16, 1);
+    bench_model("Qwen2.5-0.5B shape (random)", "qwen2.5-0.5b", m, seq, 3, 16, 1);
     ik_lm_model_free(m);
 
     struct rusage ru;

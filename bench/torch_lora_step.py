@@ -9,10 +9,13 @@ Weights are random, uniform in [-0.02, 0.02) with unit norms, as lm_bench's
 Qwen-shape model (lm_bench trains the real stories260K; the step's time does
 not depend on the values as long as they stay clear of subnormal floats).
 
-Usage: torch_lora_step.py SHAPE [--seq N] [--steps N] [--threads N]
+Usage: torch_lora_step.py SHAPE [--seq N] [--steps N] [--threads N] [--serve]
 SHAPE: stories260K or qwen2.5-0.5b. Prints one machine-readable line:
   torch_lora_step shape=S seq=N threads=N steps=N median_s=X tokens_per_s=Y
-where X is the median of the timed steps, which follow one warm-up step."""
+where X is the median of the timed steps, which follow one warm-up step.
+With --serve (how lm_bench runs it, alternating its own steps with these so
+that both see the same load): 'ready threads=N' after the warm-up step, then
+'step_s=X' for each 'step' line on stdin, until EOF."""
 import argparse
 import math
 import statistics
@@ -114,12 +117,24 @@ class Model:
         return F.cross_entropy(logits, tgt)
 
 
+def step(m, params, inp, tgt):
+    """Seconds of one training step."""
+    for p in params:
+        p.grad = None
+    t0 = time.perf_counter()
+    m.loss(inp, tgt).backward()
+    return time.perf_counter() - t0
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("shape", choices=sorted(SHAPES))
     ap.add_argument("--seq", type=int, default=512)
     ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--serve", action="store_true",
+                    help="after the warm-up step print 'ready', then run one step per 'step' "
+                         "line read from stdin, printing 'step_s=X' for each, until EOF")
     a = ap.parse_args()
     if a.threads > 0:
         torch.set_num_threads(a.threads)
@@ -130,15 +145,14 @@ def main():
     inp, tgt = tok[:-1], tok[1:]
     m = Model(s, a.seq - 1)
     params = m.params()
-    times = []
-    for step in range(a.steps + 1):  # step 0 warms caches and threads
-        for p in params:
-            p.grad = None
-        t0 = time.perf_counter()
-        m.loss(inp, tgt).backward()
-        if step > 0:
-            times.append(time.perf_counter() - t0)
-    med = statistics.median(times)
+    step(m, params, inp, tgt)  # warms caches and threads
+    if a.serve:
+        print(f"ready threads={torch.get_num_threads()}", flush=True)
+        for line in sys.stdin:
+            if line.strip() == "step":
+                print(f"step_s={step(m, params, inp, tgt):.4f}", flush=True)
+        return 0
+    med = statistics.median(step(m, params, inp, tgt) for _ in range(a.steps))
     print(f"torch_lora_step shape={a.shape} seq={a.seq} threads={torch.get_num_threads()} "
           f"steps={a.steps} median_s={med:.4f} tokens_per_s={a.seq / med:.1f}")
     return 0
