@@ -249,15 +249,16 @@ static void torch_stop(struct torch_child *c)
 enum { MAX_STEPS = 16 };
 
 /* Training steps of ikada and PyTorch, alternating after a warm-up step each,
- * with 0.5 s of sgemm before each pair and after the last: tokens/s of both
- * (medians), their ratio, and the share of sgemm's rate that ikada's step
- * GEMMs reach (the median over steps, each against the sgemm around it). */
+ * with 0.5 s of sgemm just before and just after each of ikada's: tokens/s of
+ * both (medians), their ratio, and the share of sgemm's rate that ikada's
+ * step GEMMs reach (the median over steps, each against the mean of the
+ * sgemm rates around it). */
 static void bench_train(const char *name, const char *shape, struct ik_lm_model *m, struct ik_lora *a,
                         int seq, int steps, double *t_out)
 {
     struct ik_run r;
     struct torch_child c = {0, NULL, NULL, NULL};
-    double t[MAX_STEPS], tt[MAX_STEPS], share[MAX_STEPS], peak[MAX_STEPS + 1];
+    double t[MAX_STEPS], tt[MAX_STEPS], share[MAX_STEPS], before[MAX_STEPS], after[MAX_STEPS];
     int nt = 0;
     if (steps > MAX_STEPS)
         steps = MAX_STEPS;
@@ -265,18 +266,21 @@ static void bench_train(const char *name, const char *shape, struct ik_lm_model 
     int torch = torch_start(&c, name, shape, seq) == 0;
     run_step(&r); /* warms caches, threads and the arena's pages */
     for (int s = 0; s < steps; s++) {
-        peak[s] = peak_gflops(0.5);
+        before[s] = peak_gflops(0.5);
         t[s] = run_step(&r);
+        after[s] = peak_gflops(0.5);
         double x = torch ? torch_step(&c) : -1;
         if (x > 0)
             tt[nt++] = x;
     }
-    peak[steps] = peak_gflops(0.5);
-    double flops = ik_lm_train_gemm_flops(r.tr), p_lo = peak[0], p_hi = peak[0];
+    double flops = ik_lm_train_gemm_flops(r.tr), p_lo = before[0], p_hi = before[0];
     for (int s = 0; s < steps; s++) {
-        share[s] = flops / t[s] * 1e-9 / ((peak[s] + peak[s + 1]) / 2);
-        p_lo = peak[s + 1] < p_lo ? peak[s + 1] : p_lo;
-        p_hi = peak[s + 1] > p_hi ? peak[s + 1] : p_hi;
+        share[s] = flops / t[s] * 1e-9 / ((before[s] + after[s]) / 2);
+        for (int k = 0; k < 2; k++) {
+            double p = k ? after[s] : before[s];
+            p_lo = p < p_lo ? p : p_lo;
+            p_hi = p > p_hi ? p : p_hi;
+        }
     }
     size_t bytes = ik_lm_train_bytes(r.tr);
     double tm = median(t, steps), sh = median(share, steps);
