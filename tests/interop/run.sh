@@ -3,9 +3,12 @@
 # reference implementations from PyPI (Hugging Face tokenizers, sentencepiece, and a NumPy
 # Llama forward over safetensors), in a venv under the build folder; then exported LoRA
 # adapters loaded by Hugging Face PEFT (check_peft.py), in a second venv that sees the system
-# python's torch (Debian's python3-torch; IKADA_TORCH_PYTHON names another python). Not part
-# of `make check`: it needs PyPI the first time. Prints "N passed, N failed"; exits non-zero on
-# any failure.
+# python's torch (Debian's python3-torch; IKADA_TORCH_PYTHON names another python); then the
+# GGUF files of the gguf-export node loaded by llama.cpp (check_llamacpp.py), in a third venv
+# where pip builds llama-cpp-python from source (several minutes on two cores; the venv is kept
+# while llamacpp-requirements.txt is unchanged). Not part of `make check`: it needs PyPI the
+# first time. IKADA_INTEROP_CHECKS picks checks (default "tokenizers model peft llamacpp").
+# Prints "N passed, N failed"; exits non-zero on any failure.
 set -u
 : "${IKADA_BIN:?set IKADA_BIN to the ikada binary}" "${IKADA_SRCDIR:?set IKADA_SRCDIR to the source tree}"
 here=$IKADA_SRCDIR/tests/interop
@@ -47,15 +50,50 @@ else
     fi
 fi
 
+# The llama.cpp venv: llama-cpp-python is an sdist, so pip compiles llama.cpp (CPU only, no
+# -march=native so that the venv runs on any x86-64 that built it, no tools, no llava).
+checks=${IKADA_INTEROP_CHECKS:-tokenizers model peft llamacpp}
+lvenv=$builddir/interop-llamacpp-venv
+llama_ready=no
+case " $checks " in *" llamacpp "*)
+    if cmp -s "$here/llamacpp-requirements.txt" "$lvenv/ikada-requirements.txt" 2>/dev/null; then
+        llama_ready=yes
+    else
+        rm -rf "$lvenv"
+        echo "run.sh: building llama-cpp-python into $lvenv (several minutes, once)"
+        t0=$(date +%s)
+        if python3 -m venv "$lvenv" &&
+            CMAKE_BUILD_PARALLEL_LEVEL=${CMAKE_BUILD_PARALLEL_LEVEL:-2} \
+            CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_CUDA=OFF -DGGML_OPENMP=OFF -DLLAVA_BUILD=OFF \
+                -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF \
+                -DLLAMA_BUILD_SERVER=OFF ${CMAKE_ARGS:-}" \
+            "$lvenv/bin/python" -m pip install -q --disable-pip-version-check --no-deps \
+                -r "$here/llamacpp-requirements.txt"; then
+            cp "$here/llamacpp-requirements.txt" "$lvenv/ikada-requirements.txt"
+            llama_ready=yes
+            echo "run.sh: llama-cpp-python built in $(($(date +%s) - t0)) s"
+        else
+            rm -rf "$lvenv"
+        fi
+    fi
+esac
+
 passed=0
 failed=0
-for check in tokenizers model peft; do
+for check in $checks; do
     echo "=== check_$check.py"
     py=$venv/bin/python
     if [ "$check" = peft ]; then
         py=$pvenv/bin/python
         if [ $peft_ready = no ]; then
             echo "check_peft.py not run: no venv with torch, PEFT and transformers (see above)"
+            failed=$((failed + 1))
+            continue
+        fi
+    elif [ "$check" = llamacpp ]; then
+        py=$lvenv/bin/python
+        if [ $llama_ready = no ]; then
+            echo "check_llamacpp.py not run: llama-cpp-python did not install (see above)"
             failed=$((failed + 1))
             continue
         fi
