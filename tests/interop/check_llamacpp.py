@@ -1,8 +1,9 @@
 # tests/interop/check_llamacpp.py - what the gguf-export node writes, loaded by llama.cpp itself
 # (llama-cpp-python) and read by llama.cpp's own gguf-py. For stories260K-hf and for random
-# Llama (untied, llama3 rope scaling), Qwen2 (q/k/v biases, byte-level BPE, untied) and Qwen3
-# (q/k norms, head_dim * heads != hidden, tied) folders written here, a graph trains an adapter
-# for a few steps (so B != 0) and exports it with base: true at f32. Then:
+# Llama (untied, llama3 rope scaling), Mistral (one KV head; written as llama), Qwen2 (q/k/v
+# biases, untied) and Qwen3 (q/k norms, head_dim * heads != hidden, tied) folders written here
+# (tok512 for the first two, Qwen3's byte-level BPE from shared/ for the Qwens), a graph trains
+# an adapter for a few steps (so B != 0) and exports it with base: true at f32. Then:
 #   - GGUFReader reads both files; the key types are the ones llama.cpp demands
 #     (adapter.lora.alpha FLOAT32, general.type "adapter"), the adapter's shapes pass
 #     llama-adapter.cpp's checks against the base's tensors, and every tensor holds what
@@ -93,6 +94,15 @@ def llama_cfg():
                              "high_freq_factor": 4.0, "original_max_position_embeddings": 64}}
 
 
+def mistral_cfg():
+    """Mistral as v0.3 configs have it (no sliding window), with one KV head: written as llama."""
+    c = llama_cfg()
+    del c["rope_scaling"]
+    c.update({"architectures": ["MistralForCausalLM"], "model_type": "mistral", "num_key_value_heads": 1,
+              "sliding_window": None, "rope_theta": 1000000.0})
+    return c
+
+
 def qwen_cfg(kind):
     c = {"architectures": ["Qwen2ForCausalLM" if kind == "qwen2" else "Qwen3ForCausalLM"], "model_type": kind,
          "hidden_size": 32, "intermediate_size": 48, "num_hidden_layers": 2, "num_attention_heads": 4,
@@ -152,6 +162,15 @@ def permute(w, n_head):
 
 def unpermute(w, n_head):
     return w.reshape(n_head, w.shape[0] // n_head // 2, 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
+
+
+def ne(t):
+    """A tensor's dimensions in ggml's order (ne0 first), as ints."""
+    return [int(x) for x in t.shape]
+
+
+def differ(a, w):
+    return f"{np.abs(a.reshape(-1) - w.reshape(-1)).max():.3g}" if a.size == w.size else "n/a"
 
 
 def field(r, key):
@@ -227,10 +246,10 @@ def check_base_file(tag, r, cfg, hf):
         if not T.ok(t is not None, f"{tag}/base-tensors", f"{g} (from {name}) is not in the file"):
             continue
         a = np.asarray(t.data)
-        T.ok(a.dtype == np.float32 and list(t.shape) == list(reversed(w.shape)) and
+        T.ok(a.dtype == np.float32 and ne(t) == list(reversed(w.shape)) and
              np.array_equal(a.reshape(w.shape), w), f"{tag}/base-tensors",
-             f"{g}: {a.dtype} ne {list(t.shape)}, want float32 ne {list(reversed(w.shape))} and the "
-             f"converter's values (max |difference| {np.abs(a.reshape(-1) - w.reshape(-1)).max() if a.size == w.size else 'n/a'})")
+             f"{g}: {a.dtype} ne {ne(t)}, want float32 ne {list(reversed(w.shape))} and the "
+             f"converter's values (max |difference| {differ(a, w)})")
     rest = set(got) - seen - {"rope_freqs.weight"}
     T.ok(not rest, f"{tag}/base-tensors", f"tensors the converter would not write: {sorted(rest)[:4]}")
     if cfg.get("rope_scaling"):
@@ -269,16 +288,16 @@ def check_adapter_file(tag, r, base, cfg, peft_dir):
         if t is None:
             continue
         a = np.asarray(t.data)
-        ok = a.dtype == np.float32 and list(t.shape) == list(reversed(w.shape)) and np.array_equal(a.reshape(w.shape), w)
-        T.ok(ok, f"{tag}/adapter-tensors", f"{g}: {a.dtype} ne {list(t.shape)}, want float32 ne "
-             f"{list(reversed(w.shape))} holding the PEFT tensor as the converter writes it")
+        ok = a.dtype == np.float32 and ne(t) == list(reversed(w.shape)) and np.array_equal(a.reshape(w.shape), w)
+        T.ok(ok, f"{tag}/adapter-tensors", f"{g}: {a.dtype} ne {ne(t)}, want float32 ne "
+             f"{list(reversed(w.shape))} holding the PEFT tensor as the converter writes it "
+             f"(max |difference| {differ(a, w)})")
         nb += g.endswith("lora_b") and bool(np.any(w != 0))
         if g.endswith("lora_a"):  # llama-adapter.cpp: model ne0 == a ne0, model ne1 == b ne1, a ne1 == b ne0
             m, b = bt.get(g[: -len(".lora_a")]), got.get(g[:-1] + "b")
             T.ok(m is not None and b is not None and m.shape[0] == t.shape[0] and m.shape[1] == b.shape[1]
                  and t.shape[1] == b.shape[0], f"{tag}/adapter-shapes",
-                 f"{g}: a ne {list(t.shape)}, b ne {list(b.shape) if b else None}, "
-                 f"base ne {list(m.shape) if m else None}")
+                 f"{g}: a ne {ne(t)}, b ne {ne(b) if b else None}, base ne {ne(m) if m else None}")
     T.ok(nb > 0, f"{tag}/adapter-trained", "every lora_b is zero: the adapter changes nothing")
 
 
@@ -380,7 +399,7 @@ def check_model(tag, work, model, cfg, tmpl, texts):
          f"q/k lora_b in the other row order gives {worst['broken']:.3g} <= {TOL:g}: the check cannot see it")
     print(f"{tag}: max |llama.cpp - ikada| base {worst['base']:.2e}, with adapter {worst['adapter']:.2e}; "
           f"adapter effect {worst['effect']:.2e}; q/k lora_b rows "
-          f"{'unpermuted' if cfg['model_type'] == 'llama' else 'permuted'}: {worst['broken']:.2e}; "
+          f"{'unpermuted' if cfg['model_type'] in ('llama', 'mistral') else 'permuted'}: {worst['broken']:.2e}; "
           f"GGUF vs PEFT in ikada {worst['peft']:.2e} ({time.time() - start:.1f} s)")
     sys.stdout.flush()
 
@@ -392,6 +411,9 @@ def main():
         m = os.path.join(tmp, "llama-random")
         random_model(m, llama_cfg(), 1, [TOK512])
         cases.append(("llama-random", m, llama_cfg(), "plain", EN))
+        m = os.path.join(tmp, "mistral-random")
+        random_model(m, mistral_cfg(), 4, [TOK512])
+        cases.append(("mistral-random", m, mistral_cfg(), "plain", EN))
         qtok = [os.path.join(QWEN_TOK, f) for f in ("tokenizer.json", "tokenizer_config.json")]
         if all(os.path.exists(f) for f in qtok):
             for i, kind in enumerate(["qwen2", "qwen3"]):

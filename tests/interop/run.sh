@@ -50,8 +50,9 @@ else
     fi
 fi
 
-# The llama.cpp venv: llama-cpp-python is an sdist, so pip compiles llama.cpp (CPU only, no
-# -march=native so that the venv runs on any x86-64 that built it, no tools, no llava).
+# The llama.cpp venv: llama-cpp-python is an sdist, so pip compiles llama.cpp: CPU only, the
+# AVX2/FMA baseline instead of -march=native, no OpenMP, tools, tests or llava (CMAKE_ARGS adds
+# to these). A wheel that pip built before for the same version comes from pip's cache instead.
 checks=${IKADA_INTEROP_CHECKS:-tokenizers model peft llamacpp}
 lvenv=$builddir/interop-llamacpp-venv
 llama_ready=no
