@@ -280,10 +280,7 @@ const struct ik_gguf_tensor *ik_gguf_find_tensor(const struct ik_gguf *g, const 
 
 /* ---- typed getters ---- */
 
-static int invalid(const struct ik_gguf *g, struct ik_diag *d, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int invalid(const struct ik_gguf *g, struct ik_diag *d, const char *fmt, ...)
+int ik_gguf_invalid(const struct ik_gguf *g, struct ik_diag *d, const char *fmt, ...)
 {
     struct ik_buf msg = IK_BUF_INIT;
     va_list ap;
@@ -309,7 +306,7 @@ static int lookup(const struct ik_gguf *g, const char *key, unsigned types, cons
         return ik_diag_at(d, IK_ENOTFOUND, &loc, NULL, 0, "key '%s' is missing", key);
     }
     if ((*kv)->type >= 32 || !(types >> (*kv)->type & 1))
-        return invalid(g, d, "key '%s' has type %s, expected %s", key,
+        return ik_gguf_invalid(g, d, "key '%s' has type %s, expected %s", key,
                        ik_gguf_type_name((*kv)->type), want);
     return 0;
 }
@@ -341,7 +338,7 @@ int ik_gguf_get_uint(const struct ik_gguf *g, const char *key, uint64_t *v, stru
     if (rc != 0)
         return rc;
     if ((SIGNED & BIT(kv->type)) && (int64_t)x < 0)
-        return invalid(g, d, "key '%s' is %" PRId64 ", expected a non-negative integer", key,
+        return ik_gguf_invalid(g, d, "key '%s' is %" PRId64 ", expected a non-negative integer", key,
                        (int64_t)x);
     *v = x;
     return 0;
@@ -355,7 +352,7 @@ int ik_gguf_get_int(const struct ik_gguf *g, const char *key, int64_t *v, struct
     if (rc != 0)
         return rc;
     if (kv->type == IK_GGUF_U64 && x > (uint64_t)INT64_MAX)
-        return invalid(g, d, "key '%s' is %" PRIu64 ", beyond a signed 64-bit integer", key, x);
+        return ik_gguf_invalid(g, d, "key '%s' is %" PRIu64 ", beyond a signed 64-bit integer", key, x);
     *v = (int64_t)x;
     return 0;
 }
@@ -403,7 +400,7 @@ int ik_gguf_get_arr(const struct ik_gguf *g, const char *key, uint32_t elem_type
     if (rc != 0)
         return rc;
     if (kv->elem_type != elem_type)
-        return invalid(g, d, "key '%s' is an array of %s, expected an array of %s", key,
+        return ik_gguf_invalid(g, d, "key '%s' is an array of %s, expected an array of %s", key,
                        ik_gguf_type_name(kv->elem_type), ik_gguf_type_name(elem_type));
     elems->off = kv->elems_off;
     *n = kv->n;

@@ -154,6 +154,11 @@ int ik_gguf_get_str(const struct ik_gguf *g, const char *key, const char **s, si
 int ik_gguf_get_arr(const struct ik_gguf *g, const char *key, uint32_t elem_type,
                     struct ik_gguf_rd *elems, uint64_t *n, struct ik_diag *d);
 
+/* IK_EVALIDATE with the message located at the file (g->name): for readers
+ * of a GGUF's contents that refuse what they find in it. */
+int ik_gguf_invalid(const struct ik_gguf *g, struct ik_diag *d, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* "u32", "string", "array", ...; "unknown" past the list. */
 const char *ik_gguf_type_name(uint32_t type);
 

@@ -27,22 +27,6 @@
 #include "lm/model_gguf.h"
 #include "lm/safetensors.h" /* ik_f16_to_f32, ik_bf16_to_f32 */
 
-static int bad(const struct ik_gguf *g, struct ik_diag *d, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int bad(const struct ik_gguf *g, struct ik_diag *d, const char *fmt, ...)
-{
-    struct ik_buf msg = IK_BUF_INIT;
-    va_list ap;
-    va_start(ap, fmt);
-    ik_buf_vprintf(&msg, fmt, ap);
-    va_end(ap);
-    struct ik_srcloc loc = {g->name, 0, 0};
-    int rc = ik_diag_at(d, IK_EVALIDATE, &loc, NULL, 0, "%s", msg.data);
-    ik_buf_free(&msg);
-    return rc;
-}
-
 /* ---- the config ---- */
 
 /* "<arch>.<name>" as an int in [lo, hi]; absent: dflt, or an error when dflt < 0. */
@@ -60,7 +44,7 @@ static int get_int(const struct ik_gguf *g, const char *arch, const char *name, 
     if (rc != 0)
         return rc;
     if (v < (uint64_t)lo || v > (uint64_t)hi)
-        return bad(g, d, "key '%s' is %" PRIu64 ", outside [%d, %d]", k, v, lo, hi);
+        return ik_gguf_invalid(g, d, "key '%s' is %" PRIu64 ", outside [%d, %d]", k, v, lo, hi);
     *out = (int)v;
     return 0;
 }
@@ -74,7 +58,7 @@ static int get_f32(const struct ik_gguf *g, const char *k, float dflt, float *ou
     }
     int rc = ik_gguf_get_f32(g, k, out, d);
     if (rc == 0 && !(isfinite(*out) && *out > 0))
-        rc = bad(g, d, "key '%s' is %g, expected a positive number", k, (double)*out);
+        rc = ik_gguf_invalid(g, d, "key '%s' is %g, expected a positive number", k, (double)*out);
     return rc;
 }
 
@@ -86,7 +70,7 @@ static int read_arch(const struct ik_gguf *g, struct ik_lm_config *c, const char
     int rc = 0;
     if (ik_gguf_find(g, "general.type") && (rc = ik_gguf_get_str(g, "general.type", &s, &n, d)) == 0 &&
         ik_gguf_key_is(s, n, "adapter"))
-        return bad(g, d, "general.type is 'adapter': a LoRA adapter, not a model (give it as the "
+        return ik_gguf_invalid(g, d, "general.type is 'adapter': a LoRA adapter, not a model (give it as the "
                    "adapter, with its base model)");
     if (rc != 0 || (rc = ik_gguf_get_str(g, "general.architecture", &s, &n, d)) != 0)
         return rc;
@@ -100,7 +84,7 @@ static int read_arch(const struct ik_gguf *g, struct ik_lm_config *c, const char
             *arch = known[i].name;
             return 0;
         }
-    return bad(g, d, "general.architecture '%.*s' is not supported (llama, qwen2, qwen3)",
+    return ik_gguf_invalid(g, d, "general.architecture '%.*s' is not supported (llama, qwen2, qwen3)",
                (int)(n > 64 ? 64 : n), s);
 }
 
@@ -116,14 +100,14 @@ static int read_rope_scaling(const struct ik_gguf *g, const char *arch, struct i
     snprintf(k, sizeof k, "%s.rope.scaling.type", arch);
     if (ik_gguf_find(g, k) && (rc = ik_gguf_get_str(g, k, &s, &n, d)) == 0 &&
         !ik_gguf_key_is(s, n, "none"))
-        return bad(g, d, "key '%s' is '%.*s': only Llama 3's scaling (rope_freqs.weight) is "
+        return ik_gguf_invalid(g, d, "key '%s' is '%.*s': only Llama 3's scaling (rope_freqs.weight) is "
                    "supported", k, (int)(n > 32 ? 32 : n), s);
     const char *const linear[] = {"rope.scaling.factor", "rope.scale_linear"};
     for (int i = 0; i < 2 && rc == 0; i++) {
         float f;
         snprintf(k, sizeof k, "%s.%s", arch, linear[i]);
         if (ik_gguf_find(g, k) && (rc = ik_gguf_get_f32(g, k, &f, d)) == 0 && f != 0 && f != 1)
-            return bad(g, d, "key '%s' is %g: linear RoPE scaling is not supported", k, (double)f);
+            return ik_gguf_invalid(g, d, "key '%s' is %g: linear RoPE scaling is not supported", k, (double)f);
     }
     if (rc != 0 || ik_gguf_find(g, "ikada.rope.llama3.factor") == NULL)
         return rc;
@@ -136,7 +120,7 @@ static int read_rope_scaling(const struct ik_gguf *g, const char *arch, struct i
     if (!(c->rope_factor > 0) || !(c->rope_high_freq_factor > c->rope_low_freq_factor) ||
         !(c->rope_low_freq_factor > 0) || !isfinite(c->rope_factor) ||
         !isfinite(c->rope_high_freq_factor) || old == 0 || old > 1 << 30)
-        return bad(g, d, "ikada.rope.llama3.*: need factor > 0, high_freq_factor > low_freq_factor "
+        return ik_gguf_invalid(g, d, "ikada.rope.llama3.*: need factor > 0, high_freq_factor > low_freq_factor "
                    "> 0 and 0 < original_context_length <= 2^30");
     c->rope_original_max_seq = (int)old;
     return 0;
@@ -193,13 +177,13 @@ static int read_config(const struct ik_gguf *g, struct ik_lm_config *c, struct i
         (rc = read_rope_scaling(g, a, c, d)) != 0)
         return rc;
     if (c->head_dim % 2 != 0 || value_len != c->head_dim || rope_dim != c->head_dim)
-        return bad(g, d, "head size %d (key_length), value_length %d and rope.dimension_count %d "
+        return ik_gguf_invalid(g, d, "head size %d (key_length), value_length %d and rope.dimension_count %d "
                    "must be equal and even", c->head_dim, value_len, rope_dim);
     if (c->H % c->K != 0)
-        return bad(g, d, "%s.attention.head_count %d is not a multiple of head_count_kv %d", a,
+        return ik_gguf_invalid(g, d, "%s.attention.head_count %d is not a multiple of head_count_kv %d", a,
                    c->H, c->K);
     if (!(c->norm_eps > 0) || !isfinite(c->norm_eps))
-        return bad(g, d, "key '%s' is %g, expected a positive number",
+        return ik_gguf_invalid(g, d, "key '%s' is %g, expected a positive number",
                    "attention.layer_norm_rms_epsilon", (double)c->norm_eps);
     return 0;
 }
@@ -213,19 +197,19 @@ static const struct ik_gguf_tensor *find(const struct ik_gguf *g, const char *na
 {
     const struct ik_gguf_tensor *t = ik_gguf_find_tensor(g, name);
     if (t == NULL) {
-        bad(g, d, "tensor '%s' is missing", name);
+        ik_gguf_invalid(g, d, "tensor '%s' is missing", name);
         return NULL;
     }
     uint64_t want[4] = {in ? in : out, in ? out : 1, 1, 1};
     if (memcmp(t->dims, want, sizeof want) != 0) {
-        bad(g, d, "tensor '%s' has dims [%" PRIu64 ", %" PRIu64 ", %" PRIu64 ", %" PRIu64 "], "
+        ik_gguf_invalid(g, d, "tensor '%s' has dims [%" PRIu64 ", %" PRIu64 ", %" PRIu64 ", %" PRIu64 "], "
             "expected [%" PRIu64 ", %" PRIu64 "] (innermost first)", name, t->dims[0], t->dims[1],
             t->dims[2], t->dims[3], want[0], want[1]);
         return NULL;
     }
     if (t->type != IK_GGML_F32 && t->type != IK_GGML_F16 && t->type != IK_GGML_BF16 &&
         t->type != IK_GGML_Q8_0) {
-        bad(g, d, "tensor '%s' has ggml type %" PRIu32 ", expected F32 (0), F16 (1), BF16 (30) "
+        ik_gguf_invalid(g, d, "tensor '%s' has ggml type %" PRIu32 ", expected F32 (0), F16 (1), BF16 (30) "
             "or Q8_0 (8)", name, t->type);
         return NULL;
     }
@@ -325,15 +309,15 @@ static int read_shape(const struct ik_gguf *g, struct ik_lm_config *c, struct ik
 {
     const struct ik_gguf_tensor *e = ik_gguf_find_tensor(g, "token_embd.weight");
     if (e == NULL)
-        return bad(g, d, "tensor '%s' is missing", "token_embd.weight");
+        return ik_gguf_invalid(g, d, "tensor '%s' is missing", "token_embd.weight");
     if (e->n_dims != 2 || e->dims[1] == 0 || e->dims[1] > IK_LM_MAX_VOCAB)
-        return bad(g, d, "tensor 'token_embd.weight' has %" PRIu32 " dims, %" PRIu64 " rows: "
+        return ik_gguf_invalid(g, d, "tensor 'token_embd.weight' has %" PRIu32 " dims, %" PRIu64 " rows: "
                    "expected 2 dims and 1 to %d rows (the vocabulary)", e->n_dims, e->dims[1],
                    IK_LM_MAX_VOCAB);
     c->V = (int)e->dims[1];
     const struct ik_gguf_kv *tok = ik_gguf_find(g, "tokenizer.ggml.tokens");
     if (tok && tok->type == IK_GGUF_ARR && tok->n != (uint64_t)c->V)
-        return bad(g, d, "tokenizer.ggml.tokens has %" PRIu64 " tokens, token_embd.weight %d rows",
+        return ik_gguf_invalid(g, d, "tokenizer.ggml.tokens has %" PRIu64 " tokens, token_embd.weight %d rows",
                    tok->n, c->V);
     c->tie_embeddings = ik_gguf_find_tensor(g, "output.weight") == NULL;
     c->qkv_bias = ik_gguf_find_tensor(g, "blk.0.attn_q.bias") != NULL;
@@ -356,7 +340,7 @@ static int apply_rope_freqs(const struct ik_gguf *g, struct ik_lm_model *m, stru
     int rc = 0;
     for (size_t j = 0; j < half && rc == 0; j++)
         if (!(isfinite(f[j]) && f[j] > 0))
-            rc = bad(g, d, "tensor 'rope_freqs.weight' holds %g at %zu, expected positive "
+            rc = ik_gguf_invalid(g, d, "tensor 'rope_freqs.weight' holds %g at %zu, expected positive "
                      "divisors", (double)f[j], j);
     for (size_t j = 0; j < half && rc == 0; j++)
         m->inv_freq[j] /= f[j];
@@ -463,7 +447,7 @@ int ik_lm_gguf_chat_template(const char *path, int *tmpl, struct ik_diag *d)
         if (ik_gguf_find(&g, "tokenizer.chat_template") &&
             (rc = ik_gguf_get_str(&g, "tokenizer.chat_template", &s, &n, d)) == 0 &&
             ik_lm_gguf_chat_detect(s, n, tmpl) != 0) {
-            rc = bad(&g, d, "its tokenizer.chat_template is none of the built-ins (chatml, llama3, "
+            rc = ik_gguf_invalid(&g, d, "its tokenizer.chat_template is none of the built-ins (chatml, llama3, "
                      "llama2)");
             ik_diag_hint(d, "set the param chat_template to chatml, llama3, llama2 or plain");
         }
