@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "base/diag.h"
+#include "kernels/cpu/blas_core.h"
 #include "lm/config.h"
 #include "lm/generate.h"
 #include "lm/lora.h"
@@ -41,31 +42,6 @@ static void die(struct ik_diag *d)
 {
     ik_diag_print(d);
     exit(1);
-}
-
-/* OpenBLAS 0.3.21 (Debian 12) does not know recent Xeons (e.g. family 6
- * model 207) and falls back to its Prescott (SSE3) kernels, 5-6x slower than
- * its AVX-512 ones: every GEMM figure would then measure that fallback. Such
- * a core is chosen once, when the library loads, so the bench reruns itself
- * with OPENBLAS_CORETYPE naming the kernels the CPU supports, unless the
- * caller chose one. PyTorch (linked to the same OpenBLAS) inherits it. */
-static void fix_openblas_core(char **argv)
-{
-    const char *core = NULL;
-    if (getenv("OPENBLAS_CORETYPE") || strcmp(openblas_get_corename(), "Prescott") != 0)
-        return;
-    if (__builtin_cpu_supports("avx512f"))
-        core = "SkylakeX";
-    else if (__builtin_cpu_supports("avx2"))
-        core = "Haswell";
-    if (core == NULL)
-        return;
-    printf("lm_bench: OpenBLAS chose its Prescott kernels on a CPU with %s; rerunning with "
-           "OPENBLAS_CORETYPE=%s\n", core[0] == 'S' ? "AVX-512" : "AVX2", core);
-    fflush(stdout);
-    setenv("OPENBLAS_CORETYPE", core, 1);
-    execv("/proc/self/exe", argv);
-    perror("lm_bench: execv /proc/self/exe (going on with the Prescott kernels)");
 }
 
 /* The threads of ikada's kernel pool (kernels/cpu/parallel.c's rule). */
@@ -393,7 +369,7 @@ static struct ik_lm_model *qwen_shape(void)
 int main(int argc, char **argv)
 {
     (void)argc;
-    fix_openblas_core(argv);
+    ik_cpu_blas_fix_core("lm_bench", argv); /* PyTorch, linked to the same OpenBLAS, inherits it */
     struct ik_diag d = IK_DIAG_INIT;
     printf("lm_bench: OpenBLAS %s kernels, %d threads; ikada kernel pool %d threads\n",
            openblas_get_corename(), openblas_get_num_threads(), pool_threads());

@@ -4,6 +4,7 @@
 
 #include "config.h"
 #include "cli/cli.h"
+#include "kernels/cpu/blas_core.h"
 #include "kernels/device.h"
 
 int ik_cli_version(int argc, char **argv)
@@ -38,6 +39,8 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
+    /* Before anything else: OpenBLAS fixes its kernels when it loads. */
+    ik_cpu_blas_fix_core("ikada", argv);
     if (argc >= 2 && strcmp(argv[1], "--version") == 0)
         return ik_cli_version(argc - 1, argv + 1);
     static const struct ik_cli_table table = {"command", ik_cli_commands, usage};

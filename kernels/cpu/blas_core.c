@@ -1,0 +1,41 @@
+/* kernels/cpu/blas_core.c - OPENBLAS_CORETYPE when OpenBLAS fell back to
+ * Prescott on a CPU it does not know (blas_core.h). */
+#include <cblas.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kernels/cpu/blas_core.h"
+
+const char *ik_cpu_blas_core_for(const char *corename, bool has_avx512f, bool has_avx2,
+                                 bool coretype_set)
+{
+    if (coretype_set || corename == NULL || strcmp(corename, "Prescott") != 0)
+        return NULL;
+    if (has_avx512f)
+        return "SkylakeX";
+    if (has_avx2)
+        return "Haswell";
+    return NULL;
+}
+
+const char *ik_cpu_blas_better_core(void)
+{
+    const char *set = getenv("OPENBLAS_CORETYPE");
+    return ik_cpu_blas_core_for(openblas_get_corename(), __builtin_cpu_supports("avx512f"),
+                                __builtin_cpu_supports("avx2"), set != NULL && set[0] != '\0');
+}
+
+void ik_cpu_blas_fix_core(const char *prog, char **argv)
+{
+    const char *core = ik_cpu_blas_better_core();
+    if (core == NULL)
+        return;
+    setenv("OPENBLAS_CORETYPE", core, 1);
+    execv("/proc/self/exe", argv);
+    /* Not fatal: the same results, only slower. */
+    fprintf(stderr, "%s: warning: OpenBLAS chose its Prescott kernels on a CPU with %s, and "
+            "restarting with OPENBLAS_CORETYPE=%s failed; going on with the slow kernels\n",
+            prog, strcmp(core, "SkylakeX") == 0 ? "AVX-512" : "AVX2", core);
+}
