@@ -53,9 +53,15 @@ static int pool_threads(void)
 }
 
 /* OpenBLAS's own sgemm at a training-step shape (M tokens, the MLP's F x D),
- * for about secs seconds. */
+ * for about secs seconds, on OpenBLAS's own threads (as many as ikada's
+ * pool): the best a plain sgemm call gets from this machine. ikada's
+ * ik_cpu_sgemm sets OpenBLAS to one thread on first use and runs blocks on
+ * its pool, so the count is set here for the baseline and put back after
+ * (without that, every baseline after the first step measured one core). */
 static double sgemm_gflops(int M, int N, int K, double secs)
 {
+    int threads_before = openblas_get_num_threads();
+    openblas_set_num_threads(pool_threads());
     float *a = calloc((size_t)M * K, 4), *b = calloc((size_t)N * K, 4), *c = calloc((size_t)M * N, 4);
     for (size_t i = 0; i < (size_t)M * K; i++)
         a[i] = (float)(i % 7) * 0.1f;
@@ -69,6 +75,7 @@ static double sgemm_gflops(int M, int N, int K, double secs)
         reps++;
     } while ((t = now() - t0) < secs);
     free(a), free(b), free(c);
+    openblas_set_num_threads(threads_before);
     return 2.0 * M * N * K * reps / t * 1e-9;
 }
 
