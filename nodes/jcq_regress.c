@@ -45,7 +45,7 @@ static const struct ik_port_spec jcq_outputs[] = {
 
 static const struct ik_param_spec jcq_params[] = {
     {"models", IK_PARAM_LIST, NULL,
-     "two entries {name, backend, ...}: the baseline, then the candidate (docs/evaluate.md)"},
+     "two entries {name, backend, ...}: the baseline, then the candidate (docs/eval-models.md)"},
     {"method", IK_PARAM_STRING, "generate", "generate (the reference prompt) or loglik"},
     {"limit", IK_PARAM_INT, "0", "ask only the first N questions (0 = all)"},
     {"max_drop_pp", IK_PARAM_FLOAT, "1.0", "fail when the candidate is more points below"},
@@ -89,17 +89,20 @@ static int read_params(struct ik_node_ctx *ctx, struct jcq_params *p, struct ik_
 
 static bool names_port(const struct ik_eval_model_spec *s, const char *port)
 {
-    const char *ports[3] = {s->model_port, s->adapter_port, s->predictions_port};
-    for (int k = 0; k < 3; k++)
+    const char *ports[4] = {s->model_port, s->adapter_port, s->tokenizer_port,
+                            s->predictions_port};
+    for (int k = 0; k < 4; k++)
         if (ports[k] != NULL && strcmp(ports[k], port) == 0)
             return true;
     return false;
 }
 
-/* Exactly two model entries; every input but `questions` belongs to one. */
-static int read_models(struct ik_node_ctx *ctx, struct ik_eval_model_spec spec[2],
-                       struct ik_diag *d)
+/* Exactly two model entries; every input but `questions` belongs to one.
+ * spec[] is zeroed first; free both with ik_eval_model_spec_free either way. */
+static int read_models(struct ik_node_ctx *ctx, const struct jcq_params *p,
+                       struct ik_eval_model_spec spec[2], struct ik_diag *d)
 {
+    memset(spec, 0, 2 * sizeof *spec);
     const msgpack_object *list = ik_node_param(ctx, "models");
     if (list->type != MSGPACK_OBJECT_ARRAY || list->via.array.size != 2)
         return ik_diag_set(d, IK_EVALIDATE,
@@ -112,6 +115,12 @@ static int read_models(struct ik_node_ctx *ctx, struct ik_eval_model_spec spec[2
         int rc = ik_eval_model_spec_parse(&spec[k], &list->via.array.ptr[k], what, ctx, d);
         if (rc < 0)
             return rc;
+        /* Before any model is loaded: the first one may take minutes. */
+        if (p->method == IK_JCQ_LOGLIK && spec[k].backend != IK_EVAL_ENGINE)
+            return ik_diag_set(d, IK_EVALIDATE,
+                               "%s ('%s'): method loglik scores the choices in process and needs "
+                               "backend engine",
+                               what, spec[k].name);
     }
     for (size_t i = 0; i < ik_node_input_count(ctx); i++) {
         const char *port = ik_node_input_port(ctx, i);
@@ -119,7 +128,7 @@ static int read_models(struct ik_node_ctx *ctx, struct ik_eval_model_spec spec[2
             !names_port(&spec[1], port))
             return ik_diag_set(d, IK_EVALIDATE,
                                "input '%s' is not 'questions' and no entry of models names it "
-                               "as its model, adapter or predictions port",
+                               "as its model, adapter, tokenizer or predictions port",
                                port);
     }
     return 0;
@@ -149,9 +158,7 @@ static int run_model(struct ik_node_ctx *ctx, const struct ik_eval_model_spec *s
     if (rc < 0)
         return rc;
     rc = ik_jcq_ask(m, items, n, p->method, ans, on_progress, pr, ctx, d);
-    if (rc < 0)
-        ik_diag_prefix(d, "model '%s': ", spec->name);
-    else
+    if (rc == 0) /* the backends' messages name the model already */
         ik_eval_model_pack_info(m, &info->pk);
     ik_eval_model_close(m);
     return rc;
@@ -207,19 +214,23 @@ static int finish(struct ik_node_ctx *ctx, const struct ik_eval_model_spec spec[
 
 static int jcq_run(struct ik_node_ctx *ctx, struct ik_diag *d)
 {
-    struct jcq_params p;
+    struct jcq_params p = {0};
     struct ik_eval_model_spec spec[2];
     int rc = read_params(ctx, &p, d);
-    if (rc == 0)
-        rc = read_models(ctx, spec, d);
+    if (rc < 0)
+        return rc;
+    rc = read_models(ctx, &p, spec, d);
     const char *path;
     if (rc == 0)
         rc = ik_node_input_path(ctx, "questions", &path, d);
     struct ik_hash qhash;
     if (rc == 0)
         rc = ik_node_input_hash(ctx, "questions", &qhash, d);
-    if (rc < 0)
+    if (rc < 0) {
+        ik_eval_model_spec_free(&spec[0]);
+        ik_eval_model_spec_free(&spec[1]);
         return rc;
+    }
     struct ik_jcq_items items = IK_JCQ_ITEMS_INIT;
     struct ik_jcq_answers ans[2] = {{0}, {0}};
     struct ik_mp_writer info[2], w;
@@ -258,6 +269,8 @@ out:
     ik_jcq_answers_free(&ans[0]);
     ik_jcq_answers_free(&ans[1]);
     ik_jcq_items_free(&items);
+    ik_eval_model_spec_free(&spec[0]);
+    ik_eval_model_spec_free(&spec[1]);
     return rc;
 }
 
