@@ -212,6 +212,34 @@ static int finish(struct ik_node_ctx *ctx, const struct ik_eval_model_spec spec[
     return IK_ENODE;
 }
 
+/* Compares the two models' answers, packs the report and stores it. */
+static int judge(struct ik_node_ctx *ctx, const struct jcq_params *p,
+                 const struct ik_eval_model_spec spec[2], const struct ik_jcq_items *items,
+                 size_t n, const struct ik_hash *qhash, const struct ik_jcq_answers ans[2],
+                 const struct ik_mp_writer info[2], struct ik_diag *d)
+{
+    int *label = ik_xmalloc((n ? n : 1) * sizeof *label);
+    for (size_t i = 0; i < n; i++)
+        label[i] = items->v[i].label;
+    struct ik_jcq_compare cmp;
+    ik_jcq_compare(&cmp, label, gated(&ans[0], p), gated(&ans[1], p), n, p->max_drop_pp);
+    char hex[IK_HASH_HEX_LEN + 1];
+    ik_hash_to_hex(qhash, hex);
+    struct ik_jcq_report r = {
+        p->method == IK_JCQ_GENERATE ? "generate" : "loglik", p->gate, p->limit, hex, items, label, n,
+        {spec[0].name, info[0].sb.data, info[0].sb.size, &ans[0], gated(&ans[0], p)},
+        {spec[1].name, info[1].sb.data, info[1].sb.size, &ans[1], gated(&ans[1], p)}, &cmp};
+    struct ik_mp_writer w;
+    ik_mp_writer_init(&w);
+    ik_jcq_report_pack(&w, &r);
+    print_summary(spec, &cmp);
+    int rc = finish(ctx, spec, &cmp, &w, d);
+    ik_mp_writer_free(&w);
+    ik_jcq_compare_free(&cmp);
+    free(label);
+    return rc;
+}
+
 static int jcq_run(struct ik_node_ctx *ctx, struct ik_diag *d)
 {
     struct jcq_params p = {0};
@@ -233,37 +261,18 @@ static int jcq_run(struct ik_node_ctx *ctx, struct ik_diag *d)
     }
     struct ik_jcq_items items = IK_JCQ_ITEMS_INIT;
     struct ik_jcq_answers ans[2] = {{0}, {0}};
-    struct ik_mp_writer info[2], w;
+    struct ik_mp_writer info[2];
     ik_mp_writer_init(&info[0]);
     ik_mp_writer_init(&info[1]);
-    ik_mp_writer_init(&w);
-    int *label = NULL;
-    struct ik_jcq_compare cmp = {0};
     if ((rc = ik_jcq_items_read_file(path, NULL, &items, d)) < 0)
         goto out;
     size_t n = p.limit && p.limit < items.n ? p.limit : items.n;
     struct progress pr = {ctx, 0, 2 * n};
     for (int k = 0; k < 2 && rc == 0; k++, pr.offset += n)
         rc = run_model(ctx, &spec[k], &items, n, &p, &pr, &ans[k], &info[k], d);
-    if (rc < 0)
-        goto out;
-    label = ik_xmalloc((n ? n : 1) * sizeof *label);
-    for (size_t i = 0; i < n; i++)
-        label[i] = items.v[i].label;
-    ik_jcq_compare(&cmp, label, gated(&ans[0], &p), gated(&ans[1], &p), n, p.max_drop_pp);
-    char hex[IK_HASH_HEX_LEN + 1];
-    ik_hash_to_hex(&qhash, hex);
-    struct ik_jcq_report r = {
-        p.method == IK_JCQ_GENERATE ? "generate" : "loglik", p.gate, p.limit, hex, &items, label, n,
-        {spec[0].name, info[0].sb.data, info[0].sb.size, &ans[0], gated(&ans[0], &p)},
-        {spec[1].name, info[1].sb.data, info[1].sb.size, &ans[1], gated(&ans[1], &p)}, &cmp};
-    ik_jcq_report_pack(&w, &r);
-    print_summary(spec, &cmp);
-    rc = finish(ctx, spec, &cmp, &w, d);
+    if (rc == 0)
+        rc = judge(ctx, &p, spec, &items, n, &qhash, ans, info, d);
 out:
-    ik_jcq_compare_free(&cmp);
-    free(label);
-    ik_mp_writer_free(&w);
     ik_mp_writer_free(&info[0]);
     ik_mp_writer_free(&info[1]);
     ik_jcq_answers_free(&ans[0]);
