@@ -275,6 +275,7 @@ void ik_eval_model_spec_free(struct ik_eval_model_spec *s)
 
 /* One file per backend; a backend not written yet is absent here. */
 static const struct ik_eval_backend_ops *const backend_ops[] = {
+    [IK_EVAL_ENGINE] = &ik__eval_engine_ops,
     [IK_EVAL_PREDICTIONS] = &ik__eval_predictions_ops,
 };
 
