@@ -157,7 +157,7 @@ static int run_model(struct ik_node_ctx *ctx, const struct ik_eval_model_spec *s
     int rc = ik_eval_model_open(&m, spec, ctx, d);
     if (rc < 0)
         return rc;
-    rc = ik_jcq_ask(m, items, n, p->method, ans, on_progress, pr, ctx, d);
+    rc = ik_jcq_ask(m, items, n, p->method, ans, on_progress, pr, d);
     if (rc == 0) /* the backends' messages name the model already */
         ik_eval_model_pack_info(m, &info->pk);
     ik_eval_model_close(m);
@@ -292,6 +292,7 @@ const struct ik_node_type ik_node_jcq_regress = {
     .params = jcq_params,
     .any_inputs = true,
     .cpu = 1,
-    .stops_gracefully = true,
+    /* Not graceful: every answer is stored the moment it exists (model.h),
+     * so there is nothing to save, and a stop must not wait for a server. */
     .run = jcq_run,
 };

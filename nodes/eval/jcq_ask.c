@@ -5,10 +5,8 @@
 
 #include "base/buf.h"
 #include "base/diag.h"
-#include "base/error.h"
 #include "base/utf8.h"
 #include "base/xmalloc.h"
-#include "engine/node.h"
 #include "nodes/eval/jcq_ask.h"
 #include "nodes/eval/jcq_items.h"
 
@@ -56,11 +54,9 @@ static int ask_generate(struct ik_eval_model *m, const struct ik_jcq_items *item
 
 static int ask_loglik(struct ik_eval_model *m, const struct ik_jcq_items *items, size_t n,
                       struct ik_jcq_answers *out, ik_eval_progress_fn progress, void *arg,
-                      struct ik_node_ctx *node, struct ik_diag *d)
+                      struct ik_diag *d)
 {
     for (size_t i = 0; i < n; i++) {
-        if (node != NULL && ik_node_stop_requested(node))
-            return ik_diag_set(d, IK_ECANCELED, "stopped after %zu of %zu questions", i, n);
         const struct ik_jcq_item *it = &items->v[i];
         struct ik_eval_msg msg = {"user", it->question, strlen(it->question)};
         struct ik_eval_prompt prompt = {&msg, 1, it->question, i, NULL, NULL};
@@ -84,8 +80,7 @@ static int ask_loglik(struct ik_eval_model *m, const struct ik_jcq_items *items,
 
 int ik_jcq_ask(struct ik_eval_model *m, const struct ik_jcq_items *items, size_t n,
                enum ik_jcq_method method, struct ik_jcq_answers *out,
-               ik_eval_progress_fn progress, void *progress_arg, struct ik_node_ctx *node,
-               struct ik_diag *d)
+               ik_eval_progress_fn progress, void *progress_arg, struct ik_diag *d)
 {
     memset(out, 0, sizeof *out);
     out->n = n;
@@ -96,7 +91,7 @@ int ik_jcq_ask(struct ik_eval_model *m, const struct ik_jcq_items *items, size_t
     }
     out->pred_sum = ik_xcalloc(n ? n : 1, sizeof *out->pred_sum);
     out->pred_norm = ik_xcalloc(n ? n : 1, sizeof *out->pred_norm);
-    return ask_loglik(m, items, n, out, progress, progress_arg, node, d);
+    return ask_loglik(m, items, n, out, progress, progress_arg, d);
 }
 
 void ik_jcq_answers_free(struct ik_jcq_answers *a)

@@ -23,7 +23,6 @@
 
 struct ik_diag;
 struct ik_jcq_items;
-struct ik_node_ctx;
 
 enum ik_jcq_method { IK_JCQ_GENERATE, IK_JCQ_LOGLIK };
 
@@ -37,13 +36,11 @@ struct ik_jcq_answers {
 
 /* Asks m the first n questions of items by `method` into *out (zeroed
  * first; free with ik_jcq_answers_free, also after a failure). progress
- * is called with (done, n) after each question. node (may be NULL) is polled for a
- * stop request between loglik questions: IK_ECANCELED. Fails with the
- * model's error (d naming the question for loglik). */
+ * is called with (done, n) after each question. Fails with the model's
+ * error (d naming the question for loglik). */
 int ik_jcq_ask(struct ik_eval_model *m, const struct ik_jcq_items *items, size_t n,
                enum ik_jcq_method method, struct ik_jcq_answers *out,
-               ik_eval_progress_fn progress, void *progress_arg, struct ik_node_ctx *node,
-               struct ik_diag *d);
+               ik_eval_progress_fn progress, void *progress_arg, struct ik_diag *d);
 
 void ik_jcq_answers_free(struct ik_jcq_answers *a);
 
