@@ -78,6 +78,8 @@ static void job_free(struct job *j)
         ik_eval_model_close(r->model);
     }
     free(j->results);
+    for (size_t m = 0; m < j->n_models; m++)
+        ik_eval_model_spec_free(&j->specs[m]);
     free(j->specs);
     free(j->kw_v);
     ik_eval_cases_free(&j->cases);
@@ -178,7 +180,7 @@ static int read_models(struct job *j, struct ik_diag *d)
 
 static bool names_port(const struct ik_eval_model_spec *s, const char *port)
 {
-    const char *ports[] = {s->model_port, s->adapter_port, s->predictions_port};
+    const char *ports[] = {s->model_port, s->adapter_port, s->tokenizer_port, s->predictions_port};
     for (size_t k = 0; k < sizeof ports / sizeof ports[0]; k++)
         if (ports[k] && strcmp(ports[k], port) == 0)
             return true;
