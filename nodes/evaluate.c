@@ -118,7 +118,7 @@ static int read_keywords(struct job *j, struct ik_diag *d)
 static int read_params(struct job *j, struct ik_diag *d)
 {
     struct ik_node_ctx *ctx = j->ctx;
-    size_t seed;
+    size_t seed = 0;
     int rc;
     j->copts.what = "input samples";
     j->copts.doc_label = ik_node_param_str(ctx, "doc_label");
@@ -303,6 +303,7 @@ const struct ik_node_type ik_node_evaluate = {
     .outputs = evaluate_outputs,
     .params = evaluate_params,
     .any_inputs = true,
+    .any_inputs_help = "a model's model, adapter, tokenizer or predictions, named in models",
     .cpu = IK_NODE_CPU_ALL,
     .gpu = 0,
     .stops_gracefully = true,
