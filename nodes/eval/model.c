@@ -273,9 +273,11 @@ void ik_eval_model_spec_free(struct ik_eval_model_spec *s)
 
 /* ---- dispatch ---- */
 
-/* One file per backend; a backend not written yet is absent here. */
+/* One file per backend. */
 static const struct ik_eval_backend_ops *const backend_ops[] = {
     [IK_EVAL_ENGINE] = &ik__eval_engine_ops,
+    [IK_EVAL_OLLAMA] = &ik__eval_ollama_ops,
+    [IK_EVAL_OPENAI] = &ik__eval_openai_ops,
     [IK_EVAL_PREDICTIONS] = &ik__eval_predictions_ops,
 };
 
