@@ -9,7 +9,9 @@
  * of the `models` param whose ports are this node's other inputs), the
  * scores from metrics.c, the comparison from compare.c, the artifact from
  * report.c. Answers are kept in the node's kv store as they arrive, so a
- * killed evaluation resumes without asking anything twice. */
+ * killed evaluation resumes without asking anything twice; that is also why
+ * the node needs no graceful stop (a SIGTERM ends it at once: a server's
+ * reply may take minutes, and nothing is lost but the requests in flight). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -306,6 +308,5 @@ const struct ik_node_type ik_node_evaluate = {
     .any_inputs_help = "a model's model, adapter, tokenizer or predictions, named in models",
     .cpu = IK_NODE_CPU_ALL,
     .gpu = 0,
-    .stops_gracefully = true,
     .run = evaluate_run,
 };
