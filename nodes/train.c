@@ -24,6 +24,7 @@
 #include "lm/lora.h"
 #include "lm/model.h"
 #include "lm/tokenizer.h"
+#include "nodes/lm_input.h"
 #include "lm/train.h"
 #include "query/preview.h"
 #include "nodes/train/adapter_artifact.h"
@@ -209,38 +210,8 @@ static int read_device(struct job *j, struct ik_diag *d)
 
 static int load_tokenizer(struct job *j, struct ik_diag *d)
 {
-    const char *path = NULL;
-    char *found = NULL;
-    struct ik_hash h;
-    int rc;
-    if (ik_node_has_input(j->ctx, "tokenizer")) {
-        if ((rc = ik_node_input_path(j->ctx, "tokenizer", &path, d)) != 0 ||
-            (rc = ik_node_input_hash(j->ctx, "tokenizer", &h, d)) != 0)
-            return rc;
-    } else {
-        /* A model file's neighbours are not part of its hash: a tokenizer
-         * beside a .bin could change without changing this node's key. */
-        size_t n = strlen(j->model_path);
-        if (n > 4 && strcmp(j->model_path + n - 4, ".bin") == 0) {
-            ik_diag_set(d, IK_EVALIDATE, "input model is a llama2.c file (%s), which holds no "
-                        "tokenizer", j->model_path);
-            ik_diag_hint(d, "connect one: `tokenizer: {file: path/to/tok512.model}`, or use a "
-                         "model folder with its tokenizer");
-            return IK_EVALIDATE;
-        }
-        if ((rc = ik_tok_find_for_model(j->model_path, &found, d)) != 0) {
-            ik_diag_hint(d, "the model folder needs tokenizer.json or tokenizer.model, or connect "
-                         "a `tokenizer` input");
-            return rc;
-        }
-        path = found;
-        rc = ik_hash_file(found, &h, NULL, d);
-    }
-    if (rc == 0)
-        rc = ik_tok_load(&j->tok, path, d);
-    ik_hash_to_hex(&h, j->info.tokenizer_hash);
-    free(found);
-    return rc;
+    return ik_node_load_tokenizer(j->ctx, "tokenizer", j->model_path, &j->tok,
+                                  j->info.tokenizer_hash, d);
 }
 
 /* The examples of one samples input. */

@@ -53,13 +53,17 @@ enum ik_eval_backend {
 };
 
 /* One entry of a node's `models` param, parsed (ik_eval_model_spec_parse).
- * Strings are borrowed from the param object (valid during run). */
+ * Strings are NUL-terminated copies the spec owns (the param's msgpack
+ * strings are not terminated): free with ik_eval_model_spec_free, after the
+ * model opened from it is closed. Unset strings are NULL. */
 struct ik_eval_model_spec {
     const char *name;               /* "base", "raft": names the model in reports */
     enum ik_eval_backend backend;
     /* engine */
     const char *model_port;         /* input port with the base model */
     const char *adapter_port;       /* input port with the adapter, or NULL */
+    const char *tokenizer_port;     /* input port with a tokenizer file, or NULL:
+                                       the model's own (a llama2.c .bin needs one) */
     const char *chat_template;      /* "auto" or a built-in name (lm/chat_template.h) */
     int batch;                      /* sequences decoded together, >= 1 */
     int max_context;                /* 0: the model's own */
@@ -76,17 +80,19 @@ struct ik_eval_model_spec {
     /* generation, every backend but predictions */
     double temperature;             /* 0 = greedy */
     int max_new_tokens;
-    uint64_t seed;
+    uint64_t seed;                  /* prompt i samples with seed + its index */
+    char *strings_;                 /* private: the copies */
 };
 
 /* Parses one element of a `models` list param: a map with `name` and
- * `backend` and that backend's keys (docs/evaluate.md lists them, with
+ * `backend` and that backend's keys (docs/eval-models.md lists them, with
  * their defaults). what names the param in messages ("models[2]").
  * IK_EVALIDATE with d naming the entry and the key for a missing or
  * ill-typed key, an unknown backend or key (with a did-you-mean), a port
- * that is not connected to the node. */
+ * that is not connected to the node. *out is set only on success. */
 int ik_eval_model_spec_parse(struct ik_eval_model_spec *out, const msgpack_object *entry,
                              const char *what, struct ik_node_ctx *node, struct ik_diag *d);
+void ik_eval_model_spec_free(struct ik_eval_model_spec *s);
 
 /* A chat message of a prompt (borrowed). */
 struct ik_eval_msg {
@@ -119,7 +125,8 @@ struct ik_eval_model;
 
 /* Opens the model (loads weights and adapter for engine, reads and indexes
  * the file for predictions, checks the URL and key variable for HTTP).
- * IK_EVALIDATE / the loaders' codes with d naming the model by its name. */
+ * IK_EVALIDATE / the loaders' codes with d naming the model by its name.
+ * spec (and its strings) must outlive the model. */
 int ik_eval_model_open(struct ik_eval_model **out, const struct ik_eval_model_spec *spec,
                        struct ik_node_ctx *node, struct ik_diag *d);
 void ik_eval_model_close(struct ik_eval_model *m);

@@ -18,7 +18,7 @@
 #include "lm/tokenizer.h"
 #include "nodes/raft/raft_prompt.h"
 #include "nodes/train/dataset.h"
-#include "nodes/train/doc_truncate.h"
+#include "nodes/raft/doc_truncate.h"
 
 static const char *const loss_names[] = {"assistant", "all", NULL};
 static const char *const trunc_names[] = {"documents", "end", "drop", "fail", NULL};
@@ -231,13 +231,13 @@ static int fit_documents(const struct build *b, struct sample *s, struct enc *e,
     const struct ik_train_data_opts *o = b->o;
     const char *dl = o->doc_label ? o->doc_label : ik_raft_prompt_default.doc_label;
     const char *ql = o->question_label ? o->question_label : ik_raft_prompt_default.question_label;
-    struct ik__train_docs docs = {0};
+    struct ik_raft_docs docs = {0};
     size_t u = 0;
     for (; u < s->n; u++) {
         const char *c = s->msgs[u].content;
-        if (strcmp(s->msgs[u].role, "user") == 0 && ik__train_docs_split(&docs, c, strlen(c), dl, ql) > 0)
+        if (strcmp(s->msgs[u].role, "user") == 0 && ik_raft_docs_split(&docs, c, strlen(c), dl, ql) > 0)
             break;
-        ik__train_docs_free(&docs);
+        ik_raft_docs_free(&docs);
     }
     if (u == s->n) {
         int rc = rec_error(b, d, "%d tokens, longer than max_length %d, and no user turn holds "
@@ -248,8 +248,8 @@ static int fit_documents(const struct build *b, struct sample *s, struct enc *e,
     }
     struct doc_arg a = {b, s, u, e};
     int n_full = e->n, n_empty;
-    int rc = ik__train_docs_fit(&docs, n_full, o->max_length, encode_with_user, &a, &n_empty, d);
-    ik__train_docs_free(&docs);
+    int rc = ik_raft_docs_fit(&docs, n_full, o->max_length, encode_with_user, &a, &n_empty, d);
+    ik_raft_docs_free(&docs);
     if (rc == 1) {
         rc = rec_error(b, d, "%d tokens with every reference document emptied (%d in full), longer "
                              "than max_length %d", n_empty, n_full, o->max_length);

@@ -44,7 +44,7 @@ enum ik_train_truncate {
     /* Shorten the reference documents of the first user turn in the layout
      * of nodes/raft/raft_prompt.h, longest first, cut at UTF-8 character
      * boundaries; the intro, the question, the system message and the
-     * answers are kept whole (nodes/train/doc_truncate.h). */
+     * answers are kept whole (nodes/raft/doc_truncate.h). */
     IK_TRAIN_TRUNC_DOCUMENTS,
     IK_TRAIN_TRUNC_END,  /* keep the first max_length tokens; none of them a target: dropped */
     IK_TRAIN_TRUNC_DROP, /* leave the sample out (counted) */

@@ -1,5 +1,5 @@
 /* tests/train/test_doc_truncate.c - the documents of a RAFT user message
- * (nodes/train/doc_truncate.h): found exactly as raft_prompt.c renders them,
+ * (nodes/raft/doc_truncate.h): found exactly as raft_prompt.c renders them,
  * cut longest first to a common level, at character boundaries, and put back
  * with everything else byte for byte. */
 #include <criterion/criterion.h>
@@ -8,7 +8,7 @@
 #include "base/buf.h"
 #include "base/utf8.h"
 #include "nodes/raft/raft_prompt.h"
-#include "nodes/train/doc_truncate.h"
+#include "nodes/raft/doc_truncate.h"
 
 static char *render(const char *const *docs, size_t n, const char *question)
 {
@@ -28,20 +28,20 @@ Test(train_doc_truncate, split_finds_each_document)
     const char *docs[] = {"first\n\nwith a blank line", "", "ends in a newline\n",
                           "quotes \n\n質問: inside"};
     char *u = render(docs, 4, "なぜ？");
-    struct ik__train_docs s;
-    cr_assert_eq(ik__train_docs_split(&s, u, strlen(u), "参考文書", "質問"), 4);
+    struct ik_raft_docs s;
+    cr_assert_eq(ik_raft_docs_split(&s, u, strlen(u), "参考文書", "質問"), 4);
     for (size_t i = 0; i < 4; i++) {
         cr_assert_eq(s.end[i] - s.begin[i], strlen(docs[i]), "doc %zu", i);
         cr_assert(memcmp(u + s.begin[i], docs[i], strlen(docs[i])) == 0, "doc %zu", i);
     }
-    ik__train_docs_free(&s);
-    cr_assert_eq(ik__train_docs_split(&s, u, strlen(u), "Doc", "質問"), 0);
-    ik__train_docs_free(&s);
-    cr_assert_eq(ik__train_docs_split(&s, u, strlen(u), "参考文書", "Q"), 0);
-    ik__train_docs_free(&s);
+    ik_raft_docs_free(&s);
+    cr_assert_eq(ik_raft_docs_split(&s, u, strlen(u), "Doc", "質問"), 0);
+    ik_raft_docs_free(&s);
+    cr_assert_eq(ik_raft_docs_split(&s, u, strlen(u), "参考文書", "Q"), 0);
+    ik_raft_docs_free(&s);
     const char *plain = "Just a question?";
-    cr_assert_eq(ik__train_docs_split(&s, plain, strlen(plain), "参考文書", "質問"), 0);
-    ik__train_docs_free(&s);
+    cr_assert_eq(ik_raft_docs_split(&s, plain, strlen(plain), "参考文書", "質問"), 0);
+    ik_raft_docs_free(&s);
     free(u);
 }
 
@@ -55,26 +55,26 @@ Test(train_doc_truncate, cap_cuts_longest_first)
     memset(c, 'c', 30), c[30] = 0;
     const char *docs[] = {a, b, c};
     char *u = render(docs, 3, "q");
-    struct ik__train_docs s;
-    cr_assert_eq(ik__train_docs_split(&s, u, strlen(u), "参考文書", "質問"), 3);
+    struct ik_raft_docs s;
+    cr_assert_eq(ik_raft_docs_split(&s, u, strlen(u), "参考文書", "質問"), 3);
     size_t keep[3];
-    ik__train_docs_cap(&s, 100, keep);
+    ik_raft_docs_cap(&s, 100, keep);
     cr_assert(keep[0] == 10 && keep[1] == 60 && keep[2] == 30, "%zu %zu %zu", keep[0], keep[1], keep[2]);
-    ik__train_docs_cap(&s, 50, keep);
+    ik_raft_docs_cap(&s, 50, keep);
     cr_assert(keep[0] == 10 && keep[1] == 20 && keep[2] == 20, "%zu %zu %zu", keep[0], keep[1], keep[2]);
-    ik__train_docs_cap(&s, 1000, keep);
+    ik_raft_docs_cap(&s, 1000, keep);
     cr_assert(keep[0] == 10 && keep[1] == 100 && keep[2] == 30);
-    ik__train_docs_cap(&s, 0, keep);
+    ik_raft_docs_cap(&s, 0, keep);
     cr_assert(keep[0] == 0 && keep[1] == 0 && keep[2] == 0);
     struct ik_buf out = IK_BUF_INIT;
-    ik__train_docs_render(&s, keep, &out);
+    ik_raft_docs_render(&s, keep, &out);
     ik_buf_putc(&out, '\0');
     const char *empty[] = {"", "", ""};
     char *want = render(empty, 3, "q");
     cr_assert_str_eq(out.data, want);
     free(want);
     ik_buf_free(&out);
-    ik__train_docs_free(&s);
+    ik_raft_docs_free(&s);
     free(u);
 }
 
@@ -83,19 +83,19 @@ Test(train_doc_truncate, cap_keeps_whole_characters)
 {
     const char *docs[] = {"あいうえお", "x"};
     char *u = render(docs, 2, "q");
-    struct ik__train_docs s;
-    cr_assert_eq(ik__train_docs_split(&s, u, strlen(u), "参考文書", "質問"), 2);
+    struct ik_raft_docs s;
+    cr_assert_eq(ik_raft_docs_split(&s, u, strlen(u), "参考文書", "質問"), 2);
     for (size_t kb = 0; kb <= 16; kb++) {
         size_t keep[2];
-        ik__train_docs_cap(&s, kb, keep);
+        ik_raft_docs_cap(&s, kb, keep);
         cr_assert_eq(keep[0] % 3, 0, "keeping %zu bytes cut at %zu", kb, keep[0]);
         cr_assert(keep[0] + keep[1] <= kb);
         struct ik_buf out = IK_BUF_INIT;
-        ik__train_docs_render(&s, keep, &out);
+        ik_raft_docs_render(&s, keep, &out);
         cr_assert(ik_utf8_valid(out.data, out.len));
         cr_assert_eq(out.len, strlen(u) - (15 - keep[0]) - (1 - keep[1]));
         ik_buf_free(&out);
     }
-    ik__train_docs_free(&s);
+    ik_raft_docs_free(&s);
     free(u);
 }

@@ -1,4 +1,4 @@
-/* nodes/train/doc_truncate.c - finding the reference documents of a RAFT
+/* nodes/raft/doc_truncate.c - finding the reference documents of a RAFT
  * user message and shortening them, longest first, until the sample fits
  * (doc_truncate.h). The cut is estimated from token counts, so a sample is
  * re-encoded a few times, never once per character. */
@@ -8,7 +8,7 @@
 #include "base/buf.h"
 #include "base/utf8.h"
 #include "base/xmalloc.h"
-#include "nodes/train/doc_truncate.h"
+#include "nodes/raft/doc_truncate.h"
 
 /* The first "\n\n<label><i>:\n" in [from, end), or NULL; *mlen its length. */
 static const char *find_marker(const char *from, const char *end, const char *label, size_t i,
@@ -21,10 +21,10 @@ static const char *find_marker(const char *from, const char *end, const char *la
     return p;
 }
 
-size_t ik__train_docs_split(struct ik__train_docs *s, const char *text, size_t len,
+size_t ik_raft_docs_split(struct ik_raft_docs *s, const char *text, size_t len,
                             const char *doc_label, const char *question_label)
 {
-    *s = (struct ik__train_docs){text, len, 0, NULL, NULL};
+    *s = (struct ik_raft_docs){text, len, 0, NULL, NULL};
     const char *end = text + len, *qpos = NULL;
     char *q = ik_xasprintf("\n\n%s: ", question_label);
     size_t ql = strlen(q);
@@ -49,7 +49,7 @@ size_t ik__train_docs_split(struct ik__train_docs *s, const char *text, size_t l
     return s->n;
 }
 
-void ik__train_docs_free(struct ik__train_docs *s)
+void ik_raft_docs_free(struct ik_raft_docs *s)
 {
     free(s->begin);
     free(s->end);
@@ -58,7 +58,7 @@ void ik__train_docs_free(struct ik__train_docs *s)
 }
 
 /* Bytes kept with every document cut to at most level bytes. */
-static size_t kept_at(const struct ik__train_docs *s, size_t level)
+static size_t kept_at(const struct ik_raft_docs *s, size_t level)
 {
     size_t sum = 0;
     for (size_t i = 0; i < s->n; i++) {
@@ -68,7 +68,7 @@ static size_t kept_at(const struct ik__train_docs *s, size_t level)
     return sum;
 }
 
-void ik__train_docs_cap(const struct ik__train_docs *s, size_t keep_bytes, size_t *keep)
+void ik_raft_docs_cap(const struct ik_raft_docs *s, size_t keep_bytes, size_t *keep)
 {
     size_t lo = 0, hi = 0;
     for (size_t i = 0; i < s->n; i++)
@@ -91,7 +91,7 @@ void ik__train_docs_cap(const struct ik__train_docs *s, size_t keep_bytes, size_
     }
 }
 
-void ik__train_docs_render(const struct ik__train_docs *s, const size_t *keep, struct ik_buf *out)
+void ik_raft_docs_render(const struct ik_raft_docs *s, const size_t *keep, struct ik_buf *out)
 {
     size_t pos = 0;
     for (size_t i = 0; i < s->n; i++) {
@@ -102,17 +102,17 @@ void ik__train_docs_render(const struct ik__train_docs *s, const size_t *keep, s
 }
 
 /* Renders the documents cut to keep and encodes the sample: *n tokens. */
-static int try_keep(const struct ik__train_docs *s, const size_t *keep, struct ik_buf *b,
-                    ik__train_encode_fn encode, void *arg, int *n, struct ik_diag *d)
+static int try_keep(const struct ik_raft_docs *s, const size_t *keep, struct ik_buf *b,
+                    ik_raft_docs_encode_fn encode, void *arg, int *n, struct ik_diag *d)
 {
     ik_buf_reset(b);
-    ik__train_docs_render(s, keep, b);
+    ik_raft_docs_render(s, keep, b);
     ik_buf_putc(b, '\0');
     return encode(arg, b->data, b->len - 1, n, d);
 }
 
-int ik__train_docs_fit(const struct ik__train_docs *s, int n_full, int max_length,
-                       ik__train_encode_fn encode, void *arg, int *n_empty, struct ik_diag *d)
+int ik_raft_docs_fit(const struct ik_raft_docs *s, int n_full, int max_length,
+                       ik_raft_docs_encode_fn encode, void *arg, int *n_empty, struct ik_diag *d)
 {
     size_t *keep = ik_xcalloc(s->n ? s->n : 1, sizeof *keep);
     struct ik_buf b = IK_BUF_INIT;
@@ -130,7 +130,7 @@ int ik__train_docs_fit(const struct ik__train_docs *s, int n_full, int max_lengt
     size_t kb = rc == 0 && n_full > n ? (size_t)((double)total * (max_length - n) / (n_full - n)) : 0;
     while (rc == 0 && kb > 0) {
         int m;
-        ik__train_docs_cap(s, kb, keep);
+        ik_raft_docs_cap(s, kb, keep);
         if ((rc = try_keep(s, keep, &b, encode, arg, &m, d)) != 0 || m <= max_length)
             break;
         size_t next = (size_t)((double)kb * (max_length - n) / (m - n));
