@@ -33,7 +33,8 @@ static void print_type(const struct ik_node_type *t)
     snprintf(cpu, sizeof cpu, t->cpu >= IK_NODE_CPU_ALL ? "all" : "%d", t->cpu);
     printf("%s (version %d, cpu %s, gpu %d)\n  %s\n", t->name, t->version, cpu, t->gpu, t->summary);
     if (t->any_inputs)
-        printf("    in     (any name)     *                each input as a file in $IKADA_IN_<port>\n");
+        printf("    in     (any name)     *                %s\n",
+               t->any_inputs_help ? t->any_inputs_help : "any input");
     print_ports(t, "in", t->inputs);
     if (t->outputs_from_param)
         printf("    out    (from param '%s')\n", t->outputs_from_param);

@@ -76,6 +76,7 @@ struct ik_node_type {
     /* Types whose ports are chosen by the graph (the `command` type): any input
      * port name is accepted, and output ports are the keys of this map param. */
     bool any_inputs;
+    const char *any_inputs_help; /* what such an input is, for `ikada nodes` (one line) */
     const char *outputs_from_param;
     const struct ik_output_when *outputs_when; /* terminated by {NULL}; NULL: none */
     /* Default resources; a graph node may override them with `resources:`. */

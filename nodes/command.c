@@ -48,6 +48,7 @@ const struct ik_node_type ik_node_command = {
     .outputs = command_outputs,
     .params = command_params,
     .any_inputs = true,
+    .any_inputs_help = "each input as a file in $IKADA_IN_<port>",
     .outputs_from_param = "outputs",
     .cpu = 1,
     .gpu = 0,

@@ -291,6 +291,7 @@ const struct ik_node_type ik_node_jcq_regress = {
     .outputs = jcq_outputs,
     .params = jcq_params,
     .any_inputs = true,
+    .any_inputs_help = "a model, adapter, tokenizer or predictions port named in models",
     .cpu = 1,
     /* Not graceful: every answer is stored the moment it exists (model.h),
      * so there is nothing to save, and a stop must not wait for a server. */

@@ -9,6 +9,7 @@ extern const struct ik_node_type ik_node_sample, ik_node_distract;
 extern const struct ik_node_type ik_node_cot;
 extern const struct ik_node_type ik_node_train;
 extern const struct ik_node_type ik_node_gguf_export;
+extern const struct ik_node_type ik_node_evaluate;
 extern const struct ik_node_type ik_node_jcq_regress;
 
 const struct ik_node_type *const ik_node_types[] = {
@@ -18,6 +19,7 @@ const struct ik_node_type *const ik_node_types[] = {
     &ik_node_cot,
     &ik_node_train,
     &ik_node_gguf_export,
+    &ik_node_evaluate,
     &ik_node_jcq_regress,
     NULL,
 };
