@@ -139,10 +139,6 @@ static int engine_open(struct ik_eval_model *m, struct ik_diag *d)
                          ? m->spec.max_context : max_seq;
         e->end_turn = end_of_turn(e->tmpl);
         e->end_turn_id = e->end_turn ? ik_tok_find(e->tok, e->end_turn) : -1;
-        if (e->context <= m->spec.max_new_tokens)
-            rc = ik_diag_set(d, IK_EVALIDATE, "max_new_tokens %d leaves no room for a prompt in "
-                             "the model's context of %d tokens", m->spec.max_new_tokens,
-                             e->context);
     }
     if (rc == 0)
         rc = ik_lm_state_new(&e->st, e->lm, e->context, PREFILL_CHUNK, d);
@@ -298,6 +294,12 @@ static int encode_prompt(const struct ik_eval_model *m, const struct ik_eval_pro
     struct chat c;
     chat_of(&c, p);
     int budget = e->context - m->spec.max_new_tokens;
+    if (budget < 1) { /* checked here, not at open: loglik generates nothing */
+        chat_free(&c);
+        return ik_diag_set(d, IK_EVALIDATE, "model %s: max_new_tokens %d leaves no room for a "
+                           "prompt in the model's context of %d tokens", m->spec.name,
+                           m->spec.max_new_tokens, e->context);
+    }
     int rc = encode_chat(e, &c, ids, n, d);
     *shortened = false;
     if (rc == 0 && *n > budget) {

@@ -32,8 +32,8 @@ nodes:
       limit: 20
       max_drop_pp: 100
       models:
-        - {name: base, backend: engine, model: m, max_new_tokens: 4}
-        - {name: tuned, backend: engine, model: m, adapter: lora, max_new_tokens: 4}
+        - {name: base, backend: engine, model: m}
+        - {name: tuned, backend: engine, model: m, adapter: lora}
 YAML
 run_ik 0 run g.yaml
 contains err "jcq: done"
@@ -59,7 +59,7 @@ PY
 
 # The raw sum gates instead; the same model twice: nothing flips, p = 1.
 sed -e 's/max_drop_pp: 100/max_drop_pp: 0\n      loglik_gate: sum/' \
-    -e 's/adapter: lora, //' -e '/lora: train.adapter/d' g.yaml > same.yaml
+    -e 's/, adapter: lora}/}/' -e '/lora: train.adapter/d' g.yaml > same.yaml
 run_ik 0 run same.yaml
 run_ik 0 cache export same.yaml:jcq.report -o - --format json
 python3 - <<'PY' || fail "same-model report"

@@ -221,11 +221,17 @@ Test(eval_engine, open_errors_name_the_model)
     cr_assert_eq(spec_of(&s, "{\"name\": \"tiny\", \"backend\": \"engine\", \"model\": \"base\", "
                          "\"max_new_tokens\": 600}", fn_ctx(&F), &msg), 0, "%s", msg);
     free(msg);
+    /* It opens (loglik generates nothing), but cannot answer. */
     struct ik_eval_model *m;
-    cr_assert_eq(ik_eval_model_open(&m, &s, &F.ctx, &d), IK_EVALIDATE);
-    cr_assert(strstr(ik_diag_message(&d), "model tiny (engine): max_new_tokens 600 leaves no room")
+    cr_assert_eq(ik_eval_model_open(&m, &s, &F.ctx, &d), 0, "%s", ik_diag_message(&d));
+    struct t_prompt t;
+    t_prompt(&t, "Once upon a time", "q0", 0);
+    struct ik_eval_answer a;
+    cr_assert_eq(ik_eval_model_generate(m, &t.p, 1, &a, NULL, NULL, &d), IK_EVALIDATE);
+    cr_assert(strstr(ik_diag_message(&d), "model tiny: max_new_tokens 600 leaves no room")
               != NULL, "%s", ik_diag_message(&d));
     ik_diag_free(&d);
+    ik_eval_model_close(m);
     ik_eval_model_spec_free(&s);
     fn_free(&F);
 }
