@@ -1,5 +1,6 @@
 /* base/utf8.c - counting, stepping, checking, decoding and encoding UTF-8
  * (utf8.h). */
+#include "base/buf.h"
 #include "base/utf8.h"
 
 size_t ik_utf8_count(const char *s, size_t n)
@@ -110,4 +111,20 @@ bool ik_utf8_valid(const char *s, size_t n)
         i += len;
     }
     return true;
+}
+
+void ik_utf8_append_replacing(struct ik_buf *out, const char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        size_t run = i, len;
+        while (run < n && (len = ik_utf8_valid_seq(s + run, n - run)) > 0)
+            run += len;
+        ik_buf_append(out, s + i, run - i);
+        if (run < n) {
+            ik_buf_append(out, "\xef\xbf\xbd", 3);
+            run++;
+        }
+        i = run;
+    }
 }

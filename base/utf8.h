@@ -70,4 +70,11 @@ size_t ik_utf8_valid_seq(const char *s, size_t n);
  * surrogates, nothing above U+10FFFF, no sequence cut short at the end). */
 bool ik_utf8_valid(const char *s, size_t n);
 
+/* Appends s[0..n) to out with every byte that starts no well-formed
+ * sequence replaced by U+FFFD (EF BF BD), as a tokenizer's decode does for
+ * byte tokens that do not form characters (Hugging Face's
+ * errors="replace"), so text a model generated is always valid UTF-8. */
+struct ik_buf;
+void ik_utf8_append_replacing(struct ik_buf *out, const char *s, size_t n);
+
 #endif

@@ -47,6 +47,7 @@ static const struct key keys[] = {
     {"chat_template", B_ENGINE, K_STR, AT(chat_template), 0, 0, false},
     {"batch", B_ENGINE, K_INT, AT(batch), 1, 4096, false},
     {"max_context", B_ENGINE, K_INT, AT(max_context), 0, 1 << 24, false},
+    {"overflow", B_ENGINE, K_STR, AT(overflow_), 0, 0, false},
     {"base_url", B_HTTP, K_STR, AT(base_url), 0, 0, false},
     {"api_key_env", B_HTTP, K_STR, AT(api_key_env), 0, 0, false},
     {"concurrency", B_HTTP, K_INT, AT(concurrency), 1, 1024, false},
@@ -63,6 +64,7 @@ static const struct key keys[] = {
 static void set_defaults(struct ik_eval_model_spec *s)
 {
     s->chat_template = "auto";
+    s->overflow_ = "fail";
     s->batch = 8;
     s->base_url = "";
     s->concurrency = 4;
@@ -257,6 +259,9 @@ int ik_eval_model_spec_parse(struct ik_eval_model_spec *out, const msgpack_objec
     int rc = parse_backend(ik_mp_get(entry, "backend"), &s.backend, &w);
     if (rc == 0)
         rc = parse_keys(&s, entry, &arena, node, &w);
+    if (rc == 0 && strcmp(s.overflow_, "fail") != 0 && strcmp(s.overflow_, "left") != 0)
+        rc = bad(&w, "key overflow is '%s', expected fail or left%s", s.overflow_, "");
+    s.overflow_left = rc == 0 && strcmp(s.overflow_, "left") == 0;
     if (rc != 0) {
         ik_eval_model_spec_free(&s);
         return rc;

@@ -67,6 +67,9 @@ struct ik_eval_model_spec {
     const char *chat_template;      /* "auto" or a built-in name (lm/chat_template.h) */
     int batch;                      /* sequences decoded together, >= 1 */
     int max_context;                /* 0: the model's own */
+    bool overflow_left;             /* a prompt too long even with its documents emptied:
+                                       keep its last tokens (overflow: left) instead of
+                                       failing (overflow: fail) */
     /* ollama, openai */
     const char *server_model;       /* the server's name for the model */
     const char *base_url;           /* "" = the provider's default */
@@ -81,6 +84,7 @@ struct ik_eval_model_spec {
     double temperature;             /* 0 = greedy */
     int max_new_tokens;
     uint64_t seed;                  /* prompt i samples with seed + its index */
+    const char *overflow_;          /* private: the overflow key as written */
     char *strings_;                 /* private: the copies */
 };
 

@@ -14,6 +14,7 @@
 #include "base/buf.h"
 #include "base/error.h"
 #include "base/mp.h"
+#include "base/utf8.h"
 #include "base/xmalloc.h"
 #include "cache/artifact.h"
 #include "engine/node.h"
@@ -105,9 +106,9 @@ static int set_identity(struct ik_eval_model *m, struct engine *e, struct ik_dia
             return rc;
         ik_hash_to_hex(&h, adapter_hex);
     }
-    m->identity = ik_xasprintf("%s+%s tokenizer %s template %s context %d", model_hex,
+    m->identity = ik_xasprintf("%s+%s tokenizer %s template %s context %d%s", model_hex,
                                adapter_hex, e->tok_hash, ik_chat_template_name(e->tmpl),
-                               e->context);
+                               e->context, m->spec.overflow_left ? " overflow left" : "");
     return 0;
 }
 
@@ -246,8 +247,29 @@ static int too_long(const struct ik_eval_model *m, const struct ik_eval_prompt *
     ik_diag_set(d, IK_EVALIDATE, "model %s: the prompt of item %zu has %d tokens, more than the "
                 "%d its context leaves (%d - max_new_tokens %d), %s", m->spec.name, p->index, n,
                 budget, ((const struct engine *)m->impl)->context, m->spec.max_new_tokens, why);
-    ik_diag_hint(d, "lower max_new_tokens, or use a model with a longer context");
+    ik_diag_hint(d, "lower max_new_tokens, use a model with a longer context, or set overflow: "
+                 "left to keep the prompt's end");
     return IK_EVALIDATE;
+}
+
+/* overflow: left keeps the last n_keep of ids[0..n) (the question and the
+ * turn's end, where the answer starts), dropping tokens from the start as
+ * lm-evaluation-harness does. */
+static void keep_last(int *ids, int n, int n_keep)
+{
+    memmove(ids, ids + (n - n_keep), (size_t)n_keep * sizeof *ids);
+}
+
+/* A prompt of *n tokens that its documents cannot bring under budget:
+ * overflow: left keeps its end, overflow: fail names it. */
+static int overflow(const struct ik_eval_model *m, const struct ik_eval_prompt *p, int *ids, int *n,
+                    int budget, const char *why, struct ik_diag *d)
+{
+    if (!m->spec.overflow_left)
+        return too_long(m, p, *n, budget, why, d);
+    keep_last(ids, *n, budget);
+    *n = budget;
+    return 0;
 }
 
 /* Shortens the documents of the first user turn that has some until the
@@ -256,7 +278,7 @@ static int shorten(const struct ik_eval_model *m, const struct ik_eval_prompt *p
                    int **ids, int *n, int budget, struct ik_diag *d)
 {
     if (p->doc_label == NULL || p->question_label == NULL)
-        return too_long(m, p, *n, budget, "and it has no documents to shorten", d);
+        return overflow(m, p, *ids, n, budget, "and it has no documents to shorten", d);
     struct ik_raft_docs docs = {0};
     size_t u = 0;
     for (; u < c->n; u++) {
@@ -267,14 +289,14 @@ static int shorten(const struct ik_eval_model *m, const struct ik_eval_prompt *p
         ik_raft_docs_free(&docs);
     }
     if (u == c->n)
-        return too_long(m, p, *n, budget, "and no user turn holds reference documents", d);
+        return overflow(m, p, *ids, n, budget, "and no user turn holds reference documents", d);
     struct fit_arg a = {m->impl, c, u, NULL, 0};
     int n_empty = 0;
     int rc = ik_raft_docs_fit(&docs, *n, budget, encode_with_user, &a, &n_empty, d);
     ik_raft_docs_free(&docs);
-    if (rc == 1) {
-        free(a.ids);
-        return too_long(m, p, n_empty, budget, "even with its documents emptied", d);
+    if (rc == 1) { /* a.ids: the prompt with its documents emptied */
+        a.n = n_empty;
+        rc = overflow(m, p, a.ids, &a.n, budget, "even with its documents emptied", d);
     }
     if (rc != 0) {
         free(a.ids);
@@ -345,7 +367,10 @@ static int answer_of(const struct engine *e, const struct ik_eval_model *m, cons
         const char *stop[1] = {e->end_turn};
         size_t len = ik_lm_stop_trim(text.data ? text.data : "", text.len, stop,
                                      e->end_turn ? 1 : 0);
-        a->text = ik_cot_clean_text(text.data ? text.data : "", len);
+        struct ik_buf valid = IK_BUF_INIT; /* byte tokens may not form characters */
+        ik_utf8_append_replacing(&valid, text.data ? text.data : "", len);
+        a->text = ik_cot_clean_text(valid.data ? valid.data : "", valid.len);
+        ik_buf_free(&valid);
         a->new_tokens = count;
         a->hit_max_tokens = count == m->spec.max_new_tokens && stopped < 0 &&
                             !(count > 0 && is_eos(&e->lm->cfg, out[count - 1]));

@@ -4,6 +4,7 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
+#include "base/buf.h"
 #include "base/utf8.h"
 
 #define S(lit) (lit), (sizeof(lit) - 1)
@@ -170,4 +171,15 @@ Test(utf8, encode)
         cr_assert_eq(ik_utf8_decode_lax(o, n, &w), cp, "U+%04X", cp);
         cr_assert_eq(w, n);
     }
+}
+
+Test(utf8, append_replacing_keeps_characters_and_replaces_stray_bytes)
+{
+    struct ik_buf b = IK_BUF_INIT;
+    /* 参 (E5 8F 82), a stray continuation byte, a cut sequence at the end. */
+    ik_utf8_append_replacing(&b, "a\xe5\x8f\x82\x8b" "b\xe5\x8f", 8);
+    cr_assert_eq(b.len, 1 + 3 + 3 + 1 + 3 + 3);
+    cr_assert_eq(memcmp(b.data, "a\xe5\x8f\x82\xef\xbf\xbd" "b\xef\xbf\xbd\xef\xbf\xbd", b.len), 0);
+    cr_assert(ik_utf8_valid(b.data, b.len));
+    ik_buf_free(&b);
 }

@@ -4,9 +4,9 @@
 
 cp -r "$SRCDIR/graphs" "$SRCDIR/examples" .
 run_ik 0 run graphs/quickstart.yaml
-contains err "6 nodes: 6 ran, 0 cached, 0 failed"
+contains err "8 nodes: 8 ran, 0 cached, 0 failed"
 run_ik 0 run graphs/quickstart.yaml
-contains err "6 nodes: 0 ran, 6 cached, 0 failed"
+contains err "8 nodes: 0 ran, 8 cached, 0 failed"
 run_ik 0 cache export stats.table -o -
 contains out "train	150 samples	50 without the oracle"
 contains out "test	40 samples	0 without the oracle"
@@ -43,14 +43,31 @@ done
 run_ik 0 gguf dump export/quickstart/quickstart-lora-f16.gguf
 contains out "adapter.lora.alpha"
 
-# Editing a param re-runs that node and what depends on it.
+# eval: base and fine-tuned answered every test question through the
+# engine; jcq scored 200 questions for both.
+run_ik 0 cache export eval.report -o eval.json --format json
+python3 - <<'PY' || fail "eval.report is not what the quickstart promises"
+import json
+r = json.load(open("eval.json"))
+assert [m["name"] for m in r["models"]] == ["base", "raft"], r["models"]
+assert all(m["n"] == 40 and m["new_tokens"] > 0 for m in r["models"]), r["models"]
+assert r["comparison"]["f1_delta"]["n"] == 40, r["comparison"]
+assert all(set(rec["answers"]) == {"base", "raft"} for rec in r["records"])
+PY
+run_ik 0 cache show jcq.report
+contains out '"method":"loglik"'
+contains out '"n":200'
+
+# Status says why a node is out of date.
 sed -i 's/oracle_p: 0.8/oracle_p: 0.7/' graphs/quickstart.yaml
 run_ik 0 status graphs/quickstart.yaml
 contains out "param 'oracle_p' changed: 0.8 -> 0.7"
+sed -i 's/oracle_p: 0.7/oracle_p: 0.8/' graphs/quickstart.yaml
+
+# Changing the LoRA rank re-runs train and what reads its adapter, not the
+# data nodes.
+sed -i 's/      rank: 8/      rank: 4/' graphs/quickstart.yaml
 run_ik 0 run graphs/quickstart.yaml
-# raft, cot, stats and train re-run; train's windows (the first 256 tokens:
-# the shared system prompt, byte by byte) are unchanged, so its adapter is
-# the same bytes and gguf is cached: the key follows content, not time.
-contains err "6 nodes: 4 ran, 2 cached"
-contains err "gguf: cached"
+contains err "8 nodes: 4 ran, 4 cached"
+for n in split raft cot stats; do contains err "$n: cached"; done
 pass
