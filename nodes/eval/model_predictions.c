@@ -149,7 +149,7 @@ int ik__eval_preds_match(const struct ik_eval_preds *preds, const char *name,
 
 struct pred_model {
     struct ik_eval_preds preds;
-    const char *path; /* the node's, valid during run */
+    char *path; /* a copy: messages name it after open */
 };
 
 static int pred_open(struct ik_eval_model *m, struct ik_diag *d)
@@ -161,11 +161,12 @@ static int pred_open(struct ik_eval_model *m, struct ik_diag *d)
     if (rc == 0)
         rc = ik_read_file(path, &data, &len, d);
     struct pred_model *pm = ik_xcalloc(1, sizeof *pm);
-    pm->path = path;
+    pm->path = ik_xstrdup(rc == 0 ? path : "");
     if (rc == 0)
         rc = ik__eval_preds_parse(path, data, len, &pm->preds, d);
     free(data);
     if (rc != 0) {
+        free(pm->path);
         free(pm);
         return rc;
     }
@@ -179,6 +180,7 @@ static void pred_close(struct ik_eval_model *m)
     if (pm == NULL)
         return;
     ik__eval_preds_free(&pm->preds);
+    free(pm->path);
     free(pm);
 }
 

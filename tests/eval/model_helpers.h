@@ -73,6 +73,8 @@ static inline void fn_object(struct fake_node *f, const char *port, const void *
 /* The context, once every port is added. */
 static inline struct ik_node_ctx *fn_ctx(struct fake_node *f)
 {
+    if (f->built) /* asked again (a second model of the same node) */
+        return &f->ctx;
     struct ik_mp_writer *w = &f->w;
     ik_mp_writer_init(w);
     ik_mp_map_begin(w, f->n_ports);
