@@ -89,10 +89,20 @@ struct ik_lora;
 int ik_lm_state_set_adapter(struct ik_lm_state *s, const struct ik_lora *a, struct ik_diag *d);
 /* Forgets the cached positions (a new sequence starts at position 0). */
 void ik_lm_state_reset(struct ik_lm_state *s);
+/* Forgets the cached positions from pos on (0 <= pos < the current count;
+ * otherwise nothing changes): the next forward continues at pos, so several
+ * continuations of one prefix reuse its cache. ik_lm_state_logits is not
+ * restored. */
+void ik_lm_state_truncate(struct ik_lm_state *s, int pos);
+/* The model and the adapter (or NULL) s runs with. */
+const struct ik_lm_model *ik_lm_state_model(const struct ik_lm_state *s);
+const struct ik_lora *ik_lm_state_adapter(const struct ik_lm_state *s);
 /* Number of positions in the cache. */
 int ik_lm_state_pos(const struct ik_lm_state *s);
-/* The cache's capacity (max_seq) and the model's config. */
+/* The cache's capacity (max_seq), the chunk (max_chunk, at most max_seq)
+ * and the model's config. */
 int ik_lm_state_capacity(const struct ik_lm_state *s);
+int ik_lm_state_chunk(const struct ik_lm_state *s);
 const struct ik_lm_config *ik_lm_state_config(const struct ik_lm_state *s);
 
 /* Appends n tokens to the sequence and runs them through the network, in
@@ -103,6 +113,26 @@ const struct ik_lm_config *ik_lm_state_config(const struct ik_lm_state *s);
 int ik_lm_forward(struct ik_lm_state *s, const int *tokens, int n, float *logits, struct ik_diag *d);
 /* The last position's logits: (V), valid until the next forward. */
 const float *ik_lm_state_logits(const struct ik_lm_state *s);
+
+/* Batched decoding: one step of n sequences, each its own state (its own KV
+ * cache; all of the batch's model and with the same adapter), one token each
+ * at its own next position, run as one forward: every projection is a GEMM
+ * of n rows (kernels' gemv for up to IK_LM_MAX_BATCH rows, where a row gets
+ * the bits it gets alone, so this equals n calls of ik_lm_forward with one
+ * token, bit for bit, on CPUs with FMA), attention per sequence against its
+ * own cache. Afterwards ik_lm_state_logits(seqs[i]) is sequence i's next-token
+ * logits. The batch holds the scratch of its rows (no cache) and the (rows,
+ * V) logits; it belongs to one thread. Fails (IK_EVALIDATE, nothing changed)
+ * for n outside [1, rows], a sequence whose cache is full, a token outside
+ * [0,V), a state given twice, or states of another model or adapter. */
+enum { IK_LM_MAX_BATCH = 16 };
+struct ik_lm_batch;
+int ik_lm_batch_new(struct ik_lm_batch **out, const struct ik_lm_model *m, int rows,
+                    struct ik_diag *d);
+void ik_lm_batch_free(struct ik_lm_batch *b);
+int ik_lm_batch_rows(const struct ik_lm_batch *b);
+int ik_lm_forward_batch(struct ik_lm_batch *b, struct ik_lm_state *const *seqs, const int *tokens,
+                        int n, struct ik_diag *d);
 
 /* Greedy decoding: resets s, feeds prompt (n_prompt >= 1 tokens), then picks
  * the argmax up to max_new times, stopping after an EOS of the config when
