@@ -349,31 +349,84 @@ int ik_lm_generate_greedy(struct ik_lm_state *s, const int *prompt, int n_prompt
     return n;
 }
 
-int ik_lm_score(struct ik_lm_state *s, const int *tokens, int n, float *logprob, struct ik_diag *d)
+/* Runs tokens[0..T) after what s holds, in chunks with their (C, V) logits in
+ * lg, and writes logprob[t] = log p(targets[t] | everything before). The
+ * targets are checked first. */
+static int score_run(struct ik_lm_state *s, const int *tokens, const int *targets, int T,
+                     float *logprob, float *lg, int at, struct ik_diag *d)
 {
     const struct ik_lm_config *c = &s->m->cfg;
+    for (int t = 0; t < T; t++)
+        if (targets[t] < 0 || targets[t] >= c->V)
+            return ik_diag_set(d, IK_EVALIDATE, "token %d at position %d is outside the vocabulary "
+                               "[0, %d)", targets[t], at + t + 1, c->V);
+    for (int i = 0; i < T; i += s->C) {
+        int n = T - i < s->C ? T - i : s->C;
+        int rc = ik_lm_forward(s, tokens + i, n, lg, d);
+        if (rc != 0)
+            return rc;
+        ik_softmax_xent_fwd(logprob + i, lg, targets + i, n, c->V);
+        for (int t = 0; t < n; t++)
+            logprob[i + t] = -logprob[i + t];
+    }
+    return 0;
+}
+
+/* One chunk's logits at a time keeps memory at (C, V), not (n, V). */
+static float *chunk_logits(const struct ik_lm_state *s, struct ik_diag *d)
+{
+    float *lg = malloc((size_t)s->C * s->m->cfg.V * sizeof *lg);
+    if (lg == NULL)
+        ik_diag_set(d, -ENOMEM, "out of memory for (%d, %d) logits", s->C, s->m->cfg.V);
+    return lg;
+}
+
+int ik_lm_score(struct ik_lm_state *s, const int *tokens, int n, float *logprob, struct ik_diag *d)
+{
     if (n < 2)
         return ik_diag_set(d, IK_EVALIDATE, "scoring needs at least two tokens");
     ik_lm_state_reset(s);
-    /* One chunk's logits at a time keeps memory at (C, V), not (n, V). */
-    float *lg = malloc((size_t)s->C * c->V * sizeof *lg);
+    float *lg = chunk_logits(s, d);
     if (lg == NULL)
-        return ik_diag_set(d, -ENOMEM, "out of memory for (%d, %d) logits", s->C, c->V);
-    int rc = 0;
-    for (int i = 0; i < n - 1 && rc == 0; i += s->C) {
-        int T = n - 1 - i < s->C ? n - 1 - i : s->C;
-        if ((rc = ik_lm_forward(s, tokens + i, T, lg, d)) != 0)
-            break;
-        for (int t = 0; t < T; t++)
-            if (tokens[i + t + 1] < 0 || tokens[i + t + 1] >= c->V)
-                rc = ik_diag_set(d, IK_EVALIDATE, "token %d at position %d is outside the vocabulary "
-                                 "[0, %d)", tokens[i + t + 1], i + t + 1, c->V);
-        if (rc == 0) {
-            ik_softmax_xent_fwd(logprob + i, lg, tokens + i + 1, T, c->V);
-            for (int t = 0; t < T; t++)
-                logprob[i + t] = -logprob[i + t];
+        return -ENOMEM;
+    int rc = score_run(s, tokens, tokens + 1, n - 1, logprob, lg, 0, d);
+    free(lg);
+    return rc;
+}
+
+int ik_lm_score_continuations(struct ik_lm_state *s, const int *prefix, int n_prefix,
+                              const int *const *conts, const int *lens, int n, float **logprob,
+                              struct ik_diag *d)
+{
+    const struct ik_lm_config *c = &s->m->cfg;
+    if (n_prefix < 1)
+        return ik_diag_set(d, IK_EVALIDATE, "scoring continuations needs a prefix of at least one token");
+    for (int i = 0; i < n; i++)
+        if (lens[i] < 1)
+            return ik_diag_set(d, IK_EVALIDATE, "continuation %d is empty", i);
+    ik_lm_state_reset(s);
+    int rc = ik_lm_forward(s, prefix, n_prefix, NULL, d);
+    float *lg = rc == 0 ? chunk_logits(s, d) : NULL;
+    float *last = rc == 0 ? malloc((size_t)c->V * sizeof *last) : NULL;
+    if (rc == 0 && (lg == NULL || last == NULL))
+        rc = ik_diag_set(d, -ENOMEM, "out of memory for (%d, %d) logits", s->C, c->V);
+    if (rc == 0)
+        memcpy(last, s->logits, (size_t)c->V * sizeof *last);
+    for (int i = 0; i < n && rc == 0; i++) {
+        /* The first token from the prefix's last logits, the rest after it. */
+        ik_lm_state_truncate(s, n_prefix);
+        if (conts[i][0] < 0 || conts[i][0] >= c->V) {
+            rc = ik_diag_set(d, IK_EVALIDATE, "token %d at position %d is outside the vocabulary "
+                             "[0, %d)", conts[i][0], n_prefix, c->V);
+        } else {
+            ik_softmax_xent_fwd(logprob[i], last, conts[i], 1, c->V);
+            logprob[i][0] = -logprob[i][0];
+            rc = score_run(s, conts[i], conts[i] + 1, lens[i] - 1, logprob[i] + 1, lg, n_prefix, d);
         }
+        if (rc != 0)
+            ik_diag_prefix(d, "continuation %d: ", i);
     }
     free(lg);
+    free(last);
     return rc;
 }

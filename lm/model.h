@@ -145,4 +145,17 @@ int ik_lm_generate_greedy(struct ik_lm_state *s, const int *prompt, int n_prompt
  * logprob[i] = log p(tokens[i+1] | tokens[0..i]) for i < n-1. logprob: (n-1). */
 int ik_lm_score(struct ik_lm_state *s, const int *tokens, int n, float *logprob, struct ik_diag *d);
 
+/* Several continuations of one prefix, as for a multiple-choice question:
+ * resets s, runs prefix (n_prefix >= 1 tokens) once, then for each
+ * continuation i (lens[i] >= 1 tokens) truncates the cache back to the prefix
+ * and writes logprob[i][j] = log p(conts[i][j] | prefix, conts[i][0..j)),
+ * j < lens[i]. These are ik_lm_score's numbers on prefix + conts[i] (its
+ * entries from n_prefix - 1 on) up to fp32 rounding: the tokens are cut into
+ * other chunks, so the projections may sum in another order (a test holds
+ * them within 1e-5). Fails as ik_lm_forward, the message prefixed
+ * "continuation <i>: ". */
+int ik_lm_score_continuations(struct ik_lm_state *s, const int *prefix, int n_prefix,
+                              const int *const *conts, const int *lens, int n, float **logprob,
+                              struct ik_diag *d);
+
 #endif

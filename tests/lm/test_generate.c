@@ -296,3 +296,45 @@ Test(lm_generate, forward_batch_refusals)
     ik_lm_batch_free(b);
     close_stories(&f);
 }
+
+/* Five continuations after one question score as ik_lm_score on the whole
+ * text (within fp32 rounding of the other chunking), with the prefix run
+ * once; a prefix longer than the state's 64-token chunk included. */
+Test(lm_generate, score_continuations_equal_whole_texts)
+{
+    struct fixture f = open_stories();
+    struct ik_diag d = IK_DIAG_INIT;
+    int bos = 1, story[129], whole[160];
+    struct ik_lm_gen_opts o = {128, 0.0f, 1.0f, 0, 0, NULL, 0};
+    cr_assert_eq(ik_lm_generate(f.s, f.t, &bos, 1, &o, story + 1, NULL, &d), 128);
+    story[0] = 1;
+    static const int P[] = {1, 9, 100}, clen[5] = {1, 3, 7, 2, 12};
+    int c[5][12];
+    const int *conts[5];
+    float lp[5][12], *lps[5], ref[160];
+    for (int i = 0; i < 5; i++) {
+        for (int j = 0; j < clen[i]; j++)
+            c[i][j] = story[(11 * i + 3 * j + 5) % 129];
+        conts[i] = c[i];
+        lps[i] = lp[i];
+    }
+    for (size_t p = 0; p < sizeof P / sizeof *P; p++) {
+        cr_assert_eq(ik_lm_score_continuations(f.s, story, P[p], conts, clen, 5, lps, &d), 0, "%s",
+                     ik_diag_message(&d));
+        for (int i = 0; i < 5; i++) {
+            memcpy(whole, story, sizeof(int) * (size_t)P[p]);
+            memcpy(whole + P[p], c[i], sizeof(int) * (size_t)clen[i]);
+            cr_assert_eq(ik_lm_score(f.s, whole, P[p] + clen[i], ref, &d), 0);
+            for (int j = 0; j < clen[i]; j++)
+                cr_assert(fabsf(lp[i][j] - ref[P[p] - 1 + j]) <= 1e-5f * (1 + fabsf(ref[P[p] - 1 + j])),
+                          "prefix %d, continuation %d, token %d: %.8g, whole text %.8g", P[p], i, j,
+                          (double)lp[i][j], (double)ref[P[p] - 1 + j]);
+        }
+    }
+    c[3][1] = 512;
+    cr_assert_lt(ik_lm_score_continuations(f.s, story, 9, conts, clen, 5, lps, &d), 0);
+    cr_assert(strstr(ik_diag_message(&d), "continuation 3: token 512 at position 10 is outside"), "%s",
+              ik_diag_message(&d));
+    ik_diag_free(&d);
+    close_stories(&f);
+}
