@@ -20,7 +20,7 @@
 #include "kernels/cpu/simd.h"
 #include "kernels/kernels.h"
 
-enum { WROWS = 4, XROWS = 2 };
+enum { WROWS = 4, XROWS = 2 }; /* tile() is written for these */
 
 struct gemv {
     float *out;
@@ -29,31 +29,38 @@ struct gemv {
     int accumulate, N, In, Out;
 };
 
-/* out[n][o] for the XROWS input rows x0.., the WROWS weight rows w0.. */
-IK_VINLINE void tile(const struct gemv *g, const float *const *xr, const float *const *wr,
-                     float acc_out[XROWS][WROWS])
+/* The dot products of input rows x0, x1 with weight rows w[0..3], into
+ * r[a][b]. Written out by hand, not as loops over arrays: GCC kept arrays of
+ * accumulators in memory (measured: a store per FMA). */
+IK_VINLINE void tile(int In, const float *x0, const float *x1, const float *const *w,
+                     float r[XROWS][WROWS])
 {
-    int In = g->In, full = In / IK_VL * IK_VL;
-    ik_vf acc[XROWS][WROWS];
-    for (int a = 0; a < XROWS; a++)
-        for (int b = 0; b < WROWS; b++)
-            acc[a][b] = (ik_vf){0};
+    int full = In / IK_VL * IK_VL;
+    const float *w0 = w[0], *w1 = w[1], *w2 = w[2], *w3 = w[3];
+    ik_vf a00 = {0}, a01 = {0}, a02 = {0}, a03 = {0}, a10 = {0}, a11 = {0}, a12 = {0}, a13 = {0};
     for (int i = 0; i < full; i += IK_VL) {
-        ik_vf xv[XROWS], wv[WROWS];
-        for (int a = 0; a < XROWS; a++)
-            memcpy(&xv[a], xr[a] + i, sizeof xv[a]);
-        for (int b = 0; b < WROWS; b++)
-            memcpy(&wv[b], wr[b] + i, sizeof wv[b]);
-        for (int a = 0; a < XROWS; a++)
-            for (int b = 0; b < WROWS; b++)
-                ik_vfma(&acc[a][b], &xv[a], &wv[b]);
+        ik_vf u, v, p0, p1, p2, p3;
+        memcpy(&u, x0 + i, sizeof u);
+        memcpy(&v, x1 + i, sizeof v);
+        memcpy(&p0, w0 + i, sizeof p0);
+        memcpy(&p1, w1 + i, sizeof p1);
+        memcpy(&p2, w2 + i, sizeof p2);
+        memcpy(&p3, w3 + i, sizeof p3);
+        ik_vfma(&a00, &u, &p0);
+        ik_vfma(&a01, &u, &p1);
+        ik_vfma(&a02, &u, &p2);
+        ik_vfma(&a03, &u, &p3);
+        ik_vfma(&a10, &v, &p0);
+        ik_vfma(&a11, &v, &p1);
+        ik_vfma(&a12, &v, &p2);
+        ik_vfma(&a13, &v, &p3);
     }
-    for (int a = 0; a < XROWS; a++)
-        for (int b = 0; b < WROWS; b++) {
-            float s = ik_vsum(&acc[a][b]);
-            for (int i = full; i < In; i++)
-                s = fmaf(xr[a][i], wr[b][i], s);
-            acc_out[a][b] = s;
+    r[0][0] = ik_vsum(&a00), r[0][1] = ik_vsum(&a01), r[0][2] = ik_vsum(&a02), r[0][3] = ik_vsum(&a03);
+    r[1][0] = ik_vsum(&a10), r[1][1] = ik_vsum(&a11), r[1][2] = ik_vsum(&a12), r[1][3] = ik_vsum(&a13);
+    for (int b = 0; b < WROWS; b++)
+        for (int i = full; i < In; i++) {
+            r[0][b] = fmaf(x0[i], w[b][i], r[0][b]);
+            r[1][b] = fmaf(x1[i], w[b][i], r[1][b]);
         }
 }
 
@@ -68,11 +75,9 @@ IK_VINLINE void blocks_body(void *ctx, size_t lo, size_t hi)
             wr[b] = g->w + (size_t)(o0 + (b < no ? b : no - 1)) * g->In;
         for (int n0 = 0; n0 < g->N; n0 += XROWS) {
             int nn = g->N - n0 < XROWS ? g->N - n0 : XROWS;
-            const float *xr[XROWS];
-            for (int a = 0; a < XROWS; a++)
-                xr[a] = g->x + (size_t)(n0 + (a < nn ? a : nn - 1)) * g->In;
+            const float *x0 = g->x + (size_t)n0 * g->In, *x1 = x0 + (nn > 1 ? g->In : 0);
             float r[XROWS][WROWS];
-            tile(g, xr, wr, r);
+            tile(g->In, x0, x1, wr, r);
             for (int a = 0; a < nn; a++) {
                 float *o = g->out + (size_t)(n0 + a) * g->Out + o0;
                 for (int b = 0; b < no; b++) {
