@@ -29,7 +29,8 @@ struct ik_lm_state {
     float *logits;  /* (V) last position */
     int *posv;      /* (C) */
     const struct ik_lora *ad; /* borrowed adapter, or NULL */
-    float *lh;      /* (C, r) the adapter's bottleneck */
+    float *lh;      /* (C, lh_r) the adapter's bottleneck */
+    int lh_r;       /* the rank lh was sized for */
     float *mem;     /* private: the one allocation */
 };
 
@@ -114,6 +115,7 @@ static void use_adapter(struct ik_lm_state *s, const struct ik_lora *a)
 {
     free(s->lh);
     s->lh = a ? ik_xmalloc((size_t)s->C * a->cfg.r * sizeof *s->lh) : NULL;
+    s->lh_r = a ? a->cfg.r : 0;
     s->ad = a;
 }
 
@@ -300,8 +302,9 @@ int ik_lm_forward_batch(struct ik_lm_batch *b, struct ik_lm_state *const *seqs, 
     int rc = check_batch(b, seqs, tokens, n, d);
     if (rc != 0)
         return rc;
-    if (b->w->ad != seqs[0]->ad)
-        use_adapter(b->w, seqs[0]->ad);
+    const struct ik_lora *a = seqs[0]->ad;
+    if (b->w->ad != a || (a && a->cfg.r != b->w->lh_r)) /* another adapter at the same address */
+        use_adapter(b->w, a);
     int len[IK_LM_MAX_BATCH];
     for (int i = 0; i < n; i++)
         len[i] = 1;

@@ -12,8 +12,9 @@
  * one element at a time. That order is the same whatever N, the block an
  * output falls in, and the thread that runs it, so a row's result has the
  * same bits alone or beside others (batched decoding equals one-at-a-time
- * decoding bit for bit) and on any number of threads. Missing rows of a last
- * block are computed on a duplicate pointer and not stored. */
+ * decoding bit for bit) and on any number of threads. Missing weight rows of
+ * a last block are computed on a duplicate pointer and not stored; an odd
+ * last input row takes tile1, the same order for one row. */
 #include <stddef.h>
 
 #include "kernels/cpu/parallel.h"
@@ -64,6 +65,31 @@ IK_VINLINE void tile(int In, const float *x0, const float *x1, const float *cons
         }
 }
 
+/* tile() for one input row (the last of an odd count, or a single generated
+ * token), in the same order, so its results have the same bits. */
+IK_VINLINE void tile1(int In, const float *x0, const float *const *w, float r[WROWS])
+{
+    int full = In / IK_VL * IK_VL;
+    const float *w0 = w[0], *w1 = w[1], *w2 = w[2], *w3 = w[3];
+    ik_vf a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+    for (int i = 0; i < full; i += IK_VL) {
+        ik_vf u, p0, p1, p2, p3;
+        memcpy(&u, x0 + i, sizeof u);
+        memcpy(&p0, w0 + i, sizeof p0);
+        memcpy(&p1, w1 + i, sizeof p1);
+        memcpy(&p2, w2 + i, sizeof p2);
+        memcpy(&p3, w3 + i, sizeof p3);
+        ik_vfma(&a0, &u, &p0);
+        ik_vfma(&a1, &u, &p1);
+        ik_vfma(&a2, &u, &p2);
+        ik_vfma(&a3, &u, &p3);
+    }
+    r[0] = ik_vsum(&a0), r[1] = ik_vsum(&a1), r[2] = ik_vsum(&a2), r[3] = ik_vsum(&a3);
+    for (int b = 0; b < WROWS; b++)
+        for (int i = full; i < In; i++)
+            r[b] = fmaf(x0[i], w[b][i], r[b]);
+}
+
 /* Blocks lo..hi-1 of WROWS outputs, for every input row. */
 IK_VINLINE void blocks_body(void *ctx, size_t lo, size_t hi)
 {
@@ -75,9 +101,12 @@ IK_VINLINE void blocks_body(void *ctx, size_t lo, size_t hi)
             wr[b] = g->w + (size_t)(o0 + (b < no ? b : no - 1)) * g->In;
         for (int n0 = 0; n0 < g->N; n0 += XROWS) {
             int nn = g->N - n0 < XROWS ? g->N - n0 : XROWS;
-            const float *x0 = g->x + (size_t)n0 * g->In, *x1 = x0 + (nn > 1 ? g->In : 0);
+            const float *x0 = g->x + (size_t)n0 * g->In;
             float r[XROWS][WROWS];
-            tile(g->In, x0, x1, wr, r);
+            if (nn == 2)
+                tile(g->In, x0, x0 + g->In, wr, r);
+            else
+                tile1(g->In, x0, wr, r[0]);
             for (int a = 0; a < nn; a++) {
                 float *o = g->out + (size_t)(n0 + a) * g->Out + o0;
                 for (int b = 0; b < no; b++) {

@@ -30,7 +30,8 @@ case $err in *"no-such-adapter/adapter_config.json"*) ;; *) fail "missing adapte
 
 text="Once upon a time, there was a little girl named Lily. She loved to play outside."
 out=$("$ikada" lm score --model "$bin" "$text" | tail -n 1) || fail "score exited $?"
-[ "$out" = "mean_nll 0.280311 over 26 tokens" ] || fail "score printed '$out'"
+# The golden mean is 0.28031 (1e-4 relative); the sixth digit is fp32 rounding of the kernels.
+case $out in "mean_nll 0.28031"[0-9]" over 26 tokens") ;; *) fail "score printed '$out'" ;; esac
 out=$("$ikada" lm score --json --model "$hf" "$text") || fail "score --json exited $?"
 case $out in *'"mean_nll":0.2803'*) ;; *) fail "score --json printed '$out'" ;; esac
 
