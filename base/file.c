@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -371,4 +372,13 @@ int ik_copy_file_atomic(const char *src, const char *dst, mode_t mode, struct ik
         ik_tmp_abort(out, tmp);
     free(tmp);
     return rc;
+}
+
+void ik_map_drop(const void *p, size_t n)
+{
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE), lo = (uintptr_t)p, hi = lo + n;
+    lo = (lo + page - 1) / page * page;
+    hi = hi / page * page;
+    if (hi > lo)
+        madvise((void *)lo, hi - lo, MADV_DONTNEED);
 }

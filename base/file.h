@@ -35,6 +35,13 @@ int ik_read_file(const char *path, char **data, size_t *len, struct ik_diag *d);
 /* rm -rf; ignores ENOENT. Returns 0 or -errno. */
 int ik_remove_tree(const char *path);
 
+/* Drops the resident pages wholly inside [p, p + n) of a read-only file
+ * mapping (MADV_DONTNEED): a loader that has copied a tensor out of its file
+ * calls it, so that the mapped file and the copy are not both resident
+ * (which doubled a model's peak memory). A later read of the range faults
+ * the pages in again from the file; nothing else changes. */
+void ik_map_drop(const void *p, size_t n);
+
 /* The streaming temporary-file primitives behind ik_write_atomic, for writers
  * that stream (ik_cas_put_file, the srcmemo). */
 /* Creates a new, unique temporary file in tmp_dir (name from the pid, a

@@ -30,6 +30,7 @@
 #include "lm/lora.h"
 #include "lm/model.h"
 #include "lm/train.h"
+#include "bench/qwen_shape.h"
 
 static double now(void)
 {
@@ -328,51 +329,6 @@ static void bench_model(const char *name, const char *shape, struct ik_lm_model 
     ik_lora_free(a);
 }
 
-/* A model of Qwen2.5-0.5B's shape (its config.json's fields) with weights
- * uniform in [-0.02, 0.02) and unit norms. Zero-mean weights matter: with
- * same-signed ones the residual stream grows to ~1e5, the gradients shrink
- * to subnormal floats and the backward GEMMs slow down several-fold. */
-static struct ik_lm_model *qwen_shape(void)
-{
-    struct ik_diag d = IK_DIAG_INIT;
-    char dir[] = "/tmp/ikada-lm-bench-XXXXXX";
-    char path[64];
-    if (mkdtemp(dir) == NULL) {
-        perror("lm_bench: mkdtemp");
-        exit(1);
-    }
-    snprintf(path, sizeof path, "%s/config.json", dir);
-    FILE *f = fopen(path, "w");
-    if (f == NULL) {
-        perror(path);
-        exit(1);
-    }
-    fputs("{\"architectures\": [\"Qwen2ForCausalLM\"], \"hidden_size\": 896, \"intermediate_size\": 4864,"
-          " \"num_hidden_layers\": 24, \"num_attention_heads\": 14, \"num_key_value_heads\": 2,"
-          " \"vocab_size\": 151936, \"max_position_embeddings\": 32768, \"rms_norm_eps\": 1e-06,"
-          " \"rope_theta\": 1000000.0, \"tie_word_embeddings\": true, \"hidden_act\": \"silu\","
-          " \"bos_token_id\": 151643, \"eos_token_id\": 151645, \"use_sliding_window\": false}", f);
-    fclose(f);
-    struct ik_lm_config c;
-    struct ik_lm_model *m;
-    int rc = ik_lm_config_load(&c, path, &d);
-    unlink(path);
-    rmdir(dir);
-    if (rc || ik_lm_model_new(&m, &c, &d))
-        die(&d);
-    unsigned s = 1;
-    for (size_t i = 0; i < m->n_params; i++) {
-        s = s * 1664525u + 1013904223u;
-        m->embed[i] = ((float)(s >> 8) / 8388608.0f - 1.0f) * 0.02f; /* 24 bits: [-1, 1) */
-    }
-    for (int i = 0; i < c.D; i++) {
-        for (int l = 0; l < c.L; l++)
-            m->layers[l].attn_norm[i] = m->layers[l].ffn_norm[i] = 1.0f;
-        m->final_norm[i] = 1.0f;
-    }
-    return m;
-}
-
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -390,7 +346,7 @@ int main(int argc, char **argv)
 
     const char *seq_env = getenv("LM_BENCH_SEQ");
     int seq = seq_env ? (int)strtol(seq_env, NULL, 10) : 512;
-    m = qwen_shape();
+    m = ik_bench_qwen_shape();
     bench_model("Qwen2.5-0.5B shape (random)", "qwen2.5-0.5b", m, seq, 3, 16, 1);
     ik_lm_model_free(m);
 

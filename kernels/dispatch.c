@@ -6,6 +6,7 @@
 #include "kernels/kernels.h"
 
 _Static_assert((int)IK_ATT_ROWS == (int)IK_CPU_ATT_ROWS, "the attention scratch sizes of lm/ and the CPU");
+_Static_assert((int)IK_GEMV_ROWS == (int)IK_CPU_GEMV_ROWS, "the few-row projections of lm/ and the CPU");
 
 /* One backend: an entry point per op, with the signatures of kernels.h. */
 struct ops {

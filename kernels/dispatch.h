@@ -47,6 +47,11 @@ const char *ik_kernels_backend_name(enum ik_kernels_backend b);
  * backend (ik_cpu_attention_fwd/_bwd); equal to IK_CPU_ATT_ROWS. */
 enum { IK_ATT_ROWS = 128 };
 
+/* Rows up to which matmul and the LoRA branch take the few-row projections
+ * (ik_cpu_gemv), where a row's result does not depend on the other rows;
+ * equal to IK_CPU_GEMV_ROWS. */
+enum { IK_GEMV_ROWS = 16 };
+
 /* ---- forward (contracts: ik_cpu_<op>_fwd in kernels/kernels.h) ---- */
 void ik_matmul_fwd(float *out, const float *x, const float *w, const float *bias, int N, int In,
                    int Out);

@@ -21,9 +21,26 @@ extern "C" {
 #endif
 
 /* out = x @ w^T (+ bias): a PyTorch nn.Linear. out: (N,Out); x: (N,In); w: (Out,In);
- * bias: (Out) or NULL. Uses cblas_sgemm. */
+ * bias: (Out) or NULL. Uses cblas_sgemm, or ik_cpu_gemv for N <= IK_CPU_GEMV_ROWS
+ * where the CPU has FMA. */
 void ik_cpu_matmul_fwd(float *out, const float *x, const float *w, const float *bias, int N, int In,
                        int Out);
+
+/* The projections of a few rows, bound by the weight reads: for each n < N,
+ * o < Out: out[n][o] = (accumulate ? out[n][o] : 0) + (alpha * dot(x[n], w[o])
+ * + (bias ? bias[o] : 0)). out: (N,Out); x: (N,In); w: (Out,In); bias: (Out)
+ * or NULL. Each dot product is formed in one fixed order (16-lane fused
+ * multiply-adds over the full vectors, a fixed tree, then the tail), whatever
+ * N and the thread count: a row gets the same bits alone as in a batch.
+ * Threaded over blocks of 4 outputs. Needs FMA (AVX2+FMA or AVX-512):
+ * ik_cpu_gemv_available() says whether this CPU runs it; callers fall back to
+ * sgemm otherwise. ik_cpu_matmul_fwd and ik_cpu_lora_fwd use it for N <=
+ * IK_CPU_GEMV_ROWS, so a generated token, or a batch of up to 16 (one per
+ * sequence), gives the same bits either way. */
+enum { IK_CPU_GEMV_ROWS = 16 };
+void ik_cpu_gemv(float *out, const float *x, const float *w, const float *bias, float alpha,
+                 int accumulate, int N, int In, int Out);
+int ik_cpu_gemv_available(void);
 
 /* RMSNorm: out[n] = x[n] / sqrt(mean(x[n]^2) + eps) * w. out, x: (N,C) where C
  * is D (layer norms) or hd (Qwen3 q/k norms); w: (C); rstd: (N) receives the
@@ -105,7 +122,8 @@ void ik_cpu_softmax_xent_bwd(float *dlogits, const float *logits, const int *tar
 void ik_cpu_softmax_xent_fwd_bwd(float *nll, float *dlogits, const float *logits, const int *targets,
                                  const float *dnll, int N, int V);
 
-/* The LoRA branch of a projection: h = x @ A^T; out += scale * h @ B^T.
+/* The LoRA branch of a projection: h = x @ A^T; out += scale * h @ B^T
+ * (ik_cpu_gemv for N <= IK_CPU_GEMV_ROWS, as ik_cpu_matmul_fwd).
  * x: (N,In) (the caller applies dropout first); A: (R,In); B: (Out,R);
  * h: (N,R) written (the backward needs it); out: (N,Out) accumulated. */
 void ik_cpu_lora_fwd(float *out, float *h, const float *x, const float *A, const float *B,

@@ -1,7 +1,9 @@
 /* lm/forward.c - the CPU forward pass with a KV cache, greedy decoding
  * and teacher-forced scoring (see model.h). Each chunk of tokens goes through
  * the layers as whole matrices, so the projections are sgemm calls; the
- * attention reads the cache, which holds K and V after RoPE. */
+ * attention reads the cache, which holds K and V after RoPE. A batched step
+ * is the same pass over one row per sequence: the rows share the projections
+ * and each attends to its own cache. */
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -27,25 +29,26 @@ struct ik_lm_state {
     float *logits;  /* (V) last position */
     int *posv;      /* (C) */
     const struct ik_lora *ad; /* borrowed adapter, or NULL */
-    float *lh;      /* (C, r) the adapter's bottleneck */
+    float *lh;      /* (C, lh_r) the adapter's bottleneck */
+    int lh_r;       /* the rank lh was sized for */
     float *mem;     /* private: the one allocation */
 };
 
-int ik_lm_state_new(struct ik_lm_state **out, const struct ik_lm_model *m, int max_seq,
-                    int max_chunk, struct ik_diag *d)
+/* A state with a cache of S positions (0: none, a batch's scratch), chunk
+ * scratch of C rows and room for the logits of n_logits rows. */
+static int state_alloc(struct ik_lm_state **out, const struct ik_lm_model *m, int S, int C,
+                       int n_logits, struct ik_diag *d)
 {
     const struct ik_lm_config *c = &m->cfg;
-    if (max_seq <= 0 || max_chunk <= 0)
-        return ik_diag_set(d, IK_EVALIDATE, "state needs max_seq > 0 and max_chunk > 0");
     struct ik_lm_state *s = ik_xcalloc(1, sizeof *s);
     s->m = m;
-    s->S = max_seq;
-    s->C = max_chunk < max_seq ? max_chunk : max_seq;
-    size_t S = (size_t)s->S, C = (size_t)s->C, hd = (size_t)c->head_dim;
+    s->S = S;
+    s->C = C;
+    size_t Sz = (size_t)S, Cz = (size_t)C, hd = (size_t)c->head_dim;
     size_t qw = (size_t)c->H * hd, kw = (size_t)c->K * hd;
-    size_t sizes[] = {(size_t)c->L * S * kw, (size_t)c->L * S * kw, C * c->D, C * c->D, C * qw, C * kw,
-                      C * kw, C * qw, C * c->D, C * c->F, C * c->F,
-                      (C < IK_ATT_ROWS ? C : IK_ATT_ROWS) * S, (size_t)c->V};
+    size_t sizes[] = {(size_t)c->L * Sz * kw, (size_t)c->L * Sz * kw, Cz * c->D, Cz * c->D, Cz * qw,
+                      Cz * kw, Cz * kw, Cz * qw, Cz * c->D, Cz * c->F, Cz * c->F,
+                      (Cz < IK_ATT_ROWS ? Cz : IK_ATT_ROWS) * Sz, (size_t)n_logits * c->V};
     float **ptrs[] = {&s->kc, &s->vc, &s->x, &s->xn, &s->q, &s->k, &s->v, &s->att, &s->proj,
                       &s->gate, &s->up, &s->scores, &s->logits};
     size_t total = 0;
@@ -55,16 +58,24 @@ int ik_lm_state_new(struct ik_lm_state **out, const struct ik_lm_model *m, int m
     if (s->mem == NULL) {
         free(s);
         return ik_diag_set(d, -ENOMEM, "inference state for %d positions needs %.2f GiB, which could "
-                           "not be allocated", max_seq, (double)total * sizeof(float) / (1 << 30));
+                           "not be allocated", S, (double)total * sizeof(float) / (1 << 30));
     }
     total = 0;
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
         *ptrs[i] = s->mem + total;
         total += sizes[i];
     }
-    s->posv = ik_xmalloc(C * sizeof *s->posv);
+    s->posv = ik_xmalloc(Cz * sizeof *s->posv);
     *out = s;
     return 0;
+}
+
+int ik_lm_state_new(struct ik_lm_state **out, const struct ik_lm_model *m, int max_seq,
+                    int max_chunk, struct ik_diag *d)
+{
+    if (max_seq <= 0 || max_chunk <= 0)
+        return ik_diag_set(d, IK_EVALIDATE, "state needs max_seq > 0 and max_chunk > 0");
+    return state_alloc(out, m, max_seq, max_chunk < max_seq ? max_chunk : max_seq, 1, d);
 }
 
 void ik_lm_state_free(struct ik_lm_state *s)
@@ -79,13 +90,34 @@ void ik_lm_state_free(struct ik_lm_state *s)
 
 void ik_lm_state_reset(struct ik_lm_state *s) { s->pos = 0; }
 
+void ik_lm_state_truncate(struct ik_lm_state *s, int pos)
+{
+    if (pos >= 0 && pos < s->pos)
+        s->pos = pos;
+}
+
+const struct ik_lm_model *ik_lm_state_model(const struct ik_lm_state *s) { return s->m; }
+
+const struct ik_lora *ik_lm_state_adapter(const struct ik_lm_state *s) { return s->ad; }
+
 int ik_lm_state_pos(const struct ik_lm_state *s) { return s->pos; }
 
 int ik_lm_state_capacity(const struct ik_lm_state *s) { return s->S; }
 
+int ik_lm_state_chunk(const struct ik_lm_state *s) { return s->C; }
+
 const struct ik_lm_config *ik_lm_state_config(const struct ik_lm_state *s) { return &s->m->cfg; }
 
 const float *ik_lm_state_logits(const struct ik_lm_state *s) { return s->logits; }
+
+/* Sets a as s's adapter with a bottleneck scratch of s->C rows. */
+static void use_adapter(struct ik_lm_state *s, const struct ik_lora *a)
+{
+    free(s->lh);
+    s->lh = a ? ik_xmalloc((size_t)s->C * a->cfg.r * sizeof *s->lh) : NULL;
+    s->lh_r = a ? a->cfg.r : 0;
+    s->ad = a;
+}
 
 int ik_lm_state_set_adapter(struct ik_lm_state *s, const struct ik_lora *a, struct ik_diag *d)
 {
@@ -99,9 +131,7 @@ int ik_lm_state_set_adapter(struct ik_lm_state *s, const struct ik_lora *a, stru
                            "(q_proj %d -> %d, gate_proj -> %d; the model has %d -> %d, -> %d)",
                            a->mod[IK_LORA_Q].in, a->mod[IK_LORA_Q].out, a->mod[IK_LORA_GATE].out, c->D,
                            c->H * c->head_dim, c->F);
-    free(s->lh);
-    s->lh = a ? ik_xmalloc((size_t)s->C * a->cfg.r * sizeof *s->lh) : NULL;
-    s->ad = a;
+    use_adapter(s, a);
     return 0;
 }
 
@@ -115,53 +145,78 @@ static void proj(struct ik_lm_state *s, int l, int t, float *out, const float *x
         ik_lora_fwd(out, s->lh, x, md->A, md->B, s->ad->scale, T, In, Out, s->ad->cfg.r);
 }
 
-/* One chunk of T <= C tokens at positions s->pos.. ; logits: (T,V) or NULL. */
-static void forward_chunk(struct ik_lm_state *s, const int *tokens, int T, float *logits)
+/* Runs T <= w->C rows through the network on w's scratch (w->ad the
+ * adapter): seq[i] (i < nseq) owns the next len[i] rows, its tokens at its
+ * positions seq[i]->pos.. and its own cache, and the rows of all sequences
+ * share every projection (one GEMM of T rows). logits: (T,V) for every row,
+ * or NULL: then only each sequence's last row is projected, into w->logits
+ * (nseq, V) when w is not the sequence itself. Either way each sequence's
+ * last logits end in seq[i]->logits, and its position advances. */
+static void forward_rows(struct ik_lm_state *w, struct ik_lm_state *const *seq, const int *len,
+                         int nseq, const int *tokens, int T, float *logits)
 {
-    const struct ik_lm_model *m = s->m;
+    const struct ik_lm_model *m = w->m;
     const struct ik_lm_config *c = &m->cfg;
     int D = c->D, F = c->F, hd = c->head_dim, qw = c->H * hd, kw = c->K * hd;
-    for (int t = 0; t < T; t++) {
-        memcpy(s->x + (size_t)t * D, m->embed + (size_t)tokens[t] * D, (size_t)D * sizeof(float));
-        s->posv[t] = s->pos + t;
-    }
+    for (int i = 0, t = 0; i < nseq; i++)
+        for (int j = 0; j < len[i]; j++, t++) {
+            memcpy(w->x + (size_t)t * D, m->embed + (size_t)tokens[t] * D, (size_t)D * sizeof(float));
+            w->posv[t] = seq[i]->pos + j;
+        }
     for (int l = 0; l < c->L; l++) {
         const struct ik_lm_layer *y = &m->layers[l];
-        float *kc = s->kc + (size_t)l * s->S * kw, *vc = s->vc + (size_t)l * s->S * kw;
-        ik_rmsnorm_fwd(s->xn, NULL, s->x, y->attn_norm, T, D, c->norm_eps);
-        proj(s, l, IK_LORA_Q, s->q, s->xn, y->wq, y->bq, T, D, qw);
-        proj(s, l, IK_LORA_K, s->k, s->xn, y->wk, y->bk, T, D, kw);
-        proj(s, l, IK_LORA_V, vc + (size_t)s->pos * kw, s->xn, y->wv, y->bv, T, D, kw);
+        ik_rmsnorm_fwd(w->xn, NULL, w->x, y->attn_norm, T, D, c->norm_eps);
+        proj(w, l, IK_LORA_Q, w->q, w->xn, y->wq, y->bq, T, D, qw);
+        proj(w, l, IK_LORA_K, w->k, w->xn, y->wk, y->bk, T, D, kw);
+        proj(w, l, IK_LORA_V, w->v, w->xn, y->wv, y->bv, T, D, kw);
         if (y->q_norm) {
-            ik_rmsnorm_fwd(s->q, NULL, s->q, y->q_norm, T * c->H, hd, c->norm_eps);
-            ik_rmsnorm_fwd(s->k, NULL, s->k, y->k_norm, T * c->K, hd, c->norm_eps);
+            ik_rmsnorm_fwd(w->q, NULL, w->q, y->q_norm, T * c->H, hd, c->norm_eps);
+            ik_rmsnorm_fwd(w->k, NULL, w->k, y->k_norm, T * c->K, hd, c->norm_eps);
         }
-        ik_rope_fwd(s->q, s->posv, m->inv_freq, T, c->H, hd);
-        ik_rope_fwd(s->k, s->posv, m->inv_freq, T, c->K, hd);
-        memcpy(kc + (size_t)s->pos * kw, s->k, (size_t)T * kw * sizeof(float));
-        ik_attention_fwd(s->att, s->q, kc, vc, T, s->pos, c->H, c->K, hd, c->sliding_window,
-                         s->scores);
-        proj(s, l, IK_LORA_O, s->proj, s->att, y->wo, y->bo, T, qw, D);
+        ik_rope_fwd(w->q, w->posv, m->inv_freq, T, c->H, hd);
+        ik_rope_fwd(w->k, w->posv, m->inv_freq, T, c->K, hd);
+        for (int i = 0, t = 0; i < nseq; t += len[i++]) {
+            struct ik_lm_state *s = seq[i];
+            size_t at = ((size_t)l * s->S + (size_t)s->pos) * kw, rows = (size_t)len[i] * kw;
+            memcpy(s->kc + at, w->k + (size_t)t * kw, rows * sizeof(float));
+            memcpy(s->vc + at, w->v + (size_t)t * kw, rows * sizeof(float));
+            ik_attention_fwd(w->att + (size_t)t * qw, w->q + (size_t)t * qw,
+                             s->kc + (size_t)l * s->S * kw, s->vc + (size_t)l * s->S * kw, len[i],
+                             s->pos, c->H, c->K, hd, c->sliding_window, s->scores);
+        }
+        proj(w, l, IK_LORA_O, w->proj, w->att, y->wo, y->bo, T, qw, D);
         for (size_t i = 0; i < (size_t)T * D; i++)
-            s->x[i] += s->proj[i];
-        ik_rmsnorm_fwd(s->xn, NULL, s->x, y->ffn_norm, T, D, c->norm_eps);
-        proj(s, l, IK_LORA_GATE, s->gate, s->xn, y->w_gate, NULL, T, D, F);
-        proj(s, l, IK_LORA_UP, s->up, s->xn, y->w_up, NULL, T, D, F);
-        ik_swiglu_fwd(s->gate, s->gate, s->up, T, F);
-        proj(s, l, IK_LORA_DOWN, s->proj, s->gate, y->w_down, NULL, T, F, D);
+            w->x[i] += w->proj[i];
+        ik_rmsnorm_fwd(w->xn, NULL, w->x, y->ffn_norm, T, D, c->norm_eps);
+        proj(w, l, IK_LORA_GATE, w->gate, w->xn, y->w_gate, NULL, T, D, F);
+        proj(w, l, IK_LORA_UP, w->up, w->xn, y->w_up, NULL, T, D, F);
+        ik_swiglu_fwd(w->gate, w->gate, w->up, T, F);
+        proj(w, l, IK_LORA_DOWN, w->proj, w->gate, y->w_down, NULL, T, F, D);
         for (size_t i = 0; i < (size_t)T * D; i++)
-            s->x[i] += s->proj[i];
+            w->x[i] += w->proj[i];
     }
+    size_t V = (size_t)c->V;
     if (logits) {
-        ik_rmsnorm_fwd(s->xn, NULL, s->x, m->final_norm, T, D, c->norm_eps);
-        ik_matmul_fwd(logits, s->xn, m->lm_head, NULL, T, D, c->V);
-        memcpy(s->logits, logits + (size_t)(T - 1) * c->V, (size_t)c->V * sizeof(float));
+        ik_rmsnorm_fwd(w->xn, NULL, w->x, m->final_norm, T, D, c->norm_eps);
+        ik_matmul_fwd(logits, w->xn, m->lm_head, NULL, T, D, c->V);
+        for (int i = 0, t = 0; i < nseq; i++) {
+            t += len[i];
+            memcpy(seq[i]->logits, logits + (size_t)(t - 1) * V, V * sizeof(float));
+        }
     } else {
-        /* Only the last row's logits are wanted: skip the (T,V) product. */
-        ik_rmsnorm_fwd(s->xn, NULL, s->x + (size_t)(T - 1) * D, m->final_norm, 1, D, c->norm_eps);
-        ik_matmul_fwd(s->logits, s->xn, m->lm_head, NULL, 1, D, c->V);
+        /* Only each sequence's last row's logits are wanted: skip the (T,V) product. */
+        for (int i = 0, t = 0; i < nseq; i++) {
+            t += len[i];
+            memcpy(w->proj + (size_t)i * D, w->x + (size_t)(t - 1) * D, (size_t)D * sizeof(float));
+        }
+        ik_rmsnorm_fwd(w->xn, NULL, w->proj, m->final_norm, nseq, D, c->norm_eps);
+        ik_matmul_fwd(w->logits, w->xn, m->lm_head, NULL, nseq, D, c->V);
+        for (int i = 0; i < nseq; i++)
+            if (seq[i] != w)
+                memcpy(seq[i]->logits, w->logits + (size_t)i * V, V * sizeof(float));
     }
-    s->pos += T;
+    for (int i = 0; i < nseq; i++)
+        seq[i]->pos += len[i];
 }
 
 int ik_lm_forward(struct ik_lm_state *s, const int *tokens, int n, float *logits, struct ik_diag *d)
@@ -178,8 +233,82 @@ int ik_lm_forward(struct ik_lm_state *s, const int *tokens, int n, float *logits
                                "[0, %d)", tokens[i], i, c->V);
     for (int i = 0; i < n; i += s->C) {
         int T = n - i < s->C ? n - i : s->C;
-        forward_chunk(s, tokens + i, T, logits ? logits + (size_t)i * c->V : NULL);
+        forward_rows(s, &s, &T, 1, tokens + i, T, logits ? logits + (size_t)i * c->V : NULL);
     }
+    return 0;
+}
+
+/* A batch's rows take the few-row projections, which give each row its bits alone. */
+_Static_assert((int)IK_LM_MAX_BATCH <= (int)IK_GEMV_ROWS, "batched steps beyond the gemv rows");
+
+struct ik_lm_batch {
+    struct ik_lm_state *w; /* scratch of B rows, no cache, (B, V) logits */
+};
+
+int ik_lm_batch_new(struct ik_lm_batch **out, const struct ik_lm_model *m, int B, struct ik_diag *d)
+{
+    if (B <= 0 || B > IK_LM_MAX_BATCH)
+        return ik_diag_set(d, IK_EVALIDATE, "a batch has 1 to %d rows (got %d)", IK_LM_MAX_BATCH, B);
+    struct ik_lm_batch *b = ik_xcalloc(1, sizeof *b);
+    int rc = state_alloc(&b->w, m, 0, B, B, d);
+    if (rc != 0) {
+        free(b);
+        return rc;
+    }
+    *out = b;
+    return 0;
+}
+
+void ik_lm_batch_free(struct ik_lm_batch *b)
+{
+    if (b == NULL)
+        return;
+    ik_lm_state_free(b->w);
+    free(b);
+}
+
+int ik_lm_batch_rows(const struct ik_lm_batch *b) { return b->w->C; }
+
+/* Why seqs cannot step together, as a diag, or 0. */
+static int check_batch(const struct ik_lm_batch *b, struct ik_lm_state *const *seqs, const int *tokens,
+                       int n, struct ik_diag *d)
+{
+    const struct ik_lm_config *c = &b->w->m->cfg;
+    if (n < 1 || n > b->w->C)
+        return ik_diag_set(d, IK_EVALIDATE, "a batched step of %d sequences does not fit a batch of "
+                           "%d rows", n, b->w->C);
+    for (int i = 0; i < n; i++) {
+        const struct ik_lm_state *s = seqs[i];
+        if (s->m != b->w->m || s->ad != seqs[0]->ad)
+            return ik_diag_set(d, IK_EVALIDATE, "sequence %d of the batch has another model or "
+                               "adapter than sequence 0", i);
+        if (s->pos >= s->S)
+            return ik_diag_set(d, IK_EVALIDATE, "sequence %d of the batch is full: %d of %d positions "
+                               "are in use", i, s->pos, s->S);
+        if (tokens[i] < 0 || tokens[i] >= c->V)
+            return ik_diag_set(d, IK_EVALIDATE, "token %d of sequence %d is outside the vocabulary "
+                               "[0, %d)", tokens[i], i, c->V);
+        for (int j = 0; j < i; j++)
+            if (seqs[j] == s)
+                return ik_diag_set(d, IK_EVALIDATE, "sequences %d and %d of the batch are the same "
+                                   "state", j, i);
+    }
+    return 0;
+}
+
+int ik_lm_forward_batch(struct ik_lm_batch *b, struct ik_lm_state *const *seqs, const int *tokens,
+                        int n, struct ik_diag *d)
+{
+    int rc = check_batch(b, seqs, tokens, n, d);
+    if (rc != 0)
+        return rc;
+    const struct ik_lora *a = seqs[0]->ad;
+    if (b->w->ad != a || (a && a->cfg.r != b->w->lh_r)) /* another adapter at the same address */
+        use_adapter(b->w, a);
+    int len[IK_LM_MAX_BATCH];
+    for (int i = 0; i < n; i++)
+        len[i] = 1;
+    forward_rows(b->w, seqs, len, n, tokens, n, NULL);
     return 0;
 }
 
@@ -223,31 +352,84 @@ int ik_lm_generate_greedy(struct ik_lm_state *s, const int *prompt, int n_prompt
     return n;
 }
 
-int ik_lm_score(struct ik_lm_state *s, const int *tokens, int n, float *logprob, struct ik_diag *d)
+/* Runs tokens[0..T) after what s holds, in chunks with their (C, V) logits in
+ * lg, and writes logprob[t] = log p(targets[t] | everything before). The
+ * targets are checked first. */
+static int score_run(struct ik_lm_state *s, const int *tokens, const int *targets, int T,
+                     float *logprob, float *lg, int at, struct ik_diag *d)
 {
     const struct ik_lm_config *c = &s->m->cfg;
+    for (int t = 0; t < T; t++)
+        if (targets[t] < 0 || targets[t] >= c->V)
+            return ik_diag_set(d, IK_EVALIDATE, "token %d at position %d is outside the vocabulary "
+                               "[0, %d)", targets[t], at + t + 1, c->V);
+    for (int i = 0; i < T; i += s->C) {
+        int n = T - i < s->C ? T - i : s->C;
+        int rc = ik_lm_forward(s, tokens + i, n, lg, d);
+        if (rc != 0)
+            return rc;
+        ik_softmax_xent_fwd(logprob + i, lg, targets + i, n, c->V);
+        for (int t = 0; t < n; t++)
+            logprob[i + t] = -logprob[i + t];
+    }
+    return 0;
+}
+
+/* One chunk's logits at a time keeps memory at (C, V), not (n, V). */
+static float *chunk_logits(const struct ik_lm_state *s, struct ik_diag *d)
+{
+    float *lg = malloc((size_t)s->C * s->m->cfg.V * sizeof *lg);
+    if (lg == NULL)
+        ik_diag_set(d, -ENOMEM, "out of memory for (%d, %d) logits", s->C, s->m->cfg.V);
+    return lg;
+}
+
+int ik_lm_score(struct ik_lm_state *s, const int *tokens, int n, float *logprob, struct ik_diag *d)
+{
     if (n < 2)
         return ik_diag_set(d, IK_EVALIDATE, "scoring needs at least two tokens");
     ik_lm_state_reset(s);
-    /* One chunk's logits at a time keeps memory at (C, V), not (n, V). */
-    float *lg = malloc((size_t)s->C * c->V * sizeof *lg);
+    float *lg = chunk_logits(s, d);
     if (lg == NULL)
-        return ik_diag_set(d, -ENOMEM, "out of memory for (%d, %d) logits", s->C, c->V);
-    int rc = 0;
-    for (int i = 0; i < n - 1 && rc == 0; i += s->C) {
-        int T = n - 1 - i < s->C ? n - 1 - i : s->C;
-        if ((rc = ik_lm_forward(s, tokens + i, T, lg, d)) != 0)
-            break;
-        for (int t = 0; t < T; t++)
-            if (tokens[i + t + 1] < 0 || tokens[i + t + 1] >= c->V)
-                rc = ik_diag_set(d, IK_EVALIDATE, "token %d at position %d is outside the vocabulary "
-                                 "[0, %d)", tokens[i + t + 1], i + t + 1, c->V);
-        if (rc == 0) {
-            ik_softmax_xent_fwd(logprob + i, lg, tokens + i + 1, T, c->V);
-            for (int t = 0; t < T; t++)
-                logprob[i + t] = -logprob[i + t];
+        return -ENOMEM;
+    int rc = score_run(s, tokens, tokens + 1, n - 1, logprob, lg, 0, d);
+    free(lg);
+    return rc;
+}
+
+int ik_lm_score_continuations(struct ik_lm_state *s, const int *prefix, int n_prefix,
+                              const int *const *conts, const int *lens, int n, float **logprob,
+                              struct ik_diag *d)
+{
+    const struct ik_lm_config *c = &s->m->cfg;
+    if (n_prefix < 1)
+        return ik_diag_set(d, IK_EVALIDATE, "scoring continuations needs a prefix of at least one token");
+    for (int i = 0; i < n; i++)
+        if (lens[i] < 1)
+            return ik_diag_set(d, IK_EVALIDATE, "continuation %d is empty", i);
+    ik_lm_state_reset(s);
+    int rc = ik_lm_forward(s, prefix, n_prefix, NULL, d);
+    float *lg = rc == 0 ? chunk_logits(s, d) : NULL;
+    float *last = rc == 0 ? malloc((size_t)c->V * sizeof *last) : NULL;
+    if (rc == 0 && (lg == NULL || last == NULL))
+        rc = ik_diag_set(d, -ENOMEM, "out of memory for (%d, %d) logits", s->C, c->V);
+    if (rc == 0)
+        memcpy(last, s->logits, (size_t)c->V * sizeof *last);
+    for (int i = 0; i < n && rc == 0; i++) {
+        /* The first token from the prefix's last logits, the rest after it. */
+        ik_lm_state_truncate(s, n_prefix);
+        if (conts[i][0] < 0 || conts[i][0] >= c->V) {
+            rc = ik_diag_set(d, IK_EVALIDATE, "token %d at position %d is outside the vocabulary "
+                             "[0, %d)", conts[i][0], n_prefix, c->V);
+        } else {
+            ik_softmax_xent_fwd(logprob[i], last, conts[i], 1, c->V);
+            logprob[i][0] = -logprob[i][0];
+            rc = score_run(s, conts[i], conts[i] + 1, lens[i] - 1, logprob[i] + 1, lg, n_prefix, d);
         }
+        if (rc != 0)
+            ik_diag_prefix(d, "continuation %d: ", i);
     }
     free(lg);
+    free(last);
     return rc;
 }

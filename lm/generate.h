@@ -6,10 +6,14 @@
  * top-p keeps the most probable tokens (ties broken by lower id) whose
  * cumulative probability first reaches top_p (at least one), renormalised;
  * one draw u = ik_prng_double() picks the token whose cumulative interval
- * holds u. temperature 0 is greedy (argmax, no draw). Batched prompts run as
- * a loop of single sequences through one state (CPU generation is bound by
- * the weight reads of each step either way); prompt i draws from seed + i,
- * so its result does not depend on the other prompts. */
+ * holds u. temperature 0 is greedy (argmax, no draw). Several prompts decode
+ * as a continuous batch: up to B sequences, each with its own KV cache, step
+ * together through one forward (ik_lm_forward_batch: the projections read
+ * every weight once per step for all of them, where one sequence at a time
+ * reads them once per token); a sequence that ends gives its slot to the
+ * next prompt. Prompt i draws from seed + i, and a row's logits have the
+ * same bits in a batch as alone (model.h), so each result does not depend on
+ * B or on the other prompts. */
 #ifndef IK_LM_GENERATE_H
 #define IK_LM_GENERATE_H
 
@@ -46,10 +50,22 @@ int ik_lm_generate(struct ik_lm_state *s, const struct ik_tok *tok, const int *p
 
 /* Several prompts: prompts[i] of lens[i] tokens; outs[i] (o->max_new each)
  * and counts[i] receive each result; stopped (n, optional) as above. Prompt i
- * samples with seed o->seed + i. Stops at the first failure. */
+ * samples with seed o->seed + i. Stops at the first failure (its message
+ * prefixed "prompt <i>: "). Runs ik_lm_generate_batched with batch
+ * IK_LM_GEN_BATCH. */
+enum { IK_LM_GEN_BATCH = 8 };
 int ik_lm_generate_batch(struct ik_lm_state *s, const struct ik_tok *tok, const int *const *prompts,
                          const int *lens, int n, const struct ik_lm_gen_opts *o, int **outs,
                          int *counts, int *stopped, struct ik_diag *d);
+
+/* As ik_lm_generate_batch, with up to `batch` (1 to IK_LM_MAX_BATCH of
+ * model.h) sequences decoding at once: s serves the first, and batch - 1
+ * more states of s's capacity, chunk and adapter are made for the call (each
+ * holds a KV cache of that capacity). Results equal ik_lm_generate on each
+ * prompt with seed o->seed + i, token for token. */
+int ik_lm_generate_batched(struct ik_lm_state *s, const struct ik_tok *tok, const int *const *prompts,
+                           const int *lens, int n, const struct ik_lm_gen_opts *o, int batch,
+                           int **outs, int *counts, int *stopped, struct ik_diag *d);
 
 /* The length of text up to (excluding) the earliest occurrence of any stop
  * string, or len when none occurs. */

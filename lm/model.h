@@ -89,10 +89,20 @@ struct ik_lora;
 int ik_lm_state_set_adapter(struct ik_lm_state *s, const struct ik_lora *a, struct ik_diag *d);
 /* Forgets the cached positions (a new sequence starts at position 0). */
 void ik_lm_state_reset(struct ik_lm_state *s);
+/* Forgets the cached positions from pos on (0 <= pos < the current count;
+ * otherwise nothing changes): the next forward continues at pos, so several
+ * continuations of one prefix reuse its cache. ik_lm_state_logits is not
+ * restored. */
+void ik_lm_state_truncate(struct ik_lm_state *s, int pos);
+/* The model and the adapter (or NULL) s runs with. */
+const struct ik_lm_model *ik_lm_state_model(const struct ik_lm_state *s);
+const struct ik_lora *ik_lm_state_adapter(const struct ik_lm_state *s);
 /* Number of positions in the cache. */
 int ik_lm_state_pos(const struct ik_lm_state *s);
-/* The cache's capacity (max_seq) and the model's config. */
+/* The cache's capacity (max_seq), the chunk (max_chunk, at most max_seq)
+ * and the model's config. */
 int ik_lm_state_capacity(const struct ik_lm_state *s);
+int ik_lm_state_chunk(const struct ik_lm_state *s);
 const struct ik_lm_config *ik_lm_state_config(const struct ik_lm_state *s);
 
 /* Appends n tokens to the sequence and runs them through the network, in
@@ -104,6 +114,26 @@ int ik_lm_forward(struct ik_lm_state *s, const int *tokens, int n, float *logits
 /* The last position's logits: (V), valid until the next forward. */
 const float *ik_lm_state_logits(const struct ik_lm_state *s);
 
+/* Batched decoding: one step of n sequences, each its own state (its own KV
+ * cache; all of the batch's model and with the same adapter), one token each
+ * at its own next position, run as one forward: every projection is a GEMM
+ * of n rows (kernels' gemv for up to IK_LM_MAX_BATCH rows, where a row gets
+ * the bits it gets alone, so this equals n calls of ik_lm_forward with one
+ * token, bit for bit, on CPUs with FMA), attention per sequence against its
+ * own cache. Afterwards ik_lm_state_logits(seqs[i]) is sequence i's next-token
+ * logits. The batch holds the scratch of its rows (no cache) and the (rows,
+ * V) logits; it belongs to one thread. Fails (IK_EVALIDATE, nothing changed)
+ * for n outside [1, rows], a sequence whose cache is full, a token outside
+ * [0,V), a state given twice, or states of another model or adapter. */
+enum { IK_LM_MAX_BATCH = 16 };
+struct ik_lm_batch;
+int ik_lm_batch_new(struct ik_lm_batch **out, const struct ik_lm_model *m, int rows,
+                    struct ik_diag *d);
+void ik_lm_batch_free(struct ik_lm_batch *b);
+int ik_lm_batch_rows(const struct ik_lm_batch *b);
+int ik_lm_forward_batch(struct ik_lm_batch *b, struct ik_lm_state *const *seqs, const int *tokens,
+                        int n, struct ik_diag *d);
+
 /* Greedy decoding: resets s, feeds prompt (n_prompt >= 1 tokens), then picks
  * the argmax up to max_new times, stopping after an EOS of the config when
  * stop_at_eos. out: (max_new) receives the new tokens; returns their count
@@ -114,5 +144,18 @@ int ik_lm_generate_greedy(struct ik_lm_state *s, const int *prompt, int n_prompt
 /* Teacher-forced scoring: resets s, runs tokens (n >= 2) and writes
  * logprob[i] = log p(tokens[i+1] | tokens[0..i]) for i < n-1. logprob: (n-1). */
 int ik_lm_score(struct ik_lm_state *s, const int *tokens, int n, float *logprob, struct ik_diag *d);
+
+/* Several continuations of one prefix, as for a multiple-choice question:
+ * resets s, runs prefix (n_prefix >= 1 tokens) once, then for each
+ * continuation i (lens[i] >= 1 tokens) truncates the cache back to the prefix
+ * and writes logprob[i][j] = log p(conts[i][j] | prefix, conts[i][0..j)),
+ * j < lens[i]. These are ik_lm_score's numbers on prefix + conts[i] (its
+ * entries from n_prefix - 1 on) up to fp32 rounding: the tokens are cut into
+ * other chunks, so the projections may sum in another order (a test holds
+ * them within 1e-5). Fails as ik_lm_forward, the message prefixed
+ * "continuation <i>: ". */
+int ik_lm_score_continuations(struct ik_lm_state *s, const int *prefix, int n_prefix,
+                              const int *const *conts, const int *lens, int n, float **logprob,
+                              struct ik_diag *d);
 
 #endif

@@ -19,6 +19,7 @@
 
 #include "base/buf.h"
 #include "base/diag.h"
+#include "base/file.h"
 #include "base/error.h"
 #include "base/xmalloc.h"
 #include "lm/chat_template.h"
@@ -373,7 +374,9 @@ static int load(const struct ik_gguf *g, struct ik_lm_model **out, struct ik_dia
         needs(&c, m, nd);
         for (size_t i = 0; i < n; i++) {
             size_t rows = (size_t)nd[i].out, in = nd[i].in ? (size_t)nd[i].in : 1;
-            widen(ik_gguf_find_tensor(g, nd[i].name), nd[i].dst, rows * in);
+            const struct ik_gguf_tensor *t = ik_gguf_find_tensor(g, nd[i].name);
+            widen(t, nd[i].dst, rows * in);
+            ik_map_drop(t->data, t->nbytes); /* the file's copy need not stay resident */
             if (nd[i].qk)
                 unpermute(nd[i].dst, rows, c.head_dim, in);
         }

@@ -15,6 +15,7 @@
 
 #include "base/buf.h"
 #include "base/diag.h"
+#include "base/file.h"
 #include "base/error.h"
 #include "base/spellcheck.h"
 #include "base/xmalloc.h"
@@ -475,6 +476,7 @@ int ik_st_read_f32(const struct ik_st *st, const char *name, float *dst, int ndi
         return at(d, IK_EVALIDATE, t->file, t->offset, "tensor '%s' has dtype %s; expected F32, F16 or BF16",
                   name, t->dtype_name);
     }
+    ik_map_drop(t->data, t->nbytes); /* copied out: the mapped file need not stay resident */
     return 0;
 }
 

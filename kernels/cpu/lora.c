@@ -10,6 +10,11 @@ void ik_cpu_lora_fwd(float *out, float *h, const float *x, const float *A, const
 {
     if (N <= 0)
         return;
+    if (N <= IK_CPU_GEMV_ROWS && ik_cpu_gemv_available()) {
+        ik_cpu_gemv(h, x, A, NULL, 1.0f, 0, N, In, R);
+        ik_cpu_gemv(out, h, B, NULL, scale, 1, N, R, Out);
+        return;
+    }
     ik_cpu_sgemm(false, true, N, R, In, 1.0f, x, In, A, In, 0.0f, h, R);
     ik_cpu_sgemm(false, true, N, Out, R, scale, h, R, B, R, 1.0f, out, Out);
 }

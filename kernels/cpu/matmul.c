@@ -1,5 +1,5 @@
 /* kernels/cpu/matmul.c - out = x @ w^T (+ bias), the nn.Linear of every
- * projection, through OpenBLAS sgemm (the only non-loop in the CPU reference). */
+ * projection, through OpenBLAS sgemm, or gemv.c for a few rows (a generated token). */
 #include <string.h>
 
 #include "kernels/cpu/gemm.h"
@@ -10,6 +10,10 @@ void ik_cpu_matmul_fwd(float *out, const float *x, const float *w, const float *
 {
     if (N <= 0 || Out <= 0)
         return;
+    if (N <= IK_CPU_GEMV_ROWS && ik_cpu_gemv_available()) {
+        ik_cpu_gemv(out, x, w, bias, 1.0f, 0, N, In, Out);
+        return;
+    }
     if (bias) {
         for (int n = 0; n < N; n++)
             memcpy(out + (size_t)n * Out, bias, (size_t)Out * sizeof *out);

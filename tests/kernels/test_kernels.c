@@ -2,7 +2,8 @@
  * run on the thread pool (the model tests use tiny shapes that stay on the
  * caller): attention forward over a cache and backward (several query blocks,
  * with and without a window, as 16-lane tiles and as sgemm blocks), softmax
- * cross-entropy over a wide vocabulary, SwiGLU, RMSNorm and RoPE, each against
+ * cross-entropy over a wide vocabulary, SwiGLU, RMSNorm, RoPE and the few-row
+ * projections (gemv), each against
  * a double-precision reference; and their independence of the thread count. */
 #include <criterion/criterion.h>
 #include <math.h>
@@ -315,6 +316,43 @@ Test(lm_kernels, lora_thin_products)
     free(dA), free(dA0), free(dB), free(dB0), free(wh), free(wo), free(wdh), free(wdx), free(wdA), free(wdB);
 }
 
+/* ik_cpu_gemv against double precision at widths with and without a tail
+ * (In % 16) and outputs that leave a partial block of 4, with bias, alpha and
+ * accumulation; and each row's bits the same alone as among N rows (what
+ * makes batched decoding equal one-at-a-time decoding). */
+static void gemv_case(int N, int In, int Out)
+{
+    if (!ik_cpu_gemv_available())
+        cr_skip_test("this CPU has no FMA: ik_cpu_gemv is not used");
+    float *x = rnd((size_t)N * In, 41, 1.0), *w = rnd((size_t)Out * In, 42, 0.5);
+    float *bias = rnd((size_t)Out, 43, 1.0), *out = rnd((size_t)N * Out, 44, 1.0);
+    float *acc = malloc(sizeof(float) * N * Out), *one = malloc(sizeof(float) * Out);
+    double *want = malloc(sizeof(double) * N * Out), *want_acc = malloc(sizeof(double) * N * Out);
+    memcpy(acc, out, sizeof(float) * N * Out);
+    for (int n = 0; n < N; n++)
+        for (int o = 0; o < Out; o++) {
+            double dot = 0;
+            for (int i = 0; i < In; i++)
+                dot += (double)x[n * In + i] * w[o * In + i];
+            want[n * Out + o] = dot + bias[o];
+            want_acc[n * Out + o] = acc[n * Out + o] + 0.25 * dot;
+        }
+    ik_cpu_gemv(out, x, w, bias, 1.0f, 0, N, In, Out);
+    ik_cpu_gemv(acc, x, w, NULL, 0.25f, 1, N, In, Out);
+    close_to(out, want, (size_t)N * Out, 2e-5, "out");
+    close_to(acc, want_acc, (size_t)N * Out, 2e-5, "acc");
+    for (int n = 0; n < N; n++) {
+        ik_cpu_gemv(one, x + (size_t)n * In, w, bias, 1.0f, 0, 1, In, Out);
+        cr_assert_eq(memcmp(one, out + (size_t)n * Out, sizeof(float) * Out), 0,
+                     "row %d alone differs from row %d of %d", n, n, N);
+    }
+    free(x), free(w), free(bias), free(out), free(acc), free(one), free(want), free(want_acc);
+}
+
+Test(lm_kernels, gemv_wide) { gemv_case(5, 896, 1000); }
+Test(lm_kernels, gemv_tails) { gemv_case(16, 70, 39); }
+Test(lm_kernels, gemv_one_row_narrow) { gemv_case(1, 8, 3); }
+
 /* The pool's kernels in a fixed order, outputs appended to out (n floats). */
 static size_t threaded_kernels(float *out)
 {
@@ -350,6 +388,13 @@ static size_t threaded_kernels(float *out)
                     out + at, d, gate, h, A, B, 0.5f, T, F, 64, 5);
     at += (size_t)T * 5 + (size_t)T * F + 5 * F + 64 * 5;
     free(A), free(B), free(d);
+    /* Three rows of a projection wide enough for the pool (F in, 700 out). */
+    if (ik_cpu_gemv_available()) {
+        float *w = rnd((size_t)F * F, 34, 0.5);
+        ik_cpu_gemv(out + at, gate, w, NULL, 1.0f, 0, 3, F, F);
+        at += 3 * (size_t)F;
+        free(w);
+    }
     free(q), free(k), free(v), free(dout), free(scr), free(l), free(gate), free(up);
     return at;
 }

@@ -341,3 +341,40 @@ Test(lm_model, error_implausible_shape_refused_before_allocation)
     cr_assert_null(m);
     ik_diag_free(&d);
 }
+
+/* kB of the line `key` (VmRSS, VmHWM) of /proc/self/status, or -1. */
+static long proc_status_kb(const char *key)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long kb = -1;
+    size_t n = strlen(key);
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, key, n) == 0 && line[n] == ':')
+            kb = strtol(line + n + 1, NULL, 10);
+    if (f)
+        fclose(f);
+    return kb;
+}
+
+/* Loading copies each tensor out of the mapped file and drops the file's
+ * pages, so the peak is the weights, not the weights and the file (which
+ * made generation on Qwen2.5-0.5B's shape peak at 2x its weights). */
+Test(lm_model, load_peak_memory_near_the_weights)
+{
+    struct ik_lm_config c = lmt_cfg(IK_LM_LLAMA, 256, 1024, 6, 64, 8192);
+    char *dir = tc_tmpdir();
+    lmt_write_random_model(dir, &c, NULL, IK_ST_F32, 99, 0.1f);
+    FILE *f = fopen("/proc/self/clear_refs", "w");
+    if (f == NULL || fputs("5", f) < 0 || fclose(f) != 0 || proc_status_kb("VmHWM") < 0)
+        cr_skip_test("this kernel cannot reset the peak RSS (/proc/self/clear_refs)");
+    long before = proc_status_kb("VmRSS");
+    struct ik_lm_model *m = NULL;
+    struct ik_diag d = IK_DIAG_INIT;
+    cr_assert_eq(ik_lm_model_load(&m, dir, &d), 0, "%s", ik_diag_message(&d));
+    double weights_kb = (double)m->n_params * sizeof(float) / 1024, peak = (double)proc_status_kb("VmHWM");
+    cr_assert_leq(peak - (double)before, 1.2 * weights_kb, "loading %.0f kB of weights raised the peak RSS "
+                  "by %.0f kB", weights_kb, peak - (double)before);
+    ik_lm_model_free(m);
+    tc_rmtree(dir);
+}
