@@ -15,6 +15,7 @@
 #include "base/spellcheck.h"
 #include "base/xmalloc.h"
 #include "engine/node.h"
+#include "lm/model.h"
 #include "nodes/eval/model_int.h"
 
 enum { B_ENGINE = 1 << IK_EVAL_ENGINE, B_OLLAMA = 1 << IK_EVAL_OLLAMA,
@@ -45,7 +46,7 @@ static const struct key keys[] = {
     {"adapter", B_ENGINE, K_PORT, AT(adapter_port), 0, 0, false},
     {"tokenizer", B_ENGINE, K_PORT, AT(tokenizer_port), 0, 0, false},
     {"chat_template", B_ENGINE, K_STR, AT(chat_template), 0, 0, false},
-    {"batch", B_ENGINE, K_INT, AT(batch), 1, 4096, false},
+    {"batch", B_ENGINE, K_INT, AT(batch), 1, IK_LM_MAX_BATCH, false},
     {"max_context", B_ENGINE, K_INT, AT(max_context), 0, 1 << 24, false},
     {"overflow", B_ENGINE, K_STR, AT(overflow_), 0, 0, false},
     {"base_url", B_HTTP, K_STR, AT(base_url), 0, 0, false},

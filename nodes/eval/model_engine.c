@@ -379,8 +379,9 @@ static int answer_of(const struct engine *e, const struct ik_eval_model *m, cons
     return rc;
 }
 
-/* Items todo[0..n) decoded together; they have consecutive indices, so
- * prompt i samples with spec seed + its index (generate.h: seed + i). */
+/* Items todo[0..n) decoded together, up to spec batch (at most
+ * IK_LM_MAX_BATCH) at a time; they have consecutive indices, so prompt i
+ * samples with spec seed + its index (generate.h: seed + i). */
 static int decode_group(struct ik_eval_job *job, const size_t *todo, int n, struct ik_diag *d)
 {
     struct ik_eval_model *m = job->m;
@@ -400,9 +401,10 @@ static int decode_group(struct ik_eval_job *job, const size_t *todo, int n, stru
     struct ik_lm_gen_opts o = {m->spec.max_new_tokens, (float)m->spec.temperature, 1.0f,
                                m->spec.seed + job->prompts[todo[0]].index, 1, stop,
                                e->end_turn ? 1 : 0};
+    int batch = m->spec.batch < IK_LM_MAX_BATCH ? m->spec.batch : IK_LM_MAX_BATCH;
     if (rc == 0)
-        rc = ik_lm_generate_batch(e->st, e->tok, (const int *const *)prompts, lens, n, &o, outs,
-                                  counts, stopped, d);
+        rc = ik_lm_generate_batched(e->st, e->tok, (const int *const *)prompts, lens, n, &o,
+                                    batch < n ? batch : n, outs, counts, stopped, d);
     for (int i = 0; i < n && rc == 0; i++) {
         rc = answer_of(e, m, outs[i], counts[i], stopped[i], &job->answers[todo[i]], d);
         if (rc == 0)
@@ -416,9 +418,15 @@ static int decode_group(struct ik_eval_job *job, const size_t *todo, int n, stru
     return rc;
 }
 
+/* Items go to the decoder in groups of GROUP_BATCHES x batch consecutive
+ * items: within a group a finished sequence's slot takes the next prompt
+ * (continuous batching), and each group's answers are stored before the next
+ * starts, so a kill loses at most one group. */
+enum { GROUP_BATCHES = 4 };
+
 static int engine_generate(struct ik_eval_job *job, struct ik_diag *d)
 {
-    int batch = job->m->spec.batch;
+    int batch = job->m->spec.batch * GROUP_BATCHES;
     int rc = 0;
     for (size_t t = 0; t < job->n_todo && rc == 0;) {
         size_t n = 1;
@@ -433,34 +441,55 @@ static int engine_generate(struct ik_eval_job *job, struct ik_diag *d)
 
 /* ---- scoring ---- */
 
-static int score_one(struct engine *e, const int *prompt, int n_prompt, const char *cont,
-                     double *ll, int *n_tok, const struct ik_eval_model *m,
-                     const struct ik_eval_prompt *p, struct ik_diag *d)
+/* The tokens of one continuation: 0, or a code with d naming the item. */
+static int encode_continuation(const struct engine *e, const struct ik_eval_model *m,
+                               const struct ik_eval_prompt *p, const char *cont, int n_prompt,
+                               int **ids, int *n, struct ik_diag *d)
 {
-    int *c = NULL;
     size_t nc = 0;
-    int rc = ik_tok_encode(e->tok, cont, strlen(cont), 0, &c, &nc, d);
+    int rc = ik_tok_encode(e->tok, cont, strlen(cont), 0, ids, &nc, d);
     if (rc != 0)
         return rc;
-    int n = n_prompt + (int)nc;
-    if (nc == 0 || n_prompt < 1 || n > e->context) {
-        free(c);
-        if (nc == 0 || n_prompt < 1)
-            return ik_diag_set(d, IK_EVALIDATE, "model %s: item %zu: %s has no tokens",
-                               m->spec.name, p->index, nc == 0 ? "a continuation" : "the prompt");
-        return too_long(m, p, n, e->context, "with the continuation to score", d);
+    *n = (int)nc;
+    if (nc == 0)
+        return ik_diag_set(d, IK_EVALIDATE, "model %s: item %zu: a continuation has no tokens",
+                           m->spec.name, p->index);
+    if (n_prompt + *n > e->context)
+        return too_long(m, p, n_prompt + *n, e->context, "with the continuation to score", d);
+    return 0;
+}
+
+/* Scores every continuation after the prompt, which runs once
+ * (ik_lm_score_continuations). */
+static int score_all(struct engine *e, const struct ik_eval_model *m,
+                     const struct ik_eval_prompt *p, const int *prompt, int n_prompt,
+                     const char *const *continuations, size_t n_cont, double *ll, int *n_tokens,
+                     struct ik_diag *d)
+{
+    if (n_prompt < 1)
+        return ik_diag_set(d, IK_EVALIDATE, "model %s: item %zu: the prompt has no tokens",
+                           m->spec.name, p->index);
+    int **conts = ik_xcalloc(n_cont ? n_cont : 1, sizeof *conts);
+    float **lp = ik_xcalloc(n_cont ? n_cont : 1, sizeof *lp);
+    int rc = 0;
+    for (size_t j = 0; j < n_cont && rc == 0; j++) {
+        rc = encode_continuation(e, m, p, continuations[j], n_prompt, &conts[j], &n_tokens[j], d);
+        if (rc == 0)
+            lp[j] = ik_xmalloc((size_t)n_tokens[j] * sizeof **lp);
     }
-    int *ids = ik_xmalloc((size_t)n * sizeof *ids);
-    float *lp = ik_xmalloc((size_t)n * sizeof *lp);
-    memcpy(ids, prompt, (size_t)n_prompt * sizeof *ids);
-    memcpy(ids + n_prompt, c, nc * sizeof *c);
-    rc = ik_lm_score(e->st, ids, n, lp, d);
-    double sum = 0;
-    for (int i = n_prompt - 1; rc == 0 && i < n - 1; i++)
-        sum += lp[i];
-    *ll = sum;
-    *n_tok = (int)nc;
-    free(c), free(ids), free(lp);
+    if (rc == 0)
+        rc = ik_lm_score_continuations(e->st, prompt, n_prompt, (const int *const *)conts,
+                                       n_tokens, (int)n_cont, lp, d);
+    for (size_t j = 0; j < n_cont; j++) {
+        double sum = 0;
+        for (int i = 0; rc == 0 && i < n_tokens[j]; i++)
+            sum += lp[j][i];
+        ll[j] = sum;
+        free(conts[j]);
+        free(lp[j]);
+    }
+    free(conts);
+    free(lp);
     return rc;
 }
 
@@ -474,8 +503,8 @@ static int engine_loglik(struct ik_eval_model *m, const struct ik_eval_prompt *p
     int *ids = NULL, n = 0;
     int rc = encode_chat(e, &c, &ids, &n, d);
     chat_free(&c);
-    for (size_t j = 0; j < n_cont && rc == 0; j++)
-        rc = score_one(e, ids, n, continuations[j], &ll[j], &n_tokens[j], m, prompt, d);
+    if (rc == 0)
+        rc = score_all(e, m, prompt, ids, n, continuations, n_cont, ll, n_tokens, d);
     free(ids);
     return rc;
 }
