@@ -1,6 +1,7 @@
 /* cli/report_md.c - the report as Markdown, for a terminal or a pull-request
  * comment: pipe tables, and each chart as one line per series (its points,
  * first and last value, lowest and highest). */
+#include <stdbool.h>
 #include <string.h>
 
 #include "cli/report_model.h"
@@ -16,6 +17,19 @@ static void cell_text(struct ik_buf *out, const char *s)
     }
 }
 
+/* A column of numbers (and absent figures) is right-aligned. */
+static bool numeric_column(const struct ik_rtable *t, size_t c)
+{
+    size_t numbers = 0;
+    for (size_t r = 0; r < t->n_rows; r++) {
+        enum ik_rcell_kind k = t->cells[r * t->n_cols + c].kind;
+        if (k == IK_RCELL_STR)
+            return false;
+        numbers += k != IK_RCELL_NONE;
+    }
+    return numbers > 0;
+}
+
 static void table(struct ik_buf *out, const struct ik_rtable *t)
 {
     ik_buf_printf(out, "**%s**\n\n|", t->caption);
@@ -26,7 +40,7 @@ static void table(struct ik_buf *out, const struct ik_rtable *t)
     }
     ik_buf_puts(out, "\n|");
     for (size_t c = 0; c < t->n_cols; c++)
-        ik_buf_puts(out, c == 0 ? "---|" : "--:|");
+        ik_buf_puts(out, numeric_column(t, c) ? "--:|" : "---|");
     ik_buf_putc(out, '\n');
     struct ik_buf x = IK_BUF_INIT;
     for (size_t r = 0; r < t->n_rows; r++) {

@@ -49,6 +49,13 @@ static void cell_from(struct ik_rcell *c, const msgpack_object *v, int digits)
     }
 }
 
+/* A copy of the string at o, or of "?" when there is none. */
+static char *str_copy(const msgpack_object *o)
+{
+    char *s = ik_mp_strdup(o);
+    return s ? s : ik_xstrdup("?");
+}
+
 static double num_at(const msgpack_object *o, const char *path)
 {
     double x = 0;
@@ -215,9 +222,9 @@ static void eval_scores(struct ik_rsection *s, const msgpack_object *r, bool wit
     char *names[8] = {0}, *delta_col = NULL;
     size_t n = 1;
     for (size_t m = 0; m < nm; m++)
-        cols[n++] = names[m] = ik_mp_strdup(ik_mp_get(&models->via.array.ptr[m], "name"));
+        cols[n++] = names[m] = str_copy(ik_mp_get(&models->via.array.ptr[m], "name"));
     if (has_cmp) {
-        char *a = ik_mp_strdup(at(cmp, "a")), *b = ik_mp_strdup(at(cmp, "b"));
+        char *a = str_copy(at(cmp, "a")), *b = str_copy(at(cmp, "b"));
         cols[n++] = delta_col = ik_xasprintf("difference (%s − %s)", b, a);
         free(a);
         free(b);
@@ -248,11 +255,17 @@ static void eval_scores(struct ik_rsection *s, const msgpack_object *r, bool wit
 static void eval_changes(struct ik_rsection *s, const msgpack_object *cmp, const char *which,
                          const char *caption)
 {
-    static const char *const cols[] = {"item", "question", "F1 change", "F1 before", "F1 after", NULL};
     const msgpack_object *list = at(cmp, which);
     if (list == NULL || list->type != MSGPACK_OBJECT_ARRAY || list->via.array.size == 0)
         return;
+    char *a = str_copy(at(cmp, "a")), *b = str_copy(at(cmp, "b"));
+    char *fa = ik_xasprintf("F1 %s", a), *fb = ik_xasprintf("F1 %s", b);
+    const char *cols[] = {"item", "question", "F1 change", fa, fb, NULL};
     struct ik_rtable *t = ik_rsection_table(s, caption, cols);
+    free(a);
+    free(b);
+    free(fa);
+    free(fb);
     for (uint32_t i = 0; i < list->via.array.size; i++) {
         const msgpack_object *it = &list->via.array.ptr[i];
         struct ik_rcell *row = ik_rtable_row(t);
