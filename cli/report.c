@@ -9,7 +9,6 @@
  * with why (never run, or the error of its failed run), and the report still
  * succeeds. */
 #include <errno.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,32 +61,27 @@ static void (*pick_format(const char *format, const char *output))(const struct 
     return NULL;
 }
 
-/* The error of the node in the newest run of this graph that ran it and
- * failed it, when that run is newer than the node's result; NULL otherwise. */
-static char *last_failure(const struct ik_cache *c, const char *graph_path, const char *node,
-                          int64_t result_ms)
+/* The error of the newest run that failed node i under its current key (the
+ * spec the graph asks for now), or NULL: a failure of an older spec says
+ * nothing about this one. */
+static char *last_failure(const struct ik_plan *p, size_t i)
 {
+    const struct ik_plan_entry *e = &p->entries[i];
     struct ik_run *runs = NULL;
     size_t n = 0;
     struct ik_diag d = IK_DIAG_INIT;
     char *why = NULL;
-    char want[PATH_MAX], have[PATH_MAX];
-    if (realpath(graph_path, want) == NULL || ik_runlog_list(c, 0, &runs, &n, &d) < 0) {
+    if (!e->key_known || ik_runlog_list(p->cache, 0, &runs, &n, &d) < 0) {
         ik_diag_free(&d);
         return NULL;
     }
-    for (size_t i = 0; i < n && why == NULL; i++) {
-        if (runs[i].started_ms < result_ms)
-            break;
-        if (realpath(runs[i].graph, have) == NULL || strcmp(want, have) != 0)
-            continue;
-        for (size_t k = 0; k < runs[i].n_nodes; k++) {
-            const struct ik_run_node *rn = &runs[i].nodes[k];
-            if (strcmp(rn->name, node) == 0 && strcmp(rn->status, "failed") == 0)
-                why = ik_xasprintf("failed in the run of %s: %s", runs[i].id,
+    for (size_t r = 0; r < n && why == NULL; r++)
+        for (size_t k = 0; k < runs[r].n_nodes; k++) {
+            const struct ik_run_node *rn = &runs[r].nodes[k];
+            if (rn->has_key && ik_hash_equal(&rn->key, &e->key) && strcmp(rn->status, "failed") == 0)
+                why = ik_xasprintf("failed in the run of %s: %s", runs[r].id,
                                    rn->error ? rn->error : "(no message)");
         }
-    }
     ik_runs_free(runs, n);
     return why;
 }
@@ -163,16 +157,19 @@ static void report_node(struct ik_report *r, struct ik_plan *p, size_t i)
     struct ik_action *a = result_of(p, i, &stale);
     struct loaded l;
     bool shown = false;
-    if (a == NULL)
-        why = last_failure(p->cache, p->graph->path, n->name, 0);
-    else if (load(p->cache, a, k->kind, &l, &why) == 0) {
+    if (a == NULL) {
+        why = last_failure(p, i);
+        if (why == NULL)
+            why = ik_xstrdup(p->entries[i].never_run || p->entries[i].reason == NULL
+                                 ? "never run" : p->entries[i].reason);
+    } else if (load(p->cache, a, k->kind, &l, &why) == 0) {
         struct ik_rsection *s = ik_report_section(r, n->type->name, n->name, k->title);
         s->kind = ik_xstrdup(k->kind);
         ik_hash_to_hex(&a->key, s->key);
         s->ran_ms = a->started_ms;
         s->took_ms = a->duration_ms;
         /* A failed run since says more than "a param changed". */
-        char *failed = stale ? last_failure(p->cache, p->graph->path, n->name, a->started_ms) : NULL;
+        char *failed = stale ? last_failure(p, i) : NULL;
         s->stale = failed ? failed : stale;
         if (failed)
             free(stale);
@@ -183,14 +180,35 @@ static void report_node(struct ik_report *r, struct ik_plan *p, size_t i)
         shown = true;
     }
     if (!shown)
-        ik_report_missing(r, n->name, n->type->name, why ? why : "never run");
+        ik_report_missing(r, n->name, n->type->name, why);
     free(why);
     free(stale);
     ik_action_free(a);
 }
 
-/* Fills r from the graph's plan; a plan that cannot be resolved (a source
- * unreadable) still gives a report from the refs, all of it marked stale. */
+/* Which nodes can be planned: those whose file inputs, and their producers',
+ * exist. A missing predictions file must not hide the results of the rest. */
+static bool *plannable(struct ik_plan *p)
+{
+    const struct ik_graph *g = p->graph;
+    bool *ok = ik_xcalloc(g->n_nodes, sizeof *ok), *one = ik_xcalloc(g->n_nodes, sizeof *one);
+    for (size_t k = 0; k < g->n_nodes; k++) {
+        size_t i = g->topo[k];
+        struct ik_diag d = IK_DIAG_INIT;
+        one[i] = true;
+        ok[i] = ik_plan_check_sources(p, one, &d) == 0;
+        one[i] = false;
+        ik_diag_free(&d);
+        for (size_t j = 0; j < g->nodes[i].n_inputs && ok[i]; j++)
+            if (g->nodes[i].inputs[j].source == IK_INPUT_NODE)
+                ok[i] = ok[g->nodes[i].inputs[j].node];
+    }
+    free(one);
+    return ok;
+}
+
+/* Fills r from the graph's plan. A node that cannot be planned (an input
+ * file missing) shows its last result as stale, or is listed as not run. */
 static int build(struct ik_graph *g, struct ik_cache *c, struct ik_report *r)
 {
     struct ik_srcmemo *m = NULL;
@@ -202,20 +220,29 @@ static int build(struct ik_graph *g, struct ik_cache *c, struct ik_report *r)
     }
     struct ik_plan p;
     ik_plan_init(&p, g, c, m);
-    if (ik_plan_check_sources(&p, NULL, &d) < 0 || ik_plan_resolve_all(&p, NULL, NULL, &d) < 0) {
-        fprintf(stderr, "ikada: warning: cannot tell which results are current, all are shown "
-                        "as stale:\n");
+    bool *ok = plannable(&p);
+    int status = 0;
+    if (ik_plan_resolve_all(&p, ok, NULL, &d) < 0) {
         ik_diag_print(&d);
         ik_diag_free(&d);
+        status = IK_EXIT_FAILED;
     }
+    struct ik_refset *refs = ik_plan_refs(&p);
+    for (size_t i = 0; i < g->n_nodes; i++)
+        if (!ok[i] && p.entries[i].reason == NULL)
+            p.entries[i].reason = ik_xstrdup(refs && ik_refset_get(refs, g->nodes[i].name)
+                                                 ? "an input file is missing (ikada status names it)"
+                                                 : "never run, and an input file is missing (ikada "
+                                                   "status names it)");
     r->graph = ik_xstrdup(g->path);
     r->graph_id = ik_xstrdup(ik_plan_graph_id(&p));
     r->made_ms = ik_clock_wall_ms();
-    for (size_t k = 0; k < g->n_nodes; k++)
+    for (size_t k = 0; k < g->n_nodes && status == 0; k++)
         report_node(r, &p, g->topo[k]);
+    free(ok);
     ik_plan_close(&p);
     ik_srcmemo_close(m);
-    return 0;
+    return status;
 }
 
 static int write_out(const char *path, const struct ik_buf *b)

@@ -65,8 +65,8 @@ json_field() { # FILE PYTHON-EXPRESSION-ON-r
 run_ik 0 report g.yaml --format json
 cp out none.json
 [ "$(json_field none.json 'len(r["sections"])')" = 0 ] || fail "sections before any run"
-[ "$(json_field none.json '" ".join(m["node"] + ":" + m["why"] for m in r["not_run"])')" = \
-  "split:never run raft:never run cot:never run train:never run eval:never run jcq:never run gguf:never run" ] ||
+[ "$(json_field none.json '"/".join(m["node"] + ":" + m["why"] for m in r["not_run"])')" = \
+  "split:never run/raft:never run/cot:never run/train:never run/eval:never run, and an input file is missing (ikada status names it)/jcq:never run, and an input file is missing (ikada status names it)/gguf:never run" ] ||
     fail "not run before any run: $(json_field none.json 'r["not_run"]')"
 
 # The data nodes, then answers written from the test split: "base" refuses
@@ -194,6 +194,16 @@ assert cmp["difference (points)"]["value"] == j["delta_pp"] and cmp["McNemar p"]
 assert cmp["gate passed"]["value"] == "yes" and cmp["lost (right, then wrong)"]["value"] == j["lost"] == 3
 assert table("gguf", "Files")["adapter"]["file"] == A["gguf.report"]["files"]["adapter"]
 PY
+
+# A param changed since: the eval section shows the last result, saying why
+# it is stale; the others are current.
+sed -i 's/top: 2$/top: 3/' g.yaml
+run_ik 0 report g.yaml --format json -o stale.json
+[ "$(json_field stale.json '[s["node"] for s in r["sections"] if s["stale"]]')" = "['eval']" ] ||
+    fail "stale sections: $(json_field stale.json '[(s["node"], s["stale"]) for s in r["sections"]]')"
+json_field stale.json '[s["stale"] for s in r["sections"] if s["stale"]][0]' > why
+contains why "top"
+sed -i 's/top: 3$/top: 2/' g.yaml
 
 # Markdown: every section, the figures as printed.
 for h in "# ikada report: g.yaml" "## Data splits — split" "## RAFT samples — raft" \
