@@ -73,8 +73,8 @@ static void chart(struct ik_buf *out, const struct ik_rchart *c)
             lo = s->y[k] < lo ? s->y[k] : lo;
             hi = s->y[k] > hi ? s->y[k] : hi;
         }
-        ik_buf_printf(out, "- %s: %zu points, %s %g → %g: %.4f → %.4f (lowest %.4f, highest %.4f)\n",
-                      s->name, s->n, c->x_label, s->x[0], s->x[s->n - 1], s->y[0], s->y[s->n - 1],
+        ik_buf_printf(out, "- %s: %zu point%s, %s %g → %g: %.4f → %.4f (lowest %.4f, highest %.4f)\n",
+                      s->name, s->n, s->n == 1 ? "" : "s", c->x_label, s->x[0], s->x[s->n - 1], s->y[0], s->y[s->n - 1],
                       lo, hi);
     }
     ik_buf_putc(out, '\n');
