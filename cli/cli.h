@@ -51,6 +51,7 @@ int ik_cli_dispatch(const struct ik_cli_table *t, int argc, char **argv);
 int ik_cli_version(int argc, char **argv);
 int ik_cli_run(int argc, char **argv);
 int ik_cli_status(int argc, char **argv);
+int ik_cli_report(int argc, char **argv);
 int ik_cli_graph(int argc, char **argv);
 int ik_cli_nodes(int argc, char **argv);
 int ik_cli_log(int argc, char **argv);
