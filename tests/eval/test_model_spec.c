@@ -120,7 +120,7 @@ Test(eval_model_spec, bad_entries)
     refused("{\"name\": \"a\", \"backend\": \"engine\", \"model\": \"bsae\"}",
             "input port 'bsae'", "not connected");
     refused("{\"name\": \"a\", \"backend\": \"engine\", \"model\": \"base\", \"batch\": 0}",
-            "key batch is out of range", "1..4096");
+            "key batch is out of range", "1..16");
     refused("{\"name\": \"a\", \"backend\": \"engine\", \"model\": \"base\", \"batch\": 2.5}",
             "key batch: expected an integer", NULL);
     refused("{\"name\": \"a\", \"backend\": \"engine\", \"model\": \"base\", \"temperature\": \"hot\"}",
