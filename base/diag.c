@@ -101,6 +101,19 @@ void ik_diag_hint(struct ik_diag *d, const char *fmt, ...)
     store(d, d->code, &b);
 }
 
+void ik_diag_append(struct ik_diag *d, const struct ik_diag *more)
+{
+    if (more->text == NULL && more->code == 0)
+        return;
+    struct ik_buf b = IK_BUF_INIT;
+    if (d->text != NULL) {
+        ik_buf_puts(&b, d->text);
+        ik_buf_putc(&b, '\n');
+    }
+    ik_buf_puts(&b, ik_diag_message(more));
+    store(d, d->code != 0 ? d->code : more->code, &b);
+}
+
 void ik_diag_prefix(struct ik_diag *d, const char *fmt, ...)
 {
     if (d->text == NULL)

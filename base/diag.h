@@ -54,6 +54,11 @@ void ik_diag_hint(struct ik_diag *d, const char *fmt, ...) __attribute__((format
  * the start when there is no "error: ". No-op on an empty diag. */
 void ik_diag_prefix(struct ik_diag *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Adds more's message to d on lines of its own, so one report can name
+ * several problems (every missing input file, every unset key). An empty d
+ * takes more's code and text; d keeps its code otherwise. */
+void ik_diag_append(struct ik_diag *d, const struct ik_diag *more);
+
 /* Message text, or the generic text for the code when no message was set. */
 const char *ik_diag_message(const struct ik_diag *d);
 

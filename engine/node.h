@@ -89,6 +89,14 @@ struct ik_node_type {
      * SIGKILL after its grace period (3 s locally), still ends it. Without
      * this flag SIGTERM ends the node's whole process group at once. */
     bool stops_gracefully;
+    /* The environment variables a node of this type needs (an API key named
+     * by its params), so that `ikada run` and `run -n` refuse a run whose
+     * nodes that must run lack one before anything starts, instead of failing
+     * its last node hours later. Calls need(arg, name, why) for each, from
+     * the resolved params (a msgpack map); `why` says what it is for ("param
+     * api_key_env"). NULL: none. */
+    void (*needs_env)(const msgpack_object *params,
+                      void (*need)(void *arg, const char *name, const char *why), void *arg);
     int (*run)(struct ik_node_ctx *ctx, struct ik_diag *d);
 };
 

@@ -85,19 +85,84 @@ struct ik_refset *ik_plan_refs(struct ik_plan *p)
 int ik_plan_check_sources(const struct ik_plan *p, const bool *selected, struct ik_diag *d)
 {
     const struct ik_graph *g = p->graph;
+    int rc = 0;
     for (size_t i = 0; i < g->n_nodes; i++) {
         if (selected && !selected[i])
             continue;
         for (size_t k = 0; k < g->nodes[i].n_inputs; k++) {
             const struct ik_graph_input *in = &g->nodes[i].inputs[k];
             struct stat st;
-            if (in->source == IK_INPUT_FILE && stat(in->abs_path, &st) != 0)
-                return ik_diag_at(d, IK_EVALIDATE, &in->loc, g->text, g->text_len,
-                                  "input '%s' of node '%s': cannot read '%s': %s", in->port,
-                                  g->nodes[i].name, in->path, strerror(errno));
+            if (in->source != IK_INPUT_FILE || stat(in->abs_path, &st) == 0)
+                continue;
+            struct ik_diag one = IK_DIAG_INIT;
+            rc = ik_diag_at(&one, IK_EVALIDATE, &in->loc, g->text, g->text_len,
+                            "input '%s' of node '%s': cannot read '%s': %s", in->port,
+                            g->nodes[i].name, in->path, strerror(errno));
+            ik_diag_append(d, &one);
+            ik_diag_free(&one);
         }
     }
-    return 0;
+    return rc;
+}
+
+struct env_check {
+    const struct ik_graph_node *node;
+    struct ik_diag *d;
+    int rc;
+};
+
+static void need_env(void *arg, const char *name, const char *why)
+{
+    struct env_check *c = arg;
+    const char *v = getenv(name);
+    if (v != NULL && v[0] != '\0')
+        return;
+    struct ik_diag one = IK_DIAG_INIT;
+    c->rc = ik_diag_at(&one, IK_EVALIDATE, &c->node->loc, NULL, 0,
+                       "node '%s' needs the environment variable %s (%s), which is not set",
+                       c->node->name, name, why);
+    ik_diag_append(c->d, &one);
+    ik_diag_free(&one);
+}
+
+static bool any_needs_env(const struct ik_graph *g, const bool *selected)
+{
+    for (size_t i = 0; i < g->n_nodes; i++)
+        if ((!selected || selected[i]) && g->nodes[i].type->needs_env)
+            return true;
+    return false;
+}
+
+int ik_plan_check_env(struct ik_plan *p, const bool *selected, bool sources_ok,
+                      struct ik_diag *d)
+{
+    const struct ik_graph *g = p->graph;
+    if (!any_needs_env(g, selected))
+        return 0; /* most graphs: no resolving at all */
+    struct ik_plan tmp;
+    ik_plan_init(&tmp, p->graph, p->cache, p->memo);
+    struct ik_diag rd = IK_DIAG_INIT;
+    bool resolved = sources_ok && ik_plan_resolve_all(&tmp, selected, NULL, &rd) == 0;
+    ik_diag_free(&rd);
+    struct env_check c = {NULL, d, 0};
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        const struct ik_graph_node *n = &g->nodes[i];
+        if ((selected && !selected[i]) || n->type->needs_env == NULL ||
+            (resolved && tmp.entries[i].state == IK_PLAN_CACHED))
+            continue;
+        msgpack_unpacked u;
+        msgpack_unpacked_init(&u);
+        if (msgpack_unpack_next(&u, n->params_mp, n->params_len, NULL) == MSGPACK_UNPACK_SUCCESS) {
+            c.node = n;
+            n->type->needs_env(&u.data, need_env, &c);
+        }
+        msgpack_unpacked_destroy(&u);
+    }
+    ik_plan_close(&tmp);
+    if (c.rc != 0)
+        ik_diag_hint(d, "export each variable before `ikada run` (keys are never stored), or "
+                     "pick nodes that need none with --target");
+    return c.rc;
 }
 
 int ik_plan_select(const struct ik_graph *g, char *const *targets, size_t n, bool *selected,

@@ -55,8 +55,16 @@ void ik_plan_init(struct ik_plan *p, struct ik_graph *g, struct ik_cache *c, str
 void ik_plan_close(struct ik_plan *p);
 
 /* Checks that every file: input of the selected nodes (selected == NULL: all)
- * exists; the first missing one fails with IK_EVALIDATE at its graph location. */
+ * exists; IK_EVALIDATE with d naming each missing one at its graph location. */
 int ik_plan_check_sources(const struct ik_plan *p, const bool *selected, struct ik_diag *d);
+
+/* Checks the environment variables (node type's needs_env) of the selected
+ * nodes that will run: resolved as far as the cache allows on a plan of its
+ * own (a cached node needs no key); with sources_ok false every selected
+ * node counts as running. IK_EVALIDATE with d naming each unset variable,
+ * its node and what it is for; 0 when every one is set. */
+int ik_plan_check_env(struct ik_plan *p, const bool *selected, bool sources_ok,
+                      struct ik_diag *d);
 
 /* Resolves node i; every producer of i must have an action. force: treat an
  * existing action as absent. Sets the entry's state to CACHED or STALE (with a

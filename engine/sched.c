@@ -471,8 +471,12 @@ static int setup(struct ik_sched *s, struct ik_graph *g, struct ik_cache *c,
         n_selected += s->selected[i];
     /* Thousands of "cached" lines would bury what ran; the summary counts them. */
     s->quiet_cached = n_selected > 100;
-    if (rc == 0)
+    if (rc == 0) {
         rc = ik_plan_check_sources(&s->plan, s->selected, d);
+        /* Every missing key too, in the same report as the missing files. */
+        int env_rc = ik_plan_check_env(&s->plan, s->selected, rc == 0, d);
+        rc = rc != 0 ? rc : env_rc;
+    }
     return rc;
 }
 

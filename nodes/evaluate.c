@@ -308,5 +308,6 @@ const struct ik_node_type ik_node_evaluate = {
     .any_inputs_help = "a model's model, adapter, tokenizer or predictions, named in models",
     .cpu = IK_NODE_CPU_ALL,
     .gpu = 0,
+    .needs_env = ik_eval_models_needs_env,
     .run = evaluate_run,
 };

@@ -295,5 +295,6 @@ const struct ik_node_type ik_node_jcq_regress = {
     .cpu = 1,
     /* Not graceful: every answer is stored the moment it exists (model.h),
      * so there is nothing to save, and a stop must not wait for a server. */
+    .needs_env = ik_eval_models_needs_env,
     .run = jcq_run,
 };

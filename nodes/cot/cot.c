@@ -415,6 +415,26 @@ static int cot_run(struct ik_node_ctx *ctx, struct ik_diag *d)
     return rc;
 }
 
+/* The key a node that must run needs (engine/node.h needs_env): the one
+ * api_key_env names, else the provider's own when it requires one. */
+static void cot_needs_env(const msgpack_object *params,
+                          void (*need)(void *arg, const char *name, const char *why), void *arg)
+{
+    char *prov = ik_mp_strdup(ik_mp_get(params, "provider"));
+    char *env = ik_mp_strdup(ik_mp_get(params, "api_key_env"));
+    const struct ik_cot_provider *p = prov ? ik_cot_provider_find(prov) : NULL;
+    bool named = env != NULL && env[0] != '\0';
+    const char *name = named ? env : p ? p->default_key_env : "";
+    if (p != NULL && name[0] != '\0' && (p->key_required || named)) {
+        char why[128];
+        snprintf(why, sizeof why, "%s of provider %s", named ? "param api_key_env" : "the API key",
+                 prov);
+        need(arg, name, why);
+    }
+    free(prov);
+    free(env);
+}
+
 const struct ik_node_type ik_node_cot = {
     .name = "cot",
     .version = 1,
@@ -423,5 +443,6 @@ const struct ik_node_type ik_node_cot = {
     .outputs = cot_outputs,
     .params = cot_params,
     .cpu = 1,
+    .needs_env = cot_needs_env,
     .run = cot_run,
 };

@@ -436,3 +436,22 @@ void ik_eval_model_pack_info(const struct ik_eval_model *m, msgpack_packer *pk)
     ik_mp_pack_str(pk, m->ops->name);
     m->ops->pack_info(m, pk);
 }
+
+void ik_eval_models_needs_env(const msgpack_object *params,
+                              void (*need)(void *arg, const char *name, const char *why),
+                              void *arg)
+{
+    const msgpack_object *l = ik_mp_get(params, "models");
+    for (uint32_t i = 0; l && l->type == MSGPACK_OBJECT_ARRAY && i < l->via.array.size; i++) {
+        const msgpack_object *e = &l->via.array.ptr[i];
+        char *env = e->type == MSGPACK_OBJECT_MAP ? ik_mp_strdup(ik_mp_get(e, "api_key_env")) : NULL;
+        if (env != NULL && env[0] != '\0') {
+            char *name = ik_mp_strdup(ik_mp_get(e, "name"));
+            char why[160];
+            snprintf(why, sizeof why, "api_key_env of models[%u] (%s)", i, name ? name : "?");
+            need(arg, env, why);
+            free(name);
+        }
+        free(env);
+    }
+}

@@ -98,6 +98,12 @@ int ik_eval_model_spec_parse(struct ik_eval_model_spec *out, const msgpack_objec
                              const char *what, struct ik_node_ctx *node, struct ik_diag *d);
 void ik_eval_model_spec_free(struct ik_eval_model_spec *s);
 
+/* The needs_env of evaluate and jcq-regress (engine/node.h): the variable
+ * each entry of params' `models` list names in api_key_env. */
+void ik_eval_models_needs_env(const msgpack_object *params,
+                              void (*need)(void *arg, const char *name, const char *why),
+                              void *arg);
+
 /* A chat message of a prompt (borrowed). */
 struct ik_eval_msg {
     const char *role; /* "system", "user", "assistant" */

@@ -14,9 +14,22 @@ lacks err "$COT_TEST_KEY"
 stop_fake
 [ "$(awk '{s += $2} END {print s + 0}' unauthorized.counts)" = 1 ] || fail "requests after a 401"
 
-# The variable the graph names is not set.
-( unset COT_TEST_KEY; "$IKADA" run g.yaml >out 2>err )
-contains err "the environment variable COT_TEST_KEY (param api_key_env) is not set"
+# The variable the graph names is not set: refused before anything runs
+# (exit 2), naming the node and the param.
+( unset COT_TEST_KEY; "$IKADA" run g.yaml >out 2>err; echo $? > rc )
+[ "$(cat rc)" = 2 ] || fail "a missing key exited $(cat rc), expected 2"
+contains err "node 'cot' needs the environment variable COT_TEST_KEY (param api_key_env of provider anthropic), which is not set"
+lacks err "split: running"
+
+# Once cot is cached it needs no key: a re-run without one goes through.
+start_fake fine
+write_graph "$PORT" "concurrency: 4"
+run_ik 0 run g.yaml
+stop_fake
+( unset COT_TEST_KEY; "$IKADA" run g.yaml >out 2>err; echo $? > rc )
+[ "$(cat rc)" = 0 ] || { cat err >&2; fail "a cached cot still asked for its key"; }
+contains err "cot: cached"
+rm -rf .ikada # the checks below need cot to run
 
 # Spend cap: about $0.0007 a request at these prices, so a few fit under $0.003.
 start_fake cap
