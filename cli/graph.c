@@ -1,4 +1,4 @@
-/* cli/graph.c - `ikada graph GRAPH [--dot|--json]`: print the DAG. */
+/* cli/graph.c - `ikada graph GRAPH [--dot|--mermaid|--json]`: print the DAG. */
 #include <stdio.h>
 #include <string.h>
 
@@ -8,7 +8,7 @@
 #include "cli/common.h"
 #include "cli/opt.h"
 
-/* --dot and --json: the last one given wins. */
+/* --dot, --mermaid and --json: the last one given wins. */
 static int set_format(const struct ik_optspec *s, const struct ik_opt *o, const char *value)
 {
     (void)s;
@@ -35,6 +35,45 @@ static void print_dot(const struct ik_graph *g)
         }
     }
     printf("}\n");
+}
+
+/* The node and input that first read the source file at path. */
+static void first_use(const struct ik_graph *g, const char *path, size_t *fi, size_t *fk)
+{
+    for (size_t i = 0; i < g->n_nodes; i++)
+        for (size_t k = 0; k < g->nodes[i].n_inputs; k++) {
+            const struct ik_graph_input *in = &g->nodes[i].inputs[k];
+            if (in->source == IK_INPUT_FILE && strcmp(in->path, path) == 0) {
+                *fi = i, *fk = k;
+                return;
+            }
+        }
+}
+
+/* Mermaid (GitHub, GitLab and many editors render it in Markdown): ids are
+ * n<index>, since node names may hold characters Mermaid reserves; source
+ * files become one rounded node per path. */
+static void print_mermaid(const struct ik_graph *g)
+{
+    printf("flowchart LR\n");
+    for (size_t i = 0; i < g->n_nodes; i++)
+        printf("  n%zu[\"%s<br/><i>%s</i>\"]\n", i, g->nodes[i].name, g->nodes[i].type->name);
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        const struct ik_graph_node *n = &g->nodes[i];
+        for (size_t k = 0; k < n->n_inputs; k++) {
+            const struct ik_graph_input *in = &n->inputs[k];
+            if (in->source == IK_INPUT_NODE) {
+                printf("  n%zu -- %s --> n%zu\n", in->node, in->node_port, i);
+                continue;
+            }
+            size_t fi = i, fk = k;
+            first_use(g, in->path, &fi, &fk);
+            if (fi == i && fk == k) /* declare a file once, where it is first read */
+                printf("  f%zu_%zu([\"%s\"]) --> n%zu\n", fi, fk, in->path, i);
+            else
+                printf("  f%zu_%zu --> n%zu\n", fi, fk, i);
+        }
+    }
 }
 
 static void print_json(const struct ik_graph *g)
@@ -82,12 +121,14 @@ int ik_cli_graph(int argc, char **argv)
 {
     const char *path = NULL, *format = "text";
     const struct ik_opt opts[] = {{"--dot", NULL, IK_OPT_FLAG, &format, set_format},
+                                  {"--mermaid", NULL, IK_OPT_FLAG, &format, set_format},
                                   {"--json", NULL, IK_OPT_FLAG, &format, set_format},
                                   {0}};
     const struct ik_optspec spec = {
-        .usage = "graph [--dot|--json] GRAPH", .opts = opts, .pos = &path, .min_pos = 1, .max_pos = 1,
+        .usage = "graph [--dot|--mermaid|--json] GRAPH", .opts = opts, .pos = &path, .min_pos = 1, .max_pos = 1,
         .help = "Prints the graph's nodes and edges in topological order; --dot for Graphviz "
-                "(ikada graph g.yaml --dot | dot -Tsvg > g.svg).\n",
+                "(ikada graph g.yaml --dot | dot -Tsvg > g.svg); --mermaid for a Markdown "
+                "```mermaid block.\n",
         .bad_option = "unexpected argument", .missing = "no graph file given",
     };
     int status = ik_opt_parse(&spec, argc, argv, NULL);
@@ -99,6 +140,8 @@ int ik_cli_graph(int argc, char **argv)
         return status;
     if (!strcmp(format, "dot"))
         print_dot(g);
+    else if (!strcmp(format, "mermaid"))
+        print_mermaid(g);
     else if (!strcmp(format, "json"))
         print_json(g);
     else

@@ -19,7 +19,7 @@ const struct ik_cli_command ik_cli_commands[] = {
     {"run", "run [options] GRAPH", "run what is out of date in a graph", ik_cli_run},
     {"status", "status [--json] GRAPH", "say which nodes are up to date, and why not", ik_cli_status},
     {"report", "report [options] GRAPH", "one page of a graph's results: HTML, md, JSON", ik_cli_report},
-    {"graph", "graph [--dot|--json] GRAPH", "print a graph's nodes and edges", ik_cli_graph},
+    {"graph", "graph [--dot|--mermaid|--json] GRAPH", "print a graph's nodes and edges", ik_cli_graph},
     {"nodes", "nodes [--json] [TYPE]", "list node types, their ports and params", ik_cli_nodes},
     {"log", "log [-n N] [--json]", "list past runs", ik_cli_log},
     {"cache", "cache VERB [ARGS]", "inspect and manage the artifact cache", ik_cli_cache},

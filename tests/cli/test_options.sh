@@ -44,6 +44,9 @@ contains err "no graph file given"
 
 run_ik 0 graph --dot g.yaml
 contains out '"a" -> "b"'
+run_ik 0 graph --mermaid g.yaml
+contains out "flowchart LR"
+contains out 'n0["a<br/><i>command</i>"]'
 run_ik 0 nodes
 contains out "command"
 contains out "param  cmd"
