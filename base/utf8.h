@@ -23,6 +23,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 /* True for a continuation byte (10xxxxxx), the bytes that never start a
  * character: a cut just before any other byte is a character boundary. */
@@ -76,5 +77,22 @@ bool ik_utf8_valid(const char *s, size_t n);
  * errors="replace"), so text a model generated is always valid UTF-8. */
 struct ik_buf;
 void ik_utf8_append_replacing(struct ik_buf *out, const char *s, size_t n);
+
+/* Display width: the terminal columns s[0..n) takes, as wcwidth(3) counts
+ * them (libunistring's uc_width): CJK and fullwidth characters 2, combining
+ * marks and control characters 0, the rest 1. Lax: an invalid byte counts 1,
+ * as a terminal shows it as one replacement character. Used wherever text is
+ * lined up in columns (tables, the live progress lines). */
+size_t ik_utf8_width(const char *s, size_t n);
+
+/* Byte offset at which s[0..n) must be cut for the kept text to take at most
+ * max_cols columns (ik_utf8_width); a double-width character that would
+ * straddle the limit is left out whole. Cuts on a character boundary. */
+size_t ik_utf8_cut_width(const char *s, size_t n, size_t max_cols);
+
+/* Writes s to out padded with spaces to cols display columns (printf's
+ * "%-*s", counting columns rather than bytes); s wider than cols is written
+ * whole, as printf does. */
+void ik_utf8_fpad(FILE *out, const char *s, size_t cols);
 
 #endif

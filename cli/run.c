@@ -15,7 +15,7 @@
 #include "kernels/device.h"
 
 static const char run_usage[] =
-    "run [-j N] [--target NODE]... [--force NODE]... [--force-all] [--keep-going] [-n] [--json] GRAPH";
+    "run [-j N] [--target NODE]... [--force NODE]... [--force-all] [--keep-going] [-n] [-v] [--json] GRAPH";
 
 static const char run_help[] =
     "Runs the nodes of GRAPH that are not up to date, in parallel where the graph allows.\n"
@@ -24,7 +24,11 @@ static const char run_help[] =
     "  -f, --force NODE    ignore the cache for NODE (repeatable); --force-all for every node\n"
     "  -k, --keep-going    go on with independent nodes after a failure\n"
     "  -n, --dry-run       print what would run and why, run nothing\n"
-    "      --json          print a JSON summary on stdout\n";
+    "  -v, --verbose       show the running nodes' stderr as it comes, each line\n"
+    "                      prefixed by its node (\"train| ...\")\n"
+    "      --json          print a JSON summary on stdout\n"
+    "Not on a terminal, a node that said nothing for 30 s gets a \"still running\"\n"
+    "line; IKADA_HEARTBEAT=SECONDS changes the interval.\n";
 
 static char *self_exe(const char *argv0)
 {
@@ -58,6 +62,7 @@ static int parse(int argc, char **argv, struct ik_sched_opts *o, const char **gr
         {"--keep-going", "-k", IK_OPT_FLAG, &o->keep_going, NULL},
         {"--dry-run", "-n", IK_OPT_FLAG, &o->dry_run, NULL},
         {"--json", NULL, IK_OPT_FLAG, &o->json, NULL},
+        {"--verbose", "-v", IK_OPT_FLAG, &o->verbose, NULL},
         {0},
     };
     const struct ik_optspec spec = {
@@ -111,6 +116,8 @@ int ik_cli_run(int argc, char **argv)
             o.jobs = cores > 0 ? (int)cores : 1;
         o.gpus = ik_device_gpu_count();
         o.live = want_live();
+        const char *beat = getenv("IKADA_HEARTBEAT");
+        o.heartbeat_s = beat ? atoi(beat) : 0;
         o.self_exe = self_exe(argv[0]);
         o.argc = argc;
         o.argv = argv;

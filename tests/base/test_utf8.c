@@ -2,6 +2,7 @@
  * (tokenizers, the extractive provider), the strict checks (row files, JSON,
  * previews), on valid, invalid, overlong, surrogate and truncated bytes. */
 #include <criterion/criterion.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/buf.h"
@@ -182,4 +183,38 @@ Test(utf8, append_replacing_keeps_characters_and_replaces_stray_bytes)
     cr_assert_eq(memcmp(b.data, "a\xe5\x8f\x82\xef\xbf\xbd" "b\xef\xbf\xbd\xef\xbf\xbd", b.len), 0);
     cr_assert(ik_utf8_valid(b.data, b.len));
     ik_buf_free(&b);
+}
+
+Test(utf8, width_counts_terminal_columns)
+{
+    cr_expect_eq(ik_utf8_width(S("abc")), 3);
+    cr_expect_eq(ik_utf8_width(S("国税庁")), 6, "CJK is double width");
+    cr_expect_eq(ik_utf8_width(S("ｱ")), 1, "halfwidth katakana is single width");
+    cr_expect_eq(ik_utf8_width(S("e\xcc\x81")), 1, "a combining accent takes no column");
+    cr_expect_eq(ik_utf8_width(S("a\tb")), 2, "a control character takes no column");
+    cr_expect_eq(ik_utf8_width(S("\xff" "a")), 2, "an invalid byte shows as one column");
+}
+
+Test(utf8, cut_width_keeps_whole_characters)
+{
+    cr_expect_eq(ik_utf8_cut_width(S("abcdef"), 4), 4);
+    cr_expect_eq(ik_utf8_cut_width(S("abc"), 10), 3);
+    cr_expect_eq(ik_utf8_cut_width(S("国税庁"), 4), 6, "two characters, 6 bytes");
+    cr_expect_eq(ik_utf8_cut_width(S("国税庁"), 3), 3, "the straddling character is left out");
+    cr_expect_eq(ik_utf8_cut_width(S("a国"), 0), 0);
+}
+
+Test(utf8, fpad_pads_by_columns)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    ik_utf8_fpad(f, "国税", 6);
+    fputc('|', f);
+    ik_utf8_fpad(f, "ab", 3);
+    fputc('|', f);
+    ik_utf8_fpad(f, "toolong", 3);
+    fclose(f);
+    cr_expect_str_eq(text, "国税  |ab |toolong");
+    free(text);
 }
