@@ -78,6 +78,16 @@ static int parse(int argc, char **argv, struct ik_sched_opts *o, const char **gr
     return rc;
 }
 
+/* IKADA_HEARTBEAT=SECONDS, or 0 (the scheduler's 30 s) when unset or not a
+ * positive number. */
+static int heartbeat_seconds(void)
+{
+    const char *env = getenv("IKADA_HEARTBEAT");
+    char *end = NULL;
+    long v = env ? strtol(env, &end, 10) : 0;
+    return env && *end == '\0' && v > 0 && v <= 86400 ? (int)v : 0;
+}
+
 static bool want_live(void)
 {
     const char *term = getenv("TERM");
@@ -116,8 +126,7 @@ int ik_cli_run(int argc, char **argv)
             o.jobs = cores > 0 ? (int)cores : 1;
         o.gpus = ik_device_gpu_count();
         o.live = want_live();
-        const char *beat = getenv("IKADA_HEARTBEAT");
-        o.heartbeat_s = beat ? atoi(beat) : 0;
+        o.heartbeat_s = heartbeat_seconds();
         o.self_exe = self_exe(argv[0]);
         o.argc = argc;
         o.argv = argv;

@@ -19,8 +19,8 @@ static int terminal_cols(void)
     if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
         return ws.ws_col;
     const char *env = getenv("COLUMNS");
-    int cols = env ? atoi(env) : 0;
-    return cols > 0 ? cols : DEFAULT_COLS;
+    long cols = env ? strtol(env, NULL, 10) : 0;
+    return cols > 0 && cols < 10000 ? (int)cols : DEFAULT_COLS;
 }
 
 void ik_display_init(struct ik_display *disp, bool live)
