@@ -164,10 +164,8 @@ size_t ik_utf8_cut_width(const char *s, size_t n, size_t max_cols)
     return n;
 }
 
-void ik_utf8_fpad(FILE *out, const char *s, size_t cols)
+int ik_utf8_pad(const char *s, size_t cols)
 {
-    size_t n = strlen(s), w = ik_utf8_width(s, n);
-    fwrite(s, 1, n, out);
-    for (; w < cols; w++)
-        fputc(' ', out);
+    size_t w = ik_utf8_width(s, strlen(s));
+    return w < cols ? (int)(cols - w) : 0;
 }

@@ -23,7 +23,6 @@
 
 #include <stdbool.h>
 #include <stddef.h>
-#include <stdio.h>
 
 /* True for a continuation byte (10xxxxxx), the bytes that never start a
  * character: a cut just before any other byte is a character boundary. */
@@ -90,9 +89,9 @@ size_t ik_utf8_width(const char *s, size_t n);
  * straddle the limit is left out whole. Cuts on a character boundary. */
 size_t ik_utf8_cut_width(const char *s, size_t n, size_t max_cols);
 
-/* Writes s to out padded with spaces to cols display columns (printf's
- * "%-*s", counting columns rather than bytes); s wider than cols is written
- * whole, as printf does. */
-void ik_utf8_fpad(FILE *out, const char *s, size_t cols);
+/* The spaces that pad s to cols display columns: printf's "%-*s" counting
+ * columns rather than bytes, written as printf("%s%*s", s, ik_utf8_pad(s,
+ * cols), ""); 0 when s is as wide or wider (then it is shown whole). */
+int ik_utf8_pad(const char *s, size_t cols);
 
 #endif

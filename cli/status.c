@@ -6,6 +6,7 @@
 
 #include <jansson.h>
 
+#include "base/utf8.h"
 #include "base/error.h"
 #include "cache/lock.h"
 #include "cli/cli.h"
@@ -39,7 +40,8 @@ static void print_status(const struct ik_graph *g, struct ik_plan *p, bool json)
                                                    "status", status_word(e), "key", hex[0] ? hex : NULL,
                                                    "reason", e->reason));
         else
-            printf("%-20s %-11s %s\n", g->nodes[i].name, status_word(e), e->reason ? e->reason : "");
+            printf("%s%*s %-11s %s\n", g->nodes[i].name, ik_utf8_pad(g->nodes[i].name, 20), "",
+                   status_word(e), e->reason ? e->reason : "");
     }
     if (json) {
         json_t *out = json_pack("{s:s, s:s, s:s, s:o}", "graph", g->path, "graph_id",

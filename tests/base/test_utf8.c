@@ -204,17 +204,10 @@ Test(utf8, cut_width_keeps_whole_characters)
     cr_expect_eq(ik_utf8_cut_width(S("a国"), 0), 0);
 }
 
-Test(utf8, fpad_pads_by_columns)
+Test(utf8, pad_counts_columns_not_bytes)
 {
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    ik_utf8_fpad(f, "国税", 6);
-    fputc('|', f);
-    ik_utf8_fpad(f, "ab", 3);
-    fputc('|', f);
-    ik_utf8_fpad(f, "toolong", 3);
-    fclose(f);
-    cr_expect_str_eq(text, "国税  |ab |toolong");
-    free(text);
+    cr_expect_eq(ik_utf8_pad("国税", 6), 2);
+    cr_expect_eq(ik_utf8_pad("ab", 3), 1);
+    cr_expect_eq(ik_utf8_pad("toolong", 3), 0);
+    cr_expect_eq(ik_utf8_pad("", 2), 2);
 }
