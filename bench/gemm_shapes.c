@@ -135,7 +135,7 @@ int main(int argc, char **argv)
         perror("gemm_shapes: re-executing with OPENBLAS_THREAD_TIMEOUT=4");
     }
     ik_cpu_blas_fix_core("gemm_shapes", argv);
-    int rounds = argc > 1 ? atoi(argv[1]) : 9, threads = pool_threads();
+    int rounds = argc > 1 ? (int)strtol(argv[1], NULL, 10) : 9, threads = pool_threads();
     rounds = rounds < 1 ? 1 : rounds > 64 ? 64 : rounds;
     size_t most = 0; /* the largest operand */
     for (int i = 0; i < NSHAPES; i++) {
