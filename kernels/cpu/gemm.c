@@ -7,16 +7,22 @@
 #include "kernels/cpu/parallel.h"
 
 /* Blocks are a multiple of BLOCK_ALIGN (the widest OpenBLAS unroll, so edge
- * kernels only run at C's own edge) and at least BLOCK_MIN wide: each block
- * repacks the shared operand, about as costly as computing a few dozen of
- * its columns, so on Qwen2.5-0.5B's 896-wide products the 8 blocks of 112
- * columns this file used to cut ran at 75-85 % of one multi-threaded OpenBLAS
- * call (bench/gemm_shapes), and 4 of 224 close to 100 %. When that operand is
- * over STREAMED_BYTES it no longer sits in any cache and each repack streams
- * it from memory (the lm_head's input gradient repacks the 511 x 151,936
- * logits gradient, 310 MB), so blocks are twice as wide. Powers of two up to
- * 8: an even share for 2, 4 or 8 threads. */
-enum { MAX_BLOCKS = 8, BLOCK_MIN = 224, BLOCK_ALIGN = 16 };
+ * kernels only run at C's own edge), at most 8, and as many as a power of
+ * two allows (an even share for 2, 4 or 8 threads; rounding the width up to
+ * 16 may leave fewer, the last one shorter). Each block's call repacks the whole operand
+ * the blocks share, and how wide a block must be to pay for that depends on
+ * where that operand lives (bench/gemm_shapes, Qwen2.5-0.5B's step):
+ * - in L2 (at most SMALL_BYTES: the LoRA factors, the rank-8 bottleneck):
+ *   repacking is cheap and the thin products gain from more, smaller calls
+ *   (OpenBLAS's small-matrix kernels), so blocks may be as narrow as 64;
+ * - in L3 or memory: the 896-wide products cut in 8 blocks of 112 columns ran
+ *   at 75-85 % of one multi-threaded OpenBLAS call, in 4 of 224 close to
+ *   100 %: blocks are at least 224 wide;
+ * - over STREAMED_BYTES, it streams from memory at every repack (the
+ *   lm_head's input gradient repacks the 511 x 151,936 logits gradient,
+ *   310 MB): at least 448 wide. */
+enum { MAX_BLOCKS = 8, BLOCK_ALIGN = 16, MIN_SMALL = 64, MIN_CACHED = 224, MIN_STREAMED = 448 };
+#define SMALL_BYTES (256.0 * 1024)
 #define STREAMED_BYTES (64.0 * 1024 * 1024)
 
 int ik_cpu_sgemm_split(int M, int N, int K, bool *by_rows, int *block)
@@ -24,9 +30,11 @@ int ik_cpu_sgemm_split(int M, int N, int K, bool *by_rows, int *block)
     *by_rows = M >= N;
     int dim = *by_rows ? M : N, other = *by_rows ? N : M;
     double shared_bytes = (double)other * (K > 0 ? K : 1) * sizeof(float);
-    int min = shared_bytes > STREAMED_BYTES ? 2 * BLOCK_MIN : BLOCK_MIN;
+    int min = shared_bytes <= SMALL_BYTES       ? MIN_SMALL
+              : shared_bytes <= STREAMED_BYTES ? MIN_CACHED
+                                               : MIN_STREAMED;
     int blocks = MAX_BLOCKS;
-    while (blocks > 1 && dim / blocks < min)
+    while (blocks > 1 && (dim + blocks - 1) / blocks < min)
         blocks /= 2;
     int len = (dim + blocks - 1) / blocks;
     len = (len + BLOCK_ALIGN - 1) / BLOCK_ALIGN * BLOCK_ALIGN;

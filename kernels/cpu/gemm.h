@@ -23,10 +23,11 @@ void ik_cpu_sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, 
 
 /* The partition ik_cpu_sgemm uses for C (M,N) with a K-long reduction (M, N
  * > 0): C's rows (*by_rows) or columns cut into blocks of *block (the last
- * one shorter); returns the number of blocks, 1, 2, 4 or 8. Each block's call
+ * one shorter); returns the number of blocks, at most 8. Each block's call
  * packs the whole of the operand the blocks share (op(B) when cutting rows,
  * op(A) when cutting columns), so blocks are made as few as keeps the cores
- * busy: at most 8, and a power of two so 2 or 4 threads share them evenly.
+ * busy, the wider the larger that operand is; their count a power of two
+ * (but for the rounding of the width), so 2 or 4 threads share them evenly.
  * Exposed for the tests; the rule itself is in gemm.c. */
 int ik_cpu_sgemm_split(int M, int N, int K, bool *by_rows, int *block);
 
