@@ -13,6 +13,7 @@
 #include "base/error.h"
 #include "cache/artifact.h"
 #include "cache/kv.h"
+#include "cache/tree.h"
 #include "base/file.h"
 #include "engine/exec_int.h"
 #include "base/mp.h"
@@ -209,6 +210,24 @@ static int materialise_file(struct ik_node_ctx *ctx, struct ik_exec_input *in,
     return rc;
 }
 
+/* Recreates a `tree` artifact's files in scratch/in/<port>/<name>/, so the
+ * node sees the folder under the name it was made with. */
+static int materialise_tree(struct ik_node_ctx *ctx, struct ik_exec_input *in,
+                            const msgpack_object *root, struct ik_diag *d)
+{
+    char *name = ik_mp_strdup(ik_mp_get(ik_mp_get(root, "meta"), "name"));
+    if (name == NULL || name[0] == '\0' || strchr(name, '/') != NULL || name[0] == '.') {
+        free(name);
+        name = ik_xstrdup(in->port);
+    }
+    in->path = ik_xasprintf("%s/in/%s/%s", ctx->scratch, in->port, name);
+    free(name);
+    char *what = ik_xasprintf("input '%s'", in->port);
+    int rc = ik_tree_write(root, in->path, what, d);
+    free(what);
+    return rc;
+}
+
 int ik_node_input_path(struct ik_node_ctx *ctx, const char *port, const char **path,
                        struct ik_diag *d)
 {
@@ -230,6 +249,10 @@ int ik_node_input_path(struct ik_node_ctx *ctx, const char *port, const char **p
         const char *kind = ik_artifact_kind(root, &kind_len);
         if (kind && kind_len == 4 && memcmp(kind, "file", 4) == 0) {
             rc = materialise_file(ctx, in, root, d);
+            if (rc < 0)
+                return rc;
+        } else if (kind && kind_len == 4 && memcmp(kind, "tree", 4) == 0) {
+            rc = materialise_tree(ctx, in, root, d);
             if (rc < 0)
                 return rc;
         } else {
@@ -360,6 +383,35 @@ int ik_node_output_file(struct ik_node_ctx *ctx, const char *port, const char *p
     ik_mp_writer_free(&w);
     if (rc == 0)
         add_output(ctx, port, &h, size, ik_xstrdup("file"));
+    return rc;
+}
+
+/* The folder is packed into a scratch file first: its layout needs every
+ * name before the first byte (the files list is sorted), and ik_cas_put_file
+ * then hashes and copies it in one pass. */
+int ik_node_output_tree(struct ik_node_ctx *ctx, const char *port, const char *path,
+                        struct ik_diag *d)
+{
+    int rc = check_new_output(ctx, port, d);
+    if (rc != 0)
+        return rc;
+    const char *base = strrchr(path, '/');
+    char *dir = ik_xasprintf("%s/tmp", ctx->scratch);
+    char *packed = ik_xasprintf("%s/tree-%s", dir, port);
+    rc = ik_mkdirs(dir, d);
+    if (rc == 0)
+        rc = ik_tree_pack(path, base && base[1] ? base + 1 : port, packed, NULL, d);
+    struct ik_hash h;
+    uint64_t size = 0;
+    if (rc == 0)
+        rc = ik_cas_put_file(ctx->cache, packed, &h, &size, d);
+    if (rc < 0)
+        ik_diag_prefix(d, "output '%s': ", port);
+    else
+        add_output(ctx, port, &h, size, ik_xstrdup("tree"));
+    unlink(packed);
+    free(packed);
+    free(dir);
     return rc;
 }
 
