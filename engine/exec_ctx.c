@@ -15,6 +15,7 @@
 #include "cache/kv.h"
 #include "cache/tree.h"
 #include "base/file.h"
+#include "base/glob.h"
 #include "engine/exec_int.h"
 #include "base/mp.h"
 #include "engine/progress.h"
@@ -123,11 +124,11 @@ int ik_node_input_hash(const struct ik_node_ctx *ctx, const char *port, struct i
     return rc;
 }
 
-static const char *file_source(const struct ik_node_ctx *ctx, const char *port)
+static const struct ik_exec_file *file_source(const struct ik_node_ctx *ctx, const char *port)
 {
     for (size_t i = 0; i < ctx->n_files; i++)
         if (strcmp(ctx->files[i].port, port) == 0)
-            return ctx->files[i].path;
+            return &ctx->files[i];
     return NULL;
 }
 
@@ -167,8 +168,10 @@ int ik_node_input_object(struct ik_node_ctx *ctx, const char *port, const msgpac
     struct ik_exec_input *in = find_input(ctx, port, &index);
     if (in == NULL)
         return ik_diag_set(d, IK_ENOTFOUND, "input '%s' is not connected", port);
-    if (file_source(ctx, port) != NULL)
-        return ik_diag_set(d, IK_EPARSE, "input '%s' is a file: source, not an artifact", port);
+    const struct ik_exec_file *src = file_source(ctx, port);
+    if (src != NULL)
+        return ik_diag_set(d, IK_EPARSE, "input '%s' is a %s: source, not an artifact", port,
+                           src->glob ? "glob" : "file");
     int rc = load_object(ctx, in, index, d);
     if (rc < 0)
         return rc;
@@ -228,6 +231,38 @@ static int materialise_tree(struct ik_node_ctx *ctx, struct ik_exec_input *in,
     return rc;
 }
 
+/* A glob's matches as one folder, scratch/in/<port>/, of symlinks named as
+ * base/glob.h names them: the node sees the set it was keyed by (expanded
+ * again here, as a file: source is read again), not the whole folder. */
+static int materialise_glob(struct ik_node_ctx *ctx, struct ik_exec_input *in,
+                            const char *pattern, struct ik_diag *d)
+{
+    struct ik_glob g;
+    int rc = ik_glob_expand(pattern, &g, d);
+    char *dir = ik_xasprintf("%s/in/%s", ctx->scratch, in->port);
+    if (rc == 0)
+        rc = ik_mkdirs(dir, d);
+    for (size_t i = 0; rc == 0 && i < g.n; i++) {
+        char *link = ik_xasprintf("%s/%s", dir, g.m[i].rel);
+        char *parent = ik_xstrdup(link);
+        *strrchr(parent, '/') = '\0';
+        rc = ik_mkdirs(parent, d);
+        if (rc == 0 && symlink(g.m[i].path, link) != 0) {
+            int e = errno;
+            rc = ik_diag_set(d, -e, "input '%s': cannot link %s: %s", in->port,
+                             ik_display_path(link), strerror(e));
+        }
+        free(parent);
+        free(link);
+    }
+    ik_glob_free(&g);
+    if (rc == 0)
+        in->path = dir;
+    else
+        free(dir);
+    return rc;
+}
+
 int ik_node_input_path(struct ik_node_ctx *ctx, const char *port, const char **path,
                        struct ik_diag *d)
 {
@@ -235,10 +270,15 @@ int ik_node_input_path(struct ik_node_ctx *ctx, const char *port, const char **p
     struct ik_exec_input *in = find_input(ctx, port, &index);
     if (in == NULL)
         return ik_diag_set(d, IK_ENOTFOUND, "input '%s' is not connected", port);
-    const char *src = file_source(ctx, port);
-    if (src != NULL) {
-        *path = src;
+    const struct ik_exec_file *src = file_source(ctx, port);
+    if (src != NULL && !src->glob) {
+        *path = src->path;
         return 0;
+    }
+    if (src != NULL && in->path == NULL) {
+        int rc = materialise_glob(ctx, in, src->path, d);
+        if (rc < 0)
+            return rc;
     }
     if (in->path == NULL) {
         const msgpack_object *root;

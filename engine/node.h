@@ -139,7 +139,8 @@ int ik_node_input_object(struct ik_node_ctx *ctx, const char *port, const msgpac
                          struct ik_diag *d);
 
 /* A path to the input's bytes on disk: for a `file:` source its own path (a
- * directory stays a directory); for a `file` artifact its payload written to a
+ * directory stays a directory); for a `glob:` source a scratch folder of
+ * links to its matches, named as base/glob.h says; for a `file` artifact its payload written to a
  * scratch file; for a `tree` artifact (cache/tree.h) its files recreated in a
  * scratch folder named as the output folder was, whose path is returned; for
  * any other artifact the msgpack object itself. Valid until run returns. */
