@@ -20,6 +20,20 @@ static size_t fixed_prefix(const char *pattern)
     return (size_t)(end - pattern);
 }
 
+/* The errno of the folder glob could not read (errfunc has no argument). */
+static _Thread_local int read_errno;
+
+/* A missing folder is no match; any other folder that cannot be read stops
+ * the expansion, so a set is never silently short of files. */
+static int on_read_error(const char *path, int err)
+{
+    (void)path;
+    if (err == ENOENT || err == ENOTDIR)
+        return 0;
+    read_errno = err;
+    return 1;
+}
+
 static int cmp_match(const void *a, const void *b)
 {
     return strcmp(((const struct ik_glob_match *)a)->rel, ((const struct ik_glob_match *)b)->rel);
@@ -30,13 +44,14 @@ int ik_glob_expand(const char *pattern, struct ik_glob *out, struct ik_diag *d)
     memset(out, 0, sizeof *out);
     glob_t g;
     memset(&g, 0, sizeof g);
-    int r = glob(pattern, GLOB_BRACE | GLOB_ERR | GLOB_NOSORT, NULL, &g);
+    read_errno = 0;
+    int r = glob(pattern, GLOB_BRACE | GLOB_NOSORT, on_read_error, &g);
     if (r == GLOB_NOMATCH) {
         globfree(&g);
         return 0;
     }
     if (r != 0) {
-        int e = r == GLOB_NOSPACE ? ENOMEM : errno ? errno : EIO;
+        int e = r == GLOB_NOSPACE ? ENOMEM : read_errno ? read_errno : EIO;
         globfree(&g);
         return ik_diag_set(d, -e, "cannot expand %s: %s", pattern, strerror(e));
     }
