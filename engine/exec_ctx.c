@@ -223,11 +223,15 @@ static int materialise_tree(struct ik_node_ctx *ctx, struct ik_exec_input *in,
         free(name);
         name = ik_xstrdup(in->port);
     }
-    in->path = ik_xasprintf("%s/in/%s/%s", ctx->scratch, in->port, name);
+    char *dest = ik_xasprintf("%s/in/%s/%s", ctx->scratch, in->port, name);
     free(name);
     char *what = ik_xasprintf("input '%s'", in->port);
-    int rc = ik_tree_write(root, in->path, what, d);
+    int rc = ik_tree_write(root, dest, what, d);
     free(what);
+    if (rc == 0)
+        in->path = dest; /* a half-written folder is never handed out by a later call */
+    else
+        free(dest);
     return rc;
 }
 
