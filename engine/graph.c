@@ -24,7 +24,7 @@
 
 static const char *const node_keys[] = {"type", "in", "params", "resources", NULL};
 static const char *const top_keys[] = {"nodes", NULL};
-static const char *const file_keys[] = {"file", NULL};
+static const char *const file_keys[] = {"file", "glob", NULL};
 static const char *const resource_keys[] = {"cpu", "gpu", NULL};
 
 /* Node names may also hold '-' (but not first), unlike ports. */
@@ -182,28 +182,36 @@ static int parse_input(struct ik__graph_build *b, size_t i, yaml_node_t *k, yaml
         if (rc < 0)
             return rc;
         yaml_node_t *file = NULL;
+        const char *key = NULL; /* "file" or "glob" */
         for (yaml_node_pair_t *p = v->data.mapping.pairs.start; p < v->data.mapping.pairs.top;
              p++) {
             yaml_node_t *fk = yaml_document_get_node(b->doc, p->key);
-            if (strcmp(ik__graph_scalar(fk), "file") != 0) {
+            const char *ks = ik__graph_scalar(fk);
+            if (strcmp(ks, "file") != 0 && strcmp(ks, "glob") != 0) {
                 char *where = ik_xasprintf("input '%s' of node '%s'", port, node->name);
                 unknown_key(b, fk, where, file_keys, d);
                 free(where);
                 return IK_EVALIDATE;
             }
+            if (key != NULL)
+                return ik__graph_error(b->g, d, ik__graph_loc(b->g, fk->start_mark),
+                                       "input '%s' of node '%s' takes one of 'file:' and "
+                                       "'glob:', not both", port, node->name);
+            key = ks;
             file = yaml_document_get_node(b->doc, p->value);
         }
         const char *path = ik__graph_scalar(file);
         if (path == NULL || path[0] == '\0') {
             char *got = ik__graph_describe(file);
             ik__graph_error(b->g, d, ik__graph_loc(b->g, file->start_mark),
-                            "'file:' of input '%s' of node '%s' must be a path, got %s", port,
-                            node->name, got);
+                            "'%s:' of input '%s' of node '%s' must be a %s, got %s", key, port,
+                            node->name, key[0] == 'g' ? "pattern" : "path", got);
             free(got);
             return IK_EVALIDATE;
         }
         in->port = ik_xstrdup(port);
         in->source = IK_INPUT_FILE;
+        in->glob = key[0] == 'g';
         in->path = ik_xstrdup(path);
         in->abs_path = join_abs(b->g->dir, path);
         in->loc = ik__graph_loc(b->g, file->start_mark);
@@ -213,7 +221,8 @@ static int parse_input(struct ik__graph_build *b, size_t i, yaml_node_t *k, yaml
     }
     char *got = ik__graph_describe(v);
     ik__graph_error(b->g, d, ik__graph_loc(b->g, v->start_mark),
-                    "input '%s' of node '%s' must be 'node.port' or {file: path}, got %s", port,
+                    "input '%s' of node '%s' must be 'node.port', {file: path} or {glob: pattern}, "
+                    "got %s", port,
                     node->name, got);
     free(got);
     return IK_EVALIDATE;

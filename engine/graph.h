@@ -5,7 +5,7 @@
  *     nodes:
  *       rows:                       # node name: [A-Za-z_][A-Za-z0-9_-]*
  *         type: command             # a type from nodes/registry.c
- *         in:                       # port -> "node.port" or {file: path}
+ *         in:                       # port -> "node.port", {file: path} or {glob: pattern}
  *           faq: {file: ../examples/faq.jsonl}
  *           prev: other.out
  *         params: {cmd: "wc -l $IKADA_IN_faq > $IKADA_OUT_count", outputs: {count: count.txt}}
@@ -22,6 +22,7 @@
 #ifndef IK_ENGINE_GRAPH_H
 #define IK_ENGINE_GRAPH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "base/diag.h"
@@ -30,7 +31,7 @@
 
 enum ik_input_source {
     IK_INPUT_NODE, /* another node's output port */
-    IK_INPUT_FILE, /* a file or directory on disk */
+    IK_INPUT_FILE, /* a file or directory on disk, or with glob set a glob's matches */
 };
 
 struct ik_graph_input {
@@ -40,6 +41,7 @@ struct ik_graph_input {
     char *node_port; /* IK_INPUT_NODE: its output port */
     char *path;      /* IK_INPUT_FILE: as written in the graph */
     char *abs_path;  /* IK_INPUT_FILE: resolved against the graph file's folder */
+    bool glob;       /* IK_INPUT_FILE: path is a pattern (base/glob.h), hashed as a set */
     struct ik_srcloc loc;
 };
 

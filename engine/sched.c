@@ -93,7 +93,7 @@ static void free_strv(char **v)
     free(v);
 }
 
-/* `ikada exec KEY --node NAME [--file PORT=PATH]...` (cli/exec.c). */
+/* `ikada exec KEY --node NAME [--file|--glob PORT=PATH]...` (cli/exec.c). */
 static char **job_argv(const struct ik_sched *s, size_t i, const char *key_hex)
 {
     const struct ik_graph_node *n = &s->graph->nodes[i];
@@ -106,7 +106,7 @@ static char **job_argv(const struct ik_sched *s, size_t i, const char *key_hex)
     args[k++] = ik_xstrdup(n->name);
     for (size_t f = 0; f < n->n_inputs; f++)
         if (n->inputs[f].source == IK_INPUT_FILE) {
-            args[k++] = ik_xstrdup("--file");
+            args[k++] = ik_xstrdup(n->inputs[f].glob ? "--glob" : "--file");
             args[k++] = ik_xasprintf("%s=%s", n->inputs[f].port, n->inputs[f].abs_path);
         }
     return args;
