@@ -490,6 +490,7 @@ static int check_depth(const struct ik_graph *g, struct ik_diag *d)
 
 static void free_build(struct ik__graph_build *b)
 {
+    ik__graph_free_sets(b);
     free(b->defaults);
     if (b->defaults_zone)
         msgpack_zone_free(b->defaults_zone);
@@ -509,6 +510,13 @@ int ik_graph_load_string(const struct ik_node_type *const *types, const char *pa
                          const char *text, size_t len, struct ik_graph **out,
                          struct ik_diag *d)
 {
+    return ik_graph_load_string_opts(types, path, text, len, NULL, out, d);
+}
+
+int ik_graph_load_string_opts(const struct ik_node_type *const *types, const char *path,
+                              const char *text, size_t len, const struct ik_graph_opts *opts,
+                              struct ik_graph **out, struct ik_diag *d)
+{
     struct ik_graph *g = ik_xcalloc(1, sizeof *g);
     g->path = ik_xstrdup(path);
     g->dir = graph_dir(path);
@@ -521,9 +529,12 @@ int ik_graph_load_string(const struct ik_node_type *const *types, const char *pa
     yaml_parser_t parser;
     yaml_document_t doc, extra;
     bool have_doc = false;
-    struct ik__graph_build b = {g, &doc, types, NULL, NULL, 0, 0, NULL};
-    int rc = check_depth(g, d);
+    struct ik__graph_build b = {g, &doc, types, NULL, NULL, 0, 0, NULL, NULL, 0};
+    int rc = ik__graph_parse_sets(&b, opts, d);
+    if (rc == 0)
+        rc = check_depth(g, d);
     if (rc < 0) {
+        free_build(&b);
         ik_graph_free(g);
         return rc;
     }
@@ -549,6 +560,8 @@ int ik_graph_load_string(const struct ik_node_type *const *types, const char *pa
     yaml_document_delete(&extra);
     rc = parse_top(&b, yaml_document_get_root_node(&doc), d);
     if (rc == 0)
+        rc = ik__graph_check_sets(&b, d);
+    if (rc == 0)
         rc = ik__graph_validate(&b, d);
 out:
     free_build(&b);
@@ -565,6 +578,12 @@ out:
 
 int ik_graph_load(const struct ik_node_type *const *types, const char *path,
                   struct ik_graph **out, struct ik_diag *d)
+{
+    return ik_graph_load_opts(types, path, NULL, out, d);
+}
+
+int ik_graph_load_opts(const struct ik_node_type *const *types, const char *path,
+                       const struct ik_graph_opts *opts, struct ik_graph **out, struct ik_diag *d)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -586,7 +605,8 @@ int ik_graph_load(const struct ik_node_type *const *types, const char *path,
         ik_buf_append(&text, chunk, (size_t)n);
     }
     close(fd);
-    int rc = ik_graph_load_string(types, path, text.data ? text.data : "", text.len, out, d);
+    int rc = ik_graph_load_string_opts(types, path, text.data ? text.data : "", text.len, opts,
+                                       out, d);
     ik_buf_free(&text);
     return rc;
 }

@@ -41,6 +41,15 @@ struct ik__graph_default {
     msgpack_object value; /* lives in ik__graph_build.defaults_zone */
 };
 
+/* One -S NODE.PARAM=VALUE (graph_sets.c), its value parsed as YAML. */
+struct ik__graph_set {
+    const char *arg; /* as given, for messages */
+    char *node, *param;
+    yaml_document_t doc;
+    yaml_node_t *value; /* NULL for an empty VALUE */
+    bool used;
+};
+
 struct ik__graph_build {
     struct ik_graph *g;
     yaml_document_t *doc;
@@ -49,6 +58,8 @@ struct ik__graph_build {
     struct ik__graph_default *defaults;
     size_t n_defaults, cap_defaults;
     msgpack_zone *defaults_zone;
+    struct ik__graph_set *sets;
+    size_t n_sets;
 };
 
 
@@ -60,6 +71,21 @@ int ik__graph_validate(struct ik__graph_build *b, struct ik_diag *d);
  * types, fills in defaults, packs params_mp canonically, records param_locs,
  * and sets the output ports. Needs nodes[i].type. Returns 0 or IK_EVALIDATE. */
 int ik__graph_resolve_params(struct ik__graph_build *b, size_t i, struct ik_diag *d);
+
+/* Parses opts' -S arguments into b->sets (graph_sets.c): IK_EVALIDATE for
+ * one that is not NODE.PARAM=VALUE or whose VALUE is not YAML. */
+int ik__graph_parse_sets(struct ik__graph_build *b, const struct ik_graph_opts *opts,
+                         struct ik_diag *d);
+
+/* True when -S's NODE names node `name`: the same name, or the fan-out node
+ * that `name` is an instance of (NODE@...). */
+bool ik__graph_set_matches(const struct ik__graph_set *s, const char *name);
+
+/* IK_EVALIDATE for the first -S whose NODE names no node of the graph. */
+int ik__graph_check_sets(struct ik__graph_build *b, struct ik_diag *d);
+
+/* Frees b->sets. */
+void ik__graph_free_sets(struct ik__graph_build *b);
 
 /* 1-based location of a libyaml mark in graph g. Cannot fail. */
 struct ik_srcloc ik__graph_loc(const struct ik_graph *g, yaml_mark_t mark);

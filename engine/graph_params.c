@@ -118,10 +118,14 @@ struct conv {
     const char *param;
     const struct ik_srcloc *at; /* defaults: every error points at the node */
     size_t budget;              /* values left to convert */
+    const char *origin;         /* a -S argument: errors name it, not a line */
 };
 
 static int conv_error(struct conv *c, const yaml_node_t *n, struct ik_diag *d, const char *what)
 {
+    if (c->origin != NULL)
+        return ik_diag_set(d, IK_EVALIDATE, "-S '%s': param '%s' of node '%s' %s", c->origin,
+                           c->param, c->node, what);
     struct ik_srcloc loc = c->at ? *c->at : ik__graph_loc(c->g, n->start_mark);
     return ik__graph_error(c->g, d, loc, "param '%s' of node '%s' %s", c->param, c->node, what);
 }
@@ -201,7 +205,7 @@ static int conv_generic(struct conv *c, yaml_node_t *n, int depth, msgpack_objec
     }
     /* Repeated keys in a default are the type author's bug, and their marks
      * would point into the default text, so only graph values are checked. */
-    if (c->at == NULL) {
+    if (c->at == NULL && c->origin == NULL) {
         int rc = ik__graph_check_dup_keys(c->g, c->doc, n, "key", d);
         if (rc < 0)
             return rc;
@@ -395,6 +399,55 @@ static bool output_wanted(const struct ik_node_type *t, const char *port,
     return true;
 }
 
+/* The -S arguments naming this node, in order (a later one wins): each
+ * replaces the file's value, or a default, of its param. */
+static int apply_sets(struct ik__graph_build *b, struct conv *c, const struct ik_graph_node *node,
+                      const char **names, msgpack_object_kv *kv, yaml_node_t **given,
+                      bool *set_given, struct ik_diag *d)
+{
+    const struct ik_node_type *t = node->type;
+    for (size_t k = 0; k < b->n_sets; k++) {
+        struct ik__graph_set *set = &b->sets[k];
+        if (!ik__graph_set_matches(set, node->name))
+            continue;
+        size_t s = 0;
+        while (t->params[s].name && strcmp(t->params[s].name, set->param) != 0)
+            s++;
+        if (t->params[s].name == NULL) {
+            const char *near = ik_spellcheck(set->param, names);
+            ik_diag_set(d, IK_EVALIDATE, "-S '%s': unknown param '%s' for type '%s' (node '%s')" IK__DYM_FMT,
+                        set->arg, set->param, t->name, node->name, IK__DYM_ARGS(near));
+            if (near == NULL) {
+                char *what = ik_xasprintf("params of type '%s'", t->name);
+                ik__graph_hint_list(d, what, names);
+                free(what);
+            }
+            return IK_EVALIDATE;
+        }
+        yaml_document_t *saved = c->doc;
+        c->doc = &set->doc;
+        c->origin = set->arg;
+        c->param = t->params[s].name;
+        int rc;
+        if (set->value == NULL && t->params[s].type == IK_PARAM_STRING) {
+            set_str(c, &kv[s].val, "", 0);
+            rc = 0;
+        } else if (set->value == NULL) {
+            rc = conv_error(c, NULL, d, "needs a value after '='");
+        } else {
+            rc = conv_typed(c, set->value, t->params[s].type, &kv[s].val, d);
+        }
+        c->doc = saved;
+        c->origin = NULL;
+        if (rc < 0)
+            return rc;
+        given[s] = NULL;
+        set_given[s] = true;
+        set->used = true;
+    }
+    return 0;
+}
+
 int ik__graph_resolve_params(struct ik__graph_build *b, size_t i, struct ik_diag *d)
 {
     struct ik_graph_node *node = &b->g->nodes[i];
@@ -405,9 +458,10 @@ int ik__graph_resolve_params(struct ik__graph_build *b, size_t i, struct ik_diag
         n_spec++;
     msgpack_zone z;
     msgpack_zone_init(&z, 1024);
-    struct conv c = {b->g, b->doc, &z, node->name, NULL, NULL, MAX_VALUES};
+    struct conv c = {b->g, b->doc, &z, node->name, NULL, NULL, MAX_VALUES, NULL};
     msgpack_object_kv *kv = ik_xcalloc(n_spec ? n_spec : 1, sizeof *kv);
     yaml_node_t **given = ik_xcalloc(n_spec ? n_spec : 1, sizeof *given);
+    bool *set_given = ik_xcalloc(n_spec ? n_spec : 1, sizeof *set_given);
     const char **names = param_names(t->params);
     int rc = 0;
     size_t n_given =
@@ -441,10 +495,13 @@ int ik__graph_resolve_params(struct ik__graph_build *b, size_t i, struct ik_diag
         node->param_locs[node->n_param_locs].name = ik_xstrdup(name);
         node->param_locs[node->n_param_locs++].loc = ik__graph_loc(b->g, v->start_mark);
     }
+    rc = apply_sets(b, &c, node, names, kv, given, set_given, d);
+    if (rc < 0)
+        goto out;
     for (size_t s = 0; s < n_spec; s++) {
         const struct ik_param_spec *ps = &t->params[s];
         set_str(&c, &kv[s].key, ps->name, strlen(ps->name));
-        if (given[s] != NULL)
+        if (given[s] != NULL || set_given[s])
             continue;
         if (ps->default_yaml == NULL) {
             rc = ik__graph_error(b->g, d, node->loc,
@@ -472,8 +529,9 @@ int ik__graph_resolve_params(struct ik__graph_build *b, size_t i, struct ik_diag
         while (s < n_spec && strcmp(t->params[s].name, t->outputs_from_param) != 0)
             s++;
         msgpack_object none = {.type = MSGPACK_OBJECT_NIL};
-        rc = outputs_from_map(b, i, s < n_spec ? &kv[s].val : &none, s < n_spec ? given[s] : NULL,
-                              d);
+        /* A -S value's keys have no place in the file to point at. */
+        yaml_node_t *at = s < n_spec && !set_given[s] ? given[s] : NULL;
+        rc = outputs_from_map(b, i, s < n_spec ? &kv[s].val : &none, at, d);
     } else {
         size_t n = 0;
         while (t->outputs[n].name)
@@ -485,6 +543,7 @@ int ik__graph_resolve_params(struct ik__graph_build *b, size_t i, struct ik_diag
     }
 out:
     free(names);
+    free(set_given);
     free(given);
     free(kv);
     msgpack_zone_destroy(&z);
