@@ -119,7 +119,32 @@ struct conv {
     const struct ik_srcloc *at; /* defaults: every error points at the node */
     size_t budget;              /* values left to convert */
     const char *origin;         /* a -S argument: errors name it, not a line */
+    struct ik__graph_build *b;  /* for ${name}: set only for the file's own values */
+    const struct ik__graph_vars *env;
 };
+
+/* Scalar n's text: with ${name} substituted for a value of the file. */
+static int conv_text(struct conv *c, const yaml_node_t *n, struct ik__graph_text *t,
+                     struct ik_diag *d)
+{
+    if (c->b != NULL && c->at == NULL && c->origin == NULL)
+        return ik__graph_text(c->b, c->env, n, t, d);
+    t->s = ik__graph_scalar(n);
+    t->len = t->s ? n->data.scalar.length : 0;
+    t->plain = t->s && n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+    return 0;
+}
+
+/* "got ..." for a message: the value after substitution. */
+static char *describe(const yaml_node_t *n, const struct ik__graph_text *t)
+{
+    if (t->s == NULL || t->s == (const char *)n->data.scalar.value)
+        return ik__graph_describe(n);
+    size_t cut = strcspn(t->s, "\n");
+    if (cut > 40)
+        cut = 40;
+    return ik_xasprintf("'%.*s%s'", (int)cut, t->s, cut < t->len ? "..." : "");
+}
 
 static int conv_error(struct conv *c, const yaml_node_t *n, struct ik_diag *d, const char *what)
 {
@@ -171,12 +196,16 @@ static int conv_generic(struct conv *c, yaml_node_t *n, int depth, msgpack_objec
         return conv_error(c, n, d, "is too large (more than 100000 values)");
     c->budget--;
     if (n->type == YAML_SCALAR_NODE) {
-        const char *s = (const char *)n->data.scalar.value;
+        struct ik__graph_text t;
+        int rc = conv_text(c, n, &t, d);
+        if (rc < 0)
+            return rc;
+        const char *s = t.s;
         int64_t i;
         double f;
         int b;
-        if (n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
-            set_str(c, o, s, n->data.scalar.length);
+        if (!t.plain)
+            set_str(c, o, s, t.len);
         else if (scalar_is_null(s))
             o->type = MSGPACK_OBJECT_NIL;
         else if ((b = scalar_bool(s, false)) >= 0) {
@@ -187,7 +216,7 @@ static int conv_generic(struct conv *c, yaml_node_t *n, int depth, msgpack_objec
         else if (scalar_float(s, &f))
             set_float(o, f);
         else
-            set_str(c, o, s, n->data.scalar.length);
+            set_str(c, o, s, t.len);
         return 0;
     }
     if (n->type == YAML_SEQUENCE_NODE) {
@@ -247,7 +276,11 @@ static const char *type_phrase(enum ik_param_type t)
 static int conv_typed(struct conv *c, yaml_node_t *n, enum ik_param_type type, msgpack_object *o,
                       struct ik_diag *d)
 {
-    const char *s = ik__graph_scalar(n);
+    struct ik__graph_text t;
+    int rc = conv_text(c, n, &t, d);
+    if (rc < 0)
+        return rc;
+    const char *s = t.s;
     bool ok = false;
     bool range = false;
     int64_t i;
@@ -256,7 +289,7 @@ static int conv_typed(struct conv *c, yaml_node_t *n, enum ik_param_type type, m
     switch (type) {
     case IK_PARAM_STRING:
         if ((ok = s != NULL))
-            set_str(c, o, s, n->data.scalar.length);
+            set_str(c, o, s, t.len);
         break;
     case IK_PARAM_INT:
         if (s && (b = scalar_int(s, &i)) != 1) {
@@ -292,10 +325,10 @@ static int conv_typed(struct conv *c, yaml_node_t *n, enum ik_param_type type, m
     }
     if (ok)
         return 0;
-    char *got = ik__graph_describe(n);
+    char *got = describe(n, &t);
     char *what = ik_xasprintf("expects %s%s, got %s", type_phrase(type),
                               range ? " that fits in 64 bits" : "", got);
-    int rc = conv_error(c, n, d, what);
+    rc = conv_error(c, n, d, what);
     free(what);
     free(got);
     return rc;
@@ -458,7 +491,7 @@ int ik__graph_resolve_params(struct ik__graph_build *b, size_t i, struct ik_diag
         n_spec++;
     msgpack_zone z;
     msgpack_zone_init(&z, 1024);
-    struct conv c = {b->g, b->doc, &z, node->name, NULL, NULL, MAX_VALUES, NULL};
+    struct conv c = {b->g, b->doc, &z, node->name, NULL, NULL, MAX_VALUES, NULL, b, b->src[i].env};
     msgpack_object_kv *kv = ik_xcalloc(n_spec ? n_spec : 1, sizeof *kv);
     yaml_node_t **given = ik_xcalloc(n_spec ? n_spec : 1, sizeof *given);
     bool *set_given = ik_xcalloc(n_spec ? n_spec : 1, sizeof *set_given);
