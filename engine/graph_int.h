@@ -91,7 +91,8 @@ struct ik__graph_build {
     struct ik__graph_set *sets;
     size_t n_sets;
     struct ik__graph_vars vars;        /* the graph's `vars:` */
-    struct ik__graph_vars_file *files; /* the vars files it read */
+    struct ik__graph_vars_file **files; /* the vars files it read (each one stays put:
+                                         * vars point into its document) */
     size_t n_files;
     struct ik__graph_vars **envs; /* one per fan-out instance */
     size_t cap_envs;

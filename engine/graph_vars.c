@@ -100,8 +100,7 @@ static int read_file(struct ik__graph_build *b, yaml_node_t *at, const char *rel
         return ik__graph_error(g, d, ik__graph_loc(g, at->start_mark),
                                "cannot read vars file '%s': %s", rel, strerror(-err));
     }
-    b->files = ik_xrealloc(b->files, (b->n_files + 1) * sizeof *b->files);
-    struct ik__graph_vars_file *f = &b->files[b->n_files];
+    struct ik__graph_vars_file *f = ik_xcalloc(1, sizeof *f);
     f->file = ik_xcalloc(1, sizeof *f->file);
     f->file->path = ik_xstrdup(rel);
     f->file->text = text;
@@ -118,10 +117,12 @@ static int read_file(struct ik__graph_build *b, yaml_node_t *at, const char *rel
         free(f->file->path);
         free(f->file->text);
         free(f->file);
+        free(f);
         return rc;
     }
     yaml_parser_delete(&parser);
-    b->n_files++;
+    b->files = ik_xrealloc(b->files, (b->n_files + 1) * sizeof *b->files);
+    b->files[b->n_files++] = f;
     return add_mapping(b, f->file, &f->doc, yaml_document_get_root_node(&f->doc), d);
 }
 
@@ -264,10 +265,11 @@ void ik__graph_free_vars(struct ik__graph_build *b)
 {
     free_table(&b->vars);
     for (size_t i = 0; i < b->n_files; i++) {
-        yaml_document_delete(&b->files[i].doc);
-        free(b->files[i].file->path);
-        free(b->files[i].file->text);
-        free(b->files[i].file);
+        yaml_document_delete(&b->files[i]->doc);
+        free(b->files[i]->file->path);
+        free(b->files[i]->file->text);
+        free(b->files[i]->file);
+        free(b->files[i]);
     }
     free(b->files);
     for (size_t i = 0; i < b->n_envs; i++) {
