@@ -432,6 +432,28 @@ static bool output_wanted(const struct ik_node_type *t, const char *port,
     return true;
 }
 
+/* IK_EVALIDATE when a number is outside ps's range. */
+static int check_range(struct conv *c, const struct ik_param_spec *ps, const msgpack_object *v,
+                       const yaml_node_t *n, struct ik_diag *d)
+{
+    if (ps->range == NULL)
+        return 0;
+    double x = v->type == MSGPACK_OBJECT_FLOAT64            ? v->via.f64
+               : v->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? (double)v->via.u64
+               : v->type == MSGPACK_OBJECT_NEGATIVE_INTEGER ? (double)v->via.i64
+                                                            : NAN;
+    if (isnan(x) || (x >= ps->range->min && x <= ps->range->max))
+        return 0;
+    char *what = isinf(ps->range->max)
+                     ? ik_xasprintf("must be at least %g, got %g", ps->range->min, x)
+                     : ik_xasprintf("must be between %g and %g, got %g", ps->range->min,
+                                    ps->range->max, x);
+    c->param = ps->name;
+    int rc = conv_error(c, n, d, what);
+    free(what);
+    return rc;
+}
+
 /* The -S arguments naming this node, in order (a later one wins): each
  * replaces the file's value, or a default, of its param. */
 static int apply_sets(struct ik__graph_build *b, struct conv *c, const struct ik_graph_node *node,
@@ -470,6 +492,8 @@ static int apply_sets(struct ik__graph_build *b, struct conv *c, const struct ik
         } else {
             rc = conv_typed(c, set->value, t->params[s].type, &kv[s].val, d);
         }
+        if (rc == 0)
+            rc = check_range(c, &t->params[s], &kv[s].val, set->value, d);
         c->doc = saved;
         c->origin = NULL;
         if (rc < 0)
@@ -529,6 +553,10 @@ int ik__graph_resolve_params(struct ik__graph_build *b, size_t i, struct ik_diag
         node->param_locs[node->n_param_locs++].loc = ik__graph_loc(b->g, v->start_mark);
     }
     rc = apply_sets(b, &c, node, names, kv, given, set_given, d);
+    /* Ranges after -S: a -S may bring a value of the file back into range. */
+    for (size_t s = 0; rc == 0 && s < n_spec; s++)
+        if (given[s] != NULL)
+            rc = check_range(&c, &t->params[s], &kv[s].val, given[s], d);
     if (rc < 0)
         goto out;
     for (size_t s = 0; s < n_spec; s++) {
