@@ -58,20 +58,27 @@ int ik_cli_status(int argc, char **argv)
 {
     bool json = false;
     const char *path = NULL;
-    const struct ik_opt opts[] = {{"--json", NULL, IK_OPT_FLAG, &json, NULL}, {0}};
+    struct ik_opt_list sets = {NULL, 0};
+    const struct ik_opt opts[] = {{"--json", NULL, IK_OPT_FLAG, &json, NULL},
+                                  {"--set", "-S", IK_OPT_LIST, &sets, NULL},
+                                  {0}};
     const struct ik_optspec spec = {
-        .usage = "status [--json] GRAPH", .opts = opts, .pos = &path, .min_pos = 1, .max_pos = 1,
+        .usage = "status [-S NODE.PARAM=VALUE]... [--json] GRAPH", .opts = opts, .pos = &path, .min_pos = 1, .max_pos = 1,
         .help = "Says for every node whether it is up to date, stale (and why: which param or "
-                "input changed) or never run.\n",
+                "input changed) or never run.\n"
+                "  -S, --set NODE.PARAM=VALUE   as `ikada run -S`: the status of that run\n",
         .bad_option = "unexpected argument", .missing = "no graph file given",
     };
     int rc = ik_opt_parse(&spec, argc, argv, NULL);
-    if (rc != 0)
+    if (rc != 0) {
+        free(sets.items);
         return ik_opt_status(rc);
+    }
     struct ik_graph *g = NULL;
     struct ik_cache *c = NULL;
     struct ik_srcmemo *m = NULL;
-    int status = ik_cli_load_graph(path, &g);
+    int status = ik_cli_load_graph_sets(path, sets.items, sets.n, &g);
+    free(sets.items);
     if (status == 0)
         status = ik_cli_open_cache(true, &c);
     struct ik_diag d = IK_DIAG_INIT;

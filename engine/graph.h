@@ -81,6 +81,16 @@ struct ik_graph {
     struct ik_strmap by_name; /* private: node name -> index, for ik_graph_find */
 };
 
+/* What changes a graph without editing its file (`ikada run -S`). */
+struct ik_graph_opts {
+    /* "NODE.PARAM=VALUE", VALUE as YAML: replaces (or sets) param PARAM of
+     * node NODE, or of every instance NODE@... of a fan-out node NODE, after
+     * the file is read, converted and checked like the file's own values. An
+     * unknown node or param is an error naming the -S argument. */
+    const char *const *sets;
+    size_t n_sets;
+};
+
 /* Reads, parses and validates `path`, with the node types taken from `types`
  * (terminated by NULL; the program's table is nodes/registry.h's
  * ik_node_types, the tests pass their own). On success *out is a new graph
@@ -89,10 +99,20 @@ struct ik_graph {
 int ik_graph_load(const struct ik_node_type *const *types, const char *path,
                   struct ik_graph **out, struct ik_diag *d);
 
+/* ik_graph_load with options (NULL: none). */
+int ik_graph_load_opts(const struct ik_node_type *const *types, const char *path,
+                       const struct ik_graph_opts *opts, struct ik_graph **out,
+                       struct ik_diag *d);
+
 /* The same from a string; `path` is used in messages and to resolve file:
  * inputs (relative to its folder). */
 int ik_graph_load_string(const struct ik_node_type *const *types, const char *path,
                          const char *text, size_t len, struct ik_graph **out, struct ik_diag *d);
+
+/* ik_graph_load_string with options (NULL: none). */
+int ik_graph_load_string_opts(const struct ik_node_type *const *types, const char *path,
+                              const char *text, size_t len, const struct ik_graph_opts *opts,
+                              struct ik_graph **out, struct ik_diag *d);
 
 /* Index of the node called `name`, or -1. */
 long ik_graph_find(const struct ik_graph *g, const char *name);

@@ -21,6 +21,7 @@
 #ifndef IK_ENGINE_NODE_H
 #define IK_ENGINE_NODE_H
 
+#include <math.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -39,6 +40,15 @@ enum ik_param_type {
     IK_PARAM_MAP,   /* any YAML mapping */
 };
 
+/* The values an IK_PARAM_INT or IK_PARAM_FLOAT param accepts, both ends
+ * included: the graph is refused when it is loaded, at the value's line,
+ * instead of the node failing when it runs. */
+struct ik_param_range {
+    double min, max;
+};
+#define IK_RANGE(lo, hi) (&(const struct ik_param_range){(lo), (hi)})
+#define IK_MIN(lo) IK_RANGE((lo), INFINITY)
+
 struct ik_param_spec {
     const char *name;
     enum ik_param_type type;
@@ -46,6 +56,7 @@ struct ik_param_spec {
      * NULL means the param is required. */
     const char *default_yaml;
     const char *help; /* one line */
+    const struct ik_param_range *range; /* NULL: any value of the type */
 };
 
 struct ik_port_spec {

@@ -35,13 +35,13 @@ static const struct ik_port_spec command_outputs[] = {{NULL, NULL, false, NULL}}
 static const struct ik_port_spec command_inputs[] = {{NULL, NULL, false, NULL}};
 
 static const struct ik_param_spec command_params[] = {
-    {"cmd", IK_PARAM_STRING, NULL, "shell command; inputs in $IKADA_IN_<port>, outputs to $IKADA_OUT_<port>"},
-    {"outputs", IK_PARAM_MAP, "{}", "output port -> file or folder name the command writes ('name/': a folder)"},
-    {"env", IK_PARAM_MAP, "{}", "extra environment variables (part of the key)"},
-    {"shell", IK_PARAM_STRING, "/bin/sh", "shell that runs cmd with -c"},
-    {"timeout_s", IK_PARAM_INT, "0", "kill the command after this many seconds (0 = never)"},
-    {"in_format", IK_PARAM_STRING, "msgpack", "how artifact inputs are written: msgpack, jsonl (records) or json"},
-    {NULL, 0, NULL, NULL},
+    {"cmd", IK_PARAM_STRING, NULL, "shell command; inputs in $IKADA_IN_<port>, outputs to $IKADA_OUT_<port>", NULL},
+    {"outputs", IK_PARAM_MAP, "{}", "output port -> file or folder name the command writes ('name/': a folder)", NULL},
+    {"env", IK_PARAM_MAP, "{}", "extra environment variables (part of the key)", NULL},
+    {"shell", IK_PARAM_STRING, "/bin/sh", "shell that runs cmd with -c", NULL},
+    {"timeout_s", IK_PARAM_INT, "0", "kill the command after this many seconds (0 = never)", IK_MIN(0)},
+    {"in_format", IK_PARAM_STRING, "msgpack", "how artifact inputs are written: msgpack, jsonl (records) or json", NULL},
+    {NULL, 0, NULL, NULL, NULL},
 };
 
 static int command_run(struct ik_node_ctx *ctx, struct ik_diag *d);
