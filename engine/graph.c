@@ -20,13 +20,14 @@
 #include "engine/graph.h"
 #include "engine/graph_int.h"
 #include "base/spellcheck.h"
+#include "base/sysmem.h"
 #include "base/xmalloc.h"
 
 static const char *const node_keys[] = {"type",    "in",     "params", "resources",
                                         "foreach", "matrix", NULL};
 static const char *const top_keys[] = {"nodes", "vars", NULL};
 static const char *const file_keys[] = {"file", "glob", NULL};
-static const char *const resource_keys[] = {"cpu", "gpu", NULL};
+static const char *const resource_keys[] = {"cpu", "gpu", "mem", NULL};
 
 /* Node names may also hold '-' (but not first), unlike ports. */
 static bool valid_node_name(const char *s)
@@ -258,6 +259,38 @@ static int parse_inputs(struct ik__graph_build *b, size_t i, yaml_node_t *v, str
     return 0;
 }
 
+/* `mem: 4G`: bytes, or a number with K, M, G or T (powers of 1024, an
+ * optional trailing "i" or "B" as in Kubernetes and Slurm: 512Mi, 4GB). */
+static int parse_mem(struct ik__graph_build *b, size_t i, yaml_node_t *val, struct ik_diag *d)
+{
+    struct ik__graph_text text;
+    if (ik__graph_text(b, b->src[i].env, val, &text, d) < 0)
+        return IK_EVALIDATE;
+    const char *s = text.s;
+    char *end = NULL;
+    errno = 0;
+    unsigned long long n = s && s[0] >= '0' && s[0] <= '9' ? strtoull(s, &end, 10) : 0;
+    int shift = 0;
+    if (end && *end) {
+        const char *units = "KMGT", *u = strchr(units, *end);
+        shift = u ? 10 * (int)(u - units + 1) : -1;
+        end += u ? 1 : 0;
+        end += *end == 'i' || *end == 'B' ? 1 : 0;
+    }
+    bool ok = end != NULL && end != s && *end == '\0' && errno == 0 && shift >= 0 && n > 0 &&
+              n <= (UINT64_MAX >> shift);
+    if (!ok) {
+        char *got = ik__graph_describe(val);
+        ik__graph_error(b->g, d, ik__graph_loc(b->g, val->start_mark),
+                        "resource 'mem' of node '%s' expects a size such as 512M or 4G, got %s",
+                        b->g->nodes[i].name, got);
+        free(got);
+        return IK_EVALIDATE;
+    }
+    b->g->nodes[i].mem = (uint64_t)n << shift;
+    return 0;
+}
+
 static int parse_resources(struct ik__graph_build *b, size_t i, yaml_node_t *v, struct ik_diag *d)
 {
     struct ik_graph_node *node = &b->g->nodes[i];
@@ -272,6 +305,11 @@ static int parse_resources(struct ik__graph_build *b, size_t i, yaml_node_t *v, 
         yaml_node_t *k = yaml_document_get_node(b->doc, p->key);
         yaml_node_t *val = yaml_document_get_node(b->doc, p->value);
         const char *ks = ik__graph_scalar(k);
+        if (!strcmp(ks, "mem")) {
+            if ((rc = parse_mem(b, i, val, d)) < 0)
+                return rc;
+            continue;
+        }
         int *slot = !strcmp(ks, "cpu")   ? &b->src[i].cpu
                     : !strcmp(ks, "gpu") ? &b->src[i].gpu
                                          : NULL;
@@ -294,6 +332,13 @@ static int parse_resources(struct ik__graph_build *b, size_t i, yaml_node_t *v, 
                             "resource '%s' of node '%s' expects a non-negative integer, got %s", ks,
                             node->name, got);
             free(got);
+            return IK_EVALIDATE;
+        }
+        if (slot == &b->src[i].cpu && n > ik_cores()) {
+            ik__graph_error(b->g, d, ik__graph_loc(b->g, val->start_mark),
+                            "resource 'cpu' of node '%s' is %ld, but this machine has %d cores",
+                            node->name, n, ik_cores());
+            ik_diag_hint(d, "ask for at most %d (the run's -j caps it too)", ik_cores());
             return IK_EVALIDATE;
         }
         *slot = (int)n;

@@ -65,6 +65,7 @@ struct ik_graph_node {
     size_t n_param_locs;
     int cpu; /* resources after the node's `resources:` override */
     int gpu;
+    uint64_t mem; /* bytes the node may use (`resources: mem`); 0 = not said */
     struct ik_srcloc loc; /* of the node's name */
 };
 

@@ -13,6 +13,7 @@
 #include "engine/executor.h"
 #include "engine/sched_int.h"
 #include "engine/sched_report.h"
+#include "base/sysmem.h"
 #include "base/xmalloc.h"
 
 static void pump(struct ik_sched *s);
@@ -154,6 +155,18 @@ static bool try_start(struct ik_sched *s, size_t i)
     int cpu = n->cpu < 1 ? 1 : (n->cpu > s->opts->jobs ? s->opts->jobs : n->cpu);
     if (cpu > s->cpu_free)
         return false;
+    if (s->mem_total > 0 && n->mem > s->mem_total) {
+        char *why = ik_xasprintf("resources: mem asks for %.2f GiB, but the machine had %.2f GiB "
+                                 "available when the run began", (double)n->mem / (1 << 30),
+                                 (double)s->mem_total / (1 << 30));
+        fail_job(s, i, why);
+        free(why);
+        return true;
+    }
+    /* Declared memory is reserved like CPU slots: a node that would overcommit
+     * the machine waits for running ones to finish. */
+    if (s->mem_total > 0 && n->mem > s->mem_free)
+        return false;
     int gpu = -1;
     if (n->gpu > 0 && s->opts->gpus == 0 && !n->type->gpu_falls_back_to_cpu) {
         fail_job(s, i, "this node needs a GPU and none was found (see `ikada version`); "
@@ -199,6 +212,8 @@ static bool try_start(struct ik_sched *s, size_t i)
     j->cpu = cpu;
     j->gpu = gpu;
     s->cpu_free -= cpu;
+    j->mem = s->mem_total > 0 ? n->mem : 0;
+    s->mem_free -= j->mem;
     if (gpu >= 0)
         s->gpu_busy[gpu] = true;
     j->state = JOB_RUNNING;
@@ -313,6 +328,7 @@ static void job_finished(struct ik_sched *s, struct ik_job *j, struct ik_executo
 {
     s->n_running--;
     s->cpu_free += j->cpu;
+    s->mem_free += j->mem;
     if (j->gpu >= 0)
         s->gpu_busy[j->gpu] = false;
     const char *name = node_name(s, j->index);
@@ -509,6 +525,7 @@ static int setup(struct ik_sched *s, struct ik_graph *g, struct ik_cache *c,
     s->forced = ik_xcalloc(g->n_nodes + 1, sizeof *s->forced);
     s->gpu_busy = ik_xcalloc((size_t)opts->gpus + 1, sizeof *s->gpu_busy);
     s->cpu_free = opts->jobs;
+    s->mem_total = s->mem_free = ik_mem_available();
     rc = ik_plan_select(g, opts->targets, opts->n_targets, s->selected, d);
     for (size_t f = 0; rc == 0 && f < opts->n_force; f++) {
         long idx = ik_graph_find(g, opts->force[f]);

@@ -35,6 +35,7 @@ struct ik_job {
     int lock_fd;
     int gpu;       /* device index held, or -1 */
     int cpu;       /* slots held while running */
+    uint64_t mem;  /* `resources: mem` held while running */
     struct ik_executor_task *task; /* while running: until the executor's on_exit */
     int64_t exit_status;
     int term_signal;
@@ -63,6 +64,8 @@ struct ik_sched {
     bool *selected;
     bool *forced;
     int cpu_free;
+    uint64_t mem_total; /* memory the machine could give when the run began; 0: unknown */
+    uint64_t mem_free;  /* mem_total less the `resources: mem` of the running nodes */
     bool *gpu_busy;
     int n_running;
     bool failed;

@@ -31,7 +31,7 @@
 #include "nodes/train/checkpoint.h"
 #include "nodes/train/dataset.h"
 #include "nodes/train/loop.h"
-#include "nodes/train/memory.h"
+#include "base/sysmem.h"
 #include "nodes/train/report.h"
 #include "nodes/train/schedule.h"
 
@@ -280,7 +280,7 @@ static int plan_memory(struct job *j, int seq, struct ik_diag *d)
     if (strcmp(mode, "auto") && strcmp(mode, "on") && strcmp(mode, "off"))
         return ik_diag_set(d, IK_EVALIDATE, "param activation_checkpointing is '%s', expected "
                            "auto, on or off", mode);
-    uint64_t avail = ik_train_memory_available();
+    uint64_t avail = ik_mem_available();
     uint64_t weights = (uint64_t)j->m->n_params * sizeof(float); /* already resident */
     uint64_t adapter = 4 * (uint64_t)j->a->n_params * sizeof(float); /* values, grads, m, v */
     uint64_t full = ik_lm_train_estimate_bytes(j->m, j->a, seq, 0);
@@ -367,7 +367,7 @@ static int store_outputs(struct job *j, struct ik_diag *d)
     int rc = ik_node_output(j->ctx, "adapter", w.sb.data, w.sb.size, d);
     ik_mp_writer_clear(&w);
     if (rc == 0) {
-        j->totals.peak_rss = ik_train_peak_rss();
+        j->totals.peak_rss = ik_peak_rss();
         ik_train_report_pack(&w, &j->st, &j->totals);
         rc = ik_node_output(j->ctx, "report", w.sb.data, w.sb.size, d);
     }

@@ -1,10 +1,11 @@
-/* nodes/train/memory.c - available memory and peak RSS (memory.h). */
+/* base/sysmem.c - available memory, peak RSS and cores (sysmem.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
-#include "nodes/train/memory.h"
+#include "base/sysmem.h"
 
 /* A number from the first line of path that starts with key (NULL: the first
  * line), times unit; 0 when absent or "max". */
@@ -26,7 +27,7 @@ static uint64_t read_number(const char *path, const char *key, uint64_t unit)
     return (uint64_t)v * unit;
 }
 
-uint64_t ik_train_memory_available(void)
+uint64_t ik_mem_available(void)
 {
     uint64_t avail = read_number("/proc/meminfo", "MemAvailable:", 1024);
     uint64_t max = read_number("/sys/fs/cgroup/memory.max", NULL, 1);
@@ -40,10 +41,16 @@ uint64_t ik_train_memory_available(void)
     return avail;
 }
 
-uint64_t ik_train_peak_rss(void)
+uint64_t ik_peak_rss(void)
 {
     struct rusage ru;
     if (getrusage(RUSAGE_SELF, &ru) != 0)
         return 0;
     return (uint64_t)ru.ru_maxrss * 1024;
+}
+
+int ik_cores(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
 }
