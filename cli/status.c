@@ -1,5 +1,6 @@
 /* cli/status.c - `ikada status GRAPH`: what is up to date and why not, after
- * one line naming the graph's identity and the cache it was looked up in. */
+ * one line naming the graph's identity and the cache it was looked up in, and
+ * a summary line; --stale and --exit-code serve CI and large graphs. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,54 +14,107 @@
 #include "cli/opt.h"
 #include "engine/plan.h"
 
-static const char *status_word(const struct ik_plan_entry *e)
+/* What status says of a node; the order is that of the summary line. */
+enum node_status { ST_UP_TO_DATE, ST_STALE, ST_NEVER_RUN, ST_N };
+
+static const char *const status_words[ST_N] = {"up-to-date", "stale", "never-run"};
+/* The summary's words: "up to date" with spaces, so that counting the
+ * "up-to-date" lines of the output is not thrown off by the summary. */
+static const char *const summary_words[ST_N] = {"up to date", "stale", "never run"};
+static const char *const summary_keys[ST_N] = {"up_to_date", "stale", "never_run"};
+
+static enum node_status status_of(const struct ik_plan_entry *e)
 {
     if (e->state == IK_PLAN_CACHED)
-        return "up-to-date";
+        return ST_UP_TO_DATE;
     if (e->never_run)
-        return "never-run";
-    return "stale";
+        return ST_NEVER_RUN;
+    return ST_STALE;
 }
 
-static void print_status(const struct ik_graph *g, struct ik_plan *p, bool json)
+struct status_opts {
+    bool json;
+    bool stale_only; /* --stale: list only the nodes that would run */
+    bool exit_code;  /* --exit-code: 1 when any node would run */
+};
+
+/* "4 nodes: 2 up to date, 1 stale, 1 never run; 2 would run" */
+static void print_summary(const size_t *counts, size_t total)
+{
+    printf("%zu node%s:", total, total == 1 ? "" : "s");
+    for (int s = 0; s < ST_N; s++)
+        printf("%s %zu %s", s ? "," : "", counts[s], summary_words[s]);
+    size_t would_run = total - counts[ST_UP_TO_DATE];
+    if (would_run)
+        printf("; %zu would run\n", would_run);
+    else
+        printf("; nothing would run\n");
+}
+
+static json_t *summary_json(const size_t *counts, size_t total)
+{
+    json_t *o = json_pack("{s:I, s:I}", "nodes", (json_int_t)total, "would_run",
+                          (json_int_t)(total - counts[ST_UP_TO_DATE]));
+    for (int s = 0; s < ST_N; s++)
+        json_object_set_new(o, summary_keys[s], json_integer((json_int_t)counts[s]));
+    return o;
+}
+
+/* Prints the nodes and the summary; returns how many would run. */
+static size_t print_status(const struct ik_graph *g, struct ik_plan *p, const struct status_opts *o)
 {
     /* Which results these are: the graph's identity names its refs (cache/refs.h). */
-    if (!json)
+    if (!o->json)
         printf("graph %s in cache %s\n", ik_plan_graph_id(p), p->cache->root);
     json_t *nodes = json_array();
+    size_t counts[ST_N] = {0};
     for (size_t k = 0; k < g->n_nodes; k++) {
         size_t i = g->topo[k];
         const struct ik_plan_entry *e = &p->entries[i];
+        enum node_status st = status_of(e);
+        counts[st]++;
+        if (o->stale_only && st == ST_UP_TO_DATE)
+            continue;
         char hex[IK_HASH_HEX_LEN + 1] = "";
         if (e->key_known)
             ik_hash_to_hex(&e->key, hex);
-        if (json)
+        if (o->json)
             json_array_append_new(nodes, json_pack("{s:s, s:s, s:s?, s:s?}", "name", g->nodes[i].name,
-                                                   "status", status_word(e), "key", hex[0] ? hex : NULL,
+                                                   "status", status_words[st], "key", hex[0] ? hex : NULL,
                                                    "reason", e->reason));
         else
-            printf("%-20s %-11s %s\n", g->nodes[i].name, status_word(e), e->reason ? e->reason : "");
+            printf("%-20s %-11s %s\n", g->nodes[i].name, status_words[st], e->reason ? e->reason : "");
     }
-    if (json) {
-        json_t *out = json_pack("{s:s, s:s, s:s, s:o}", "graph", g->path, "graph_id",
-                                ik_plan_graph_id(p), "cache", p->cache->root, "nodes", nodes);
+    if (o->json) {
+        json_t *out = json_pack("{s:s, s:s, s:s, s:o, s:o}", "graph", g->path, "graph_id",
+                                ik_plan_graph_id(p), "cache", p->cache->root, "nodes", nodes,
+                                "summary", summary_json(counts, g->n_nodes));
         json_dumpf(out, stdout, JSON_INDENT(2));
         putchar('\n');
         json_decref(out);
     } else {
         json_decref(nodes);
+        print_summary(counts, g->n_nodes);
     }
+    return g->n_nodes - counts[ST_UP_TO_DATE];
 }
 
 int ik_cli_status(int argc, char **argv)
 {
-    bool json = false;
+    struct status_opts so = {0};
     const char *path = NULL;
-    const struct ik_opt opts[] = {{"--json", NULL, IK_OPT_FLAG, &json, NULL}, {0}};
+    const struct ik_opt opts[] = {{"--json", NULL, IK_OPT_FLAG, &so.json, NULL},
+                                  {"--stale", NULL, IK_OPT_FLAG, &so.stale_only, NULL},
+                                  {"--exit-code", NULL, IK_OPT_FLAG, &so.exit_code, NULL},
+                                  {0}};
     const struct ik_optspec spec = {
-        .usage = "status [--json] GRAPH", .opts = opts, .pos = &path, .min_pos = 1, .max_pos = 1,
+        .usage = "status [--json] [--stale] [--exit-code] GRAPH", .opts = opts, .pos = &path,
+        .min_pos = 1, .max_pos = 1,
         .help = "Says for every node whether it is up to date, stale (and why: which param or "
-                "input changed) or never run.\n",
+                "input changed) or never run, then a summary line.\n\n"
+                "  --stale      list only the nodes that would run\n"
+                "  --exit-code  exit 1 when any node would run (0 when all are up to date),\n"
+                "               for CI; bad input still exits 2\n",
         .bad_option = "unexpected argument", .missing = "no graph file given",
     };
     int rc = ik_opt_parse(&spec, argc, argv, NULL);
@@ -80,8 +134,8 @@ int ik_cli_status(int argc, char **argv)
         ik_plan_init(&p, g, c, m);
         if (ik_plan_check_sources(&p, NULL, &d) < 0 || ik_plan_resolve_all(&p, NULL, NULL, &d) < 0)
             status = IK_EXIT_USAGE;
-        else
-            print_status(g, &p, json);
+        else if (print_status(g, &p, &so) > 0 && so.exit_code)
+            status = IK_EXIT_FAILED;
         ik_plan_close(&p);
     }
     if (d.code)
