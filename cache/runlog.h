@@ -5,7 +5,7 @@
  *   {v: 1, id: str, graph: str (path), started_ms: int, duration_ms: int,
  *    exit: int, argv: [str],
  *    nodes: [{name, key: hex|nil, status: "ran"|"cached"|"failed"|"skipped"|"canceled",
- *             duration_ms: int, error: str|nil}],
+ *             duration_ms: int, error: str|nil, log: hex (a failed node's log object, optional)}],
  *    sum: bin 32}
  * sum (cache/seal.h) is the SHA-256 of the bytes before it. Records written
  * before sums existed have the 8 other fields only and are still read (v
@@ -29,6 +29,9 @@ struct ik_run_node {
     char *status;
     int64_t duration_ms;
     char *error; /* NULL unless failed */
+    bool has_log;
+    struct ik_hash log; /* a failed node's captured log, an object in the CAS (gc keeps it
+                         * with the run) */
 };
 
 struct ik_run {
@@ -64,6 +67,30 @@ struct ik_runlog_skipped {
 int ik_runlog_list_readable(const struct ik_cache *c, size_t limit, struct ik_run **runs,
                             size_t *n, struct ik_runlog_skipped *skipped, struct ik_diag *d);
 void ik_runlog_skipped_free(struct ik_runlog_skipped *s);
+
+/* What the newest run record naming a key says of it, when that is a failure. */
+struct ik_run_failure {
+    bool failed;
+    char *run_id;
+    char *error; /* NULL when the record has no message */
+    bool has_log;
+    struct ik_hash log;
+};
+
+/* For each of keys[0..n): out[i].failed when the newest run that ran, found
+ * cached or failed that key failed it (a later success or cached result of
+ * the same key settles it), with that run's id, error and log. Reads records
+ * newest first and stops once every key is settled; a corrupt record is
+ * skipped (ikada log names it). out is zeroed first; free with
+ * ik_run_failures_free. */
+int ik_runlog_failures(const struct ik_cache *c, const struct ik_hash *keys, size_t n,
+                       struct ik_run_failure *out, struct ik_diag *d);
+void ik_run_failures_free(struct ik_run_failure *f, size_t n);
+/* The same for the newest run (of graph, as the run recorded its path; NULL:
+ * any) that tried a node named `node`, whatever its key: what `cache show`
+ * says of a node that has no result to show. */
+int ik_runlog_node_failure(const struct ik_cache *c, const char *graph, const char *node,
+                           struct ik_run_failure *out, struct ik_diag *d);
 
 /* Reads the run record at path: 0, IK_ECORRUPT or -errno with d filled. */
 int ik_runlog_check(const char *path, struct ik_diag *d);

@@ -20,6 +20,9 @@
 #include "base/error.h"
 #include "base/mp.h"
 #include "base/xmalloc.h"
+#include "cache/cas.h"
+#include "cache/runlog.h"
+#include "cli/common.h"
 
 /* ---- ls ---- */
 
@@ -326,13 +329,95 @@ static bool show_action(const struct ik_cache *c, const struct ik_action *a, boo
     return !corrupt_log;
 }
 
+/* Lines of a failed run's log that show prints. */
+#define SHOW_LOG_LINES 20
+
+static void show_failure_json(const struct ik_cache *c, const char *node,
+                              const struct ik_run_failure *f, const char *msg)
+{
+    struct ik_buf out = IK_BUF_INIT;
+    struct ik_jsonw w;
+    ik_jsonw_init(&w, &out, 2);
+    ik_jsonw_begin_object(&w);
+    ik_jsonw_key(&w, "node");
+    ik_jsonw_str(&w, node);
+    ik_jsonw_key(&w, "status");
+    ik_jsonw_str(&w, "failed");
+    ik_jsonw_key(&w, "run");
+    ik_jsonw_str(&w, f->run_id);
+    ik_jsonw_key(&w, "error");
+    ik_jsonw_str(&w, msg);
+    ik_jsonw_key(&w, "log");
+    struct ik_blob b;
+    struct ik_diag d = IK_DIAG_INIT;
+    if (f->has_log && ik_cas_map_verified(c, &f->log, UINT64_MAX, &b, &d) == 0) {
+        ik_jsonw_strn(&w, (const char *)b.data, b.len, 0);
+        ik_blob_release(&b);
+    } else {
+        ik_jsonw_null(&w);
+    }
+    ik_diag_free(&d);
+    ik_jsonw_end_object(&w);
+    ik_buf_putc(&out, '\n');
+    ik__cc_out(&out);
+    ik_buf_free(&out);
+}
+
 static const char show_help[] =
     "Describes REF: for an artifact its hash, size, kind, schema, meta, producer\n"
     "and a preview (records: the count and the first N; files: the first lines or\n"
     "a hex dump; tensors: dtype and shape); for a node (its action) the record and\n"
-    "its log; for node.log the captured log.\n\n"
+    "its log; for node.log the captured log. A node with no result whose newest\n"
+    "run failed it: that run's error and the end of its log.\n\n"
     "  --limit N  records to preview (default 5)\n"
     "  --json     the same as one JSON object\n";
+
+/* The graph and node a node REF ("node" or "graph:node") names, or false
+ * when REF names a port, a log or a hash. */
+static bool split_node_ref(const char *ref, char **graph, const char **node)
+{
+    const char *colon = strrchr(ref, ':');
+    *node = colon ? colon + 1 : ref;
+    *graph = colon ? ik_xstrndup(ref, (size_t)(colon - ref)) : NULL;
+    return **node != '\0' && strchr(*node, '.') == NULL;
+}
+
+/* A node without a result to show: its newest run's failure (error and log)
+ * when that run failed it. Returns the exit status, or -1 when no run failed
+ * it (the REF stays unknown). */
+static int show_failure(const struct ik_cache *c, const char *ref, bool json)
+{
+    char *graph = NULL;
+    const char *node = NULL;
+    struct ik_run_failure f = {0};
+    struct ik_diag d = IK_DIAG_INIT;
+    int status = -1;
+    if (split_node_ref(ref, &graph, &node) && ik_runlog_node_failure(c, graph, node, &f, &d) == 0 &&
+        f.failed) {
+        status = IK_EXIT_OK;
+        const char *msg = f.error ? f.error : "(no message)";
+        if (strncmp(msg, "error: ", 7) == 0)
+            msg += 7;
+        if (json)
+            show_failure_json(c, node, &f, msg);
+        else {
+            printf("node     %s\nstatus   failed in run %s: %s\n", node, f.run_id, msg);
+            char h[13];
+            uint64_t size = 0;
+            if (f.has_log && ik_cas_stat(c, &f.log, &size) == 0) {
+                ik__cc_hex12(&f.log, h);
+                printf("log      %s (%" PRIu64 " bytes; the last %d lines)\n", h, size, SHOW_LOG_LINES);
+                ik_cli_print_log_tail(c, &f.log, f.error, SHOW_LOG_LINES, stdout);
+            } else {
+                printf("log      -\n");
+            }
+        }
+    }
+    ik_diag_free(&d);
+    ik_run_failures_free(&f, 1);
+    free(graph);
+    return status;
+}
 
 int ik__cc_show(int argc, char **argv)
 {
@@ -358,6 +443,12 @@ int ik__cc_show(int argc, char **argv)
     struct ik__cc_ref r;
     struct ik_buf out = IK_BUF_INIT;
     if (ik__cc_resolve(c, ref, &r, &d) < 0) {
+        int failed = d.code == IK_ENOTFOUND ? show_failure(c, ref, json) : -1;
+        if (failed >= 0) {
+            ik_diag_free(&d);
+            ik__cc_end(&s);
+            return failed;
+        }
         ik__cc_end(&s);
         return ik__cc_fail(&d);
     }

@@ -46,6 +46,8 @@ struct ik_job {
     struct ik_action_counter *counter_values;
     size_t n_counters;
     int64_t start_ms, end_ms, last_plain_ms;
+    bool has_log;
+    struct ik_hash log; /* a failed run's log object, for the run record */
 };
 
 struct ik_sched {

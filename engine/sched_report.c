@@ -7,6 +7,7 @@
 #include <jansson.h>
 
 #include "base/error.h"
+#include "cache/cas.h"
 #include "cache/runlog.h"
 #include "engine/sched_int.h"
 #include "engine/sched_report.h"
@@ -162,9 +163,16 @@ static void print_log_tail(struct ik_sched *s, const struct ik_buf *log, int lin
     ik_buf_free(&b);
 }
 
-void ik__sched_show_log_tail(struct ik_sched *s, struct ik_buf *log, const char *error)
+void ik__sched_show_log_tail(struct ik_sched *s, struct ik_job *j, struct ik_buf *log)
 {
-    drop_printed_error(log, error);
+    /* Kept whole, error line included, as `cache show` of a success's log is. */
+    struct ik_diag d = IK_DIAG_INIT;
+    j->has_log = log->len > 0 && ik_cas_put(s->cache, log->data, log->len, &j->log, &d) == 0;
+    if (d.code)
+        ik_display_event(&s->display, "ikada: warning: the log of the failure is not kept: %s",
+                         ik_diag_message(&d));
+    ik_diag_free(&d);
+    drop_printed_error(log, j->error);
     print_log_tail(s, log, 20);
 }
 
@@ -191,6 +199,8 @@ static void write_run_record(struct ik_sched *s, int status, int64_t duration_ms
         rn->status = (char *)job_status(j);
         rn->duration_ms = j->cached || j->start_ms == 0 ? 0 : j->end_ms - j->start_ms;
         rn->error = j->error;
+        rn->has_log = j->has_log;
+        rn->log = j->log;
     }
     struct ik_diag d = IK_DIAG_INIT;
     if (ik_runlog_write(s->cache, &run, &d) < 0)
