@@ -25,6 +25,7 @@
 #define RUN_FORMAT 1
 #define RUN_UNSEALED_FIELDS 8 /* before records were sealed; sealed ones add "sum" */
 #define RUN_MAX_BYTES (64u << 20)
+#define NOOP_EXT ".noop.mp" /* a no-op run's record (cache/runlog.h) */
 
 static void pack_hash_or_nil(msgpack_packer *pk, bool has, const struct ik_hash *h)
 {
@@ -40,7 +41,7 @@ static void pack_hash_or_nil(msgpack_packer *pk, bool has, const struct ik_hash 
 static void pack_run(struct ik_mp_writer *w, const struct ik_run *run, const char *id)
 {
     msgpack_packer *pk = &w->pk;
-    ik_mp_map_begin(w, RUN_UNSEALED_FIELDS + 1);
+    ik_mp_map_begin(w, RUN_UNSEALED_FIELDS + 1 + run->noop + (run->graph_id != NULL));
     ik_mp_pack_str(pk, "v");
     msgpack_pack_int(pk, RUN_FORMAT);
     ik_mp_pack_str(pk, "id");
@@ -59,8 +60,9 @@ static void pack_run(struct ik_mp_writer *w, const struct ik_run *run, const cha
         ik_mp_pack_str(pk, run->argv[i] ? run->argv[i] : "");
     ik_mp_array_end(w);
     ik_mp_pack_str(pk, "nodes");
-    ik_mp_array_begin(w, run->n_nodes);
-    for (size_t i = 0; i < run->n_nodes; i++) {
+    size_t n_nodes = run->noop ? 0 : run->n_nodes;
+    ik_mp_array_begin(w, n_nodes);
+    for (size_t i = 0; i < n_nodes; i++) {
         const struct ik_run_node *n = &run->nodes[i];
         ik_mp_map_begin(w, n->has_log ? 6 : 5);
         ik_mp_pack_str(pk, "name");
@@ -83,6 +85,14 @@ static void pack_run(struct ik_mp_writer *w, const struct ik_run *run, const cha
         ik_mp_map_end(w);
     }
     ik_mp_array_end(w);
+    if (run->graph_id) {
+        ik_mp_pack_str(pk, "graph_id");
+        ik_mp_pack_str(pk, run->graph_id);
+    }
+    if (run->noop) {
+        ik_mp_pack_str(pk, "noop");
+        msgpack_pack_uint64(pk, run->noop_nodes);
+    }
     ik_seal_map(w);
     ik_mp_map_end(w);
 }
@@ -90,12 +100,13 @@ static void pack_run(struct ik_mp_writer *w, const struct ik_run *run, const cha
 int ik_runlog_write(struct ik_cache *c, const struct ik_run *run, struct ik_diag *d)
 {
     char *id = NULL, *path = NULL;
+    const char *ext = run->noop ? NOOP_EXT : ".mp";
     if (run->id != NULL) {
         if (run->id[0] == '\0' || run->id[0] == '.' || strchr(run->id, '/') != NULL)
             return ik_diag_set(d, -EINVAL, "invalid run id '%s': expected a name without '/'",
                                run->id);
         id = ik_xstrdup(run->id);
-        path = ik_xasprintf("%s/runs/%s.mp", c->root, id);
+        path = ik_xasprintf("%s/runs/%s%s", c->root, id, ext);
     } else {
         /* Two runs of one process in one millisecond (tests) get a suffix. */
         for (int i = 0;; i++) {
@@ -104,7 +115,7 @@ int ik_runlog_write(struct ik_cache *c, const struct ik_run *run, struct ik_diag
             id = i == 0 ? ik_xasprintf("%013lld-%ld", (long long)run->started_ms, (long)getpid())
                         : ik_xasprintf("%013lld-%ld-%d", (long long)run->started_ms,
                                        (long)getpid(), i);
-            path = ik_xasprintf("%s/runs/%s.mp", c->root, id);
+            path = ik_xasprintf("%s/runs/%s%s", c->root, id, ext);
             if (access(path, F_OK) != 0)
                 break;
         }
@@ -211,6 +222,16 @@ static const char *parse_run(const msgpack_object *root, struct ik_run *r)
         if (e != NULL && e->type == MSGPACK_OBJECT_STR)
             n->error = ik_mp_strdup(e);
     }
+    const msgpack_object *gid = ik_mp_get(root, "graph_id");
+    if (gid != NULL && !get_str(gid, &r->graph_id))
+        return "graph_id";
+    const msgpack_object *noop = ik_mp_get(root, "noop");
+    if (noop != NULL) {
+        if (!get_i64(noop, &v) || v < 0)
+            return "noop";
+        r->noop = true;
+        r->noop_nodes = (size_t)v;
+    }
     return NULL;
 }
 
@@ -270,6 +291,7 @@ static void run_clear(struct ik_run *r)
 {
     free(r->id);
     free(r->graph);
+    free(r->graph_id);
     for (size_t j = 0; j < r->argc; j++)
         free(r->argv[j]);
     free(r->argv);
@@ -330,8 +352,15 @@ static void free_names(struct run_name *names, size_t n)
 
 /* Lists runs; with skip, an unreadable record is named in skip (its message)
  * and left out instead of failing the list. */
-static int list_runs(const struct ik_cache *c, size_t limit, struct ik_run **runs, size_t *n,
-                     struct ik_runlog_skipped *skip, struct ik_diag *d)
+static bool is_noop_name(const char *name)
+{
+    size_t len = strlen(name), n = strlen(NOOP_EXT);
+    return len > n && strcmp(name + len - n, NOOP_EXT) == 0;
+}
+
+static int list_runs(const struct ik_cache *c, size_t limit, const struct ik_runlog_filter *f,
+                     struct ik_run **runs, size_t *n, struct ik_runlog_skipped *skip,
+                     struct ik_diag *d)
 {
     char *dir_path = ik_cache_path(c, "runs");
     struct run_name *names = NULL;
@@ -341,6 +370,8 @@ static int list_runs(const struct ik_cache *c, size_t limit, struct ik_run **run
     struct ik_run *out = want ? ik_xcalloc(want, sizeof *out) : NULL;
     size_t got = 0, skip_cap = 0;
     for (size_t i = 0; rc == 0 && i < count && got < want; i++) {
+        if (f && f->real_only && is_noop_name(names[i].name))
+            continue;
         char *path = ik_xasprintf("%s/%s", dir_path, names[i].name);
         struct ik_diag rd = IK_DIAG_INIT;
         rc = read_run(path, &out[got], &rd);
@@ -351,6 +382,8 @@ static int list_runs(const struct ik_cache *c, size_t limit, struct ik_run **run
             skip->why[skip->n++] = ik_xstrndup(msg, strcspn(msg, "\n")); /* without the hint */
             run_clear(&out[got]);
             rc = 0;
+        } else if (rc == 0 && f && f->keep && !f->keep(&out[got], f->arg)) {
+            run_clear(&out[got]);
         } else {
             if (rc != 0)
                 ik_diag_set(d, rd.code, "%s", ik_diag_message(&rd) + strlen("error: "));
@@ -372,14 +405,23 @@ static int list_runs(const struct ik_cache *c, size_t limit, struct ik_run **run
 int ik_runlog_list(const struct ik_cache *c, size_t limit, struct ik_run **runs, size_t *n,
                    struct ik_diag *d)
 {
-    return list_runs(c, limit, runs, n, NULL, d);
+    return list_runs(c, limit, NULL, runs, n, NULL, d);
 }
 
 int ik_runlog_list_readable(const struct ik_cache *c, size_t limit, struct ik_run **runs,
                             size_t *n, struct ik_runlog_skipped *skipped, struct ik_diag *d)
 {
     memset(skipped, 0, sizeof *skipped);
-    return list_runs(c, limit, runs, n, skipped, d);
+    return list_runs(c, limit, NULL, runs, n, skipped, d);
+}
+
+int ik_runlog_list_where(const struct ik_cache *c, size_t limit, const struct ik_runlog_filter *f,
+                         struct ik_run **runs, size_t *n, struct ik_runlog_skipped *skipped,
+                         struct ik_diag *d)
+{
+    if (skipped)
+        memset(skipped, 0, sizeof *skipped);
+    return list_runs(c, limit, f, runs, n, skipped, d);
 }
 
 void ik_runlog_skipped_free(struct ik_runlog_skipped *s)
@@ -410,6 +452,8 @@ static int foreach_run(const struct ik_cache *c, bool (*visit)(struct ik_run *r,
     int rc = list_names(dir_path, &names, &count, d);
     bool stop = false;
     for (size_t i = 0; rc == 0 && i < count && !stop; i++) {
+        if (is_noop_name(names[i].name))
+            continue; /* found every node cached: no failure, no key to settle */
         char *path = ik_xasprintf("%s/%s", dir_path, names[i].name);
         struct ik_run r;
         memset(&r, 0, sizeof r);

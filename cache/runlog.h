@@ -1,11 +1,17 @@
 /* cache/runlog.h - the history of `ikada run` invocations (ikada log, gc roots).
  *
  * One file per run, root/runs/<started_ms>-<pid>.mp, written atomically when
- * the run ends (also on failure and Ctrl-C). Format: a msgpack map
+ * the run ends (also on failure and Ctrl-C). A no-op run (exit 0, every node
+ * found cached) is recorded compactly, without its nodes, in
+ * <started_ms>-<pid>.noop.mp: a 10,000-node graph's no-op run writes a few
+ * bytes, and the name lets gc and `ikada log` pass over such runs unread.
+ * Format: a msgpack map
  *   {v: 1, id: str, graph: str (path), started_ms: int, duration_ms: int,
  *    exit: int, argv: [str],
  *    nodes: [{name, key: hex|nil, status: "ran"|"cached"|"failed"|"skipped"|"canceled",
  *             duration_ms: int, error: str|nil, log: hex (a failed node's log object, optional)}],
+ *    graph_id: str (the graph's identity, cache/refs.h; optional: older records lack it),
+ *    noop: int (a no-op run only: how many nodes it found cached; nodes is []),
  *    sum: bin 32}
  * sum (cache/seal.h) is the SHA-256 of the bytes before it. Records written
  * before sums existed have the 8 other fields only and are still read (v
@@ -37,6 +43,7 @@ struct ik_run_node {
 struct ik_run {
     char *id;
     char *graph;
+    char *graph_id; /* the graph's identity (cache/refs.h), NULL in older records */
     int64_t started_ms;
     int64_t duration_ms;
     int exit_code;
@@ -44,6 +51,8 @@ struct ik_run {
     size_t argc;
     struct ik_run_node *nodes;
     size_t n_nodes;
+    bool noop;         /* exit 0 and every node cached: written without its nodes */
+    size_t noop_nodes; /* how many nodes such a run found cached */
 };
 
 /* Writes the run's record (its id is made from started_ms and the pid when
@@ -91,6 +100,19 @@ void ik_run_failures_free(struct ik_run_failure *f, size_t n);
  * says of a node that has no result to show. */
 int ik_runlog_node_failure(const struct ik_cache *c, const char *graph, const char *node,
                            struct ik_run_failure *out, struct ik_diag *d);
+
+/* Which runs a listing returns (NULL: all). */
+struct ik_runlog_filter {
+    bool real_only; /* leave out no-op runs (gc's --keep-runs counts real runs only) */
+    /* When set, a run is listed only if it returns true (e.g. one graph's runs). */
+    bool (*keep)(const struct ik_run *r, void *arg);
+    void *arg;
+};
+/* ik_runlog_list_readable over the runs the filter keeps; limit counts those
+ * (skipped may be NULL: a corrupt record then fails the list). */
+int ik_runlog_list_where(const struct ik_cache *c, size_t limit, const struct ik_runlog_filter *f,
+                         struct ik_run **runs, size_t *n, struct ik_runlog_skipped *skipped,
+                         struct ik_diag *d);
 
 /* Reads the run record at path: 0, IK_ECORRUPT or -errno with d filled. */
 int ik_runlog_check(const char *path, struct ik_diag *d);

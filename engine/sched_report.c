@@ -182,12 +182,14 @@ static void write_run_record(struct ik_sched *s, int status, int64_t duration_ms
     struct ik_run run;
     memset(&run, 0, sizeof run);
     run.graph = g->path;
+    run.graph_id = (char *)ik_plan_graph_id(&s->plan);
     run.started_ms = s->started_ms;
     run.duration_ms = duration_ms;
     run.exit_code = status;
     run.argv = s->opts->argv;
     run.argc = (size_t)s->opts->argc;
     run.nodes = ik_xcalloc(g->n_nodes + 1, sizeof *run.nodes);
+    bool all_cached = true;
     for (size_t i = 0; i < g->n_nodes; i++) {
         if (!s->selected[i])
             continue;
@@ -201,7 +203,11 @@ static void write_run_record(struct ik_sched *s, int status, int64_t duration_ms
         rn->error = j->error;
         rn->has_log = j->has_log;
         rn->log = j->log;
+        all_cached = all_cached && j->state == JOB_DONE && j->cached;
     }
+    /* Nothing ran: a compact record (cache/runlog.h) that gc does not count. */
+    run.noop = status == 0 && all_cached;
+    run.noop_nodes = run.n_nodes;
     struct ik_diag d = IK_DIAG_INIT;
     if (ik_runlog_write(s->cache, &run, &d) < 0)
         fprintf(stderr, "ikada: warning: run not recorded: %s\n", ik_diag_message(&d));

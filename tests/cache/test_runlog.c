@@ -182,3 +182,29 @@ Test(cache_runlog, failures_are_those_of_the_newest_deciding_run)
     cr_assert(!nf.failed, "the newest run that tried node n found it cached");
     ik_run_failures_free(&nf, 1);
 }
+
+Test(cache_runlog, noop_runs_are_compact_and_left_out_of_real_only_listings)
+{
+    write_run(1700000000000, "real");
+    struct ik_run_node node = {.name = "n", .has_key = true, .status = "cached"};
+    struct ik_run noop = {.graph = "real", .graph_id = "real", .started_ms = 1700000001000,
+                          .nodes = &node, .n_nodes = 1, .noop = true, .noop_nodes = 1};
+    struct ik_diag d = IK_DIAG_INIT;
+    cr_assert_eq(ik_runlog_write(T.c, &noop, &d), 0, "%s", ik_diag_message(&d));
+    struct ik_run *runs = NULL;
+    size_t n = 0;
+    cr_assert_eq(ik_runlog_list(T.c, 0, &runs, &n, &d), 0);
+    cr_assert_eq(n, 2);
+    cr_assert(runs[0].noop);
+    cr_assert_eq(runs[0].noop_nodes, 1);
+    cr_assert_eq(runs[0].n_nodes, 0, "a no-op record lists no nodes");
+    cr_assert_str_eq(runs[0].graph_id, "real");
+    cr_assert(!runs[1].noop);
+    cr_assert_null(runs[1].graph_id);
+    ik_runs_free(runs, n);
+    const struct ik_runlog_filter real = {.real_only = true};
+    cr_assert_eq(ik_runlog_list_where(T.c, 1, &real, &runs, &n, NULL, &d), 0);
+    cr_assert_eq(n, 1);
+    cr_assert(!runs[0].noop);
+    ik_runs_free(runs, n);
+}
