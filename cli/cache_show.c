@@ -20,7 +20,9 @@
 #include "base/error.h"
 #include "base/mp.h"
 #include "base/xmalloc.h"
+#include "base/strmap.h"
 #include "cache/cas.h"
+#include "cache/refs.h"
 #include "cache/runlog.h"
 #include "cli/common.h"
 
@@ -99,6 +101,88 @@ static int add_other(const struct ik_hash *h, uint64_t size, int64_t mtime_s, vo
     return 0;
 }
 
+/* What the refs and runs say of the listed objects: which ones a ref names
+ * (of the graph --graph selects, or of any graph), and with --graph which
+ * ones that graph's nodes made, now or in a recorded run (an object does not
+ * know its graph: node names and bytes are shared between graphs). */
+struct ls_refs {
+    struct ik_strmap named;    /* object hash bytes of a ref's outputs */
+    struct ik_strmap of_graph; /* object hash bytes made under one of the graph's keys */
+};
+
+static void put_hash(struct ik_strmap *m, const struct ik_hash *h)
+{
+    ik_strmap_put(m, (const char *)h->b, IK_HASH_BYTES, 1);
+}
+
+static bool has_hash(const struct ik_strmap *m, const struct ik_hash *h)
+{
+    return ik_strmap_get(m, (const char *)h->b, IK_HASH_BYTES) >= 0;
+}
+
+/* The objects (not logs) the index says a key of `keys` produced, into out. */
+static void objects_of(const struct ik__cc_index *ix, const struct ik_strmap *keys,
+                       struct ik_strmap *out)
+{
+    for (size_t i = 0; i < ix->n; i++)
+        if (!ix->items[i].is_log && has_hash(keys, &ix->items[i].key))
+            put_hash(out, &ix->items[i].object);
+}
+
+/* Adds the keys the recorded runs of graph `sel` ran or found. */
+static int run_keys(const struct ik_cache *c, const char *sel, struct ik_strmap *keys,
+                    struct ik_diag *d)
+{
+    struct ik_run *runs = NULL;
+    size_t n = 0;
+    struct ik_runlog_skipped skipped;
+    int rc = ik_runlog_list_where(c, 0, NULL, &runs, &n, &skipped, d);
+    ik_runlog_skipped_free(&skipped);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        const char *id = runs[i].graph_id ? runs[i].graph_id : runs[i].graph;
+        for (size_t k = 0; ik_ref_graph_match(id, sel) && k < runs[i].n_nodes; k++)
+            if (runs[i].nodes[k].has_key)
+                put_hash(keys, &runs[i].nodes[k].key);
+    }
+    ik_runs_free(runs, n);
+    return rc;
+}
+
+static int load_ls_refs(const struct ik_cache *c, const struct ik__cc_index *ix, const char *graph,
+                        struct ls_refs *lr, struct ik_diag *d)
+{
+    memset(lr, 0, sizeof *lr);
+    struct ik_ref *refs = NULL;
+    size_t n = 0;
+    int rc = ik_ref_list(c, IK_REF_LIST_SKIP_BAD, &refs, &n, d);
+    if (rc < 0)
+        return rc;
+    struct ik_strmap keys = IK_STRMAP_INIT;
+    for (size_t i = 0; i < n; i++)
+        if (graph == NULL || ik_ref_graph_match(refs[i].graph, graph))
+            put_hash(&keys, &refs[i].key);
+    ik_refs_free(refs, n);
+    objects_of(ix, &keys, &lr->named);
+    if (graph && (rc = run_keys(c, graph, &keys, d)) == 0)
+        objects_of(ix, &keys, &lr->of_graph);
+    ik_strmap_free(&keys);
+    return rc;
+}
+
+static bool ref_named(const struct ls_refs *lr, const struct ls_row *r)
+{
+    return has_hash(&lr->named, &r->hash);
+}
+
+/* --graph: made by one of the graph's keys; --node: by that node. */
+static bool ls_keeps(const struct ls_refs *lr, const struct ls_row *r, const char *graph,
+                     const char *node)
+{
+    if (node && (r->prod == NULL || strcmp(r->prod->node, node) != 0))
+        return false;
+    return graph == NULL || has_hash(&lr->of_graph, &r->hash);
+}
+
 static int by_time(const void *a, const void *b)
 {
     const struct ls_row *x = a, *y = b;
@@ -109,20 +193,26 @@ static int by_time(const void *a, const void *b)
 
 static const char ls_help[] =
     "Lists every artifact (an output of an action record), newest first: hash,\n"
-    "kind, size, producer (node.port) and age.\n\n"
-    "  --kind K   only artifacts of kind K\n"
-    "  --all      also objects that are no action's output (logs, spec objects)\n"
-    "  --json     a JSON array of {hash, kind, size, producer, created_ms}\n";
+    "kind, size, producer (node.port) and age; '*' marks those a graph's refs name\n"
+    "(the graph's current results; with --graph, that graph's).\n\n"
+    "  --kind K    only artifacts of kind K\n"
+    "  --graph G   only those of G's nodes (G as in a REF: path or file name)\n"
+    "  --node N    only those node N produced\n"
+    "  --all       also objects that are no action's output (logs, spec objects)\n"
+    "  --json      a JSON array of {hash, kind, size, producer, created_ms, ref}\n";
 
 int ik__cc_ls(int argc, char **argv)
 {
     bool json = false, all = false;
-    const char *kind = NULL;
+    const char *kind = NULL, *graph = NULL, *node = NULL;
     const struct ik_opt opts[] = {{"--json", NULL, IK_OPT_FLAG, &json, NULL},
                                   {"--all", NULL, IK_OPT_FLAG, &all, NULL},
                                   {"--kind", NULL, IK_OPT_VALUE, &kind, NULL},
+                                  {"--graph", NULL, IK_OPT_VALUE, &graph, NULL},
+                                  {"--node", NULL, IK_OPT_VALUE, &node, NULL},
                                   {0}};
-    const struct ik_optspec spec = {.usage = "cache ls [--kind K] [--all] [--json]", .help = ls_help,
+    const struct ik_optspec spec = {.usage = "cache ls [--kind K] [--graph G] [--node N] [--all] [--json]",
+                                    .help = ls_help,
                                     .opts = opts, .flags = IK__CC_ARGS};
     struct ik__cc_session s;
     int rc = ik_opt_parse(&spec, argc, argv, NULL);
@@ -149,18 +239,30 @@ int ik__cc_ls(int argc, char **argv)
         ik_cas_foreach(c, add_other, &x);
     if (x.n)
         qsort(x.rows, x.n, sizeof *x.rows, by_time);
+    struct ls_refs lr;
+    struct ik_diag d = IK_DIAG_INIT;
+    if (load_ls_refs(c, &s.ix, graph, &lr, &d) < 0) {
+        ik_strmap_free(&lr.named);
+        ik_strmap_free(&lr.of_graph);
+        for (size_t i = 0; i < x.n; i++)
+            free(x.rows[i].kind_owned);
+        free(x.rows);
+        ik__cc_end(&s);
+        return ik__cc_fail(&d);
+    }
     struct ik_buf out = IK_BUF_INIT;
     struct ik_jsonw w;
     ik_jsonw_init(&w, &out, 2);
     if (json)
         ik_jsonw_begin_array(&w);
     else
-        ik_buf_printf(&out, "%-12s  %-16s %10s  %-24s %s\n", "HASH", "KIND", "SIZE", "PRODUCER", "AGE");
+        ik_buf_printf(&out, "  %-12s  %-16s %10s  %-24s %s\n", "HASH", "KIND", "SIZE", "PRODUCER", "AGE");
     int64_t now = ik_clock_wall_ms();
     for (size_t i = 0; i < x.n; i++) {
         const struct ls_row *r = &x.rows[i];
-        if (kind && strcmp(r->kind, kind) != 0)
+        if ((kind && strcmp(r->kind, kind) != 0) || !ls_keeps(&lr, r, graph, node))
             continue;
+        bool named = ref_named(&lr, r);
         char hex[IK_HASH_HEX_LEN + 1];
         ik_hash_to_hex(&r->hash, hex);
         if (json) {
@@ -188,6 +290,8 @@ int ik__cc_ls(int argc, char **argv)
             }
             ik_jsonw_key(&w, "created_ms");
             ik_jsonw_int(&w, r->time_ms);
+            ik_jsonw_key(&w, "ref");
+            ik_jsonw_bool(&w, named);
             ik_jsonw_end_object(&w);
         } else {
             char hs[32], age[16], *prod = NULL;
@@ -195,7 +299,8 @@ int ik__cc_ls(int argc, char **argv)
             ik__cc_age(now - r->time_ms, age);
             if (r->prod)
                 prod = ik_xasprintf("%s.%s", r->prod->node, r->prod->port);
-            ik_buf_printf(&out, "%.12s  %-16s %10s  %-24s %s\n", hex, r->kind, hs, prod ? prod : "-", age);
+            ik_buf_printf(&out, "%c %.12s  %-16s %10s  %-24s %s\n", named ? '*' : ' ', hex, r->kind, hs,
+                          prod ? prod : "-", age);
             free(prod);
         }
     }
@@ -208,6 +313,8 @@ int ik__cc_ls(int argc, char **argv)
     for (size_t i = 0; i < x.n; i++)
         free(x.rows[i].kind_owned);
     free(x.rows);
+    ik_strmap_free(&lr.named);
+    ik_strmap_free(&lr.of_graph);
     ik__cc_end(&s);
     return IK_EXIT_OK;
 }
