@@ -104,7 +104,7 @@ static void setup(void)
     ref("demo", "sample", &key_sample);
     ref("demo", "filter", &key_filter);
     ref("demo", "notes", &key_notes);
-    ref("other", "filter", &key_filter);
+    ref("other", "filter", &key_sample); /* another result under the same name */
 }
 
 TestSuite(query_cli, .init = setup, .fini = tc_teardown);
@@ -412,6 +412,9 @@ Test(query_cli, bad_refs_exit_2_with_a_message)
     HAS(err_text, "'filter.rows' is ambiguous: node 'filter' exists in graphs 'demo', 'other'");
     HAS(err_text, "hint: write graph:filter.rows");
     cr_assert_eq(cli("show", "other:filter.rows", NULL), 0);
+    /* One action under two graphs' names is no choice to make. */
+    ref("copy", "notes", &key_notes);
+    cr_assert_eq(cli("show", "notes.file", NULL), 0, "%s", err_text);
     cr_assert_eq(cli("show", "0000000000", NULL), 2);
     HAS(err_text, "unknown REF '0000000000'");
     cr_assert_eq(cli("show", NULL), 2);
