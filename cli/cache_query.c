@@ -260,8 +260,10 @@ static const char export_help[] =
     "                              created; an existing one must be empty or hold an\n"
     "                              adapter_config.json (an earlier export), whose files\n"
     "                              are replaced\n"
-    "                     default: raw for files and text, jsonl for records, peft for\n"
-    "                              lora.adapter, else json\n";
+    "                     default: raw for files and text, peft for lora.adapter;\n"
+    "                              else what FILE's extension says (.jsonl, .json),\n"
+    "                              else json for a report (kind *.report), jsonl for\n"
+    "                              records, json for the rest\n";
 
 /* Whether dir may receive an adapter: missing (then created), empty, or
  * already an adapter folder, so a mistyped -o cannot litter a folder. */
@@ -348,6 +350,33 @@ static int export_peft(const struct loaded *l, const char *ref, const char *dir)
     return rc == 0 ? 0 : ik__cc_fail(&d);
 }
 
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+/* The format export writes without --format: a file's payload, an adapter's
+ * folder; for other artifacts what -o's extension asks (.jsonl, .json), else
+ * a report (kind *.report) whole as JSON (its records, when it has any, are
+ * only a part of it: a report with none exported as JSON Lines was an empty
+ * file), else a records artifact's records as JSON Lines. */
+static const char *default_format(const struct loaded *l, const char *path)
+{
+    bool is_artifact = l->form == IK_OBJECT_ARTIFACT;
+    if (l->form != IK_OBJECT_MSGPACK && !is_artifact)
+        return "raw";
+    if (is_artifact && strcmp(l->kind, "file") == 0)
+        return "raw";
+    if (is_artifact && strcmp(l->kind, "lora.adapter") == 0)
+        return "peft";
+    if (ends_with(path, ".jsonl") && l->records)
+        return "jsonl";
+    if (ends_with(path, ".json") || ends_with(l->kind, ".report"))
+        return "json";
+    return l->records ? "jsonl" : "json";
+}
+
 int ik__cc_export(int argc, char **argv)
 {
     const char *ref = NULL, *path = NULL, *format = NULL;
@@ -383,9 +412,8 @@ int ik__cc_export(int argc, char **argv)
     }
     bool is_file = l.form == IK_OBJECT_ARTIFACT && strcmp(l.kind, "file") == 0;
     bool is_mp = l.form == IK_OBJECT_ARTIFACT || l.form == IK_OBJECT_MSGPACK;
-    bool is_adapter = l.form == IK_OBJECT_ARTIFACT && strcmp(l.kind, "lora.adapter") == 0;
     if (format == NULL)
-        format = is_file || !is_mp ? "raw" : l.records ? "jsonl" : is_adapter ? "peft" : "json";
+        format = default_format(&l, path);
     struct ik_buf out = IK_BUF_INIT;
     const void *bytes = l.blob.data;
     size_t len = l.blob.len;
@@ -403,6 +431,9 @@ int ik__cc_export(int argc, char **argv)
             ik_pyjson_append(&out, &l.records->via.array.ptr[i]);
             ik_buf_putc(&out, '\n');
         }
+        if (l.records->via.array.size == 0)
+            fprintf(stderr, "ikada: warning: '%s' has no records: the JSON Lines are empty%s\n", ref,
+                    ends_with(l.kind, ".report") ? " (--format json writes the whole report)" : "");
         bytes = out.data, len = out.len;
     } else if (strcmp(format, "json") == 0) {
         if (!is_mp) {
