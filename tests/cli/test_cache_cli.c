@@ -289,7 +289,15 @@ Test(query_cli, diff_identical_and_different)
     cr_assert_eq(cli("diff", "sample.rows", "demo:sample.rows", NULL), 0);
     cr_expect_str_eq(out_text, "identical\n");
     cr_assert_eq(cli("diff", "sample.rows", "demo:filter.rows", NULL), 1, "%s", err_text);
-    HAS(out_text, "records: 0 only in A, 1 only in B, 1 changed\n  record 1: q\n");
+    HAS(out_text, "records (matched by 'id'): 0 only in A, 1 only in B, 1 changed\n"
+                  "  record id=2: q: \"What is 2+2?\" -> \"What is 3+3?\"\n"
+                  "  only in B: id=4\n");
+    /* By another field, or by position when --key names none. */
+    cr_assert_eq(cli("diff", "sample.rows", "demo:filter.rows", "--key", "q", NULL), 1, "%s", err_text);
+    HAS(out_text, "records (matched by 'q'): 1 only in A, 2 only in B, 0 changed\n");
+    HAS(out_text, "  only in A: q=\"What is 2+2?\"\n");
+    cr_assert_eq(cli("diff", "sample.rows", "demo:filter.rows", "--key", "tags", NULL), 2);
+    HAS(err_text, "diff --key tags: record 0 of 'sample.rows' has no string or integer field by that name");
     cr_assert_eq(cli("diff", "sample.rows", "notes.file", "--json", NULL), 1);
     json_error_t err;
     json_t *j = json_loads(out_text, 0, &err);
