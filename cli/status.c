@@ -176,7 +176,8 @@ int ik_cli_status(int argc, char **argv)
         .usage = "status [--json] [--stale] [--exit-code] GRAPH", .opts = opts, .pos = &path,
         .min_pos = 1, .max_pos = 1,
         .help = "Says for every node whether it is up to date, stale (and why: which param or "
-                "input changed) or never run, then a summary line.\n\n"
+                "input changed), never run, or failed (its current key failed in the newest run "
+                "that tried it: that run's error and the end of its log), then a summary line.\n\n"
                 "  --stale      list only the nodes that would run\n"
                 "  --exit-code  exit 1 when any node would run (0 when all are up to date),\n"
                 "               for CI; bad input still exits 2\n",
