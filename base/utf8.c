@@ -1,5 +1,10 @@
 /* base/utf8.c - counting, stepping, checking, decoding and encoding UTF-8
  * (utf8.h). */
+#include <string.h>
+
+#include <unistr.h>
+#include <uniwidth.h>
+
 #include "base/buf.h"
 #include "base/utf8.h"
 
@@ -127,4 +132,40 @@ void ik_utf8_append_replacing(struct ik_buf *out, const char *s, size_t n)
         }
         i = run;
     }
+}
+
+/* Columns of the character at s[0..n) and its byte length in *len. */
+static size_t char_width(const char *s, size_t n, size_t *len)
+{
+    ucs4_t uc;
+    int k = u8_mbtouc(&uc, (const uint8_t *)s, n);
+    *len = k > 0 ? (size_t)k : 1;
+    int w = uc_width(uc, "UTF-8");
+    return w < 0 ? 0 : (size_t)w; /* control characters take no column */
+}
+
+size_t ik_utf8_width(const char *s, size_t n)
+{
+    size_t cols = 0, len;
+    for (size_t i = 0; i < n; i += len)
+        cols += char_width(s + i, n - i, &len);
+    return cols;
+}
+
+size_t ik_utf8_cut_width(const char *s, size_t n, size_t max_cols)
+{
+    size_t cols = 0, len;
+    for (size_t i = 0; i < n; i += len) {
+        size_t w = char_width(s + i, n - i, &len);
+        if (cols + w > max_cols)
+            return i;
+        cols += w;
+    }
+    return n;
+}
+
+int ik_utf8_pad(const char *s, size_t cols)
+{
+    size_t w = ik_utf8_width(s, strlen(s));
+    return w < cols ? (int)(cols - w) : 0;
 }

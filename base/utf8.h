@@ -77,4 +77,21 @@ bool ik_utf8_valid(const char *s, size_t n);
 struct ik_buf;
 void ik_utf8_append_replacing(struct ik_buf *out, const char *s, size_t n);
 
+/* Display width: the terminal columns s[0..n) takes, as wcwidth(3) counts
+ * them (libunistring's uc_width): CJK and fullwidth characters 2, combining
+ * marks and control characters 0, the rest 1. Lax: an invalid byte counts 1,
+ * as a terminal shows it as one replacement character. Used wherever text is
+ * lined up in columns (tables, the live progress lines). */
+size_t ik_utf8_width(const char *s, size_t n);
+
+/* Byte offset at which s[0..n) must be cut for the kept text to take at most
+ * max_cols columns (ik_utf8_width); a double-width character that would
+ * straddle the limit is left out whole. Cuts on a character boundary. */
+size_t ik_utf8_cut_width(const char *s, size_t n, size_t max_cols);
+
+/* The spaces that pad s to cols display columns: printf's "%-*s" counting
+ * columns rather than bytes, written as printf("%s%*s", s, ik_utf8_pad(s,
+ * cols), ""); 0 when s is as wide or wider (then it is shown whole). */
+int ik_utf8_pad(const char *s, size_t cols);
+
 #endif

@@ -21,6 +21,7 @@
 #include "cache/cache_int.h"
 #include "base/clock.h"
 #include "base/file.h"
+#include "base/glob.h"
 #include "cache/seal.h"
 #include "cache/srcmemo.h"
 #include "base/error.h"
@@ -420,6 +421,29 @@ static int cmp_item(const void *a, const void *b)
     return strcmp(((const struct manifest_item *)a)->rel, ((const struct manifest_item *)b)->rel);
 }
 
+/* The hash of a manifest of items sorted by rel; *size their total. */
+static void manifest_hash(const struct manifest_item *items, size_t n, struct ik_hash *out,
+                          uint64_t *size)
+{
+    struct ik_mp_writer mw;
+    ik_mp_writer_init(&mw);
+    ik_mp_array_begin(&mw, n);
+    uint64_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        ik_mp_array_begin(&mw, 3);
+        ik_mp_pack_str(&mw.pk, items[i].rel);
+        msgpack_pack_uint64(&mw.pk, items[i].size);
+        ik_mp_pack_bin(&mw.pk, items[i].hash.b, IK_HASH_BYTES);
+        ik_mp_array_end(&mw);
+        total += items[i].size;
+    }
+    ik_mp_array_end(&mw);
+    ik_hash_bytes(mw.sb.data, mw.sb.size, out);
+    if (size)
+        *size = total;
+    ik_mp_writer_free(&mw);
+}
+
 static int folder_hash(struct ik_srcmemo *m, const char *abs, const struct stat *st,
                        struct ik_hash *out, uint64_t *size, struct ik_diag *d)
 {
@@ -429,23 +453,7 @@ static int folder_hash(struct ik_srcmemo *m, const char *abs, const struct stat 
     int rc = walk_dir(&w, "", d);
     if (rc == 0) {
         qsort(w.items, w.n, sizeof *w.items, cmp_item);
-        struct ik_mp_writer mw;
-        ik_mp_writer_init(&mw);
-        ik_mp_array_begin(&mw, w.n);
-        uint64_t total = 0;
-        for (size_t i = 0; i < w.n; i++) {
-            ik_mp_array_begin(&mw, 3);
-            ik_mp_pack_str(&mw.pk, w.items[i].rel);
-            msgpack_pack_uint64(&mw.pk, w.items[i].size);
-            ik_mp_pack_bin(&mw.pk, w.items[i].hash.b, IK_HASH_BYTES);
-            ik_mp_array_end(&mw);
-            total += w.items[i].size;
-        }
-        ik_mp_array_end(&mw);
-        ik_hash_bytes(mw.sb.data, mw.sb.size, out);
-        if (size)
-            *size = total;
-        ik_mp_writer_free(&mw);
+        manifest_hash(w.items, w.n, out, size);
     }
     for (size_t i = 0; i < w.n; i++)
         free(w.items[i].rel);
@@ -474,6 +482,28 @@ int ik_srcmemo_hash(struct ik_srcmemo *m, const char *path, struct ik_hash *out,
     int rc = file_hash(m, abs, &st, out, d);
     if (rc == 0 && size)
         *size = (uint64_t)st.st_size;
+    return rc;
+}
+
+/* Each match is hashed as ik_srcmemo_hash does (memoised), then the set as
+ * a folder's manifest of [rel, size, hash]: the names a node sees and their
+ * contents, in an order of their own. */
+int ik_srcmemo_hash_glob(struct ik_srcmemo *m, const char *pattern, struct ik_hash *out,
+                         uint64_t *size, struct ik_diag *d)
+{
+    struct ik_glob g;
+    int rc = ik_glob_expand(pattern, &g, d);
+    if (rc == 0 && g.n == 0)
+        rc = ik_diag_set(d, -ENOENT, "no file matches %s", pattern);
+    struct manifest_item *items = ik_xcalloc(g.n ? g.n : 1, sizeof *items);
+    for (size_t i = 0; rc == 0 && i < g.n; i++) {
+        items[i].rel = g.m[i].rel;
+        rc = ik_srcmemo_hash(m, g.m[i].path, &items[i].hash, &items[i].size, d);
+    }
+    if (rc == 0)
+        manifest_hash(items, g.n, out, size);
+    free(items);
+    ik_glob_free(&g);
     return rc;
 }
 

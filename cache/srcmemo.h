@@ -37,6 +37,15 @@ int ik_srcmemo_open(struct ik_cache *c, struct ik_srcmemo **out, struct ik_diag 
 int ik_srcmemo_hash(struct ik_srcmemo *m, const char *path, struct ik_hash *out, uint64_t *size,
                     struct ik_diag *d);
 
+/* Hash of the set of files (or folders) that glob `pattern` matches
+ * (base/glob.h), each hashed and memoised as above: the SHA-256 of the same
+ * manifest as a folder's, with each match named relative to the pattern's
+ * fixed folder, so a glob of every file of a flat folder hashes as that folder does.
+ * *size is the matches' total. -ENOENT when nothing matches ("no file
+ * matches PATTERN"), else as ik_srcmemo_hash. */
+int ik_srcmemo_hash_glob(struct ik_srcmemo *m, const char *pattern, struct ik_hash *out,
+                         uint64_t *size, struct ik_diag *d);
+
 /* Bytes actually read and hashed by this memo so far (memo hits add nothing),
  * so tests and `-v` output can tell whether a file was re-read. Cannot fail.
  * A file modified in the last 2 s is hashed but not memoised: its timestamp

@@ -36,6 +36,8 @@ static const struct ik_cli_command verbs[] = {
     {NULL, NULL, NULL, NULL},
 };
 
+const struct ik_cli_command *const ik_cli_cache_verbs = verbs;
+
 static void usage(FILE *out)
 {
     fprintf(out, "usage: ikada cache VERB [ARGS]\n\nverbs:\n");

@@ -2,7 +2,8 @@
  *
  * All three read one object through a REF and convert it with base/mpjson.h,
  * so the JSON a user sees in a query is byte for byte what export writes.
- * export also writes a lora.adapter as a PEFT folder (lm/lora.h). */
+ * export also writes a lora.adapter as a PEFT folder (lm/lora.h) and a tree
+ * (a command's folder output) as its folder (cache/tree.h). */
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -26,6 +27,7 @@
 #include "base/strmap.h"
 #include "base/utf8.h"
 #include "base/xmalloc.h"
+#include "cache/tree.h"
 #include "lm/chat_template.h"
 #include "lm/lora.h"
 #include "nodes/train/adapter_artifact.h"
@@ -247,7 +249,7 @@ out:
 static const char export_help[] =
     "Writes an artifact to FILE (atomically: a temporary file, then a rename), or\n"
     "to stdout with -o -.\n\n"
-    "  -o, --output FILE  where to write (a folder for --format peft)\n"
+    "  -o, --output FILE  where to write (a folder for --format peft and tree)\n"
     "  --format F         msgpack: the object's bytes\n"
     "                     jsonl:   one JSON line per record (records artifacts), in the\n"
     "                              layout of Python's json.dumps, as HF datasets write it\n"
@@ -261,14 +263,19 @@ static const char export_help[] =
     "                              created; an existing one must be empty or hold an\n"
     "                              adapter_config.json (an earlier export), whose files\n"
     "                              are replaced\n"
-    "                     default: raw for files and text, peft for lora.adapter;\n"
-    "                              else what FILE's extension says (.jsonl, .json),\n"
-    "                              else json for a report (kind *.report), jsonl for\n"
-    "                              records, json for the rest\n";
+    "                     tree:    a tree (a folder a command wrote) as that folder,\n"
+    "                              with its files' execute bits; the folder is created,\n"
+    "                              an existing one must be empty\n"
+    "                     default: raw for files and text, peft for lora.adapter, tree\n"
+    "                              for tree; else what FILE's extension says (.jsonl,\n"
+    "                              .json), else json for a report (kind *.report),\n"
+    "                              jsonl for records, json for the rest\n";
 
-/* Whether dir may receive an adapter: missing (then created), empty, or
- * already an adapter folder, so a mistyped -o cannot litter a folder. */
-static int peft_folder(const char *dir, struct ik_diag *d)
+/* Whether dir may receive an exported folder: missing (then created), empty,
+ * or holding `marker` (an earlier export; NULL: none counts), so a mistyped
+ * -o cannot litter a folder. `what` names the export in messages. */
+static int export_folder(const char *dir, const char *format, const char *marker,
+                         const char *what, struct ik_diag *d)
 {
     struct stat st;
     if (stat(dir, &st) != 0) {
@@ -277,24 +284,27 @@ static int peft_folder(const char *dir, struct ik_diag *d)
         return ik_mkdirs(dir, d);
     }
     if (!S_ISDIR(st.st_mode))
-        return ik_diag_set(d, IK_EUSAGE, "export --format peft: '%s' exists and is not a folder", dir);
+        return ik_diag_set(d, IK_EUSAGE, "export --format %s: '%s' exists and is not a folder",
+                           format, dir);
     DIR *dh = opendir(dir);
     if (dh == NULL)
         return ik_diag_set(d, -errno, "cannot open folder '%s': %s", dir, strerror(errno));
-    bool empty = true, adapter = false;
+    bool empty = true, earlier = false;
     struct dirent *e;
     while ((e = readdir(dh)) != NULL) {
         if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
             continue;
         empty = false;
-        adapter |= strcmp(e->d_name, "adapter_config.json") == 0;
+        earlier |= marker && strcmp(e->d_name, marker) == 0;
     }
     closedir(dh);
-    if (empty || adapter)
+    if (empty || earlier)
         return 0;
-    ik_diag_set(d, IK_EUSAGE, "export --format peft: '%s' is a folder that holds files but no "
-                "adapter_config.json; not writing an adapter into it", dir);
-    ik_diag_hint(d, "name a new or empty folder, or one an earlier export wrote");
+    ik_diag_set(d, IK_EUSAGE, "export --format %s: '%s' is a folder that holds files%s%s; not "
+                "writing %s into it", format, dir, marker ? " but no " : "", marker ? marker : "",
+                what);
+    ik_diag_hint(d, marker ? "name a new or empty folder, or one an earlier export wrote"
+                           : "name a new or empty folder");
     return IK_EUSAGE;
 }
 
@@ -341,13 +351,34 @@ static int export_peft(const struct loaded *l, const char *ref, const char *dir)
     struct ik_lora_artifact_info info;
     int rc = ik_lora_artifact_read(&l->u.data, what, &a, NULL, &info, &d);
     if (rc == 0)
-        rc = peft_folder(dir, &d);
+        rc = export_folder(dir, "peft", "adapter_config.json", "an adapter", &d);
     if (rc == 0)
         rc = ik_lora_save(a, dir, NULL, &d);
     if (rc == 0)
         rc = peft_ikada_json(dir, hex, &info, &d);
     ik_lora_free(a);
     free(what);
+    return rc == 0 ? 0 : ik__cc_fail(&d);
+}
+
+/* --format tree: a `tree` artifact's files written back as the folder. */
+static int export_tree(const struct loaded *l, const char *ref, const char *dir)
+{
+    struct ik_diag d = IK_DIAG_INIT;
+    if (l->form != IK_OBJECT_ARTIFACT || strcmp(l->kind, "tree") != 0) {
+        ik_diag_set(&d, IK_EUSAGE, "export --format tree: '%s' is %s '%s', not a tree (a folder "
+                    "output)", ref, l->form == IK_OBJECT_ARTIFACT ? "kind" : "a", l->kind);
+        ik_diag_hint(&d, "`ikada cache show %s` describes it", ref);
+        return ik__cc_fail(&d);
+    }
+    if (strcmp(dir, "-") == 0) {
+        ik_diag_set(&d, IK_EUSAGE, "export --format tree writes a folder: -o DIR, not -o -");
+        ik_diag_hint(&d, "--format json writes the tree as JSON to stdout");
+        return ik__cc_fail(&d);
+    }
+    int rc = export_folder(dir, "tree", NULL, "a tree", &d);
+    if (rc == 0)
+        rc = ik_tree_write(&l->u.data, dir, ref, &d);
     return rc == 0 ? 0 : ik__cc_fail(&d);
 }
 
@@ -371,6 +402,8 @@ static const char *default_format(const struct loaded *l, const char *path)
         return "raw";
     if (is_artifact && strcmp(l->kind, "lora.adapter") == 0)
         return "peft";
+    if (is_artifact && strcmp(l->kind, "tree") == 0)
+        return "tree";
     if (ends_with(path, ".jsonl") && l->records)
         return "jsonl";
     if (ends_with(path, ".json") || ends_with(l->kind, ".report"))
@@ -385,7 +418,8 @@ int ik__cc_export(int argc, char **argv)
                                   {"--format", NULL, IK_OPT_VALUE, &format, NULL},
                                   {0}};
     const struct ik_optspec spec = {
-        .usage = "cache export REF -o FILE [--format msgpack|jsonl|json|raw|peft]", .help = export_help,
+        .usage = "cache export REF -o FILE [--format msgpack|jsonl|json|raw|peft|tree]",
+        .help = export_help,
         .opts = opts, .pos = &ref, .min_pos = 1, .max_pos = 1, .flags = IK__CC_ARGS,
     };
     int rc = ik_opt_parse(&spec, argc, argv, NULL);
@@ -393,14 +427,14 @@ int ik__cc_export(int argc, char **argv)
         return ik_opt_status(rc);
     if (path == NULL)
         return ik_opt_error(spec.usage, "export needs -o FILE (or -o - for stdout)");
-    static const char *const formats[] = {"msgpack", "jsonl", "json", "raw", "peft", NULL};
+    static const char *const formats[] = {"msgpack", "jsonl", "json", "raw", "peft", "tree", NULL};
     if (format) {
         int k = 0;
         while (formats[k] && strcmp(formats[k], format) != 0)
             k++;
         if (formats[k] == NULL)
-            return ik_opt_error(spec.usage, "unknown --format '%s'; expected msgpack, jsonl, json, raw "
-                                "or peft", format);
+            return ik_opt_error(spec.usage, "unknown --format '%s'; expected msgpack, jsonl, json, raw, "
+                                "peft or tree", format);
     }
     struct ik__cc_session s;
     if ((rc = ik__cc_begin("export", 0, &s)) != 0)
@@ -419,8 +453,8 @@ int ik__cc_export(int argc, char **argv)
     const void *bytes = l.blob.data;
     size_t len = l.blob.len;
     struct ik_diag d = IK_DIAG_INIT;
-    if (strcmp(format, "peft") == 0) {
-        rc = export_peft(&l, ref, path);
+    if (strcmp(format, "peft") == 0 || strcmp(format, "tree") == 0) {
+        rc = format[0] == 'p' ? export_peft(&l, ref, path) : export_tree(&l, ref, path);
         goto out;
     }
     if (strcmp(format, "jsonl") == 0) {

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/utf8.h"
 #include "base/mpjson.h"
 #include "query/preview.h"
 #include "base/buf.h"
@@ -299,8 +300,9 @@ int ik__cc_ls(int argc, char **argv)
             ik__cc_age(now - r->time_ms, age);
             if (r->prod)
                 prod = ik_xasprintf("%s.%s", r->prod->node, r->prod->port);
-            ik_buf_printf(&out, "%c %.12s  %-16s %10s  %-24s %s\n", named ? '*' : ' ', hex, r->kind, hs,
-                          prod ? prod : "-", age);
+            const char *by = prod ? prod : "-";
+            ik_buf_printf(&out, "%c %.12s  %-16s %10s  %s%*s %s\n", named ? '*' : ' ', hex, r->kind, hs,
+                          by, ik_utf8_pad(by, 24), "", age);
             free(prod);
         }
     }
@@ -416,7 +418,7 @@ static bool show_action(const struct ik_cache *c, const struct ik_action *a, boo
         }
         ik_buf_printf(out, "counters %zu\n", a->n_counters);
         for (size_t i = 0; i < a->n_counters; i++) {
-            ik_buf_printf(out, "  %-14s ", a->counters[i].name);
+            ik_buf_printf(out, "  %s%*s ", a->counters[i].name, ik_utf8_pad(a->counters[i].name, 14), "");
             ik_mpjson_write_double(out, a->counters[i].value, false);
             ik_buf_putc(out, '\n');
         }

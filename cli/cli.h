@@ -48,7 +48,15 @@ struct ik_cli_table {
  * name is an error with a did-you-mean, then the usage, and returns 2. */
 int ik_cli_dispatch(const struct ik_cli_table *t, int argc, char **argv);
 
+/* The list of commands `ikada`, `ikada --help` and `ikada help` print. */
+void ik_cli_usage(FILE *out);
+
+/* `ikada cache`'s verbs (cli/cache.c), for help and completion. */
+extern const struct ik_cli_command *const ik_cli_cache_verbs;
+
 int ik_cli_version(int argc, char **argv);
+int ik_cli_help(int argc, char **argv);
+int ik_cli_completion(int argc, char **argv);
 int ik_cli_run(int argc, char **argv);
 int ik_cli_status(int argc, char **argv);
 int ik_cli_report(int argc, char **argv);

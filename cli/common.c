@@ -10,8 +10,14 @@
 
 int ik_cli_load_graph(const char *path, struct ik_graph **g)
 {
+    return ik_cli_load_graph_sets(path, NULL, 0, g);
+}
+
+int ik_cli_load_graph_sets(const char *path, char *const *sets, size_t n_sets, struct ik_graph **g)
+{
     struct ik_diag d = IK_DIAG_INIT;
-    if (ik_graph_load(ik_node_types, path, g, &d) < 0) {
+    const struct ik_graph_opts opts = {(const char *const *)sets, n_sets};
+    if (ik_graph_load_opts(ik_node_types, path, &opts, g, &d) < 0) {
         ik_diag_print(&d);
         ik_diag_free(&d);
         return IK_EXIT_USAGE;

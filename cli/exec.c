@@ -1,4 +1,4 @@
-/* cli/exec.c - `ikada exec KEY [--node NAME] [--file PORT=PATH]...`: run one
+/* cli/exec.c - `ikada exec KEY [--node NAME] [--file|--glob PORT=PATH]...`: run one
  * node in this process (the command the scheduler spawns; engine/exec.h).
  *
  * Only the command line is here: the node host is engine/exec.c. */
@@ -11,7 +11,7 @@
 #include "engine/exec.h"
 #include "nodes/registry.h"
 
-#define EXEC_USAGE "usage: ikada exec KEY [--node NAME] [--file PORT=PATH]..."
+#define EXEC_USAGE "usage: ikada exec KEY [--node NAME] [--file|--glob PORT=PATH]..."
 
 /* Fills req from argv; the ports of --file point into argv except their
  * names, which are copied (the caller frees them with free_files). */
@@ -23,13 +23,17 @@ static int parse_args(int argc, char **argv, struct ik_exec_request *req, struct
     for (int i = 2; i < argc; i++) {
         if (strcmp(argv[i], "--node") == 0 && i + 1 < argc) {
             req->name = argv[++i];
-        } else if (strcmp(argv[i], "--file") == 0 && i + 1 < argc) {
+        } else if ((strcmp(argv[i], "--file") == 0 || strcmp(argv[i], "--glob") == 0) &&
+                   i + 1 < argc) {
+            bool glob = argv[i][2] == 'g';
             char *eq = strchr(argv[++i], '=');
             if (eq == NULL)
-                return ik_diag_set(d, IK_EUSAGE, "exec: --file expects PORT=PATH, got '%s'", argv[i]);
+                return ik_diag_set(d, IK_EUSAGE, "exec: --%s expects PORT=PATH, got '%s'",
+                                   glob ? "glob" : "file", argv[i]);
             files = ik_xrealloc(files, (req->n_files + 1) * sizeof *files);
             files[req->n_files].port = ik_xstrndup(argv[i], (size_t)(eq - argv[i]));
             files[req->n_files].path = eq + 1;
+            files[req->n_files].glob = glob;
             req->n_files++;
             req->files = files;
         } else {

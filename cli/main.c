@@ -2,18 +2,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "config.h"
 #include "cli/cli.h"
 #include "kernels/cpu/blas_core.h"
-#include "kernels/device.h"
-
-int ik_cli_version(int argc, char **argv)
-{
-    (void)argc;
-    (void)argv;
-    printf("ikada %s (%s)\n", PACKAGE_VERSION, ik_device_describe());
-    return IK_EXIT_OK;
-}
 
 const struct ik_cli_command ik_cli_commands[] = {
     {"run", "run [options] GRAPH", "run what is out of date in a graph", ik_cli_run},
@@ -26,24 +16,18 @@ const struct ik_cli_command ik_cli_commands[] = {
     {"lm", "lm tokenize|generate|score --model PATH TEXT", "run the language model on the CPU", ik_cli_lm},
     {"gguf", "gguf dump [--json] FILE", "print a GGUF file's header, metadata and tensors", ik_cli_gguf},
     {"exec", "exec KEY [--node NAME] [--file PORT=PATH]...", "run one node (used by the scheduler)", ik_cli_exec},
-    {"version", "version", "print the version and the accelerator support", ik_cli_version},
+    {"version", "version [--json]", "print the version and the accelerator support", ik_cli_version},
+    {"help", "help [COMMAND [VERB]]", "describe the commands, or one command's options", ik_cli_help},
+    {"completion", "completion bash|zsh", "print a shell completion script", ik_cli_completion},
     {NULL, NULL, NULL, NULL},
 };
-
-static void usage(FILE *out)
-{
-    fprintf(out, "usage: ikada COMMAND [ARGS]\n\ncommands:\n");
-    for (const struct ik_cli_command *c = ik_cli_commands; c->name; c++)
-        fprintf(out, "  %-34s %s\n", c->usage, c->summary);
-    fprintf(out, "\n`ikada COMMAND --help` describes a command's options.\n");
-}
 
 int main(int argc, char **argv)
 {
     /* Before anything else: OpenBLAS fixes its kernels when it loads. */
     ik_cpu_blas_fix_core("ikada", argv);
-    if (argc >= 2 && strcmp(argv[1], "--version") == 0)
+    if (argc >= 2 && (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0))
         return ik_cli_version(argc - 1, argv + 1);
-    static const struct ik_cli_table table = {"command", ik_cli_commands, usage};
+    static const struct ik_cli_table table = {"command", ik_cli_commands, ik_cli_usage};
     return ik_cli_dispatch(&table, argc, argv);
 }

@@ -4,6 +4,7 @@
 
 #include <jansson.h>
 
+#include "base/utf8.h"
 #include "cli/cli.h"
 #include "cli/opt.h"
 #include "nodes/registry.h"
@@ -19,7 +20,8 @@ static void print_ports(const struct ik_node_type *t, const char *title,
 {
     for (; p && p->name; p++) {
         const char *when = ik_node_type_output_param(t, p->name);
-        printf("    %-6s %-14s %-16s %s%s", title, p->name, p->kind, p->help ? p->help : "",
+        printf("    %-6s %s%*s %-16s %s%s", title, p->name, ik_utf8_pad(p->name, 14), "", p->kind,
+               p->help ? p->help : "",
                p->optional ? " (optional)" : "");
         if (when && strcmp(title, "out") == 0)
             printf(" (only with %s: true)", when);
@@ -39,9 +41,11 @@ static void print_type(const struct ik_node_type *t)
     if (t->outputs_from_param)
         printf("    out    (from param '%s')\n", t->outputs_from_param);
     print_ports(t, "out", t->outputs);
-    for (const struct ik_param_spec *p = t->params; p && p->name; p++)
-        printf("    param  %-14s %-6s = %-12s %s\n", p->name, type_name(p->type),
-               p->default_yaml ? p->default_yaml : "(required)", p->help);
+    for (const struct ik_param_spec *p = t->params; p && p->name; p++) {
+        const char *dflt = p->default_yaml ? p->default_yaml : "(required)";
+        printf("    param  %s%*s %-6s = %s%*s %s\n", p->name, ik_utf8_pad(p->name, 14), "",
+               type_name(p->type), dflt, ik_utf8_pad(dflt, 12), "", p->help);
+    }
     putchar('\n');
 }
 

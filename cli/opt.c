@@ -3,7 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/buf.h"
 #include "base/spellcheck.h"
+#include "base/utf8.h"
 #include "base/xmalloc.h"
 #include "cli/opt.h"
 
@@ -26,11 +28,109 @@ int ik_opt_error(const char *usage, const char *fmt, ...)
     return IK_EXIT_USAGE;
 }
 
+static size_t indent_of(const char *line, size_t len)
+{
+    size_t n = 0;
+    while (n < len && line[n] == ' ')
+        n++;
+    return n;
+}
+
+/* Where a wrapped line's continuation starts: under a usage's first
+ * argument ("usage: ikada cache ls [--kind K]": under "["), under an option's
+ * description (the text after the first gap of two spaces, "  -j, --jobs N
+ * at most..."), else under the line's own indent. */
+static size_t hanging_indent(const char *line, size_t len)
+{
+    size_t indent = indent_of(line, len), at = indent;
+    if (len - at > 13 && strncmp(line + at, "usage: ikada ", 13) == 0)
+        at += 13;
+    else if (len - at > 6 && strncmp(line + at, "ikada ", 6) == 0)
+        at += 6;
+    if (at > indent) { /* skip the command and verb names, lower-case words */
+        while (at < len && line[at] >= 'a' && line[at] <= 'z') {
+            while (at < len && line[at] != ' ')
+                at++;
+            while (at < len && line[at] == ' ')
+                at++;
+        }
+        return at < len && at < 40 ? at : indent;
+    }
+    for (size_t i = indent; i + 2 < len; i++)
+        if (line[i] != ' ' && line[i + 1] == ' ' && line[i + 2] == ' ') {
+            size_t d = i + 1;
+            while (d < len && line[d] == ' ')
+                d++;
+            return d < len && d < 40 ? ik_utf8_width(line, d) : indent;
+        }
+    return indent;
+}
+
+/* One line (without its newline) cut at spaces to cols columns. */
+static void wrap_line(FILE *out, const char *line, size_t len, size_t hang, size_t cols)
+{
+    size_t at = 0, pad = 0;
+    while (len - at > 0) {
+        size_t room = cols > pad ? cols - pad : 1;
+        size_t cut = ik_utf8_cut_width(line + at, len - at, room);
+        if (cut < len - at) { /* the last space that keeps the piece within room */
+            size_t sp = cut;
+            while (sp > 0 && line[at + sp] != ' ')
+                sp--;
+            cut = sp > 0 && at + sp > hang ? sp : cut;
+        }
+        fprintf(out, "%*s%.*s\n", (int)pad, "", (int)cut, line + at);
+        at += cut;
+        while (at < len && line[at] == ' ')
+            at++;
+        pad = hang;
+    }
+}
+
+void ik_opt_print_wrapped(FILE *out, const char *text, size_t cols)
+{
+    struct ik_buf cur = IK_BUF_INIT;
+    for (const char *p = text; *p;) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        ik_buf_reset(&cur);
+        ik_buf_append(&cur, p, len);
+        p += len + (nl != NULL);
+        size_t hang = hanging_indent(cur.data, cur.len);
+        /* A hand-wrapped continuation (indented deeper than the overflowing
+         * line, or at its hanging indent; not an option, not another usage)
+         * joins it, so the text reflows rather than leaving a one-word line
+         * behind each cut. */
+        while (cur.len > 0 && ik_utf8_width(cur.data, cur.len) > cols && *p) {
+            nl = strchr(p, '\n');
+            len = nl ? (size_t)(nl - p) : strlen(p);
+            size_t ind = indent_of(p, len);
+            bool deeper = ind > indent_of(cur.data, cur.len);
+            if (ind == len || (!deeper && ind != hang) || p[ind] == '-' ||
+                strncmp(p + ind, "ikada ", 6) == 0)
+                break;
+            hang = deeper ? ind : hang;
+            ik_buf_puts(&cur, " ");
+            ik_buf_append(&cur, p + ind, len - ind);
+            p += len + (nl != NULL);
+        }
+        if (cur.len == 0)
+            fputc('\n', out);
+        else
+            wrap_line(out, cur.data, cur.len, hang, cols);
+    }
+    ik_buf_free(&cur);
+}
+
 void ik_opt_usage(FILE *out, const char *usage, const char *help)
 {
-    fprintf(out, "usage: ikada %s\n", usage);
-    if (help)
-        fprintf(out, "\n%s", help);
+    char *line = ik_xasprintf("usage: ikada %s", usage);
+    ik_opt_print_wrapped(out, line, IK_OPT_HELP_COLS);
+    free(line);
+    if (help) {
+        fputc('\n', out);
+        ik_opt_print_wrapped(out, help, IK_OPT_HELP_COLS);
+    }
     fflush(out);
 }
 

@@ -92,7 +92,18 @@ static inline int ik_opt_status(int rc) { return rc == IK_OPT_HELP ? IK_EXIT_OK 
  * IK_EXIT_USAGE. The one way a command reports bad usage. */
 int ik_opt_error(const char *usage, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Prints "usage: ikada USAGE" and, when help is not NULL, a blank line and help. */
+/* Help texts are wrapped to this many columns when printed, so each command's
+ * text can be written without counting. */
+#define IK_OPT_HELP_COLS 80
+
+/* Prints text with every line longer than cols display columns cut at
+ * spaces; a continuation is indented under the line's option description
+ * (after its first two-space gap), a usage line's arguments, or the line's
+ * own indent. A word longer than the room is cut where it must be. */
+void ik_opt_print_wrapped(FILE *out, const char *text, size_t cols);
+
+/* Prints "usage: ikada USAGE" and, when help is not NULL, a blank line and
+ * help, both wrapped to IK_OPT_HELP_COLS. */
 void ik_opt_usage(FILE *out, const char *usage, const char *help);
 
 /* True for -h and --help. */

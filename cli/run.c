@@ -15,16 +15,24 @@
 #include "kernels/device.h"
 
 static const char run_usage[] =
-    "run [-j N] [--target NODE]... [--force NODE]... [--force-all] [--keep-going] [-n] [--json] GRAPH";
+    "run [-j N] [-S NODE.PARAM=VALUE]... [--target NODE]... [--force NODE]... [--force-all]\n"
+    "           [--keep-going] [-n] [-v] [--json] GRAPH";
 
 static const char run_help[] =
     "Runs the nodes of GRAPH that are not up to date, in parallel where the graph allows.\n"
     "  -j, --jobs N        at most N CPU slots in use (default: number of cores)\n"
+    "  -S, --set NODE.PARAM=VALUE\n"
+    "                      set a param (VALUE in YAML) without editing GRAPH (repeatable);\n"
+    "                      NODE may name a fan-out node: every instance NODE@... gets it\n"
     "  -t, --target NODE   run only NODE and what it needs (repeatable)\n"
     "  -f, --force NODE    ignore the cache for NODE (repeatable); --force-all for every node\n"
     "  -k, --keep-going    go on with independent nodes after a failure\n"
     "  -n, --dry-run       print what would run and why, run nothing\n"
-    "      --json          print a JSON summary on stdout\n";
+    "  -v, --verbose       show the running nodes' stderr as it comes, each line\n"
+    "                      prefixed by its node (\"train| ...\")\n"
+    "      --json          print a JSON summary on stdout\n"
+    "Not on a terminal, a node that said nothing for 30 s gets a \"still running\"\n"
+    "line; IKADA_HEARTBEAT=SECONDS changes the interval.\n";
 
 static char *self_exe(const char *argv0)
 {
@@ -47,17 +55,20 @@ static int set_jobs(const struct ik_optspec *s, const struct ik_opt *o, const ch
     return 0;
 }
 
-static int parse(int argc, char **argv, struct ik_sched_opts *o, const char **graph)
+static int parse(int argc, char **argv, struct ik_sched_opts *o, struct ik_opt_list *sets,
+                 const char **graph)
 {
     struct ik_opt_list targets = {NULL, 0}, force = {NULL, 0};
     const struct ik_opt opts[] = {
         {"--jobs", "-j", IK_OPT_VALUE, &o->jobs, set_jobs},
+        {"--set", "-S", IK_OPT_LIST, sets, NULL},
         {"--target", "-t", IK_OPT_LIST, &targets, NULL},
         {"--force", "-f", IK_OPT_LIST, &force, NULL},
         {"--force-all", NULL, IK_OPT_FLAG, &o->force_all, NULL},
         {"--keep-going", "-k", IK_OPT_FLAG, &o->keep_going, NULL},
         {"--dry-run", "-n", IK_OPT_FLAG, &o->dry_run, NULL},
         {"--json", NULL, IK_OPT_FLAG, &o->json, NULL},
+        {"--verbose", "-v", IK_OPT_FLAG, &o->verbose, NULL},
         {0},
     };
     const struct ik_optspec spec = {
@@ -73,6 +84,16 @@ static int parse(int argc, char **argv, struct ik_sched_opts *o, const char **gr
     return rc;
 }
 
+/* IKADA_HEARTBEAT=SECONDS, or 0 (the scheduler's 30 s) when unset or not a
+ * positive number. */
+static int heartbeat_seconds(void)
+{
+    const char *env = getenv("IKADA_HEARTBEAT");
+    char *end = NULL;
+    long v = env ? strtol(env, &end, 10) : 0;
+    return env && *end == '\0' && v > 0 && v <= 86400 ? (int)v : 0;
+}
+
 static bool want_live(void)
 {
     const char *term = getenv("TERM");
@@ -84,15 +105,18 @@ int ik_cli_run(int argc, char **argv)
     struct ik_sched_opts o;
     memset(&o, 0, sizeof o);
     const char *graph_path = NULL;
-    int status = parse(argc, argv, &o, &graph_path);
+    struct ik_opt_list sets = {NULL, 0};
+    int status = parse(argc, argv, &o, &sets, &graph_path);
     if (status != 0) {
         free(o.targets);
         free(o.force);
+        free(sets.items);
         return ik_opt_status(status);
     }
     struct ik_graph *g = NULL;
     struct ik_cache *c = NULL;
-    status = ik_cli_load_graph(graph_path, &g);
+    status = ik_cli_load_graph_sets(graph_path, sets.items, sets.n, &g);
+    free(sets.items);
     if (status == 0)
         status = ik_cli_open_cache(true, &c);
     int lock = -1;
@@ -111,6 +135,7 @@ int ik_cli_run(int argc, char **argv)
             o.jobs = cores > 0 ? (int)cores : 1;
         o.gpus = ik_device_gpu_count();
         o.live = want_live();
+        o.heartbeat_s = heartbeat_seconds();
         o.self_exe = self_exe(argv[0]);
         o.argc = argc;
         o.argv = argv;

@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 
+#include "base/utf8.h"
 #include "base/error.h"
 #include "base/xmalloc.h"
 #include "cache/lock.h"
@@ -89,12 +90,17 @@ struct status_opts {
     bool exit_code;  /* --exit-code: 1 when any node would run */
 };
 
-/* "4 nodes: 2 up to date, 1 stale, 1 never run; 2 would run" */
+/* "4 nodes: 2 up to date, 1 stale, 1 never run; 2 would run". A state no
+ * node is in is left out, so the line names only what is there. */
 static void print_summary(const size_t *counts, size_t total)
 {
     printf("%zu node%s:", total, total == 1 ? "" : "s");
+    bool first = true;
     for (int s = 0; s < ST_N; s++)
-        printf("%s %zu %s", s ? "," : "", counts[s], summary_words[s]);
+        if (counts[s]) {
+            printf("%s %zu %s", first ? "" : ",", counts[s], summary_words[s]);
+            first = false;
+        }
     size_t would_run = total - counts[ST_UP_TO_DATE];
     if (would_run)
         printf("; %zu would run\n", would_run);
@@ -141,7 +147,8 @@ static size_t print_status(const struct ik_graph *g, struct ik_plan *p, const st
                                                    "key", hex[0] ? hex : NULL, "reason", why,
                                                    "log", log[0] ? log : NULL));
         } else {
-            printf("%-20s %-11s %s\n", g->nodes[i].name, status_words[st], why ? why : "");
+            printf("%s%*s %-11s %s\n", g->nodes[i].name, ik_utf8_pad(g->nodes[i].name, 20), "",
+                   status_words[st], why ? why : "");
             if (st == ST_FAILED && f->has_log)
                 ik_cli_print_log_tail(p->cache, &f->log, f->error, STATUS_LOG_LINES, stdout);
         }
@@ -168,28 +175,34 @@ int ik_cli_status(int argc, char **argv)
 {
     struct status_opts so = {0};
     const char *path = NULL;
+    struct ik_opt_list sets = {NULL, 0};
     const struct ik_opt opts[] = {{"--json", NULL, IK_OPT_FLAG, &so.json, NULL},
+                                  {"--set", "-S", IK_OPT_LIST, &sets, NULL},
                                   {"--stale", NULL, IK_OPT_FLAG, &so.stale_only, NULL},
                                   {"--exit-code", NULL, IK_OPT_FLAG, &so.exit_code, NULL},
                                   {0}};
     const struct ik_optspec spec = {
-        .usage = "status [--json] [--stale] [--exit-code] GRAPH", .opts = opts, .pos = &path,
-        .min_pos = 1, .max_pos = 1,
+        .usage = "status [-S NODE.PARAM=VALUE]... [--json] [--stale] [--exit-code] GRAPH",
+        .opts = opts, .pos = &path, .min_pos = 1, .max_pos = 1,
         .help = "Says for every node whether it is up to date, stale (and why: which param or "
                 "input changed), never run, or failed (its current key failed in the newest run "
                 "that tried it: that run's error and the end of its log), then a summary line.\n\n"
-                "  --stale      list only the nodes that would run\n"
-                "  --exit-code  exit 1 when any node would run (0 when all are up to date),\n"
-                "               for CI; bad input still exits 2\n",
+                "  -S, --set NODE.PARAM=VALUE   as `ikada run -S`: the status of that run\n"
+                "  --stale                      list only the nodes that would run\n"
+                "  --exit-code                  exit 1 when any node would run (0 when all are\n"
+                "                               up to date), for CI; bad input still exits 2\n",
         .bad_option = "unexpected argument", .missing = "no graph file given",
     };
     int rc = ik_opt_parse(&spec, argc, argv, NULL);
-    if (rc != 0)
+    if (rc != 0) {
+        free(sets.items);
         return ik_opt_status(rc);
+    }
     struct ik_graph *g = NULL;
     struct ik_cache *c = NULL;
     struct ik_srcmemo *m = NULL;
-    int status = ik_cli_load_graph(path, &g);
+    int status = ik_cli_load_graph_sets(path, sets.items, sets.n, &g);
+    free(sets.items);
     if (status == 0)
         status = ik_cli_open_cache(true, &c);
     struct ik_diag d = IK_DIAG_INIT;

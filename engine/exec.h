@@ -8,16 +8,19 @@
 #ifndef IK_ENGINE_EXEC_H
 #define IK_ENGINE_EXEC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "base/diag.h"
 #include "base/hash.h"
 #include "engine/node.h"
 
-/* A port fed by a source file, passed by path instead of through the CAS. */
+/* A port fed by a source file, passed by path instead of through the CAS;
+ * with glob, path is a pattern whose matches the node sees as one folder. */
 struct ik_exec_file {
     const char *port;
     const char *path;
+    bool glob;
 };
 
 struct ik_exec_request {

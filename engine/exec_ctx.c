@@ -13,7 +13,9 @@
 #include "base/error.h"
 #include "cache/artifact.h"
 #include "cache/kv.h"
+#include "cache/tree.h"
 #include "base/file.h"
+#include "base/glob.h"
 #include "engine/exec_int.h"
 #include "base/mp.h"
 #include "engine/progress.h"
@@ -122,11 +124,11 @@ int ik_node_input_hash(const struct ik_node_ctx *ctx, const char *port, struct i
     return rc;
 }
 
-static const char *file_source(const struct ik_node_ctx *ctx, const char *port)
+static const struct ik_exec_file *file_source(const struct ik_node_ctx *ctx, const char *port)
 {
     for (size_t i = 0; i < ctx->n_files; i++)
         if (strcmp(ctx->files[i].port, port) == 0)
-            return ctx->files[i].path;
+            return &ctx->files[i];
     return NULL;
 }
 
@@ -166,8 +168,10 @@ int ik_node_input_object(struct ik_node_ctx *ctx, const char *port, const msgpac
     struct ik_exec_input *in = find_input(ctx, port, &index);
     if (in == NULL)
         return ik_diag_set(d, IK_ENOTFOUND, "input '%s' is not connected", port);
-    if (file_source(ctx, port) != NULL)
-        return ik_diag_set(d, IK_EPARSE, "input '%s' is a file: source, not an artifact", port);
+    const struct ik_exec_file *src = file_source(ctx, port);
+    if (src != NULL)
+        return ik_diag_set(d, IK_EPARSE, "input '%s' is a %s: source, not an artifact", port,
+                           src->glob ? "glob" : "file");
     int rc = load_object(ctx, in, index, d);
     if (rc < 0)
         return rc;
@@ -209,6 +213,60 @@ static int materialise_file(struct ik_node_ctx *ctx, struct ik_exec_input *in,
     return rc;
 }
 
+/* Recreates a `tree` artifact's files in scratch/in/<port>/<name>/, so the
+ * node sees the folder under the name it was made with. */
+static int materialise_tree(struct ik_node_ctx *ctx, struct ik_exec_input *in,
+                            const msgpack_object *root, struct ik_diag *d)
+{
+    char *name = ik_mp_strdup(ik_mp_get(ik_mp_get(root, "meta"), "name"));
+    if (name == NULL || name[0] == '\0' || strchr(name, '/') != NULL || name[0] == '.') {
+        free(name);
+        name = ik_xstrdup(in->port);
+    }
+    char *dest = ik_xasprintf("%s/in/%s/%s", ctx->scratch, in->port, name);
+    free(name);
+    char *what = ik_xasprintf("input '%s'", in->port);
+    int rc = ik_tree_write(root, dest, what, d);
+    free(what);
+    if (rc == 0)
+        in->path = dest; /* a half-written folder is never handed out by a later call */
+    else
+        free(dest);
+    return rc;
+}
+
+/* A glob's matches as one folder, scratch/in/<port>/, of symlinks named as
+ * base/glob.h names them: the node sees the set it was keyed by (expanded
+ * again here, as a file: source is read again), not the whole folder. */
+static int materialise_glob(struct ik_node_ctx *ctx, struct ik_exec_input *in,
+                            const char *pattern, struct ik_diag *d)
+{
+    struct ik_glob g;
+    int rc = ik_glob_expand(pattern, &g, d);
+    char *dir = ik_xasprintf("%s/in/%s", ctx->scratch, in->port);
+    if (rc == 0)
+        rc = ik_mkdirs(dir, d);
+    for (size_t i = 0; rc == 0 && i < g.n; i++) {
+        char *link = ik_xasprintf("%s/%s", dir, g.m[i].rel);
+        char *parent = ik_xstrdup(link);
+        *strrchr(parent, '/') = '\0';
+        rc = ik_mkdirs(parent, d);
+        if (rc == 0 && symlink(g.m[i].path, link) != 0) {
+            int e = errno;
+            rc = ik_diag_set(d, -e, "input '%s': cannot link %s: %s", in->port,
+                             ik_display_path(link), strerror(e));
+        }
+        free(parent);
+        free(link);
+    }
+    ik_glob_free(&g);
+    if (rc == 0)
+        in->path = dir;
+    else
+        free(dir);
+    return rc;
+}
+
 int ik_node_input_path(struct ik_node_ctx *ctx, const char *port, const char **path,
                        struct ik_diag *d)
 {
@@ -216,10 +274,15 @@ int ik_node_input_path(struct ik_node_ctx *ctx, const char *port, const char **p
     struct ik_exec_input *in = find_input(ctx, port, &index);
     if (in == NULL)
         return ik_diag_set(d, IK_ENOTFOUND, "input '%s' is not connected", port);
-    const char *src = file_source(ctx, port);
-    if (src != NULL) {
-        *path = src;
+    const struct ik_exec_file *src = file_source(ctx, port);
+    if (src != NULL && !src->glob) {
+        *path = src->path;
         return 0;
+    }
+    if (src != NULL && in->path == NULL) {
+        int rc = materialise_glob(ctx, in, src->path, d);
+        if (rc < 0)
+            return rc;
     }
     if (in->path == NULL) {
         const msgpack_object *root;
@@ -230,6 +293,10 @@ int ik_node_input_path(struct ik_node_ctx *ctx, const char *port, const char **p
         const char *kind = ik_artifact_kind(root, &kind_len);
         if (kind && kind_len == 4 && memcmp(kind, "file", 4) == 0) {
             rc = materialise_file(ctx, in, root, d);
+            if (rc < 0)
+                return rc;
+        } else if (kind && kind_len == 4 && memcmp(kind, "tree", 4) == 0) {
+            rc = materialise_tree(ctx, in, root, d);
             if (rc < 0)
                 return rc;
         } else {
@@ -360,6 +427,35 @@ int ik_node_output_file(struct ik_node_ctx *ctx, const char *port, const char *p
     ik_mp_writer_free(&w);
     if (rc == 0)
         add_output(ctx, port, &h, size, ik_xstrdup("file"));
+    return rc;
+}
+
+/* The folder is packed into a scratch file first: its layout needs every
+ * name before the first byte (the files list is sorted), and ik_cas_put_file
+ * then hashes and copies it in one pass. */
+int ik_node_output_tree(struct ik_node_ctx *ctx, const char *port, const char *path,
+                        struct ik_diag *d)
+{
+    int rc = check_new_output(ctx, port, d);
+    if (rc != 0)
+        return rc;
+    const char *base = strrchr(path, '/');
+    char *dir = ik_xasprintf("%s/tmp", ctx->scratch);
+    char *packed = ik_xasprintf("%s/tree-%s", dir, port);
+    rc = ik_mkdirs(dir, d);
+    if (rc == 0)
+        rc = ik_tree_pack(path, base && base[1] ? base + 1 : port, packed, NULL, d);
+    struct ik_hash h;
+    uint64_t size = 0;
+    if (rc == 0)
+        rc = ik_cas_put_file(ctx->cache, packed, &h, &size, d);
+    if (rc < 0)
+        ik_diag_prefix(d, "output '%s': ", port);
+    else
+        add_output(ctx, port, &h, size, ik_xstrdup("tree"));
+    unlink(packed);
+    free(packed);
+    free(dir);
     return rc;
 }
 

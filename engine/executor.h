@@ -82,6 +82,10 @@ struct ik_executor_host {
      * (setting them to NULL), the rest is freed when it returns. */
     void (*on_frame)(void *owner, struct ik_progress_frame *f);
     void (*on_exit)(void *owner, struct ik_executor_exit *e);
+    /* Bytes the running job wrote to its stderr, as they arrive (chunks, not
+     * lines), besides going to the log; NULL when nobody watches (`run -v`
+     * sets it). An executor that only sees the log at the end may never call it. */
+    void (*on_stderr)(void *owner, const char *data, size_t n);
 };
 
 struct ik_executor {

@@ -68,6 +68,8 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 static void on_log_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 {
     struct local_task *t = st->data;
+    if (n > 0 && st == (uv_stream_t *)&t->err && t->ex->host.on_stderr)
+        t->ex->host.on_stderr(t->base.owner, buf->base, (size_t)n);
     if (n > 0) {
         if (t->end.log.len + (size_t)n <= LOG_MAX_BYTES)
             ik_buf_append(&t->end.log, buf->base, (size_t)n);

@@ -22,9 +22,10 @@
 #include "base/spellcheck.h"
 #include "base/xmalloc.h"
 
-static const char *const node_keys[] = {"type", "in", "params", "resources", NULL};
-static const char *const top_keys[] = {"nodes", NULL};
-static const char *const file_keys[] = {"file", NULL};
+static const char *const node_keys[] = {"type",    "in",     "params", "resources",
+                                        "foreach", "matrix", NULL};
+static const char *const top_keys[] = {"nodes", "vars", NULL};
+static const char *const file_keys[] = {"file", "glob", NULL};
 static const char *const resource_keys[] = {"cpu", "gpu", NULL};
 
 /* Node names may also hold '-' (but not first), unlike ports. */
@@ -161,9 +162,13 @@ static int parse_input(struct ik__graph_build *b, size_t i, yaml_node_t *k, yaml
     struct ik_graph_input *in = &node->inputs[node->n_inputs];
     struct ik__graph_input_src *src = &b->src[i].inputs[node->n_inputs];
     const char *port = ik__graph_scalar(k);
-    const char *ref = ik__graph_scalar(v);
+    struct ik__graph_text ref_text;
+    if (ik__graph_text(b, b->src[i].env, v, &ref_text, d) < 0)
+        return IK_EVALIDATE;
+    const char *ref = ref_text.s;
     if (ref != NULL && !is_null(v)) {
-        const char *dot = strchr(ref, '.');
+        /* The last '.': ports have none, instance names may (train@0.0001). */
+        const char *dot = strrchr(ref, '.');
         if (dot != NULL && dot != ref && dot[1] != '\0') {
             in->port = ik_xstrdup(port);
             in->source = IK_INPUT_NODE;
@@ -182,28 +187,39 @@ static int parse_input(struct ik__graph_build *b, size_t i, yaml_node_t *k, yaml
         if (rc < 0)
             return rc;
         yaml_node_t *file = NULL;
+        const char *key = NULL; /* "file" or "glob" */
         for (yaml_node_pair_t *p = v->data.mapping.pairs.start; p < v->data.mapping.pairs.top;
              p++) {
             yaml_node_t *fk = yaml_document_get_node(b->doc, p->key);
-            if (strcmp(ik__graph_scalar(fk), "file") != 0) {
+            const char *ks = ik__graph_scalar(fk);
+            if (strcmp(ks, "file") != 0 && strcmp(ks, "glob") != 0) {
                 char *where = ik_xasprintf("input '%s' of node '%s'", port, node->name);
                 unknown_key(b, fk, where, file_keys, d);
                 free(where);
                 return IK_EVALIDATE;
             }
+            if (key != NULL)
+                return ik__graph_error(b->g, d, ik__graph_loc(b->g, fk->start_mark),
+                                       "input '%s' of node '%s' takes one of 'file:' and "
+                                       "'glob:', not both", port, node->name);
+            key = ks;
             file = yaml_document_get_node(b->doc, p->value);
         }
-        const char *path = ik__graph_scalar(file);
+        struct ik__graph_text path_text;
+        if (ik__graph_text(b, b->src[i].env, file, &path_text, d) < 0)
+            return IK_EVALIDATE;
+        const char *path = path_text.s;
         if (path == NULL || path[0] == '\0') {
             char *got = ik__graph_describe(file);
             ik__graph_error(b->g, d, ik__graph_loc(b->g, file->start_mark),
-                            "'file:' of input '%s' of node '%s' must be a path, got %s", port,
-                            node->name, got);
+                            "'%s:' of input '%s' of node '%s' must be a %s, got %s", key, port,
+                            node->name, key[0] == 'g' ? "pattern" : "path", got);
             free(got);
             return IK_EVALIDATE;
         }
         in->port = ik_xstrdup(port);
         in->source = IK_INPUT_FILE;
+        in->glob = key[0] == 'g';
         in->path = ik_xstrdup(path);
         in->abs_path = join_abs(b->g->dir, path);
         in->loc = ik__graph_loc(b->g, file->start_mark);
@@ -213,7 +229,8 @@ static int parse_input(struct ik__graph_build *b, size_t i, yaml_node_t *k, yaml
     }
     char *got = ik__graph_describe(v);
     ik__graph_error(b->g, d, ik__graph_loc(b->g, v->start_mark),
-                    "input '%s' of node '%s' must be 'node.port' or {file: path}, got %s", port,
+                    "input '%s' of node '%s' must be 'node.port', {file: path} or {glob: pattern}, "
+                    "got %s", port,
                     node->name, got);
     free(got);
     return IK_EVALIDATE;
@@ -264,7 +281,10 @@ static int parse_resources(struct ik__graph_build *b, size_t i, yaml_node_t *v, 
             free(where);
             return IK_EVALIDATE;
         }
-        const char *s = ik__graph_scalar(val);
+        struct ik__graph_text text;
+        if (ik__graph_text(b, b->src[i].env, val, &text, d) < 0)
+            return IK_EVALIDATE;
+        const char *s = text.s;
         char *end = NULL;
         errno = 0;
         long n = s && s[0] >= '0' && s[0] <= '9' ? strtol(s, &end, 10) : -1;
@@ -281,23 +301,31 @@ static int parse_resources(struct ik__graph_build *b, size_t i, yaml_node_t *v, 
     return 0;
 }
 
+static int check_node_name(struct ik__graph_build *b, yaml_node_t *k, struct ik_diag *d)
+{
+    const char *name = ik__graph_scalar(k);
+    if (name != NULL && valid_node_name(name))
+        return 0;
+    char *got = ik__graph_describe(k);
+    ik__graph_error(b->g, d, ik__graph_loc(b->g, k->start_mark),
+                    "invalid node name %s: use letters, digits, '_' and '-', starting with a "
+                    "letter or '_'",
+                    got);
+    free(got);
+    return IK_EVALIDATE;
+}
+
+/* Node i, instance `inst` of the node written as k: v. */
 static int parse_node(struct ik__graph_build *b, size_t i, yaml_node_t *k, yaml_node_t *v,
-                      struct ik_diag *d)
+                      const struct ik__graph_instance *inst, struct ik_diag *d)
 {
     struct ik_graph_node *node = &b->g->nodes[i];
     struct ik__graph_src *src = &b->src[i];
-    const char *name = ik__graph_scalar(k);
-    if (name == NULL || !valid_node_name(name)) {
-        char *got = ik__graph_describe(k);
-        ik__graph_error(b->g, d, ik__graph_loc(b->g, k->start_mark),
-                        "invalid node name %s: use letters, digits, '_' and '-', starting with a "
-                        "letter or '_'",
-                        got);
-        free(got);
-        return IK_EVALIDATE;
-    }
+    const char *name = inst->name ? inst->name : ik__graph_scalar(k);
     node->name = ik_xstrdup(name);
     node->loc = ik__graph_loc(b->g, k->start_mark);
+    src->env = inst->env;
+    src->fanout_mark = inst->mark;
     src->cpu = src->gpu = -1;
     char *what = ik_xasprintf("node '%s'", name);
     int rc = expect_map(b, v, what, "key", d);
@@ -321,6 +349,8 @@ static int parse_node(struct ik__graph_build *b, size_t i, yaml_node_t *k, yaml_
             }
         } else if (!strcmp(ks, "resources")) {
             rc = parse_resources(b, i, val, d);
+        } else if (!strcmp(ks, "foreach") || !strcmp(ks, "matrix")) {
+            /* expanded by ik__graph_expand before this */
         } else {
             rc = unknown_key(b, key, what, node_keys, d);
         }
@@ -332,7 +362,10 @@ static int parse_node(struct ik__graph_build *b, size_t i, yaml_node_t *k, yaml_
         ik_diag_hint(d, "`ikada nodes` lists the node types");
         goto out;
     }
-    const char *ts = ik__graph_scalar(type);
+    struct ik__graph_text type_text;
+    if ((rc = ik__graph_text(b, src->env, type, &type_text, d)) < 0)
+        goto out;
+    const char *ts = type_text.s;
     if (ts == NULL || ts[0] == '\0') {
         char *got = ik__graph_describe(type);
         rc = ik__graph_error(b->g, d, ik__graph_loc(b->g, type->start_mark),
@@ -365,15 +398,21 @@ static int parse_top(struct ik__graph_build *b, yaml_node_t *root, struct ik_dia
     int rc = expect_map(b, root, "the graph file", "key", d);
     if (rc < 0)
         return rc;
-    yaml_node_t *nodes = NULL, *nodes_key = NULL;
+    yaml_node_t *nodes = NULL, *nodes_key = NULL, *vars = NULL;
     for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top;
          p++) {
         yaml_node_t *k = yaml_document_get_node(b->doc, p->key);
+        if (!strcmp(ik__graph_scalar(k), "vars")) {
+            vars = yaml_document_get_node(b->doc, p->value);
+            continue;
+        }
         if (strcmp(ik__graph_scalar(k), "nodes") != 0)
             return unknown_key(b, k, "the graph file", top_keys, d);
         nodes_key = k;
         nodes = yaml_document_get_node(b->doc, p->value);
     }
+    if (vars != NULL && !is_null(vars) && (rc = ik__graph_read_vars(b, vars, d)) < 0)
+        return rc;
     if (nodes == NULL)
         return ik__graph_error(g, d, ik__graph_loc(g, root->start_mark),
                                "the graph file has no 'nodes:' key");
@@ -391,19 +430,36 @@ static int parse_top(struct ik__graph_build *b, yaml_node_t *root, struct ik_dia
     rc = ik__graph_check_dup_keys(g, b->doc, nodes, "node", d);
     if (rc < 0)
         return rc;
-    size_t n = (size_t)(nodes->data.mapping.pairs.top - nodes->data.mapping.pairs.start);
-    g->nodes = ik_xcalloc(n, sizeof *g->nodes);
-    b->src = ik_xcalloc(n, sizeof *b->src);
-    g->n_nodes = n;
-    for (size_t i = 0; i < n; i++) {
-        yaml_node_pair_t *p = &nodes->data.mapping.pairs.start[i];
-        rc = parse_node(b, i, yaml_document_get_node(b->doc, p->key),
-                        yaml_document_get_node(b->doc, p->value), d);
-        if (rc < 0)
-            return rc;
-        ik_strmap_put(&g->by_name, g->nodes[i].name, strlen(g->nodes[i].name), (int)i);
+    size_t n_pairs = (size_t)(nodes->data.mapping.pairs.top - nodes->data.mapping.pairs.start);
+    struct ik__graph_instance *inst = NULL;
+    size_t n = 0, cap = 0;
+    for (size_t j = 0; j < n_pairs && rc == 0; j++) {
+        yaml_node_pair_t *p = &nodes->data.mapping.pairs.start[j];
+        yaml_node_t *k = yaml_document_get_node(b->doc, p->key);
+        rc = check_node_name(b, k, d);
+        if (rc == 0)
+            rc = ik__graph_expand(b, j, k, yaml_document_get_node(b->doc, p->value), &inst, &n,
+                                  &cap, d);
     }
-    return 0;
+    if (rc == 0) {
+        g->nodes = ik_xcalloc(n, sizeof *g->nodes);
+        b->src = ik_xcalloc(n, sizeof *b->src);
+        g->n_nodes = n;
+    }
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        yaml_node_pair_t *p = &nodes->data.mapping.pairs.start[inst[i].pair];
+        rc = parse_node(b, i, yaml_document_get_node(b->doc, p->key),
+                        yaml_document_get_node(b->doc, p->value), &inst[i], d);
+        if (rc == 0 && ik_graph_find(g, g->nodes[i].name) >= 0)
+            rc = ik__graph_error(g, d, ik__graph_loc(g, inst[i].mark),
+                                 "this item makes node '%s' a second time", g->nodes[i].name);
+        if (rc == 0)
+            ik_strmap_put(&g->by_name, g->nodes[i].name, strlen(g->nodes[i].name), (int)i);
+    }
+    for (size_t i = 0; i < n; i++)
+        free(inst[i].name);
+    free(inst);
+    return rc;
 }
 
 /* --- Loading ----------------------------------------------------------------- */
@@ -490,6 +546,8 @@ static int check_depth(const struct ik_graph *g, struct ik_diag *d)
 
 static void free_build(struct ik__graph_build *b)
 {
+    ik__graph_free_sets(b);
+    ik__graph_free_vars(b);
     free(b->defaults);
     if (b->defaults_zone)
         msgpack_zone_free(b->defaults_zone);
@@ -509,6 +567,13 @@ int ik_graph_load_string(const struct ik_node_type *const *types, const char *pa
                          const char *text, size_t len, struct ik_graph **out,
                          struct ik_diag *d)
 {
+    return ik_graph_load_string_opts(types, path, text, len, NULL, out, d);
+}
+
+int ik_graph_load_string_opts(const struct ik_node_type *const *types, const char *path,
+                              const char *text, size_t len, const struct ik_graph_opts *opts,
+                              struct ik_graph **out, struct ik_diag *d)
+{
     struct ik_graph *g = ik_xcalloc(1, sizeof *g);
     g->path = ik_xstrdup(path);
     g->dir = graph_dir(path);
@@ -521,9 +586,12 @@ int ik_graph_load_string(const struct ik_node_type *const *types, const char *pa
     yaml_parser_t parser;
     yaml_document_t doc, extra;
     bool have_doc = false;
-    struct ik__graph_build b = {g, &doc, types, NULL, NULL, 0, 0, NULL};
-    int rc = check_depth(g, d);
+    struct ik__graph_build b = {.g = g, .doc = &doc, .types = types};
+    int rc = ik__graph_parse_sets(&b, opts, d);
+    if (rc == 0)
+        rc = check_depth(g, d);
     if (rc < 0) {
+        free_build(&b);
         ik_graph_free(g);
         return rc;
     }
@@ -549,6 +617,8 @@ int ik_graph_load_string(const struct ik_node_type *const *types, const char *pa
     yaml_document_delete(&extra);
     rc = parse_top(&b, yaml_document_get_root_node(&doc), d);
     if (rc == 0)
+        rc = ik__graph_check_sets(&b, d);
+    if (rc == 0)
         rc = ik__graph_validate(&b, d);
 out:
     free_build(&b);
@@ -565,6 +635,12 @@ out:
 
 int ik_graph_load(const struct ik_node_type *const *types, const char *path,
                   struct ik_graph **out, struct ik_diag *d)
+{
+    return ik_graph_load_opts(types, path, NULL, out, d);
+}
+
+int ik_graph_load_opts(const struct ik_node_type *const *types, const char *path,
+                       const struct ik_graph_opts *opts, struct ik_graph **out, struct ik_diag *d)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -586,7 +662,8 @@ int ik_graph_load(const struct ik_node_type *const *types, const char *path,
         ik_buf_append(&text, chunk, (size_t)n);
     }
     close(fd);
-    int rc = ik_graph_load_string(types, path, text.data ? text.data : "", text.len, out, d);
+    int rc = ik_graph_load_string_opts(types, path, text.data ? text.data : "", text.len, opts,
+                                       out, d);
     ik_buf_free(&text);
     return rc;
 }

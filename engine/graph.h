@@ -5,7 +5,7 @@
  *     nodes:
  *       rows:                       # node name: [A-Za-z_][A-Za-z0-9_-]*
  *         type: command             # a type from nodes/registry.c
- *         in:                       # port -> "node.port" or {file: path}
+ *         in:                       # port -> "node.port", {file: path} or {glob: pattern}
  *           faq: {file: ../examples/faq.jsonl}
  *           prev: other.out
  *         params: {cmd: "wc -l $IKADA_IN_faq > $IKADA_OUT_count", outputs: {count: count.txt}}
@@ -22,6 +22,7 @@
 #ifndef IK_ENGINE_GRAPH_H
 #define IK_ENGINE_GRAPH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "base/diag.h"
@@ -30,7 +31,7 @@
 
 enum ik_input_source {
     IK_INPUT_NODE, /* another node's output port */
-    IK_INPUT_FILE, /* a file or directory on disk */
+    IK_INPUT_FILE, /* a file or directory on disk, or with glob set a glob's matches */
 };
 
 struct ik_graph_input {
@@ -40,6 +41,7 @@ struct ik_graph_input {
     char *node_port; /* IK_INPUT_NODE: its output port */
     char *path;      /* IK_INPUT_FILE: as written in the graph */
     char *abs_path;  /* IK_INPUT_FILE: resolved against the graph file's folder */
+    bool glob;       /* IK_INPUT_FILE: path is a pattern (base/glob.h), hashed as a set */
     struct ik_srcloc loc;
 };
 
@@ -79,6 +81,16 @@ struct ik_graph {
     struct ik_strmap by_name; /* private: node name -> index, for ik_graph_find */
 };
 
+/* What changes a graph without editing its file (`ikada run -S`). */
+struct ik_graph_opts {
+    /* "NODE.PARAM=VALUE", VALUE as YAML: replaces (or sets) param PARAM of
+     * node NODE, or of every instance NODE@... of a fan-out node NODE, after
+     * the file is read, converted and checked like the file's own values. An
+     * unknown node or param is an error naming the -S argument. */
+    const char *const *sets;
+    size_t n_sets;
+};
+
 /* Reads, parses and validates `path`, with the node types taken from `types`
  * (terminated by NULL; the program's table is nodes/registry.h's
  * ik_node_types, the tests pass their own). On success *out is a new graph
@@ -87,10 +99,20 @@ struct ik_graph {
 int ik_graph_load(const struct ik_node_type *const *types, const char *path,
                   struct ik_graph **out, struct ik_diag *d);
 
+/* ik_graph_load with options (NULL: none). */
+int ik_graph_load_opts(const struct ik_node_type *const *types, const char *path,
+                       const struct ik_graph_opts *opts, struct ik_graph **out,
+                       struct ik_diag *d);
+
 /* The same from a string; `path` is used in messages and to resolve file:
  * inputs (relative to its folder). */
 int ik_graph_load_string(const struct ik_node_type *const *types, const char *path,
                          const char *text, size_t len, struct ik_graph **out, struct ik_diag *d);
+
+/* ik_graph_load_string with options (NULL: none). */
+int ik_graph_load_string_opts(const struct ik_node_type *const *types, const char *path,
+                              const char *text, size_t len, const struct ik_graph_opts *opts,
+                              struct ik_graph **out, struct ik_diag *d);
 
 /* Index of the node called `name`, or -1. */
 long ik_graph_find(const struct ik_graph *g, const char *name);

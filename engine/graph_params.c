@@ -118,10 +118,39 @@ struct conv {
     const char *param;
     const struct ik_srcloc *at; /* defaults: every error points at the node */
     size_t budget;              /* values left to convert */
+    const char *origin;         /* a -S argument: errors name it, not a line */
+    struct ik__graph_build *b;  /* for ${name}: set only for the file's own values */
+    const struct ik__graph_vars *env;
 };
+
+/* Scalar n's text: with ${name} substituted for a value of the file. */
+static int conv_text(struct conv *c, const yaml_node_t *n, struct ik__graph_text *t,
+                     struct ik_diag *d)
+{
+    if (c->b != NULL && c->at == NULL && c->origin == NULL)
+        return ik__graph_text(c->b, c->env, n, t, d);
+    t->s = ik__graph_scalar(n);
+    t->len = t->s ? n->data.scalar.length : 0;
+    t->plain = t->s && n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+    return 0;
+}
+
+/* "got ..." for a message: the value after substitution. */
+static char *describe(const yaml_node_t *n, const struct ik__graph_text *t)
+{
+    if (t->s == NULL || t->s == (const char *)n->data.scalar.value)
+        return ik__graph_describe(n);
+    size_t cut = strcspn(t->s, "\n");
+    if (cut > 40)
+        cut = 40;
+    return ik_xasprintf("'%.*s%s'", (int)cut, t->s, cut < t->len ? "..." : "");
+}
 
 static int conv_error(struct conv *c, const yaml_node_t *n, struct ik_diag *d, const char *what)
 {
+    if (c->origin != NULL)
+        return ik_diag_set(d, IK_EVALIDATE, "-S '%s': param '%s' of node '%s' %s", c->origin,
+                           c->param, c->node, what);
     struct ik_srcloc loc = c->at ? *c->at : ik__graph_loc(c->g, n->start_mark);
     return ik__graph_error(c->g, d, loc, "param '%s' of node '%s' %s", c->param, c->node, what);
 }
@@ -167,12 +196,16 @@ static int conv_generic(struct conv *c, yaml_node_t *n, int depth, msgpack_objec
         return conv_error(c, n, d, "is too large (more than 100000 values)");
     c->budget--;
     if (n->type == YAML_SCALAR_NODE) {
-        const char *s = (const char *)n->data.scalar.value;
+        struct ik__graph_text t;
+        int rc = conv_text(c, n, &t, d);
+        if (rc < 0)
+            return rc;
+        const char *s = t.s;
         int64_t i;
         double f;
         int b;
-        if (n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
-            set_str(c, o, s, n->data.scalar.length);
+        if (!t.plain)
+            set_str(c, o, s, t.len);
         else if (scalar_is_null(s))
             o->type = MSGPACK_OBJECT_NIL;
         else if ((b = scalar_bool(s, false)) >= 0) {
@@ -183,7 +216,7 @@ static int conv_generic(struct conv *c, yaml_node_t *n, int depth, msgpack_objec
         else if (scalar_float(s, &f))
             set_float(o, f);
         else
-            set_str(c, o, s, n->data.scalar.length);
+            set_str(c, o, s, t.len);
         return 0;
     }
     if (n->type == YAML_SEQUENCE_NODE) {
@@ -201,7 +234,7 @@ static int conv_generic(struct conv *c, yaml_node_t *n, int depth, msgpack_objec
     }
     /* Repeated keys in a default are the type author's bug, and their marks
      * would point into the default text, so only graph values are checked. */
-    if (c->at == NULL) {
+    if (c->at == NULL && c->origin == NULL) {
         int rc = ik__graph_check_dup_keys(c->g, c->doc, n, "key", d);
         if (rc < 0)
             return rc;
@@ -243,7 +276,11 @@ static const char *type_phrase(enum ik_param_type t)
 static int conv_typed(struct conv *c, yaml_node_t *n, enum ik_param_type type, msgpack_object *o,
                       struct ik_diag *d)
 {
-    const char *s = ik__graph_scalar(n);
+    struct ik__graph_text t;
+    int rc = conv_text(c, n, &t, d);
+    if (rc < 0)
+        return rc;
+    const char *s = t.s;
     bool ok = false;
     bool range = false;
     int64_t i;
@@ -252,7 +289,7 @@ static int conv_typed(struct conv *c, yaml_node_t *n, enum ik_param_type type, m
     switch (type) {
     case IK_PARAM_STRING:
         if ((ok = s != NULL))
-            set_str(c, o, s, n->data.scalar.length);
+            set_str(c, o, s, t.len);
         break;
     case IK_PARAM_INT:
         if (s && (b = scalar_int(s, &i)) != 1) {
@@ -288,10 +325,10 @@ static int conv_typed(struct conv *c, yaml_node_t *n, enum ik_param_type type, m
     }
     if (ok)
         return 0;
-    char *got = ik__graph_describe(n);
+    char *got = describe(n, &t);
     char *what = ik_xasprintf("expects %s%s, got %s", type_phrase(type),
                               range ? " that fits in 64 bits" : "", got);
-    int rc = conv_error(c, n, d, what);
+    rc = conv_error(c, n, d, what);
     free(what);
     free(got);
     return rc;
@@ -395,6 +432,79 @@ static bool output_wanted(const struct ik_node_type *t, const char *port,
     return true;
 }
 
+/* IK_EVALIDATE when a number is outside ps's range. */
+static int check_range(struct conv *c, const struct ik_param_spec *ps, const msgpack_object *v,
+                       const yaml_node_t *n, struct ik_diag *d)
+{
+    if (ps->range == NULL)
+        return 0;
+    double x = v->type == MSGPACK_OBJECT_FLOAT64            ? v->via.f64
+               : v->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? (double)v->via.u64
+               : v->type == MSGPACK_OBJECT_NEGATIVE_INTEGER ? (double)v->via.i64
+                                                            : NAN;
+    if (isnan(x) || (x >= ps->range->min && x <= ps->range->max))
+        return 0;
+    char *what = isinf(ps->range->max)
+                     ? ik_xasprintf("must be at least %g, got %g", ps->range->min, x)
+                     : ik_xasprintf("must be between %g and %g, got %g", ps->range->min,
+                                    ps->range->max, x);
+    c->param = ps->name;
+    int rc = conv_error(c, n, d, what);
+    free(what);
+    return rc;
+}
+
+/* The -S arguments naming this node, in order (a later one wins): each
+ * replaces the file's value, or a default, of its param. */
+static int apply_sets(struct ik__graph_build *b, struct conv *c, const struct ik_graph_node *node,
+                      const char **names, msgpack_object_kv *kv, yaml_node_t **given,
+                      bool *set_given, struct ik_diag *d)
+{
+    const struct ik_node_type *t = node->type;
+    for (size_t k = 0; k < b->n_sets; k++) {
+        struct ik__graph_set *set = &b->sets[k];
+        if (!ik__graph_set_matches(set, node->name))
+            continue;
+        size_t s = 0;
+        while (t->params[s].name && strcmp(t->params[s].name, set->param) != 0)
+            s++;
+        if (t->params[s].name == NULL) {
+            const char *near = ik_spellcheck(set->param, names);
+            ik_diag_set(d, IK_EVALIDATE, "-S '%s': unknown param '%s' for type '%s' (node '%s')" IK__DYM_FMT,
+                        set->arg, set->param, t->name, node->name, IK__DYM_ARGS(near));
+            if (near == NULL) {
+                char *what = ik_xasprintf("params of type '%s'", t->name);
+                ik__graph_hint_list(d, what, names);
+                free(what);
+            }
+            return IK_EVALIDATE;
+        }
+        yaml_document_t *saved = c->doc;
+        c->doc = &set->doc;
+        c->origin = set->arg;
+        c->param = t->params[s].name;
+        int rc;
+        if (set->value == NULL && t->params[s].type == IK_PARAM_STRING) {
+            set_str(c, &kv[s].val, "", 0);
+            rc = 0;
+        } else if (set->value == NULL) {
+            rc = conv_error(c, NULL, d, "needs a value after '='");
+        } else {
+            rc = conv_typed(c, set->value, t->params[s].type, &kv[s].val, d);
+        }
+        if (rc == 0)
+            rc = check_range(c, &t->params[s], &kv[s].val, set->value, d);
+        c->doc = saved;
+        c->origin = NULL;
+        if (rc < 0)
+            return rc;
+        given[s] = NULL;
+        set_given[s] = true;
+        set->used = true;
+    }
+    return 0;
+}
+
 int ik__graph_resolve_params(struct ik__graph_build *b, size_t i, struct ik_diag *d)
 {
     struct ik_graph_node *node = &b->g->nodes[i];
@@ -405,9 +515,10 @@ int ik__graph_resolve_params(struct ik__graph_build *b, size_t i, struct ik_diag
         n_spec++;
     msgpack_zone z;
     msgpack_zone_init(&z, 1024);
-    struct conv c = {b->g, b->doc, &z, node->name, NULL, NULL, MAX_VALUES};
+    struct conv c = {b->g, b->doc, &z, node->name, NULL, NULL, MAX_VALUES, NULL, b, b->src[i].env};
     msgpack_object_kv *kv = ik_xcalloc(n_spec ? n_spec : 1, sizeof *kv);
     yaml_node_t **given = ik_xcalloc(n_spec ? n_spec : 1, sizeof *given);
+    bool *set_given = ik_xcalloc(n_spec ? n_spec : 1, sizeof *set_given);
     const char **names = param_names(t->params);
     int rc = 0;
     size_t n_given =
@@ -441,10 +552,17 @@ int ik__graph_resolve_params(struct ik__graph_build *b, size_t i, struct ik_diag
         node->param_locs[node->n_param_locs].name = ik_xstrdup(name);
         node->param_locs[node->n_param_locs++].loc = ik__graph_loc(b->g, v->start_mark);
     }
+    rc = apply_sets(b, &c, node, names, kv, given, set_given, d);
+    /* Ranges after -S: a -S may bring a value of the file back into range. */
+    for (size_t s = 0; rc == 0 && s < n_spec; s++)
+        if (given[s] != NULL)
+            rc = check_range(&c, &t->params[s], &kv[s].val, given[s], d);
+    if (rc < 0)
+        goto out;
     for (size_t s = 0; s < n_spec; s++) {
         const struct ik_param_spec *ps = &t->params[s];
         set_str(&c, &kv[s].key, ps->name, strlen(ps->name));
-        if (given[s] != NULL)
+        if (given[s] != NULL || set_given[s])
             continue;
         if (ps->default_yaml == NULL) {
             rc = ik__graph_error(b->g, d, node->loc,
@@ -472,8 +590,9 @@ int ik__graph_resolve_params(struct ik__graph_build *b, size_t i, struct ik_diag
         while (s < n_spec && strcmp(t->params[s].name, t->outputs_from_param) != 0)
             s++;
         msgpack_object none = {.type = MSGPACK_OBJECT_NIL};
-        rc = outputs_from_map(b, i, s < n_spec ? &kv[s].val : &none, s < n_spec ? given[s] : NULL,
-                              d);
+        /* A -S value's keys have no place in the file to point at. */
+        yaml_node_t *at = s < n_spec && !set_given[s] ? given[s] : NULL;
+        rc = outputs_from_map(b, i, s < n_spec ? &kv[s].val : &none, at, d);
     } else {
         size_t n = 0;
         while (t->outputs[n].name)
@@ -485,6 +604,7 @@ int ik__graph_resolve_params(struct ik__graph_build *b, size_t i, struct ik_diag
     }
 out:
     free(names);
+    free(set_given);
     free(given);
     free(kv);
     msgpack_zone_destroy(&z);

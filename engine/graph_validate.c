@@ -145,6 +145,43 @@ static int resolve_type(struct ik__graph_build *b, size_t i, struct ik_diag *d)
  * the YAML mapping when the graph set the param (for locations), else NULL. */
 /* --- Inputs and references --------------------------------------------------- */
 
+/* The kind of port `name` in ports, or NULL when unknown or any ("*"). */
+static const char *port_kind(const struct ik_port_spec *ports, const char *name)
+{
+    for (size_t k = 0; ports && ports[k].name; k++)
+        if (strcmp(ports[k].name, name) == 0)
+            return ports[k].kind && strcmp(ports[k].kind, "*") != 0 ? ports[k].kind : NULL;
+    return NULL;
+}
+
+/* An input fed an artifact of another kind than its port reads (faq.rows to
+ * cot's samples) is refused here, not when the node runs. */
+static int check_kind(struct ik__graph_build *b, const struct ik_graph_node *node,
+                      const struct ik_graph_input *in, const struct ik_graph_node *prod,
+                      struct ik_diag *d)
+{
+    const char *want = node->type->any_inputs ? NULL : port_kind(node->type->inputs, in->port);
+    const char *got = prod->type->outputs_from_param ? NULL
+                                                     : port_kind(prod->type->outputs, in->node_port);
+    if (want == NULL || got == NULL || strcmp(want, got) == 0)
+        return 0;
+    ik__graph_error(b->g, d, in->loc,
+                    "input '%s' of node '%s' (type '%s') reads %s, but '%s.%s' is %s", in->port,
+                    node->name, node->type->name, want, prod->name, in->node_port, got);
+    struct ik_buf makers = IK_BUF_INIT;
+    for (size_t k = 0; b->types[k] != NULL; k++)
+        for (size_t o = 0; b->types[k]->outputs && b->types[k]->outputs[o].name; o++)
+            if (b->types[k]->outputs[o].kind && !strcmp(b->types[k]->outputs[o].kind, want)) {
+                ik_buf_printf(&makers, "%s%s.%s", makers.len ? ", " : "", b->types[k]->name,
+                              b->types[k]->outputs[o].name);
+                break;
+            }
+    if (makers.len)
+        ik_diag_hint(d, "%s is written by: %s", want, makers.data);
+    ik_buf_free(&makers);
+    return IK_EVALIDATE;
+}
+
 static int resolve_inputs(struct ik__graph_build *b, size_t i, struct ik_diag *d)
 {
     struct ik_graph *g = b->g;
@@ -219,6 +256,8 @@ static int resolve_inputs(struct ik__graph_build *b, size_t i, struct ik_diag *d
             goto out;
         }
         in->node = (size_t)p;
+        if ((rc = check_kind(b, node, in, prod, d)) < 0)
+            goto out;
     }
     for (size_t k = 0; t->inputs[k].name != NULL; k++) {
         if (t->inputs[k].optional)

@@ -21,6 +21,7 @@
 #ifndef IK_ENGINE_NODE_H
 #define IK_ENGINE_NODE_H
 
+#include <math.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -39,6 +40,15 @@ enum ik_param_type {
     IK_PARAM_MAP,   /* any YAML mapping */
 };
 
+/* The values an IK_PARAM_INT or IK_PARAM_FLOAT param accepts, both ends
+ * included: the graph is refused when it is loaded, at the value's line,
+ * instead of the node failing when it runs. */
+struct ik_param_range {
+    double min, max;
+};
+#define IK_RANGE(lo, hi) (&(const struct ik_param_range){(lo), (hi)})
+#define IK_MIN(lo) IK_RANGE((lo), INFINITY)
+
 struct ik_param_spec {
     const char *name;
     enum ik_param_type type;
@@ -46,6 +56,7 @@ struct ik_param_spec {
      * NULL means the param is required. */
     const char *default_yaml;
     const char *help; /* one line */
+    const struct ik_param_range *range; /* NULL: any value of the type */
 };
 
 struct ik_port_spec {
@@ -139,9 +150,11 @@ int ik_node_input_object(struct ik_node_ctx *ctx, const char *port, const msgpac
                          struct ik_diag *d);
 
 /* A path to the input's bytes on disk: for a `file:` source its own path (a
- * directory stays a directory); for a `file` artifact its payload written to a
- * scratch file; for any other artifact the msgpack object itself. Valid until
- * run returns. */
+ * directory stays a directory); for a `glob:` source a scratch folder of
+ * links to its matches, named as base/glob.h says; for a `file` artifact its payload written to a
+ * scratch file; for a `tree` artifact (cache/tree.h) its files recreated in a
+ * scratch folder named as the output folder was, whose path is returned; for
+ * any other artifact the msgpack object itself. Valid until run returns. */
 int ik_node_input_path(struct ik_node_ctx *ctx, const char *port, const char **path,
                        struct ik_diag *d);
 
@@ -168,6 +181,13 @@ int ik_node_output(struct ik_node_ctx *ctx, const char *port, const void *data, 
  * the same bytes as ik_artifact_pack_file of its contents. Fails if the file
  * changes size meanwhile. */
 int ik_node_output_file(struct ik_node_ctx *ctx, const char *port, const char *path,
+                        struct ik_diag *d);
+
+/* Stores the folder at `path` as a `tree` artifact (cache/tree.h) on output
+ * `port`: its regular files, their relative paths and execute bits, streamed
+ * through a scratch file (twice the folder's size on disk for a moment,
+ * never in memory). Fails if a file changes size meanwhile. */
+int ik_node_output_tree(struct ik_node_ctx *ctx, const char *port, const char *path,
                         struct ik_diag *d);
 
 /* Progress: `done` of `total` items (total 0 = unknown); `unit` like "rows". */

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "base/error.h"
+#include "base/glob.h"
 #include "cache/cas.h"
 #include "base/mpjson.h"
 #include "base/buf.h"
@@ -90,6 +91,18 @@ struct ik_refset *ik_plan_refs(struct ik_plan *p)
     return p->refs;
 }
 
+/* Whether a glob input's pattern matches anything (a folder that cannot be
+ * read counts as a match: hashing it then says why). */
+static bool glob_matches(const char *pattern)
+{
+    struct ik_glob m;
+    struct ik_diag ignore = IK_DIAG_INIT;
+    bool any = ik_glob_expand(pattern, &m, &ignore) != 0 || m.n > 0;
+    ik_glob_free(&m);
+    ik_diag_free(&ignore);
+    return any;
+}
+
 int ik_plan_check_sources(const struct ik_plan *p, const bool *selected, struct ik_diag *d)
 {
     const struct ik_graph *g = p->graph;
@@ -100,12 +113,18 @@ int ik_plan_check_sources(const struct ik_plan *p, const bool *selected, struct 
         for (size_t k = 0; k < g->nodes[i].n_inputs; k++) {
             const struct ik_graph_input *in = &g->nodes[i].inputs[k];
             struct stat st;
-            if (in->source != IK_INPUT_FILE || stat(in->abs_path, &st) == 0)
+            if (in->source != IK_INPUT_FILE || (!in->glob && stat(in->abs_path, &st) == 0) ||
+                (in->glob && glob_matches(in->abs_path)))
                 continue;
             struct ik_diag one = IK_DIAG_INIT;
-            rc = ik_diag_at(&one, IK_EVALIDATE, &in->loc, g->text, g->text_len,
-                            "input '%s' of node '%s': cannot read '%s': %s", in->port,
-                            g->nodes[i].name, in->path, strerror(errno));
+            if (in->glob)
+                rc = ik_diag_at(&one, IK_EVALIDATE, &in->loc, g->text, g->text_len,
+                                "input '%s' of node '%s': no file matches '%s'", in->port,
+                                g->nodes[i].name, in->path);
+            else
+                rc = ik_diag_at(&one, IK_EVALIDATE, &in->loc, g->text, g->text_len,
+                                "input '%s' of node '%s': cannot read '%s': %s", in->port,
+                                g->nodes[i].name, in->path, strerror(errno));
             ik_diag_append(d, &one);
             ik_diag_free(&one);
         }
@@ -214,7 +233,9 @@ static int input_hashes(struct ik_plan *p, size_t i, struct ik_key_input *out, s
         const struct ik_graph_input *in = &n->inputs[k];
         out[k].port = in->port;
         if (in->source == IK_INPUT_FILE) {
-            int rc = ik_srcmemo_hash(p->memo, in->abs_path, &out[k].hash, &out[k].size, d);
+            int rc = in->glob
+                         ? ik_srcmemo_hash_glob(p->memo, in->abs_path, &out[k].hash, &out[k].size, d)
+                         : ik_srcmemo_hash(p->memo, in->abs_path, &out[k].hash, &out[k].size, d);
             if (rc < 0) {
                 ik_diag_prefix(d, "node '%s', input '%s': ", n->name, in->port);
                 return rc;
@@ -278,8 +299,8 @@ static void explain_inputs(struct ik_buf *b, const struct ik_graph_node *n,
         if (o == NULL)
             ik_buf_printf(b, "%sinput '%s' is new", b->len ? "; " : "", in->port);
         else if (in->source == IK_INPUT_FILE)
-            ik_buf_printf(b, "%sinput '%s' changed (file %s)", b->len ? "; " : "", in->port,
-                          in->path);
+            ik_buf_printf(b, "%sinput '%s' changed (%s %s)", b->len ? "; " : "", in->port,
+                          in->glob ? "glob" : "file", in->path);
         else
             ik_buf_printf(b, "%sinput '%s' changed (%s.%s)", b->len ? "; " : "", in->port,
                           g->nodes[in->node].name, in->node_port);

@@ -93,7 +93,7 @@ static void free_strv(char **v)
     free(v);
 }
 
-/* `ikada exec KEY --node NAME [--file PORT=PATH]...` (cli/exec.c). */
+/* `ikada exec KEY --node NAME [--file|--glob PORT=PATH]...` (cli/exec.c). */
 static char **job_argv(const struct ik_sched *s, size_t i, const char *key_hex)
 {
     const struct ik_graph_node *n = &s->graph->nodes[i];
@@ -106,7 +106,7 @@ static char **job_argv(const struct ik_sched *s, size_t i, const char *key_hex)
     args[k++] = ik_xstrdup(n->name);
     for (size_t f = 0; f < n->n_inputs; f++)
         if (n->inputs[f].source == IK_INPUT_FILE) {
-            args[k++] = ik_xstrdup("--file");
+            args[k++] = ik_xstrdup(n->inputs[f].glob ? "--glob" : "--file");
             args[k++] = ik_xasprintf("%s=%s", n->inputs[f].port, n->inputs[f].abs_path);
         }
     return args;
@@ -343,6 +343,38 @@ static void job_finished(struct ik_sched *s, struct ik_job *j, struct ik_executo
     pump(s);
 }
 
+/* A streamed line longer than this is shown in pieces: a node writing
+ * without newlines (a progress bar of its own) still shows up. */
+#define STREAM_LINE_MAX 4096
+
+/* `run -v`: prints the complete lines of the job's stderr (with flush, the
+ * rest too), each prefixed by its node so concurrent nodes stay apart. */
+static void stream_lines(struct ik_sched *s, struct ik_job *j, bool flush)
+{
+    struct ik_buf *b = &j->err_line;
+    size_t start = 0;
+    for (size_t i = 0; i < b->len; i++)
+        if (b->data[i] == '\n' || i - start >= STREAM_LINE_MAX || (flush && i + 1 == b->len)) {
+            size_t end = b->data[i] == '\n' ? i : i + 1;
+            ik_display_event(&s->display, "%s| %.*s", node_name(s, j->index), (int)(end - start),
+                             b->data + start);
+            start = i + 1;
+        }
+    if (start == 0)
+        return;
+    j->last_plain_ms = ik_clock_monotonic_ms();
+    memmove(b->data, b->data + start, b->len - start);
+    b->len -= start;
+}
+
+/* The executor's on_stderr (set only with opts->verbose). */
+static void on_job_stderr(void *owner, const char *data, size_t n)
+{
+    struct ik_job *j = owner;
+    ik_buf_append(&j->err_line, data, n);
+    stream_lines(j->s, j, false);
+}
+
 static void set_counter(struct ik_job *j, const char *name, double value)
 {
     for (size_t i = 0; i < j->n_counters; i++)
@@ -389,6 +421,7 @@ static void on_job_exit(void *owner, struct ik_executor_exit *e)
 {
     struct ik_job *j = owner;
     j->task = NULL;
+    stream_lines(j->s, j, true);
     j->exit_status = e->exit_status;
     j->term_signal = e->term_signal;
     j->end_ms = e->end_ms;
@@ -420,6 +453,30 @@ static void on_signal(uv_signal_t *h, int signum)
     pump(s);
 }
 
+/* Not on a TTY (CI logs): a line for each running node that said nothing
+ * for a heartbeat, so a long quiet step does not look hung (and a CI runner
+ * that kills a silent job keeps it). */
+static void heartbeat(struct ik_sched *s)
+{
+    int64_t now = ik_clock_monotonic_ms();
+    int64_t every_ms = 1000LL * (s->opts->heartbeat_s > 0 ? s->opts->heartbeat_s : 30);
+    for (size_t i = 0; i < s->graph->n_nodes; i++) {
+        struct ik_job *j = &s->jobs[i];
+        int64_t last = j->last_plain_ms > j->start_ms ? j->last_plain_ms : j->start_ms;
+        if (j->state != JOB_RUNNING || now - last < every_ms)
+            continue;
+        j->last_plain_ms = now;
+        int secs = (int)((now - j->start_ms) / 1000);
+        if (j->total > 0)
+            ik_display_event(&s->display, "%s: still running, %dm%02ds, %llu/%llu %s",
+                             node_name(s, i), secs / 60, secs % 60, (unsigned long long)j->done,
+                             (unsigned long long)j->total, j->unit);
+        else
+            ik_display_event(&s->display, "%s: still running, %dm%02ds", node_name(s, i),
+                             secs / 60, secs % 60);
+    }
+}
+
 static void on_tick(uv_timer_t *t)
 {
     struct ik_sched *s = t->data;
@@ -428,6 +485,8 @@ static void on_tick(uv_timer_t *t)
     if (++s->ticks % 20 == 0)
         save_refs(s);
     ik__sched_show_progress(s);
+    if (!s->display.live && !s->opts->json)
+        heartbeat(s);
 }
 
 static int setup(struct ik_sched *s, struct ik_graph *g, struct ik_cache *c,
@@ -484,6 +543,7 @@ static void teardown(struct ik_sched *s)
 {
     for (size_t i = 0; s->jobs && i < s->graph->n_nodes; i++) {
         ik_buf_free(&s->jobs[i].counters);
+        ik_buf_free(&s->jobs[i].err_line);
         ik_action_free(s->jobs[i].result);
         free(s->jobs[i].error);
         for (size_t k = 0; k < s->jobs[i].n_counters; k++)
@@ -511,7 +571,8 @@ static void close_walk(uv_handle_t *h, void *arg)
 static int run_loop(struct ik_sched *s, struct ik_diag *d)
 {
     uv_loop_init(&s->loop);
-    const struct ik_executor_host host = {&s->loop, on_job_frame, on_job_exit};
+    const struct ik_executor_host host = {&s->loop, on_job_frame, on_job_exit,
+                                          s->opts->verbose ? on_job_stderr : NULL};
     int rc = s->ex->open(s->ex, &host, d);
     if (rc == 0) {
         uv_signal_init(&s->loop, &s->sigint);

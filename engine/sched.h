@@ -34,6 +34,8 @@ struct ik_sched_opts {
     bool dry_run;
     bool json;             /* print a JSON summary on stdout */
     bool live;             /* redraw progress lines in place (a TTY) */
+    bool verbose;          /* stream running nodes' stderr lines, "NODE| line" */
+    int heartbeat_s;       /* not live: a line per running node this often; 0: 30 s */
     char **targets;        /* run only these and what they need */
     size_t n_targets;
     char **force;          /* ignore the cache for these nodes */

@@ -6,6 +6,7 @@
 
 #include <jansson.h>
 
+#include "base/utf8.h"
 #include "base/error.h"
 #include "cache/cas.h"
 #include "cache/runlog.h"
@@ -67,7 +68,8 @@ int ik__sched_print_plan(struct ik_sched *s)
                                                    "action", e->state == IK_PLAN_CACHED ? "cached" : "run",
                                                    "key", hex[0] ? hex : NULL, "reason", e->reason));
         } else {
-            printf("%-20s %-10s %s\n", g->nodes[i].name, plan_word(e), e->reason ? e->reason : "");
+            printf("%s%*s %-10s %s\n", g->nodes[i].name, ik_utf8_pad(g->nodes[i].name, 20), "",
+                   plan_word(e), e->reason ? e->reason : "");
         }
     }
     if (s->opts->json) {

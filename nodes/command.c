@@ -1,14 +1,20 @@
 /* nodes/command.c - the `command` node type: run a shell command as a node.
  *
  * The escape hatch of Snakemake's `shell:` and DVC's `cmd:`. Each input is
- * materialised as a file whose path is in $IKADA_IN_<port>; each output port
- * declared in `outputs:` (port -> file name) gets a path in $IKADA_OUT_<port>
- * inside a scratch folder, and the file found there after the command exits 0
- * is stored as a `file` artifact. The command runs with the scratch folder as
- * its working directory; stdout and stderr go to the node's log. The shell and
+ * materialised as a file (a folder for a folder source, a `tree` artifact or
+ * a glob) whose path is in $IKADA_IN_<port>; each output port declared in
+ * `outputs:` (port -> file name) gets a path in $IKADA_OUT_<port> inside a
+ * scratch folder, and what is found there after the command exits 0 is
+ * stored: a file as a `file` artifact, a folder as a `tree` artifact (a name
+ * ending in '/' is a folder made beforehand, and must stay one). The command
+ * runs in a scratch working directory of its own, with $IKADA_ROOT the graph
+ * file's folder for scripts that read paths relative to it (not part of the
+ * key: declared inputs are what makes a rerun); stdout and stderr go to the
+ * node's log. The shell and
  * what it starts end with the node, at a timeout too (command_shell.h). Artifacts
  * that hold records reach the command as msgpack, or as JSON Lines / JSON
  * with `in_format`, so ordinary text tools can read them. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,13 +35,13 @@ static const struct ik_port_spec command_outputs[] = {{NULL, NULL, false, NULL}}
 static const struct ik_port_spec command_inputs[] = {{NULL, NULL, false, NULL}};
 
 static const struct ik_param_spec command_params[] = {
-    {"cmd", IK_PARAM_STRING, NULL, "shell command; inputs in $IKADA_IN_<port>, outputs to $IKADA_OUT_<port>"},
-    {"outputs", IK_PARAM_MAP, "{}", "output port -> file name the command writes"},
-    {"env", IK_PARAM_MAP, "{}", "extra environment variables (part of the key)"},
-    {"shell", IK_PARAM_STRING, "/bin/sh", "shell that runs cmd with -c"},
-    {"timeout_s", IK_PARAM_INT, "0", "kill the command after this many seconds (0 = never)"},
-    {"in_format", IK_PARAM_STRING, "msgpack", "how artifact inputs are written: msgpack, jsonl (records) or json"},
-    {NULL, 0, NULL, NULL},
+    {"cmd", IK_PARAM_STRING, NULL, "shell command; inputs in $IKADA_IN_<port>, outputs to $IKADA_OUT_<port>", NULL},
+    {"outputs", IK_PARAM_MAP, "{}", "output port -> file or folder name the command writes ('name/': a folder)", NULL},
+    {"env", IK_PARAM_MAP, "{}", "extra environment variables (part of the key)", NULL},
+    {"shell", IK_PARAM_STRING, "/bin/sh", "shell that runs cmd with -c", NULL},
+    {"timeout_s", IK_PARAM_INT, "0", "kill the command after this many seconds (0 = never)", IK_MIN(0)},
+    {"in_format", IK_PARAM_STRING, "msgpack", "how artifact inputs are written: msgpack, jsonl (records) or json", NULL},
+    {NULL, 0, NULL, NULL, NULL},
 };
 
 static int command_run(struct ik_node_ctx *ctx, struct ik_diag *d);
@@ -48,7 +54,7 @@ const struct ik_node_type ik_node_command = {
     .outputs = command_outputs,
     .params = command_params,
     .any_inputs = true,
-    .any_inputs_help = "each input as a file in $IKADA_IN_<port>",
+    .any_inputs_help = "each input as a file or folder in $IKADA_IN_<port>",
     .outputs_from_param = "outputs",
     .cpu = 1,
     .gpu = 0,
@@ -102,7 +108,9 @@ static int input_file(struct ik_node_ctx *ctx, const char *port, const char *for
             kind = ik_artifact_kind(root, &kind_len);
         ik_diag_free(&ignore);
     }
-    if (root == NULL || (kind && kind_len == 4 && memcmp(kind, "file", 4) == 0)) {
+    bool as_is = kind && kind_len == 4 &&
+                 (memcmp(kind, "file", 4) == 0 || memcmp(kind, "tree", 4) == 0);
+    if (root == NULL || as_is) {
         *path = ik_xstrdup(raw);
         return 0;
     }
@@ -132,8 +140,16 @@ static int export_inputs(struct ik_node_ctx *ctx, struct ik_diag *d)
     return 0;
 }
 
-/* Exports $IKADA_OUT_<port> = scratch/out/<file name>; file names may not
- * leave the scratch folder. */
+/* Whether output file name `file` names a folder ("peft/"). */
+static bool names_folder(const char *file)
+{
+    size_t n = strlen(file);
+    return n > 0 && file[n - 1] == '/';
+}
+
+/* Exports $IKADA_OUT_<port> = scratch/out/<file name>, without a folder
+ * name's trailing '/' (a folder made here); file names may not leave the
+ * scratch folder. */
 static int export_outputs(struct ik_node_ctx *ctx, const msgpack_object *outputs, char **paths,
                           struct ik_diag *d)
 {
@@ -143,12 +159,15 @@ static int export_outputs(struct ik_node_ctx *ctx, const msgpack_object *outputs
         int rc = 0;
         if (file == NULL || file[0] == '\0' || file[0] == '/' || strstr(file, "..") != NULL)
             rc = ik_diag_set(d, IK_EVALIDATE,
-                             "output '%s': expected a relative file name without '..', got '%s'",
-                             port, file ? file : "(not a string)");
+                             "output '%s': expected a relative file or folder name without "
+                             "'..', got '%s'", port, file ? file : "(not a string)");
         if (rc == 0) {
-            paths[i] = ik_xasprintf("%s/out/%s", ik_node_scratch_dir(ctx), file);
+            bool folder = names_folder(file);
+            paths[i] = ik_xasprintf("%s/out/%.*s", ik_node_scratch_dir(ctx),
+                                    (int)strlen(file) - (folder ? 1 : 0), file);
             char *dir = ik_xstrdup(paths[i]);
-            *strrchr(dir, '/') = '\0';
+            if (!folder)
+                *strrchr(dir, '/') = '\0';
             rc = ik_mkdirs(dir, d);
             free(dir);
             char *name = ik_xasprintf("IKADA_OUT_%s", port);
@@ -179,19 +198,29 @@ static void export_env(const msgpack_object *env)
     }
 }
 
+/* Stores what the command left at each output path: a file, or a folder
+ * (which an output named 'name/' must be). */
 static int collect_outputs(struct ik_node_ctx *ctx, const msgpack_object *outputs, char **paths,
                            struct ik_diag *d)
 {
     for (uint32_t i = 0; i < outputs->via.map.size; i++) {
         char *port = ik_mp_strdup(&outputs->via.map.ptr[i].key);
+        char *file = ik_mp_strdup(&outputs->via.map.ptr[i].val);
         struct stat st;
         int rc = 0;
-        if (stat(paths[i], &st) != 0 || !S_ISREG(st.st_mode))
+        bool exists = stat(paths[i], &st) == 0;
+        if (!exists || !(S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)))
             rc = ik_diag_set(d, IK_ENODE,
                              "the command succeeded but did not write output '%s' ($IKADA_OUT_%s)",
                              port, port);
-        if (rc == 0)
+        else if (names_folder(file) && !S_ISDIR(st.st_mode))
+            rc = ik_diag_set(d, IK_ENODE, "output '%s' is declared a folder ('%s') but the command "
+                             "left a file at $IKADA_OUT_%s", port, file, port);
+        if (rc == 0 && S_ISDIR(st.st_mode))
+            rc = ik_node_output_tree(ctx, port, paths[i], d);
+        else if (rc == 0)
             rc = ik_node_output_file(ctx, port, paths[i], d);
+        free(file);
         free(port);
         if (rc < 0)
             return rc;
@@ -210,6 +239,7 @@ static int command_run(struct ik_node_ctx *ctx, struct ik_diag *d)
     if (rc == 0)
         rc = export_outputs(ctx, outputs, paths, d);
     if (rc == 0) {
+        setenv("IKADA_ROOT", ik_node_graph_dir(ctx), 1);
         export_env(ik_node_param(ctx, "env"));
         rc = ik__command_run_shell(ik_node_param_str(ctx, "shell"), ik_node_param_str(ctx, "cmd"),
                                    work, ik_node_param_int(ctx, "timeout_s"), d);

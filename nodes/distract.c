@@ -45,19 +45,19 @@ static const struct ik_port_spec distract_outputs[] = {
     "の内容に合致する情報は記載されていませんでした。提供された情報からは回答できません。\"]"
 
 static const struct ik_param_spec distract_params[] = {
-    {"distractors", IK_PARAM_INT, "4", "distractor documents per sample (5 documents in all)"},
-    {"oracle_p", IK_PARAM_FLOAT, "0.8", "probability that a training sample keeps its oracle"},
-    {"seed", IK_PARAM_INT, "42", "PRNG seed (xoshiro256**, see docs/determinism.md)"},
-    {"system_prompt", IK_PARAM_STRING, SYSTEM_DEFAULT, "system message of every sample"},
-    {"refusals", IK_PARAM_LIST, REFUSALS_DEFAULT, "answers of samples without the oracle"},
+    {"distractors", IK_PARAM_INT, "4", "distractor documents per sample (5 documents in all)", IK_MIN(0)},
+    {"oracle_p", IK_PARAM_FLOAT, "0.8", "probability that a training sample keeps its oracle", IK_RANGE(0, 1)},
+    {"seed", IK_PARAM_INT, "42", "PRNG seed (xoshiro256**, see docs/determinism.md)", NULL},
+    {"system_prompt", IK_PARAM_STRING, SYSTEM_DEFAULT, "system message of every sample", NULL},
+    {"refusals", IK_PARAM_LIST, REFUSALS_DEFAULT, "answers of samples without the oracle", NULL},
     {"prompt_intro", IK_PARAM_STRING, "以下の参考文書を基に質問に答えてください。",
-     "first line of the user message"},
-    {"doc_label", IK_PARAM_STRING, "参考文書", "document label, numbered from 1"},
-    {"question_label", IK_PARAM_STRING, "質問", "label before the question"},
-    {"source", IK_PARAM_STRING, "JaGovFaqs-22k", "metadata source of every sample"},
+     "first line of the user message", NULL},
+    {"doc_label", IK_PARAM_STRING, "参考文書", "document label, numbered from 1", NULL},
+    {"question_label", IK_PARAM_STRING, "質問", "label before the question", NULL},
+    {"source", IK_PARAM_STRING, "JaGovFaqs-22k", "metadata source of every sample", NULL},
     {"group_key", IK_PARAM_STRING, "\"\"",
-     "metadata key of the group; \"\" = the group_field sample used (copyright)"},
-    {NULL, 0, NULL, NULL},
+     "metadata key of the group; \"\" = the group_field sample used (copyright)", NULL},
+    {NULL, 0, NULL, NULL, NULL},
 };
 
 /* Reads input `port` (a faq.rows artifact) into rows; an unconnected

@@ -38,20 +38,20 @@ static const struct ik_port_spec evaluate_outputs[] = {
 };
 
 static const struct ik_param_spec evaluate_params[] = {
-    {"models", IK_PARAM_LIST, NULL, "the models: [{name, backend, ...}], see docs/evaluate.md"},
-    {"mode", IK_PARAM_STRING, "answer", "answer, or refusal (the oracle removed from every prompt)"},
+    {"models", IK_PARAM_LIST, NULL, "the models: [{name, backend, ...}], see docs/evaluate.md", NULL},
+    {"mode", IK_PARAM_STRING, "answer", "answer, or refusal (the oracle removed from every prompt)", NULL},
     {"refusal_keywords", IK_PARAM_LIST,
      "[回答できません, 情報が含まれていません, 情報は見つかりません, 該当する記述は見つかりません, "
      "回答するための十分な情報]",
-     "a reply containing one of these is a refusal"},
-    {"limit", IK_PARAM_INT, "0", "evaluate the first N samples only (0: all)"},
-    {"top", IK_PARAM_INT, "10", "largest per-item F1 gains and losses listed"},
-    {"bootstrap_resamples", IK_PARAM_INT, "10000", "paired bootstrap resamples of the F1 delta"},
-    {"bootstrap_seed", IK_PARAM_INT, "42", "the bootstrap's PRNG seed"},
-    {"confidence", IK_PARAM_FLOAT, "0.95", "level of the F1 delta's interval"},
-    {"doc_label", IK_PARAM_STRING, "参考文書", "document label of the user messages"},
-    {"question_label", IK_PARAM_STRING, "質問", "question label of the user messages"},
-    {NULL, 0, NULL, NULL},
+     "a reply containing one of these is a refusal", NULL},
+    {"limit", IK_PARAM_INT, "0", "evaluate the first N samples only (0: all)", IK_MIN(0)},
+    {"top", IK_PARAM_INT, "10", "largest per-item F1 gains and losses listed", IK_MIN(0)},
+    {"bootstrap_resamples", IK_PARAM_INT, "10000", "paired bootstrap resamples of the F1 delta", IK_MIN(0)},
+    {"bootstrap_seed", IK_PARAM_INT, "42", "the bootstrap's PRNG seed", NULL},
+    {"confidence", IK_PARAM_FLOAT, "0.95", "level of the F1 delta's interval", IK_RANGE(0, 1)},
+    {"doc_label", IK_PARAM_STRING, "参考文書", "document label of the user messages", NULL},
+    {"question_label", IK_PARAM_STRING, "質問", "question label of the user messages", NULL},
+    {NULL, 0, NULL, NULL, NULL},
 };
 
 /* Everything one run holds; released by job_free. */

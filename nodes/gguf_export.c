@@ -51,13 +51,13 @@ static const struct ik_port_spec export_outputs[] = {
 static const struct ik_output_when export_when[] = {{"base", "base"}, {NULL, NULL}};
 
 static const struct ik_param_spec export_params[] = {
-    {"outtype", IK_PARAM_STRING, "f16", "adapter tensors: f32, f16 or bf16"},
-    {"base", IK_PARAM_BOOL, "false", "also write the base model as a GGUF"},
-    {"base_outtype", IK_PARAM_STRING, "f16", "base matrices: f32, f16 or bf16"},
-    {"name", IK_PARAM_STRING, "ikada-lora", "file name stem and Ollama model name"},
-    {"ollama_from", IK_PARAM_STRING, "", "the Modelfile's FROM without base: an Ollama model name"},
-    {"export_to", IK_PARAM_STRING, "", "a folder (relative to the graph file) for copies"},
-    {NULL, 0, NULL, NULL},
+    {"outtype", IK_PARAM_STRING, "f16", "adapter tensors: f32, f16 or bf16", NULL},
+    {"base", IK_PARAM_BOOL, "false", "also write the base model as a GGUF", NULL},
+    {"base_outtype", IK_PARAM_STRING, "f16", "base matrices: f32, f16 or bf16", NULL},
+    {"name", IK_PARAM_STRING, "ikada-lora", "file name stem and Ollama model name", NULL},
+    {"ollama_from", IK_PARAM_STRING, "", "the Modelfile's FROM without base: an Ollama model name", NULL},
+    {"export_to", IK_PARAM_STRING, "", "a folder (relative to the graph file) for copies", NULL},
+    {NULL, 0, NULL, NULL, NULL},
 };
 
 struct job {

@@ -45,12 +45,12 @@ static const struct ik_port_spec jcq_outputs[] = {
 
 static const struct ik_param_spec jcq_params[] = {
     {"models", IK_PARAM_LIST, NULL,
-     "two entries {name, backend, ...}: the baseline, then the candidate (docs/eval-models.md)"},
-    {"method", IK_PARAM_STRING, "generate", "generate (the reference prompt) or loglik"},
-    {"limit", IK_PARAM_INT, "0", "ask only the first N questions (0 = all)"},
-    {"max_drop_pp", IK_PARAM_FLOAT, "1.0", "fail when the candidate is more points below"},
-    {"loglik_gate", IK_PARAM_STRING, "norm", "loglik: the choice that is gated, norm or sum"},
-    {NULL, 0, NULL, NULL},
+     "two entries {name, backend, ...}: the baseline, then the candidate (docs/eval-models.md)", NULL},
+    {"method", IK_PARAM_STRING, "generate", "generate (the reference prompt) or loglik", NULL},
+    {"limit", IK_PARAM_INT, "0", "ask only the first N questions (0 = all)", IK_MIN(0)},
+    {"max_drop_pp", IK_PARAM_FLOAT, "1.0", "fail when the candidate is more points below", NULL},
+    {"loglik_gate", IK_PARAM_STRING, "norm", "loglik: the choice that is gated, norm or sum", NULL},
+    {NULL, 0, NULL, NULL, NULL},
 };
 
 struct jcq_params {

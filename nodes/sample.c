@@ -28,21 +28,21 @@ static const struct ik_port_spec sample_outputs[] = {
 };
 
 static const struct ik_param_spec sample_params[] = {
-    {"ministry", IK_PARAM_STRING, "国税庁", "group value (copyright) whose rows are train/test/extra"},
-    {"train", IK_PARAM_INT, "1000", "training rows"},
-    {"test", IK_PARAM_INT, "200", "test rows (questions not in train)"},
-    {"unseen", IK_PARAM_INT, "100", "rows of the other groups, stratified, at least one per group"},
-    {"unanswerable_extra", IK_PARAM_INT, "100", "more target rows that become refusal samples"},
-    {"min_chars", IK_PARAM_INT, "50", "shortest answer kept, in code points"},
-    {"max_chars", IK_PARAM_INT, "2000", "longest answer kept, in code points"},
-    {"seed", IK_PARAM_INT, "42", "PRNG seed (xoshiro256**, see docs/determinism.md)"},
-    {"allow_short", IK_PARAM_BOOL, "false", "shrink the splits when there are too few rows"},
-    {"format", IK_PARAM_STRING, "auto", "rows format: auto, jsonl, json, csv or msgpack"},
-    {"question_field", IK_PARAM_STRING, "Question", "column holding the question"},
-    {"answer_field", IK_PARAM_STRING, "Answer", "column holding the answer"},
-    {"group_field", IK_PARAM_STRING, "copyright", "column holding the group (ministry); \"\" = none"},
-    {"url_field", IK_PARAM_STRING, "url", "optional column holding the source URL; \"\" = none"},
-    {NULL, 0, NULL, NULL},
+    {"ministry", IK_PARAM_STRING, "国税庁", "group value (copyright) whose rows are train/test/extra", NULL},
+    {"train", IK_PARAM_INT, "1000", "training rows", IK_MIN(0)},
+    {"test", IK_PARAM_INT, "200", "test rows (questions not in train)", IK_MIN(0)},
+    {"unseen", IK_PARAM_INT, "100", "rows of the other groups, stratified, at least one per group", IK_MIN(0)},
+    {"unanswerable_extra", IK_PARAM_INT, "100", "more target rows that become refusal samples", IK_MIN(0)},
+    {"min_chars", IK_PARAM_INT, "50", "shortest answer kept, in code points", IK_MIN(0)},
+    {"max_chars", IK_PARAM_INT, "2000", "longest answer kept, in code points", IK_MIN(0)},
+    {"seed", IK_PARAM_INT, "42", "PRNG seed (xoshiro256**, see docs/determinism.md)", NULL},
+    {"allow_short", IK_PARAM_BOOL, "false", "shrink the splits when there are too few rows", NULL},
+    {"format", IK_PARAM_STRING, "auto", "rows format: auto, jsonl, json, csv or msgpack", NULL},
+    {"question_field", IK_PARAM_STRING, "Question", "column holding the question", NULL},
+    {"answer_field", IK_PARAM_STRING, "Answer", "column holding the answer", NULL},
+    {"group_field", IK_PARAM_STRING, "copyright", "column holding the group (ministry); \"\" = none", NULL},
+    {"url_field", IK_PARAM_STRING, "url", "optional column holding the source URL; \"\" = none", NULL},
+    {NULL, 0, NULL, NULL, NULL},
 };
 
 static int size_param(struct ik_node_ctx *ctx, const char *name, size_t *out, struct ik_diag *d)

@@ -6,11 +6,41 @@
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/parallel.h"
 
-/* At most this many blocks, each at least BLOCK_MIN wide and a multiple of
- * BLOCK_ALIGN (the widest OpenBLAS unroll, so edge kernels only run at C's own
- * edge): enough to keep 8 cores busy, few enough that each call amortises its
- * packing. */
-enum { MAX_BLOCKS = 8, BLOCK_MIN = 64, BLOCK_ALIGN = 16 };
+/* Blocks are a multiple of BLOCK_ALIGN (the widest OpenBLAS unroll, so edge
+ * kernels only run at C's own edge), at most 8, and as many as a power of
+ * two allows (an even share for 2, 4 or 8 threads; rounding the width up to
+ * 16 may leave fewer, the last one shorter). Each block's call repacks the whole operand
+ * the blocks share, and how wide a block must be to pay for that depends on
+ * where that operand lives (bench/gemm_shapes, Qwen2.5-0.5B's step):
+ * - in L2 (at most SMALL_BYTES: the LoRA factors, the rank-8 bottleneck):
+ *   repacking is cheap and the thin products gain from more, smaller calls
+ *   (OpenBLAS's small-matrix kernels), so blocks may be as narrow as 64;
+ * - in L3 or memory: the 896-wide products cut in 8 blocks of 112 columns ran
+ *   at 75-85 % of one multi-threaded OpenBLAS call, in 4 of 224 close to
+ *   100 %: blocks are at least 224 wide;
+ * - over STREAMED_BYTES, it streams from memory at every repack (the
+ *   lm_head's input gradient repacks the 511 x 151,936 logits gradient,
+ *   310 MB): at least 448 wide. */
+enum { MAX_BLOCKS = 8, BLOCK_ALIGN = 16, MIN_SMALL = 64, MIN_CACHED = 224, MIN_STREAMED = 448 };
+#define SMALL_BYTES (256.0 * 1024)
+#define STREAMED_BYTES (64.0 * 1024 * 1024)
+
+int ik_cpu_sgemm_split(int M, int N, int K, bool *by_rows, int *block)
+{
+    *by_rows = M >= N;
+    int dim = *by_rows ? M : N, other = *by_rows ? N : M;
+    double shared_bytes = (double)other * (K > 0 ? K : 1) * sizeof(float);
+    int min = shared_bytes <= SMALL_BYTES       ? MIN_SMALL
+              : shared_bytes <= STREAMED_BYTES ? MIN_CACHED
+                                               : MIN_STREAMED;
+    int blocks = MAX_BLOCKS;
+    while (blocks > 1 && (dim + blocks - 1) / blocks < min)
+        blocks /= 2;
+    int len = (dim + blocks - 1) / blocks;
+    len = (len + BLOCK_ALIGN - 1) / BLOCK_ALIGN * BLOCK_ALIGN;
+    *block = len;
+    return (dim + len - 1) / len;
+}
 
 struct gemm_args {
     bool ta, tb, by_rows;
@@ -53,13 +83,8 @@ void ik_cpu_sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, 
     if (M <= 0 || N <= 0)
         return;
     pthread_once(&single_once, openblas_single);
-    struct gemm_args g = {trans_a, trans_b, M >= N, M, N, K, lda, ldb, ldc, 0, alpha, beta, A, B, C};
-    int dim = g.by_rows ? M : N;
-    int blocks = (dim + BLOCK_MIN - 1) / BLOCK_MIN;
-    blocks = blocks > MAX_BLOCKS ? MAX_BLOCKS : blocks;
-    g.block = (dim + blocks - 1) / blocks;
-    g.block = (g.block + BLOCK_ALIGN - 1) / BLOCK_ALIGN * BLOCK_ALIGN;
-    blocks = (dim + g.block - 1) / g.block;
+    struct gemm_args g = {trans_a, trans_b, false, M, N, K, lda, ldb, ldc, 0, alpha, beta, A, B, C};
+    int blocks = ik_cpu_sgemm_split(M, N, K, &g.by_rows, &g.block);
     ik_cpu_parallel_for((size_t)blocks, 2 * (size_t)M * (size_t)N * (size_t)(K > 0 ? K : 1),
                         run_blocks, &g);
 }

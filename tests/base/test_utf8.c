@@ -2,6 +2,7 @@
  * (tokenizers, the extractive provider), the strict checks (row files, JSON,
  * previews), on valid, invalid, overlong, surrogate and truncated bytes. */
 #include <criterion/criterion.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/buf.h"
@@ -182,4 +183,31 @@ Test(utf8, append_replacing_keeps_characters_and_replaces_stray_bytes)
     cr_assert_eq(memcmp(b.data, "a\xe5\x8f\x82\xef\xbf\xbd" "b\xef\xbf\xbd\xef\xbf\xbd", b.len), 0);
     cr_assert(ik_utf8_valid(b.data, b.len));
     ik_buf_free(&b);
+}
+
+Test(utf8, width_counts_terminal_columns)
+{
+    cr_expect_eq(ik_utf8_width(S("abc")), 3);
+    cr_expect_eq(ik_utf8_width(S("国税庁")), 6, "CJK is double width");
+    cr_expect_eq(ik_utf8_width(S("ｱ")), 1, "halfwidth katakana is single width");
+    cr_expect_eq(ik_utf8_width(S("e\xcc\x81")), 1, "a combining accent takes no column");
+    cr_expect_eq(ik_utf8_width(S("a\tb")), 2, "a control character takes no column");
+    cr_expect_eq(ik_utf8_width(S("\xff" "a")), 2, "an invalid byte shows as one column");
+}
+
+Test(utf8, cut_width_keeps_whole_characters)
+{
+    cr_expect_eq(ik_utf8_cut_width(S("abcdef"), 4), 4);
+    cr_expect_eq(ik_utf8_cut_width(S("abc"), 10), 3);
+    cr_expect_eq(ik_utf8_cut_width(S("国税庁"), 4), 6, "two characters, 6 bytes");
+    cr_expect_eq(ik_utf8_cut_width(S("国税庁"), 3), 3, "the straddling character is left out");
+    cr_expect_eq(ik_utf8_cut_width(S("a国"), 0), 0);
+}
+
+Test(utf8, pad_counts_columns_not_bytes)
+{
+    cr_expect_eq(ik_utf8_pad("国税", 6), 2);
+    cr_expect_eq(ik_utf8_pad("ab", 3), 1);
+    cr_expect_eq(ik_utf8_pad("toolong", 3), 0);
+    cr_expect_eq(ik_utf8_pad("", 2), 2);
 }

@@ -71,5 +71,5 @@ run_ik 2 cache export make.o --format peft -o other
 contains err "export --format peft: 'make.o' is kind 'file', not a lora.adapter"
 [ ! -e other ] || fail "the refused export created other/"
 run_ik 2 cache export "$h" --format gguf -o x
-contains err "unknown --format 'gguf'; expected msgpack, jsonl, json, raw or peft"
+contains err "unknown --format 'gguf'; expected msgpack, jsonl, json, raw, peft or tree"
 pass

@@ -15,8 +15,8 @@ static const struct ik_port_spec source_outputs[] = {
     {NULL, NULL, false, NULL},
 };
 static const struct ik_param_spec source_params[] = {
-    {"path", IK_PARAM_STRING, NULL, "where the rows are"},
-    {NULL, 0, NULL, NULL},
+    {"path", IK_PARAM_STRING, NULL, "where the rows are", NULL},
+    {NULL, 0, NULL, NULL, NULL},
 };
 static const struct ik_node_type test_source = {
     .name = "source",
@@ -42,13 +42,13 @@ static const struct ik_port_spec typed_outputs[] = {
 };
 static const struct ik_output_when typed_when[] = {{"debug", "flag"}, {NULL, NULL}};
 static const struct ik_param_spec typed_params[] = {
-    {"n", IK_PARAM_INT, NULL, "how many"},
-    {"rate", IK_PARAM_FLOAT, "2e-4", "learning rate"},
-    {"flag", IK_PARAM_BOOL, "false", "a switch"},
-    {"tags", IK_PARAM_LIST, "[a, 1, true]", "labels"},
-    {"opts", IK_PARAM_MAP, "{b: 2, a: [1.5, ~]}", "options"},
-    {"label", IK_PARAM_STRING, "hello world", "a name"},
-    {NULL, 0, NULL, NULL},
+    {"n", IK_PARAM_INT, NULL, "how many", NULL},
+    {"rate", IK_PARAM_FLOAT, "2e-4", "learning rate", NULL},
+    {"flag", IK_PARAM_BOOL, "false", "a switch", NULL},
+    {"tags", IK_PARAM_LIST, "[a, 1, true]", "labels", NULL},
+    {"opts", IK_PARAM_MAP, "{b: 2, a: [1.5, ~]}", "options", NULL},
+    {"label", IK_PARAM_STRING, "hello world", "a name", NULL},
+    {NULL, 0, NULL, NULL, NULL},
 };
 static const struct ik_node_type test_typed = {
     .name = "typed",
