@@ -147,13 +147,21 @@ static int collect_roots(struct ik_cache *c, size_t keep_runs, struct hset *root
         return 0;
     struct ik_run *runs = NULL;
     size_t n_runs = 0;
-    rc = ik_runlog_list(c, keep_runs, &runs, &n_runs, d);
+    /* No-op runs reach only what the refs reach: they do not count. */
+    const struct ik_runlog_filter real = {.real_only = true};
+    rc = ik_runlog_list_where(c, keep_runs, &real, &runs, &n_runs, NULL, d);
     if (rc != 0)
         return rc;
+    /* A failed node's log is an object without an action record: as a root
+     * it is kept (a root keeps the object its hash names) and has nothing
+     * more to mark. */
     for (size_t i = 0; i < n_runs; i++)
-        for (size_t j = 0; j < runs[i].n_nodes; j++)
+        for (size_t j = 0; j < runs[i].n_nodes; j++) {
             if (runs[i].nodes[j].has_key)
                 hset_add(roots, &runs[i].nodes[j].key);
+            if (runs[i].nodes[j].has_log)
+                hset_add(roots, &runs[i].nodes[j].log);
+        }
     ik_runs_free(runs, n_runs);
     return 0;
 }

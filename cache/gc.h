@@ -4,7 +4,8 @@
  * Callers hold the exclusive cache lock (cache/lock.h) for ik_gc and
  * ik_cache_verify_all, so no run is adding objects or reading them meanwhile.
  * Reachability: the roots are every ref's key (also those of refs/legacy/,
- * cache/refs.h) and every node key recorded in the last `keep_runs` run records. A root keeps its action record, that
+ * cache/refs.h) and every node key recorded in the last `keep_runs` run records
+ * (no-op runs, which reach only what refs reach, do not count). A root keeps its action record, that
  * record's output and log objects, and its spec object (the object whose hash
  * is the key). Every object a kv entry names (cache/kv.h: paid-for API
  * responses) is kept too, except the checkpoints (IK_KV_CHECKPOINTS, cache/kv.h)

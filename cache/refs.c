@@ -370,6 +370,27 @@ const struct ik_hash *ik_refset_get(const struct ik_refset *rs, const char *node
     return i < 0 ? NULL : &rs->refs[i].key;
 }
 
+void ik_refset_retain(struct ik_refset *rs, bool (*keep)(const char *node, void *arg), void *arg)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < rs->n; i++) {
+        if (keep(rs->refs[i].node, arg)) {
+            rs->refs[kept++] = rs->refs[i];
+            continue;
+        }
+        free_outputs(&rs->refs[i]);
+        free(rs->refs[i].node);
+    }
+    if (kept == rs->n)
+        return;
+    rs->n = kept;
+    rs->dirty = true;
+    ik_strmap_free(&rs->index); /* positions moved: index them afresh */
+    rs->index = (struct ik_strmap)IK_STRMAP_INIT;
+    for (size_t i = 0; i < rs->n; i++)
+        ik_strmap_put(&rs->index, rs->refs[i].node, strlen(rs->refs[i].node), (int)i);
+}
+
 void ik_refset_set(struct ik_refset *rs, const char *node, const struct ik_hash *key)
 {
     int i = ik_strmap_get(&rs->index, node, strlen(node));

@@ -101,6 +101,10 @@ void ik_refset_set_outputs(struct ik_refset *rs, const char *node, const struct 
  * reads the record. Only the key, node, outputs and stamp are filled in. */
 struct ik_action *ik_refset_action(const struct ik_refset *rs, const struct ik_cache *c,
                                    const char *node, const struct ik_hash *key);
+/* Forgets the refs of the nodes keep() says no (nodes the graph no longer
+ * has), in memory; the next save writes the set without them, so gc, `cache
+ * ls` and REFs stop naming a deleted node's results. */
+void ik_refset_retain(struct ik_refset *rs, bool (*keep)(const char *node, void *arg), void *arg);
 /* Writes the set atomically if it changed since it was loaded or saved. */
 int ik_refset_save(struct ik_cache *c, struct ik_refset *rs, struct ik_diag *d);
 /* Accepts NULL. */

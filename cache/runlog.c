@@ -19,16 +19,29 @@
 #include "cache/seal.h"
 #include "base/error.h"
 #include "base/mp.h"
+#include "base/strmap.h"
 #include "base/xmalloc.h"
 
 #define RUN_FORMAT 1
 #define RUN_UNSEALED_FIELDS 8 /* before records were sealed; sealed ones add "sum" */
 #define RUN_MAX_BYTES (64u << 20)
+#define NOOP_EXT ".noop.mp" /* a no-op run's record (cache/runlog.h) */
+
+static void pack_hash_or_nil(msgpack_packer *pk, bool has, const struct ik_hash *h)
+{
+    if (has) {
+        char hex[IK_HASH_HEX_LEN + 1];
+        ik_hash_to_hex(h, hex);
+        ik_mp_pack_str(pk, hex);
+    } else {
+        msgpack_pack_nil(pk);
+    }
+}
 
 static void pack_run(struct ik_mp_writer *w, const struct ik_run *run, const char *id)
 {
     msgpack_packer *pk = &w->pk;
-    ik_mp_map_begin(w, RUN_UNSEALED_FIELDS + 1);
+    ik_mp_map_begin(w, RUN_UNSEALED_FIELDS + 1 + run->noop + (run->graph_id != NULL));
     ik_mp_pack_str(pk, "v");
     msgpack_pack_int(pk, RUN_FORMAT);
     ik_mp_pack_str(pk, "id");
@@ -47,20 +60,15 @@ static void pack_run(struct ik_mp_writer *w, const struct ik_run *run, const cha
         ik_mp_pack_str(pk, run->argv[i] ? run->argv[i] : "");
     ik_mp_array_end(w);
     ik_mp_pack_str(pk, "nodes");
-    ik_mp_array_begin(w, run->n_nodes);
-    for (size_t i = 0; i < run->n_nodes; i++) {
+    size_t n_nodes = run->noop ? 0 : run->n_nodes;
+    ik_mp_array_begin(w, n_nodes);
+    for (size_t i = 0; i < n_nodes; i++) {
         const struct ik_run_node *n = &run->nodes[i];
-        ik_mp_map_begin(w, 5);
+        ik_mp_map_begin(w, n->has_log ? 6 : 5);
         ik_mp_pack_str(pk, "name");
         ik_mp_pack_str(pk, n->name ? n->name : "");
         ik_mp_pack_str(pk, "key");
-        if (n->has_key) {
-            char hex[IK_HASH_HEX_LEN + 1];
-            ik_hash_to_hex(&n->key, hex);
-            ik_mp_pack_str(pk, hex);
-        } else {
-            msgpack_pack_nil(pk);
-        }
+        pack_hash_or_nil(pk, n->has_key, &n->key);
         ik_mp_pack_str(pk, "status");
         ik_mp_pack_str(pk, n->status ? n->status : "");
         ik_mp_pack_str(pk, "duration_ms");
@@ -70,9 +78,21 @@ static void pack_run(struct ik_mp_writer *w, const struct ik_run *run, const cha
             ik_mp_pack_str(pk, n->error);
         else
             msgpack_pack_nil(pk);
+        if (n->has_log) {
+            ik_mp_pack_str(pk, "log");
+            pack_hash_or_nil(pk, true, &n->log);
+        }
         ik_mp_map_end(w);
     }
     ik_mp_array_end(w);
+    if (run->graph_id) {
+        ik_mp_pack_str(pk, "graph_id");
+        ik_mp_pack_str(pk, run->graph_id);
+    }
+    if (run->noop) {
+        ik_mp_pack_str(pk, "noop");
+        msgpack_pack_uint64(pk, run->noop_nodes);
+    }
     ik_seal_map(w);
     ik_mp_map_end(w);
 }
@@ -80,12 +100,13 @@ static void pack_run(struct ik_mp_writer *w, const struct ik_run *run, const cha
 int ik_runlog_write(struct ik_cache *c, const struct ik_run *run, struct ik_diag *d)
 {
     char *id = NULL, *path = NULL;
+    const char *ext = run->noop ? NOOP_EXT : ".mp";
     if (run->id != NULL) {
         if (run->id[0] == '\0' || run->id[0] == '.' || strchr(run->id, '/') != NULL)
             return ik_diag_set(d, -EINVAL, "invalid run id '%s': expected a name without '/'",
                                run->id);
         id = ik_xstrdup(run->id);
-        path = ik_xasprintf("%s/runs/%s.mp", c->root, id);
+        path = ik_xasprintf("%s/runs/%s%s", c->root, id, ext);
     } else {
         /* Two runs of one process in one millisecond (tests) get a suffix. */
         for (int i = 0;; i++) {
@@ -94,7 +115,7 @@ int ik_runlog_write(struct ik_cache *c, const struct ik_run *run, struct ik_diag
             id = i == 0 ? ik_xasprintf("%013lld-%ld", (long long)run->started_ms, (long)getpid())
                         : ik_xasprintf("%013lld-%ld-%d", (long long)run->started_ms,
                                        (long)getpid(), i);
-            path = ik_xasprintf("%s/runs/%s.mp", c->root, id);
+            path = ik_xasprintf("%s/runs/%s%s", c->root, id, ext);
             if (access(path, F_OK) != 0)
                 break;
         }
@@ -134,6 +155,23 @@ static bool get_str(const msgpack_object *o, char **out)
         return false;
     *out = ik_mp_strdup(o);
     return true;
+}
+
+/* A hex hash or nil (or, when optional, absent) into *has and *h. */
+static bool get_hash_or_nil(const msgpack_object *o, bool optional, bool *has, struct ik_hash *h)
+{
+    *has = false;
+    if (o == NULL)
+        return optional;
+    if (o->type == MSGPACK_OBJECT_NIL)
+        return true;
+    if (o->type != MSGPACK_OBJECT_STR)
+        return false;
+    char *hex = ik_mp_strdup(o);
+    int bad = ik_hash_from_hex(hex, h);
+    free(hex);
+    *has = bad == 0;
+    return bad == 0;
 }
 
 /* Fills r; returns the first malformed field or NULL. */
@@ -176,20 +214,23 @@ static const char *parse_run(const msgpack_object *root, struct ik_run *r)
             !get_str(ik_mp_get(o, "status"), &n->status) ||
             !get_i64(ik_mp_get(o, "duration_ms"), &n->duration_ms))
             return "nodes";
-        const msgpack_object *k = ik_mp_get(o, "key");
-        if (k != NULL && k->type == MSGPACK_OBJECT_STR) {
-            char *hex = ik_mp_strdup(k);
-            int bad = ik_hash_from_hex(hex, &n->key);
-            free(hex);
-            if (bad)
-                return "nodes[].key";
-            n->has_key = true;
-        } else if (k == NULL || k->type != MSGPACK_OBJECT_NIL) {
+        if (!get_hash_or_nil(ik_mp_get(o, "key"), false, &n->has_key, &n->key))
             return "nodes[].key";
-        }
+        if (!get_hash_or_nil(ik_mp_get(o, "log"), true, &n->has_log, &n->log))
+            return "nodes[].log";
         const msgpack_object *e = ik_mp_get(o, "error");
         if (e != NULL && e->type == MSGPACK_OBJECT_STR)
             n->error = ik_mp_strdup(e);
+    }
+    const msgpack_object *gid = ik_mp_get(root, "graph_id");
+    if (gid != NULL && !get_str(gid, &r->graph_id))
+        return "graph_id";
+    const msgpack_object *noop = ik_mp_get(root, "noop");
+    if (noop != NULL) {
+        if (!get_i64(noop, &v) || v < 0)
+            return "noop";
+        r->noop = true;
+        r->noop_nodes = (size_t)v;
     }
     return NULL;
 }
@@ -250,6 +291,7 @@ static void run_clear(struct ik_run *r)
 {
     free(r->id);
     free(r->graph);
+    free(r->graph_id);
     for (size_t j = 0; j < r->argc; j++)
         free(r->argv[j]);
     free(r->argv);
@@ -271,12 +313,9 @@ int ik_runlog_check(const char *path, struct ik_diag *d)
     return rc;
 }
 
-/* Lists runs; with skip, an unreadable record is named in skip (its message)
- * and left out instead of failing the list. */
-static int list_runs(const struct ik_cache *c, size_t limit, struct ik_run **runs, size_t *n,
-                     struct ik_runlog_skipped *skip, struct ik_diag *d)
+/* The record files' names, newest first (free each name and the array). */
+static int list_names(const char *dir_path, struct run_name **out, size_t *n, struct ik_diag *d)
 {
-    char *dir_path = ik_cache_path(c, "runs");
     DIR *dir = opendir(dir_path);
     struct run_name *names = NULL;
     size_t count = 0, cap = 0;
@@ -299,10 +338,40 @@ static int list_runs(const struct ik_cache *c, size_t limit, struct ik_run **run
         closedir(dir);
     if (count > 1)
         qsort(names, count, sizeof *names, cmp_name_desc);
+    *out = names;
+    *n = count;
+    return rc;
+}
+
+static void free_names(struct run_name *names, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(names[i].name);
+    free(names);
+}
+
+/* Lists runs; with skip, an unreadable record is named in skip (its message)
+ * and left out instead of failing the list. */
+static bool is_noop_name(const char *name)
+{
+    size_t len = strlen(name), n = strlen(NOOP_EXT);
+    return len > n && strcmp(name + len - n, NOOP_EXT) == 0;
+}
+
+static int list_runs(const struct ik_cache *c, size_t limit, const struct ik_runlog_filter *f,
+                     struct ik_run **runs, size_t *n, struct ik_runlog_skipped *skip,
+                     struct ik_diag *d)
+{
+    char *dir_path = ik_cache_path(c, "runs");
+    struct run_name *names = NULL;
+    size_t count = 0;
+    int rc = list_names(dir_path, &names, &count, d);
     size_t want = limit == 0 || limit > count ? count : limit;
     struct ik_run *out = want ? ik_xcalloc(want, sizeof *out) : NULL;
     size_t got = 0, skip_cap = 0;
     for (size_t i = 0; rc == 0 && i < count && got < want; i++) {
+        if (f && f->real_only && is_noop_name(names[i].name))
+            continue;
         char *path = ik_xasprintf("%s/%s", dir_path, names[i].name);
         struct ik_diag rd = IK_DIAG_INIT;
         rc = read_run(path, &out[got], &rd);
@@ -313,6 +382,8 @@ static int list_runs(const struct ik_cache *c, size_t limit, struct ik_run **run
             skip->why[skip->n++] = ik_xstrndup(msg, strcspn(msg, "\n")); /* without the hint */
             run_clear(&out[got]);
             rc = 0;
+        } else if (rc == 0 && f && f->keep && !f->keep(&out[got], f->arg)) {
+            run_clear(&out[got]);
         } else {
             if (rc != 0)
                 ik_diag_set(d, rd.code, "%s", ik_diag_message(&rd) + strlen("error: "));
@@ -320,9 +391,7 @@ static int list_runs(const struct ik_cache *c, size_t limit, struct ik_run **run
         }
         ik_diag_free(&rd);
     }
-    for (size_t i = 0; i < count; i++)
-        free(names[i].name);
-    free(names);
+    free_names(names, count);
     free(dir_path);
     if (rc != 0) {
         ik_runs_free(out, got);
@@ -336,14 +405,23 @@ static int list_runs(const struct ik_cache *c, size_t limit, struct ik_run **run
 int ik_runlog_list(const struct ik_cache *c, size_t limit, struct ik_run **runs, size_t *n,
                    struct ik_diag *d)
 {
-    return list_runs(c, limit, runs, n, NULL, d);
+    return list_runs(c, limit, NULL, runs, n, NULL, d);
 }
 
 int ik_runlog_list_readable(const struct ik_cache *c, size_t limit, struct ik_run **runs,
                             size_t *n, struct ik_runlog_skipped *skipped, struct ik_diag *d)
 {
     memset(skipped, 0, sizeof *skipped);
-    return list_runs(c, limit, runs, n, skipped, d);
+    return list_runs(c, limit, NULL, runs, n, skipped, d);
+}
+
+int ik_runlog_list_where(const struct ik_cache *c, size_t limit, const struct ik_runlog_filter *f,
+                         struct ik_run **runs, size_t *n, struct ik_runlog_skipped *skipped,
+                         struct ik_diag *d)
+{
+    if (skipped)
+        memset(skipped, 0, sizeof *skipped);
+    return list_runs(c, limit, f, runs, n, skipped, d);
 }
 
 void ik_runlog_skipped_free(struct ik_runlog_skipped *s)
@@ -361,4 +439,137 @@ void ik_runs_free(struct ik_run *runs, size_t n)
     for (size_t i = 0; i < n; i++)
         run_clear(&runs[i]);
     free(runs);
+}
+
+/* Calls visit on each readable run record, newest first, until it returns
+ * true (corrupt records are skipped: ikada log names them). */
+static int foreach_run(const struct ik_cache *c, bool (*visit)(struct ik_run *r, void *arg),
+                       void *arg, struct ik_diag *d)
+{
+    char *dir_path = ik_cache_path(c, "runs");
+    struct run_name *names = NULL;
+    size_t count = 0;
+    int rc = list_names(dir_path, &names, &count, d);
+    bool stop = false;
+    for (size_t i = 0; rc == 0 && i < count && !stop; i++) {
+        if (is_noop_name(names[i].name))
+            continue; /* found every node cached: no failure, no key to settle */
+        char *path = ik_xasprintf("%s/%s", dir_path, names[i].name);
+        struct ik_run r;
+        memset(&r, 0, sizeof r);
+        struct ik_diag rd = IK_DIAG_INIT;
+        if (read_run(path, &r, &rd) == 0)
+            stop = visit(&r, arg);
+        ik_diag_free(&rd);
+        free(path);
+        run_clear(&r);
+    }
+    free_names(names, count);
+    free(dir_path);
+    return rc;
+}
+
+/* Whether a node's status in a run says something of its key: a skipped or
+ * canceled node was not tried. */
+static bool status_decides(const char *status)
+{
+    return !strcmp(status, "failed") || !strcmp(status, "ran") || !strcmp(status, "cached");
+}
+
+/* Fills f from one run's node when it failed (taking its error). */
+static void settle(struct ik_run_failure *f, const struct ik_run *r, struct ik_run_node *rn)
+{
+    if (strcmp(rn->status, "failed") != 0)
+        return;
+    f->failed = true;
+    f->run_id = ik_xstrdup(r->id);
+    f->error = rn->error;
+    rn->error = NULL;
+    f->has_log = rn->has_log;
+    f->log = rn->log;
+}
+
+struct failures_walk {
+    struct ik_strmap slot_of; /* key bytes -> index into out */
+    bool *settled;
+    size_t unsettled;
+    struct ik_run_failure *out;
+};
+
+static bool visit_for_keys(struct ik_run *r, void *arg)
+{
+    struct failures_walk *w = arg;
+    for (size_t k = 0; k < r->n_nodes && w->unsettled > 0; k++) {
+        struct ik_run_node *rn = &r->nodes[k];
+        int slot = rn->has_key ? ik_strmap_get(&w->slot_of, (const char *)rn->key.b, IK_HASH_BYTES)
+                               : -1;
+        if (slot < 0 || w->settled[slot] || !status_decides(rn->status))
+            continue;
+        w->settled[slot] = true;
+        w->unsettled--;
+        settle(&w->out[slot], r, rn);
+    }
+    return w->unsettled == 0;
+}
+
+int ik_runlog_failures(const struct ik_cache *c, const struct ik_hash *keys, size_t n,
+                       struct ik_run_failure *out, struct ik_diag *d)
+{
+    memset(out, 0, n * sizeof *out);
+    struct failures_walk w = {.slot_of = IK_STRMAP_INIT, .out = out};
+    for (size_t i = 0; i < n; i++)
+        ik_strmap_put(&w.slot_of, (const char *)keys[i].b, IK_HASH_BYTES, (int)i);
+    w.settled = ik_xcalloc(n + 1, sizeof *w.settled);
+    w.unsettled = w.slot_of.n;
+    int rc = n == 0 ? 0 : foreach_run(c, visit_for_keys, &w, d);
+    /* A key given twice takes its answer from the slot the map kept. */
+    for (size_t i = 0; i < n; i++) {
+        int slot = ik_strmap_get(&w.slot_of, (const char *)keys[i].b, IK_HASH_BYTES);
+        if (slot != (int)i && out[slot].failed) {
+            out[i] = out[slot];
+            out[i].run_id = ik_xstrdup(out[slot].run_id);
+            out[i].error = out[slot].error ? ik_xstrdup(out[slot].error) : NULL;
+        }
+    }
+    free(w.settled);
+    ik_strmap_free(&w.slot_of);
+    return rc;
+}
+
+struct node_walk {
+    const char *graph, *node;
+    bool found;
+    struct ik_run_failure *out;
+};
+
+static bool visit_for_node(struct ik_run *r, void *arg)
+{
+    struct node_walk *w = arg;
+    if (w->graph && strcmp(r->graph, w->graph) != 0)
+        return false;
+    for (size_t k = 0; k < r->n_nodes; k++) {
+        struct ik_run_node *rn = &r->nodes[k];
+        if (strcmp(rn->name, w->node) != 0 || !status_decides(rn->status))
+            continue;
+        w->found = true;
+        settle(w->out, r, rn);
+        return true;
+    }
+    return false;
+}
+
+int ik_runlog_node_failure(const struct ik_cache *c, const char *graph, const char *node,
+                           struct ik_run_failure *out, struct ik_diag *d)
+{
+    memset(out, 0, sizeof *out);
+    struct node_walk w = {.graph = graph, .node = node, .out = out};
+    return foreach_run(c, visit_for_node, &w, d);
+}
+
+void ik_run_failures_free(struct ik_run_failure *f, size_t n)
+{
+    for (size_t i = 0; f && i < n; i++) {
+        free(f[i].run_id);
+        free(f[i].error);
+    }
 }

@@ -275,11 +275,47 @@ static char *legacy_graph(const struct ik_cache *c, const char *node)
     return found;
 }
 
+/* The hash of output `port` of the action of key, or false. */
+static bool output_hash(const struct ik_cache *c, const struct ik_hash *key, const char *port,
+                        struct ik_hash *out)
+{
+    struct ik_action *a = NULL;
+    struct ik_diag d = IK_DIAG_INIT;
+    const struct ik_action_output *o = NULL;
+    if (ik_action_get(c, key, &a, &d) == 0 && (o = ik_action_output(a, port)) != NULL)
+        *out = o->hash;
+    ik_diag_free(&d);
+    ik_action_free(a);
+    return o != NULL;
+}
+
+/* Whether refs[hit[0..n)] all name one result: one key (graphs sharing a
+ * node's spec), or with a port one artifact (equal bytes made under two
+ * keys). Then a REF naming them is not ambiguous. */
+static bool one_result(const struct ik_cache *c, const struct ik_ref *refs, const size_t *hit,
+                       size_t n, const char *port)
+{
+    bool same_key = true;
+    for (size_t i = 1; i < n; i++)
+        same_key = same_key && ik_hash_equal(&refs[hit[i]].key, &refs[hit[0]].key);
+    if (same_key || port == NULL)
+        return same_key;
+    struct ik_hash first, h;
+    if (!output_hash(c, &refs[hit[0]].key, port, &first))
+        return false;
+    for (size_t i = 1; i < n; i++)
+        if (!output_hash(c, &refs[hit[i]].key, port, &h) || !ik_hash_equal(&h, &first))
+            return false;
+    return true;
+}
+
 /* Finds the graph holding `node` (or checks `graph` names one that has it): 0
  * and *key, or IK_ENOTFOUND / IK_EAMBIGUOUS with d set. A graph named exactly
- * wins over graphs named by a shorter form. */
+ * wins over graphs named by a shorter form; graphs whose nodes of that name
+ * hold one result (see one_result; port: the REF's, or NULL) are not a choice
+ * to make. */
 static int find_node(const struct ik_cache *c, const char *graph, const char *node,
-                     const char *ref, struct ik_hash *key, struct ik_diag *d)
+                     const char *port, const char *ref, struct ik_hash *key, struct ik_diag *d)
 {
     struct ik_ref *refs = NULL;
     size_t n = 0;
@@ -294,6 +330,7 @@ static int find_node(const struct ik_cache *c, const char *graph, const char *no
         best = m > best ? m : best;
     }
     size_t hits = 0, first = 0;
+    size_t *hit = ik_xcalloc(n + 1, sizeof *hit);
     struct ik_buf graphs = IK_BUF_INIT;
     const char **names = ik_xcalloc(n + 1, sizeof *names);
     for (size_t i = 0; i < n; i++) {
@@ -301,10 +338,13 @@ static int find_node(const struct ik_cache *c, const char *graph, const char *no
         if (best == 0 || strcmp(refs[i].node, node) != 0 ||
             graph_named(&refs[i], graph, sel_id) != best)
             continue;
-        if (hits++ == 0)
-            first = i;
+        hit[hits++] = i;
         ik_buf_printf(&graphs, "%s'%s'", graphs.len ? ", " : "", refs[i].graph);
     }
+    first = hit[0];
+    if (hits > 1 && one_result(c, refs, hit, hits, port))
+        hits = 1;
+    free(hit);
     if (hits == 1) {
         *key = refs[first].key;
     } else if (hits > 1) {
@@ -343,12 +383,12 @@ static int resolve_name(const struct ik_cache *c, const char *ref, struct ik__cc
     struct ik_hash key;
     struct ik_diag quiet = IK_DIAG_INIT;
     /* A whole name that is a node names its action; else split node.port. */
-    int rc = find_node(c, graph, node, ref, &key, &quiet);
+    int rc = find_node(c, graph, node, NULL, ref, &key, &quiet);
     char *dot = strrchr(node, '.');
     if (rc == IK_ENOTFOUND && dot != NULL) {
         *dot = '\0';
         port = ik_xstrdup(dot + 1);
-        rc = find_node(c, graph, node, ref, &key, d);
+        rc = find_node(c, graph, node, port, ref, &key, d);
     } else if (rc < 0) {
         ik_diag_set(d, quiet.code, "%s", ik_diag_message(&quiet) + strlen("error: "));
     }

@@ -24,6 +24,7 @@
 #include "cli/cache_int.h"
 #include "base/error.h"
 #include "base/mp.h"
+#include "base/strmap.h"
 #include "base/utf8.h"
 #include "base/xmalloc.h"
 #include "cache/tree.h"
@@ -265,8 +266,10 @@ static const char export_help[] =
     "                     tree:    a tree (a folder a command wrote) as that folder,\n"
     "                              with its files' execute bits; the folder is created,\n"
     "                              an existing one must be empty\n"
-    "                     default: raw for files and text, jsonl for records, peft for\n"
-    "                              lora.adapter, tree for tree, else json\n";
+    "                     default: raw for files and text, peft for lora.adapter, tree\n"
+    "                              for tree; else what FILE's extension says (.jsonl,\n"
+    "                              .json), else json for a report (kind *.report),\n"
+    "                              jsonl for records, json for the rest\n";
 
 /* Whether dir may receive an exported folder: missing (then created), empty,
  * or holding `marker` (an earlier export; NULL: none counts), so a mistyped
@@ -379,6 +382,35 @@ static int export_tree(const struct loaded *l, const char *ref, const char *dir)
     return rc == 0 ? 0 : ik__cc_fail(&d);
 }
 
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+/* The format export writes without --format: a file's payload, an adapter's
+ * folder; for other artifacts what -o's extension asks (.jsonl, .json), else
+ * a report (kind *.report) whole as JSON (its records, when it has any, are
+ * only a part of it: a report with none exported as JSON Lines was an empty
+ * file), else a records artifact's records as JSON Lines. */
+static const char *default_format(const struct loaded *l, const char *path)
+{
+    bool is_artifact = l->form == IK_OBJECT_ARTIFACT;
+    if (l->form != IK_OBJECT_MSGPACK && !is_artifact)
+        return "raw";
+    if (is_artifact && strcmp(l->kind, "file") == 0)
+        return "raw";
+    if (is_artifact && strcmp(l->kind, "lora.adapter") == 0)
+        return "peft";
+    if (is_artifact && strcmp(l->kind, "tree") == 0)
+        return "tree";
+    if (ends_with(path, ".jsonl") && l->records)
+        return "jsonl";
+    if (ends_with(path, ".json") || ends_with(l->kind, ".report"))
+        return "json";
+    return l->records ? "jsonl" : "json";
+}
+
 int ik__cc_export(int argc, char **argv)
 {
     const char *ref = NULL, *path = NULL, *format = NULL;
@@ -415,14 +447,8 @@ int ik__cc_export(int argc, char **argv)
     }
     bool is_file = l.form == IK_OBJECT_ARTIFACT && strcmp(l.kind, "file") == 0;
     bool is_mp = l.form == IK_OBJECT_ARTIFACT || l.form == IK_OBJECT_MSGPACK;
-    bool is_adapter = l.form == IK_OBJECT_ARTIFACT && strcmp(l.kind, "lora.adapter") == 0;
-    bool is_tree = l.form == IK_OBJECT_ARTIFACT && strcmp(l.kind, "tree") == 0;
     if (format == NULL)
-        format = is_file || !is_mp ? "raw"
-                 : l.records       ? "jsonl"
-                 : is_adapter      ? "peft"
-                 : is_tree         ? "tree"
-                                   : "json";
+        format = default_format(&l, path);
     struct ik_buf out = IK_BUF_INIT;
     const void *bytes = l.blob.data;
     size_t len = l.blob.len;
@@ -440,6 +466,9 @@ int ik__cc_export(int argc, char **argv)
             ik_pyjson_append(&out, &l.records->via.array.ptr[i]);
             ik_buf_putc(&out, '\n');
         }
+        if (l.records->via.array.size == 0)
+            fprintf(stderr, "ikada: warning: '%s' has no records: the JSON Lines are empty%s\n", ref,
+                    ends_with(l.kind, ".report") ? " (--format json writes the whole report)" : "");
         bytes = out.data, len = out.len;
     } else if (strcmp(format, "json") == 0) {
         if (!is_mp) {
@@ -478,25 +507,57 @@ out:
 
 /* ---- diff ---- */
 
-/* The first MAX_PATHS differing paths, and how many there were. */
+/* The first MAX_PATHS differing paths with their values (NULL: absent, or
+ * not one value: a top-level field of a non-map), and how many there were. */
+#define MAX_PATHS 10
+
 struct paths {
-    char *items[10];
+    char *items[MAX_PATHS];
+    const msgpack_object *a[MAX_PATHS], *b[MAX_PATHS];
+    bool values; /* a and b hold the values */
     size_t n;
 };
 
-#define MAX_PATHS 10
-
-static void add_path(struct paths *p, const char *path)
+static void add_change(struct paths *p, const char *path, const msgpack_object *a,
+                       const msgpack_object *b)
 {
-    if (p->n < MAX_PATHS)
+    if (p->n < MAX_PATHS) {
         p->items[p->n] = ik_xstrdup(*path ? path : "(whole record)");
+        p->a[p->n] = a;
+        p->b[p->n] = b;
+    }
     p->n++;
 }
 
+static void add_path(struct paths *p, const char *path)
+{
+    add_change(p, path, NULL, NULL);
+}
+
+/* A value as a diff shows it: JSON, cut at 60 code points (cell), or "(absent)". */
+static char *shown_value(const msgpack_object *v)
+{
+    if (v == NULL)
+        return ik_xstrdup("(absent)");
+    if (v->type != MSGPACK_OBJECT_STR)
+        return cell(v);
+    struct ik_buf b = IK_BUF_INIT;
+    ik_mpjson_write_string(&b, v->via.str.ptr, v->via.str.size, 60);
+    return ik_buf_steal(&b);
+}
+
+/* "q: "a" -> "b", tags" (values where known) */
 static void paths_text(struct ik_buf *b, const struct paths *p)
 {
-    for (size_t i = 0; i < p->n && i < MAX_PATHS; i++)
+    for (size_t i = 0; i < p->n && i < MAX_PATHS; i++) {
         ik_buf_printf(b, "%s%s", i ? ", " : "", p->items[i]);
+        if (!p->values)
+            continue;
+        char *va = shown_value(p->a[i]), *vb = shown_value(p->b[i]);
+        ik_buf_printf(b, ": %s -> %s", va, vb);
+        free(va);
+        free(vb);
+    }
     if (p->n > MAX_PATHS)
         ik_buf_printf(b, ", … (%zu in all)", p->n);
 }
@@ -509,13 +570,33 @@ static void paths_json(struct ik_jsonw *w, const struct paths *p)
     ik_jsonw_end_array(w);
 }
 
+/* [{path, a, b}]: the values, whole (an absent one is null). */
+static void changes_json(struct ik_jsonw *w, const struct paths *p)
+{
+    ik_jsonw_begin_array(w);
+    for (size_t i = 0; i < p->n && i < MAX_PATHS; i++) {
+        ik_jsonw_begin_object(w);
+        ik_jsonw_key(w, "path");
+        ik_jsonw_str(w, p->items[i]);
+        for (int side = 0; side < 2; side++) {
+            const msgpack_object *v = side ? p->b[i] : p->a[i];
+            ik_jsonw_key(w, side ? "b" : "a");
+            if (v)
+                ik_jsonw_mp(w, v, NULL);
+            else
+                ik_jsonw_null(w);
+        }
+        ik_jsonw_end_object(w);
+    }
+    ik_jsonw_end_array(w);
+}
+
 static void paths_free(struct paths *p)
 {
     for (size_t i = 0; i < p->n && i < MAX_PATHS; i++)
         free(p->items[i]);
     p->n = 0;
 }
-
 /* Collects the paths below `path` where a and b differ (NULL = absent). */
 static void diff_paths(const msgpack_object *a, const msgpack_object *b, struct ik_buf *path,
                        struct paths *out)
@@ -557,7 +638,8 @@ static void diff_paths(const msgpack_object *a, const msgpack_object *b, struct 
     }
     ik_buf_putc(path, '\0'); /* make sure data is allocated for an empty path */
     path->len = keep;
-    add_path(out, path->data);
+    out->values = true;
+    add_change(out, path->data, a, b);
 }
 
 /* Top-level fields that differ (records excluded when both have them). */
@@ -578,9 +660,12 @@ static void diff_fields(const struct loaded *a, const struct loaded *b, struct p
             char *name = ik_xstrndup(k->via.str.ptr, k->via.str.size);
             const msgpack_object *ov = ik_mp_get(o, name);
             bool both_records = strcmp(name, "records") == 0 && a->records && b->records;
-            if (!both_records && ((side == 0 && !ik_query_equal(&m->via.map.ptr[i].val, ov)) ||
-                                  (side == 1 && ov == NULL) || (side == 0 && ov == NULL)))
-                add_path(out, name);
+            const msgpack_object *mv = &m->via.map.ptr[i].val;
+            if (!both_records && ((side == 0 && !ik_query_equal(mv, ov)) ||
+                                  (side == 1 && ov == NULL) || (side == 0 && ov == NULL))) {
+                out->values = true;
+                add_change(out, name, side ? ov : mv, side ? mv : ov);
+            }
             free(name);
         }
     }
@@ -588,19 +673,286 @@ static void diff_fields(const struct loaded *a, const struct loaded *b, struct p
 
 static const char diff_help[] =
     "Compares two artifacts. For records artifacts: how many records are only in\n"
-    "A, only in B, or changed (matched by position), and the first differing\n"
-    "records with their differing field paths; for others, the differing\n"
-    "top-level fields. Exit 0 when identical, 1 when different.\n\n"
-    "  --json  the same as one JSON object\n";
+    "A, only in B, or changed, and the first changed records with their differing\n"
+    "field paths and values (A -> B). Records are matched by a key field when\n"
+    "there is one (--key, else the first of 'id', a field named *id, 'key' that\n"
+    "every record of both has, as a string or integer unique on each side), else\n"
+    "by position. For others, the differing top-level fields. Exit 0 when\n"
+    "identical, 1 when different.\n\n"
+    "  --key F  match records by field F\n"
+    "  --json   the same as one JSON object\n";
 
 #define MAX_SHOWN 5
+
+/* The records of A and B compared, by key or by position. */
+struct rec_diff {
+    const char *key; /* the key field, or NULL (by position) */
+    size_t only_a, only_b, changed, n_shown;
+    struct {
+        char *label; /* "1" (a position) or "id=2" */
+        struct paths p;
+    } shown[MAX_SHOWN];
+    struct paths only_in[2]; /* the labels of the first records only in A, only in B */
+};
+
+/* The compact JSON of a record's key value, or NULL when it has none that
+ * can be a key (a string or an integer). */
+static char *key_text(const msgpack_object *rec, const char *field)
+{
+    const msgpack_object *v = rec->type == MSGPACK_OBJECT_MAP ? ik_mp_get(rec, field) : NULL;
+    if (v == NULL || (v->type != MSGPACK_OBJECT_STR && v->type != MSGPACK_OBJECT_POSITIVE_INTEGER &&
+                      v->type != MSGPACK_OBJECT_NEGATIVE_INTEGER))
+        return NULL;
+    struct ik_buf b = IK_BUF_INIT;
+    ik_mpjson_write(&b, v, 0, NULL);
+    return ik_buf_steal(&b);
+}
+
+/* Indexes records by field into m (key text -> position): 0, or the
+ * position + 1 of the first record without a key or with a repeated one. */
+static size_t index_by(const msgpack_object *recs, const char *field, struct ik_strmap *m)
+{
+    for (uint32_t i = 0; i < recs->via.array.size; i++) {
+        char *k = key_text(&recs->via.array.ptr[i], field);
+        bool bad = k == NULL || ik_strmap_get(m, k, strlen(k)) >= 0;
+        if (!bad)
+            ik_strmap_put(m, k, strlen(k), (int)i);
+        free(k);
+        if (bad)
+            return (size_t)i + 1;
+    }
+    return 0;
+}
+
+/* Whether field keys both record sets. */
+static bool keys_both(const msgpack_object *ra, const msgpack_object *rb, const char *field)
+{
+    struct ik_strmap ma = IK_STRMAP_INIT, mb = IK_STRMAP_INIT;
+    bool ok = index_by(ra, field, &ma) == 0 && index_by(rb, field, &mb) == 0;
+    ik_strmap_free(&ma);
+    ik_strmap_free(&mb);
+    return ok;
+}
+
+/* The key field to match by, taken from the first record of A (see diff_help);
+ * NULL: by position. The name points into the artifact. */
+static char *pick_key(const msgpack_object *ra, const msgpack_object *rb)
+{
+    if (ra->via.array.size == 0 || ra->via.array.ptr[0].type != MSGPACK_OBJECT_MAP)
+        return NULL;
+    const msgpack_object *first = &ra->via.array.ptr[0];
+    for (int rank = 0; rank < 3; rank++)
+        for (uint32_t i = 0; i < first->via.map.size; i++) {
+            const msgpack_object *k = &first->via.map.ptr[i].key;
+            if (k->type != MSGPACK_OBJECT_STR)
+                continue;
+            char *name = ik_xstrndup(k->via.str.ptr, k->via.str.size);
+            size_t n = strlen(name);
+            bool fits = rank == 0   ? strcmp(name, "id") == 0
+                        : rank == 1 ? n > 2 && strcmp(name + n - 2, "id") == 0
+                                    : strcmp(name, "key") == 0;
+            if (fits && keys_both(ra, rb, name))
+                return name;
+            free(name);
+        }
+    return NULL;
+}
+
+static void note_changed(struct rec_diff *rd, const msgpack_object *x, const msgpack_object *y,
+                         char *label)
+{
+    rd->changed++;
+    if (rd->n_shown == MAX_SHOWN) {
+        free(label);
+        return;
+    }
+    rd->shown[rd->n_shown].label = label;
+    memset(&rd->shown[rd->n_shown].p, 0, sizeof rd->shown[rd->n_shown].p);
+    struct ik_buf path = IK_BUF_INIT;
+    diff_paths(x, y, &path, &rd->shown[rd->n_shown].p);
+    ik_buf_free(&path);
+    rd->n_shown++;
+}
+
+static void diff_by_position(const msgpack_object *ra, const msgpack_object *rb, struct rec_diff *rd)
+{
+    uint32_t na = ra->via.array.size, nb = rb->via.array.size;
+    rd->only_a = na > nb ? na - nb : 0;
+    rd->only_b = nb > na ? nb - na : 0;
+    for (uint32_t i = 0; i < na || i < nb; i++) {
+        char *label = ik_xasprintf("%" PRIu32, i);
+        if (i >= nb || i >= na)
+            add_path(&rd->only_in[i >= nb ? 0 : 1], label);
+        else if (!ik_query_equal(&ra->via.array.ptr[i], &rb->via.array.ptr[i]))
+            note_changed(rd, &ra->via.array.ptr[i], &rb->via.array.ptr[i], ik_xstrdup(label));
+        free(label);
+    }
+}
+
+static void diff_by_key(const msgpack_object *ra, const msgpack_object *rb, struct rec_diff *rd)
+{
+    struct ik_strmap in_b = IK_STRMAP_INIT;
+    index_by(rb, rd->key, &in_b);
+    bool *matched = ik_xcalloc(rb->via.array.size + 1, sizeof *matched);
+    for (uint32_t i = 0; i < ra->via.array.size; i++) {
+        char *k = key_text(&ra->via.array.ptr[i], rd->key);
+        char *label = ik_xasprintf("%s=%s", rd->key, k);
+        int j = ik_strmap_get(&in_b, k, strlen(k));
+        if (j < 0) {
+            rd->only_a++;
+            add_path(&rd->only_in[0], label);
+        } else {
+            matched[j] = true;
+            if (!ik_query_equal(&ra->via.array.ptr[i], &rb->via.array.ptr[j])) {
+                note_changed(rd, &ra->via.array.ptr[i], &rb->via.array.ptr[j], label);
+                label = NULL;
+            }
+        }
+        free(label);
+        free(k);
+    }
+    for (uint32_t j = 0; j < rb->via.array.size; j++)
+        if (!matched[j]) {
+            char *k = key_text(&rb->via.array.ptr[j], rd->key);
+            char *label = ik_xasprintf("%s=%s", rd->key, k);
+            rd->only_b++;
+            add_path(&rd->only_in[1], label);
+            free(label);
+            free(k);
+        }
+    free(matched);
+    ik_strmap_free(&in_b);
+}
+
+static void rec_diff_free(struct rec_diff *rd)
+{
+    for (size_t i = 0; i < rd->n_shown; i++) {
+        free(rd->shown[i].label);
+        paths_free(&rd->shown[i].p);
+    }
+    paths_free(&rd->only_in[0]);
+    paths_free(&rd->only_in[1]);
+}
+
+/* --key F must key both sides: else a usage error naming the first record
+ * that has no such string or integer field, or repeats one. */
+static int check_key(const struct loaded *a, const struct loaded *b, const char *key,
+                     const char *const refs[2])
+{
+    const struct loaded *side[2] = {a, b};
+    for (int s = 0; s < 2; s++) {
+        struct ik_strmap m = IK_STRMAP_INIT;
+        size_t bad = index_by(side[s]->records, key, &m);
+        ik_strmap_free(&m);
+        if (bad == 0)
+            continue;
+        struct ik_diag d = IK_DIAG_INIT;
+        char *k = key_text(&side[s]->records->via.array.ptr[bad - 1], key);
+        ik_diag_set(&d, IK_EUSAGE, "diff --key %s: record %zu of '%s' %s", key, bad - 1, refs[s],
+                    k ? "repeats a key of an earlier record" : "has no string or integer field by that name");
+        ik_diag_hint(&d, "without --key, records are matched by a key field when one fits, else "
+                         "by position");
+        free(k);
+        return ik__cc_fail(&d);
+    }
+    return 0;
+}
+
+static void print_diff_json(struct ik_buf *out, bool identical, const char *ha, const char *hb,
+                            const struct paths *fields, const struct loaded *a,
+                            const struct loaded *b, const struct rec_diff *rd)
+{
+    struct ik_jsonw w;
+    ik_jsonw_init(&w, out, 2);
+    ik_jsonw_begin_object(&w);
+    ik_jsonw_key(&w, "identical");
+    ik_jsonw_bool(&w, identical);
+    ik_jsonw_key(&w, "a");
+    ik_jsonw_str(&w, ha);
+    ik_jsonw_key(&w, "b");
+    ik_jsonw_str(&w, hb);
+    ik_jsonw_key(&w, "fields");
+    paths_json(&w, fields);
+    ik_jsonw_key(&w, "field_changes");
+    changes_json(&w, fields);
+    if (a->records && b->records) {
+        ik_jsonw_key(&w, "records");
+        ik_jsonw_begin_object(&w);
+        ik_jsonw_key(&w, "matched_by");
+        if (rd->key)
+            ik_jsonw_str(&w, rd->key);
+        else
+            ik_jsonw_null(&w);
+        ik_jsonw_key(&w, "only_in_a");
+        ik_jsonw_uint(&w, rd->only_a);
+        ik_jsonw_key(&w, "only_in_b");
+        ik_jsonw_uint(&w, rd->only_b);
+        ik_jsonw_key(&w, "changed");
+        ik_jsonw_uint(&w, rd->changed);
+        ik_jsonw_key(&w, "first_changed");
+        ik_jsonw_begin_array(&w);
+        for (size_t i = 0; i < rd->n_shown; i++) {
+            ik_jsonw_begin_object(&w);
+            ik_jsonw_key(&w, rd->key ? "key" : "index");
+            if (rd->key)
+                ik_jsonw_str(&w, rd->shown[i].label + strlen(rd->key) + 1);
+            else
+                ik_jsonw_uint(&w, strtoull(rd->shown[i].label, NULL, 10));
+            ik_jsonw_key(&w, "paths");
+            paths_json(&w, &rd->shown[i].p);
+            ik_jsonw_key(&w, "changes");
+            changes_json(&w, &rd->shown[i].p);
+            ik_jsonw_end_object(&w);
+        }
+        ik_jsonw_end_array(&w);
+        ik_jsonw_end_object(&w);
+    }
+    ik_jsonw_end_object(&w);
+    ik_buf_putc(out, '\n');
+}
+
+static void print_diff_text(struct ik_buf *out, const char *ha, const char *hb,
+                            const struct paths *fields, const struct loaded *a,
+                            const struct loaded *b, const struct rec_diff *rd)
+{
+    ik_buf_printf(out, "A  %.12s  %s", ha, a->kind);
+    if (a->records)
+        ik_buf_printf(out, ", %" PRIu32 " records", a->records->via.array.size);
+    ik_buf_printf(out, "\nB  %.12s  %s", hb, b->kind);
+    if (b->records)
+        ik_buf_printf(out, ", %" PRIu32 " records", b->records->via.array.size);
+    ik_buf_putc(out, '\n');
+    if (fields->n) {
+        ik_buf_puts(out, "fields that differ: ");
+        paths_text(out, fields);
+        ik_buf_putc(out, '\n');
+    }
+    if (!(a->records && b->records))
+        return;
+    ik_buf_printf(out, "records (matched by %s%s%s): %zu only in A, %zu only in B, %zu changed\n",
+                  rd->key ? "'" : "position", rd->key ? rd->key : "", rd->key ? "'" : "", rd->only_a,
+                  rd->only_b, rd->changed);
+    for (size_t i = 0; i < rd->n_shown; i++) {
+        ik_buf_printf(out, "  record %s: ", rd->shown[i].label);
+        paths_text(out, &rd->shown[i].p);
+        ik_buf_putc(out, '\n');
+    }
+    for (int s = 0; s < 2; s++)
+        if (rd->only_in[s].n) {
+            ik_buf_printf(out, "  only in %c: ", s ? 'B' : 'A');
+            paths_text(out, &rd->only_in[s]);
+            ik_buf_putc(out, '\n');
+        }
+}
 
 int ik__cc_diff(int argc, char **argv)
 {
     bool json = false;
-    const char *refs[2] = {NULL, NULL};
-    const struct ik_opt opts[] = {{"--json", NULL, IK_OPT_FLAG, &json, NULL}, {0}};
-    const struct ik_optspec spec = {.usage = "cache diff REF REF [--json]", .help = diff_help,
+    const char *refs[2] = {NULL, NULL}, *key = NULL;
+    const struct ik_opt opts[] = {{"--json", NULL, IK_OPT_FLAG, &json, NULL},
+                                  {"--key", NULL, IK_OPT_VALUE, &key, NULL},
+                                  {0}};
+    const struct ik_optspec spec = {.usage = "cache diff REF REF [--key F] [--json]", .help = diff_help,
                                     .opts = opts, .pos = refs, .min_pos = 2, .max_pos = 2,
                                     .flags = IK__CC_ARGS};
     struct ik__cc_session s;
@@ -622,112 +974,45 @@ int ik__cc_diff(int argc, char **argv)
     bool same_bytes = a.blob.len == b.blob.len && (a.blob.len == 0 || memcmp(a.blob.data, b.blob.data, a.blob.len) == 0);
     bool mp = (a.form == IK_OBJECT_ARTIFACT || a.form == IK_OBJECT_MSGPACK) &&
               (b.form == IK_OBJECT_ARTIFACT || b.form == IK_OBJECT_MSGPACK);
-    struct paths fields = {{NULL}, 0};
-    size_t only_a = 0, only_b = 0, changed = 0, n_shown = 0;
-    struct {
-        uint32_t index;
-        struct paths p;
-    } shown[MAX_SHOWN];
+    struct paths fields;
+    struct rec_diff rd;
+    memset(&fields, 0, sizeof fields);
+    memset(&rd, 0, sizeof rd);
+    char *picked = NULL;
+    if (key && a.records && b.records && (rc = check_key(&a, &b, key, refs)) != 0)
+        goto out;
     if (!same_bytes && mp) {
         diff_fields(&a, &b, &fields);
         if (a.records && b.records) {
-            uint32_t na = a.records->via.array.size, nb = b.records->via.array.size;
-            only_a = na > nb ? na - nb : 0;
-            only_b = nb > na ? nb - na : 0;
-            for (uint32_t i = 0; i < na && i < nb; i++) {
-                const msgpack_object *x = &a.records->via.array.ptr[i], *y = &b.records->via.array.ptr[i];
-                if (ik_query_equal(x, y))
-                    continue;
-                changed++;
-                if (n_shown < MAX_SHOWN) {
-                    shown[n_shown].index = i;
-                    shown[n_shown].p = (struct paths){{NULL}, 0};
-                    struct ik_buf path = IK_BUF_INIT;
-                    diff_paths(x, y, &path, &shown[n_shown].p);
-                    ik_buf_free(&path);
-                    n_shown++;
-                }
-            }
+            rd.key = key ? key : (picked = pick_key(a.records, b.records));
+            if (rd.key)
+                diff_by_key(a.records, b.records, &rd);
+            else
+                diff_by_position(a.records, b.records, &rd);
         }
     } else if (!same_bytes) {
         add_path(&fields, "(bytes)");
     }
-    bool identical = same_bytes || (fields.n == 0 && only_a == 0 && only_b == 0 && changed == 0);
+    bool identical = same_bytes || (fields.n == 0 && rd.only_a == 0 && rd.only_b == 0 && rd.changed == 0);
     char ha[IK_HASH_HEX_LEN + 1], hb[IK_HASH_HEX_LEN + 1];
     ik_hash_to_hex(&a.ref.hash, ha);
     ik_hash_to_hex(&b.ref.hash, hb);
-    struct ik_buf out = IK_BUF_INIT;
-    if (json) {
-        struct ik_jsonw w;
-        ik_jsonw_init(&w, &out, 2);
-        ik_jsonw_begin_object(&w);
-        ik_jsonw_key(&w, "identical");
-        ik_jsonw_bool(&w, identical);
-        ik_jsonw_key(&w, "a");
-        ik_jsonw_str(&w, ha);
-        ik_jsonw_key(&w, "b");
-        ik_jsonw_str(&w, hb);
-        ik_jsonw_key(&w, "fields");
-        paths_json(&w, &fields);
-        if (a.records && b.records) {
-            ik_jsonw_key(&w, "records");
-            ik_jsonw_begin_object(&w);
-            ik_jsonw_key(&w, "only_in_a");
-            ik_jsonw_uint(&w, only_a);
-            ik_jsonw_key(&w, "only_in_b");
-            ik_jsonw_uint(&w, only_b);
-            ik_jsonw_key(&w, "changed");
-            ik_jsonw_uint(&w, changed);
-            ik_jsonw_key(&w, "first_changed");
-            ik_jsonw_begin_array(&w);
-            for (size_t i = 0; i < n_shown; i++) {
-                ik_jsonw_begin_object(&w);
-                ik_jsonw_key(&w, "index");
-                ik_jsonw_uint(&w, shown[i].index);
-                ik_jsonw_key(&w, "paths");
-                paths_json(&w, &shown[i].p);
-                ik_jsonw_end_object(&w);
-            }
-            ik_jsonw_end_array(&w);
-            ik_jsonw_end_object(&w);
-        }
-        ik_jsonw_end_object(&w);
-        ik_buf_putc(&out, '\n');
-    } else if (identical) {
-        ik_buf_puts(&out, "identical\n");
-    } else {
-        char ka[13], kb[13];
-        memcpy(ka, ha, 12), ka[12] = '\0';
-        memcpy(kb, hb, 12), kb[12] = '\0';
-        ik_buf_printf(&out, "A  %s  %s", ka, a.kind);
-        if (a.records)
-            ik_buf_printf(&out, ", %" PRIu32 " records", a.records->via.array.size);
-        ik_buf_printf(&out, "\nB  %s  %s", kb, b.kind);
-        if (b.records)
-            ik_buf_printf(&out, ", %" PRIu32 " records", b.records->via.array.size);
-        ik_buf_putc(&out, '\n');
-        if (fields.n) {
-            ik_buf_puts(&out, "fields that differ: ");
-            paths_text(&out, &fields);
-            ik_buf_putc(&out, '\n');
-        }
-        if (a.records && b.records) {
-            ik_buf_printf(&out, "records: %zu only in A, %zu only in B, %zu changed\n", only_a, only_b,
-                          changed);
-            for (size_t i = 0; i < n_shown; i++) {
-                ik_buf_printf(&out, "  record %" PRIu32 ": ", shown[i].index);
-                paths_text(&out, &shown[i].p);
-                ik_buf_putc(&out, '\n');
-            }
-        }
-    }
-    ik__cc_out(&out);
-    ik_buf_free(&out);
+    struct ik_buf text = IK_BUF_INIT;
+    if (json)
+        print_diff_json(&text, identical, ha, hb, &fields, &a, &b, &rd);
+    else if (identical)
+        ik_buf_puts(&text, "identical\n");
+    else
+        print_diff_text(&text, ha, hb, &fields, &a, &b, &rd);
+    ik__cc_out(&text);
+    ik_buf_free(&text);
+    rc = identical ? IK_EXIT_OK : IK_EXIT_FAILED;
+out:
     paths_free(&fields);
-    for (size_t i = 0; i < n_shown; i++)
-        paths_free(&shown[i].p);
+    rec_diff_free(&rd);
+    free(picked);
     unload(&a);
     unload(&b);
     ik__cc_end(&s);
-    return identical ? IK_EXIT_OK : IK_EXIT_FAILED;
+    return rc;
 }

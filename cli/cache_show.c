@@ -21,6 +21,11 @@
 #include "base/error.h"
 #include "base/mp.h"
 #include "base/xmalloc.h"
+#include "base/strmap.h"
+#include "cache/cas.h"
+#include "cache/refs.h"
+#include "cache/runlog.h"
+#include "cli/common.h"
 
 /* ---- ls ---- */
 
@@ -97,6 +102,88 @@ static int add_other(const struct ik_hash *h, uint64_t size, int64_t mtime_s, vo
     return 0;
 }
 
+/* What the refs and runs say of the listed objects: which ones a ref names
+ * (of the graph --graph selects, or of any graph), and with --graph which
+ * ones that graph's nodes made, now or in a recorded run (an object does not
+ * know its graph: node names and bytes are shared between graphs). */
+struct ls_refs {
+    struct ik_strmap named;    /* object hash bytes of a ref's outputs */
+    struct ik_strmap of_graph; /* object hash bytes made under one of the graph's keys */
+};
+
+static void put_hash(struct ik_strmap *m, const struct ik_hash *h)
+{
+    ik_strmap_put(m, (const char *)h->b, IK_HASH_BYTES, 1);
+}
+
+static bool has_hash(const struct ik_strmap *m, const struct ik_hash *h)
+{
+    return ik_strmap_get(m, (const char *)h->b, IK_HASH_BYTES) >= 0;
+}
+
+/* The objects (not logs) the index says a key of `keys` produced, into out. */
+static void objects_of(const struct ik__cc_index *ix, const struct ik_strmap *keys,
+                       struct ik_strmap *out)
+{
+    for (size_t i = 0; i < ix->n; i++)
+        if (!ix->items[i].is_log && has_hash(keys, &ix->items[i].key))
+            put_hash(out, &ix->items[i].object);
+}
+
+/* Adds the keys the recorded runs of graph `sel` ran or found. */
+static int run_keys(const struct ik_cache *c, const char *sel, struct ik_strmap *keys,
+                    struct ik_diag *d)
+{
+    struct ik_run *runs = NULL;
+    size_t n = 0;
+    struct ik_runlog_skipped skipped;
+    int rc = ik_runlog_list_where(c, 0, NULL, &runs, &n, &skipped, d);
+    ik_runlog_skipped_free(&skipped);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        const char *id = runs[i].graph_id ? runs[i].graph_id : runs[i].graph;
+        for (size_t k = 0; ik_ref_graph_match(id, sel) && k < runs[i].n_nodes; k++)
+            if (runs[i].nodes[k].has_key)
+                put_hash(keys, &runs[i].nodes[k].key);
+    }
+    ik_runs_free(runs, n);
+    return rc;
+}
+
+static int load_ls_refs(const struct ik_cache *c, const struct ik__cc_index *ix, const char *graph,
+                        struct ls_refs *lr, struct ik_diag *d)
+{
+    memset(lr, 0, sizeof *lr);
+    struct ik_ref *refs = NULL;
+    size_t n = 0;
+    int rc = ik_ref_list(c, IK_REF_LIST_SKIP_BAD, &refs, &n, d);
+    if (rc < 0)
+        return rc;
+    struct ik_strmap keys = IK_STRMAP_INIT;
+    for (size_t i = 0; i < n; i++)
+        if (graph == NULL || ik_ref_graph_match(refs[i].graph, graph))
+            put_hash(&keys, &refs[i].key);
+    ik_refs_free(refs, n);
+    objects_of(ix, &keys, &lr->named);
+    if (graph && (rc = run_keys(c, graph, &keys, d)) == 0)
+        objects_of(ix, &keys, &lr->of_graph);
+    ik_strmap_free(&keys);
+    return rc;
+}
+
+static bool ref_named(const struct ls_refs *lr, const struct ls_row *r)
+{
+    return has_hash(&lr->named, &r->hash);
+}
+
+/* --graph: made by one of the graph's keys; --node: by that node. */
+static bool ls_keeps(const struct ls_refs *lr, const struct ls_row *r, const char *graph,
+                     const char *node)
+{
+    if (node && (r->prod == NULL || strcmp(r->prod->node, node) != 0))
+        return false;
+    return graph == NULL || has_hash(&lr->of_graph, &r->hash);
+}
+
 static int by_time(const void *a, const void *b)
 {
     const struct ls_row *x = a, *y = b;
@@ -107,20 +194,26 @@ static int by_time(const void *a, const void *b)
 
 static const char ls_help[] =
     "Lists every artifact (an output of an action record), newest first: hash,\n"
-    "kind, size, producer (node.port) and age.\n\n"
-    "  --kind K   only artifacts of kind K\n"
-    "  --all      also objects that are no action's output (logs, spec objects)\n"
-    "  --json     a JSON array of {hash, kind, size, producer, created_ms}\n";
+    "kind, size, producer (node.port) and age; '*' marks those a graph's refs name\n"
+    "(the graph's current results; with --graph, that graph's).\n\n"
+    "  --kind K    only artifacts of kind K\n"
+    "  --graph G   only those of G's nodes (G as in a REF: path or file name)\n"
+    "  --node N    only those node N produced\n"
+    "  --all       also objects that are no action's output (logs, spec objects)\n"
+    "  --json      a JSON array of {hash, kind, size, producer, created_ms, ref}\n";
 
 int ik__cc_ls(int argc, char **argv)
 {
     bool json = false, all = false;
-    const char *kind = NULL;
+    const char *kind = NULL, *graph = NULL, *node = NULL;
     const struct ik_opt opts[] = {{"--json", NULL, IK_OPT_FLAG, &json, NULL},
                                   {"--all", NULL, IK_OPT_FLAG, &all, NULL},
                                   {"--kind", NULL, IK_OPT_VALUE, &kind, NULL},
+                                  {"--graph", NULL, IK_OPT_VALUE, &graph, NULL},
+                                  {"--node", NULL, IK_OPT_VALUE, &node, NULL},
                                   {0}};
-    const struct ik_optspec spec = {.usage = "cache ls [--kind K] [--all] [--json]", .help = ls_help,
+    const struct ik_optspec spec = {.usage = "cache ls [--kind K] [--graph G] [--node N] [--all] [--json]",
+                                    .help = ls_help,
                                     .opts = opts, .flags = IK__CC_ARGS};
     struct ik__cc_session s;
     int rc = ik_opt_parse(&spec, argc, argv, NULL);
@@ -147,18 +240,30 @@ int ik__cc_ls(int argc, char **argv)
         ik_cas_foreach(c, add_other, &x);
     if (x.n)
         qsort(x.rows, x.n, sizeof *x.rows, by_time);
+    struct ls_refs lr;
+    struct ik_diag d = IK_DIAG_INIT;
+    if (load_ls_refs(c, &s.ix, graph, &lr, &d) < 0) {
+        ik_strmap_free(&lr.named);
+        ik_strmap_free(&lr.of_graph);
+        for (size_t i = 0; i < x.n; i++)
+            free(x.rows[i].kind_owned);
+        free(x.rows);
+        ik__cc_end(&s);
+        return ik__cc_fail(&d);
+    }
     struct ik_buf out = IK_BUF_INIT;
     struct ik_jsonw w;
     ik_jsonw_init(&w, &out, 2);
     if (json)
         ik_jsonw_begin_array(&w);
     else
-        ik_buf_printf(&out, "%-12s  %-16s %10s  %-24s %s\n", "HASH", "KIND", "SIZE", "PRODUCER", "AGE");
+        ik_buf_printf(&out, "  %-12s  %-16s %10s  %-24s %s\n", "HASH", "KIND", "SIZE", "PRODUCER", "AGE");
     int64_t now = ik_clock_wall_ms();
     for (size_t i = 0; i < x.n; i++) {
         const struct ls_row *r = &x.rows[i];
-        if (kind && strcmp(r->kind, kind) != 0)
+        if ((kind && strcmp(r->kind, kind) != 0) || !ls_keeps(&lr, r, graph, node))
             continue;
+        bool named = ref_named(&lr, r);
         char hex[IK_HASH_HEX_LEN + 1];
         ik_hash_to_hex(&r->hash, hex);
         if (json) {
@@ -186,6 +291,8 @@ int ik__cc_ls(int argc, char **argv)
             }
             ik_jsonw_key(&w, "created_ms");
             ik_jsonw_int(&w, r->time_ms);
+            ik_jsonw_key(&w, "ref");
+            ik_jsonw_bool(&w, named);
             ik_jsonw_end_object(&w);
         } else {
             char hs[32], age[16], *prod = NULL;
@@ -194,8 +301,8 @@ int ik__cc_ls(int argc, char **argv)
             if (r->prod)
                 prod = ik_xasprintf("%s.%s", r->prod->node, r->prod->port);
             const char *by = prod ? prod : "-";
-            ik_buf_printf(&out, "%.12s  %-16s %10s  %s%*s %s\n", hex, r->kind, hs, by,
-                          ik_utf8_pad(by, 24), "", age);
+            ik_buf_printf(&out, "%c %.12s  %-16s %10s  %s%*s %s\n", named ? '*' : ' ', hex, r->kind, hs,
+                          by, ik_utf8_pad(by, 24), "", age);
             free(prod);
         }
     }
@@ -208,6 +315,8 @@ int ik__cc_ls(int argc, char **argv)
     for (size_t i = 0; i < x.n; i++)
         free(x.rows[i].kind_owned);
     free(x.rows);
+    ik_strmap_free(&lr.named);
+    ik_strmap_free(&lr.of_graph);
     ik__cc_end(&s);
     return IK_EXIT_OK;
 }
@@ -329,13 +438,95 @@ static bool show_action(const struct ik_cache *c, const struct ik_action *a, boo
     return !corrupt_log;
 }
 
+/* Lines of a failed run's log that show prints. */
+#define SHOW_LOG_LINES 20
+
+static void show_failure_json(const struct ik_cache *c, const char *node,
+                              const struct ik_run_failure *f, const char *msg)
+{
+    struct ik_buf out = IK_BUF_INIT;
+    struct ik_jsonw w;
+    ik_jsonw_init(&w, &out, 2);
+    ik_jsonw_begin_object(&w);
+    ik_jsonw_key(&w, "node");
+    ik_jsonw_str(&w, node);
+    ik_jsonw_key(&w, "status");
+    ik_jsonw_str(&w, "failed");
+    ik_jsonw_key(&w, "run");
+    ik_jsonw_str(&w, f->run_id);
+    ik_jsonw_key(&w, "error");
+    ik_jsonw_str(&w, msg);
+    ik_jsonw_key(&w, "log");
+    struct ik_blob b;
+    struct ik_diag d = IK_DIAG_INIT;
+    if (f->has_log && ik_cas_map_verified(c, &f->log, UINT64_MAX, &b, &d) == 0) {
+        ik_jsonw_strn(&w, (const char *)b.data, b.len, 0);
+        ik_blob_release(&b);
+    } else {
+        ik_jsonw_null(&w);
+    }
+    ik_diag_free(&d);
+    ik_jsonw_end_object(&w);
+    ik_buf_putc(&out, '\n');
+    ik__cc_out(&out);
+    ik_buf_free(&out);
+}
+
 static const char show_help[] =
     "Describes REF: for an artifact its hash, size, kind, schema, meta, producer\n"
     "and a preview (records: the count and the first N; files: the first lines or\n"
     "a hex dump; tensors: dtype and shape); for a node (its action) the record and\n"
-    "its log; for node.log the captured log.\n\n"
+    "its log; for node.log the captured log. A node with no result whose newest\n"
+    "run failed it: that run's error and the end of its log.\n\n"
     "  --limit N  records to preview (default 5)\n"
     "  --json     the same as one JSON object\n";
+
+/* The graph and node a node REF ("node" or "graph:node") names, or false
+ * when REF names a port, a log or a hash. */
+static bool split_node_ref(const char *ref, char **graph, const char **node)
+{
+    const char *colon = strrchr(ref, ':');
+    *node = colon ? colon + 1 : ref;
+    *graph = colon ? ik_xstrndup(ref, (size_t)(colon - ref)) : NULL;
+    return **node != '\0' && strchr(*node, '.') == NULL;
+}
+
+/* A node without a result to show: its newest run's failure (error and log)
+ * when that run failed it. Returns the exit status, or -1 when no run failed
+ * it (the REF stays unknown). */
+static int show_failure(const struct ik_cache *c, const char *ref, bool json)
+{
+    char *graph = NULL;
+    const char *node = NULL;
+    struct ik_run_failure f = {0};
+    struct ik_diag d = IK_DIAG_INIT;
+    int status = -1;
+    if (split_node_ref(ref, &graph, &node) && ik_runlog_node_failure(c, graph, node, &f, &d) == 0 &&
+        f.failed) {
+        status = IK_EXIT_OK;
+        const char *msg = f.error ? f.error : "(no message)";
+        if (strncmp(msg, "error: ", 7) == 0)
+            msg += 7;
+        if (json)
+            show_failure_json(c, node, &f, msg);
+        else {
+            printf("node     %s\nstatus   failed in run %s: %s\n", node, f.run_id, msg);
+            char h[13];
+            uint64_t size = 0;
+            if (f.has_log && ik_cas_stat(c, &f.log, &size) == 0) {
+                ik__cc_hex12(&f.log, h);
+                printf("log      %s (%" PRIu64 " bytes; the last %d lines)\n", h, size, SHOW_LOG_LINES);
+                ik_cli_print_log_tail(c, &f.log, f.error, SHOW_LOG_LINES, stdout);
+            } else {
+                printf("log      -\n");
+            }
+        }
+    }
+    ik_diag_free(&d);
+    ik_run_failures_free(&f, 1);
+    free(graph);
+    return status;
+}
 
 int ik__cc_show(int argc, char **argv)
 {
@@ -361,6 +552,12 @@ int ik__cc_show(int argc, char **argv)
     struct ik__cc_ref r;
     struct ik_buf out = IK_BUF_INIT;
     if (ik__cc_resolve(c, ref, &r, &d) < 0) {
+        int failed = d.code == IK_ENOTFOUND ? show_failure(c, ref, json) : -1;
+        if (failed >= 0) {
+            ik_diag_free(&d);
+            ik__cc_end(&s);
+            return failed;
+        }
         ik__cc_end(&s);
         return ik__cc_fail(&d);
     }

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "cache/cache.h"
 #include "engine/graph.h"
@@ -17,5 +18,12 @@ int ik_cli_load_graph(const char *path, struct ik_graph **g);
 int ik_cli_load_graph_sets(const char *path, char *const *sets, size_t n_sets, struct ik_graph **g);
 /* Opens (creating if asked) the cache; prints and returns 2 on failure. */
 int ik_cli_open_cache(bool create, struct ik_cache **c);
+/* Prints the last `lines` lines of the log object h to out, each indented
+ * "  | " as a run shows a failure's log, less a last line that only repeats
+ * `error` (the node's own "ikada: error: ..." line; error may be NULL); a
+ * missing or corrupt log is a one-line note instead (a corrupt one is
+ * quarantined). */
+void ik_cli_print_log_tail(const struct ik_cache *c, const struct ik_hash *h, const char *error,
+                           int lines, FILE *out);
 
 #endif

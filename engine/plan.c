@@ -59,6 +59,11 @@ const char *ik_plan_graph_id(struct ik_plan *p)
     return p->graph_id;
 }
 
+static bool graph_has_node(const char *node, void *arg)
+{
+    return ik_graph_find(arg, node) >= 0;
+}
+
 struct ik_refset *ik_plan_refs(struct ik_plan *p)
 {
     if (p->refs == NULL && !p->refs_failed) {
@@ -79,6 +84,9 @@ struct ik_refset *ik_plan_refs(struct ik_plan *p)
             p->refs_failed = true; /* warn once */
         }
         ik_diag_free(&d);
+        /* A node deleted from the graph leaves no name behind (the run saves it). */
+        if (p->refs)
+            ik_refset_retain(p->refs, graph_has_node, p->graph);
     }
     return p->refs;
 }

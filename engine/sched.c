@@ -352,7 +352,7 @@ static void job_finished(struct ik_sched *s, struct ik_job *j, struct ik_executo
         free(j->error);
         j->error = ik_buf_steal(&why);
         fail_job(s, j->index, NULL);
-        ik__sched_show_log_tail(s, &end->log, j->error);
+        ik__sched_show_log_tail(s, j, &end->log);
     }
     ik_unlock(j->lock_fd);
     j->lock_fd = -1;

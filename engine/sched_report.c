@@ -8,6 +8,7 @@
 
 #include "base/utf8.h"
 #include "base/error.h"
+#include "cache/cas.h"
 #include "cache/runlog.h"
 #include "engine/sched_int.h"
 #include "engine/sched_report.h"
@@ -164,9 +165,16 @@ static void print_log_tail(struct ik_sched *s, const struct ik_buf *log, int lin
     ik_buf_free(&b);
 }
 
-void ik__sched_show_log_tail(struct ik_sched *s, struct ik_buf *log, const char *error)
+void ik__sched_show_log_tail(struct ik_sched *s, struct ik_job *j, struct ik_buf *log)
 {
-    drop_printed_error(log, error);
+    /* Kept whole, error line included, as `cache show` of a success's log is. */
+    struct ik_diag d = IK_DIAG_INIT;
+    j->has_log = log->len > 0 && ik_cas_put(s->cache, log->data, log->len, &j->log, &d) == 0;
+    if (d.code)
+        ik_display_event(&s->display, "ikada: warning: the log of the failure is not kept: %s",
+                         ik_diag_message(&d));
+    ik_diag_free(&d);
+    drop_printed_error(log, j->error);
     print_log_tail(s, log, 20);
 }
 
@@ -176,12 +184,14 @@ static void write_run_record(struct ik_sched *s, int status, int64_t duration_ms
     struct ik_run run;
     memset(&run, 0, sizeof run);
     run.graph = g->path;
+    run.graph_id = (char *)ik_plan_graph_id(&s->plan);
     run.started_ms = s->started_ms;
     run.duration_ms = duration_ms;
     run.exit_code = status;
     run.argv = s->opts->argv;
     run.argc = (size_t)s->opts->argc;
     run.nodes = ik_xcalloc(g->n_nodes + 1, sizeof *run.nodes);
+    bool all_cached = true;
     for (size_t i = 0; i < g->n_nodes; i++) {
         if (!s->selected[i])
             continue;
@@ -193,7 +203,13 @@ static void write_run_record(struct ik_sched *s, int status, int64_t duration_ms
         rn->status = (char *)job_status(j);
         rn->duration_ms = j->cached || j->start_ms == 0 ? 0 : j->end_ms - j->start_ms;
         rn->error = j->error;
+        rn->has_log = j->has_log;
+        rn->log = j->log;
+        all_cached = all_cached && j->state == JOB_DONE && j->cached;
     }
+    /* Nothing ran: a compact record (cache/runlog.h) that gc does not count. */
+    run.noop = status == 0 && all_cached;
+    run.noop_nodes = run.n_nodes;
     struct ik_diag d = IK_DIAG_INIT;
     if (ik_runlog_write(s->cache, &run, &d) < 0)
         fprintf(stderr, "ikada: warning: run not recorded: %s\n", ik_diag_message(&d));

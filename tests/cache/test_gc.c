@@ -52,8 +52,10 @@ static struct ik_hash node(const char *name, struct ik_hash *out, struct ik_hash
 
 static void run_with(int64_t started_ms, const struct ik_hash *key)
 {
-    struct ik_run_node n = {"n", true, *key, "ran", 1, NULL};
-    struct ik_run r = {NULL, "g.yaml", started_ms, 1, 0, NULL, 0, &n, 1};
+    struct ik_run_node n = {.name = "n", .has_key = true, .key = *key, .status = "ran",
+                            .duration_ms = 1};
+    struct ik_run r = {.graph = "g.yaml", .started_ms = started_ms, .duration_ms = 1, .nodes = &n,
+                       .n_nodes = 1};
     struct ik_diag d = IK_DIAG_INIT;
     cr_assert_eq(ik_runlog_write(T.c, &r, &d), 0);
 }

@@ -104,7 +104,7 @@ static void setup(void)
     ref("demo", "sample", &key_sample);
     ref("demo", "filter", &key_filter);
     ref("demo", "notes", &key_notes);
-    ref("other", "filter", &key_filter);
+    ref("other", "filter", &key_sample); /* another result under the same name */
 }
 
 TestSuite(query_cli, .init = setup, .fini = tc_teardown);
@@ -289,7 +289,15 @@ Test(query_cli, diff_identical_and_different)
     cr_assert_eq(cli("diff", "sample.rows", "demo:sample.rows", NULL), 0);
     cr_expect_str_eq(out_text, "identical\n");
     cr_assert_eq(cli("diff", "sample.rows", "demo:filter.rows", NULL), 1, "%s", err_text);
-    HAS(out_text, "records: 0 only in A, 1 only in B, 1 changed\n  record 1: q\n");
+    HAS(out_text, "records (matched by 'id'): 0 only in A, 1 only in B, 1 changed\n"
+                  "  record id=2: q: \"What is 2+2?\" -> \"What is 3+3?\"\n"
+                  "  only in B: id=4\n");
+    /* By another field, or by position when --key names none. */
+    cr_assert_eq(cli("diff", "sample.rows", "demo:filter.rows", "--key", "q", NULL), 1, "%s", err_text);
+    HAS(out_text, "records (matched by 'q'): 1 only in A, 2 only in B, 0 changed\n");
+    HAS(out_text, "  only in A: q=\"What is 2+2?\"\n");
+    cr_assert_eq(cli("diff", "sample.rows", "demo:filter.rows", "--key", "tags", NULL), 2);
+    HAS(err_text, "diff --key tags: record 0 of 'sample.rows' has no string or integer field by that name");
     cr_assert_eq(cli("diff", "sample.rows", "notes.file", "--json", NULL), 1);
     json_error_t err;
     json_t *j = json_loads(out_text, 0, &err);
@@ -412,6 +420,9 @@ Test(query_cli, bad_refs_exit_2_with_a_message)
     HAS(err_text, "'filter.rows' is ambiguous: node 'filter' exists in graphs 'demo', 'other'");
     HAS(err_text, "hint: write graph:filter.rows");
     cr_assert_eq(cli("show", "other:filter.rows", NULL), 0);
+    /* One action under two graphs' names is no choice to make. */
+    ref("copy", "notes", &key_notes);
+    cr_assert_eq(cli("show", "notes.file", NULL), 0, "%s", err_text);
     cr_assert_eq(cli("show", "0000000000", NULL), 2);
     HAS(err_text, "unknown REF '0000000000'");
     cr_assert_eq(cli("show", NULL), 2);
