@@ -334,13 +334,8 @@ static int parse_resources(struct ik__graph_build *b, size_t i, yaml_node_t *v, 
             free(got);
             return IK_EVALIDATE;
         }
-        if (slot == &b->src[i].cpu && n > ik_cores()) {
-            ik__graph_error(b->g, d, ik__graph_loc(b->g, val->start_mark),
-                            "resource 'cpu' of node '%s' is %ld, but this machine has %d cores",
-                            node->name, n, ik_cores());
-            ik_diag_hint(d, "ask for at most %d (the run's -j caps it too)", ik_cores());
-            return IK_EVALIDATE;
-        }
+        if (slot == &b->src[i].cpu) /* checked against the machine when a run starts */
+            node->cpu_loc = ik__graph_loc(b->g, val->start_mark);
         *slot = (int)n;
     }
     return 0;

@@ -66,6 +66,7 @@ struct ik_graph_node {
     int cpu; /* resources after the node's `resources:` override */
     int gpu;
     uint64_t mem; /* bytes the node may use (`resources: mem`); 0 = not said */
+    struct ik_srcloc cpu_loc; /* where `resources: cpu` was given; line 0 when it was not */
     struct ik_srcloc loc; /* of the node's name */
 };
 

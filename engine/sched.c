@@ -146,6 +146,25 @@ static void start_job(struct ik_sched *s, struct ik_job *j)
     free_strv(env);
 }
 
+/* A `resources: cpu` the run can never give: more than the machine's cores
+ * and the run's slots (-j may exceed the cores on purpose). */
+static int check_cpu(struct ik_sched *s, struct ik_diag *d)
+{
+    const struct ik_graph *g = s->graph;
+    int most = ik_cores() > s->opts->jobs ? ik_cores() : s->opts->jobs;
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        const struct ik_graph_node *n = &g->nodes[i];
+        if (!s->selected[i] || n->cpu_loc.line == 0 || n->cpu <= most)
+            continue;
+        ik_diag_at(d, IK_EVALIDATE, &n->cpu_loc, g->text, g->text_len,
+                   "resource 'cpu' of node '%s' is %d, but this machine has %d cores (and the run "
+                   "%d slots)", n->name, n->cpu, ik_cores(), s->opts->jobs);
+        ik_diag_hint(d, "ask for at most %d", most);
+        return IK_EVALIDATE;
+    }
+    return 0;
+}
+
 /* Takes resources and the key lock, then starts. Returns false when the job
  * must wait (no slot, no device, key locked by another run). */
 static bool try_start(struct ik_sched *s, size_t i)
@@ -547,6 +566,8 @@ static int setup(struct ik_sched *s, struct ik_graph *g, struct ik_cache *c,
         n_selected += s->selected[i];
     /* Thousands of "cached" lines would bury what ran; the summary counts them. */
     s->quiet_cached = n_selected > 100;
+    if (rc == 0)
+        rc = check_cpu(s, d);
     if (rc == 0) {
         rc = ik_plan_check_sources(&s->plan, s->selected, d);
         /* Every missing key too, in the same report as the missing files. */
