@@ -6,7 +6,8 @@
 # alternately, ROUNDS times each, one process per run, 2 threads each: the same prompt of
 # PROMPT token ids in one chunk (timed apart), then NEW tokens decoded greedily one at a time.
 # Prints the medians of prompt tokens/s, decode tokens/s (one-token forwards per second) and
-# peak RSS of each, with the ratio ikada/llama.cpp, and how many of the first greedy tokens
+# peak RSS of each, with the ratio ikada/llama.cpp (and the spread of each round's own decode
+# ratio), and how many of the first greedy tokens
 # agree (random weights give near-flat logits, so rounding may part the two early: reported,
 # not failed). Alternating keeps both sides under the same load on a shared machine, where the
 # absolute figures drift. Exits 1 when a side fails to run, 2 for a missing input.
@@ -78,8 +79,9 @@ def main():
             ik.append(run_json("interop_gen", [gen_bin, model, str(new), ids], env))
             lc.append(run_json("interop_llamacpp.py",
                                [py, os.path.join(here, "interop_llamacpp.py"), model, str(new), ids], env))
-            print(f"bench-interop: round {r + 1}: ikada decode {ik[-1]['decode_forwards'] / ik[-1]['decode_s']:.2f} "
-                  f"tok/s, llama.cpp {lc[-1]['decode_forwards'] / lc[-1]['decode_s']:.2f} tok/s", flush=True)
+            a, b = (x[-1]["decode_forwards"] / x[-1]["decode_s"] for x in (ik, lc))
+            print(f"bench-interop: round {r + 1}: decode ikada {a:.2f} tok/s, llama.cpp {b:.2f} tok/s: "
+                  f"{a / b:.2f}x", flush=True)
     med = statistics.median
 
     def rate(runs, n, s):
@@ -91,6 +93,12 @@ def main():
          rate(lc, "prompt_tokens", "prompt_s"), "tok/s")
     line(f"decode ({new - 1} one-token forwards)", rate(ik, "decode_forwards", "decode_s"),
          rate(lc, "decode_forwards", "decode_s"), "tok/s")
+    # A busy machine slows the two sides unequally within a round; each round's own ratio
+    # (both runs back to back) says how far the medians' ratio can be trusted.
+    paired = sorted((a["decode_forwards"] / a["decode_s"]) / (b["decode_forwards"] / b["decode_s"])
+                    for a, b in zip(ik, lc))
+    print(f"bench-interop: decode, each round's ikada/llama.cpp: median {med(paired):.2f}x "
+          f"({paired[0]:.2f}x to {paired[-1]:.2f}x)")
     w = ik[0]["weights_bytes"]
     rik, rlc = med(x["peak_rss_bytes"] for x in ik), med(x["peak_rss_bytes"] for x in lc)
     print(f"bench-interop: peak RSS, {SHAPE}: ikada {rik / 2**20:.0f} MiB ({rik / w:.2f}x the "
