@@ -7,9 +7,9 @@
 # PROMPT token ids in one chunk (timed apart), then NEW tokens decoded greedily one at a time.
 # Prints the medians of prompt tokens/s, decode tokens/s (one-token forwards per second) and
 # peak RSS of each, with the ratio ikada/llama.cpp (and the spread of each round's own decode
-# ratio), and how many of the first greedy tokens
-# agree (random weights give near-flat logits, so rounding may part the two early: reported,
-# not failed). Alternating keeps both sides under the same load on a shared machine, where the
+# ratio), how many of the first greedy tokens agree and whether the 5 most probable tokens
+# after the prompt do (random weights give near-flat logits, so rounding may part the two
+# early: reported, not failed). Alternating keeps both sides under the same load on a shared machine, where the
 # absolute figures drift. Exits 1 when a side fails to run, 2 for a missing input.
 # Usage: interop_bench.py WRITE_BIN GEN_BIN VENV_PYTHON SRCDIR
 # Environment: IKADA_SHARED (default SRCDIR/../shared), INTEROP_NEW (64), INTEROP_PROMPT (128),
@@ -111,6 +111,9 @@ def main():
     print(f"bench-interop: greedy tokens: the first {k} of {new} agree (ikada {a[:8]}..., llama.cpp "
           f"{b[:8]}...); each side the same in every round: ikada {'yes' if same_ik else 'NO'}, "
           f"llama.cpp {'yes' if same_lc else 'NO'}")
+    t, u = ik[0]["top5"], lc[0]["top5"]
+    print(f"bench-interop: the 5 most probable tokens after the prompt: ikada {t}, llama.cpp {u}: "
+          f"{'the same' if t == u else 'they differ'}")
 
 
 if __name__ == "__main__":

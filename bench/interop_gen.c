@@ -5,9 +5,9 @@
  * greedily one at a time: the first from the prompt's logits, each next one
  * after a forward of the one before (N_NEW - 1 one-token forwards, as
  * ik_lm_generate_greedy does). Prints one JSON object: the seconds of the
- * load, of the prompt and of the decoding (timed apart), the tokens, the
- * peak RSS of this process (getrusage) and the weights' bytes. Threads:
- * IKADA_THREADS as for ikada. Exits 1 with the message on failure. */
+ * load, of the prompt and of the decoding (timed apart), the tokens, the 5
+ * most probable after the prompt (not timed), the peak RSS of this process
+ * (getrusage) and the weights' bytes. Threads: IKADA_THREADS as for ikada. Exits 1 with the message on failure. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +51,22 @@ static int parse_ids(const char *s, int *ids, int max)
     return n;
 }
 
+/* The ids of the 5 largest logits, largest first (ties: the lower id first). */
+static void top5(const float *logits, int V, int *top)
+{
+    int n = 0;
+    for (int i = 0; i < V; i++) {
+        int at = n < 5 ? n++ : 5;
+        while (at > 0 && logits[i] > logits[top[at - 1]]) {
+            if (at < 5)
+                top[at] = top[at - 1];
+            at--;
+        }
+        if (at < 5)
+            top[at] = i;
+    }
+}
+
 int main(int argc, char **argv)
 {
     ik_cpu_blas_fix_core("interop_gen", argv);
@@ -81,6 +97,8 @@ int main(int argc, char **argv)
     if (ik_lm_forward(s, prompt, n_prompt, NULL, &d))
         die(&d);
     double t_prompt = now() - t0;
+    int top[5];
+    top5(ik_lm_state_logits(s), V, top);
     t0 = now();
     for (int i = 0; i < n_new; i++) {
         out[i] = ik_lm_sample(ik_lm_state_logits(s), V, 0.0f, 1.0f, NULL, prob, idx); /* argmax */
@@ -96,7 +114,7 @@ int main(int argc, char **argv)
            (double)m->n_params * sizeof(float));
     for (int i = 0; i < n_new; i++)
         printf("%s%d", i ? ", " : "", out[i]);
-    printf("]}\n");
+    printf("], \"top5\": [%d, %d, %d, %d, %d]}\n", top[0], top[1], top[2], top[3], top[4]);
     free(out);
     free(idx);
     free(prob);
