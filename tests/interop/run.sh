@@ -50,33 +50,13 @@ else
     fi
 fi
 
-# The llama.cpp venv: llama-cpp-python is an sdist, so pip compiles llama.cpp: CPU only, the
-# AVX2/FMA baseline instead of -march=native, no OpenMP, tools, tests or llava (CMAKE_ARGS adds
-# to these). A wheel that pip built before for the same version comes from pip's cache instead.
+# The llama.cpp venv (llamacpp_venv.sh: llama-cpp-python compiled from source, kept while
+# llamacpp-requirements.txt is unchanged), made only when the llamacpp check runs.
 checks=${IKADA_INTEROP_CHECKS:-tokenizers model peft llamacpp}
 lvenv=$builddir/interop-llamacpp-venv
 llama_ready=no
 case " $checks " in *" llamacpp "*)
-    if cmp -s "$here/llamacpp-requirements.txt" "$lvenv/ikada-requirements.txt" 2>/dev/null; then
-        llama_ready=yes
-    else
-        rm -rf "$lvenv"
-        echo "run.sh: building llama-cpp-python into $lvenv (several minutes, once)"
-        t0=$(date +%s)
-        if python3 -m venv "$lvenv" &&
-            CMAKE_BUILD_PARALLEL_LEVEL=${CMAKE_BUILD_PARALLEL_LEVEL:-2} \
-            CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_CUDA=OFF -DGGML_OPENMP=OFF -DLLAVA_BUILD=OFF \
-                -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF \
-                -DLLAMA_BUILD_SERVER=OFF ${CMAKE_ARGS:-}" \
-            "$lvenv/bin/python" -m pip install -q --disable-pip-version-check --no-deps \
-                -r "$here/llamacpp-requirements.txt"; then
-            cp "$here/llamacpp-requirements.txt" "$lvenv/ikada-requirements.txt"
-            llama_ready=yes
-            echo "run.sh: llama-cpp-python built in $(($(date +%s) - t0)) s"
-        else
-            rm -rf "$lvenv"
-        fi
-    fi
+    sh "$here/llamacpp_venv.sh" "$lvenv" && llama_ready=yes
 esac
 
 passed=0
