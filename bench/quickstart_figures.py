@@ -38,7 +38,7 @@ def block(ikada, srcdir):
         ev = export(ikada, work, "eval.report")
         jcq = export(ikada, work, "jcq.report")
         rows = [json.loads(l) for l in subprocess.run(
-            [ikada, "cache", "export", "train.report", "-o", "-"], cwd=work, check=True,
+            [ikada, "cache", "export", "train.report", "-o", "-", "--format", "jsonl"], cwd=work, check=True,
             capture_output=True, text=True).stdout.splitlines()]
     train = [r for r in rows if r["type"] == "train"]
     base, raft = ev["models"][0], ev["models"][1]
