@@ -381,7 +381,11 @@ int ik_plan_resolve(struct ik_plan *p, size_t i, bool force, struct ik_diag *d)
 {
     const struct ik_graph_node *n = &p->graph->nodes[i];
     struct ik_plan_entry *e = &p->entries[i];
+    bool looked = e->remote_looked;
+    struct ik_hash looked_key = e->remote_key;
     entry_clear(e);
+    e->remote_looked = looked;
+    e->remote_key = looked_key;
     e->inputs = ik_xcalloc(n->n_inputs ? n->n_inputs : 1, sizeof *e->inputs);
     int rc = input_hashes(p, i, e->inputs, d);
     if (rc < 0)
@@ -420,7 +424,12 @@ int ik_plan_resolve(struct ik_plan *p, size_t i, bool force, struct ik_diag *d)
         e->action = a;
         return 0;
     }
-    struct ik_action *fetched = p->remote && !force ? remote_lookup(p, i) : NULL;
+    bool ask = p->remote && !force && !(e->remote_looked && ik_hash_equal(&e->remote_key, &e->key));
+    struct ik_action *fetched = ask ? remote_lookup(p, i) : NULL;
+    if (ask) {
+        e->remote_looked = true;
+        e->remote_key = e->key;
+    }
     if (fetched != NULL && missing_port(n, fetched) == NULL) {
         ik_action_free(a);
         free(unusable);

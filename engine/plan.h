@@ -41,6 +41,10 @@ struct ik_plan_entry {
     char *reason;                /* why it must run / is blocked; NULL when cached */
     bool never_run;              /* no ref for this node */
     bool from_remote;            /* CACHED because the remote cache had it */
+    /* The key last looked up remotely (kept across re-resolves), so the
+     * scheduler's second look after taking the key's lock asks no server. */
+    bool remote_looked;
+    struct ik_hash remote_key;
 };
 
 struct ik_plan {
