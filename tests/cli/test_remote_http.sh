@@ -123,7 +123,25 @@ IKADA_CACHE=$WORK/c9 run_ik 0 run -S make.cmd="sleep 0.3; echo two > \$IKADA_OUT
 IKADA_CACHE=$WORK/c9 run_ik 0 cache export next.o -o got.txt
 [ "$(cat got.txt)" = TWO ] || fail "concurrent uploads left '$(cat got.txt)'"
 
-# 6. The server stops mid-run: the run finishes locally with one warning.
+# 6. cache push and pull move results without running anything.
+sed 's/echo hi/echo pushed/' g.yaml > g2.yaml
+IKADA_REMOTE= IKADA_CACHE=$WORK/c11 run_ik 0 run g2.yaml
+IKADA_CACHE=$WORK/c11 run_ik 0 cache push --graph g2.yaml --target make
+contains out "pushed 1 result to http://127.0.0.1:$PORT/cache"
+lacks out "secret"
+IKADA_CACHE=$WORK/c11 run_ik 0 cache push
+contains out "pushed "
+IKADA_CACHE=$WORK/c12 run_ik 0 cache pull --graph g2.yaml
+contains out "pulled 2 results"
+before=$(ran)
+IKADA_REMOTE= IKADA_CACHE=$WORK/c12 run_ik 0 run g2.yaml
+[ "$(ran)" = "$before" ] || fail "a run after cache pull re-ran nodes"
+IKADA_CACHE=$WORK/c12 run_ik 2 cache pull
+contains err "pull needs --graph G"
+IKADA_REMOTE= IKADA_CACHE=$WORK/c12 run_ik 2 cache push
+contains err "IKADA_REMOTE is not set"
+
+# 7. The server stops mid-run: the run finishes locally with one warning.
 IKADA_CACHE=$WORK/c10 "$IKADA" run -S make.cmd="sleep 1; echo three > \$IKADA_OUT_o" g.yaml >o10 2>e10 &
 p10=$!
 sleep 0.5
