@@ -5,54 +5,11 @@
 # at once, bad credentials make the remote unavailable (never a miss).
 . "${IKADA_SRCDIR:-.}/tests/cli/lib.sh"
 
-NGINX=$(command -v nginx || echo /usr/sbin/nginx)
-[ -x "$NGINX" ] || { echo "SKIP: $TEST_NAME: nginx not installed (apt-get install nginx-light)"; exit 77; }
-"$NGINX" -V 2>&1 | grep -q http_dav_module || { echo "SKIP: $TEST_NAME: nginx lacks the WebDAV module"; exit 77; }
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-
-mkdir -p srv/cache srv/tmp
-printf 'ci:%s\n' "$(openssl passwd -apr1 secret)" > srv/htpasswd
-# master_process off: one process as the invoking user, so the files it
-# writes need no other user's permissions.
-cat > srv/nginx.conf <<CONF
-master_process off;
-daemon off;
-pid $WORK/srv/nginx.pid;
-error_log $WORK/srv/error.log;
-events { worker_connections 64; }
-http {
-    access_log off;
-    client_body_temp_path $WORK/srv/tmp;
-    proxy_temp_path $WORK/srv/tmp;
-    fastcgi_temp_path $WORK/srv/tmp;
-    uwsgi_temp_path $WORK/srv/tmp;
-    scgi_temp_path $WORK/srv/tmp;
-    server {
-        listen 127.0.0.1:$PORT;
-        location /cache/ {
-            root $WORK/srv;
-            dav_methods PUT;
-            create_full_put_path on;
-            client_max_body_size 1G;
-            auth_basic "cache";
-            auth_basic_user_file $WORK/srv/htpasswd;
-        }
-    }
-}
-CONF
-start_nginx() {
-    "$NGINX" -p "$WORK/srv" -c "$WORK/srv/nginx.conf" 2>>srv/error.log &
-    NGINX_PID=$!
-    for _ in $(seq 50); do
-        curl -s -o /dev/null "http://127.0.0.1:$PORT/" && return 0
-        sleep 0.1
-    done
-    cat srv/error.log >&2
-    fail "nginx did not start"
-}
-stop_nginx() { kill "$NGINX_PID" 2>/dev/null; wait "$NGINX_PID" 2>/dev/null; }
-trap 'stop_nginx; rm -rf "$WORK"' EXIT
-start_nginx
+. "$SRCDIR/tests/cli/nginx_dav.sh"
+why=$(nginx_dav_available) || { echo "SKIP: $TEST_NAME: $why"; exit 77; }
+trap 'nginx_dav_stop; rm -rf "$WORK"' EXIT
+nginx_dav_start "$WORK/srv" ci:secret || fail "nginx did not start"
+PORT=$NGINX_PORT
 
 export IKADA_REMOTE="http://ci:secret@127.0.0.1:$PORT/cache/"
 cat > g.yaml <<YAML
@@ -145,7 +102,7 @@ contains err "IKADA_REMOTE is not set"
 IKADA_CACHE=$WORK/c10 "$IKADA" run -S make.cmd="sleep 1; echo three > \$IKADA_OUT_o" g.yaml >o10 2>e10 &
 p10=$!
 sleep 0.5
-stop_nginx
+nginx_dav_stop
 wait $p10 || fail "the run failed when the server stopped: $(cat e10)"
 [ "$(count e10 "remote cache unavailable")" = 1 ] || { cat e10 >&2; fail "expected exactly one warning"; }
 contains e10 "2 ran"
