@@ -218,15 +218,58 @@ static const char *parse_record(const msgpack_object *root, struct ik_action *a)
     return NULL;
 }
 
+int ik_action_parse(const char *data, size_t len, const char *where, const struct ik_hash *key,
+                    struct ik_action **out, struct ik_diag *d)
+{
+    struct ik_action *a = NULL;
+    msgpack_unpacked un;
+    msgpack_unpacked_init(&un);
+    int rc = 0;
+    size_t off = 0;
+    msgpack_unpack_return ur = msgpack_unpack_next(&un, data, len, &off);
+    if (ur != MSGPACK_UNPACK_SUCCESS || off != len) {
+        rc = ik_diag_set(d, IK_ECORRUPT, "%s: offset %zu: corrupt action record: %s", where, off,
+                         ur == MSGPACK_UNPACK_SUCCESS ? "trailing bytes after the record"
+                                                      : "not one complete msgpack value");
+        goto out;
+    }
+    a = ik_xcalloc(1, sizeof *a);
+    /* Sealed records vouch for every byte; an unsealed one (older ikada) is
+     * taken as it is, but only with exactly the fields it had then. */
+    enum ik_seal_state seal = ik_seal_check_map(data, len, &un.data);
+    if (seal == IK_SEAL_BAD) {
+        rc = ik_diag_set(d, IK_ECORRUPT, "%s: corrupt action record: its checksum does not "
+                                         "match its bytes", where);
+        ik_diag_hint(d, "the next run re-runs the node and rewrites it; `ikada cache verify` "
+                        "moves it to quarantine/");
+        goto out;
+    }
+    const char *bad = parse_record(&un.data, a);
+    if (bad == NULL && seal == IK_SEAL_NONE && un.data.via.map.size != ACTION_UNSEALED_FIELDS)
+        bad = "sum";
+    if (bad == NULL && !ik_hash_equal(&a->key, key))
+        bad = "key (it names another action)";
+    if (bad != NULL) {
+        rc = ik_diag_set(d, IK_ECORRUPT, "%s: corrupt action record: field '%s' is missing or "
+                                         "malformed", where, bad);
+        ik_diag_hint(d, "the next run re-runs the node and rewrites it; `ikada cache verify` "
+                        "moves it to quarantine/");
+        goto out;
+    }
+    *out = a;
+    a = NULL;
+out:
+    ik_action_free(a);
+    msgpack_unpacked_destroy(&un);
+    return rc;
+}
+
 int ik_action_get(const struct ik_cache *c, const struct ik_hash *key, struct ik_action **out,
                   struct ik_diag *d)
 {
     char *path = ik__fanout_path(c, "actions", key);
     char *data = NULL;
     size_t len = 0;
-    struct ik_action *a = NULL;
-    msgpack_unpacked un;
-    msgpack_unpacked_init(&un);
     struct stat st;
     int rc = 0;
     if (stat(path, &st) != 0) {
@@ -242,46 +285,11 @@ int ik_action_get(const struct ik_cache *c, const struct ik_hash *key, struct ik
         goto out;
     }
     rc = ik_read_file(path, &data, &len, d);
-    if (rc != 0)
-        goto out;
-    size_t off = 0;
-    msgpack_unpack_return ur = msgpack_unpack_next(&un, data, len, &off);
-    if (ur != MSGPACK_UNPACK_SUCCESS || off != len) {
-        rc = ik_diag_set(d, IK_ECORRUPT, "%s: offset %zu: corrupt action record: %s",
-                         ik_display_path(path), off,
-                         ur == MSGPACK_UNPACK_SUCCESS ? "trailing bytes after the record"
-                                                      : "not one complete msgpack value");
-        goto out;
-    }
-    a = ik_xcalloc(1, sizeof *a);
-    /* Sealed records vouch for every byte; an unsealed one (older ikada) is
-     * taken as it is, but only with exactly the fields it had then. */
-    enum ik_seal_state seal = ik_seal_check_map(data, len, &un.data);
-    if (seal == IK_SEAL_BAD) {
-        rc = ik_diag_set(d, IK_ECORRUPT, "%s: corrupt action record: its checksum does not "
-                                         "match its bytes", ik_display_path(path));
-        ik_diag_hint(d, "the next run re-runs the node and rewrites it; `ikada cache verify` "
-                        "moves it to quarantine/");
-        goto out;
-    }
-    const char *bad = parse_record(&un.data, a);
-    if (bad == NULL && seal == IK_SEAL_NONE && un.data.via.map.size != ACTION_UNSEALED_FIELDS)
-        bad = "sum";
-    if (bad == NULL && !ik_hash_equal(&a->key, key))
-        bad = "key (it names another action)";
-    if (bad != NULL) {
-        rc = ik_diag_set(d, IK_ECORRUPT, "%s: corrupt action record: field '%s' is missing or "
-                                         "malformed", ik_display_path(path), bad);
-        ik_diag_hint(d, "the next run re-runs the node and rewrites it; `ikada cache verify` "
-                        "moves it to quarantine/");
-        goto out;
-    }
-    stamp_from(&st, &a->stamp);
-    *out = a;
-    a = NULL;
+    if (rc == 0)
+        rc = ik_action_parse(data, len, ik_display_path(path), key, out, d);
+    if (rc == 0)
+        stamp_from(&st, &(*out)->stamp);
 out:
-    ik_action_free(a);
-    msgpack_unpacked_destroy(&un);
     free(data);
     free(path);
     return rc;

@@ -76,6 +76,12 @@ int ik_action_put(struct ik_cache *c, struct ik_action *a, struct ik_diag *d);
 int ik_action_get(const struct ik_cache *c, const struct ik_hash *key, struct ik_action **out,
                   struct ik_diag *d);
 
+/* Parses a record's bytes (read from `where`, named in messages) as
+ * ik_action_get does, without a stamp: 0 and a new *out, or IK_ECORRUPT. The
+ * remote cache (cache/remote.h) checks downloaded records with it. */
+int ik_action_parse(const char *data, size_t len, const char *where, const struct ik_hash *key,
+                    struct ik_action **out, struct ik_diag *d);
+
 /* The stamp of the key's record as it is on disk now: 0, or -errno
  * (-ENOENT: no record). */
 int ik_action_stamp_of(const struct ik_cache *c, const struct ik_hash *key,

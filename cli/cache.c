@@ -2,7 +2,8 @@
  * resolution.
  *
  * The verbs live in cli/cache_show.c (ls, show), cli/cache_query.c (query,
- * export, diff) and cli/cache_admin.c (verify, gc, du). This file holds what
+ * export, diff), cli/cache_admin.c (verify, gc, du) and cli/cache_remote.c
+ * (push, pull). This file holds what
  * they share: their start (ik__cc_begin), REF lookup and the producer index. */
 #include <errno.h>
 #include <stdio.h>
@@ -33,6 +34,10 @@ static const struct ik_cli_command verbs[] = {
     {"gc", "gc [--keep-runs N] [--dry-run] [--json]",
      "remove what refs and the last N runs do not reach", ik__cc_gc},
     {"du", "du [--json]", "sizes and counts per part of the cache", ik__cc_du},
+    {"push", "push [--graph G] [--target NODE]...",
+     "upload results to the remote cache ($IKADA_REMOTE)", ik__cc_push},
+    {"pull", "pull --graph G [--target NODE]...",
+     "download a graph's results from the remote cache", ik__cc_pull},
     {NULL, NULL, NULL, NULL},
 };
 

@@ -116,5 +116,7 @@ int ik__cc_diff(int argc, char **argv);
 int ik__cc_verify(int argc, char **argv);
 int ik__cc_gc(int argc, char **argv);
 int ik__cc_du(int argc, char **argv);
+int ik__cc_push(int argc, char **argv); /* cli/cache_remote.c */
+int ik__cc_pull(int argc, char **argv);
 
 #endif

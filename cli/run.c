@@ -7,6 +7,7 @@
 
 #include "base/error.h"
 #include "cache/lock.h"
+#include "cache/remote.h"
 #include "cli/cli.h"
 #include "cli/common.h"
 #include "cli/opt.h"
@@ -32,7 +33,8 @@ static const char run_help[] =
     "                      prefixed by its node (\"train| ...\")\n"
     "      --json          print a JSON summary on stdout\n"
     "Not on a terminal, a node that said nothing for 30 s gets a \"still running\"\n"
-    "line; IKADA_HEARTBEAT=SECONDS changes the interval.\n";
+    "line; IKADA_HEARTBEAT=SECONDS changes the interval.\n"
+    "IKADA_REMOTE=URL [auth=VAR] adds a shared remote cache (docs/remote-cache.md).\n";
 
 static char *self_exe(const char *argv0)
 {
@@ -119,6 +121,15 @@ int ik_cli_run(int argc, char **argv)
     free(sets.items);
     if (status == 0)
         status = ik_cli_open_cache(true, &c);
+    struct ik_remote *remote = NULL;
+    if (status == 0) {
+        struct ik_diag d = IK_DIAG_INIT;
+        if (ik_remote_open_env(&remote, &d) < 0) {
+            ik_diag_print(&d);
+            status = IK_EXIT_USAGE;
+        }
+        ik_diag_free(&d);
+    }
     int lock = -1;
     if (status == 0) {
         struct ik_diag d = IK_DIAG_INIT;
@@ -140,6 +151,7 @@ int ik_cli_run(int argc, char **argv)
         o.argc = argc;
         o.argv = argv;
         o.exit_status = ik_cli_exit_status;
+        o.remote = remote;
         struct ik_diag d = IK_DIAG_INIT;
         int rc = ik_sched_run(g, c, &o, &d);
         /* A failed or interrupted run says so in its report; any other
@@ -152,6 +164,7 @@ int ik_cli_run(int argc, char **argv)
         free((char *)o.self_exe);
     }
     ik_unlock(lock);
+    ik_remote_close(remote);
     free(o.targets);
     free(o.force);
     ik_cache_close(c);

@@ -14,6 +14,7 @@
 #include "engine/plan.h"
 #include "base/spellcheck.h"
 #include "base/xmalloc.h"
+#include "cache/remote.h"
 
 void ik_plan_init(struct ik_plan *p, struct ik_graph *g, struct ik_cache *c, struct ik_srcmemo *m)
 {
@@ -359,11 +360,40 @@ static const char *missing_port(const struct ik_graph_node *n, const struct ik_a
     return NULL;
 }
 
+/* The second tier: a miss here is fetched from the remote into the local
+ * cache, then read back as any local record. NULL when it is not there (or
+ * is damaged there, or the remote is down: said on stderr). */
+static struct ik_action *remote_lookup(struct ik_plan *p, size_t i)
+{
+    const struct ik_plan_entry *e = &p->entries[i];
+    struct ik_diag d = IK_DIAG_INIT;
+    int rc = ik_remote_fetch(p->remote, p->cache, &e->key, &d);
+    struct ik_action *a = NULL;
+    if (rc == 0 && ik_action_get(p->cache, &e->key, &a, &d) != 0)
+        a = NULL;
+    if (rc == IK_EHTTP && !p->remote_warned) {
+        fprintf(stderr, "ikada: warning: remote cache unavailable for this run (%s); going on "
+                        "with the local cache only\n", ik_remote_down_reason(p->remote));
+        p->remote_warned = true;
+    } else if (rc != 0 && rc != IK_EHTTP && d.code != 0) {
+        const char *msg = ik_diag_message(&d);
+        msg += strncmp(msg, "error: ", 7) == 0 ? 7 : 0;
+        fprintf(stderr, "ikada: warning: %s: %.*s; running it\n", p->graph->nodes[i].name,
+                (int)strcspn(msg, "\n"), msg);
+    }
+    ik_diag_free(&d);
+    return a;
+}
+
 int ik_plan_resolve(struct ik_plan *p, size_t i, bool force, struct ik_diag *d)
 {
     const struct ik_graph_node *n = &p->graph->nodes[i];
     struct ik_plan_entry *e = &p->entries[i];
+    bool looked = e->remote_looked;
+    struct ik_hash looked_key = e->remote_key;
     entry_clear(e);
+    e->remote_looked = looked;
+    e->remote_key = looked_key;
     e->inputs = ik_xcalloc(n->n_inputs ? n->n_inputs : 1, sizeof *e->inputs);
     int rc = input_hashes(p, i, e->inputs, d);
     if (rc < 0)
@@ -402,6 +432,22 @@ int ik_plan_resolve(struct ik_plan *p, size_t i, bool force, struct ik_diag *d)
         e->action = a;
         return 0;
     }
+    bool ask = p->remote && !force && !(e->remote_looked && ik_hash_equal(&e->remote_key, &e->key));
+    struct ik_action *fetched = ask ? remote_lookup(p, i) : NULL;
+    if (ask) {
+        e->remote_looked = true;
+        e->remote_key = e->key;
+    }
+    if (fetched != NULL && missing_port(n, fetched) == NULL) {
+        ik_action_free(a);
+        free(unusable);
+        e->state = IK_PLAN_CACHED;
+        e->action = fetched;
+        e->from_remote = true;
+        p->remote_hits++;
+        return 0;
+    }
+    ik_action_free(fetched);
     e->state = IK_PLAN_STALE;
     e->reason = force && a ? ik_xstrdup("forced (--force)") : unusable ? unusable : explain(p, i);
     if (e->reason != unusable)

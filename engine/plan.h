@@ -18,6 +18,7 @@
 #include "cache/action.h"
 #include "cache/cache.h"
 #include "cache/refs.h"
+#include "cache/remote.h"
 #include "cache/srcmemo.h"
 #include "engine/graph.h"
 #include "engine/key.h"
@@ -39,6 +40,11 @@ struct ik_plan_entry {
     struct ik_action *action;    /* the record once known (cached or just run) */
     char *reason;                /* why it must run / is blocked; NULL when cached */
     bool never_run;              /* no ref for this node */
+    bool from_remote;            /* CACHED because the remote cache had it */
+    /* The key last looked up remotely (kept across re-resolves), so the
+     * scheduler's second look after taking the key's lock asks no server. */
+    bool remote_looked;
+    struct ik_hash remote_key;
 };
 
 struct ik_plan {
@@ -49,6 +55,11 @@ struct ik_plan {
     struct ik_refset *refs;     /* the graph's refs, loaded on first use (owned) */
     bool refs_failed;           /* they could not be loaded (warned once) */
     char *graph_id;             /* the graph's identity in the cache (cache/refs.h), owned */
+    /* The second tier (cache/remote.h), borrowed; NULL: local only. A key
+     * missing locally is looked up there before it counts as STALE. */
+    struct ik_remote *remote;
+    bool remote_warned;         /* the remote went down and the user was told */
+    size_t remote_hits;         /* nodes made CACHED by downloads */
 };
 
 void ik_plan_init(struct ik_plan *p, struct ik_graph *g, struct ik_cache *c, struct ik_srcmemo *m);
@@ -68,7 +79,10 @@ int ik_plan_check_env(struct ik_plan *p, const bool *selected, bool sources_ok,
 
 /* Resolves node i; every producer of i must have an action. force: treat an
  * existing action as absent. Sets the entry's state to CACHED or STALE (with a
- * reason). Fails on an unreadable source or a cache error. */
+ * reason). With a remote, a local miss (not forced) is fetched from it first
+ * (CACHED, from_remote); a damaged remote result or a remote that is down is
+ * a warning on stderr (once for down) and leaves the node STALE. Fails on an
+ * unreadable source or a cache error. */
 int ik_plan_resolve(struct ik_plan *p, size_t i, bool force, struct ik_diag *d);
 
 /* Resolves the selected nodes in topological order as far as the cache allows

@@ -80,7 +80,9 @@ static bool advance_waiting(struct ik_sched *s, size_t i)
         s->jobs[i].cached = true;
         update_ref(s, i);
         if (!s->opts->json && !s->quiet_cached)
-            ik_display_event(&s->display, "%s: cached", n->name);
+            ik_display_event(&s->display, "%s: cached%s", n->name,
+                             s->plan.entries[i].from_remote ? " (downloaded from the remote cache)"
+                                                            : "");
     } else {
         s->jobs[i].state = JOB_READY;
     }
@@ -310,6 +312,30 @@ static void describe_exit(struct ik_job *j, struct ik_buf *b)
         ik_buf_puts(b, "exited without reporting its outputs");
 }
 
+/* Uploads a result that just ran to the remote cache, if there is one. The
+ * local record is already written, so a failed upload only costs other
+ * machines a re-run: a warning, never a failed node. */
+static void push_remote(struct ik_sched *s, const struct ik_action *a)
+{
+    struct ik_plan *p = &s->plan;
+    if (p->remote == NULL)
+        return;
+    struct ik_diag d = IK_DIAG_INIT;
+    int rc = ik_remote_push(p->remote, s->cache, a, &d);
+    if (rc == IK_EHTTP && !p->remote_warned) {
+        ik_display_event(&s->display, "ikada: warning: remote cache unavailable for this run "
+                         "(%s); going on with the local cache only",
+                         ik_remote_down_reason(p->remote));
+        p->remote_warned = true;
+    } else if (rc != 0 && rc != IK_EHTTP) {
+        const char *msg = ik_diag_message(&d);
+        msg += strncmp(msg, "error: ", 7) == 0 ? 7 : 0;
+        ik_display_event(&s->display, "ikada: warning: %s: not uploaded to the remote cache: %s",
+                         a->node, msg);
+    }
+    ik_diag_free(&d);
+}
+
 /* Stores the log, writes the action record, moves the ref. */
 static int record_success(struct ik_sched *s, struct ik_job *j, struct ik_executor_exit *end,
                           struct ik_diag *d)
@@ -339,6 +365,7 @@ static int record_success(struct ik_sched *s, struct ik_job *j, struct ik_execut
     }
     ik_plan_set_action(&s->plan, j->index, a);
     update_ref(s, j->index);
+    push_remote(s, a);
     return 0;
 }
 
@@ -539,6 +566,7 @@ static int setup(struct ik_sched *s, struct ik_graph *g, struct ik_cache *c,
     if (rc < 0)
         return rc;
     ik_plan_init(&s->plan, g, c, s->memo);
+    s->plan.remote = opts->remote;
     s->jobs = ik_xcalloc(g->n_nodes + 1, sizeof *s->jobs);
     s->selected = ik_xcalloc(g->n_nodes + 1, sizeof *s->selected);
     s->forced = ik_xcalloc(g->n_nodes + 1, sizeof *s->forced);

@@ -26,6 +26,7 @@
 #include "engine/graph.h"
 
 struct ik_executor;
+struct ik_remote;
 
 struct ik_sched_opts {
     int jobs;              /* CPU slots; <= 0 means the number of cores */
@@ -51,6 +52,9 @@ struct ik_sched_opts {
     /* Runs the jobs (engine/executor.h), borrowed for the call; NULL: the
      * local executor, child processes of this one. Tests pass a fake. */
     struct ik_executor *executor;
+    /* The remote cache (cache/remote.h), borrowed; NULL: local only. Looked
+     * up on a local miss, pushed to after each node that ran. */
+    struct ik_remote *remote;
 };
 
 /* Runs (or with dry_run, only plans) graph g. Returns 0 when every selected

@@ -270,8 +270,11 @@ void ik__sched_report(struct ik_sched *s, int outcome)
         else
             skipped++;
     }
-    ik_display_event(&s->display, "%zu node%s: %zu ran, %zu cached, %zu failed, %zu not run (%.2f s)%s",
-                     total, total == 1 ? "" : "s", ran, cached, failed, skipped,
+    char remote[48] = "";
+    if (s->plan.remote_hits > 0)
+        snprintf(remote, sizeof remote, " (%zu from the remote)", s->plan.remote_hits);
+    ik_display_event(&s->display, "%zu node%s: %zu ran, %zu cached%s, %zu failed, %zu not run (%.2f s)%s",
+                     total, total == 1 ? "" : "s", ran, cached, remote, failed, skipped,
                      (double)duration_ms / 1000.0,
                      outcome == IK_ECANCELED ? " - interrupted" : "");
 }

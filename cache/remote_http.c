@@ -1,0 +1,343 @@
+/* cache/remote_http.c - the remote cache over HTTP (cache/remote.h): blocking
+ * libcurl easy requests on one reused handle (keep-alive), objects streamed
+ * to and from files, downloads hashed as they arrive. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "cache/cache_int.h"
+#include "cache/cas.h"
+#include "cache/remote.h"
+#include "base/buf.h"
+#include "base/error.h"
+#include "base/file.h"
+#include "base/xmalloc.h"
+
+/* Short enough that a dead server costs a run seconds, not minutes; a slow
+ * but live transfer of a large object is not cut (the speed floor is what
+ * ends a stalled one). */
+#define CONNECT_TIMEOUT_S 5L
+#define STALL_SECONDS 30L
+/* Records are small; a bigger answer to /ac/ is not one. */
+#define RECORD_MAX_BYTES (16u << 20)
+
+struct ik_remote {
+    char *base;    /* URL without a trailing '/', credentials included */
+    char *name;    /* base without credentials, for messages */
+    CURL *easy;
+    struct curl_slist *headers;
+    char *down;    /* why the remote is down, or NULL */
+};
+
+/* Strips "user:pass@" from a URL for messages. */
+static char *public_name(const char *url)
+{
+    const char *scheme_end = strstr(url, "://");
+    const char *host = scheme_end ? scheme_end + 3 : url;
+    const char *at = strchr(host, '@'), *slash = strchr(host, '/');
+    if (at == NULL || (slash != NULL && slash < at))
+        return ik_xstrdup(url);
+    return ik_xasprintf("%.*s%s", (int)(host - url), url, at + 1);
+}
+
+static int auth_header(const char *spec, const char *setting, struct curl_slist **headers,
+                       struct ik_diag *d)
+{
+    if (strncmp(spec, "auth=", 5) != 0 || spec[5] == '\0')
+        return ik_diag_set(d, IK_EUSAGE, "remote '%s': unknown option '%s' (expected auth=VAR, "
+                                         "VAR naming an environment variable that holds a "
+                                         "request header)", setting, spec);
+    const char *value = getenv(spec + 5);
+    if (value == NULL || strchr(value, ':') == NULL)
+        return ik_diag_set(d, IK_EUSAGE, "remote '%s': environment variable %s %s (expected "
+                                         "one header, e.g. \"Authorization: Bearer TOKEN\")",
+                           setting, spec + 5, value == NULL ? "is not set" : "holds no 'Name:'");
+    *headers = curl_slist_append(*headers, value);
+    return 0;
+}
+
+int ik_remote_open(const char *setting, struct ik_remote **out, struct ik_diag *d)
+{
+    *out = NULL;
+    size_t url_len = strcspn(setting, " \t");
+    if (strncmp(setting, "http://", 7) != 0 && strncmp(setting, "https://", 8) != 0)
+        return ik_diag_set(d, IK_EUSAGE, "remote '%s': expected an http:// or https:// URL "
+                                         "(the Bazel HTTP cache layout)", setting);
+    struct curl_slist *headers = NULL;
+    const char *rest = setting + url_len;
+    while (*rest == ' ' || *rest == '\t')
+        rest++;
+    if (*rest != '\0') {
+        char *opt = ik_xstrndup(rest, strcspn(rest, " \t"));
+        int rc = auth_header(opt, setting, &headers, d);
+        free(opt);
+        if (rc < 0) {
+            curl_slist_free_all(headers);
+            return rc;
+        }
+    }
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        curl_slist_free_all(headers);
+        return ik_diag_set(d, IK_EHTTP, "remote '%s': libcurl could not start", setting);
+    }
+    struct ik_remote *r = ik_xcalloc(1, sizeof *r);
+    while (url_len > 0 && setting[url_len - 1] == '/')
+        url_len--;
+    r->base = ik_xstrndup(setting, url_len);
+    r->name = public_name(r->base);
+    r->headers = headers;
+    r->easy = curl_easy_init();
+    *out = r;
+    return 0;
+}
+
+int ik_remote_open_env(struct ik_remote **out, struct ik_diag *d)
+{
+    const char *env = getenv("IKADA_REMOTE");
+    *out = NULL;
+    if (env == NULL || *env == '\0')
+        return 0;
+    int rc = ik_remote_open(env, out, d);
+    if (rc < 0)
+        ik_diag_prefix(d, "IKADA_REMOTE: ");
+    return rc;
+}
+
+void ik_remote_close(struct ik_remote *r)
+{
+    if (r == NULL)
+        return;
+    curl_easy_cleanup(r->easy);
+    curl_slist_free_all(r->headers);
+    free(r->base);
+    free(r->name);
+    free(r->down);
+    free(r);
+}
+
+const char *ik_remote_down_reason(const struct ik_remote *r) { return r->down; }
+
+const char *ik_remote_name(const struct ik_remote *r) { return r->name; }
+
+/* Where a response body goes: memory (records) or a temp file being hashed
+ * (objects). */
+struct sink {
+    struct ik_buf *mem;
+    int fd;
+    struct ik_hasher *hasher;
+    uint64_t bytes;
+    int write_err;
+};
+
+static size_t on_body(char *data, size_t size, size_t n, void *arg)
+{
+    struct sink *s = arg;
+    size_t len = size * n;
+    s->bytes += len;
+    if (s->mem != NULL) {
+        if (s->mem->len + len > RECORD_MAX_BYTES)
+            return 0;
+        ik_buf_append(s->mem, data, len);
+        return len;
+    }
+    ik_hasher_update(s->hasher, data, len);
+    s->write_err = ik__write_all(s->fd, data, len);
+    return s->write_err == 0 ? len : 0;
+}
+
+static size_t on_upload(char *buf, size_t size, size_t n, void *arg)
+{
+    return fread(buf, size, n, arg);
+}
+
+/* Marks the remote down (first reason kept) and returns IK_EHTTP. */
+static int go_down(struct ik_remote *r, const char *path, const char *why)
+{
+    if (r->down == NULL)
+        r->down = ik_xasprintf("%s/%s: %s", r->name, path, why);
+    return IK_EHTTP;
+}
+
+/* One request. 0 with *status the HTTP status (2xx or 404); anything else
+ * takes the remote down. */
+static int request(struct ik_remote *r, const char *path, FILE *upload, uint64_t upload_len,
+                   struct sink *sink, long *status)
+{
+    if (r->down != NULL)
+        return IK_EHTTP;
+    char *url = ik_xasprintf("%s/%s", r->base, path);
+    char err[CURL_ERROR_SIZE] = "";
+    CURL *e = r->easy;
+    curl_easy_reset(e);
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, err);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT_S);
+    curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, STALL_SECONDS);
+    if (upload != NULL) {
+        curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
+        curl_easy_setopt(e, CURLOPT_READFUNCTION, on_upload);
+        curl_easy_setopt(e, CURLOPT_READDATA, upload);
+        curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)upload_len);
+    } else {
+        curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+        curl_easy_setopt(e, CURLOPT_WRITEDATA, sink);
+    }
+    CURLcode cc = curl_easy_perform(e);
+    *status = 0;
+    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, status);
+    int rc = 0;
+    if (cc != CURLE_OK && !(sink != NULL && sink->write_err != 0)) {
+        rc = go_down(r, path, err[0] ? err : curl_easy_strerror(cc));
+    } else if (cc == CURLE_OK && *status != 404 && (*status < 200 || *status > 299)) {
+        char why[64];
+        snprintf(why, sizeof why, "HTTP %ld%s", *status,
+                 *status == 401 || *status == 403 ? " (check the credentials)" : "");
+        rc = go_down(r, path, why);
+    }
+    free(url);
+    return rc;
+}
+
+/* GETs /cas/<h> into the local store if its bytes hash to h. 0, -ENOENT
+ * (missing or damaged: d says which), IK_EHTTP, -errno. */
+static int fetch_object(struct ik_remote *r, struct ik_cache *c, const struct ik_hash *h,
+                        struct ik_diag *d)
+{
+    uint64_t have;
+    if (ik_cas_stat(c, h, &have) == 0)
+        return 0;
+    char hex[IK_HASH_HEX_LEN + 1], path[8 + IK_HASH_HEX_LEN];
+    ik_hash_to_hex(h, hex);
+    snprintf(path, sizeof path, "cas/%s", hex);
+    char *tmp_dir = ik_cache_path(c, "tmp"), *tmp = NULL, *final = NULL;
+    int fd = ik_tmp_create(tmp_dir, tmp_dir, &tmp, d);
+    int rc = fd < 0 ? fd : 0;
+    if (rc < 0)
+        goto out;
+    struct sink s = {NULL, fd, ik_hasher_new(), 0, 0};
+    long status;
+    rc = request(r, path, NULL, 0, &s, &status);
+    struct ik_hash got;
+    ik_hasher_final(s.hasher, &got);
+    if (rc == 0 && s.write_err != 0)
+        rc = ik_diag_set(d, s.write_err, "cannot write %s: %s", ik_display_path(tmp),
+                         strerror(-s.write_err));
+    else if (rc == 0 && status == 404)
+        rc = -ENOENT;
+    else if (rc == 0 && !ik_hash_equal(&got, h)) {
+        char got_hex[IK_HASH_HEX_LEN + 1];
+        ik_hash_to_hex(&got, got_hex);
+        rc = ik_diag_set(d, -ENOENT, "remote object %s/%s is corrupt: its %llu bytes hash to "
+                                     "%s", r->name, path, (unsigned long long)s.bytes, got_hex);
+    }
+    if (rc != 0) {
+        ik_tmp_abort(fd, tmp);
+        goto out;
+    }
+    final = ik_cas_object_path(c, h);
+    rc = ik__fanout_mkdir(c, "objects", h, d);
+    if (rc == 0)
+        rc = ik_tmp_commit(fd, tmp, final, 0444, d);
+    else
+        ik_tmp_abort(fd, tmp);
+out:
+    free(final);
+    free(tmp);
+    free(tmp_dir);
+    return rc;
+}
+
+int ik_remote_fetch(struct ik_remote *r, struct ik_cache *c, const struct ik_hash *key,
+                    struct ik_diag *d)
+{
+    char hex[IK_HASH_HEX_LEN + 1], path[8 + IK_HASH_HEX_LEN];
+    ik_hash_to_hex(key, hex);
+    snprintf(path, sizeof path, "ac/%s", hex);
+    struct ik_buf body = IK_BUF_INIT;
+    struct sink s = {&body, -1, NULL, 0, 0};
+    long status;
+    int rc = request(r, path, NULL, 0, &s, &status);
+    if (rc == 0 && status == 404)
+        rc = -ENOENT;
+    struct ik_action *a = NULL;
+    if (rc == 0) {
+        char *where = ik_xasprintf("remote %s/%s", r->name, path);
+        struct ik_diag pd = IK_DIAG_INIT;
+        if (ik_action_parse(body.data ? body.data : "", body.len, where, key, &a, &pd) != 0) {
+            const char *msg = ik_diag_message(&pd);
+            msg += strncmp(msg, "error: ", 7) == 0 ? 7 : 0;
+            rc = ik_diag_set(d, -ENOENT, "%.*s", (int)strcspn(msg, "\n"), msg);
+        }
+        ik_diag_free(&pd);
+        free(where);
+    }
+    ik_buf_free(&body);
+    for (size_t i = 0; rc == 0 && i < a->n_outputs; i++)
+        rc = fetch_object(r, c, &a->outputs[i].hash, d);
+    if (rc == 0 && a->has_log)
+        rc = fetch_object(r, c, &a->log, d);
+    /* The local record last: the local cache's commit point too. */
+    if (rc == 0)
+        rc = ik_action_put(c, a, d);
+    ik_action_free(a);
+    return rc;
+}
+
+/* PUTs a local file under path. */
+static int put_file(struct ik_remote *r, const char *file, const char *path, struct ik_diag *d)
+{
+    FILE *f = fopen(file, "rb");
+    if (f == NULL)
+        return ik_diag_set(d, -errno, "cannot read %s: %s", ik_display_path(file),
+                           strerror(errno));
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    rewind(f);
+    long status;
+    int rc = request(r, path, f, len < 0 ? 0 : (uint64_t)len, NULL, &status);
+    fclose(f);
+    if (rc == 0 && status == 404)
+        rc = go_down(r, path, "HTTP 404 on PUT (does the server accept uploads?)");
+    return rc;
+}
+
+static int push_object(struct ik_remote *r, struct ik_cache *c, const struct ik_hash *h,
+                       struct ik_diag *d)
+{
+    char hex[IK_HASH_HEX_LEN + 1], path[8 + IK_HASH_HEX_LEN];
+    ik_hash_to_hex(h, hex);
+    snprintf(path, sizeof path, "cas/%s", hex);
+    char *file = ik_cas_object_path(c, h);
+    int rc = put_file(r, file, path, d);
+    free(file);
+    return rc;
+}
+
+int ik_remote_push(struct ik_remote *r, struct ik_cache *c, const struct ik_action *a,
+                   struct ik_diag *d)
+{
+    if (r->down != NULL)
+        return IK_EHTTP;
+    /* Always PUT, never "HEAD, then skip": a damaged copy on the server has
+     * the right name, and only a fresh PUT repairs it. */
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < a->n_outputs; i++)
+        rc = push_object(r, c, &a->outputs[i].hash, d);
+    if (rc == 0 && a->has_log)
+        rc = push_object(r, c, &a->log, d);
+    if (rc != 0)
+        return rc;
+    char hex[IK_HASH_HEX_LEN + 1], path[8 + IK_HASH_HEX_LEN];
+    ik_hash_to_hex(&a->key, hex);
+    snprintf(path, sizeof path, "ac/%s", hex);
+    char *file = ik__fanout_path(c, "actions", &a->key);
+    rc = put_file(r, file, path, d);
+    free(file);
+    return rc;
+}
