@@ -1,7 +1,7 @@
 # tests/cli/slurm_lib.sh - a real single-host Slurm for a test (and bench/slurm_bench.sh):
 # slurmctld + slurmd from Debian's slurm-wlm packages on loopback, with a generated
 # slurm.conf (auth/none: no munged needed) and two fake GPUs in gres.conf, in the
-# folder $1, stopped by slurm_stop. Exits 77 (skip) when Slurm is not installed
+# folder $1, stopped by slurm_stop. SLURM_TEST_CPUS sets the CPUs it claims (default: nproc). Exits 77 (skip) when Slurm is not installed
 # or not run as root (slurmd must be), saying why.
 
 slurm_start() {
@@ -41,11 +41,13 @@ SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
 MinJobAge=3600
 ReturnToService=2
+# Trust the CPUs given here over the machine's (SLURM_TEST_CPUS may claim more).
+SlurmdParameters=config_overrides
 MpiDefault=none
 KillWait=2
 OverTimeLimit=0
 GresTypes=gpu
-NodeName=$host NodeAddr=127.0.0.1 CPUs=$(nproc) RealMemory=1000 Gres=gpu:2 State=UNKNOWN
+NodeName=$host NodeAddr=127.0.0.1 CPUs=${SLURM_TEST_CPUS:-$(nproc)} RealMemory=1000 Gres=gpu:2 State=UNKNOWN
 PartitionName=debug Nodes=$host Default=YES MaxTime=INFINITE State=UP
 EOF
     cat > "$dir/gres.conf" <<EOF
