@@ -107,6 +107,17 @@ contains err "interrupted"
 alive=$(squeue -h -o '%j|%T' | grep -c '^ikada-intr-')
 [ "$alive" = 0 ] || fail "$alive jobs of the interrupted run are still queued or running"
 
+# sbatch refusing a job fails the node with sbatch's own words.
+cat > nopart.yaml <<'YAML'
+executor: {kind: slurm, partition: nosuch}
+nodes:
+  refused:
+    type: command
+    params: {cmd: "echo x > $IKADA_OUT_o", outputs: {o: o.txt}}
+YAML
+run_ik 1 run nopart.yaml
+contains err "refused: FAILED: sbatch failed (exit 1): sbatch: error: invalid partition specified: nosuch"
+
 # The time limit, from above.
 wait $slow
 status=$?
