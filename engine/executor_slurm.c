@@ -79,7 +79,8 @@ struct slurm_task {
     char **sbatch_argv;             /* kept for the one retry */
     char *frames_path, *exit_path, *log_pattern, *log_path;
     char job_id[32];
-    char state[32];                 /* the last Slurm state seen */
+    char state[32];                 /* the Slurm state of this poll, "" when not listed */
+    char shown[32];                 /* the last state told to `run -v` */
     int tries;
     bool canceled;
     int64_t gone_ms;                /* when it was first seen out of the queue, or 0 */
@@ -528,6 +529,19 @@ static void finish(struct slurm_task *t, int status, char *error)
     free_task(t);
 }
 
+/* `run -v` streams what a node prints; a Slurm job's own output arrives only
+ * at its end, so its state changes are what it hears meanwhile ("train| slurm
+ * job 812: PENDING"). */
+static void show_state(struct slurm_task *t)
+{
+    if (t->ex->host.on_stderr == NULL || t->state[0] == '\0' || !strcmp(t->state, t->shown))
+        return;
+    snprintf(t->shown, sizeof t->shown, "%s", t->state);
+    char *line = ik_xasprintf("slurm job %s: %s\n", t->job_id, t->state);
+    t->ex->host.on_stderr(t->base.owner, line, strlen(line));
+    free(line);
+}
+
 /* One poll's verdict on a submitted task: still alive, retried, or ended. */
 static void check_task(struct slurm_task *t, int64_t now)
 {
@@ -538,6 +552,7 @@ static void check_task(struct slurm_task *t, int64_t now)
         return;
     }
     ik_progress_reader_feed_file(&t->reader, t->frames_path, &t->frames_offset);
+    show_state(t);
     if (t->state[0] && alive_state(t->state))
         return;
     int status = read_exit_file(t);

@@ -61,7 +61,9 @@ nodes:
     executor: local
     params: {cmd: "echo \"job=$${SLURM_JOB_ID:-none}\" > $IKADA_OUT_o", outputs: {o: o.txt}}
 YAML
-run_ik 0 run gpu.yaml
+run_ik 0 run -v gpu.yaml
+# -v tells a job's Slurm states as they change.
+grep -Eq '^on_gpu\| slurm job [0-9]+: (PENDING|RUNNING|COMPLETED)$' err || { cat err >&2; fail "no Slurm state line"; }
 run_ik 0 cache export on_gpu.o -o -
 grep -Eq '^dev=[01] job=[0-9]+$' out || fail "the GPU node saw: $(cat out)"
 run_ik 0 cache export here.o -o -
