@@ -566,6 +566,12 @@ static void check_task(struct slurm_task *t, int64_t now)
         return;
     bool retry = !strcmp(t->state, "NODE_FAIL") || !strcmp(t->state, "PREEMPTED");
     if (retry && t->tries < 2 && !t->canceled) {
+        /* The new job truncates the frames file: read it from the start, with
+         * no half frame of the dead job left in the reader. */
+        unlink(t->frames_path);
+        t->frames_offset = 0;
+        ik_progress_reader_free(&t->reader);
+        ik_progress_reader_init(&t->reader, on_frame, t);
         submit(t);
         return;
     }
