@@ -9,6 +9,7 @@
 #include "base/xmalloc.h"
 #include "cli/cli.h"
 #include "engine/exec.h"
+#include "engine/progress.h"
 #include "nodes/registry.h"
 
 #define EXEC_USAGE "usage: ikada exec KEY [--node NAME] [--file|--glob PORT=PATH]..."
@@ -50,13 +51,29 @@ static void free_files(struct ik_exec_request *req)
     free((void *)req->files);
 }
 
+/* Under a cluster executor fd 3 is no pipe to the scheduler: IKADA_PROGRESS_FILE
+ * names the file on the shared cache it reads the frames from instead. */
+static int progress_file(struct ik_diag *d)
+{
+    const char *path = getenv("IKADA_PROGRESS_FILE");
+    if (path == NULL || path[0] == '\0')
+        return 0;
+    int rc = ik_progress_to_file(path);
+    if (rc < 0)
+        return ik_diag_set(d, rc, "exec: cannot write progress frames to %s "
+                           "(IKADA_PROGRESS_FILE): %s", path, strerror(-rc));
+    return 0;
+}
+
 int ik_cli_exec(int argc, char **argv)
 {
     /* A node must not outlive the run that owns it: before anything else. */
     ik_exec_die_with_scheduler();
     struct ik_exec_request req = {.types = ik_node_types};
     struct ik_diag d = IK_DIAG_INIT;
-    int rc = parse_args(argc, argv, &req, &d);
+    int rc = progress_file(&d);
+    if (rc == 0)
+        rc = parse_args(argc, argv, &req, &d);
     if (rc == 0)
         rc = ik_exec_node(&req);
     else

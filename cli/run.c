@@ -11,13 +11,14 @@
 #include "cli/cli.h"
 #include "cli/common.h"
 #include "cli/opt.h"
+#include "engine/executor.h"
 #include "engine/sched.h"
 #include "base/xmalloc.h"
 #include "kernels/device.h"
 
 static const char run_usage[] =
     "run [-j N] [-S NODE.PARAM=VALUE]... [--target NODE]... [--force NODE]... [--force-all]\n"
-    "           [--keep-going] [-n] [-v] [--json] GRAPH";
+    "           [--keep-going] [--executor local|slurm] [-n] [-v] [--json] GRAPH";
 
 static const char run_help[] =
     "Runs the nodes of GRAPH that are not up to date, in parallel where the graph allows.\n"
@@ -28,6 +29,9 @@ static const char run_help[] =
     "  -t, --target NODE   run only NODE and what it needs (repeatable)\n"
     "  -f, --force NODE    ignore the cache for NODE (repeatable); --force-all for every node\n"
     "  -k, --keep-going    go on with independent nodes after a failure\n"
+    "      --executor local|slurm\n"
+    "                      where nodes run (default: the graph's `executor: kind:`, else\n"
+    "                      local); slurm submits each node with sbatch (docs/slurm.md)\n"
     "  -n, --dry-run       print what would run and why, run nothing\n"
     "  -v, --verbose       show the running nodes' stderr as it comes, each line\n"
     "                      prefixed by its node (\"train| ...\")\n"
@@ -57,8 +61,16 @@ static int set_jobs(const struct ik_optspec *s, const struct ik_opt *o, const ch
     return 0;
 }
 
+static int set_executor(const struct ik_optspec *s, const struct ik_opt *o, const char *value)
+{
+    if (strcmp(value, "local") != 0 && strcmp(value, "slurm") != 0)
+        return ik_opt_error(s->usage, "--executor expects local or slurm, got '%s'", value);
+    *(const char **)o->dest = value;
+    return 0;
+}
+
 static int parse(int argc, char **argv, struct ik_sched_opts *o, struct ik_opt_list *sets,
-                 const char **graph)
+                 const char **graph, const char **executor)
 {
     struct ik_opt_list targets = {NULL, 0}, force = {NULL, 0};
     const struct ik_opt opts[] = {
@@ -68,6 +80,7 @@ static int parse(int argc, char **argv, struct ik_sched_opts *o, struct ik_opt_l
         {"--force", "-f", IK_OPT_LIST, &force, NULL},
         {"--force-all", NULL, IK_OPT_FLAG, &o->force_all, NULL},
         {"--keep-going", "-k", IK_OPT_FLAG, &o->keep_going, NULL},
+        {"--executor", NULL, IK_OPT_VALUE, executor, set_executor},
         {"--dry-run", "-n", IK_OPT_FLAG, &o->dry_run, NULL},
         {"--json", NULL, IK_OPT_FLAG, &o->json, NULL},
         {"--verbose", "-v", IK_OPT_FLAG, &o->verbose, NULL},
@@ -96,6 +109,18 @@ static int heartbeat_seconds(void)
     return env && *end == '\0' && v > 0 && v <= 86400 ? (int)v : 0;
 }
 
+/* Under Slurm the cluster, not this machine, has the cores and GPUs: these
+ * only bound how many jobs are in the queue at once (-j overrides). */
+#define SLURM_JOBS 256
+#define SLURM_GPUS 64
+
+/* --executor, else the graph's `executor: kind:`; local when neither says. */
+static bool use_slurm(const char *executor, const struct ik_graph *g)
+{
+    const char *kind = executor ? executor : g->executor.kind;
+    return kind && strcmp(kind, "slurm") == 0;
+}
+
 static bool want_live(void)
 {
     const char *term = getenv("TERM");
@@ -108,7 +133,8 @@ int ik_cli_run(int argc, char **argv)
     memset(&o, 0, sizeof o);
     const char *graph_path = NULL;
     struct ik_opt_list sets = {NULL, 0};
-    int status = parse(argc, argv, &o, &sets, &graph_path);
+    const char *executor = NULL;
+    int status = parse(argc, argv, &o, &sets, &graph_path, &executor);
     if (status != 0) {
         free(o.targets);
         free(o.force);
@@ -142,9 +168,12 @@ int ik_cli_run(int argc, char **argv)
     }
     if (status == 0) {
         long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        bool slurm = use_slurm(executor, g);
         if (o.jobs <= 0)
-            o.jobs = cores > 0 ? (int)cores : 1;
-        o.gpus = ik_device_gpu_count();
+            o.jobs = slurm ? SLURM_JOBS : (cores > 0 ? (int)cores : 1);
+        o.gpus = slurm ? SLURM_GPUS : ik_device_gpu_count();
+        if (slurm)
+            o.executor = ik_executor_slurm_new(g, c->root);
         o.live = want_live();
         o.heartbeat_s = heartbeat_seconds();
         o.self_exe = self_exe(argv[0]);
@@ -162,6 +191,7 @@ int ik_cli_run(int argc, char **argv)
             ik_diag_print(&d);
         ik_diag_free(&d);
         free((char *)o.self_exe);
+        ik_executor_slurm_free(o.executor);
     }
     ik_unlock(lock);
     ik_remote_close(remote);

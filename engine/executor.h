@@ -4,9 +4,9 @@
  * resources; an executor runs it and reports back (ninja's CommandRunner).
  * The local executor (engine/executor_local.c, ik_executor_local_new) spawns
  * the job's command as a child process; tests use a fake that starts nothing
- * (tests/engine/fake_executor.h); a cluster executor (Slurm) is meant to be
- * one more file beside the local one, submitting the same command to run on a
- * shared cache.
+ * (tests/engine/fake_executor.h); the Slurm executor (engine/executor_slurm.c,
+ * ik_executor_slurm_new) submits the same command as a batch job that runs on
+ * a shared cache.
  *
  * A job is described by a command line, `ikada exec KEY --node NAME
  * [--file PORT=PATH]...` (cli/exec.c), plus the environment the scheduler
@@ -14,8 +14,9 @@
  * OPENBLAS_NUM_THREADS for its CPU slots) and those resources themselves, for
  * an executor that must ask a cluster for them. The command writes its
  * outputs to the cache and reports them as progress frames (engine/progress.h):
- * the local executor reads the frames from the child's fd 3; a remote one
- * would point fd 3 at a file and feed its bytes to the same ik_progress_reader.
+ * the local executor reads the frames from the child's fd 3; the Slurm one
+ * has the job point fd 3 at a file (IKADA_PROGRESS_FILE) and feeds its bytes
+ * to the same ik_progress_reader.
  * Either way the executor hands the scheduler decoded frames, never bytes.
  *
  * Rules of the contract, numbered as libuv numbers its handle rules:
@@ -108,5 +109,16 @@ struct ik_executor {
  * (accepts NULL). Cannot fail. */
 struct ik_executor *ik_executor_local_new(void);
 void ik_executor_local_free(struct ik_executor *ex);
+
+/* The executor that submits each job to Slurm with sbatch and polls squeue
+ * (see executor_slurm.c and docs/slurm.md): its job files go under
+ * <cache_root>/slurm/, which the compute nodes must reach at the same path;
+ * partition, account, time, extra flags and which nodes stay local come from
+ * g's `executor:` block and nodes (engine/graph.h). g and cache_root must
+ * outlive the executor. open fails when squeue cannot be run. Free with
+ * ik_executor_slurm_free (accepts NULL). */
+struct ik_graph;
+struct ik_executor *ik_executor_slurm_new(const struct ik_graph *g, const char *cache_root);
+void ik_executor_slurm_free(struct ik_executor *ex);
 
 #endif

@@ -23,9 +23,9 @@
 #include "base/sysmem.h"
 #include "base/xmalloc.h"
 
-static const char *const node_keys[] = {"type",    "in",     "params", "resources",
-                                        "foreach", "matrix", NULL};
-static const char *const top_keys[] = {"nodes", "vars", NULL};
+static const char *const node_keys[] = {"type",    "in",     "params",   "resources",
+                                        "foreach", "matrix", "executor", NULL};
+static const char *const top_keys[] = {"nodes", "vars", "executor", NULL};
 static const char *const file_keys[] = {"file", "glob", NULL};
 static const char *const resource_keys[] = {"cpu", "gpu", "mem", NULL};
 
@@ -389,6 +389,8 @@ static int parse_node(struct ik__graph_build *b, size_t i, yaml_node_t *k, yaml_
             }
         } else if (!strcmp(ks, "resources")) {
             rc = parse_resources(b, i, val, d);
+        } else if (!strcmp(ks, "executor")) {
+            rc = ik__graph_node_executor(b, i, val, d);
         } else if (!strcmp(ks, "foreach") || !strcmp(ks, "matrix")) {
             /* expanded by ik__graph_expand before this */
         } else {
@@ -444,6 +446,11 @@ static int parse_top(struct ik__graph_build *b, yaml_node_t *root, struct ik_dia
         yaml_node_t *k = yaml_document_get_node(b->doc, p->key);
         if (!strcmp(ik__graph_scalar(k), "vars")) {
             vars = yaml_document_get_node(b->doc, p->value);
+            continue;
+        }
+        if (!strcmp(ik__graph_scalar(k), "executor")) {
+            if ((rc = ik__graph_read_executor(b, yaml_document_get_node(b->doc, p->value), d)) < 0)
+                return rc;
             continue;
         }
         if (strcmp(ik__graph_scalar(k), "nodes") != 0)
@@ -748,6 +755,7 @@ void ik_graph_free(struct ik_graph *g)
     free(g->nodes);
     free(g->topo);
     ik_strmap_free(&g->by_name);
+    ik__graph_free_executor(&g->executor);
     free(g->path);
     free(g->dir);
     free(g->name);

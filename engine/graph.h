@@ -10,6 +10,8 @@
  *           prev: other.out
  *         params: {cmd: "wc -l $IKADA_IN_faq > $IKADA_OUT_count", outputs: {count: count.txt}}
  *         resources: {cpu: 1, gpu: 0}   # optional override of the type's defaults
+ *         executor: local           # optional: stays local under `--executor slurm`
+ *     executor: {kind: slurm, partition: gpu, time: "1:00:00", types: {sample: local}}
  *
  * ik_graph_load parses AND validates: unknown type or param (with a "did you
  * mean"), wrong value type, missing required param or input, unknown port, a
@@ -50,6 +52,23 @@ struct ik_graph_param_loc {
     struct ik_srcloc loc;
 };
 
+/* Where a node runs, from the graph's `executor:` block (docs/slurm.md). */
+struct ik_graph_exec_settings {
+    bool local;      /* `executor: local`: a child of `ikada run` even under Slurm */
+    char *partition; /* sbatch -p; NULL: not said */
+    char *account;   /* sbatch -A */
+    char *time;      /* sbatch --time, as Slurm reads it ("10:00", "1-00:00:00") */
+    char *sbatch;    /* further sbatch flags, split on blanks */
+};
+
+struct ik_graph_executor {
+    char *kind;                          /* "slurm" or "local"; NULL: not said */
+    struct ik_graph_exec_settings all;   /* for every node */
+    char **type_names;                   /* per node-type overrides of `all` */
+    struct ik_graph_exec_settings *types;
+    size_t n_types;
+};
+
 struct ik_graph_node {
     char *name;
     const struct ik_node_type *type;
@@ -67,6 +86,7 @@ struct ik_graph_node {
     int gpu;
     uint64_t mem; /* bytes the node may use (`resources: mem`); 0 = not said */
     struct ik_srcloc cpu_loc; /* where `resources: cpu` was given; line 0 when it was not */
+    bool run_local; /* the node's own `executor: local` */
     struct ik_srcloc loc; /* of the node's name */
 };
 
@@ -81,6 +101,7 @@ struct ik_graph {
     size_t n_nodes;
     size_t *topo; /* node indices, every producer before its consumers */
     struct ik_strmap by_name; /* private: node name -> index, for ik_graph_find */
+    struct ik_graph_executor executor; /* the `executor:` block; all zero when absent */
 };
 
 /* What changes a graph without editing its file (`ikada run -S`). */

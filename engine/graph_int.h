@@ -192,6 +192,12 @@ const char *ik__graph_scalar(const yaml_node_t *n);
  * caller frees. */
 char *ik__graph_describe(const yaml_node_t *n);
 
+/* The graph's `executor:` block and a node's `executor:` key (graph_executor.c). */
+int ik__graph_read_executor(struct ik__graph_build *b, yaml_node_t *v, struct ik_diag *d);
+int ik__graph_node_executor(struct ik__graph_build *b, size_t i, yaml_node_t *v,
+                            struct ik_diag *d);
+void ik__graph_free_executor(struct ik_graph_executor *e);
+
 /* True for [A-Za-z_][A-Za-z0-9_]*: port names become environment variables. */
 bool ik__graph_valid_port(const char *s);
 

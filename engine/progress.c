@@ -1,5 +1,6 @@
 /* engine/progress.c - progress frames, both ends (see progress.h). */
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -30,6 +31,20 @@ void ik_progress_send_raw(int fd, const void *data, size_t len)
         p += n;
         len -= (size_t)n;
     }
+}
+
+int ik_progress_to_file(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -errno;
+    if (fd != IK_PROGRESS_FD) {
+        int rc = dup2(fd, IK_PROGRESS_FD) < 0 ? -errno : 0;
+        close(fd);
+        return rc;
+    }
+    /* Already fd 3: keep it across exec for what the node runs. */
+    return fcntl(fd, F_SETFD, 0) < 0 ? -errno : 0;
 }
 
 static void send_buffer(int fd, msgpack_sbuffer *sb)
@@ -206,6 +221,20 @@ void ik_progress_reader_feed(struct ik_progress_reader *r, const void *data, siz
         }
     }
     msgpack_unpacked_destroy(&obj);
+}
+
+void ik_progress_reader_feed_file(struct ik_progress_reader *r, const char *path, uint64_t *offset)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    char buf[65536];
+    ssize_t n;
+    while ((n = pread(fd, buf, sizeof buf, (off_t)*offset)) > 0) {
+        ik_progress_reader_feed(r, buf, (size_t)n);
+        *offset += (uint64_t)n;
+    }
+    close(fd);
 }
 
 void ik_progress_reader_free(struct ik_progress_reader *r)

@@ -44,6 +44,11 @@ void ik_progress_send_result(int fd, const struct ik_progress_output *outputs, s
 /* Sends an already packed frame. */
 void ik_progress_send_raw(int fd, const void *data, size_t len);
 
+/* For a node run by a cluster executor (engine/executor_slurm.c): points fd
+ * IK_PROGRESS_FD at `path` (created or truncated), where the scheduler reads
+ * the frames with ik_progress_reader_feed_file. 0, or -errno. */
+int ik_progress_to_file(const char *path);
+
 /* --- Scheduler side: decoding ------------------------------------------------- */
 
 enum ik_progress_type {
@@ -88,6 +93,10 @@ struct ik_progress_reader {
 void ik_progress_reader_init(struct ik_progress_reader *r,
                              void (*on_frame)(void *arg, struct ik_progress_frame *f), void *arg);
 void ik_progress_reader_feed(struct ik_progress_reader *r, const void *data, size_t len);
+/* Feeds the bytes of the frames file `path` from *offset on, and moves
+ * *offset past them: called at every poll and once more after the job ended,
+ * it hands on each frame once. A file not there yet is no error. */
+void ik_progress_reader_feed_file(struct ik_progress_reader *r, const char *path, uint64_t *offset);
 void ik_progress_reader_free(struct ik_progress_reader *r);
 
 #endif

@@ -176,7 +176,10 @@ static bool try_start(struct ik_sched *s, size_t i)
     int cpu = n->cpu < 1 ? 1 : (n->cpu > s->opts->jobs ? s->opts->jobs : n->cpu);
     if (cpu > s->cpu_free)
         return false;
-    if (s->mem_total > 0 && n->mem > s->mem_total) {
+    /* This machine's memory bounds only the nodes it runs itself: with another
+     * executor (Slurm) the cluster enforces `mem` (sbatch --mem). */
+    bool here = s->ex == s->own_ex || n->run_local;
+    if (here && s->mem_total > 0 && n->mem > s->mem_total) {
         char *why = ik_xasprintf("resources: mem asks for %.2f GiB, but the machine had %.2f GiB "
                                  "available when the run began", (double)n->mem / (1 << 30),
                                  (double)s->mem_total / (1 << 30));
@@ -186,7 +189,7 @@ static bool try_start(struct ik_sched *s, size_t i)
     }
     /* Declared memory is reserved like CPU slots: a node that would overcommit
      * the machine waits for running ones to finish. */
-    if (s->mem_total > 0 && n->mem > s->mem_free)
+    if (here && s->mem_total > 0 && n->mem > s->mem_free)
         return false;
     int gpu = -1;
     if (n->gpu > 0 && s->opts->gpus == 0 && !n->type->gpu_falls_back_to_cpu) {
@@ -233,7 +236,7 @@ static bool try_start(struct ik_sched *s, size_t i)
     j->cpu = cpu;
     j->gpu = gpu;
     s->cpu_free -= cpu;
-    j->mem = s->mem_total > 0 ? n->mem : 0;
+    j->mem = here && s->mem_total > 0 ? n->mem : 0;
     s->mem_free -= j->mem;
     if (gpu >= 0)
         s->gpu_busy[gpu] = true;

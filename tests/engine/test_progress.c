@@ -145,3 +145,44 @@ Test(progress, a_result_with_a_bad_hash_is_dropped_whole)
     decode_pipe(write_bad_hash, 4096, &s);
     cr_assert_eq(s.n, 0);
 }
+
+/* A cluster job's frames go to a file (IKADA_PROGRESS_FILE); the scheduler
+ * reads it at each poll from where it stopped, so every frame comes once,
+ * even one written between two polls. */
+Test(progress, frames_through_a_file)
+{
+    char path[] = "/tmp/ikada-frames.XXXXXX";
+    int tmp = mkstemp(path);
+    cr_assert_geq(tmp, 0);
+    close(tmp);
+    int saved = dup(IK_PROGRESS_FD);
+    cr_assert_eq(ik_progress_to_file(path), 0);
+    ik_progress_send_progress(IK_PROGRESS_FD, 1, 4, "rows");
+    struct seen s = {.n = 0};
+    struct ik_progress_reader r;
+    ik_progress_reader_init(&r, keep, &s);
+    uint64_t offset = 0;
+    ik_progress_reader_feed_file(&r, path, &offset);
+    cr_expect_eq(s.n, 1);
+    ik_progress_send_counter(IK_PROGRESS_FD, "loss", 0.5);
+    ik_progress_reader_feed_file(&r, path, &offset);
+    ik_progress_reader_feed_file(&r, path, &offset);
+    cr_assert_eq(s.n, 2);
+    cr_expect_eq(s.frames[0].type, IK_PROGRESS_PROGRESS);
+    cr_expect_eq(s.frames[0].total, 4);
+    cr_expect_str_eq(s.frames[1].name, "loss");
+    /* A file not there yet (the job is still queued) is no frame and no error. */
+    uint64_t none = 0;
+    ik_progress_reader_feed_file(&r, "/nonexistent/frames", &none);
+    cr_expect_eq(s.n, 2);
+    cr_expect_eq(none, 0);
+    ik_progress_reader_free(&r);
+    seen_free(&s);
+    if (saved >= 0) {
+        dup2(saved, IK_PROGRESS_FD);
+        close(saved);
+    } else {
+        close(IK_PROGRESS_FD);
+    }
+    unlink(path);
+}

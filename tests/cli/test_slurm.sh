@@ -1,0 +1,129 @@
+# `ikada run --executor slurm` against a real single-host Slurm (slurmctld +
+# slurmd started here, two fake GPUs): the quickstart's data nodes give the same
+# outputs as a local run, a GPU node gets CUDA_VISIBLE_DEVICES from Slurm, a
+# node marked `executor: local` is no Slurm job, and scancel, a time limit and
+# Ctrl-C give their messages. Skips (77) without Slurm or root.
+. "${IKADA_SRCDIR:-.}/tests/cli/lib.sh"
+. "$SRCDIR/tests/cli/slurm_lib.sh"
+
+slurm_start "$WORK/slurm"
+trap 'slurm_stop "$WORK/slurm"; rm -rf "$WORK"' EXIT
+cp -r "$SRCDIR/graphs" "$SRCDIR/examples" .
+mkdir .ikada
+
+# wait_state NAME STATE: a job of the run whose script is for node NAME shows STATE.
+job_of() { grep -l "^# ikada: node $1\$" .ikada/slurm/*/*.sh 2>/dev/null | head -1; }
+wait_state() {
+    for _ in $(seq 150); do
+        squeue -h --states=all -o '%i|%T|%j' | grep -q "|$2|" && [ -n "$(job_of "$1")" ] && return 0
+        sleep 0.2
+    done
+    squeue --states=all >&2
+    fail "no job of node $1 reached $2"
+}
+
+# A time limit (Slurm's are whole minutes: about a minute and a half), started
+# first and checked last so the other cases run meanwhile.
+cat > slow.yaml <<'YAML'
+executor: {kind: slurm, time: "1"}
+nodes:
+  overtime:
+    type: command
+    params: {cmd: "sleep 300; echo x > $IKADA_OUT_o", outputs: {o: o.txt}}
+YAML
+IKADA_CACHE="$WORK/slow-cache" "$IKADA" run slow.yaml >slow.out 2>slow.err &
+slow=$!
+
+# The quickstart's data nodes, through Slurm and locally, give the same bytes.
+run_ik 0 run --executor slurm -t stats -t cot graphs/quickstart.yaml
+contains err "4 nodes: 4 ran, 0 cached, 0 failed"
+[ "$(ls .ikada/slurm/*/*.sh | wc -l)" = 4 ] || fail "expected 4 job scripts"
+run_ik 0 run --executor slurm -t stats -t cot graphs/quickstart.yaml
+contains err "4 nodes: 0 ran, 4 cached, 0 failed"
+for a in raft.train raft.test stats.table cot.sft; do
+    run_ik 0 cache export "$a" -o "slurm-$a"
+    IKADA_CACHE="$WORK/local-cache" "$IKADA" run -t stats -t cot graphs/quickstart.yaml 2>/dev/null ||
+        fail "the local run failed"
+    IKADA_CACHE="$WORK/local-cache" "$IKADA" cache export "$a" -o "local-$a" || fail "export $a"
+    cmp -s "slurm-$a" "local-$a" || fail "$a differs between the Slurm and the local run"
+done
+
+# A GPU node gets its device from Slurm; a node marked local is no Slurm job.
+cat > gpu.yaml <<'YAML'
+executor: {kind: slurm, types: {sample: local}}
+nodes:
+  on_gpu:
+    type: command
+    resources: {gpu: 1}
+    params: {cmd: "echo \"dev=$CUDA_VISIBLE_DEVICES job=$SLURM_JOB_ID\" > $IKADA_OUT_o", outputs: {o: o.txt}}
+  here:
+    type: command
+    executor: local
+    params: {cmd: "echo \"job=$${SLURM_JOB_ID:-none}\" > $IKADA_OUT_o", outputs: {o: o.txt}}
+YAML
+run_ik 0 run -v gpu.yaml
+# -v tells a job's Slurm states as they change.
+grep -Eq '^on_gpu\| slurm job [0-9]+: (PENDING|RUNNING|COMPLETED)$' err || { cat err >&2; fail "no Slurm state line"; }
+run_ik 0 cache export on_gpu.o -o -
+grep -Eq '^dev=[01] job=[0-9]+$' out || fail "the GPU node saw: $(cat out)"
+run_ik 0 cache export here.o -o -
+contains out "job=none"
+[ -z "$(job_of here)" ] || fail "the local node became a Slurm job"
+
+# scancel from outside: the node fails with the job id, the state and its log.
+cat > cancel.yaml <<'YAML'
+nodes:
+  victim:
+    type: command
+    params: {cmd: "sleep 300; echo x > $IKADA_OUT_o", outputs: {o: o.txt}}
+YAML
+"$IKADA" run --executor slurm cancel.yaml >out 2>err &
+runner=$!
+wait_state victim RUNNING
+id=$(squeue -h -o '%i|%j' | grep '|ikada-cancel-' | cut -d'|' -f1)
+scancel "$id"
+wait $runner
+status=$?
+[ $status = 1 ] || fail "the run with a cancelled job exited $status, expected 1"
+contains err "victim: FAILED: slurm job $id CANCELLED: was cancelled"
+contains err "log: $WORK/.ikada/slurm/"
+
+# Ctrl-C of `ikada run`: its queued and running jobs are cancelled.
+cat > intr.yaml <<'YAML'
+nodes:
+  sleeper_a:
+    type: command
+    params: {cmd: "sleep 300; echo a > $IKADA_OUT_o", outputs: {o: o.txt}}
+  sleeper_b:
+    type: command
+    params: {cmd: "sleep 301; echo b > $IKADA_OUT_o", outputs: {o: o.txt}}
+YAML
+"$IKADA" run --executor slurm intr.yaml >out 2>err &
+runner=$!
+wait_state sleeper_a RUNNING
+kill -INT $runner
+wait $runner
+status=$?
+[ $status = 130 ] || fail "the interrupted run exited $status, expected 130"
+contains err "interrupted"
+alive=$(squeue -h -o '%j|%T' | grep -c '^ikada-intr-')
+[ "$alive" = 0 ] || fail "$alive jobs of the interrupted run are still queued or running"
+
+# sbatch refusing a job fails the node with sbatch's own words.
+cat > nopart.yaml <<'YAML'
+executor: {kind: slurm, partition: nosuch}
+nodes:
+  refused:
+    type: command
+    params: {cmd: "echo x > $IKADA_OUT_o", outputs: {o: o.txt}}
+YAML
+run_ik 1 run nopart.yaml
+contains err "refused: FAILED: sbatch failed (exit 1): sbatch: error: invalid partition specified: nosuch"
+
+# The time limit, from above.
+wait $slow
+status=$?
+[ $status = 1 ] || { cat slow.err >&2; fail "the run over its time limit exited $status, expected 1"; }
+contains slow.err "overtime: FAILED: slurm job"
+contains slow.err "TIMEOUT: hit its time limit"
+pass
