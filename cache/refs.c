@@ -234,7 +234,8 @@ static int parse(struct ik_refset *rs, const char *path, const char *data, size_
     if (msgpack_unpack_next(&un, data, len, &off) == MSGPACK_UNPACK_SUCCESS && off == len &&
         ik_mp_number(ik_mp_get(&un.data, "v"), &v))
         refs = ik_mp_get(&un.data, "refs");
-    *format = (int)v;
+    /* A format number from the file may be anything: only small ones convert. */
+    *format = v >= 0 && v <= 1000 ? (int)v : -1;
     const msgpack_object *g = ik_mp_get(&un.data, "graph");
     /* Format 2 is always sealed (cache/seal.h); format 1 never was. */
     bool sealed = refs != NULL && v == REF_FORMAT &&
