@@ -2,8 +2,15 @@
 # slurmd started here, two fake GPUs): the quickstart's data nodes give the same
 # outputs as a local run, a GPU node gets CUDA_VISIBLE_DEVICES from Slurm, a
 # node marked `executor: local` is no Slurm job, and scancel, a time limit and
-# Ctrl-C give their messages. Skips (77) without Slurm or root.
+# Ctrl-C give their messages. Skips (77) without Slurm or root, and in the
+# sanitizer pass (IKADA_SANITIZED, set by make check-sanitizers): it is the
+# slowest test by far (about 100 s, three times that under ASan), and the
+# plain pass already runs it.
 . "${IKADA_SRCDIR:-.}/tests/cli/lib.sh"
+if [ -n "${IKADA_SANITIZED:-}" ]; then
+    echo "SKIP: $TEST_NAME: not in the sanitizer pass (make check runs it)"
+    exit 77
+fi
 . "$SRCDIR/tests/cli/slurm_lib.sh"
 
 slurm_start "$WORK/slurm"
