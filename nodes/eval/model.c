@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/assert.h"
 #include "base/error.h"
 #include "base/mp.h"
 #include "base/spellcheck.h"
@@ -290,12 +291,10 @@ static const struct ik_eval_backend_ops *const backend_ops[] = {
 int ik_eval_model_open(struct ik_eval_model **out, const struct ik_eval_model_spec *spec,
                        struct ik_node_ctx *node, struct ik_diag *d)
 {
-    const struct ik_eval_backend_ops *ops =
-        (size_t)spec->backend < sizeof backend_ops / sizeof backend_ops[0]
-            ? backend_ops[spec->backend] : NULL;
-    if (ops == NULL)
-        return ik_diag_set(d, IK_ENOTBUILT, "model %s: backend %s is not implemented yet",
-                           spec->name, backend_names[spec->backend]);
+    /* Every backend the spec parser accepts has its table entry. */
+    IK_ASSERT((size_t)spec->backend < sizeof backend_ops / sizeof backend_ops[0] &&
+              backend_ops[spec->backend] != NULL);
+    const struct ik_eval_backend_ops *ops = backend_ops[spec->backend];
     struct ik_eval_model *m = ik_xcalloc(1, sizeof *m);
     m->spec = *spec;
     m->ops = ops;
