@@ -3,6 +3,7 @@
  *
  * Every byte that reaches the cache goes through ik__write_all, so one injected
  * fault (ik_file_set_fault or IKADA_FAULT_WRITE) exercises every writer. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -16,7 +17,6 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include <dirent.h>
 
 #include "base/file.h"
 #include "base/diag.h"
@@ -381,4 +381,78 @@ void ik_map_drop(const void *p, size_t n)
     hi = hi / page * page;
     if (hi > lo)
         madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
+/* ---- ik_walk_files ---- */
+
+struct walk_state {
+    const char *top, *verb;
+    int loop_code;
+    ik_walk_file_fn on_file;
+    void *arg;
+    struct stat *stack; /* the folders being walked, to catch symlink loops */
+    size_t depth, stack_cap;
+};
+
+static int walk_folder(struct walk_state *w, const char *rel, struct ik_diag *d);
+
+/* One directory entry: a file handed on, a folder walked into. */
+static int walk_entry(struct walk_state *w, const char *rel, const char *abs, struct ik_diag *d)
+{
+    struct stat st;
+    if (stat(abs, &st) != 0) {
+        int e = errno;
+        return ik_diag_set(d, -e, "cannot read %s: %s", ik_display_path(abs), strerror(e));
+    }
+    if (S_ISREG(st.st_mode))
+        return w->on_file(w->arg, rel, abs, &st, d);
+    if (!S_ISDIR(st.st_mode))
+        return 0;
+    for (size_t i = 0; i < w->depth; i++)
+        if (w->stack[i].st_dev == st.st_dev && w->stack[i].st_ino == st.st_ino)
+            return ik_diag_set(d, w->loop_code, "cannot %s folder %s: %s links back to a folder "
+                               "above it", w->verb, ik_display_path(w->top), rel);
+    w->stack = ik_xgrow(w->stack, &w->stack_cap, w->depth + 1, sizeof *w->stack);
+    w->stack[w->depth++] = st;
+    int rc = walk_folder(w, rel, d);
+    w->depth--;
+    return rc;
+}
+
+static int walk_folder(struct walk_state *w, const char *rel, struct ik_diag *d)
+{
+    char *dir_path = rel[0] ? ik_xasprintf("%s/%s", w->top, rel) : ik_xstrdup(w->top);
+    DIR *dir = opendir(dir_path);
+    if (dir == NULL) {
+        int e = errno;
+        int rc = ik_diag_set(d, -e, "cannot read folder %s: %s", ik_display_path(dir_path),
+                             strerror(e));
+        free(dir_path);
+        return rc;
+    }
+    int rc = 0;
+    struct dirent *de;
+    while (rc == 0 && (de = readdir(dir)) != NULL) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        char *child = rel[0] ? ik_xasprintf("%s/%s", rel, de->d_name) : ik_xstrdup(de->d_name);
+        char *abs = ik_xasprintf("%s/%s", dir_path, de->d_name);
+        rc = walk_entry(w, child, abs, d);
+        free(abs);
+        free(child);
+    }
+    closedir(dir);
+    free(dir_path);
+    return rc;
+}
+
+int ik_walk_files(const char *top, const struct stat *top_st, const char *verb, int loop_code,
+                  ik_walk_file_fn on_file, void *arg, struct ik_diag *d)
+{
+    struct walk_state w = {top, verb, loop_code, on_file, arg, NULL, 0, 0};
+    w.stack = ik_xgrow(NULL, &w.stack_cap, 1, sizeof *w.stack);
+    w.stack[w.depth++] = *top_st; /* a link back to top is a loop too */
+    int rc = walk_folder(&w, "", d);
+    free(w.stack);
+    return rc;
 }

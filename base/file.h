@@ -80,4 +80,18 @@ void ik_file_set_fault(int err, long long ok_bytes);
  * injected fault. Returns 0 or -errno. */
 int ik__write_all(int fd, const void *buf, size_t len);
 
+/* Walks the folder top, whose stat the caller has in top_st (following
+ * symlinks, as stat does), and calls
+ * on_file(arg, rel, abs, st, d) for every regular file, rel being its path
+ * below top ("a/b.txt") and abs top/rel; sockets, fifos and devices are
+ * skipped. Entries come in readdir order (callers sort). A folder that links
+ * back to one being walked (top included) fails with loop_code and "cannot <verb> folder
+ * TOP: REL links back to a folder above it"; an unreadable entry with -errno.
+ * Stops at the first non-zero return of on_file and returns it. */
+struct stat;
+typedef int (*ik_walk_file_fn)(void *arg, const char *rel, const char *abs, const struct stat *st,
+                               struct ik_diag *d);
+int ik_walk_files(const char *top, const struct stat *top_st, const char *verb, int loop_code,
+                  ik_walk_file_fn on_file, void *arg, struct ik_diag *d);
+
 #endif

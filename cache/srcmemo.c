@@ -5,7 +5,6 @@
  * so concurrent runs interleave whole records; a torn tail is cut off and a
  * corrupt entry overwritten with nil bytes under that lock, with one warning,
  * so later appends stay readable and later runs do not warn again. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -357,62 +356,21 @@ struct manifest_item {
 
 struct walk {
     struct ik_srcmemo *m;
-    const char *top; /* absolute folder path */
     struct manifest_item *items;
     size_t n, cap;
-    struct stat *stack; /* folders being walked, to catch symlink loops */
-    size_t depth, stack_cap;
 };
 
-static int walk_dir(struct walk *w, const char *rel, struct ik_diag *d)
+/* A regular file of the folder (ik_walk_files): hashed (memoised), listed. */
+static int add_file(void *arg, const char *rel, const char *abs, const struct stat *st,
+                    struct ik_diag *d)
 {
-    char *dir_path = rel[0] ? ik_xasprintf("%s/%s", w->top, rel) : ik_xstrdup(w->top);
-    DIR *dir = opendir(dir_path);
-    if (dir == NULL) {
-        int e = errno;
-        int rc = ik_diag_set(d, -e, "cannot read folder %s: %s", ik_display_path(dir_path),
-                             strerror(e));
-        free(dir_path);
-        return rc;
+    struct walk *w = arg;
+    struct ik_hash h;
+    int rc = file_hash(w->m, abs, st, &h, d);
+    if (rc == 0) {
+        w->items = ik_xgrow(w->items, &w->cap, w->n + 1, sizeof *w->items);
+        w->items[w->n++] = (struct manifest_item){ik_xstrdup(rel), (uint64_t)st->st_size, h};
     }
-    int rc = 0;
-    struct dirent *de;
-    while (rc == 0 && (de = readdir(dir)) != NULL) {
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-            continue;
-        char *child_rel = rel[0] ? ik_xasprintf("%s/%s", rel, de->d_name)
-                                 : ik_xstrdup(de->d_name);
-        char *abs = ik_xasprintf("%s/%s", dir_path, de->d_name);
-        struct stat st;
-        if (stat(abs, &st) != 0) { /* follows symlinks, as the manifest promises */
-            int e = errno;
-            rc = ik_diag_set(d, -e, "cannot read %s: %s", ik_display_path(abs), strerror(e));
-        } else if (S_ISDIR(st.st_mode)) {
-            for (size_t i = 0; i < w->depth; i++)
-                if (w->stack[i].st_dev == st.st_dev && w->stack[i].st_ino == st.st_ino)
-                    rc = ik_diag_set(d, -ELOOP, "cannot hash folder %s: %s links back to a "
-                                                "folder above it", ik_display_path(w->top),
-                                     child_rel);
-            if (rc == 0) {
-                w->stack = ik_xgrow(w->stack, &w->stack_cap, w->depth + 1, sizeof *w->stack);
-                w->stack[w->depth++] = st;
-                rc = walk_dir(w, child_rel, d);
-                w->depth--;
-            }
-        } else if (S_ISREG(st.st_mode)) {
-            struct ik_hash h;
-            rc = file_hash(w->m, abs, &st, &h, d);
-            if (rc == 0) {
-                w->items = ik_xgrow(w->items, &w->cap, w->n + 1, sizeof *w->items);
-                w->items[w->n++] = (struct manifest_item){child_rel, (uint64_t)st.st_size, h};
-                child_rel = NULL;
-            }
-        } /* sockets, fifos and devices hold no content to hash */
-        free(abs);
-        free(child_rel);
-    }
-    closedir(dir);
-    free(dir_path);
     return rc;
 }
 
@@ -447,10 +405,8 @@ static void manifest_hash(const struct manifest_item *items, size_t n, struct ik
 static int folder_hash(struct ik_srcmemo *m, const char *abs, const struct stat *st,
                        struct ik_hash *out, uint64_t *size, struct ik_diag *d)
 {
-    struct walk w = {.m = m, .top = abs};
-    w.stack = ik_xgrow(NULL, &w.stack_cap, 1, sizeof *w.stack);
-    w.stack[w.depth++] = *st;
-    int rc = walk_dir(&w, "", d);
+    struct walk w = {.m = m};
+    int rc = ik_walk_files(abs, st, "hash", -ELOOP, add_file, &w, d);
     if (rc == 0) {
         qsort(w.items, w.n, sizeof *w.items, cmp_item);
         manifest_hash(w.items, w.n, out, size);
@@ -458,7 +414,6 @@ static int folder_hash(struct ik_srcmemo *m, const char *abs, const struct stat 
     for (size_t i = 0; i < w.n; i++)
         free(w.items[i].rel);
     free(w.items);
-    free(w.stack);
     return rc;
 }
 

@@ -4,7 +4,6 @@
  * Packing walks the folder first (names, sizes, modes), sorts, then writes
  * the header and each file's bytes behind its entry header, so the artifact
  * is written in one pass without holding any file in memory. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -30,67 +29,20 @@ struct tree_walk {
     const char *top;
     struct tree_item *items;
     size_t n, cap;
-    struct stat *stack; /* the folders being walked, to catch symlink loops */
-    size_t depth, stack_cap;
 };
 
-static int walk_folder(struct tree_walk *w, const char *rel, struct ik_diag *d);
-
-/* Adds one directory entry: a file to the list, a folder walked into. */
-static int walk_entry(struct tree_walk *w, const char *rel, const char *abs, struct ik_diag *d)
+/* A regular file of the folder (ik_walk_files): into the list. */
+static int add_file(void *arg, const char *rel, const char *abs, const struct stat *st,
+                    struct ik_diag *d)
 {
-    struct stat st;
-    if (stat(abs, &st) != 0) { /* follows symlinks, as the layout says */
-        int e = errno;
-        return ik_diag_set(d, -e, "cannot read %s: %s", ik_display_path(abs), strerror(e));
-    }
-    if (S_ISREG(st.st_mode)) {
-        if ((uint64_t)st.st_size > UINT32_MAX)
-            return ik_diag_set(d, IK_EVALIDATE, "%s: %lld bytes; a file in a folder output "
-                               "holds at most 4 GiB", ik_display_path(abs), (long long)st.st_size);
-        w->items = ik_xgrow(w->items, &w->cap, w->n + 1, sizeof *w->items);
-        w->items[w->n++] = (struct tree_item){ik_xstrdup(rel), (uint64_t)st.st_size,
-                                              (st.st_mode & 0111) != 0};
-        return 0;
-    }
-    if (!S_ISDIR(st.st_mode))
-        return 0; /* sockets, fifos and devices hold no content to keep */
-    for (size_t i = 0; i < w->depth; i++)
-        if (w->stack[i].st_dev == st.st_dev && w->stack[i].st_ino == st.st_ino)
-            return ik_diag_set(d, IK_EVALIDATE, "cannot store folder %s: %s links back to a "
-                               "folder above it", ik_display_path(w->top), rel);
-    w->stack = ik_xgrow(w->stack, &w->stack_cap, w->depth + 1, sizeof *w->stack);
-    w->stack[w->depth++] = st;
-    int rc = walk_folder(w, rel, d);
-    w->depth--;
-    return rc;
-}
-
-static int walk_folder(struct tree_walk *w, const char *rel, struct ik_diag *d)
-{
-    char *dir_path = rel[0] ? ik_xasprintf("%s/%s", w->top, rel) : ik_xstrdup(w->top);
-    DIR *dir = opendir(dir_path);
-    if (dir == NULL) {
-        int e = errno;
-        int rc = ik_diag_set(d, -e, "cannot read folder %s: %s", ik_display_path(dir_path),
-                             strerror(e));
-        free(dir_path);
-        return rc;
-    }
-    int rc = 0;
-    struct dirent *de;
-    while (rc == 0 && (de = readdir(dir)) != NULL) {
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-            continue;
-        char *child = rel[0] ? ik_xasprintf("%s/%s", rel, de->d_name) : ik_xstrdup(de->d_name);
-        char *abs = ik_xasprintf("%s/%s", dir_path, de->d_name);
-        rc = walk_entry(w, child, abs, d);
-        free(abs);
-        free(child);
-    }
-    closedir(dir);
-    free(dir_path);
-    return rc;
+    struct tree_walk *w = arg;
+    if ((uint64_t)st->st_size > UINT32_MAX)
+        return ik_diag_set(d, IK_EVALIDATE, "%s: %lld bytes; a file in a folder output "
+                           "holds at most 4 GiB", ik_display_path(abs), (long long)st->st_size);
+    w->items = ik_xgrow(w->items, &w->cap, w->n + 1, sizeof *w->items);
+    w->items[w->n++] = (struct tree_item){ik_xstrdup(rel), (uint64_t)st->st_size,
+                                          (st->st_mode & 0111) != 0};
+    return 0;
 }
 
 static int cmp_item(const void *a, const void *b)
@@ -218,9 +170,7 @@ int ik_tree_pack(const char *dir, const char *name, const char *out_path,
     }
     if (!S_ISDIR(top.st_mode))
         return ik_diag_set(d, -ENOTDIR, "%s is not a folder", ik_display_path(dir));
-    t.stack = ik_xgrow(NULL, &t.stack_cap, 1, sizeof *t.stack);
-    t.stack[t.depth++] = top;
-    int rc = walk_folder(&t, "", d);
+    int rc = ik_walk_files(dir, &top, "store", IK_EVALIDATE, add_file, &t, d);
     if (rc == 0) {
         qsort(t.items, t.n, sizeof *t.items, cmp_item);
         int fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -240,7 +190,6 @@ int ik_tree_pack(const char *dir, const char *name, const char *out_path,
     for (size_t i = 0; i < t.n; i++)
         free(t.items[i].rel);
     free(t.items);
-    free(t.stack);
     return rc;
 }
 
