@@ -120,18 +120,6 @@ int ik_remote_open(const char *setting, struct ik_remote **out, struct ik_diag *
     return 0;
 }
 
-int ik_remote_open_env(struct ik_remote **out, struct ik_diag *d)
-{
-    const char *env = getenv("IKADA_REMOTE");
-    *out = NULL;
-    if (env == NULL || *env == '\0')
-        return 0;
-    int rc = ik_remote_open(env, out, d);
-    if (rc < 0)
-        ik_diag_prefix(d, "IKADA_REMOTE: ");
-    return rc;
-}
-
 void ik_remote_close(struct ik_remote *r)
 {
     if (r == NULL)

@@ -25,7 +25,7 @@
 
 static const char *const node_keys[] = {"type",    "in",     "params",   "resources",
                                         "foreach", "matrix", "executor", NULL};
-static const char *const top_keys[] = {"nodes", "vars", "executor", NULL};
+static const char *const top_keys[] = {"nodes", "vars", "executor", "remote", NULL};
 static const char *const file_keys[] = {"file", "glob", NULL};
 static const char *const resource_keys[] = {"cpu", "gpu", "mem", NULL};
 
@@ -453,6 +453,11 @@ static int parse_top(struct ik__graph_build *b, yaml_node_t *root, struct ik_dia
                 return rc;
             continue;
         }
+        if (!strcmp(ik__graph_scalar(k), "remote")) {
+            if ((rc = ik__graph_read_remote(b, yaml_document_get_node(b->doc, p->value), d)) < 0)
+                return rc;
+            continue;
+        }
         if (strcmp(ik__graph_scalar(k), "nodes") != 0)
             return unknown_key(b, k, "the graph file", top_keys, d);
         nodes_key = k;
@@ -617,9 +622,27 @@ int ik_graph_load_string(const struct ik_node_type *const *types, const char *pa
     return ik_graph_load_string_opts(types, path, text, len, NULL, out, d);
 }
 
+/* A graph file's top level, checked against the node types. */
+static int read_graph(struct ik__graph_build *b, yaml_node_t *root, struct ik_diag *d)
+{
+    int rc = parse_top(b, root, d);
+    if (rc == 0)
+        rc = ik__graph_check_sets(b, d);
+    if (rc == 0)
+        rc = ik__graph_validate(b, d);
+    return rc;
+}
+
 int ik_graph_load_string_opts(const struct ik_node_type *const *types, const char *path,
                               const char *text, size_t len, const struct ik_graph_opts *opts,
                               struct ik_graph **out, struct ik_diag *d)
+{
+    return ik__graph_load_with(types, path, text, len, opts, read_graph, out, d);
+}
+
+int ik__graph_load_with(const struct ik_node_type *const *types, const char *path,
+                        const char *text, size_t len, const struct ik_graph_opts *opts,
+                        ik__graph_top_fn read_top, struct ik_graph **out, struct ik_diag *d)
 {
     struct ik_graph *g = ik_xcalloc(1, sizeof *g);
     g->path = ik_xstrdup(path);
@@ -662,11 +685,7 @@ int ik_graph_load_string_opts(const struct ik_node_type *const *types, const cha
         goto out;
     }
     yaml_document_delete(&extra);
-    rc = parse_top(&b, yaml_document_get_root_node(&doc), d);
-    if (rc == 0)
-        rc = ik__graph_check_sets(&b, d);
-    if (rc == 0)
-        rc = ik__graph_validate(&b, d);
+    rc = read_top(&b, yaml_document_get_root_node(&doc), d);
 out:
     free_build(&b);
     if (have_doc)
@@ -689,6 +708,13 @@ int ik_graph_load(const struct ik_node_type *const *types, const char *path,
 int ik_graph_load_opts(const struct ik_node_type *const *types, const char *path,
                        const struct ik_graph_opts *opts, struct ik_graph **out, struct ik_diag *d)
 {
+    return ik__graph_load_file_with(types, path, opts, read_graph, out, d);
+}
+
+int ik__graph_load_file_with(const struct ik_node_type *const *types, const char *path,
+                             const struct ik_graph_opts *opts, ik__graph_top_fn read_top,
+                             struct ik_graph **out, struct ik_diag *d)
+{
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return ik_diag_set(d, -errno, "cannot read %s: %s", path, strerror(errno));
@@ -709,8 +735,8 @@ int ik_graph_load_opts(const struct ik_node_type *const *types, const char *path
         ik_buf_append(&text, chunk, (size_t)n);
     }
     close(fd);
-    int rc = ik_graph_load_string_opts(types, path, text.data ? text.data : "", text.len, opts,
-                                       out, d);
+    int rc = ik__graph_load_with(types, path, text.data ? text.data : "", text.len, opts,
+                                 read_top, out, d);
     ik_buf_free(&text);
     return rc;
 }
@@ -756,6 +782,8 @@ void ik_graph_free(struct ik_graph *g)
     free(g->topo);
     ik_strmap_free(&g->by_name);
     ik__graph_free_executor(&g->executor);
+    free(g->remote);
+    free(g->remote_file);
     free(g->path);
     free(g->dir);
     free(g->name);

@@ -1,4 +1,6 @@
-/* engine/graph_executor.c - the graph's `executor:` block and a node's `executor:` key.
+/* engine/graph_executor.c - the graph's `executor:` block, a node's `executor:` key, and
+ * the graph's `remote:` (where results are shared); the config file (engine/config.c)
+ * takes the same two top-level keys, read by the same code.
  *
  *     executor:
  *       kind: slurm                 # or local; `ikada run --executor` overrides it
@@ -175,6 +177,59 @@ int ik__graph_node_executor(struct ik__graph_build *b, size_t i, yaml_node_t *v,
     }
     b->g->nodes[i].run_local = !strcmp(kind, "local");
     return 0;
+}
+
+int ik__graph_read_remote(struct ik__graph_build *b, yaml_node_t *v, struct ik_diag *d)
+{
+    const char *s = ik__graph_scalar(v);
+    if (s == NULL || (strncmp(s, "http://", 7) != 0 && strncmp(s, "https://", 8) != 0 &&
+                      strncmp(s, "s3://", 5) != 0))
+        return error_at(b, v, d, "'remote:'", "an http(s):// URL or s3://BUCKET/PREFIX, "
+                                              "optionally followed by auth=VAR");
+    struct ik_graph *g = b->g;
+    free(g->remote);
+    free(g->remote_file);
+    g->remote = ik_xstrdup(s);
+    g->remote_file = ik_xstrdup(g->path);
+    g->remote_loc = ik__graph_loc(g, v->start_mark);
+    g->remote_loc.file = g->remote_file;
+    return 0;
+}
+
+/* *dst, else a copy of src: the nearer level wins, setting by setting. */
+static void inherit_text(char **dst, const char *src)
+{
+    if (*dst == NULL && src != NULL)
+        *dst = ik_xstrdup(src);
+}
+
+static void inherit_settings(struct ik_graph_exec_settings *s,
+                             const struct ik_graph_exec_settings *base)
+{
+    s->local = s->local || base->local;
+    inherit_text(&s->partition, base->partition);
+    inherit_text(&s->account, base->account);
+    inherit_text(&s->time, base->time);
+    inherit_text(&s->sbatch, base->sbatch);
+}
+
+void ik_graph_executor_inherit(struct ik_graph_executor *e, const struct ik_graph_executor *base)
+{
+    inherit_text(&e->kind, base->kind);
+    inherit_settings(&e->all, &base->all);
+    for (size_t i = 0; i < base->n_types; i++) {
+        size_t j = 0;
+        while (j < e->n_types && strcmp(e->type_names[j], base->type_names[i]) != 0)
+            j++;
+        if (j == e->n_types) {
+            e->type_names = ik_xrealloc(e->type_names, (j + 1) * sizeof *e->type_names);
+            e->types = ik_xrealloc(e->types, (j + 1) * sizeof *e->types);
+            e->type_names[j] = ik_xstrdup(base->type_names[i]);
+            memset(&e->types[j], 0, sizeof *e->types);
+            e->n_types++;
+        }
+        inherit_settings(&e->types[j], &base->types[i]);
+    }
 }
 
 static void free_settings(struct ik_graph_exec_settings *s)

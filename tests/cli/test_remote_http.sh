@@ -75,7 +75,7 @@ IKADA_REMOTE= IKADA_CACHE=$WORK/c12 run_ik 0 run g2.yaml
 IKADA_CACHE=$WORK/c12 run_ik 2 cache pull
 contains err "pull needs --graph G"
 IKADA_REMOTE= IKADA_CACHE=$WORK/c12 run_ik 2 cache push
-contains err "IKADA_REMOTE is not set"
+contains err "no remote cache is set"
 
 # 7. The server stops mid-run: the run finishes locally with one warning.
 check_stop_mid_run nginx_dav_stop
