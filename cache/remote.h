@@ -56,6 +56,14 @@ void ik_remote_close(struct ik_remote *r);
 int ik_remote_fetch(struct ik_remote *r, struct ik_cache *c, const struct ik_hash *key,
                     struct ik_diag *d);
 
+/* Reads and checks the record of key without downloading anything else (for
+ * `ikada status` and `run -n`: what a run would download). 0 with *out the
+ * record (free it), -ENOENT (a miss, or a damaged record: d says what), or
+ * IK_EHTTP (down). The objects it names are not asked for: the record is the
+ * commit point, uploaded after them. */
+int ik_remote_lookup(struct ik_remote *r, const struct ik_hash *key, struct ik_action **out,
+                     struct ik_diag *d);
+
 /* Uploads the local record of a->key: its objects, then the record. 0,
  * IK_EHTTP (down), or -errno (a local object is missing or unreadable; d
  * filled). */

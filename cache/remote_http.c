@@ -318,8 +318,10 @@ out:
     return rc;
 }
 
-int ik_remote_fetch(struct ik_remote *r, struct ik_cache *c, const struct ik_hash *key,
-                    struct ik_diag *d)
+/* GETs /ac/<key> and parses it: *out the record, or -ENOENT (missing or
+ * damaged: d says what), IK_EHTTP. */
+static int get_record(struct ik_remote *r, const struct ik_hash *key, struct ik_action **out,
+                      struct ik_diag *d)
 {
     char hex[IK_HASH_HEX_LEN + 1], path[8 + IK_HASH_HEX_LEN];
     ik_hash_to_hex(key, hex);
@@ -330,11 +332,10 @@ int ik_remote_fetch(struct ik_remote *r, struct ik_cache *c, const struct ik_has
     int rc = request(r, path, NULL, 0, NULL, &s, &status);
     if (rc == 0 && status == 404)
         rc = -ENOENT;
-    struct ik_action *a = NULL;
     if (rc == 0) {
         char *where = ik_xasprintf("remote %s/%s", r->name, path);
         struct ik_diag pd = IK_DIAG_INIT;
-        if (ik_action_parse(body.data ? body.data : "", body.len, where, key, &a, &pd) != 0) {
+        if (ik_action_parse(body.data ? body.data : "", body.len, where, key, out, &pd) != 0) {
             const char *msg = ik_diag_message(&pd);
             msg += strncmp(msg, "error: ", 7) == 0 ? 7 : 0;
             rc = ik_diag_set(d, -ENOENT, "%.*s", (int)strcspn(msg, "\n"), msg);
@@ -343,6 +344,21 @@ int ik_remote_fetch(struct ik_remote *r, struct ik_cache *c, const struct ik_has
         free(where);
     }
     ik_buf_free(&body);
+    return rc;
+}
+
+int ik_remote_lookup(struct ik_remote *r, const struct ik_hash *key, struct ik_action **out,
+                     struct ik_diag *d)
+{
+    *out = NULL;
+    return get_record(r, key, out, d);
+}
+
+int ik_remote_fetch(struct ik_remote *r, struct ik_cache *c, const struct ik_hash *key,
+                    struct ik_diag *d)
+{
+    struct ik_action *a = NULL;
+    int rc = get_record(r, key, &a, d);
     for (size_t i = 0; rc == 0 && i < a->n_outputs; i++)
         rc = fetch_object(r, c, &a->outputs[i].hash, d);
     if (rc == 0 && a->has_log)

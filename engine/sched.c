@@ -673,6 +673,7 @@ int ik_sched_run(struct ik_graph *g, struct ik_cache *c, const struct ik_sched_o
     }
     ik_display_init(&s.display, opts->live && !opts->json);
     if (opts->dry_run) {
+        s.plan.remote_peek = true; /* -n downloads nothing */
         rc = ik_plan_resolve_all(&s.plan, s.selected, s.forced, d);
         if (rc == 0)
             rc = ik__sched_print_plan(&s);

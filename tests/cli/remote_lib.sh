@@ -46,3 +46,28 @@ check_stop_mid_run() {
     [ "$(count e10 "remote cache unavailable")" = 1 ] || { cat e10 >&2; fail "expected exactly one warning"; }
     contains e10 "2 ran"
 }
+
+# After a run uploaded g.yaml's results: `ikada status` on an empty local cache (cs) says
+# both nodes are on the remote, would run none, and downloads nothing; `run -n` says it
+# would download them; without a remote they are never run.
+check_status_remote() {
+    IKADA_CACHE=$WORK/cs run_ik 0 status --exit-code g.yaml
+    [ "$(grep -c "^[a-z]* *remote  *on the remote cache (a run downloads it)" out)" = 2 ] ||
+        { cat out >&2; fail "status did not show the 2 remote results"; }
+    contains out "2 nodes: 2 on the remote; nothing would run"
+    IKADA_CACHE=$WORK/cs run_ik 0 status --json g.yaml
+    contains out '"remote": 2'
+    IKADA_CACHE=$WORK/cs run_ik 0 run -n g.yaml
+    [ "$(grep -c "download   from the remote cache" out)" = 2 ] || fail "run -n: $(cat out)"
+    [ -z "$(find cs/objects -type f 2>/dev/null)" ] || fail "status or run -n downloaded objects"
+    IKADA_REMOTE= IKADA_CACHE=$WORK/cs run_ik 0 status g.yaml
+    contains out "2 never run; 2 would run"
+}
+
+# check_status_down: status with a remote that refuses this client warns once and shows
+# the local state (the caller sets up the refusal).
+check_status_down() {
+    IKADA_CACHE=$WORK/cs run_ik 0 status g.yaml
+    [ "$(count err "remote cache unavailable")" = 1 ] || fail "expected one warning: $(cat err)"
+    contains out "2 never run; 2 would run"
+}

@@ -25,6 +25,10 @@ contains err "2 cached (2 from the remote)"
 IKADA_CACHE=$WORK/c2 run_ik 0 cache export next.o -o got.txt
 [ "$(cat got.txt)" = HI ] || fail "downloaded output is '$(cat got.txt)'"
 
+# 1b. status and run -n see the remote results without downloading them.
+check_status_remote
+IKADA_REMOTE="http://ci:wrong@127.0.0.1:$PORT/cache/" check_status_down
+
 # 2. A corrupted object on the server: detected, re-run, re-uploaded.
 obj=
 for f in srv/cache/cas/*; do

@@ -27,6 +27,10 @@ contains err "2 cached (2 from the remote)"
 IKADA_CACHE=$WORK/c2 run_ik 0 cache export next.o -o got.txt
 [ "$(cat got.txt)" = HI ] || fail "downloaded output is '$(cat got.txt)'"
 
+# 1b. status and run -n see the remote results without downloading them.
+check_status_remote
+AWS_SECRET_ACCESS_KEY=wrong check_status_down
+
 # 2. A corrupted object on the server: detected, re-run, re-uploaded.
 key=$(moto_s3 corrupt "$MOTO_URL" ikada-cache team/ci hi) || fail "could not corrupt an object"
 [ "$(server | cut -d' ' -f3)" = 1 ] || fail "the object was not corrupted"
