@@ -27,7 +27,7 @@ static const char *const node_keys[] = {"type",    "in",     "params",   "resour
                                         "foreach", "matrix", "executor", NULL};
 static const char *const top_keys[] = {"nodes", "vars", "executor", "remote", NULL};
 static const char *const file_keys[] = {"file", "glob", NULL};
-static const char *const resource_keys[] = {"cpu", "gpu", "mem", NULL};
+static const char *const resource_keys[] = {"cpu", "gpu", "mem", "time", NULL};
 
 /* Node names may also hold '-' (but not first), unlike ports. */
 static bool valid_node_name(const char *s)
@@ -307,6 +307,14 @@ static int parse_resources(struct ik__graph_build *b, size_t i, yaml_node_t *v, 
         const char *ks = ik__graph_scalar(k);
         if (!strcmp(ks, "mem")) {
             if ((rc = parse_mem(b, i, val, d)) < 0)
+                return rc;
+            continue;
+        }
+        if (!strcmp(ks, "time")) {
+            char *what = ik_xasprintf("resource 'time' of node '%s'", node->name);
+            rc = ik__graph_read_slurm_time(b, b->src[i].env, val, what, &node->time, d);
+            free(what);
+            if (rc < 0)
                 return rc;
             continue;
         }
@@ -774,6 +782,7 @@ void ik_graph_free(struct ik_graph *g)
             free(n->outputs[j]);
         free(n->outputs);
         free(n->params_mp);
+        free(n->time);
         for (size_t j = 0; j < n->n_param_locs; j++)
             free(n->param_locs[j].name);
         free(n->param_locs);

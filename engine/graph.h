@@ -10,6 +10,7 @@
  *           prev: other.out
  *         params: {cmd: "wc -l $IKADA_IN_faq > $IKADA_OUT_count", outputs: {count: count.txt}}
  *         resources: {cpu: 1, gpu: 0}   # optional override of the type's defaults
+ *                                       # (mem: 4G, time: "2:00:00" too)
  *         executor: local           # optional: stays local under `--executor slurm`
  *     executor: {kind: slurm, partition: gpu, time: "1:00:00", types: {sample: local}}
  *     remote: s3://team-cache/ikada   # a shared remote cache (docs/remote-cache.md)
@@ -86,6 +87,8 @@ struct ik_graph_node {
     int cpu; /* resources after the node's `resources:` override */
     int gpu;
     uint64_t mem; /* bytes the node may use (`resources: mem`); 0 = not said */
+    char *time;   /* `resources: time`, Slurm's --time ("90", "2:00:00", "1-00:00:00"):
+                   * under Slurm, over the executor block's; NULL = not said */
     struct ik_srcloc cpu_loc; /* where `resources: cpu` was given; line 0 when it was not */
     bool run_local; /* the node's own `executor: local` */
     struct ik_srcloc loc; /* of the node's name */

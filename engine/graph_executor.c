@@ -68,6 +68,43 @@ static int expect_mapping(struct ik__graph_build *b, yaml_node_t *v, const char 
     return ik__graph_check_dup_keys(b->g, b->doc, v, "key", d);
 }
 
+/* Slurm's forms: [D-]G[:G[:G]], each G one or more digits. */
+static bool slurm_time_ok(const char *s)
+{
+    const char *dash = strchr(s, '-');
+    if (dash != NULL) {
+        if (dash == s || strspn(s, "0123456789") != (size_t)(dash - s))
+            return false;
+        s = dash + 1;
+    }
+    for (int groups = 1; groups <= 3; groups++) {
+        size_t n = strspn(s, "0123456789");
+        if (n == 0)
+            return false;
+        s += n;
+        if (*s == '\0')
+            return true;
+        if (*s++ != ':')
+            return false;
+    }
+    return false;
+}
+
+int ik__graph_read_slurm_time(struct ik__graph_build *b, const struct ik__graph_vars *env,
+                              const yaml_node_t *v, const char *what, char **out,
+                              struct ik_diag *d)
+{
+    struct ik__graph_text text;
+    if (ik__graph_text(b, env, v, &text, d) < 0)
+        return IK_EVALIDATE;
+    if (text.s == NULL || !slurm_time_ok(text.s))
+        return error_at(b, v, d, what, "a Slurm time limit: minutes, \"H:MM:SS\" or "
+                                       "\"D-HH:MM:SS\"");
+    free(*out);
+    *out = ik_xstrdup(text.s);
+    return 0;
+}
+
 /* One setting of a block or of a type override; 1 when `key` is not one. */
 static int read_setting(struct ik__graph_build *b, const char *key, const yaml_node_t *v,
                         struct ik_graph_exec_settings *s, struct ik_diag *d)
@@ -79,7 +116,7 @@ static int read_setting(struct ik__graph_build *b, const char *key, const yaml_n
     else if (!strcmp(key, "account"))
         rc = read_text(b, v, what, &s->account, d);
     else if (!strcmp(key, "time"))
-        rc = read_text(b, v, what, &s->time, d);
+        rc = ik__graph_read_slurm_time(b, NULL, v, what, &s->time, d);
     else if (!strcmp(key, "sbatch"))
         rc = read_text(b, v, what, &s->sbatch, d);
     free(what);

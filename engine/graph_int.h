@@ -198,6 +198,13 @@ int ik__graph_node_executor(struct ik__graph_build *b, size_t i, yaml_node_t *v,
                             struct ik_diag *d);
 void ik__graph_free_executor(struct ik_graph_executor *e);
 
+/* A Slurm time limit ("MIN", "MIN:SEC", "H:MIN:SEC", "D-H", "D-H:MIN",
+ * "D-H:MIN:SEC"; an integer is minutes) into *out (graph_executor.c), after
+ * ${...} substitution with env (may be NULL). IK_EVALIDATE naming `what`. */
+int ik__graph_read_slurm_time(struct ik__graph_build *b, const struct ik__graph_vars *env,
+                              const yaml_node_t *v, const char *what, char **out,
+                              struct ik_diag *d);
+
 /* The top-level `remote:` (graph_executor.c): a remote cache setting
  * (cache/remote.h) into g->remote, its scheme checked. IK_EVALIDATE. */
 int ik__graph_read_remote(struct ik__graph_build *b, yaml_node_t *v, struct ik_diag *d);

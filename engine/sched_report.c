@@ -110,7 +110,7 @@ void ik__sched_show_progress(struct ik_sched *s)
         l->total = j->total;
         l->unit = j->unit;
         l->elapsed_s = (double)(now - j->start_ms) / 1000.0;
-        l->counters = j->counters.data;
+        l->counters = j->counters.len ? j->counters.data : j->where[0] ? j->where : NULL;
         if (!s->display.live && j->total > 0 && now - j->last_plain_ms >= 10000 &&
             now - j->start_ms >= 10000) {
             j->last_plain_ms = now;
