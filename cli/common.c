@@ -19,6 +19,7 @@ int ik_cli_load_graph_sets(const char *path, char *const *sets, size_t n_sets, s
     struct ik_diag d = IK_DIAG_INIT;
     const struct ik_graph_opts opts = {(const char *const *)sets, n_sets};
     struct ik_graph *config = NULL;
+    *g = NULL;
     if (ik_graph_load_opts(ik_node_types, path, &opts, g, &d) < 0 ||
         ik_config_load(ik_node_types, &config, &d) < 0) {
         ik_diag_print(&d);
