@@ -2,8 +2,9 @@
 # bench/slurm_bench.sh - submission overhead through Slurm: 200 trivial
 # independent nodes run by `ikada run --executor slurm` on a single-host Slurm
 # started here (tests/cli/slurm_lib.sh), against the same graph run by the local
-# executor in the same run; prints jobs/s for each and their ratio. Skips (77)
-# without Slurm or root, as the test does.
+# executor in the same run; prints jobs/s for each, their ratio, the cost per
+# node, and the same as a row of README's Performance table. Skips (77) without
+# Slurm or root, as the test does.
 set -u
 IKADA=${IKADA_BIN:-ikada}
 SRCDIR=${IKADA_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
@@ -38,5 +39,7 @@ run_timed() {
 local_s=$(run_timed local local-cache)
 slurm_s=$(run_timed slurm slurm-cache)
 awk -v n="$N" -v l="$local_s" -v s="$slurm_s" 'BEGIN {
-    printf "slurm executor: %d trivial nodes in %.2f s = %.1f jobs/s (local executor: %.2f s = %.1f jobs/s; slurm/local time ratio %.1fx)\n",
-        n, s, n / s, l, n / l, s / l }'
+    printf "slurm executor: %d trivial nodes in %.2f s = %.1f jobs/s (local executor: %.2f s = %.1f jobs/s; slurm/local time ratio %.1fx; %.0f ms more per node)\n",
+        n, s, n / s, l, n / l, s / l, (s - l) * 1000 / n
+    printf "| submission through Slurm (single-host slurmctld + slurmd on loopback), %d trivial nodes | %.1f jobs/s (%.2f s) | local executor: %.1f jobs/s (%.2f s) | %.1f× the time; %.0f ms more per node | — |\n",
+        n, n / s, s, n / l, l, s / l, (s - l) * 1000 / n }'

@@ -1,5 +1,6 @@
-/* cache/remote.h - a second tier of the store on an HTTP server, shared by
- * machines (a laptop, CI, a cluster's nodes).
+/* cache/remote.h - a second tier of the store on an HTTP server or an S3
+ * bucket (cache/remote_s3.h), shared by machines (a laptop, CI, a cluster's
+ * nodes).
  *
  * The layout is Bazel's HTTP cache protocol (../shared/notes/scale-out.md
  * C1), so any server with GET and PUT serves it (nginx WebDAV, bazel-remote
@@ -7,7 +8,9 @@
  *   <base>/cas/<sha256 hex>   an object's bytes (cache/cas.h)
  *   <base>/ac/<key hex>       a node key's action record (cache/action.h)
  *
- * The setting (IKADA_REMOTE) is "URL" or "URL auth=VAR": VAR names an
+ * The setting (--remote, IKADA_REMOTE, a graph's or the config file's
+ * remote:; cli/remote_setting.c picks one) is "URL" or "URL auth=VAR"; URL is
+ * http(s)://... or s3://BUCKET/PREFIX. VAR names an
  * environment variable holding one whole request header, e.g.
  * "Authorization: Bearer ...", sent with every request and never stored or
  * printed. Basic auth also works as http://user:pass@host/...
@@ -38,11 +41,8 @@
 struct ik_remote;
 
 /* Parses a setting (above). IK_EUSAGE with d filled when it is not http(s)://
- * or names an unset variable. */
+ * or s3://, names an unset variable, or lacks S3 credentials. */
 int ik_remote_open(const char *setting, struct ik_remote **out, struct ik_diag *d);
-
-/* The remote of $IKADA_REMOTE: 0 and *out NULL when unset or empty. */
-int ik_remote_open_env(struct ik_remote **out, struct ik_diag *d);
 
 /* Accepts NULL. */
 void ik_remote_close(struct ik_remote *r);
@@ -55,6 +55,14 @@ void ik_remote_close(struct ik_remote *r);
  * (d filled). */
 int ik_remote_fetch(struct ik_remote *r, struct ik_cache *c, const struct ik_hash *key,
                     struct ik_diag *d);
+
+/* Reads and checks the record of key without downloading anything else (for
+ * `ikada status` and `run -n`: what a run would download). 0 with *out the
+ * record (free it), -ENOENT (a miss, or a damaged record: d says what), or
+ * IK_EHTTP (down). The objects it names are not asked for: the record is the
+ * commit point, uploaded after them. */
+int ik_remote_lookup(struct ik_remote *r, const struct ik_hash *key, struct ik_action **out,
+                     struct ik_diag *d);
 
 /* Uploads the local record of a->key: its objects, then the record. 0,
  * IK_EHTTP (down), or -errno (a local object is missing or unreadable; d

@@ -1,6 +1,7 @@
 /* cache/remote_http.c - the remote cache over HTTP (cache/remote.h): blocking
  * libcurl easy requests on one reused handle (keep-alive), objects streamed
- * to and from files, downloads hashed as they arrive. */
+ * to and from files, downloads hashed as they arrive. An s3:// remote is the
+ * same protocol on a bucket's URL, each request signed (cache/remote_s3.c). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include "cache/cache_int.h"
 #include "cache/cas.h"
 #include "cache/remote.h"
+#include "cache/remote_s3.h"
 #include "base/buf.h"
 #include "base/error.h"
 #include "base/file.h"
@@ -23,12 +25,15 @@
 #define STALL_SECONDS 30L
 /* Records are small; a bigger answer to /ac/ is not one. */
 #define RECORD_MAX_BYTES (16u << 20)
+/* Enough of an error answer to find S3's <Code>. */
+#define ERROR_BODY_MAX 4096u
 
 struct ik_remote {
     char *base;    /* URL without a trailing '/', credentials included */
     char *name;    /* base without credentials, for messages */
     CURL *easy;
     struct curl_slist *headers;
+    struct ik_s3 *s3; /* an s3:// remote's signing, or NULL */
     char *down;    /* why the remote is down, or NULL */
 };
 
@@ -59,51 +64,60 @@ static int auth_header(const char *spec, const char *setting, struct curl_slist 
     return 0;
 }
 
+/* "auth=VAR" options after the URL. */
+static int parse_options(const char *rest, const char *setting, struct curl_slist **headers,
+                         struct ik_diag *d)
+{
+    while (*rest != '\0') {
+        while (*rest == ' ' || *rest == '\t')
+            rest++;
+        size_t len = strcspn(rest, " \t");
+        if (len == 0)
+            break;
+        char *opt = ik_xstrndup(rest, len);
+        int rc = auth_header(opt, setting, headers, d);
+        free(opt);
+        if (rc < 0)
+            return rc;
+        rest += len;
+    }
+    return 0;
+}
+
 int ik_remote_open(const char *setting, struct ik_remote **out, struct ik_diag *d)
 {
     *out = NULL;
     size_t url_len = strcspn(setting, " \t");
-    if (strncmp(setting, "http://", 7) != 0 && strncmp(setting, "https://", 8) != 0)
+    bool s3 = strncmp(setting, "s3://", 5) == 0;
+    if (!s3 && strncmp(setting, "http://", 7) != 0 && strncmp(setting, "https://", 8) != 0)
         return ik_diag_set(d, IK_EUSAGE, "remote '%s': expected an http:// or https:// URL "
-                                         "(the Bazel HTTP cache layout)", setting);
+                                         "(the Bazel HTTP cache layout) or s3://BUCKET/PREFIX",
+                           setting);
     struct curl_slist *headers = NULL;
-    const char *rest = setting + url_len;
-    while (*rest == ' ' || *rest == '\t')
-        rest++;
-    if (*rest != '\0') {
-        char *opt = ik_xstrndup(rest, strcspn(rest, " \t"));
-        int rc = auth_header(opt, setting, &headers, d);
-        free(opt);
-        if (rc < 0) {
-            curl_slist_free_all(headers);
-            return rc;
-        }
-    }
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+    int rc = parse_options(setting + url_len, setting, &headers, d);
+    struct ik_s3 *signer = NULL;
+    char *base = NULL;
+    if (rc == 0 && s3)
+        rc = ik_s3_open(setting, url_len, &signer, &base, d);
+    if (rc == 0 && curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+        rc = ik_diag_set(d, IK_EHTTP, "remote '%s': libcurl could not start", setting);
+    if (rc < 0) {
         curl_slist_free_all(headers);
-        return ik_diag_set(d, IK_EHTTP, "remote '%s': libcurl could not start", setting);
+        ik_s3_free(signer);
+        free(base);
+        return rc;
     }
     struct ik_remote *r = ik_xcalloc(1, sizeof *r);
     while (url_len > 0 && setting[url_len - 1] == '/')
         url_len--;
-    r->base = ik_xstrndup(setting, url_len);
-    r->name = public_name(r->base);
+    r->base = s3 ? base : ik_xstrndup(setting, url_len);
+    /* Messages name the bucket as the user wrote it, not the endpoint. */
+    r->name = s3 ? ik_xstrndup(setting, url_len) : public_name(r->base);
     r->headers = headers;
+    r->s3 = signer;
     r->easy = curl_easy_init();
     *out = r;
     return 0;
-}
-
-int ik_remote_open_env(struct ik_remote **out, struct ik_diag *d)
-{
-    const char *env = getenv("IKADA_REMOTE");
-    *out = NULL;
-    if (env == NULL || *env == '\0')
-        return 0;
-    int rc = ik_remote_open(env, out, d);
-    if (rc < 0)
-        ik_diag_prefix(d, "IKADA_REMOTE: ");
-    return rc;
 }
 
 void ik_remote_close(struct ik_remote *r)
@@ -112,6 +126,7 @@ void ik_remote_close(struct ik_remote *r)
         return;
     curl_easy_cleanup(r->easy);
     curl_slist_free_all(r->headers);
+    ik_s3_free(r->s3);
     free(r->base);
     free(r->name);
     free(r->down);
@@ -122,20 +137,38 @@ const char *ik_remote_down_reason(const struct ik_remote *r) { return r->down; }
 
 const char *ik_remote_name(const struct ik_remote *r) { return r->name; }
 
-/* Where a response body goes: memory (records) or a temp file being hashed
- * (objects). */
+/* Where a response body goes: memory (records), a temp file being hashed
+ * (objects), or nowhere (the answer to a PUT). An error answer's first bytes
+ * go to `error` instead, for S3's <Code>. */
 struct sink {
     struct ik_buf *mem;
     int fd;
     struct ik_hasher *hasher;
     uint64_t bytes;
     int write_err;
+    CURL *easy;
+    int answer; /* 0: not seen yet, 1: a 2xx body, 2: an error's */
+    struct ik_buf error;
 };
+
+#define SINK_MEM(buf) {(buf), -1, NULL, 0, 0, NULL, 0, IK_BUF_INIT}
+#define SINK_FILE(fd, hasher) {NULL, (fd), (hasher), 0, 0, NULL, 0, IK_BUF_INIT}
+#define SINK_NONE {NULL, -1, NULL, 0, 0, NULL, 0, IK_BUF_INIT}
 
 static size_t on_body(char *data, size_t size, size_t n, void *arg)
 {
     struct sink *s = arg;
     size_t len = size * n;
+    if (s->answer == 0) {
+        long status = 0;
+        curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
+        s->answer = status >= 200 && status <= 299 ? 1 : 2;
+    }
+    if (s->answer == 2) {
+        if (s->error.len < ERROR_BODY_MAX)
+            ik_buf_append(&s->error, data, len < ERROR_BODY_MAX ? len : ERROR_BODY_MAX);
+        return len;
+    }
     s->bytes += len;
     if (s->mem != NULL) {
         if (s->mem->len + len > RECORD_MAX_BYTES)
@@ -143,6 +176,8 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
         ik_buf_append(s->mem, data, len);
         return len;
     }
+    if (s->hasher == NULL)
+        return len;
     ik_hasher_update(s->hasher, data, len);
     s->write_err = ik__write_all(s->fd, data, len);
     return s->write_err == 0 ? len : 0;
@@ -161,10 +196,37 @@ static int go_down(struct ik_remote *r, const char *path, const char *why)
     return IK_EHTTP;
 }
 
-/* One request. 0 with *status the HTTP status (2xx or 404); anything else
- * takes the remote down. */
+/* S3's error code (<Code>NoSuchKey</Code>) from an error answer, or "". */
+static void s3_error_code(const struct ik_buf *body, char *out, size_t size)
+{
+    const char *open = body->data ? strstr(body->data, "<Code>") : NULL;
+    const char *close = open ? strstr(open, "</Code>") : NULL;
+    size_t len = close ? (size_t)(close - open - 6) : 0;
+    snprintf(out, size, "%.*s", (int)(len < size ? len : size - 1), open ? open + 6 : "");
+}
+
+/* An answer that is neither 2xx nor a miss takes the remote down. S3 answers
+ * 404 for a missing bucket too (NoSuchBucket): only NoSuchKey is a miss. */
+static int judge_status(struct ik_remote *r, const char *path, long status,
+                        const struct sink *sink)
+{
+    char code[64] = "";
+    if (r->s3 != NULL)
+        s3_error_code(&sink->error, code, sizeof code);
+    bool miss = status == 404 && (code[0] == '\0' || strcmp(code, "NoSuchKey") == 0);
+    if (miss || (status >= 200 && status <= 299))
+        return 0;
+    char why[128];
+    snprintf(why, sizeof why, "HTTP %ld%s%s%s", status, code[0] ? " " : "", code,
+             status == 401 || status == 403 ? " (check the credentials)" : "");
+    return go_down(r, path, why);
+}
+
+/* One request: a GET into sink, or a PUT of upload (upload_sha256_hex: its
+ * hash, which S3 checks). 0 with *status the HTTP status (2xx or a miss's
+ * 404); anything else takes the remote down. */
 static int request(struct ik_remote *r, const char *path, FILE *upload, uint64_t upload_len,
-                   struct sink *sink, long *status)
+                   const char *upload_sha256_hex, struct sink *sink, long *status)
 {
     if (r->down != NULL)
         return IK_EHTTP;
@@ -172,8 +234,13 @@ static int request(struct ik_remote *r, const char *path, FILE *upload, uint64_t
     char err[CURL_ERROR_SIZE] = "";
     CURL *e = r->easy;
     curl_easy_reset(e);
+    struct curl_slist *headers = NULL;
+    for (const struct curl_slist *h = r->headers; h != NULL; h = h->next)
+        headers = curl_slist_append(headers, h->data);
+    if (r->s3 != NULL)
+        ik_s3_sign(r->s3, e, &headers, upload_sha256_hex);
     curl_easy_setopt(e, CURLOPT_URL, url);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, err);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT_S);
@@ -184,22 +251,20 @@ static int request(struct ik_remote *r, const char *path, FILE *upload, uint64_t
         curl_easy_setopt(e, CURLOPT_READFUNCTION, on_upload);
         curl_easy_setopt(e, CURLOPT_READDATA, upload);
         curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)upload_len);
-    } else {
-        curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-        curl_easy_setopt(e, CURLOPT_WRITEDATA, sink);
     }
+    sink->easy = e;
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, sink);
     CURLcode cc = curl_easy_perform(e);
     *status = 0;
     curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, status);
     int rc = 0;
-    if (cc != CURLE_OK && !(sink != NULL && sink->write_err != 0)) {
+    if (cc != CURLE_OK && sink->write_err == 0)
         rc = go_down(r, path, err[0] ? err : curl_easy_strerror(cc));
-    } else if (cc == CURLE_OK && *status != 404 && (*status < 200 || *status > 299)) {
-        char why[64];
-        snprintf(why, sizeof why, "HTTP %ld%s", *status,
-                 *status == 401 || *status == 403 ? " (check the credentials)" : "");
-        rc = go_down(r, path, why);
-    }
+    else if (cc == CURLE_OK)
+        rc = judge_status(r, path, *status, sink);
+    curl_slist_free_all(headers);
+    ik_buf_free(&sink->error);
     free(url);
     return rc;
 }
@@ -220,9 +285,9 @@ static int fetch_object(struct ik_remote *r, struct ik_cache *c, const struct ik
     int rc = fd < 0 ? fd : 0;
     if (rc < 0)
         goto out;
-    struct sink s = {NULL, fd, ik_hasher_new(), 0, 0};
+    struct sink s = SINK_FILE(fd, ik_hasher_new());
     long status;
-    rc = request(r, path, NULL, 0, &s, &status);
+    rc = request(r, path, NULL, 0, NULL, &s, &status);
     struct ik_hash got;
     ik_hasher_final(s.hasher, &got);
     if (rc == 0 && s.write_err != 0)
@@ -253,23 +318,24 @@ out:
     return rc;
 }
 
-int ik_remote_fetch(struct ik_remote *r, struct ik_cache *c, const struct ik_hash *key,
-                    struct ik_diag *d)
+/* GETs /ac/<key> and parses it: *out the record, or -ENOENT (missing or
+ * damaged: d says what), IK_EHTTP. */
+static int get_record(struct ik_remote *r, const struct ik_hash *key, struct ik_action **out,
+                      struct ik_diag *d)
 {
     char hex[IK_HASH_HEX_LEN + 1], path[8 + IK_HASH_HEX_LEN];
     ik_hash_to_hex(key, hex);
     snprintf(path, sizeof path, "ac/%s", hex);
     struct ik_buf body = IK_BUF_INIT;
-    struct sink s = {&body, -1, NULL, 0, 0};
+    struct sink s = SINK_MEM(&body);
     long status;
-    int rc = request(r, path, NULL, 0, &s, &status);
+    int rc = request(r, path, NULL, 0, NULL, &s, &status);
     if (rc == 0 && status == 404)
         rc = -ENOENT;
-    struct ik_action *a = NULL;
     if (rc == 0) {
         char *where = ik_xasprintf("remote %s/%s", r->name, path);
         struct ik_diag pd = IK_DIAG_INIT;
-        if (ik_action_parse(body.data ? body.data : "", body.len, where, key, &a, &pd) != 0) {
+        if (ik_action_parse(body.data ? body.data : "", body.len, where, key, out, &pd) != 0) {
             const char *msg = ik_diag_message(&pd);
             msg += strncmp(msg, "error: ", 7) == 0 ? 7 : 0;
             rc = ik_diag_set(d, -ENOENT, "%.*s", (int)strcspn(msg, "\n"), msg);
@@ -278,6 +344,21 @@ int ik_remote_fetch(struct ik_remote *r, struct ik_cache *c, const struct ik_has
         free(where);
     }
     ik_buf_free(&body);
+    return rc;
+}
+
+int ik_remote_lookup(struct ik_remote *r, const struct ik_hash *key, struct ik_action **out,
+                     struct ik_diag *d)
+{
+    *out = NULL;
+    return get_record(r, key, out, d);
+}
+
+int ik_remote_fetch(struct ik_remote *r, struct ik_cache *c, const struct ik_hash *key,
+                    struct ik_diag *d)
+{
+    struct ik_action *a = NULL;
+    int rc = get_record(r, key, &a, d);
     for (size_t i = 0; rc == 0 && i < a->n_outputs; i++)
         rc = fetch_object(r, c, &a->outputs[i].hash, d);
     if (rc == 0 && a->has_log)
@@ -289,8 +370,9 @@ int ik_remote_fetch(struct ik_remote *r, struct ik_cache *c, const struct ik_has
     return rc;
 }
 
-/* PUTs a local file under path. */
-static int put_file(struct ik_remote *r, const char *file, const char *path, struct ik_diag *d)
+/* PUTs a local file, whose SHA-256 is h, under path. */
+static int put_file(struct ik_remote *r, const char *file, const struct ik_hash *h,
+                    const char *path, struct ik_diag *d)
 {
     FILE *f = fopen(file, "rb");
     if (f == NULL)
@@ -299,8 +381,11 @@ static int put_file(struct ik_remote *r, const char *file, const char *path, str
     fseek(f, 0, SEEK_END);
     long len = ftell(f);
     rewind(f);
+    char hex[IK_HASH_HEX_LEN + 1];
+    ik_hash_to_hex(h, hex);
+    struct sink answer = SINK_NONE;
     long status;
-    int rc = request(r, path, f, len < 0 ? 0 : (uint64_t)len, NULL, &status);
+    int rc = request(r, path, f, len < 0 ? 0 : (uint64_t)len, hex, &answer, &status);
     fclose(f);
     if (rc == 0 && status == 404)
         rc = go_down(r, path, "HTTP 404 on PUT (does the server accept uploads?)");
@@ -314,7 +399,7 @@ static int push_object(struct ik_remote *r, struct ik_cache *c, const struct ik_
     ik_hash_to_hex(h, hex);
     snprintf(path, sizeof path, "cas/%s", hex);
     char *file = ik_cas_object_path(c, h);
-    int rc = put_file(r, file, path, d);
+    int rc = put_file(r, file, h, path, d);
     free(file);
     return rc;
 }
@@ -337,7 +422,11 @@ int ik_remote_push(struct ik_remote *r, struct ik_cache *c, const struct ik_acti
     ik_hash_to_hex(&a->key, hex);
     snprintf(path, sizeof path, "ac/%s", hex);
     char *file = ik__fanout_path(c, "actions", &a->key);
-    rc = put_file(r, file, path, d);
+    struct ik_hash record_hash;
+    uint64_t size;
+    rc = ik_hash_file(file, &record_hash, &size, d);
+    if (rc == 0)
+        rc = put_file(r, file, &record_hash, path, d);
     free(file);
     return rc;
 }

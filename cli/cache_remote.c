@@ -1,6 +1,7 @@
 /* cli/cache_remote.c - `ikada cache push` and `ikada cache pull`: moving
- * results between the local cache and the remote one ($IKADA_REMOTE,
- * cache/remote.h) without running anything.
+ * results between the local cache and the remote one (--remote, IKADA_REMOTE,
+ * the graph's or the config file's remote:; cache/remote.h) without running
+ * anything.
  *
  * push uploads every local result (or, with --graph, the current result of
  * each node of the graph that is up to date); pull resolves the graph as a run
@@ -54,19 +55,22 @@ struct session {
 static int begin(const char *verb, int argc, char **argv, bool graph_required, struct session *s)
 {
     memset(s, 0, sizeof *s);
-    const char *graph = NULL;
+    const char *graph = NULL, *remote = NULL;
     struct ik_opt_list targets = {NULL, 0};
-    char *usage = ik_xasprintf("cache %s %s[--target NODE]...", verb,
+    char *usage = ik_xasprintf("cache %s %s[--target NODE]... [--remote SETTING]", verb,
                                graph_required ? "--graph G " : "[--graph G] ");
     const struct ik_opt opts[] = {{"--graph", "-g", IK_OPT_VALUE, &graph, NULL},
                                   {"--target", "-t", IK_OPT_LIST, &targets, NULL},
+                                  {"--remote", NULL, IK_OPT_VALUE, &remote, NULL},
                                   {0}};
     const struct ik_optspec spec = {
         .usage = usage, .opts = opts, .flags = IK__CC_ARGS, .bad_option = "unexpected argument",
-        .help = "Moves results between the local cache and the remote one named by\n"
-                "IKADA_REMOTE (docs/remote-cache.md).\n"
+        .help = "Moves results between the local cache and the remote one: --remote, else\n"
+                "IKADA_REMOTE, else the graph's or the config file's remote:\n"
+                "(docs/remote-cache.md).\n"
                 "  -g, --graph G        the current results of G's nodes\n"
-                "  -t, --target NODE    only NODE and what it needs (repeatable; needs --graph)\n",
+                "  -t, --target NODE    only NODE and what it needs (repeatable; needs --graph)\n"
+                "      --remote SETTING the remote cache, URL [auth=VAR]\n",
     };
     int rc = ik_opt_parse(&spec, argc, argv, NULL);
     free(usage);
@@ -81,18 +85,19 @@ static int begin(const char *verb, int argc, char **argv, bool graph_required, s
         return ik_opt_status(rc);
     }
     struct ik_diag d = IK_DIAG_INIT;
-    if (rc == 0 && (ik_remote_open_env(&s->remote, &d) < 0 || s->remote == NULL)) {
-        if (d.code == 0)
-            ik_diag_set(&d, IK_EUSAGE, "cache %s: IKADA_REMOTE is not set (the remote cache's "
-                                       "URL)", verb);
+    s->cc.lock = -1;
+    if (rc == 0 && graph != NULL)
+        rc = ik_cli_load_graph(graph, &s->g);
+    if (rc == 0)
+        rc = ik_cli_open_remote(remote, s->g, &s->remote);
+    if (rc == 0 && s->remote == NULL) {
+        ik_diag_set(&d, IK_EUSAGE, "cache %s: no remote cache is set (--remote, IKADA_REMOTE, "
+                                   "or remote: in the graph or the config file)", verb);
         rc = ik__cc_fail(&d);
     }
-    s->cc.lock = -1;
     /* pull fills a cache that may not exist yet; push needs one. */
     if (rc == 0)
         rc = ik_cli_open_cache(graph_required, &s->cc.c);
-    if (rc == 0 && graph != NULL)
-        rc = ik_cli_load_graph(graph, &s->g);
     if (rc == 0 && s->g != NULL) {
         s->selected = ik_xcalloc(s->g->n_nodes + 1, sizeof *s->selected);
         if (ik_srcmemo_open(s->cc.c, &s->memo, &d) < 0 ||

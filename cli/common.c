@@ -6,6 +6,7 @@
 
 #include "cli/cli.h"
 #include "cli/common.h"
+#include "engine/config.h"
 #include "nodes/registry.h"
 
 int ik_cli_load_graph(const char *path, struct ik_graph **g)
@@ -17,11 +18,18 @@ int ik_cli_load_graph_sets(const char *path, char *const *sets, size_t n_sets, s
 {
     struct ik_diag d = IK_DIAG_INIT;
     const struct ik_graph_opts opts = {(const char *const *)sets, n_sets};
-    if (ik_graph_load_opts(ik_node_types, path, &opts, g, &d) < 0) {
+    struct ik_graph *config = NULL;
+    *g = NULL;
+    if (ik_graph_load_opts(ik_node_types, path, &opts, g, &d) < 0 ||
+        ik_config_load(ik_node_types, &config, &d) < 0) {
         ik_diag_print(&d);
         ik_diag_free(&d);
+        ik_graph_free(*g);
+        *g = NULL;
         return IK_EXIT_USAGE;
     }
+    ik_config_apply(*g, config);
+    ik_graph_free(config);
     return 0;
 }
 

@@ -18,7 +18,8 @@
 
 static const char run_usage[] =
     "run [-j N] [-S NODE.PARAM=VALUE]... [--target NODE]... [--force NODE]... [--force-all]\n"
-    "           [--keep-going] [--executor local|slurm] [-n] [-v] [--json] GRAPH";
+    "           [--keep-going] [--executor local|slurm] [--remote SETTING] [-n] [-v] [--json]\n"
+    "           GRAPH";
 
 static const char run_help[] =
     "Runs the nodes of GRAPH that are not up to date, in parallel where the graph allows.\n"
@@ -32,13 +33,19 @@ static const char run_help[] =
     "      --executor local|slurm\n"
     "                      where nodes run (default: the graph's `executor: kind:`, else\n"
     "                      local); slurm submits each node with sbatch (docs/slurm.md)\n"
+    "      --remote SETTING\n"
+    "                      the shared remote cache, URL [auth=VAR] (docs/remote-cache.md);\n"
+    "                      over IKADA_REMOTE, the graph's `remote:` and the config file's;\n"
+    "                      '' for none\n"
     "  -n, --dry-run       print what would run and why, run nothing\n"
     "  -v, --verbose       show the running nodes' stderr as it comes, each line\n"
     "                      prefixed by its node (\"train| ...\")\n"
     "      --json          print a JSON summary on stdout\n"
     "Not on a terminal, a node that said nothing for 30 s gets a \"still running\"\n"
     "line; IKADA_HEARTBEAT=SECONDS changes the interval.\n"
-    "IKADA_REMOTE=URL [auth=VAR] adds a shared remote cache (docs/remote-cache.md).\n";
+    "IKADA_REMOTE=URL [auth=VAR] adds a shared remote cache (docs/remote-cache.md).\n"
+    "The config file (IKADA_CONFIG, else ~/.config/ikada/config.yaml) may give remote:\n"
+    "and executor: for every graph (docs/cli.md).\n";
 
 static char *self_exe(const char *argv0)
 {
@@ -70,7 +77,7 @@ static int set_executor(const struct ik_optspec *s, const struct ik_opt *o, cons
 }
 
 static int parse(int argc, char **argv, struct ik_sched_opts *o, struct ik_opt_list *sets,
-                 const char **graph, const char **executor)
+                 const char **graph, const char **executor, const char **remote)
 {
     struct ik_opt_list targets = {NULL, 0}, force = {NULL, 0};
     const struct ik_opt opts[] = {
@@ -81,6 +88,7 @@ static int parse(int argc, char **argv, struct ik_sched_opts *o, struct ik_opt_l
         {"--force-all", NULL, IK_OPT_FLAG, &o->force_all, NULL},
         {"--keep-going", "-k", IK_OPT_FLAG, &o->keep_going, NULL},
         {"--executor", NULL, IK_OPT_VALUE, executor, set_executor},
+        {"--remote", NULL, IK_OPT_VALUE, remote, NULL},
         {"--dry-run", "-n", IK_OPT_FLAG, &o->dry_run, NULL},
         {"--json", NULL, IK_OPT_FLAG, &o->json, NULL},
         {"--verbose", "-v", IK_OPT_FLAG, &o->verbose, NULL},
@@ -133,8 +141,8 @@ int ik_cli_run(int argc, char **argv)
     memset(&o, 0, sizeof o);
     const char *graph_path = NULL;
     struct ik_opt_list sets = {NULL, 0};
-    const char *executor = NULL;
-    int status = parse(argc, argv, &o, &sets, &graph_path, &executor);
+    const char *executor = NULL, *remote_flag = NULL;
+    int status = parse(argc, argv, &o, &sets, &graph_path, &executor, &remote_flag);
     if (status != 0) {
         free(o.targets);
         free(o.force);
@@ -148,14 +156,8 @@ int ik_cli_run(int argc, char **argv)
     if (status == 0)
         status = ik_cli_open_cache(true, &c);
     struct ik_remote *remote = NULL;
-    if (status == 0) {
-        struct ik_diag d = IK_DIAG_INIT;
-        if (ik_remote_open_env(&remote, &d) < 0) {
-            ik_diag_print(&d);
-            status = IK_EXIT_USAGE;
-        }
-        ik_diag_free(&d);
-    }
+    if (status == 0)
+        status = ik_cli_open_remote(remote_flag, g, &remote);
     int lock = -1;
     if (status == 0) {
         struct ik_diag d = IK_DIAG_INIT;

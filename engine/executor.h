@@ -87,6 +87,10 @@ struct ik_executor_host {
      * lines), besides going to the log; NULL when nobody watches (`run -v`
      * sets it). An executor that only sees the log at the end may never call it. */
     void (*on_stderr)(void *owner, const char *data, size_t n);
+    /* Where the job is, when that changes, for an executor that queues jobs
+     * ("slurm job 812 PENDING", then "... RUNNING"); shown in the node's
+     * progress lines. NULL: nobody listens. The local executor never calls it. */
+    void (*on_state)(void *owner, const char *state);
 };
 
 struct ik_executor {

@@ -4,8 +4,8 @@
  * <cache>/slurm/<job name>/, submitted with `sbatch --parsable`, named after
  * the run (so `squeue --name` finds all of it and nothing else) and asking
  * for the node's resources: cpu -> --cpus-per-task, a GPU -> --gpus=1, mem ->
- * --mem; partition, account, time and extra flags from the graph's
- * `executor:` block (engine/graph.h). The script exports the job's
+ * --mem, time -> --time; partition, account, time and extra flags from the
+ * graph's `executor:` block (engine/graph.h). The script exports the job's
  * environment (not CUDA_VISIBLE_DEVICES: Slurm sets it for the GPU it gives),
  * runs `ikada exec` with IKADA_PROGRESS_FILE naming a frames file (cli/exec.c
  * points fd 3 there), and writes the exit status to an .exit file.
@@ -80,7 +80,7 @@ struct slurm_task {
     char *frames_path, *exit_path, *log_pattern, *log_path;
     char job_id[32];
     char state[32];                 /* the Slurm state of this poll, "" when not listed */
-    char shown[32];                 /* the last state told to `run -v` */
+    char shown[32];                 /* the last state told to the progress lines */
     int tries;
     bool canceled;
     int64_t gone_ms;                /* when it was first seen out of the queue, or 0 */
@@ -181,7 +181,8 @@ static char **sbatch_argv(const struct slurm_executor *ex, const struct ik_execu
         push(&v, &k, ik_xasprintf("--mem=%lluM", (unsigned long long)((n->mem + (1 << 20) - 1) >> 20)));
     const char *part = setting(o->partition, g->executor.all.partition);
     const char *acct = setting(o->account, g->executor.all.account);
-    const char *time = setting(o->time, g->executor.all.time);
+    /* The node's own `resources: time`, else its type's, else the block's. */
+    const char *time = n && n->time ? n->time : setting(o->time, g->executor.all.time);
     if (part)
         push(&v, &k, ik_xasprintf("--partition=%s", part));
     if (acct)
@@ -474,7 +475,8 @@ static char *describe_state(const struct slurm_task *t)
     const char *s = t->state[0] ? t->state : "UNKNOWN";
     const char *why = "ended without a result";
     if (!strcmp(s, "TIMEOUT"))
-        why = "hit its time limit (raise `time:` in the graph's executor: block)";
+        why = "hit its time limit (raise the node's `resources: time`, or `time:` in the "
+              "executor: block)";
     else if (!strcmp(s, "OUT_OF_MEMORY"))
         why = "ran out of memory (raise `resources: mem`)";
     else if (!strcmp(s, "CANCELLED"))
@@ -529,16 +531,16 @@ static void finish(struct slurm_task *t, int status, char *error)
     free_task(t);
 }
 
-/* `run -v` streams what a node prints; a Slurm job's own output arrives only
- * at its end, so its state changes are what it hears meanwhile ("train| slurm
- * job 812: PENDING"). */
+/* A queued job's state changes (PENDING, RUNNING) go to the progress lines:
+ * its own output arrives only at its end ("train: slurm job 812 PENDING").
+ * End states are left to the node's done or FAILED line. */
 static void show_state(struct slurm_task *t)
 {
-    if (t->ex->host.on_stderr == NULL || t->state[0] == '\0' || !strcmp(t->state, t->shown))
+    if (t->ex->host.on_state == NULL || !alive_state(t->state) || !strcmp(t->state, t->shown))
         return;
     snprintf(t->shown, sizeof t->shown, "%s", t->state);
-    char *line = ik_xasprintf("slurm job %s: %s\n", t->job_id, t->state);
-    t->ex->host.on_stderr(t->base.owner, line, strlen(line));
+    char *line = ik_xasprintf("slurm job %s %s", t->job_id, t->state);
+    t->ex->host.on_state(t->base.owner, line);
     free(line);
 }
 
@@ -572,6 +574,13 @@ static void check_task(struct slurm_task *t, int64_t now)
         t->frames_offset = 0;
         ik_progress_reader_free(&t->reader);
         ik_progress_reader_init(&t->reader, on_frame, t);
+        if (t->ex->host.on_state != NULL) {
+            char *line = ik_xasprintf("slurm job %s %s: submitting it once more", t->job_id,
+                                      t->state);
+            t->ex->host.on_state(t->base.owner, line);
+            free(line);
+        }
+        t->shown[0] = '\0';
         submit(t);
         return;
     }
@@ -677,7 +686,7 @@ static int slurm_open(struct ik_executor *base, const struct ik_executor_host *h
     if ((rc = ik_mkdirs(ex->dir, d)) < 0)
         return rc;
     const struct ik_executor_host inner = {host->loop, local_frame, local_exit,
-                                           host->on_stderr ? local_stderr : NULL};
+                                           host->on_stderr ? local_stderr : NULL, NULL};
     if ((rc = ex->local->open(ex->local, &inner, d)) < 0)
         return rc;
     uv_timer_init(host->loop, &ex->poll);

@@ -25,9 +25,9 @@
 
 static const char *const node_keys[] = {"type",    "in",     "params",   "resources",
                                         "foreach", "matrix", "executor", NULL};
-static const char *const top_keys[] = {"nodes", "vars", "executor", NULL};
+static const char *const top_keys[] = {"nodes", "vars", "executor", "remote", NULL};
 static const char *const file_keys[] = {"file", "glob", NULL};
-static const char *const resource_keys[] = {"cpu", "gpu", "mem", NULL};
+static const char *const resource_keys[] = {"cpu", "gpu", "mem", "time", NULL};
 
 /* Node names may also hold '-' (but not first), unlike ports. */
 static bool valid_node_name(const char *s)
@@ -310,6 +310,14 @@ static int parse_resources(struct ik__graph_build *b, size_t i, yaml_node_t *v, 
                 return rc;
             continue;
         }
+        if (!strcmp(ks, "time")) {
+            char *what = ik_xasprintf("resource 'time' of node '%s'", node->name);
+            rc = ik__graph_read_slurm_time(b, b->src[i].env, val, what, &node->time, d);
+            free(what);
+            if (rc < 0)
+                return rc;
+            continue;
+        }
         int *slot = !strcmp(ks, "cpu")   ? &b->src[i].cpu
                     : !strcmp(ks, "gpu") ? &b->src[i].gpu
                                          : NULL;
@@ -450,6 +458,11 @@ static int parse_top(struct ik__graph_build *b, yaml_node_t *root, struct ik_dia
         }
         if (!strcmp(ik__graph_scalar(k), "executor")) {
             if ((rc = ik__graph_read_executor(b, yaml_document_get_node(b->doc, p->value), d)) < 0)
+                return rc;
+            continue;
+        }
+        if (!strcmp(ik__graph_scalar(k), "remote")) {
+            if ((rc = ik__graph_read_remote(b, yaml_document_get_node(b->doc, p->value), d)) < 0)
                 return rc;
             continue;
         }
@@ -617,9 +630,27 @@ int ik_graph_load_string(const struct ik_node_type *const *types, const char *pa
     return ik_graph_load_string_opts(types, path, text, len, NULL, out, d);
 }
 
+/* A graph file's top level, checked against the node types. */
+static int read_graph(struct ik__graph_build *b, yaml_node_t *root, struct ik_diag *d)
+{
+    int rc = parse_top(b, root, d);
+    if (rc == 0)
+        rc = ik__graph_check_sets(b, d);
+    if (rc == 0)
+        rc = ik__graph_validate(b, d);
+    return rc;
+}
+
 int ik_graph_load_string_opts(const struct ik_node_type *const *types, const char *path,
                               const char *text, size_t len, const struct ik_graph_opts *opts,
                               struct ik_graph **out, struct ik_diag *d)
+{
+    return ik__graph_load_with(types, path, text, len, opts, read_graph, out, d);
+}
+
+int ik__graph_load_with(const struct ik_node_type *const *types, const char *path,
+                        const char *text, size_t len, const struct ik_graph_opts *opts,
+                        ik__graph_top_fn read_top, struct ik_graph **out, struct ik_diag *d)
 {
     struct ik_graph *g = ik_xcalloc(1, sizeof *g);
     g->path = ik_xstrdup(path);
@@ -662,11 +693,7 @@ int ik_graph_load_string_opts(const struct ik_node_type *const *types, const cha
         goto out;
     }
     yaml_document_delete(&extra);
-    rc = parse_top(&b, yaml_document_get_root_node(&doc), d);
-    if (rc == 0)
-        rc = ik__graph_check_sets(&b, d);
-    if (rc == 0)
-        rc = ik__graph_validate(&b, d);
+    rc = read_top(&b, yaml_document_get_root_node(&doc), d);
 out:
     free_build(&b);
     if (have_doc)
@@ -689,6 +716,13 @@ int ik_graph_load(const struct ik_node_type *const *types, const char *path,
 int ik_graph_load_opts(const struct ik_node_type *const *types, const char *path,
                        const struct ik_graph_opts *opts, struct ik_graph **out, struct ik_diag *d)
 {
+    return ik__graph_load_file_with(types, path, opts, read_graph, out, d);
+}
+
+int ik__graph_load_file_with(const struct ik_node_type *const *types, const char *path,
+                             const struct ik_graph_opts *opts, ik__graph_top_fn read_top,
+                             struct ik_graph **out, struct ik_diag *d)
+{
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return ik_diag_set(d, -errno, "cannot read %s: %s", path, strerror(errno));
@@ -709,8 +743,8 @@ int ik_graph_load_opts(const struct ik_node_type *const *types, const char *path
         ik_buf_append(&text, chunk, (size_t)n);
     }
     close(fd);
-    int rc = ik_graph_load_string_opts(types, path, text.data ? text.data : "", text.len, opts,
-                                       out, d);
+    int rc = ik__graph_load_with(types, path, text.data ? text.data : "", text.len, opts,
+                                 read_top, out, d);
     ik_buf_free(&text);
     return rc;
 }
@@ -748,6 +782,7 @@ void ik_graph_free(struct ik_graph *g)
             free(n->outputs[j]);
         free(n->outputs);
         free(n->params_mp);
+        free(n->time);
         for (size_t j = 0; j < n->n_param_locs; j++)
             free(n->param_locs[j].name);
         free(n->param_locs);
@@ -756,6 +791,8 @@ void ik_graph_free(struct ik_graph *g)
     free(g->topo);
     ik_strmap_free(&g->by_name);
     ik__graph_free_executor(&g->executor);
+    free(g->remote);
+    free(g->remote_file);
     free(g->path);
     free(g->dir);
     free(g->name);

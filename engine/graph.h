@@ -10,8 +10,10 @@
  *           prev: other.out
  *         params: {cmd: "wc -l $IKADA_IN_faq > $IKADA_OUT_count", outputs: {count: count.txt}}
  *         resources: {cpu: 1, gpu: 0}   # optional override of the type's defaults
+ *                                       # (mem: 4G, time: "2:00:00" too)
  *         executor: local           # optional: stays local under `--executor slurm`
  *     executor: {kind: slurm, partition: gpu, time: "1:00:00", types: {sample: local}}
+ *     remote: s3://team-cache/ikada   # a shared remote cache (docs/remote-cache.md)
  *
  * ik_graph_load parses AND validates: unknown type or param (with a "did you
  * mean"), wrong value type, missing required param or input, unknown port, a
@@ -85,6 +87,8 @@ struct ik_graph_node {
     int cpu; /* resources after the node's `resources:` override */
     int gpu;
     uint64_t mem; /* bytes the node may use (`resources: mem`); 0 = not said */
+    char *time;   /* `resources: time`, Slurm's --time ("90", "2:00:00", "1-00:00:00"):
+                   * under Slurm, over the executor block's; NULL = not said */
     struct ik_srcloc cpu_loc; /* where `resources: cpu` was given; line 0 when it was not */
     bool run_local; /* the node's own `executor: local` */
     struct ik_srcloc loc; /* of the node's name */
@@ -102,6 +106,9 @@ struct ik_graph {
     size_t *topo; /* node indices, every producer before its consumers */
     struct ik_strmap by_name; /* private: node name -> index, for ik_graph_find */
     struct ik_graph_executor executor; /* the `executor:` block; all zero when absent */
+    char *remote; /* the `remote:` setting (cache/remote.h), or NULL */
+    char *remote_file;          /* the file it came from: this one or the config file */
+    struct ik_srcloc remote_loc; /* where in remote_file (.file points to it) */
 };
 
 /* What changes a graph without editing its file (`ikada run -S`). */
@@ -142,6 +149,11 @@ long ik_graph_find(const struct ik_graph *g, const char *name);
 
 /* Index of output port `port` on node n, or -1. */
 long ik_graph_node_output(const struct ik_graph_node *n, const char *port);
+
+/* Fills what e leaves unsaid from base (the config file's block under the
+ * graph's): kind, each sbatch setting, each type's override, setting by
+ * setting; a type `local` at either level stays local. */
+void ik_graph_executor_inherit(struct ik_graph_executor *e, const struct ik_graph_executor *base);
 
 /* Accepts NULL. */
 void ik_graph_free(struct ik_graph *g);

@@ -1,4 +1,6 @@
-/* engine/graph_executor.c - the graph's `executor:` block and a node's `executor:` key.
+/* engine/graph_executor.c - the graph's `executor:` block, a node's `executor:` key, and
+ * the graph's `remote:` (where results are shared); the config file (engine/config.c)
+ * takes the same two top-level keys, read by the same code.
  *
  *     executor:
  *       kind: slurm                 # or local; `ikada run --executor` overrides it
@@ -66,6 +68,43 @@ static int expect_mapping(struct ik__graph_build *b, yaml_node_t *v, const char 
     return ik__graph_check_dup_keys(b->g, b->doc, v, "key", d);
 }
 
+/* Slurm's forms: [D-]G[:G[:G]], each G one or more digits. */
+static bool slurm_time_ok(const char *s)
+{
+    const char *dash = strchr(s, '-');
+    if (dash != NULL) {
+        if (dash == s || strspn(s, "0123456789") != (size_t)(dash - s))
+            return false;
+        s = dash + 1;
+    }
+    for (int groups = 1; groups <= 3; groups++) {
+        size_t n = strspn(s, "0123456789");
+        if (n == 0)
+            return false;
+        s += n;
+        if (*s == '\0')
+            return true;
+        if (*s++ != ':')
+            return false;
+    }
+    return false;
+}
+
+int ik__graph_read_slurm_time(struct ik__graph_build *b, const struct ik__graph_vars *env,
+                              const yaml_node_t *v, const char *what, char **out,
+                              struct ik_diag *d)
+{
+    struct ik__graph_text text;
+    if (ik__graph_text(b, env, v, &text, d) < 0)
+        return IK_EVALIDATE;
+    if (text.s == NULL || !slurm_time_ok(text.s))
+        return error_at(b, v, d, what, "a Slurm time limit: minutes, \"H:MM:SS\" or "
+                                       "\"D-HH:MM:SS\"");
+    free(*out);
+    *out = ik_xstrdup(text.s);
+    return 0;
+}
+
 /* One setting of a block or of a type override; 1 when `key` is not one. */
 static int read_setting(struct ik__graph_build *b, const char *key, const yaml_node_t *v,
                         struct ik_graph_exec_settings *s, struct ik_diag *d)
@@ -77,7 +116,7 @@ static int read_setting(struct ik__graph_build *b, const char *key, const yaml_n
     else if (!strcmp(key, "account"))
         rc = read_text(b, v, what, &s->account, d);
     else if (!strcmp(key, "time"))
-        rc = read_text(b, v, what, &s->time, d);
+        rc = ik__graph_read_slurm_time(b, NULL, v, what, &s->time, d);
     else if (!strcmp(key, "sbatch"))
         rc = read_text(b, v, what, &s->sbatch, d);
     free(what);
@@ -175,6 +214,59 @@ int ik__graph_node_executor(struct ik__graph_build *b, size_t i, yaml_node_t *v,
     }
     b->g->nodes[i].run_local = !strcmp(kind, "local");
     return 0;
+}
+
+int ik__graph_read_remote(struct ik__graph_build *b, yaml_node_t *v, struct ik_diag *d)
+{
+    const char *s = ik__graph_scalar(v);
+    if (s == NULL || (strncmp(s, "http://", 7) != 0 && strncmp(s, "https://", 8) != 0 &&
+                      strncmp(s, "s3://", 5) != 0))
+        return error_at(b, v, d, "'remote:'", "an http(s):// URL or s3://BUCKET/PREFIX, "
+                                              "optionally followed by auth=VAR");
+    struct ik_graph *g = b->g;
+    free(g->remote);
+    free(g->remote_file);
+    g->remote = ik_xstrdup(s);
+    g->remote_file = ik_xstrdup(g->path);
+    g->remote_loc = ik__graph_loc(g, v->start_mark);
+    g->remote_loc.file = g->remote_file;
+    return 0;
+}
+
+/* *dst, else a copy of src: the nearer level wins, setting by setting. */
+static void inherit_text(char **dst, const char *src)
+{
+    if (*dst == NULL && src != NULL)
+        *dst = ik_xstrdup(src);
+}
+
+static void inherit_settings(struct ik_graph_exec_settings *s,
+                             const struct ik_graph_exec_settings *base)
+{
+    s->local = s->local || base->local;
+    inherit_text(&s->partition, base->partition);
+    inherit_text(&s->account, base->account);
+    inherit_text(&s->time, base->time);
+    inherit_text(&s->sbatch, base->sbatch);
+}
+
+void ik_graph_executor_inherit(struct ik_graph_executor *e, const struct ik_graph_executor *base)
+{
+    inherit_text(&e->kind, base->kind);
+    inherit_settings(&e->all, &base->all);
+    for (size_t i = 0; i < base->n_types; i++) {
+        size_t j = 0;
+        while (j < e->n_types && strcmp(e->type_names[j], base->type_names[i]) != 0)
+            j++;
+        if (j == e->n_types) {
+            e->type_names = ik_xrealloc(e->type_names, (j + 1) * sizeof *e->type_names);
+            e->types = ik_xrealloc(e->types, (j + 1) * sizeof *e->types);
+            e->type_names[j] = ik_xstrdup(base->type_names[i]);
+            memset(&e->types[j], 0, sizeof *e->types);
+            e->n_types++;
+        }
+        inherit_settings(&e->types[j], &base->types[i]);
+    }
 }
 
 static void free_settings(struct ik_graph_exec_settings *s)

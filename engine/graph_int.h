@@ -198,6 +198,28 @@ int ik__graph_node_executor(struct ik__graph_build *b, size_t i, yaml_node_t *v,
                             struct ik_diag *d);
 void ik__graph_free_executor(struct ik_graph_executor *e);
 
+/* A Slurm time limit ("MIN", "MIN:SEC", "H:MIN:SEC", "D-H", "D-H:MIN",
+ * "D-H:MIN:SEC"; an integer is minutes) into *out (graph_executor.c), after
+ * ${...} substitution with env (may be NULL). IK_EVALIDATE naming `what`. */
+int ik__graph_read_slurm_time(struct ik__graph_build *b, const struct ik__graph_vars *env,
+                              const yaml_node_t *v, const char *what, char **out,
+                              struct ik_diag *d);
+
+/* The top-level `remote:` (graph_executor.c): a remote cache setting
+ * (cache/remote.h) into g->remote, its scheme checked. IK_EVALIDATE. */
+int ik__graph_read_remote(struct ik__graph_build *b, yaml_node_t *v, struct ik_diag *d);
+
+/* Reads a YAML file of the graph family (a graph, the config file) into a new
+ * struct ik_graph: the text, the one document (syntax errors with file:line),
+ * then read_top on its root. */
+typedef int (*ik__graph_top_fn)(struct ik__graph_build *b, yaml_node_t *root, struct ik_diag *d);
+int ik__graph_load_with(const struct ik_node_type *const *types, const char *path,
+                        const char *text, size_t len, const struct ik_graph_opts *opts,
+                        ik__graph_top_fn read_top, struct ik_graph **out, struct ik_diag *d);
+int ik__graph_load_file_with(const struct ik_node_type *const *types, const char *path,
+                             const struct ik_graph_opts *opts, ik__graph_top_fn read_top,
+                             struct ik_graph **out, struct ik_diag *d);
+
 /* True for [A-Za-z_][A-Za-z0-9_]*: port names become environment variables. */
 bool ik__graph_valid_port(const char *s);
 

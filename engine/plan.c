@@ -361,16 +361,22 @@ static const char *missing_port(const struct ik_graph_node *n, const struct ik_a
 }
 
 /* The second tier: a miss here is fetched from the remote into the local
- * cache, then read back as any local record. NULL when it is not there (or
- * is damaged there, or the remote is down: said on stderr). */
+ * cache, then read back as any local record (with remote_peek, only the
+ * remote record is read: status and -n download nothing). NULL when it is
+ * not there (or is damaged there, or the remote is down: said on stderr). */
 static struct ik_action *remote_lookup(struct ik_plan *p, size_t i)
 {
     const struct ik_plan_entry *e = &p->entries[i];
     struct ik_diag d = IK_DIAG_INIT;
-    int rc = ik_remote_fetch(p->remote, p->cache, &e->key, &d);
     struct ik_action *a = NULL;
-    if (rc == 0 && ik_action_get(p->cache, &e->key, &a, &d) != 0)
-        a = NULL;
+    int rc;
+    if (p->remote_peek) {
+        rc = ik_remote_lookup(p->remote, &e->key, &a, &d);
+    } else {
+        rc = ik_remote_fetch(p->remote, p->cache, &e->key, &d);
+        if (rc == 0 && ik_action_get(p->cache, &e->key, &a, &d) != 0)
+            a = NULL;
+    }
     if (rc == IK_EHTTP && !p->remote_warned) {
         fprintf(stderr, "ikada: warning: remote cache unavailable for this run (%s); going on "
                         "with the local cache only\n", ik_remote_down_reason(p->remote));

@@ -40,7 +40,8 @@ struct ik_plan_entry {
     struct ik_action *action;    /* the record once known (cached or just run) */
     char *reason;                /* why it must run / is blocked; NULL when cached */
     bool never_run;              /* no ref for this node */
-    bool from_remote;            /* CACHED because the remote cache had it */
+    bool from_remote;            /* CACHED because the remote cache had it (with
+                                  * remote_peek: has it, not downloaded) */
     /* The key last looked up remotely (kept across re-resolves), so the
      * scheduler's second look after taking the key's lock asks no server. */
     bool remote_looked;
@@ -59,6 +60,9 @@ struct ik_plan {
      * missing locally is looked up there before it counts as STALE. */
     struct ik_remote *remote;
     bool remote_warned;         /* the remote went down and the user was told */
+    /* Only look: a remote hit reads the record (its outputs' hashes, for the
+     * consumers' keys) and downloads nothing (`status`, `run -n`). */
+    bool remote_peek;
     size_t remote_hits;         /* nodes made CACHED by downloads */
 };
 

@@ -440,6 +440,15 @@ static void on_job_stderr(void *owner, const char *data, size_t n)
     stream_lines(j->s, j, false);
 }
 
+/* The executor's on_state: a queued job's state, as an event line and in
+ * the node's live line. */
+static void on_job_state(void *owner, const char *state)
+{
+    struct ik_job *j = owner;
+    snprintf(j->where, sizeof j->where, "%s", state);
+    ik_display_event(&j->s->display, "%s: %s", node_name(j->s, j->index), state);
+}
+
 static void set_counter(struct ik_job *j, const char *name, double value)
 {
     for (size_t i = 0; i < j->n_counters; i++)
@@ -641,7 +650,8 @@ static int run_loop(struct ik_sched *s, struct ik_diag *d)
 {
     uv_loop_init(&s->loop);
     const struct ik_executor_host host = {&s->loop, on_job_frame, on_job_exit,
-                                          s->opts->verbose ? on_job_stderr : NULL};
+                                          s->opts->verbose ? on_job_stderr : NULL,
+                                          on_job_state};
     int rc = s->ex->open(s->ex, &host, d);
     if (rc == 0) {
         uv_signal_init(&s->loop, &s->sigint);
@@ -673,6 +683,7 @@ int ik_sched_run(struct ik_graph *g, struct ik_cache *c, const struct ik_sched_o
     }
     ik_display_init(&s.display, opts->live && !opts->json);
     if (opts->dry_run) {
+        s.plan.remote_peek = true; /* -n downloads nothing */
         rc = ik_plan_resolve_all(&s.plan, s.selected, s.forced, d);
         if (rc == 0)
             rc = ik__sched_print_plan(&s);

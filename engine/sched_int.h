@@ -49,6 +49,7 @@ struct ik_job {
     int64_t start_ms, end_ms;
     int64_t last_plain_ms;    /* when a line last said this node lives (not live) */
     struct ik_buf err_line;   /* `run -v`: its stderr's line not yet complete */
+    char where[64];           /* the executor's last on_state ("slurm job 8 PENDING") */
     bool has_log;
     struct ik_hash log; /* a failed run's log object, for the run record */
 };

@@ -42,7 +42,7 @@ static const char *plan_word(const struct ik_plan_entry *e)
 {
     switch (e->state) {
     case IK_PLAN_CACHED:
-        return "cached";
+        return e->from_remote ? "download" : "cached";
     case IK_PLAN_STALE:
         return "would run";
     case IK_PLAN_BLOCKED:
@@ -65,11 +65,14 @@ int ik__sched_print_plan(struct ik_sched *s)
         hex_of(e, hex);
         if (s->opts->json) {
             json_array_append_new(nodes, json_pack("{s:s, s:s, s:s?, s:s?}", "name", g->nodes[i].name,
-                                                   "action", e->state == IK_PLAN_CACHED ? "cached" : "run",
+                                                   "action", e->state != IK_PLAN_CACHED ? "run"
+                                                             : e->from_remote ? "download"
+                                                                              : "cached",
                                                    "key", hex[0] ? hex : NULL, "reason", e->reason));
         } else {
             printf("%s%*s %-10s %s\n", g->nodes[i].name, ik_utf8_pad(g->nodes[i].name, 20), "",
-                   plan_word(e), e->reason ? e->reason : "");
+                   plan_word(e), e->reason ? e->reason
+                                 : e->from_remote ? "from the remote cache" : "");
         }
     }
     if (s->opts->json) {
@@ -107,7 +110,7 @@ void ik__sched_show_progress(struct ik_sched *s)
         l->total = j->total;
         l->unit = j->unit;
         l->elapsed_s = (double)(now - j->start_ms) / 1000.0;
-        l->counters = j->counters.data;
+        l->counters = j->counters.len ? j->counters.data : j->where[0] ? j->where : NULL;
         if (!s->display.live && j->total > 0 && now - j->last_plain_ms >= 10000 &&
             now - j->start_ms >= 10000) {
             j->last_plain_ms = now;

@@ -12,17 +12,7 @@ nginx_dav_start "$WORK/srv" ci:secret || fail "nginx did not start"
 PORT=$NGINX_PORT
 
 export IKADA_REMOTE="http://ci:secret@127.0.0.1:$PORT/cache/"
-cat > g.yaml <<YAML
-nodes:
-  make:
-    type: command
-    params: {cmd: "echo ran make >> $WORK/side-effects; echo hi > \$IKADA_OUT_o", outputs: {o: o.txt}}
-  next:
-    type: command
-    in: {x: make.o}
-    params: {cmd: "echo ran next >> $WORK/side-effects; tr a-z A-Z < \$IKADA_IN_x > \$IKADA_OUT_o", outputs: {o: o.txt}}
-YAML
-ran() { [ -f side-effects ] && wc -l < side-effects || echo 0; }
+. "$SRCDIR/tests/cli/remote_lib.sh"
 
 # 1. A run uploads; a second, empty cache downloads both results.
 IKADA_CACHE=$WORK/c1 run_ik 0 run g.yaml
@@ -34,6 +24,10 @@ contains err "make: cached (downloaded from the remote cache)"
 contains err "2 cached (2 from the remote)"
 IKADA_CACHE=$WORK/c2 run_ik 0 cache export next.o -o got.txt
 [ "$(cat got.txt)" = HI ] || fail "downloaded output is '$(cat got.txt)'"
+
+# 1b. status and run -n see the remote results without downloading them.
+check_status_remote
+IKADA_REMOTE="http://ci:wrong@127.0.0.1:$PORT/cache/" check_status_down
 
 # 2. A corrupted object on the server: detected, re-run, re-uploaded.
 obj=
@@ -67,18 +61,7 @@ IKADA_REMOTE="http://127.0.0.1:$PORT/cache auth=NO_SUCH_VAR" IKADA_CACHE=$WORK/c
 contains err "NO_SUCH_VAR is not set"
 
 # 5. Two runs uploading at once to one server (separate local caches).
-before=$(ran)
-IKADA_CACHE=$WORK/c7 "$IKADA" run -S make.cmd="sleep 0.3; echo two > \$IKADA_OUT_o" g.yaml >o7 2>e7 &
-p7=$!
-IKADA_CACHE=$WORK/c8 "$IKADA" run -S make.cmd="sleep 0.3; echo two > \$IKADA_OUT_o" g.yaml >o8 2>e8 &
-p8=$!
-wait $p7 || fail "first concurrent run failed: $(cat e7)"
-wait $p8 || fail "second concurrent run failed: $(cat e8)"
-before=$(ran)
-IKADA_CACHE=$WORK/c9 run_ik 0 run -S make.cmd="sleep 0.3; echo two > \$IKADA_OUT_o" g.yaml
-[ "$(ran)" = "$before" ] || fail "after two concurrent uploads a third run re-ran nodes"
-IKADA_CACHE=$WORK/c9 run_ik 0 cache export next.o -o got.txt
-[ "$(cat got.txt)" = TWO ] || fail "concurrent uploads left '$(cat got.txt)'"
+check_two_uploads
 
 # 6. cache push and pull move results without running anything.
 sed 's/echo hi/echo pushed/' g.yaml > g2.yaml
@@ -96,14 +79,8 @@ IKADA_REMOTE= IKADA_CACHE=$WORK/c12 run_ik 0 run g2.yaml
 IKADA_CACHE=$WORK/c12 run_ik 2 cache pull
 contains err "pull needs --graph G"
 IKADA_REMOTE= IKADA_CACHE=$WORK/c12 run_ik 2 cache push
-contains err "IKADA_REMOTE is not set"
+contains err "no remote cache is set"
 
 # 7. The server stops mid-run: the run finishes locally with one warning.
-IKADA_CACHE=$WORK/c10 "$IKADA" run -S make.cmd="sleep 1; echo three > \$IKADA_OUT_o" g.yaml >o10 2>e10 &
-p10=$!
-sleep 0.5
-nginx_dav_stop
-wait $p10 || fail "the run failed when the server stopped: $(cat e10)"
-[ "$(count e10 "remote cache unavailable")" = 1 ] || { cat e10 >&2; fail "expected exactly one warning"; }
-contains e10 "2 ran"
+check_stop_mid_run nginx_dav_stop
 pass

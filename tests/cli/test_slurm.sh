@@ -1,8 +1,10 @@
 # `ikada run --executor slurm` against a real single-host Slurm (slurmctld +
 # slurmd started here, two fake GPUs): the quickstart's data nodes give the same
 # outputs as a local run, a GPU node gets CUDA_VISIBLE_DEVICES from Slurm, a
-# node marked `executor: local` is no Slurm job, and scancel, a time limit and
-# Ctrl-C give their messages. Skips (77) without Slurm or root, and in the
+# node marked `executor: local` is no Slurm job, a job's queue state is in the
+# progress lines, a job whose compute node goes down (NODE_FAIL) is submitted
+# once more, scancel, a node's time limit and Ctrl-C give their messages, and
+# the config file's executor: block reaches sbatch. Skips (77) without Slurm or root, and in the
 # sanitizer pass (IKADA_SANITIZED, set by make check-sanitizers): it is the
 # slowest test by far (about 100 s, three times that under ASan), and the
 # plain pass already runs it.
@@ -29,13 +31,38 @@ wait_state() {
     fail "no job of node $1 reached $2"
 }
 
-# A time limit (Slurm's are whole minutes: about a minute and a half), started
-# first and checked last so the other cases run meanwhile.
+# The compute node goes down under a running job (NODE_FAIL): the job is
+# submitted once more and the run succeeds. First, while no other job runs.
+cat > nodefail.yaml <<'YAML'
+nodes:
+  lost:
+    type: command
+    params: {cmd: "sleep 2; echo x > $IKADA_OUT_o", outputs: {o: o.txt}}
+YAML
+"$IKADA" run --executor slurm nodefail.yaml >nf.out 2>nf.err &
+runner=$!
+wait_state lost RUNNING
+scontrol update nodename="$(hostname -s)" state=down reason=ikada-test
+wait $runner || { cat nf.err >&2; fail "the run whose node failed did not succeed"; }
+scontrol update nodename="$(hostname -s)" state=resume 2>/dev/null # ReturnToService may have
+grep -Eq '^lost: slurm job [0-9]+ NODE_FAIL: submitting it once more$' nf.err ||
+    { cat nf.err >&2; fail "no retry after NODE_FAIL"; }
+contains nf.err "1 node: 1 ran"
+rm -r .ikada/slurm # the job files of the cases below, counted there
+for _ in $(seq 50); do
+    sinfo -h -N -o "%T" | grep -Eq '^(idle|mixed|allocated)' && break
+    sleep 0.2
+done
+
+# A time limit from the node's resources (over the executor block's hour; Slurm's
+# are whole minutes: about a minute and a half), started now and checked last so
+# the other cases run meanwhile.
 cat > slow.yaml <<'YAML'
-executor: {kind: slurm, time: "1"}
+executor: {kind: slurm, time: "1:00:00"}
 nodes:
   overtime:
     type: command
+    resources: {time: 1}
     params: {cmd: "sleep 300; echo x > $IKADA_OUT_o", outputs: {o: o.txt}}
 YAML
 IKADA_CACHE="$WORK/slow-cache" "$IKADA" run slow.yaml >slow.out 2>slow.err &
@@ -68,9 +95,9 @@ nodes:
     executor: local
     params: {cmd: "echo \"job=$${SLURM_JOB_ID:-none}\" > $IKADA_OUT_o", outputs: {o: o.txt}}
 YAML
-run_ik 0 run -v gpu.yaml
-# -v tells a job's Slurm states as they change.
-grep -Eq '^on_gpu\| slurm job [0-9]+: (PENDING|RUNNING|COMPLETED)$' err || { cat err >&2; fail "no Slurm state line"; }
+run_ik 0 run gpu.yaml
+# The progress lines tell a job's queue states as they change.
+grep -Eq '^on_gpu: slurm job [0-9]+ (PENDING|RUNNING)$' err || { cat err >&2; fail "no Slurm state line"; }
 run_ik 0 cache export on_gpu.o -o -
 grep -Eq '^dev=[01] job=[0-9]+$' out || fail "the GPU node saw: $(cat out)"
 run_ik 0 cache export here.o -o -
@@ -116,15 +143,17 @@ contains err "interrupted"
 alive=$(squeue -h -o '%j|%T' | grep -c '^ikada-intr-')
 [ "$alive" = 0 ] || fail "$alive jobs of the interrupted run are still queued or running"
 
-# sbatch refusing a job fails the node with sbatch's own words.
+# sbatch refusing a job fails the node with sbatch's own words; the partition
+# comes from the config file's executor: block, under the graph's.
 cat > nopart.yaml <<'YAML'
-executor: {kind: slurm, partition: nosuch}
+executor: {kind: slurm}
 nodes:
   refused:
     type: command
     params: {cmd: "echo x > $IKADA_OUT_o", outputs: {o: o.txt}}
 YAML
-run_ik 1 run nopart.yaml
+echo "executor: {partition: nosuch, kind: local}" > config.yaml
+IKADA_CONFIG=$WORK/config.yaml run_ik 1 run nopart.yaml
 contains err "refused: FAILED: sbatch failed (exit 1): sbatch: error: invalid partition specified: nosuch"
 
 # The time limit, from above.

@@ -85,7 +85,10 @@ Test(graph_executor, errors)
                  "g.yaml:1:12: error: unknown key 'partiton' in 'executor:'; did you mean 'partition'?");
     expect_error("executor: {kind: pbs}\n", "'executor: kind:' must be slurm or local, got 'pbs'");
     expect_error("executor: slurm\n", "'executor:' must be a mapping, got 'slurm'");
-    expect_error("executor: {time: \"\"}\n", "'executor: time:' must be a non-empty string");
+    expect_error("executor: {time: \"\"}\n", "'executor: time:' must be a Slurm time limit");
+    expect_error("executor: {time: 1h}\n", "g.yaml:1:18: error: 'executor: time:' must be a "
+                                            "Slurm time limit: minutes, \"H:MM:SS\" or "
+                                            "\"D-HH:MM:SS\", got '1h'");
     expect_error("executor: {types: {trian: local}}\n",
                  "'executor: types:' names 'trian', which is not a node type");
     expect_error("executor: {types: {command: remote}}\n",
@@ -97,4 +100,30 @@ Test(graph_executor, errors)
                               IK_EVALIDATE, "g.yaml:4:15: error: 'executor:' of node 'a' must be "
                                             "local or slurm, got 'elsewhere'");
     cr_expect_null(g);
+}
+
+/* `resources: time`: Slurm's forms, kept as written; not part of the params. */
+Test(graph_executor, resources_time)
+{
+    const char *good[] = {"90", "\"30:00\"", "\"2:00:00\"", "\"1-00\"", "\"1-12:30\"",
+                          "\"2-00:00:00\""};
+    for (size_t k = 0; k < sizeof good / sizeof *good; k++) {
+        char *text = NULL;
+        cr_assert(asprintf(&text, "nodes:\n  a:\n    type: command\n    resources: {time: %s}\n"
+                                  "    params: {cmd: x, outputs: {o: o.txt}}\n", good[k]) > 0);
+        struct ik_graph *g = load(text, 0, NULL);
+        const char *want = good[k][0] == '"' ? good[k] + 1 : good[k];
+        cr_expect_eq(strncmp(g->nodes[0].time, want, strlen(g->nodes[0].time)), 0, "%s", good[k]);
+        ik_graph_free(g);
+        free(text);
+    }
+    const char *bad[] = {"1h", "\"1:2:3:4\"", "\"-5\"", "\"1-\"", "\"::\"", "[1]"};
+    for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
+        char *text = NULL;
+        cr_assert(asprintf(&text, "nodes:\n  a:\n    type: command\n    resources: {time: %s}\n"
+                                  "    params: {cmd: x, outputs: {o: o.txt}}\n", bad[k]) > 0);
+        cr_expect_null(load(text, IK_EVALIDATE, "g.yaml:4:23: error: resource 'time' of node 'a' "
+                                                "must be a Slurm time limit"), "%s", bad[k]);
+        free(text);
+    }
 }
