@@ -43,7 +43,9 @@ nodes:
 YAML
 "$IKADA" run k.yaml >out 2>err &
 runner=$!
-for _ in $(seq 50); do pgrep -f "ikada exec" >/dev/null && break; sleep 0.1; done
+# Wait for this node's own process (other test runs may have theirs), up to
+# 20 s on a loaded machine.
+for _ in $(seq 200); do pgrep -f "ikada exec .* --node sigkill_victim" >/dev/null && break; sleep 0.1; done
 sleep 0.2
 pkill -KILL -f "ikada exec .* --node sigkill_victim" || fail "no node process to kill"
 wait $runner
