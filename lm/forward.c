@@ -75,6 +75,8 @@ int ik_lm_state_new(struct ik_lm_state **out, const struct ik_lm_model *m, int m
 {
     if (max_seq <= 0 || max_chunk <= 0)
         return ik_diag_set(d, IK_EVALIDATE, "state needs max_seq > 0 and max_chunk > 0");
+    if (m->cfg.arch == IK_LM_NEMOTRON_H)
+        return ik_diag_set(d, IK_EVALIDATE, "the NemotronH forward is not implemented yet");
     return state_alloc(out, m, max_seq, max_chunk < max_seq ? max_chunk : max_seq, 1, d);
 }
 
@@ -125,6 +127,9 @@ int ik_lm_state_set_adapter(struct ik_lm_state *s, const struct ik_lora *a, stru
         return ik_diag_set(d, IK_EVALIDATE, "the adapter has %d layers but the model %d", a->L,
                            s->m->cfg.L);
     const struct ik_lm_config *c = &s->m->cfg;
+    if (a && a->arch != c->arch)
+        return ik_diag_set(d, IK_EVALIDATE, "the adapter was made for a %s model, this one is %s",
+                           ik_lm_arch_name(a->arch), ik_lm_arch_name(c->arch));
     if (a && (a->mod[IK_LORA_Q].in != c->D || a->mod[IK_LORA_Q].out != c->H * c->head_dim ||
               a->mod[IK_LORA_K].out != c->K * c->head_dim || a->mod[IK_LORA_GATE].out != c->F))
         return ik_diag_set(d, IK_EVALIDATE, "the adapter was made for another model shape "

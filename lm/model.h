@@ -1,4 +1,4 @@
-/* lm/model.h - a Llama-family decoder held in fp32, and its CPU forward.
+/* lm/model.h - a Llama-family or NemotronH decoder held in fp32, and its CPU forward.
  *
  * Weights live in one arena (llm.c's malloc_and_point_parameters): one
  * allocation whose size ik_lm_model_new computes from the config, with every
@@ -19,7 +19,16 @@
 
 struct ik_diag;
 
+/* One layer. A Llama-family layer (block IK_LM_BLOCK_DECODER) has every
+ * attention and MLP tensor; a NemotronH layer has attn_norm (its one norm)
+ * and the tensors of its mixer only, the others NULL: attention wq..wo, MLP
+ * w_up and w_down (no gate, no ffn_norm), Mamba-2 the ssm_* ones. With nh
+ * heads of P channels, d_inner = nh*P, G groups of N states, conv_dim =
+ * d_inner + 2*G*N and Kc conv taps (config.h's ik_lm_ssm_*): */
 struct ik_lm_layer {
+    int block;              /* enum ik_lm_block */
+    int slot;               /* its index among the layers that keep the same kind of
+                             * cache: KV slot (attention), recurrent slot (Mamba) */
     float *attn_norm;       /* (D) */
     float *wq, *bq;         /* (H*hd, D), (H*hd) or NULL */
     float *wk, *bk;         /* (K*hd, D), (K*hd) or NULL */
@@ -29,6 +38,14 @@ struct ik_lm_layer {
     float *ffn_norm;        /* (D) */
     float *w_gate, *w_up;   /* (F, D) each */
     float *w_down;          /* (D, F) */
+    float *ssm_in;          /* (2*d_inner + 2*G*N + nh, D) in_proj: z | xBC | dt */
+    float *conv_w;          /* (conv_dim, Kc) depthwise causal conv1d taps */
+    float *conv_b;          /* (conv_dim), or NULL without use_conv_bias */
+    float *dt_bias;         /* (nh) */
+    float *A_log;           /* (nh): A = -exp(A_log) */
+    float *ssm_D;           /* (nh) skip connection */
+    float *ssm_norm;        /* (d_inner) gated RMSNorm, per group of d_inner/G */
+    float *ssm_out;         /* (D, d_inner) out_proj */
 };
 
 struct ik_lm_model {

@@ -139,6 +139,9 @@ int ik_lm_train_new_opts(struct ik_lm_train **out, const struct ik_lm_model *m, 
         return ik_diag_set(d, IK_EVALIDATE, "a trainer needs max_seq >= 2, got %d", max_seq);
     if (a && a->L != m->cfg.L)
         return ik_diag_set(d, IK_EVALIDATE, "the adapter has %d layers but the model %d", a->L, m->cfg.L);
+    if (m->cfg.arch == IK_LM_NEMOTRON_H)
+        return ik_diag_set(d, IK_EVALIDATE, "training NemotronH is not supported yet (no backward "
+                           "through the Mamba-2 mixer)");
     struct ik_lm_train *tr = ik_xcalloc(1, sizeof *tr);
     tr->m = m;
     tr->a = a;

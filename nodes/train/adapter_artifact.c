@@ -143,7 +143,7 @@ static void pack_tensors(struct ik_mp_writer *w, const struct ik_lora *a)
                 continue;
             int64_t sa[2] = {a->cfg.r, m->in}, sb[2] = {m->out, a->cfg.r};
             for (int ab = 0; ab < 2; ab++) {
-                char *name = ik_lora_tensor_name(l, t, ab ? 'B' : 'A');
+                char *name = ik_lora_tensor_name(a->arch, l, t, ab ? 'B' : 'A');
                 ik_mp_pack_str(&w->pk, name);
                 free(name);
                 const int64_t *shape = ab ? sb : sa;
@@ -596,7 +596,7 @@ static int read_tensors(const struct rd *r, const msgpack_object *tens, const st
             int in, out;
             ik_lora_target_dims(mc, t, &in, &out);
             for (int ab = 0; rc == 0 && ab < 2; ab++) {
-                char *name = ik_lora_tensor_name(l, t, ab ? 'B' : 'A');
+                char *name = ik_lora_tensor_name(mc->arch, l, t, ab ? 'B' : 'A');
                 int j = ik_strmap_get(&ix, name, strlen(name));
                 if (j < 0)
                     rc = fail(r, IK_EVALIDATE, "tensor '%s' is missing (meta.targets and "

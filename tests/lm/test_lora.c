@@ -132,7 +132,7 @@ static void grad_check(struct ik_lm_config c, const char *extra, int dtype, floa
     double worst = 0, biggest = 0;
     for (int i = 0; i < c.L * IK_LORA_NT; i++) {
         struct ik_lora_module *md = &a->mod[i];
-        for (int ab = 0; ab < 2; ab++) {
+        for (int ab = 0; md->A && ab < 2; ab++) {
             float *p = ab ? md->B : md->A, *g = ab ? md->dB : md->dA;
             size_t n = (size_t)a->cfg.r * (ab ? md->out : md->in);
             for (int rep = 0; rep < 3; rep++) {
