@@ -136,6 +136,47 @@ void ik_cpu_lora_bwd(float *dx, float *dA, float *dB, float *dh, const float *do
                      const float *h, const float *A, const float *B, float scale, int N, int In,
                      int Out, int R);
 
+/* ---- backward of the Mamba-2 mixer and the squared-ReLU MLP (NemotronH) ----
+ * Letters as the forward's: nh heads of P channels, G groups of N states
+ * (head h reads group h / (nh/G)), Kc conv taps, C conv channels. Every
+ * sequence starts from the zero state (training); the conv taps, dt_bias,
+ * A, D and the norm weight are frozen, so only input gradients are formed. */
+
+/* SiLU backward: dx += dout * silu'(x). dx, dout, x: n values. */
+void ik_cpu_silu_bwd(float *dx, const float *dout, const float *x, size_t n);
+
+/* Squared-ReLU backward: dx += dout * 2 max(x, 0). dx, dout, x: n values. */
+void ik_cpu_relu2_bwd(float *dx, const float *dout, const float *x, size_t n);
+
+/* Input gradient of ik_cpu_conv1d_fwd over T rows from a zero state:
+ * dx[j][c] += sum_k w[c][k] * dout[j+Kc-1-k][c] (rows below T). dout: (T,C)
+ * contiguous (the gradient of the conv's output before its SiLU); w: (C,Kc);
+ * dx: (T,C) rows lddx apart (lddx >= C), so it may be a column range of the
+ * in_proj output's gradient. */
+void ik_cpu_conv1d_bwd(float *dx, int lddx, const float *dout, const float *w, int T, int C,
+                       int Kc);
+
+/* Backward of ik_cpu_ssm_scan_fwd over T rows from a zero state, as a reverse
+ * scan: the states are recomputed chunk by chunk from one checkpoint per Q
+ * rows (memory: (T/Q + Q + 1) states per group, not T), so the result does
+ * not depend on Q beyond rounding. dy: (T, nh*P); x, B, C, dt, A, Dskip as
+ * the forward's (x, B, C rows ld apart). dx, dB, dC: rows lddx apart (the
+ * gradient of the activated x | B | C) +=; ddt: (T,nh) += (the gradient of
+ * dt after softplus). scratch: ik_cpu_ssm_scan_bwd_scratch(T, G, P, N, Q)
+ * floats. Threaded over groups (the heads of a group share dB and dC). */
+void ik_cpu_ssm_scan_bwd(float *dx, float *dB, float *dC, int lddx, float *ddt, const float *dy,
+                         const float *x, const float *B, const float *C, int ld, const float *dt,
+                         const float *A, const float *Dskip, int T, int nh, int P, int G, int N,
+                         int Q, float *scratch);
+size_t ik_cpu_ssm_scan_bwd_scratch(int T, int G, int P, int N, int Q);
+
+/* Backward of ik_cpu_rmsnorm_gated_fwd (v and the group statistics
+ * recomputed from y and z). dout, y: (N,C); z: (N,C) rows ldz apart; w: (C).
+ * dy: (N,C) +=; dz: (N,C) rows lddz apart +=. */
+void ik_cpu_rmsnorm_gated_bwd(float *dy, float *dz, int lddz, const float *dout, const float *y,
+                              const float *z, int ldz, const float *w, int N, int C, int G,
+                              float eps);
+
 /* ---- optimizer ---- */
 
 /* One AdamW step (Loshchilov & Hutter; torch.optim.AdamW semantics): with
