@@ -430,6 +430,25 @@ Test(lm_nemotron_h, greedy_generation)
         seq[PR + k] = out[k];
     }
     free(lg);
+
+    /* Sampled, three prompts as one continuous batch of 2: each as it comes alone. */
+    struct ik_lm_gen_opts o = {NEW, 0.8f, 0.9f, 42, 0, NULL, 0};
+    int p[3][PR], alone[3][NEW], batched[3][NEW], counts[3];
+    const int *prompts[3] = {p[0], p[1], p[2]};
+    int lens[3] = {PR, 5, 11}, *outs[3] = {batched[0], batched[1], batched[2]};
+    for (int i = 0; i < 3; i++) {
+        tokens_of(c.V, p[i], PR, 7 + i);
+        struct ik_lm_gen_opts oi = o;
+        oi.seed = o.seed + (uint64_t)i;
+        cr_assert_eq(ik_lm_generate(s, NULL, p[i], lens[i], &oi, alone[i], NULL, &d), NEW, "%s",
+                     ik_diag_message(&d));
+    }
+    cr_assert_eq(ik_lm_generate_batched(s, NULL, prompts, lens, 3, &o, 2, outs, counts, NULL, &d), 0,
+                 "%s", ik_diag_message(&d));
+    for (int i = 0; i < 3; i++) {
+        cr_assert_eq(counts[i], NEW);
+        cr_expect_eq(memcmp(alone[i], batched[i], sizeof alone[i]), 0, "prompt %d", i);
+    }
     ik_lm_state_free(s);
     done(m, dir);
 }
