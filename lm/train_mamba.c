@@ -30,7 +30,7 @@ enum { HEAD_ROWS = 512 };
 
 /* From this many rows the forward scan takes the chunked (SSD) form, as
  * forward_mamba.c's SSD_MIN_ROWS. */
-enum { SSD_MIN_ROWS = 16 };
+enum { SSD_MIN_ROWS = 4 };
 
 /* One layer's saved activations (rows are positions); only its mixer's are set. */
 struct acts {

@@ -12,12 +12,13 @@
  * Heads of one group add into the same dB and dC rows, so a group is one
  * task on the thread pool and its heads run one after another: no two
  * threads write the same gradient, and the sums do not depend on the thread
- * count. */
+ * count. The loops over the N states run 16 lanes at a time (simd.h). */
+#include <math.h>
 #include <stddef.h>
 #include <string.h>
-#include <math.h>
 
 #include "kernels/cpu/parallel.h"
+#include "kernels/cpu/simd.h"
 #include "kernels/kernels.h"
 
 struct scan_bwd {
@@ -39,8 +40,19 @@ size_t ik_cpu_ssm_scan_bwd_scratch(int T, int G, int P, int N, int Q)
     return (size_t)G * group_scratch(T, P, N, Q);
 }
 
-/* S = S * dA + (dt x) B^T for row t of head h (group g): one forward step. */
-static void step(const struct scan_bwd *a, float *S, int t, int h, int g)
+/* ik_vstore with a constant-width store for a full vector (a store of
+ * variable width compiles to a byte loop, most of the time here). */
+IK_VINLINE void store(float *p, const ik_vf *v, int k)
+{
+    if (k == IK_VL)
+        memcpy(p, v, sizeof *v);
+    else
+        ik_vstore(p, v, k);
+}
+
+/* S = S * dA + (dt x) B^T for row t of head h (group g): one forward step,
+ * 16 states at a time. */
+IK_VINLINE void step(const struct scan_bwd *a, float *S, int t, int h, int g)
 {
     int P = a->P, N = a->N;
     size_t row = (size_t)t * a->ld;
@@ -48,16 +60,23 @@ static void step(const struct scan_bwd *a, float *S, int t, int h, int g)
     const float *x = a->x + row + (size_t)h * P, *B = a->B + row + (size_t)g * N;
     for (int p = 0; p < P; p++) {
         float xd = d * x[p], *s = S + (size_t)p * N;
-        for (int n = 0; n < N; n++)
-            s[n] = s[n] * dA + xd * B[n];
+        for (int n = 0; n < N; n += IK_VL) {
+            int k = N - n < IK_VL ? N - n : IK_VL;
+            ik_vf v, b;
+            ik_vload(&v, s + n, k, 0.0f);
+            ik_vload(&b, B + n, k, 0.0f);
+            v = v * dA + b * xd;
+            store(s + n, &v, k);
+        }
     }
 }
 
 /* Row t of head h: dS becomes dS_t (adding dy_t C_t^T), the row's gradients
  * are added, then dS is decayed by dA_t, ready for row t-1. S is S_t and
- * Sp is S_{t-1}. */
-static void back_step(const struct scan_bwd *a, float *dS, const float *S, const float *Sp, int t,
-                      int h, int g)
+ * Sp is S_{t-1}. 16 states at a time, the sums over n in lanes (one fixed
+ * order); padded lanes load zeros and are not stored. */
+IK_VINLINE void back_step(const struct scan_bwd *a, float *dS, const float *S, const float *Sp, int t,
+                          int h, int g)
 {
     int P = a->P, N = a->N;
     size_t row = (size_t)t * a->ld, drow = (size_t)t * a->lddx;
@@ -66,27 +85,40 @@ static void back_step(const struct scan_bwd *a, float *dS, const float *S, const
     const float *C = a->C + row + (size_t)g * N, *dy = a->dy + (size_t)t * a->nh * P + (size_t)h * P;
     float *dx = a->dx + drow + (size_t)h * P, *dB = a->dB + drow + (size_t)g * N;
     float *dC = a->dC + drow + (size_t)g * N;
-    double ddt = 0, decay = 0;
+    double ddt = 0;
+    ik_vf dec = {0}; /* <dS_t, S_{t-1}>, in lanes over the whole row */
     for (int p = 0; p < P; p++) {
         float *ds = dS + (size_t)p * N, dyp = dy[p], xd = d * x[p];
         const float *s = S + (size_t)p * N, *sp = Sp + (size_t)p * N;
-        float sb = 0, dec = 0;
-        for (int n = 0; n < N; n++) {
-            ds[n] += dyp * C[n];
-            dC[n] += dyp * s[n];
-            dB[n] += xd * ds[n];
-            sb += ds[n] * B[n];
-            dec += ds[n] * sp[n];
-            ds[n] *= dA;
+        ik_vf sb = {0};
+        for (int n = 0; n < N; n += IK_VL) {
+            int k = N - n < IK_VL ? N - n : IK_VL;
+            ik_vf vds, vc, vs, vsp, vb, vdc, vdb;
+            ik_vload(&vds, ds + n, k, 0.0f);
+            ik_vload(&vc, C + n, k, 0.0f);
+            ik_vload(&vs, s + n, k, 0.0f);
+            ik_vload(&vsp, sp + n, k, 0.0f);
+            ik_vload(&vb, B + n, k, 0.0f);
+            ik_vload(&vdc, dC + n, k, 0.0f);
+            ik_vload(&vdb, dB + n, k, 0.0f);
+            vds = vds + vc * dyp;
+            vdc = vdc + vs * dyp;
+            vdb = vdb + vds * xd;
+            sb = sb + vds * vb;
+            dec = dec + vds * vsp;
+            vds = vds * dA;
+            store(ds + n, &vds, k);
+            store(dC + n, &vdc, k);
+            store(dB + n, &vdb, k);
         }
-        dx[p] += d * sb + a->Dskip[h] * dyp;
-        ddt += (double)x[p] * sb;
-        decay += dec;
+        float sbs = ik_vsum(&sb);
+        dx[p] += d * sbs + a->Dskip[h] * dyp;
+        ddt += (double)x[p] * sbs;
     }
-    a->ddt[(size_t)t * a->nh + h] += (float)(ddt + (double)a->A[h] * dA * decay);
+    a->ddt[(size_t)t * a->nh + h] += (float)(ddt + (double)a->A[h] * dA * ik_vsum(&dec));
 }
 
-static void head_bwd(const struct scan_bwd *a, int h, int g, float *wk)
+IK_VINLINE void head_bwd(const struct scan_bwd *a, int h, int g, float *wk)
 {
     int P = a->P, N = a->N, Q = a->Q, T = a->T, nc = n_chunks(T, Q);
     size_t PN = (size_t)P * N;
@@ -110,7 +142,7 @@ static void head_bwd(const struct scan_bwd *a, int h, int g, float *wk)
     }
 }
 
-static void groups_bwd(void *ctx, size_t lo, size_t hi)
+IK_VINLINE void groups_bwd_body(void *ctx, size_t lo, size_t hi)
 {
     const struct scan_bwd *a = ctx;
     int hpg = a->nh / a->G;
@@ -120,6 +152,7 @@ static void groups_bwd(void *ctx, size_t lo, size_t hi)
             head_bwd(a, h, (int)g, wk);
     }
 }
+IK_SIMD_RANGE_FN(groups_bwd)
 
 void ik_cpu_ssm_scan_bwd(float *dx, float *dB, float *dC, int lddx, float *ddt, const float *dy,
                          const float *x, const float *B, const float *C, int ld, const float *dt,
