@@ -57,21 +57,32 @@ static void write_model(const char *dir, const struct ik_lm_config *c, const cha
         lmt_write_random_model(dir, c, extra, IK_ST_F32, seed, scale);
 }
 
+/* A model of cfg c written to dir and loaded, and an adapter on every target
+ * (rank 4, alpha 8) with A and B moved by noise from seed: B nonzero too, so
+ * every path carries gradient. */
+static struct ik_lm_model *load_with_adapter(const struct ik_lm_config *c, const char *extra,
+                                             const char *dir, unsigned seed, float dropout,
+                                             struct ik_lora **a)
+{
+    write_model(dir, c, extra, seed, 0.3f);
+    struct ik_lm_model *m = NULL;
+    struct ik_diag d = IK_DIAG_INIT;
+    cr_assert_eq(ik_lm_model_load(&m, dir, &d), 0, "%s", ik_diag_message(&d));
+    struct ik_lora_config lc = {4, 8.0f, dropout, (1u << IK_LORA_NT) - 1};
+    cr_assert_eq(ik_lora_new(a, &m->cfg, &lc, 3, &d), 0, "%s", ik_diag_message(&d));
+    struct ik_prng r;
+    ik_prng_seed(&r, seed);
+    for (size_t i = 0; i < (*a)->n_params; i++)
+        (*a)->params[i] += (float)(ik_prng_double(&r) - 0.5) * 0.2f;
+    return m;
+}
+
 static void check_identical(int arch, int window, const char *extra)
 {
     struct ik_lm_config c = small_cfg(arch, window);
     char *dir = tc_tmpdir();
-    write_model(dir, &c, extra, 99, 0.3f);
-    struct ik_lm_model *m = NULL;
-    struct ik_diag d = IK_DIAG_INIT;
-    cr_assert_eq(ik_lm_model_load(&m, dir, &d), 0, "%s", ik_diag_message(&d));
-    struct ik_lora_config lc = {4, 8.0f, 0.1f, (1u << IK_LORA_NT) - 1};
     struct ik_lora *a;
-    cr_assert_eq(ik_lora_new(&a, &m->cfg, &lc, 3, &d), 0, "%s", ik_diag_message(&d));
-    struct ik_prng r;
-    ik_prng_seed(&r, 4);
-    for (size_t i = 0; i < a->n_params; i++) /* B nonzero too, so every path carries gradient */
-        a->params[i] += (float)(ik_prng_double(&r) - 0.5) * 0.2f;
+    struct ik_lm_model *m = load_with_adapter(&c, extra, dir, 99, 0.1f, &a);
     int tok[NTOK];
     unsigned char sel[NTOK];
     for (int i = 0; i < NTOK; i++) {
@@ -160,17 +171,9 @@ Test(lm_train, nemotron_h_loss_is_the_score_and_estimate)
 {
     struct ik_lm_config c = small_cfg(IK_LM_NEMOTRON_H, 0);
     char *dir = tc_tmpdir();
-    write_model(dir, &c, NULL, 21, 0.3f);
-    struct ik_lm_model *m = NULL;
-    struct ik_diag d = IK_DIAG_INIT;
-    cr_assert_eq(ik_lm_model_load(&m, dir, &d), 0, "%s", ik_diag_message(&d));
-    struct ik_lora_config lc = {4, 8.0f, 0.0f, (1u << IK_LORA_NT) - 1};
     struct ik_lora *a;
-    cr_assert_eq(ik_lora_new(&a, &m->cfg, &lc, 3, &d), 0, "%s", ik_diag_message(&d));
-    struct ik_prng r;
-    ik_prng_seed(&r, 6);
-    for (size_t i = 0; i < a->n_params; i++)
-        a->params[i] += (float)(ik_prng_double(&r) - 0.5) * 0.2f;
+    struct ik_lm_model *m = load_with_adapter(&c, NULL, dir, 21, 0.0f, &a);
+    struct ik_diag d = IK_DIAG_INIT;
     int tok[NTOK];
     for (int i = 0; i < NTOK; i++)
         tok[i] = (i * 11 + 2) % c.V;
