@@ -3,8 +3,9 @@
 # model's 512-piece tokenizer), as a user would run them on a Llama: LoRA
 # with targets: all trains every linear layer, in_proj and out_proj
 # included, and the report says so per kind and as a share of the
-# parameters; the adapter changes jcq-regress's scores (engine backend);
-# evaluate runs the model.
+# parameters; jcq-regress scores with and without the adapter (engine
+# backend); evaluate runs the model; the adapter exported as a PEFT folder
+# changes `lm score`.
 . "${IKADA_SRCDIR:-.}/tests/cli/lib.sh"
 cp -r "$SRCDIR/examples" .
 mk=$(dirname "$IKADA")/tests/train/mknemotron
@@ -74,6 +75,19 @@ import json
 r = json.load(open("eval.json"))
 assert r["models"][0]["n"] == 2, r["models"]
 PY
+# The trained adapter as a PEFT folder (Hugging Face's NemotronH module
+# names, out_proj included), which `lm score --adapter` applies.
+run_ik 0 cache export train.adapter -o peft
+contains peft/adapter_config.json '"peft_type": "LORA"'
+grep -q 'base_model.model.model.layers.5.mixer.out_proj.lora_B.weight' peft/adapter_model.safetensors ||
+    fail "no out_proj tensor of layer 5 in the PEFT folder"
+text="Once upon a time, there was a little girl named Lily."
+run_ik 0 lm score --model nemo "$text"
+mv out base.txt
+run_ik 0 lm score --model nemo --adapter peft "$text"
+cmp -s base.txt out && fail "the trained adapter left the scores as they were"
+contains out "mean_nll"
+
 # The default targets (Llama's list) mean the projections NemotronH has: no gate.
 sed -e 's/targets: all, //' g.yaml > d.yaml
 run_ik 0 run d.yaml
