@@ -17,14 +17,49 @@
 #include "base/prng.h"
 
 static const char *const target_names[IK_LORA_NT] = {"q_proj", "k_proj", "v_proj", "o_proj",
-                                                      "gate_proj", "up_proj", "down_proj"};
-static const char *const target_short[IK_LORA_NT] = {"q", "k", "v", "o", "gate", "up", "down"};
-/* The PEFT path of each target inside a decoder layer. */
+                                                      "gate_proj", "up_proj", "down_proj",
+                                                      "in_proj", "out_proj"};
+static const char *const target_short[IK_LORA_NT] = {"q", "k", "v", "o", "gate", "up", "down",
+                                                      "in", "out"};
+/* The PEFT path of each target inside a Llama-family decoder layer. */
 static const char *const target_path[IK_LORA_NT] = {"self_attn.q_proj", "self_attn.k_proj",
                                                      "self_attn.v_proj", "self_attn.o_proj",
-                                                     "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"};
+                                                     "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj",
+                                                     NULL, NULL};
 
 const char *ik_lora_target_name(int target) { return target_names[target]; }
+
+#define BIT(t) (1u << (t))
+#define LLAMA_TARGETS (BIT(IK_LORA_Q) | BIT(IK_LORA_K) | BIT(IK_LORA_V) | BIT(IK_LORA_O) | \
+                       BIT(IK_LORA_GATE) | BIT(IK_LORA_UP) | BIT(IK_LORA_DOWN))
+
+/* The targets of a layer of block b. */
+static unsigned block_targets(int b)
+{
+    switch (b) {
+    case IK_LM_BLOCK_MAMBA:
+        return BIT(IK_LORA_IN) | BIT(IK_LORA_OUT);
+    case IK_LM_BLOCK_ATTN:
+        return BIT(IK_LORA_Q) | BIT(IK_LORA_K) | BIT(IK_LORA_V) | BIT(IK_LORA_O);
+    case IK_LM_BLOCK_MLP:
+        return BIT(IK_LORA_UP) | BIT(IK_LORA_DOWN);
+    default:
+        return LLAMA_TARGETS;
+    }
+}
+
+unsigned ik_lora_family_targets(const struct ik_lm_config *mc)
+{
+    return mc->arch == IK_LM_NEMOTRON_H ? block_targets(IK_LM_BLOCK_MAMBA) |
+                                          block_targets(IK_LM_BLOCK_ATTN) |
+                                          block_targets(IK_LM_BLOCK_MLP)
+                                        : LLAMA_TARGETS;
+}
+
+int ik_lora_has_module(const struct ik_lm_config *mc, int l, int t)
+{
+    return (block_targets(ik_lm_config_block(mc, l)) & BIT(t)) != 0;
+}
 
 static int target_index(const char *s, size_t n)
 {
@@ -39,7 +74,7 @@ int ik_lora_parse_targets(const char *list, unsigned *targets, struct ik_diag *d
 {
     *targets = 0;
     if (strcmp(list, "all") == 0) {
-        *targets = (1u << IK_LORA_NT) - 1;
+        *targets = IK_LORA_ALL;
         return 0;
     }
     const char *p = list;
@@ -48,7 +83,7 @@ int ik_lora_parse_targets(const char *list, unsigned *targets, struct ik_diag *d
         int t = target_index(p, n);
         if (t < 0)
             return ik_diag_set(d, IK_EVALIDATE, "unknown LoRA target '%.*s' in '%s': expected q, k, v, "
-                               "o, gate, up, down (or q_proj, ...), or all", (int)n, p, list);
+                               "o, gate, up, down, in, out (or q_proj, ...), or all", (int)n, p, list);
         *targets |= 1u << t;
         if (p[n] == '\0')
             return 0;
@@ -58,6 +93,11 @@ int ik_lora_parse_targets(const char *list, unsigned *targets, struct ik_diag *d
 
 void ik_lora_target_dims(const struct ik_lm_config *c, int t, int *in, int *out)
 {
+    if (t == IK_LORA_IN || t == IK_LORA_OUT) {
+        *in = t == IK_LORA_IN ? c->D : ik_lm_ssm_inner(c);
+        *out = t == IK_LORA_IN ? ik_lm_ssm_in_dim(c) : c->D;
+        return;
+    }
     int qw = c->H * c->head_dim, kw = c->K * c->head_dim;
     static const int is_in_d[IK_LORA_NT] = {1, 1, 1, 0, 1, 1, 0};
     *in = is_in_d[t] ? c->D : t == IK_LORA_O ? qw : c->F;
@@ -65,26 +105,45 @@ void ik_lora_target_dims(const struct ik_lm_config *c, int t, int *in, int *out)
          : t == IK_LORA_GATE || t == IK_LORA_UP ? c->F : c->D;
 }
 
+/* The first of targets that mc's family lacks, as a diag, or 0. */
+static int refuse_foreign(const struct ik_lm_config *mc, unsigned targets, struct ik_diag *d)
+{
+    unsigned extra = targets & ~ik_lora_family_targets(mc);
+    if (extra == 0)
+        return 0;
+    int t = 0;
+    while (!(extra & BIT(t)))
+        t++;
+    return ik_diag_set(d, IK_EVALIDATE, "LoRA target %s does not exist in a %s model", target_names[t],
+                       ik_lm_arch_name(mc->arch));
+}
+
 /* Allocates the arena for cfg (zeros), or fails with -ENOMEM. */
 static int lora_alloc(struct ik_lora **out, const struct ik_lm_config *mc,
                       const struct ik_lora_config *lc, struct ik_diag *d)
 {
     if (lc->r < 1 || !(lc->alpha > 0) || !(lc->dropout >= 0 && lc->dropout < 1) || lc->targets == 0 ||
-        lc->targets >= 1u << IK_LORA_NT)
+        lc->targets > IK_LORA_ALL)
         return ik_diag_set(d, IK_EVALIDATE, "LoRA needs r >= 1, alpha > 0, dropout in [0, 1) and at "
                            "least one target (got r %d, alpha %g, dropout %g)", lc->r,
                            (double)lc->alpha, (double)lc->dropout);
+    /* IK_LORA_ALL narrows to the family; any other set must be the family's. */
+    int rc = lc->targets == IK_LORA_ALL ? 0 : refuse_foreign(mc, lc->targets, d);
+    if (rc != 0)
+        return rc;
     struct ik_lora *a = ik_xcalloc(1, sizeof *a);
     a->cfg = *lc;
+    a->cfg.targets &= ik_lora_family_targets(mc);
     a->scale = lc->alpha / (float)lc->r;
     a->L = mc->L;
+    a->arch = mc->arch;
     a->mod = ik_xcalloc((size_t)mc->L * IK_LORA_NT, sizeof *a->mod);
     size_t n = 0, r = (size_t)lc->r;
     for (int l = 0; l < mc->L; l++)
         for (int t = 0; t < IK_LORA_NT; t++) {
             struct ik_lora_module *m = &a->mod[l * IK_LORA_NT + t];
             ik_lora_target_dims(mc, t, &m->in, &m->out);
-            if (lc->targets & (1u << t))
+            if ((a->cfg.targets & BIT(t)) && ik_lora_has_module(mc, l, t))
                 n += r * (size_t)(m->in + m->out);
         }
     a->n_params = n;
@@ -99,7 +158,7 @@ static int lora_alloc(struct ik_lora **out, const struct ik_lm_config *mc,
     for (int l = 0; l < mc->L; l++)
         for (int t = 0; t < IK_LORA_NT; t++) {
             struct ik_lora_module *m = &a->mod[l * IK_LORA_NT + t];
-            if (!(lc->targets & (1u << t)))
+            if (!(a->cfg.targets & BIT(t)) || !ik_lora_has_module(mc, l, t))
                 continue;
             m->A = a->params + off;
             m->dA = a->grads + off;
@@ -165,7 +224,8 @@ void ik_lora_dropout(float *out, const float *x, int N, int In, float p, uint64_
 static float *model_weight(struct ik_lm_model *m, int l, int t)
 {
     struct ik_lm_layer *y = &m->layers[l];
-    float *w[IK_LORA_NT] = {y->wq, y->wk, y->wv, y->wo, y->w_gate, y->w_up, y->w_down};
+    float *w[IK_LORA_NT] = {y->wq, y->wk, y->wv, y->wo, y->w_gate, y->w_up, y->w_down, y->ssm_in,
+                            y->ssm_out};
     return w[t];
 }
 
@@ -188,8 +248,11 @@ void ik_lora_merge(const struct ik_lora *a, struct ik_lm_model *m)
         }
 }
 
-char *ik_lora_tensor_name(int l, int t, char ab)
+char *ik_lora_tensor_name(int arch, int l, int t, char ab)
 {
+    if (arch == IK_LM_NEMOTRON_H)
+        return ik_xasprintf("base_model.model.model.layers.%d.mixer.%s.lora_%c.weight", l,
+                            target_names[t], ab);
     return ik_xasprintf("base_model.model.model.layers.%d.%s.lora_%c.weight", l, target_path[t], ab);
 }
 
@@ -226,9 +289,9 @@ int ik_lora_save(const struct ik_lora *a, const char *dir, const char *base_mode
             if (m->A == NULL)
                 continue;
             w = ik_xgrow(w, &cap, n + 2, sizeof *w);
-            struct ik_st_wtensor ta = {ik_lora_tensor_name(l, t, 'A'), IK_ST_F32, 2, {a->cfg.r, m->in},
+            struct ik_st_wtensor ta = {ik_lora_tensor_name(a->arch, l, t, 'A'), IK_ST_F32, 2, {a->cfg.r, m->in},
                                        m->A};
-            struct ik_st_wtensor tb = {ik_lora_tensor_name(l, t, 'B'), IK_ST_F32, 2, {m->out, a->cfg.r},
+            struct ik_st_wtensor tb = {ik_lora_tensor_name(a->arch, l, t, 'B'), IK_ST_F32, 2, {m->out, a->cfg.r},
                                        m->B};
             w[n++] = ta;
             w[n++] = tb;
@@ -296,7 +359,7 @@ static int read_config(const char *path, struct ik_lora_config *lc, struct ik_di
             int t = s ? target_index(s, strlen(s)) : -1;
             if (t < 0 || strlen(s) < 3) {
                 BAD("field 'target_modules': unknown module '%s': expected q_proj, k_proj, v_proj, "
-                    "o_proj, gate_proj, up_proj or down_proj", s ? s : "(not a string)");
+                    "o_proj, gate_proj, up_proj, down_proj, in_proj or out_proj", s ? s : "(not a string)");
                 break;
             }
             lc->targets |= 1u << t;
@@ -313,7 +376,7 @@ static int is_expected(const struct ik_lora *a, const char *name)
     int hit = 0;
     for (int i = 0; !hit && i < a->L * IK_LORA_NT; i++)
         for (int ab = 0; !hit && a->mod[i].A && ab < 2; ab++) {
-            char *n = ik_lora_tensor_name(i / IK_LORA_NT, i % IK_LORA_NT, ab ? 'B' : 'A');
+            char *n = ik_lora_tensor_name(a->arch, i / IK_LORA_NT, i % IK_LORA_NT, ab ? 'B' : 'A');
             hit = strcmp(n, name) == 0;
             free(n);
         }
@@ -329,6 +392,8 @@ int ik_lora_load(struct ik_lora **out, const struct ik_lm_config *mc, const char
     struct ik_lora *a = NULL;
     struct ik_st *st = NULL;
     int rc = read_config(cpath, &lc, d);
+    if (rc == 0) /* a list naming every target must not read as "all" */
+        rc = refuse_foreign(mc, lc.targets, d);
     if (rc == 0)
         rc = lora_alloc(&a, mc, &lc, d);
     if (rc == 0)
@@ -339,7 +404,7 @@ int ik_lora_load(struct ik_lora **out, const struct ik_lm_config *mc, const char
             struct ik_lora_module *m = &a->mod[l * IK_LORA_NT + t];
             if (m->A == NULL)
                 continue;
-            char *na = ik_lora_tensor_name(l, t, 'A'), *nb = ik_lora_tensor_name(l, t, 'B');
+            char *na = ik_lora_tensor_name(a->arch, l, t, 'A'), *nb = ik_lora_tensor_name(a->arch, l, t, 'B');
             int64_t sa[2] = {lc.r, m->in}, sb[2] = {m->out, lc.r};
             rc = ik_st_read_f32(st, na, m->A, 2, sa, d);
             if (rc == 0)

@@ -26,7 +26,8 @@
 
 /* llama.cpp's base tensor name of each target (enum ik_lora_target order). */
 static const char *const gguf_target[IK_LORA_NT] = {"attn_q", "attn_k", "attn_v", "attn_output",
-                                                     "ffn_gate", "ffn_up", "ffn_down"};
+                                                     "ffn_gate", "ffn_up", "ffn_down", "ssm_in",
+                                                     "ssm_out"};
 
 #define MAX_RANK 65536 /* as adapter_config.json's r (lm/lora.c) */
 
@@ -78,6 +79,9 @@ int ik_lora_write_gguf(const struct ik_lora *a, const struct ik_lm_config *base,
     if (outtype != IK_GGML_F32 && outtype != IK_GGML_F16 && outtype != IK_GGML_BF16)
         return ik_diag_set(d, IK_EVALIDATE, "adapter GGUF '%s': tensor type %u is none of F32 (0), "
                            "F16 (1) and BF16 (30)", path, outtype);
+    if (base->arch == IK_LM_NEMOTRON_H)
+        return ik_diag_set(d, IK_EVALIDATE, "adapter GGUF '%s': writing NemotronH adapters to GGUF is "
+                           "not supported yet", path);
     int rc = check_shape(a, base, d);
     if (rc != 0)
         return rc;
@@ -311,6 +315,9 @@ static void load_module(struct ik_lora_module *m, const struct found *f, size_t 
 int ik_lora_parse_gguf(struct ik_lora **out, const struct ik_lm_config *mc, const void *data,
                        size_t size, const char *name, struct ik_diag *d)
 {
+    if (mc->arch == IK_LM_NEMOTRON_H)
+        return ik_diag_set(d, IK_EVALIDATE, "adapter GGUF '%s': reading NemotronH adapters from GGUF "
+                           "is not supported yet", name);
     struct ik_gguf g;
     int rc = ik_gguf_open(&g, data, size, name, d);
     if (rc != 0)

@@ -1,4 +1,5 @@
-/* lm/model.c - the fp32 weight arena, the Hugging Face loader, and the
+/* lm/model.c - the fp32 weight arena, the Hugging Face loader (Llama family
+ * under model.*, NemotronH under backbone.*), and the
  * choice of loader by path (GGUF: model_gguf_read.c, llama2.c: llama2c.c).
  * Sizes are computed in one place (param_layout), the arena is allocated once,
  * and every tensor is read by name from the safetensors set with its shape
@@ -31,44 +32,112 @@ static float *take(float *base, size_t *off, size_t n)
     return p;
 }
 
+/* The tensors of a Llama-family layer. */
+static void layout_decoder(const struct ik_lm_config *c, struct ik_lm_layer *y, float *base,
+                           size_t *off)
+{
+    size_t D = (size_t)c->D, F = (size_t)c->F, hd = (size_t)c->head_dim;
+    size_t qw = mul_sat((size_t)c->H, hd), kw = mul_sat((size_t)c->K, hd);
+    y->attn_norm = take(base, off, D);
+    y->wq = take(base, off, mul_sat(qw, D));
+    y->wk = take(base, off, mul_sat(kw, D));
+    y->wv = take(base, off, mul_sat(kw, D));
+    y->wo = take(base, off, mul_sat(D, qw));
+    if (c->qkv_bias) {
+        y->bq = take(base, off, qw);
+        y->bk = take(base, off, kw);
+        y->bv = take(base, off, kw);
+    }
+    if (c->o_bias)
+        y->bo = take(base, off, D);
+    if (c->qk_norm) {
+        y->q_norm = take(base, off, hd);
+        y->k_norm = take(base, off, hd);
+    }
+    y->ffn_norm = take(base, off, D);
+    y->w_gate = take(base, off, mul_sat(F, D));
+    y->w_up = take(base, off, mul_sat(F, D));
+    y->w_down = take(base, off, mul_sat(D, F));
+}
+
+/* The tensors of a NemotronH layer: its norm and its one mixer's. The
+ * config's limits keep every Mamba width inside an int. */
+static void layout_hybrid(const struct ik_lm_config *c, struct ik_lm_layer *y, float *base,
+                          size_t *off)
+{
+    size_t D = (size_t)c->D, F = (size_t)c->F, hd = (size_t)c->head_dim;
+    size_t qw = mul_sat((size_t)c->H, hd), kw = mul_sat((size_t)c->K, hd);
+    size_t nh = (size_t)c->ssm.heads, inner = (size_t)ik_lm_ssm_inner(c);
+    size_t conv = (size_t)ik_lm_ssm_conv_dim(c);
+    y->attn_norm = take(base, off, D);
+    switch (y->block) {
+    case IK_LM_BLOCK_ATTN:
+        y->wq = take(base, off, mul_sat(qw, D));
+        y->wk = take(base, off, mul_sat(kw, D));
+        y->wv = take(base, off, mul_sat(kw, D));
+        y->wo = take(base, off, mul_sat(D, qw));
+        break;
+    case IK_LM_BLOCK_MLP:
+        y->w_up = take(base, off, mul_sat(F, D));
+        y->w_down = take(base, off, mul_sat(D, F));
+        break;
+    default: /* IK_LM_BLOCK_MAMBA */
+        y->ssm_in = take(base, off, mul_sat((size_t)ik_lm_ssm_in_dim(c), D));
+        y->conv_w = take(base, off, mul_sat(conv, (size_t)c->ssm.conv_kernel));
+        y->conv_b = c->ssm.conv_bias ? take(base, off, conv) : NULL;
+        y->dt_bias = take(base, off, nh);
+        y->A_log = take(base, off, nh);
+        y->ssm_D = take(base, off, nh);
+        y->ssm_norm = take(base, off, inner);
+        y->ssm_out = take(base, off, mul_sat(D, inner));
+        break;
+    }
+}
+
 /* The arena layout, in one place; with base == NULL it only counts floats
- * (saturating) and touches neither m->layers nor m's tensor pointers. */
+ * (saturating) and touches neither m->layers nor m's tensor pointers. Each
+ * layer's block and cache slot are set with its tensors. */
 static size_t param_layout(struct ik_lm_model *m, float *base)
 {
     const struct ik_lm_config *c = &m->cfg;
-    size_t D = (size_t)c->D, F = (size_t)c->F, hd = (size_t)c->head_dim;
-    size_t qw = mul_sat((size_t)c->H, hd), kw = mul_sat((size_t)c->K, hd), off = 0;
+    size_t D = (size_t)c->D, off = 0;
     struct ik_lm_model count;
     if (base == NULL)
         m = &count;
     m->embed = take(base, &off, mul_sat((size_t)c->V, D));
     m->final_norm = take(base, &off, D);
     m->lm_head = c->tie_embeddings ? m->embed : take(base, &off, mul_sat((size_t)c->V, D));
+    int slots[IK_LM_BLOCK_MLP + 1] = {0};
     for (int l = 0; l < c->L; l++) {
         struct ik_lm_layer scratch, *y = base ? &m->layers[l] : &scratch;
         memset(y, 0, sizeof *y);
-        y->attn_norm = take(base, &off, D);
-        y->wq = take(base, &off, mul_sat(qw, D));
-        y->wk = take(base, &off, mul_sat(kw, D));
-        y->wv = take(base, &off, mul_sat(kw, D));
-        y->wo = take(base, &off, mul_sat(D, qw));
-        if (c->qkv_bias) {
-            y->bq = take(base, &off, qw);
-            y->bk = take(base, &off, kw);
-            y->bv = take(base, &off, kw);
-        }
-        if (c->o_bias)
-            y->bo = take(base, &off, D);
-        if (c->qk_norm) {
-            y->q_norm = take(base, &off, hd);
-            y->k_norm = take(base, &off, hd);
-        }
-        y->ffn_norm = take(base, &off, D);
-        y->w_gate = take(base, &off, mul_sat(F, D));
-        y->w_up = take(base, &off, mul_sat(F, D));
-        y->w_down = take(base, &off, mul_sat(D, F));
+        y->block = ik_lm_config_block(c, l);
+        y->slot = slots[y->block]++;
+        if (y->block == IK_LM_BLOCK_DECODER)
+            layout_decoder(c, y, base, &off);
+        else
+            layout_hybrid(c, y, base, &off);
     }
     return off;
+}
+
+/* A NemotronH shape within config.h's limits (a config made by hand has not
+ * been through the parser): every Mamba width then fits an int. */
+static int check_hybrid(const struct ik_lm_config *c, const struct ik_srcloc *loc, struct ik_diag *d)
+{
+    const struct ik_lm_ssm_config *s = &c->ssm;
+    int bad_block = 0;
+    for (int l = 0; l < c->L && l < IK_LM_MAX_HYBRID_LAYERS; l++)
+        bad_block |= c->block[l] < IK_LM_BLOCK_MAMBA || c->block[l] > IK_LM_BLOCK_MLP;
+    if (c->L > IK_LM_MAX_HYBRID_LAYERS || bad_block || s->heads < 1 || s->heads > IK_LM_MAX_SSM_HEADS ||
+        s->head_dim < 1 || s->head_dim > IK_LM_MAX_SSM_HEAD_DIM || s->groups < 1 ||
+        s->heads % s->groups != 0 || s->state < 1 || s->state > IK_LM_MAX_SSM_STATE ||
+        s->conv_kernel < 1 || s->conv_kernel > IK_LM_MAX_CONV_KERNEL || s->chunk < 1)
+        return ik_diag_at(d, IK_EVALIDATE, loc, NULL, 0, "NemotronH shape out of range (layers %d "
+                          "(at most %d)%s, mamba heads %d of %d, groups %d, state %d, conv kernel %d, "
+                          "chunk %d)", c->L, IK_LM_MAX_HYBRID_LAYERS, bad_block ? ", an unknown block" : "",
+                          s->heads, s->head_dim, s->groups, s->state, s->conv_kernel, s->chunk);
+    return 0;
 }
 
 int ik_lm_model_check_size(const struct ik_lm_config *cfg, const char *file, struct ik_diag *d)
@@ -81,6 +150,11 @@ int ik_lm_model_check_size(const struct ik_lm_config *cfg, const char *file, str
                           "intermediate %d, layers %d (at most %d), heads %d, kv heads %d, head_dim "
                           "%d, vocab %d)", cfg->D, cfg->F, cfg->L, IK_LM_MAX_LAYERS, cfg->H, cfg->K,
                           cfg->head_dim, cfg->V);
+    if (cfg->arch == IK_LM_NEMOTRON_H) {
+        int rc = check_hybrid(cfg, &loc, d);
+        if (rc != 0)
+            return rc;
+    }
     struct ik_lm_model m = {.cfg = *cfg};
     size_t n = param_layout(&m, NULL);
     size_t max = IK_LM_MAX_WEIGHT_BYTES / sizeof(float);
@@ -174,6 +248,64 @@ static int load_layer(const struct ik_st *st, struct ik_lm_model *m, int l, stru
     return 0;
 }
 
+/* A NemotronH layer: backbone.layers.N.norm and its mixer's tensors under
+ * backbone.layers.N.mixer. (the conv weight as HF's Conv1d holds it,
+ * (conv_dim, 1, Kc)). */
+static int load_hybrid_layer(const struct ik_st *st, struct ik_lm_model *m, int l, struct ik_diag *d)
+{
+    const struct ik_lm_config *c = &m->cfg;
+    struct ik_lm_layer *y = &m->layers[l];
+    int64_t D = c->D, F = c->F, qw = (int64_t)c->H * c->head_dim, kw = (int64_t)c->K * c->head_dim;
+    int64_t nh = c->ssm.heads, inner = ik_lm_ssm_inner(c), conv = ik_lm_ssm_conv_dim(c);
+    const struct {
+        float *dst;
+        const char *name;
+        int ndim;
+        int64_t shape[3];
+    } t[] = {
+        {y->attn_norm, "norm.weight", 1, {D}},
+        {y->wq, "mixer.q_proj.weight", 2, {qw, D}},
+        {y->wk, "mixer.k_proj.weight", 2, {kw, D}},
+        {y->wv, "mixer.v_proj.weight", 2, {kw, D}},
+        {y->wo, "mixer.o_proj.weight", 2, {D, qw}},
+        {y->w_up, "mixer.up_proj.weight", 2, {F, D}},
+        {y->w_down, "mixer.down_proj.weight", 2, {D, F}},
+        {y->ssm_in, "mixer.in_proj.weight", 2, {ik_lm_ssm_in_dim(c), D}},
+        {y->conv_w, "mixer.conv1d.weight", 3, {conv, 1, c->ssm.conv_kernel}},
+        {y->conv_b, "mixer.conv1d.bias", 1, {conv}},
+        {y->dt_bias, "mixer.dt_bias", 1, {nh}},
+        {y->A_log, "mixer.A_log", 1, {nh}},
+        {y->ssm_D, "mixer.D", 1, {nh}},
+        {y->ssm_norm, "mixer.norm.weight", 1, {inner}},
+        {y->ssm_out, "mixer.out_proj.weight", 2, {D, inner}},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        if (t[i].dst == NULL)
+            continue; /* another mixer's tensor */
+        char name[128];
+        snprintf(name, sizeof name, "backbone.layers.%d.%s", l, t[i].name);
+        int rc = ik_st_read_f32(st, name, t[i].dst, t[i].ndim, t[i].shape, d);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* Reads the embedding, the final norm and the untied lm_head, named with
+ * the prefix of the family ("model." or "backbone."). */
+static int load_globals(const struct ik_st *st, struct ik_lm_model *m, struct ik_diag *d)
+{
+    const struct ik_lm_config *c = &m->cfg;
+    int hybrid = c->arch == IK_LM_NEMOTRON_H;
+    int rc = rd(st, m->embed, hybrid ? "backbone.embeddings.weight" : "model.embed_tokens.weight", c->V,
+                c->D, d);
+    if (rc == 0)
+        rc = rd(st, m->final_norm, hybrid ? "backbone.norm_f.weight" : "model.norm.weight", c->D, 0, d);
+    if (rc == 0 && !c->tie_embeddings)
+        rc = rd(st, m->lm_head, "lm_head.weight", c->V, c->D, d);
+    return rc;
+}
+
 int ik_lm_model_load_hf(struct ik_lm_model **out, const char *dir, struct ik_diag *d)
 {
     char *cfg_path = ik_xasprintf("%s/config.json", dir);
@@ -188,13 +320,9 @@ int ik_lm_model_load_hf(struct ik_lm_model **out, const char *dir, struct ik_dia
     if (rc == 0)
         rc = ik_lm_model_new(&m, &cfg, d);
     if (rc == 0)
-        rc = rd(st, m->embed, "model.embed_tokens.weight", cfg.V, cfg.D, d);
-    if (rc == 0)
-        rc = rd(st, m->final_norm, "model.norm.weight", cfg.D, 0, d);
-    if (rc == 0 && !cfg.tie_embeddings)
-        rc = rd(st, m->lm_head, "lm_head.weight", cfg.V, cfg.D, d);
+        rc = load_globals(st, m, d);
     for (int l = 0; rc == 0 && l < cfg.L; l++)
-        rc = load_layer(st, m, l, d);
+        rc = cfg.arch == IK_LM_NEMOTRON_H ? load_hybrid_layer(st, m, l, d) : load_layer(st, m, l, d);
     ik_st_close(st);
     free(cfg_path);
     if (rc != 0) {

@@ -1,4 +1,4 @@
-/* lm/model.h - a Llama-family decoder held in fp32, and its CPU forward.
+/* lm/model.h - a Llama-family or NemotronH decoder held in fp32, and its CPU forward.
  *
  * Weights live in one arena (llm.c's malloc_and_point_parameters): one
  * allocation whose size ik_lm_model_new computes from the config, with every
@@ -19,7 +19,16 @@
 
 struct ik_diag;
 
+/* One layer. A Llama-family layer (block IK_LM_BLOCK_DECODER) has every
+ * attention and MLP tensor; a NemotronH layer has attn_norm (its one norm)
+ * and the tensors of its mixer only, the others NULL: attention wq..wo, MLP
+ * w_up and w_down (no gate, no ffn_norm), Mamba-2 the ssm_* ones. With nh
+ * heads of P channels, d_inner = nh*P, G groups of N states, conv_dim =
+ * d_inner + 2*G*N and Kc conv taps (config.h's ik_lm_ssm_*): */
 struct ik_lm_layer {
+    int block;              /* enum ik_lm_block */
+    int slot;               /* its index among the layers that keep the same kind of
+                             * cache: KV slot (attention), recurrent slot (Mamba) */
     float *attn_norm;       /* (D) */
     float *wq, *bq;         /* (H*hd, D), (H*hd) or NULL */
     float *wk, *bk;         /* (K*hd, D), (K*hd) or NULL */
@@ -29,6 +38,14 @@ struct ik_lm_layer {
     float *ffn_norm;        /* (D) */
     float *w_gate, *w_up;   /* (F, D) each */
     float *w_down;          /* (D, F) */
+    float *ssm_in;          /* (2*d_inner + 2*G*N + nh, D) in_proj: z | xBC | dt */
+    float *conv_w;          /* (conv_dim, Kc) depthwise causal conv1d taps */
+    float *conv_b;          /* (conv_dim), or NULL without use_conv_bias */
+    float *dt_bias;         /* (nh) */
+    float *A_log;           /* (nh): A = -exp(A_log) */
+    float *ssm_D;           /* (nh) skip connection */
+    float *ssm_norm;        /* (d_inner) gated RMSNorm, per group of d_inner/G */
+    float *ssm_out;         /* (D, d_inner) out_proj */
 };
 
 struct ik_lm_model {
@@ -75,7 +92,8 @@ int ik_lm_model_load_llama2c(struct ik_lm_model **out, const char *path, struct 
 
 void ik_lm_model_free(struct ik_lm_model *m);
 
-/* Inference state: KV cache for up to max_seq positions, scratch for chunks of
+/* Inference state: KV cache for up to max_seq positions (for the attention
+ * layers), the conv and SSM state of each Mamba layer, scratch for chunks of
  * up to max_chunk tokens. */
 struct ik_lm_state;
 
@@ -87,13 +105,21 @@ void ik_lm_state_free(struct ik_lm_state *s);
  * shape must be the model's (IK_EVALIDATE otherwise). */
 struct ik_lora;
 int ik_lm_state_set_adapter(struct ik_lm_state *s, const struct ik_lora *a, struct ik_diag *d);
-/* Forgets the cached positions (a new sequence starts at position 0). */
+/* Forgets the cached positions and the recurrent state (a new sequence
+ * starts at position 0). */
 void ik_lm_state_reset(struct ik_lm_state *s);
-/* Forgets the cached positions from pos on (0 <= pos < the current count;
- * otherwise nothing changes): the next forward continues at pos, so several
- * continuations of one prefix reuse its cache. ik_lm_state_logits is not
- * restored. */
-void ik_lm_state_truncate(struct ik_lm_state *s, int pos);
+/* Remembers the Mamba layers' recurrent state (every conv and SSM state) at
+ * the current position, so that ik_lm_state_truncate can return there; one
+ * mark at a time, the last one standing. A model without Mamba layers
+ * copies nothing. -ENOMEM when the copy cannot be allocated. */
+int ik_lm_state_mark(struct ik_lm_state *s, struct ik_diag *d);
+/* Forgets the cached positions from pos on: the next forward continues at
+ * pos, so several continuations of one prefix reuse its cache.
+ * ik_lm_state_logits is not restored. A KV cache can be cut anywhere (0 <=
+ * pos <= the current count); a recurrent state cannot be rewound, so with
+ * Mamba layers pos must be the current count or the position of the mark,
+ * whose state is then restored. Otherwise IK_EVALIDATE and nothing changes. */
+int ik_lm_state_truncate(struct ik_lm_state *s, int pos, struct ik_diag *d);
 /* The model and the adapter (or NULL) s runs with. */
 const struct ik_lm_model *ik_lm_state_model(const struct ik_lm_state *s);
 const struct ik_lora *ik_lm_state_adapter(const struct ik_lm_state *s);

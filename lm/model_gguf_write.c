@@ -108,6 +108,8 @@ static int check(const struct ik_lm_model *m, const struct ik_tok *t,
     if (o->type != IK_GGML_F32 && o->type != IK_GGML_F16 && o->type != IK_GGML_BF16)
         return refuse(d, path, "ggml type %" PRIu32 " is not F32 (0), F16 (1) or BF16 (30)",
                       o->type);
+    if (c->arch == IK_LM_NEMOTRON_H)
+        return refuse(d, path, "writing a NemotronH model to GGUF is not supported yet");
     if (c->arch == IK_LM_QWEN3 && (c->qkv_bias || c->o_bias))
         return refuse(d, path, "llama.cpp's qwen3 architecture has no attention biases "
                       "(attention_bias is true)");

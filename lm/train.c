@@ -18,6 +18,7 @@
 #include "lm/lora.h"
 #include "lm/model.h"
 #include "lm/train.h"
+#include "lm/train_int.h"
 
 /* Rows of logits held at once: the lm_head GEMMs (forward and input
  * gradient) stream the whole (V,D) matrix once per block each, so small
@@ -37,6 +38,7 @@ struct acts {
 };
 
 struct ik_lm_train {
+    struct ik_lm_train_hybrid *hy; /* a NemotronH model's trainer (train_mamba.c), or NULL */
     const struct ik_lm_model *m;
     struct ik_lora *a;
     int S;
@@ -140,6 +142,17 @@ int ik_lm_train_new_opts(struct ik_lm_train **out, const struct ik_lm_model *m, 
     if (a && a->L != m->cfg.L)
         return ik_diag_set(d, IK_EVALIDATE, "the adapter has %d layers but the model %d", a->L, m->cfg.L);
     struct ik_lm_train *tr = ik_xcalloc(1, sizeof *tr);
+    if (m->cfg.arch == IK_LM_NEMOTRON_H) {
+        tr->m = m;
+        tr->a = a;
+        tr->S = max_seq;
+        int rc = ik_lm_train_hybrid_new(&tr->hy, m, a, max_seq, opts, d);
+        if (rc)
+            free(tr);
+        else
+            *out = tr;
+        return rc;
+    }
     tr->m = m;
     tr->a = a;
     tr->S = max_seq;
@@ -165,6 +178,8 @@ int ik_lm_train_new_opts(struct ik_lm_train **out, const struct ik_lm_model *m, 
 size_t ik_lm_train_estimate_bytes(const struct ik_lm_model *m, struct ik_lora *a, int max_seq,
                                   int opts)
 {
+    if (m->cfg.arch == IK_LM_NEMOTRON_H)
+        return ik_lm_train_hybrid_estimate_bytes(m, a, max_seq, opts);
     struct ik_lm_train tr = {.m = m, .a = a, .S = max_seq < 2 ? 2 : max_seq};
     tr.ckpt = (opts & IK_LM_TRAIN_CHECKPOINT) != 0;
     tr.L = ik_xcalloc((size_t)m->cfg.L, sizeof *tr.L);
@@ -173,7 +188,10 @@ size_t ik_lm_train_estimate_bytes(const struct ik_lm_model *m, struct ik_lora *a
     return n * sizeof(float) + (size_t)tr.S * sizeof(int);
 }
 
-int ik_lm_train_n_correct(const struct ik_lm_train *tr) { return tr->n_correct; }
+int ik_lm_train_n_correct(const struct ik_lm_train *tr)
+{
+    return tr->hy ? ik_lm_train_hybrid_n_correct(tr->hy) : tr->n_correct;
+}
 
 /* Target rows of logits whose largest entry (the first, on ties, as
  * torch.argmax) is the label: TRL's mean_token_accuracy counts these. */
@@ -198,15 +216,22 @@ void ik_lm_train_free(struct ik_lm_train *tr)
 {
     if (tr == NULL)
         return;
+    ik_lm_train_hybrid_free(tr->hy);
     free(tr->mem);
     free(tr->L);
     free(tr->posv);
     free(tr);
 }
 
-double ik_lm_train_gemm_flops(const struct ik_lm_train *tr) { return tr->flops; }
+double ik_lm_train_gemm_flops(const struct ik_lm_train *tr)
+{
+    return tr->hy ? ik_lm_train_hybrid_gemm_flops(tr->hy) : tr->flops;
+}
 
-size_t ik_lm_train_bytes(const struct ik_lm_train *tr) { return tr->n_floats * sizeof(float); }
+size_t ik_lm_train_bytes(const struct ik_lm_train *tr)
+{
+    return tr->hy ? ik_lm_train_hybrid_bytes(tr->hy) : tr->n_floats * sizeof(float);
+}
 
 static const struct ik_lora_module *module(const struct ik_lm_train *tr, int l, int t)
 {
@@ -395,6 +420,12 @@ int ik_lm_train_step(struct ik_lm_train *tr, const int *tokens, const unsigned c
     }
     if (count == 0)
         return ik_diag_set(d, IK_EVALIDATE, "the loss mask selects no token of the %d-token sequence", n);
+    if (tr->hy) {
+        ik_lm_train_hybrid_step(tr->hy, tokens, mask, n, count, flags, seed, grad_scale, loss);
+        if (n_target)
+            *n_target = count;
+        return 0;
+    }
     int T = n - 1, D = c->D, V = c->V;
     tr->flops = 0;
     tr->n_correct = 0;

@@ -29,6 +29,7 @@
 #include "query/preview.h"
 #include "nodes/train/adapter_artifact.h"
 #include "nodes/train/checkpoint.h"
+#include "nodes/train/coverage.h"
 #include "nodes/train/dataset.h"
 #include "nodes/train/loop.h"
 #include "base/sysmem.h"
@@ -94,6 +95,7 @@ struct job {
     struct ik_train_state st;
     struct ik_train_totals totals;
     struct ik_lora_artifact_info info;
+    struct ik_train_coverage cov;
     int ckpt_opts;
     char unit[32];
 };
@@ -391,6 +393,25 @@ static void fill_totals(struct job *j)
     j->totals.valid_samples = j->valid.n;
     j->totals.max_length = j->data.max_length;
     j->totals.threads = threads();
+    ik_train_coverage_of(j->m, j->a, &j->cov);
+    j->totals.coverage = j->cov.text;
+    j->totals.covered_params = j->cov.covered;
+    j->totals.total_params = j->cov.total;
+    printf("LoRA on %s: %.1f%% of the model's %llu parameters\n", j->cov.text,
+           100.0 * (double)j->cov.covered / (double)j->cov.total, (unsigned long long)j->cov.total);
+}
+
+/* The default targets name the Llama family's projections; on a model
+ * without some of them (NemotronH has no gate) the default means those it
+ * has. An explicit list is taken as written (ik_lora_new refuses a missing
+ * target). */
+static void narrow_default_targets(struct job *j)
+{
+    const char *def = NULL;
+    for (const struct ik_param_spec *p = train_params; p->name; p++)
+        def = strcmp(p->name, "targets") == 0 ? p->default_yaml : def;
+    if (def && strcmp(ik_node_param_str(j->ctx, "targets"), def) == 0)
+        j->lc.targets &= ik_lora_family_targets(&j->m->cfg);
 }
 
 static int train_job(struct job *j, struct ik_diag *d)
@@ -399,6 +420,7 @@ static int train_job(struct job *j, struct ik_diag *d)
     if ((rc = read_device(j, d)) || (rc = read_hparams(j, d)) || (rc = read_lora_config(j, d)) ||
         (rc = load_inputs(j, d)))
         return rc;
+    narrow_default_targets(j);
     if ((rc = ik_lora_new(&j->a, &j->m->cfg, &j->lc, j->hp.seed, d)) != 0)
         return rc;
     int seq = longest(&j->valid, longest(&j->ds, 2));

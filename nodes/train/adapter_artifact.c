@@ -99,9 +99,29 @@ static void pack_meta(struct ik_mp_writer *w, const struct ik_lora *a, const str
     ik_mp_map_end(w);
 }
 
+/* NemotronH's layer pattern and Mamba-2 sizes, after the common keys (a
+ * Llama-family config packs as before, so its artifacts keep their bytes). */
+enum { HYBRID_KEYS = 8 };
+static void pack_hybrid(struct ik_mp_writer *w, const struct ik_lm_config *c)
+{
+    char pattern[IK_LM_MAX_HYBRID_LAYERS + 1];
+    for (int l = 0; l < c->L; l++)
+        pattern[l] = "?M*-"[c->block[l]];
+    pattern[c->L] = '\0';
+    pack_str(w, "pattern", pattern, sizeof pattern);
+    pack_int(w, "ssm_heads", c->ssm.heads);
+    pack_int(w, "ssm_head_dim", c->ssm.head_dim);
+    pack_int(w, "ssm_groups", c->ssm.groups);
+    pack_int(w, "ssm_state", c->ssm.state);
+    pack_int(w, "ssm_conv_kernel", c->ssm.conv_kernel);
+    pack_int(w, "ssm_chunk", c->ssm.chunk);
+    pack_bool(w, "ssm_conv_bias", c->ssm.conv_bias);
+}
+
 static void pack_base_config(struct ik_mp_writer *w, const struct ik_lm_config *c)
 {
-    ik_mp_map_begin(w, 22);
+    int hybrid = c->arch == IK_LM_NEMOTRON_H;
+    ik_mp_map_begin(w, 22 + (hybrid ? HYBRID_KEYS : 0));
     pack_str(w, "arch", ik_lm_arch_name(c->arch), 16);
     pack_int(w, "D", c->D);
     pack_int(w, "F", c->F);
@@ -129,12 +149,27 @@ static void pack_base_config(struct ik_mp_writer *w, const struct ik_lm_config *
     for (int i = 0; i < n_eos; i++)
         msgpack_pack_int(&w->pk, c->eos_id[i]);
     ik_mp_array_end(w);
+    if (hybrid)
+        pack_hybrid(w, c);
     ik_mp_map_end(w);
+}
+
+/* Modules of the targets in the layers that have them (a NemotronH layer has
+ * its mixer's only). */
+static size_t n_modules(const struct ik_lm_config *mc, unsigned targets)
+{
+    size_t n = 0;
+    for (int l = 0; l < mc->L; l++)
+        for (int t = 0; t < IK_LORA_NT; t++)
+            n += (targets >> t & 1) && ik_lora_has_module(mc, l, t);
+    return n;
 }
 
 static void pack_tensors(struct ik_mp_writer *w, const struct ik_lora *a)
 {
-    size_t n = 2 * (size_t)a->L * (size_t)n_targets(a->cfg.targets);
+    size_t n = 0;
+    for (int i = 0; i < a->L * IK_LORA_NT; i++)
+        n += 2 * (a->mod[i].A != NULL);
     ik_mp_map_begin(w, n);
     for (int l = 0; l < a->L; l++)
         for (int t = 0; t < IK_LORA_NT; t++) {
@@ -143,7 +178,7 @@ static void pack_tensors(struct ik_mp_writer *w, const struct ik_lora *a)
                 continue;
             int64_t sa[2] = {a->cfg.r, m->in}, sb[2] = {m->out, a->cfg.r};
             for (int ab = 0; ab < 2; ab++) {
-                char *name = ik_lora_tensor_name(l, t, ab ? 'B' : 'A');
+                char *name = ik_lora_tensor_name(a->arch, l, t, ab ? 'B' : 'A');
                 ik_mp_pack_str(&w->pk, name);
                 free(name);
                 const int64_t *shape = ab ? sb : sa;
@@ -322,13 +357,13 @@ static int read_arch(const struct rd *r, const struct sec *s, int *arch)
     const msgpack_object *v = get_str(r, s, "arch", &rc);
     if (v == NULL)
         return rc;
-    for (int i = IK_LM_LLAMA; i <= IK_LM_QWEN3; i++)
+    for (int i = IK_LM_LLAMA; i <= IK_LM_NEMOTRON_H; i++)
         if (ik_mp_str_eq(v, ik_lm_arch_name(i))) {
             *arch = i;
             return 0;
         }
     return fail(r, IK_EVALIDATE, "field '%s.arch': unknown architecture '%.*s': expected llama, "
-                "mistral, qwen2 or qwen3", s->name, cut(v->via.str.size), v->via.str.ptr);
+                "mistral, qwen2, qwen3 or nemotron_h", s->name, cut(v->via.str.size), v->via.str.ptr);
 }
 
 static int read_eos(const struct rd *r, const struct sec *s, struct ik_lm_config *c)
@@ -353,6 +388,49 @@ static int read_eos(const struct rd *r, const struct sec *s, struct ik_lm_config
 }
 
 /* base_config, as lm/config.c would accept it from a config.json. */
+/* NemotronH's keys (pack_hybrid), checked as lm/config_nemotron_h.c checks a config.json. */
+static int read_hybrid(const struct rd *r, const struct sec *s, struct ik_lm_config *c)
+{
+    const struct {
+        const char *key;
+        int *dst;
+        int hi;
+    } ints[] = {
+        {"ssm_heads", &c->ssm.heads, IK_LM_MAX_SSM_HEADS},
+        {"ssm_head_dim", &c->ssm.head_dim, IK_LM_MAX_SSM_HEAD_DIM},
+        {"ssm_groups", &c->ssm.groups, IK_LM_MAX_SSM_HEADS},
+        {"ssm_state", &c->ssm.state, IK_LM_MAX_SSM_STATE},
+        {"ssm_conv_kernel", &c->ssm.conv_kernel, 64},
+        {"ssm_chunk", &c->ssm.chunk, MAX_ID},
+    };
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < sizeof ints / sizeof ints[0]; i++)
+        rc = get_int32(r, s, ints[i].key, 1, ints[i].hi, ints[i].dst);
+    if (rc == 0)
+        rc = get_bool(r, s, "ssm_conv_bias", &c->ssm.conv_bias);
+    const msgpack_object *v = rc == 0 ? get_str(r, s, "pattern", &rc) : NULL;
+    if (v == NULL)
+        return rc;
+    if (c->L > IK_LM_MAX_HYBRID_LAYERS)
+        return fail(r, IK_EVALIDATE, "field '%s.L': %d layers, a NemotronH model has at most %d",
+                    s->name, c->L, IK_LM_MAX_HYBRID_LAYERS);
+    if ((int)v->via.str.size != c->L)
+        return fail(r, IK_EVALIDATE, "field '%s.pattern': %u letters for L = %d layers", s->name,
+                    (unsigned)v->via.str.size, c->L);
+    for (int l = 0; l < c->L; l++) {
+        const char *at = strchr("M*-", v->via.str.ptr[l]);
+        if (at == NULL)
+            return fail(r, IK_EVALIDATE, "field '%s.pattern': letter %d is '%c', expected M, * or -",
+                        s->name, l, v->via.str.ptr[l]);
+        c->block[l] = (unsigned char)(IK_LM_BLOCK_MAMBA + (at - "M*-"));
+    }
+    if (c->ssm.heads % c->ssm.groups != 0)
+        return fail(r, IK_EVALIDATE, "field '%s.ssm_groups': %d does not divide ssm_heads (%d)",
+                    s->name, c->ssm.groups, c->ssm.heads);
+    c->no_rope = 1;
+    return 0;
+}
+
 static int read_base_config(const struct rd *r, const msgpack_object *map, struct ik_lm_config *c)
 {
     struct sec s = {map, "base_config"};
@@ -404,6 +482,8 @@ static int read_base_config(const struct rd *r, const msgpack_object *map, struc
         rc = get_bool(r, &s, bools[i].key, bools[i].dst);
     if (rc == 0)
         rc = read_eos(r, &s, c);
+    if (rc == 0 && c->arch == IK_LM_NEMOTRON_H)
+        rc = read_hybrid(r, &s, c);
     if (rc != 0)
         return rc;
     /* The rules lm/config.c applies to a config.json. */
@@ -591,12 +671,12 @@ static int read_tensors(const struct rd *r, const msgpack_object *tens, const st
     size_t k = 0;
     for (int l = 0; rc == 0 && l < mc->L; l++)
         for (int t = 0; rc == 0 && t < IK_LORA_NT; t++) {
-            if (!(lc->targets & (1u << t)))
+            if (!(lc->targets & (1u << t)) || !ik_lora_has_module(mc, l, t))
                 continue;
             int in, out;
             ik_lora_target_dims(mc, t, &in, &out);
             for (int ab = 0; rc == 0 && ab < 2; ab++) {
-                char *name = ik_lora_tensor_name(l, t, ab ? 'B' : 'A');
+                char *name = ik_lora_tensor_name(mc->arch, l, t, ab ? 'B' : 'A');
                 int j = ik_strmap_get(&ix, name, strlen(name));
                 if (j < 0)
                     rc = fail(r, IK_EVALIDATE, "tensor '%s' is missing (meta.targets and "
@@ -669,8 +749,8 @@ int ik_lora_artifact_read(const msgpack_object *root, const char *what, struct i
         rc = read_meta(&r, meta, &mc, &lc, &inf);
     if (rc != 0)
         return rc;
-    /* At most 2 * 4096 * 7 tensors (base_config.L is bounded). */
-    size_t n = 2 * (size_t)mc.L * (size_t)n_targets(lc.targets);
+    /* At most 2 * 4096 * 9 tensors (base_config.L is bounded). */
+    size_t n = 2 * n_modules(&mc, lc.targets);
     const char **data = ik_xcalloc(n, sizeof *data);
     struct ik_lora *a = NULL;
     rc = read_tensors(&r, tens, &mc, &lc, data);

@@ -34,7 +34,7 @@ static void pack_row(struct ik_mp_writer *w, const struct ik_train_row *r)
 static void pack_totals(struct ik_mp_writer *w, const struct ik_train_state *st,
                         const struct ik_train_totals *t)
 {
-    ik_mp_map_begin(w, 17);
+    ik_mp_map_begin(w, 20);
     kv_i(w, "steps", st->step);
     kv_i(w, "samples", (int64_t)st->samples);
     kv_i(w, "input_samples", (int64_t)t->input_samples);
@@ -57,6 +57,10 @@ static void pack_totals(struct ik_mp_writer *w, const struct ik_train_state *st,
     ik_mp_pack_str(&w->pk, "device");
     ik_mp_pack_str(&w->pk, t->device);
     kv_i(w, "threads", t->threads);
+    ik_mp_pack_str(&w->pk, "coverage");
+    ik_mp_pack_str(&w->pk, t->coverage);
+    kv_i(w, "covered_params", (int64_t)t->covered_params);
+    kv_f(w, "covered_share", t->total_params ? (double)t->covered_params / (double)t->total_params : 0);
     ik_mp_map_end(w);
 }
 

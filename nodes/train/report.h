@@ -12,7 +12,10 @@
  *             input_samples, kept, truncated, dropped, valid_samples,
  *             tokens, target_tokens, max_length, wall_s, tokens_per_s,
  *             peak_rss_mib, memory_estimate_mib, activation_checkpointing,
- *             device, threads}}
+ *             device, threads, coverage (str: adapted layers per kind of
+ *             projection, nodes/train/coverage.h), covered_params (base
+ *             weights inside adapted projections), covered_share (of all
+ *             base parameters)}}
  * Timings (tokens_per_s, wall_s, peak_rss_mib) are measurements; every
  * other field is a function of the inputs and params. */
 #ifndef IK_NODES_TRAIN_REPORT_H
@@ -32,6 +35,8 @@ struct ik_train_totals {
     bool activation_checkpointing;
     const char *device;
     int threads;
+    const char *coverage;
+    uint64_t covered_params, total_params;
 };
 
 void ik_train_report_pack(struct ik_mp_writer *w, const struct ik_train_state *st,

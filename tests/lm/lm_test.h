@@ -35,6 +35,18 @@ void lmt_write_random_model(const char *dir, const struct ik_lm_config *cfg, con
  * Qwen2 and the q/k norm of Qwen3; everything else 0. */
 struct ik_lm_config lmt_cfg(int arch, int D, int F, int L, int head_dim, int V);
 
+/* A small NemotronH shape with one layer per letter of pattern ("M" Mamba-2,
+ * "*" attention, "-" MLP): attention H = 4 heads of 8 over K = 2, Mamba-2 8
+ * heads of 4 in 2 groups, state 16, conv kernel 4 with bias, chunk 8;
+ * norm_eps 1e-5, max_seq 64, untied embeddings. */
+struct ik_lm_config lmt_nemotron_cfg(const char *pattern, int D, int F, int V);
+
+/* Writes config.json and model.safetensors of a random NemotronH model of
+ * shape cfg (backbone.* names; weights uniform in [-scale, scale] from seed,
+ * norms and D near 1, A_log = log(1..nh), dt_bias as transformers draws it). */
+void lmt_write_random_nemotron(const char *dir, const struct ik_lm_config *cfg, int dtype,
+                               unsigned seed, float scale);
+
 /* The architectures[] name of an arch. */
 const char *lmt_arch_class(int arch);
 

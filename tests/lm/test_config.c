@@ -1,5 +1,7 @@
 /* tests/lm/test_config.c - config.json parsing: each architecture's defaults
- * and flags, Llama-3 RoPE scaling, and the refusals with their messages. */
+ * and flags, Llama-3 RoPE scaling, and the refusals with their messages;
+ * NemotronH's layer kinds (hybrid_override_pattern or layers_block_type),
+ * Mamba-2 sizes, the model layout and LoRA modules they give. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
@@ -9,6 +11,8 @@
 #include "base/diag.h"
 #include "base/error.h"
 #include "lm/config.h"
+#include "lm/lora.h"
+#include "lm/model.h"
 
 #define BASE "\"hidden_size\": 64, \"intermediate_size\": 128, \"num_hidden_layers\": 2, " \
              "\"num_attention_heads\": 8, \"vocab_size\": 100"
@@ -111,11 +115,13 @@ Test(lm_config, refusals)
 {
     parse_fails("{\"architectures\": [\"LlamaForCausalLm\"], " BASE "}", IK_EVALIDATE,
                 "config.json: error: unsupported architecture 'LlamaForCausalLm'; supported: "
-                "LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM\n"
+                "LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, "
+                "NemotronHForCausalLM\n"
                 "hint: did you mean 'LlamaForCausalLM'?");
     parse_fails("{\"architectures\": [\"GPT2LMHeadModel\"], " BASE "}", IK_EVALIDATE,
                 "config.json: error: unsupported architecture 'GPT2LMHeadModel'; supported: "
-                "LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM");
+                "LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, "
+                "NemotronHForCausalLM");
     parse_fails("{\"architectures\": [\"LlamaForCausalLM\"], " BASE ", \"rope_scaling\": "
                 "{\"rope_type\": \"yarn\", \"factor\": 4.0}}", IK_EVALIDATE,
                 "config.json: error: rope_scaling type 'yarn' is not supported; supported: llama3");
@@ -191,4 +197,129 @@ Test(lm_config, implausible_sizes_name_the_field)
               "%s", ik_diag_message(&d));
     ik_diag_free(&d);
     free(p);
+}
+
+/* ---- NemotronH ---- */
+
+#define NEMO "\"architectures\": [\"NemotronHForCausalLM\"], \"hidden_size\": 32, " \
+             "\"intermediate_size\": 40, \"num_attention_heads\": 4, \"num_key_value_heads\": 2, " \
+             "\"head_dim\": 8, \"vocab_size\": 99, \"mamba_num_heads\": 8, \"mamba_head_dim\": 4, " \
+             "\"n_groups\": 2, \"ssm_state_size\": 16, \"conv_kernel\": 4, \"chunk_size\": 8"
+
+Test(lm_nemotron_config, pattern_and_defaults)
+{
+    struct ik_lm_config c = parse_ok("{" NEMO ", \"hybrid_override_pattern\": \"M-M*-M\"}");
+    cr_assert_eq(c.arch, IK_LM_NEMOTRON_H);
+    cr_assert_str_eq(ik_lm_arch_name(c.arch), "nemotron_h");
+    cr_assert_eq(c.L, 6);
+    static const int want[] = {IK_LM_BLOCK_MAMBA, IK_LM_BLOCK_MLP, IK_LM_BLOCK_MAMBA,
+                               IK_LM_BLOCK_ATTN, IK_LM_BLOCK_MLP, IK_LM_BLOCK_MAMBA};
+    for (int l = 0; l < 6; l++)
+        cr_expect_eq(ik_lm_config_block(&c, l), want[l], "layer %d", l);
+    cr_expect_eq(ik_lm_config_count_blocks(&c, IK_LM_BLOCK_MAMBA), 3);
+    cr_expect_eq(c.ssm.heads, 8);
+    cr_expect_eq(c.ssm.head_dim, 4);
+    cr_expect_eq(c.ssm.groups, 2);
+    cr_expect_eq(c.ssm.state, 16);
+    cr_expect_eq(c.ssm.conv_kernel, 4);
+    cr_expect_eq(c.ssm.chunk, 8);
+    cr_expect_eq(c.ssm.conv_bias, 1);      /* use_conv_bias defaults to true */
+    cr_expect_float_eq(c.norm_eps, 1e-5f, 1e-12); /* layer_norm_epsilon */
+    cr_expect_eq(c.no_rope, 1);
+    cr_expect_eq(c.tie_embeddings, 0);
+    cr_expect_eq(c.bos_id, 1);
+    cr_expect(c.n_eos == 1 && c.eos_id[0] == 2);
+    cr_expect_eq(ik_lm_ssm_inner(&c), 32);
+    cr_expect_eq(ik_lm_ssm_conv_dim(&c), 32 + 2 * 2 * 16);
+    cr_expect_eq(ik_lm_ssm_in_dim(&c), 2 * 32 + 2 * 2 * 16 + 8);
+    /* A Llama config reads every layer as a decoder block. */
+    struct ik_lm_config ll = parse_ok("{\"architectures\": [\"LlamaForCausalLM\"], \"hidden_size\": "
+                                      "8, \"intermediate_size\": 8, \"num_hidden_layers\": 600, "
+                                      "\"num_attention_heads\": 2, \"vocab_size\": 10}");
+    cr_expect_eq(ik_lm_config_block(&ll, 599), IK_LM_BLOCK_DECODER);
+    cr_expect_eq(ll.no_rope, 0);
+}
+
+Test(lm_nemotron_config, block_list)
+{
+    struct ik_lm_config c = parse_ok("{" NEMO ", \"num_hidden_layers\": 3, \"layers_block_type\": "
+                                     "[\"attention\", \"mamba\", \"mlp\"], \"use_conv_bias\": false}");
+    cr_assert_eq(c.L, 3);
+    cr_expect_eq(c.block[0], IK_LM_BLOCK_ATTN);
+    cr_expect_eq(c.block[1], IK_LM_BLOCK_MAMBA);
+    cr_expect_eq(c.block[2], IK_LM_BLOCK_MLP);
+    cr_expect_eq(c.ssm.conv_bias, 0);
+}
+
+Test(lm_nemotron_config, refusals)
+{
+    parse_fails("{" NEMO ", \"num_hidden_layers\": 5, \"hybrid_override_pattern\": \"M-M*-M\"}",
+                IK_EVALIDATE, "config.json: error: \"hybrid_override_pattern\" has 6 layers but "
+                "\"num_hidden_layers\" is 5");
+    parse_fails("{" NEMO ", \"hybrid_override_pattern\": \"M-ME\"}", IK_EVALIDATE,
+                "config.json: error: \"hybrid_override_pattern\": unknown mixer 'E' at layer 3 (MoE "
+                "blocks are not supported); expected M (Mamba-2), - (MLP) or * (attention)");
+    parse_fails("{" NEMO ", \"hybrid_override_pattern\": \"M+\"}", IK_EVALIDATE,
+                "config.json: error: \"hybrid_override_pattern\": unknown mixer '+' at layer 1; "
+                "expected M (Mamba-2), - (MLP) or * (attention)");
+    parse_fails("{" NEMO ", \"layers_block_type\": [\"mamba\", \"moe\"]}", IK_EVALIDATE,
+                "config.json: error: \"layers_block_type\"[1]: unknown block 'moe'; expected mamba, "
+                "mlp or attention");
+    parse_fails("{" NEMO ", \"hybrid_override_pattern\": \"M-\", \"n_groups\": 3}", IK_EVALIDATE,
+                "config.json: error: \"n_groups\" (3) must divide \"mamba_num_heads\" (8)");
+    parse_fails("{" NEMO ", \"hybrid_override_pattern\": \"M-\", \"mlp_hidden_act\": \"silu\"}",
+                IK_EVALIDATE, "config.json: error: \"mlp_hidden_act\" 'silu' is not supported; "
+                "expected relu2");
+    parse_fails("{" NEMO ", \"hybrid_override_pattern\": \"M-\", \"mamba_hidden_act\": \"gelu\"}",
+                IK_EVALIDATE, "config.json: error: \"mamba_hidden_act\" 'gelu' is not supported; "
+                "expected silu");
+    parse_fails("{" NEMO ", \"hybrid_override_pattern\": \"M-\", \"use_bias\": true}", IK_EVALIDATE,
+                "config.json: error: \"use_bias\" true is not supported (NemotronH has no linear "
+                "biases)");
+    parse_fails("{" NEMO ", \"hybrid_override_pattern\": \"M-\", \"conv_kernel\": 0}", IK_EVALIDATE,
+                "config.json: error: \"conv_kernel\": 0 is outside [1, 64]");
+    parse_fails("{" NEMO "}", IK_EPARSE, "config.json: error: missing \"hybrid_override_pattern\" (or "
+                "layers_block_type): the kind of each layer");
+}
+
+/* The arena holds each layer's own tensors only, and LoRA modules exist
+ * where their layer has the projection. */
+Test(lm_nemotron_config, layout_and_lora_modules)
+{
+    struct ik_lm_config c = parse_ok("{" NEMO ", \"hybrid_override_pattern\": \"M-*\"}");
+    struct ik_lm_model *m;
+    struct ik_diag d = IK_DIAG_INIT;
+    cr_assert_eq(ik_lm_model_new(&m, &c, &d), 0, "%s", ik_diag_message(&d));
+    size_t D = 32, inner = 32, conv = 96, nh = 8, in = 2 * 32 + 64 + 8;
+    size_t mamba = D + in * D + conv * 4 + conv + 3 * nh + inner + D * inner;
+    size_t mlp = D + 2 * 40 * D, attn = D + 2 * 32 * D + 2 * 16 * D;
+    cr_expect_eq(m->n_params, 2 * 99 * D + D + mamba + mlp + attn);
+    const struct ik_lm_layer *y = m->layers;
+    cr_expect(y[0].ssm_in && y[0].conv_b && y[0].ssm_out && !y[0].wq && !y[0].w_up);
+    cr_expect(y[1].w_up && y[1].w_down && !y[1].w_gate && !y[1].ffn_norm && !y[1].ssm_in);
+    cr_expect(y[2].wq && y[2].wo && !y[2].w_up && !y[2].ssm_in && !y[2].bq);
+    cr_expect(y[0].slot == 0 && y[2].slot == 0 && y[1].slot == 0);
+
+    struct ik_lora_config lc = {.r = 2, .alpha = 4, .targets = IK_LORA_ALL};
+    struct ik_lora *a;
+    cr_assert_eq(ik_lora_new(&a, &c, &lc, 1, &d), 0, "%s", ik_diag_message(&d));
+    cr_expect_eq(a->cfg.targets, ik_lora_family_targets(&c));
+    for (int l = 0; l < 3; l++)
+        for (int t = 0; t < IK_LORA_NT; t++)
+            cr_expect_eq(a->mod[l * IK_LORA_NT + t].A != NULL, ik_lora_has_module(&c, l, t),
+                         "layer %d %s", l, ik_lora_target_name(t));
+    cr_expect(a->mod[IK_LORA_IN].A && a->mod[IK_LORA_OUT].A && !a->mod[IK_LORA_Q].A);
+    cr_expect_eq(a->mod[IK_LORA_IN].out, (int)in);
+    cr_expect_eq(a->mod[IK_LORA_OUT].in, (int)inner);
+    char *name = ik_lora_tensor_name(c.arch, 0, IK_LORA_OUT, 'B');
+    cr_expect_str_eq(name, "base_model.model.model.layers.0.mixer.out_proj.lora_B.weight");
+    free(name);
+    ik_lora_free(a);
+
+    /* gate_proj is not a NemotronH target; in_proj is not a Llama one. */
+    lc.targets = 1u << IK_LORA_GATE;
+    cr_expect_eq(ik_lora_new(&a, &c, &lc, 1, &d), IK_EVALIDATE);
+    cr_expect_str_eq(ik_diag_message(&d), "error: LoRA target gate_proj does not exist in a nemotron_h model");
+    ik_diag_free(&d);
+    ik_lm_model_free(m);
 }

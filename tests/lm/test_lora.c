@@ -60,7 +60,10 @@ static struct ik_lm_model *write_and_load(const struct ik_lm_config *c, const ch
                                           char **dir)
 {
     *dir = tc_tmpdir();
-    lmt_write_random_model(*dir, c, extra, dtype, 4321, 0.3f);
+    if (c->arch == IK_LM_NEMOTRON_H)
+        lmt_write_random_nemotron(*dir, c, dtype, 4321, 0.3f);
+    else
+        lmt_write_random_model(*dir, c, extra, dtype, 4321, 0.3f);
     struct ik_lm_model *m = NULL;
     struct ik_diag d = IK_DIAG_INIT;
     cr_assert_eq(ik_lm_model_load(&m, *dir, &d), 0, "%s", ik_diag_message(&d));
@@ -113,7 +116,7 @@ static void grad_check(struct ik_lm_config c, const char *extra, int dtype, floa
     cr_assert_eq(count, 5);
 
     /* The same dropout masks for the reference, drawn through the public function. */
-    float *masks[2 * IK_LORA_NT] = {0};
+    float **masks = ik_xcalloc((size_t)c.L * IK_LORA_NT, sizeof *masks);
     int T = NTOK - 1;
     for (int i = 0; dropout > 0 && i < c.L * IK_LORA_NT; i++) {
         int in = a->mod[i].in;
@@ -132,7 +135,7 @@ static void grad_check(struct ik_lm_config c, const char *extra, int dtype, floa
     double worst = 0, biggest = 0;
     for (int i = 0; i < c.L * IK_LORA_NT; i++) {
         struct ik_lora_module *md = &a->mod[i];
-        for (int ab = 0; ab < 2; ab++) {
+        for (int ab = 0; md->A && ab < 2; ab++) {
             float *p = ab ? md->B : md->A, *g = ab ? md->dB : md->dA;
             size_t n = (size_t)a->cfg.r * (ab ? md->out : md->in);
             for (int rep = 0; rep < 3; rep++) {
@@ -155,8 +158,9 @@ static void grad_check(struct ik_lm_config c, const char *extra, int dtype, floa
         }
     }
     cr_assert(biggest > 1e-3, "gradients too small to test anything: %g", biggest);
-    for (int i = 0; i < 2 * IK_LORA_NT; i++)
+    for (int i = 0; i < c.L * IK_LORA_NT; i++)
         free(masks[i]);
+    free(masks);
     ik_lm_train_free(tr);
     ik_lora_free(a);
     ik_lm_model_free(m);
@@ -195,6 +199,21 @@ Test(lm_lora, grad_qwen3_qk_norm_gqa)
     c.K = 1;
     c.head_dim = 8; /* head_dim * H != D */
     grad_check(c, NULL, IK_ST_F32, 0.0f);
+}
+
+/* NemotronH (lm/train_mamba.c): every target, in_proj and out_proj included,
+ * through the Mamba-2 mixer (the reverse scan, conv, gated norm, softplus),
+ * attention without RoPE and the relu^2 MLP, with and without dropout. */
+Test(lm_lora, grad_nemotron_h_every_target)
+{
+    grad_check(lmt_nemotron_cfg("M-M*-M", 16, 24, 40), NULL, IK_ST_F32, 0.0f);
+}
+
+Test(lm_lora, grad_nemotron_h_dropout_one_group)
+{
+    struct ik_lm_config c = lmt_nemotron_cfg("*M-", 16, 24, 40);
+    c.ssm.groups = 1;
+    grad_check(c, NULL, IK_ST_F32, 0.2f);
 }
 
 /* ---- the adapter in the forward ---- */

@@ -1,8 +1,10 @@
 /* tests/lm/test_train.c - activation checkpointing of ik_lm_train_step: the
  * loss and every LoRA gradient are bit-identical with and without it (with
- * dropout, a loss mask, Qwen3's q/k norms and a sliding window), and the
- * trainer's arena shrinks. Models are random safetensors folders. */
+ * dropout, a loss mask, Qwen3's q/k norms, a sliding window and NemotronH's
+ * hybrid layers), and the trainer's arena shrinks; NemotronH's loss equals
+ * ik_lm_score and descends. Models are random safetensors folders. */
 #include <criterion/criterion.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,6 +22,8 @@ enum { NTOK = 40 };
  * backward. */
 static struct ik_lm_config small_cfg(int arch, int window)
 {
+    if (arch == IK_LM_NEMOTRON_H) /* the first and last layers Mamba-2, every mixer between */
+        return lmt_nemotron_cfg("M-M*-M", 24, 40, 50);
     struct ik_lm_config c = lmt_cfg(arch, 24, 40, 4, 8, 50);
     c.sliding_window = window;
     return c;
@@ -44,21 +48,41 @@ static double step(const struct ik_lm_model *m, struct ik_lora *a, int opts, con
     return loss;
 }
 
+static void write_model(const char *dir, const struct ik_lm_config *c, const char *extra,
+                        unsigned seed, float scale)
+{
+    if (c->arch == IK_LM_NEMOTRON_H)
+        lmt_write_random_nemotron(dir, c, IK_ST_F32, seed, scale);
+    else
+        lmt_write_random_model(dir, c, extra, IK_ST_F32, seed, scale);
+}
+
+/* A model of cfg c written to dir and loaded, and an adapter on every target
+ * (rank 4, alpha 8) with A and B moved by noise from seed: B nonzero too, so
+ * every path carries gradient. */
+static struct ik_lm_model *load_with_adapter(const struct ik_lm_config *c, const char *extra,
+                                             const char *dir, unsigned seed, float dropout,
+                                             struct ik_lora **a)
+{
+    write_model(dir, c, extra, seed, 0.3f);
+    struct ik_lm_model *m = NULL;
+    struct ik_diag d = IK_DIAG_INIT;
+    cr_assert_eq(ik_lm_model_load(&m, dir, &d), 0, "%s", ik_diag_message(&d));
+    struct ik_lora_config lc = {4, 8.0f, dropout, (1u << IK_LORA_NT) - 1};
+    cr_assert_eq(ik_lora_new(a, &m->cfg, &lc, 3, &d), 0, "%s", ik_diag_message(&d));
+    struct ik_prng r;
+    ik_prng_seed(&r, seed);
+    for (size_t i = 0; i < (*a)->n_params; i++)
+        (*a)->params[i] += (float)(ik_prng_double(&r) - 0.5) * 0.2f;
+    return m;
+}
+
 static void check_identical(int arch, int window, const char *extra)
 {
     struct ik_lm_config c = small_cfg(arch, window);
     char *dir = tc_tmpdir();
-    lmt_write_random_model(dir, &c, extra, IK_ST_F32, 99, 0.3f);
-    struct ik_lm_model *m = NULL;
-    struct ik_diag d = IK_DIAG_INIT;
-    cr_assert_eq(ik_lm_model_load(&m, dir, &d), 0, "%s", ik_diag_message(&d));
-    struct ik_lora_config lc = {4, 8.0f, 0.1f, (1u << IK_LORA_NT) - 1};
     struct ik_lora *a;
-    cr_assert_eq(ik_lora_new(&a, &m->cfg, &lc, 3, &d), 0, "%s", ik_diag_message(&d));
-    struct ik_prng r;
-    ik_prng_seed(&r, 4);
-    for (size_t i = 0; i < a->n_params; i++) /* B nonzero too, so every path carries gradient */
-        a->params[i] += (float)(ik_prng_double(&r) - 0.5) * 0.2f;
+    struct ik_lm_model *m = load_with_adapter(&c, extra, dir, 99, 0.1f, &a);
     int tok[NTOK];
     unsigned char sel[NTOK];
     for (int i = 0; i < NTOK; i++) {
@@ -77,8 +101,11 @@ static void check_identical(int arch, int window, const char *extra)
         nonzero += g0[i] != 0.0f;
     }
     cr_assert_gt(nonzero, a->n_params / 2, "only %zu of %zu gradients are nonzero", nonzero, a->n_params);
-    /* 3 of the 4 layers' activations go, but for their inputs; the scratch stays. */
-    cr_assert_lt(b1 * 5, b0 * 3, "checkpointing keeps %zu bytes, %zu without", b1, b0);
+    /* 3 of the 4 layers' activations go, but for their inputs; the scratch stays.
+     * NemotronH's shared set holds every mixer's buffers, and its scratch is a
+     * larger share at this size: less than 4/5 stays. */
+    cr_assert_lt(b1 * 5, b0 * (arch == IK_LM_NEMOTRON_H ? 4 : 3),
+                 "checkpointing keeps %zu bytes, %zu without", b1, b0);
     free(g0), free(g1);
     ik_lora_free(a);
     ik_lm_model_free(m);
@@ -89,6 +116,9 @@ Test(lm_train, checkpointing_llama_identical) { check_identical(IK_LM_LLAMA, 0, 
 
 Test(lm_train, checkpointing_qwen3_identical) { check_identical(IK_LM_QWEN3, 0, NULL); }
 
+/* NemotronH (lm/train_mamba.c): 40 tokens take the chunked forward scan. */
+Test(lm_train, checkpointing_nemotron_h_identical) { check_identical(IK_LM_NEMOTRON_H, 0, NULL); }
+
 Test(lm_train, checkpointing_mistral_window_identical)
 {
     check_identical(IK_LM_MISTRAL, 16, "\"sliding_window\": 16");
@@ -97,11 +127,11 @@ Test(lm_train, checkpointing_mistral_window_identical)
 /* A run where the recomputation is skipped would not be caught by equality
  * alone if both paths were wrong the same way: the checkpointed gradient also
  * moves the loss down when applied. */
-Test(lm_train, checkpointing_gradient_descends)
+static void gradient_descends(int arch)
 {
-    struct ik_lm_config c = small_cfg(IK_LM_LLAMA, 0);
+    struct ik_lm_config c = small_cfg(arch, 0);
     char *dir = tc_tmpdir();
-    lmt_write_random_model(dir, &c, NULL, IK_ST_F32, 5, 0.3f);
+    write_model(dir, &c, NULL, 5, 0.3f);
     struct ik_lm_model *m = NULL;
     struct ik_diag d = IK_DIAG_INIT;
     cr_assert_eq(ik_lm_model_load(&m, dir, &d), 0, "%s", ik_diag_message(&d));
@@ -124,6 +154,47 @@ Test(lm_train, checkpointing_gradient_descends)
     }
     cr_assert_lt(loss, first - 0.05, "loss %.5f after 10 steps from %.5f", loss, first);
     ik_lm_train_free(tr);
+    ik_lora_free(a);
+    ik_lm_model_free(m);
+    tc_rmtree(dir);
+}
+
+Test(lm_train, checkpointing_gradient_descends) { gradient_descends(IK_LM_LLAMA); }
+
+Test(lm_train, nemotron_h_gradient_descends) { gradient_descends(IK_LM_NEMOTRON_H); }
+
+/* The training forward of NemotronH (zero states, the chunked scan over 40
+ * rows) gives ik_lm_score's per-token losses, with an adapter on every
+ * target; and the estimate, which counts the Mamba activations and the
+ * scan's checkpoints, is the arena's size. */
+Test(lm_train, nemotron_h_loss_is_the_score_and_estimate)
+{
+    struct ik_lm_config c = small_cfg(IK_LM_NEMOTRON_H, 0);
+    char *dir = tc_tmpdir();
+    struct ik_lora *a;
+    struct ik_lm_model *m = load_with_adapter(&c, NULL, dir, 21, 0.0f, &a);
+    struct ik_diag d = IK_DIAG_INIT;
+    int tok[NTOK];
+    for (int i = 0; i < NTOK; i++)
+        tok[i] = (i * 11 + 2) % c.V;
+    struct ik_lm_state *s;
+    cr_assert_eq(ik_lm_state_new(&s, m, NTOK, NTOK, &d), 0, "%s", ik_diag_message(&d));
+    cr_assert_eq(ik_lm_state_set_adapter(s, a, &d), 0, "%s", ik_diag_message(&d));
+    float lp[NTOK - 1];
+    cr_assert_eq(ik_lm_score(s, tok, NTOK, lp, &d), 0, "%s", ik_diag_message(&d));
+    double want = 0;
+    for (int i = 0; i < NTOK - 1; i++)
+        want -= lp[i] / (NTOK - 1.0);
+    for (int opts = 0; opts <= IK_LM_TRAIN_CHECKPOINT; opts += IK_LM_TRAIN_CHECKPOINT) {
+        struct ik_lm_train *tr;
+        cr_assert_eq(ik_lm_train_new_opts(&tr, m, a, NTOK, opts, &d), 0, "%s", ik_diag_message(&d));
+        double loss;
+        cr_assert_eq(ik_lm_train_step(tr, tok, NULL, NTOK, 0, 0, 1.0f, &loss, NULL, &d), 0);
+        cr_assert(fabs(loss - want) < 1e-5 * (1 + want), "loss %.8f, score %.8f", loss, want);
+        cr_assert_eq(ik_lm_train_estimate_bytes(m, a, NTOK, opts), ik_lm_train_bytes(tr));
+        ik_lm_train_free(tr);
+    }
+    ik_lm_state_free(s);
     ik_lora_free(a);
     ik_lm_model_free(m);
     tc_rmtree(dir);

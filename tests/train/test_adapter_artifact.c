@@ -20,6 +20,7 @@
 #include "lm/lora.h"
 #include "nodes/train/adapter_artifact.h"
 #include "tests/common/tmpcache.h"
+#include "tests/lm/lm_test.h"
 
 #define WHAT "adapter 1a2b3c4d5e6f"
 
@@ -218,6 +219,15 @@ Test(train_adapter_artifact, round_trip_qwen3_mistral)
     round_trip(&c, "q", 2);
 }
 
+/* NemotronH: the pattern and Mamba-2 sizes come back, and only the modules
+ * a layer has are stored (in_proj/out_proj on M, q..o on *, up/down on -). */
+Test(train_adapter_artifact, round_trip_nemotron_h)
+{
+    struct ik_lm_config c = lmt_nemotron_cfg("M-M*-M", 16, 24, 40);
+    round_trip(&c, "all", 4);
+    round_trip(&c, "in,out,down", 2);
+}
+
 /* The layout of the header: the meta, the base config, tensors in layout
  * order with the names PEFT uses. */
 Test(train_adapter_artifact, layout)
@@ -385,7 +395,7 @@ Test(train_adapter_artifact, refuses_values_out_of_range)
     set_int(get(bc, "V"), 40), set_int(get(bc, "D"), 16);
     set_str(get(bc, "arch"), "gpt2");
     expect_refused(&t, IK_EVALIDATE, "error: " WHAT ": field 'base_config.arch': unknown architecture "
-                   "'gpt2': expected llama, mistral, qwen2 or qwen3");
+                   "'gpt2': expected llama, mistral, qwen2, qwen3 or nemotron_h");
     set_str(get(bc, "arch"), "llama");
     set_str(get(meta, "base_architecture"), "qwen2");
     expect_refused(&t, IK_EVALIDATE, "error: " WHAT ": field 'meta.base_architecture': 'qwen2' is not "

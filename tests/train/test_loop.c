@@ -31,12 +31,18 @@ struct fixture {
     struct ik_train_dataset ds;
 };
 
-/* A random model and N_EX examples of different lengths and target counts. */
-static void setup(struct fixture *f)
+/* A random model of arch (Llama, or NemotronH with every mixer) and N_EX
+ * examples of different lengths and target counts. */
+static void setup_arch(struct fixture *f, int arch)
 {
-    struct ik_lm_config c = lmt_cfg(IK_LM_LLAMA, 16, 32, 2, 4, 40);
     char *dir = tc_tmpdir();
-    lmt_write_random_model(dir, &c, NULL, IK_ST_F32, 11, 0.4f);
+    if (arch == IK_LM_NEMOTRON_H) {
+        struct ik_lm_config c = lmt_nemotron_cfg("M-M*-M", 16, 32, 40);
+        lmt_write_random_nemotron(dir, &c, IK_ST_F32, 11, 0.4f);
+    } else {
+        struct ik_lm_config c = lmt_cfg(arch, 16, 32, 2, 4, 40);
+        lmt_write_random_model(dir, &c, NULL, IK_ST_F32, 11, 0.4f);
+    }
     struct ik_diag d = IK_DIAG_INIT;
     cr_assert_eq(ik_lm_model_load(&f->m, dir, &d), 0, "%s", ik_diag_message(&d));
     free(dir);
@@ -59,6 +65,8 @@ static void setup(struct fixture *f)
         }
     }
 }
+
+static void setup(struct fixture *f) { setup_arch(f, IK_LM_LLAMA); }
 
 static void teardown(struct fixture *f)
 {
@@ -220,10 +228,10 @@ static bool stop_at(void *arg)
     return s->stop_at >= 0 && ++s->calls > s->stop_at;
 }
 
-Test(train_loop, stop_and_resume_is_bit_identical)
+static void stop_and_resume(int arch)
 {
     struct fixture f;
-    setup(&f);
+    setup_arch(&f, arch);
     struct ik_train_hparams hp = hparams();
     hp.checkpoint_every = 2;
     struct ik_train_state ref_st;
@@ -270,6 +278,12 @@ Test(train_loop, stop_and_resume_is_bit_identical)
     ik_train_state_free(&ref_st);
     teardown(&f);
 }
+
+Test(train_loop, stop_and_resume_is_bit_identical) { stop_and_resume(IK_LM_LLAMA); }
+
+/* NemotronH: the Mamba-2 backward and the hybrid trainer keep the loop's
+ * determinism (every target adapted, in_proj and out_proj included). */
+Test(train_loop, nemotron_h_stop_and_resume_is_bit_identical) { stop_and_resume(IK_LM_NEMOTRON_H); }
 
 Test(train_loop, clipping_bounds_the_gradient)
 {

@@ -1,0 +1,100 @@
+# The train, jcq-regress and evaluate nodes on a random NemotronH folder
+# (pattern M-M*-M, written by tests/train/mknemotron, with the example
+# model's 512-piece tokenizer), as a user would run them on a Llama: LoRA
+# with targets: all trains every linear layer, in_proj and out_proj
+# included, and the report says so per kind and as a share of the
+# parameters; jcq-regress scores with and without the adapter (engine
+# backend); evaluate runs the model; the adapter exported as a PEFT folder
+# changes `lm score`.
+. "${IKADA_SRCDIR:-.}/tests/cli/lib.sh"
+cp -r "$SRCDIR/examples" .
+mk=$(dirname "$IKADA")/tests/train/mknemotron
+mkdir nemo
+"$mk" nemo 'M-M*-M' 32 48 512 512 5 || fail "mknemotron exited $?"
+cp examples/models/stories260K-hf/tok512.model nemo/
+
+cat > g.yaml <<'YAML'
+nodes:
+  split:
+    type: sample
+    in: {rows: {file: examples/jagovfaqs/faq.jsonl}}
+    params: {train: 8, test: 2, unseen: 2, unanswerable_extra: 2}
+  raft:
+    type: distract
+    in: {train: split.train, test: split.test, unseen: split.unseen, extra: split.extra}
+    params: {system_prompt: Answer.}
+  train:
+    type: train
+    in: {samples: raft.train, model: {file: nemo}}
+    params: {max_length: 64, truncate: end, loss_on: all, rank: 4, max_steps: 3, lr: 5e-2,
+             targets: all, grad_accum: 2}
+  jcq:
+    type: jcq-regress
+    in:
+      questions: {file: examples/jcommonsenseqa/valid.jsonl}
+      m: {file: nemo}
+      lora: train.adapter
+    params:
+      method: loglik
+      limit: 6
+      max_drop_pp: 100
+      models:
+        - {name: base, backend: engine, model: m}
+        - {name: tuned, backend: engine, model: m, adapter: lora}
+  eval:
+    type: evaluate
+    in: {samples: raft.test, m: {file: nemo}}
+    params:
+      limit: 2
+      models:
+        - {name: nemo, backend: engine, model: m, max_new_tokens: 4}
+YAML
+run_ik 0 run g.yaml
+contains err "train: done"
+contains err "jcq: done"
+contains err "eval: done"
+run_ik 0 cache export train.report -o report.json --format json
+python3 - <<'PY' || fail "train report"
+import json
+t = json.load(open("report.json"))["totals"]
+assert t["coverage"] == "in_proj 3/3, out_proj 3/3, q,k,v,o 1/1, up,down 2/2", t["coverage"]
+assert 0.05 < t["covered_share"] < 1 and t["covered_params"] > 0, t
+assert t["steps"] == 3 and t["memory_estimate_mib"] > 0, t
+PY
+run_ik 0 cache export jcq.report -o jcq.json --format json
+python3 - <<'PY' || fail "jcq report"
+import json
+d = json.load(open("jcq.json"))
+base, tuned = d["models"]
+assert base["n"] == tuned["n"] == 6 and base["info"]["backend"] == "engine", d["models"]
+assert tuned["info"]["adapter_hash"] is not None
+PY
+run_ik 0 cache export eval.report -o eval.json --format json
+python3 - <<'PY' || fail "evaluate report"
+import json
+r = json.load(open("eval.json"))
+assert r["models"][0]["n"] == 2, r["models"]
+PY
+# The trained adapter as a PEFT folder (Hugging Face's NemotronH module
+# names, out_proj included), which `lm score --adapter` applies.
+run_ik 0 cache export train.adapter -o peft
+contains peft/adapter_config.json '"peft_type": "LORA"'
+grep -q 'base_model.model.model.layers.5.mixer.out_proj.lora_B.weight' peft/adapter_model.safetensors ||
+    fail "no out_proj tensor of layer 5 in the PEFT folder"
+text="Once upon a time, there was a little girl named Lily."
+run_ik 0 lm score --model nemo "$text"
+mv out base.txt
+run_ik 0 lm score --model nemo --adapter peft "$text"
+cmp -s base.txt out && fail "the trained adapter left the scores as they were"
+contains out "mean_nll"
+
+# The default targets (Llama's list) mean the projections NemotronH has: no gate.
+sed -e 's/targets: all, //' g.yaml > d.yaml
+run_ik 0 run d.yaml
+run_ik 0 cache export d.yaml:train.report -o - --format json
+python3 - <<'PY' || fail "default targets"
+import json
+t = json.load(open("out"))["totals"]
+assert t["coverage"] == "in_proj 0/3, out_proj 0/3, q,k,v,o 1/1, up,down 2/2", t["coverage"]
+PY
+pass
