@@ -89,7 +89,7 @@ nodes:
   on_gpu:
     type: command
     resources: {gpu: 1}
-    params: {cmd: "echo \"dev=$CUDA_VISIBLE_DEVICES job=$SLURM_JOB_ID\" > $IKADA_OUT_o", outputs: {o: o.txt}}
+    params: {cmd: "sleep 1; echo \"dev=$CUDA_VISIBLE_DEVICES job=$SLURM_JOB_ID\" > $IKADA_OUT_o", outputs: {o: o.txt}}
   here:
     type: command
     executor: local
