@@ -18,6 +18,7 @@ struct ops {
     void (*attention_fwd)(float *, const float *, const float *, const float *, int, int, int, int,
                           int, int, float *);
     void (*softmax_xent_fwd)(float *, const float *, const int *, int, int);
+    void (*argmax_rows)(int *, const float *, int, int);
     void (*lora_fwd)(float *, float *, const float *, const float *, const float *, float, int, int,
                      int, int);
     void (*matmul_bwd)(float *, float *, float *, const float *, const float *, const float *, int,
@@ -46,6 +47,7 @@ static const struct ops cpu = {
     .swiglu_fwd = ik_cpu_swiglu_fwd,
     .attention_fwd = ik_cpu_attention_fwd,
     .softmax_xent_fwd = ik_cpu_softmax_xent_fwd,
+    .argmax_rows = ik_cpu_argmax_rows,
     .lora_fwd = ik_cpu_lora_fwd,
     .matmul_bwd = ik_cpu_matmul_bwd,
     .rmsnorm_bwd = ik_cpu_rmsnorm_bwd,
@@ -121,6 +123,8 @@ void ik_softmax_xent_fwd(float *nll, const float *logits, const int *targets, in
 {
     sel->softmax_xent_fwd(nll, logits, targets, N, V);
 }
+
+void ik_argmax_rows(int *out, const float *x, int N, int V) { sel->argmax_rows(out, x, N, V); }
 
 void ik_lora_fwd(float *out, float *h, const float *x, const float *A, const float *B, float scale,
                  int N, int In, int Out, int R)

@@ -62,6 +62,7 @@ void ik_swiglu_fwd(float *out, const float *gate, const float *up, int N, int F)
 void ik_attention_fwd(float *out, const float *q, const float *kc, const float *vc, int T, int pos0,
                       int H, int K, int hd, int window, float *scratch);
 void ik_softmax_xent_fwd(float *nll, const float *logits, const int *targets, int N, int V);
+void ik_argmax_rows(int *out, const float *x, int N, int V);
 void ik_lora_fwd(float *out, float *h, const float *x, const float *A, const float *B, float scale,
                  int N, int In, int Out, int R);
 

@@ -74,6 +74,12 @@ void ik_cpu_attention_fwd(float *out, const float *q, const float *kc, const flo
  * softmax_xent.c). logits: (N,V); targets: (N), each in [0,V); nll: (N). */
 void ik_cpu_softmax_xent_fwd(float *nll, const float *logits, const int *targets, int N, int V);
 
+/* Row-wise argmax: out[n] = the first column of row n's largest entry (as
+ * torch.argmax, but NaN entries are passed over; a row with no entry above
+ * -inf gives 0). x: (N,V); out: (N). Rows run on the thread pool: the token
+ * accuracy of a training step scans 512 rows of a 151,936-word vocabulary. */
+void ik_cpu_argmax_rows(int *out, const float *x, int N, int V);
+
 /* ---- backward passes (training LoRA adapters; the base weights stay frozen) ----
  * Convention for every _bwd below: gradients ACCUMULATE (+=) into their
  * outputs, so callers zero them once per step; any gradient output documented

@@ -106,6 +106,10 @@ Test(kernels_dispatch, forward_ops_reach_the_cpu)
     ik_cpu_softmax_xent_fwd(nll.a, logits, tgt, N, V);
     ik_softmax_xent_fwd(nll.b, logits, tgt, N, V);
     same(&nll, "softmax_xent_fwd");
+    int am_a[N], am_b[N];
+    ik_cpu_argmax_rows(am_a, logits, N, V);
+    ik_argmax_rows(am_b, logits, N, V);
+    cr_assert_eq(memcmp(am_a, am_b, sizeof am_a), 0, "argmax_rows differs through the dispatch");
 
     float *A = rnd((size_t)R * IN, 18), *B = rnd((size_t)OUT * R, 19);
     struct pair lo = pair((size_t)N * OUT, 20), lh = pair((size_t)N * R, 21);

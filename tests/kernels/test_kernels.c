@@ -2,7 +2,7 @@
  * run on the thread pool (the model tests use tiny shapes that stay on the
  * caller): attention forward over a cache and backward (several query blocks,
  * with and without a window, as 16-lane tiles and as sgemm blocks), softmax
- * cross-entropy over a wide vocabulary, SwiGLU, RMSNorm, RoPE and the few-row
+ * cross-entropy over a wide vocabulary, the row-wise argmax, SwiGLU, RMSNorm, RoPE and the few-row
  * projections (gemv), each against
  * a double-precision reference; and their independence of the thread count. */
 #include <criterion/criterion.h>
@@ -182,6 +182,48 @@ Test(lm_kernels, softmax_xent_wide_vocabulary)
     close_to(nll, wn, N, 2e-6, "nll");
     close_to(g, wg, (size_t)N * V, 1e-6, "dlogits");
     free(l), free(nll), free(nll2), free(g), free(g2), free(wn), free(wg);
+}
+
+/* The first column of each row's maximum, as the scalar scan finds it, over
+ * a vocabulary that is no multiple of 16: the maximum planted in the tail, in
+ * the first and last columns, tied twice in one lane and across lanes, beside
+ * NaNs (passed over), and rows of -inf (column 0). */
+Test(lm_kernels, argmax_rows_first_of_ties)
+{
+    enum { N = 60, V = 20003 };
+    float *x = rnd((size_t)N * V, 9, 4.0);
+    int got[N];
+    for (int n = 0; n < N; n++) {
+        float *r = x + (size_t)n * V;
+        if (n % 6 == 0) {
+            r[V - 1] = r[V - 3] = 9.0f; /* in the tail: V - 3 first */
+        } else if (n % 6 == 1) {
+            r[0] = r[16] = 9.0f; /* one lane, twice */
+        } else if (n % 6 == 2) {
+            r[4000 + n] = r[17 + n] = 9.0f; /* two lanes */
+        } else if (n % 6 == 3) {
+            r[5] = __builtin_nanf("");
+            r[6] = 9.0f;
+        } else if (n % 6 == 4) {
+            for (int v = 0; v < V; v++)
+                r[v] = -__builtin_inff();
+        }
+    }
+    ik_cpu_argmax_rows(got, x, N, V);
+    for (int n = 0; n < N; n++) {
+        const float *r = x + (size_t)n * V;
+        int best = 0;
+        for (int v = 1; v < V; v++)
+            if (r[v] > r[best] || (r[best] != r[best] && r[v] == r[v]))
+                best = v;
+        cr_assert_eq(got[n], best, "row %d: argmax %d, expected %d", n, got[n], best);
+    }
+    cr_assert_eq(got[0], V - 3);
+    cr_assert_eq(got[1], 0);
+    cr_assert_eq(got[2], 19);
+    cr_assert_eq(got[3], 6);
+    cr_assert_eq(got[4], 0);
+    free(x);
 }
 
 Test(lm_kernels, swiglu_rmsnorm_rope_threaded)
@@ -373,6 +415,10 @@ static size_t threaded_kernels(float *out)
     memset(out + at, 0, sizeof(float) * (nq + 2 * nk));
     ik_cpu_attention_bwd(out + at, out + at + nq, out + at + nq + nk, dout, q, k, v, T, H, K, HD, 0, scr);
     at += nq + 2 * nk;
+    int amax[N];
+    ik_cpu_argmax_rows(amax, l, N, V);
+    memcpy(out + at, amax, sizeof amax);
+    at += N;
     ik_cpu_softmax_xent_fwd_bwd(out + at, l, l, tgt, dnll, N, V);
     memcpy(out + at + N, l, sizeof(float) * N * V);
     at += N + (size_t)N * V;
