@@ -27,6 +27,7 @@ struct ops {
                         const float *, int, int);
     void (*rope_bwd)(float *, const int *, const float *, int, int, int);
     void (*swiglu_bwd)(float *, float *, const float *, const float *, const float *, int, int);
+    size_t (*attention_bwd_scratch)(int, int, int, int);
     void (*attention_bwd)(float *, float *, float *, const float *, const float *, const float *,
                           const float *, int, int, int, int, int, float *);
     void (*softmax_xent_bwd)(float *, const float *, const int *, const float *, int, int);
@@ -53,6 +54,7 @@ static const struct ops cpu = {
     .rmsnorm_bwd = ik_cpu_rmsnorm_bwd,
     .rope_bwd = ik_cpu_rope_bwd,
     .swiglu_bwd = ik_cpu_swiglu_bwd,
+    .attention_bwd_scratch = ik_cpu_attention_bwd_scratch,
     .attention_bwd = ik_cpu_attention_bwd,
     .softmax_xent_bwd = ik_cpu_softmax_xent_bwd,
     .softmax_xent_fwd_bwd = ik_cpu_softmax_xent_fwd_bwd,
@@ -153,6 +155,11 @@ void ik_swiglu_bwd(float *dgate, float *dup, const float *dout, const float *gat
                    int N, int F)
 {
     sel->swiglu_bwd(dgate, dup, dout, gate, up, N, F);
+}
+
+size_t ik_attention_bwd_scratch(int T, int H, int K, int hd)
+{
+    return sel->attention_bwd_scratch(T, H, K, hd);
 }
 
 void ik_attention_bwd(float *dq, float *dk, float *dv, const float *dout, const float *q,

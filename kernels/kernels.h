@@ -108,9 +108,15 @@ void ik_cpu_swiglu_bwd(float *dgate, float *dup, const float *dout, const float 
 /* Backward of ik_cpu_attention_fwd over a whole sequence (pos0 = 0, the cache
  * is k and v themselves): the probabilities are recomputed from q and k.
  * dout, q: (T, H*hd); k, v: (T, K*hd); dq: (T, H*hd) +=; dk, dv: (T, K*hd) +=;
- * scratch: (2 * T * max(H, min(T, IK_CPU_ATT_ROWS))) floats (the tiles keep each
- * query's log-sum-exp and rowsum(dout * out) there, the sgemm blocks two
- * blocks of scores). */
+ * scratch: ik_cpu_attention_bwd_scratch(T, H, K, hd) floats, which also
+ * serves any shorter sequence of the same heads. While a KV head's
+ * probabilities and their gradient fit in 64 MiB (T = 1024 with 7 query heads
+ * per KV head), they are formed and kept there, block by block of 32
+ * positions, as single-threaded sgemm products run in parallel
+ * (kernels/cpu/attention_gemm.c); longer sequences take 16-lane tiles that
+ * keep only each query's log-sum-exp and rowsum(dout * out), or, for heads
+ * over 256 wide or CPUs without FMA, per-head sgemm blocks. */
+size_t ik_cpu_attention_bwd_scratch(int T, int H, int K, int hd);
 void ik_cpu_attention_bwd(float *dq, float *dk, float *dv, const float *dout, const float *q,
                           const float *k, const float *v, int T, int H, int K, int hd, int window,
                           float *scratch);

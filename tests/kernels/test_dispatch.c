@@ -160,7 +160,8 @@ Test(kernels_dispatch, backward_and_optimizer_ops_reach_the_cpu)
 
     float *q = rnd((size_t)T * H * HD, 47), *k = rnd((size_t)T * K * HD, 48);
     float *v = rnd((size_t)T * K * HD, 49), *ado = rnd((size_t)T * H * HD, 50);
-    float *scr = malloc(sizeof(float) * 2 * IK_ATT_ROWS * T);
+    float *scr = malloc(sizeof(float) * ik_attention_bwd_scratch(T, H, K, HD));
+    cr_assert_eq(ik_attention_bwd_scratch(T, H, K, HD), ik_cpu_attention_bwd_scratch(T, H, K, HD));
     struct pair dq = pair((size_t)T * H * HD, 51), dk = pair((size_t)T * K * HD, 52);
     struct pair dv = pair((size_t)T * K * HD, 53);
     ik_cpu_attention_bwd(dq.a, dk.a, dv.a, ado, q, k, v, T, H, K, HD, 0, scr);
