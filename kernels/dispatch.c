@@ -19,6 +19,7 @@ struct ops {
                           int, int, float *);
     void (*softmax_xent_fwd)(float *, const float *, const int *, int, int);
     void (*argmax_rows)(int *, const float *, int, int);
+    void (*dropout)(float *, const float *, size_t, float, uint64_t);
     void (*lora_fwd)(float *, float *, const float *, const float *, const float *, float, int, int,
                      int, int);
     void (*matmul_bwd)(float *, float *, float *, const float *, const float *, const float *, int,
@@ -49,6 +50,7 @@ static const struct ops cpu = {
     .attention_fwd = ik_cpu_attention_fwd,
     .softmax_xent_fwd = ik_cpu_softmax_xent_fwd,
     .argmax_rows = ik_cpu_argmax_rows,
+    .dropout = ik_cpu_dropout,
     .lora_fwd = ik_cpu_lora_fwd,
     .matmul_bwd = ik_cpu_matmul_bwd,
     .rmsnorm_bwd = ik_cpu_rmsnorm_bwd,
@@ -127,6 +129,11 @@ void ik_softmax_xent_fwd(float *nll, const float *logits, const int *targets, in
 }
 
 void ik_argmax_rows(int *out, const float *x, int N, int V) { sel->argmax_rows(out, x, N, V); }
+
+void ik_dropout(float *out, const float *x, size_t n, float p, uint64_t key)
+{
+    sel->dropout(out, x, n, p, key);
+}
 
 void ik_lora_fwd(float *out, float *h, const float *x, const float *A, const float *B, float scale,
                  int N, int In, int Out, int R)

@@ -25,6 +25,7 @@
 #define IK_KERNELS_DISPATCH_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "base/diag.h"
 
@@ -63,6 +64,7 @@ void ik_attention_fwd(float *out, const float *q, const float *kc, const float *
                       int H, int K, int hd, int window, float *scratch);
 void ik_softmax_xent_fwd(float *nll, const float *logits, const int *targets, int N, int V);
 void ik_argmax_rows(int *out, const float *x, int N, int V);
+void ik_dropout(float *out, const float *x, size_t n, float p, uint64_t key);
 void ik_lora_fwd(float *out, float *h, const float *x, const float *A, const float *B, float scale,
                  int N, int In, int Out, int R);
 

@@ -15,6 +15,7 @@
 #define IK_KERNELS_KERNELS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -140,6 +141,14 @@ void ik_cpu_softmax_xent_fwd_bwd(float *nll, float *dlogits, const float *logits
  * h: (N,R) written (the backward needs it); out: (N,Out) accumulated. */
 void ik_cpu_lora_fwd(float *out, float *h, const float *x, const float *A, const float *B,
                      float scale, int N, int In, int Out, int R);
+
+/* Inverted dropout: out[i] = 0 where element i is dropped, else x[i] / (1 -
+ * p). With f MurmurHash3's 32-bit finalizer and k0, k1 the low and high
+ * halves of key, element i's draw is u = f(f((i mod 2^32) ^ k0) + k1) (32-bit
+ * arithmetic), dropped where u < p * 2^32. Each element's draw depends on
+ * (key, i) alone, so the backward pass redraws the mask exactly and it does
+ * not depend on the thread count. x, out: (n); out may equal x; 0 < p < 1. */
+void ik_cpu_dropout(float *out, const float *x, size_t n, float p, uint64_t key);
 
 /* Its backward: dB += scale * dout^T @ h; dh = scale * dout @ B (written);
  * dA += dh^T @ x; dx += dh @ A (dx optional). dout: (N,Out); x: (N,In) as

@@ -110,6 +110,10 @@ Test(kernels_dispatch, forward_ops_reach_the_cpu)
     ik_cpu_argmax_rows(am_a, logits, N, V);
     ik_argmax_rows(am_b, logits, N, V);
     cr_assert_eq(memcmp(am_a, am_b, sizeof am_a), 0, "argmax_rows differs through the dispatch");
+    struct pair dr = pair((size_t)N * V, 22);
+    ik_cpu_dropout(dr.a, logits, (size_t)N * V, 0.3f, 5);
+    ik_dropout(dr.b, logits, (size_t)N * V, 0.3f, 5);
+    same(&dr, "dropout");
 
     float *A = rnd((size_t)R * IN, 18), *B = rnd((size_t)OUT * R, 19);
     struct pair lo = pair((size_t)N * OUT, 20), lh = pair((size_t)N * R, 21);

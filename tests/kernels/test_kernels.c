@@ -3,7 +3,7 @@
  * caller): attention forward over a cache and backward (several query blocks,
  * with and without a window; as 16-lane tiles, as sgemm blocks, and for the
  * backward as blocks of kept probabilities), softmax cross-entropy over a wide
- * vocabulary, the row-wise argmax, SwiGLU, RMSNorm, RoPE and the few-row
+ * vocabulary, the row-wise argmax, dropout, SwiGLU, RMSNorm, RoPE and the few-row
  * projections (gemv), each against a double-precision reference; and their
  * independence of the thread count. */
 #include <criterion/criterion.h>
@@ -298,6 +298,38 @@ Test(lm_kernels, argmax_rows_first_of_ties)
     free(x);
 }
 
+/* The dropout mask is the documented function of (key, i), in place and
+ * not, over a length with a tail past the vector loop; about p dropped. */
+Test(lm_kernels, dropout_counter_based)
+{
+    enum { N = 100003 };
+    float *x = rnd(N, 10, 1.0), *y = malloc(sizeof(float) * N), *z = malloc(sizeof(float) * N);
+    const float p = 0.25f;
+    const uint64_t key = 0x1234567890abcdefULL;
+    memcpy(z, x, sizeof(float) * N);
+    ik_cpu_dropout(y, x, N, p, key);
+    ik_cpu_dropout(z, z, N, p, key);
+    cr_assert_eq(memcmp(y, z, sizeof(float) * N), 0, "in place differs");
+    int dropped = 0;
+    for (size_t i = 0; i < N; i++) {
+        uint32_t u = (uint32_t)i ^ (uint32_t)key;
+        for (int round = 0; round < 2; round++) {
+            u ^= u >> 16;
+            u *= 0x85ebca6bu;
+            u ^= u >> 13;
+            u *= 0xc2b2ae35u;
+            u ^= u >> 16;
+            if (round == 0)
+                u += (uint32_t)(key >> 32);
+        }
+        int drop = (double)u * 0x1.0p-32 < p;
+        cr_assert_eq(y[i], drop ? 0.0f : x[i] * (1.0f / (1.0f - p)), "element %zu", i);
+        dropped += drop;
+    }
+    cr_assert(dropped > N / 4 - 600 && dropped < N / 4 + 600, "%d of %d dropped", dropped, N);
+    free(x), free(y), free(z);
+}
+
 Test(lm_kernels, swiglu_rmsnorm_rope_threaded)
 {
     enum { N = 300, F = 300, C = 128, NH = 4, HD = 32 };
@@ -493,6 +525,8 @@ static size_t threaded_kernels(float *out)
     memset(out + at, 0, sizeof(float) * (nq + 2 * nk));
     ik__att_tiled_bwd(out + at, out + at + nq, out + at + nq + nk, dout, q, k, v, T, H, K, HD, 40, scr);
     at += nq + 2 * nk;
+    ik_cpu_dropout(out + at, gate, n, 0.1f, 99);
+    at += n;
     int amax[N];
     ik_cpu_argmax_rows(amax, l, N, V);
     memcpy(out + at, amax, sizeof amax);
