@@ -112,7 +112,7 @@ void ik_cpu_swiglu_bwd(float *dgate, float *dup, const float *dout, const float 
  * scratch: ik_cpu_attention_bwd_scratch(T, H, K, hd) floats, which also
  * serves any shorter sequence of the same heads. While a KV head's
  * probabilities and their gradient fit in 64 MiB (T = 1024 with 7 query heads
- * per KV head), they are formed and kept there, block by block of 32
+ * per KV head), they are formed and kept there, block by block of 64
  * positions, as single-threaded sgemm products run in parallel
  * (kernels/cpu/attention_gemm.c); longer sequences take 16-lane tiles that
  * keep only each query's log-sum-exp and rowsum(dout * out), or, for heads
