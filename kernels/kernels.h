@@ -114,9 +114,10 @@ void ik_cpu_swiglu_bwd(float *dgate, float *dup, const float *dout, const float 
  * probabilities and their gradient fit in 64 MiB (T = 1024 with 7 query heads
  * per KV head), they are formed and kept there, block by block of 64
  * positions, as single-threaded sgemm products run in parallel
- * (kernels/cpu/attention_gemm.c); longer sequences take 16-lane tiles that
- * keep only each query's log-sum-exp and rowsum(dout * out), or, for heads
- * over 256 wide or CPUs without FMA, per-head sgemm blocks. */
+ * (kernels/cpu/attention_gemm.c); longer sequences, and heads under 32
+ * wide, take 16-lane tiles that keep only each query's log-sum-exp and
+ * rowsum(dout * out), or, for heads over 256 wide or CPUs without FMA,
+ * per-head sgemm blocks. */
 size_t ik_cpu_attention_bwd_scratch(int T, int H, int K, int hd);
 void ik_cpu_attention_bwd(float *dq, float *dk, float *dv, const float *dout, const float *q,
                           const float *k, const float *v, int T, int H, int K, int hd, int window,
