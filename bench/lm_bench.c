@@ -13,7 +13,9 @@
  * Environment: LM_BENCH_PYTHON (the interpreter for the PyTorch baseline;
  * default: the first of python3 and /usr/bin/python3 that imports torch),
  * LM_BENCH_TORCH=0 (skip the baseline), LM_BENCH_SEQ (the Qwen-shape length,
- * default 512), IKADA_THREADS and OPENBLAS_NUM_THREADS as for ikada. */
+ * default 512), IKADA_THREADS and OPENBLAS_NUM_THREADS as for ikada,
+ * OPENBLAS_THREAD_TIMEOUT (default here 4, for lm_bench's process only: see
+ * main). */
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -191,6 +193,8 @@ static int torch_start(struct torch_child *c, const char *label, const char *sha
     }
     fflush(stdout);
     if ((c->pid = fork()) == 0) {
+        if (getenv("LM_BENCH_SET_TIMEOUT")) /* PyTorch runs with OpenBLAS's default */
+            unsetenv("OPENBLAS_THREAD_TIMEOUT");
         dup2(in[0], 0);
         dup2(out[1], 1);
         close(in[0]), close(in[1]), close(out[0]), close(out[1]);
@@ -332,10 +336,25 @@ static void bench_model(const char *name, const char *shape, struct ik_lm_model 
 int main(int argc, char **argv)
 {
     (void)argc;
+    /* OpenBLAS's threads spin about 0.1 s after each of the baseline's
+     * threaded calls before they sleep, taking a core from the step measured
+     * next (ikada's after the "before" baseline, PyTorch's after the "after"
+     * one); bench/gemm_shapes measured the products that followed a baseline
+     * call at half their rate. So this process (only: see torch_start) runs
+     * with OPENBLAS_THREAD_TIMEOUT=4 (2^4 cycles), unless it is set. Read
+     * when OpenBLAS loads, hence the re-execution. */
+    if (getenv("OPENBLAS_THREAD_TIMEOUT") == NULL) {
+        setenv("OPENBLAS_THREAD_TIMEOUT", "4", 1);
+        setenv("LM_BENCH_SET_TIMEOUT", "1", 1);
+        execv("/proc/self/exe", argv);
+        perror("lm_bench: re-executing with OPENBLAS_THREAD_TIMEOUT=4");
+    }
     ik_cpu_blas_fix_core("lm_bench", argv); /* PyTorch, linked to the same OpenBLAS, inherits it */
     struct ik_diag d = IK_DIAG_INIT;
-    printf("lm_bench: OpenBLAS %s kernels, %d threads; ikada kernel pool %d threads\n",
-           openblas_get_corename(), openblas_get_num_threads(), pool_threads());
+    printf("lm_bench: OpenBLAS %s kernels, %d threads, OPENBLAS_THREAD_TIMEOUT=%s (PyTorch: %s); "
+           "ikada kernel pool %d threads\n", openblas_get_corename(), openblas_get_num_threads(),
+           getenv("OPENBLAS_THREAD_TIMEOUT"), getenv("LM_BENCH_SET_TIMEOUT") ? "unset" : "the same",
+           pool_threads());
     printf("lm_bench: OpenBLAS sgemm 512x4864x896: %.1f GFLOP/s\n", peak_gflops(1.0));
 
     struct ik_lm_model *m;

@@ -18,6 +18,8 @@ struct ops {
     void (*attention_fwd)(float *, const float *, const float *, const float *, int, int, int, int,
                           int, int, float *);
     void (*softmax_xent_fwd)(float *, const float *, const int *, int, int);
+    void (*argmax_rows)(int *, const float *, int, int);
+    void (*dropout)(float *, const float *, size_t, float, uint64_t);
     void (*lora_fwd)(float *, float *, const float *, const float *, const float *, float, int, int,
                      int, int);
     void (*silu_fwd)(float *, const float *, size_t);
@@ -38,6 +40,7 @@ struct ops {
                         const float *, int, int);
     void (*rope_bwd)(float *, const int *, const float *, int, int, int);
     void (*swiglu_bwd)(float *, float *, const float *, const float *, const float *, int, int);
+    size_t (*attention_bwd_scratch)(int, int, int, int);
     void (*attention_bwd)(float *, float *, float *, const float *, const float *, const float *,
                           const float *, int, int, int, int, int, float *);
     void (*softmax_xent_bwd)(float *, const float *, const int *, const float *, int, int);
@@ -67,6 +70,8 @@ static const struct ops cpu = {
     .swiglu_fwd = ik_cpu_swiglu_fwd,
     .attention_fwd = ik_cpu_attention_fwd,
     .softmax_xent_fwd = ik_cpu_softmax_xent_fwd,
+    .argmax_rows = ik_cpu_argmax_rows,
+    .dropout = ik_cpu_dropout,
     .lora_fwd = ik_cpu_lora_fwd,
     .silu_fwd = ik_cpu_silu_fwd,
     .relu2_fwd = ik_cpu_relu2_fwd,
@@ -79,6 +84,7 @@ static const struct ops cpu = {
     .rmsnorm_bwd = ik_cpu_rmsnorm_bwd,
     .rope_bwd = ik_cpu_rope_bwd,
     .swiglu_bwd = ik_cpu_swiglu_bwd,
+    .attention_bwd_scratch = ik_cpu_attention_bwd_scratch,
     .attention_bwd = ik_cpu_attention_bwd,
     .softmax_xent_bwd = ik_cpu_softmax_xent_bwd,
     .softmax_xent_fwd_bwd = ik_cpu_softmax_xent_fwd_bwd,
@@ -156,6 +162,13 @@ void ik_softmax_xent_fwd(float *nll, const float *logits, const int *targets, in
     sel->softmax_xent_fwd(nll, logits, targets, N, V);
 }
 
+void ik_argmax_rows(int *out, const float *x, int N, int V) { sel->argmax_rows(out, x, N, V); }
+
+void ik_dropout(float *out, const float *x, size_t n, float p, uint64_t key)
+{
+    sel->dropout(out, x, n, p, key);
+}
+
 void ik_lora_fwd(float *out, float *h, const float *x, const float *A, const float *B, float scale,
                  int N, int In, int Out, int R)
 {
@@ -215,6 +228,11 @@ void ik_swiglu_bwd(float *dgate, float *dup, const float *dout, const float *gat
                    int N, int F)
 {
     sel->swiglu_bwd(dgate, dup, dout, gate, up, N, F);
+}
+
+size_t ik_attention_bwd_scratch(int T, int H, int K, int hd)
+{
+    return sel->attention_bwd_scratch(T, H, K, hd);
 }
 
 void ik_attention_bwd(float *dq, float *dk, float *dv, const float *dout, const float *q,

@@ -25,6 +25,7 @@
 #define IK_KERNELS_DISPATCH_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "base/diag.h"
 
@@ -62,6 +63,8 @@ void ik_swiglu_fwd(float *out, const float *gate, const float *up, int N, int F)
 void ik_attention_fwd(float *out, const float *q, const float *kc, const float *vc, int T, int pos0,
                       int H, int K, int hd, int window, float *scratch);
 void ik_softmax_xent_fwd(float *nll, const float *logits, const int *targets, int N, int V);
+void ik_argmax_rows(int *out, const float *x, int N, int V);
+void ik_dropout(float *out, const float *x, size_t n, float p, uint64_t key);
 void ik_lora_fwd(float *out, float *h, const float *x, const float *A, const float *B, float scale,
                  int N, int In, int Out, int R);
 void ik_silu_fwd(float *out, const float *x, size_t n);
@@ -87,6 +90,7 @@ void ik_rmsnorm_bwd(float *dx, float *dw, const float *dout, const float *x, con
 void ik_rope_bwd(float *d, const int *pos, const float *inv_freq, int N, int nh, int hd);
 void ik_swiglu_bwd(float *dgate, float *dup, const float *dout, const float *gate, const float *up,
                    int N, int F);
+size_t ik_attention_bwd_scratch(int T, int H, int K, int hd);
 void ik_attention_bwd(float *dq, float *dk, float *dv, const float *dout, const float *q,
                       const float *k, const float *v, int T, int H, int K, int hd, int window,
                       float *scratch);

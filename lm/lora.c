@@ -11,6 +11,7 @@
 #include "base/diag.h"
 #include "base/error.h"
 #include "base/xmalloc.h"
+#include "kernels/dispatch.h"
 #include "lm/lora.h"
 #include "lm/model.h"
 #include "lm/safetensors.h"
@@ -213,12 +214,11 @@ void ik_lora_dropout(float *out, const float *x, int N, int In, float p, uint64_
             memcpy(out, x, n * sizeof *out);
         return;
     }
+    /* A distinct key per (layer, target): the golden-ratio multiple spreads
+     * them, and a first draw of base/prng.h mixes the seed in. */
     struct ik_prng r;
-    /* A distinct stream per (layer, target): the golden-ratio multiple spreads them. */
     ik_prng_seed(&r, seed ^ (0x9E3779B97F4A7C15ull * (uint64_t)(layer * IK_LORA_NT + target + 1)));
-    float keep = 1.0f / (1.0f - p);
-    for (size_t i = 0; i < n; i++)
-        out[i] = ik_prng_double(&r) < p ? 0.0f : x[i] * keep;
+    ik_dropout(out, x, n, p, ik_prng_next(&r));
 }
 
 static float *model_weight(struct ik_lm_model *m, int l, int t)

@@ -101,8 +101,9 @@ void ik_lora_free(struct ik_lora *a);
 void ik_lora_zero_grad(struct ik_lora *a);
 
 /* PEFT's dropout on the input of module (layer, target) at one step: out =
- * x * keep / (1 - p), keep drawn from base/prng.h seeded by seed, layer and
- * target, one draw per element in row-major order, so the backward pass can
+ * x * keep / (1 - p), keep drawn by ik_dropout (kernels/dispatch.h: one
+ * counter-based draw per element, on the thread pool) from a key that
+ * base/prng.h derives from seed, layer and target, so the backward pass can
  * redraw the same mask. x, out: (N, In); out may equal x. p == 0 copies. */
 void ik_lora_dropout(float *out, const float *x, int N, int In, float p, uint64_t seed, int layer,
                      int target);

@@ -12,6 +12,7 @@
 #include <math.h>
 #include <stddef.h>
 
+#include "kernels/cpu/attention_gemm.h"
 #include "kernels/cpu/attention_tiled.h"
 #include "kernels/cpu/parallel.h"
 #include "kernels/cpu/gemm.h"
@@ -145,11 +146,21 @@ void ik_cpu_attention_fwd(float *out, const float *q, const float *kc, const flo
         blas_fwd(out, q, kc, vc, T, pos0, H, K, hd, window, scratch);
 }
 
+size_t ik_cpu_attention_bwd_scratch(int T, int H, int K, int hd)
+{
+    size_t rows = (size_t)(T < IK_CPU_ATT_ROWS ? T : IK_CPU_ATT_ROWS);
+    size_t other = 2 * (size_t)T * (rows > (size_t)H ? rows : (size_t)H); /* tiles, sgemm blocks */
+    size_t blocks = ik__att_gemm_bwd_floats_upto(T, H, K, hd);
+    return blocks > other ? blocks : other;
+}
+
 void ik_cpu_attention_bwd(float *dq, float *dk, float *dv, const float *dout, const float *q,
                           const float *k, const float *v, int T, int H, int K, int hd, int window,
                           float *scratch)
 {
-    if (hd <= IK_ATT_TILE_HD && ik_simd_fma())
+    if (hd >= IK_ATT_GEMM_MIN_HD && ik__att_gemm_bwd_floats(T, H, K, hd) > 0)
+        ik__att_gemm_bwd(dq, dk, dv, dout, q, k, v, T, H, K, hd, window, scratch);
+    else if (hd <= IK_ATT_TILE_HD && ik_simd_fma())
         ik__att_tiled_bwd(dq, dk, dv, dout, q, k, v, T, H, K, hd, window, scratch);
     else
         blas_bwd(dq, dk, dv, dout, q, k, v, T, H, K, hd, window, scratch);

@@ -88,3 +88,14 @@ void ik_cpu_sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, 
     ik_cpu_parallel_for((size_t)blocks, 2 * (size_t)M * (size_t)N * (size_t)(K > 0 ? K : 1),
                         run_blocks, &g);
 }
+
+void ik_cpu_sgemm_serial(bool trans_a, bool trans_b, int M, int N, int K, float alpha,
+                         const float *A, int lda, const float *B, int ldb, float beta, float *C,
+                         int ldc)
+{
+    if (M <= 0 || N <= 0)
+        return;
+    pthread_once(&single_once, openblas_single);
+    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+                trans_b ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}

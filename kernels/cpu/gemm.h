@@ -21,6 +21,14 @@
 void ik_cpu_sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A,
                   int lda, const float *B, int ldb, float beta, float *C, int ldc);
 
+/* One single-threaded OpenBLAS call on the calling thread, for kernels that
+ * run many independent products on the pool themselves (attention_gemm.c):
+ * the same bits whatever the thread count, as each product's shape alone
+ * decides its order of operations. Same arguments as ik_cpu_sgemm. */
+void ik_cpu_sgemm_serial(bool trans_a, bool trans_b, int M, int N, int K, float alpha,
+                         const float *A, int lda, const float *B, int ldb, float beta, float *C,
+                         int ldc);
+
 /* The partition ik_cpu_sgemm uses for C (M,N) with a K-long reduction (M, N
  * > 0): C's rows (*by_rows) or columns cut into blocks of *block (the last
  * one shorter); returns the number of blocks, at most 8. Each block's call

@@ -45,9 +45,15 @@ IK_VINLINE void ik_vload(ik_vf *v, const float *p, int n, float pad)
     memcpy(v, t, sizeof t);
 }
 
-/* The first n <= IK_VL lanes of v to p. */
+/* The first n <= IK_VL lanes of v to p. A whole vector is one store: a
+ * memcpy of variable length compiles to `rep movs`, which cost as much as
+ * the arithmetic of the row loops around it. */
 IK_VINLINE void ik_vstore(float *p, const ik_vf *v, int n)
 {
+    if (n == IK_VL) {
+        memcpy(p, v, sizeof *v);
+        return;
+    }
     memcpy(p, v, (size_t)n * sizeof(float));
 }
 

@@ -106,6 +106,14 @@ Test(kernels_dispatch, forward_ops_reach_the_cpu)
     ik_cpu_softmax_xent_fwd(nll.a, logits, tgt, N, V);
     ik_softmax_xent_fwd(nll.b, logits, tgt, N, V);
     same(&nll, "softmax_xent_fwd");
+    int am_a[N], am_b[N];
+    ik_cpu_argmax_rows(am_a, logits, N, V);
+    ik_argmax_rows(am_b, logits, N, V);
+    cr_assert_eq(memcmp(am_a, am_b, sizeof am_a), 0, "argmax_rows differs through the dispatch");
+    struct pair dr = pair((size_t)N * V, 22);
+    ik_cpu_dropout(dr.a, logits, (size_t)N * V, 0.3f, 5);
+    ik_dropout(dr.b, logits, (size_t)N * V, 0.3f, 5);
+    same(&dr, "dropout");
 
     float *A = rnd((size_t)R * IN, 18), *B = rnd((size_t)OUT * R, 19);
     struct pair lo = pair((size_t)N * OUT, 20), lh = pair((size_t)N * R, 21);
@@ -156,7 +164,8 @@ Test(kernels_dispatch, backward_and_optimizer_ops_reach_the_cpu)
 
     float *q = rnd((size_t)T * H * HD, 47), *k = rnd((size_t)T * K * HD, 48);
     float *v = rnd((size_t)T * K * HD, 49), *ado = rnd((size_t)T * H * HD, 50);
-    float *scr = malloc(sizeof(float) * 2 * IK_ATT_ROWS * T);
+    float *scr = malloc(sizeof(float) * ik_attention_bwd_scratch(T, H, K, HD));
+    cr_assert_eq(ik_attention_bwd_scratch(T, H, K, HD), ik_cpu_attention_bwd_scratch(T, H, K, HD));
     struct pair dq = pair((size_t)T * H * HD, 51), dk = pair((size_t)T * K * HD, 52);
     struct pair dv = pair((size_t)T * K * HD, 53);
     ik_cpu_attention_bwd(dq.a, dk.a, dv.a, ado, q, k, v, T, H, K, HD, 0, scr);

@@ -1,10 +1,11 @@
 /* tests/kernels/test_kernels.c - the threaded CPU kernels at sizes large enough to
  * run on the thread pool (the model tests use tiny shapes that stay on the
  * caller): attention forward over a cache and backward (several query blocks,
- * with and without a window, as 16-lane tiles and as sgemm blocks), softmax
- * cross-entropy over a wide vocabulary, SwiGLU, RMSNorm, RoPE and the few-row
- * projections (gemv), each against
- * a double-precision reference; and their independence of the thread count. */
+ * with and without a window; as 16-lane tiles, as sgemm blocks, and for the
+ * backward as blocks of kept probabilities), softmax cross-entropy over a wide
+ * vocabulary, the row-wise argmax, dropout, SwiGLU, RMSNorm, RoPE and the few-row
+ * projections (gemv), each against a double-precision reference; and their
+ * independence of the thread count. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdlib.h>
@@ -12,6 +13,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "kernels/cpu/attention_gemm.h"
+#include "kernels/cpu/attention_tiled.h"
 #include "kernels/cpu/parallel.h"
 #include "kernels/kernels.h"
 #include "base/prng.h"
@@ -103,14 +106,31 @@ Test(lm_kernels, attention_fwd_few_queries) { attention_fwd_case(3, 50, 4, 2, 16
 /* Heads wider than the tiles hold: the sgemm blocks. */
 Test(lm_kernels, attention_fwd_wide_heads) { attention_fwd_case(40, 10, 2, 1, 272, 0); }
 
-/* The backward against the double-precision derivative of sum(dout * out). */
-static void attention_bwd_case(int T, int H, int K, int HD, int window)
+typedef void attention_bwd_fn(float *dq, float *dk, float *dv, const float *dout, const float *q,
+                              const float *k, const float *v, int T, int H, int K, int hd,
+                              int window, float *scratch);
+
+/* The backward (impl, or ik_cpu_attention_bwd's choice when NULL) against the
+ * double-precision derivative of sum(dout * out), within 2e-5 relative; the
+ * gradients start from ones, as the contract says they accumulate. */
+static void attention_bwd_impl(attention_bwd_fn *impl, int T, int H, int K, int HD, int window)
 {
     size_t nq = (size_t)T * H * HD, nk = (size_t)T * K * HD;
     float *q = rnd(nq, 4, 1.0), *k = rnd(nk, 5, 1.0), *v = rnd(nk, 6, 1.0), *dout = rnd(nq, 7, 1.0);
-    float *dq = calloc(nq, sizeof *dq), *dk = calloc(nk, sizeof *dk), *dv = calloc(nk, sizeof *dv);
-    float *scr = malloc(sizeof(float) * 2 * IK_CPU_ATT_ROWS * T);
-    ik_cpu_attention_bwd(dq, dk, dv, dout, q, k, v, T, H, K, HD, window, scr);
+    float *dq = malloc(nq * sizeof *dq), *dk = malloc(nk * sizeof *dk), *dv = malloc(nk * sizeof *dv);
+    for (size_t i = 0; i < nq; i++)
+        dq[i] = 1.0f;
+    for (size_t i = 0; i < nk; i++)
+        dk[i] = dv[i] = 1.0f;
+    size_t ns = ik_cpu_attention_bwd_scratch(T, H, K, HD), ng = ik__att_gemm_bwd_floats(T, H, K, HD);
+    float *scr = malloc(sizeof(float) * (ns > ng ? ns : ng));
+    (impl ? impl : ik_cpu_attention_bwd)(dq, dk, dv, dout, q, k, v, T, H, K, HD, window, scr);
+    for (size_t i = 0; i < nq; i++)
+        dq[i] -= 1.0f;
+    for (size_t i = 0; i < nk; i++) {
+        dk[i] -= 1.0f;
+        dv[i] -= 1.0f;
+    }
     double *wq = calloc(nq, sizeof *wq), *wk = calloc(nk, sizeof *wk), *wv = calloc(nk, sizeof *wv);
     double *p = malloc(sizeof(double) * T), *dp = malloc(sizeof(double) * T);
     for (int t = 0; t < T; t++)
@@ -142,10 +162,62 @@ static void attention_bwd_case(int T, int H, int K, int HD, int window)
     free(wq), free(wk), free(wv), free(p), free(dp);
 }
 
+static void attention_bwd_case(int T, int H, int K, int HD, int window)
+{
+    attention_bwd_impl(NULL, T, H, K, HD, window);
+    cr_assert_gt(ik__att_gemm_bwd_floats(T, H, K, HD), 0);
+    attention_bwd_impl(ik__att_gemm_bwd, T, H, K, HD, window);
+    attention_bwd_impl(ik__att_tiled_bwd, T, H, K, HD, window);
+}
+
+/* Each as ik_cpu_attention_bwd chooses, through the blocks of kept
+ * probabilities (attention_gemm.c) and through the 16-lane tiles. */
 Test(lm_kernels, attention_bwd_blocks) { attention_bwd_case(300, 4, 2, 16, 0); }
 Test(lm_kernels, attention_bwd_blocks_window) { attention_bwd_case(300, 4, 2, 16, 100); }
 Test(lm_kernels, attention_bwd_partial_tiles) { attention_bwd_case(37, 6, 2, 24, 9); }
-Test(lm_kernels, attention_bwd_wide_heads) { attention_bwd_case(40, 2, 1, 272, 0); }
+/* A window shorter than a block, several KV heads, a block-sized length. */
+Test(lm_kernels, attention_bwd_short_window) { attention_bwd_case(96, 9, 3, 32, 5); }
+/* Qwen2.5-0.5B's heads (14 query heads on 2 KV heads of 64). */
+Test(lm_kernels, attention_bwd_qwen_heads) { attention_bwd_case(75, 14, 2, 64, 0); }
+/* Over 256 wide: the blocks of kept probabilities (no tiles). */
+Test(lm_kernels, attention_bwd_wide_heads) { attention_bwd_impl(NULL, 40, 2, 1, 272, 0); }
+
+/* Over 256 wide and too long for the blocks' 64 MiB: ik_cpu_attention_bwd
+ * takes the per-head sgemm, which agrees with the blocks (given the scratch
+ * they ask for) within 1e-5 relative. */
+Test(lm_kernels, attention_bwd_wide_heads_long)
+{
+    enum { T = 2700, H = 1, K = 1, HD = 272 };
+    cr_assert_eq(ik__att_gemm_bwd_floats(T, H, K, HD), 0);
+    size_t nq = (size_t)T * H * HD, nk = (size_t)T * K * HD, n = nq + 2 * nk;
+    float *q = rnd(nq, 4, 1.0), *k = rnd(nk, 5, 1.0), *v = rnd(nk, 6, 1.0), *dout = rnd(nq, 7, 1.0);
+    float *g1 = calloc(n, sizeof(float)), *g2 = calloc(n, sizeof(float));
+    double *want = malloc(n * sizeof *want);
+    float *scr = malloc(sizeof(float) * (size_t)T * (2 * T + 3 * HD));
+    ik_cpu_attention_bwd(g1, g1 + nq, g1 + nq + nk, dout, q, k, v, T, H, K, HD, 0, scr);
+    ik__att_gemm_bwd(g2, g2 + nq, g2 + nq + nk, dout, q, k, v, T, H, K, HD, 0, scr);
+    for (size_t i = 0; i < n; i++)
+        want[i] = g2[i];
+    close_to(g1, want, n, 1e-5, "per-head sgemm vs blocks");
+    free(q), free(k), free(v), free(dout), free(g1), free(g2), free(want), free(scr);
+}
+
+/* A sequence whose probabilities pass the 64 MiB of the sgemm blocks:
+ * ik_cpu_attention_bwd takes the tiles, bit for bit. */
+Test(lm_kernels, attention_bwd_long_takes_tiles)
+{
+    enum { T = 1600, H = 8, K = 1, HD = 32 };
+    cr_assert_eq(ik__att_gemm_bwd_floats(T, H, K, HD), 0);
+    cr_assert_geq(ik_cpu_attention_bwd_scratch(T, H, K, HD), IK_ATT_GEMM_MAX_FLOATS);
+    size_t nq = (size_t)T * H * HD, nk = (size_t)T * K * HD;
+    float *q = rnd(nq, 4, 1.0), *k = rnd(nk, 5, 1.0), *v = rnd(nk, 6, 1.0), *dout = rnd(nq, 7, 1.0);
+    float *g1 = calloc(nq + 2 * nk, sizeof(float)), *g2 = calloc(nq + 2 * nk, sizeof(float));
+    float *scr = malloc(sizeof(float) * ik_cpu_attention_bwd_scratch(T, H, K, HD));
+    ik_cpu_attention_bwd(g1, g1 + nq, g1 + nq + nk, dout, q, k, v, T, H, K, HD, 0, scr);
+    ik__att_tiled_bwd(g2, g2 + nq, g2 + nq + nk, dout, q, k, v, T, H, K, HD, 0, scr);
+    cr_assert_eq(memcmp(g1, g2, sizeof(float) * (nq + 2 * nk)), 0);
+    free(q), free(k), free(v), free(dout), free(g1), free(g2), free(scr);
+}
 
 /* A 20,000-word vocabulary: fp32 with the blocked sum stays within 2e-6 of
  * the double-precision nll; the fused kernel gives the forward's nll bit for
@@ -182,6 +254,80 @@ Test(lm_kernels, softmax_xent_wide_vocabulary)
     close_to(nll, wn, N, 2e-6, "nll");
     close_to(g, wg, (size_t)N * V, 1e-6, "dlogits");
     free(l), free(nll), free(nll2), free(g), free(g2), free(wn), free(wg);
+}
+
+/* The first column of each row's maximum, as the scalar scan finds it, over
+ * a vocabulary that is no multiple of 16: the maximum planted in the tail, in
+ * the first and last columns, tied twice in one lane and across lanes, beside
+ * NaNs (passed over), and rows of -inf (column 0). */
+Test(lm_kernels, argmax_rows_first_of_ties)
+{
+    enum { N = 60, V = 20003 };
+    float *x = rnd((size_t)N * V, 9, 4.0);
+    int got[N];
+    for (int n = 0; n < N; n++) {
+        float *r = x + (size_t)n * V;
+        if (n % 6 == 0) {
+            r[V - 1] = r[V - 3] = 9.0f; /* in the tail: V - 3 first */
+        } else if (n % 6 == 1) {
+            r[0] = r[16] = 9.0f; /* one lane, twice */
+        } else if (n % 6 == 2) {
+            r[4000 + n] = r[17 + n] = 9.0f; /* two lanes */
+        } else if (n % 6 == 3) {
+            r[5] = __builtin_nanf("");
+            r[6] = 9.0f;
+        } else if (n % 6 == 4) {
+            for (int v = 0; v < V; v++)
+                r[v] = -__builtin_inff();
+        }
+    }
+    ik_cpu_argmax_rows(got, x, N, V);
+    for (int n = 0; n < N; n++) {
+        const float *r = x + (size_t)n * V;
+        int best = 0;
+        for (int v = 1; v < V; v++)
+            if (r[v] > r[best] || (r[best] != r[best] && r[v] == r[v]))
+                best = v;
+        cr_assert_eq(got[n], best, "row %d: argmax %d, expected %d", n, got[n], best);
+    }
+    cr_assert_eq(got[0], V - 3);
+    cr_assert_eq(got[1], 0);
+    cr_assert_eq(got[2], 19);
+    cr_assert_eq(got[3], 6);
+    cr_assert_eq(got[4], 0);
+    free(x);
+}
+
+/* The dropout mask is the documented function of (key, i), in place and
+ * not, over a length with a tail past the vector loop; about p dropped. */
+Test(lm_kernels, dropout_counter_based)
+{
+    enum { N = 100003 };
+    float *x = rnd(N, 10, 1.0), *y = malloc(sizeof(float) * N), *z = malloc(sizeof(float) * N);
+    const float p = 0.25f;
+    const uint64_t key = 0x1234567890abcdefULL;
+    memcpy(z, x, sizeof(float) * N);
+    ik_cpu_dropout(y, x, N, p, key);
+    ik_cpu_dropout(z, z, N, p, key);
+    cr_assert_eq(memcmp(y, z, sizeof(float) * N), 0, "in place differs");
+    int dropped = 0;
+    for (size_t i = 0; i < N; i++) {
+        uint32_t u = (uint32_t)i ^ (uint32_t)key;
+        for (int round = 0; round < 2; round++) {
+            u ^= u >> 16;
+            u *= 0x85ebca6bu;
+            u ^= u >> 13;
+            u *= 0xc2b2ae35u;
+            u ^= u >> 16;
+            if (round == 0)
+                u += (uint32_t)(key >> 32);
+        }
+        int drop = (double)u * 0x1.0p-32 < p;
+        cr_assert_eq(y[i], drop ? 0.0f : x[i] * (1.0f / (1.0f - p)), "element %zu", i);
+        dropped += drop;
+    }
+    cr_assert(dropped > N / 4 - 600 && dropped < N / 4 + 600, "%d of %d dropped", dropped, N);
+    free(x), free(y), free(z);
 }
 
 Test(lm_kernels, swiglu_rmsnorm_rope_threaded)
@@ -359,7 +505,7 @@ static size_t threaded_kernels(float *out)
     enum { T = 150, H = 4, K = 2, HD = 32, N = 40, V = 3000, F = 700 };
     size_t nq = (size_t)T * H * HD, nk = (size_t)T * K * HD, n = (size_t)T * F, at = 0;
     float *q = rnd(nq, 16, 1.0), *k = rnd(nk, 17, 1.0), *v = rnd(nk, 18, 1.0), *dout = rnd(nq, 19, 1.0);
-    float *scr = malloc(sizeof(float) * 2 * IK_CPU_ATT_ROWS * T);
+    float *scr = malloc(sizeof(float) * ik_cpu_attention_bwd_scratch(T, H, K, HD));
     float *l = rnd((size_t)N * V, 20, 8.0), *gate = rnd(n, 21, 4.0), *up = rnd(n, 22, 1.0);
     float dnll[N];
     int tgt[N];
@@ -373,6 +519,18 @@ static size_t threaded_kernels(float *out)
     memset(out + at, 0, sizeof(float) * (nq + 2 * nk));
     ik_cpu_attention_bwd(out + at, out + at + nq, out + at + nq + nk, dout, q, k, v, T, H, K, HD, 0, scr);
     at += nq + 2 * nk;
+    memset(out + at, 0, sizeof(float) * (nq + 2 * nk)); /* the tiles too, with a window */
+    ik__att_gemm_bwd(out + at, out + at + nq, out + at + nq + nk, dout, q, k, v, T, H, K, HD, 40, scr);
+    at += nq + 2 * nk;
+    memset(out + at, 0, sizeof(float) * (nq + 2 * nk));
+    ik__att_tiled_bwd(out + at, out + at + nq, out + at + nq + nk, dout, q, k, v, T, H, K, HD, 40, scr);
+    at += nq + 2 * nk;
+    ik_cpu_dropout(out + at, gate, n, 0.1f, 99);
+    at += n;
+    int amax[N];
+    ik_cpu_argmax_rows(amax, l, N, V);
+    memcpy(out + at, amax, sizeof amax);
+    at += N;
     ik_cpu_softmax_xent_fwd_bwd(out + at, l, l, tgt, dnll, N, V);
     memcpy(out + at + N, l, sizeof(float) * N * V);
     at += N + (size_t)N * V;
