@@ -24,7 +24,7 @@ nodes:
       loss_on: all
       rank: 4
       grad_accum: 2
-      max_steps: 60
+      max_steps: 200 # long enough that three kills land before the end on a fast machine
       checkpoint_every: 2
       log_every: 5
       lr: 1e-3
