@@ -20,6 +20,18 @@ struct ops {
     void (*softmax_xent_fwd)(float *, const float *, const int *, int, int);
     void (*lora_fwd)(float *, float *, const float *, const float *, const float *, float, int, int,
                      int, int);
+    void (*silu_fwd)(float *, const float *, size_t);
+    void (*relu2_fwd)(float *, const float *, size_t);
+    void (*conv1d_fwd)(float *, float *, const float *, int, const float *, const float *, int, int,
+                       int);
+    void (*ssm_scan_fwd)(float *, float *, const float *, const float *, const float *, int,
+                         const float *, const float *, const float *, int, int, int, int, int);
+    void (*ssm_chunked_fwd)(float *, float *, const float *, const float *, const float *, int,
+                            const float *, const float *, const float *, int, int, int, int, int,
+                            int, float *);
+    size_t (*ssm_chunked_scratch)(int, int, int);
+    void (*rmsnorm_gated_fwd)(float *, const float *, const float *, int, const float *, int, int,
+                              int, float);
     void (*matmul_bwd)(float *, float *, float *, const float *, const float *, const float *, int,
                        int, int);
     void (*rmsnorm_bwd)(float *, float *, const float *, const float *, const float *,
@@ -47,6 +59,13 @@ static const struct ops cpu = {
     .attention_fwd = ik_cpu_attention_fwd,
     .softmax_xent_fwd = ik_cpu_softmax_xent_fwd,
     .lora_fwd = ik_cpu_lora_fwd,
+    .silu_fwd = ik_cpu_silu_fwd,
+    .relu2_fwd = ik_cpu_relu2_fwd,
+    .conv1d_fwd = ik_cpu_conv1d_fwd,
+    .ssm_scan_fwd = ik_cpu_ssm_scan_fwd,
+    .ssm_chunked_fwd = ik_cpu_ssm_chunked_fwd,
+    .ssm_chunked_scratch = ik_cpu_ssm_chunked_scratch,
+    .rmsnorm_gated_fwd = ik_cpu_rmsnorm_gated_fwd,
     .matmul_bwd = ik_cpu_matmul_bwd,
     .rmsnorm_bwd = ik_cpu_rmsnorm_bwd,
     .rope_bwd = ik_cpu_rope_bwd,
@@ -126,6 +145,38 @@ void ik_lora_fwd(float *out, float *h, const float *x, const float *A, const flo
                  int N, int In, int Out, int R)
 {
     sel->lora_fwd(out, h, x, A, B, scale, N, In, Out, R);
+}
+
+void ik_silu_fwd(float *out, const float *x, size_t n) { sel->silu_fwd(out, x, n); }
+
+void ik_relu2_fwd(float *out, const float *x, size_t n) { sel->relu2_fwd(out, x, n); }
+
+void ik_conv1d_fwd(float *out, float *state, const float *x, int ldx, const float *w,
+                   const float *bias, int T, int C, int Kc)
+{
+    sel->conv1d_fwd(out, state, x, ldx, w, bias, T, C, Kc);
+}
+
+void ik_ssm_scan_fwd(float *y, float *state, const float *x, const float *B, const float *C, int ld,
+                     const float *dt, const float *A, const float *Dskip, int T, int nh, int P, int G,
+                     int N)
+{
+    sel->ssm_scan_fwd(y, state, x, B, C, ld, dt, A, Dskip, T, nh, P, G, N);
+}
+
+void ik_ssm_chunked_fwd(float *y, float *state, const float *x, const float *B, const float *C,
+                        int ld, const float *dt, const float *A, const float *Dskip, int T, int nh,
+                        int P, int G, int N, int Q, float *scratch)
+{
+    sel->ssm_chunked_fwd(y, state, x, B, C, ld, dt, A, Dskip, T, nh, P, G, N, Q, scratch);
+}
+
+size_t ik_ssm_chunked_scratch(int nh, int P, int Q) { return sel->ssm_chunked_scratch(nh, P, Q); }
+
+void ik_rmsnorm_gated_fwd(float *out, const float *y, const float *z, int ldz, const float *w, int N,
+                          int C, int G, float eps)
+{
+    sel->rmsnorm_gated_fwd(out, y, z, ldz, w, N, C, G, eps);
 }
 
 void ik_matmul_bwd(float *dx, float *dw, float *db, const float *dout, const float *x,

@@ -64,6 +64,20 @@ void ik_attention_fwd(float *out, const float *q, const float *kc, const float *
 void ik_softmax_xent_fwd(float *nll, const float *logits, const int *targets, int N, int V);
 void ik_lora_fwd(float *out, float *h, const float *x, const float *A, const float *B, float scale,
                  int N, int In, int Out, int R);
+void ik_silu_fwd(float *out, const float *x, size_t n);
+void ik_relu2_fwd(float *out, const float *x, size_t n);
+void ik_conv1d_fwd(float *out, float *state, const float *x, int ldx, const float *w,
+                   const float *bias, int T, int C, int Kc);
+void ik_ssm_scan_fwd(float *y, float *state, const float *x, const float *B, const float *C, int ld,
+                     const float *dt, const float *A, const float *Dskip, int T, int nh, int P, int G,
+                     int N);
+void ik_ssm_chunked_fwd(float *y, float *state, const float *x, const float *B, const float *C,
+                        int ld, const float *dt, const float *A, const float *Dskip, int T, int nh,
+                        int P, int G, int N, int Q, float *scratch);
+/* The scratch of the selected backend's ik_ssm_chunked_fwd, in floats. */
+size_t ik_ssm_chunked_scratch(int nh, int P, int Q);
+void ik_rmsnorm_gated_fwd(float *out, const float *y, const float *z, int ldz, const float *w, int N,
+                          int C, int G, float eps);
 
 /* ---- backward (contracts: ik_cpu_<op>_bwd; gradients accumulate) ---- */
 void ik_matmul_bwd(float *dx, float *dw, float *db, const float *dout, const float *x,

@@ -74,6 +74,56 @@ void ik_cpu_attention_fwd(float *out, const float *q, const float *kc, const flo
  * softmax_xent.c). logits: (N,V); targets: (N), each in [0,V); nll: (N). */
 void ik_cpu_softmax_xent_fwd(float *nll, const float *logits, const int *targets, int N, int V);
 
+/* ---- the Mamba-2 mixer and the squared-ReLU MLP (NemotronH) ----
+ * Letters: nh Mamba heads of P channels (d_inner = nh*P), G groups of N
+ * states (head h reads group h / (nh/G)), Kc conv taps, C conv channels. */
+
+/* Elementwise: out = x * sigmoid(x) (SiLU), n values; out may equal x. */
+void ik_cpu_silu_fwd(float *out, const float *x, size_t n);
+
+/* Elementwise: out = max(x, 0)^2 (NemotronH's relu2 MLP), n values; out may equal x. */
+void ik_cpu_relu2_fwd(float *out, const float *x, size_t n);
+
+/* Causal depthwise conv1d over T new rows, continuing from state: with
+ * in(j) = x[j] for j >= 0 and state[Kc-1+j] for j < 0,
+ * out[t][c] = (bias ? bias[c] : 0) + sum_{k<Kc} w[c][k] * in(t+k-(Kc-1))[c];
+ * then state holds the last Kc-1 rows of in (the next call's past). x: (T,C)
+ * rows ldx apart (ldx >= C); w: (C,Kc); bias: (C) or NULL; state:
+ * (Kc-1, C), zeros before a sequence's first call, updated in place;
+ * out: (T,C) contiguous. */
+void ik_cpu_conv1d_fwd(float *out, float *state, const float *x, int ldx, const float *w,
+                       const float *bias, int T, int C, int Kc);
+
+/* The selective scan of Mamba-2, one step per row (the reference form), from
+ * state and updating it in place: for t < T, head h, channel p, state n,
+ *   S[h][p][n] = S[h][p][n] * exp(dt[t][h] * A[h]) + dt[t][h] * x[t][h*P+p] * B[t][g*N+n]
+ *   y[t][h*P+p] = sum_n S[h][p][n] * C[t][g*N+n] + Dskip[h] * x[t][h*P+p].
+ * x, B, C: (T, .) rows ld apart (the activated x | B | C of one conv row);
+ * dt: (T,nh) after softplus; A, Dskip: (nh), A < 0; state: (nh,P,N);
+ * y: (T, nh*P). Threaded over heads; each sum in one fixed order. */
+void ik_cpu_ssm_scan_fwd(float *y, float *state, const float *x, const float *B, const float *C,
+                         int ld, const float *dt, const float *A, const float *Dskip, int T, int nh,
+                         int P, int G, int N);
+
+/* The same numbers by the chunked (SSD) form, Q rows per chunk: within a
+ * chunk, with a_t = dt_t*A and cum its running sum, the intra-chunk part is
+ * (C B^T * exp(cum_t - cum_s), s <= t) @ (x*dt), the inter-chunk part
+ * exp(cum_t) * C S_prev, the state S = exp(cum_last) S_prev + sum_s
+ * exp(cum_last - cum_s) (x_s dt_s) B_s^T: GEMMs instead of a step per row.
+ * Agrees with ik_cpu_ssm_scan_fwd to fp32 rounding (another summation order).
+ * scratch: ik_cpu_ssm_chunked_scratch(nh, P, Q) floats. Arguments otherwise
+ * as ik_cpu_ssm_scan_fwd. */
+void ik_cpu_ssm_chunked_fwd(float *y, float *state, const float *x, const float *B, const float *C,
+                            int ld, const float *dt, const float *A, const float *Dskip, int T,
+                            int nh, int P, int G, int N, int Q, float *scratch);
+size_t ik_cpu_ssm_chunked_scratch(int nh, int P, int Q);
+
+/* Mamba-2's gated RMSNorm (norm_before_gate = False): per row n and group g
+ * of C/G channels, v = y * silu(z), out = v / sqrt(mean_group(v^2) + eps) * w.
+ * y, out: (N,C), out may equal y; z: (N,C) rows ldz apart; w: (C). */
+void ik_cpu_rmsnorm_gated_fwd(float *out, const float *y, const float *z, int ldz, const float *w,
+                              int N, int C, int G, float eps);
+
 /* ---- backward passes (training LoRA adapters; the base weights stay frozen) ----
  * Convention for every _bwd below: gradients ACCUMULATE (+=) into their
  * outputs, so callers zero them once per step; any gradient output documented

@@ -1,9 +1,11 @@
-/* lm/forward.c - the CPU forward pass with a KV cache, greedy decoding
- * and teacher-forced scoring (see model.h). Each chunk of tokens goes through
- * the layers as whole matrices, so the projections are sgemm calls; the
- * attention reads the cache, which holds K and V after RoPE. A batched step
- * is the same pass over one row per sequence: the rows share the projections
- * and each attends to its own cache. */
+/* lm/forward.c - the CPU forward pass with a KV cache (and, for NemotronH's
+ * Mamba layers, a recurrent state), greedy decoding and teacher-forced
+ * scoring (see model.h). Each chunk of tokens goes through the layers as
+ * whole matrices, so the projections are sgemm calls; the attention reads
+ * the cache, which holds K and V after RoPE (none for NemotronH). A batched
+ * step is the same pass over one row per sequence: the rows share the
+ * projections and each attends to its own cache and scans from its own
+ * state. The Mamba-2 mixer is lm/forward_mamba.c. */
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -13,29 +15,39 @@
 #include "base/error.h"
 #include "base/xmalloc.h"
 #include "kernels/dispatch.h"
+#include "lm/forward_int.h"
 #include "lm/lora.h"
 #include "lm/model.h"
 
-struct ik_lm_state {
-    const struct ik_lm_model *m;
-    int S, C;    /* cache positions, chunk rows */
-    int pos;     /* positions cached so far */
-    float *kc, *vc; /* (L, S, K*hd) each */
-    float *x, *xn;  /* (C, D) residual stream, normed input */
-    float *q, *k, *v, *att; /* (C, H*hd), (C, K*hd) x2, (C, H*hd) */
-    float *proj;    /* (C, D) */
-    float *gate, *up; /* (C, F) */
-    float *scores;  /* (min(C, IK_ATT_ROWS) * S) attention scratch */
-    float *logits;  /* (V) last position */
-    int *posv;      /* (C) */
-    const struct ik_lora *ad; /* borrowed adapter, or NULL */
-    float *lh;      /* (C, lh_r) the adapter's bottleneck */
-    int lh_r;       /* the rank lh was sized for */
-    float *mem;     /* private: the one allocation */
+/* The scratch widths of the Mamba layers (0 without any). */
+struct ssm_sizes {
+    size_t in_dim, conv, nh, inner, conv_st, ssm_st;
 };
 
-/* A state with a cache of S positions (0: none, a batch's scratch), chunk
- * scratch of C rows and room for the logits of n_logits rows. */
+static struct ssm_sizes ssm_sizes(const struct ik_lm_config *c)
+{
+    struct ssm_sizes z = {0, 0, 0, 0, 0, 0};
+    if (ik_lm_config_count_blocks(c, IK_LM_BLOCK_MAMBA) == 0)
+        return z;
+    z.in_dim = (size_t)ik_lm_ssm_in_dim(c);
+    z.conv = (size_t)ik_lm_ssm_conv_dim(c);
+    z.nh = (size_t)c->ssm.heads;
+    z.inner = (size_t)ik_lm_ssm_inner(c);
+    z.conv_st = (size_t)(c->ssm.conv_kernel - 1) * z.conv;
+    z.ssm_st = z.nh * (size_t)c->ssm.head_dim * (size_t)c->ssm.state;
+    return z;
+}
+
+/* The layers that keep a KV cache (Llama-family decoders, NemotronH attention). */
+static int kv_layers(const struct ik_lm_config *c)
+{
+    return ik_lm_config_count_blocks(c, IK_LM_BLOCK_DECODER) +
+           ik_lm_config_count_blocks(c, IK_LM_BLOCK_ATTN);
+}
+
+/* A state with a cache of S positions (0: none, a batch's scratch: its rows'
+ * caches and recurrent states are their sequences'), chunk scratch of C rows
+ * and room for the logits of n_logits rows. */
 static int state_alloc(struct ik_lm_state **out, const struct ik_lm_model *m, int S, int C,
                        int n_logits, struct ik_diag *d)
 {
@@ -44,13 +56,21 @@ static int state_alloc(struct ik_lm_state **out, const struct ik_lm_model *m, in
     s->m = m;
     s->S = S;
     s->C = C;
+    s->mark_pos = -1;
     size_t Sz = (size_t)S, Cz = (size_t)C, hd = (size_t)c->head_dim;
-    size_t qw = (size_t)c->H * hd, kw = (size_t)c->K * hd;
-    size_t sizes[] = {(size_t)c->L * Sz * kw, (size_t)c->L * Sz * kw, Cz * c->D, Cz * c->D, Cz * qw,
-                      Cz * kw, Cz * kw, Cz * qw, Cz * c->D, Cz * c->F, Cz * c->F,
+    size_t qw = (size_t)c->H * hd, kw = (size_t)c->K * hd, nkv = (size_t)kv_layers(c);
+    struct ssm_sizes z = ssm_sizes(c);
+    size_t nssm = S > 0 ? (size_t)ik_lm_config_count_blocks(c, IK_LM_BLOCK_MAMBA) : 0;
+    int Q = c->ssm.chunk < C ? c->ssm.chunk : C;
+    size_t ssd = z.nh && C > 1 ? ik_ssm_chunked_scratch(c->ssm.heads, c->ssm.head_dim, Q) : 0;
+    size_t sizes[] = {nkv * Sz * kw, nkv * Sz * kw, nssm * z.conv_st, nssm * z.ssm_st, Cz * c->D,
+                      Cz * c->D, Cz * qw, Cz * kw, Cz * kw, Cz * qw, Cz * c->D, Cz * c->F, Cz * c->F,
+                      Cz * z.in_dim, Cz * z.conv, Cz * z.nh, Cz * z.inner, z.nh, ssd,
                       (Cz < IK_ATT_ROWS ? Cz : IK_ATT_ROWS) * Sz, (size_t)n_logits * c->V};
-    float **ptrs[] = {&s->kc, &s->vc, &s->x, &s->xn, &s->q, &s->k, &s->v, &s->att, &s->proj,
-                      &s->gate, &s->up, &s->scores, &s->logits};
+    float **ptrs[] = {&s->kc, &s->vc, &s->conv_st, &s->ssm_st, &s->x, &s->xn, &s->q, &s->k, &s->v,
+                      &s->att, &s->proj, &s->gate, &s->up, &s->zxbcdt, &s->xbc, &s->dt, &s->yssm,
+                      &s->A, &s->ssd, &s->scores, &s->logits};
+    _Static_assert(sizeof sizes / sizeof sizes[0] == sizeof ptrs / sizeof ptrs[0], "one size per buffer");
     size_t total = 0;
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
         total += sizes[i];
@@ -62,9 +82,12 @@ static int state_alloc(struct ik_lm_state **out, const struct ik_lm_model *m, in
     }
     total = 0;
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
-        *ptrs[i] = s->mem + total;
+        *ptrs[i] = sizes[i] ? s->mem + total : NULL;
         total += sizes[i];
     }
+    /* A sequence's recurrence starts from zeros (HF's and llama.cpp's initial states). */
+    if (nssm)
+        memset(s->conv_st, 0, (nssm * (z.conv_st + z.ssm_st)) * sizeof(float));
     s->posv = ik_xmalloc(Cz * sizeof *s->posv);
     *out = s;
     return 0;
@@ -75,8 +98,6 @@ int ik_lm_state_new(struct ik_lm_state **out, const struct ik_lm_model *m, int m
 {
     if (max_seq <= 0 || max_chunk <= 0)
         return ik_diag_set(d, IK_EVALIDATE, "state needs max_seq > 0 and max_chunk > 0");
-    if (m->cfg.arch == IK_LM_NEMOTRON_H)
-        return ik_diag_set(d, IK_EVALIDATE, "the NemotronH forward is not implemented yet");
     return state_alloc(out, m, max_seq, max_chunk < max_seq ? max_chunk : max_seq, 1, d);
 }
 
@@ -85,17 +106,57 @@ void ik_lm_state_free(struct ik_lm_state *s)
     if (s == NULL)
         return;
     free(s->mem);
+    free(s->mark);
     free(s->posv);
     free(s->lh);
     free(s);
 }
 
-void ik_lm_state_reset(struct ik_lm_state *s) { s->pos = 0; }
-
-void ik_lm_state_truncate(struct ik_lm_state *s, int pos)
+/* Floats of the recurrent state (conv_st and ssm_st are adjacent in mem). */
+static size_t recurrent_floats(const struct ik_lm_state *s)
 {
-    if (pos >= 0 && pos < s->pos)
-        s->pos = pos;
+    struct ssm_sizes z = ssm_sizes(&s->m->cfg);
+    return s->conv_st ? (size_t)ik_lm_config_count_blocks(&s->m->cfg, IK_LM_BLOCK_MAMBA) *
+                            (z.conv_st + z.ssm_st)
+                      : 0;
+}
+
+void ik_lm_state_reset(struct ik_lm_state *s)
+{
+    s->pos = 0;
+    s->mark_pos = -1;
+    if (s->conv_st)
+        memset(s->conv_st, 0, recurrent_floats(s) * sizeof(float));
+}
+
+int ik_lm_state_mark(struct ik_lm_state *s, struct ik_diag *d)
+{
+    size_t n = recurrent_floats(s);
+    if (n && s->mark == NULL && (s->mark = malloc(n * sizeof(float))) == NULL)
+        return ik_diag_set(d, -ENOMEM, "the copy of a recurrent state (%.1f MiB) could not be "
+                           "allocated", (double)n * sizeof(float) / (1 << 20));
+    if (n)
+        memcpy(s->mark, s->conv_st, n * sizeof(float));
+    s->mark_pos = s->pos;
+    return 0;
+}
+
+int ik_lm_state_truncate(struct ik_lm_state *s, int pos, struct ik_diag *d)
+{
+    if (pos < 0 || pos > s->pos)
+        return ik_diag_set(d, IK_EVALIDATE, "cannot truncate to position %d: %d positions are cached",
+                           pos, s->pos);
+    size_t n = recurrent_floats(s);
+    if (n && pos != s->pos) {
+        if (pos != s->mark_pos)
+            return ik_diag_set(d, IK_EVALIDATE, "cannot truncate to position %d: the Mamba layers' "
+                               "recurrent state cannot be rewound, only restored to the mark (%s%d)",
+                               pos, s->mark_pos < 0 ? "none; " : "position ",
+                               s->mark_pos < 0 ? 0 : s->mark_pos);
+        memcpy(s->conv_st, s->mark, n * sizeof(float));
+    }
+    s->pos = pos;
+    return 0;
 }
 
 const struct ik_lm_model *ik_lm_state_model(const struct ik_lm_state *s) { return s->m; }
@@ -136,13 +197,19 @@ int ik_lm_state_set_adapter(struct ik_lm_state *s, const struct ik_lora *a, stru
                            "(q_proj %d -> %d, gate_proj -> %d; the model has %d -> %d, -> %d)",
                            a->mod[IK_LORA_Q].in, a->mod[IK_LORA_Q].out, a->mod[IK_LORA_GATE].out, c->D,
                            c->H * c->head_dim, c->F);
+    for (int i = 0; a && i < a->L * IK_LORA_NT; i++)
+        if (a->mod[i].A && !ik_lora_has_module(c, i / IK_LORA_NT, i % IK_LORA_NT))
+            return ik_diag_set(d, IK_EVALIDATE, "the adapter has %s on layer %d, which this model's "
+                               "layer does not have", ik_lora_target_name(i % IK_LORA_NT), i / IK_LORA_NT);
+    if (a && a->mod[IK_LORA_IN].out != ik_lm_ssm_in_dim(c))
+        return ik_diag_set(d, IK_EVALIDATE, "the adapter was made for another model shape (in_proj "
+                           "-> %d; the model has -> %d)", a->mod[IK_LORA_IN].out, ik_lm_ssm_in_dim(c));
     use_adapter(s, a);
     return 0;
 }
 
-/* out = x @ w^T + b, plus the adapter's branch (no dropout: inference). */
-static void proj(struct ik_lm_state *s, int l, int t, float *out, const float *x, const float *w,
-                 const float *b, int T, int In, int Out)
+void ik_lm_proj(struct ik_lm_state *s, int l, int t, float *out, const float *x, const float *w,
+                const float *b, int T, int In, int Out)
 {
     ik_matmul_fwd(out, x, w, b, T, In, Out);
     const struct ik_lora_module *md = s->ad ? &s->ad->mod[l * IK_LORA_NT + t] : NULL;
@@ -150,19 +217,79 @@ static void proj(struct ik_lm_state *s, int l, int t, float *out, const float *x
         ik_lora_fwd(out, s->lh, x, md->A, md->B, s->ad->scale, T, In, Out, s->ad->cfg.r);
 }
 
+static void add_into(float *x, const float *y, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] += y[i];
+}
+
+/* Layer l's attention on w's scratch: w->xn (T, D) in, w->proj (T, D) out;
+ * each sequence's rows append their K and V to its cache (slot y->slot)
+ * and attend to it. */
+static void attention(struct ik_lm_state *w, struct ik_lm_state *const *seq, const int *len,
+                      int nseq, int l, int T)
+{
+    const struct ik_lm_model *m = w->m;
+    const struct ik_lm_config *c = &m->cfg;
+    const struct ik_lm_layer *y = &m->layers[l];
+    int D = c->D, hd = c->head_dim, qw = c->H * hd, kw = c->K * hd;
+    ik_lm_proj(w, l, IK_LORA_Q, w->q, w->xn, y->wq, y->bq, T, D, qw);
+    ik_lm_proj(w, l, IK_LORA_K, w->k, w->xn, y->wk, y->bk, T, D, kw);
+    ik_lm_proj(w, l, IK_LORA_V, w->v, w->xn, y->wv, y->bv, T, D, kw);
+    if (y->q_norm) {
+        ik_rmsnorm_fwd(w->q, NULL, w->q, y->q_norm, T * c->H, hd, c->norm_eps);
+        ik_rmsnorm_fwd(w->k, NULL, w->k, y->k_norm, T * c->K, hd, c->norm_eps);
+    }
+    if (!c->no_rope) {
+        ik_rope_fwd(w->q, w->posv, m->inv_freq, T, c->H, hd);
+        ik_rope_fwd(w->k, w->posv, m->inv_freq, T, c->K, hd);
+    }
+    for (int i = 0, t = 0; i < nseq; t += len[i++]) {
+        struct ik_lm_state *s = seq[i];
+        size_t base = (size_t)y->slot * s->S * kw, at = base + (size_t)s->pos * kw;
+        size_t rows = (size_t)len[i] * kw;
+        memcpy(s->kc + at, w->k + (size_t)t * kw, rows * sizeof(float));
+        memcpy(s->vc + at, w->v + (size_t)t * kw, rows * sizeof(float));
+        ik_attention_fwd(w->att + (size_t)t * qw, w->q + (size_t)t * qw, s->kc + base, s->vc + base,
+                         len[i], s->pos, c->H, c->K, hd, c->sliding_window, s->scores);
+    }
+    ik_lm_proj(w, l, IK_LORA_O, w->proj, w->att, y->wo, y->bo, T, qw, D);
+}
+
+/* The MLP of layer l: SwiGLU (Llama family) or up -> relu^2 -> down
+ * (NemotronH, no gate). w->xn in, w->proj out. */
+static void mlp(struct ik_lm_state *w, int l, int T)
+{
+    const struct ik_lm_config *c = &w->m->cfg;
+    const struct ik_lm_layer *y = &w->m->layers[l];
+    int D = c->D, F = c->F;
+    if (y->w_gate) {
+        ik_lm_proj(w, l, IK_LORA_GATE, w->gate, w->xn, y->w_gate, NULL, T, D, F);
+        ik_lm_proj(w, l, IK_LORA_UP, w->up, w->xn, y->w_up, NULL, T, D, F);
+        ik_swiglu_fwd(w->gate, w->gate, w->up, T, F);
+    } else {
+        ik_lm_proj(w, l, IK_LORA_UP, w->gate, w->xn, y->w_up, NULL, T, D, F);
+        ik_relu2_fwd(w->gate, w->gate, (size_t)T * F);
+    }
+    ik_lm_proj(w, l, IK_LORA_DOWN, w->proj, w->gate, y->w_down, NULL, T, F, D);
+}
+
 /* Runs T <= w->C rows through the network on w's scratch (w->ad the
  * adapter): seq[i] (i < nseq) owns the next len[i] rows, its tokens at its
- * positions seq[i]->pos.. and its own cache, and the rows of all sequences
- * share every projection (one GEMM of T rows). logits: (T,V) for every row,
- * or NULL: then only each sequence's last row is projected, into w->logits
- * (nseq, V) when w is not the sequence itself. Either way each sequence's
- * last logits end in seq[i]->logits, and its position advances. */
+ * positions seq[i]->pos.. and its own cache and recurrent state, and the
+ * rows of all sequences share every projection (one GEMM of T rows).
+ * logits: (T,V) for every row, or NULL: then only each sequence's last row
+ * is projected, into w->logits (nseq, V) when w is not the sequence itself.
+ * Either way each sequence's last logits end in seq[i]->logits, and its
+ * position advances. A Llama-family layer is norm, attention, residual,
+ * norm, MLP, residual; a NemotronH layer norm, its one mixer, residual. */
 static void forward_rows(struct ik_lm_state *w, struct ik_lm_state *const *seq, const int *len,
                          int nseq, const int *tokens, int T, float *logits)
 {
     const struct ik_lm_model *m = w->m;
     const struct ik_lm_config *c = &m->cfg;
-    int D = c->D, F = c->F, hd = c->head_dim, qw = c->H * hd, kw = c->K * hd;
+    int D = c->D;
+    size_t TD = (size_t)T * D;
     for (int i = 0, t = 0; i < nseq; i++)
         for (int j = 0; j < len[i]; j++, t++) {
             memcpy(w->x + (size_t)t * D, m->embed + (size_t)tokens[t] * D, (size_t)D * sizeof(float));
@@ -171,34 +298,24 @@ static void forward_rows(struct ik_lm_state *w, struct ik_lm_state *const *seq, 
     for (int l = 0; l < c->L; l++) {
         const struct ik_lm_layer *y = &m->layers[l];
         ik_rmsnorm_fwd(w->xn, NULL, w->x, y->attn_norm, T, D, c->norm_eps);
-        proj(w, l, IK_LORA_Q, w->q, w->xn, y->wq, y->bq, T, D, qw);
-        proj(w, l, IK_LORA_K, w->k, w->xn, y->wk, y->bk, T, D, kw);
-        proj(w, l, IK_LORA_V, w->v, w->xn, y->wv, y->bv, T, D, kw);
-        if (y->q_norm) {
-            ik_rmsnorm_fwd(w->q, NULL, w->q, y->q_norm, T * c->H, hd, c->norm_eps);
-            ik_rmsnorm_fwd(w->k, NULL, w->k, y->k_norm, T * c->K, hd, c->norm_eps);
+        switch (y->block) {
+        case IK_LM_BLOCK_DECODER:
+            attention(w, seq, len, nseq, l, T);
+            add_into(w->x, w->proj, TD);
+            ik_rmsnorm_fwd(w->xn, NULL, w->x, y->ffn_norm, T, D, c->norm_eps);
+            mlp(w, l, T);
+            break;
+        case IK_LM_BLOCK_ATTN:
+            attention(w, seq, len, nseq, l, T);
+            break;
+        case IK_LM_BLOCK_MLP:
+            mlp(w, l, T);
+            break;
+        default:
+            ik_lm_mamba_mixer(w, seq, len, nseq, l, T);
+            break;
         }
-        ik_rope_fwd(w->q, w->posv, m->inv_freq, T, c->H, hd);
-        ik_rope_fwd(w->k, w->posv, m->inv_freq, T, c->K, hd);
-        for (int i = 0, t = 0; i < nseq; t += len[i++]) {
-            struct ik_lm_state *s = seq[i];
-            size_t at = ((size_t)l * s->S + (size_t)s->pos) * kw, rows = (size_t)len[i] * kw;
-            memcpy(s->kc + at, w->k + (size_t)t * kw, rows * sizeof(float));
-            memcpy(s->vc + at, w->v + (size_t)t * kw, rows * sizeof(float));
-            ik_attention_fwd(w->att + (size_t)t * qw, w->q + (size_t)t * qw,
-                             s->kc + (size_t)l * s->S * kw, s->vc + (size_t)l * s->S * kw, len[i],
-                             s->pos, c->H, c->K, hd, c->sliding_window, s->scores);
-        }
-        proj(w, l, IK_LORA_O, w->proj, w->att, y->wo, y->bo, T, qw, D);
-        for (size_t i = 0; i < (size_t)T * D; i++)
-            w->x[i] += w->proj[i];
-        ik_rmsnorm_fwd(w->xn, NULL, w->x, y->ffn_norm, T, D, c->norm_eps);
-        proj(w, l, IK_LORA_GATE, w->gate, w->xn, y->w_gate, NULL, T, D, F);
-        proj(w, l, IK_LORA_UP, w->up, w->xn, y->w_up, NULL, T, D, F);
-        ik_swiglu_fwd(w->gate, w->gate, w->up, T, F);
-        proj(w, l, IK_LORA_DOWN, w->proj, w->gate, y->w_down, NULL, T, F, D);
-        for (size_t i = 0; i < (size_t)T * D; i++)
-            w->x[i] += w->proj[i];
+        add_into(w->x, w->proj, TD);
     }
     size_t V = (size_t)c->V;
     if (logits) {
@@ -418,15 +535,17 @@ int ik_lm_score_continuations(struct ik_lm_state *s, const int *prefix, int n_pr
     float *last = rc == 0 ? malloc((size_t)c->V * sizeof *last) : NULL;
     if (rc == 0 && (lg == NULL || last == NULL))
         rc = ik_diag_set(d, -ENOMEM, "out of memory for (%d, %d) logits", s->C, c->V);
-    if (rc == 0)
+    if (rc == 0) {
         memcpy(last, s->logits, (size_t)c->V * sizeof *last);
+        rc = ik_lm_state_mark(s, d); /* the Mamba layers' state at the prefix's end */
+    }
     for (int i = 0; i < n && rc == 0; i++) {
         /* The first token from the prefix's last logits, the rest after it. */
-        ik_lm_state_truncate(s, n_prefix);
-        if (conts[i][0] < 0 || conts[i][0] >= c->V) {
+        rc = ik_lm_state_truncate(s, n_prefix, d);
+        if (rc == 0 && (conts[i][0] < 0 || conts[i][0] >= c->V)) {
             rc = ik_diag_set(d, IK_EVALIDATE, "token %d at position %d is outside the vocabulary "
                              "[0, %d)", conts[i][0], n_prefix, c->V);
-        } else {
+        } else if (rc == 0) {
             ik_softmax_xent_fwd(logprob[i], last, conts[i], 1, c->V);
             logprob[i][0] = -logprob[i][0];
             rc = score_run(s, conts[i], conts[i] + 1, lens[i] - 1, logprob[i] + 1, lg, n_prefix, d);

@@ -92,7 +92,8 @@ int ik_lm_model_load_llama2c(struct ik_lm_model **out, const char *path, struct 
 
 void ik_lm_model_free(struct ik_lm_model *m);
 
-/* Inference state: KV cache for up to max_seq positions, scratch for chunks of
+/* Inference state: KV cache for up to max_seq positions (for the attention
+ * layers), the conv and SSM state of each Mamba layer, scratch for chunks of
  * up to max_chunk tokens. */
 struct ik_lm_state;
 
@@ -104,13 +105,21 @@ void ik_lm_state_free(struct ik_lm_state *s);
  * shape must be the model's (IK_EVALIDATE otherwise). */
 struct ik_lora;
 int ik_lm_state_set_adapter(struct ik_lm_state *s, const struct ik_lora *a, struct ik_diag *d);
-/* Forgets the cached positions (a new sequence starts at position 0). */
+/* Forgets the cached positions and the recurrent state (a new sequence
+ * starts at position 0). */
 void ik_lm_state_reset(struct ik_lm_state *s);
-/* Forgets the cached positions from pos on (0 <= pos < the current count;
- * otherwise nothing changes): the next forward continues at pos, so several
- * continuations of one prefix reuse its cache. ik_lm_state_logits is not
- * restored. */
-void ik_lm_state_truncate(struct ik_lm_state *s, int pos);
+/* Remembers the Mamba layers' recurrent state (every conv and SSM state) at
+ * the current position, so that ik_lm_state_truncate can return there; one
+ * mark at a time, the last one standing. A model without Mamba layers
+ * copies nothing. -ENOMEM when the copy cannot be allocated. */
+int ik_lm_state_mark(struct ik_lm_state *s, struct ik_diag *d);
+/* Forgets the cached positions from pos on: the next forward continues at
+ * pos, so several continuations of one prefix reuse its cache.
+ * ik_lm_state_logits is not restored. A KV cache can be cut anywhere (0 <=
+ * pos <= the current count); a recurrent state cannot be rewound, so with
+ * Mamba layers pos must be the current count or the position of the mark,
+ * whose state is then restored. Otherwise IK_EVALIDATE and nothing changes. */
+int ik_lm_state_truncate(struct ik_lm_state *s, int pos, struct ik_diag *d);
 /* The model and the adapter (or NULL) s runs with. */
 const struct ik_lm_model *ik_lm_state_model(const struct ik_lm_state *s);
 const struct ik_lora *ik_lm_state_adapter(const struct ik_lm_state *s);
