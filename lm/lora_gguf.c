@@ -65,6 +65,10 @@ static int check_shape(const struct ik_lora *a, const struct ik_lm_config *c, st
             int in, out;
             ik_lora_target_dims(c, t, &in, &out);
             const struct ik_lora_module *m = &a->mod[l * IK_LORA_NT + t];
+            if (m->A && !ik_lora_has_module(c, l, t))
+                return ik_diag_set(d, IK_EVALIDATE, "the adapter has %s in layer %d, where the "
+                                   "base model's mixer has none (another layer pattern)",
+                                   ik_lora_target_name(t), l);
             if (m->A && (m->in != in || m->out != out))
                 return ik_diag_set(d, IK_EVALIDATE, "layer %d %s is (%d, %d) in the adapter but "
                                    "(%d, %d) in the base model", l, ik_lora_target_name(t),

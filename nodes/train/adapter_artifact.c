@@ -78,6 +78,17 @@ static int n_targets(unsigned targets)
     return n;
 }
 
+/* The modules an adapter of these targets has on a model of shape mc (a
+ * NemotronH layer has its mixer's only). */
+static size_t n_modules(const struct ik_lm_config *mc, unsigned targets)
+{
+    size_t n = 0;
+    for (int l = 0; l < mc->L; l++)
+        for (int t = 0; t < IK_LORA_NT; t++)
+            n += (targets >> t & 1) && ik_lora_has_module(mc, l, t);
+    return n;
+}
+
 static void pack_meta(struct ik_mp_writer *w, const struct ik_lora *a, const struct ik_lm_config *base,
                       const struct ik_lora_artifact_info *info)
 {
@@ -99,9 +110,28 @@ static void pack_meta(struct ik_mp_writer *w, const struct ik_lora *a, const str
     ik_mp_map_end(w);
 }
 
+/* NemotronH's layer kinds ("M*-" letters, as hybrid_override_pattern) and
+ * Mamba-2 sizes. */
+static void pack_hybrid(struct ik_mp_writer *w, const struct ik_lm_config *c)
+{
+    char pattern[IK_LM_MAX_HYBRID_LAYERS + 1];
+    for (int l = 0; l < c->L; l++)
+        pattern[l] = "?M*-"[c->block[l]];
+    pattern[c->L] = '\0';
+    pack_str(w, "blocks", pattern, sizeof pattern);
+    pack_int(w, "ssm_heads", c->ssm.heads);
+    pack_int(w, "ssm_head_dim", c->ssm.head_dim);
+    pack_int(w, "ssm_groups", c->ssm.groups);
+    pack_int(w, "ssm_state", c->ssm.state);
+    pack_int(w, "ssm_conv_kernel", c->ssm.conv_kernel);
+    pack_int(w, "ssm_chunk", c->ssm.chunk);
+    pack_bool(w, "ssm_conv_bias", c->ssm.conv_bias);
+}
+
 static void pack_base_config(struct ik_mp_writer *w, const struct ik_lm_config *c)
 {
-    ik_mp_map_begin(w, 22);
+    bool hybrid = c->arch == IK_LM_NEMOTRON_H;
+    ik_mp_map_begin(w, hybrid ? 30 : 22);
     pack_str(w, "arch", ik_lm_arch_name(c->arch), 16);
     pack_int(w, "D", c->D);
     pack_int(w, "F", c->F);
@@ -129,12 +159,16 @@ static void pack_base_config(struct ik_mp_writer *w, const struct ik_lm_config *
     for (int i = 0; i < n_eos; i++)
         msgpack_pack_int(&w->pk, c->eos_id[i]);
     ik_mp_array_end(w);
+    if (hybrid)
+        pack_hybrid(w, c);
     ik_mp_map_end(w);
 }
 
 static void pack_tensors(struct ik_mp_writer *w, const struct ik_lora *a)
 {
-    size_t n = 2 * (size_t)a->L * (size_t)n_targets(a->cfg.targets);
+    size_t n = 0;
+    for (int i = 0; i < a->L * IK_LORA_NT; i++)
+        n += 2 * (a->mod[i].A != NULL);
     ik_mp_map_begin(w, n);
     for (int l = 0; l < a->L; l++)
         for (int t = 0; t < IK_LORA_NT; t++) {
@@ -322,13 +356,13 @@ static int read_arch(const struct rd *r, const struct sec *s, int *arch)
     const msgpack_object *v = get_str(r, s, "arch", &rc);
     if (v == NULL)
         return rc;
-    for (int i = IK_LM_LLAMA; i <= IK_LM_QWEN3; i++)
+    for (int i = IK_LM_LLAMA; i <= IK_LM_NEMOTRON_H; i++)
         if (ik_mp_str_eq(v, ik_lm_arch_name(i))) {
             *arch = i;
             return 0;
         }
     return fail(r, IK_EVALIDATE, "field '%s.arch': unknown architecture '%.*s': expected llama, "
-                "mistral, qwen2 or qwen3", s->name, cut(v->via.str.size), v->via.str.ptr);
+                "mistral, qwen2, qwen3 or nemotron_h", s->name, cut(v->via.str.size), v->via.str.ptr);
 }
 
 static int read_eos(const struct rd *r, const struct sec *s, struct ik_lm_config *c)
@@ -349,6 +383,37 @@ static int read_eos(const struct rd *r, const struct sec *s, struct ik_lm_config
                         s->name, i, MAX_ID);
         c->eos_id[i] = (int)x;
     }
+    return 0;
+}
+
+/* NemotronH's fields of base_config (pack_hybrid); their ranges are
+ * ik_lm_model_check_size's to check. */
+static int read_hybrid(const struct rd *r, const struct sec *s, struct ik_lm_config *c)
+{
+    struct ik_lm_ssm_config *m = &c->ssm;
+    int rc = 0;
+    const msgpack_object *v = get_str(r, s, "blocks", &rc);
+    if (v == NULL)
+        return rc;
+    if (v->via.str.size != (uint32_t)c->L || c->L > IK_LM_MAX_HYBRID_LAYERS)
+        return fail(r, IK_EVALIDATE, "field '%s.blocks': %" PRIu32 " letters for L = %d layers (at "
+                    "most %d)", s->name, v->via.str.size, c->L, IK_LM_MAX_HYBRID_LAYERS);
+    for (int l = 0; l < c->L; l++) {
+        const char *p = strchr("M*-", v->via.str.ptr[l]);
+        if (p == NULL || *p == '\0')
+            return fail(r, IK_EVALIDATE, "field '%s.blocks': letter %d is '%c', expected M, * or -",
+                        s->name, l, v->via.str.ptr[l]);
+        c->block[l] = (unsigned char)(IK_LM_BLOCK_MAMBA + (p - "M*-"));
+    }
+    if ((rc = get_int32(r, s, "ssm_heads", 1, IK_LM_MAX_SSM_HEADS, &m->heads)) ||
+        (rc = get_int32(r, s, "ssm_head_dim", 1, IK_LM_MAX_SSM_HEAD_DIM, &m->head_dim)) ||
+        (rc = get_int32(r, s, "ssm_groups", 1, IK_LM_MAX_SSM_HEADS, &m->groups)) ||
+        (rc = get_int32(r, s, "ssm_state", 1, IK_LM_MAX_SSM_STATE, &m->state)) ||
+        (rc = get_int32(r, s, "ssm_conv_kernel", 1, IK_LM_MAX_CONV_KERNEL, &m->conv_kernel)) ||
+        (rc = get_int32(r, s, "ssm_chunk", 1, 1 << 20, &m->chunk)) ||
+        (rc = get_bool(r, s, "ssm_conv_bias", &m->conv_bias)))
+        return rc;
+    c->no_rope = 1;
     return 0;
 }
 
@@ -404,10 +469,12 @@ static int read_base_config(const struct rd *r, const msgpack_object *map, struc
         rc = get_bool(r, &s, bools[i].key, bools[i].dst);
     if (rc == 0)
         rc = read_eos(r, &s, c);
+    if (rc == 0 && c->arch == IK_LM_NEMOTRON_H)
+        rc = read_hybrid(r, &s, c);
     if (rc != 0)
         return rc;
-    /* The rules lm/config.c applies to a config.json. */
-    if (c->head_dim % 2 != 0 || c->H % c->K != 0)
+    /* The rules lm/config.c applies to a config.json (an even head for RoPE). */
+    if ((c->head_dim % 2 != 0 && !c->no_rope) || c->H % c->K != 0)
         return fail(r, IK_EVALIDATE, "base_config: head_dim (%d) must be even and H (%d) a multiple "
                     "of K (%d)", c->head_dim, c->H, c->K);
     if (c->rope_factor > 0 && !(c->rope_high_freq_factor > c->rope_low_freq_factor))
@@ -437,7 +504,8 @@ static int read_targets(const struct rd *r, const struct sec *s, unsigned *targe
             t++;
         if (t == IK_LORA_NT && e->type == MSGPACK_OBJECT_STR)
             return fail(r, IK_EVALIDATE, "field '%s.targets': unknown module '%.*s': expected q_proj, "
-                        "k_proj, v_proj, o_proj, gate_proj, up_proj or down_proj", s->name,
+                        "k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj, in_proj or "
+                        "out_proj", s->name,
                         cut(e->via.str.size), e->via.str.ptr);
         if (t == IK_LORA_NT)
             return fail(r, IK_EPARSE, "field '%s.targets': item %" PRIu32 ": expected a string, "
@@ -591,7 +659,7 @@ static int read_tensors(const struct rd *r, const msgpack_object *tens, const st
     size_t k = 0;
     for (int l = 0; rc == 0 && l < mc->L; l++)
         for (int t = 0; rc == 0 && t < IK_LORA_NT; t++) {
-            if (!(lc->targets & (1u << t)))
+            if (!(lc->targets & (1u << t)) || !ik_lora_has_module(mc, l, t))
                 continue;
             int in, out;
             ik_lora_target_dims(mc, t, &in, &out);
@@ -669,8 +737,8 @@ int ik_lora_artifact_read(const msgpack_object *root, const char *what, struct i
         rc = read_meta(&r, meta, &mc, &lc, &inf);
     if (rc != 0)
         return rc;
-    /* At most 2 * 4096 * 7 tensors (base_config.L is bounded). */
-    size_t n = 2 * (size_t)mc.L * (size_t)n_targets(lc.targets);
+    /* At most 2 * 4096 * 9 tensors (base_config.L is bounded). */
+    size_t n = 2 * n_modules(&mc, lc.targets);
     const char **data = ik_xcalloc(n, sizeof *data);
     struct ik_lora *a = NULL;
     rc = read_tensors(&r, tens, &mc, &lc, data);

@@ -20,6 +20,7 @@
 #include "lm/lora.h"
 #include "nodes/train/adapter_artifact.h"
 #include "tests/common/tmpcache.h"
+#include "tests/lm/lm_test.h"
 
 #define WHAT "adapter 1a2b3c4d5e6f"
 
@@ -218,6 +219,28 @@ Test(train_adapter_artifact, round_trip_qwen3_mistral)
     round_trip(&c, "q", 2);
 }
 
+/* NemotronH: the layers' mixers and the Mamba-2 sizes travel in base_config,
+ * and a layer has its mixer's modules only; a blocks string of another
+ * length or letter is refused. */
+Test(train_adapter_artifact, round_trip_nemotron_h)
+{
+    struct ik_lm_config c = lmt_nemotron_cfg("M-M*-", 16, 24, 40);
+    round_trip(&c, "all", 4);
+    c.ssm.conv_bias = 0;
+    round_trip(&c, "in,out,q", 2);
+
+    struct art t;
+    art_make(&t, &c, "all", 2);
+    msgpack_object *bc = get(&t.u.data, "base_config");
+    set_str(get(bc, "blocks"), "M-M*");
+    expect_refused(&t, IK_EVALIDATE, "error: " WHAT ": field 'base_config.blocks': 4 letters for L = 5 "
+                   "layers (at most 512)");
+    set_str(get(bc, "blocks"), "M-MEE");
+    expect_refused(&t, IK_EVALIDATE, "error: " WHAT ": field 'base_config.blocks': letter 3 is 'E', "
+                   "expected M, * or -");
+    art_free(&t);
+}
+
 /* The layout of the header: the meta, the base config, tensors in layout
  * order with the names PEFT uses. */
 Test(train_adapter_artifact, layout)
@@ -385,7 +408,7 @@ Test(train_adapter_artifact, refuses_values_out_of_range)
     set_int(get(bc, "V"), 40), set_int(get(bc, "D"), 16);
     set_str(get(bc, "arch"), "gpt2");
     expect_refused(&t, IK_EVALIDATE, "error: " WHAT ": field 'base_config.arch': unknown architecture "
-                   "'gpt2': expected llama, mistral, qwen2 or qwen3");
+                   "'gpt2': expected llama, mistral, qwen2, qwen3 or nemotron_h");
     set_str(get(bc, "arch"), "llama");
     set_str(get(meta, "base_architecture"), "qwen2");
     expect_refused(&t, IK_EVALIDATE, "error: " WHAT ": field 'meta.base_architecture': 'qwen2' is not "
@@ -417,11 +440,13 @@ Test(train_adapter_artifact, refuses_bad_targets)
     msgpack_object *tg = get(get(&t.u.data, "meta"), "targets");
     set_str(&tg->via.array.ptr[1], "qq_proj");
     expect_refused(&t, IK_EVALIDATE, "error: " WHAT ": field 'meta.targets': unknown module 'qq_proj': "
-                   "expected q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj or down_proj");
+                   "expected q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj, in_proj "
+                   "or out_proj");
     /* Short names are the command line's, not the artifact's. */
     set_str(&tg->via.array.ptr[1], "v");
     expect_refused(&t, IK_EVALIDATE, "error: " WHAT ": field 'meta.targets': unknown module 'v': "
-                   "expected q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj or down_proj");
+                   "expected q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj, in_proj "
+                   "or out_proj");
     set_str(&tg->via.array.ptr[1], "q_proj");
     expect_refused(&t, IK_EVALIDATE, "error: " WHAT ": field 'meta.targets': 'q_proj' appears twice");
     set_int(&tg->via.array.ptr[1], 3);
