@@ -145,6 +145,54 @@ def tiny_weights(qk_norm=False, tied=True, dtype="F32"):
     return safetensors(sorted(t), {"format": "pt"})
 
 
+# A tiny NemotronH: pattern M-*, D 8, MLP 16, attention 2 heads of 4 over 1, Mamba-2 2 heads of 4
+# in 1 group, state 4, conv kernel 2 with bias, chunk 4, vocabulary 16.
+def nemotron_config(**over):
+    c = {"architectures": ["NemotronHForCausalLM"], "model_type": "nemotron_h", "hidden_size": 8,
+         "intermediate_size": 16, "num_hidden_layers": 3, "hybrid_override_pattern": "M-*",
+         "num_attention_heads": 2, "num_key_value_heads": 1, "head_dim": 4, "vocab_size": 16,
+         "mamba_num_heads": 2, "mamba_head_dim": 4, "n_groups": 1, "ssm_state_size": 4,
+         "conv_kernel": 2, "chunk_size": 4, "use_conv_bias": True, "mamba_hidden_act": "silu",
+         "mlp_hidden_act": "relu2", "layer_norm_epsilon": 1e-5, "tie_word_embeddings": False,
+         "use_bias": False, "mlp_bias": False, "attention_bias": False}
+    c.update(over)
+    return json.dumps(c, indent=2)
+
+
+def nemotron_weights():
+    D, F, V, nh, P, N, Kc = 8, 16, 16, 2, 4, 4, 2
+    inner, conv = nh * P, nh * P + 2 * N
+    t = []
+
+    def add(name, *shape):
+        n = 1
+        for s in shape:
+            n *= s
+        t.append((name, "F32", list(shape), f32(n)))
+    add("backbone.embeddings.weight", V, D)
+    add("backbone.norm_f.weight", D)
+    add("lm_head.weight", V, D)
+    for l in range(3):
+        p = "backbone.layers.%d." % l
+        add(p + "norm.weight", D)
+    p = "backbone.layers.0.mixer."
+    add(p + "in_proj.weight", 2 * inner + 2 * N + nh, D)
+    add(p + "conv1d.weight", conv, 1, Kc)
+    add(p + "conv1d.bias", conv)
+    for name in ("dt_bias", "A_log", "D"):
+        add(p + name, nh)
+    add(p + "norm.weight", inner)
+    add(p + "out_proj.weight", D, inner)
+    add("backbone.layers.1.mixer.up_proj.weight", F, D)
+    add("backbone.layers.1.mixer.down_proj.weight", D, F)
+    p = "backbone.layers.2.mixer."
+    add(p + "q_proj.weight", 8, D)
+    add(p + "k_proj.weight", 4, D)
+    add(p + "v_proj.weight", 4, D)
+    add(p + "o_proj.weight", D, 8)
+    return safetensors(sorted(t), {"format": "pt"})
+
+
 # ---- GGUF ----
 
 def gg_str(s):
@@ -387,6 +435,9 @@ def main():
                                                             "low_freq_factor": 1.0, "high_freq_factor": 4.0,
                                                             "original_max_position_embeddings": 16},
                                               attention_bias=True))
+    seed("config", "nemotron-h", nemotron_config())
+    seed("config", "nemotron-h-block-list", nemotron_config(hybrid_override_pattern=None,
+                                                            layers_block_type=["mamba", "mlp", "attention"]))
 
     # model: config.json + model.safetensors of the tiny shape.
     seed("model", "tiny", parts(tiny_config(), tiny_weights()))
@@ -394,6 +445,7 @@ def main():
                                             tiny_weights(tied=False, dtype="BF16")))
     seed("model", "tiny-qwen3", parts(tiny_config(architectures=["Qwen3ForCausalLM"], model_type="qwen3"),
                                       tiny_weights(qk_norm=True)))
+    seed("model", "tiny-nemotron-h", parts(nemotron_config(), nemotron_weights()))
 
     # llama2c: the v0 checkpoint of the tiny shape, shared and separate classifier.
     D, F, L, H, K, hd, V = (TINY[k] for k in ("D", "F", "L", "H", "K", "hd", "V"))

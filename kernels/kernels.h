@@ -96,11 +96,12 @@ void ik_cpu_conv1d_fwd(float *out, float *state, const float *x, int ldx, const 
 
 /* The selective scan of Mamba-2, one step per row (the reference form), from
  * state and updating it in place: for t < T, head h, channel p, state n,
- *   S[h][p][n] = S[h][p][n] * exp(dt[t][h] * A[h]) + dt[t][h] * x[t][h*P+p] * B[t][g*N+n]
- *   y[t][h*P+p] = sum_n S[h][p][n] * C[t][g*N+n] + Dskip[h] * x[t][h*P+p].
+ *   S[h][n][p] = S[h][n][p] * exp(dt[t][h] * A[h]) + dt[t][h] * x[t][h*P+p] * B[t][g*N+n]
+ *   y[t][h*P+p] = sum_n S[h][n][p] * C[t][g*N+n] + Dskip[h] * x[t][h*P+p].
  * x, B, C: (T, .) rows ld apart (the activated x | B | C of one conv row);
- * dt: (T,nh) after softplus; A, Dskip: (nh), A < 0; state: (nh,P,N);
- * y: (T, nh*P). Threaded over heads; each sum in one fixed order. */
+ * dt: (T,nh) after softplus; A, Dskip: (nh), A < 0; state: (nh,N,P), each
+ * head's the transpose of transformers' (P,N), so that a step runs along P
+ * in vector lanes; y: (T, nh*P). Threaded over heads; each sum in order of n. */
 void ik_cpu_ssm_scan_fwd(float *y, float *state, const float *x, const float *B, const float *C,
                          int ld, const float *dt, const float *A, const float *Dskip, int T, int nh,
                          int P, int G, int N);

@@ -15,7 +15,7 @@ struct ik_lm_state {
     /* The recurrent state of the Mamba layers (by layer slot), next to the
      * KV cache: what the conv and the scan have seen of this sequence. */
     float *conv_st; /* (n_ssm, Kc-1, conv_dim) the last Kc-1 conv inputs */
-    float *ssm_st;  /* (n_ssm, nh, P, N) */
+    float *ssm_st;  /* (n_ssm, nh, N, P) (kernels.h's ik_cpu_ssm_scan_fwd) */
     float *mark;    /* conv_st and ssm_st as they were at mark_pos, or NULL */
     int mark_pos;   /* -1: no mark */
     float *x, *xn;  /* (C, D) residual stream, normed input */

@@ -105,12 +105,11 @@ void ik_lora_target_dims(const struct ik_lm_config *c, int t, int *in, int *out)
          : t == IK_LORA_GATE || t == IK_LORA_UP ? c->F : c->D;
 }
 
-/* A target of lc that mc's family lacks, as a diag (IK_LORA_ALL narrows instead). */
-static int check_family(const struct ik_lm_config *mc, const struct ik_lora_config *lc,
-                        struct ik_diag *d)
+/* The first of targets that mc's family lacks, as a diag, or 0. */
+static int refuse_foreign(const struct ik_lm_config *mc, unsigned targets, struct ik_diag *d)
 {
-    unsigned extra = lc->targets & ~ik_lora_family_targets(mc);
-    if (lc->targets == IK_LORA_ALL || extra == 0)
+    unsigned extra = targets & ~ik_lora_family_targets(mc);
+    if (extra == 0)
         return 0;
     int t = 0;
     while (!(extra & BIT(t)))
@@ -128,7 +127,8 @@ static int lora_alloc(struct ik_lora **out, const struct ik_lm_config *mc,
         return ik_diag_set(d, IK_EVALIDATE, "LoRA needs r >= 1, alpha > 0, dropout in [0, 1) and at "
                            "least one target (got r %d, alpha %g, dropout %g)", lc->r,
                            (double)lc->alpha, (double)lc->dropout);
-    int rc = check_family(mc, lc, d);
+    /* IK_LORA_ALL narrows to the family; any other set must be the family's. */
+    int rc = lc->targets == IK_LORA_ALL ? 0 : refuse_foreign(mc, lc->targets, d);
     if (rc != 0)
         return rc;
     struct ik_lora *a = ik_xcalloc(1, sizeof *a);
@@ -392,6 +392,8 @@ int ik_lora_load(struct ik_lora **out, const struct ik_lm_config *mc, const char
     struct ik_lora *a = NULL;
     struct ik_st *st = NULL;
     int rc = read_config(cpath, &lc, d);
+    if (rc == 0) /* a list naming every target must not read as "all" */
+        rc = refuse_foreign(mc, lc.targets, d);
     if (rc == 0)
         rc = lora_alloc(&a, mc, &lc, d);
     if (rc == 0)

@@ -34,7 +34,9 @@ enum ik_lora_target {
     IK_LORA_NT /* number of targets */
 };
 
-/* Every target: what "all" parses to, narrowed to the model's family by ik_lora_new. */
+/* Every target: what "all" parses to, narrowed to the model's family by
+ * ik_lora_new (so a list naming all nine targets also means "all"; a PEFT
+ * folder's list is held to the family's targets instead). */
 #define IK_LORA_ALL ((1u << IK_LORA_NT) - 1)
 
 struct ik_lora_config {

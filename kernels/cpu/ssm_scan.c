@@ -21,22 +21,25 @@ struct scan {
 
 /* ---- one step per row ---- */
 
-/* One row of the state, S = S*dA + xv*B, and its read-out sum_n S*C, 16
- * states at a time with the partial sums in lanes (one fixed order). */
-IK_VINLINE float step_row(float *S, const float *B, const float *C, float dA, float xv, int N)
+/* One row of head h's step: for the 16 (or, last, k) channels p0.. of P,
+ * S[n][p] = S[n][p]*dA + xdt[p]*B[n] for each state n in order, and the
+ * read-out y[p] = sum_n S[n][p]*C[n] + Dk*x[p], summed per lane in order of n. */
+IK_VINLINE void step_block(float *S, const float *B, const float *C, const float *x, float *y,
+                           float d, float dA, float Dk, int P, int N, int k)
 {
-    ik_vf acc = {0};
-    for (int n = 0; n < N; n += IK_VL) {
-        int k = N - n < IK_VL ? N - n : IK_VL;
-        ik_vf s, b, c;
-        ik_vload(&s, S + n, k, 0.0f);
-        ik_vload(&b, B + n, k, 0.0f);
-        ik_vload(&c, C + n, k, 0.0f);
-        s = s * dA + b * xv;
-        ik_vstore(S + n, &s, k);
-        acc += s * c;
+    ik_vf xv, acc = {0};
+    ik_vload(&xv, x, k, 0.0f);
+    ik_vf xdt = xv * d;
+    for (int n = 0; n < N; n++) {
+        ik_vf st;
+        float *row = S + (size_t)n * P;
+        ik_vload(&st, row, k, 0.0f);
+        st = st * dA + xdt * B[n];
+        ik_vstore(row, &st, k);
+        acc += st * C[n];
     }
-    return ik_vsum(&acc);
+    acc += xv * Dk;
+    ik_vstore(y, &acc, k);
 }
 
 IK_VINLINE void scan_heads_body(void *ctx, size_t lo, size_t hi)
@@ -53,8 +56,12 @@ IK_VINLINE void scan_heads_body(void *ctx, size_t lo, size_t hi)
             const float *x = a->x + row + h * P, *B = a->B + row + (size_t)g * N;
             const float *C = a->C + row + (size_t)g * N;
             float *y = a->y + t * yw + h * P;
-            for (int p = 0; p < P; p++)
-                y[p] = step_row(S + (size_t)p * N, B, C, dA, d * x[p], N) + a->Dskip[h] * x[p];
+            int p = 0;
+            /* Whole blocks with the width a constant, so loads and stores are single moves. */
+            for (; p + IK_VL <= P; p += IK_VL)
+                step_block(S + p, B, C, x + p, y + p, d, dA, a->Dskip[h], P, N, IK_VL);
+            if (p < P)
+                step_block(S + p, B, C, x + p, y + p, d, dA, a->Dskip[h], P, N, P - p);
         }
     }
 }
@@ -76,7 +83,7 @@ static size_t head_scratch(int P, int Q) { return (size_t)Q * Q + 2 * (size_t)Q 
 
 size_t ik_cpu_ssm_chunked_scratch(int nh, int P, int Q) { return (size_t)nh * head_scratch(P, Q); }
 
-/* Rows t0..t0+q of head h (group g), from S (P,N) and updating it. */
+/* Rows t0..t0+q of head h (group g), from S (N,P) and updating it. */
 static void chunk_head(const struct scan *a, int h, int g, int t0, int q, float *S, float *wk)
 {
     int P = a->P, N = a->N, ld = a->ld, yld = a->nh * a->P;
@@ -99,20 +106,20 @@ static void chunk_head(const struct scan *a, int h, int g, int t0, int q, float 
         for (int s = 0; s < q; s++)
             M[(size_t)t * q + s] = s <= t ? M[(size_t)t * q + s] * expf(cum[t] - cum[s]) : 0.0f;
     ik_cpu_sgemm(false, false, q, P, q, 1.0f, M, q, xdt, P, 0.0f, y, yld);
-    /* From the chunks before: y += exp(cum_t) C S^T, and the skip. */
-    ik_cpu_sgemm(false, true, q, P, N, 1.0f, Cg, ld, S, N, 0.0f, tmp, P);
+    /* From the chunks before: y += exp(cum_t) C S, and the skip. */
+    ik_cpu_sgemm(false, false, q, P, N, 1.0f, Cg, ld, S, P, 0.0f, tmp, P);
     for (int t = 0; t < q; t++) {
         float e = expf(cum[t]);
         for (int p = 0; p < P; p++)
             y[(size_t)t * yld + p] += e * tmp[(size_t)t * P + p] + a->Dskip[h] * x[(size_t)t * ld + p];
     }
-    /* The state after the chunk: S = exp(cum_last) S + sum_s exp(cum_last - cum_s) (x dt)_s B_s. */
+    /* The state after the chunk: S = exp(cum_last) S + sum_s exp(cum_last - cum_s) B_s (x dt)_s. */
     for (int t = 0; t < q; t++) {
         float e = expf(cum[q - 1] - cum[t]);
         for (int p = 0; p < P; p++)
             xdt[(size_t)t * P + p] *= e;
     }
-    ik_cpu_sgemm(true, false, P, N, q, 1.0f, xdt, P, Bg, ld, expf(cum[q - 1]), S, N);
+    ik_cpu_sgemm(true, false, N, P, q, 1.0f, Bg, ld, xdt, P, expf(cum[q - 1]), S, P);
 }
 
 static void chunk_heads(void *ctx, size_t lo, size_t hi)

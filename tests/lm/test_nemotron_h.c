@@ -212,6 +212,18 @@ Test(lm_nemotron_h, adapter_matches_reference)
         moved += fabs(with[i] - without[i]);
     cr_expect(moved > 0.1, "an adapter on in_proj/out_proj moved the log-probs by %g only", moved);
     ik_lm_state_free(s);
+    /* Merged into a copy of the weights, the adapter scores the same. */
+    struct ik_lm_model *mm = NULL;
+    cr_assert_eq(ik_lm_model_load(&mm, dir, &d), 0);
+    ik_lora_merge(a, mm);
+    float merged[NT - 1];
+    cr_assert_eq(ik_lm_state_new(&s, mm, 64, 64, &d), 0);
+    cr_assert_eq(ik_lm_score(s, tok, NT, merged, &d), 0);
+    for (int i = 0; i < NT - 1; i++)
+        cr_expect(fabsf(merged[i] - with[i]) <= 1e-4f * (1 + fabsf(with[i])), "token %d: merged %g, "
+                  "adapter %g", i, (double)merged[i], (double)with[i]);
+    ik_lm_state_free(s);
+    ik_lm_model_free(mm);
     ik_lora_free(a);
     a = random_adapter(&c, IK_LORA_ALL);
     check_reference(m, a);
@@ -226,6 +238,45 @@ Test(lm_nemotron_h, adapter_matches_reference)
     ik_lm_state_free(s);
     ik_lora_free(a);
     done(m, dir);
+}
+
+/* A PEFT folder of a NemotronH adapter: Hugging Face's module names, read
+ * back bit for bit; a Llama-only target in its config is refused. */
+Test(lm_nemotron_h, adapter_peft_folder)
+{
+    struct ik_lm_config c = lmt_nemotron_cfg("M-M*-M", 32, 40, 50);
+    struct ik_lora *a = random_adapter(&c, IK_LORA_ALL), *b = NULL;
+    char *dir = tc_tmpdir();
+    struct ik_diag d = IK_DIAG_INIT;
+    cr_assert_eq(ik_lora_save(a, dir, NULL, &d), 0, "%s", ik_diag_message(&d));
+    char *p = ik_xasprintf("%s/adapter_model.safetensors", dir);
+    struct ik_st *st;
+    cr_assert_eq(ik_st_open(&st, p, &d), 0);
+    /* 3 Mamba layers x 2, 2 MLP x 2, 1 attention x 4 modules, A and B each. */
+    cr_expect_eq(ik_st_count(st), 2 * (3 * 2 + 2 * 2 + 4));
+    cr_expect_not_null(ik_st_find(st, "base_model.model.model.layers.2.mixer.in_proj.lora_A.weight"));
+    cr_expect_not_null(ik_st_find(st, "base_model.model.model.layers.3.mixer.o_proj.lora_B.weight"));
+    cr_expect_null(ik_st_find(st, "base_model.model.model.layers.0.mixer.q_proj.lora_A.weight"));
+    ik_st_close(st);
+    cr_assert_eq(ik_lora_load(&b, &c, dir, &d), 0, "%s", ik_diag_message(&d));
+    cr_expect_eq(b->cfg.targets, a->cfg.targets);
+    cr_assert_eq(b->n_params, a->n_params);
+    cr_expect_eq(memcmp(b->params, a->params, a->n_params * sizeof(float)), 0);
+    ik_lora_free(b);
+
+    char *cp = ik_xasprintf("%s/adapter_config.json", dir);
+    json_t *j = lmt_json(cp);
+    json_array_append_new(json_object_get(j, "target_modules"), json_string("gate_proj"));
+    cr_assert_eq(json_dump_file(j, cp, 0), 0);
+    json_decref(j);
+    cr_expect_eq(ik_lora_load(&b, &c, dir, &d), IK_EVALIDATE);
+    cr_expect_str_eq(ik_diag_message(&d), "error: LoRA target gate_proj does not exist in a "
+                     "nemotron_h model");
+    ik_diag_free(&d);
+    free(cp);
+    free(p);
+    ik_lora_free(a);
+    tc_rmtree(dir);
 }
 
 /* ---- the two scans ---- */
@@ -430,6 +481,25 @@ Test(lm_nemotron_h, greedy_generation)
         seq[PR + k] = out[k];
     }
     free(lg);
+
+    /* Sampled, three prompts as one continuous batch of 2: each as it comes alone. */
+    struct ik_lm_gen_opts o = {NEW, 0.8f, 0.9f, 42, 0, NULL, 0};
+    int p[3][PR], alone[3][NEW], batched[3][NEW], counts[3];
+    const int *prompts[3] = {p[0], p[1], p[2]};
+    int lens[3] = {PR, 5, 11}, *outs[3] = {batched[0], batched[1], batched[2]};
+    for (int i = 0; i < 3; i++) {
+        tokens_of(c.V, p[i], PR, 7 + i);
+        struct ik_lm_gen_opts oi = o;
+        oi.seed = o.seed + (uint64_t)i;
+        cr_assert_eq(ik_lm_generate(s, NULL, p[i], lens[i], &oi, alone[i], NULL, &d), NEW, "%s",
+                     ik_diag_message(&d));
+    }
+    cr_assert_eq(ik_lm_generate_batched(s, NULL, prompts, lens, 3, &o, 2, outs, counts, NULL, &d), 0,
+                 "%s", ik_diag_message(&d));
+    for (int i = 0; i < 3; i++) {
+        cr_assert_eq(counts[i], NEW);
+        cr_expect_eq(memcmp(alone[i], batched[i], sizeof alone[i]), 0, "prompt %d", i);
+    }
     ik_lm_state_free(s);
     done(m, dir);
 }
