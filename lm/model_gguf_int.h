@@ -29,6 +29,11 @@ struct ik_lm_gguf_perm {
 void ik_lm_gguf_put(struct ik_gguf_writer *w, const char *name, uint32_t type, const float *src,
                     size_t out, size_t in, struct ik_lm_gguf_perm *p, int hd);
 
+/* "<arch>.<name>" as an int in [lo, hi]; absent: dflt, or an error (IK_ENOTFOUND)
+ * when dflt < 0; IK_EVALIDATE naming the key when out of range. */
+int ik_lm_gguf_get_int(const struct ik_gguf *g, const char *arch, const char *name, int dflt,
+                       int lo, int hi, int *out, struct ik_diag *d);
+
 /* ---- NemotronH (model_gguf_nemotron_h.c) ---- */
 
 /* The nemotron_h.* keys: sizes, the per-layer head_count_kv and

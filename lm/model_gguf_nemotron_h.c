@@ -151,24 +151,10 @@ void ik_lm_gguf_nemotron_h_layer(struct ik_gguf_writer *w, const struct ik_lm_mo
 
 /* ---- reading ---- */
 
-/* "nemotron_h.<name>" as an int in [lo, hi]; absent: dflt, or an error when dflt < 0. */
 static int get_int(const struct ik_gguf *g, const char *name, int dflt, int lo, int hi, int *out,
                    struct ik_diag *d)
 {
-    char k[96];
-    key(k, sizeof k, name);
-    if (ik_gguf_find(g, k) == NULL && dflt >= 0) {
-        *out = dflt;
-        return 0;
-    }
-    uint64_t v;
-    int rc = ik_gguf_get_uint(g, k, &v, d);
-    if (rc != 0)
-        return rc;
-    if (v < (uint64_t)lo || v > (uint64_t)hi)
-        return ik_gguf_invalid(g, d, "key '%s' is %" PRIu64 ", outside [%d, %d]", k, v, lo, hi);
-    *out = (int)v;
-    return 0;
+    return ik_lm_gguf_get_int(g, ARCH, name, dflt, lo, hi, out, d);
 }
 
 /* "nemotron_h.<name>", one value per layer in [0, hi]: an array of L i32 or

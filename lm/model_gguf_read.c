@@ -31,9 +31,8 @@
 
 /* ---- the config ---- */
 
-/* "<arch>.<name>" as an int in [lo, hi]; absent: dflt, or an error when dflt < 0. */
-static int get_int(const struct ik_gguf *g, const char *arch, const char *name, int dflt, int lo,
-                   int hi, int *out, struct ik_diag *d)
+int ik_lm_gguf_get_int(const struct ik_gguf *g, const char *arch, const char *name, int dflt,
+                       int lo, int hi, int *out, struct ik_diag *d)
 {
     char k[96];
     snprintf(k, sizeof k, "%s.%s", arch, name);
@@ -160,20 +159,19 @@ static int read_config(const struct ik_gguf *g, struct ik_lm_config *c, struct i
     int rc = read_arch(g, c, &a, d), rope_dim = 0, value_len = 0;
     if (rc == 0 && c->arch == IK_LM_NEMOTRON_H)
         return ik_lm_gguf_nemotron_h_config(g, c, d);
+#define INT(name, dflt, lo, hi, out) ik_lm_gguf_get_int(g, a, name, dflt, lo, hi, out, d)
     if (rc == 0 &&
-        ((rc = get_int(g, a, "embedding_length", -1, 1, IK_LM_MAX_HIDDEN, &c->D, d)) ||
-         (rc = get_int(g, a, "feed_forward_length", -1, 1, IK_LM_MAX_FFN, &c->F, d)) ||
-         (rc = get_int(g, a, "block_count", -1, 1, IK_LM_MAX_LAYERS, &c->L, d)) ||
-         (rc = get_int(g, a, "attention.head_count", -1, 1, IK_LM_MAX_HEADS, &c->H, d)) ||
-         (rc = get_int(g, a, "attention.head_count_kv", c->H, 1, IK_LM_MAX_HEADS, &c->K, d)) ||
-         (rc = get_int(g, a, "attention.key_length", c->D / c->H, 1, IK_LM_MAX_HEAD_DIM,
-                       &c->head_dim, d)) ||
-         (rc = get_int(g, a, "attention.value_length", c->head_dim, 1, IK_LM_MAX_HEAD_DIM,
-                       &value_len, d)) ||
-         (rc = get_int(g, a, "rope.dimension_count", c->head_dim, 1, IK_LM_MAX_HEAD_DIM, &rope_dim,
-                       d)) ||
-         (rc = get_int(g, a, "context_length", -1, 1, 1 << 30, &c->max_seq, d))))
+        ((rc = INT("embedding_length", -1, 1, IK_LM_MAX_HIDDEN, &c->D)) ||
+         (rc = INT("feed_forward_length", -1, 1, IK_LM_MAX_FFN, &c->F)) ||
+         (rc = INT("block_count", -1, 1, IK_LM_MAX_LAYERS, &c->L)) ||
+         (rc = INT("attention.head_count", -1, 1, IK_LM_MAX_HEADS, &c->H)) ||
+         (rc = INT("attention.head_count_kv", c->H, 1, IK_LM_MAX_HEADS, &c->K)) ||
+         (rc = INT("attention.key_length", c->D / c->H, 1, IK_LM_MAX_HEAD_DIM, &c->head_dim)) ||
+         (rc = INT("attention.value_length", c->head_dim, 1, IK_LM_MAX_HEAD_DIM, &value_len)) ||
+         (rc = INT("rope.dimension_count", c->head_dim, 1, IK_LM_MAX_HEAD_DIM, &rope_dim)) ||
+         (rc = INT("context_length", -1, 1, 1 << 30, &c->max_seq))))
         return rc;
+#undef INT
     if (rc != 0)
         return rc;
     char k[96];
