@@ -556,8 +556,15 @@ def main():
             h = subprocess.run([mk, os.path.join(tmp, "config.json"), "q,o,up", "2", "0.1", "5"], env=env,
                                check=True, capture_output=True, text=True).stdout.strip()
             seed("adapter", "packed-qou", read(os.path.join(tmp, ".ikada", "objects", h[:2], h[2:])))
+            # A NemotronH base (blocks, ssm_* in base_config; each layer its mixer's modules).
+            with open(os.path.join(tmp, "config.json"), "w") as f:
+                f.write(nemotron_config())
+            h = subprocess.run([mk, os.path.join(tmp, "config.json"), "all", "2", "0.1", "6"], env=env,
+                               check=True, capture_output=True, text=True).stdout.strip()
+            seed("adapter", "packed-nemotron-h", read(os.path.join(tmp, ".ikada", "objects", h[:2], h[2:])))
     else:
-        print("mkseeds: no %s (make check builds it): seed adapter/packed-qou left out" % mk, file=sys.stderr)
+        print("mkseeds: no %s (make check builds it): seeds adapter/packed-qou, packed-nemotron-h left out" % mk,
+              file=sys.stderr)
 
     # checkpoint: a training checkpoint (nodes/train/checkpoint.h) of fz_checkpoint's
     # 32-value adapter, with a training and a validation row.
