@@ -28,7 +28,7 @@ static const char lm_usage[] =
     "       ikada lm score    --model PATH [--tokenizer FILE] [--adapter A] [--json] TEXT\n"
     "\n"
     "PATH is a Hugging Face folder (config.json + safetensors), a GGUF file (.gguf:\n"
-    "llama, qwen2, qwen3; its own tokenizer) or a llama2.c .bin file.\n"
+    "llama, qwen2, qwen3, nemotron_h; its own tokenizer) or a llama2.c .bin file.\n"
     "The tokenizer is FILE, else tokenizer.json, tokenizer.model or the one *.model\n"
     "file beside the model. generate and score prepend the tokenizer's BOS when it has\n"
     "one. generate is greedy unless --temperature > 0 (then top-p sampling seeded\n"

@@ -269,6 +269,53 @@ def gguf_model(arch, vocab="gpt2", bias=False, qk_norm=False):
     return gguf(kvs, t)
 
 
+def gguf_nemotron():
+    """A tiny nemotron_h base GGUF as lm/model_gguf_nemotron_h.c writes it (the shape of
+    nemotron_config(): layers M-*, D 8, F 16, 2 Mamba heads of 4, 1 group, state 4, conv 2), with
+    a llama vocabulary of 16 (the token list as long as token_embd)."""
+    D, F, H, K, hd, V, nh, P, N, Kc = 8, 16, 2, 1, 4, 16, 2, 4, 4, 2
+    inner, conv = nh * P, nh * P + 2 * N
+    u32 = lambda v: struct.pack("<I", v)
+    i32s = lambda vals: gg_arr(5, [struct.pack("<i", v) for v in vals])
+    a = "nemotron_h."
+    kvs = [("general.architecture", 8, gg_str("nemotron_h")), ("general.type", 8, gg_str("model"))]
+    for k, v in (("vocab_size", V), ("context_length", 16), ("embedding_length", D), ("block_count", 3),
+                 ("attention.head_count", H), ("attention.key_length", hd), ("attention.value_length", hd),
+                 ("ssm.conv_kernel", Kc), ("ssm.inner_size", inner), ("ssm.state_size", N),
+                 ("ssm.time_step_rank", nh), ("ssm.group_count", 1)):
+        kvs.append((a + k, 4, u32(v)))
+    kvs += [(a + "attention.head_count_kv", 9, i32s([0, 0, K])), (a + "feed_forward_length", 9, i32s([0, F, 0])),
+            (a + "attention.layer_norm_epsilon", 6, struct.pack("<f", 1e-5)),
+            (a + "attention.layer_norm_rms_epsilon", 6, struct.pack("<f", 1e-5)),
+            ("ikada.ssm.chunk_size", 4, u32(4))]
+    toks = ["<unk>", "<s>", "</s>"] + ["<0x%02X>" % b for b in range(4)] + WORDS[:4]
+    types = [2, 3, 3] + [6] * 4 + [1] * 4
+    toks += ["[PAD%d]" % i for i in range(len(toks), V)]
+    types += [5] * (V - len(types))
+    kvs += [("tokenizer.ggml.model", 8, gg_str("llama")),
+            ("tokenizer.ggml.tokens", 9, gg_arr(8, [gg_str(t) for t in toks])),
+            ("tokenizer.ggml.scores", 9, gg_arr(6, [struct.pack("<f", -float(i)) for i in range(V)])),
+            ("tokenizer.ggml.token_type", 9, gg_arr(5, [struct.pack("<i", t) for t in types])),
+            ("tokenizer.ggml.bos_token_id", 4, u32(1)), ("tokenizer.ggml.eos_token_id", 4, u32(2))]
+    ones = lambda n: struct.pack("<%df" % n, *([1.0] * n))
+    neg = lambda n: struct.pack("<%df" % n, *[-(h + 1.0) for h in range(n)])  # A = -exp(log(1..nh))
+    f16 = lambda n: b"".join(struct.pack("<e", ((i * 37) % 17 - 8) * 0.01) for i in range(n))
+    t = [("token_embd.weight", [D, V], 0, f32(V * D)), ("output_norm.weight", [D], 0, ones(D)),
+         ("output.weight", [D, V], 1, f16(V * D))]
+    for l in range(3):
+        t.append(("blk.%d.attn_norm.weight" % l, [D], 0, ones(D)))
+    b = "blk.0."
+    t += [(b + "ssm_in.weight", [D, 2 * inner + 2 * N + nh], 1, f16(D * (2 * inner + 2 * N + nh))),
+          (b + "ssm_conv1d.weight", [Kc, conv], 0, f32(Kc * conv)), (b + "ssm_conv1d.bias", [conv], 0, f32(conv)),
+          (b + "ssm_dt.bias", [nh], 0, f32(nh)), (b + "ssm_a", [1, nh], 0, neg(nh)), (b + "ssm_d", [1, nh], 0, ones(nh)),
+          (b + "ssm_norm.weight", [inner, 1], 0, ones(inner)), (b + "ssm_out.weight", [inner, D], 0, f32(inner * D)),
+          ("blk.1.ffn_up.weight", [D, F], 0, f32(D * F)), ("blk.1.ffn_down.weight", [F, D], 1, f16(D * F))]
+    b = "blk.2."
+    t += [(b + "attn_q.weight", [D, H * hd], 0, f32(D * H * hd)), (b + "attn_k.weight", [D, K * hd], 0, f32(D * K * hd)),
+          (b + "attn_v.weight", [D, K * hd], 0, f32(D * K * hd)), (b + "attn_output.weight", [H * hd, D], 0, f32(D * H * hd))]
+    return gguf(kvs, t)
+
+
 # ---- protobuf (SentencePiece .model) ----
 
 def varint(v):
@@ -509,8 +556,15 @@ def main():
             h = subprocess.run([mk, os.path.join(tmp, "config.json"), "q,o,up", "2", "0.1", "5"], env=env,
                                check=True, capture_output=True, text=True).stdout.strip()
             seed("adapter", "packed-qou", read(os.path.join(tmp, ".ikada", "objects", h[:2], h[2:])))
+            # A NemotronH base (blocks, ssm_* in base_config; each layer its mixer's modules).
+            with open(os.path.join(tmp, "config.json"), "w") as f:
+                f.write(nemotron_config())
+            h = subprocess.run([mk, os.path.join(tmp, "config.json"), "all", "2", "0.1", "6"], env=env,
+                               check=True, capture_output=True, text=True).stdout.strip()
+            seed("adapter", "packed-nemotron-h", read(os.path.join(tmp, ".ikada", "objects", h[:2], h[2:])))
     else:
-        print("mkseeds: no %s (make check builds it): seed adapter/packed-qou left out" % mk, file=sys.stderr)
+        print("mkseeds: no %s (make check builds it): seeds adapter/packed-qou, packed-nemotron-h left out" % mk,
+              file=sys.stderr)
 
     # checkpoint: a training checkpoint (nodes/train/checkpoint.h) of fz_checkpoint's
     # 32-value adapter, with a training and a validation row.
@@ -581,6 +635,7 @@ def main():
     seed("ggufmodel", "llama-spm", gguf_model("llama", "llama"))
     seed("ggufmodel", "qwen2-gpt2-text", parts(gguf_model("qwen2", bias=True), "abc ab 12<|im_end|>"))
     seed("ggufmodel", "qwen3-gpt2", gguf_model("qwen3", qk_norm=True))
+    seed("ggufmodel", "nemotron-h-llama", gguf_nemotron())
 
     # loragguf: adapter GGUFs (lm/lora_gguf.h) for fz_lora's tiny shape, as llama.cpp names them.
     gmods = [("attn_q", "q_proj"), ("attn_k", "k_proj"), ("attn_v", "v_proj"), ("attn_output", "o_proj"),

@@ -65,6 +65,10 @@ static int check_shape(const struct ik_lora *a, const struct ik_lm_config *c, st
             int in, out;
             ik_lora_target_dims(c, t, &in, &out);
             const struct ik_lora_module *m = &a->mod[l * IK_LORA_NT + t];
+            if (m->A && !ik_lora_has_module(c, l, t))
+                return ik_diag_set(d, IK_EVALIDATE, "the adapter has %s in layer %d, where the "
+                                   "base model's mixer has none (another layer pattern)",
+                                   ik_lora_target_name(t), l);
             if (m->A && (m->in != in || m->out != out))
                 return ik_diag_set(d, IK_EVALIDATE, "layer %d %s is (%d, %d) in the adapter but "
                                    "(%d, %d) in the base model", l, ik_lora_target_name(t),
@@ -79,9 +83,6 @@ int ik_lora_write_gguf(const struct ik_lora *a, const struct ik_lm_config *base,
     if (outtype != IK_GGML_F32 && outtype != IK_GGML_F16 && outtype != IK_GGML_BF16)
         return ik_diag_set(d, IK_EVALIDATE, "adapter GGUF '%s': tensor type %u is none of F32 (0), "
                            "F16 (1) and BF16 (30)", path, outtype);
-    if (base->arch == IK_LM_NEMOTRON_H)
-        return ik_diag_set(d, IK_EVALIDATE, "adapter GGUF '%s': writing NemotronH adapters to GGUF is "
-                           "not supported yet", path);
     int rc = check_shape(a, base, d);
     if (rc != 0)
         return rc;
@@ -225,10 +226,14 @@ static int collect(const struct ik_gguf *g, const struct ik_lm_config *mc, struc
                        ".lora_b", nl, t->name);
         }
         int layer, target;
-        if (!parse_base(t->name, t->name_len - 7, mc->L, &layer, &target))
+        if (!parse_base(t->name, t->name_len - 7, mc->L, &layer, &target) ||
+            !ik_lora_has_module(mc, layer, target))
             return bad(g->name, d, "LoRA tensor '%.*s' adapts '%.*s', which is not a projection of "
-                       "the base model (blk.0..%d: attn_q, attn_k, attn_v, attn_output, ffn_gate, "
-                       "ffn_up, ffn_down)", nl, t->name, nl - 7, t->name, mc->L - 1);
+                       "the base model (blk.0..%d: %s)", nl, t->name, nl - 7, t->name, mc->L - 1,
+                       mc->arch == IK_LM_NEMOTRON_H
+                           ? "ssm_in, ssm_out in Mamba-2 layers, attn_q, attn_k, attn_v, "
+                             "attn_output in attention layers, ffn_up, ffn_down in MLP layers"
+                           : "attn_q, attn_k, attn_v, attn_output, ffn_gate, ffn_up, ffn_down");
         const struct ik_gguf_tensor **slot = is_a ? &f[layer * IK_LORA_NT + target].a
                                                   : &f[layer * IK_LORA_NT + target].b;
         if (*slot)
@@ -315,9 +320,6 @@ static void load_module(struct ik_lora_module *m, const struct found *f, size_t 
 int ik_lora_parse_gguf(struct ik_lora **out, const struct ik_lm_config *mc, const void *data,
                        size_t size, const char *name, struct ik_diag *d)
 {
-    if (mc->arch == IK_LM_NEMOTRON_H)
-        return ik_diag_set(d, IK_EVALIDATE, "adapter GGUF '%s': reading NemotronH adapters from GGUF "
-                           "is not supported yet", name);
     struct ik_gguf g;
     int rc = ik_gguf_open(&g, data, size, name, d);
     if (rc != 0)

@@ -81,7 +81,7 @@ int ik_lm_model_new(struct ik_lm_model **out, const struct ik_lm_config *cfg, st
 int ik_lm_model_load(struct ik_lm_model **out, const char *path, struct ik_diag *d);
 
 /* The three loaders behind ik_lm_model_load. The GGUF one (model_gguf_read.c)
- * reads the llama, qwen2 and qwen3 architectures with F32, F16, BF16 and Q8_0
+ * reads the llama, qwen2, qwen3 and nemotron_h architectures with F32, F16, BF16 and Q8_0
  * tensors (lm/model_gguf.h has the layout); it refuses another architecture,
  * a LoRA adapter GGUF, a missing key or tensor, a misshapen tensor and
  * another tensor type with IK_EVALIDATE (IK_ENOTFOUND for a missing key),

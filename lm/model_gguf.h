@@ -1,9 +1,9 @@
 /* lm/model_gguf.h - base models as GGUF files, both ways: what llama.cpp's
- * convert_hf_to_gguf.py writes for Llama/Mistral, Qwen2 and Qwen3, so that
+ * convert_hf_to_gguf.py writes for Llama/Mistral, Qwen2, Qwen3 and NemotronH, so that
  * llama.cpp and Ollama load our exports and we load theirs.
  *
  * The file (GGUF v3, lm/gguf_write.h): general.architecture "llama" (Mistral
- * too, as the converter writes it), "qwen2" or "qwen3"; the hyperparameters
+ * too, as the converter writes it), "qwen2" or "qwen3" (NemotronH: below); the hyperparameters
  * llama.cpp reads under that prefix (context_length, embedding_length,
  * block_count, feed_forward_length, attention.head_count(_kv),
  * attention.key_length/value_length when head_dim != D/H,
@@ -25,7 +25,36 @@
  * qwen2/qwen3 (NEOX rope) use as is; llama.cpp's llama architecture rotates
  * adjacent pairs, so the converter permutes the rows of q and k (weights and
  * biases) within each head: GGUF row 2j+s is HF row s*hd/2+j (s = 0, 1;
- * j < hd/2). The writer applies it, the reader undoes it. */
+ * j < hd/2). The writer applies it, the reader undoes it.
+ *
+ * NemotronH (general.architecture "nemotron_h", model_gguf_nemotron_h.c), as
+ * llama.cpp's conversion/nemotron.py writes it and src/models/nemotron-h.cpp
+ * loads it: nemotron_h.{vocab_size, context_length, embedding_length,
+ * block_count, attention.head_count (one number), attention.key_length,
+ * value_length, layer_norm_epsilon and layer_norm_rms_epsilon}; per layer
+ * (i32 arrays) attention.head_count_kv = K on attention layers and
+ * feed_forward_length = F on MLP layers, 0 elsewhere: llama.cpp takes a
+ * layer with both 0 for Mamba-2, one with only feed_forward_length 0 for
+ * attention, the others for the MLP; ssm.{conv_kernel, inner_size = d_inner,
+ * state_size, time_step_rank = the Mamba heads, group_count}; no RoPE keys;
+ * our ikada.ssm.chunk_size (the SSD chunk, which llama.cpp ignores).
+ * Reading a file without an attention (MLP) layer takes K = H (F = 1),
+ * unused. Tensors: token_embd, output_norm, output, and per layer
+ * blk.N.attn_norm.weight (every layer's one norm), then its mixer's:
+ * attention attn_q, attn_k (rows permuted as for llama: the converter does,
+ * and though without RoPE it changes nothing, a LoRA lora_b must match),
+ * attn_v, attn_output; MLP ffn_up, ffn_down; Mamba-2 ssm_in.weight {D,
+ * in_dim}, ssm_conv1d.weight {Kc, conv_dim} (HF's (conv_dim, 1, Kc)
+ * squeezed) and .bias {conv_dim} (zeros for a model without one: llama.cpp
+ * always adds it), ssm_dt.bias {nh}, ssm_a {1, nh} holding A = -exp(A_log)
+ * (the reader takes log(-A) back), ssm_d {1, nh}, ssm_norm.weight {d_inner/G,
+ * G} (the gated RMSNorm per group), ssm_out.weight {d_inner, D}. ssm_in,
+ * ssm_out and the attention/MLP matrices are of the requested type; the
+ * conv, A, D and the norms F32, as the converter writes them. The
+ * vocabulary is padded to the model's V (token_embd's rows), not to a
+ * multiple of 8 as the converter pads it: llama.cpp refuses a token list
+ * longer than token_embd, and padding the embedding would change the
+ * logits' softmax. */
 #ifndef IK_LM_MODEL_GGUF_H
 #define IK_LM_MODEL_GGUF_H
 
@@ -63,11 +92,11 @@ int ik_lm_model_write_gguf(const struct ik_lm_model *m, const struct ik_tok *t,
                            const struct ik_lm_gguf_opts *o, const char *path, struct ik_diag *d);
 
 /* The general.architecture of an enum ik_lm_arch: "llama" (Llama and
- * Mistral), "qwen2" or "qwen3". */
+ * Mistral), "qwen2", "qwen3" or "nemotron_h". */
 const char *ik_lm_gguf_arch(int arch);
 
 /* Whether llama.cpp's converter permutes the q/k rows of this architecture
- * (the llama architecture: Llama and Mistral). */
+ * (the llama architecture: Llama and Mistral; and nemotron_h). */
 int ik_lm_gguf_permutes_qk(int arch);
 
 /* For a permuted q or k projection of heads of hd rows: the HF row that

@@ -26,13 +26,13 @@
 #include "lm/gguf.h"
 #include "lm/model.h"
 #include "lm/model_gguf.h"
+#include "lm/model_gguf_int.h"
 #include "lm/safetensors.h" /* ik_f16_to_f32, ik_bf16_to_f32 */
 
 /* ---- the config ---- */
 
-/* "<arch>.<name>" as an int in [lo, hi]; absent: dflt, or an error when dflt < 0. */
-static int get_int(const struct ik_gguf *g, const char *arch, const char *name, int dflt, int lo,
-                   int hi, int *out, struct ik_diag *d)
+int ik_lm_gguf_get_int(const struct ik_gguf *g, const char *arch, const char *name, int dflt,
+                       int lo, int hi, int *out, struct ik_diag *d)
 {
     char k[96];
     snprintf(k, sizeof k, "%s.%s", arch, name);
@@ -78,14 +78,18 @@ static int read_arch(const struct ik_gguf *g, struct ik_lm_config *c, const char
     static const struct {
         const char *name;
         int arch;
-    } known[] = {{"llama", IK_LM_LLAMA}, {"qwen2", IK_LM_QWEN2}, {"qwen3", IK_LM_QWEN3}};
+    } known[] = {{"llama", IK_LM_LLAMA},
+                 {"qwen2", IK_LM_QWEN2},
+                 {"qwen3", IK_LM_QWEN3},
+                 {"nemotron_h", IK_LM_NEMOTRON_H}};
     for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
         if (ik_gguf_key_is(s, n, known[i].name)) {
             c->arch = known[i].arch;
             *arch = known[i].name;
             return 0;
         }
-    return ik_gguf_invalid(g, d, "general.architecture '%.*s' is not supported (llama, qwen2, qwen3)",
+    return ik_gguf_invalid(g, d, "general.architecture '%.*s' is not supported (llama, qwen2, qwen3, "
+                           "nemotron_h)",
                (int)(n > 64 ? 64 : n), s);
 }
 
@@ -153,20 +157,21 @@ static int read_config(const struct ik_gguf *g, struct ik_lm_config *c, struct i
     memset(c, 0, sizeof *c);
     const char *a = NULL;
     int rc = read_arch(g, c, &a, d), rope_dim = 0, value_len = 0;
+    if (rc == 0 && c->arch == IK_LM_NEMOTRON_H)
+        return ik_lm_gguf_nemotron_h_config(g, c, d);
+#define INT(name, dflt, lo, hi, out) ik_lm_gguf_get_int(g, a, name, dflt, lo, hi, out, d)
     if (rc == 0 &&
-        ((rc = get_int(g, a, "embedding_length", -1, 1, IK_LM_MAX_HIDDEN, &c->D, d)) ||
-         (rc = get_int(g, a, "feed_forward_length", -1, 1, IK_LM_MAX_FFN, &c->F, d)) ||
-         (rc = get_int(g, a, "block_count", -1, 1, IK_LM_MAX_LAYERS, &c->L, d)) ||
-         (rc = get_int(g, a, "attention.head_count", -1, 1, IK_LM_MAX_HEADS, &c->H, d)) ||
-         (rc = get_int(g, a, "attention.head_count_kv", c->H, 1, IK_LM_MAX_HEADS, &c->K, d)) ||
-         (rc = get_int(g, a, "attention.key_length", c->D / c->H, 1, IK_LM_MAX_HEAD_DIM,
-                       &c->head_dim, d)) ||
-         (rc = get_int(g, a, "attention.value_length", c->head_dim, 1, IK_LM_MAX_HEAD_DIM,
-                       &value_len, d)) ||
-         (rc = get_int(g, a, "rope.dimension_count", c->head_dim, 1, IK_LM_MAX_HEAD_DIM, &rope_dim,
-                       d)) ||
-         (rc = get_int(g, a, "context_length", -1, 1, 1 << 30, &c->max_seq, d))))
+        ((rc = INT("embedding_length", -1, 1, IK_LM_MAX_HIDDEN, &c->D)) ||
+         (rc = INT("feed_forward_length", -1, 1, IK_LM_MAX_FFN, &c->F)) ||
+         (rc = INT("block_count", -1, 1, IK_LM_MAX_LAYERS, &c->L)) ||
+         (rc = INT("attention.head_count", -1, 1, IK_LM_MAX_HEADS, &c->H)) ||
+         (rc = INT("attention.head_count_kv", c->H, 1, IK_LM_MAX_HEADS, &c->K)) ||
+         (rc = INT("attention.key_length", c->D / c->H, 1, IK_LM_MAX_HEAD_DIM, &c->head_dim)) ||
+         (rc = INT("attention.value_length", c->head_dim, 1, IK_LM_MAX_HEAD_DIM, &value_len)) ||
+         (rc = INT("rope.dimension_count", c->head_dim, 1, IK_LM_MAX_HEAD_DIM, &rope_dim)) ||
+         (rc = INT("context_length", -1, 1, 1 << 30, &c->max_seq))))
         return rc;
+#undef INT
     if (rc != 0)
         return rc;
     char k[96];
@@ -237,58 +242,114 @@ static void widen(const struct ik_gguf_tensor *t, float *dst, size_t n)
     }
 }
 
+/* What a tensor's values need once widened. */
+enum need_conv {
+    AS_IS,
+    QK_ROWS, /* rows to put back into rotate_half order (llama, nemotron_h) */
+    A_LOG,   /* nemotron_h's ssm_a holds A = -exp(A_log) */
+};
+
 /* One tensor the model needs: its name, shape and place in the arena. */
 struct need {
     char name[64];
     uint64_t out, in;
     float *dst;    /* NULL while only checking */
-    bool qk;       /* rows to put back into rotate_half order (llama) */
+    int conv;      /* enum need_conv */
 };
+
+/* Appends one need to nd (when not NULL) at *n; dst is read only with m. */
+#define NEED(dst_, out_, in_, conv_, ...)                                                          \
+    do {                                                                                           \
+        if (nd) {                                                                                  \
+            snprintf(nd[n].name, sizeof nd[n].name, __VA_ARGS__);                                  \
+            nd[n].out = (out_), nd[n].in = (in_), nd[n].dst = m ? (dst_) : NULL;                 \
+            nd[n].conv = (conv_);                                                                  \
+        }                                                                                          \
+        n++;                                                                                       \
+    } while (0)
+
+/* The tensors of Llama-family layer l, from n on; returns the new count. */
+static size_t decoder_needs(const struct ik_lm_config *c, const struct ik_lm_model *m, int l,
+                            struct need *nd, size_t n)
+{
+    size_t D = (size_t)c->D, F = (size_t)c->F, hd = (size_t)c->head_dim;
+    size_t qw = (size_t)c->H * hd, kw = (size_t)c->K * hd;
+    int perm = ik_lm_gguf_permutes_qk(c->arch) ? QK_ROWS : AS_IS;
+    const struct ik_lm_layer *y = m ? &m->layers[l] : NULL;
+    NEED(y->attn_norm, D, 0, AS_IS, "blk.%d.attn_norm.weight", l);
+    NEED(y->wq, qw, D, perm, "blk.%d.attn_q.weight", l);
+    NEED(y->wk, kw, D, perm, "blk.%d.attn_k.weight", l);
+    NEED(y->wv, kw, D, AS_IS, "blk.%d.attn_v.weight", l);
+    NEED(y->wo, D, qw, AS_IS, "blk.%d.attn_output.weight", l);
+    if (c->qkv_bias) {
+        NEED(y->bq, qw, 0, perm, "blk.%d.attn_q.bias", l);
+        NEED(y->bk, kw, 0, perm, "blk.%d.attn_k.bias", l);
+        NEED(y->bv, kw, 0, AS_IS, "blk.%d.attn_v.bias", l);
+    }
+    if (c->o_bias)
+        NEED(y->bo, D, 0, AS_IS, "blk.%d.attn_output.bias", l);
+    if (c->qk_norm) {
+        NEED(y->q_norm, hd, 0, AS_IS, "blk.%d.attn_q_norm.weight", l);
+        NEED(y->k_norm, hd, 0, AS_IS, "blk.%d.attn_k_norm.weight", l);
+    }
+    NEED(y->ffn_norm, D, 0, AS_IS, "blk.%d.ffn_norm.weight", l);
+    NEED(y->w_gate, F, D, AS_IS, "blk.%d.ffn_gate.weight", l);
+    NEED(y->w_up, F, D, AS_IS, "blk.%d.ffn_up.weight", l);
+    NEED(y->w_down, D, F, AS_IS, "blk.%d.ffn_down.weight", l);
+    return n;
+}
+
+/* The tensors of NemotronH layer l (its norm and its mixer's), shaped as
+ * llama.cpp creates them (model_gguf_nemotron_h.c). */
+static size_t nemotron_h_needs(const struct ik_lm_config *c, const struct ik_lm_model *m, int l,
+                               struct need *nd, size_t n)
+{
+    size_t D = (size_t)c->D, F = (size_t)c->F, hd = (size_t)c->head_dim;
+    size_t qw = (size_t)c->H * hd, kw = (size_t)c->K * hd, nh = (size_t)c->ssm.heads;
+    size_t inner = (size_t)ik_lm_ssm_inner(c), conv = (size_t)ik_lm_ssm_conv_dim(c);
+    size_t G = (size_t)c->ssm.groups;
+    const struct ik_lm_layer *y = m ? &m->layers[l] : NULL;
+    NEED(y->attn_norm, D, 0, AS_IS, "blk.%d.attn_norm.weight", l);
+    switch (ik_lm_config_block(c, l)) {
+    case IK_LM_BLOCK_ATTN:
+        NEED(y->wq, qw, D, QK_ROWS, "blk.%d.attn_q.weight", l);
+        NEED(y->wk, kw, D, QK_ROWS, "blk.%d.attn_k.weight", l);
+        NEED(y->wv, kw, D, AS_IS, "blk.%d.attn_v.weight", l);
+        NEED(y->wo, D, qw, AS_IS, "blk.%d.attn_output.weight", l);
+        break;
+    case IK_LM_BLOCK_MLP:
+        NEED(y->w_up, F, D, AS_IS, "blk.%d.ffn_up.weight", l);
+        NEED(y->w_down, D, F, AS_IS, "blk.%d.ffn_down.weight", l);
+        break;
+    default:
+        NEED(y->ssm_in, (size_t)ik_lm_ssm_in_dim(c), D, AS_IS, "blk.%d.ssm_in.weight", l);
+        NEED(y->conv_w, conv, (size_t)c->ssm.conv_kernel, AS_IS, "blk.%d.ssm_conv1d.weight", l);
+        if (c->ssm.conv_bias)
+            NEED(y->conv_b, conv, 0, AS_IS, "blk.%d.ssm_conv1d.bias", l);
+        NEED(y->dt_bias, nh, 0, AS_IS, "blk.%d.ssm_dt.bias", l);
+        NEED(y->A_log, nh, 1, A_LOG, "blk.%d.ssm_a", l);
+        NEED(y->ssm_D, nh, 1, AS_IS, "blk.%d.ssm_d", l);
+        NEED(y->ssm_norm, G, inner / G, AS_IS, "blk.%d.ssm_norm.weight", l);
+        NEED(y->ssm_out, D, inner, AS_IS, "blk.%d.ssm_out.weight", l);
+        break;
+    }
+    return n;
+}
 
 /* Every tensor of a model of config c, in m's arena when m is not NULL. */
 static size_t needs(const struct ik_lm_config *c, const struct ik_lm_model *m, struct need *nd)
 {
-    size_t n = 0, D = (size_t)c->D, F = (size_t)c->F, hd = (size_t)c->head_dim;
-    size_t qw = (size_t)c->H * hd, kw = (size_t)c->K * hd, V = (size_t)c->V;
-    bool perm = ik_lm_gguf_permutes_qk(c->arch);
-#define NEED(dst_, out_, in_, qk_, ...)                                                            \
-    do {                                                                                           \
-        if (nd) {                                                                                  \
-            snprintf(nd[n].name, sizeof nd[n].name, __VA_ARGS__);                                  \
-            nd[n].out = (out_), nd[n].in = (in_), nd[n].dst = m ? (dst_) : NULL, nd[n].qk = (qk_); \
-        }                                                                                          \
-        n++;                                                                                       \
-    } while (0)
-    NEED(m->embed, V, D, false, "token_embd.weight");
-    NEED(m->final_norm, D, 0, false, "output_norm.weight");
+    size_t n = 0, D = (size_t)c->D, V = (size_t)c->V;
+    NEED(m->embed, V, D, AS_IS, "token_embd.weight");
+    NEED(m->final_norm, D, 0, AS_IS, "output_norm.weight");
     if (!c->tie_embeddings)
-        NEED(m->lm_head, V, D, false, "output.weight");
-    for (int l = 0; l < c->L; l++) {
-        const struct ik_lm_layer *y = m ? &m->layers[l] : NULL;
-        NEED(y->attn_norm, D, 0, false, "blk.%d.attn_norm.weight", l);
-        NEED(y->wq, qw, D, perm, "blk.%d.attn_q.weight", l);
-        NEED(y->wk, kw, D, perm, "blk.%d.attn_k.weight", l);
-        NEED(y->wv, kw, D, false, "blk.%d.attn_v.weight", l);
-        NEED(y->wo, D, qw, false, "blk.%d.attn_output.weight", l);
-        if (c->qkv_bias) {
-            NEED(y->bq, qw, 0, perm, "blk.%d.attn_q.bias", l);
-            NEED(y->bk, kw, 0, perm, "blk.%d.attn_k.bias", l);
-            NEED(y->bv, kw, 0, false, "blk.%d.attn_v.bias", l);
-        }
-        if (c->o_bias)
-            NEED(y->bo, D, 0, false, "blk.%d.attn_output.bias", l);
-        if (c->qk_norm) {
-            NEED(y->q_norm, hd, 0, false, "blk.%d.attn_q_norm.weight", l);
-            NEED(y->k_norm, hd, 0, false, "blk.%d.attn_k_norm.weight", l);
-        }
-        NEED(y->ffn_norm, D, 0, false, "blk.%d.ffn_norm.weight", l);
-        NEED(y->w_gate, F, D, false, "blk.%d.ffn_gate.weight", l);
-        NEED(y->w_up, F, D, false, "blk.%d.ffn_up.weight", l);
-        NEED(y->w_down, D, F, false, "blk.%d.ffn_down.weight", l);
-    }
-#undef NEED
+        NEED(m->lm_head, V, D, AS_IS, "output.weight");
+    for (int l = 0; l < c->L; l++)
+        n = c->arch == IK_LM_NEMOTRON_H ? nemotron_h_needs(c, m, l, nd, n)
+                                        : decoder_needs(c, m, l, nd, n);
     return n;
 }
+#undef NEED
 
 /* Puts rows (in floats each) of heads of hd rows back from GGUF row 2j+s to
  * HF row s*hd/2+j. */
@@ -321,6 +382,15 @@ static int read_shape(const struct ik_gguf *g, struct ik_lm_config *c, struct ik
         return ik_gguf_invalid(g, d, "tokenizer.ggml.tokens has %" PRIu64 " tokens, token_embd.weight %d rows",
                    tok->n, c->V);
     c->tie_embeddings = ik_gguf_find_tensor(g, "output.weight") == NULL;
+    if (c->arch == IK_LM_NEMOTRON_H) {
+        c->ssm.conv_bias = 0; /* as the first Mamba layer has it */
+        for (int l = 0; l < c->L && !c->ssm.conv_bias; l++) {
+            char name[64];
+            snprintf(name, sizeof name, "blk.%d.ssm_conv1d.bias", l);
+            c->ssm.conv_bias = c->block[l] == IK_LM_BLOCK_MAMBA && ik_gguf_find_tensor(g, name);
+        }
+        return 0;
+    }
     c->qkv_bias = ik_gguf_find_tensor(g, "blk.0.attn_q.bias") != NULL;
     c->o_bias = ik_gguf_find_tensor(g, "blk.0.attn_output.bias") != NULL;
     c->qk_norm = c->arch == IK_LM_QWEN3;
@@ -377,10 +447,13 @@ static int load(const struct ik_gguf *g, struct ik_lm_model **out, struct ik_dia
             const struct ik_gguf_tensor *t = ik_gguf_find_tensor(g, nd[i].name);
             widen(t, nd[i].dst, rows * in);
             ik_map_drop(t->data, t->nbytes); /* the file's copy need not stay resident */
-            if (nd[i].qk)
+            if (nd[i].conv == QK_ROWS)
                 unpermute(nd[i].dst, rows, c.head_dim, in);
+            else if (nd[i].conv == A_LOG && rc == 0)
+                rc = ik_lm_gguf_a_log(g, nd[i].name, nd[i].dst, rows * in, d);
         }
-        rc = apply_rope_freqs(g, m, d);
+        if (rc == 0)
+            rc = apply_rope_freqs(g, m, d);
     }
     free(nd);
     if (rc != 0) {

@@ -18,14 +18,21 @@
 #include "lm/gguf_write.h"
 #include "lm/model.h"
 #include "lm/model_gguf.h"
+#include "lm/model_gguf_int.h"
 #include "lm/tokenizer.h"
 
 const char *ik_lm_gguf_arch(int arch)
 {
-    return arch == IK_LM_QWEN2 ? "qwen2" : arch == IK_LM_QWEN3 ? "qwen3" : "llama";
+    return arch == IK_LM_QWEN2        ? "qwen2"
+           : arch == IK_LM_QWEN3      ? "qwen3"
+           : arch == IK_LM_NEMOTRON_H ? "nemotron_h"
+                                      : "llama";
 }
 
-int ik_lm_gguf_permutes_qk(int arch) { return arch == IK_LM_LLAMA || arch == IK_LM_MISTRAL; }
+int ik_lm_gguf_permutes_qk(int arch)
+{
+    return arch == IK_LM_LLAMA || arch == IK_LM_MISTRAL || arch == IK_LM_NEMOTRON_H;
+}
 
 size_t ik_lm_gguf_qk_src_row(size_t r, int hd)
 {
@@ -108,8 +115,6 @@ static int check(const struct ik_lm_model *m, const struct ik_tok *t,
     if (o->type != IK_GGML_F32 && o->type != IK_GGML_F16 && o->type != IK_GGML_BF16)
         return refuse(d, path, "ggml type %" PRIu32 " is not F32 (0), F16 (1) or BF16 (30)",
                       o->type);
-    if (c->arch == IK_LM_NEMOTRON_H)
-        return refuse(d, path, "writing a NemotronH model to GGUF is not supported yet");
     if (c->arch == IK_LM_QWEN3 && (c->qkv_bias || c->o_bias))
         return refuse(d, path, "llama.cpp's qwen3 architecture has no attention biases "
                       "(attention_bias is true)");
@@ -144,6 +149,10 @@ static void write_hparams(struct ik_gguf_writer *w, const struct ik_lm_model *m,
         ik_gguf_w_str(w, "general.name", o->name);
     /* llama_ftype: ALL_F32 0, MOSTLY_F16 1, MOSTLY_BF16 32 */
     ik_gguf_w_u32(w, "general.file_type", o->type == IK_GGML_F32 ? 0 : o->type == IK_GGML_F16 ? 1 : 32);
+    if (c->arch == IK_LM_NEMOTRON_H) {
+        ik_lm_gguf_nemotron_h_hparams(w, c);
+        return;
+    }
 #define U32(name, v) (key(k, sizeof k, a, name), ik_gguf_w_u32(w, k, (uint32_t)(v)))
 #define F32(name, v) (key(k, sizeof k, a, name), ik_gguf_w_f32(w, k, (v)))
     U32("vocab_size", c->V);
@@ -289,16 +298,9 @@ static void write_tokenizer(struct ik_gguf_writer *w, const struct ik_lm_model *
 
 /* ---- tensors ---- */
 
-/* A q/k projection (weight or bias) with its rows in llama.cpp's order. */
-struct perm {
-    const float *src; /* (rows, in) */
-    size_t in;
-    int hd;
-};
-
 static void fill_perm(void *ctx, uint64_t first, size_t n, float *dst)
 {
-    const struct perm *p = ctx;
+    const struct ik_lm_gguf_perm *p = ctx;
     while (n > 0) {
         size_t row = (size_t)(first / p->in), col = (size_t)(first % p->in);
         size_t take = p->in - col < n ? p->in - col : n;
@@ -309,16 +311,14 @@ static void fill_perm(void *ctx, uint64_t first, size_t n, float *dst)
     }
 }
 
-/* Declares "<name>.weight" (a matrix of (out, in) when in > 0, else a vector
- * of out) from src, permuted through *p when p is not NULL. */
-static void tensor(struct ik_gguf_writer *w, const char *name, uint32_t type, const float *src,
-                   size_t out, size_t in, struct perm *p, int hd)
+void ik_lm_gguf_put(struct ik_gguf_writer *w, const char *name, uint32_t type, const float *src,
+                    size_t out, size_t in, struct ik_lm_gguf_perm *p, int hd)
 {
     uint64_t dims[2] = {in ? in : out, out};
     uint32_t nd = in ? 2 : 1;
     type = in ? type : IK_GGML_F32;
     if (p) {
-        *p = (struct perm){src, in ? in : 1, hd};
+        *p = (struct ik_lm_gguf_perm){src, in ? in : 1, hd};
         ik_gguf_w_tensor_fn(w, name, type, nd, dims, fill_perm, p);
     } else {
         ik_gguf_w_tensor(w, name, type, nd, dims, src);
@@ -326,7 +326,7 @@ static void tensor(struct ik_gguf_writer *w, const char *name, uint32_t type, co
 }
 
 static void write_layer(struct ik_gguf_writer *w, const struct ik_lm_model *m, int l,
-                        uint32_t type, struct perm *perms)
+                        uint32_t type, struct ik_lm_gguf_perm *perms)
 {
     const struct ik_lm_config *c = &m->cfg;
     const struct ik_lm_layer *y = &m->layers[l];
@@ -335,7 +335,7 @@ static void write_layer(struct ik_gguf_writer *w, const struct ik_lm_model *m, i
     bool perm = ik_lm_gguf_permutes_qk(c->arch);
     char n[64];
 #define T(suffix, src, out, in, p)                                                                 \
-    (snprintf(n, sizeof n, "blk.%d.%s", l, suffix), tensor(w, n, type, src, out, in, p, c->head_dim))
+    (snprintf(n, sizeof n, "blk.%d.%s", l, suffix), ik_lm_gguf_put(w, n, type, src, out, in, p, c->head_dim))
     T("attn_norm.weight", y->attn_norm, D, 0, NULL);
     T("attn_q.weight", y->wq, qw, D, perm ? &perms[0] : NULL);
     T("attn_k.weight", y->wk, kw, D, perm ? &perms[1] : NULL);
@@ -384,16 +384,19 @@ int ik_lm_model_write_gguf(const struct ik_lm_model *m, const struct ik_tok *t,
     write_hparams(w, m, o);
     write_tokenizer(w, m, t, o);
     size_t D = (size_t)c->D, V = (size_t)c->V;
-    struct perm *perms = ik_xcalloc((size_t)c->L * 4, sizeof *perms);
+    struct ik_lm_gguf_perm *perms = ik_xcalloc((size_t)c->L * 4, sizeof *perms);
     float *freqs = c->rope_factor > 0 ? rope_freqs(m) : NULL;
-    tensor(w, "token_embd.weight", o->type, m->embed, V, D, NULL, 0);
+    ik_lm_gguf_put(w, "token_embd.weight", o->type, m->embed, V, D, NULL, 0);
     if (freqs)
-        tensor(w, "rope_freqs.weight", o->type, freqs, (size_t)c->head_dim / 2, 0, NULL, 0);
-    tensor(w, "output_norm.weight", o->type, m->final_norm, D, 0, NULL, 0);
+        ik_lm_gguf_put(w, "rope_freqs.weight", o->type, freqs, (size_t)c->head_dim / 2, 0, NULL, 0);
+    ik_lm_gguf_put(w, "output_norm.weight", o->type, m->final_norm, D, 0, NULL, 0);
     if (!c->tie_embeddings)
-        tensor(w, "output.weight", o->type, m->lm_head, V, D, NULL, 0);
+        ik_lm_gguf_put(w, "output.weight", o->type, m->lm_head, V, D, NULL, 0);
     for (int l = 0; l < c->L; l++)
-        write_layer(w, m, l, o->type, perms + 4 * (size_t)l);
+        if (c->arch == IK_LM_NEMOTRON_H)
+            ik_lm_gguf_nemotron_h_layer(w, m, l, o->type, perms + 4 * (size_t)l);
+        else
+            write_layer(w, m, l, o->type, perms + 4 * (size_t)l);
     rc = ik_gguf_writer_write(w, path, d);
     ik_gguf_writer_free(w);
     free(freqs);

@@ -6,8 +6,9 @@
 # python's torch (Debian's python3-torch; IKADA_TORCH_PYTHON names another python); then the
 # GGUF files of the gguf-export node loaded by llama.cpp (check_llamacpp.py), in a third venv
 # where pip builds llama-cpp-python from source (several minutes on two cores; the venv is kept
-# while llamacpp-requirements.txt is unchanged). Not part of `make check`: it needs PyPI the
-# first time. IKADA_INTEROP_CHECKS picks checks (default "tokenizers model peft llamacpp").
+# while llamacpp-requirements.txt is unchanged), and a random NemotronH's GGUFs in llama.cpp
+# (check_nemotron.py, same venv). Not part of `make check`: it needs PyPI the first time.
+# IKADA_INTEROP_CHECKS picks checks (default "tokenizers model peft llamacpp nemotron").
 # Prints "N passed, N failed"; exits non-zero on any failure.
 set -u
 : "${IKADA_BIN:?set IKADA_BIN to the ikada binary}" "${IKADA_SRCDIR:?set IKADA_SRCDIR to the source tree}"
@@ -52,10 +53,10 @@ fi
 
 # The llama.cpp venv (llamacpp_venv.sh: llama-cpp-python compiled from source, kept while
 # llamacpp-requirements.txt is unchanged), made only when the llamacpp check runs.
-checks=${IKADA_INTEROP_CHECKS:-tokenizers model peft llamacpp}
+checks=${IKADA_INTEROP_CHECKS:-tokenizers model peft llamacpp nemotron}
 lvenv=$builddir/interop-llamacpp-venv
 llama_ready=no
-case " $checks " in *" llamacpp "*)
+case " $checks " in *" llamacpp "* | *" nemotron "*)
     sh "$here/llamacpp_venv.sh" "$lvenv" && llama_ready=yes
 esac
 
@@ -71,10 +72,10 @@ for check in $checks; do
             failed=$((failed + 1))
             continue
         fi
-    elif [ "$check" = llamacpp ]; then
+    elif [ "$check" = llamacpp ] || [ "$check" = nemotron ]; then
         py=$lvenv/bin/python
         if [ $llama_ready = no ]; then
-            echo "check_llamacpp.py not run: llama-cpp-python did not install (see above)"
+            echo "check_$check.py not run: llama-cpp-python did not install (see above)"
             failed=$((failed + 1))
             continue
         fi

@@ -302,3 +302,32 @@ void lmt_write_random_nemotron(const char *dir, const struct ik_lm_config *c, in
     }
     write_list(dir, &w);
 }
+
+/* lm_test.h */
+double *lmt_cli_score(const char *model, const char *adapter, const char *text, size_t *n)
+{
+    const char *bin = getenv("IKADA_BIN");
+    cr_assert_not_null(bin, "IKADA_BIN must name the ikada binary (make check sets it)");
+    char *cmd = ik_xasprintf("'%s' lm score --json --model '%s' --adapter '%s' '%s'", bin, model,
+                             adapter, text);
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    struct ik_buf out = IK_BUF_INIT;
+    char buf[4096];
+    size_t k;
+    while ((k = fread(buf, 1, sizeof buf, p)) > 0)
+        ik_buf_append(&out, buf, k);
+    cr_assert_eq(pclose(p), 0, "%s failed", cmd);
+    json_error_t e;
+    json_t *j = json_loadb(out.data, out.len, 0, &e);
+    cr_assert_not_null(j, "%s printed %s", cmd, out.data);
+    json_t *lp = json_object_get(j, "logprobs");
+    *n = json_array_size(lp);
+    double *v = ik_xcalloc(*n + 1, sizeof *v);
+    for (size_t i = 0; i < *n; i++)
+        v[i] = json_number_value(json_array_get(lp, i));
+    json_decref(j);
+    ik_buf_free(&out);
+    free(cmd);
+    return v;
+}

@@ -47,6 +47,10 @@ struct ik_lm_config lmt_nemotron_cfg(const char *pattern, int D, int F, int V);
 void lmt_write_random_nemotron(const char *dir, const struct ik_lm_config *cfg, int dtype,
                                unsigned seed, float scale);
 
+/* Runs `ikada lm score --json --model MODEL --adapter ADAPTER TEXT` ($IKADA_BIN)
+ * and returns its log-probs (*n of them; the caller frees), or fails the test. */
+double *lmt_cli_score(const char *model, const char *adapter, const char *text, size_t *n);
+
 /* The architectures[] name of an arch. */
 const char *lmt_arch_class(int arch);
 

@@ -768,35 +768,6 @@ Test(lm_lora_gguf, writer_refusals)
 
 /* ---- `ikada lm score`: adapter GGUF = PEFT folder ---- */
 
-/* Runs `ikada lm score --json` and returns its log-probs (*n of them). */
-static double *cli_score(const char *model, const char *adapter, const char *text, size_t *n)
-{
-    const char *bin = getenv("IKADA_BIN");
-    cr_assert_not_null(bin, "IKADA_BIN must name the ikada binary (make check sets it)");
-    char *cmd = ik_xasprintf("'%s' lm score --json --model '%s' --adapter '%s' '%s'", bin, model,
-                             adapter, text);
-    FILE *p = popen(cmd, "r");
-    cr_assert_not_null(p);
-    struct ik_buf out = IK_BUF_INIT;
-    char buf[4096];
-    size_t k;
-    while ((k = fread(buf, 1, sizeof buf, p)) > 0)
-        ik_buf_append(&out, buf, k);
-    cr_assert_eq(pclose(p), 0, "%s failed", cmd);
-    json_error_t e;
-    json_t *j = json_loadb(out.data, out.len, 0, &e);
-    cr_assert_not_null(j, "%s printed %s", cmd, out.data);
-    json_t *lp = json_object_get(j, "logprobs");
-    *n = json_array_size(lp);
-    double *v = ik_xcalloc(*n + 1, sizeof *v);
-    for (size_t i = 0; i < *n; i++)
-        v[i] = json_number_value(json_array_get(lp, i));
-    json_decref(j);
-    ik_buf_free(&out);
-    free(cmd);
-    return v;
-}
-
 /* The example model (Llama, GQA 8:4, head_dim 8): its q/k lora_b go through
  * the permutation and back; both forms must score alike, and differ from the
  * base (the adapter is not a no-op). */
@@ -813,7 +784,7 @@ Test(lm_lora_gguf, cli_score_gguf_equals_peft, .timeout = 60)
     cr_assert_eq(ik_lora_save(a, peft, NULL, &d), 0, "%s", ik_diag_message(&d));
     const char *text = "Once upon a time, there was a little girl named Lily.";
     size_t ng, np;
-    double *lg = cli_score(model, path, text, &ng), *lq = cli_score(model, peft, text, &np);
+    double *lg = lmt_cli_score(model, path, text, &ng), *lq = lmt_cli_score(model, peft, text, &np);
     cr_assert_eq(ng, np);
     cr_assert_gt(ng, 5);
     double diff_base = 0;
@@ -827,7 +798,7 @@ Test(lm_lora_gguf, cli_score_gguf_equals_peft, .timeout = 60)
     char *zp = ik_xasprintf("%s/zero.gguf", dir);
     cr_assert_eq(ik_lora_write_gguf(z, &c, IK_GGML_F32, zp, &d), 0);
     size_t nz;
-    double *l0 = cli_score(model, zp, text, &nz);
+    double *l0 = lmt_cli_score(model, zp, text, &nz);
     for (size_t i = 0; i < ng; i++)
         diff_base = fmax(diff_base, fabs(lg[i] - l0[i]));
     cr_expect_gt(diff_base, 1e-3, "the adapter changed nothing");
@@ -842,7 +813,7 @@ Test(lm_lora_gguf, cli_score_gguf_equals_peft, .timeout = 60)
     struct ik_lm_gguf_opts go = {IK_GGML_F32, -1, NULL};
     cr_assert_eq(ik_lm_model_write_gguf(m, tok, &go, bg, &d), 0, "%s", ik_diag_message(&d));
     size_t nb;
-    double *lb = cli_score(bg, path, text, &nb);
+    double *lb = lmt_cli_score(bg, path, text, &nb);
     cr_assert_eq(nb, np);
     for (size_t i = 0; i < nb; i++)
         cr_expect_leq(fabs(lb[i] - lq[i]), 1e-4 * fabs(lq[i]) + 1e-6, "token %zu: %.9g (GGUF base) vs "

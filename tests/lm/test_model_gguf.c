@@ -687,7 +687,8 @@ static void refused(const struct spoil *s, int code, const char *msg)
 Test(lm_model_gguf, reader_refusals)
 {
     struct spoil s = {"gemma2", NULL, false, NULL, NULL, IK_GGML_Q8_0};
-    refused(&s, IK_EVALIDATE, "general.architecture 'gemma2' is not supported (llama, qwen2, qwen3)");
+    refused(&s, IK_EVALIDATE, "general.architecture 'gemma2' is not supported (llama, qwen2, qwen3, "
+             "nemotron_h)");
     s.arch = "llama";
     s.general_type = "adapter";
     refused(&s, IK_EVALIDATE, "general.type is 'adapter': a LoRA adapter, not a model (give it as "
