@@ -14,7 +14,7 @@
 #include "kernels/dispatch.h"
 #include "lm/forward_int.h"
 
-/* Rows from which a sequence's scan takes the chunked form. bench/ssm_bench
+/* Rows from which a sequence's scan takes the chunked form. bench/nemotron_bench
  * at Nemotron-Nano-9B-v2's layer shape on a 2-core Xeon (AVX-512): a single
  * row steps 1.3-1.5x faster one at a time; from 4 rows on the chunks' GEMMs
  * win, by 1.1-1.8x (a loaded machine; the figures moved by 2x between runs). */
