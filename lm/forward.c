@@ -85,9 +85,15 @@ static int state_alloc(struct ik_lm_state **out, const struct ik_lm_model *m, in
         *ptrs[i] = sizes[i] ? s->mem + total : NULL;
         total += sizes[i];
     }
-    /* A sequence's recurrence starts from zeros (HF's and llama.cpp's initial states). */
-    if (nssm)
-        memset(s->conv_st, 0, (nssm * (z.conv_st + z.ssm_st)) * sizeof(float));
+    /* The recurrent block: conv_st then ssm_st, adjacent (conv_st is a valid
+     * pointer even when a kernel of 1 tap leaves it empty). A sequence's
+     * recurrence starts from zeros (HF's and llama.cpp's initial states). */
+    s->n_rec = nssm * (z.conv_st + z.ssm_st);
+    if (s->n_rec) {
+        s->rec = s->mem + sizes[0] + sizes[1]; /* after kc and vc */
+        s->conv_st = s->rec;
+        memset(s->rec, 0, s->n_rec * sizeof(float));
+    }
     s->posv = ik_xmalloc(Cz * sizeof *s->posv);
     *out = s;
     return 0;
@@ -112,31 +118,22 @@ void ik_lm_state_free(struct ik_lm_state *s)
     free(s);
 }
 
-/* Floats of the recurrent state (conv_st and ssm_st are adjacent in mem). */
-static size_t recurrent_floats(const struct ik_lm_state *s)
-{
-    struct ssm_sizes z = ssm_sizes(&s->m->cfg);
-    return s->conv_st ? (size_t)ik_lm_config_count_blocks(&s->m->cfg, IK_LM_BLOCK_MAMBA) *
-                            (z.conv_st + z.ssm_st)
-                      : 0;
-}
-
 void ik_lm_state_reset(struct ik_lm_state *s)
 {
     s->pos = 0;
     s->mark_pos = -1;
-    if (s->conv_st)
-        memset(s->conv_st, 0, recurrent_floats(s) * sizeof(float));
+    if (s->n_rec)
+        memset(s->rec, 0, s->n_rec * sizeof(float));
 }
 
 int ik_lm_state_mark(struct ik_lm_state *s, struct ik_diag *d)
 {
-    size_t n = recurrent_floats(s);
+    size_t n = s->n_rec;
     if (n && s->mark == NULL && (s->mark = malloc(n * sizeof(float))) == NULL)
         return ik_diag_set(d, -ENOMEM, "the copy of a recurrent state (%.1f MiB) could not be "
                            "allocated", (double)n * sizeof(float) / (1 << 20));
     if (n)
-        memcpy(s->mark, s->conv_st, n * sizeof(float));
+        memcpy(s->mark, s->rec, n * sizeof(float));
     s->mark_pos = s->pos;
     return 0;
 }
@@ -146,14 +143,14 @@ int ik_lm_state_truncate(struct ik_lm_state *s, int pos, struct ik_diag *d)
     if (pos < 0 || pos > s->pos)
         return ik_diag_set(d, IK_EVALIDATE, "cannot truncate to position %d: %d positions are cached",
                            pos, s->pos);
-    size_t n = recurrent_floats(s);
+    size_t n = s->n_rec;
     if (n && pos != s->pos) {
         if (pos != s->mark_pos)
             return ik_diag_set(d, IK_EVALIDATE, "cannot truncate to position %d: the Mamba layers' "
                                "recurrent state cannot be rewound, only restored to the mark (%s%d)",
                                pos, s->mark_pos < 0 ? "none; " : "position ",
                                s->mark_pos < 0 ? 0 : s->mark_pos);
-        memcpy(s->conv_st, s->mark, n * sizeof(float));
+        memcpy(s->rec, s->mark, n * sizeof(float));
     }
     s->pos = pos;
     return 0;

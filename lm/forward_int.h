@@ -16,7 +16,9 @@ struct ik_lm_state {
      * KV cache: what the conv and the scan have seen of this sequence. */
     float *conv_st; /* (n_ssm, Kc-1, conv_dim) the last Kc-1 conv inputs */
     float *ssm_st;  /* (n_ssm, nh, N, P) (kernels.h's ik_cpu_ssm_scan_fwd) */
-    float *mark;    /* conv_st and ssm_st as they were at mark_pos, or NULL */
+    float *rec;     /* conv_st and ssm_st, adjacent: n_rec floats (NULL, 0 without Mamba layers) */
+    size_t n_rec;
+    float *mark;    /* rec as it was at mark_pos, or NULL */
     int mark_pos;   /* -1: no mark */
     float *x, *xn;  /* (C, D) residual stream, normed input */
     float *q, *k, *v, *att; /* (C, H*hd), (C, K*hd) x2, (C, H*hd) */

@@ -24,6 +24,19 @@ enum { SSD_MIN_ROWS = 4 };
  * log1p(exp(x)) equals x in fp32. */
 static float softplus(float x) { return x > 20.0f ? x : log1pf(expf(x)); }
 
+/* w->A = -exp(A_log) and, for each of the T rows of in_proj's output,
+ * w->dt = softplus(dt + dt_bias), unclamped. */
+static void dt_and_A(struct ik_lm_state *w, const struct ik_lm_layer *y, int T)
+{
+    const struct ik_lm_config *c = &w->m->cfg;
+    int nh = c->ssm.heads, in_dim = ik_lm_ssm_in_dim(c), at = in_dim - nh; /* dt: the last nh */
+    for (int h = 0; h < nh; h++)
+        w->A[h] = -expf(y->A_log[h]);
+    for (int t = 0; t < T; t++)
+        for (int h = 0; h < nh; h++)
+            w->dt[(size_t)t * nh + h] = softplus(w->zxbcdt[(size_t)t * in_dim + at + h] + y->dt_bias[h]);
+}
+
 void ik_lm_mamba_mixer(struct ik_lm_state *w, struct ik_lm_state *const *seq, const int *len,
                        int nseq, int l, int T)
 {
@@ -33,12 +46,7 @@ void ik_lm_mamba_mixer(struct ik_lm_state *w, struct ik_lm_state *const *seq, co
     int Kc = c->ssm.conv_kernel, inner = ik_lm_ssm_inner(c), conv = ik_lm_ssm_conv_dim(c);
     int in_dim = ik_lm_ssm_in_dim(c);
     ik_lm_proj(w, l, IK_LORA_IN, w->zxbcdt, w->xn, y->ssm_in, NULL, T, c->D, in_dim);
-    for (int h = 0; h < nh; h++)
-        w->A[h] = -expf(y->A_log[h]);
-    for (int t = 0; t < T; t++)
-        for (int h = 0; h < nh; h++)
-            w->dt[(size_t)t * nh + h] =
-                softplus(w->zxbcdt[(size_t)t * in_dim + inner + conv + h] + y->dt_bias[h]);
+    dt_and_A(w, y, T);
     size_t conv_st = (size_t)(Kc - 1) * conv, ssm_st = (size_t)nh * P * N;
     for (int i = 0, t0 = 0; i < nseq; t0 += len[i++])
         ik_conv1d_fwd(w->xbc + (size_t)t0 * conv, seq[i]->conv_st + y->slot * conv_st,

@@ -187,6 +187,14 @@ Test(lm_nemotron_h, matches_reference)
     cr_assert_null(m->layers[1].conv_b);
     check_reference(m, NULL);
     done(m, dir);
+
+    /* A conv of one tap (no past to keep), a state of 8, heads of 16 in 4 groups. */
+    c = lmt_nemotron_cfg("M*M-", 32, 40, 50);
+    c.ssm = (struct ik_lm_ssm_config){.heads = 4, .head_dim = 16, .groups = 4, .state = 8,
+                                      .conv_kernel = 1, .chunk = 16, .conv_bias = 1};
+    m = write_and_load(&c, &dir);
+    check_reference(m, NULL);
+    done(m, dir);
 }
 
 /* LoRA on in_proj and out_proj alone, then on every target: the forward
