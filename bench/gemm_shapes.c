@@ -19,13 +19,13 @@
  *
  * Not run by `make check` or `make bench`: `make bench/gemm_shapes &&
  * ./bench/gemm_shapes [ROUNDS]` (default 9). IKADA_THREADS as for ikada. */
-#include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "kernels/cpu/blas_core.h"
+#include "kernels/cpu/blas_lib.h"
 #include "kernels/cpu/gemm.h"
 
 enum { T = 511, D = 896, KW = 128, F = 4864, R = 8, L = 24, VB = 151936 / 2 };
@@ -112,11 +112,11 @@ static double time_one(const struct shape *s, const float *A, const float *B, fl
     if (ik) {
         ik_cpu_sgemm(s->ta, s->tb, s->M, s->N, s->K, 1.0f, A, lda, B, ldb, 1.0f, C, s->N);
     } else {
-        openblas_set_num_threads(threads);
-        cblas_sgemm(CblasRowMajor, s->ta ? CblasTrans : CblasNoTrans,
+        ik_cpu_blas()->set_num_threads(threads);
+        ik_cpu_blas()->sgemm(CblasRowMajor, s->ta ? CblasTrans : CblasNoTrans,
                     s->tb ? CblasTrans : CblasNoTrans, s->M, s->N, s->K, 1.0f, A, lda, B, ldb,
                     1.0f, C, s->N);
-        openblas_set_num_threads(1); /* as ik_cpu_sgemm left it */
+        ik_cpu_blas()->set_num_threads(1); /* as ik_cpu_sgemm left it */
     }
     return now() - t0;
 }
@@ -148,7 +148,7 @@ int main(int argc, char **argv)
     float *A = zero_mean(most, 1), *B = zero_mean(most, 2), *C = zero_mean(most, 3);
     printf("gemm_shapes: OpenBLAS %s kernels; ikada's pool and OpenBLAS's baseline on %d threads; "
            "%d rounds, ikada and OpenBLAS alternating; OPENBLAS_THREAD_TIMEOUT=%s\n",
-           openblas_get_corename(), threads, rounds, getenv("OPENBLAS_THREAD_TIMEOUT"));
+           ik_cpu_blas()->get_corename(), threads, rounds, getenv("OPENBLAS_THREAD_TIMEOUT"));
     for (int i = 0; i < NSHAPES; i++) { /* warm-up: pages, threads */
         time_one(&shapes[i], A, B, C, 1, threads);
         time_one(&shapes[i], A, B, C, 0, threads);

@@ -16,7 +16,6 @@
  * default 512), IKADA_THREADS and OPENBLAS_NUM_THREADS as for ikada,
  * OPENBLAS_THREAD_TIMEOUT (default here 4, for lm_bench's process only: see
  * main). */
-#include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +26,7 @@
 
 #include "base/diag.h"
 #include "kernels/cpu/blas_core.h"
+#include "kernels/cpu/blas_lib.h"
 #include "lm/config.h"
 #include "lm/generate.h"
 #include "lm/lora.h"
@@ -63,22 +63,22 @@ static int pool_threads(void)
  * (without that, every baseline after the first step measured one core). */
 static double sgemm_gflops(int M, int N, int K, double secs)
 {
-    int threads_before = openblas_get_num_threads();
-    openblas_set_num_threads(pool_threads());
+    int threads_before = ik_cpu_blas()->get_num_threads();
+    ik_cpu_blas()->set_num_threads(pool_threads());
     float *a = calloc((size_t)M * K, 4), *b = calloc((size_t)N * K, 4), *c = calloc((size_t)M * N, 4);
     for (size_t i = 0; i < (size_t)M * K; i++)
         a[i] = (float)(i % 7) * 0.1f;
     for (size_t i = 0; i < (size_t)N * K; i++)
         b[i] = (float)(i % 5) * 0.1f;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1, a, K, b, K, 0, c, N);
+    ik_cpu_blas()->sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1, a, K, b, K, 0, c, N);
     int reps = 0;
     double t0 = now(), t;
     do {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1, a, K, b, K, 0, c, N);
+        ik_cpu_blas()->sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1, a, K, b, K, 0, c, N);
         reps++;
     } while ((t = now() - t0) < secs);
     free(a), free(b), free(c);
-    openblas_set_num_threads(threads_before);
+    ik_cpu_blas()->set_num_threads(threads_before);
     return 2.0 * M * N * K * reps / t * 1e-9;
 }
 
@@ -352,7 +352,7 @@ int main(int argc, char **argv)
     ik_cpu_blas_fix_core("lm_bench", argv); /* PyTorch, linked to the same OpenBLAS, inherits it */
     struct ik_diag d = IK_DIAG_INIT;
     printf("lm_bench: OpenBLAS %s kernels, %d threads, OPENBLAS_THREAD_TIMEOUT=%s (PyTorch: %s); "
-           "ikada kernel pool %d threads\n", openblas_get_corename(), openblas_get_num_threads(),
+           "ikada kernel pool %d threads\n", ik_cpu_blas()->get_corename(), ik_cpu_blas()->get_num_threads(),
            getenv("OPENBLAS_THREAD_TIMEOUT"), getenv("LM_BENCH_SET_TIMEOUT") ? "unset" : "the same",
            pool_threads());
     printf("lm_bench: OpenBLAS sgemm 512x4864x896: %.1f GFLOP/s\n", peak_gflops(1.0));

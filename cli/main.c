@@ -24,8 +24,12 @@ const struct ik_cli_command ik_cli_commands[] = {
 
 int main(int argc, char **argv)
 {
-    /* Before anything else: OpenBLAS fixes its kernels when it loads. */
-    ik_cpu_blas_fix_core("ikada", argv);
+    /* Before anything else: OpenBLAS fixes its kernels when it loads. Only
+     * the commands that compute in this process load it (kernels/cpu/
+     * blas_lib.h) and restart for it; `ikada run` passes the setting on to
+     * the nodes it starts (ik_cpu_blas_pass_core), which then need none. */
+    if (argc >= 2 && (strcmp(argv[1], "exec") == 0 || strcmp(argv[1], "lm") == 0))
+        ik_cpu_blas_fix_core("ikada", argv);
     if (argc >= 2 && (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0))
         return ik_cli_version(argc - 1, argv + 1);
     static const struct ik_cli_table table = {"command", ik_cli_commands, ik_cli_usage};

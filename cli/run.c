@@ -14,6 +14,7 @@
 #include "engine/executor.h"
 #include "engine/sched.h"
 #include "base/xmalloc.h"
+#include "kernels/cpu/blas_core.h"
 #include "kernels/device.h"
 
 static const char run_usage[] =
@@ -173,7 +174,9 @@ int ik_cli_run(int argc, char **argv)
         bool slurm = use_slurm(executor, g);
         if (o.jobs <= 0)
             o.jobs = slurm ? SLURM_JOBS : (cores > 0 ? (int)cores : 1);
-        o.gpus = slurm ? SLURM_GPUS : ik_device_gpu_count();
+        o.gpus = SLURM_GPUS;
+        o.count_gpus = slurm ? NULL : ik_device_gpu_count;
+        o.before_first_job = ik_cpu_blas_pass_core;
         if (slurm)
             o.executor = ik_executor_slurm_new(g, c->root);
         o.live = want_live();

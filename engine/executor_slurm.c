@@ -3,7 +3,8 @@
  * A job becomes a shell script in the run's folder on the shared cache,
  * <cache>/slurm/<job name>/, submitted with `sbatch --parsable`, named after
  * the run (so `squeue --name` finds all of it and nothing else) and asking
- * for the node's resources: cpu -> --cpus-per-task, a GPU -> --gpus=1, mem ->
+ * for the node's resources: cpu -> --cpus-per-task (a type's `all`: a whole
+ * node, --exclusive), a GPU -> --gpus=1, mem ->
  * --mem, time -> --time; partition, account, time and extra flags from the
  * graph's `executor:` block (engine/graph.h). The script exports the job's
  * environment (not CUDA_VISIBLE_DEVICES: Slurm sets it for the GPU it gives),
@@ -37,6 +38,7 @@
 #include "base/error.h"
 #include "engine/executor.h"
 #include "engine/graph.h"
+#include "engine/node.h"
 
 /* The first poll comes soon (a trivial job is done in a second); each quiet
  * poll waits longer, up to a modest ceiling, so a long run does not hammer
@@ -141,6 +143,13 @@ static const struct ik_graph_node *find_node(const struct ik_graph *g, const cha
     return i < 0 ? NULL : &g->nodes[i];
 }
 
+/* A node that wants every core (a type's `cpu: all`, as train's and
+ * evaluate's, with no `resources: cpu` of its own) gets a whole compute node
+ * (--exclusive) and as many threads as Slurm gave it: the run's slot count
+ * (256 under Slurm) as --cpus-per-task asks for more CPUs than any node has,
+ * and the job would never start. */
+static bool wants_all_cores(const struct ik_graph_node *n) { return n && n->cpu >= IK_NODE_CPU_ALL; }
+
 static bool runs_local(const struct ik_graph *g, const struct ik_graph_node *n)
 {
     const struct ik_graph_exec_settings *o = n ? type_override(g, n) : NULL;
@@ -172,7 +181,10 @@ static char **sbatch_argv(const struct slurm_executor *ex, const struct ik_execu
     push(&v, &k, ik_xstrdup("--parsable"));
     push(&v, &k, ik_xasprintf("--job-name=%s", ex->job_name));
     push(&v, &k, ik_xasprintf("--output=%s", log_pattern));
-    push(&v, &k, ik_xasprintf("--cpus-per-task=%d", job->cpu));
+    if (wants_all_cores(n))
+        push(&v, &k, ik_xstrdup("--exclusive"));
+    else
+        push(&v, &k, ik_xasprintf("--cpus-per-task=%d", job->cpu));
     /* Slurm's own requeue would rerun a job behind our back: retries are ours. */
     push(&v, &k, ik_xstrdup("--no-requeue"));
     if (job->gpu >= 0)
@@ -226,8 +238,15 @@ static bool is_var(const char *entry, const char *name)
     return strncmp(entry, name, n) == 0 && entry[n] == '=';
 }
 
+/* The thread counts the scheduler sets from the slots it gave (sched.c's job_env). */
+static bool is_thread_count(const char *entry)
+{
+    return is_var(entry, "IKADA_THREADS") || is_var(entry, "OPENBLAS_NUM_THREADS");
+}
+
 static char *script_text(const struct slurm_task *t, const struct ik_executor_job *job)
 {
+    bool all_cores = wants_all_cores(find_node(t->ex->graph, job->node));
     struct ik_buf b = IK_BUF_INIT;
     ik_buf_puts(&b, "#!/bin/sh\n# ikada: node ");
     ik_buf_puts(&b, job->node);
@@ -238,7 +257,10 @@ static char *script_text(const struct slurm_task *t, const struct ik_executor_jo
         if (eq == NULL || is_var(job->env[i], "CUDA_VISIBLE_DEVICES"))
             continue;
         ik_buf_printf(&b, "export %.*s=", (int)(eq - job->env[i]), job->env[i]);
-        put_quoted(&b, eq + 1);
+        if (all_cores && is_thread_count(job->env[i]))
+            ik_buf_puts(&b, "\"${SLURM_CPUS_ON_NODE:-1}\"");
+        else
+            put_quoted(&b, eq + 1);
         ik_buf_puts(&b, "\n");
     }
     ik_buf_puts(&b, "export IKADA_PROGRESS_FILE=");

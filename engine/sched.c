@@ -138,6 +138,9 @@ static char **job_env(const struct ik_sched *s, const struct ik_job *j)
 /* Hands the job, resources taken, to the executor. */
 static void start_job(struct ik_sched *s, struct ik_job *j)
 {
+    if (!s->started_a_job && s->opts->before_first_job)
+        s->opts->before_first_job();
+    s->started_a_job = true;
     char hex[IK_HASH_HEX_LEN + 1];
     ik_hash_to_hex(&s->plan.entries[j->index].key, hex);
     char **argv = job_argv(s, j->index, hex), **env = job_env(s, j);
@@ -167,6 +170,18 @@ static int check_cpu(struct ik_sched *s, struct ik_diag *d)
     return 0;
 }
 
+/* The run's devices, asked of opts->count_gpus the first time a GPU node
+ * needs them (sched.h). */
+static int device_count(struct ik_sched *s)
+{
+    if (s->gpus < 0) {
+        int n = s->opts->count_gpus();
+        s->gpus = n > 0 ? n : 0;
+        s->gpu_busy = ik_xcalloc((size_t)s->gpus + 1, sizeof *s->gpu_busy);
+    }
+    return s->gpus;
+}
+
 /* Takes resources and the key lock, then starts. Returns false when the job
  * must wait (no slot, no device, key locked by another run). */
 static bool try_start(struct ik_sched *s, size_t i)
@@ -192,13 +207,13 @@ static bool try_start(struct ik_sched *s, size_t i)
     if (here && s->mem_total > 0 && n->mem > s->mem_free)
         return false;
     int gpu = -1;
-    if (n->gpu > 0 && s->opts->gpus == 0 && !n->type->gpu_falls_back_to_cpu) {
+    if (n->gpu > 0 && device_count(s) == 0 && !n->type->gpu_falls_back_to_cpu) {
         fail_job(s, i, "this node needs a GPU and none was found (see `ikada version`); "
                        "run it on a machine with a CUDA GPU");
         return true;
     }
-    if (n->gpu > 0 && s->opts->gpus > 0) {
-        for (int g = 0; g < s->opts->gpus && gpu < 0; g++)
+    if (n->gpu > 0 && s->gpus > 0) {
+        for (int g = 0; g < s->gpus && gpu < 0; g++)
             if (!s->gpu_busy[g])
                 gpu = g;
         if (gpu < 0)
@@ -582,7 +597,9 @@ static int setup(struct ik_sched *s, struct ik_graph *g, struct ik_cache *c,
     s->jobs = ik_xcalloc(g->n_nodes + 1, sizeof *s->jobs);
     s->selected = ik_xcalloc(g->n_nodes + 1, sizeof *s->selected);
     s->forced = ik_xcalloc(g->n_nodes + 1, sizeof *s->forced);
-    s->gpu_busy = ik_xcalloc((size_t)opts->gpus + 1, sizeof *s->gpu_busy);
+    s->gpus = opts->count_gpus ? -1 : opts->gpus;
+    if (s->gpus >= 0)
+        s->gpu_busy = ik_xcalloc((size_t)s->gpus + 1, sizeof *s->gpu_busy);
     s->cpu_free = opts->jobs;
     s->mem_total = s->mem_free = ik_mem_available();
     rc = ik_plan_select(g, opts->targets, opts->n_targets, s->selected, d);

@@ -30,7 +30,16 @@ struct ik_remote;
 
 struct ik_sched_opts {
     int jobs;              /* CPU slots; <= 0 means the number of cores */
-    int gpus;              /* devices available (ik_device_gpu_count()) */
+    int gpus;              /* devices available, when count_gpus is NULL */
+    /* When set, asked for the devices when the first GPU node is about to
+     * run, instead of gpus: the CUDA runtime's device query starts the
+     * driver, which a run of CPU nodes (or of cached ones) must not pay for.
+     * cli/ passes ik_device_gpu_count. */
+    int (*count_gpus)(void);
+    /* When set, called once just before the first job starts, for work only
+     * a run that starts jobs needs (cli/ passes ik_cpu_blas_pass_core, whose
+     * setting the jobs inherit); a no-op run never calls it. */
+    void (*before_first_job)(void);
     bool keep_going;
     bool dry_run;
     bool json;             /* print a JSON summary on stdout */

@@ -69,7 +69,9 @@ struct ik_sched {
     int cpu_free;
     uint64_t mem_total; /* memory the machine could give when the run began; 0: unknown */
     uint64_t mem_free;  /* mem_total less the `resources: mem` of the running nodes */
-    bool *gpu_busy;
+    int gpus;       /* devices; -1 until opts->count_gpus is asked (device_count) */
+    bool *gpu_busy; /* gpus entries, allocated with the count */
+    bool started_a_job;
     int n_running;
     bool failed;
     bool canceled;

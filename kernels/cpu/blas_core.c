@@ -1,12 +1,12 @@
 /* kernels/cpu/blas_core.c - OPENBLAS_CORETYPE when OpenBLAS fell back to
  * Prescott on a CPU it does not know (blas_core.h). */
-#include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "kernels/cpu/blas_core.h"
+#include "kernels/cpu/blas_lib.h"
 
 const char *ik_cpu_blas_core_for(const char *corename, bool has_avx512f, bool has_avx2,
                                  bool coretype_set)
@@ -22,9 +22,20 @@ const char *ik_cpu_blas_core_for(const char *corename, bool has_avx512f, bool ha
 
 const char *ik_cpu_blas_better_core(void)
 {
+    /* Once it is set (by the parent, or before a restart) the library need
+     * not be loaded to know that nothing is to be done. */
     const char *set = getenv("OPENBLAS_CORETYPE");
-    return ik_cpu_blas_core_for(openblas_get_corename(), __builtin_cpu_supports("avx512f"),
-                                __builtin_cpu_supports("avx2"), set != NULL && set[0] != '\0');
+    if (set != NULL && set[0] != '\0')
+        return NULL;
+    return ik_cpu_blas_core_for(ik_cpu_blas()->get_corename(), __builtin_cpu_supports("avx512f"),
+                                __builtin_cpu_supports("avx2"), false);
+}
+
+void ik_cpu_blas_pass_core(void)
+{
+    const char *core = ik_cpu_blas_better_core();
+    if (core != NULL)
+        setenv("OPENBLAS_CORETYPE", core, 1);
 }
 
 void ik_cpu_blas_fix_core(const char *prog, char **argv)

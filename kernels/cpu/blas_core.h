@@ -24,7 +24,8 @@
 const char *ik_cpu_blas_core_for(const char *corename, bool has_avx512f, bool has_avx2,
                                  bool coretype_set);
 
-/* The rule applied to this process: the core type to ask for, or NULL. */
+/* The rule applied to this process: the core type to ask for, or NULL.
+ * Loads the library (blas_lib.h) unless OPENBLAS_CORETYPE is set. */
 const char *ik_cpu_blas_better_core(void);
 
 /* If ik_cpu_blas_better_core() names a core type, sets OPENBLAS_CORETYPE to
@@ -33,5 +34,12 @@ const char *ik_cpu_blas_better_core(void);
  * only when nothing needed doing or the exec failed (the program then goes
  * on, slower, after a line on stderr). prog names the program in messages. */
 void ik_cpu_blas_fix_core(const char *prog, char **argv);
+
+/* For a process that does no BLAS work of its own (`ikada run` before its
+ * first node starts): only sets OPENBLAS_CORETYPE when
+ * ik_cpu_blas_better_core() names a core type, so the children it starts
+ * (`ikada exec`) load the library with the faster kernels and need no
+ * restart each. */
+void ik_cpu_blas_pass_core(void);
 
 #endif

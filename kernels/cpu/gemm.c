@@ -1,8 +1,8 @@
 /* kernels/cpu/gemm.c - sgemm with a thread-count-independent partition (gemm.h). */
-#include <cblas.h>
 #include <pthread.h>
 #include <stddef.h>
 
+#include "kernels/cpu/blas_lib.h"
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/parallel.h"
 
@@ -68,14 +68,14 @@ static void run_blocks(void *ctx, size_t lo, size_t hi)
             C += off;
             N = len;
         }
-        cblas_sgemm(CblasRowMajor, g->ta ? CblasTrans : CblasNoTrans,
+        ik_cpu_blas()->sgemm(CblasRowMajor, g->ta ? CblasTrans : CblasNoTrans,
                     g->tb ? CblasTrans : CblasNoTrans, M, N, g->K, g->alpha, A, g->lda, B, g->ldb,
                     g->beta, C, g->ldc);
     }
 }
 
 static pthread_once_t single_once = PTHREAD_ONCE_INIT;
-static void openblas_single(void) { openblas_set_num_threads(1); }
+static void openblas_single(void) { ik_cpu_blas()->set_num_threads(1); }
 
 void ik_cpu_sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A,
                   int lda, const float *B, int ldb, float beta, float *C, int ldc)
@@ -96,6 +96,6 @@ void ik_cpu_sgemm_serial(bool trans_a, bool trans_b, int M, int N, int K, float 
     if (M <= 0 || N <= 0)
         return;
     pthread_once(&single_once, openblas_single);
-    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+    ik_cpu_blas()->sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
                 trans_b ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }

@@ -55,6 +55,8 @@ struct run {
     int jobs, gpus;
     bool keep_going;
     struct ik_executor *executor; /* NULL: the fake */
+    int (*count_gpus)(void);
+    void (*before_first_job)(void);
 };
 
 static int run_graph(const char *yaml, struct run r)
@@ -69,6 +71,8 @@ static int run_graph(const char *yaml, struct run r)
     o.jobs = r.jobs;
     o.gpus = r.gpus;
     o.keep_going = r.keep_going;
+    o.count_gpus = r.count_gpus;
+    o.before_first_job = r.before_first_job;
     /* The fake runs nothing: a plain name shows in its argv. */
     o.self_exe = r.executor ? getenv("IKADA_BIN") : "ikada";
     o.executor = r.executor ? r.executor : &fake.base;
@@ -108,6 +112,36 @@ Test(sched, gpu_nodes_hold_one_device_alone)
     cr_assert_eq(on_gpu, 3);
     /* Two devices, so two GPU nodes and the CPU node ran at once. */
     cr_assert_eq(fake.max_running, 3);
+}
+
+static int gpu_queries, first_job_calls;
+static int two_gpus(void) { return gpu_queries++, 2; }
+static void first_job(void) { first_job_calls++; }
+
+/* The devices are asked for when a GPU node is about to run, not before (the
+ * CUDA runtime starts the driver to count them), and the hook for the first
+ * job runs once per run that starts a job, never on a run of cached nodes. */
+Test(sched, devices_asked_only_for_a_gpu_node)
+{
+    char yaml[4096] = "nodes:\n";
+    append_node(yaml, sizeof yaml, "c1", 1, 0, NULL);
+    append_node(yaml, sizeof yaml, "c2", 1, 0, NULL);
+    struct run r = {.jobs = 2, .count_gpus = two_gpus, .before_first_job = first_job};
+    cr_assert_eq(run_graph(yaml, r), 0);
+    cr_assert_eq(fake.n_jobs, 2);
+    cr_assert_eq(gpu_queries, 0, "a run of CPU nodes counted the devices");
+    cr_assert_eq(first_job_calls, 1);
+    cr_assert_eq(run_graph(yaml, r), 0);
+    cr_assert_eq(fake.n_jobs, 2, "the second run ran a node");
+    cr_assert_eq(first_job_calls, 1, "a no-op run called the first-job hook");
+    append_node(yaml, sizeof yaml, "g1", 1, 1, NULL);
+    append_node(yaml, sizeof yaml, "g2", 1, 1, NULL);
+    cr_assert_eq(run_graph(yaml, r), 0);
+    cr_assert_eq(fake.n_jobs, 4);
+    cr_assert_eq(gpu_queries, 1, "asked %d times", gpu_queries);
+    cr_assert_eq(first_job_calls, 2);
+    for (size_t i = 2; i < fake.n_jobs; i++)
+        cr_assert(fake.jobs[i]->gpu == 0 || fake.jobs[i]->gpu == 1);
 }
 
 Test(sched, cpu_slots_bound_parallelism)
