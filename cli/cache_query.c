@@ -94,8 +94,9 @@ static char *cell(const msgpack_object *v)
     } else {
         ik_mpjson_write(&b, v, 0, NULL);
     }
-    /* Cut at 60 code points so a table stays readable. */
-    size_t cut = ik_utf8_cut(b.data, b.len, 60);
+    /* Cut at 60 terminal columns so a table stays readable (a Japanese
+     * question is 2 columns a character). */
+    size_t cut = ik_utf8_cut_width(b.data, b.len, 60);
     if (cut < b.len) {
         b.len = cut;
         b.data[cut] = '\0';
@@ -104,9 +105,10 @@ static char *cell(const msgpack_object *v)
     return ik_buf_steal(&b);
 }
 
+/* Columns on a terminal, so that cells of CJK text line up with ASCII ones. */
 static size_t width(const char *s)
 {
-    return ik_utf8_count(s, strlen(s));
+    return ik_utf8_width(s, strlen(s));
 }
 
 static void pad(struct ik_buf *b, const char *s, size_t w)

@@ -15,6 +15,17 @@ run_ik 0 cache export raft.train -o train.jsonl
 run_ik 0 cache query raft.train --where 'metadata.has_oracle == false' --count
 [ "$(cat out)" = 50 ] || fail "query counted $(cat out) refusal samples"
 # cot (extractive, on_invalid: fail) answered every oracle sample with a valid citation.
+# A table of Japanese questions lines up on a terminal: the second column
+# starts at the same display column in every row (CJK characters are 2 wide).
+run_ik 0 cache query raft.train --select 'metadata.question,metadata.has_oracle' --limit 5
+python3 - out <<'PY' || fail "the query table's columns do not line up: $(cat out)"
+import sys, unicodedata
+cols = set()
+for line in open(sys.argv[1], encoding="utf-8").read().splitlines():
+    head = line[: line.rindex("  ") + 2]
+    cols.add(sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in head))
+sys.exit(len(cols) != 1)
+PY
 run_ik 0 cache query cot.sft --count
 [ "$(cat out)" = 150 ] || fail "cot.sft has $(cat out) samples"
 run_ik 0 cache show cot.report
