@@ -41,3 +41,23 @@ lacks() {
 count() { grep -cF -- "$2" "$1"; }
 
 pass() { echo "PASS: $TEST_NAME"; exit 0; }
+
+# kill_run_when_stored RUNNER DIR N NODE: once DIR holds N files (a node's
+# answers, stored as they arrive), kill -9 the `ikada run` whose pid is RUNNER
+# and check that node NODE's process died with it: the start of every resume
+# test (what was stored survives, nothing else runs on).
+kill_run_when_stored() {
+    local runner=$1 dir=$2 n=$3 node=$4 child
+    for _ in $(seq 200); do
+        [ "$(find "$dir" -type f 2>/dev/null | wc -l)" -ge "$n" ] && break
+        sleep 0.05
+    done
+    [ "$(find "$dir" -type f | wc -l)" = "$n" ] || fail "expected $n stored answers in $dir before the kill"
+    child=$(pgrep -P "$runner" -f "exec .* --node $node")
+    [ -n "$child" ] || fail "no $node node process under ikada run"
+    kill -9 "$runner"
+    wait "$runner" 2>/dev/null
+    for _ in $(seq 60); do kill -0 "$child" 2>/dev/null || break; sleep 0.05; done
+    kill -0 "$child" 2>/dev/null && fail "the $node node survived kill -9 of ikada run"
+    return 0
+}

@@ -11,18 +11,7 @@ start_fake first --stall-after 10 --latency-ms 20
 FIRST_PID=$FAKE_PID
 write_graph "$PORT" "concurrency: 4"
 "$IKADA" run g.yaml >out1 2>err1 &
-runner=$!
-for _ in $(seq 200); do
-    [ "$(find .ikada/kv -type f 2>/dev/null | wc -l)" -ge 10 ] && break
-    sleep 0.05
-done
-[ "$(find .ikada/kv -type f | wc -l)" = 10 ] || fail "expected 10 stored responses before the kill"
-child=$(pgrep -P $runner -f "exec .* --node cot")
-[ -n "$child" ] || fail "no cot node process under ikada run"
-kill -9 $runner
-wait $runner 2>/dev/null
-for _ in $(seq 50); do kill -0 "$child" 2>/dev/null || break; sleep 0.05; done
-kill -0 "$child" 2>/dev/null && fail "the cot node survived kill -9 of ikada run"
+kill_run_when_stored $! ".ikada/kv" 10 cot
 FAKE_PID=$FIRST_PID stop_fake
 
 # Second run, on another server (base_url is not part of the request key).

@@ -52,18 +52,7 @@ start_fake first --stall-after 5 --latency-ms 20
 FIRST_PID=$FAKE_PID
 eval_graph "$PORT" "$PORT" > g.yaml
 "$IKADA" run g.yaml >out1 2>err1 &
-runner=$!
-for _ in $(seq 200); do
-    [ "$(find .ikada/kv/eval -type f 2>/dev/null | wc -l)" -ge 5 ] && break
-    sleep 0.05
-done
-[ "$(find .ikada/kv/eval -type f | wc -l)" = 5 ] || fail "expected 5 stored answers before the kill"
-child=$(pgrep -P $runner -f "exec .* --node eval")
-[ -n "$child" ] || fail "no eval node process under ikada run"
-kill -9 $runner
-wait $runner 2>/dev/null
-for _ in $(seq 60); do kill -0 "$child" 2>/dev/null || break; sleep 0.05; done
-kill -0 "$child" 2>/dev/null && fail "the eval node survived kill -9 of ikada run"
+kill_run_when_stored $! ".ikada/kv/eval" 5 eval
 FAKE_PID=$FIRST_PID stop_fake
 
 start_fake second

@@ -51,18 +51,7 @@ start_fake first --stall-after 10 --latency-ms 10
 FIRST_PID=$FAKE_PID
 http_graph kill.yaml ollama "$PORT" 30
 "$IKADA" run kill.yaml > out1 2> err1 &
-runner=$!
-for _ in $(seq 200); do
-    [ "$(find $IKADA_CACHE/kv/eval -type f 2>/dev/null | wc -l)" -ge 10 ] && break
-    sleep 0.05
-done
-[ "$(find $IKADA_CACHE/kv/eval -type f | wc -l)" = 10 ] || fail "expected 10 stored answers before the kill"
-child=$(pgrep -P $runner -f "exec .* --node jcq")
-[ -n "$child" ] || fail "no jcq node process under ikada run"
-kill -9 $runner
-wait $runner 2>/dev/null
-for _ in $(seq 50); do kill -0 "$child" 2>/dev/null || break; sleep 0.05; done
-kill -0 "$child" 2>/dev/null && fail "the jcq node survived kill -9 of ikada run"
+kill_run_when_stored $! "$IKADA_CACHE/kv/eval" 10 jcq
 FAKE_PID=$FIRST_PID stop_fake
 
 start_fake second
