@@ -67,6 +67,21 @@ int64_t ik_node_param_int(const struct ik_node_ctx *ctx, const char *name)
     return ik_mp_number(o, &v) ? (int64_t)v : 0;
 }
 
+int ik_node_param_int_in(const struct ik_node_ctx *ctx, const char *name, int64_t lo, int64_t hi,
+                         int64_t *out, struct ik_diag *d)
+{
+    int64_t v = ik_node_param_int(ctx, name);
+    if (v >= lo && v <= hi) {
+        *out = v;
+        return 0;
+    }
+    if (v < lo && hi >= INT32_MAX) /* a bound that only keeps the value in range */
+        return ik_diag_set(d, IK_EVALIDATE, "param %s is %lld, expected %lld or more", name,
+                           (long long)v, (long long)lo);
+    return ik_diag_set(d, IK_EVALIDATE, "param %s is %lld, expected %lld..%lld", name,
+                       (long long)v, (long long)lo, (long long)hi);
+}
+
 double ik_node_param_float(const struct ik_node_ctx *ctx, const char *name)
 {
     double v = 0;

@@ -138,6 +138,12 @@ int64_t ik_node_param_int(const struct ik_node_ctx *ctx, const char *name);
 double ik_node_param_float(const struct ik_node_ctx *ctx, const char *name);
 bool ik_node_param_bool(const struct ik_node_ctx *ctx, const char *name);
 
+/* An integer param that must lie in [lo, hi]: *out set and 0, or IK_EVALIDATE
+ * with "param NAME is V, expected LO..HI" in d ("LO or more" for a value
+ * below LO when HI, INT32_MAX or more, only keeps the value in its type). */
+int ik_node_param_int_in(const struct ik_node_ctx *ctx, const char *name, int64_t lo, int64_t hi,
+                         int64_t *out, struct ik_diag *d);
+
 /* Connected input ports, in graph order. */
 size_t ik_node_input_count(const struct ik_node_ctx *ctx);
 const char *ik_node_input_port(const struct ik_node_ctx *ctx, size_t i);

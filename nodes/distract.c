@@ -45,7 +45,8 @@ static const struct ik_port_spec distract_outputs[] = {
     "の内容に合致する情報は記載されていませんでした。提供された情報からは回答できません。\"]"
 
 static const struct ik_param_spec distract_params[] = {
-    {"distractors", IK_PARAM_INT, "4", "distractor documents per sample (5 documents in all)", IK_MIN(0)},
+    {"distractors", IK_PARAM_INT, "4", "distractor documents per sample (5 documents in all)",
+     IK_RANGE(0, IK_DISTRACT_MAX_DOCS - 1)},
     {"oracle_p", IK_PARAM_FLOAT, "0.8", "probability that a training sample keeps its oracle", IK_RANGE(0, 1)},
     {"seed", IK_PARAM_INT, "42", "PRNG seed (xoshiro256**, see docs/determinism.md)", NULL},
     {"system_prompt", IK_PARAM_STRING, SYSTEM_DEFAULT, "system message of every sample", NULL},
@@ -88,10 +89,10 @@ static int distract_run(struct ik_node_ctx *ctx, struct ik_diag *d)
 {
     struct ik_distract_params p;
     ik_distract_params_default(&p);
-    int64_t k = ik_node_param_int(ctx, "distractors");
-    if (k < 0 || k >= IK_DISTRACT_MAX_DOCS)
-        return ik_diag_set(d, IK_EVALIDATE, "param distractors is %lld, expected 0..%d",
-                           (long long)k, IK_DISTRACT_MAX_DOCS - 1);
+    int64_t k;
+    int rc = ik_node_param_int_in(ctx, "distractors", 0, IK_DISTRACT_MAX_DOCS - 1, &k, d);
+    if (rc < 0)
+        return rc;
     p.n_distractors = (size_t)k;
     p.oracle_p = ik_node_param_float(ctx, "oracle_p");
     p.seed = (uint64_t)ik_node_param_int(ctx, "seed");
@@ -117,7 +118,7 @@ static int distract_run(struct ik_node_ctx *ctx, struct ik_diag *d)
     struct ik_distract_result res = {0};
     struct ik_mp_writer w;
     ik_mp_writer_init(&w);
-    int rc = 0;
+    rc = 0;
     for (size_t i = 0; i < p.n_refusals && rc == 0; i++) {
         const msgpack_object *item = &ref->via.array.ptr[i];
         if (item->type == MSGPACK_OBJECT_STR)

@@ -92,12 +92,10 @@ static void job_free(struct job *j)
 static int int_param(struct ik_node_ctx *ctx, const char *name, int64_t min, size_t *out,
                      struct ik_diag *d)
 {
-    int64_t v = ik_node_param_int(ctx, name);
-    if (v < min || v > ((int64_t)1 << 32))
-        return ik_diag_set(d, IK_EVALIDATE, "param %s is %lld, expected %lld or more", name,
-                           (long long)v, (long long)min);
-    *out = (size_t)v;
-    return 0;
+    int64_t v;
+    int rc = ik_node_param_int_in(ctx, name, min, INT32_MAX, &v, d);
+    *out = rc == 0 ? (size_t)v : 0;
+    return rc;
 }
 
 static int read_keywords(struct job *j, struct ik_diag *d)

@@ -75,10 +75,10 @@ static int read_params(struct ik_node_ctx *ctx, struct jcq_params *p, struct ik_
         return ik_diag_set(d, IK_EVALIDATE, "param loglik_gate is '%s', expected norm or sum",
                            gate);
     p->gate = p->method == IK_JCQ_GENERATE ? "reply" : gate;
-    int64_t limit = ik_node_param_int(ctx, "limit");
-    if (limit < 0)
-        return ik_diag_set(d, IK_EVALIDATE, "param limit is %lld, expected 0 (all) or more",
-                           (long long)limit);
+    int64_t limit; /* 0: all */
+    int rc = ik_node_param_int_in(ctx, "limit", 0, INT64_MAX, &limit, d);
+    if (rc < 0)
+        return rc;
     p->limit = (size_t)limit;
     p->max_drop_pp = ik_node_param_float(ctx, "max_drop_pp");
     if (!isfinite(p->max_drop_pp) || p->max_drop_pp < 0)

@@ -47,12 +47,10 @@ static const struct ik_param_spec sample_params[] = {
 
 static int size_param(struct ik_node_ctx *ctx, const char *name, size_t *out, struct ik_diag *d)
 {
-    int64_t v = ik_node_param_int(ctx, name);
-    if (v < 0)
-        return ik_diag_set(d, IK_EVALIDATE, "param %s is %lld, expected 0 or more", name,
-                           (long long)v);
-    *out = (size_t)v;
-    return 0;
+    int64_t v;
+    int rc = ik_node_param_int_in(ctx, name, 0, INT64_MAX, &v, d);
+    *out = rc == 0 ? (size_t)v : 0;
+    return rc;
 }
 
 static int emit(struct ik_node_ctx *ctx, const char *port, struct ik_mp_writer *w,

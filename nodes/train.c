@@ -115,12 +115,10 @@ static void job_free(struct job *j)
 
 static int positive(struct ik_node_ctx *ctx, const char *name, int min, int *out, struct ik_diag *d)
 {
-    int64_t v = ik_node_param_int(ctx, name);
-    if (v < min || v > (1 << 30))
-        return ik_diag_set(d, IK_EVALIDATE, "param %s is %lld, expected %d or more", name,
-                           (long long)v, min);
-    *out = (int)v;
-    return 0;
+    int64_t v;
+    int rc = ik_node_param_int_in(ctx, name, min, INT32_MAX, &v, d);
+    *out = rc == 0 ? (int)v : 0;
+    return rc;
 }
 
 static int unit_interval(struct ik_node_ctx *ctx, const char *name, double *out, struct ik_diag *d)

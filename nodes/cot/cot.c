@@ -65,7 +65,7 @@ static const struct ik_param_spec cot_params[] = {
     {"reminder", IK_PARAM_STRING, REMINDER_DEFAULT, "sent after an invalid citation; {oracle}", NULL},
     {"doc_label", IK_PARAM_STRING, "参考文書", "document label of the samples' user messages", NULL},
     {"question_label", IK_PARAM_STRING, "質問", "question label of the samples' user messages", NULL},
-    {"concurrency", IK_PARAM_INT, "8", "requests in flight", IK_MIN(1)},
+    {"concurrency", IK_PARAM_INT, "8", "requests in flight", IK_RANGE(1, 1024)},
     {"rpm", IK_PARAM_FLOAT, "0", "requests per minute; 0 = no limit", IK_MIN(0)},
     {"timeout_s", IK_PARAM_FLOAT, "120", "seconds per request", IK_MIN(0)},
     {"retries", IK_PARAM_INT, "6", "retries per request (408, 409, 429, 5xx, 529, network)", IK_MIN(0)},
@@ -275,10 +275,10 @@ static int configure(struct ik_node_ctx *ctx, struct ik_cot_config *cfg, char **
     cfg->min_quote_chars = (int)ik_node_param_int(ctx, "min_quote_chars");
     cfg->sampling.max_tokens = ik_node_param_int(ctx, "max_tokens");
     cfg->sampling.temperature = ik_node_param_float(ctx, "temperature");
-    int64_t conc = ik_node_param_int(ctx, "concurrency");
-    if (conc < 1 || conc > 1024)
-        return ik_diag_set(d, IK_EVALIDATE, "param concurrency is %lld, expected 1..1024",
-                           (long long)conc);
+    int64_t conc;
+    int rc = ik_node_param_int_in(ctx, "concurrency", 1, 1024, &conc, d);
+    if (rc < 0)
+        return rc;
     if (cfg->validate_retries < 0 || cfg->sampling.max_tokens < 1)
         return ik_diag_set(d, IK_EVALIDATE,
                            "params validate_retries (>= 0) and max_tokens (>= 1) are out of range");
