@@ -24,6 +24,7 @@
 #include "cache/srcmemo.h"
 #include "cli/cli.h"
 #include "cli/common.h"
+#include "cli/failures.h"
 #include "cli/opt.h"
 #include "cli/report_model.h"
 #include "cli/report_sections.h"
@@ -61,29 +62,10 @@ static void (*pick_format(const char *format, const char *output))(const struct 
     return NULL;
 }
 
-/* The error of the newest run that failed node i under its current key (the
- * spec the graph asks for now), or NULL: a failure of an older spec says
- * nothing about this one. */
-static char *last_failure(const struct ik_plan *p, size_t i)
+/* Why node i's current key failed the last time it ran, or NULL. */
+static char *last_failure(const struct ik_run_failure *failures, size_t i)
 {
-    const struct ik_plan_entry *e = &p->entries[i];
-    struct ik_run *runs = NULL;
-    size_t n = 0;
-    struct ik_diag d = IK_DIAG_INIT;
-    char *why = NULL;
-    if (!e->key_known || ik_runlog_list(p->cache, 0, &runs, &n, &d) < 0) {
-        ik_diag_free(&d);
-        return NULL;
-    }
-    for (size_t r = 0; r < n && why == NULL; r++)
-        for (size_t k = 0; k < runs[r].n_nodes; k++) {
-            const struct ik_run_node *rn = &runs[r].nodes[k];
-            if (rn->has_key && ik_hash_equal(&rn->key, &e->key) && strcmp(rn->status, "failed") == 0)
-                why = ik_xasprintf("failed in the run of %s: %s", runs[r].id,
-                                   rn->error ? rn->error : "(no message)");
-        }
-    ik_runs_free(runs, n);
-    return why;
+    return failures && failures[i].failed ? ik_cli_failure_reason(&failures[i]) : NULL;
 }
 
 /* The action whose outputs the report shows for node i, or NULL; *stale gets
@@ -147,7 +129,8 @@ static int load(const struct ik_cache *c, const struct ik_action *a, const char 
     return rc < 0 ? -1 : 0;
 }
 
-static void report_node(struct ik_report *r, struct ik_plan *p, size_t i)
+static void report_node(struct ik_report *r, struct ik_plan *p, size_t i,
+                        const struct ik_run_failure *failures)
 {
     const struct ik_graph_node *n = &p->graph->nodes[i];
     const struct ik_report_kind *k = ik_report_kind_of(n->type->name);
@@ -158,7 +141,7 @@ static void report_node(struct ik_report *r, struct ik_plan *p, size_t i)
     struct loaded l;
     bool shown = false;
     if (a == NULL) {
-        why = last_failure(p, i);
+        why = last_failure(failures, i);
         if (why == NULL)
             why = ik_xstrdup(p->entries[i].never_run || p->entries[i].reason == NULL
                                  ? "never run" : p->entries[i].reason);
@@ -169,7 +152,7 @@ static void report_node(struct ik_report *r, struct ik_plan *p, size_t i)
         s->ran_ms = a->started_ms;
         s->took_ms = a->duration_ms;
         /* A failed run since says more than "a param changed". */
-        char *failed = stale ? last_failure(p, i) : NULL;
+        char *failed = stale ? last_failure(failures, i) : NULL;
         s->stale = failed ? failed : stale;
         if (failed)
             free(stale);
@@ -237,8 +220,10 @@ static int build(struct ik_graph *g, struct ik_cache *c, struct ik_report *r)
     r->graph = ik_xstrdup(g->path);
     r->graph_id = ik_xstrdup(ik_plan_graph_id(&p));
     r->made_ms = ik_clock_wall_ms();
+    struct ik_run_failure *failures = status == 0 ? ik_cli_find_failures(&p, g->n_nodes) : NULL;
     for (size_t k = 0; k < g->n_nodes && status == 0; k++)
-        report_node(r, &p, g->topo[k]);
+        report_node(r, &p, g->topo[k], failures);
+    ik_cli_failures_free(failures, g->n_nodes);
     free(ok);
     ik_plan_close(&p);
     ik_srcmemo_close(m);

@@ -20,6 +20,7 @@
 #include "cache/runlog.h"
 #include "cli/cli.h"
 #include "cli/common.h"
+#include "cli/failures.h"
 #include "cli/opt.h"
 #include "engine/plan.h"
 
@@ -50,48 +51,6 @@ static enum node_status status_of(const struct ik_plan_entry *e, const struct ik
     if (e->never_run)
         return ST_NEVER_RUN;
     return ST_STALE;
-}
-
-/* The failures of the nodes that must run under a known key (failures[i] for
- * node i); NULL when there are none to look for, so an up-to-date graph reads
- * no run record. An unreadable history only costs the failed state. */
-static struct ik_run_failure *find_failures(const struct ik_plan *p, size_t n_nodes)
-{
-    struct ik_hash *keys = ik_xcalloc(n_nodes + 1, sizeof *keys);
-    size_t *node_of = ik_xcalloc(n_nodes + 1, sizeof *node_of);
-    size_t n = 0;
-    for (size_t i = 0; i < n_nodes; i++)
-        if (p->entries[i].state == IK_PLAN_STALE && p->entries[i].key_known) {
-            node_of[n] = i;
-            keys[n++] = p->entries[i].key;
-        }
-    struct ik_run_failure *found = NULL, *by_node = NULL;
-    struct ik_diag d = IK_DIAG_INIT;
-    if (n > 0) {
-        found = ik_xcalloc(n, sizeof *found);
-        if (ik_runlog_failures(p->cache, keys, n, found, &d) == 0) {
-            by_node = ik_xcalloc(n_nodes, sizeof *by_node);
-            for (size_t k = 0; k < n; k++)
-                by_node[node_of[k]] = found[k];
-        } else {
-            fprintf(stderr, "ikada: warning: failed runs not looked up: %s\n", ik_diag_message(&d));
-            ik_run_failures_free(found, n);
-        }
-    }
-    ik_diag_free(&d);
-    free(found);
-    free(keys);
-    free(node_of);
-    return by_node;
-}
-
-/* "failed in run ID: ERROR", what status gives as a failed node's reason. */
-static char *failure_reason(const struct ik_run_failure *f)
-{
-    const char *msg = f->error ? f->error : "(no message)";
-    if (strncmp(msg, "error: ", 7) == 0)
-        msg += 7; /* as the run said it: "bad: FAILED: ..." */
-    return ik_xasprintf("failed in run %s: %s", f->run_id, msg);
 }
 
 struct status_opts {
@@ -130,7 +89,7 @@ static json_t *summary_json(const size_t *counts, size_t total)
 /* Prints the nodes and the summary; returns how many would run. */
 static size_t print_status(const struct ik_graph *g, struct ik_plan *p, const struct status_opts *o)
 {
-    struct ik_run_failure *failures = find_failures(p, g->n_nodes);
+    struct ik_run_failure *failures = ik_cli_find_failures(p, g->n_nodes);
     /* Which results these are: the graph's identity names its refs (cache/refs.h). */
     if (!o->json)
         printf("graph %s in cache %s\n", ik_plan_graph_id(p), p->cache->root);
@@ -149,7 +108,7 @@ static size_t print_status(const struct ik_graph *g, struct ik_plan *p, const st
             ik_hash_to_hex(&e->key, hex);
         if (st == ST_FAILED && f->has_log)
             ik_hash_to_hex(&f->log, log);
-        char *reason = st == ST_FAILED ? failure_reason(f) : NULL;
+        char *reason = st == ST_FAILED ? ik_cli_failure_reason(f) : NULL;
         const char *why = reason ? reason
                           : st == ST_REMOTE ? "on the remote cache (a run downloads it)"
                                             : e->reason;
@@ -166,9 +125,7 @@ static size_t print_status(const struct ik_graph *g, struct ik_plan *p, const st
         }
         free(reason);
     }
-    if (failures)
-        ik_run_failures_free(failures, g->n_nodes);
-    free(failures);
+    ik_cli_failures_free(failures, g->n_nodes);
     if (o->json) {
         json_t *out = json_pack("{s:s, s:s, s:s, s:o, s:o}", "graph", g->path, "graph_id",
                                 ik_plan_graph_id(p), "cache", p->cache->root, "nodes", nodes,

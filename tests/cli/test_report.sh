@@ -98,7 +98,7 @@ run_ik 1 run g.yaml
 contains err "jcq: FAILED"
 run_ik 0 report g.yaml --format json -o failed.json
 json_field failed.json '[m["why"] for m in r["not_run"] if m["node"] == "jcq"][0]' > why
-contains why "failed in the run of "
+contains why "failed in run "
 contains why "JCQ regression: candidate 'tuned' 65.00 % (13/20) is 10.00 points below baseline 'base' 75.00 % (15/20)"
 
 sed -i 's/max_drop_pp: 0$/max_drop_pp: 20/' g.yaml
