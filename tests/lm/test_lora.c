@@ -74,16 +74,7 @@ static struct ik_lora *new_adapter(const struct ik_lm_config *c, unsigned target
                                    float b_scale)
 {
     struct ik_lora_config lc = {2, 6.0f, dropout, targets};
-    struct ik_lora *a = NULL;
-    struct ik_diag d = IK_DIAG_INIT;
-    cr_assert_eq(ik_lora_new(&a, c, &lc, 7, &d), 0, "%s", ik_diag_message(&d));
-    struct ik_prng r;
-    ik_prng_seed(&r, 11);
-    for (int i = 0; i < a->L * IK_LORA_NT; i++)
-        if (a->mod[i].B)
-            for (int j = 0; j < a->mod[i].out * lc.r; j++)
-                a->mod[i].B[j] = (float)((2 * ik_prng_double(&r) - 1) * b_scale);
-    return a;
+    return lmt_random_adapter(c, &lc, b_scale);
 }
 
 enum { NTOK = 9 };

@@ -21,7 +21,6 @@
 #include "base/buf.h"
 #include "base/diag.h"
 #include "base/error.h"
-#include "base/prng.h"
 #include "base/xmalloc.h"
 #include "lm/gguf.h"
 #include "lm/lora.h"
@@ -42,16 +41,7 @@ static struct ik_lm_config cfg_of(int arch) { return lmt_cfg(arch, 16, 24, 2, 4,
 static struct ik_lora *new_adapter(const struct ik_lm_config *c, unsigned targets, int r, float alpha)
 {
     struct ik_lora_config lc = {r, alpha, 0.0f, targets};
-    struct ik_lora *a = NULL;
-    struct ik_diag d = IK_DIAG_INIT;
-    cr_assert_eq(ik_lora_new(&a, c, &lc, 7, &d), 0, "%s", ik_diag_message(&d));
-    struct ik_prng p;
-    ik_prng_seed(&p, 11);
-    for (int i = 0; i < a->L * IK_LORA_NT; i++)
-        if (a->mod[i].B)
-            for (int j = 0; j < a->mod[i].out * r; j++)
-                a->mod[i].B[j] = (float)(2 * ik_prng_double(&p) - 1) * 0.3f;
-    return a;
+    return lmt_random_adapter(c, &lc, 0.3f);
 }
 
 static char *write_adapter(const struct ik_lora *a, const struct ik_lm_config *c, uint32_t type,

@@ -129,16 +129,7 @@ static double worst_logprob(const float *got, const double *ref, int n, int V)
 static struct ik_lora *random_adapter(const struct ik_lm_config *c, unsigned targets)
 {
     struct ik_lora_config lc = {2, 4.0f, 0.0f, targets};
-    struct ik_lora *a = NULL;
-    struct ik_diag d = IK_DIAG_INIT;
-    cr_assert_eq(ik_lora_new(&a, c, &lc, 5, &d), 0, "%s", ik_diag_message(&d));
-    struct ik_prng r;
-    ik_prng_seed(&r, 13);
-    for (int i = 0; i < a->L * IK_LORA_NT; i++)
-        if (a->mod[i].B)
-            for (int j = 0; j < a->mod[i].out * lc.r; j++)
-                a->mod[i].B[j] = (float)((2 * ik_prng_double(&r) - 1) * 0.3);
-    return a;
+    return lmt_random_adapter(c, &lc, 0.3f);
 }
 
 /* The forward in chunks of 64 (the chunked scan), 5 and 1 (the one-step
