@@ -746,8 +746,10 @@ Test(lm_lora_gguf, writer_refusals)
     struct ik_diag d = IK_DIAG_INIT;
     char *dir = tc_tmpdir(), *path = ik_xasprintf("%s/a.gguf", dir);
     cr_expect_eq(ik_lora_write_gguf(a, &c, IK_GGML_Q8_0, path, &d), IK_EVALIDATE);
-    cr_expect_str_eq(ik_diag_message(&d), ik_xasprintf("error: adapter GGUF '%s': tensor type 8 is "
-                                                        "none of F32 (0), F16 (1) and BF16 (30)", path));
+    char *want = ik_xasprintf("error: adapter GGUF '%s': tensor type 8 is none of F32 (0), F16 (1) "
+                              "and BF16 (30)", path);
+    cr_expect_str_eq(ik_diag_message(&d), want);
+    free(want);
     cr_expect_eq(ik_lora_write_gguf(a, &other, IK_GGML_F32, path, &d), IK_EVALIDATE);
     cr_expect_str_eq(ik_diag_message(&d), "error: the adapter has 2 layers, the base model 3");
     cr_expect_eq(access(path, F_OK), -1, "nothing is written when the adapter is refused");
