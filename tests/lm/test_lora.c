@@ -116,7 +116,7 @@ static void grad_check(struct ik_lm_config c, const char *extra, int dtype, floa
             masks[i][j] = 1.0f;
         ik_lora_dropout(masks[i], masks[i], T, in, dropout, seed, i / IK_LORA_NT, i % IK_LORA_NT);
     }
-    struct ref R = {{m, a, masks}, T};
+    struct ref R = {{m, a, masks, 0.0}, T};
     double ref = ref_loss(&R, tok, sel);
     cr_assert(fabs(loss - ref) < 1e-5 * (1 + fabs(ref)), "%s: loss %.8f, reference %.8f",
               lmt_arch_class(c.arch), loss, ref);
