@@ -132,31 +132,39 @@ static struct ik_lora *random_adapter(const struct ik_lm_config *c, unsigned tar
     return lmt_random_adapter(c, &lc, 0.3f);
 }
 
+/* How far (relative, in log-probs) the forward of the test tokens in
+ * chunks of `chunk`, with R's adapter, lies from the reference R. */
+static double off_reference(const struct lmt_ref *R, int chunk)
+{
+    const struct ik_lm_config *c = &R->m->cfg;
+    int tok[NT];
+    tokens_of(c->V, tok, NT, 0);
+    double *ref = malloc(sizeof(double) * NT * c->V);
+    lmt_ref_logits(R, tok, NT, ref);
+    float *got = malloc(sizeof(float) * NT * c->V);
+    struct ik_diag d = IK_DIAG_INIT;
+    struct ik_lm_state *s;
+    cr_assert_eq(ik_lm_state_new(&s, R->m, 64, chunk, &d), 0, "%s", ik_diag_message(&d));
+    cr_assert_eq(ik_lm_state_set_adapter(s, R->a, &d), 0, "%s", ik_diag_message(&d));
+    cr_assert_eq(ik_lm_forward(s, tok, NT, got, &d), 0, "%s", ik_diag_message(&d));
+    double w = worst_logprob(got, ref, NT, c->V);
+    ik_lm_state_free(s);
+    free(ref);
+    free(got);
+    return w;
+}
+
 /* The forward in chunks of 64 (the chunked scan), 5 and 1 (the one-step
  * scan) against the reference, with adapter a (or NULL). */
 static void check_reference(const struct ik_lm_model *m, const struct ik_lora *a)
 {
-    const struct ik_lm_config *c = &m->cfg;
-    int tok[NT];
-    tokens_of(c->V, tok, NT, 0);
-    double *ref = malloc(sizeof(double) * NT * c->V);
     struct lmt_ref R = {m, a, NULL, 0.0};
-    lmt_ref_logits(&R, tok, NT, ref);
-    float *got = malloc(sizeof(float) * NT * c->V);
     static const int chunks[] = {64, 5, 1};
-    struct ik_diag d = IK_DIAG_INIT;
     for (size_t k = 0; k < sizeof chunks / sizeof chunks[0]; k++) {
-        struct ik_lm_state *s;
-        cr_assert_eq(ik_lm_state_new(&s, m, 64, chunks[k], &d), 0, "%s", ik_diag_message(&d));
-        cr_assert_eq(ik_lm_state_set_adapter(s, a, &d), 0, "%s", ik_diag_message(&d));
-        cr_assert_eq(ik_lm_forward(s, tok, NT, got, &d), 0, "%s", ik_diag_message(&d));
-        double w = worst_logprob(got, ref, NT, c->V);
+        double w = off_reference(&R, chunks[k]);
         cr_expect(w <= 1e-5, "chunk %d%s: log-probs off the reference by %.3g (relative)", chunks[k],
                   a ? " with the adapter" : "", w);
-        ik_lm_state_free(s);
     }
-    free(ref);
-    free(got);
 }
 
 Test(lm_nemotron_h, matches_reference)
@@ -198,25 +206,10 @@ Test(lm_nemotron_h, dt_is_not_clamped)
     struct ik_lm_config c;
     char *dir;
     struct ik_lm_model *m = std_model(&c, &dir);
-    int tok[NT];
-    tokens_of(c.V, tok, NT, 0);
-    double *ref = malloc(sizeof(double) * NT * c.V), *clamped = malloc(sizeof(double) * NT * c.V);
-    struct lmt_ref R = {m, NULL, NULL, 0.0};
-    lmt_ref_logits(&R, tok, NT, ref);
-    R.dt_min = 1e-3;
-    lmt_ref_logits(&R, tok, NT, clamped);
-    float *got = malloc(sizeof(float) * NT * c.V);
-    struct ik_lm_state *s;
-    struct ik_diag d = IK_DIAG_INIT;
-    cr_assert_eq(ik_lm_state_new(&s, m, 64, 64, &d), 0, "%s", ik_diag_message(&d));
-    cr_assert_eq(ik_lm_forward(s, tok, NT, got, &d), 0, "%s", ik_diag_message(&d));
-    double w = worst_logprob(got, ref, NT, c.V), wc = worst_logprob(got, clamped, NT, c.V);
+    struct lmt_ref R = {m, NULL, NULL, 0.0}, clamped = {m, NULL, NULL, 1e-3};
+    double w = off_reference(&R, 64), wc = off_reference(&clamped, 64);
     cr_expect(w <= 1e-5, "off the unclamped reference by %.3g", w);
     cr_expect(wc > 5e-5, "the clamp moves the log-probs by %.3g only", wc);
-    ik_lm_state_free(s);
-    free(got);
-    free(clamped);
-    free(ref);
     done(m, dir);
 }
 
