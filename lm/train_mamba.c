@@ -155,8 +155,7 @@ static size_t layout(struct ik_lm_train_hybrid *tr, float *base)
     tr->logits = take(base, &off, (S < HEAD_ROWS ? S : HEAD_ROWS) * (size_t)c->V);
     tr->dnll = take(base, &off, S);
     tr->nll = take(base, &off, S);
-    size_t att_rows = S < IK_ATT_ROWS ? S : IK_ATT_ROWS; /* ik_attention_bwd's scratch */
-    tr->ascr = take(base, &off, 2 * S * (att_rows > (size_t)c->H ? att_rows : (size_t)c->H));
+    tr->ascr = take(base, &off, ik_attention_bwd_scratch(tr->S, c->H, c->K, c->head_dim));
     /* The scan's states: the forward's running state and chunk scratch, the
      * backward's checkpoints (Qb rows apart) and recomputed chunk. */
     tr->A = take(base, &off, nh);

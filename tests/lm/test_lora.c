@@ -207,6 +207,16 @@ Test(lm_lora, grad_nemotron_h_dropout_one_group)
     grad_check(c, NULL, IK_ST_F32, 0.2f);
 }
 
+/* Attention heads 32 wide or more take the sgemm-block backward
+ * (kernels/cpu/attention_gemm.c), whose scratch is larger than the tiles':
+ * the trainer must size it as ik_attention_bwd_scratch says. */
+Test(lm_lora, grad_nemotron_h_wide_attention_heads)
+{
+    struct ik_lm_config c = lmt_nemotron_cfg("*M", 16, 24, 40);
+    c.head_dim = 32;
+    grad_check(c, NULL, IK_ST_F32, 0.0f);
+}
+
 /* ---- the adapter in the forward ---- */
 
 /* A new adapter (B = 0, PEFT's init) changes no logit by a single bit, in
