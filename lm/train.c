@@ -97,7 +97,7 @@ static size_t layout(struct ik_lm_train *tr, float *base)
         A->up = take(base, &off, S * F);
         A->act = take(base, &off, S * F);
         for (int t = 0; t < IK_LORA_NT; t++)
-            A->h[t] = tr->lo.a && tr->lo.a->mod[l * IK_LORA_NT + t].A ? take(base, &off, S * r) : NULL;
+            A->h[t] = ik_lm_train_module(&tr->lo, l, t) ? take(base, &off, S * r) : NULL;
     }
     tr->x_fin = take(base, &off, S * D);
     tr->xnf = take(base, &off, S * D);
@@ -275,7 +275,8 @@ static void forward_layer(struct ik_lm_train *tr, int l, int T, float *x_out)
             return;
         const float *x = A->act;
         if (tr->lo.dropout) {
-            ik_lora_dropout(tr->lo.xdrop, x, T, F, tr->lo.a->cfg.dropout, tr->lo.seed, l, IK_LORA_DOWN);
+            ik_lora_dropout(tr->lo.xdrop, x, T, F, tr->lo.a->cfg.dropout, tr->lo.seed, l,
+                            IK_LORA_DOWN);
             x = tr->lo.xdrop;
         }
         /* The bottleneck h = x @ A^T as the forward made it: ik_lora_fwd itself,

@@ -36,7 +36,8 @@ void ik_lm_train_proj(struct ik_lm_train_lora *lo, int l, int t, float *h, float
  * the module's dA, dB; the forward's dropout mask is redrawn from the same
  * seed. x and h are what the forward read and wrote. */
 void ik_lm_train_proj_bwd(struct ik_lm_train_lora *lo, int l, int t, const float *h, float *dx,
-                          const float *dout, const float *x, const float *w, int T, int In, int Out);
+                          const float *dout, const float *x, const float *w, int T, int In,
+                          int Out);
 
 struct ik_lm_train_hybrid;
 

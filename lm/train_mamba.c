@@ -74,7 +74,8 @@ static void layout_acts(struct ik_lm_train_hybrid *tr, struct acts *A, int b, un
 {
     const struct ik_lm_config *c = &tr->m->cfg;
     size_t S = (size_t)tr->S, D = (size_t)c->D, F = (size_t)c->F, hd = (size_t)c->head_dim;
-    size_t qw = (size_t)c->H * hd, kw = (size_t)c->K * hd, r = tr->lo.a ? (size_t)tr->lo.a->cfg.r : 0;
+    size_t qw = (size_t)c->H * hd, kw = (size_t)c->K * hd;
+    size_t r = tr->lo.a ? (size_t)tr->lo.a->cfg.r : 0;
     size_t inner = (size_t)ik_lm_ssm_inner(c), conv = (size_t)ik_lm_ssm_conv_dim(c);
     A->xn = take(base, off, S * D);
     A->rstd = take(base, off, S);

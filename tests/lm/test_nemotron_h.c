@@ -1,8 +1,9 @@
 /* tests/lm/test_nemotron_h.c - NemotronH (Mamba-2 hybrid) models on random
  * backbone.* folders: the loader; the forward against the double-precision
  * reference (tests/lm/lm_ref_hybrid.c), with and without an adapter, and
- * apart from the reference with transformers' dt clamp; the chunked scan against the one-step scan; chunked prefill then decoding,
- * batched decoding, continuations and the truncation rule against one full
+ * apart from the reference with transformers' dt clamp; the chunked scan
+ * against the one-step scan; chunked prefill then decoding, batched
+ * decoding, continuations and the truncation rule against one full
  * forward. */
 #include <criterion/criterion.h>
 #include <math.h>
