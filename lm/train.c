@@ -40,22 +40,18 @@ struct acts {
 struct ik_lm_train {
     struct ik_lm_train_hybrid *hy; /* a NemotronH model's trainer (train_mamba.c), or NULL */
     const struct ik_lm_model *m;
-    struct ik_lora *a;
+    struct ik_lm_train_lora lo; /* the adapter, this step's dropout, scratch, flops */
     int S;
     int ckpt;       /* IK_LM_TRAIN_CHECKPOINT: L[l] shares all but x_in with L[0] */
     struct acts *L;
     float *x_fin, *xnf, *rstdf;
-    float *proj, *dx, *dxn, *dq, *dk, *dv, *dq2, *dk2, *datt, *dgate, *dup, *dact, *dh;
-    float *xdrop, *tmp, *logits, *dnll, *nll, *ascr;
+    float *proj, *dx, *dxn, *dq, *dk, *dv, *dq2, *dk2, *datt, *dgate, *dup, *dact;
+    float *logits, *dnll, *nll, *ascr;
     int *posv;
     int *amax; /* (HEAD_ROWS) each logits row's argmax */
     float *mem;
     size_t n_floats; /* of mem */
-    double flops;
     int n_correct; /* of the last step */
-    /* for the current step */
-    int dropout;
-    uint64_t seed;
 };
 
 static float *take(float *base, size_t *off, size_t n)
@@ -71,7 +67,7 @@ static size_t layout(struct ik_lm_train *tr, float *base)
     const struct ik_lm_config *c = &tr->m->cfg;
     size_t S = (size_t)tr->S, D = (size_t)c->D, F = (size_t)c->F, hd = (size_t)c->head_dim;
     size_t qw = (size_t)c->H * hd, kw = (size_t)c->K * hd, off = 0;
-    size_t r = tr->a ? (size_t)tr->a->cfg.r : 0;
+    size_t r = tr->lo.a ? (size_t)tr->lo.a->cfg.r : 0;
     size_t in_max = D > qw ? D : qw;
     in_max = in_max > F ? in_max : F;
     for (int l = 0; l < c->L; l++) {
@@ -101,7 +97,7 @@ static size_t layout(struct ik_lm_train *tr, float *base)
         A->up = take(base, &off, S * F);
         A->act = take(base, &off, S * F);
         for (int t = 0; t < IK_LORA_NT; t++)
-            A->h[t] = tr->a && tr->a->mod[l * IK_LORA_NT + t].A ? take(base, &off, S * r) : NULL;
+            A->h[t] = ik_lm_train_module(&tr->lo, l, t) ? take(base, &off, S * r) : NULL;
     }
     tr->x_fin = take(base, &off, S * D);
     tr->xnf = take(base, &off, S * D);
@@ -118,9 +114,9 @@ static size_t layout(struct ik_lm_train *tr, float *base)
     tr->dgate = take(base, &off, S * F);
     tr->dup = take(base, &off, S * F);
     tr->dact = take(base, &off, S * F);
-    tr->dh = take(base, &off, S * (r ? r : 1));
-    tr->xdrop = take(base, &off, S * in_max);
-    tr->tmp = take(base, &off, S * in_max);
+    tr->lo.dh = take(base, &off, S * (r ? r : 1));
+    tr->lo.xdrop = take(base, &off, S * in_max);
+    tr->lo.tmp = take(base, &off, S * in_max);
     tr->logits = take(base, &off, (S < HEAD_ROWS ? S : HEAD_ROWS) * (size_t)c->V);
     tr->dnll = take(base, &off, S);
     tr->nll = take(base, &off, S);
@@ -144,7 +140,7 @@ int ik_lm_train_new_opts(struct ik_lm_train **out, const struct ik_lm_model *m, 
     struct ik_lm_train *tr = ik_xcalloc(1, sizeof *tr);
     if (m->cfg.arch == IK_LM_NEMOTRON_H) {
         tr->m = m;
-        tr->a = a;
+        tr->lo.a = a;
         tr->S = max_seq;
         int rc = ik_lm_train_hybrid_new(&tr->hy, m, a, max_seq, opts, d);
         if (rc)
@@ -154,7 +150,7 @@ int ik_lm_train_new_opts(struct ik_lm_train **out, const struct ik_lm_model *m, 
         return rc;
     }
     tr->m = m;
-    tr->a = a;
+    tr->lo.a = a;
     tr->S = max_seq;
     tr->ckpt = (opts & IK_LM_TRAIN_CHECKPOINT) != 0;
     tr->L = ik_xcalloc((size_t)m->cfg.L, sizeof *tr->L);
@@ -181,7 +177,7 @@ size_t ik_lm_train_estimate_bytes(const struct ik_lm_model *m, struct ik_lora *a
 {
     if (m->cfg.arch == IK_LM_NEMOTRON_H)
         return ik_lm_train_hybrid_estimate_bytes(m, a, max_seq, opts);
-    struct ik_lm_train tr = {.m = m, .a = a, .S = max_seq < 2 ? 2 : max_seq};
+    struct ik_lm_train tr = {.m = m, .lo.a = a, .S = max_seq < 2 ? 2 : max_seq};
     tr.ckpt = (opts & IK_LM_TRAIN_CHECKPOINT) != 0;
     tr.L = ik_xcalloc((size_t)m->cfg.L, sizeof *tr.L);
     size_t n = layout(&tr, NULL);
@@ -221,7 +217,7 @@ void ik_lm_train_free(struct ik_lm_train *tr)
 
 double ik_lm_train_gemm_flops(const struct ik_lm_train *tr)
 {
-    return tr->hy ? ik_lm_train_hybrid_gemm_flops(tr->hy) : tr->flops;
+    return tr->hy ? ik_lm_train_hybrid_gemm_flops(tr->hy) : tr->lo.flops;
 }
 
 size_t ik_lm_train_bytes(const struct ik_lm_train *tr)
@@ -229,62 +225,18 @@ size_t ik_lm_train_bytes(const struct ik_lm_train *tr)
     return tr->hy ? ik_lm_train_hybrid_bytes(tr->hy) : tr->n_floats * sizeof(float);
 }
 
-static const struct ik_lora_module *module(const struct ik_lm_train *tr, int l, int t)
-{
-    if (tr->a == NULL)
-        return NULL;
-    const struct ik_lora_module *md = &tr->a->mod[l * IK_LORA_NT + t];
-    return md->A ? md : NULL;
-}
-
 /* out = x @ w^T + b, plus the adapter's branch on dropout(x). */
 static void proj(struct ik_lm_train *tr, int l, int t, float *out, const float *x, const float *w,
                  const float *b, int T, int In, int Out)
 {
-    ik_matmul_fwd(out, x, w, b, T, In, Out);
-    tr->flops += 2.0 * T * In * Out;
-    const struct ik_lora_module *md = module(tr, l, t);
-    if (md == NULL)
-        return;
-    int r = tr->a->cfg.r;
-    if (tr->dropout) {
-        ik_lora_dropout(tr->xdrop, x, T, In, tr->a->cfg.dropout, tr->seed, l, t);
-        x = tr->xdrop;
-    }
-    ik_lora_fwd(out, tr->L[l].h[t], x, md->A, md->B, tr->a->scale, T, In, Out, r);
-    tr->flops += 2.0 * T * r * (In + Out);
+    ik_lm_train_proj(&tr->lo, l, t, tr->L[l].h[t], out, x, w, b, T, In, Out);
 }
 
-/* dx += dout @ w (when dx), and the adapter's gradients; the mask of the
- * forward's dropout is redrawn from the same seed. */
+/* dx += dout @ w (when dx), and the adapter's gradients. */
 static void proj_bwd(struct ik_lm_train *tr, int l, int t, float *dx, const float *dout,
                      const float *x, const float *w, int T, int In, int Out)
 {
-    if (dx) {
-        ik_matmul_bwd(dx, NULL, NULL, dout, x, w, T, In, Out);
-        tr->flops += 2.0 * T * In * Out;
-    }
-    const struct ik_lora_module *md = module(tr, l, t);
-    if (md == NULL)
-        return;
-    int r = tr->a->cfg.r;
-    float p = tr->a->cfg.dropout, s = tr->a->scale;
-    tr->flops += 2.0 * T * r * (In + 2.0 * Out) + (dx ? 2.0 * T * r * In : 0);
-    if (!tr->dropout) {
-        ik_lora_bwd(dx, md->dA, md->dB, tr->dh, dout, x, tr->L[l].h[t], md->A, md->B, s, T, In, Out, r);
-        return;
-    }
-    ik_lora_dropout(tr->xdrop, x, T, In, p, tr->seed, l, t);
-    float *g = dx ? tr->tmp : NULL;
-    if (g)
-        memset(g, 0, (size_t)T * In * sizeof *g);
-    ik_lora_bwd(g, md->dA, md->dB, tr->dh, dout, tr->xdrop, tr->L[l].h[t], md->A, md->B, s, T, In,
-                Out, r);
-    if (g) {
-        ik_lora_dropout(g, g, T, In, p, tr->seed, l, t); /* d dropout(x)/dx: the same mask */
-        for (size_t i = 0; i < (size_t)T * In; i++)
-            dx[i] += g[i];
-    }
+    ik_lm_train_proj_bwd(&tr->lo, l, t, tr->L[l].h[t], dx, dout, x, w, T, In, Out);
 }
 
 /* Layer l's forward from L[l].x_in, keeping the activations the backward
@@ -318,19 +270,20 @@ static void forward_layer(struct ik_lm_train *tr, int l, int T, float *x_out)
     proj(tr, l, IK_LORA_UP, A->up, A->xn2, y->w_up, NULL, T, D, F);
     ik_swiglu_fwd(A->act, A->gate, A->up, T, F);
     if (x_out == NULL) {
-        const struct ik_lora_module *md = module(tr, l, IK_LORA_DOWN);
+        const struct ik_lora_module *md = ik_lm_train_module(&tr->lo, l, IK_LORA_DOWN);
         if (md == NULL)
             return;
         const float *x = A->act;
-        if (tr->dropout) {
-            ik_lora_dropout(tr->xdrop, x, T, F, tr->a->cfg.dropout, tr->seed, l, IK_LORA_DOWN);
-            x = tr->xdrop;
+        if (tr->lo.dropout) {
+            ik_lora_dropout(tr->lo.xdrop, x, T, F, tr->lo.a->cfg.dropout, tr->lo.seed, l,
+                            IK_LORA_DOWN);
+            x = tr->lo.xdrop;
         }
         /* The bottleneck h = x @ A^T as the forward made it: ik_lora_fwd itself,
          * its cheap second product landing in tr->proj, which nothing reads. */
-        ik_lora_fwd(tr->proj, A->h[IK_LORA_DOWN], x, md->A, md->B, tr->a->scale, T, F, D,
-                    tr->a->cfg.r);
-        tr->flops += 2.0 * T * tr->a->cfg.r * (F + D);
+        ik_lora_fwd(tr->proj, A->h[IK_LORA_DOWN], x, md->A, md->B, tr->lo.a->scale, T, F, D,
+                    tr->lo.a->cfg.r);
+        tr->lo.flops += 2.0 * T * tr->lo.a->cfg.r * (F + D);
         return;
     }
     proj(tr, l, IK_LORA_DOWN, tr->proj, A->act, y->w_down, NULL, T, F, D);
@@ -405,7 +358,7 @@ int ik_lm_train_step(struct ik_lm_train *tr, const int *tokens, const unsigned c
     const struct ik_lm_config *c = &m->cfg;
     if (n < 2 || n > tr->S)
         return ik_diag_set(d, IK_EVALIDATE, "a training sequence needs 2 to %d tokens, got %d", tr->S, n);
-    if ((flags & IK_LM_BACKWARD) && tr->a == NULL)
+    if ((flags & IK_LM_BACKWARD) && tr->lo.a == NULL)
         return ik_diag_set(d, IK_EVALIDATE, "a backward pass needs an adapter to train");
     int count = 0;
     for (int i = 0; i < n; i++) {
@@ -423,10 +376,10 @@ int ik_lm_train_step(struct ik_lm_train *tr, const int *tokens, const unsigned c
         return 0;
     }
     int T = n - 1, D = c->D, V = c->V;
-    tr->flops = 0;
+    tr->lo.flops = 0;
     tr->n_correct = 0;
-    tr->dropout = (flags & IK_LM_DROPOUT) && tr->a && tr->a->cfg.dropout > 0;
-    tr->seed = seed;
+    tr->lo.dropout = (flags & IK_LM_DROPOUT) && tr->lo.a && tr->lo.a->cfg.dropout > 0;
+    tr->lo.seed = seed;
     forward_layers(tr, tokens, T);
     ik_rmsnorm_fwd(tr->xnf, tr->rstdf, tr->x_fin, m->final_norm, T, D, c->norm_eps);
 
@@ -438,7 +391,7 @@ int ik_lm_train_step(struct ik_lm_train *tr, const int *tokens, const unsigned c
         int R = T - r0 < HEAD_ROWS ? T - r0 : HEAD_ROWS;
         const float *xr = tr->xnf + (size_t)r0 * D;
         ik_matmul_fwd(tr->logits, xr, m->lm_head, NULL, R, D, V);
-        tr->flops += 2.0 * R * D * V;
+        tr->lo.flops += 2.0 * R * D * V;
         tr->n_correct +=
             count_correct(tr, tr->logits, tokens + r0 + 1, mask ? mask + r0 + 1 : NULL, R, V);
         for (int i = 0; i < R; i++)
@@ -451,7 +404,7 @@ int ik_lm_train_step(struct ik_lm_train *tr, const int *tokens, const unsigned c
             sum += mask == NULL || mask[r0 + i + 1] ? tr->nll[i] : 0.0;
         if (bwd) {
             ik_matmul_bwd(tr->dxn + (size_t)r0 * D, NULL, NULL, tr->logits, xr, m->lm_head, R, D, V);
-            tr->flops += 2.0 * R * D * V;
+            tr->lo.flops += 2.0 * R * D * V;
         }
     }
     *loss = sum / count;

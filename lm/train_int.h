@@ -1,6 +1,8 @@
-/* lm/train_int.h - the NemotronH training pass (lm/train_mamba.c) behind
- * lm/train.h's functions: lm/train.c checks the arguments and hands a
- * NemotronH model's trainer to these. Not for use outside lm/train*.c. */
+/* lm/train_int.h - what lm/train.h's trainers share inside lm/: the
+ * projections with a LoRA branch (lm/train_proj.c), and the NemotronH
+ * training pass (lm/train_mamba.c), to which lm/train.c hands a NemotronH
+ * model's trainer once it has checked the arguments. Not for use outside
+ * lm/train*.c. */
 #ifndef IK_LM_TRAIN_INT_H
 #define IK_LM_TRAIN_INT_H
 
@@ -10,6 +12,32 @@
 struct ik_diag;
 struct ik_lm_model;
 struct ik_lora;
+
+struct ik_lora_module;
+
+/* One step's LoRA state, as the projections read it. */
+struct ik_lm_train_lora {
+    struct ik_lora *a; /* the adapter, or NULL */
+    int dropout;       /* this step applies the adapter's dropout (drawn from seed) */
+    uint64_t seed;
+    float *xdrop, *tmp; /* scratch, (rows, the largest In) each */
+    float *dh;          /* scratch, (rows, rank) */
+    double flops;       /* GEMM flops of the step so far; the projections add theirs */
+};
+
+/* The adapter's module for target t of layer l, or NULL when not adapted. */
+const struct ik_lora_module *ik_lm_train_module(const struct ik_lm_train_lora *lo, int l, int t);
+/* out = x @ w^T + b (b may be NULL) for T rows, plus the adapter's branch
+ * on dropout(x) when target t of layer l is adapted; h (T, r) receives the
+ * bottleneck that ik_lm_train_proj_bwd reads. */
+void ik_lm_train_proj(struct ik_lm_train_lora *lo, int l, int t, float *h, float *out,
+                      const float *x, const float *w, const float *b, int T, int In, int Out);
+/* dx += dout @ w (when dx is not NULL), and the adapter's gradients into
+ * the module's dA, dB; the forward's dropout mask is redrawn from the same
+ * seed. x and h are what the forward read and wrote. */
+void ik_lm_train_proj_bwd(struct ik_lm_train_lora *lo, int l, int t, const float *h, float *dx,
+                          const float *dout, const float *x, const float *w, int T, int In,
+                          int Out);
 
 struct ik_lm_train_hybrid;
 

@@ -45,20 +45,17 @@ struct acts {
 
 struct ik_lm_train_hybrid {
     const struct ik_lm_model *m;
-    struct ik_lora *a;
+    struct ik_lm_train_lora lo; /* the adapter, this step's dropout, scratch, flops */
     int S, ckpt, Qb; /* max rows; checkpointing; the scan backward's checkpoint interval */
     struct acts *L, work; /* work: the shared buffers under checkpointing */
     float *x_fin, *xnf, *rstdf;
     float *proj, *dx, *dxn, *dzx, *dxbc, *dxconv, *ddt, *dy, *dyn;
-    float *dq, *dk, *dv, *datt, *dup, *dact, *dh;
-    float *xdrop, *tmp, *logits, *dnll, *nll, *ascr;
+    float *dq, *dk, *dv, *datt, *dup, *dact;
+    float *logits, *dnll, *nll, *ascr;
     float *A, *conv_st, *ssm_st, *ssd, *scan_scr;
     float *mem;
     size_t n_floats;
-    double flops;
     int n_correct;
-    int dropout;
-    uint64_t seed;
 };
 
 static float *take(float *base, size_t *off, size_t n)
@@ -77,7 +74,8 @@ static void layout_acts(struct ik_lm_train_hybrid *tr, struct acts *A, int b, un
 {
     const struct ik_lm_config *c = &tr->m->cfg;
     size_t S = (size_t)tr->S, D = (size_t)c->D, F = (size_t)c->F, hd = (size_t)c->head_dim;
-    size_t qw = (size_t)c->H * hd, kw = (size_t)c->K * hd, r = tr->a ? (size_t)tr->a->cfg.r : 0;
+    size_t qw = (size_t)c->H * hd, kw = (size_t)c->K * hd;
+    size_t r = tr->lo.a ? (size_t)tr->lo.a->cfg.r : 0;
     size_t inner = (size_t)ik_lm_ssm_inner(c), conv = (size_t)ik_lm_ssm_conv_dim(c);
     A->xn = take(base, off, S * D);
     A->rstd = take(base, off, S);
@@ -107,9 +105,9 @@ static void layout_acts(struct ik_lm_train_hybrid *tr, struct acts *A, int b, un
 static unsigned adapted(const struct ik_lm_train_hybrid *tr, int l)
 {
     unsigned set = 0;
-    for (int i = l < 0 ? 0 : l; tr->a && i < (l < 0 ? tr->m->cfg.L : l + 1); i++)
+    for (int i = l < 0 ? 0 : l; tr->lo.a && i < (l < 0 ? tr->m->cfg.L : l + 1); i++)
         for (int t = 0; t < IK_LORA_NT; t++)
-            set |= tr->a->mod[i * IK_LORA_NT + t].A ? 1u << t : 0;
+            set |= tr->lo.a->mod[i * IK_LORA_NT + t].A ? 1u << t : 0;
     return set;
 }
 
@@ -119,7 +117,7 @@ static size_t layout(struct ik_lm_train_hybrid *tr, float *base)
     const struct ik_lm_config *c = &tr->m->cfg;
     size_t S = (size_t)tr->S, D = (size_t)c->D, F = (size_t)c->F, hd = (size_t)c->head_dim;
     size_t qw = (size_t)c->H * hd, kw = (size_t)c->K * hd, off = 0;
-    size_t r = tr->a ? (size_t)tr->a->cfg.r : 0, nh = (size_t)c->ssm.heads;
+    size_t r = tr->lo.a ? (size_t)tr->lo.a->cfg.r : 0, nh = (size_t)c->ssm.heads;
     size_t inner = (size_t)ik_lm_ssm_inner(c), conv = (size_t)ik_lm_ssm_conv_dim(c);
     size_t in_dim = (size_t)ik_lm_ssm_in_dim(c), P = (size_t)c->ssm.head_dim, N = (size_t)c->ssm.state;
     int Q = c->ssm.chunk < tr->S ? c->ssm.chunk : tr->S;
@@ -151,15 +149,14 @@ static size_t layout(struct ik_lm_train_hybrid *tr, float *base)
     tr->dv = take(base, &off, S * kw);
     tr->dup = take(base, &off, S * F);
     tr->dact = take(base, &off, S * F);
-    tr->dh = take(base, &off, S * (r ? r : 1));
+    tr->lo.dh = take(base, &off, S * (r ? r : 1));
     size_t in_max = max3(D, qw, max3(F, inner, 1));
-    tr->xdrop = take(base, &off, S * in_max);
-    tr->tmp = take(base, &off, S * in_max);
+    tr->lo.xdrop = take(base, &off, S * in_max);
+    tr->lo.tmp = take(base, &off, S * in_max);
     tr->logits = take(base, &off, (S < HEAD_ROWS ? S : HEAD_ROWS) * (size_t)c->V);
     tr->dnll = take(base, &off, S);
     tr->nll = take(base, &off, S);
-    size_t att_rows = S < IK_ATT_ROWS ? S : IK_ATT_ROWS; /* ik_attention_bwd's scratch */
-    tr->ascr = take(base, &off, 2 * S * (att_rows > (size_t)c->H ? att_rows : (size_t)c->H));
+    tr->ascr = take(base, &off, ik_attention_bwd_scratch(tr->S, c->H, c->K, c->head_dim));
     /* The scan's states: the forward's running state and chunk scratch, the
      * backward's checkpoints (Qb rows apart) and recomputed chunk. */
     tr->A = take(base, &off, nh);
@@ -182,7 +179,7 @@ static void setup(struct ik_lm_train_hybrid *tr, const struct ik_lm_model *m, st
                   int max_seq, int opts)
 {
     tr->m = m;
-    tr->a = a;
+    tr->lo.a = a;
     tr->S = max_seq < 2 ? 2 : max_seq;
     tr->ckpt = (opts & IK_LM_TRAIN_CHECKPOINT) != 0;
     tr->Qb = scan_interval(tr->S);
@@ -230,65 +227,22 @@ size_t ik_lm_train_hybrid_bytes(const struct ik_lm_train_hybrid *tr) { return tr
 
 int ik_lm_train_hybrid_n_correct(const struct ik_lm_train_hybrid *tr) { return tr->n_correct; }
 
-double ik_lm_train_hybrid_gemm_flops(const struct ik_lm_train_hybrid *tr) { return tr->flops; }
+double ik_lm_train_hybrid_gemm_flops(const struct ik_lm_train_hybrid *tr) { return tr->lo.flops; }
 
 /* ---- projections with their LoRA branch ---- */
-
-static const struct ik_lora_module *module(const struct ik_lm_train_hybrid *tr, int l, int t)
-{
-    if (tr->a == NULL)
-        return NULL;
-    const struct ik_lora_module *md = &tr->a->mod[l * IK_LORA_NT + t];
-    return md->A ? md : NULL;
-}
 
 /* out = x @ w^T, plus the adapter's branch on dropout(x). */
 static void proj(struct ik_lm_train_hybrid *tr, int l, int t, float *out, const float *x,
                  const float *w, int T, int In, int Out)
 {
-    ik_matmul_fwd(out, x, w, NULL, T, In, Out);
-    tr->flops += 2.0 * T * In * Out;
-    const struct ik_lora_module *md = module(tr, l, t);
-    if (md == NULL)
-        return;
-    if (tr->dropout) {
-        ik_lora_dropout(tr->xdrop, x, T, In, tr->a->cfg.dropout, tr->seed, l, t);
-        x = tr->xdrop;
-    }
-    ik_lora_fwd(out, tr->L[l].h[t], x, md->A, md->B, tr->a->scale, T, In, Out, tr->a->cfg.r);
-    tr->flops += 2.0 * T * tr->a->cfg.r * (In + Out);
+    ik_lm_train_proj(&tr->lo, l, t, tr->L[l].h[t], out, x, w, NULL, T, In, Out);
 }
 
-/* dx += dout @ w (when dx), and the adapter's gradients; the forward's
- * dropout mask is redrawn from the same seed. */
+/* dx += dout @ w (when dx), and the adapter's gradients. */
 static void proj_bwd(struct ik_lm_train_hybrid *tr, int l, int t, float *dx, const float *dout,
                      const float *x, const float *w, int T, int In, int Out)
 {
-    if (dx) {
-        ik_matmul_bwd(dx, NULL, NULL, dout, x, w, T, In, Out);
-        tr->flops += 2.0 * T * In * Out;
-    }
-    const struct ik_lora_module *md = module(tr, l, t);
-    if (md == NULL)
-        return;
-    int r = tr->a->cfg.r;
-    float p = tr->a->cfg.dropout, s = tr->a->scale;
-    tr->flops += 2.0 * T * r * (In + 2.0 * Out) + (dx ? 2.0 * T * r * In : 0);
-    if (!tr->dropout) {
-        ik_lora_bwd(dx, md->dA, md->dB, tr->dh, dout, x, tr->L[l].h[t], md->A, md->B, s, T, In, Out, r);
-        return;
-    }
-    ik_lora_dropout(tr->xdrop, x, T, In, p, tr->seed, l, t);
-    float *g = dx ? tr->tmp : NULL;
-    if (g)
-        memset(g, 0, (size_t)T * In * sizeof *g);
-    ik_lora_bwd(g, md->dA, md->dB, tr->dh, dout, tr->xdrop, tr->L[l].h[t], md->A, md->B, s, T, In,
-                Out, r);
-    if (g) {
-        ik_lora_dropout(g, g, T, In, p, tr->seed, l, t); /* d dropout(x)/dx: the same mask */
-        for (size_t i = 0; i < (size_t)T * In; i++)
-            dx[i] += g[i];
-    }
+    ik_lm_train_proj_bwd(&tr->lo, l, t, tr->L[l].h[t], dx, dout, x, w, T, In, Out);
 }
 
 /* ---- the mixers, forward ---- */
@@ -502,7 +456,7 @@ static double head(struct ik_lm_train_hybrid *tr, const int *tokens, const unsig
         const float *xr = tr->xnf + (size_t)r0 * D;
         const unsigned char *mr = mask ? mask + r0 + 1 : NULL;
         ik_matmul_fwd(tr->logits, xr, m->lm_head, NULL, R, D, V);
-        tr->flops += 2.0 * R * D * V;
+        tr->lo.flops += 2.0 * R * D * V;
         tr->n_correct += argmax_hits(tr->logits, tokens + r0 + 1, mr, R, V);
         for (int i = 0; i < R; i++)
             tr->dnll[i] = mr == NULL || mr[i] ? grad_scale / (float)count : 0.0f;
@@ -514,7 +468,7 @@ static double head(struct ik_lm_train_hybrid *tr, const int *tokens, const unsig
             sum += mr == NULL || mr[i] ? tr->nll[i] : 0.0;
         if (bwd) {
             ik_matmul_bwd(tr->dxn + (size_t)r0 * D, NULL, NULL, tr->logits, xr, m->lm_head, R, D, V);
-            tr->flops += 2.0 * R * D * V;
+            tr->lo.flops += 2.0 * R * D * V;
         }
     }
     return sum;
@@ -527,10 +481,10 @@ void ik_lm_train_hybrid_step(struct ik_lm_train_hybrid *tr, const int *tokens,
     const struct ik_lm_model *m = tr->m;
     const struct ik_lm_config *c = &m->cfg;
     int T = n - 1, D = c->D, bwd = flags & IK_LM_BACKWARD;
-    tr->flops = 0;
+    tr->lo.flops = 0;
     tr->n_correct = 0;
-    tr->dropout = (flags & IK_LM_DROPOUT) && tr->a && tr->a->cfg.dropout > 0;
-    tr->seed = seed;
+    tr->lo.dropout = (flags & IK_LM_DROPOUT) && tr->lo.a && tr->lo.a->cfg.dropout > 0;
+    tr->lo.seed = seed;
     for (int t = 0; t < T; t++)
         memcpy(tr->L[0].x_in + (size_t)t * D, m->embed + (size_t)tokens[t] * D, (size_t)D * sizeof(float));
     for (int l = 0; l < c->L; l++)

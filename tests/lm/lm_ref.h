@@ -12,6 +12,8 @@ struct lmt_ref {
     const struct ik_lm_model *m;
     const struct ik_lora *a; /* or NULL: the base model */
     float **mask;            /* [l*IK_LORA_NT+t]: (T, In) dropout multipliers on the LoRA input, or NULL */
+    double dt_min;           /* NemotronH: dt = max(dt, dt_min), transformers' clamp when it
+                              * scores a prompt; 0: none, as llama.cpp and ikada */
 };
 
 /* logits: (T, V) for tokens tok[0..T). Cannot fail. A NemotronH model goes
@@ -20,7 +22,8 @@ void lmt_ref_logits(const struct lmt_ref *R, const int *tok, int T, double *logi
 
 /* NemotronH (lm_ref_hybrid.c): each layer x += mixer(RMSNorm(x)), the
  * Mamba-2 mixer as the plain recurrence from zero states (conv, softplus
- * without a clamp, a step per token), attention without RoPE, relu^2 MLP. */
+ * without a clamp unless dt_min, a step per token), attention without RoPE,
+ * relu^2 MLP. */
 void lmt_ref_hybrid_logits(const struct lmt_ref *R, const int *tok, int T, double *logits);
 
 /* The pieces both share. RMSNorm of n values; out may equal x. */

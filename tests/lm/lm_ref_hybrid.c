@@ -38,7 +38,7 @@ static void mamba(const struct lmt_ref *R, int l, const double *xn, int T, doubl
         for (int h = 0; h < nh; h++) {
             int g = h / (nh / G);
             double v = row[inner + conv + h] + y->dt_bias[h];
-            double dt = v > 20 ? v : log1p(exp(v)), A = -exp((double)y->A_log[h]);
+            double dt = fmax(v > 20 ? v : log1p(exp(v)), R->dt_min), A = -exp((double)y->A_log[h]);
             double dA = exp(dt * A);
             for (int p = 0; p < P; p++) {
                 double s = 0, xp = x[h * P + p];

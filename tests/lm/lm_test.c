@@ -8,6 +8,7 @@
 
 #include "base/buf.h"
 #include "base/diag.h"
+#include "base/prng.h"
 #include "base/xmalloc.h"
 #include "lm/safetensors.h"
 #include "tests/lm/lm_test.h"
@@ -304,6 +305,20 @@ void lmt_write_random_nemotron(const char *dir, const struct ik_lm_config *c, in
 }
 
 /* lm_test.h */
+struct ik_lora *lmt_random_adapter(const struct ik_lm_config *c, const struct ik_lora_config *lc,
+                                   float b_scale)
+{
+    struct ik_lora *a = NULL;
+    struct ik_diag d = IK_DIAG_INIT;
+    cr_assert_eq(ik_lora_new(&a, c, lc, 7, &d), 0, "%s", ik_diag_message(&d));
+    struct ik_prng r;
+    ik_prng_seed(&r, 11);
+    for (int i = 0; i < a->L * IK_LORA_NT; i++)
+        for (int j = 0; a->mod[i].B && j < a->mod[i].out * lc->r; j++)
+            a->mod[i].B[j] = (float)((2 * ik_prng_double(&r) - 1) * b_scale);
+    return a;
+}
+
 double *lmt_cli_score(const char *model, const char *adapter, const char *text, size_t *n)
 {
     const char *bin = getenv("IKADA_BIN");

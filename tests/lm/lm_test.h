@@ -1,7 +1,7 @@
 /* tests/lm/lm_test.h - helpers shared by the tests of lm/: paths to the
  * example models and reference data, small JSON and file utilities, a small
- * model shape (lmt_cfg), and a writer of random Hugging Face model folders (so
- * that the loader is exercised by every model test). Temporary folders are
+ * model shape (lmt_cfg), a writer of random Hugging Face model folders (so
+ * that the loader is exercised by every model test), and random adapters. Temporary folders are
  * tests/common/tmpcache.h's tc_tmpdir and tc_rmtree. */
 #ifndef IK_TESTS_LM_TEST_H
 #define IK_TESTS_LM_TEST_H
@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "lm/config.h"
+#include "lm/lora.h"
 #include "tests/common/tmpcache.h"
 
 /* "<srcdir>/<rel>", freshly allocated. */
@@ -46,6 +47,12 @@ struct ik_lm_config lmt_nemotron_cfg(const char *pattern, int D, int F, int V);
  * norms and D near 1, A_log = log(1..nh), dt_bias as transformers draws it). */
 void lmt_write_random_nemotron(const char *dir, const struct ik_lm_config *cfg, int dtype,
                                unsigned seed, float scale);
+
+/* A LoRA adapter of shape lc for model shape c, or fails the test: A as
+ * PEFT draws it (ik_lora_new, seed 7), B uniform in [-b_scale, b_scale]
+ * (seed 11) rather than PEFT's zeros, so that every value matters. */
+struct ik_lora *lmt_random_adapter(const struct ik_lm_config *c, const struct ik_lora_config *lc,
+                                   float b_scale);
 
 /* Runs `ikada lm score --json --model MODEL --adapter ADAPTER TEXT` ($IKADA_BIN)
  * and returns its log-probs (*n of them; the caller frees), or fails the test. */

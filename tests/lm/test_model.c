@@ -135,7 +135,7 @@ static void check_variant(struct ik_lm_config c, const char *extra, int dtype)
     for (int i = 0; i < N; i++)
         tok[i] = (i * 7 + 3) % c.V;
     double *ref = malloc(sizeof(double) * N * c.V);
-    struct lmt_ref R = {m, NULL, NULL};
+    struct lmt_ref R = {m, NULL, NULL, 0.0};
     lmt_ref_logits(&R, tok, N, ref);
     float *got = malloc(sizeof(float) * N * c.V);
     for (int chunk = 1; chunk <= 5; chunk += 4) {

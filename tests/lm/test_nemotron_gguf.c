@@ -20,7 +20,6 @@
 #include "base/diag.h"
 #include "base/error.h"
 #include "base/file.h"
-#include "base/prng.h"
 #include "base/xmalloc.h"
 #include "lm/gguf.h"
 #include "lm/lora.h"
@@ -387,15 +386,7 @@ Test(lm_nemotron_gguf, damaged_files_refused)
 static struct ik_lora *new_adapter(const struct ik_lm_config *c)
 {
     struct ik_lora_config lc = {4, 8.0f, 0.0f, IK_LORA_ALL};
-    struct ik_lora *a = NULL;
-    struct ik_diag d = IK_DIAG_INIT;
-    cr_assert_eq(ik_lora_new(&a, c, &lc, 3, &d), 0, "%s", ik_diag_message(&d));
-    struct ik_prng p;
-    ik_prng_seed(&p, 17);
-    for (int i = 0; i < a->L * IK_LORA_NT; i++)
-        for (int j = 0; a->mod[i].B && j < a->mod[i].out * lc.r; j++)
-            a->mod[i].B[j] = (float)(2 * ik_prng_double(&p) - 1) * 0.3f;
-    return a;
+    return lmt_random_adapter(c, &lc, 0.3f);
 }
 
 static struct ik_lora *load_adapter(const char *path, const struct ik_lm_config *c)

@@ -258,4 +258,5 @@ Test(lm_train, token_accuracy_and_estimate)
     free(logits);
     ik_lm_state_free(s);
     ik_lm_model_free(m);
+    tc_rmtree(dir);
 }

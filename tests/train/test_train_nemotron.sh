@@ -5,7 +5,8 @@
 # included, and the report says so per kind and as a share of the
 # parameters; jcq-regress scores with and without the adapter (engine
 # backend); evaluate runs the model; the adapter exported as a PEFT folder
-# changes `lm score`.
+# changes `lm score`; gguf-export writes the nemotron_h base GGUF and adapter
+# GGUF, which score as the folder with the PEFT folder do.
 . "${IKADA_SRCDIR:-.}/tests/cli/lib.sh"
 cp -r "$SRCDIR/examples" .
 mk=$(dirname "$IKADA")/tests/train/mknemotron
@@ -48,11 +49,16 @@ nodes:
       limit: 2
       models:
         - {name: nemo, backend: engine, model: m, max_new_tokens: 4}
+  export:
+    type: gguf-export
+    in: {adapter: train.adapter, model: {file: nemo}}
+    params: {base: true, outtype: f32, base_outtype: f32, name: nemo, export_to: exported}
 YAML
 run_ik 0 run g.yaml
 contains err "train: done"
 contains err "jcq: done"
 contains err "eval: done"
+contains err "export: done"
 run_ik 0 cache export train.report -o report.json --format json
 python3 - <<'PY' || fail "train report"
 import json
@@ -88,9 +94,46 @@ run_ik 0 lm score --model nemo --adapter peft "$text"
 cmp -s base.txt out && fail "the trained adapter left the scores as they were"
 contains out "mean_nll"
 
+# The exported GGUF pair (f32) scores as the folder with the exported PEFT
+# folder, and the base GGUF alone as the folder alone: the same ids,
+# log-probs within 1e-5 relative to max(1, |lp|) (the paths may differ in
+# float rounding, A = -exp(A_log) stored instead of A_log; measured: equal to
+# the last bit). The adapter moves the GGUF base's log-probs (by 2.1 nats at
+# most when measured). The adapter GGUF has every kind of target.
+for f in nemo-lora-f32.gguf nemo-base-f32.gguf nemo-peft/adapter_config.json \
+         nemo-peft/adapter_model.safetensors Modelfile; do
+    [ -s "exported/$f" ] || fail "export_to lacks $f"
+done
+run_ik 0 gguf dump exported/nemo-lora-f32.gguf
+for t in ssm_in ssm_out attn_q attn_k attn_v attn_output ffn_up ffn_down; do
+    grep -q "\.$t\.weight\.lora_b" out || fail "the adapter GGUF has no $t.weight.lora_b"
+done
+contains out '"nemotron_h"'
+run_ik 0 lm score --json --model exported/nemo-base-f32.gguf --adapter exported/nemo-lora-f32.gguf "$text"
+mv out gguf.json
+run_ik 0 lm score --json --model nemo --adapter exported/nemo-peft "$text"
+mv out peft.json
+run_ik 0 lm score --json --model exported/nemo-base-f32.gguf "$text"
+mv out gguf-base.json
+run_ik 0 lm score --json --model nemo "$text"
+mv out folder-base.json
+python3 - <<'PY' || fail "the GGUF pair and the PEFT folder score differently"
+import json
+a = json.load(open("gguf.json")); b = json.load(open("peft.json"))
+c = json.load(open("gguf-base.json")); d = json.load(open("folder-base.json"))
+assert a["ids"] == b["ids"] == c["ids"] == d["ids"], (a["ids"], b["ids"], c["ids"], d["ids"])
+assert len(a["logprobs"]) == len(a["ids"]) - 1 > 5, a
+def worst(x, y):
+    return max(abs(p - q) / max(1.0, abs(q)) for p, q in zip(x["logprobs"], y["logprobs"]))
+assert worst(a, b) <= 1e-5, ("with the adapter", worst(a, b))
+assert worst(c, d) <= 1e-5, ("the base alone", worst(c, d))
+moved = max(abs(x - y) for x, y in zip(a["logprobs"], c["logprobs"]))
+assert moved > 1e-2, moved
+PY
+
 # The default targets (Llama's list) mean the projections NemotronH has: no gate.
 sed -e 's/targets: all, //' g.yaml > d.yaml
-run_ik 0 run d.yaml
+run_ik 0 run --target train d.yaml
 run_ik 0 cache export d.yaml:train.report -o - --format json
 python3 - <<'PY' || fail "default targets"
 import json

@@ -1,0 +1,63 @@
+/* lm/train_proj.c - a frozen projection with its LoRA branch, forward and
+ * backward, as both trainers (lm/train.c, lm/train_mamba.c) run it; see
+ * lm/train_int.h. */
+#include <string.h>
+
+#include "kernels/dispatch.h"
+#include "lm/lora.h"
+#include "lm/train_int.h"
+
+const struct ik_lora_module *ik_lm_train_module(const struct ik_lm_train_lora *lo, int l, int t)
+{
+    if (lo->a == NULL)
+        return NULL;
+    const struct ik_lora_module *md = &lo->a->mod[l * IK_LORA_NT + t];
+    return md->A ? md : NULL;
+}
+
+void ik_lm_train_proj(struct ik_lm_train_lora *lo, int l, int t, float *h, float *out,
+                      const float *x, const float *w, const float *b, int T, int In, int Out)
+{
+    ik_matmul_fwd(out, x, w, b, T, In, Out);
+    lo->flops += 2.0 * T * In * Out;
+    const struct ik_lora_module *md = ik_lm_train_module(lo, l, t);
+    if (md == NULL)
+        return;
+    int r = lo->a->cfg.r;
+    if (lo->dropout) {
+        ik_lora_dropout(lo->xdrop, x, T, In, lo->a->cfg.dropout, lo->seed, l, t);
+        x = lo->xdrop;
+    }
+    ik_lora_fwd(out, h, x, md->A, md->B, lo->a->scale, T, In, Out, r);
+    lo->flops += 2.0 * T * r * (In + Out);
+}
+
+void ik_lm_train_proj_bwd(struct ik_lm_train_lora *lo, int l, int t, const float *h, float *dx,
+                          const float *dout, const float *x, const float *w, int T, int In, int Out)
+{
+    if (dx) {
+        ik_matmul_bwd(dx, NULL, NULL, dout, x, w, T, In, Out);
+        lo->flops += 2.0 * T * In * Out;
+    }
+    const struct ik_lora_module *md = ik_lm_train_module(lo, l, t);
+    if (md == NULL)
+        return;
+    int r = lo->a->cfg.r;
+    float p = lo->a->cfg.dropout, s = lo->a->scale;
+    lo->flops += 2.0 * T * r * (In + 2.0 * Out) + (dx ? 2.0 * T * r * In : 0);
+    if (!lo->dropout) {
+        ik_lora_bwd(dx, md->dA, md->dB, lo->dh, dout, x, h, md->A, md->B, s, T, In, Out, r);
+        return;
+    }
+    ik_lora_dropout(lo->xdrop, x, T, In, p, lo->seed, l, t);
+    /* dropout(x)'s input gradient goes through tmp, then through the mask. */
+    float *g = dx ? lo->tmp : NULL;
+    if (g)
+        memset(g, 0, (size_t)T * In * sizeof *g);
+    ik_lora_bwd(g, md->dA, md->dB, lo->dh, dout, lo->xdrop, h, md->A, md->B, s, T, In, Out, r);
+    if (g) {
+        ik_lora_dropout(g, g, T, In, p, lo->seed, l, t); /* d dropout(x)/dx: the same mask */
+        for (size_t i = 0; i < (size_t)T * In; i++)
+            dx[i] += g[i];
+    }
+}
