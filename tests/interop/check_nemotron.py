@@ -4,8 +4,9 @@
 # M-M*-M*, tok512 as its tokenizer, a vocabulary of 520 rows for tok512's 512 pieces) and random
 # PEFT adapters for it (base_model.model.model.layers.N.mixer.<module>, every target: in_proj and
 # out_proj included; and one on in_proj/out_proj alone) are written here with NumPy, then
-# tests/lm/mkgguf writes the f32 base GGUF and adapter GGUFs with gguf-export's writers (train
-# cannot train NemotronH yet, so no graph runs). Then:
+# tests/lm/mkgguf writes the f32 base GGUF and adapter GGUFs with gguf-export's writers (the
+# graph path, train then gguf-export on a NemotronH, is tests/train/test_train_nemotron.sh's,
+# against ikada's own reader). Then:
 #   - GGUFReader reads the files; the keys are the ones llama.cpp's converter writes and its
 #     loader reads (per-layer head_count_kv / feed_forward_length naming each layer's mixer,
 #     ssm.*, both norm epsilons), the token list is as long as token_embd, and every tensor holds

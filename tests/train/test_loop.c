@@ -70,6 +70,7 @@ static void setup(struct fixture *f) { setup_arch(f, IK_LM_LLAMA); }
 
 static void teardown(struct fixture *f)
 {
+    f->ds.n = N_EX; /* every example setup made, whatever a test narrowed the set to */
     ik_train_dataset_free(&f->ds);
     ik_lm_model_free(f->m);
 }
@@ -113,6 +114,7 @@ static struct ik_lora *train(const struct fixture *f, const struct ik_train_hpar
     ik_train_state_init(st, a);
     cr_assert_eq(ik_train_run(tr, a, &f->ds, NULL, hp, st, hooks, &d), expect_rc, "%s",
                  ik_diag_message(&d));
+    ik_diag_free(&d);
     ik_lm_train_free(tr);
     return a;
 }
@@ -273,6 +275,7 @@ static void stop_and_resume(int arch)
     ik_train_state_init(&st, ref);
     struct ik_diag d = IK_DIAG_INIT;
     cr_assert_eq(ik_train_checkpoint_load("\x81\xa1x\x01", 4, &st, ref, &d), IK_ECORRUPT);
+    ik_diag_free(&d);
     ik_train_state_free(&st);
     ik_lora_free(ref);
     ik_train_state_free(&ref_st);
