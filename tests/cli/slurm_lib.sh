@@ -1,6 +1,7 @@
 # tests/cli/slurm_lib.sh - a real single-host Slurm for a test (and bench/slurm_bench.sh):
 # slurmctld + slurmd from Debian's slurm-wlm packages on loopback, with a generated
-# slurm.conf (auth/none: no munged needed) and two fake GPUs in gres.conf, in the
+# slurm.conf (auth/none: no munged needed), two fake GPUs in gres.conf and a
+# partition "urgent" whose jobs preempt those of the default one, in the
 # folder $1, stopped by slurm_stop. SLURM_TEST_CPUS sets the CPUs it claims (default: nproc). Exits 77 (skip) when Slurm is not installed
 # or not run as root (slurmd must be), saying why.
 
@@ -48,7 +49,11 @@ KillWait=2
 OverTimeLimit=0
 GresTypes=gpu
 NodeName=$host NodeAddr=127.0.0.1 CPUs=${SLURM_TEST_CPUS:-$(nproc)} RealMemory=1000 Gres=gpu:2 State=UNKNOWN
-PartitionName=debug Nodes=$host Default=YES MaxTime=INFINITE State=UP
+# A job in "urgent" preempts (cancels: state PREEMPTED) the jobs of "debug" it needs the CPUs of.
+PreemptType=preempt/partition_prio
+PreemptMode=CANCEL
+PartitionName=debug Nodes=$host Default=YES MaxTime=INFINITE State=UP PriorityTier=1
+PartitionName=urgent Nodes=$host MaxTime=INFINITE State=UP PriorityTier=10 PreemptMode=off
 EOF
     cat > "$dir/gres.conf" <<EOF
 AutoDetect=off

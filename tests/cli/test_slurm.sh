@@ -2,12 +2,13 @@
 # slurmd started here, two fake GPUs): the whole quickstart gives the same
 # outputs as a local run, a GPU node gets CUDA_VISIBLE_DEVICES from Slurm, a
 # node marked `executor: local` is no Slurm job, a job's queue state is in the
-# progress lines, a job whose compute node goes down (NODE_FAIL) is submitted
-# once more, scancel, a node's time limit and Ctrl-C give their messages, and
-# the config file's executor: block reaches sbatch. Skips (77) without Slurm or root, and in the
-# sanitizer pass (IKADA_SANITIZED, set by make check-sanitizers): it is the
-# slowest test by far (about 100 s, three times that under ASan), and the
-# plain pass already runs it.
+# progress lines, a job whose compute node goes down (NODE_FAIL) or that is
+# preempted (PREEMPTED) is submitted once more, scancel, a node's time limit
+# and Ctrl-C give their messages, and the config file's executor: block
+# reaches sbatch. Skips (77) without Slurm or root, and in the sanitizer pass
+# (IKADA_SANITIZED, set by make check-sanitizers): it is the slowest test by
+# far (about 130 s, three times that under ASan), and the plain pass already
+# runs it.
 . "${IKADA_SRCDIR:-.}/tests/cli/lib.sh"
 if [ -n "${IKADA_SANITIZED:-}" ]; then
     echo "SKIP: $TEST_NAME: not in the sanitizer pass (make check runs it)"
@@ -53,6 +54,24 @@ for _ in $(seq 50); do
     sinfo -h -N -o "%T" | grep -Eq '^(idle|mixed|allocated)' && break
     sleep 0.2
 done
+
+# A job preempted by one of a higher partition (PreemptMode=CANCEL: state
+# PREEMPTED) is submitted once more, and the run succeeds.
+cat > preempt.yaml <<'YAML'
+nodes:
+  bumped:
+    type: command
+    params: {cmd: "sleep 3; echo x > $IKADA_OUT_o", outputs: {o: o.txt}}
+YAML
+"$IKADA" run --executor slurm preempt.yaml >pre.out 2>pre.err &
+runner=$!
+wait_state bumped RUNNING
+sbatch -p urgent --exclusive --wrap "sleep 1" -o /dev/null >/dev/null || fail "the urgent job was refused"
+wait $runner || { cat pre.err >&2; fail "the run whose job was preempted did not succeed"; }
+grep -Eq '^bumped: slurm job [0-9]+ PREEMPTED: submitting it once more$' pre.err ||
+    { cat pre.err >&2; fail "no retry after PREEMPTED"; }
+contains pre.err "1 node: 1 ran"
+rm -r .ikada/slurm
 
 # The whole quickstart through Slurm gives the outputs of a local run: every
 # artifact but the two reports that carry wall times has the same hash. train
