@@ -21,9 +21,9 @@
  * ./bench/gemm_shapes [ROUNDS]` (default 9). IKADA_THREADS as for ikada. */
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "kernels/cpu/blas_core.h"
 #include "kernels/cpu/blas_lib.h"
 #include "kernels/cpu/gemm.h"
@@ -69,13 +69,6 @@ static struct shape shapes[] = {
 };
 enum { NSHAPES = sizeof shapes / sizeof shapes[0] };
 
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + t.tv_nsec * 1e-9;
-}
-
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -108,7 +101,7 @@ static double time_one(const struct shape *s, const float *A, const float *B, fl
                        int threads)
 {
     int lda = s->ta ? s->M : s->K, ldb = s->tb ? s->K : s->N;
-    double t0 = now();
+    double t0 = ik_clock_monotonic_s();
     if (ik) {
         ik_cpu_sgemm(s->ta, s->tb, s->M, s->N, s->K, 1.0f, A, lda, B, ldb, 1.0f, C, s->N);
     } else {
@@ -118,7 +111,7 @@ static double time_one(const struct shape *s, const float *A, const float *B, fl
                     1.0f, C, s->N);
         ik_cpu_blas()->set_num_threads(1); /* as ik_cpu_sgemm left it */
     }
-    return now() - t0;
+    return ik_clock_monotonic_s() - t0;
 }
 
 static int pool_threads(void)

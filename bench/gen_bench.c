@@ -15,8 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <time.h>
 
+#include "base/clock.h"
 #include "base/diag.h"
 #include "bench/qwen_shape.h"
 #include "kernels/cpu/blas_core.h"
@@ -24,13 +24,6 @@
 #include "lm/model.h"
 
 enum { NPROMPT = 8, BATCH = 8, NCONT = 5, CONT_LEN = 4, QUESTION = 48, REPS = 2 };
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + t.tv_nsec * 1e-9;
-}
 
 static void die(struct ik_diag *d)
 {
@@ -51,10 +44,10 @@ static double gen_rate(struct ik_lm_state *s, const int *const *prompts, const i
     for (int i = 0; i < NPROMPT; i++)
         outs[i] = malloc(sizeof(int) * (size_t)max_new);
     struct ik_lm_gen_opts o = {max_new, 0.0f, 1.0f, 0, 0, NULL, 0};
-    double t0 = now();
+    double t0 = ik_clock_monotonic_s();
     if (ik_lm_generate_batched(s, NULL, prompts, lens, NPROMPT, &o, batch, outs, counts, NULL, &d))
         die(&d);
-    double t = now() - t0;
+    double t = ik_clock_monotonic_s() - t0;
     *total = 0;
     for (int i = 0; i < NPROMPT; i++) {
         *total += counts[i];
@@ -72,7 +65,7 @@ static double score_rate(struct ik_lm_state *s, int shared, int questions)
     int lens[NCONT];
     const int *conts[NCONT];
     float lp[NCONT][CONT_LEN], *lps[NCONT], ref[QUESTION + CONT_LEN];
-    double t0 = now();
+    double t0 = ik_clock_monotonic_s();
     for (int k = 0; k < questions; k++) {
         for (int j = 0; j < QUESTION; j++)
             q[j] = tok_at(k, j, V);
@@ -95,7 +88,7 @@ static double score_rate(struct ik_lm_state *s, int shared, int questions)
                 die(&d);
         }
     }
-    return questions / (now() - t0);
+    return questions / (ik_clock_monotonic_s() - t0);
 }
 
 static void spread(const char *what, const double *v, int n, double *mid)

@@ -12,19 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <time.h>
 
+#include "base/clock.h"
 #include "base/diag.h"
 #include "kernels/cpu/blas_core.h"
 #include "lm/generate.h"
 #include "lm/model.h"
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + t.tv_nsec * 1e-9;
-}
 
 static void die(struct ik_diag *d)
 {
@@ -80,10 +73,10 @@ int main(int argc, char **argv)
     }
     struct ik_diag d = IK_DIAG_INIT;
     struct ik_lm_model *m;
-    double t0 = now();
+    double t0 = ik_clock_monotonic_s();
     if (ik_lm_model_load(&m, argv[1], &d))
         die(&d);
-    double t_load = now() - t0;
+    double t_load = ik_clock_monotonic_s() - t0;
     struct ik_lm_state *s;
     if (ik_lm_state_new(&s, m, n_prompt + n_new, n_prompt, &d))
         die(&d);
@@ -93,19 +86,19 @@ int main(int argc, char **argv)
         fprintf(stderr, "interop_gen: out of memory\n");
         return 1;
     }
-    t0 = now();
+    t0 = ik_clock_monotonic_s();
     if (ik_lm_forward(s, prompt, n_prompt, NULL, &d))
         die(&d);
-    double t_prompt = now() - t0;
+    double t_prompt = ik_clock_monotonic_s() - t0;
     int top[5];
     top5(ik_lm_state_logits(s), V, top);
-    t0 = now();
+    t0 = ik_clock_monotonic_s();
     for (int i = 0; i < n_new; i++) {
         out[i] = ik_lm_sample(ik_lm_state_logits(s), V, 0.0f, 1.0f, NULL, prob, idx); /* argmax */
         if (i + 1 < n_new && ik_lm_forward(s, &out[i], 1, NULL, &d))
             die(&d);
     }
-    double t_decode = now() - t0;
+    double t_decode = ik_clock_monotonic_s() - t0;
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     printf("{\"load_s\": %.6f, \"prompt_tokens\": %d, \"prompt_s\": %.6f, \"decode_forwards\": %d, "

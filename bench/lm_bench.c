@@ -21,9 +21,9 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "base/diag.h"
 #include "kernels/cpu/blas_core.h"
 #include "kernels/cpu/blas_lib.h"
@@ -33,13 +33,6 @@
 #include "lm/model.h"
 #include "lm/train.h"
 #include "bench/qwen_shape.h"
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + t.tv_nsec * 1e-9;
-}
 
 static void die(struct ik_diag *d)
 {
@@ -72,11 +65,11 @@ static double sgemm_gflops(int M, int N, int K, double secs)
         b[i] = (float)(i % 5) * 0.1f;
     ik_cpu_blas()->sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1, a, K, b, K, 0, c, N);
     int reps = 0;
-    double t0 = now(), t;
+    double t0 = ik_clock_monotonic_s(), t;
     do {
         ik_cpu_blas()->sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1, a, K, b, K, 0, c, N);
         reps++;
-    } while ((t = now() - t0) < secs);
+    } while ((t = ik_clock_monotonic_s() - t0) < secs);
     free(a), free(b), free(c);
     ik_cpu_blas()->set_num_threads(threads_before);
     return 2.0 * M * N * K * reps / t * 1e-9;
@@ -119,11 +112,11 @@ static void run_new(struct ik_run *r, struct ik_lm_model *m, struct ik_lora *a, 
 static double run_step(struct ik_run *r)
 {
     struct ik_diag d = IK_DIAG_INIT;
-    double loss, t0 = now();
+    double loss, t0 = ik_clock_monotonic_s();
     ik_lora_zero_grad(r->a);
     if (ik_lm_train_step(r->tr, r->tok, NULL, r->seq, IK_LM_BACKWARD, 0, 1.0f, &loss, NULL, &d))
         die(&d);
-    return now() - t0;
+    return ik_clock_monotonic_s() - t0;
 }
 
 static void run_free(struct ik_run *r)
@@ -323,11 +316,11 @@ static void bench_model(const char *name, const char *shape, struct ik_lm_model 
         die(&d);
     int *out = malloc(sizeof(int) * (size_t)gen), bos = 1;
     struct ik_lm_gen_opts o = {gen, 0.0f, 1.0f, 0, 0, NULL, 0};
-    double t0 = now();
+    double t0 = ik_clock_monotonic_s();
     int k = ik_lm_generate(st, NULL, &bos, 1, &o, out, NULL, &d);
     if (k < 0)
         die(&d);
-    printf("lm_bench: %s: greedy generation: %.1f tokens/s (%d tokens)\n", name, k / (now() - t0), k);
+    printf("lm_bench: %s: greedy generation: %.1f tokens/s (%d tokens)\n", name, k / (ik_clock_monotonic_s() - t0), k);
     ik_lm_state_free(st);
     free(out);
     ik_lora_free(a);

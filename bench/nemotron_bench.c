@@ -16,8 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "base/clock.h"
 #include "base/diag.h"
 #include "kernels/cpu/blas_core.h"
 #include "kernels/dispatch.h"
@@ -25,13 +25,6 @@
 #include "lm/lora.h"
 #include "lm/model.h"
 #include "lm/train.h"
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + t.tv_nsec * 1e-9;
-}
 
 static void die(struct ik_diag *d)
 {
@@ -111,10 +104,10 @@ static struct figures measure(const struct ik_lm_model *m, int T, int reps)
         die(&d);
     struct figures f = {0, 0};
     for (int r = 0; r < reps; r++) {
-        double t0 = now();
+        double t0 = ik_clock_monotonic_s();
         if (ik_lm_score(s, tok, T, lp, &d))
             die(&d);
-        double tps = T / (now() - t0);
+        double tps = T / (ik_clock_monotonic_s() - t0);
         f.score_tps = tps > f.score_tps ? tps : f.score_tps;
     }
     ik_lm_state_free(s);
@@ -124,11 +117,11 @@ static struct figures measure(const struct ik_lm_model *m, int T, int reps)
     if (ik_lora_new(&a, &m->cfg, &lc, 1, &d) || ik_lm_train_new(&tr, m, a, T, &d))
         die(&d);
     for (int r = 0; r < reps; r++) {
-        double loss, t0 = now();
+        double loss, t0 = ik_clock_monotonic_s();
         ik_lora_zero_grad(a);
         if (ik_lm_train_step(tr, tok, NULL, T, IK_LM_BACKWARD, 0, 1.0f, &loss, NULL, &d))
             die(&d);
-        double tps = (T - 1) / (now() - t0);
+        double tps = (T - 1) / (ik_clock_monotonic_s() - t0);
         f.train_tps = tps > f.train_tps ? tps : f.train_tps;
     }
     ik_lm_train_free(tr);
@@ -165,13 +158,13 @@ static void scan_seconds(const struct ik_lm_config *c, int T, double *fwd, doubl
     float *scr = malloc(sizeof(float) * ik_ssm_chunked_scratch(nh, P, c->ssm.chunk));
     float *bscr = malloc(sizeof(float) * ik_ssm_scan_bwd_scratch(T, G, P, N, Qb));
     const float *x = xbc, *B = xbc + nh * P, *C = B + G * N;
-    double t0 = now();
+    double t0 = ik_clock_monotonic_s();
     ik_ssm_chunked_fwd(y, st, x, B, C, ld, dt, A, Dk, T, nh, P, G, N, c->ssm.chunk, scr);
-    double t1 = now();
+    double t1 = ik_clock_monotonic_s();
     ik_ssm_scan_bwd(dxbc, dxbc + nh * P, dxbc + nh * P + G * N, ld, ddt, y, x, B, C, ld, dt, A, Dk,
                     T, nh, P, G, N, Qb, bscr);
     *fwd = t1 - t0;
-    *bwd = now() - t1;
+    *bwd = ik_clock_monotonic_s() - t1;
     free(xbc), free(dt), free(A), free(Dk), free(y), free(dxbc), free(ddt), free(st), free(scr),
         free(bscr);
 }

@@ -10,8 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "base/clock.h"
 #include "base/buf.h"
 #include "base/diag.h"
 #include "nodes/raft/distract_build.h"
@@ -24,13 +24,6 @@
 #endif
 
 #define REPEATS 76
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static void fail(const struct ik_diag *d)
 {
@@ -64,13 +57,13 @@ int main(int argc, char **argv)
             ik_buf_free(&q);
         }
 
-    double t0 = now_s();
+    double t0 = ik_clock_monotonic_s();
     struct ik_faq_rows rows;
     ik_faq_rows_init(&rows);
     if (ik_faq_rows_parse("bench.jsonl", text.data, text.len, IK_FAQ_JSONL, &ik_faq_fields_jagovfaqs,
                           &rows, &d) < 0)
         fail(&d);
-    double t1 = now_s();
+    double t1 = ik_clock_monotonic_s();
 
     struct ik_sample_params sp = {"国税庁", "copyright", {1000, 200, 100, 100}, 50, 2000, 42, false};
     struct ik_sample_result sr;
@@ -93,7 +86,7 @@ int main(int argc, char **argv)
         msgpack_unpacked_destroy(&u);
     }
     ik_sample_pack_summary(&w, &rows, &sr, &sp);
-    double t2 = now_s();
+    double t2 = ik_clock_monotonic_s();
 
     struct ik_distract_params dp;
     ik_distract_params_default(&dp);
@@ -109,7 +102,7 @@ int main(int argc, char **argv)
         ik_mp_writer_clear(&w);
     }
     ik_distract_pack_report(&w, &dr, &dp);
-    double t3 = now_s();
+    double t3 = ik_clock_monotonic_s();
 
     double total = t3 - t0;
     printf("raft_data_bench: %zu rows (%.1f MB JSONL) -> train %zu, test %zu, unseen %zu samples "
