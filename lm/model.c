@@ -14,6 +14,7 @@
 #include "base/diag.h"
 #include "base/error.h"
 #include "base/xmalloc.h"
+#include "lm/arena.h"
 #include "lm/model.h"
 #include "lm/safetensors.h"
 
@@ -23,41 +24,32 @@ static size_t mul_sat(size_t a, size_t b)
     return b != 0 && a > SIZE_MAX / b ? SIZE_MAX : a * b;
 }
 
-/* Hands out n floats of the arena at *off (NULL while only counting); the
- * count saturates at SIZE_MAX instead of wrapping. */
-static float *take(float *base, size_t *off, size_t n)
-{
-    float *p = base ? base + *off : NULL;
-    *off = n > SIZE_MAX - *off ? SIZE_MAX : *off + n;
-    return p;
-}
-
 /* The tensors of a Llama-family layer. */
 static void layout_decoder(const struct ik_lm_config *c, struct ik_lm_layer *y, float *base,
                            size_t *off)
 {
     size_t D = (size_t)c->D, F = (size_t)c->F, hd = (size_t)c->head_dim;
     size_t qw = mul_sat((size_t)c->H, hd), kw = mul_sat((size_t)c->K, hd);
-    y->attn_norm = take(base, off, D);
-    y->wq = take(base, off, mul_sat(qw, D));
-    y->wk = take(base, off, mul_sat(kw, D));
-    y->wv = take(base, off, mul_sat(kw, D));
-    y->wo = take(base, off, mul_sat(D, qw));
+    y->attn_norm = ik_lm_arena_take(base, off, D);
+    y->wq = ik_lm_arena_take(base, off, mul_sat(qw, D));
+    y->wk = ik_lm_arena_take(base, off, mul_sat(kw, D));
+    y->wv = ik_lm_arena_take(base, off, mul_sat(kw, D));
+    y->wo = ik_lm_arena_take(base, off, mul_sat(D, qw));
     if (c->qkv_bias) {
-        y->bq = take(base, off, qw);
-        y->bk = take(base, off, kw);
-        y->bv = take(base, off, kw);
+        y->bq = ik_lm_arena_take(base, off, qw);
+        y->bk = ik_lm_arena_take(base, off, kw);
+        y->bv = ik_lm_arena_take(base, off, kw);
     }
     if (c->o_bias)
-        y->bo = take(base, off, D);
+        y->bo = ik_lm_arena_take(base, off, D);
     if (c->qk_norm) {
-        y->q_norm = take(base, off, hd);
-        y->k_norm = take(base, off, hd);
+        y->q_norm = ik_lm_arena_take(base, off, hd);
+        y->k_norm = ik_lm_arena_take(base, off, hd);
     }
-    y->ffn_norm = take(base, off, D);
-    y->w_gate = take(base, off, mul_sat(F, D));
-    y->w_up = take(base, off, mul_sat(F, D));
-    y->w_down = take(base, off, mul_sat(D, F));
+    y->ffn_norm = ik_lm_arena_take(base, off, D);
+    y->w_gate = ik_lm_arena_take(base, off, mul_sat(F, D));
+    y->w_up = ik_lm_arena_take(base, off, mul_sat(F, D));
+    y->w_down = ik_lm_arena_take(base, off, mul_sat(D, F));
 }
 
 /* The tensors of a NemotronH layer: its norm and its one mixer's. The
@@ -69,27 +61,27 @@ static void layout_hybrid(const struct ik_lm_config *c, struct ik_lm_layer *y, f
     size_t qw = mul_sat((size_t)c->H, hd), kw = mul_sat((size_t)c->K, hd);
     size_t nh = (size_t)c->ssm.heads, inner = (size_t)ik_lm_ssm_inner(c);
     size_t conv = (size_t)ik_lm_ssm_conv_dim(c);
-    y->attn_norm = take(base, off, D);
+    y->attn_norm = ik_lm_arena_take(base, off, D);
     switch (y->block) {
     case IK_LM_BLOCK_ATTN:
-        y->wq = take(base, off, mul_sat(qw, D));
-        y->wk = take(base, off, mul_sat(kw, D));
-        y->wv = take(base, off, mul_sat(kw, D));
-        y->wo = take(base, off, mul_sat(D, qw));
+        y->wq = ik_lm_arena_take(base, off, mul_sat(qw, D));
+        y->wk = ik_lm_arena_take(base, off, mul_sat(kw, D));
+        y->wv = ik_lm_arena_take(base, off, mul_sat(kw, D));
+        y->wo = ik_lm_arena_take(base, off, mul_sat(D, qw));
         break;
     case IK_LM_BLOCK_MLP:
-        y->w_up = take(base, off, mul_sat(F, D));
-        y->w_down = take(base, off, mul_sat(D, F));
+        y->w_up = ik_lm_arena_take(base, off, mul_sat(F, D));
+        y->w_down = ik_lm_arena_take(base, off, mul_sat(D, F));
         break;
     default: /* IK_LM_BLOCK_MAMBA */
-        y->ssm_in = take(base, off, mul_sat((size_t)ik_lm_ssm_in_dim(c), D));
-        y->conv_w = take(base, off, mul_sat(conv, (size_t)c->ssm.conv_kernel));
-        y->conv_b = c->ssm.conv_bias ? take(base, off, conv) : NULL;
-        y->dt_bias = take(base, off, nh);
-        y->A_log = take(base, off, nh);
-        y->ssm_D = take(base, off, nh);
-        y->ssm_norm = take(base, off, inner);
-        y->ssm_out = take(base, off, mul_sat(D, inner));
+        y->ssm_in = ik_lm_arena_take(base, off, mul_sat((size_t)ik_lm_ssm_in_dim(c), D));
+        y->conv_w = ik_lm_arena_take(base, off, mul_sat(conv, (size_t)c->ssm.conv_kernel));
+        y->conv_b = c->ssm.conv_bias ? ik_lm_arena_take(base, off, conv) : NULL;
+        y->dt_bias = ik_lm_arena_take(base, off, nh);
+        y->A_log = ik_lm_arena_take(base, off, nh);
+        y->ssm_D = ik_lm_arena_take(base, off, nh);
+        y->ssm_norm = ik_lm_arena_take(base, off, inner);
+        y->ssm_out = ik_lm_arena_take(base, off, mul_sat(D, inner));
         break;
     }
 }
@@ -104,9 +96,10 @@ static size_t param_layout(struct ik_lm_model *m, float *base)
     struct ik_lm_model count;
     if (base == NULL)
         m = &count;
-    m->embed = take(base, &off, mul_sat((size_t)c->V, D));
-    m->final_norm = take(base, &off, D);
-    m->lm_head = c->tie_embeddings ? m->embed : take(base, &off, mul_sat((size_t)c->V, D));
+    m->embed = ik_lm_arena_take(base, &off, mul_sat((size_t)c->V, D));
+    m->final_norm = ik_lm_arena_take(base, &off, D);
+    m->lm_head = c->tie_embeddings ? m->embed
+                                   : ik_lm_arena_take(base, &off, mul_sat((size_t)c->V, D));
     int slots[IK_LM_BLOCK_MLP + 1] = {0};
     for (int l = 0; l < c->L; l++) {
         struct ik_lm_layer scratch, *y = base ? &m->layers[l] : &scratch;

@@ -16,6 +16,7 @@
 #include "base/xmalloc.h"
 #include "kernels/dispatch.h"
 #include "lm/lora.h"
+#include "lm/arena.h"
 #include "lm/model.h"
 #include "lm/train.h"
 #include "lm/train_int.h"
@@ -54,13 +55,6 @@ struct ik_lm_train {
     int n_correct; /* of the last step */
 };
 
-static float *take(float *base, size_t *off, size_t n)
-{
-    float *p = base ? base + *off : NULL;
-    *off += n;
-    return p;
-}
-
 /* All buffers, in one place; with base == NULL only counts floats. */
 static size_t layout(struct ik_lm_train *tr, float *base)
 {
@@ -76,51 +70,53 @@ static size_t layout(struct ik_lm_train *tr, float *base)
             /* Checkpointing: only the layer's input is its own; the rest is
              * layer 0's, overwritten by each layer's (re)computation. */
             *A = tr->L[0];
-            A->x_in = take(base, &off, S * D);
+            A->x_in = ik_lm_arena_take(base, &off, S * D);
             continue;
         }
-        A->x_in = take(base, &off, S * D);
-        A->xn1 = take(base, &off, S * D);
-        A->rstd1 = take(base, &off, S);
-        A->q = take(base, &off, S * qw);
-        A->k = take(base, &off, S * kw);
-        A->qpre = c->qk_norm ? take(base, &off, S * qw) : A->q;
-        A->kpre = c->qk_norm ? take(base, &off, S * kw) : A->k;
-        A->rstdq = c->qk_norm ? take(base, &off, S * c->H) : NULL;
-        A->rstdk = c->qk_norm ? take(base, &off, S * c->K) : NULL;
-        A->v = take(base, &off, S * kw);
-        A->att = take(base, &off, S * qw);
-        A->x_mid = take(base, &off, S * D);
-        A->xn2 = take(base, &off, S * D);
-        A->rstd2 = take(base, &off, S);
-        A->gate = take(base, &off, S * F);
-        A->up = take(base, &off, S * F);
-        A->act = take(base, &off, S * F);
+        A->x_in = ik_lm_arena_take(base, &off, S * D);
+        A->xn1 = ik_lm_arena_take(base, &off, S * D);
+        A->rstd1 = ik_lm_arena_take(base, &off, S);
+        A->q = ik_lm_arena_take(base, &off, S * qw);
+        A->k = ik_lm_arena_take(base, &off, S * kw);
+        A->qpre = c->qk_norm ? ik_lm_arena_take(base, &off, S * qw) : A->q;
+        A->kpre = c->qk_norm ? ik_lm_arena_take(base, &off, S * kw) : A->k;
+        A->rstdq = c->qk_norm ? ik_lm_arena_take(base, &off, S * c->H) : NULL;
+        A->rstdk = c->qk_norm ? ik_lm_arena_take(base, &off, S * c->K) : NULL;
+        A->v = ik_lm_arena_take(base, &off, S * kw);
+        A->att = ik_lm_arena_take(base, &off, S * qw);
+        A->x_mid = ik_lm_arena_take(base, &off, S * D);
+        A->xn2 = ik_lm_arena_take(base, &off, S * D);
+        A->rstd2 = ik_lm_arena_take(base, &off, S);
+        A->gate = ik_lm_arena_take(base, &off, S * F);
+        A->up = ik_lm_arena_take(base, &off, S * F);
+        A->act = ik_lm_arena_take(base, &off, S * F);
         for (int t = 0; t < IK_LORA_NT; t++)
-            A->h[t] = ik_lm_train_module(&tr->lo, l, t) ? take(base, &off, S * r) : NULL;
+            A->h[t] =
+                ik_lm_train_module(&tr->lo, l, t) ? ik_lm_arena_take(base, &off, S * r) : NULL;
     }
-    tr->x_fin = take(base, &off, S * D);
-    tr->xnf = take(base, &off, S * D);
-    tr->rstdf = take(base, &off, S);
-    tr->proj = take(base, &off, S * D);
-    tr->dx = take(base, &off, S * D);
-    tr->dxn = take(base, &off, S * D);
-    tr->dq = take(base, &off, S * qw);
-    tr->dq2 = take(base, &off, S * qw);
-    tr->datt = take(base, &off, S * qw);
-    tr->dk = take(base, &off, S * kw);
-    tr->dk2 = take(base, &off, S * kw);
-    tr->dv = take(base, &off, S * kw);
-    tr->dgate = take(base, &off, S * F);
-    tr->dup = take(base, &off, S * F);
-    tr->dact = take(base, &off, S * F);
-    tr->lo.dh = take(base, &off, S * (r ? r : 1));
-    tr->lo.xdrop = take(base, &off, S * in_max);
-    tr->lo.tmp = take(base, &off, S * in_max);
-    tr->logits = take(base, &off, (S < HEAD_ROWS ? S : HEAD_ROWS) * (size_t)c->V);
-    tr->dnll = take(base, &off, S);
-    tr->nll = take(base, &off, S);
-    tr->ascr = take(base, &off, ik_attention_bwd_scratch(tr->S, c->H, c->K, c->head_dim));
+    tr->x_fin = ik_lm_arena_take(base, &off, S * D);
+    tr->xnf = ik_lm_arena_take(base, &off, S * D);
+    tr->rstdf = ik_lm_arena_take(base, &off, S);
+    tr->proj = ik_lm_arena_take(base, &off, S * D);
+    tr->dx = ik_lm_arena_take(base, &off, S * D);
+    tr->dxn = ik_lm_arena_take(base, &off, S * D);
+    tr->dq = ik_lm_arena_take(base, &off, S * qw);
+    tr->dq2 = ik_lm_arena_take(base, &off, S * qw);
+    tr->datt = ik_lm_arena_take(base, &off, S * qw);
+    tr->dk = ik_lm_arena_take(base, &off, S * kw);
+    tr->dk2 = ik_lm_arena_take(base, &off, S * kw);
+    tr->dv = ik_lm_arena_take(base, &off, S * kw);
+    tr->dgate = ik_lm_arena_take(base, &off, S * F);
+    tr->dup = ik_lm_arena_take(base, &off, S * F);
+    tr->dact = ik_lm_arena_take(base, &off, S * F);
+    tr->lo.dh = ik_lm_arena_take(base, &off, S * (r ? r : 1));
+    tr->lo.xdrop = ik_lm_arena_take(base, &off, S * in_max);
+    tr->lo.tmp = ik_lm_arena_take(base, &off, S * in_max);
+    tr->logits = ik_lm_arena_take(base, &off, (S < HEAD_ROWS ? S : HEAD_ROWS) * (size_t)c->V);
+    tr->dnll = ik_lm_arena_take(base, &off, S);
+    tr->nll = ik_lm_arena_take(base, &off, S);
+    tr->ascr =
+        ik_lm_arena_take(base, &off, ik_attention_bwd_scratch(tr->S, c->H, c->K, c->head_dim));
     return off;
 }
 

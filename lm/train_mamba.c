@@ -20,6 +20,7 @@
 #include "base/xmalloc.h"
 #include "kernels/dispatch.h"
 #include "lm/lora.h"
+#include "lm/arena.h"
 #include "lm/model.h"
 #include "lm/train.h"
 #include "lm/train_int.h"
@@ -58,13 +59,6 @@ struct ik_lm_train_hybrid {
     int n_correct;
 };
 
-static float *take(float *base, size_t *off, size_t n)
-{
-    float *p = base ? base + *off : NULL;
-    *off += n;
-    return p;
-}
-
 static size_t max3(size_t a, size_t b, size_t c) { return a > b ? (a > c ? a : c) : (b > c ? b : c); }
 
 /* The activations of a layer of block b (b < 0: every block's, the shared
@@ -77,28 +71,28 @@ static void layout_acts(struct ik_lm_train_hybrid *tr, struct acts *A, int b, un
     size_t qw = (size_t)c->H * hd, kw = (size_t)c->K * hd;
     size_t r = tr->lo.a ? (size_t)tr->lo.a->cfg.r : 0;
     size_t inner = (size_t)ik_lm_ssm_inner(c), conv = (size_t)ik_lm_ssm_conv_dim(c);
-    A->xn = take(base, off, S * D);
-    A->rstd = take(base, off, S);
+    A->xn = ik_lm_arena_take(base, off, S * D);
+    A->rstd = ik_lm_arena_take(base, off, S);
     if (b < 0 || b == IK_LM_BLOCK_MAMBA) {
-        A->zx = take(base, off, S * (size_t)ik_lm_ssm_in_dim(c));
-        A->xconv = take(base, off, S * conv);
-        A->xbc = take(base, off, S * conv);
-        A->dt = take(base, off, S * (size_t)c->ssm.heads);
-        A->yssm = take(base, off, S * inner);
-        A->yn = take(base, off, S * inner);
+        A->zx = ik_lm_arena_take(base, off, S * (size_t)ik_lm_ssm_in_dim(c));
+        A->xconv = ik_lm_arena_take(base, off, S * conv);
+        A->xbc = ik_lm_arena_take(base, off, S * conv);
+        A->dt = ik_lm_arena_take(base, off, S * (size_t)c->ssm.heads);
+        A->yssm = ik_lm_arena_take(base, off, S * inner);
+        A->yn = ik_lm_arena_take(base, off, S * inner);
     }
     if (b < 0 || b == IK_LM_BLOCK_ATTN) {
-        A->q = take(base, off, S * qw);
-        A->k = take(base, off, S * kw);
-        A->v = take(base, off, S * kw);
-        A->att = take(base, off, S * qw);
+        A->q = ik_lm_arena_take(base, off, S * qw);
+        A->k = ik_lm_arena_take(base, off, S * kw);
+        A->v = ik_lm_arena_take(base, off, S * kw);
+        A->att = ik_lm_arena_take(base, off, S * qw);
     }
     if (b < 0 || b == IK_LM_BLOCK_MLP) {
-        A->up = take(base, off, S * F);
-        A->act = take(base, off, S * F);
+        A->up = ik_lm_arena_take(base, off, S * F);
+        A->act = ik_lm_arena_take(base, off, S * F);
     }
     for (int t = 0; t < IK_LORA_NT; t++)
-        A->h[t] = lora & (1u << t) ? take(base, off, S * r) : NULL;
+        A->h[t] = lora & (1u << t) ? ik_lm_arena_take(base, off, S * r) : NULL;
 }
 
 /* The adapted targets of layer l (or of any layer: l < 0). */
@@ -129,41 +123,43 @@ static size_t layout(struct ik_lm_train_hybrid *tr, float *base)
             *A = tr->work;
         else
             layout_acts(tr, A, ik_lm_config_block(c, l), adapted(tr, l), base, &off);
-        A->x_in = take(base, &off, S * D);
+        A->x_in = ik_lm_arena_take(base, &off, S * D);
     }
-    tr->x_fin = take(base, &off, S * D);
-    tr->xnf = take(base, &off, S * D);
-    tr->rstdf = take(base, &off, S);
-    tr->proj = take(base, &off, S * D);
-    tr->dx = take(base, &off, S * D);
-    tr->dxn = take(base, &off, S * D);
-    tr->dzx = take(base, &off, S * in_dim);
-    tr->dxbc = take(base, &off, S * conv);
-    tr->dxconv = take(base, &off, S * conv);
-    tr->ddt = take(base, &off, S * nh);
-    tr->dy = take(base, &off, S * inner);
-    tr->dyn = take(base, &off, S * inner);
-    tr->dq = take(base, &off, S * qw);
-    tr->datt = take(base, &off, S * qw);
-    tr->dk = take(base, &off, S * kw);
-    tr->dv = take(base, &off, S * kw);
-    tr->dup = take(base, &off, S * F);
-    tr->dact = take(base, &off, S * F);
-    tr->lo.dh = take(base, &off, S * (r ? r : 1));
+    tr->x_fin = ik_lm_arena_take(base, &off, S * D);
+    tr->xnf = ik_lm_arena_take(base, &off, S * D);
+    tr->rstdf = ik_lm_arena_take(base, &off, S);
+    tr->proj = ik_lm_arena_take(base, &off, S * D);
+    tr->dx = ik_lm_arena_take(base, &off, S * D);
+    tr->dxn = ik_lm_arena_take(base, &off, S * D);
+    tr->dzx = ik_lm_arena_take(base, &off, S * in_dim);
+    tr->dxbc = ik_lm_arena_take(base, &off, S * conv);
+    tr->dxconv = ik_lm_arena_take(base, &off, S * conv);
+    tr->ddt = ik_lm_arena_take(base, &off, S * nh);
+    tr->dy = ik_lm_arena_take(base, &off, S * inner);
+    tr->dyn = ik_lm_arena_take(base, &off, S * inner);
+    tr->dq = ik_lm_arena_take(base, &off, S * qw);
+    tr->datt = ik_lm_arena_take(base, &off, S * qw);
+    tr->dk = ik_lm_arena_take(base, &off, S * kw);
+    tr->dv = ik_lm_arena_take(base, &off, S * kw);
+    tr->dup = ik_lm_arena_take(base, &off, S * F);
+    tr->dact = ik_lm_arena_take(base, &off, S * F);
+    tr->lo.dh = ik_lm_arena_take(base, &off, S * (r ? r : 1));
     size_t in_max = max3(D, qw, max3(F, inner, 1));
-    tr->lo.xdrop = take(base, &off, S * in_max);
-    tr->lo.tmp = take(base, &off, S * in_max);
-    tr->logits = take(base, &off, (S < HEAD_ROWS ? S : HEAD_ROWS) * (size_t)c->V);
-    tr->dnll = take(base, &off, S);
-    tr->nll = take(base, &off, S);
-    tr->ascr = take(base, &off, ik_attention_bwd_scratch(tr->S, c->H, c->K, c->head_dim));
+    tr->lo.xdrop = ik_lm_arena_take(base, &off, S * in_max);
+    tr->lo.tmp = ik_lm_arena_take(base, &off, S * in_max);
+    tr->logits = ik_lm_arena_take(base, &off, (S < HEAD_ROWS ? S : HEAD_ROWS) * (size_t)c->V);
+    tr->dnll = ik_lm_arena_take(base, &off, S);
+    tr->nll = ik_lm_arena_take(base, &off, S);
+    tr->ascr =
+        ik_lm_arena_take(base, &off, ik_attention_bwd_scratch(tr->S, c->H, c->K, c->head_dim));
     /* The scan's states: the forward's running state and chunk scratch, the
      * backward's checkpoints (Qb rows apart) and recomputed chunk. */
-    tr->A = take(base, &off, nh);
-    tr->conv_st = take(base, &off, (size_t)(c->ssm.conv_kernel - 1) * conv);
-    tr->ssm_st = take(base, &off, nh * P * N);
-    tr->ssd = take(base, &off, Q > 0 ? ik_ssm_chunked_scratch((int)nh, (int)P, Q) : 0);
-    tr->scan_scr = take(base, &off, ik_ssm_scan_bwd_scratch(tr->S, c->ssm.groups, (int)P, (int)N, tr->Qb));
+    tr->A = ik_lm_arena_take(base, &off, nh);
+    tr->conv_st = ik_lm_arena_take(base, &off, (size_t)(c->ssm.conv_kernel - 1) * conv);
+    tr->ssm_st = ik_lm_arena_take(base, &off, nh * P * N);
+    tr->ssd = ik_lm_arena_take(base, &off, Q > 0 ? ik_ssm_chunked_scratch((int)nh, (int)P, Q) : 0);
+    tr->scan_scr = ik_lm_arena_take(
+        base, &off, ik_ssm_scan_bwd_scratch(tr->S, c->ssm.groups, (int)P, (int)N, tr->Qb));
     return off;
 }
 
