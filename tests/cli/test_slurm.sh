@@ -32,46 +32,41 @@ wait_state() {
     fail "no job of node $1 reached $2"
 }
 
-# The compute node goes down under a running job (NODE_FAIL): the job is
-# submitted once more and the run succeeds. First, while no other job runs.
-cat > nodefail.yaml <<'YAML'
+# retried NODE STATE CMD...: a one-node graph (a job of 3 s, its command naming
+# NODE so that no other case's result is reused) run through Slurm; once its
+# job runs, CMD ends it with Slurm state STATE. The job must be submitted once
+# more and the run succeed.
+retried() {
+    local node=$1 state=$2 runner
+    shift 2
+    cat > "$node.yaml" <<YAML
 nodes:
-  lost:
+  $node:
     type: command
-    params: {cmd: "sleep 2; echo x > $IKADA_OUT_o", outputs: {o: o.txt}}
+    params: {cmd: "sleep 3; echo $node > \$IKADA_OUT_o", outputs: {o: o.txt}}
 YAML
-"$IKADA" run --executor slurm nodefail.yaml >nf.out 2>nf.err &
-runner=$!
-wait_state lost RUNNING
-scontrol update nodename="$(hostname -s)" state=down reason=ikada-test
-wait $runner || { cat nf.err >&2; fail "the run whose node failed did not succeed"; }
+    "$IKADA" run --executor slurm "$node.yaml" >"$node.out" 2>"$node.err" &
+    runner=$!
+    wait_state "$node" RUNNING
+    "$@" || fail "could not end the job: $*"
+    wait $runner || { cat "$node.err" >&2; fail "the run whose job ended $state did not succeed"; }
+    grep -Eq "^$node: slurm job [0-9]+ $state: submitting it once more\$" "$node.err" ||
+        { cat "$node.err" >&2; fail "no retry after $state"; }
+    contains "$node.err" "1 node: 1 ran"
+    rm -r .ikada/slurm # the job files of the cases below, counted there
+}
+
+# The compute node goes down under a running job (NODE_FAIL). First, while no
+# other job runs.
+retried lost NODE_FAIL scontrol update nodename="$(hostname -s)" state=down reason=ikada-test
 scontrol update nodename="$(hostname -s)" state=resume 2>/dev/null # ReturnToService may have
-grep -Eq '^lost: slurm job [0-9]+ NODE_FAIL: submitting it once more$' nf.err ||
-    { cat nf.err >&2; fail "no retry after NODE_FAIL"; }
-contains nf.err "1 node: 1 ran"
-rm -r .ikada/slurm # the job files of the cases below, counted there
 for _ in $(seq 50); do
     sinfo -h -N -o "%T" | grep -Eq '^(idle|mixed|allocated)' && break
     sleep 0.2
 done
 
-# A job preempted by one of a higher partition (PreemptMode=CANCEL: state
-# PREEMPTED) is submitted once more, and the run succeeds.
-cat > preempt.yaml <<'YAML'
-nodes:
-  bumped:
-    type: command
-    params: {cmd: "sleep 3; echo x > $IKADA_OUT_o", outputs: {o: o.txt}}
-YAML
-"$IKADA" run --executor slurm preempt.yaml >pre.out 2>pre.err &
-runner=$!
-wait_state bumped RUNNING
-sbatch -p urgent --exclusive --wrap "sleep 1" -o /dev/null >/dev/null || fail "the urgent job was refused"
-wait $runner || { cat pre.err >&2; fail "the run whose job was preempted did not succeed"; }
-grep -Eq '^bumped: slurm job [0-9]+ PREEMPTED: submitting it once more$' pre.err ||
-    { cat pre.err >&2; fail "no retry after PREEMPTED"; }
-contains pre.err "1 node: 1 ran"
-rm -r .ikada/slurm
+# A job of a higher partition preempts it (PreemptMode=CANCEL: PREEMPTED).
+retried bumped PREEMPTED sbatch -p urgent --exclusive --wrap "sleep 1" -o /dev/null
 
 # The whole quickstart through Slurm gives the outputs of a local run: every
 # artifact but the two reports that carry wall times has the same hash. train
