@@ -18,18 +18,13 @@
 
 #include "base/clock.h"
 #include "base/diag.h"
+#include "bench/bench_common.h"
 #include "bench/qwen_shape.h"
 #include "kernels/cpu/blas_core.h"
 #include "lm/generate.h"
 #include "lm/model.h"
 
 enum { NPROMPT = 8, BATCH = 8, NCONT = 5, CONT_LEN = 4, QUESTION = 48, REPS = 2 };
-
-static void die(struct ik_diag *d)
-{
-    ik_diag_print(d);
-    exit(1);
-}
 
 /* A token sequence that depends only on (i, j) and the vocabulary. */
 static int tok_at(int i, int j, int V) { return 1 + (int)(((unsigned)i * 7919u + (unsigned)j * 104729u) % (unsigned)(V - 1)); }
@@ -46,7 +41,7 @@ static double gen_rate(struct ik_lm_state *s, const int *const *prompts, const i
     struct ik_lm_gen_opts o = {max_new, 0.0f, 1.0f, 0, 0, NULL, 0};
     double t0 = ik_clock_monotonic_s();
     if (ik_lm_generate_batched(s, NULL, prompts, lens, NPROMPT, &o, batch, outs, counts, NULL, &d))
-        die(&d);
+        ik_bench_die(&d);
     double t = ik_clock_monotonic_s() - t0;
     *total = 0;
     for (int i = 0; i < NPROMPT; i++) {
@@ -78,14 +73,14 @@ static double score_rate(struct ik_lm_state *s, int shared, int questions)
         }
         if (shared) {
             if (ik_lm_score_continuations(s, q, QUESTION, conts, lens, NCONT, lps, &d))
-                die(&d);
+                ik_bench_die(&d);
             continue;
         }
         for (int i = 0; i < NCONT; i++) {
             memcpy(whole, q, sizeof q);
             memcpy(whole + QUESTION, c[i], sizeof c[i]);
             if (ik_lm_score(s, whole, QUESTION + CONT_LEN, ref, &d))
-                die(&d);
+                ik_bench_die(&d);
         }
     }
     return questions / (ik_clock_monotonic_s() - t0);
@@ -108,7 +103,7 @@ static void bench_model(const char *name, struct ik_lm_model *m, int max_new, in
     struct ik_diag d = IK_DIAG_INIT;
     struct ik_lm_state *s;
     if (ik_lm_state_new(&s, m, 256, 64, &d))
-        die(&d);
+        ik_bench_die(&d);
     int p[NPROMPT][8], lens[NPROMPT];
     const int *prompts[NPROMPT];
     for (int i = 0; i < NPROMPT; i++) {
@@ -159,7 +154,7 @@ int main(int argc, char **argv)
     struct ik_diag d = IK_DIAG_INIT;
     struct ik_lm_model *m;
     if (ik_lm_model_load(&m, IK_BENCH_SRCDIR "/examples/models/stories260K-hf", &d))
-        die(&d);
+        ik_bench_die(&d);
     bench_model("stories260K-hf", m, 64, 200);
     ik_lm_model_free(m);
 

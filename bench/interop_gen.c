@@ -15,15 +15,10 @@
 
 #include "base/clock.h"
 #include "base/diag.h"
+#include "bench/bench_common.h"
 #include "kernels/cpu/blas_core.h"
 #include "lm/generate.h"
 #include "lm/model.h"
-
-static void die(struct ik_diag *d)
-{
-    ik_diag_print(d);
-    exit(1);
-}
 
 /* The comma-separated ids of s into ids (room for max); returns their count,
  * or -1 (with a message) for anything but a list of integers. */
@@ -75,11 +70,11 @@ int main(int argc, char **argv)
     struct ik_lm_model *m;
     double t0 = ik_clock_monotonic_s();
     if (ik_lm_model_load(&m, argv[1], &d))
-        die(&d);
+        ik_bench_die(&d);
     double t_load = ik_clock_monotonic_s() - t0;
     struct ik_lm_state *s;
     if (ik_lm_state_new(&s, m, n_prompt + n_new, n_prompt, &d))
-        die(&d);
+        ik_bench_die(&d);
     int V = m->cfg.V, *out = malloc(sizeof(int) * (size_t)n_new), *idx = malloc(sizeof(int) * (size_t)V);
     float *prob = malloc(sizeof(float) * (size_t)V);
     if (!out || !idx || !prob) {
@@ -88,7 +83,7 @@ int main(int argc, char **argv)
     }
     t0 = ik_clock_monotonic_s();
     if (ik_lm_forward(s, prompt, n_prompt, NULL, &d))
-        die(&d);
+        ik_bench_die(&d);
     double t_prompt = ik_clock_monotonic_s() - t0;
     int top[5];
     top5(ik_lm_state_logits(s), V, top);
@@ -96,7 +91,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < n_new; i++) {
         out[i] = ik_lm_sample(ik_lm_state_logits(s), V, 0.0f, 1.0f, NULL, prob, idx); /* argmax */
         if (i + 1 < n_new && ik_lm_forward(s, &out[i], 1, NULL, &d))
-            die(&d);
+            ik_bench_die(&d);
     }
     double t_decode = ik_clock_monotonic_s() - t0;
     struct rusage ru;

@@ -25,6 +25,7 @@
 
 #include "base/clock.h"
 #include "base/diag.h"
+#include "bench/bench_common.h"
 #include "kernels/cpu/blas_core.h"
 #include "kernels/cpu/blas_lib.h"
 #include "lm/config.h"
@@ -33,12 +34,6 @@
 #include "lm/model.h"
 #include "lm/train.h"
 #include "bench/qwen_shape.h"
-
-static void die(struct ik_diag *d)
-{
-    ik_diag_print(d);
-    exit(1);
-}
 
 /* The threads of ikada's kernel pool (kernels/cpu/parallel.c's rule). */
 static int pool_threads(void)
@@ -100,7 +95,7 @@ static void run_new(struct ik_run *r, struct ik_lm_model *m, struct ik_lora *a, 
 {
     struct ik_diag d = IK_DIAG_INIT;
     if (ik_lm_train_new_opts(&r->tr, m, a, seq, opts, &d))
-        die(&d);
+        ik_bench_die(&d);
     r->a = a;
     r->seq = seq;
     r->tok = malloc(sizeof(int) * (size_t)seq);
@@ -115,7 +110,7 @@ static double run_step(struct ik_run *r)
     double loss, t0 = ik_clock_monotonic_s();
     ik_lora_zero_grad(r->a);
     if (ik_lm_train_step(r->tr, r->tok, NULL, r->seq, IK_LM_BACKWARD, 0, 1.0f, &loss, NULL, &d))
-        die(&d);
+        ik_bench_die(&d);
     return ik_clock_monotonic_s() - t0;
 }
 
@@ -293,7 +288,7 @@ static void bench_model(const char *name, const char *shape, struct ik_lm_model 
     struct ik_lora_config lc = {8, 16.0f, 0.0f, (1u << IK_LORA_NT) - 1};
     struct ik_lora *a;
     if (ik_lora_new(&a, &m->cfg, &lc, 1, &d))
-        die(&d);
+        ik_bench_die(&d);
     double t;
     bench_train(name, shape, m, a, seq, steps, &t);
     if (ckpt) {
@@ -313,13 +308,13 @@ static void bench_model(const char *name, const char *shape, struct ik_lm_model 
 
     struct ik_lm_state *st;
     if (ik_lm_state_new(&st, m, 1 + gen, 64, &d))
-        die(&d);
+        ik_bench_die(&d);
     int *out = malloc(sizeof(int) * (size_t)gen), bos = 1;
     struct ik_lm_gen_opts o = {gen, 0.0f, 1.0f, 0, 0, NULL, 0};
     double t0 = ik_clock_monotonic_s();
     int k = ik_lm_generate(st, NULL, &bos, 1, &o, out, NULL, &d);
     if (k < 0)
-        die(&d);
+        ik_bench_die(&d);
     printf("lm_bench: %s: greedy generation: %.1f tokens/s (%d tokens)\n", name, k / (ik_clock_monotonic_s() - t0), k);
     ik_lm_state_free(st);
     free(out);
@@ -352,7 +347,7 @@ int main(int argc, char **argv)
 
     struct ik_lm_model *m;
     if (ik_lm_model_load(&m, IK_BENCH_SRCDIR "/examples/models/stories260K/stories260K.bin", &d))
-        die(&d);
+        ik_bench_die(&d);
     bench_model("stories260K", "stories260K", m, 512, 5, 256, 0);
     ik_lm_model_free(m);
 

@@ -19,18 +19,13 @@
 
 #include "base/clock.h"
 #include "base/diag.h"
+#include "bench/bench_common.h"
 #include "kernels/cpu/blas_core.h"
 #include "kernels/dispatch.h"
 #include "lm/config.h"
 #include "lm/lora.h"
 #include "lm/model.h"
 #include "lm/train.h"
-
-static void die(struct ik_diag *d)
-{
-    ik_diag_print(d);
-    exit(1);
-}
 
 /* A NemotronH shape: attention H heads of hd over K, Mamba-2 nh heads of P
  * in G groups of state N, one layer per letter of pattern. */
@@ -64,7 +59,7 @@ static struct ik_lm_model *random_model(const struct ik_lm_config *c)
     struct ik_diag d = IK_DIAG_INIT;
     struct ik_lm_model *m;
     if (ik_lm_model_new(&m, c, &d))
-        die(&d);
+        ik_bench_die(&d);
     unsigned s = 1;
     for (size_t i = 0; i < m->n_params; i++) {
         s = s * 1664525u + 1013904223u;
@@ -101,12 +96,12 @@ static struct figures measure(const struct ik_lm_model *m, int T, int reps)
         tok[i] = (i * 7 + 3) % m->cfg.V;
     struct ik_lm_state *s;
     if (ik_lm_state_new(&s, m, T, T, &d))
-        die(&d);
+        ik_bench_die(&d);
     struct figures f = {0, 0};
     for (int r = 0; r < reps; r++) {
         double t0 = ik_clock_monotonic_s();
         if (ik_lm_score(s, tok, T, lp, &d))
-            die(&d);
+            ik_bench_die(&d);
         double tps = T / (ik_clock_monotonic_s() - t0);
         f.score_tps = tps > f.score_tps ? tps : f.score_tps;
     }
@@ -115,12 +110,12 @@ static struct figures measure(const struct ik_lm_model *m, int T, int reps)
     struct ik_lora *a;
     struct ik_lm_train *tr;
     if (ik_lora_new(&a, &m->cfg, &lc, 1, &d) || ik_lm_train_new(&tr, m, a, T, &d))
-        die(&d);
+        ik_bench_die(&d);
     for (int r = 0; r < reps; r++) {
         double loss, t0 = ik_clock_monotonic_s();
         ik_lora_zero_grad(a);
         if (ik_lm_train_step(tr, tok, NULL, T, IK_LM_BACKWARD, 0, 1.0f, &loss, NULL, &d))
-            die(&d);
+            ik_bench_die(&d);
         double tps = (T - 1) / (ik_clock_monotonic_s() - t0);
         f.train_tps = tps > f.train_tps ? tps : f.train_tps;
     }
@@ -130,20 +125,6 @@ static struct figures measure(const struct ik_lm_model *m, int T, int reps)
     return f;
 }
 
-static float *randv(size_t n, unsigned *s, float lo, float hi)
-{
-    float *v = malloc(n * sizeof *v);
-    if (v == NULL) {
-        fprintf(stderr, "nemotron_bench: out of memory\n");
-        exit(1);
-    }
-    for (size_t i = 0; i < n; i++) {
-        *s = *s * 1664525u + 1013904223u;
-        v[i] = lo + (hi - lo) * (float)((*s >> 8) & 0xffffff) / 16777216.0f;
-    }
-    return v;
-}
-
 /* Seconds of the scan alone at layer c's shape over T rows: the chunked
  * forward, and the backward as the trainer calls it. */
 static void scan_seconds(const struct ik_lm_config *c, int T, double *fwd, double *bwd)
@@ -151,9 +132,9 @@ static void scan_seconds(const struct ik_lm_config *c, int T, double *fwd, doubl
     int nh = c->ssm.heads, P = c->ssm.head_dim, G = c->ssm.groups, N = c->ssm.state;
     int ld = nh * P + 2 * G * N, Qb = (int)ceil(sqrt((double)T));
     unsigned s = 3;
-    float *xbc = randv((size_t)T * ld, &s, -1, 1), *dt = randv((size_t)T * nh, &s, 0.001f, 0.1f);
-    float *A = randv((size_t)nh, &s, -8, -0.5f), *Dk = randv((size_t)nh, &s, 0.5f, 1.5f);
-    float *y = randv((size_t)T * nh * P, &s, -1, 1), *dxbc = calloc((size_t)T * ld, sizeof(float));
+    float *xbc = ik_bench_uniform((size_t)T * ld, &s, -1, 1), *dt = ik_bench_uniform((size_t)T * nh, &s, 0.001f, 0.1f);
+    float *A = ik_bench_uniform((size_t)nh, &s, -8, -0.5f), *Dk = ik_bench_uniform((size_t)nh, &s, 0.5f, 1.5f);
+    float *y = ik_bench_uniform((size_t)T * nh * P, &s, -1, 1), *dxbc = calloc((size_t)T * ld, sizeof(float));
     float *ddt = calloc((size_t)T * nh, sizeof(float)), *st = calloc((size_t)nh * P * N, sizeof(float));
     float *scr = malloc(sizeof(float) * ik_ssm_chunked_scratch(nh, P, c->ssm.chunk));
     float *bscr = malloc(sizeof(float) * ik_ssm_scan_bwd_scratch(T, G, P, N, Qb));

@@ -5,15 +5,10 @@
 #include <unistd.h>
 
 #include "base/diag.h"
+#include "bench/bench_common.h"
 #include "bench/qwen_shape.h"
 #include "lm/config.h"
 #include "lm/model.h"
-
-static void die(struct ik_diag *d)
-{
-    ik_diag_print(d);
-    exit(1);
-}
 
 /* A model of Qwen2.5-0.5B's shape (its config.json's fields) with weights
  * uniform in [-0.02, 0.02) and unit norms. Zero-mean weights matter: with
@@ -46,7 +41,7 @@ struct ik_lm_model *ik_bench_qwen_shape(void)
     unlink(path);
     rmdir(dir);
     if (rc || ik_lm_model_new(&m, &c, &d))
-        die(&d);
+        ik_bench_die(&d);
     unsigned s = 1;
     for (size_t i = 0; i < m->n_params; i++) {
         s = s * 1664525u + 1013904223u;

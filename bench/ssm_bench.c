@@ -12,24 +12,11 @@
 #include <string.h>
 
 #include "base/clock.h"
+#include "bench/bench_common.h"
 #include "kernels/cpu/blas_core.h"
 #include "kernels/kernels.h"
 
 enum { NH = 128, P = 80, G = 8, N = 128, Q = 128 };
-
-static float *randv(size_t n, unsigned *s, float lo, float hi)
-{
-    float *v = malloc(n * sizeof *v);
-    if (v == NULL) {
-        fprintf(stderr, "ssm_bench: out of memory\n");
-        exit(1);
-    }
-    for (size_t i = 0; i < n; i++) {
-        *s = *s * 1664525u + 1013904223u;
-        v[i] = lo + (hi - lo) * (float)((*s >> 8) & 0xffffff) / 16777216.0f;
-    }
-    return v;
-}
 
 int main(int argc, char **argv)
 {
@@ -40,8 +27,8 @@ int main(int argc, char **argv)
     int maxT = v < 1 ? 1 : v > 65536 ? 65536 : (int)v;
     int ld = NH * P + 2 * G * N;
     unsigned seed = 1;
-    float *xbc = randv((size_t)maxT * ld, &seed, -1, 1), *dt = randv((size_t)maxT * NH, &seed, 0.001f, 0.1f);
-    float *A = randv(NH, &seed, -8, -0.5f), *Dk = randv(NH, &seed, 0.5f, 1.5f);
+    float *xbc = ik_bench_uniform((size_t)maxT * ld, &seed, -1, 1), *dt = ik_bench_uniform((size_t)maxT * NH, &seed, 0.001f, 0.1f);
+    float *A = ik_bench_uniform(NH, &seed, -8, -0.5f), *Dk = ik_bench_uniform(NH, &seed, 0.5f, 1.5f);
     float *y = malloc(sizeof(float) * (size_t)maxT * NH * P);
     float *st = calloc((size_t)NH * P * N, sizeof(float));
     float *scr = malloc(sizeof(float) * ik_cpu_ssm_chunked_scratch(NH, P, Q));
