@@ -176,7 +176,9 @@ int ik_cli_run(int argc, char **argv)
             o.jobs = slurm ? SLURM_JOBS : (cores > 0 ? (int)cores : 1);
         o.gpus = SLURM_GPUS;
         o.count_gpus = slurm ? NULL : ik_device_gpu_count;
-        o.before_first_job = ik_cpu_blas_pass_core;
+        /* Jobs on this machine inherit its OpenBLAS check; Slurm jobs run on
+         * compute nodes whose CPUs may differ, and check for themselves. */
+        o.before_first_job = slurm ? NULL : ik_cpu_blas_pass_core;
         if (slurm)
             o.executor = ik_executor_slurm_new(g, c->root);
         o.live = want_live();

@@ -20,12 +20,16 @@ const char *ik_cpu_blas_core_for(const char *corename, bool has_avx512f, bool ha
     return NULL;
 }
 
+/* Set by ik_cpu_blas_pass_core for the children: this machine was checked. */
+#define CHECKED_VAR "IKADA_BLAS_CORE_CHECKED"
+
 const char *ik_cpu_blas_better_core(void)
 {
-    /* Once it is set (by the parent, or before a restart) the library need
-     * not be loaded to know that nothing is to be done. */
+    /* Once it is set (by the parent, or before a restart), or the parent
+     * found nothing to fix (ik_cpu_blas_pass_core), the library need not be
+     * loaded to know that nothing is to be done. */
     const char *set = getenv("OPENBLAS_CORETYPE");
-    if (set != NULL && set[0] != '\0')
+    if ((set != NULL && set[0] != '\0') || getenv(CHECKED_VAR) != NULL)
         return NULL;
     return ik_cpu_blas_core_for(ik_cpu_blas()->get_corename(), __builtin_cpu_supports("avx512f"),
                                 __builtin_cpu_supports("avx2"), false);
@@ -36,6 +40,7 @@ void ik_cpu_blas_pass_core(void)
     const char *core = ik_cpu_blas_better_core();
     if (core != NULL)
         setenv("OPENBLAS_CORETYPE", core, 1);
+    setenv(CHECKED_VAR, "1", 1);
 }
 
 void ik_cpu_blas_fix_core(const char *prog, char **argv)

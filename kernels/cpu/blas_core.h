@@ -25,7 +25,8 @@ const char *ik_cpu_blas_core_for(const char *corename, bool has_avx512f, bool ha
                                  bool coretype_set);
 
 /* The rule applied to this process: the core type to ask for, or NULL.
- * Loads the library (blas_lib.h) unless OPENBLAS_CORETYPE is set. */
+ * Loads the library (blas_lib.h) unless OPENBLAS_CORETYPE or
+ * IKADA_BLAS_CORE_CHECKED is set. */
 const char *ik_cpu_blas_better_core(void);
 
 /* If ik_cpu_blas_better_core() names a core type, sets OPENBLAS_CORETYPE to
@@ -36,10 +37,12 @@ const char *ik_cpu_blas_better_core(void);
 void ik_cpu_blas_fix_core(const char *prog, char **argv);
 
 /* For a process that does no BLAS work of its own (`ikada run` before its
- * first node starts): only sets OPENBLAS_CORETYPE when
- * ik_cpu_blas_better_core() names a core type, so the children it starts
- * (`ikada exec`) load the library with the faster kernels and need no
- * restart each. */
+ * first node starts): sets OPENBLAS_CORETYPE when ik_cpu_blas_better_core()
+ * names a core type, and IKADA_BLAS_CORE_CHECKED in any case, so the children
+ * it starts on this machine (`ikada exec`) load the library with the faster
+ * kernels and need neither a restart nor a check of their own (a `command`
+ * node then never loads the library at all). Not for jobs that run on other
+ * machines: their CPUs may differ. */
 void ik_cpu_blas_pass_core(void);
 
 #endif

@@ -41,3 +41,16 @@ Test(blas_core, no_second_restart_once_set)
     setenv("OPENBLAS_CORETYPE", "Prescott", 1);
     cr_assert_null(ik_cpu_blas_better_core());
 }
+
+/* ikada run's check for its children: once made, a child asks for nothing
+ * and need not load the library to know it, whatever the check found. */
+Test(blas_core, a_parent_check_is_inherited)
+{
+    unsetenv("OPENBLAS_CORETYPE");
+    unsetenv("IKADA_BLAS_CORE_CHECKED");
+    ik_cpu_blas_pass_core();
+    cr_assert_str_eq(getenv("IKADA_BLAS_CORE_CHECKED"), "1");
+    cr_assert_null(ik_cpu_blas_better_core());
+    unsetenv("OPENBLAS_CORETYPE");
+    cr_assert_null(ik_cpu_blas_better_core(), "the marker alone settles it");
+}
