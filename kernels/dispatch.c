@@ -41,6 +41,8 @@ struct ops {
     void (*rope_bwd)(float *, const int *, const float *, int, int, int);
     void (*swiglu_bwd)(float *, float *, const float *, const float *, const float *, int, int);
     size_t (*attention_bwd_scratch)(int, int, int, int);
+    void (*attention_seq_fwd)(float *, const float *, const float *, const float *, int, int, int, int,
+                              int, float *);
     void (*attention_bwd)(float *, float *, float *, const float *, const float *, const float *,
                           const float *, int, int, int, int, int, float *);
     void (*softmax_xent_bwd)(float *, const float *, const int *, const float *, int, int);
@@ -85,6 +87,7 @@ static const struct ops cpu = {
     .rope_bwd = ik_cpu_rope_bwd,
     .swiglu_bwd = ik_cpu_swiglu_bwd,
     .attention_bwd_scratch = ik_cpu_attention_bwd_scratch,
+    .attention_seq_fwd = ik_cpu_attention_seq_fwd,
     .attention_bwd = ik_cpu_attention_bwd,
     .softmax_xent_bwd = ik_cpu_softmax_xent_bwd,
     .softmax_xent_fwd_bwd = ik_cpu_softmax_xent_fwd_bwd,
@@ -233,6 +236,12 @@ void ik_swiglu_bwd(float *dgate, float *dup, const float *dout, const float *gat
 size_t ik_attention_bwd_scratch(int T, int H, int K, int hd)
 {
     return sel->attention_bwd_scratch(T, H, K, hd);
+}
+
+void ik_attention_seq_fwd(float *out, const float *q, const float *k, const float *v, int T, int H, int K,
+                          int hd, int window, float *scratch)
+{
+    sel->attention_seq_fwd(out, q, k, v, T, H, K, hd, window, scratch);
 }
 
 void ik_attention_bwd(float *dq, float *dk, float *dv, const float *dout, const float *q,

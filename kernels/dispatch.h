@@ -91,6 +91,8 @@ void ik_rope_bwd(float *d, const int *pos, const float *inv_freq, int N, int nh,
 void ik_swiglu_bwd(float *dgate, float *dup, const float *dout, const float *gate, const float *up,
                    int N, int F);
 size_t ik_attention_bwd_scratch(int T, int H, int K, int hd);
+void ik_attention_seq_fwd(float *out, const float *q, const float *k, const float *v, int T, int H, int K,
+                          int hd, int window, float *scratch);
 void ik_attention_bwd(float *dq, float *dk, float *dv, const float *dout, const float *q,
                       const float *k, const float *v, int T, int H, int K, int hd, int window,
                       float *scratch);

@@ -257,7 +257,7 @@ static void forward_layer(struct ik_lm_train *tr, int l, int T, float *x_out)
     }
     ik_rope_fwd(A->q, tr->posv, m->inv_freq, T, c->H, hd);
     ik_rope_fwd(A->k, tr->posv, m->inv_freq, T, c->K, hd);
-    ik_attention_fwd(A->att, A->q, A->k, A->v, T, 0, c->H, c->K, hd, c->sliding_window, tr->ascr);
+    ik_attention_seq_fwd(A->att, A->q, A->k, A->v, T, c->H, c->K, hd, c->sliding_window, tr->ascr);
     proj(tr, l, IK_LORA_O, tr->proj, A->att, y->wo, y->bo, T, qw, D);
     for (size_t i = 0; i < (size_t)T * D; i++)
         A->x_mid[i] = A->x_in[i] + tr->proj[i];

@@ -288,7 +288,7 @@ static void attn_fwd(struct ik_lm_train_hybrid *tr, int l, int T)
     proj(tr, l, IK_LORA_Q, A->q, A->xn, y->wq, T, D, qw);
     proj(tr, l, IK_LORA_K, A->k, A->xn, y->wk, T, D, kw);
     proj(tr, l, IK_LORA_V, A->v, A->xn, y->wv, T, D, kw);
-    ik_attention_fwd(A->att, A->q, A->k, A->v, T, 0, c->H, c->K, hd, c->sliding_window, tr->ascr);
+    ik_attention_seq_fwd(A->att, A->q, A->k, A->v, T, c->H, c->K, hd, c->sliding_window, tr->ascr);
     proj(tr, l, IK_LORA_O, tr->proj, A->att, y->wo, T, qw, D);
 }
 

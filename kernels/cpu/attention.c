@@ -146,6 +146,15 @@ void ik_cpu_attention_fwd(float *out, const float *q, const float *kc, const flo
         blas_fwd(out, q, kc, vc, T, pos0, H, K, hd, window, scratch);
 }
 
+void ik_cpu_attention_seq_fwd(float *out, const float *q, const float *k, const float *v, int T, int H,
+                              int K, int hd, int window, float *scratch)
+{
+    if (hd >= IK_ATT_GEMM_MIN_HD && ik__att_gemm_bwd_floats(T, H, K, hd) > 0)
+        ik__att_gemm_fwd(out, q, k, v, T, H, K, hd, window, scratch);
+    else
+        ik_cpu_attention_fwd(out, q, k, v, T, 0, H, K, hd, window, scratch);
+}
+
 size_t ik_cpu_attention_bwd_scratch(int T, int H, int K, int hd)
 {
     size_t rows = (size_t)(T < IK_CPU_ATT_ROWS ? T : IK_CPU_ATT_ROWS);

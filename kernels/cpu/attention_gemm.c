@@ -1,5 +1,5 @@
-/* kernels/cpu/attention_gemm.c - the sgemm-block attention backward of
- * attention_gemm.h. Scratch, per KV head of a pass: P and G (dP, then dS),
+/* kernels/cpu/attention_gemm.c - the sgemm-block attention forward and
+ * backward of attention_gemm.h. Scratch, per KV head of a pass: P and G (dP, then dS),
  * each (slots, T) with row stride T, and the head's slots of q, dout and dQ
  * packed into (slots, hd) matrices. A row of P or G holds its block's
  * computed columns; those its slot cannot see are zeros, as are the columns
@@ -23,6 +23,7 @@ struct att {
     int T, H, K, hd, window, group, kh0; /* kh0: the first KV head of this pass */
     size_t slots, per_head, nblocks;      /* slots per KV head, scratch floats per KV head */
     float scale;
+    float *out; /* the forward's */
 };
 
 static size_t per_head(int T, int H, int K, int hd)
@@ -108,6 +109,35 @@ IK_VINLINE void softmax_grad_row(float *p, float *g, int lo, int hi)
     }
 }
 
+/* Row p of scores (columns lo..hi visible) becomes its softmax over those
+ * columns: the first half of softmax_grad_row, with the same bits. */
+IK_VINLINE void softmax_row(float *p, int lo, int hi)
+{
+    int n = hi - lo + 1;
+    float *pr = p + lo;
+    ik_vf mx = (ik_vf){0} - __builtin_inff(), sum = {0}, x;
+    for (int j = 0; j < n; j += IK_VL) {
+        ik_vload(&x, pr + j, n - j < IK_VL ? n - j : IK_VL, -__builtin_inff());
+        mx = IK_VSEL(x > mx, x, mx);
+    }
+    float m = ik_vmax(&mx);
+    for (int j = 0; j < n; j += IK_VL) {
+        int w = n - j < IK_VL ? n - j : IK_VL;
+        ik_vload(&x, pr + j, w, -__builtin_inff());
+        x = x - m;
+        ik_vexp(&x);
+        ik_vstore(pr + j, &x, w);
+        sum = sum + x;
+    }
+    float inv = 1.0f / ik_vsum(&sum);
+    for (int j = 0; j < n; j += IK_VL) {
+        int w = n - j < IK_VL ? n - j : IK_VL;
+        ik_vload(&x, pr + j, w, 0.0f);
+        x = x * inv;
+        ik_vstore(pr + j, &x, w);
+    }
+}
+
 /* The first key a query at position p sees. */
 static int first_key(int p, int window) { return window > 0 && p - window + 1 > 0 ? p - window + 1 : 0; }
 
@@ -155,6 +185,42 @@ IK_VINLINE void rows_body(void *ctx, size_t i0, size_t i1)
 }
 IK_SIMD_RANGE_FN(rows)
 
+/* The forward for a block of positions p0..p1 of KV head kh: pack its slots
+ * of q, S against keys lo..p1, P row by row (the columns a slot cannot see
+ * zeroed), O = P V, unpacked into out. P, Q and O take the places of P, Q
+ * and dQ in the backward's scratch. */
+IK_VINLINE void fwd_rows_body(void *ctx, size_t i0, size_t i1)
+{
+    const struct att *a = ctx;
+    int hd = a->hd, T = a->T, gw = a->group * hd, qw = a->H * hd, kw = a->K * hd;
+    for (size_t i = i0; i < i1; i++) {
+        int head, b;
+        item(a, i, &head, &b);
+        struct bufs u = bufs_of(a, head);
+        int kh = a->kh0 + head, p0 = b * RB, p1 = (p0 + RB < T ? p0 + RB : T) - 1;
+        size_t s0 = (size_t)p0 * a->group;
+        int rows = (p1 - p0 + 1) * a->group;
+        for (int t = p0; t <= p1; t++)
+            memcpy(u.Q + (size_t)t * gw, a->q + (size_t)t * qw + (size_t)kh * gw, sizeof(float) * gw);
+        int lo = first_key(p0, a->window), n = p1 - lo + 1;
+        const float *kb = a->k + (size_t)lo * kw + (size_t)kh * hd;
+        const float *vb = a->v + (size_t)lo * kw + (size_t)kh * hd;
+        float *P = u.P + s0 * T;
+        ik_cpu_sgemm_serial(false, true, rows, n, hd, a->scale, u.Q + s0 * hd, hd, kb, kw, 0.0f, P + lo, T);
+        for (int r = 0; r < rows; r++) {
+            int t = p0 + r / a->group, first = first_key(t, a->window);
+            float *pr = P + (size_t)r * T;
+            softmax_row(pr, first, t);
+            memset(pr + lo, 0, sizeof(float) * (size_t)(first - lo));
+            memset(pr + t + 1, 0, sizeof(float) * (size_t)(p1 - t));
+        }
+        ik_cpu_sgemm_serial(false, false, rows, hd, n, 1.0f, P + lo, T, vb, kw, 0.0f, u.dQ + s0 * hd, hd);
+        for (int t = p0; t <= p1; t++)
+            memcpy(a->out + (size_t)t * qw + (size_t)kh * gw, u.dQ + (size_t)t * gw, sizeof(float) * gw);
+    }
+}
+IK_SIMD_RANGE_FN(fwd_rows)
+
 /* Pass 2 for a block of keys j0..j1 of KV head kh: dK += scale dS^T Q and
  * dV += P^T dO over the slots from position j0 to the last that sees j1. */
 static void keys(void *ctx, size_t i0, size_t i1)
@@ -177,13 +243,29 @@ static void keys(void *ctx, size_t i0, size_t i1)
     }
 }
 
+void ik__att_gemm_fwd(float *out, const float *q, const float *k, const float *v, int T, int H,
+                      int K, int hd, int window, float *scratch)
+{
+    struct att a = {.q = q, .k = k, .v = v, .scratch = scratch, .T = T, .H = H, .K = K, .hd = hd,
+                    .window = window, .group = H / K, .slots = (size_t)T * (size_t)(H / K),
+                    .per_head = per_head(T, H, K, hd), .nblocks = ((size_t)T + RB - 1) / RB,
+                    .scale = 1.0f / sqrtf((float)hd), .out = out};
+    int per_pass = (int)(ik__att_gemm_bwd_floats(T, H, K, hd) / a.per_head);
+    per_pass = per_pass > 0 ? per_pass : 1;
+    size_t work = a.slots * (size_t)T * (size_t)hd * 2; /* about half of each of 2 products */
+    for (a.kh0 = 0; a.kh0 < K; a.kh0 += per_pass) {
+        int heads = K - a.kh0 < per_pass ? K - a.kh0 : per_pass;
+        ik_cpu_parallel_for((size_t)heads * a.nblocks, work * heads, fwd_rows, &a);
+    }
+}
+
 void ik__att_gemm_bwd(float *dq, float *dk, float *dv, const float *dout, const float *q,
                       const float *k, const float *v, int T, int H, int K, int hd, int window,
                       float *scratch)
 {
     struct att a = {q, k, v, dout, dq, dk, dv, scratch, T, H, K, hd, window, H / K, 0,
                     (size_t)T * (size_t)(H / K), per_head(T, H, K, hd), ((size_t)T + RB - 1) / RB,
-                    1.0f / sqrtf((float)hd)};
+                    1.0f / sqrtf((float)hd), NULL};
     int per_pass = (int)(ik__att_gemm_bwd_floats(T, H, K, hd) / a.per_head);
     per_pass = per_pass > 0 ? per_pass : 1; /* past the limit: one head, if scratch holds it */
     size_t work = a.slots * (size_t)T * (size_t)hd * 6; /* about half of each of 6 products */

@@ -45,4 +45,11 @@ void ik__att_gemm_bwd(float *dq, float *dk, float *dv, const float *dout, const 
                       const float *k, const float *v, int T, int H, int K, int hd, int window,
                       float *scratch);
 
+/* The forward of a whole sequence (ik_cpu_attention_fwd with pos0 = 0, the
+ * cache being k and v) on the same blocks: per block of positions of a KV
+ * head, S = Q K^T and O = P V as single-threaded sgemm products, the softmax
+ * row by row between them. scratch: as ik__att_gemm_bwd's (it uses part). */
+void ik__att_gemm_fwd(float *out, const float *q, const float *k, const float *v, int T, int H,
+                      int K, int hd, int window, float *scratch);
+
 #endif

@@ -77,13 +77,21 @@ static void ref_probs(double *p, const float *q, const float *k, int t, int pos,
         p[j] /= sum;
 }
 
+/* ik_cpu_attention_fwd (P0 >= 0), or with P0 = -1 ik_cpu_attention_seq_fwd
+ * (pos0 0, the backward's scratch), against the double-precision reference. */
 static void attention_fwd_case(int T, int P0, int H, int K, int HD, int window)
 {
+    int seq = P0 < 0;
+    P0 = seq ? 0 : P0;
     int S = P0 + T;
     float *q = rnd((size_t)T * H * HD, 1, 1.0), *kc = rnd((size_t)S * K * HD, 2, 1.0);
     float *vc = rnd((size_t)S * K * HD, 3, 1.0), *out = malloc(sizeof(float) * T * H * HD);
-    float *scr = malloc(sizeof(float) * IK_CPU_ATT_ROWS * S);
-    ik_cpu_attention_fwd(out, q, kc, vc, T, P0, H, K, HD, window, scr);
+    size_t ns = seq ? ik_cpu_attention_bwd_scratch(T, H, K, HD) : (size_t)IK_CPU_ATT_ROWS * S;
+    float *scr = malloc(sizeof(float) * ns);
+    if (seq)
+        ik_cpu_attention_seq_fwd(out, q, kc, vc, T, H, K, HD, window, scr);
+    else
+        ik_cpu_attention_fwd(out, q, kc, vc, T, P0, H, K, HD, window, scr);
     double *want = calloc((size_t)T * H * HD, sizeof *want), *p = malloc(sizeof(double) * S);
     for (int t = 0; t < T; t++)
         for (int h = 0; h < H; h++) {
@@ -105,6 +113,17 @@ Test(lm_kernels, attention_fwd_partial_tiles) { attention_fwd_case(37, 5, 6, 2, 
 Test(lm_kernels, attention_fwd_few_queries) { attention_fwd_case(3, 50, 4, 2, 16, 0); }
 /* Heads wider than the tiles hold: the sgemm blocks. */
 Test(lm_kernels, attention_fwd_wide_heads) { attention_fwd_case(40, 10, 2, 1, 272, 0); }
+
+/* A whole sequence on the sgemm blocks (attention_gemm.c): Qwen2.5-0.5B's
+ * heads over several blocks, a window shorter than a block, a partial block,
+ * and heads too narrow for the blocks (the tiles). */
+Test(lm_kernels, attention_seq_fwd_qwen_heads)
+{
+    cr_assert_gt(ik__att_gemm_bwd_floats(150, 14, 2, 64), 0);
+    attention_fwd_case(150, -1, 14, 2, 64, 0);
+}
+Test(lm_kernels, attention_seq_fwd_window) { attention_fwd_case(96, -1, 9, 3, 32, 5); }
+Test(lm_kernels, attention_seq_fwd_narrow_heads) { attention_fwd_case(70, -1, 4, 2, 16, 20); }
 
 typedef void attention_bwd_fn(float *dq, float *dk, float *dv, const float *dout, const float *q,
                               const float *k, const float *v, int T, int H, int K, int hd,
