@@ -30,7 +30,7 @@ void ik_cpu_matmul_fwd(float *out, const float *x, const float *w, const float *
 /* The projections of a few rows, bound by the weight reads: for each n < N,
  * o < Out: out[n][o] = (accumulate ? out[n][o] : 0) + (alpha * dot(x[n], w[o])
  * + (bias ? bias[o] : 0)). out: (N,Out); x: (N,In); w: (Out,In); bias: (Out)
- * or NULL. Each dot product is formed in one fixed order (16-lane fused
+ * or NULL. Each dot product is formed in one fixed order (8-lane fused
  * multiply-adds over the full vectors, a fixed tree, then the tail), whatever
  * N and the thread count: a row gets the same bits alone as in a batch.
  * Threaded over blocks of 4 outputs. Needs FMA (AVX2+FMA or AVX-512):
@@ -63,7 +63,7 @@ void ik_cpu_swiglu_fwd(float *out, const float *gate, const float *up, int N, in
  * j <= p and (window == 0 or p - j < window). Scores are scaled by 1/sqrt(hd).
  * out: (T, H*hd); q: (T, H*hd); kc, vc: (pos0+T, K*hd);
  * scratch: (min(T, IK_CPU_ATT_ROWS) * (pos0+T)) floats. Heads up to 256 wide
- * with at least 16 query slots (T * H/K) per KV head run as 16-lane tiles
+ * with at least 8 query slots (T * H/K) per KV head run as 8-lane tiles
  * with an online softmax; others IK_CPU_ATT_ROWS queries at a time, each
  * block as two sgemms around a row softmax (kernels/cpu/attention.c). */
 enum { IK_CPU_ATT_ROWS = 128 };
@@ -166,7 +166,7 @@ void ik_cpu_swiglu_bwd(float *dgate, float *dup, const float *dout, const float 
  * per KV head), they are formed and kept there, block by block of 64
  * positions, as single-threaded sgemm products run in parallel
  * (kernels/cpu/attention_gemm.c); longer sequences, and heads under 32
- * wide, take 16-lane tiles that keep only each query's log-sum-exp and
+ * wide, take 8-lane tiles that keep only each query's log-sum-exp and
  * rowsum(dout * out), or, for heads over 256 wide or CPUs without FMA,
  * per-head sgemm blocks. */
 size_t ik_cpu_attention_bwd_scratch(int T, int H, int K, int hd);

@@ -1,6 +1,6 @@
 /* kernels/cpu/act.c - the elementwise activations of NemotronH: SiLU (the
  * Mamba-2 conv output) and squared ReLU (its MLP), in ranges on the kernels'
- * thread pool, 16 lanes at a time (simd.h). out may equal x. */
+ * thread pool, 8 lanes at a time (simd.h). out may equal x. */
 #include <stddef.h>
 
 #include "kernels/cpu/parallel.h"

@@ -1,7 +1,7 @@
 /* kernels/cpu/act_bwd.c - the backward passes of NemotronH's elementwise
  * activations (see kernels.h): SiLU after the Mamba-2 conv and the squared
  * ReLU of its MLP, from the activation's input, in ranges on the kernels'
- * thread pool, 16 lanes at a time (simd.h). */
+ * thread pool, 8 lanes at a time (simd.h). */
 #include <stddef.h>
 
 #include "kernels/cpu/parallel.h"

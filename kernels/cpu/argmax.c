@@ -1,5 +1,5 @@
 /* kernels/cpu/argmax.c - the index of each row's largest entry (kernels.h),
- * rows on the kernels' thread pool (parallel.h), 16 lanes at a time
+ * rows on the kernels' thread pool (parallel.h), 8 lanes at a time
  * (simd.h). Lane i keeps the largest entry it has seen among columns i,
  * i + 16, ... with the first column on ties (a strict >); the lanes are then
  * merged by value, the smaller column winning a tie, which is the first

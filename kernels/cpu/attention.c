@@ -1,6 +1,6 @@
 /* kernels/cpu/attention.c - causal grouped-query attention over a KV cache and
  * its backward (see kernels.h), by one of two implementations. The tiled one
- * (attention_tiled.c: 16 query slots per tile, no BLAS, one parallel loop per
+ * (attention_tiled.c: 8 query slots per tile, no BLAS, one parallel loop per
  * pass) serves heads up to IK_ATT_TILE_HD wide, in the forward only when a
  * KV head has at least a full tile of query slots: a single generated token
  * (T = 1) would fill one lane per KV head. Otherwise, per query head, the

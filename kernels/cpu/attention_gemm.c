@@ -4,7 +4,7 @@
  * packed into (slots, hd) matrices. A row of P or G holds its block's
  * computed columns; those its slot cannot see are zeros, as are the columns
  * of the key block below them that pass 2 reads (with a sliding window). The
- * row loops use 16-lane vectors without fused multiply-adds (simd.h), so
+ * row loops use 8-lane vectors without fused multiply-adds (simd.h), so
  * every CPU runs them with the same bits. */
 #include <math.h>
 #include <stddef.h>

@@ -1,5 +1,5 @@
 /* kernels/cpu/attention_tiled.h - causal GQA attention and its backward as
- * 16-lane tiles on the kernels' thread pool, with no BLAS call: the
+ * 8-lane tiles on the kernels' thread pool, with no BLAS call: the
  * implementation behind ik_cpu_attention_fwd/_bwd (kernels/kernels.h) when
  * the heads are at most IK_ATT_TILE_HD wide and each KV head has at least
  * IK_VL query slots (attention.c chooses; the arguments are theirs).

@@ -1,7 +1,7 @@
 /* kernels/cpu/dropout.c - inverted dropout with a counter-based draw per
  * element (kernels.h): element i's draw is a hash of (key, i), so any range
  * of elements can be drawn on its own; the ranges run on the kernels' thread
- * pool (parallel.h), 16 lanes at a time (simd.h; the 32-bit multiplies are
+ * pool (parallel.h), 8 lanes at a time (simd.h; the 32-bit multiplies are
  * single instructions in every build), with the same mask whatever the
  * thread count. A sequential generator (base/prng.h, one draw per element)
  * made this the one serial pass of a training step with dropout: three draws

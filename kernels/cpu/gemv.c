@@ -7,7 +7,7 @@
  *
  * The weight rows are taken 4 at a time (independent accumulators, so the
  * FMA latency does not bind at one input row) against the input rows 2 at a
- * time; each (row, output) pair is one 16-lane FMA accumulator over the
+ * time; each (row, output) pair is one 8-lane FMA accumulator over the
  * input's full vectors, summed as simd.h's fixed tree, then the tail fused
  * one element at a time. That order is the same whatever N, the block an
  * output falls in, and the thread that runs it, so a row's result has the

@@ -1,12 +1,15 @@
-/* kernels/cpu/simd.h - the CPU kernels' one vector idiom: a 16-lane float
+/* kernels/cpu/simd.h - the CPU kernels' one vector idiom: an 8-lane float
  * vector (a GCC/clang vector extension, no intrinsics) and a range function
  * compiled three times, for AVX-512, AVX2 and the x86-64 baseline, the CPU
- * choosing at run time. The source fixes the width at 16 lanes whatever the
- * instruction set (the compiler splits a vector into two ymm or four xmm
- * registers where it must) and the build does not contract a*b+c into a
- * fused multiply-add (ISO C mode, and FP_CONTRACT OFF below for clang), so
- * every lane rounds exactly as the scalar code would and the three builds
- * give the same bits. Fused multiply-adds are asked for explicitly
+ * choosing at run time. The source fixes the width at 8 lanes whatever the
+ * instruction set, and the build does not contract a*b+c into a fused
+ * multiply-add (ISO C mode, and FP_CONTRACT OFF below for clang), so every
+ * lane rounds exactly as the scalar code would and the three builds give the
+ * same bits. Eight lanes are one ymm register: a 16-lane vector has no
+ * machine mode without AVX-512, so GCC kept every such value in memory and
+ * the AVX2 build (AMD's Zen 2 and 3, most Intel desktops) ran the row loops
+ * 4x slower than with 8 (softmax rows of the attention backward, T = 512:
+ * 5.2 ns a score against 1.3). Fused multiply-adds are asked for explicitly
  * (ik_vfma: fmaf per lane, one rounding) in range functions built for
  * AVX-512 and AVX2+FMA only (IK_SIMD_FMA_RANGE_FN), whose two builds agree
  * too. Vectors are passed by pointer only: a vector argument or return value
@@ -23,7 +26,7 @@
 #pragma STDC FP_CONTRACT OFF
 #endif
 
-enum { IK_VL = 16 };
+enum { IK_VL = 8 };
 typedef float ik_vf __attribute__((vector_size(IK_VL * sizeof(float))));
 typedef int32_t ik_vi __attribute__((vector_size(IK_VL * sizeof(int32_t))));
 

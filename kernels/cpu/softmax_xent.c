@@ -2,10 +2,10 @@
  * and its backward, in fp32 with a max-subtracted (stable) log-sum-exp. Every
  * exp(l - max) lies in (0, 1] and one of them is 1, so fp32 is enough for the
  * terms; the sum over a 151,936-word vocabulary is formed in blocks of
- * SUM_BLOCK (16 lanes of 16 terms each, summed as a tree, then added to a
+ * SUM_BLOCK (8 lanes of 16 terms each, summed as a tree, then added to a
  * float total), which keeps its rounding error near (16 + V/SUM_BLOCK) ulps
  * instead of V ulps. Rows run on the kernels' thread pool (parallel.h), each
- * in 16-lane vectors (simd.h; the last, partial one padded). */
+ * in 8-lane vectors (simd.h; the last, partial one padded). */
 #include <math.h>
 #include <stddef.h>
 

@@ -12,7 +12,7 @@
  * Heads of one group add into the same dB and dC rows, so a group is one
  * task on the thread pool and its heads run one after another: no two
  * threads write the same gradient, and the sums do not depend on the thread
- * count. The loops over the N states run 16 lanes at a time (simd.h). */
+ * count. The loops over the N states run 8 lanes at a time (simd.h). */
 #include <math.h>
 #include <stddef.h>
 #include <string.h>

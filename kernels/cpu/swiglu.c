@@ -1,5 +1,5 @@
 /* kernels/cpu/swiglu.c - SwiGLU gate of the MLP: silu(gate) * up, elementwise,
- * in ranges on the kernels' thread pool (parallel.h), 16 lanes at a time
+ * in ranges on the kernels' thread pool (parallel.h), 8 lanes at a time
  * (simd.h; a range's last, partial vector padded). out may equal gate. */
 #include <stddef.h>
 

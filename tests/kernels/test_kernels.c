@@ -1,7 +1,7 @@
 /* tests/kernels/test_kernels.c - the threaded CPU kernels at sizes large enough to
  * run on the thread pool (the model tests use tiny shapes that stay on the
  * caller): attention forward over a cache and backward (several query blocks,
- * with and without a window; as 16-lane tiles, as sgemm blocks, and for the
+ * with and without a window; as 8-lane tiles, as sgemm blocks, and for the
  * backward as blocks of kept probabilities), softmax cross-entropy over a wide
  * vocabulary, the row-wise argmax, dropout, SwiGLU, RMSNorm, RoPE and the few-row
  * projections (gemv), each against a double-precision reference; and their
@@ -104,12 +104,12 @@ static void attention_fwd_case(int T, int P0, int H, int K, int HD, int window)
     free(q), free(kc), free(vc), free(out), free(scr), free(want), free(p);
 }
 
-/* 16-lane tiles (kernels/cpu/attention_tiled.c) unless noted. */
+/* 8-lane tiles (kernels/cpu/attention_tiled.c) unless noted. */
 Test(lm_kernels, attention_fwd_blocks) { attention_fwd_case(200, 50, 4, 2, 16, 0); }
 Test(lm_kernels, attention_fwd_blocks_window) { attention_fwd_case(200, 50, 4, 2, 16, 70); }
 /* Partial tiles, a head width that is not a multiple of 16, a window inside a tile. */
 Test(lm_kernels, attention_fwd_partial_tiles) { attention_fwd_case(37, 5, 6, 2, 24, 9); }
-/* Fewer than 16 query slots per KV head (generation): the sgemm blocks. */
+/* Fewer than 8 query slots per KV head (generation): the sgemm blocks. */
 Test(lm_kernels, attention_fwd_few_queries) { attention_fwd_case(3, 50, 4, 2, 16, 0); }
 /* Heads wider than the tiles hold: the sgemm blocks. */
 Test(lm_kernels, attention_fwd_wide_heads) { attention_fwd_case(40, 10, 2, 1, 272, 0); }
@@ -190,7 +190,7 @@ static void attention_bwd_case(int T, int H, int K, int HD, int window)
 }
 
 /* Each as ik_cpu_attention_bwd chooses, through the blocks of kept
- * probabilities (attention_gemm.c) and through the 16-lane tiles. */
+ * probabilities (attention_gemm.c) and through the 8-lane tiles. */
 Test(lm_kernels, attention_bwd_blocks) { attention_bwd_case(300, 4, 2, 16, 0); }
 Test(lm_kernels, attention_bwd_blocks_window) { attention_bwd_case(300, 4, 2, 16, 100); }
 Test(lm_kernels, attention_bwd_partial_tiles) { attention_bwd_case(37, 6, 2, 24, 9); }
