@@ -173,8 +173,8 @@ size_t ik_cpu_attention_bwd_scratch(int T, int H, int K, int hd);
 /* ik_cpu_attention_fwd over a whole sequence (pos0 = 0; k, v: (T, K*hd)) for
  * training, with the backward's scratch: where the backward keeps blocks of
  * probabilities, the forward forms them on the same blocks as sgemm products
- * (at Qwen2.5-0.5B's heads, T = 512, in a third of the tiles' time); else it
- * is ik_cpu_attention_fwd. */
+ * (at Qwen2.5-0.5B's heads, T = 512, 24 layers: 0.17-0.21 s against the
+ * tiles' 0.21-0.23 s, two threads); else it is ik_cpu_attention_fwd. */
 void ik_cpu_attention_seq_fwd(float *out, const float *q, const float *k, const float *v, int T, int H,
                               int K, int hd, int window, float *scratch);
 void ik_cpu_attention_bwd(float *dq, float *dk, float *dv, const float *dout, const float *q,
