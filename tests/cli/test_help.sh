@@ -20,6 +20,14 @@ contains out "ikada "
 run_ik 0 version --json
 python3 -c 'import json,sys; d=json.load(open("out")); assert d["version"] and "accelerator" in d and isinstance(d["gpus"], int)' ||
     fail "version --json is not the documented object"
+# The CUDA runtime and OpenBLAS are loaded on first use, never linked: the
+# loader would map them into every ikada process (kernels/device_cuda.c,
+# kernels/cpu/blas_lib.c), a command node's `ikada exec` included.
+needed=$(readelf -d "$IKADA" | sed -n 's/.*Shared library: \[\(.*\)\]/\1/p' | tr '\n' ' ')
+[ -n "$needed" ] || fail "readelf found no shared libraries in $IKADA"
+for lib in libcudart libcublas libopenblas; do
+    case " $needed" in *" $lib"*) fail "ikada is linked to $lib (it needs: $needed)" ;; esac
+done
 
 too_wide() { awk 'length($0) > 80 {print FILENAME": "$0; bad=1} END {exit !bad}' "$1"; }
 for c in $commands; do
