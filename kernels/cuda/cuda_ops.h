@@ -1,0 +1,115 @@
+/* kernels/cuda/cuda_ops.h - the C ABI of the CUDA module, libikada-cuda.so.
+ *
+ * ikada links no CUDA library: a node that computes on a GPU dlopen()s the
+ * module (which links libcudart) and makes one dlsym, for ik_cuda_ops_get,
+ * whose table holds everything else. This header is plain C (no CUDA types),
+ * so the caller compiles with gcc alone; kernels/cuda/<op>.cu implement it.
+ *
+ * Conventions of every entry:
+ * - Tensor arguments are DEVICE pointers (from ->alloc), fp32, row-major and
+ *   contiguous; shapes, aliasing and accumulate-versus-overwrite are exactly
+ *   those of the ik_cpu_<op> of the same name in kernels/kernels.h, the
+ *   reference each kernel is tested against (tests/cuda/test_cuda_kernels.c).
+ * - Work goes to the calling thread's current device, on the legacy default
+ *   stream, so it runs in call order; a kernel returns once it is launched.
+ * - Each returns 0, or -1 with ->last_error() naming the failed call and the
+ *   kernel, e.g. "cudaLaunchKernel for rmsnorm_fwd: invalid configuration
+ *   argument" (or a bad argument: "rmsnorm_fwd: N = -1"). An error of a
+ *   kernel's execution surfaces at the next call that waits for the device
+ *   (->memcpy_*, ->synchronize), whose text names the last kernel launched;
+ *   with IKADA_CUDA_SYNC=1 in the environment every kernel is waited for at
+ *   once, so its own call reports it.
+ * - Sizes of 0 (N, n, V, ...) are valid and launch nothing. */
+#ifndef IK_KERNELS_CUDA_CUDA_OPS_H
+#define IK_KERNELS_CUDA_CUDA_OPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Raised whenever a member of the table changes meaning or place; new members
+ * are added at the end, where ->size tells an older caller they exist. */
+#define IK_CUDA_ABI 1
+
+/* The symbol to dlsym, and its type. */
+#define IK_CUDA_OPS_SYMBOL "ik_cuda_ops_get"
+
+struct ik_cuda_ops {
+    int abi;     /* IK_CUDA_ABI of the module */
+    size_t size; /* sizeof(struct ik_cuda_ops) in the module */
+
+    /* The text of the last failure on the calling thread ("" if none). Never
+     * NULL; valid until the thread's next call into the module. */
+    const char *(*last_error)(void);
+
+    /* ---- devices and memory ---- */
+
+    /* Number of CUDA devices: 0 when there is no driver or no device, with the
+     * reason in ->last_error() (e.g. "cudaGetDeviceCount: no CUDA-capable
+     * device is detected"). Cannot fail otherwise. */
+    int (*device_count)(void);
+    /* One line naming device id: "NVIDIA H100 80GB HBM3 (sm_90, 79 GiB)". */
+    int (*device_name)(int device, char *buf, size_t cap);
+    int (*set_device)(int device);
+    /* *p = bytes of device memory (not initialised); bytes 0 gives NULL. */
+    int (*alloc)(void **p, size_t bytes);
+    /* Frees a pointer from ->alloc; NULL is allowed. */
+    int (*free)(void *p);
+    int (*memcpy_htod)(void *dst, const void *src, size_t bytes);
+    int (*memcpy_dtoh)(void *dst, const void *src, size_t bytes);
+    int (*memcpy_dtod)(void *dst, const void *src, size_t bytes);
+    /* Every byte of [p, p + bytes) set to byte. */
+    int (*memset)(void *p, int byte, size_t bytes);
+    /* Waits for all queued work; reports the first execution error. */
+    int (*synchronize)(void);
+
+    /* ---- kernels (fp32; as ik_cpu_<name>, kernels/kernels.h) ---- */
+
+    /* out, x: (N,C); w: (C); rstd: (N) or NULL. out may equal x. */
+    int (*rmsnorm_fwd)(float *out, float *rstd, const float *x, const float *w, int N, int C,
+                       float eps);
+    /* dx: (N,C) +=; dw: (C) += (or NULL). dx must not alias dout. The rows'
+     * dw terms are summed in a fixed order: the result does not vary from
+     * run to run. */
+    int (*rmsnorm_bwd)(float *dx, float *dw, const float *dout, const float *x, const float *rstd,
+                       const float *w, int N, int C);
+    /* out = silu(gate) * up, (N,F); out may equal gate. */
+    int (*swiglu_fwd)(float *out, const float *gate, const float *up, int N, int F);
+    /* dgate, dup: (N,F) += . */
+    int (*swiglu_bwd)(float *dgate, float *dup, const float *dout, const float *gate,
+                      const float *up, int N, int F);
+    /* In place; x: (N, nh, hd), hd even; pos: (N) and inv_freq: (hd/2) on the
+     * device too. The angle pos * inv_freq and its sine and cosine are formed
+     * in double, as the CPU's. */
+    int (*rope_fwd)(float *x, const int *pos, const float *inv_freq, int N, int nh, int hd);
+    int (*rope_bwd)(float *d, const int *pos, const float *inv_freq, int N, int nh, int hd);
+    /* nll: (N) written; dlogits: (N,V) OVERWRITTEN with dnll[n] * (softmax -
+     * onehot), possibly equal to logits; dnll[n] = 0 gives a zero row (the
+     * row's nll is still written). targets: (N), each in [0,V). One block per
+     * row walks the vocabulary in chunks of its threads twice (an online
+     * max/sum, then the gradient): no scratch the size of V. */
+    int (*softmax_xent_fwd_bwd)(float *nll, float *dlogits, const float *logits, const int *targets,
+                                const float *dnll, int N, int V);
+    /* Inverted dropout with ik_cpu_dropout's counter-based draw: the same key
+     * drops the same elements, and the kept values are the same bits. out may
+     * equal x; 0 < p < 1. */
+    int (*dropout)(float *out, const float *x, size_t n, float p, uint64_t key);
+    /* One AdamW step, t >= 1 (ik_cpu_adamw's formula and rounding order). */
+    int (*adamw)(float *p, const float *g, float *m, float *v, size_t n, float lr, float b1,
+                 float b2, float eps, float wd, int t);
+};
+
+/* The module's table when abi_version is the IK_CUDA_ABI it was built with,
+ * else NULL (a module from another build: the caller reports and falls back).
+ * Static storage; loads nothing and touches no device. */
+typedef const struct ik_cuda_ops *(*ik_cuda_ops_get_fn)(int abi_version);
+const struct ik_cuda_ops *ik_cuda_ops_get(int abi_version);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,83 @@
+/* kernels/cuda/cuda_util.h - what the module's .cu files share: the error text
+ * (every CUDA call is checked and a failure names the call and the kernel),
+ * the checked launch, launch shapes and block reductions. Private to
+ * kernels/cuda/: the callers' contract is cuda_ops.h. */
+#ifndef IK_KERNELS_CUDA_CUDA_UTIL_H
+#define IK_KERNELS_CUDA_CUDA_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <cuda_runtime.h>
+
+#include "kernels/cuda/cuda_ops.h"
+
+/* Records "CALL for WHAT: <cudaGetErrorString(err)>" as the thread's last
+ * error and returns -1. WHAT is the kernel or the table entry. */
+int ik_cuda__fail(const char *call, const char *what, cudaError_t err);
+/* Records "WHAT: <printf text>" (a refused argument) and returns -1. */
+int ik_cuda__bad_arg(const char *what, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* To be called right after a <<<>>> launch of KERNEL: reports a refused
+ * launch as "cudaLaunchKernel for KERNEL: ...", remembers KERNEL as the last
+ * one launched (named by later waiting calls) and, with IKADA_CUDA_SYNC=1,
+ * waits for it ("cudaDeviceSynchronize for KERNEL: ..."). 0 or -1. */
+int ik_cuda__launched(const char *kernel);
+
+/* Threads per block of the elementwise kernels, and their grid: enough blocks
+ * to cover n, at most IK_CUDA_MAX_BLOCKS (the kernels loop over the rest). */
+enum { IK_CUDA_THREADS = 256, IK_CUDA_MAX_BLOCKS = 65536 };
+static inline unsigned ik_cuda__blocks(size_t n)
+{
+    size_t b = (n + IK_CUDA_THREADS - 1) / IK_CUDA_THREADS;
+    return b > IK_CUDA_MAX_BLOCKS ? (unsigned)IK_CUDA_MAX_BLOCKS : (unsigned)b;
+}
+
+/* Threads for one block per row of C values: C rounded up to a warp, 32..limit. */
+static inline unsigned ik_cuda__row_threads(int C, unsigned limit)
+{
+    unsigned t = ((unsigned)C + 31u) & ~31u;
+    return t < 32u ? 32u : t > limit ? limit : t;
+}
+
+/* Sum over a warp; every lane gets it. */
+__device__ __forceinline__ float ik_cuda__warp_sum(float v)
+{
+    for (int o = 16; o > 0; o >>= 1)
+        v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+
+/* Sum over the block (blockDim.x a multiple of 32, at most 1024); every
+ * thread gets the same bits. shared: 32 floats; free again on return. */
+__device__ __forceinline__ float ik_cuda__block_sum(float v, float *shared)
+{
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
+    v = ik_cuda__warp_sum(v);
+    if (lane == 0)
+        shared[warp] = v;
+    __syncthreads();
+    v = lane < nw ? shared[lane] : 0.0f;
+    v = ik_cuda__warp_sum(v);
+    __syncthreads();
+    return v;
+}
+
+/* The host wrappers of the kernels, one .cu each, gathered by module.cu's
+ * table (their meaning: struct ik_cuda_ops). */
+extern "C" {
+int ik_cuda_rmsnorm_fwd(float *out, float *rstd, const float *x, const float *w, int N, int C,
+                        float eps);
+int ik_cuda_rmsnorm_bwd(float *dx, float *dw, const float *dout, const float *x, const float *rstd,
+                        const float *w, int N, int C);
+int ik_cuda_swiglu_fwd(float *out, const float *gate, const float *up, int N, int F);
+int ik_cuda_swiglu_bwd(float *dgate, float *dup, const float *dout, const float *gate,
+                       const float *up, int N, int F);
+int ik_cuda_rope_fwd(float *x, const int *pos, const float *inv_freq, int N, int nh, int hd);
+int ik_cuda_rope_bwd(float *d, const int *pos, const float *inv_freq, int N, int nh, int hd);
+int ik_cuda_softmax_xent_fwd_bwd(float *nll, float *dlogits, const float *logits,
+                                 const int *targets, const float *dnll, int N, int V);
+int ik_cuda_dropout(float *out, const float *x, size_t n, float p, uint64_t key);
+int ik_cuda_adamw(float *p, const float *g, float *m, float *v, size_t n, float lr, float b1,
+                  float b2, float eps, float wd, int t);
+}
+
+#endif

@@ -1,0 +1,536 @@
+/* tests/cuda/test_cuda_kernels.c - every kernel of the CUDA module
+ * (kernels/cuda/cuda_ops.h) against its CPU reference (kernels/kernels.h) on
+ * the same random inputs.
+ *
+ * The module is dlopen()ed from IK_CUDA_MODULE_PATH (the build folder's
+ * kernels/cuda/libikada-cuda.so), or from $IKADA_CUDA_MODULE; this program
+ * links no CUDA library. First the checks that need no device (the ABI
+ * handshake, a refused argument's text, and, where there is no device, the
+ * text of a failed CUDA call). Then, with no device, it prints one line
+ * saying why and how many kernel checks it skips and exits 77 (automake's
+ * SKIP), or 1 under IKADA_REQUIRE_GPU=1 (`make check-cuda`); with one, each
+ * check prints its largest error and passes when, for every element,
+ * |gpu - cpu| <= atol + rtol * |cpu| (llm.c's validate_result form). The
+ * tolerance of each check, and why, is in its entry of the table `checks`.
+ * Exit status: 0 all passed, 1 a failure, 77 skipped. */
+#include <dlfcn.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/prng.h"
+#include "kernels/cuda/cuda_ops.h"
+#include "kernels/kernels.h"
+
+#ifndef IK_CUDA_MODULE_PATH
+#error "IK_CUDA_MODULE_PATH: the build defines it (tests/cuda/Makefile.inc)"
+#endif
+
+static const struct ik_cuda_ops *ops;
+static struct ik_prng rng;
+
+/* ---- helpers: host data, device copies, comparison ---- */
+
+static void die(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "test_cuda_kernels: ");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n");
+    va_end(ap);
+    exit(1);
+}
+
+/* A failed module call ends the program: it names the call and the kernel. */
+#define CK(call)                                                                    \
+    do {                                                                            \
+        if ((call) != 0)                                                            \
+            die("%s:%d: %s failed: %s", __FILE__, __LINE__, #call, ops->last_error()); \
+    } while (0)
+
+static float *host_floats(size_t n)
+{
+    float *p = malloc((n ? n : 1) * sizeof *p);
+    if (p == NULL)
+        die("out of memory (%zu floats)", n);
+    return p;
+}
+
+/* n uniform values in [lo, hi). */
+static float *rand_floats(size_t n, float lo, float hi)
+{
+    float *p = host_floats(n);
+    for (size_t i = 0; i < n; i++)
+        p[i] = lo + (hi - lo) * (float)ik_prng_double(&rng);
+    return p;
+}
+
+static float *copy_floats(const float *src, size_t n)
+{
+    float *p = host_floats(n);
+    memcpy(p, src, n * sizeof *p);
+    return p;
+}
+
+static void *to_dev(const void *src, size_t bytes)
+{
+    void *d;
+    CK(ops->alloc(&d, bytes));
+    CK(ops->memcpy_htod(d, src, bytes));
+    return d;
+}
+
+static float *from_dev(const void *d, size_t n)
+{
+    float *p = host_floats(n);
+    CK(ops->memcpy_dtoh(p, d, n * sizeof *p));
+    return p;
+}
+
+/* Compares gpu to cpu elementwise; prints one line; 0 when within tolerance. */
+static int compare(const char *what, const float *gpu, const float *cpu, size_t n, double atol,
+                   double rtol)
+{
+    double max_abs = 0, worst = 0;
+    size_t at = 0, bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        double g = gpu[i], c = cpu[i], d = fabs(g - c), r;
+        if (isnan(g) || isnan(c)) {
+            r = isnan(g) && isnan(c) ? 0 : INFINITY;
+            d = 0;
+        } else
+            r = d == 0 ? 0 : d / (atol + rtol * fabs(c));
+        if (d > max_abs)
+            max_abs = d;
+        if (r > worst) {
+            worst = r;
+            at = i;
+        }
+        if (!(r <= 1.0))
+            bad++;
+    }
+    printf("  %-34s %9zu values: max |gpu-cpu| %.3g, worst err/tol %.3g at [%zu] (atol %.1g, rtol %.1g)%s\n",
+           what, n, max_abs, worst, at, atol, rtol, bad ? "  FAIL" : "");
+    if (bad)
+        printf("    %zu values out of tolerance; at [%zu]: gpu %.9g, cpu %.9g\n", bad, at,
+               (double)gpu[at], (double)cpu[at]);
+    return bad != 0;
+}
+
+/* Bit-for-bit equality; prints one line; 0 when equal. */
+static int compare_bits(const char *what, const float *gpu, const float *cpu, size_t n)
+{
+    size_t bad = 0, first = 0;
+    for (size_t i = 0; i < n; i++)
+        if (memcmp(&gpu[i], &cpu[i], sizeof(float)) != 0 && bad++ == 0)
+            first = i;
+    printf("  %-34s %9zu values: %zu differ in their bits (tolerance: none)%s\n", what, n, bad,
+           bad ? "  FAIL" : "");
+    if (bad)
+        printf("    first at [%zu]: gpu %.9g, cpu %.9g\n", first, (double)gpu[first],
+               (double)cpu[first]);
+    return bad != 0;
+}
+
+/* ---- the checks: each returns the number of comparisons that failed ---- */
+
+/* RMSNorm forward, out-of-place with rstd (a Qwen2.5 width, rows not a
+ * multiple of anything) and in place without (a head-norm width). The GPU
+ * sums the squares in fp32 (per thread, then a tree), the CPU in double: the
+ * sum's relative error is a few fp32 ulps, rstd's half that, and out adds
+ * two roundings, hence rtol 1e-5; atol 1e-6 for outputs near zero. */
+static int check_rmsnorm_fwd(void)
+{
+    int fails = 0;
+    static const int shapes[][2] = {{37, 896}, {5, 64}, {3, 1000}};
+    for (int k = 0; k < 3; k++) {
+        int N = shapes[k][0], C = shapes[k][1], in_place = k == 1;
+        size_t nc = (size_t)N * C;
+        float *x = rand_floats(nc, -2, 2), *w = rand_floats(C, 0.5f, 1.5f);
+        float *out = host_floats(nc), *rstd = host_floats(N);
+        ik_cpu_rmsnorm_fwd(out, rstd, x, w, N, C, 1e-6f);
+        float *dx = to_dev(x, nc * 4), *dw = to_dev(w, C * 4), *dout = dx, *drstd = NULL;
+        if (!in_place)
+            CK(ops->alloc((void **)&dout, nc * 4));
+        if (!in_place)
+            CK(ops->alloc((void **)&drstd, N * 4));
+        CK(ops->rmsnorm_fwd(dout, drstd, dx, dw, N, C, 1e-6f));
+        float *gout = from_dev(dout, nc);
+        char what[64];
+        snprintf(what, sizeof what, "rmsnorm_fwd out N=%d C=%d%s", N, C, in_place ? " in place" : "");
+        fails += compare(what, gout, out, nc, 1e-6, 1e-5);
+        if (!in_place) {
+            float *grstd = from_dev(drstd, N);
+            snprintf(what, sizeof what, "rmsnorm_fwd rstd N=%d C=%d", N, C);
+            fails += compare(what, grstd, rstd, N, 0, 1e-5);
+            free(grstd);
+            CK(ops->free(dout));
+            CK(ops->free(drstd));
+        }
+        CK(ops->free(dx));
+        CK(ops->free(dw));
+        free(x), free(w), free(out), free(rstd), free(gout);
+    }
+    return fails;
+}
+
+/* RMSNorm backward, dx and dw both accumulated onto random values (so an
+ * overwrite fails), rstd from the CPU forward for both. dx = r*w*dy - x*k
+ * cancels: its error is fp32 rounding of terms up to ~|r w dy| ~ 4, hence
+ * atol 1e-5 with rtol 1e-5 (the CPU forms the row dot in double, the GPU in
+ * fp32 over 896 terms). dw sums 64 rows of terms ~1 in a different order
+ * (the CPU row by row in fp32, the GPU in 8 phases): 64 roundings of a sum
+ * ~10, so atol 1e-4 (~70 ulps of the sum's size), rtol 1e-5. */
+static int check_rmsnorm_bwd(void)
+{
+    int N = 64, C = 896;
+    size_t nc = (size_t)N * C;
+    float *x = rand_floats(nc, -2, 2), *w = rand_floats(C, 0.5f, 1.5f), *dy = rand_floats(nc, -1, 1);
+    float *dx0 = rand_floats(nc, -1, 1), *dw0 = rand_floats(C, -1, 1);
+    float *out = host_floats(nc), *rstd = host_floats(N);
+    ik_cpu_rmsnorm_fwd(out, rstd, x, w, N, C, 1e-6f);
+    float *dx = copy_floats(dx0, nc), *dwc = copy_floats(dw0, C);
+    ik_cpu_rmsnorm_bwd(dx, dwc, dy, x, rstd, w, N, C);
+    float *d_x = to_dev(x, nc * 4), *d_w = to_dev(w, C * 4), *d_dy = to_dev(dy, nc * 4);
+    float *d_r = to_dev(rstd, N * 4), *d_dx = to_dev(dx0, nc * 4), *d_dw = to_dev(dw0, C * 4);
+    CK(ops->rmsnorm_bwd(d_dx, d_dw, d_dy, d_x, d_r, d_w, N, C));
+    float *gdx = from_dev(d_dx, nc), *gdw = from_dev(d_dw, C);
+    int fails = compare("rmsnorm_bwd dx += N=64 C=896", gdx, dx, nc, 1e-5, 1e-5);
+    fails += compare("rmsnorm_bwd dw += N=64 C=896", gdw, dwc, C, 1e-4, 1e-5);
+    /* dw NULL: dx alone, accumulated a second time. */
+    ik_cpu_rmsnorm_bwd(dx, NULL, dy, x, rstd, w, N, C);
+    CK(ops->rmsnorm_bwd(d_dx, NULL, d_dy, d_x, d_r, d_w, N, C));
+    free(gdx);
+    gdx = from_dev(d_dx, nc);
+    fails += compare("rmsnorm_bwd dx += twice, dw NULL", gdx, dx, nc, 2e-5, 1e-5);
+    float *devs[] = {d_x, d_w, d_dy, d_r, d_dx, d_dw};
+    for (int i = 0; i < 6; i++)
+        CK(ops->free(devs[i]));
+    free(x), free(w), free(dy), free(dx0), free(dw0), free(out), free(rstd), free(dx), free(dwc);
+    free(gdx), free(gdw);
+    return fails;
+}
+
+/* SwiGLU forward on N*F values not a multiple of the block, gates in [-12, 12)
+ * (the sigmoid saturated both ways). CUDA's expf (<= 2 ulps) against the
+ * CPU's polynomial exp (~1 ulp), then a division and a product: a few ulps,
+ * hence rtol 1e-5; atol 1e-7 for silu(g) near zero at very negative g. */
+static int check_swiglu_fwd(void)
+{
+    int N = 33, F = 4867;
+    size_t n = (size_t)N * F;
+    float *g = rand_floats(n, -12, 12), *u = rand_floats(n, -3, 3), *out = host_floats(n);
+    ik_cpu_swiglu_fwd(out, g, u, N, F);
+    float *dg = to_dev(g, n * 4), *du = to_dev(u, n * 4), *dout;
+    CK(ops->alloc((void **)&dout, n * 4));
+    CK(ops->swiglu_fwd(dout, dg, du, N, F));
+    float *gout = from_dev(dout, n);
+    int fails = compare("swiglu_fwd N=33 F=4867", gout, out, n, 1e-7, 1e-5);
+    /* In place (out = gate), as the contract allows. */
+    CK(ops->swiglu_fwd(dg, dg, du, N, F));
+    free(gout);
+    gout = from_dev(dg, n);
+    fails += compare("swiglu_fwd in place", gout, out, n, 1e-7, 1e-5);
+    CK(ops->free(dg));
+    CK(ops->free(du));
+    CK(ops->free(dout));
+    free(g), free(u), free(out), free(gout);
+    return fails;
+}
+
+/* SwiGLU backward, accumulated onto random gradients. Each new term is a
+ * product of up to five factors (|d u| <= 3, the derivative of silu <= 1.1,
+ * so terms up to ~4) added to a value ~1: a few ulps of ~4, hence atol 1e-5,
+ * rtol 1e-5 (nvcc may fuse the final multiply-add, the CPU does not). */
+static int check_swiglu_bwd(void)
+{
+    int N = 29, F = 1031;
+    size_t n = (size_t)N * F;
+    float *g = rand_floats(n, -12, 12), *u = rand_floats(n, -3, 3), *d = rand_floats(n, -1, 1);
+    float *dg0 = rand_floats(n, -1, 1), *du0 = rand_floats(n, -1, 1);
+    float *dgc = copy_floats(dg0, n), *duc = copy_floats(du0, n);
+    ik_cpu_swiglu_bwd(dgc, duc, d, g, u, N, F);
+    float *d_g = to_dev(g, n * 4), *d_u = to_dev(u, n * 4), *d_d = to_dev(d, n * 4);
+    float *d_dg = to_dev(dg0, n * 4), *d_du = to_dev(du0, n * 4);
+    CK(ops->swiglu_bwd(d_dg, d_du, d_d, d_g, d_u, N, F));
+    float *gdg = from_dev(d_dg, n), *gdu = from_dev(d_du, n);
+    int fails = compare("swiglu_bwd dgate += N=29 F=1031", gdg, dgc, n, 1e-5, 1e-5);
+    fails += compare("swiglu_bwd dup +=", gdu, duc, n, 1e-5, 1e-5);
+    float *devs[] = {d_g, d_u, d_d, d_dg, d_du};
+    for (int i = 0; i < 5; i++)
+        CK(ops->free(devs[i]));
+    free(g), free(u), free(d), free(dg0), free(du0), free(dgc), free(duc), free(gdg), free(gdu);
+    return fails;
+}
+
+/* RoPE forward then backward (each against the CPU's), Qwen-like: 3 heads of
+ * 64, theta 1e6, positions up to 131071. Both form the angle and its cosine
+ * and sine in double and round each product on its own in the same order,
+ * so only a last-bit difference between CUDA's and glibc's double cos/sin
+ * surviving the cast to fp32 can differ: one ulp of values <= 2, hence atol
+ * 1e-6, rtol 1e-6. */
+static int check_rope(void)
+{
+    int N = 19, nh = 3, hd = 64, half = hd / 2;
+    size_t n = (size_t)N * nh * hd;
+    int pos[19];
+    float inv_freq[32];
+    for (int i = 0; i < N; i++)
+        pos[i] = i < 3 ? i : (int)ik_prng_below(&rng, 131072);
+    for (int j = 0; j < half; j++)
+        inv_freq[j] = (float)pow(1e6, -2.0 * j / hd);
+    float *x = rand_floats(n, -1, 1), *cpu = copy_floats(x, n);
+    ik_cpu_rope_fwd(cpu, pos, inv_freq, N, nh, hd);
+    float *d_x = to_dev(x, n * 4), *d_f = to_dev(inv_freq, sizeof inv_freq);
+    int *d_p = to_dev(pos, sizeof pos);
+    CK(ops->rope_fwd(d_x, d_p, d_f, N, nh, hd));
+    float *gx = from_dev(d_x, n);
+    int fails = compare("rope_fwd N=19 nh=3 hd=64", gx, cpu, n, 1e-6, 1e-6);
+    ik_cpu_rope_bwd(cpu, pos, inv_freq, N, nh, hd);
+    CK(ops->rope_bwd(d_x, d_p, d_f, N, nh, hd));
+    free(gx);
+    gx = from_dev(d_x, n);
+    fails += compare("rope_bwd (of the forward's output)", gx, cpu, n, 1e-6, 1e-6);
+    CK(ops->free(d_x));
+    CK(ops->free(d_f));
+    CK(ops->free(d_p));
+    free(x), free(cpu), free(gx);
+    return fails;
+}
+
+/* Softmax cross-entropy, forward and backward at once, at Qwen2.5's
+ * vocabulary (151,936: rows far longer than a block) out of place, and at an
+ * odd V in place (dlogits = logits). Logits in [-8, 8); one row with dnll 0
+ * (masked: a zero gradient row, its nll still formed), one row whose target
+ * logit is 200 (exp(200) overflows fp32 without the max subtracted). nll:
+ * the sum of 151,936 terms in another order (the CPU in blocks of 128, the
+ * GPU online per thread, merged in a tree), a relative error of a few 1e-7
+ * on the sum, so atol 1e-5 on nll values ~10 (~1e-6 relative), rtol 1e-5.
+ * dlogits: each softmax term exp(l - max) / sum, a few ulps apart (expf
+ * against the CPU's polynomial, the sum's error), hence rtol 1e-4; atol
+ * 1e-9 for the terms that underflow on one side (the CPU flushes exp below
+ * e^-87 to 0, CUDA returns a denormal). */
+static int check_softmax_xent(void)
+{
+    int fails = 0;
+    static const int shapes[][2] = {{6, 151936}, {5, 1007}};
+    for (int k = 0; k < 2; k++) {
+        int N = shapes[k][0], V = shapes[k][1], in_place = k == 1;
+        size_t nv = (size_t)N * V;
+        float *l = rand_floats(nv, -8, 8), *dnll = rand_floats(N, 0.1f, 1.0f);
+        int targets[6];
+        for (int i = 0; i < N; i++)
+            targets[i] = (int)ik_prng_below(&rng, (uint64_t)V);
+        targets[N - 1] = V - 1;
+        dnll[1] = 0.0f;
+        l[(size_t)2 * V + targets[2]] = 200.0f;
+        float *nll = host_floats(N), *dl = host_floats(nv);
+        ik_cpu_softmax_xent_fwd_bwd(nll, dl, l, targets, dnll, N, V);
+        float *d_l = to_dev(l, nv * 4), *d_dn = to_dev(dnll, N * 4), *d_nll, *d_dl = d_l;
+        int *d_t = to_dev(targets, N * sizeof(int));
+        CK(ops->alloc((void **)&d_nll, N * 4));
+        if (!in_place)
+            CK(ops->alloc((void **)&d_dl, nv * 4));
+        CK(ops->softmax_xent_fwd_bwd(d_nll, d_dl, d_l, d_t, d_dn, N, V));
+        float *gnll = from_dev(d_nll, N), *gdl = from_dev(d_dl, nv);
+        char what[64];
+        snprintf(what, sizeof what, "softmax_xent nll N=%d V=%d%s", N, V, in_place ? " in place" : "");
+        fails += compare(what, gnll, nll, N, 1e-5, 1e-5);
+        snprintf(what, sizeof what, "softmax_xent dlogits N=%d V=%d", N, V);
+        fails += compare(what, gdl, dl, nv, 1e-9, 1e-4);
+        /* The masked row must be exactly zero. */
+        size_t nonzero = 0;
+        for (int v = 0; v < V; v++)
+            nonzero += gdl[(size_t)V + v] != 0.0f;
+        if (nonzero) {
+            printf("    masked row (dnll 0): %zu nonzero gradients  FAIL\n", nonzero);
+            fails++;
+        }
+        CK(ops->free(d_l));
+        CK(ops->free(d_dn));
+        CK(ops->free(d_t));
+        CK(ops->free(d_nll));
+        if (!in_place)
+            CK(ops->free(d_dl));
+        free(l), free(dnll), free(nll), free(dl), free(gnll), free(gdl);
+    }
+    return fails;
+}
+
+/* Dropout: the GPU must drop exactly the CPU's elements and scale the kept
+ * ones to the same bits (the same hash of (key, i), the same fp32 scale), so
+ * the tolerance is none: out of place at p = 0.1, in place at p = 0.5 and a
+ * second key, and at p = 0.9, n odd (not a multiple of any vector width). */
+static int check_dropout(void)
+{
+    int fails = 0;
+    static const float ps[] = {0.1f, 0.5f, 0.9f};
+    static const uint64_t keys[] = {0x0123456789abcdefull, 0xfedcba9876543210ull, 7};
+    size_t n = 300007;
+    for (int k = 0; k < 3; k++) {
+        int in_place = k == 1;
+        float *x = rand_floats(n, -2, 2), *out = host_floats(n);
+        ik_cpu_dropout(out, x, n, ps[k], keys[k]);
+        float *d_x = to_dev(x, n * 4), *d_o = d_x;
+        if (!in_place)
+            CK(ops->alloc((void **)&d_o, n * 4));
+        CK(ops->dropout(d_o, d_x, n, ps[k], keys[k]));
+        float *g = from_dev(d_o, n);
+        size_t dropped = 0;
+        for (size_t i = 0; i < n; i++)
+            dropped += out[i] == 0.0f;
+        char what[64];
+        snprintf(what, sizeof what, "dropout p=%.1f%s (%.3f dropped)", (double)ps[k],
+                 in_place ? " in place" : "", (double)dropped / n);
+        fails += compare_bits(what, g, out, n);
+        CK(ops->free(d_x));
+        if (!in_place)
+            CK(ops->free(d_o));
+        free(x), free(out), free(g);
+    }
+    return fails;
+}
+
+/* AdamW, three steps (t = 1, 2, 3: the bias corrections) with fresh
+ * gradients each, weight decay on. The kernel rounds every operation on its
+ * own in the CPU's order and takes the CPU's host-side scalars, so the bits
+ * should match; the tolerance allows 4 ulps (rtol 5e-7) in case the CPU
+ * build contracts a multiply-add, atol 1e-30 only for exact zeros. */
+static int check_adamw(void)
+{
+    size_t n = 10007;
+    float *p = rand_floats(n, -1, 1), *m = host_floats(n), *v = host_floats(n);
+    memset(m, 0, n * 4);
+    memset(v, 0, n * 4);
+    float *d_p = to_dev(p, n * 4), *d_m = to_dev(m, n * 4), *d_v = to_dev(v, n * 4), *d_g;
+    CK(ops->alloc((void **)&d_g, n * 4));
+    for (int t = 1; t <= 3; t++) {
+        float *g = rand_floats(n, -0.1f, 0.1f);
+        ik_cpu_adamw(p, g, m, v, n, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.01f, t);
+        CK(ops->memcpy_htod(d_g, g, n * 4));
+        CK(ops->adamw(d_p, d_g, d_m, d_v, n, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.01f, t));
+        free(g);
+    }
+    float *gp = from_dev(d_p, n), *gm = from_dev(d_m, n), *gv = from_dev(d_v, n);
+    int fails = compare("adamw p after 3 steps", gp, p, n, 1e-30, 5e-7);
+    fails += compare("adamw m", gm, m, n, 1e-30, 5e-7);
+    fails += compare("adamw v", gv, v, n, 1e-30, 5e-7);
+    CK(ops->free(d_p));
+    CK(ops->free(d_m));
+    CK(ops->free(d_v));
+    CK(ops->free(d_g));
+    free(p), free(m), free(v), free(gp), free(gm), free(gv);
+    return fails;
+}
+
+static const struct check {
+    const char *name;
+    int (*run)(void);
+} checks[] = {
+    {"rmsnorm_fwd", check_rmsnorm_fwd},   {"rmsnorm_bwd", check_rmsnorm_bwd},
+    {"swiglu_fwd", check_swiglu_fwd},     {"swiglu_bwd", check_swiglu_bwd},
+    {"rope_fwd/bwd", check_rope},         {"softmax_xent_fwd_bwd", check_softmax_xent},
+    {"dropout", check_dropout},           {"adamw", check_adamw},
+};
+enum { N_CHECKS = sizeof checks / sizeof checks[0] };
+
+/* ---- the checks that need no device ---- */
+
+static int starts_with(const char *s, const char *prefix)
+{
+    return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+static int check_without_device(ik_cuda_ops_get_fn get, int have_device)
+{
+    int fails = 0;
+    if (get(IK_CUDA_ABI + 1) != NULL) {
+        printf("  ik_cuda_ops_get(IK_CUDA_ABI + 1) returned a table  FAIL\n");
+        fails++;
+    }
+    if (ops->size != sizeof(struct ik_cuda_ops)) {
+        printf("  the module's table is %zu bytes, this header's %zu  FAIL\n", ops->size,
+               sizeof(struct ik_cuda_ops));
+        fails++;
+    }
+    /* A refused shape is reported before any CUDA call, naming the kernel. */
+    const char *want = "rmsnorm_fwd: N = -1, C = 8 (N >= 0, C > 0)";
+    if (ops->rmsnorm_fwd(NULL, NULL, NULL, NULL, -1, 8, 1e-6f) != -1 ||
+        strcmp(ops->last_error(), want) != 0) {
+        printf("  rmsnorm_fwd(N = -1): error \"%s\", want \"%s\"  FAIL\n", ops->last_error(), want);
+        fails++;
+    }
+    if (ops->dropout(NULL, NULL, 4, 1.0f, 0) != -1 || !starts_with(ops->last_error(), "dropout: p = 1")) {
+        printf("  dropout(p = 1): error \"%s\"  FAIL\n", ops->last_error());
+        fails++;
+    }
+    /* Sizes of 0 launch nothing and succeed, device or not. */
+    if (ops->swiglu_fwd(NULL, NULL, NULL, 0, 16) != 0 || ops->adamw(NULL, NULL, NULL, NULL, 0, 1, 0.9f, 0.9f, 0, 0, 1) != 0) {
+        printf("  a size-0 kernel call failed: %s  FAIL\n", ops->last_error());
+        fails++;
+    }
+    /* Without a device a CUDA call fails, and its text names the call and the entry. */
+    if (!have_device) {
+        void *p = (void *)1;
+        if (ops->alloc(&p, 256) != -1 || p != NULL ||
+            !starts_with(ops->last_error(), "cudaMalloc for alloc: ")) {
+            printf("  alloc without a device: error \"%s\"  FAIL\n", ops->last_error());
+            fails++;
+        }
+    }
+    printf("  module checks without a device: %s\n", fails ? "FAIL" : "ok");
+    return fails;
+}
+
+int main(void)
+{
+    const char *path = getenv("IKADA_CUDA_MODULE");
+    if (path == NULL || *path == '\0')
+        path = IK_CUDA_MODULE_PATH;
+    const char *req = getenv("IKADA_REQUIRE_GPU");
+    int require_gpu = req != NULL && strcmp(req, "1") == 0;
+
+    void *lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (lib == NULL)
+        die("cannot load the CUDA module: %s", dlerror());
+    ik_cuda_ops_get_fn get = (ik_cuda_ops_get_fn)dlsym(lib, IK_CUDA_OPS_SYMBOL);
+    if (get == NULL)
+        die("%s: no symbol %s: %s", path, IK_CUDA_OPS_SYMBOL, dlerror());
+    ops = get(IK_CUDA_ABI);
+    if (ops == NULL)
+        die("%s: ik_cuda_ops_get(%d) refused: the module is from another build", path, IK_CUDA_ABI);
+    printf("test_cuda_kernels: module %s (ABI %d)\n", path, ops->abi);
+
+    int ndev = ops->device_count();
+    char reason[512];
+    snprintf(reason, sizeof reason, "%s", ops->last_error());
+    int fails = check_without_device(get, ndev > 0);
+    if (ndev == 0) {
+        printf("test_cuda_kernels: no CUDA device (%s): %d kernel checks skipped\n", reason,
+               (int)N_CHECKS);
+        if (require_gpu) {
+            printf("test_cuda_kernels: IKADA_REQUIRE_GPU=1: FAIL\n");
+            return 1;
+        }
+        return fails ? 1 : 77;
+    }
+    char name[256];
+    CK(ops->device_name(0, name, sizeof name));
+    CK(ops->set_device(0));
+    printf("test_cuda_kernels: device 0: %s (%d device%s)\n", name, ndev, ndev == 1 ? "" : "s");
+
+    ik_prng_seed(&rng, 20240515);
+    int failed_checks = 0;
+    for (int i = 0; i < N_CHECKS; i++) {
+        printf("%s:\n", checks[i].name);
+        int f = checks[i].run();
+        CK(ops->synchronize());
+        failed_checks += f != 0;
+    }
+    printf("test_cuda_kernels: %d of %d kernel checks passed%s\n", N_CHECKS - failed_checks,
+           (int)N_CHECKS, fails ? "; module checks FAILED" : "");
+    return failed_checks || fails ? 1 : 0;
+}
