@@ -34,6 +34,9 @@ extern "C" {
  * are added at the end, where ->size tells an older caller they exist. */
 #define IK_CUDA_ABI 1
 
+/* Element types of ->gemm's operands. */
+enum ik_cuda_dtype { IK_CUDA_F32 = 0, IK_CUDA_BF16 = 1 };
+
 /* The symbol to dlsym, and its type. */
 #define IK_CUDA_OPS_SYMBOL "ik_cuda_ops_get"
 
@@ -100,6 +103,32 @@ struct ik_cuda_ops {
     /* One AdamW step, t >= 1 (ik_cpu_adamw's formula and rounding order). */
     int (*adamw)(float *p, const float *g, float *m, float *v, size_t n, float lr, float b1,
                  float b2, float eps, float wd, int t);
+
+    /* ---- GEMM (cuBLASLt) and BF16 ---- */
+
+    /* Row-major C (M,N) = alpha op(A) op(B) + beta C, op(X) X or, with ta/tb
+     * nonzero, X^T (A is then (K,M), B (N,K)); leading dimensions in
+     * elements. A and B of ab_type, C of c_type (enum ik_cuda_dtype), fp32
+     * accumulation (CUBLAS_COMPUTE_32F: no TF32). The algorithm is chosen
+     * once per shape and kept; pointers 16-byte aligned (cuBLASLt's rule). */
+    int (*gemm)(int ta, int tb, int M, int N, int K, float alpha, const void *A, int lda,
+                const void *B, int ldb, float beta, void *C, int ldc, int ab_type, int c_type);
+    /* n values to BF16 (round to nearest even) and back. */
+    int (*to_bf16)(uint16_t *out, const float *x, size_t n);
+    int (*from_bf16)(float *out, const uint16_t *x, size_t n);
+
+    /* ---- attention over a whole sequence (fp32; cuBLAS plus softmax) ---- */
+
+    /* Bytes of scratch ->attention_fwd and ->attention_bwd need: 2 K T^2 floats. */
+    size_t (*attention_scratch)(int T, int H, int K);
+    /* As ik_cpu_attention_seq_fwd: out (T, H*hd) = causal GQA attention of
+     * q (T, H*hd) over k, v (T, K*hd); window 0 or the sliding window. */
+    int (*attention_fwd)(float *out, const float *q, const float *k, const float *v, int T, int H,
+                         int K, int hd, int window, void *scratch);
+    /* As ik_cpu_attention_bwd: dq, dk, dv += (the probabilities recomputed). */
+    int (*attention_bwd)(float *dq, float *dk, float *dv, const float *dout, const float *q,
+                         const float *k, const float *v, int T, int H, int K, int hd, int window,
+                         void *scratch);
 };
 
 /* The module's table when abi_version is the IK_CUDA_ABI it was built with,

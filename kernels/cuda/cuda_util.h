@@ -78,6 +78,16 @@ int ik_cuda_softmax_xent_fwd_bwd(float *nll, float *dlogits, const float *logits
 int ik_cuda_dropout(float *out, const float *x, size_t n, float p, uint64_t key);
 int ik_cuda_adamw(float *p, const float *g, float *m, float *v, size_t n, float lr, float b1,
                   float b2, float eps, float wd, int t);
+int ik_cuda_gemm(int ta, int tb, int M, int N, int K, float alpha, const void *A, int lda,
+                 const void *B, int ldb, float beta, void *C, int ldc, int ab_type, int c_type);
+int ik_cuda_to_bf16(uint16_t *out, const float *x, size_t n);
+int ik_cuda_from_bf16(float *out, const uint16_t *x, size_t n);
+size_t ik_cuda_attention_scratch(int T, int H, int K);
+int ik_cuda_attention_fwd(float *out, const float *q, const float *k, const float *v, int T, int H,
+                          int K, int hd, int window, void *scratch);
+int ik_cuda_attention_bwd(float *dq, float *dk, float *dv, const float *dout, const float *q,
+                          const float *k, const float *v, int T, int H, int K, int hd, int window,
+                          void *scratch);
 }
 
 #endif

@@ -171,6 +171,12 @@ static const struct ik_cuda_ops ops = {
     ik_cuda_softmax_xent_fwd_bwd,
     ik_cuda_dropout,
     ik_cuda_adamw,
+    ik_cuda_gemm,
+    ik_cuda_to_bf16,
+    ik_cuda_from_bf16,
+    ik_cuda_attention_scratch,
+    ik_cuda_attention_fwd,
+    ik_cuda_attention_bwd,
 };
 
 /* The only symbol the module exports (it is built with -fvisibility=hidden). */

@@ -426,6 +426,163 @@ static int check_adamw(void)
     return fails;
 }
 
+/* x rounded to BF16 as __float2bfloat16_rn does (nearest, ties to even). */
+static float bf16_round(float x)
+{
+    uint32_t u;
+    memcpy(&u, &x, 4);
+    if ((u & 0x7f800000u) != 0x7f800000u)
+        u += 0x7fffu + ((u >> 16) & 1u);
+    u &= 0xffff0000u;
+    memcpy(&x, &u, 4);
+    return x;
+}
+
+/* Row-major C = alpha op(A) op(B) + beta C in double, the reference of ->gemm. */
+static void ref_gemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
+                     const float *B, int ldb, float beta, float *C, int ldc)
+{
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < N; j++) {
+            double acc = 0;
+            for (int k = 0; k < K; k++)
+                acc += (double)(ta ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k]) *
+                       (tb ? B[(size_t)j * ldb + k] : B[(size_t)k * ldb + j]);
+            C[(size_t)i * ldc + j] = (float)(alpha * acc + beta * (double)C[(size_t)i * ldc + j]);
+        }
+}
+
+/* One GEMM of ->gemm against ref_gemm: A and B fp32 or BF16 (converted on
+ * the device by ->to_bf16, the reference reading the same rounded values),
+ * C fp32 (beta 1: the accumulation the backward uses) or BF16 (beta 0). */
+static int gemm_case(int ta, int tb, int M, int N, int K, int ab_type, int c_type)
+{
+    int lda = ta ? M : K, ldb = tb ? K : N, ldc = N;
+    size_t na = (size_t)M * K, nb = (size_t)K * N, nc = (size_t)M * N;
+    float *a = rand_floats(na, -1, 1), *b = rand_floats(nb, -1, 1), *c = rand_floats(nc, -1, 1);
+    float beta = c_type == IK_CUDA_F32 ? 1.0f : 0.0f, alpha = 0.5f;
+    float *d_a = to_dev(a, na * 4), *d_b = to_dev(b, nb * 4), *d_c = to_dev(c, nc * 4);
+    void *ga = d_a, *gb = d_b, *gc = d_c;
+    uint16_t *h_a = NULL, *h_b = NULL, *h_c = NULL;
+    if (ab_type == IK_CUDA_BF16) {
+        CK(ops->alloc((void **)&h_a, na * 2));
+        CK(ops->alloc((void **)&h_b, nb * 2));
+        CK(ops->to_bf16(h_a, d_a, na));
+        CK(ops->to_bf16(h_b, d_b, nb));
+        ga = h_a, gb = h_b;
+        for (size_t i = 0; i < na; i++)
+            a[i] = bf16_round(a[i]);
+        for (size_t i = 0; i < nb; i++)
+            b[i] = bf16_round(b[i]);
+    }
+    if (c_type == IK_CUDA_BF16) {
+        CK(ops->alloc((void **)&h_c, nc * 2));
+        gc = h_c;
+    }
+    CK(ops->gemm(ta, tb, M, N, K, alpha, ga, lda, gb, ldb, beta, gc, ldc, ab_type, c_type));
+    if (c_type == IK_CUDA_BF16)
+        CK(ops->from_bf16(d_c, h_c, nc));
+    float *got = from_dev(d_c, nc);
+    ref_gemm(ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc);
+    char what[96];
+    snprintf(what, sizeof what, "gemm %s%s %dx%dx%d %s->%s", ta ? "T" : "N", tb ? "T" : "N", M, N, K,
+             ab_type == IK_CUDA_BF16 ? "bf16" : "f32", c_type == IK_CUDA_BF16 ? "bf16" : "f32");
+    /* fp32 products of terms under 1 summed over K: the error grows like
+     * sqrt(K) ulps of the sum, under 1e-4 absolute at K = 896; a BF16 C adds
+     * its own rounding, half a BF16 ulp (2^-9 relative). */
+    int fails = c_type == IK_CUDA_BF16 ? compare(what, got, c, nc, 1e-4, 4e-3)
+                                       : compare(what, got, c, nc, 1e-4, 1e-5);
+    CK(ops->free(d_a));
+    CK(ops->free(d_b));
+    CK(ops->free(d_c));
+    CK(ops->free(h_a));
+    CK(ops->free(h_b));
+    CK(ops->free(h_c));
+    free(a), free(b), free(c), free(got);
+    return fails;
+}
+
+/* ->gemm in the four transpose cases the training step uses (x W^T forward,
+ * dout W backward, dout^T x for LoRA's weight gradients), at Qwen2.5-0.5B's
+ * widths with a row count that is not a multiple of 8; BF16 inputs with fp32
+ * and BF16 outputs; and ->to_bf16 / ->from_bf16 against the host's rounding,
+ * bit for bit. */
+static int check_gemm(void)
+{
+    int fails = gemm_case(0, 1, 37, 896, 896, IK_CUDA_F32, IK_CUDA_F32);
+    fails += gemm_case(0, 0, 37, 896, 128, IK_CUDA_F32, IK_CUDA_F32);
+    fails += gemm_case(1, 0, 16, 896, 37, IK_CUDA_F32, IK_CUDA_F32);
+    fails += gemm_case(1, 1, 24, 40, 56, IK_CUDA_F32, IK_CUDA_F32);
+    fails += gemm_case(0, 1, 37, 4864, 896, IK_CUDA_BF16, IK_CUDA_F32);
+    fails += gemm_case(0, 0, 64, 896, 4864, IK_CUDA_BF16, IK_CUDA_BF16);
+    size_t n = 100003;
+    float *x = rand_floats(n, -1000, 1000), *want = host_floats(n);
+    for (size_t i = 0; i < n; i++)
+        want[i] = bf16_round(x[i]);
+    float *d_x = to_dev(x, n * 4);
+    uint16_t *d_h;
+    CK(ops->alloc((void **)&d_h, n * 2));
+    CK(ops->to_bf16(d_h, d_x, n));
+    CK(ops->from_bf16(d_x, d_h, n));
+    float *got = from_dev(d_x, n);
+    fails += compare_bits("to_bf16 then from_bf16", got, want, n);
+    CK(ops->free(d_x));
+    CK(ops->free(d_h));
+    free(x), free(want), free(got);
+    return fails;
+}
+
+/* One attention case: ->attention_fwd against ik_cpu_attention_seq_fwd and
+ * ->attention_bwd against ik_cpu_attention_bwd (gradients accumulated onto
+ * the same random values). Both sum T terms per output in different orders
+ * (tree versus sgemm blocks) from probabilities formed by expf and by the
+ * CPU's polynomial: within 1e-5 absolute, 1e-4 relative. */
+static int attention_case(int T, int H, int K, int hd, int window)
+{
+    size_t nq = (size_t)T * H * hd, nk = (size_t)T * K * hd;
+    float *q = rand_floats(nq, -1, 1), *k = rand_floats(nk, -1, 1), *v = rand_floats(nk, -1, 1);
+    float *dout = rand_floats(nq, -1, 1), *out = host_floats(nq);
+    float *dq = rand_floats(nq, -1, 1), *dk = rand_floats(nk, -1, 1), *dv = rand_floats(nk, -1, 1);
+    float *d_q = to_dev(q, nq * 4), *d_k = to_dev(k, nk * 4), *d_v = to_dev(v, nk * 4);
+    float *d_dout = to_dev(dout, nq * 4), *d_dq = to_dev(dq, nq * 4), *d_dk = to_dev(dk, nk * 4);
+    float *d_dv = to_dev(dv, nk * 4), *d_out;
+    void *d_scr;
+    CK(ops->alloc((void **)&d_out, nq * 4));
+    CK(ops->alloc(&d_scr, ops->attention_scratch(T, H, K)));
+    CK(ops->attention_fwd(d_out, d_q, d_k, d_v, T, H, K, hd, window, d_scr));
+    CK(ops->attention_bwd(d_dq, d_dk, d_dv, d_dout, d_q, d_k, d_v, T, H, K, hd, window, d_scr));
+    float *scr = host_floats(ik_cpu_attention_bwd_scratch(T, H, K, hd));
+    ik_cpu_attention_seq_fwd(out, q, k, v, T, H, K, hd, window, scr);
+    ik_cpu_attention_bwd(dq, dk, dv, dout, q, k, v, T, H, K, hd, window, scr);
+    float *g_out = from_dev(d_out, nq), *g_dq = from_dev(d_dq, nq), *g_dk = from_dev(d_dk, nk);
+    float *g_dv = from_dev(d_dv, nk);
+    char what[96];
+    int fails = 0;
+    const char *names[] = {"out", "dq", "dk", "dv"};
+    const float *gpu[] = {g_out, g_dq, g_dk, g_dv}, *cpu[] = {out, dq, dk, dv};
+    size_t ns[] = {nq, nq, nk, nk};
+    for (int i = 0; i < 4; i++) {
+        snprintf(what, sizeof what, "attention %s T %d H %d K %d hd %d w %d", names[i], T, H, K, hd,
+                 window);
+        fails += compare(what, gpu[i], cpu[i], ns[i], 1e-5, 1e-4);
+    }
+    float *dev[] = {d_q, d_k, d_v, d_dout, d_dq, d_dk, d_dv, d_out};
+    for (int i = 0; i < 8; i++)
+        CK(ops->free(dev[i]));
+    CK(ops->free(d_scr));
+    float *host[] = {q, k, v, dout, out, dq, dk, dv, scr, g_out, g_dq, g_dk, g_dv};
+    for (int i = 0; i < 13; i++)
+        free(host[i]);
+    return fails;
+}
+
+/* Qwen2.5-0.5B's heads (14 on 2 KV heads of 64) over several CPU blocks, and
+ * 3 KV heads of 32 with a sliding window shorter than a block. */
+static int check_attention(void)
+{
+    return attention_case(150, 14, 2, 64, 0) + attention_case(96, 9, 3, 32, 5);
+}
+
 static const struct check {
     const char *name;
     int (*run)(void);
@@ -434,6 +591,7 @@ static const struct check {
     {"swiglu_fwd", check_swiglu_fwd},     {"swiglu_bwd", check_swiglu_bwd},
     {"rope_fwd/bwd", check_rope},         {"softmax_xent_fwd_bwd", check_softmax_xent},
     {"dropout", check_dropout},           {"adamw", check_adamw},
+    {"gemm", check_gemm},                 {"attention", check_attention},
 };
 enum { N_CHECKS = sizeof checks / sizeof checks[0] };
 

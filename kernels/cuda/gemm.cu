@@ -1,0 +1,189 @@
+/* kernels/cuda/gemm.cu - the module's GEMM: row-major C = alpha op(A) op(B) +
+ * beta C through cuBLASLt, fp32 accumulation, A and B fp32 or BF16, C fp32 or
+ * BF16 (cuda_ops.h, ->gemm), and the fp32 <-> BF16 conversions.
+ *
+ * cuBLASLt is column-major; a row-major (r, c) matrix with leading dimension
+ * ld is the column-major (c, r) one with the same ld, its transpose. So
+ * C = op(A) op(B) is computed as C^T = op(B)^T op(A)^T: B's buffer is
+ * cuBLASLt's first operand, A's the second, and m, n swap.
+ *
+ * Choosing an algorithm (cublasLtMatmulAlgoGetHeuristic) costs tens of
+ * microseconds: the descriptors and the chosen algorithm are kept per shape
+ * in a small table, as llm.c's wrapper does not (it asks on every call). One
+ * 32 MiB workspace, the size llm.c gives Hopper, serves every call; all work
+ * is on the legacy default stream, like the module's other kernels, so it is
+ * never used by two GEMMs at once. */
+#include <mutex>
+#include <string.h>
+#include <cublasLt.h>
+#include <cuda_bf16.h>
+
+#include "kernels/cuda/cuda_util.h"
+
+enum { WORKSPACE_BYTES = 32 << 20, PLAN_SLOTS = 256 };
+
+/* What decides a plan. */
+struct plan_key {
+    int ta, tb, M, N, K, lda, ldb, ldc, ab_type, c_type, beta_zero;
+};
+
+struct plan {
+    int used;
+    struct plan_key key;
+    cublasLtMatmulDesc_t desc;
+    cublasLtMatrixLayout_t a, b, c; /* cuBLASLt's operands: a = our B, b = our A */
+    cublasLtMatmulAlgo_t algo;
+};
+
+static cublasLtHandle_t lt;
+static void *workspace;
+static struct plan plans[PLAN_SLOTS];
+static std::mutex plans_lock; /* the table; the GEMMs themselves queue in call order */
+
+static int lt_fail(const char *call, cublasStatus_t st)
+{
+    char text[160];
+    snprintf(text, sizeof text, "%s", cublasGetStatusString(st));
+    return ik_cuda__bad_arg("gemm", "%s: %s", call, text);
+}
+
+/* The handle and the workspace, made on first use. */
+static int lt_ready(void)
+{
+    static std::once_flag once;
+    static int rc;
+    std::call_once(once, [] {
+        cublasStatus_t st = cublasLtCreate(&lt);
+        if (st != CUBLAS_STATUS_SUCCESS) {
+            rc = lt_fail("cublasLtCreate", st);
+            return;
+        }
+        cudaError_t e = cudaMalloc(&workspace, WORKSPACE_BYTES);
+        rc = e == cudaSuccess ? 0 : ik_cuda__fail("cudaMalloc", "gemm workspace", e);
+    });
+    return rc;
+}
+
+static cudaDataType_t dtype(int t) { return t == IK_CUDA_BF16 ? CUDA_R_16BF : CUDA_R_32F; }
+
+static size_t key_hash(const struct plan_key *k)
+{
+    const unsigned char *p = (const unsigned char *)k;
+    size_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < sizeof *k; i++)
+        h = (h ^ p[i]) * 1099511628211ull;
+    return h;
+}
+
+/* Builds the descriptors and asks the heuristic for the best algorithm. */
+static int plan_build(struct plan *p, const struct plan_key *k)
+{
+    cublasStatus_t st;
+    cublasOperation_t opa = k->tb ? CUBLAS_OP_T : CUBLAS_OP_N, opb = k->ta ? CUBLAS_OP_T : CUBLAS_OP_N;
+    if ((st = cublasLtMatmulDescCreate(&p->desc, CUBLAS_COMPUTE_32F, CUDA_R_32F)) != CUBLAS_STATUS_SUCCESS)
+        return lt_fail("cublasLtMatmulDescCreate", st);
+    cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_TRANSA, &opa, sizeof opa);
+    cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_TRANSB, &opb, sizeof opb);
+    /* Our B (row-major (K,N), or (N,K) when tb) is cuBLASLt's A. */
+    uint64_t ar = k->tb ? k->K : k->N, ac = k->tb ? k->N : k->K;
+    uint64_t br = k->ta ? k->M : k->K, bc = k->ta ? k->K : k->M;
+    if ((st = cublasLtMatrixLayoutCreate(&p->a, dtype(k->ab_type), ar, ac, k->ldb)) != CUBLAS_STATUS_SUCCESS ||
+        (st = cublasLtMatrixLayoutCreate(&p->b, dtype(k->ab_type), br, bc, k->lda)) != CUBLAS_STATUS_SUCCESS ||
+        (st = cublasLtMatrixLayoutCreate(&p->c, dtype(k->c_type), k->N, k->M, k->ldc)) != CUBLAS_STATUS_SUCCESS)
+        return lt_fail("cublasLtMatrixLayoutCreate", st);
+    cublasLtMatmulPreference_t pref;
+    if ((st = cublasLtMatmulPreferenceCreate(&pref)) != CUBLAS_STATUS_SUCCESS)
+        return lt_fail("cublasLtMatmulPreferenceCreate", st);
+    uint64_t ws = WORKSPACE_BYTES;
+    cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws);
+    cublasLtMatmulHeuristicResult_t res;
+    int found = 0;
+    st = cublasLtMatmulAlgoGetHeuristic(lt, p->desc, p->a, p->b, p->c, p->c, pref, 1, &res, &found);
+    cublasLtMatmulPreferenceDestroy(pref);
+    if (st != CUBLAS_STATUS_SUCCESS)
+        return lt_fail("cublasLtMatmulAlgoGetHeuristic", st);
+    if (found == 0)
+        return ik_cuda__bad_arg("gemm", "cuBLASLt has no algorithm for M %d N %d K %d (ta %d tb %d, "
+                                "lda %d ldb %d ldc %d)", k->M, k->N, k->K, k->ta, k->tb, k->lda, k->ldb,
+                                k->ldc);
+    p->algo = res.algo;
+    p->key = *k;
+    p->used = 1;
+    return 0;
+}
+
+/* The plan of k: found in the table, or built into a free or evicted slot. */
+static struct plan *plan_of(const struct plan_key *k)
+{
+    std::lock_guard<std::mutex> g(plans_lock);
+    size_t h = key_hash(k) % PLAN_SLOTS;
+    for (size_t i = 0; i < PLAN_SLOTS; i++) {
+        struct plan *p = &plans[(h + i) % PLAN_SLOTS];
+        if (p->used && memcmp(&p->key, k, sizeof *k) == 0)
+            return p;
+        if (!p->used)
+            return plan_build(p, k) == 0 ? p : NULL;
+    }
+    struct plan *p = &plans[h]; /* full: replace the home slot's plan */
+    cublasLtMatmulDescDestroy(p->desc);
+    cublasLtMatrixLayoutDestroy(p->a);
+    cublasLtMatrixLayoutDestroy(p->b);
+    cublasLtMatrixLayoutDestroy(p->c);
+    p->used = 0;
+    return plan_build(p, k) == 0 ? p : NULL;
+}
+
+extern "C" int ik_cuda_gemm(int ta, int tb, int M, int N, int K, float alpha, const void *A, int lda,
+                            const void *B, int ldb, float beta, void *C, int ldc, int ab_type,
+                            int c_type)
+{
+    if (M < 0 || N < 0 || K < 0)
+        return ik_cuda__bad_arg("gemm", "M %d, N %d, K %d", M, N, K);
+    if (M == 0 || N == 0)
+        return 0;
+    if ((ab_type != IK_CUDA_F32 && ab_type != IK_CUDA_BF16) || (c_type != IK_CUDA_F32 && c_type != IK_CUDA_BF16))
+        return ik_cuda__bad_arg("gemm", "types %d and %d (expected IK_CUDA_F32 or IK_CUDA_BF16)",
+                                ab_type, c_type);
+    if (lda < (ta ? M : K) || ldb < (tb ? K : N) || ldc < N)
+        return ik_cuda__bad_arg("gemm", "leading dimensions %d, %d, %d too small for M %d N %d K %d",
+                                lda, ldb, ldc, M, N, K);
+    if (lt_ready() != 0)
+        return -1;
+    struct plan_key k = {ta != 0, tb != 0, M, N, K, lda, ldb, ldc, ab_type, c_type, beta == 0.0f};
+    struct plan *p = plan_of(&k);
+    if (p == NULL)
+        return -1;
+    cublasStatus_t st = cublasLtMatmul(lt, p->desc, &alpha, B, p->a, A, p->b, &beta, C, p->c, C, p->c,
+                                       &p->algo, workspace, WORKSPACE_BYTES, 0);
+    if (st != CUBLAS_STATUS_SUCCESS)
+        return lt_fail("cublasLtMatmul", st);
+    return ik_cuda__launched("gemm");
+}
+
+__global__ void to_bf16_kernel(__nv_bfloat16 *out, const float *x, size_t n)
+{
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        out[i] = __float2bfloat16_rn(x[i]);
+}
+
+__global__ void from_bf16_kernel(float *out, const __nv_bfloat16 *x, size_t n)
+{
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        out[i] = __bfloat162float(x[i]);
+}
+
+extern "C" int ik_cuda_to_bf16(uint16_t *out, const float *x, size_t n)
+{
+    if (n == 0)
+        return 0;
+    to_bf16_kernel<<<ik_cuda__blocks(n), IK_CUDA_THREADS>>>((__nv_bfloat16 *)out, x, n);
+    return ik_cuda__launched("to_bf16");
+}
+
+extern "C" int ik_cuda_from_bf16(float *out, const uint16_t *x, size_t n)
+{
+    if (n == 0)
+        return 0;
+    from_bf16_kernel<<<ik_cuda__blocks(n), IK_CUDA_THREADS>>>(out, (const __nv_bfloat16 *)x, n);
+    return ik_cuda__launched("from_bf16");
+}
