@@ -129,6 +129,19 @@ struct ik_cuda_ops {
     int (*attention_bwd)(float *dq, float *dk, float *dv, const float *dout, const float *q,
                          const float *k, const float *v, int T, int H, int K, int hd, int window,
                          void *scratch);
+
+    /* ---- what the training step needs besides the ops above ---- */
+
+    /* out = a + b, n values; out may equal a or b. */
+    int (*add)(float *out, const float *a, const float *b, size_t n);
+    /* Each of the N rows of x (N,C) += bias (C). */
+    int (*bias_add)(float *x, const float *bias, int N, int C);
+    /* out (T,D) row t = table row tokens[t], the BF16 table (V,D) widened to
+     * fp32; tokens on the device, each in [0,V) (not checked). */
+    int (*embed_rows_bf16)(float *out, const uint16_t *table, const int *tokens, int T, int D);
+    /* As ik_cpu_argmax_rows: out[n] = index of row n's largest value, the
+     * first on ties, NaNs passed over (0 for a row of NaNs). */
+    int (*argmax_rows)(int *out, const float *x, int N, int V);
 };
 
 /* The module's table when abi_version is the IK_CUDA_ABI it was built with,
