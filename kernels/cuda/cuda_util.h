@@ -88,6 +88,10 @@ int ik_cuda_attention_fwd(float *out, const float *q, const float *k, const floa
 int ik_cuda_attention_bwd(float *dq, float *dk, float *dv, const float *dout, const float *q,
                           const float *k, const float *v, int T, int H, int K, int hd, int window,
                           void *scratch);
+int ik_cuda_add(float *out, const float *a, const float *b, size_t n);
+int ik_cuda_bias_add(float *x, const float *bias, int N, int C);
+int ik_cuda_embed_rows_bf16(float *out, const uint16_t *table, const int *tokens, int T, int D);
+int ik_cuda_argmax_rows(int *out, const float *x, int N, int V);
 }
 
 #endif

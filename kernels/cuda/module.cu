@@ -177,6 +177,10 @@ static const struct ik_cuda_ops ops = {
     ik_cuda_attention_scratch,
     ik_cuda_attention_fwd,
     ik_cuda_attention_bwd,
+    ik_cuda_add,
+    ik_cuda_bias_add,
+    ik_cuda_embed_rows_bf16,
+    ik_cuda_argmax_rows,
 };
 
 /* The only symbol the module exports (it is built with -fvisibility=hidden). */

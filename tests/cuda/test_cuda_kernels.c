@@ -583,6 +583,151 @@ static int check_attention(void)
     return attention_case(150, 14, 2, 64, 0) + attention_case(96, 9, 3, 32, 5);
 }
 
+/* ->add out of place and in place on both sides (out = a, out = b), and
+ * ->bias_add on rows whose count and width are not multiples of the block:
+ * one fp32 addition per element on both sides, so the bits must match. */
+static int check_add(void)
+{
+    size_t n = 100003;
+    float *a = rand_floats(n, -4, 4), *b = rand_floats(n, -4, 4), *want = host_floats(n);
+    for (size_t i = 0; i < n; i++)
+        want[i] = a[i] + b[i];
+    float *d_a = to_dev(a, n * 4), *d_b = to_dev(b, n * 4), *d_o;
+    CK(ops->alloc((void **)&d_o, n * 4));
+    CK(ops->add(d_o, d_a, d_b, n));
+    float *got = from_dev(d_o, n);
+    int fails = compare_bits("add n=100003", got, want, n);
+    free(got);
+    CK(ops->add(d_a, d_a, d_b, n));
+    got = from_dev(d_a, n);
+    fails += compare_bits("add in place (out = a)", got, want, n);
+    free(got);
+    CK(ops->memcpy_htod(d_a, a, n * 4));
+    CK(ops->add(d_b, d_a, d_b, n));
+    got = from_dev(d_b, n);
+    fails += compare_bits("add in place (out = b)", got, want, n);
+    free(got);
+    CK(ops->free(d_a));
+    CK(ops->free(d_b));
+    CK(ops->free(d_o));
+    free(a), free(b), free(want);
+
+    int N = 37, C = 4867;
+    size_t nc = (size_t)N * C;
+    float *x = rand_floats(nc, -4, 4), *bias = rand_floats(C, -1, 1), *wx = copy_floats(x, nc);
+    for (int r = 0; r < N; r++)
+        for (int c = 0; c < C; c++)
+            wx[(size_t)r * C + c] += bias[c];
+    float *d_x = to_dev(x, nc * 4), *d_bias = to_dev(bias, C * 4);
+    CK(ops->bias_add(d_x, d_bias, N, C));
+    got = from_dev(d_x, nc);
+    fails += compare_bits("bias_add N=37 C=4867", got, wx, nc);
+    CK(ops->free(d_x));
+    CK(ops->free(d_bias));
+    free(x), free(bias), free(wx), free(got);
+    return fails;
+}
+
+/* ->embed_rows_bf16: a table of random 16-bit patterns (NaNs, infinities and
+ * denormals among them), tokens random with repeats and the first and last
+ * rows; widening BF16 is exact, so the bits must equal the host's widening. */
+static int check_embed(void)
+{
+    int V = 1031, D = 896, T = 67;
+    size_t nt = (size_t)V * D, no = (size_t)T * D;
+    uint16_t *table = malloc(nt * sizeof *table);
+    int tokens[67];
+    if (table == NULL)
+        die("out of memory");
+    for (size_t i = 0; i < nt; i++)
+        table[i] = (uint16_t)ik_prng_next(&rng);
+    for (int t = 0; t < T; t++)
+        tokens[t] = (int)ik_prng_below(&rng, (uint64_t)V);
+    tokens[0] = 0, tokens[1] = V - 1, tokens[2] = tokens[3];
+    float *want = host_floats(no);
+    for (int t = 0; t < T; t++)
+        for (int d = 0; d < D; d++) {
+            uint32_t u = (uint32_t)table[(size_t)tokens[t] * D + d] << 16;
+            memcpy(&want[(size_t)t * D + d], &u, 4);
+        }
+    uint16_t *d_table = to_dev(table, nt * 2);
+    int *d_tok = to_dev(tokens, sizeof tokens);
+    float *d_out;
+    CK(ops->alloc((void **)&d_out, no * 4));
+    CK(ops->embed_rows_bf16(d_out, d_table, d_tok, T, D));
+    float *got = from_dev(d_out, no);
+    int fails = compare_bits("embed_rows_bf16 T=67 D=896 V=1031", got, want, no);
+    CK(ops->free(d_table));
+    CK(ops->free(d_tok));
+    CK(ops->free(d_out));
+    free(table), free(want), free(got);
+    return fails;
+}
+
+/* ->argmax_rows against ik_cpu_argmax_rows, exactly: random rows 151,936
+ * wide (Qwen2.5's vocabulary: far longer than a block) with planted cases
+ * (the maximum repeated, the later copies first in some thread's stride;
+ * NaNs before and at the maximum; a row of NaNs; a row of -inf; NaNs and
+ * -inf only; +inf twice; equal zeros of both signs), and narrow rows (V = 1,
+ * V = 33, V = 0). */
+static int argmax_case(int N, int V, int plant)
+{
+    size_t nv = (size_t)N * V;
+    float *x = rand_floats(nv, -8, 8);
+    if (plant) {
+        float *r;
+        r = x + (size_t)0 * V; /* ties: the same maximum at four places */
+        r[V - 1] = r[V / 2] = r[777] = r[778] = 9.0f;
+        r = x + (size_t)1 * V; /* NaNs, one above the maximum's column */
+        r[0] = r[5] = NAN;
+        r[100] = 10.0f, r[99] = NAN, r[V - 3] = 10.0f;
+        r = x + (size_t)2 * V; /* all NaN */
+        for (int v = 0; v < V; v++)
+            r[v] = NAN;
+        r = x + (size_t)3 * V; /* all -inf */
+        for (int v = 0; v < V; v++)
+            r[v] = -INFINITY;
+        r = x + (size_t)4 * V; /* NaN and -inf only, then one finite value late */
+        for (int v = 0; v < V; v++)
+            r[v] = v & 1 ? NAN : -INFINITY;
+        r[V - 2] = -1e30f;
+        r = x + (size_t)5 * V; /* +inf twice */
+        r[60000] = r[3] = INFINITY;
+        r = x + (size_t)6 * V; /* all zeros, -0 first: the first column */
+        for (int v = 0; v < V; v++)
+            r[v] = v < 10 ? -0.0f : 0.0f;
+        r = x + (size_t)7 * V; /* the maximum in the first column */
+        r[0] = 100.0f, r[512] = 100.0f;
+    }
+    int *want = malloc((N ? N : 1) * sizeof *want), *got = malloc((N ? N : 1) * sizeof *got);
+    if (want == NULL || got == NULL)
+        die("out of memory");
+    ik_cpu_argmax_rows(want, x, N, V);
+    float *d_x = to_dev(x, nv * 4);
+    int *d_o;
+    CK(ops->alloc((void **)&d_o, (N ? N : 1) * sizeof(int)));
+    CK(ops->argmax_rows(d_o, d_x, N, V));
+    CK(ops->memcpy_dtoh(got, d_o, N * sizeof(int)));
+    int bad = 0, first = -1;
+    for (int n = 0; n < N; n++)
+        if (got[n] != want[n] && bad++ == 0)
+            first = n;
+    printf("  argmax_rows N=%-3d V=%-6d %s %3d rows: %d differ (tolerance: none)%s\n", N, V,
+           plant ? "planted" : "random ", N, bad, bad ? "  FAIL" : "");
+    if (bad)
+        printf("    first at row %d: gpu %d, cpu %d\n", first, got[first], want[first]);
+    CK(ops->free(d_x));
+    CK(ops->free(d_o));
+    free(x), free(want), free(got);
+    return bad != 0;
+}
+
+static int check_argmax(void)
+{
+    return argmax_case(8, 151936, 1) + argmax_case(40, 151936, 0) + argmax_case(300, 33, 0) +
+           argmax_case(5, 1, 0) + argmax_case(3, 0, 0);
+}
+
 static const struct check {
     const char *name;
     int (*run)(void);
@@ -592,6 +737,8 @@ static const struct check {
     {"rope_fwd/bwd", check_rope},         {"softmax_xent_fwd_bwd", check_softmax_xent},
     {"dropout", check_dropout},           {"adamw", check_adamw},
     {"gemm", check_gemm},                 {"attention", check_attention},
+    {"add/bias_add", check_add},          {"embed_rows_bf16", check_embed},
+    {"argmax_rows", check_argmax},
 };
 enum { N_CHECKS = sizeof checks / sizeof checks[0] };
 
@@ -614,6 +761,19 @@ static int check_without_device(ik_cuda_ops_get_fn get, int have_device)
                sizeof(struct ik_cuda_ops));
         fails++;
     }
+    /* Every entry is set (a NULL is a member the table forgot). */
+#define NULL_ENTRY(m) (ops->m == NULL ? printf("  the table's ->" #m " is NULL  FAIL\n"), 1 : 0)
+    fails += NULL_ENTRY(last_error) + NULL_ENTRY(device_count) + NULL_ENTRY(device_name) +
+             NULL_ENTRY(set_device) + NULL_ENTRY(alloc) + NULL_ENTRY(free) +
+             NULL_ENTRY(memcpy_htod) + NULL_ENTRY(memcpy_dtoh) + NULL_ENTRY(memcpy_dtod) +
+             NULL_ENTRY(memset) + NULL_ENTRY(synchronize) + NULL_ENTRY(rmsnorm_fwd) +
+             NULL_ENTRY(rmsnorm_bwd) + NULL_ENTRY(swiglu_fwd) + NULL_ENTRY(swiglu_bwd) +
+             NULL_ENTRY(rope_fwd) + NULL_ENTRY(rope_bwd) + NULL_ENTRY(softmax_xent_fwd_bwd) +
+             NULL_ENTRY(dropout) + NULL_ENTRY(adamw) + NULL_ENTRY(gemm) + NULL_ENTRY(to_bf16) +
+             NULL_ENTRY(from_bf16) + NULL_ENTRY(attention_scratch) + NULL_ENTRY(attention_fwd) +
+             NULL_ENTRY(attention_bwd) + NULL_ENTRY(add) + NULL_ENTRY(bias_add) +
+             NULL_ENTRY(embed_rows_bf16) + NULL_ENTRY(argmax_rows);
+#undef NULL_ENTRY
     /* A refused shape is reported before any CUDA call, naming the kernel. */
     const char *want = "rmsnorm_fwd: N = -1, C = 8 (N >= 0, C > 0)";
     if (ops->rmsnorm_fwd(NULL, NULL, NULL, NULL, -1, 8, 1e-6f) != -1 ||
@@ -625,8 +785,15 @@ static int check_without_device(ik_cuda_ops_get_fn get, int have_device)
         printf("  dropout(p = 1): error \"%s\"  FAIL\n", ops->last_error());
         fails++;
     }
+    want = "argmax_rows: N = 2, V = -1 (both >= 0)";
+    if (ops->argmax_rows(NULL, NULL, 2, -1) != -1 || strcmp(ops->last_error(), want) != 0) {
+        printf("  argmax_rows(V = -1): error \"%s\", want \"%s\"  FAIL\n", ops->last_error(), want);
+        fails++;
+    }
     /* Sizes of 0 launch nothing and succeed, device or not. */
-    if (ops->swiglu_fwd(NULL, NULL, NULL, 0, 16) != 0 || ops->adamw(NULL, NULL, NULL, NULL, 0, 1, 0.9f, 0.9f, 0, 0, 1) != 0) {
+    if (ops->swiglu_fwd(NULL, NULL, NULL, 0, 16) != 0 || ops->adamw(NULL, NULL, NULL, NULL, 0, 1, 0.9f, 0.9f, 0, 0, 1) != 0 ||
+        ops->add(NULL, NULL, NULL, 0) != 0 || ops->bias_add(NULL, NULL, 0, 8) != 0 ||
+        ops->embed_rows_bf16(NULL, NULL, NULL, 0, 8) != 0 || ops->argmax_rows(NULL, NULL, 0, 8) != 0) {
         printf("  a size-0 kernel call failed: %s  FAIL\n", ops->last_error());
         fails++;
     }
