@@ -1,0 +1,416 @@
+/* tests/cuda/cpu_ops.c - the CPU stand-in of the CUDA module's table
+ * (cpu_ops.h): host memory for device memory, the kernels.h references for
+ * the kernels, each entry with the argument checks and the error text of its
+ * kernels/cuda/<op>.cu. Correctness over speed: the BF16 GEMM widens its
+ * operands into fp32 temporaries and calls ik_cpu_sgemm. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/cpu/gemm.h"
+#include "kernels/kernels.h"
+#include "tests/cuda/cpu_ops.h"
+
+static _Thread_local char err_text[512];
+
+/* Records "WHAT: <printf text>" as the thread's last error; returns -1. */
+__attribute__((format(printf, 2, 3))) static int fail(const char *what, const char *fmt, ...)
+{
+    int n = snprintf(err_text, sizeof err_text, "%s: ", what);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err_text + n, sizeof err_text - (size_t)n, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+uint16_t ik_test_bf16_from_float(float x)
+{
+    uint32_t u;
+    memcpy(&u, &x, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u)
+        return 0x7fffu;
+    /* Adding 0x7fff plus the kept part's lowest bit rounds to nearest, ties
+     * to even; a carry out of the mantissa moves the exponent (up to
+     * infinity, 0x7f80, for values past the largest BF16). */
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
+}
+
+float ik_test_bf16_to_float(uint16_t h)
+{
+    uint32_t u = (uint32_t)h << 16;
+    float x;
+    memcpy(&x, &u, 4);
+    return x;
+}
+
+/* ---- devices and memory ---- */
+
+static const char *last_error(void) { return err_text; }
+
+static int device_count(void) { return 1; }
+
+static int device_name(int device, char *buf, size_t cap)
+{
+    if (device != 0)
+        return fail("device_name", "device %d (the CPU stand-in has device 0 only)", device);
+    snprintf(buf, cap, "CPU stand-in");
+    return 0;
+}
+
+static int set_device(int device)
+{
+    if (device != 0)
+        return fail("set_device", "device %d (the CPU stand-in has device 0 only)", device);
+    return 0;
+}
+
+/* 256-byte aligned, as cudaMalloc's pointers; filled with 0xff bytes. */
+static int dev_alloc(void **p, size_t bytes)
+{
+    *p = NULL;
+    if (bytes == 0)
+        return 0;
+    size_t rounded = (bytes + 255) & ~(size_t)255;
+    if (rounded < bytes || (*p = aligned_alloc(256, rounded)) == NULL)
+        return fail("alloc", "out of memory (%zu bytes)", bytes);
+    memset(*p, 0xff, bytes);
+    return 0;
+}
+
+static int dev_free(void *p)
+{
+    free(p);
+    return 0;
+}
+
+static int copy(void *dst, const void *src, size_t bytes)
+{
+    if (bytes != 0)
+        memcpy(dst, src, bytes);
+    return 0;
+}
+
+static int dev_memset(void *p, int byte, size_t bytes)
+{
+    if (bytes != 0)
+        memset(p, byte, bytes);
+    return 0;
+}
+
+static int synchronize(void) { return 0; }
+
+/* ---- kernels: the references, behind the module's argument checks ---- */
+
+static int rmsnorm_fwd(float *out, float *rstd, const float *x, const float *w, int N, int C,
+                       float eps)
+{
+    if (N < 0 || C <= 0)
+        return fail("rmsnorm_fwd", "N = %d, C = %d (N >= 0, C > 0)", N, C);
+    if (N > 0)
+        ik_cpu_rmsnorm_fwd(out, rstd, x, w, N, C, eps);
+    return 0;
+}
+
+static int rmsnorm_bwd(float *dx, float *dw, const float *dout, const float *x, const float *rstd,
+                       const float *w, int N, int C)
+{
+    if (N < 0 || C <= 0)
+        return fail("rmsnorm_bwd", "N = %d, C = %d (N >= 0, C > 0)", N, C);
+    if (N > 0)
+        ik_cpu_rmsnorm_bwd(dx, dw, dout, x, rstd, w, N, C);
+    return 0;
+}
+
+static int swiglu_fwd(float *out, const float *gate, const float *up, int N, int F)
+{
+    if (N < 0 || F < 0)
+        return fail("swiglu_fwd", "N = %d, F = %d (both >= 0)", N, F);
+    if ((size_t)N * F > 0)
+        ik_cpu_swiglu_fwd(out, gate, up, N, F);
+    return 0;
+}
+
+static int swiglu_bwd(float *dgate, float *dup, const float *dout, const float *gate,
+                      const float *up, int N, int F)
+{
+    if (N < 0 || F < 0)
+        return fail("swiglu_bwd", "N = %d, F = %d (both >= 0)", N, F);
+    if ((size_t)N * F > 0)
+        ik_cpu_swiglu_bwd(dgate, dup, dout, gate, up, N, F);
+    return 0;
+}
+
+static int rope_args(const char *what, int N, int nh, int hd)
+{
+    if (N < 0 || nh < 0 || hd <= 0 || hd % 2 != 0)
+        return fail(what, "N = %d, nh = %d, hd = %d (N, nh >= 0; hd even, > 0)", N, nh, hd);
+    return 0;
+}
+
+static int rope_fwd(float *x, const int *pos, const float *inv_freq, int N, int nh, int hd)
+{
+    if (rope_args("rope_fwd", N, nh, hd))
+        return -1;
+    if (N > 0 && nh > 0)
+        ik_cpu_rope_fwd(x, pos, inv_freq, N, nh, hd);
+    return 0;
+}
+
+static int rope_bwd(float *d, const int *pos, const float *inv_freq, int N, int nh, int hd)
+{
+    if (rope_args("rope_bwd", N, nh, hd))
+        return -1;
+    if (N > 0 && nh > 0)
+        ik_cpu_rope_bwd(d, pos, inv_freq, N, nh, hd);
+    return 0;
+}
+
+static int softmax_xent_fwd_bwd(float *nll, float *dlogits, const float *logits, const int *targets,
+                                const float *dnll, int N, int V)
+{
+    if (N < 0 || V <= 0)
+        return fail("softmax_xent_fwd_bwd", "N = %d, V = %d (N >= 0, V > 0)", N, V);
+    for (int n = 0; n < N; n++)
+        if (targets[n] < 0 || targets[n] >= V)
+            return fail("softmax_xent_fwd_bwd", "targets[%d] = %d (each in [0, %d))", n,
+                        targets[n], V);
+    if (N > 0)
+        ik_cpu_softmax_xent_fwd_bwd(nll, dlogits, logits, targets, dnll, N, V);
+    return 0;
+}
+
+static int dropout(float *out, const float *x, size_t n, float p, uint64_t key)
+{
+    if (!(p > 0.0f && p < 1.0f))
+        return fail("dropout", "p = %g (0 < p < 1)", (double)p);
+    if (n > 0)
+        ik_cpu_dropout(out, x, n, p, key);
+    return 0;
+}
+
+static int adamw(float *p, const float *g, float *m, float *v, size_t n, float lr, float b1,
+                 float b2, float eps, float wd, int t)
+{
+    if (t < 1)
+        return fail("adamw", "t = %d (t >= 1)", t);
+    if (n > 0)
+        ik_cpu_adamw(p, g, m, v, n, lr, b1, b2, eps, wd, t);
+    return 0;
+}
+
+/* ---- GEMM and BF16 ---- */
+
+/* The rows x cols matrix at src (leading dimension ld) as compact fp32. */
+static float *widen(const void *src, int type, int rows, int cols, int ld)
+{
+    float *out = malloc((size_t)rows * cols * sizeof *out + 1);
+    if (out == NULL)
+        return NULL;
+    for (int r = 0; r < rows; r++) {
+        float *o = out + (size_t)r * cols;
+        if (type == IK_CUDA_F32)
+            memcpy(o, (const float *)src + (size_t)r * ld, (size_t)cols * sizeof *o);
+        else
+            for (int c = 0; c < cols; c++)
+                o[c] = ik_test_bf16_to_float(((const uint16_t *)src)[(size_t)r * ld + c]);
+    }
+    return out;
+}
+
+static int gemm(int ta, int tb, int M, int N, int K, float alpha, const void *A, int lda,
+                const void *B, int ldb, float beta, void *C, int ldc, int ab_type, int c_type)
+{
+    if (M < 0 || N < 0 || K < 0)
+        return fail("gemm", "M %d, N %d, K %d", M, N, K);
+    if (M == 0 || N == 0)
+        return 0;
+    if ((ab_type != IK_CUDA_F32 && ab_type != IK_CUDA_BF16) ||
+        (c_type != IK_CUDA_F32 && c_type != IK_CUDA_BF16))
+        return fail("gemm", "types %d and %d (expected IK_CUDA_F32 or IK_CUDA_BF16)", ab_type,
+                    c_type);
+    if (lda < (ta ? M : K) || ldb < (tb ? K : N) || ldc < N)
+        return fail("gemm", "leading dimensions %d, %d, %d too small for M %d N %d K %d", lda, ldb,
+                    ldc, M, N, K);
+    /* fp32 operands are used in place; BF16 ones widened to compact copies. */
+    const float *a = A, *b = B;
+    float *wa = NULL, *wb = NULL, *wc = NULL, *c = C;
+    int la = lda, lb = ldb, lc = ldc, rc = 0;
+    if (ab_type == IK_CUDA_BF16 && K > 0) {
+        wa = widen(A, ab_type, ta ? K : M, ta ? M : K, lda);
+        wb = widen(B, ab_type, tb ? N : K, tb ? K : N, ldb);
+        a = wa, b = wb, la = ta ? M : K, lb = tb ? K : N;
+        if (wa == NULL || wb == NULL) {
+            rc = fail("gemm", "out of memory widening BF16 operands");
+            goto out;
+        }
+    }
+    if (c_type == IK_CUDA_BF16) {
+        if ((wc = widen(C, IK_CUDA_BF16, M, N, ldc)) == NULL) {
+            rc = fail("gemm", "out of memory widening the BF16 C");
+            goto out;
+        }
+        c = wc, lc = N;
+    }
+    if (K == 0) {
+        /* No products: C = beta C (beta 0 writes zeros, reading nothing). */
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < N; j++)
+                c[(size_t)i * lc + j] = beta == 0.0f ? 0.0f : beta * c[(size_t)i * lc + j];
+    } else {
+        ik_cpu_sgemm(ta != 0, tb != 0, M, N, K, alpha, a, la, b, lb, beta, c, lc);
+    }
+    if (c_type == IK_CUDA_BF16)
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < N; j++)
+                ((uint16_t *)C)[(size_t)i * ldc + j] = ik_test_bf16_from_float(wc[(size_t)i * N + j]);
+out:
+    free(wa), free(wb), free(wc);
+    return rc;
+}
+
+static int to_bf16(uint16_t *out, const float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = ik_test_bf16_from_float(x[i]);
+    return 0;
+}
+
+static int from_bf16(float *out, const uint16_t *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = ik_test_bf16_to_float(x[i]);
+    return 0;
+}
+
+/* ---- attention: the references, with scratch of their own ---- */
+
+/* The module's figure, so callers size their buffers as they would for it. */
+static size_t attention_scratch(int T, int H, int K)
+{
+    (void)H;
+    return 2 * (size_t)K * (size_t)T * (size_t)T * sizeof(float);
+}
+
+/* The module's check, then the CPU's scratch (the caller's is ignored). */
+static float *attention_begin(const char *what, int T, int H, int K, int hd)
+{
+    if (T < 0 || H <= 0 || K <= 0 || hd <= 0 || H % K != 0) {
+        fail(what, "T %d, H %d, K %d, hd %d (H a multiple of K expected)", T, H, K, hd);
+        return NULL;
+    }
+    float *s = malloc(ik_cpu_attention_bwd_scratch(T, H, K, hd) * sizeof(float) + 1);
+    if (s == NULL)
+        fail(what, "out of memory (scratch for T %d)", T);
+    return s;
+}
+
+static int attention_fwd(float *out, const float *q, const float *k, const float *v, int T, int H,
+                         int K, int hd, int window, void *scratch)
+{
+    (void)scratch;
+    float *s = attention_begin("attention_fwd", T, H, K, hd);
+    if (s == NULL)
+        return -1;
+    if (T > 0)
+        ik_cpu_attention_seq_fwd(out, q, k, v, T, H, K, hd, window, s);
+    free(s);
+    return 0;
+}
+
+static int attention_bwd(float *dq, float *dk, float *dv, const float *dout, const float *q,
+                         const float *k, const float *v, int T, int H, int K, int hd, int window,
+                         void *scratch)
+{
+    (void)scratch;
+    float *s = attention_begin("attention_bwd", T, H, K, hd);
+    if (s == NULL)
+        return -1;
+    if (T > 0)
+        ik_cpu_attention_bwd(dq, dk, dv, dout, q, k, v, T, H, K, hd, window, s);
+    free(s);
+    return 0;
+}
+
+/* ---- the training step's other entries ---- */
+
+static int add(float *out, const float *a, const float *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = a[i] + b[i];
+    return 0;
+}
+
+static int bias_add(float *x, const float *bias, int N, int C)
+{
+    if (N < 0 || C < 0)
+        return fail("bias_add", "N = %d, C = %d (both >= 0)", N, C);
+    for (int n = 0; n < N; n++)
+        for (int c = 0; c < C; c++)
+            x[(size_t)n * C + c] += bias[c];
+    return 0;
+}
+
+/* The table's V is not passed, so only negative tokens can be refused. */
+static int embed_rows_bf16(float *out, const uint16_t *table, const int *tokens, int T, int D)
+{
+    if (T < 0 || D < 0)
+        return fail("embed_rows_bf16", "T = %d, D = %d (both >= 0)", T, D);
+    for (int t = 0; t < T; t++)
+        if (tokens[t] < 0)
+            return fail("embed_rows_bf16", "tokens[%d] = %d (each in [0, V))", t, tokens[t]);
+    for (int t = 0; t < T; t++)
+        for (int d = 0; d < D; d++)
+            out[(size_t)t * D + d] = ik_test_bf16_to_float(table[(size_t)tokens[t] * D + d]);
+    return 0;
+}
+
+static int argmax_rows(int *out, const float *x, int N, int V)
+{
+    if (N < 0 || V < 0)
+        return fail("argmax_rows", "N = %d, V = %d (both >= 0)", N, V);
+    if (N > 0)
+        ik_cpu_argmax_rows(out, x, N, V);
+    return 0;
+}
+
+static const struct ik_cuda_ops ops = {
+    .abi = IK_CUDA_ABI,
+    .size = sizeof(struct ik_cuda_ops),
+    .last_error = last_error,
+    .device_count = device_count,
+    .device_name = device_name,
+    .set_device = set_device,
+    .alloc = dev_alloc,
+    .free = dev_free,
+    .memcpy_htod = copy,
+    .memcpy_dtoh = copy,
+    .memcpy_dtod = copy,
+    .memset = dev_memset,
+    .synchronize = synchronize,
+    .rmsnorm_fwd = rmsnorm_fwd,
+    .rmsnorm_bwd = rmsnorm_bwd,
+    .swiglu_fwd = swiglu_fwd,
+    .swiglu_bwd = swiglu_bwd,
+    .rope_fwd = rope_fwd,
+    .rope_bwd = rope_bwd,
+    .softmax_xent_fwd_bwd = softmax_xent_fwd_bwd,
+    .dropout = dropout,
+    .adamw = adamw,
+    .gemm = gemm,
+    .to_bf16 = to_bf16,
+    .from_bf16 = from_bf16,
+    .attention_scratch = attention_scratch,
+    .attention_fwd = attention_fwd,
+    .attention_bwd = attention_bwd,
+    .add = add,
+    .bias_add = bias_add,
+    .embed_rows_bf16 = embed_rows_bf16,
+    .argmax_rows = argmax_rows,
+};
+
+const struct ik_cuda_ops *ik_test_cpu_cuda_ops(void) { return &ops; }
