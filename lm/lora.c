@@ -214,11 +214,16 @@ void ik_lora_dropout(float *out, const float *x, int N, int In, float p, uint64_
             memcpy(out, x, n * sizeof *out);
         return;
     }
+    ik_dropout(out, x, n, p, ik_lora_dropout_key(seed, layer, target));
+}
+
+uint64_t ik_lora_dropout_key(uint64_t seed, int layer, int target)
+{
     /* A distinct key per (layer, target): the golden-ratio multiple spreads
      * them, and a first draw of base/prng.h mixes the seed in. */
     struct ik_prng r;
     ik_prng_seed(&r, seed ^ (0x9E3779B97F4A7C15ull * (uint64_t)(layer * IK_LORA_NT + target + 1)));
-    ik_dropout(out, x, n, p, ik_prng_next(&r));
+    return ik_prng_next(&r);
 }
 
 static float *model_weight(struct ik_lm_model *m, int l, int t)

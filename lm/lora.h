@@ -107,6 +107,9 @@ void ik_lora_zero_grad(struct ik_lora *a);
  * redraw the same mask. x, out: (N, In); out may equal x. p == 0 copies. */
 void ik_lora_dropout(float *out, const float *x, int N, int In, float p, uint64_t seed, int layer,
                      int target);
+/* The key of ik_dropout that ik_lora_dropout uses for (seed, layer, target):
+ * what another device's dropout takes to draw the same mask. */
+uint64_t ik_lora_dropout_key(uint64_t seed, int layer, int target);
 
 /* W += scale * B @ A for every module, into m (whose shape must be the adapter's). */
 void ik_lora_merge(const struct ik_lora *a, struct ik_lm_model *m);

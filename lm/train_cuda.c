@@ -1,0 +1,625 @@
+/* lm/train_cuda.c - lm/train.c's forward and backward over one sequence, on
+ * a CUDA device through the module's table (see train_cuda.h). The order of
+ * operations is train.c's, call for call, so the two can be read side by
+ * side; what differs is where the data lives and that the frozen
+ * projections multiply BF16 copies. Every table call is checked: the first
+ * failure ends the step with IK_ECUDA and the module's text. */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/diag.h"
+#include "base/error.h"
+#include "base/xmalloc.h"
+#include "kernels/cuda/cuda_ops.h"
+#include "lm/lora.h"
+#include "lm/model.h"
+#include "lm/train.h"
+#include "lm/train_cuda.h"
+
+/* Rows of logits at once, as train.c's HEAD_ROWS. */
+enum { HEAD_ROWS = 512 };
+/* Device buffers start on 256-byte boundaries (cuBLASLt wants 16). */
+enum { ALIGN = 256 };
+
+struct dev_layer {
+    uint16_t *wq, *wk, *wv, *wo, *w_gate, *w_up, *w_down; /* BF16, the model's shapes */
+    float *bq, *bk, *bv, *bo;                             /* or NULL */
+    float *attn_norm, *ffn_norm, *q_norm, *k_norm;        /* q/k norms NULL without */
+};
+
+/* One layer's saved activations, as train.c's struct acts. */
+struct dev_acts {
+    float *x_in, *xn1, *rstd1, *qpre, *rstdq, *kpre, *rstdk, *q, *k, *v, *att;
+    float *x_mid, *xn2, *rstd2, *gate, *up, *act;
+    float *h[IK_LORA_NT];
+};
+
+struct ik_lm_train_cuda {
+    const struct ik_cuda_ops *ops;
+    const struct ik_lm_model *m;
+    struct ik_lora *a;
+    int S;
+    void *mem; /* the one device allocation */
+    size_t bytes;
+    struct dev_layer *W;
+    struct dev_acts *L;
+    uint16_t *embed, *head, *xb, *xnb; /* BF16: tables; scratch for a GEMM operand, the final norm's output */
+    float *final_norm, *inv_freq, *params, *grads;
+    float *x_fin, *xnf, *rstdf, *proj, *dx, *dxn, *dq, *dk, *dv, *dq2, *dk2, *datt;
+    float *dgate, *dup, *dact, *dh, *xdrop, *tmp, *logits, *dnll, *nll;
+    int *posv, *tokens, *amax;
+    void *ascr;
+    float *h_grads, *h_nll, *h_dnll; /* host copies */
+    int *h_amax;
+    int dropout, n_correct, failed;
+    uint64_t seed;
+    double flops;
+    struct ik_diag *d; /* of the call in progress */
+};
+
+/* ---- the device arena ---- */
+
+struct carve {
+    char *base; /* NULL: only count */
+    size_t off;
+};
+
+static void *take(struct carve *c, size_t bytes)
+{
+    size_t at = (c->off + ALIGN - 1) / ALIGN * ALIGN;
+    c->off = at + bytes;
+    return c->base ? c->base + at : NULL;
+}
+
+#define TAKE_F(c, n) ((float *)take((c), (size_t)(n) * sizeof(float)))
+#define TAKE_H(c, n) ((uint16_t *)take((c), (size_t)(n) * sizeof(uint16_t)))
+
+static int adapted(const struct ik_lora *a, int l, int t)
+{
+    return a && a->mod[l * IK_LORA_NT + t].A != NULL;
+}
+
+/* Every device buffer; with c->base NULL only counts bytes. */
+static void layout(struct ik_lm_train_cuda *tr, struct carve *c)
+{
+    const struct ik_lm_config *g = &tr->m->cfg;
+    size_t S = (size_t)tr->S, D = (size_t)g->D, F = (size_t)g->F, hd = (size_t)g->head_dim;
+    size_t qw = (size_t)g->H * hd, kw = (size_t)g->K * hd, V = (size_t)g->V;
+    size_t r = tr->a ? (size_t)tr->a->cfg.r : 0, R = S < HEAD_ROWS ? S : HEAD_ROWS;
+    size_t in_max = D > qw ? D : qw;
+    in_max = in_max > F ? in_max : F;
+    const struct ik_lm_model *m = tr->m;
+    for (int l = 0; l < g->L; l++) {
+        const struct ik_lm_layer *y = &m->layers[l];
+        struct dev_layer *w = &tr->W[l];
+        w->wq = TAKE_H(c, qw * D);
+        w->wk = TAKE_H(c, kw * D);
+        w->wv = TAKE_H(c, kw * D);
+        w->wo = TAKE_H(c, D * qw);
+        w->w_gate = TAKE_H(c, F * D);
+        w->w_up = TAKE_H(c, F * D);
+        w->w_down = TAKE_H(c, D * F);
+        w->bq = y->bq ? TAKE_F(c, qw) : NULL;
+        w->bk = y->bk ? TAKE_F(c, kw) : NULL;
+        w->bv = y->bv ? TAKE_F(c, kw) : NULL;
+        w->bo = y->bo ? TAKE_F(c, D) : NULL;
+        w->attn_norm = TAKE_F(c, D);
+        w->ffn_norm = TAKE_F(c, D);
+        w->q_norm = y->q_norm ? TAKE_F(c, hd) : NULL;
+        w->k_norm = y->k_norm ? TAKE_F(c, hd) : NULL;
+        struct dev_acts *A = &tr->L[l];
+        A->x_in = TAKE_F(c, S * D);
+        A->xn1 = TAKE_F(c, S * D);
+        A->rstd1 = TAKE_F(c, S);
+        A->q = TAKE_F(c, S * qw);
+        A->k = TAKE_F(c, S * kw);
+        A->qpre = g->qk_norm ? TAKE_F(c, S * qw) : A->q;
+        A->kpre = g->qk_norm ? TAKE_F(c, S * kw) : A->k;
+        A->rstdq = g->qk_norm ? TAKE_F(c, S * g->H) : NULL;
+        A->rstdk = g->qk_norm ? TAKE_F(c, S * g->K) : NULL;
+        A->v = TAKE_F(c, S * kw);
+        A->att = TAKE_F(c, S * qw);
+        A->x_mid = TAKE_F(c, S * D);
+        A->xn2 = TAKE_F(c, S * D);
+        A->rstd2 = TAKE_F(c, S);
+        A->gate = TAKE_F(c, S * F);
+        A->up = TAKE_F(c, S * F);
+        A->act = TAKE_F(c, S * F);
+        for (int t = 0; t < IK_LORA_NT; t++)
+            A->h[t] = adapted(tr->a, l, t) ? TAKE_F(c, S * r) : NULL;
+    }
+    tr->embed = TAKE_H(c, V * D);
+    tr->head = m->lm_head == m->embed ? tr->embed : TAKE_H(c, V * D);
+    tr->final_norm = TAKE_F(c, D);
+    tr->inv_freq = TAKE_F(c, hd / 2 ? hd / 2 : 1);
+    tr->params = tr->a ? TAKE_F(c, tr->a->n_params) : NULL;
+    tr->grads = tr->a ? TAKE_F(c, tr->a->n_params) : NULL;
+    tr->x_fin = TAKE_F(c, S * D);
+    tr->xnf = TAKE_F(c, S * D);
+    tr->rstdf = TAKE_F(c, S);
+    tr->proj = TAKE_F(c, S * D);
+    tr->dx = TAKE_F(c, S * D);
+    tr->dxn = TAKE_F(c, S * D);
+    tr->dq = TAKE_F(c, S * qw);
+    tr->dq2 = TAKE_F(c, S * qw);
+    tr->datt = TAKE_F(c, S * qw);
+    tr->dk = TAKE_F(c, S * kw);
+    tr->dk2 = TAKE_F(c, S * kw);
+    tr->dv = TAKE_F(c, S * kw);
+    tr->dgate = TAKE_F(c, S * F);
+    tr->dup = TAKE_F(c, S * F);
+    tr->dact = TAKE_F(c, S * F);
+    tr->dh = TAKE_F(c, S * (r ? r : 1));
+    tr->xdrop = TAKE_F(c, S * in_max);
+    tr->tmp = TAKE_F(c, S * in_max);
+    tr->logits = TAKE_F(c, R * V);
+    tr->dnll = TAKE_F(c, S);
+    tr->nll = TAKE_F(c, S);
+    size_t xb = S * in_max > R * V ? S * in_max : R * V;
+    tr->xb = TAKE_H(c, xb);
+    tr->xnb = TAKE_H(c, S * D);
+    tr->posv = (int *)take(c, S * sizeof(int));
+    tr->tokens = (int *)take(c, S * sizeof(int));
+    tr->amax = (int *)take(c, S * sizeof(int));
+    tr->ascr = take(c, tr->ops ? tr->ops->attention_scratch(tr->S, g->H, g->K)
+                               : 2 * (size_t)g->K * S * S * sizeof(float));
+}
+
+/* ---- checked calls ---- */
+
+/* Records the first failure of the call in progress; CK skips the later ones. */
+static void ck(struct ik_lm_train_cuda *tr, int rc, const char *what)
+{
+    if (rc != 0 && !tr->failed) {
+        tr->failed = 1;
+        /* what is the call's text, "o->gemm(0, 1, T, ...)": its name is enough */
+        ik_diag_set(tr->d, IK_ECUDA, "CUDA training, %.*s: %s", (int)strcspn(what, "("), what,
+                    tr->ops->last_error());
+    }
+}
+
+#define CK(tr, call)                                                                               \
+    do {                                                                                           \
+        if (!(tr)->failed)                                                                         \
+            ck((tr), (call), #call);                                                               \
+    } while (0)
+
+/* fp32 to BF16, rounded to nearest even as the device rounds. */
+static uint16_t bf16_of(float x)
+{
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    if ((u & 0x7f800000u) == 0x7f800000u)
+        return (uint16_t)((u >> 16) | ((u & 0xffffu) ? 0x40u : 0u)); /* inf stays, NaN stays NaN */
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
+}
+
+/* n fp32 weights to the device as BF16, through a host buffer of n. */
+static void upload_bf16(struct ik_lm_train_cuda *tr, uint16_t *dst, const float *src, size_t n,
+                        uint16_t *host)
+{
+    for (size_t i = 0; i < n; i++)
+        host[i] = bf16_of(src[i]);
+    CK(tr, tr->ops->memcpy_htod(dst, host, n * sizeof *host));
+}
+
+static void upload_f32(struct ik_lm_train_cuda *tr, float *dst, const float *src, size_t n)
+{
+    if (dst != NULL)
+        CK(tr, tr->ops->memcpy_htod(dst, src, n * sizeof *src));
+}
+
+static void upload_model(struct ik_lm_train_cuda *tr)
+{
+    const struct ik_lm_model *m = tr->m;
+    const struct ik_lm_config *g = &m->cfg;
+    size_t D = (size_t)g->D, F = (size_t)g->F, hd = (size_t)g->head_dim, V = (size_t)g->V;
+    size_t qw = (size_t)g->H * hd, kw = (size_t)g->K * hd;
+    size_t most = V * D > F * D ? V * D : F * D;
+    most = most > qw * D ? most : qw * D;
+    uint16_t *host = ik_xmalloc(most * sizeof *host);
+    for (int l = 0; l < g->L; l++) {
+        const struct ik_lm_layer *y = &m->layers[l];
+        struct dev_layer *w = &tr->W[l];
+        upload_bf16(tr, w->wq, y->wq, qw * D, host);
+        upload_bf16(tr, w->wk, y->wk, kw * D, host);
+        upload_bf16(tr, w->wv, y->wv, kw * D, host);
+        upload_bf16(tr, w->wo, y->wo, D * qw, host);
+        upload_bf16(tr, w->w_gate, y->w_gate, F * D, host);
+        upload_bf16(tr, w->w_up, y->w_up, F * D, host);
+        upload_bf16(tr, w->w_down, y->w_down, D * F, host);
+        upload_f32(tr, w->bq, y->bq, qw);
+        upload_f32(tr, w->bk, y->bk, kw);
+        upload_f32(tr, w->bv, y->bv, kw);
+        upload_f32(tr, w->bo, y->bo, D);
+        upload_f32(tr, w->attn_norm, y->attn_norm, D);
+        upload_f32(tr, w->ffn_norm, y->ffn_norm, D);
+        upload_f32(tr, w->q_norm, y->q_norm, hd);
+        upload_f32(tr, w->k_norm, y->k_norm, hd);
+    }
+    upload_bf16(tr, tr->embed, m->embed, V * D, host);
+    if (tr->head != tr->embed)
+        upload_bf16(tr, tr->head, m->lm_head, V * D, host);
+    upload_f32(tr, tr->final_norm, m->final_norm, D);
+    if (hd / 2)
+        upload_f32(tr, tr->inv_freq, m->inv_freq, hd / 2);
+    free(host);
+    int *pos = ik_xmalloc((size_t)tr->S * sizeof *pos);
+    for (int i = 0; i < tr->S; i++)
+        pos[i] = i;
+    CK(tr, tr->ops->memcpy_htod(tr->posv, pos, (size_t)tr->S * sizeof *pos));
+    free(pos);
+}
+
+/* ---- construction ---- */
+
+static int refuse(const struct ik_lm_model *m, struct ik_diag *d)
+{
+    if (m->cfg.arch == IK_LM_NEMOTRON_H)
+        return ik_diag_set(d, IK_ENOTBUILT, "CUDA training of a NemotronH model is not built yet "
+                           "(device: cpu trains it)");
+    return 0;
+}
+
+size_t ik_lm_train_cuda_estimate_bytes(const struct ik_lm_model *m, const struct ik_lora *a,
+                                       int max_seq)
+{
+    struct ik_lm_train_cuda tr = {.m = m, .a = (struct ik_lora *)a, .S = max_seq < 2 ? 2 : max_seq};
+    tr.W = ik_xcalloc((size_t)m->cfg.L, sizeof *tr.W);
+    tr.L = ik_xcalloc((size_t)m->cfg.L, sizeof *tr.L);
+    struct carve c = {NULL, 0};
+    layout(&tr, &c);
+    free(tr.W);
+    free(tr.L);
+    return c.off;
+}
+
+int ik_lm_train_cuda_new(struct ik_lm_train_cuda **out, const struct ik_cuda_ops *ops,
+                         const struct ik_lm_model *m, struct ik_lora *a, int max_seq,
+                         struct ik_diag *d)
+{
+    if (max_seq < 2)
+        return ik_diag_set(d, IK_EVALIDATE, "a trainer needs max_seq >= 2, got %d", max_seq);
+    if (a && a->L != m->cfg.L)
+        return ik_diag_set(d, IK_EVALIDATE, "the adapter has %d layers but the model %d", a->L, m->cfg.L);
+    int rc = refuse(m, d);
+    if (rc)
+        return rc;
+    struct ik_lm_train_cuda *tr = ik_xcalloc(1, sizeof *tr);
+    tr->ops = ops;
+    tr->m = m;
+    tr->a = a;
+    tr->S = max_seq;
+    tr->d = d;
+    tr->W = ik_xcalloc((size_t)m->cfg.L, sizeof *tr->W);
+    tr->L = ik_xcalloc((size_t)m->cfg.L, sizeof *tr->L);
+    struct carve c = {NULL, 0};
+    layout(tr, &c);
+    tr->bytes = c.off;
+    if (ops->alloc(&tr->mem, tr->bytes) != 0) {
+        ik_diag_set(d, IK_ECUDA, "CUDA training of %d positions needs %.2f GiB of device memory: %s",
+                    max_seq, (double)tr->bytes / (1 << 30), ops->last_error());
+        ik_lm_train_cuda_free(tr);
+        return IK_ECUDA;
+    }
+    c = (struct carve){tr->mem, 0};
+    layout(tr, &c);
+    upload_model(tr);
+    size_t S = (size_t)max_seq;
+    tr->h_nll = ik_xmalloc(S * sizeof *tr->h_nll);
+    tr->h_dnll = ik_xmalloc(S * sizeof *tr->h_dnll);
+    tr->h_amax = ik_xmalloc(S * sizeof *tr->h_amax);
+    tr->h_grads = a ? ik_xmalloc(a->n_params * sizeof *tr->h_grads) : NULL;
+    if (tr->failed) {
+        ik_lm_train_cuda_free(tr);
+        return IK_ECUDA;
+    }
+    *out = tr;
+    return 0;
+}
+
+void ik_lm_train_cuda_free(struct ik_lm_train_cuda *tr)
+{
+    if (tr == NULL)
+        return;
+    if (tr->mem)
+        tr->ops->free(tr->mem);
+    free(tr->W);
+    free(tr->L);
+    free(tr->h_grads);
+    free(tr->h_nll);
+    free(tr->h_dnll);
+    free(tr->h_amax);
+    free(tr);
+}
+
+/* ---- one projection with its LoRA branch (train_proj.c's) ---- */
+
+static const struct ik_lora_module *module(const struct ik_lm_train_cuda *tr, int l, int t)
+{
+    return adapted(tr->a, l, t) ? &tr->a->mod[l * IK_LORA_NT + t] : NULL;
+}
+
+/* The device copy of a host adapter tensor (A, B, dA or dB). */
+static float *dev_param(const struct ik_lm_train_cuda *tr, const float *host)
+{
+    const struct ik_lora *a = tr->a;
+    if (host >= a->params && host < a->params + a->n_params)
+        return tr->params + (host - a->params);
+    return tr->grads + (host - a->grads);
+}
+
+/* out = x @ w^T + b, plus the adapter's branch on dropout(x); h (T, r) keeps the bottleneck. */
+static void proj(struct ik_lm_train_cuda *tr, int l, int t, float *h, float *out, const float *x,
+                 const uint16_t *w, const float *b, int T, int In, int Out)
+{
+    const struct ik_cuda_ops *o = tr->ops;
+    CK(tr, o->to_bf16(tr->xb, x, (size_t)T * In));
+    CK(tr, o->gemm(0, 1, T, Out, In, 1.0f, tr->xb, In, w, In, 0.0f, out, Out, IK_CUDA_BF16, IK_CUDA_F32));
+    if (b)
+        CK(tr, o->bias_add(out, b, T, Out));
+    tr->flops += 2.0 * T * In * Out;
+    const struct ik_lora_module *md = module(tr, l, t);
+    if (md == NULL)
+        return;
+    int r = tr->a->cfg.r;
+    if (tr->dropout) {
+        CK(tr, o->dropout(tr->xdrop, x, (size_t)T * In, tr->a->cfg.dropout,
+                          ik_lora_dropout_key(tr->seed, l, t)));
+        x = tr->xdrop;
+    }
+    /* ik_cpu_lora_fwd: h = x A^T; out += scale h B^T */
+    CK(tr, o->gemm(0, 1, T, r, In, 1.0f, x, In, dev_param(tr, md->A), In, 0.0f, h, r, IK_CUDA_F32,
+                   IK_CUDA_F32));
+    CK(tr, o->gemm(0, 1, T, Out, r, tr->a->scale, h, r, dev_param(tr, md->B), r, 1.0f, out, Out,
+                   IK_CUDA_F32, IK_CUDA_F32));
+    tr->flops += 2.0 * T * r * (In + Out);
+}
+
+/* ik_cpu_lora_bwd on the device: dB += s dout^T h; dh = s dout B; dA += dh^T x; dx += dh A. */
+static void lora_bwd(struct ik_lm_train_cuda *tr, const struct ik_lora_module *md, float *dx,
+                     const float *dout, const float *x, const float *h, int T, int In, int Out)
+{
+    const struct ik_cuda_ops *o = tr->ops;
+    int r = tr->a->cfg.r;
+    float s = tr->a->scale;
+    CK(tr, o->gemm(1, 0, Out, r, T, s, dout, Out, h, r, 1.0f, dev_param(tr, md->dB), r, IK_CUDA_F32,
+                   IK_CUDA_F32));
+    CK(tr, o->gemm(0, 0, T, r, Out, s, dout, Out, dev_param(tr, md->B), r, 0.0f, tr->dh, r,
+                   IK_CUDA_F32, IK_CUDA_F32));
+    CK(tr, o->gemm(1, 0, r, In, T, 1.0f, tr->dh, r, x, In, 1.0f, dev_param(tr, md->dA), In,
+                   IK_CUDA_F32, IK_CUDA_F32));
+    if (dx)
+        CK(tr, o->gemm(0, 0, T, In, r, 1.0f, tr->dh, r, dev_param(tr, md->A), In, 1.0f, dx, In,
+                       IK_CUDA_F32, IK_CUDA_F32));
+}
+
+/* dx += dout @ w (when dx), and the adapter's gradients. */
+static void proj_bwd(struct ik_lm_train_cuda *tr, int l, int t, const float *h, float *dx,
+                     const float *dout, const float *x, const uint16_t *w, int T, int In, int Out)
+{
+    const struct ik_cuda_ops *o = tr->ops;
+    if (dx) {
+        CK(tr, o->to_bf16(tr->xb, dout, (size_t)T * Out));
+        CK(tr, o->gemm(0, 0, T, In, Out, 1.0f, tr->xb, Out, w, In, 1.0f, dx, In, IK_CUDA_BF16,
+                       IK_CUDA_F32));
+        tr->flops += 2.0 * T * In * Out;
+    }
+    const struct ik_lora_module *md = module(tr, l, t);
+    if (md == NULL)
+        return;
+    int r = tr->a->cfg.r;
+    tr->flops += 2.0 * T * r * (In + 2.0 * Out) + (dx ? 2.0 * T * r * In : 0);
+    if (!tr->dropout) {
+        lora_bwd(tr, md, dx, dout, x, h, T, In, Out);
+        return;
+    }
+    uint64_t key = ik_lora_dropout_key(tr->seed, l, t);
+    size_t n = (size_t)T * In;
+    CK(tr, o->dropout(tr->xdrop, x, n, tr->a->cfg.dropout, key));
+    float *g = dx ? tr->tmp : NULL; /* dropout(x)'s input gradient, then through the mask */
+    if (g)
+        CK(tr, o->memset(g, 0, n * sizeof *g));
+    lora_bwd(tr, md, g, dout, tr->xdrop, h, T, In, Out);
+    if (g) {
+        CK(tr, o->dropout(g, g, n, tr->a->cfg.dropout, key));
+        CK(tr, o->add(dx, dx, g, n));
+    }
+}
+
+/* ---- the layers (train.c's forward_layer and backward_layer) ---- */
+
+static void forward_layer(struct ik_lm_train_cuda *tr, int l, int T, float *x_out)
+{
+    const struct ik_cuda_ops *o = tr->ops;
+    const struct ik_lm_config *c = &tr->m->cfg;
+    int D = c->D, F = c->F, hd = c->head_dim, qw = c->H * hd, kw = c->K * hd;
+    const struct dev_layer *y = &tr->W[l];
+    struct dev_acts *A = &tr->L[l];
+    CK(tr, o->rmsnorm_fwd(A->xn1, A->rstd1, A->x_in, y->attn_norm, T, D, c->norm_eps));
+    proj(tr, l, IK_LORA_Q, A->h[IK_LORA_Q], A->qpre, A->xn1, y->wq, y->bq, T, D, qw);
+    proj(tr, l, IK_LORA_K, A->h[IK_LORA_K], A->kpre, A->xn1, y->wk, y->bk, T, D, kw);
+    proj(tr, l, IK_LORA_V, A->h[IK_LORA_V], A->v, A->xn1, y->wv, y->bv, T, D, kw);
+    if (y->q_norm) {
+        CK(tr, o->rmsnorm_fwd(A->q, A->rstdq, A->qpre, y->q_norm, T * c->H, hd, c->norm_eps));
+        CK(tr, o->rmsnorm_fwd(A->k, A->rstdk, A->kpre, y->k_norm, T * c->K, hd, c->norm_eps));
+    }
+    if (!c->no_rope) {
+        CK(tr, o->rope_fwd(A->q, tr->posv, tr->inv_freq, T, c->H, hd));
+        CK(tr, o->rope_fwd(A->k, tr->posv, tr->inv_freq, T, c->K, hd));
+    }
+    CK(tr, o->attention_fwd(A->att, A->q, A->k, A->v, T, c->H, c->K, hd, c->sliding_window, tr->ascr));
+    proj(tr, l, IK_LORA_O, A->h[IK_LORA_O], tr->proj, A->att, y->wo, y->bo, T, qw, D);
+    CK(tr, o->add(A->x_mid, A->x_in, tr->proj, (size_t)T * D));
+    CK(tr, o->rmsnorm_fwd(A->xn2, A->rstd2, A->x_mid, y->ffn_norm, T, D, c->norm_eps));
+    proj(tr, l, IK_LORA_GATE, A->h[IK_LORA_GATE], A->gate, A->xn2, y->w_gate, NULL, T, D, F);
+    proj(tr, l, IK_LORA_UP, A->h[IK_LORA_UP], A->up, A->xn2, y->w_up, NULL, T, D, F);
+    CK(tr, o->swiglu_fwd(A->act, A->gate, A->up, T, F));
+    proj(tr, l, IK_LORA_DOWN, A->h[IK_LORA_DOWN], tr->proj, A->act, y->w_down, NULL, T, F, D);
+    CK(tr, o->add(x_out, A->x_mid, tr->proj, (size_t)T * D));
+}
+
+/* tr->dx holds d loss / d(output of layer l); leaves d loss / d(its input). */
+static void backward_layer(struct ik_lm_train_cuda *tr, int l, int T)
+{
+    const struct ik_cuda_ops *o = tr->ops;
+    const struct ik_lm_config *c = &tr->m->cfg;
+    const struct dev_layer *y = &tr->W[l];
+    const struct dev_acts *A = &tr->L[l];
+    int D = c->D, F = c->F, hd = c->head_dim, qw = c->H * hd, kw = c->K * hd;
+    size_t nD = (size_t)T * D * sizeof(float), nF = (size_t)T * F * sizeof(float);
+    CK(tr, o->memset(tr->dact, 0, nF));
+    proj_bwd(tr, l, IK_LORA_DOWN, A->h[IK_LORA_DOWN], tr->dact, tr->dx, A->act, y->w_down, T, F, D);
+    CK(tr, o->memset(tr->dgate, 0, nF));
+    CK(tr, o->memset(tr->dup, 0, nF));
+    CK(tr, o->swiglu_bwd(tr->dgate, tr->dup, tr->dact, A->gate, A->up, T, F));
+    CK(tr, o->memset(tr->dxn, 0, nD));
+    proj_bwd(tr, l, IK_LORA_GATE, A->h[IK_LORA_GATE], tr->dxn, tr->dgate, A->xn2, y->w_gate, T, D, F);
+    proj_bwd(tr, l, IK_LORA_UP, A->h[IK_LORA_UP], tr->dxn, tr->dup, A->xn2, y->w_up, T, D, F);
+    CK(tr, o->rmsnorm_bwd(tr->dx, NULL, tr->dxn, A->x_mid, A->rstd2, y->ffn_norm, T, D));
+
+    CK(tr, o->memset(tr->datt, 0, (size_t)T * qw * sizeof(float)));
+    proj_bwd(tr, l, IK_LORA_O, A->h[IK_LORA_O], tr->datt, tr->dx, A->att, y->wo, T, qw, D);
+    CK(tr, o->memset(tr->dq, 0, (size_t)T * qw * sizeof(float)));
+    CK(tr, o->memset(tr->dk, 0, (size_t)T * kw * sizeof(float)));
+    CK(tr, o->memset(tr->dv, 0, (size_t)T * kw * sizeof(float)));
+    CK(tr, o->attention_bwd(tr->dq, tr->dk, tr->dv, tr->datt, A->q, A->k, A->v, T, c->H, c->K, hd,
+                            c->sliding_window, tr->ascr));
+    if (!c->no_rope) {
+        CK(tr, o->rope_bwd(tr->dq, tr->posv, tr->inv_freq, T, c->H, hd));
+        CK(tr, o->rope_bwd(tr->dk, tr->posv, tr->inv_freq, T, c->K, hd));
+    }
+    float *dq = tr->dq, *dk = tr->dk;
+    if (y->q_norm) {
+        CK(tr, o->memset(tr->dq2, 0, (size_t)T * qw * sizeof(float)));
+        CK(tr, o->memset(tr->dk2, 0, (size_t)T * kw * sizeof(float)));
+        CK(tr, o->rmsnorm_bwd(tr->dq2, NULL, dq, A->qpre, A->rstdq, y->q_norm, T * c->H, hd));
+        CK(tr, o->rmsnorm_bwd(tr->dk2, NULL, dk, A->kpre, A->rstdk, y->k_norm, T * c->K, hd));
+        dq = tr->dq2;
+        dk = tr->dk2;
+    }
+    /* Below layer 0 lie only the frozen embeddings: no input gradient needed. */
+    float *dxn = l > 0 ? tr->dxn : NULL;
+    if (dxn)
+        CK(tr, o->memset(dxn, 0, nD));
+    proj_bwd(tr, l, IK_LORA_Q, A->h[IK_LORA_Q], dxn, dq, A->xn1, y->wq, T, D, qw);
+    proj_bwd(tr, l, IK_LORA_K, A->h[IK_LORA_K], dxn, dk, A->xn1, y->wk, T, D, kw);
+    proj_bwd(tr, l, IK_LORA_V, A->h[IK_LORA_V], dxn, tr->dv, A->xn1, y->wv, T, D, kw);
+    if (dxn)
+        CK(tr, o->rmsnorm_bwd(tr->dx, NULL, dxn, A->x_in, A->rstd1, y->attn_norm, T, D));
+}
+
+/* The lm_head over T rows, HEAD_ROWS at a time: logits, their argmax, the
+ * cross-entropy and its gradient (overwriting the logits), and, with bwd,
+ * the final norm's output gradient in tr->dxn. */
+static void head(struct ik_lm_train_cuda *tr, int T, int bwd)
+{
+    const struct ik_cuda_ops *o = tr->ops;
+    const struct ik_lm_config *c = &tr->m->cfg;
+    int D = c->D, V = c->V;
+    CK(tr, o->to_bf16(tr->xnb, tr->xnf, (size_t)T * D));
+    if (bwd)
+        CK(tr, o->memset(tr->dxn, 0, (size_t)T * D * sizeof(float)));
+    for (int r0 = 0; r0 < T; r0 += HEAD_ROWS) {
+        int R = T - r0 < HEAD_ROWS ? T - r0 : HEAD_ROWS;
+        CK(tr, o->gemm(0, 1, R, V, D, 1.0f, tr->xnb + (size_t)r0 * D, D, tr->head, D, 0.0f,
+                       tr->logits, V, IK_CUDA_BF16, IK_CUDA_F32));
+        tr->flops += 2.0 * R * D * V;
+        CK(tr, o->argmax_rows(tr->amax + r0, tr->logits, R, V));
+        /* Without a backward the gradient is asked with dnll 0 (rows then
+         * come back zero): the table's one cross-entropy writes both. */
+        CK(tr, o->softmax_xent_fwd_bwd(tr->nll + r0, tr->logits, tr->logits, tr->tokens + r0 + 1,
+                                       tr->dnll + r0, R, V));
+        if (bwd) {
+            CK(tr, o->to_bf16(tr->xb, tr->logits, (size_t)R * V));
+            CK(tr, o->gemm(0, 0, R, D, V, 1.0f, tr->xb, V, tr->head, D, 1.0f,
+                           tr->dxn + (size_t)r0 * D, D, IK_CUDA_BF16, IK_CUDA_F32));
+            tr->flops += 2.0 * R * D * V;
+        }
+    }
+}
+
+/* a->grads += the device's gradients of this step. */
+static void add_grads(struct ik_lm_train_cuda *tr)
+{
+    struct ik_lora *a = tr->a;
+    CK(tr, tr->ops->memcpy_dtoh(tr->h_grads, tr->grads, a->n_params * sizeof(float)));
+    if (tr->failed)
+        return;
+    for (size_t i = 0; i < a->n_params; i++)
+        a->grads[i] += tr->h_grads[i];
+}
+
+int ik_lm_train_cuda_step(struct ik_lm_train_cuda *tr, const int *tokens,
+                          const unsigned char *mask, int n, int flags, uint64_t seed,
+                          float grad_scale, double *loss, int *n_target, struct ik_diag *d)
+{
+    const struct ik_cuda_ops *o = tr->ops;
+    const struct ik_lm_config *c = &tr->m->cfg;
+    if (n < 2 || n > tr->S)
+        return ik_diag_set(d, IK_EVALIDATE, "a training sequence needs 2 to %d tokens, got %d", tr->S, n);
+    int bwd = (flags & IK_LM_BACKWARD) != 0;
+    if (bwd && tr->a == NULL)
+        return ik_diag_set(d, IK_EVALIDATE, "a backward pass needs an adapter to train");
+    int count = 0;
+    for (int i = 0; i < n; i++) {
+        if (tokens[i] < 0 || tokens[i] >= c->V)
+            return ik_diag_set(d, IK_EVALIDATE, "token %d at position %d is outside the vocabulary "
+                               "[0, %d)", tokens[i], i, c->V);
+        count += i > 0 && (mask == NULL || mask[i]);
+    }
+    if (count == 0)
+        return ik_diag_set(d, IK_EVALIDATE, "the loss mask selects no token of the %d-token sequence", n);
+    int T = n - 1, D = c->D;
+    tr->d = d;
+    tr->failed = 0;
+    tr->flops = 0;
+    tr->dropout = (flags & IK_LM_DROPOUT) && tr->a && tr->a->cfg.dropout > 0;
+    tr->seed = seed;
+    for (int i = 0; i < T; i++)
+        tr->h_dnll[i] = bwd && (mask == NULL || mask[i + 1]) ? grad_scale / (float)count : 0.0f;
+    CK(tr, o->memcpy_htod(tr->tokens, tokens, (size_t)n * sizeof *tokens));
+    CK(tr, o->memcpy_htod(tr->dnll, tr->h_dnll, (size_t)T * sizeof(float)));
+    if (tr->a) {
+        CK(tr, o->memcpy_htod(tr->params, tr->a->params, tr->a->n_params * sizeof(float)));
+        if (bwd)
+            CK(tr, o->memset(tr->grads, 0, tr->a->n_params * sizeof(float)));
+    }
+    CK(tr, o->embed_rows_bf16(tr->L[0].x_in, tr->embed, tr->tokens, T, D));
+    for (int l = 0; l < c->L; l++)
+        forward_layer(tr, l, T, l + 1 < c->L ? tr->L[l + 1].x_in : tr->x_fin);
+    CK(tr, o->rmsnorm_fwd(tr->xnf, tr->rstdf, tr->x_fin, tr->final_norm, T, D, c->norm_eps));
+    head(tr, T, bwd);
+    if (bwd) {
+        CK(tr, o->memset(tr->dx, 0, (size_t)T * D * sizeof(float)));
+        CK(tr, o->rmsnorm_bwd(tr->dx, NULL, tr->dxn, tr->x_fin, tr->rstdf, tr->final_norm, T, D));
+        for (int l = c->L - 1; l >= 0; l--)
+            backward_layer(tr, l, T);
+    }
+    /* The step's one wait: the losses, the argmaxes, the gradients. */
+    CK(tr, o->memcpy_dtoh(tr->h_nll, tr->nll, (size_t)T * sizeof(float)));
+    CK(tr, o->memcpy_dtoh(tr->h_amax, tr->amax, (size_t)T * sizeof(int)));
+    if (bwd)
+        add_grads(tr);
+    if (tr->failed)
+        return IK_ECUDA;
+    double sum = 0;
+    tr->n_correct = 0;
+    for (int i = 0; i < T; i++) {
+        if (mask != NULL && !mask[i + 1])
+            continue;
+        sum += tr->h_nll[i];
+        tr->n_correct += tr->h_amax[i] == tokens[i + 1];
+    }
+    *loss = sum / count;
+    if (n_target)
+        *n_target = count;
+    return 0;
+}
+
+int ik_lm_train_cuda_n_correct(const struct ik_lm_train_cuda *tr) { return tr->n_correct; }
+
+double ik_lm_train_cuda_gemm_flops(const struct ik_lm_train_cuda *tr) { return tr->flops; }

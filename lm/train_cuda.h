@@ -1,0 +1,62 @@
+/* lm/train_cuda.h - lm/train.h's training pass on a CUDA device, driven
+ * through the CUDA module's table (kernels/cuda/cuda_ops.h), so this file
+ * compiles without CUDA and every build has it; a build without the module
+ * simply has no table to give it.
+ *
+ * What lives on the device: the base model's projections, embeddings and
+ * lm_head in BF16 (converted once, here, from the fp32 model), its norms,
+ * biases and RoPE frequencies in fp32; the adapter's A and B and their
+ * gradients in fp32; one sequence's activations in fp32. The frozen
+ * projections' GEMMs take BF16 operands (the activation converted before
+ * each) with fp32 accumulation and output; the LoRA branches run in fp32.
+ *
+ * The step has ik_lm_train_step's signature and meaning: its gradients are
+ * ADDED to a->grads on the host and its loss and token accuracy come back
+ * to the host, so the node's optimizer, clipping and checkpoints (on the
+ * host, over the adapter's few parameters) are the CPU path's, and a run
+ * can resume on either device. Each step uploads a->params (the optimizer
+ * changed them) and downloads the gradients: O(adapter) bytes, not
+ * O(model).
+ *
+ * Llama-family models only (Llama, Qwen2/2.5/3, tied embeddings, GQA, q/k
+ * norm, sliding window); no activation checkpointing yet: a NemotronH model
+ * or IK_LM_TRAIN_CHECKPOINT is refused with IK_ENOTBUILT. */
+#ifndef IK_LM_TRAIN_CUDA_H
+#define IK_LM_TRAIN_CUDA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct ik_cuda_ops;
+struct ik_diag;
+struct ik_lm_model;
+struct ik_lora;
+
+struct ik_lm_train_cuda;
+
+/* Uploads m (and a's layout) and allocates the activations for sequences of
+ * up to max_seq tokens. IK_ECUDA with the module's error text (naming the
+ * call and the kernel) when the device refuses, e.g. "cudaMalloc for alloc:
+ * out of memory (... bytes)"; check ik_lm_train_cuda_estimate_bytes against
+ * the device's free memory first for a better message. */
+int ik_lm_train_cuda_new(struct ik_lm_train_cuda **out, const struct ik_cuda_ops *ops,
+                         const struct ik_lm_model *m, struct ik_lora *a, int max_seq,
+                         struct ik_diag *d);
+void ik_lm_train_cuda_free(struct ik_lm_train_cuda *tr);
+
+/* The device bytes ik_lm_train_cuda_new would allocate (weights, adapter,
+ * activations and scratch), without a device. */
+size_t ik_lm_train_cuda_estimate_bytes(const struct ik_lm_model *m, const struct ik_lora *a,
+                                       int max_seq);
+
+/* As ik_lm_train_step (lm/train.h), on the device; IK_ECUDA for a device
+ * failure, with the module's text. */
+int ik_lm_train_cuda_step(struct ik_lm_train_cuda *tr, const int *tokens,
+                          const unsigned char *mask, int n, int flags, uint64_t seed,
+                          float grad_scale, double *loss, int *n_target, struct ik_diag *d);
+
+/* As ik_lm_train_n_correct and ik_lm_train_gemm_flops, for the last step. */
+int ik_lm_train_cuda_n_correct(const struct ik_lm_train_cuda *tr);
+double ik_lm_train_cuda_gemm_flops(const struct ik_lm_train_cuda *tr);
+
+#endif
