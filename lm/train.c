@@ -19,6 +19,7 @@
 #include "lm/arena.h"
 #include "lm/model.h"
 #include "lm/train.h"
+#include "lm/train_cuda.h"
 #include "lm/train_int.h"
 
 /* Rows of logits held at once: the lm_head GEMMs (forward and input
@@ -40,6 +41,7 @@ struct acts {
 
 struct ik_lm_train {
     struct ik_lm_train_hybrid *hy; /* a NemotronH model's trainer (train_mamba.c), or NULL */
+    struct ik_lm_train_cuda *cu;   /* a trainer on a CUDA device (train_cuda.c), or NULL */
     const struct ik_lm_model *m;
     struct ik_lm_train_lora lo; /* the adapter, this step's dropout, scratch, flops */
     int S;
@@ -168,6 +170,23 @@ int ik_lm_train_new_opts(struct ik_lm_train **out, const struct ik_lm_model *m, 
     return 0;
 }
 
+int ik_lm_train_new_cuda(struct ik_lm_train **out, const struct ik_cuda_ops *ops,
+                         const struct ik_lm_model *m, struct ik_lora *a, int max_seq,
+                         struct ik_diag *d)
+{
+    struct ik_lm_train *tr = ik_xcalloc(1, sizeof *tr);
+    int rc = ik_lm_train_cuda_new(&tr->cu, ops, m, a, max_seq, d);
+    if (rc) {
+        free(tr);
+        return rc;
+    }
+    tr->m = m;
+    tr->lo.a = a;
+    tr->S = max_seq;
+    *out = tr;
+    return 0;
+}
+
 size_t ik_lm_train_estimate_bytes(const struct ik_lm_model *m, struct ik_lora *a, int max_seq,
                                   int opts)
 {
@@ -183,6 +202,8 @@ size_t ik_lm_train_estimate_bytes(const struct ik_lm_model *m, struct ik_lora *a
 
 int ik_lm_train_n_correct(const struct ik_lm_train *tr)
 {
+    if (tr->cu)
+        return ik_lm_train_cuda_n_correct(tr->cu);
     return tr->hy ? ik_lm_train_hybrid_n_correct(tr->hy) : tr->n_correct;
 }
 
@@ -204,6 +225,7 @@ void ik_lm_train_free(struct ik_lm_train *tr)
     if (tr == NULL)
         return;
     ik_lm_train_hybrid_free(tr->hy);
+    ik_lm_train_cuda_free(tr->cu);
     free(tr->mem);
     free(tr->L);
     free(tr->posv);
@@ -213,11 +235,15 @@ void ik_lm_train_free(struct ik_lm_train *tr)
 
 double ik_lm_train_gemm_flops(const struct ik_lm_train *tr)
 {
+    if (tr->cu)
+        return ik_lm_train_cuda_gemm_flops(tr->cu);
     return tr->hy ? ik_lm_train_hybrid_gemm_flops(tr->hy) : tr->lo.flops;
 }
 
 size_t ik_lm_train_bytes(const struct ik_lm_train *tr)
 {
+    if (tr->cu)
+        return ik_lm_train_cuda_bytes(tr->cu);
     return tr->hy ? ik_lm_train_hybrid_bytes(tr->hy) : tr->n_floats * sizeof(float);
 }
 
@@ -350,6 +376,8 @@ int ik_lm_train_step(struct ik_lm_train *tr, const int *tokens, const unsigned c
                      int flags, uint64_t seed, float grad_scale, double *loss, int *n_target,
                      struct ik_diag *d)
 {
+    if (tr->cu)
+        return ik_lm_train_cuda_step(tr->cu, tokens, mask, n, flags, seed, grad_scale, loss, n_target, d);
     const struct ik_lm_model *m = tr->m;
     const struct ik_lm_config *c = &m->cfg;
     if (n < 2 || n > tr->S)

@@ -620,6 +620,8 @@ int ik_lm_train_cuda_step(struct ik_lm_train_cuda *tr, const int *tokens,
     return 0;
 }
 
+size_t ik_lm_train_cuda_bytes(const struct ik_lm_train_cuda *tr) { return tr->bytes; }
+
 int ik_lm_train_cuda_n_correct(const struct ik_lm_train_cuda *tr) { return tr->n_correct; }
 
 double ik_lm_train_cuda_gemm_flops(const struct ik_lm_train_cuda *tr) { return tr->flops; }

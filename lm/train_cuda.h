@@ -55,6 +55,9 @@ int ik_lm_train_cuda_step(struct ik_lm_train_cuda *tr, const int *tokens,
                           const unsigned char *mask, int n, int flags, uint64_t seed,
                           float grad_scale, double *loss, int *n_target, struct ik_diag *d);
 
+/* The device bytes the trainer allocated. */
+size_t ik_lm_train_cuda_bytes(const struct ik_lm_train_cuda *tr);
+
 /* As ik_lm_train_n_correct and ik_lm_train_gemm_flops, for the last step. */
 int ik_lm_train_cuda_n_correct(const struct ik_lm_train_cuda *tr);
 double ik_lm_train_cuda_gemm_flops(const struct ik_lm_train_cuda *tr);

@@ -5,8 +5,9 @@
  * examples are built by dataset.c, the optimizer loop is loop.c, its state
  * is saved by checkpoint.c into the cache's checkpoints (kv) under this
  * node's key, so a killed or stopped run resumes where it was; the outputs
- * are packed by adapter_artifact.c and report.c. The CPU path only: `device:
- * cuda` is refused until the CUDA trainer exists. */
+ * are packed by adapter_artifact.c and report.c. `device: cuda` loads the
+ * CUDA module (kernels/cuda_module.h) and trains through lm/train_cuda.c;
+ * `auto` stays on the CPU until that path has been checked on a GPU. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -18,6 +19,8 @@
 #include "base/mp.h"
 #include "base/xmalloc.h"
 #include "cache/artifact.h"
+#include "kernels/cuda/cuda_ops.h"
+#include "kernels/cuda_module.h"
 #include "cache/kv.h"
 #include "engine/node.h"
 #include "lm/chat_template.h"
@@ -26,6 +29,7 @@
 #include "lm/tokenizer.h"
 #include "nodes/lm_input.h"
 #include "lm/train.h"
+#include "lm/train_cuda.h"
 #include "query/preview.h"
 #include "nodes/train/adapter_artifact.h"
 #include "nodes/train/checkpoint.h"
@@ -97,6 +101,8 @@ struct job {
     struct ik_lora_artifact_info info;
     struct ik_train_coverage cov;
     int ckpt_opts;
+    const struct ik_cuda_ops *cuda; /* device: cuda, else NULL */
+    char device[160];               /* what the report names: "cpu", "cuda (NAME)" */
     char unit[32];
 };
 
@@ -189,21 +195,37 @@ static int read_data_opts(struct job *j, struct ik_diag *d)
     return ik_chat_template_by_name(tmpl, &j->data.chat_template, d);
 }
 
-/* device: cpu runs here; cuda is refused until the CUDA trainer lands. */
+/* device: cpu runs here; cuda on the first CUDA device the scheduler left
+ * visible, through the CUDA module. auto means cpu: the CUDA path has not
+ * yet run on a GPU (README), so nothing chooses it for a user. */
 static int read_device(struct job *j, struct ik_diag *d)
 {
     const char *dev = ik_node_param_str(j->ctx, "device");
-    if (strcmp(dev, "cpu") == 0 || strcmp(dev, "auto") == 0) {
-        j->totals.device = "cpu";
+    snprintf(j->device, sizeof j->device, "cpu");
+    j->totals.device = j->device;
+    if (strcmp(dev, "cpu") == 0 || strcmp(dev, "auto") == 0)
         return 0;
-    }
-    if (strcmp(dev, "cuda") == 0) {
-        ik_diag_set(d, IK_ENOTBUILT, "param device is cuda, but this build of ikada trains on the "
-                    "CPU only: the CUDA trainer is not implemented yet");
+    if (strcmp(dev, "cuda") != 0)
+        return ik_diag_set(d, IK_EVALIDATE, "param device is '%s', expected auto, cpu or cuda", dev);
+    int rc = ik_cuda_module_open(&j->cuda, d);
+    if (rc) {
+        char why[1400];
+        snprintf(why, sizeof why, "%s", ik_diag_message(d));
+        ik_diag_set(d, rc, "param device is cuda, but there is %s", why);
         ik_diag_hint(d, "use device: cpu or auto");
-        return IK_ENOTBUILT;
+        return rc;
     }
-    return ik_diag_set(d, IK_EVALIDATE, "param device is '%s', expected auto, cpu or cuda", dev);
+    if (j->cuda->device_count() == 0) {
+        ik_diag_set(d, IK_ECUDA, "param device is cuda, but no CUDA device is usable: %s",
+                    j->cuda->last_error());
+        ik_diag_hint(d, "use device: cpu or auto, or give the node a GPU (resources: {gpu: 1})");
+        return IK_ECUDA;
+    }
+    char name[128];
+    if (j->cuda->set_device(0) != 0 || j->cuda->device_name(0, name, sizeof name) != 0)
+        return ik_diag_set(d, IK_ECUDA, "CUDA device 0: %s", j->cuda->last_error());
+    snprintf(j->device, sizeof j->device, "cuda (%s)", name);
+    return 0;
 }
 
 /* ---- inputs ---- */
@@ -305,6 +327,48 @@ static int plan_memory(struct job *j, int seq, struct ik_diag *d)
     ik_diag_hint(d, on ? "lower max_length or rank" : "set activation_checkpointing: on, or lower "
                  "max_length or rank");
     return -ENOMEM;
+}
+
+/* The CUDA path's memory check: the device's free memory against the
+ * weights (BF16), adapter and activations the trainer would allocate. It
+ * has no activation checkpointing yet. */
+static int plan_device_memory(struct job *j, int seq, struct ik_diag *d)
+{
+    const char *mode = ik_node_param_str(j->ctx, "activation_checkpointing");
+    if (strcmp(mode, "auto") && strcmp(mode, "on") && strcmp(mode, "off"))
+        return ik_diag_set(d, IK_EVALIDATE, "param activation_checkpointing is '%s', expected "
+                           "auto, on or off", mode);
+    if (strcmp(mode, "on") == 0)
+        return ik_diag_set(d, IK_ENOTBUILT, "param activation_checkpointing is on, but the CUDA "
+                           "trainer has no activation checkpointing yet");
+    size_t free_b = 0, total_b = 0;
+    if (j->cuda->mem_info(&free_b, &total_b) != 0)
+        return ik_diag_set(d, IK_ECUDA, "%s", j->cuda->last_error());
+    size_t need = ik_lm_train_cuda_estimate_bytes(j->m, j->a, seq);
+    j->totals.activation_checkpointing = false;
+    j->totals.memory_estimate = need;
+    if (need <= free_b)
+        return 0;
+    char n[32], f[32], t[32];
+    ik_preview_human_size(need, n);
+    ik_preview_human_size(free_b, f);
+    ik_preview_human_size(total_b, t);
+    ik_diag_set(d, -ENOMEM, "training on %s would need %s of device memory for %d tokens, but only "
+                "%s of its %s are free", j->device, n, seq, f, t);
+    ik_diag_hint(d, "lower max_length or rank, or use device: cpu");
+    return -ENOMEM;
+}
+
+/* The trainer of the chosen device. */
+static int new_trainer(struct job *j, int seq, struct ik_diag *d)
+{
+    int rc;
+    if (j->cuda == NULL)
+        return (rc = plan_memory(j, seq, d)) ? rc
+                                             : ik_lm_train_new_opts(&j->tr, j->m, j->a, seq, j->ckpt_opts, d);
+    if ((rc = plan_device_memory(j, seq, d)) != 0)
+        return rc;
+    return ik_lm_train_new_cuda(&j->tr, j->cuda, j->m, j->a, seq, d);
 }
 
 /* ---- checkpoints ---- */
@@ -422,8 +486,7 @@ static int train_job(struct job *j, struct ik_diag *d)
     if ((rc = ik_lora_new(&j->a, &j->m->cfg, &j->lc, j->hp.seed, d)) != 0)
         return rc;
     int seq = longest(&j->valid, longest(&j->ds, 2));
-    if ((rc = plan_memory(j, seq, d)) != 0 ||
-        (rc = ik_lm_train_new_opts(&j->tr, j->m, j->a, seq, j->ckpt_opts, d)) != 0)
+    if ((rc = new_trainer(j, seq, d)) != 0)
         return rc;
     fill_totals(j);
     ik_train_state_init(&j->st, j->a);
@@ -452,7 +515,7 @@ static int train_run(struct ik_node_ctx *ctx, struct ik_diag *d)
 const struct ik_node_type ik_node_train = {
     .name = "train",
     .version = 1,
-    .summary = "LoRA fine-tuning on chat samples (CPU), resumable from checkpoints",
+    .summary = "LoRA fine-tuning on chat samples (CPU; CUDA with device: cuda), resumable",
     .inputs = train_inputs,
     .outputs = train_outputs,
     .params = train_params,

@@ -142,6 +142,10 @@ struct ik_cuda_ops {
     /* As ik_cpu_argmax_rows: out[n] = index of row n's largest value, the
      * first on ties, NaNs passed over (0 for a row of NaNs). */
     int (*argmax_rows)(int *out, const float *x, int N, int V);
+
+    /* Free and total bytes of the current device (cudaMemGetInfo), for the
+     * memory check before training. */
+    int (*mem_info)(size_t *free_bytes, size_t *total_bytes);
 };
 
 /* The module's table when abi_version is the IK_CUDA_ABI it was built with,

@@ -148,6 +148,12 @@ static int synchronize(void)
     return e == cudaSuccess ? 0 : ik_cuda__fail("cudaDeviceSynchronize", "synchronize", e);
 }
 
+static int mem_info(size_t *free_bytes, size_t *total_bytes)
+{
+    cudaError_t e = cudaMemGetInfo(free_bytes, total_bytes);
+    return e == cudaSuccess ? 0 : ik_cuda__fail("cudaMemGetInfo", "mem_info", e);
+}
+
 static const struct ik_cuda_ops ops = {
     IK_CUDA_ABI,
     sizeof(struct ik_cuda_ops),
@@ -181,6 +187,7 @@ static const struct ik_cuda_ops ops = {
     ik_cuda_bias_add,
     ik_cuda_embed_rows_bf16,
     ik_cuda_argmax_rows,
+    mem_info,
 };
 
 /* The only symbol the module exports (it is built with -fvisibility=hidden). */

@@ -378,6 +378,13 @@ static int argmax_rows(int *out, const float *x, int N, int V)
     return 0;
 }
 
+/* The stand-in's "device" is the host: a fixed 64 GiB, all of it free. */
+static int mem_info(size_t *free_bytes, size_t *total_bytes)
+{
+    *free_bytes = *total_bytes = (size_t)64 << 30;
+    return 0;
+}
+
 static const struct ik_cuda_ops ops = {
     .abi = IK_CUDA_ABI,
     .size = sizeof(struct ik_cuda_ops),
@@ -411,6 +418,7 @@ static const struct ik_cuda_ops ops = {
     .bias_add = bias_add,
     .embed_rows_bf16 = embed_rows_bf16,
     .argmax_rows = argmax_rows,
+    .mem_info = mem_info,
 };
 
 const struct ik_cuda_ops *ik_test_cpu_cuda_ops(void) { return &ops; }

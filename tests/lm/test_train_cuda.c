@@ -10,7 +10,9 @@
  * Qwen3-shaped model (GQA, q/k norm, tied embeddings) and a Llama-shaped one
  * (qkv bias, untied lm_head, a sliding window): losses agree within 1e-2
  * relative at every step (the base weights are BF16 on the device), and the
- * first step's gradients within 3 % of their largest. */
+ * first step's gradients within 3 % of their largest. With IKADA_CUDA_REAL=1
+ * (`make check-cuda`) the same tests drive the real module on a GPU, for 20
+ * steps. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdlib.h>
@@ -20,6 +22,7 @@
 #include "base/error.h"
 #include "base/prng.h"
 #include "kernels/cuda/cuda_ops.h"
+#include "kernels/cuda_module.h"
 #include "lm/lora.h"
 #include "lm/model.h"
 #include "lm/safetensors.h"
@@ -28,7 +31,28 @@
 #include "tests/cuda/cpu_ops.h"
 #include "tests/lm/lm_test.h"
 
-enum { NTOK = 40, STEPS = 5 };
+enum { NTOK = 40 };
+
+/* The table under test: the stand-in, or with IKADA_CUDA_REAL=1 (`make
+ * check-cuda` on a GPU machine) the real module on device 0, which must
+ * then load. */
+static int real_device(void)
+{
+    const char *e = getenv("IKADA_CUDA_REAL");
+    return e != NULL && strcmp(e, "1") == 0;
+}
+
+static const struct ik_cuda_ops *ops_under_test(void)
+{
+    if (!real_device())
+        return ik_test_cpu_cuda_ops();
+    const struct ik_cuda_ops *o = NULL;
+    struct ik_diag d = IK_DIAG_INIT;
+    cr_assert_eq(ik_cuda_module_open(&o, &d), 0, "%s", ik_diag_message(&d));
+    cr_assert_gt(o->device_count(), 0, "IKADA_CUDA_REAL=1 but no device: %s", o->last_error());
+    cr_assert_eq(o->set_device(0), 0, "%s", o->last_error());
+    return o;
+}
 
 static struct ik_lm_model *load(const struct ik_lm_config *c, const char *dir)
 {
@@ -68,7 +92,7 @@ static void compare_devices(struct ik_lm_config c)
     struct ik_lm_train *cpu;
     struct ik_lm_train_cuda *gpu;
     cr_assert_eq(ik_lm_train_new(&cpu, m, ac, NTOK, &d), 0, "%s", ik_diag_message(&d));
-    cr_assert_eq(ik_lm_train_cuda_new(&gpu, ik_test_cpu_cuda_ops(), m, ag, NTOK, &d), 0, "%s",
+    cr_assert_eq(ik_lm_train_cuda_new(&gpu, ops_under_test(), m, ag, NTOK, &d), 0, "%s",
                  ik_diag_message(&d));
     int tok[NTOK];
     unsigned char sel[NTOK];
@@ -76,7 +100,8 @@ static void compare_devices(struct ik_lm_config c)
         tok[i] = (i * 13 + 5) % c.V;
         sel[i] = i % 5 != 2;
     }
-    for (int s = 0; s < STEPS; s++) {
+    int steps = real_device() ? 20 : 5; /* the 20 on a GPU; 5 keep make check quick */
+    for (int s = 0; s < steps; s++) {
         double lc, lg;
         int nc, ng;
         ik_lora_zero_grad(ac);

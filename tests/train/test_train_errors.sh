@@ -34,8 +34,13 @@ graph too_long "truncate: fail"
 fails too_long "longer than max_length 64"
 graph template "chat_template: chatml2"
 fails template "chatml2"
+# Here no GPU is usable (or the build has no CUDA module): either way the
+# message says why; a module path that does not exist is named.
 graph cuda "device: cuda"
-fails cuda "the CUDA trainer is not implemented yet"
+fails cuda "param device is cuda, but "
+contains err "use device: cpu or auto"
+IKADA_CUDA_MODULE=$WORK/no-such.so run_ik 1 run cuda.yaml
+contains err "no usable CUDA module libikada-cuda.so: $WORK/no-such.so (absent)"
 graph target "targets: 'q,kv'"
 fails target "kv"
 graph sched "scheduler: cosine_with_restarts"
