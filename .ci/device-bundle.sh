@@ -1,0 +1,20 @@
+#!/bin/sh
+# Here, on a machine without a GPU: builds and packs into .devbundle/ what the
+# GPU machine runs. Its image has CUDA (nvcc, cuBLAS) but not ikada's build
+# dependencies (libuv, libyaml, Criterion, ...) and fetches nothing, so the
+# tests travel built, with the libraries they need beyond libc and CUDA's.
+# Then, with the device tool: run `sh .devbundle/run.sh` with carry
+# [".devbundle"] (.devbundle is ignored by git); logs come back under $OUT.
+set -e
+cd "$(dirname "$0")/.."
+make -j2 kernels/cuda/libikada-cuda.so tests/cuda/test_cuda_kernels tests/lm/lm_tests
+b=.devbundle
+rm -rf "$b"
+mkdir -p "$b/lib"
+cp kernels/cuda/libikada-cuda.so tests/cuda/test_cuda_kernels tests/lm/lm_tests .ci/device-run.sh "$b/"
+mv "$b/device-run.sh" "$b/run.sh"
+for f in tests/lm/lm_tests tests/cuda/test_cuda_kernels; do ldd "$f"; done |
+    awk '/=> \// {print $3}' | sort -u |
+    grep -v -E '/(libc|libm|libpthread|libdl|librt|libgcc_s|libstdc\+\+)\.so|/ld-linux|cuda|cublas' |
+    while read -r lib; do cp -L "$lib" "$b/lib/"; done
+du -sh "$b"
