@@ -71,7 +71,9 @@ static void load(void)
         if ((loaded.ops = try_path(path)) != NULL)
             return;
     }
+#ifdef IK_PKGLIBDIR /* Makefile.am passes it; other builds of these sources (fuzz/) do not */
     loaded.ops = try_path(IK_PKGLIBDIR "/" MODULE_NAME);
+#endif
 }
 
 int ik_cuda_module_open(const struct ik_cuda_ops **out, struct ik_diag *d)
