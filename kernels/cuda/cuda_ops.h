@@ -54,7 +54,7 @@ struct ik_cuda_ops {
      * reason in ->last_error() (e.g. "cudaGetDeviceCount: no CUDA-capable
      * device is detected"). Cannot fail otherwise. */
     int (*device_count)(void);
-    /* One line naming device id: "NVIDIA H100 80GB HBM3 (sm_90, 79 GiB)". */
+    /* One line naming device id: "NVIDIA H100 80GB HBM3 (sm_90, 81079 MiB)". */
     int (*device_name)(int device, char *buf, size_t cap);
     int (*set_device)(int device);
     /* *p = bytes of device memory (not initialised); bytes 0 gives NULL. */
@@ -119,7 +119,8 @@ struct ik_cuda_ops {
 
     /* ---- attention over a whole sequence (fp32; cuBLAS plus softmax) ---- */
 
-    /* Bytes of scratch ->attention_fwd and ->attention_bwd need: 2 K T^2 floats. */
+    /* Bytes of scratch ->attention_fwd and ->attention_bwd need: room for 2 K T^2
+     * floats (one group's probabilities and their gradient); H is not needed. */
     size_t (*attention_scratch)(int T, int H, int K);
     /* As ik_cpu_attention_seq_fwd: out (T, H*hd) = causal GQA attention of
      * q (T, H*hd) over k, v (T, K*hd); window 0 or the sliding window. */
