@@ -10,7 +10,9 @@
  * Choosing an algorithm (cublasLtMatmulAlgoGetHeuristic) costs tens of
  * microseconds: the descriptors and the chosen algorithm are kept per shape
  * in a small table, as llm.c's wrapper does not (it asks on every call). One
- * 32 MiB workspace, the size llm.c gives Hopper, serves every call; all work
+ * 32 MiB workspace, the size llm.c gives Hopper, serves every call, and the
+ * plan knows how far each pointer is aligned (a LoRA tensor inside the
+ * adapter's one array may be aligned to 4 bytes only); all work
  * is on the legacy default stream, like the module's other kernels, so it is
  * never used by two GEMMs at once. */
 #include <mutex>
@@ -25,6 +27,7 @@ enum { WORKSPACE_BYTES = 32 << 20, PLAN_SLOTS = 256 };
 /* What decides a plan. */
 struct plan_key {
     int ta, tb, M, N, K, lda, ldb, ldc, ab_type, c_type, beta_zero;
+    int align_a, align_b, align_c; /* bytes each pointer is aligned to, up to 256 */
 };
 
 struct plan {
@@ -64,6 +67,16 @@ static int lt_ready(void)
     return rc;
 }
 
+/* The largest power of two up to 256 that divides p's address. */
+static int alignment(const void *p)
+{
+    uintptr_t u = (uintptr_t)p;
+    int a = 1;
+    while (a < 256 && u % (uintptr_t)(2 * a) == 0)
+        a *= 2;
+    return a;
+}
+
 static cudaDataType_t dtype(int t) { return t == IK_CUDA_BF16 ? CUDA_R_16BF : CUDA_R_32F; }
 
 static size_t key_hash(const struct plan_key *k)
@@ -96,6 +109,14 @@ static int plan_build(struct plan *p, const struct plan_key *k)
         return lt_fail("cublasLtMatmulPreferenceCreate", st);
     uint64_t ws = WORKSPACE_BYTES;
     cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws);
+    /* The heuristic assumes 256-byte aligned operands unless told: a LoRA
+     * tensor inside the adapter's one array may be aligned to 4 only.
+     * cuBLASLt's A is our B, its B our A. */
+    uint32_t al_a = (uint32_t)k->align_b, al_b = (uint32_t)k->align_a, al_c = (uint32_t)k->align_c;
+    cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &al_a, sizeof al_a);
+    cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &al_b, sizeof al_b);
+    cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &al_c, sizeof al_c);
+    cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &al_c, sizeof al_c);
     cublasLtMatmulHeuristicResult_t res;
     int found = 0;
     st = cublasLtMatmulAlgoGetHeuristic(lt, p->desc, p->a, p->b, p->c, p->c, pref, 1, &res, &found);
@@ -149,7 +170,8 @@ extern "C" int ik_cuda_gemm(int ta, int tb, int M, int N, int K, float alpha, co
                                 lda, ldb, ldc, M, N, K);
     if (lt_ready() != 0)
         return -1;
-    struct plan_key k = {ta != 0, tb != 0, M, N, K, lda, ldb, ldc, ab_type, c_type, beta == 0.0f};
+    struct plan_key k = {ta != 0, tb != 0, M, N, K, lda, ldb, ldc, ab_type, c_type, beta == 0.0f,
+                         alignment(A), alignment(B), alignment(C)};
     struct plan *p = plan_of(&k);
     if (p == NULL)
         return -1;

@@ -455,13 +455,27 @@ static void ref_gemm(int ta, int tb, int M, int N, int K, float alpha, const flo
 /* One GEMM of ->gemm against ref_gemm: A and B fp32 or BF16 (converted on
  * the device by ->to_bf16, the reference reading the same rounded values),
  * C fp32 (beta 1: the accumulation the backward uses) or BF16 (beta 0). */
+static int gemm_case_at(int ta, int tb, int M, int N, int K, int ab_type, int c_type, int off);
+
 static int gemm_case(int ta, int tb, int M, int N, int K, int ab_type, int c_type)
+{
+    return gemm_case_at(ta, tb, M, N, K, ab_type, c_type, 0);
+}
+
+/* As gemm_case with fp32 A and B starting off floats into their buffers
+ * (a LoRA tensor inside the adapter's one array is aligned to 4 bytes only). */
+static int gemm_case_at(int ta, int tb, int M, int N, int K, int ab_type, int c_type, int off)
 {
     int lda = ta ? M : K, ldb = tb ? K : N, ldc = N;
     size_t na = (size_t)M * K, nb = (size_t)K * N, nc = (size_t)M * N;
     float *a = rand_floats(na, -1, 1), *b = rand_floats(nb, -1, 1), *c = rand_floats(nc, -1, 1);
     float beta = c_type == IK_CUDA_F32 ? 1.0f : 0.0f, alpha = 0.5f;
-    float *d_a = to_dev(a, na * 4), *d_b = to_dev(b, nb * 4), *d_c = to_dev(c, nc * 4);
+    float *d_a0, *d_b0, *d_c = to_dev(c, nc * 4);
+    CK(ops->alloc((void **)&d_a0, (na + (size_t)off) * 4));
+    CK(ops->alloc((void **)&d_b0, (nb + (size_t)off) * 4));
+    float *d_a = d_a0 + off, *d_b = d_b0 + off;
+    CK(ops->memcpy_htod(d_a, a, na * 4));
+    CK(ops->memcpy_htod(d_b, b, nb * 4));
     void *ga = d_a, *gb = d_b, *gc = d_c;
     uint16_t *h_a = NULL, *h_b = NULL, *h_c = NULL;
     if (ab_type == IK_CUDA_BF16) {
@@ -485,15 +499,16 @@ static int gemm_case(int ta, int tb, int M, int N, int K, int ab_type, int c_typ
     float *got = from_dev(d_c, nc);
     ref_gemm(ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc);
     char what[96];
-    snprintf(what, sizeof what, "gemm %s%s %dx%dx%d %s->%s", ta ? "T" : "N", tb ? "T" : "N", M, N, K,
-             ab_type == IK_CUDA_BF16 ? "bf16" : "f32", c_type == IK_CUDA_BF16 ? "bf16" : "f32");
+    snprintf(what, sizeof what, "gemm %s%s %dx%dx%d %s->%s%s", ta ? "T" : "N", tb ? "T" : "N", M, N, K,
+             ab_type == IK_CUDA_BF16 ? "bf16" : "f32", c_type == IK_CUDA_BF16 ? "bf16" : "f32",
+             off ? " (4-byte aligned)" : "");
     /* fp32 products of terms under 1 summed over K: the error grows like
      * sqrt(K) ulps of the sum, under 1e-4 absolute at K = 896; a BF16 C adds
      * its own rounding, half a BF16 ulp (2^-9 relative). */
     int fails = c_type == IK_CUDA_BF16 ? compare(what, got, c, nc, 1e-4, 4e-3)
                                        : compare(what, got, c, nc, 1e-4, 1e-5);
-    CK(ops->free(d_a));
-    CK(ops->free(d_b));
+    CK(ops->free(d_a0));
+    CK(ops->free(d_b0));
     CK(ops->free(d_c));
     CK(ops->free(h_a));
     CK(ops->free(h_b));
@@ -513,6 +528,8 @@ static int check_gemm(void)
     fails += gemm_case(0, 0, 37, 896, 128, IK_CUDA_F32, IK_CUDA_F32);
     fails += gemm_case(1, 0, 16, 896, 37, IK_CUDA_F32, IK_CUDA_F32);
     fails += gemm_case(1, 1, 24, 40, 56, IK_CUDA_F32, IK_CUDA_F32);
+    fails += gemm_case_at(0, 1, 37, 16, 896, IK_CUDA_F32, IK_CUDA_F32, 1);
+    fails += gemm_case_at(1, 0, 16, 896, 37, IK_CUDA_F32, IK_CUDA_F32, 3);
     fails += gemm_case(0, 1, 37, 4864, 896, IK_CUDA_BF16, IK_CUDA_F32);
     fails += gemm_case(0, 0, 64, 896, 4864, IK_CUDA_BF16, IK_CUDA_BF16);
     size_t n = 100003;
