@@ -504,8 +504,11 @@ static int gemm_case_at(int ta, int tb, int M, int N, int K, int ab_type, int c_
              off ? " (4-byte aligned)" : "");
     /* fp32 products of terms under 1 summed over K: the error grows like
      * sqrt(K) ulps of the sum, under 1e-4 absolute at K = 896; a BF16 C adds
-     * its own rounding, half a BF16 ulp (2^-9 relative). */
-    int fails = c_type == IK_CUDA_BF16 ? compare(what, got, c, nc, 1e-4, 4e-3)
+     * its own rounding: half a BF16 ulp, up to 2^-8 relative at the bottom
+     * of a binade (the CPU stand-in reached 0.97 of that), and a whole ulp
+     * (2^-7) where the device's accumulation order moves a value across a
+     * rounding midpoint: rtol 8e-3. */
+    int fails = c_type == IK_CUDA_BF16 ? compare(what, got, c, nc, 1e-4, 8e-3)
                                        : compare(what, got, c, nc, 1e-4, 1e-5);
     CK(ops->free(d_a0));
     CK(ops->free(d_b0));
