@@ -7,6 +7,13 @@ b=$(cd "$(dirname "$0")" && pwd)
 out=${OUT:-/tmp}
 mkdir -p "$out"
 export LD_LIBRARY_PATH="$b/lib:/usr/local/cuda/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+# Where the toolkit's cuBLAS is not in /usr/local/cuda, pip's nvidia-* wheels may hold it.
+for d in $(python3 -c 'import nvidia, os
+for p in nvidia.__path__:
+    for s in sorted(os.listdir(p)):
+        print(os.path.join(p, s, "lib"))' 2>/dev/null); do
+    [ -d "$d" ] && LD_LIBRARY_PATH="$LD_LIBRARY_PATH:$d"
+done
 export IKADA_CUDA_MODULE="$b/libikada-cuda.so"
 nvidia-smi >"$out/nvidia-smi.log" 2>&1
 ldd "$b/libikada-cuda.so" >"$out/ldd-module.log" 2>&1
