@@ -380,19 +380,9 @@ int ik_lm_train_step(struct ik_lm_train *tr, const int *tokens, const unsigned c
         return ik_lm_train_cuda_step(tr->cu, tokens, mask, n, flags, seed, grad_scale, loss, n_target, d);
     const struct ik_lm_model *m = tr->m;
     const struct ik_lm_config *c = &m->cfg;
-    if (n < 2 || n > tr->S)
-        return ik_diag_set(d, IK_EVALIDATE, "a training sequence needs 2 to %d tokens, got %d", tr->S, n);
-    if ((flags & IK_LM_BACKWARD) && tr->lo.a == NULL)
-        return ik_diag_set(d, IK_EVALIDATE, "a backward pass needs an adapter to train");
-    int count = 0;
-    for (int i = 0; i < n; i++) {
-        if (tokens[i] < 0 || tokens[i] >= c->V)
-            return ik_diag_set(d, IK_EVALIDATE, "token %d at position %d is outside the vocabulary "
-                               "[0, %d)", tokens[i], i, c->V);
-        count += i > 0 && (mask == NULL || mask[i]);
-    }
-    if (count == 0)
-        return ik_diag_set(d, IK_EVALIDATE, "the loss mask selects no token of the %d-token sequence", n);
+    int count, rc = ik_lm_train_check_step(c, tr->S, tr->lo.a != NULL, tokens, mask, n, flags, &count, d);
+    if (rc)
+        return rc;
     if (tr->hy) {
         ik_lm_train_hybrid_step(tr->hy, tokens, mask, n, count, flags, seed, grad_scale, loss);
         if (n_target)

@@ -17,6 +17,7 @@
 #include "lm/model.h"
 #include "lm/train.h"
 #include "lm/train_cuda.h"
+#include "lm/train_int.h"
 
 /* Rows of logits at once, as train.c's HEAD_ROWS. */
 enum { HEAD_ROWS = 512 };
@@ -559,20 +560,10 @@ int ik_lm_train_cuda_step(struct ik_lm_train_cuda *tr, const int *tokens,
 {
     const struct ik_cuda_ops *o = tr->ops;
     const struct ik_lm_config *c = &tr->m->cfg;
-    if (n < 2 || n > tr->S)
-        return ik_diag_set(d, IK_EVALIDATE, "a training sequence needs 2 to %d tokens, got %d", tr->S, n);
+    int count, rc = ik_lm_train_check_step(c, tr->S, tr->a != NULL, tokens, mask, n, flags, &count, d);
+    if (rc)
+        return rc;
     int bwd = (flags & IK_LM_BACKWARD) != 0;
-    if (bwd && tr->a == NULL)
-        return ik_diag_set(d, IK_EVALIDATE, "a backward pass needs an adapter to train");
-    int count = 0;
-    for (int i = 0; i < n; i++) {
-        if (tokens[i] < 0 || tokens[i] >= c->V)
-            return ik_diag_set(d, IK_EVALIDATE, "token %d at position %d is outside the vocabulary "
-                               "[0, %d)", tokens[i], i, c->V);
-        count += i > 0 && (mask == NULL || mask[i]);
-    }
-    if (count == 0)
-        return ik_diag_set(d, IK_EVALIDATE, "the loss mask selects no token of the %d-token sequence", n);
     int T = n - 1, D = c->D;
     tr->d = d;
     tr->failed = 0;

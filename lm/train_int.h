@@ -39,6 +39,16 @@ void ik_lm_train_proj_bwd(struct ik_lm_train_lora *lo, int l, int t, const float
                           const float *dout, const float *x, const float *w, int T, int In,
                           int Out);
 
+struct ik_lm_config;
+
+/* The checks every trainer's step makes before it computes (ik_lm_train_step's
+ * errors): n in [2, max_seq], an adapter for a backward pass, every token in
+ * the vocabulary, a mask that selects a target. *count: the selected target
+ * positions. IK_EVALIDATE naming what is wrong. */
+int ik_lm_train_check_step(const struct ik_lm_config *c, int max_seq, int has_adapter,
+                           const int *tokens, const unsigned char *mask, int n, int flags,
+                           int *count, struct ik_diag *d);
+
 struct ik_lm_train_hybrid;
 
 /* As ik_lm_train_new_opts, for a NemotronH model (max_seq >= 2 and the

@@ -1,10 +1,14 @@
-/* lm/train_proj.c - a frozen projection with its LoRA branch, forward and
- * backward, as both trainers (lm/train.c, lm/train_mamba.c) run it; see
- * lm/train_int.h. */
+/* lm/train_proj.c - what the trainers (lm/train.c, lm/train_mamba.c,
+ * lm/train_cuda.c) share: a frozen projection with its LoRA branch, forward
+ * and backward, and the step's argument checks; see lm/train_int.h. */
 #include <string.h>
 
+#include "base/diag.h"
+#include "base/error.h"
 #include "kernels/dispatch.h"
+#include "lm/config.h"
 #include "lm/lora.h"
+#include "lm/train.h"
 #include "lm/train_int.h"
 
 const struct ik_lora_module *ik_lm_train_module(const struct ik_lm_train_lora *lo, int l, int t)
@@ -60,4 +64,24 @@ void ik_lm_train_proj_bwd(struct ik_lm_train_lora *lo, int l, int t, const float
         for (size_t i = 0; i < (size_t)T * In; i++)
             dx[i] += g[i];
     }
+}
+
+int ik_lm_train_check_step(const struct ik_lm_config *c, int max_seq, int has_adapter,
+                           const int *tokens, const unsigned char *mask, int n, int flags,
+                           int *count, struct ik_diag *d)
+{
+    if (n < 2 || n > max_seq)
+        return ik_diag_set(d, IK_EVALIDATE, "a training sequence needs 2 to %d tokens, got %d", max_seq, n);
+    if ((flags & IK_LM_BACKWARD) && !has_adapter)
+        return ik_diag_set(d, IK_EVALIDATE, "a backward pass needs an adapter to train");
+    *count = 0;
+    for (int i = 0; i < n; i++) {
+        if (tokens[i] < 0 || tokens[i] >= c->V)
+            return ik_diag_set(d, IK_EVALIDATE, "token %d at position %d is outside the vocabulary "
+                               "[0, %d)", tokens[i], i, c->V);
+        *count += i > 0 && (mask == NULL || mask[i]);
+    }
+    if (*count == 0)
+        return ik_diag_set(d, IK_EVALIDATE, "the loss mask selects no token of the %d-token sequence", n);
+    return 0;
 }
