@@ -15,6 +15,7 @@
 #include "kernels/cuda/cuda_ops.h"
 #include "lm/lora.h"
 #include "lm/model.h"
+#include "lm/safetensors.h"
 #include "lm/train.h"
 #include "lm/train_cuda.h"
 #include "lm/train_int.h"
@@ -187,23 +188,12 @@ static void ck(struct ik_lm_train_cuda *tr, int rc, const char *what)
             ck((tr), (call), #call);                                                               \
     } while (0)
 
-/* fp32 to BF16, rounded to nearest even as the device rounds. */
-static uint16_t bf16_of(float x)
-{
-    uint32_t u;
-    memcpy(&u, &x, sizeof u);
-    if ((u & 0x7f800000u) == 0x7f800000u)
-        return (uint16_t)((u >> 16) | ((u & 0xffffu) ? 0x40u : 0u)); /* inf stays, NaN stays NaN */
-    u += 0x7fffu + ((u >> 16) & 1u);
-    return (uint16_t)(u >> 16);
-}
-
 /* n fp32 weights to the device as BF16, through a host buffer of n. */
 static void upload_bf16(struct ik_lm_train_cuda *tr, uint16_t *dst, const float *src, size_t n,
                         uint16_t *host)
 {
     for (size_t i = 0; i < n; i++)
-        host[i] = bf16_of(src[i]);
+        host[i] = ik_f32_to_bf16(src[i]); /* nearest even, as the device rounds */
     CK(tr, tr->ops->memcpy_htod(dst, host, n * sizeof *host));
 }
 

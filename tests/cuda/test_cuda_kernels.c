@@ -23,6 +23,7 @@
 #include "base/prng.h"
 #include "kernels/cuda/cuda_ops.h"
 #include "kernels/kernels.h"
+#include "lm/safetensors.h"
 
 #ifndef IK_CUDA_MODULE_PATH
 #error "IK_CUDA_MODULE_PATH: the build defines it (tests/cuda/Makefile.inc)"
@@ -426,17 +427,9 @@ static int check_adamw(void)
     return fails;
 }
 
-/* x rounded to BF16 as __float2bfloat16_rn does (nearest, ties to even). */
-static float bf16_round(float x)
-{
-    uint32_t u;
-    memcpy(&u, &x, 4);
-    if ((u & 0x7f800000u) != 0x7f800000u)
-        u += 0x7fffu + ((u >> 16) & 1u);
-    u &= 0xffff0000u;
-    memcpy(&x, &u, 4);
-    return x;
-}
+/* x rounded to BF16 as __float2bfloat16_rn does (nearest, ties to even) for
+ * the finite values these checks use: lm/safetensors.h's conversions. */
+static float bf16_round(float x) { return ik_bf16_to_f32(ik_f32_to_bf16(x)); }
 
 /* Row-major C = alpha op(A) op(B) + beta C in double, the reference of ->gemm. */
 static void ref_gemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
