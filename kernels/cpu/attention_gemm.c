@@ -70,13 +70,12 @@ static struct bufs bufs_of(const struct att *a, int head)
     return u;
 }
 
-/* Row p of scores (columns lo..hi visible) becomes its softmax, and row g of
- * dP becomes dS = P (dP - sum(P dP)), over those columns only. */
-IK_VINLINE void softmax_grad_row(float *p, float *g, int lo, int hi)
+/* Row p of scores (columns lo..hi visible) becomes its softmax over those columns. */
+IK_VINLINE void softmax_row(float *p, int lo, int hi)
 {
     int n = hi - lo + 1;
-    float *pr = p + lo, *gr = g + lo;
-    ik_vf mx = (ik_vf){0} - __builtin_inff(), sum = {0}, dot = {0}, x, d;
+    float *pr = p + lo;
+    ik_vf mx = (ik_vf){0} - __builtin_inff(), sum = {0}, x;
     for (int j = 0; j < n; j += IK_VL) {
         ik_vload(&x, pr + j, n - j < IK_VL ? n - j : IK_VL, -__builtin_inff());
         mx = IK_VSEL(x > mx, x, mx);
@@ -94,9 +93,24 @@ IK_VINLINE void softmax_grad_row(float *p, float *g, int lo, int hi)
     for (int j = 0; j < n; j += IK_VL) {
         int w = n - j < IK_VL ? n - j : IK_VL;
         ik_vload(&x, pr + j, w, 0.0f);
-        ik_vload(&d, gr + j, w, 0.0f);
         x = x * inv;
         ik_vstore(pr + j, &x, w);
+    }
+}
+
+/* Row p of scores (columns lo..hi visible) becomes its softmax, and row g of
+ * dP becomes dS = P (dP - sum(P dP)), over those columns only. */
+IK_VINLINE void softmax_grad_row(float *p, float *g, int lo, int hi)
+{
+    softmax_row(p, lo, hi);
+    int n = hi - lo + 1;
+    const float *pr = p + lo;
+    float *gr = g + lo;
+    ik_vf dot = {0}, x, d;
+    for (int j = 0; j < n; j += IK_VL) {
+        int w = n - j < IK_VL ? n - j : IK_VL;
+        ik_vload(&x, pr + j, w, 0.0f);
+        ik_vload(&d, gr + j, w, 0.0f);
         dot = dot + x * d;
     }
     float D = ik_vsum(&dot);
@@ -109,37 +123,30 @@ IK_VINLINE void softmax_grad_row(float *p, float *g, int lo, int hi)
     }
 }
 
-/* Row p of scores (columns lo..hi visible) becomes its softmax over those
- * columns: the first half of softmax_grad_row, with the same bits. */
-IK_VINLINE void softmax_row(float *p, int lo, int hi)
-{
-    int n = hi - lo + 1;
-    float *pr = p + lo;
-    ik_vf mx = (ik_vf){0} - __builtin_inff(), sum = {0}, x;
-    for (int j = 0; j < n; j += IK_VL) {
-        ik_vload(&x, pr + j, n - j < IK_VL ? n - j : IK_VL, -__builtin_inff());
-        mx = IK_VSEL(x > mx, x, mx);
-    }
-    float m = ik_vmax(&mx);
-    for (int j = 0; j < n; j += IK_VL) {
-        int w = n - j < IK_VL ? n - j : IK_VL;
-        ik_vload(&x, pr + j, w, -__builtin_inff());
-        x = x - m;
-        ik_vexp(&x);
-        ik_vstore(pr + j, &x, w);
-        sum = sum + x;
-    }
-    float inv = 1.0f / ik_vsum(&sum);
-    for (int j = 0; j < n; j += IK_VL) {
-        int w = n - j < IK_VL ? n - j : IK_VL;
-        ik_vload(&x, pr + j, w, 0.0f);
-        x = x * inv;
-        ik_vstore(pr + j, &x, w);
-    }
-}
-
 /* The first key a query at position p sees. */
 static int first_key(int p, int window) { return window > 0 && p - window + 1 > 0 ? p - window + 1 : 0; }
+
+/* Item i of a position pass: KV head kh's positions p0..p1, their rows slots
+ * s0 .. s0 + rows - 1 of the head's buffers u, and their slots of q packed
+ * into u.Q. */
+struct block {
+    struct bufs u;
+    int kh, p0, p1, rows;
+    size_t s0;
+};
+
+static struct block block_of(const struct att *a, size_t i)
+{
+    int head, b, gw = a->group * a->hd, qw = a->H * a->hd;
+    item(a, i, &head, &b);
+    struct block k = {.u = bufs_of(a, head), .kh = a->kh0 + head, .p0 = b * RB};
+    k.p1 = (k.p0 + RB < a->T ? k.p0 + RB : a->T) - 1;
+    k.s0 = (size_t)k.p0 * a->group;
+    k.rows = (k.p1 - k.p0 + 1) * a->group;
+    for (int t = k.p0; t <= k.p1; t++)
+        memcpy(k.u.Q + (size_t)t * gw, a->q + (size_t)t * qw + (size_t)k.kh * gw, sizeof(float) * gw);
+    return k;
+}
 
 /* Pass 1 for a block of positions p0..p1 of KV head kh: pack its slots of q
  * and dout, S and dP against keys lo..p1, P and dS row by row, dQ. */
@@ -148,16 +155,12 @@ IK_VINLINE void rows_body(void *ctx, size_t i0, size_t i1)
     const struct att *a = ctx;
     int hd = a->hd, T = a->T, gw = a->group * hd, qw = a->H * hd, kw = a->K * hd;
     for (size_t i = i0; i < i1; i++) {
-        int head, b;
-        item(a, i, &head, &b);
-        struct bufs u = bufs_of(a, head);
-        int kh = a->kh0 + head, p0 = b * RB, p1 = (p0 + RB < T ? p0 + RB : T) - 1;
-        size_t s0 = (size_t)p0 * a->group;
-        int rows = (p1 - p0 + 1) * a->group;
-        for (int t = p0; t <= p1; t++) {
-            memcpy(u.Q + (size_t)t * gw, a->q + (size_t)t * qw + (size_t)kh * gw, sizeof(float) * gw);
+        struct block k = block_of(a, i);
+        struct bufs u = k.u;
+        int kh = k.kh, p0 = k.p0, p1 = k.p1, rows = k.rows;
+        size_t s0 = k.s0;
+        for (int t = p0; t <= p1; t++)
             memcpy(u.dO + (size_t)t * gw, a->dout + (size_t)t * qw + (size_t)kh * gw, sizeof(float) * gw);
-        }
         int lo = first_key(p0, a->window), n = p1 - lo + 1;
         const float *kb = a->k + (size_t)lo * kw + (size_t)kh * hd;
         const float *vb = a->v + (size_t)lo * kw + (size_t)kh * hd;
@@ -194,14 +197,10 @@ IK_VINLINE void fwd_rows_body(void *ctx, size_t i0, size_t i1)
     const struct att *a = ctx;
     int hd = a->hd, T = a->T, gw = a->group * hd, qw = a->H * hd, kw = a->K * hd;
     for (size_t i = i0; i < i1; i++) {
-        int head, b;
-        item(a, i, &head, &b);
-        struct bufs u = bufs_of(a, head);
-        int kh = a->kh0 + head, p0 = b * RB, p1 = (p0 + RB < T ? p0 + RB : T) - 1;
-        size_t s0 = (size_t)p0 * a->group;
-        int rows = (p1 - p0 + 1) * a->group;
-        for (int t = p0; t <= p1; t++)
-            memcpy(u.Q + (size_t)t * gw, a->q + (size_t)t * qw + (size_t)kh * gw, sizeof(float) * gw);
+        struct block k = block_of(a, i);
+        struct bufs u = k.u;
+        int kh = k.kh, p0 = k.p0, p1 = k.p1, rows = k.rows;
+        size_t s0 = k.s0;
         int lo = first_key(p0, a->window), n = p1 - lo + 1;
         const float *kb = a->k + (size_t)lo * kw + (size_t)kh * hd;
         const float *vb = a->v + (size_t)lo * kw + (size_t)kh * hd;
@@ -243,6 +242,21 @@ static void keys(void *ctx, size_t i0, size_t i1)
     }
 }
 
+/* Runs the position pass first (and the key pass second, when not NULL) over
+ * as many KV heads at a time as the scratch holds. work: a head's scalar
+ * operations. */
+static void run_passes(struct att *a, size_t work, ik_cpu_range_fn *first, ik_cpu_range_fn *second)
+{
+    int per_pass = (int)(ik__att_gemm_bwd_floats(a->T, a->H, a->K, a->hd) / a->per_head);
+    per_pass = per_pass > 0 ? per_pass : 1; /* past the limit: one head, if scratch holds it */
+    for (a->kh0 = 0; a->kh0 < a->K; a->kh0 += per_pass) {
+        int heads = a->K - a->kh0 < per_pass ? a->K - a->kh0 : per_pass;
+        ik_cpu_parallel_for((size_t)heads * a->nblocks, work * heads, first, a);
+        if (second)
+            ik_cpu_parallel_for((size_t)heads * a->nblocks, work * heads, second, a);
+    }
+}
+
 void ik__att_gemm_fwd(float *out, const float *q, const float *k, const float *v, int T, int H,
                       int K, int hd, int window, float *scratch)
 {
@@ -250,13 +264,7 @@ void ik__att_gemm_fwd(float *out, const float *q, const float *k, const float *v
                     .window = window, .group = H / K, .slots = (size_t)T * (size_t)(H / K),
                     .per_head = per_head(T, H, K, hd), .nblocks = ((size_t)T + RB - 1) / RB,
                     .scale = 1.0f / sqrtf((float)hd), .out = out};
-    int per_pass = (int)(ik__att_gemm_bwd_floats(T, H, K, hd) / a.per_head);
-    per_pass = per_pass > 0 ? per_pass : 1;
-    size_t work = a.slots * (size_t)T * (size_t)hd * 2; /* about half of each of 2 products */
-    for (a.kh0 = 0; a.kh0 < K; a.kh0 += per_pass) {
-        int heads = K - a.kh0 < per_pass ? K - a.kh0 : per_pass;
-        ik_cpu_parallel_for((size_t)heads * a.nblocks, work * heads, fwd_rows, &a);
-    }
+    run_passes(&a, a.slots * (size_t)T * (size_t)hd * 2, fwd_rows, NULL); /* about half of each of 2 products */
 }
 
 void ik__att_gemm_bwd(float *dq, float *dk, float *dv, const float *dout, const float *q,
@@ -266,12 +274,5 @@ void ik__att_gemm_bwd(float *dq, float *dk, float *dv, const float *dout, const 
     struct att a = {q, k, v, dout, dq, dk, dv, scratch, T, H, K, hd, window, H / K, 0,
                     (size_t)T * (size_t)(H / K), per_head(T, H, K, hd), ((size_t)T + RB - 1) / RB,
                     1.0f / sqrtf((float)hd), NULL};
-    int per_pass = (int)(ik__att_gemm_bwd_floats(T, H, K, hd) / a.per_head);
-    per_pass = per_pass > 0 ? per_pass : 1; /* past the limit: one head, if scratch holds it */
-    size_t work = a.slots * (size_t)T * (size_t)hd * 6; /* about half of each of 6 products */
-    for (a.kh0 = 0; a.kh0 < K; a.kh0 += per_pass) {
-        int heads = K - a.kh0 < per_pass ? K - a.kh0 : per_pass;
-        ik_cpu_parallel_for((size_t)heads * a.nblocks, work * heads, rows, &a);
-        ik_cpu_parallel_for((size_t)heads * a.nblocks, work * heads, keys, &a);
-    }
+    run_passes(&a, a.slots * (size_t)T * (size_t)hd * 6, rows, keys); /* about half of each of 6 products */
 }
