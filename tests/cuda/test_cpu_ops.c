@@ -15,6 +15,7 @@
 #include "base/prng.h"
 #include "kernels/kernels.h"
 #include "tests/cuda/cpu_ops.h"
+#include "tests/cuda/ref_gemm.h"
 
 static const struct ik_cuda_ops *ops;
 static struct ik_prng rng;
@@ -126,20 +127,6 @@ static void check_memory(void)
     EXPECT(same_bits(back, host, 1000), "htod, dtod, memset, dtoh round trip");
     ops->free(d);
     ops->free(e);
-}
-
-/* Row-major C = alpha op(A) op(B) + beta C in double. */
-static void ref_gemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
-                     const float *B, int ldb, float beta, float *C, int ldc)
-{
-    for (int i = 0; i < M; i++)
-        for (int j = 0; j < N; j++) {
-            double acc = 0;
-            for (int k = 0; k < K; k++)
-                acc += (double)(ta ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k]) *
-                       (tb ? B[(size_t)j * ldb + k] : B[(size_t)k * ldb + j]);
-            C[(size_t)i * ldc + j] = (float)(alpha * acc + beta * (double)C[(size_t)i * ldc + j]);
-        }
 }
 
 /* One ->gemm against ref_gemm, leading dimensions 3 wider than needed (the

@@ -22,6 +22,7 @@
 
 #include "base/prng.h"
 #include "kernels/cuda/cuda_ops.h"
+#include "tests/cuda/ref_gemm.h"
 #include "kernels/kernels.h"
 #include "lm/safetensors.h"
 
@@ -430,20 +431,6 @@ static int check_adamw(void)
 /* x rounded to BF16 as __float2bfloat16_rn does (nearest, ties to even) for
  * the finite values these checks use: lm/safetensors.h's conversions. */
 static float bf16_round(float x) { return ik_bf16_to_f32(ik_f32_to_bf16(x)); }
-
-/* Row-major C = alpha op(A) op(B) + beta C in double, the reference of ->gemm. */
-static void ref_gemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
-                     const float *B, int ldb, float beta, float *C, int ldc)
-{
-    for (int i = 0; i < M; i++)
-        for (int j = 0; j < N; j++) {
-            double acc = 0;
-            for (int k = 0; k < K; k++)
-                acc += (double)(ta ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k]) *
-                       (tb ? B[(size_t)j * ldb + k] : B[(size_t)k * ldb + j]);
-            C[(size_t)i * ldc + j] = (float)(alpha * acc + beta * (double)C[(size_t)i * ldc + j]);
-        }
-}
 
 /* One GEMM of ->gemm against ref_gemm: A and B fp32 or BF16 (converted on
  * the device by ->to_bf16, the reference reading the same rounded values),
