@@ -295,13 +295,23 @@ static int longest(const struct ik_train_dataset *ds, int n)
     return n;
 }
 
+/* The activation_checkpointing param, checked: auto, on or off. */
+static int checkpointing_mode(struct job *j, const char **mode, struct ik_diag *d)
+{
+    *mode = ik_node_param_str(j->ctx, "activation_checkpointing");
+    if (strcmp(*mode, "auto") && strcmp(*mode, "on") && strcmp(*mode, "off"))
+        return ik_diag_set(d, IK_EVALIDATE, "param activation_checkpointing is '%s', expected "
+                           "auto, on or off", *mode);
+    return 0;
+}
+
 /* Chooses activation checkpointing and refuses a run that cannot fit. */
 static int plan_memory(struct job *j, int seq, struct ik_diag *d)
 {
-    const char *mode = ik_node_param_str(j->ctx, "activation_checkpointing");
-    if (strcmp(mode, "auto") && strcmp(mode, "on") && strcmp(mode, "off"))
-        return ik_diag_set(d, IK_EVALIDATE, "param activation_checkpointing is '%s', expected "
-                           "auto, on or off", mode);
+    const char *mode;
+    int rc = checkpointing_mode(j, &mode, d);
+    if (rc)
+        return rc;
     uint64_t avail = ik_mem_available();
     uint64_t weights = (uint64_t)j->m->n_params * sizeof(float); /* already resident */
     uint64_t adapter = 4 * (uint64_t)j->a->n_params * sizeof(float); /* values, grads, m, v */
@@ -334,10 +344,10 @@ static int plan_memory(struct job *j, int seq, struct ik_diag *d)
  * has no activation checkpointing yet. */
 static int plan_device_memory(struct job *j, int seq, struct ik_diag *d)
 {
-    const char *mode = ik_node_param_str(j->ctx, "activation_checkpointing");
-    if (strcmp(mode, "auto") && strcmp(mode, "on") && strcmp(mode, "off"))
-        return ik_diag_set(d, IK_EVALIDATE, "param activation_checkpointing is '%s', expected "
-                           "auto, on or off", mode);
+    const char *mode;
+    int rc = checkpointing_mode(j, &mode, d);
+    if (rc)
+        return rc;
     if (strcmp(mode, "on") == 0)
         return ik_diag_set(d, IK_ENOTBUILT, "param activation_checkpointing is on, but the CUDA "
                            "trainer has no activation checkpointing yet");
