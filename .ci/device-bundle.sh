@@ -7,13 +7,21 @@
 # [".devbundle"] (.devbundle is ignored by git); logs come back under $OUT.
 set -e
 cd "$(dirname "$0")/.."
-make -j2 kernels/cuda/libikada-cuda.so tests/cuda/test_cuda_kernels tests/lm/lm_tests
+make -j2 ikada kernels/cuda/libikada-cuda.so tests/cuda/test_cuda_kernels tests/lm/lm_tests \
+    bench/cuda_bench
 b=.devbundle
 rm -rf "$b"
-mkdir -p "$b/lib"
-cp kernels/cuda/libikada-cuda.so tests/cuda/test_cuda_kernels tests/lm/lm_tests .ci/device-run.sh "$b/"
+mkdir -p "$b/lib" "$b/tests/cli" "$b/tests/train"
+progs="ikada tests/cuda/test_cuda_kernels tests/lm/lm_tests bench/cuda_bench"
+[ -x tests/cuda/test_attention_cudnn ] && progs="$progs tests/cuda/test_attention_cudnn"
+for p in $progs; do cp "$p" "$b/"; done
+cp kernels/cuda/libikada-cuda.so .ci/device-run.sh "$b/"
 mv "$b/device-run.sh" "$b/run.sh"
-for f in tests/lm/lm_tests tests/cuda/test_cuda_kernels; do ldd "$f"; done |
+# The train node's test on the device, with what it reads from the source tree.
+cp tests/cli/lib.sh "$b/tests/cli/"
+cp tests/train/test_train_cuda.sh "$b/tests/train/"
+cp -r examples "$b/"
+for f in $progs; do ldd "$f"; done |
     awk '/=> \// {print $3}' | sort -u |
     grep -v -E '/(libc|libm|libpthread|libdl|librt|libgcc_s|libstdc\+\+)\.so|/ld-linux|cuda|cublas' |
     while read -r lib; do cp -L "$lib" "$b/lib/"; done

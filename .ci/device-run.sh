@@ -1,8 +1,12 @@
 #!/bin/sh
 # On the GPU machine (packed by .ci/device-bundle.sh as .devbundle/run.sh):
-# every CUDA kernel against its CPU reference, then the training step on the
-# device against the CPU's (tests/lm/test_train_cuda.c, 20 steps of two
-# model shapes). Logs under ${OUT:-/tmp}; exit status 0 when both pass.
+# every CUDA kernel against its CPU reference, the training step on the
+# device against the CPU's (tests/lm/test_train_cuda.c, 20 steps of three
+# model shapes), the train node on the device (killed and resumed,
+# checkpointed, device: auto), cuDNN's attention against the CPU and timed
+# beside the cuBLAS path (when built), then `make bench-cuda`'s program.
+# Logs under ${OUT:-/tmp}; exit status 0 when the checks pass (the bench
+# prints its figures and targets).
 b=$(cd "$(dirname "$0")" && pwd)
 out=${OUT:-/tmp}
 mkdir -p "$out"
@@ -21,7 +25,18 @@ IKADA_REQUIRE_GPU=1 timeout 300 "$b/test_cuda_kernels" >"$out/kernels.log" 2>&1
 k=$?
 IKADA_CUDA_REAL=1 timeout 300 "$b/lm_tests" --filter 'lm_train_cuda/*' --verbose >"$out/train.log" 2>&1
 t=$?
-tail -n 30 "$out/kernels.log"
-tail -n 30 "$out/train.log"
-echo "device-run: kernels exit $k, training step exit $t (logs in $out)"
-[ "$k" = 0 ] && [ "$t" = 0 ]
+IKADA_BIN="$b/ikada" IKADA_SRCDIR="$b" IKADA_TEST_CUDA_MODULE="$b/libikada-cuda.so" \
+    timeout 300 sh "$b/tests/train/test_train_cuda.sh" >"$out/node.log" 2>&1
+n=$?
+a=skipped
+if [ -x "$b/test_attention_cudnn" ]; then
+    IKADA_REQUIRE_GPU=1 IKADA_CUDA_BENCH=1 timeout 200 "$b/test_attention_cudnn" >"$out/cudnn.log" 2>&1
+    a=$?
+fi
+timeout 300 "$b/cuda_bench" >"$out/bench.log" 2>&1
+bn=$?
+for f in kernels train node cudnn bench; do
+    [ -f "$out/$f.log" ] && { echo "=== $f"; tail -n 25 "$out/$f.log"; }
+done
+echo "device-run: kernels exit $k, training step exit $t, train node exit $n, cuDNN attention $a, bench exit $bn (logs in $out)"
+[ "$k" = 0 ] && [ "$t" = 0 ] && [ "$n" = 0 ]

@@ -171,11 +171,11 @@ int ik_lm_train_new_opts(struct ik_lm_train **out, const struct ik_lm_model *m, 
 }
 
 int ik_lm_train_new_cuda(struct ik_lm_train **out, const struct ik_cuda_ops *ops,
-                         const struct ik_lm_model *m, struct ik_lora *a, int max_seq,
+                         const struct ik_lm_model *m, struct ik_lora *a, int max_seq, int opts,
                          struct ik_diag *d)
 {
     struct ik_lm_train *tr = ik_xcalloc(1, sizeof *tr);
-    int rc = ik_lm_train_cuda_new(&tr->cu, ops, m, a, max_seq, d);
+    int rc = ik_lm_train_cuda_new(&tr->cu, ops, m, a, max_seq, opts, d);
     if (rc) {
         free(tr);
         return rc;

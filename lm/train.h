@@ -40,10 +40,10 @@ enum {
 struct ik_cuda_ops;
 
 /* A trainer whose steps run on a CUDA device through the module's table ops
- * (lm/train_cuda.h: Llama family, no checkpointing); every call below then
- * means the same for it. Fails as ik_lm_train_cuda_new. */
+ * (lm/train_cuda.h: Llama family), opts as ik_lm_train_new_opts's; every
+ * call below then means the same for it. Fails as ik_lm_train_cuda_new. */
 int ik_lm_train_new_cuda(struct ik_lm_train **out, const struct ik_cuda_ops *ops,
-                         const struct ik_lm_model *m, struct ik_lora *a, int max_seq,
+                         const struct ik_lm_model *m, struct ik_lora *a, int max_seq, int opts,
                          struct ik_diag *d);
 
 /* ik_lm_train_new with options: a mask of IK_LM_TRAIN_* (0: none). */

@@ -43,6 +43,9 @@ struct ik_lm_train_cuda {
     const struct ik_lm_model *m;
     struct ik_lora *a;
     int S;
+    int ckpt; /* IK_LM_TRAIN_CHECKPOINT: L[l] shares all but x_in with L[0] */
+    int random_base; /* IK_LM_TRAIN_CUDA_RANDOM_BASE */
+    uint64_t n_drawn;  /* base tensors drawn so far (each its own seed) */
     void *mem; /* the one device allocation */
     size_t bytes;
     struct dev_layer *W;
@@ -112,6 +115,13 @@ static void layout(struct ik_lm_train_cuda *tr, struct carve *c)
         w->q_norm = y->q_norm ? TAKE_F(c, hd) : NULL;
         w->k_norm = y->k_norm ? TAKE_F(c, hd) : NULL;
         struct dev_acts *A = &tr->L[l];
+        if (tr->ckpt && l > 0) {
+            /* As train.c: only the layer's input is its own; the rest is
+             * layer 0's, overwritten by each layer's (re)computation. */
+            *A = tr->L[0];
+            A->x_in = TAKE_F(c, S * D);
+            continue;
+        }
         A->x_in = TAKE_F(c, S * D);
         A->xn1 = TAKE_F(c, S * D);
         A->rstd1 = TAKE_F(c, S);
@@ -188,10 +198,15 @@ static void ck(struct ik_lm_train_cuda *tr, int rc, const char *what)
             ck((tr), (call), #call);                                                               \
     } while (0)
 
-/* n fp32 weights to the device as BF16, through a host buffer of n. */
+/* n fp32 weights to the device as BF16, through a host buffer of n; or,
+ * with random_base, n values drawn there (src unread). */
 static void upload_bf16(struct ik_lm_train_cuda *tr, uint16_t *dst, const float *src, size_t n,
                         uint16_t *host)
 {
+    if (tr->random_base) {
+        CK(tr, tr->ops->fill_uniform_bf16(dst, n, -0.02f, 0.02f, 0x5EED0000u + tr->n_drawn++));
+        return;
+    }
     for (size_t i = 0; i < n; i++)
         host[i] = ik_f32_to_bf16(src[i]); /* nearest even, as the device rounds */
     CK(tr, tr->ops->memcpy_htod(dst, host, n * sizeof *host));
@@ -211,7 +226,7 @@ static void upload_model(struct ik_lm_train_cuda *tr)
     size_t qw = (size_t)g->H * hd, kw = (size_t)g->K * hd;
     size_t most = V * D > F * D ? V * D : F * D;
     most = most > qw * D ? most : qw * D;
-    uint16_t *host = ik_xmalloc(most * sizeof *host);
+    uint16_t *host = tr->random_base ? NULL : ik_xmalloc(most * sizeof *host);
     for (int l = 0; l < g->L; l++) {
         const struct ik_lm_layer *y = &m->layers[l];
         struct dev_layer *w = &tr->W[l];
@@ -256,9 +271,10 @@ static int refuse(const struct ik_lm_model *m, struct ik_diag *d)
 }
 
 size_t ik_lm_train_cuda_estimate_bytes(const struct ik_lm_model *m, const struct ik_lora *a,
-                                       int max_seq)
+                                       int max_seq, int opts)
 {
     struct ik_lm_train_cuda tr = {.m = m, .a = (struct ik_lora *)a, .S = max_seq < 2 ? 2 : max_seq};
+    tr.ckpt = (opts & IK_LM_TRAIN_CHECKPOINT) != 0;
     tr.W = ik_xcalloc((size_t)m->cfg.L, sizeof *tr.W);
     tr.L = ik_xcalloc((size_t)m->cfg.L, sizeof *tr.L);
     struct carve c = {NULL, 0};
@@ -269,7 +285,7 @@ size_t ik_lm_train_cuda_estimate_bytes(const struct ik_lm_model *m, const struct
 }
 
 int ik_lm_train_cuda_new(struct ik_lm_train_cuda **out, const struct ik_cuda_ops *ops,
-                         const struct ik_lm_model *m, struct ik_lora *a, int max_seq,
+                         const struct ik_lm_model *m, struct ik_lora *a, int max_seq, int opts,
                          struct ik_diag *d)
 {
     if (max_seq < 2)
@@ -284,6 +300,8 @@ int ik_lm_train_cuda_new(struct ik_lm_train_cuda **out, const struct ik_cuda_ops
     tr->m = m;
     tr->a = a;
     tr->S = max_seq;
+    tr->ckpt = (opts & IK_LM_TRAIN_CHECKPOINT) != 0;
+    tr->random_base = (opts & IK_LM_TRAIN_CUDA_RANDOM_BASE) != 0;
     tr->d = d;
     tr->W = ik_xcalloc((size_t)m->cfg.L, sizeof *tr->W);
     tr->L = ik_xcalloc((size_t)m->cfg.L, sizeof *tr->L);
@@ -423,6 +441,30 @@ static void proj_bwd(struct ik_lm_train_cuda *tr, int l, int t, const float *h, 
 
 /* ---- the layers (train.c's forward_layer and backward_layer) ---- */
 
+/* The down projection's LoRA bottleneck h = dropout(act) A^T as the forward
+ * made it (same key, same GEMM): all the backward reads of that projection,
+ * whose output it does not need. */
+static void recompute_down_bottleneck(struct ik_lm_train_cuda *tr, int l, int T)
+{
+    const struct ik_lora_module *md = module(tr, l, IK_LORA_DOWN);
+    if (md == NULL)
+        return;
+    const struct ik_cuda_ops *o = tr->ops;
+    int F = tr->m->cfg.F, r = tr->a->cfg.r;
+    const float *x = tr->L[l].act;
+    if (tr->dropout) {
+        CK(tr, o->dropout(tr->xdrop, x, (size_t)T * F, tr->a->cfg.dropout,
+                          ik_lora_dropout_key(tr->seed, l, IK_LORA_DOWN)));
+        x = tr->xdrop;
+    }
+    CK(tr, o->gemm(0, 1, T, r, F, 1.0f, x, F, dev_param(tr, md->A), F, 0.0f, tr->L[l].h[IK_LORA_DOWN],
+                   r, IK_CUDA_F32, IK_CUDA_F32));
+    tr->flops += 2.0 * T * r * F;
+}
+
+/* Layer l's forward from L[l].x_in, keeping what the backward reads, and its
+ * output in x_out; with x_out NULL (recomputing a checkpointed layer before
+ * its backward) it stops once those activations exist, as train.c's. */
 static void forward_layer(struct ik_lm_train_cuda *tr, int l, int T, float *x_out)
 {
     const struct ik_cuda_ops *o = tr->ops;
@@ -449,6 +491,10 @@ static void forward_layer(struct ik_lm_train_cuda *tr, int l, int T, float *x_ou
     proj(tr, l, IK_LORA_GATE, A->h[IK_LORA_GATE], A->gate, A->xn2, y->w_gate, NULL, T, D, F);
     proj(tr, l, IK_LORA_UP, A->h[IK_LORA_UP], A->up, A->xn2, y->w_up, NULL, T, D, F);
     CK(tr, o->swiglu_fwd(A->act, A->gate, A->up, T, F));
+    if (x_out == NULL) {
+        recompute_down_bottleneck(tr, l, T);
+        return;
+    }
     proj(tr, l, IK_LORA_DOWN, A->h[IK_LORA_DOWN], tr->proj, A->act, y->w_down, NULL, T, F, D);
     CK(tr, o->add(x_out, A->x_mid, tr->proj, (size_t)T * D));
 }
@@ -577,8 +623,11 @@ int ik_lm_train_cuda_step(struct ik_lm_train_cuda *tr, const int *tokens,
     if (bwd) {
         CK(tr, o->memset(tr->dx, 0, (size_t)T * D * sizeof(float)));
         CK(tr, o->rmsnorm_bwd(tr->dx, NULL, tr->dxn, tr->x_fin, tr->rstdf, tr->final_norm, T, D));
-        for (int l = c->L - 1; l >= 0; l--)
+        for (int l = c->L - 1; l >= 0; l--) {
+            if (tr->ckpt && l + 1 < c->L)
+                forward_layer(tr, l, T, NULL); /* the last layer's are still there */
             backward_layer(tr, l, T);
+        }
     }
     /* The step's one wait: the losses, the argmaxes, the gradients. */
     CK(tr, o->memcpy_dtoh(tr->h_nll, tr->nll, (size_t)T * sizeof(float)));

@@ -18,9 +18,12 @@
  * changed them) and downloads the gradients: O(adapter) bytes, not
  * O(model).
  *
+ * Activation checkpointing (IK_LM_TRAIN_CHECKPOINT in opts) as train.c's:
+ * each layer keeps only its input and shares one layer's activations, which
+ * the backward recomputes layer by layer.
+ *
  * Llama-family models only (Llama, Qwen2/2.5/3, tied embeddings, GQA, q/k
- * norm, sliding window); no activation checkpointing yet: a NemotronH model
- * or IK_LM_TRAIN_CHECKPOINT is refused with IK_ENOTBUILT. */
+ * norm, sliding window): a NemotronH model is refused with IK_ENOTBUILT. */
 #ifndef IK_LM_TRAIN_CUDA_H
 #define IK_LM_TRAIN_CUDA_H
 
@@ -34,20 +37,30 @@ struct ik_lora;
 
 struct ik_lm_train_cuda;
 
+enum {
+    /* For benchmarks (opts, beside IK_LM_TRAIN_CHECKPOINT): the base model's
+     * BF16 tensors (projections, embeddings, lm_head) are drawn on the device,
+     * uniform in [-0.02, 0.02) (->fill_uniform_bf16), instead of converted
+     * from m's, which are then never read: a model from ik_lm_model_new that
+     * nothing wrote costs only address space (an 8B one: 32 GB of it). Norms,
+     * biases and RoPE frequencies still come from m. */
+    IK_LM_TRAIN_CUDA_RANDOM_BASE = 1 << 8,
+};
+
 /* Uploads m (and a's layout) and allocates the activations for sequences of
- * up to max_seq tokens. IK_ECUDA with the module's error text (naming the
+ * up to max_seq tokens; opts as ik_lm_train_new_opts's. IK_ECUDA with the module's error text (naming the
  * call and the kernel) when the device refuses, e.g. "cudaMalloc for alloc:
  * out of memory (... bytes)"; check ik_lm_train_cuda_estimate_bytes against
  * the device's free memory first for a better message. */
 int ik_lm_train_cuda_new(struct ik_lm_train_cuda **out, const struct ik_cuda_ops *ops,
-                         const struct ik_lm_model *m, struct ik_lora *a, int max_seq,
+                         const struct ik_lm_model *m, struct ik_lora *a, int max_seq, int opts,
                          struct ik_diag *d);
 void ik_lm_train_cuda_free(struct ik_lm_train_cuda *tr);
 
 /* The device bytes ik_lm_train_cuda_new would allocate (weights, adapter,
  * activations and scratch), without a device. */
 size_t ik_lm_train_cuda_estimate_bytes(const struct ik_lm_model *m, const struct ik_lora *a,
-                                       int max_seq);
+                                       int max_seq, int opts);
 
 /* As ik_lm_train_step (lm/train.h), on the device; IK_ECUDA for a device
  * failure, with the module's text. */

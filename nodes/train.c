@@ -7,7 +7,8 @@
  * node's key, so a killed or stopped run resumes where it was; the outputs
  * are packed by adapter_artifact.c and report.c. `device: cuda` loads the
  * CUDA module (kernels/cuda_module.h) and trains through lm/train_cuda.c;
- * `auto` stays on the CPU until that path has been checked on a GPU. */
+ * `auto` (the default) does so when the module sees a device, else trains
+ * on the CPU and says why. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -80,7 +81,7 @@ static const struct ik_param_spec train_params[] = {
     {"log_every", IK_PARAM_INT, "10", "optimizer steps per report row", IK_MIN(1)},
     {"eval_every", IK_PARAM_INT, "0", "steps per validation row (0: at the end)", IK_MIN(0)},
     {"checkpoint_every", IK_PARAM_INT, "50", "steps per checkpoint (0: only when stopped)", IK_MIN(0)},
-    {"device", IK_PARAM_STRING, "auto", "auto, cpu or cuda", NULL},
+    {"device", IK_PARAM_STRING, "auto", "auto (a GPU when there is one), cpu or cuda", NULL},
     {NULL, 0, NULL, NULL, NULL},
 };
 
@@ -101,7 +102,8 @@ struct job {
     struct ik_lora_artifact_info info;
     struct ik_train_coverage cov;
     int ckpt_opts;
-    const struct ik_cuda_ops *cuda; /* device: cuda, else NULL */
+    const struct ik_cuda_ops *cuda; /* device: cuda (or auto that chose it), else NULL */
+    bool auto_device;               /* device: auto */
     char device[160];               /* what the report names: "cpu", "cuda (NAME)" */
     char unit[32];
 };
@@ -195,16 +197,59 @@ static int read_data_opts(struct job *j, struct ik_diag *d)
     return ik_chat_template_by_name(tmpl, &j->data.chat_template, d);
 }
 
+/* Why device: auto chose the CPU (printed once the choice is final). */
+static void auto_chose_cpu(struct job *j, const char *why)
+{
+    j->cuda = NULL;
+    snprintf(j->device, sizeof j->device, "cpu");
+    printf("device auto: training on the CPU (%s)\n", why);
+    fflush(stdout);
+}
+
+/* Takes device 0 of those the scheduler left visible, naming it in j->device. */
+static int take_device(struct job *j, struct ik_diag *d)
+{
+    char name[128];
+    if (j->cuda->set_device(0) != 0 || j->cuda->device_name(0, name, sizeof name) != 0)
+        return ik_diag_set(d, IK_ECUDA, "CUDA device 0: %s", j->cuda->last_error());
+    snprintf(j->device, sizeof j->device, "cuda (%s)", name);
+    return 0;
+}
+
+/* device: auto: the GPU when the CUDA module loads and sees a device (the
+ * type asks the scheduler for one, which leaves none visible where there is
+ * none), else the CPU, saying why; the model may still send it back to the
+ * CPU (auto_fits_device). */
+static int read_device_auto(struct job *j, struct ik_diag *d)
+{
+    j->auto_device = true;
+    struct ik_diag why = IK_DIAG_INIT;
+    if (ik_cuda_module_open(&j->cuda, &why) != 0) {
+        auto_chose_cpu(j, ik_diag_message(&why));
+        ik_diag_free(&why);
+        return 0;
+    }
+    ik_diag_free(&why);
+    if (j->cuda->device_count() == 0) {
+        char text[600];
+        snprintf(text, sizeof text, "no CUDA device: %s", j->cuda->last_error());
+        auto_chose_cpu(j, text);
+        return 0;
+    }
+    return take_device(j, d);
+}
+
 /* device: cpu runs here; cuda on the first CUDA device the scheduler left
- * visible, through the CUDA module. auto means cpu: the CUDA path has not
- * yet run on a GPU (README), so nothing chooses it for a user. */
+ * visible, through the CUDA module; auto as read_device_auto. */
 static int read_device(struct job *j, struct ik_diag *d)
 {
     const char *dev = ik_node_param_str(j->ctx, "device");
     snprintf(j->device, sizeof j->device, "cpu");
     j->totals.device = j->device;
-    if (strcmp(dev, "cpu") == 0 || strcmp(dev, "auto") == 0)
+    if (strcmp(dev, "cpu") == 0)
         return 0;
+    if (strcmp(dev, "auto") == 0)
+        return read_device_auto(j, d);
     if (strcmp(dev, "cuda") != 0)
         return ik_diag_set(d, IK_EVALIDATE, "param device is '%s', expected auto, cpu or cuda", dev);
     int rc = ik_cuda_module_open(&j->cuda, d);
@@ -221,11 +266,15 @@ static int read_device(struct job *j, struct ik_diag *d)
         ik_diag_hint(d, "use device: cpu or auto, or give the node a GPU (resources: {gpu: 1})");
         return IK_ECUDA;
     }
-    char name[128];
-    if (j->cuda->set_device(0) != 0 || j->cuda->device_name(0, name, sizeof name) != 0)
-        return ik_diag_set(d, IK_ECUDA, "CUDA device 0: %s", j->cuda->last_error());
-    snprintf(j->device, sizeof j->device, "cuda (%s)", name);
-    return 0;
+    return take_device(j, d);
+}
+
+/* device: auto with a device, once the model is known: a model the CUDA
+ * trainer does not train goes to the CPU. */
+static void auto_fits_device(struct job *j)
+{
+    if (j->auto_device && j->cuda && j->m->cfg.arch == IK_LM_NEMOTRON_H)
+        auto_chose_cpu(j, "the CUDA trainer has no NemotronH yet");
 }
 
 /* ---- inputs ---- */
@@ -339,33 +388,43 @@ static int plan_memory(struct job *j, int seq, struct ik_diag *d)
     return -ENOMEM;
 }
 
+/* Device memory the module keeps beside the trainer's arena: cuBLASLt's
+ * workspace (32 MiB), cuBLAS's handle, the fused attention's plans and
+ * workspace; the CUDA context itself is outside cudaMemGetInfo's free. */
+#define DEVICE_RESERVE ((size_t)256 << 20)
+
 /* The CUDA path's memory check: the device's free memory against the
- * weights (BF16), adapter and activations the trainer would allocate. It
- * has no activation checkpointing yet. */
+ * weights (BF16), adapter and activations the trainer would allocate, with
+ * activation checkpointing when asked for, or with auto when the full
+ * activations would not fit. */
 static int plan_device_memory(struct job *j, int seq, struct ik_diag *d)
 {
     const char *mode;
     int rc = checkpointing_mode(j, &mode, d);
     if (rc)
         return rc;
-    if (strcmp(mode, "on") == 0)
-        return ik_diag_set(d, IK_ENOTBUILT, "param activation_checkpointing is on, but the CUDA "
-                           "trainer has no activation checkpointing yet");
     size_t free_b = 0, total_b = 0;
     if (j->cuda->mem_info(&free_b, &total_b) != 0)
         return ik_diag_set(d, IK_ECUDA, "%s", j->cuda->last_error());
-    size_t need = ik_lm_train_cuda_estimate_bytes(j->m, j->a, seq);
-    j->totals.activation_checkpointing = false;
+    size_t usable = free_b > DEVICE_RESERVE ? free_b - DEVICE_RESERVE : 0;
+    size_t full = ik_lm_train_cuda_estimate_bytes(j->m, j->a, seq, 0);
+    bool on = strcmp(mode, "on") == 0 || (strcmp(mode, "auto") == 0 && full > usable);
+    j->ckpt_opts = on ? IK_LM_TRAIN_CHECKPOINT : 0;
+    size_t need = on ? ik_lm_train_cuda_estimate_bytes(j->m, j->a, seq, j->ckpt_opts) : full;
+    j->totals.activation_checkpointing = on;
     j->totals.memory_estimate = need;
-    if (need <= free_b)
+    if (need <= usable)
         return 0;
     char n[32], f[32], t[32];
-    ik_preview_human_size(need, n);
+    ik_preview_human_size(need + DEVICE_RESERVE, n);
     ik_preview_human_size(free_b, f);
     ik_preview_human_size(total_b, t);
-    ik_diag_set(d, -ENOMEM, "training on %s would need %s of device memory for %d tokens, but only "
-                "%s of its %s are free", j->device, n, seq, f, t);
-    ik_diag_hint(d, "lower max_length or rank, or use device: cpu");
+    ik_diag_set(d, -ENOMEM, "training on %s would need %s of device memory for %d tokens%s, but "
+                "only %s of its %s are free", j->device, n, seq,
+                on ? " with activation checkpointing" : "", f, t);
+    ik_diag_hint(d, on ? "lower max_length or rank, or use device: cpu"
+                       : "set activation_checkpointing: on (or auto), or lower max_length or "
+                         "rank, or use device: cpu");
     return -ENOMEM;
 }
 
@@ -378,7 +437,7 @@ static int new_trainer(struct job *j, int seq, struct ik_diag *d)
                                              : ik_lm_train_new_opts(&j->tr, j->m, j->a, seq, j->ckpt_opts, d);
     if ((rc = plan_device_memory(j, seq, d)) != 0)
         return rc;
-    return ik_lm_train_new_cuda(&j->tr, j->cuda, j->m, j->a, seq, d);
+    return ik_lm_train_new_cuda(&j->tr, j->cuda, j->m, j->a, seq, j->ckpt_opts, d);
 }
 
 /* ---- checkpoints ---- */
@@ -492,6 +551,7 @@ static int train_job(struct job *j, struct ik_diag *d)
     if ((rc = read_device(j, d)) || (rc = read_hparams(j, d)) || (rc = read_lora_config(j, d)) ||
         (rc = load_inputs(j, d)))
         return rc;
+    auto_fits_device(j);
     narrow_default_targets(j);
     if ((rc = ik_lora_new(&j->a, &j->m->cfg, &j->lc, j->hp.seed, d)) != 0)
         return rc;
@@ -525,11 +585,14 @@ static int train_run(struct ik_node_ctx *ctx, struct ik_diag *d)
 const struct ik_node_type ik_node_train = {
     .name = "train",
     .version = 1,
-    .summary = "LoRA fine-tuning on chat samples (CPU; CUDA with device: cuda), resumable",
+    .summary = "LoRA fine-tuning on chat samples (CPU or CUDA), resumable",
     .inputs = train_inputs,
     .outputs = train_outputs,
     .params = train_params,
     .cpu = IK_NODE_CPU_ALL,
+    /* One GPU where there is one (device: auto trains on it), none elsewhere. */
+    .gpu = 1,
+    .gpu_falls_back_to_cpu = true,
     .stops_gracefully = true,
     .run = train_run,
 };

@@ -147,6 +147,13 @@ struct ik_cuda_ops {
     /* Free and total bytes of the current device (cudaMemGetInfo), for the
      * memory check before training. */
     int (*mem_info)(size_t *free_bytes, size_t *total_bytes);
+
+    /* ---- for benchmarks ---- */
+
+    /* n BF16 values lo + (hi - lo) u, u in [0, 1) from the counter-based hash
+     * of dropout (fill.cu has the formula): the same seed gives the same
+     * bits. For random models too large to draw on the host. */
+    int (*fill_uniform_bf16)(uint16_t *x, size_t n, float lo, float hi, uint64_t seed);
 };
 
 /* The module's table when abi_version is the IK_CUDA_ABI it was built with,

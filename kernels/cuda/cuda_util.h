@@ -92,6 +92,7 @@ int ik_cuda_add(float *out, const float *a, const float *b, size_t n);
 int ik_cuda_bias_add(float *x, const float *bias, int N, int C);
 int ik_cuda_embed_rows_bf16(float *out, const uint16_t *table, const int *tokens, int T, int D);
 int ik_cuda_argmax_rows(int *out, const float *x, int N, int V);
+int ik_cuda_fill_uniform_bf16(uint16_t *x, size_t n, float lo, float hi, uint64_t seed);
 }
 
 #endif

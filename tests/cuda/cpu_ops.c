@@ -378,6 +378,28 @@ static int argmax_rows(int *out, const float *x, int N, int V)
     return 0;
 }
 
+static uint32_t fmix(uint32_t h)
+{
+    h ^= h >> 16;
+    h *= 0x85ebca6bu;
+    h ^= h >> 13;
+    h *= 0xc2b2ae35u;
+    return h ^ (h >> 16);
+}
+
+/* kernels/cuda/fill.cu's draw, element for element. */
+static int fill_uniform_bf16(uint16_t *x, size_t n, float lo, float hi, uint64_t seed)
+{
+    if (!(lo <= hi))
+        return fail("fill_uniform_bf16", "lo = %g, hi = %g (lo <= hi)", (double)lo, (double)hi);
+    uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
+    for (size_t i = 0; i < n; i++) {
+        float u = (float)(fmix(fmix((uint32_t)i ^ k0) + k1) >> 8) * (1.0f / 16777216.0f);
+        x[i] = ik_test_bf16_from_float(lo + (hi - lo) * u);
+    }
+    return 0;
+}
+
 /* The stand-in's "device" is the host: a fixed 64 GiB, all of it free. */
 static int mem_info(size_t *free_bytes, size_t *total_bytes)
 {
@@ -419,6 +441,7 @@ static const struct ik_cuda_ops ops = {
     .embed_rows_bf16 = embed_rows_bf16,
     .argmax_rows = argmax_rows,
     .mem_info = mem_info,
+    .fill_uniform_bf16 = fill_uniform_bf16,
 };
 
 const struct ik_cuda_ops *ik_test_cpu_cuda_ops(void) { return &ops; }

@@ -728,6 +728,43 @@ static int check_argmax(void)
            argmax_case(5, 1, 0) + argmax_case(3, 0, 0);
 }
 
+/* fill.cu's formula on the host: MurmurHash3's finalizer twice per index. */
+static uint32_t fmix32(uint32_t h)
+{
+    h ^= h >> 16;
+    h *= 0x85ebca6bu;
+    h ^= h >> 13;
+    h *= 0xc2b2ae35u;
+    return h ^ (h >> 16);
+}
+
+static int check_fill(void)
+{
+    enum { N = 100003 }; /* odd: the grid-stride loop's tail */
+    uint64_t seed = 0x1234567890abcdefull;
+    uint16_t *got = malloc(N * sizeof *got);
+    if (got == NULL)
+        die("out of memory");
+    uint16_t *d_x;
+    CK(ops->alloc((void **)&d_x, N * sizeof *d_x));
+    CK(ops->fill_uniform_bf16(d_x, N, -0.02f, 0.02f, seed));
+    CK(ops->memcpy_dtoh(got, d_x, N * sizeof *got));
+    int bad = 0, first = -1;
+    for (uint32_t i = 0; i < N; i++) {
+        float u = (float)(fmix32(fmix32(i ^ (uint32_t)seed) + (uint32_t)(seed >> 32)) >> 8) *
+                  (1.0f / 16777216.0f);
+        if (got[i] != ik_f32_to_bf16(-0.02f + 0.04f * u) && bad++ == 0)
+            first = (int)i;
+    }
+    printf("  fill_uniform_bf16 n=%d: %d values differ from the host's draw (tolerance: none)%s\n",
+           N, bad, bad ? "  FAIL" : "");
+    if (bad)
+        printf("    first at %d: gpu 0x%04x\n", first, got[first]);
+    CK(ops->free(d_x));
+    free(got);
+    return bad != 0;
+}
+
 static const struct check {
     const char *name;
     int (*run)(void);
@@ -738,7 +775,7 @@ static const struct check {
     {"dropout", check_dropout},           {"adamw", check_adamw},
     {"gemm", check_gemm},                 {"attention", check_attention},
     {"add/bias_add", check_add},          {"embed_rows_bf16", check_embed},
-    {"argmax_rows", check_argmax},
+    {"argmax_rows", check_argmax},        {"fill_uniform_bf16", check_fill},
 };
 enum { N_CHECKS = sizeof checks / sizeof checks[0] };
 
@@ -772,7 +809,8 @@ static int check_without_device(ik_cuda_ops_get_fn get, int have_device)
              NULL_ENTRY(dropout) + NULL_ENTRY(adamw) + NULL_ENTRY(gemm) + NULL_ENTRY(to_bf16) +
              NULL_ENTRY(from_bf16) + NULL_ENTRY(attention_scratch) + NULL_ENTRY(attention_fwd) +
              NULL_ENTRY(attention_bwd) + NULL_ENTRY(add) + NULL_ENTRY(bias_add) +
-             NULL_ENTRY(embed_rows_bf16) + NULL_ENTRY(argmax_rows) + NULL_ENTRY(mem_info);
+             NULL_ENTRY(embed_rows_bf16) + NULL_ENTRY(argmax_rows) + NULL_ENTRY(mem_info) +
+             NULL_ENTRY(fill_uniform_bf16);
 #undef NULL_ENTRY
     /* A refused shape is reported before any CUDA call, naming the kernel. */
     const char *want = "rmsnorm_fwd: N = -1, C = 8 (N >= 0, C > 0)";

@@ -3,14 +3,18 @@
  * of the CUDA module's table (tests/cuda/cpu_ops.c: host memory, the CPU
  * reference kernels, BF16 rounding where the device rounds). So these tests
  * check the step's order of calls, shapes, strides, buffer reuse, dropout
- * keys and gradient bookkeeping; the device kernels themselves are checked
- * against the same references by tests/cuda/test_cuda_kernels.c where there
- * is a GPU. Both trainers run several optimizer steps (plain SGD on the
- * host, as the node's optimizer does over the adapter) of a random
- * Qwen3-shaped model (GQA, q/k norm, tied embeddings) and a Llama-shaped one
- * (qkv bias, untied lm_head, a sliding window): losses agree within 1e-2
- * relative at every step (the base weights are BF16 on the device), and the
- * first step's gradients within 3 % of their largest. With IKADA_CUDA_REAL=1
+ * keys, recomputation and gradient bookkeeping; the device kernels
+ * themselves are checked against the same references by
+ * tests/cuda/test_cuda_kernels.c where there is a GPU. Both trainers run
+ * several AdamW steps (on the host, the node's optimizer) of random models
+ * of Qwen3 shape (GQA, q/k norm, tied embeddings), Qwen2 shape (qkv bias,
+ * untied lm_head, a sliding window) and Llama-3 shape (rope scaling,
+ * untied, the device checkpointing), with dropout and a loss mask, the base
+ * weights rounded to BF16 as the device holds them: losses agree within
+ * 1e-2 relative at every step (the device also rounds each frozen GEMM's
+ * input to BF16), the first step's gradients within 3 % of their largest,
+ * and the adapters' moves within ADAPTER_TOL of each other. The device's
+ * checkpointed step gives the bits of its full one. With IKADA_CUDA_REAL=1
  * (`make check-cuda`) the same tests drive the real module on a GPU, for 20
  * steps. */
 #include <criterion/criterion.h>
@@ -21,6 +25,7 @@
 #include "base/diag.h"
 #include "base/error.h"
 #include "base/prng.h"
+#include "kernels/dispatch.h"
 #include "kernels/cuda/cuda_ops.h"
 #include "kernels/cuda_module.h"
 #include "lm/lora.h"
@@ -32,6 +37,16 @@
 #include "tests/lm/lm_test.h"
 
 enum { NTOK = 40 };
+
+/* AdamW's rate here, and how far apart the two adapters may end: Adam moves
+ * every parameter by about the rate each step whatever its gradient's size,
+ * so a gradient near zero whose sign differs between the devices (BF16 base
+ * weights) parts single parameters by up to 2 * LR a step. What must agree
+ * is the update as a whole: the L2 distance of the two adapters' moves
+ * from their common start, relative to the CPU's move (seen: 0.04-0.05 after
+ * 5 steps on the stand-in, from the activations' BF16 rounding). */
+#define LR 0.01f
+#define ADAPTER_TOL 0.1
 
 /* The table under test: the stand-in, or with IKADA_CUDA_REAL=1 (`make
  * check-cuda` on a GPU machine) the real module on device 0, which must
@@ -77,29 +92,85 @@ static struct ik_lora *adapter(const struct ik_lm_model *m, float dropout)
     return a;
 }
 
-static void sgd(struct ik_lora *a, float lr)
+/* One AdamW step as the node's loop takes it (betas 0.9, 0.999, eps 1e-8). */
+static void adamw(struct ik_lora *a, float *m, float *v, int t)
 {
-    for (size_t i = 0; i < a->n_params; i++)
-        a->params[i] -= lr * a->grads[i];
+    ik_adamw(a->params, a->grads, m, v, a->n_params, LR, 0.9f, 0.999f, 1e-8f, 0.0f, t);
 }
 
-static void compare_devices(struct ik_lm_config c)
+static void expect_close_grads(const struct ik_lora *ac, const struct ik_lora *ag)
+{
+    double gmax = 0, err = 0;
+    size_t worst = 0;
+    for (size_t i = 0; i < ac->n_params; i++)
+        gmax = fmax(gmax, fabs(ac->grads[i]));
+    for (size_t i = 0; i < ac->n_params; i++) {
+        double e = fabs((double)ac->grads[i] - ag->grads[i]);
+        if (e > err)
+            err = e, worst = i;
+    }
+    cr_assert_gt(gmax, 0.0);
+    cr_assert(err <= 0.03 * gmax, "gradient %zu: %.6g on the CPU, %.6g on the device (largest %.3g)",
+              worst, (double)ac->grads[worst], (double)ag->grads[worst], gmax);
+}
+
+static void expect_close_adapters(const struct ik_lora *ac, const struct ik_lora *ag,
+                                  const float *start, int steps)
+{
+    double diff = 0, move = 0;
+    for (size_t i = 0; i < ac->n_params; i++) {
+        double dc = (double)ac->params[i] - start[i], dg = (double)ag->params[i] - start[i];
+        diff += (dc - dg) * (dc - dg);
+        move += dc * dc;
+    }
+    double rel = sqrt(diff) / sqrt(move);
+    cr_log_info("adapters after %d steps: moves %.3g apart relative to the CPU's", steps, rel);
+    cr_assert_gt(move, 0.0);
+    cr_assert(rel <= ADAPTER_TOL, "after %d steps the adapters' moves differ by %.3g of the CPU's "
+              "(bound %.3g)", steps, rel, ADAPTER_TOL);
+}
+
+/* The base weights as the device holds them: a real checkpoint is BF16
+ * already, and a random fp32 one must be too for the CPU to train the same
+ * model (some gradients of these small random models move by 5 % of the
+ * largest when the weights are rounded). */
+static void round_to_bf16(struct ik_lm_model *m)
+{
+    for (size_t i = 0; i < m->n_params; i++)
+        m->arena[i] = ik_bf16_to_f32(ik_f32_to_bf16(m->arena[i]));
+}
+
+static void fill_sequence(int *tok, unsigned char *sel, int V)
+{
+    for (int i = 0; i < NTOK; i++) {
+        tok[i] = (i * 13 + 5) % V;
+        sel[i] = i % 5 != 2;
+    }
+}
+
+/* The CPU trainer and the device's (gpu_opts: IK_LM_TRAIN_* of the latter)
+ * side by side over the model of config c (extra: more config.json fields). */
+static void compare_devices(struct ik_lm_config c, const char *extra, int gpu_opts)
 {
     char *dir = tc_tmpdir();
-    struct ik_lm_model *m = load(&c, dir);
-    struct ik_lora *ac = adapter(m, 0.1f), *ag = adapter(m, 0.1f);
+    lmt_write_random_model(dir, &c, extra, IK_ST_F32, 21, 0.3f);
+    struct ik_lm_model *m = NULL;
     struct ik_diag d = IK_DIAG_INIT;
+    cr_assert_eq(ik_lm_model_load(&m, dir, &d), 0, "%s", ik_diag_message(&d));
+    round_to_bf16(m);
+    struct ik_lora *ac = adapter(m, 0.1f), *ag = adapter(m, 0.1f);
     struct ik_lm_train *cpu;
     struct ik_lm_train_cuda *gpu;
     cr_assert_eq(ik_lm_train_new(&cpu, m, ac, NTOK, &d), 0, "%s", ik_diag_message(&d));
-    cr_assert_eq(ik_lm_train_cuda_new(&gpu, ops_under_test(), m, ag, NTOK, &d), 0, "%s",
+    cr_assert_eq(ik_lm_train_cuda_new(&gpu, ops_under_test(), m, ag, NTOK, gpu_opts, &d), 0, "%s",
                  ik_diag_message(&d));
     int tok[NTOK];
     unsigned char sel[NTOK];
-    for (int i = 0; i < NTOK; i++) {
-        tok[i] = (i * 13 + 5) % c.V;
-        sel[i] = i % 5 != 2;
-    }
+    fill_sequence(tok, sel, c.V);
+    float *mc = calloc(ac->n_params, sizeof(float)), *vc = calloc(ac->n_params, sizeof(float));
+    float *mg = calloc(ag->n_params, sizeof(float)), *vg = calloc(ag->n_params, sizeof(float));
+    float *start = malloc(ac->n_params * sizeof(float));
+    memcpy(start, ac->params, ac->n_params * sizeof(float));
     int steps = real_device() ? 20 : 5; /* the 20 on a GPU; 5 keep make check quick */
     for (int s = 0; s < steps; s++) {
         double lc, lg;
@@ -114,23 +185,12 @@ static void compare_devices(struct ik_lm_config c)
         cr_assert_eq(nc, ng);
         cr_assert(fabs(lc - lg) <= 1e-2 * fabs(lc), "step %d: loss %.6f on the CPU, %.6f on the device",
                   s, lc, lg);
-        if (s == 0) {
-            double gmax = 0, err = 0;
-            size_t worst = 0;
-            for (size_t i = 0; i < ac->n_params; i++)
-                gmax = fmax(gmax, fabs(ac->grads[i]));
-            for (size_t i = 0; i < ac->n_params; i++) {
-                double e = fabs((double)ac->grads[i] - ag->grads[i]);
-                if (e > err)
-                    err = e, worst = i;
-            }
-            cr_assert_gt(gmax, 0.0);
-            cr_assert(err <= 0.03 * gmax, "gradient %zu: %.6g on the CPU, %.6g on the device (largest %.3g)",
-                      worst, (double)ac->grads[worst], (double)ag->grads[worst], gmax);
-        }
-        sgd(ac, 0.05f);
-        sgd(ag, 0.05f);
+        if (s == 0)
+            expect_close_grads(ac, ag);
+        adamw(ac, mc, vc, s + 1);
+        adamw(ag, mg, vg, s + 1);
     }
+    expect_close_adapters(ac, ag, start, steps);
     /* A loss-only step (no backward) leaves the gradients alone. */
     double l0;
     ik_lora_zero_grad(ag);
@@ -139,6 +199,11 @@ static void compare_devices(struct ik_lm_config c)
     for (size_t i = 0; i < ag->n_params; i++)
         cr_assert_eq(ag->grads[i], 0.0f);
     cr_assert_gt(ik_lm_train_cuda_gemm_flops(gpu), 0.0);
+    free(start);
+    free(mc);
+    free(vc);
+    free(mg);
+    free(vg);
     ik_lm_train_free(cpu);
     ik_lm_train_cuda_free(gpu);
     ik_lora_free(ac);
@@ -151,15 +216,67 @@ Test(lm_train_cuda, qwen3_shape_matches_the_cpu)
 {
     struct ik_lm_config c = lmt_cfg(IK_LM_QWEN3, 32, 48, 3, 8, 60);
     c.tie_embeddings = 1;
-    compare_devices(c);
+    compare_devices(c, NULL, 0);
 }
 
-Test(lm_train_cuda, llama_shape_with_window_matches_the_cpu)
+Test(lm_train_cuda, qwen2_shape_with_window_matches_the_cpu)
 {
     struct ik_lm_config c = lmt_cfg(IK_LM_QWEN2, 32, 48, 3, 8, 60);
     c.tie_embeddings = 0;
     c.sliding_window = 7;
-    compare_devices(c);
+    compare_devices(c, NULL, 0);
+}
+
+/* Llama-3's rope scaling (original length 16: some of head_dim 8's four
+ * frequencies are scaled, some kept, one interpolated), untied, and the device checkpointing its activations. */
+Test(lm_train_cuda, llama3_shape_checkpointed_matches_the_cpu)
+{
+    struct ik_lm_config c = lmt_cfg(IK_LM_LLAMA, 32, 48, 3, 8, 60);
+    c.tie_embeddings = 0;
+    compare_devices(c, "\"rope_scaling\": {\"rope_type\": \"llama3\", \"factor\": 8.0, "
+                       "\"low_freq_factor\": 1.0, \"high_freq_factor\": 4.0, "
+                       "\"original_max_position_embeddings\": 16}",
+                    IK_LM_TRAIN_CHECKPOINT);
+}
+/* Checkpointing recomputes each layer with the same calls on the same
+ * inputs: the loss and gradients are the full step's, bit for bit (on the
+ * stand-in; cuBLAS keeps its algorithm per shape, so on the device too). */
+Test(lm_train_cuda, checkpointed_step_gives_the_full_steps_bits)
+{
+    char *dir = tc_tmpdir();
+    struct ik_lm_config c = lmt_cfg(IK_LM_QWEN3, 32, 48, 3, 8, 60);
+    struct ik_lm_model *m = load(&c, dir);
+    struct ik_lora *af = adapter(m, 0.1f), *ak = adapter(m, 0.1f);
+    struct ik_diag d = IK_DIAG_INIT;
+    struct ik_lm_train_cuda *full, *ckpt;
+    cr_assert_eq(ik_lm_train_cuda_new(&full, ops_under_test(), m, af, NTOK, 0, &d), 0, "%s",
+                 ik_diag_message(&d));
+    cr_assert_eq(ik_lm_train_cuda_new(&ckpt, ops_under_test(), m, ak, NTOK, IK_LM_TRAIN_CHECKPOINT, &d),
+                 0, "%s", ik_diag_message(&d));
+    cr_assert_lt(ik_lm_train_cuda_bytes(ckpt), ik_lm_train_cuda_bytes(full));
+    cr_assert_eq(ik_lm_train_cuda_estimate_bytes(m, ak, NTOK, IK_LM_TRAIN_CHECKPOINT),
+                 ik_lm_train_cuda_bytes(ckpt));
+    int tok[NTOK];
+    unsigned char sel[NTOK];
+    fill_sequence(tok, sel, c.V);
+    double lf, lk;
+    int flags = IK_LM_BACKWARD | IK_LM_DROPOUT;
+    ik_lora_zero_grad(af);
+    ik_lora_zero_grad(ak);
+    cr_assert_eq(ik_lm_train_cuda_step(full, tok, sel, NTOK, flags, 9, 1.0f, &lf, NULL, &d), 0, "%s",
+                 ik_diag_message(&d));
+    cr_assert_eq(ik_lm_train_cuda_step(ckpt, tok, sel, NTOK, flags, 9, 1.0f, &lk, NULL, &d), 0, "%s",
+                 ik_diag_message(&d));
+    cr_assert_eq(lf, lk, "loss %.9g in full, %.9g checkpointed", lf, lk);
+    for (size_t i = 0; i < af->n_params; i++)
+        cr_assert_eq(af->grads[i], ak->grads[i], "gradient %zu: %.9g in full, %.9g checkpointed", i,
+                     (double)af->grads[i], (double)ak->grads[i]);
+    ik_lm_train_cuda_free(full);
+    ik_lm_train_cuda_free(ckpt);
+    ik_lora_free(af);
+    ik_lora_free(ak);
+    ik_lm_model_free(m);
+    tc_rmtree(dir);
 }
 
 /* The estimate is what the trainer allocates, and a NemotronH model is refused, naming it. */
@@ -169,7 +286,7 @@ Test(lm_train_cuda, estimate_and_refusal)
     struct ik_lm_config c = lmt_cfg(IK_LM_LLAMA, 32, 48, 2, 8, 60);
     struct ik_lm_model *m = load(&c, dir);
     struct ik_lora *a = adapter(m, 0.0f);
-    size_t est = ik_lm_train_cuda_estimate_bytes(m, a, NTOK);
+    size_t est = ik_lm_train_cuda_estimate_bytes(m, a, NTOK, 0);
     cr_assert_gt(est, (size_t)c.V * c.D * 2);
     ik_lora_free(a);
     ik_lm_model_free(m);
@@ -180,7 +297,7 @@ Test(lm_train_cuda, estimate_and_refusal)
     struct ik_diag d = IK_DIAG_INIT;
     cr_assert_eq(ik_lm_model_load(&m, dir, &d), 0, "%s", ik_diag_message(&d));
     struct ik_lm_train_cuda *tr;
-    cr_assert_eq(ik_lm_train_cuda_new(&tr, ik_test_cpu_cuda_ops(), m, NULL, NTOK, &d), IK_ENOTBUILT);
+    cr_assert_eq(ik_lm_train_cuda_new(&tr, ik_test_cpu_cuda_ops(), m, NULL, NTOK, 0, &d), IK_ENOTBUILT);
     cr_assert(strstr(ik_diag_message(&d), "NemotronH") != NULL, "%s", ik_diag_message(&d));
     ik_lm_model_free(m);
     tc_rmtree(dir);

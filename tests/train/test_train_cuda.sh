@@ -4,10 +4,20 @@
 # loads a module, asks it for a device and its free memory, and trains
 # through lm/train_cuda.c. The report names the device, the loss falls, and
 # a run killed after a checkpoint resumes to the uninterrupted run's adapter,
-# byte for byte. The device kernels themselves are tests/cuda's (on a GPU).
+# byte for byte; so do a run with activation checkpointing and one with
+# device: auto (which finds the stand-in's device). Without a module, auto
+# trains on the CPU and says why. The device kernels themselves are
+# tests/cuda's (on a GPU).
 . "${IKADA_SRCDIR:-.}/tests/cli/lib.sh"
 
+# On a GPU machine `make check-cuda` (and .devbundle/run.sh) give the real
+# module in IKADA_TEST_CUDA_MODULE: the same checks then run on the device.
 module="$(cd "$(dirname "$IKADA")" && pwd)/tests/cuda/libikada-cuda-cpu.so"
+device='"device":"cuda (CPU stand-in)"'
+if [ -n "${IKADA_TEST_CUDA_MODULE:-}" ]; then
+    module=$IKADA_TEST_CUDA_MODULE
+    device='"device":"cuda ('
+fi
 [ -f "$module" ] || fail "$module is not built (make check builds it)"
 export IKADA_CUDA_MODULE="$module"
 
@@ -40,7 +50,7 @@ export IKADA_CACHE="$WORK/ref-cache"
 run_ik 0 run g.yaml
 contains err "train: done"
 run_ik 0 cache show train.report
-contains out '"device":"cuda (CPU stand-in)"'
+contains out "$device"
 first=$(grep -o '"loss": [0-9.]*' out | head -1 | cut -d' ' -f2)
 last=$(grep -o '"loss": [0-9.]*' out | tail -1 | cut -d' ' -f2)
 awk -v a="$first" -v b="$last" 'BEGIN {exit !(b < 0.8 * a)}' ||
@@ -64,4 +74,30 @@ run_ik 0 cache export train.adapter -o got.mp --format msgpack
 cmp ref.mp got.mp || fail "the resumed adapter differs from the uninterrupted one"
 run_ik 0 cache show train.report
 lacks out '"resumed_at":0'
+
+# The same run with activation checkpointing, then chosen by device: auto:
+# the stand-in recomputes with the same calls, so the same adapter.
+export IKADA_CACHE="$WORK/ref-cache"
+sed 's/device: cuda/device: cuda\n      activation_checkpointing: "on"/' g.yaml > ckpt.yaml
+run_ik 0 run ckpt.yaml
+run_ik 0 cache show ckpt.yaml:train.report
+contains out '"activation_checkpointing":true'
+run_ik 0 cache export ckpt.yaml:train.adapter -o ckpt.mp --format msgpack
+cmp ref.mp ckpt.mp || fail "the checkpointed run's adapter differs from the full one's"
+sed 's/device: cuda/device: auto/' g.yaml > auto.yaml
+run_ik 0 run auto.yaml
+run_ik 0 cache show auto.yaml:train.report
+contains out "$device"
+run_ik 0 cache export auto.yaml:train.adapter -o auto.mp --format msgpack
+cmp ref.mp auto.mp || fail "device: auto's adapter differs from device: cuda's"
+
+# No module: auto trains on the CPU, and the log says why.
+export IKADA_CUDA_MODULE="$WORK/no-such-module.so"
+sed 's/max_steps: 40/max_steps: 2/' auto.yaml > auto-cpu.yaml
+run_ik 0 run auto-cpu.yaml
+run_ik 0 cache show auto-cpu.yaml:train.report
+contains out '"device":"cpu"'
+run_ik 0 cache show auto-cpu.yaml:train.log
+contains out "device auto: training on the CPU ("
+contains out "no-such-module.so"
 pass

@@ -1,0 +1,249 @@
+/* bench/cuda_bench.c - `make bench-cuda`: the CUDA training step
+ * (lm/train_cuda.c) on random models of Qwen2.5-0.5B, Qwen2.5-1.5B and
+ * Llama-3-8B shape (their config.json's sizes) at 4096 tokens, batch 1 x
+ * accumulation 8, LoRA rank 16 on every projection: tokens/s, MFU, the
+ * device memory, and in the same run cuBLASLt's BF16 GEMM rate at each
+ * model's largest projection (the practical ceiling of the step's GEMMs).
+ *
+ * MFU counts model FLOPs per token: 4N for the frozen-base LoRA step (the
+ * forward, and the backward to the inputs only), 6N with activation
+ * checkpointing (one more forward), N the weights the GEMMs read (the
+ * layers' projections and the lm_head; the head is never recomputed), plus
+ * causal attention 2 T hd H per token and layer forward, twice that
+ * backward; divided by the device's dense BF16 peak: 989 TFLOP/s (H100 and
+ * H200), or $IKADA_GPU_PEAK_TFLOPS. The optimizer step (AdamW over the
+ * adapter, on the host today) and each micro-step's gradient copy are inside
+ * the timing. The 8B model trains with activation checkpointing (its full
+ * activations at 4096 tokens are ~46 GB; the target is <= 30 GB in all).
+ *
+ * The weights are drawn on the device (IK_LM_TRAIN_CUDA_RANDOM_BASE), so no
+ * 8B model is ever built on the host. Without a device it exits 77 saying
+ * why. `--shapes tiny` runs a small model instead, so that tests can run
+ * the program against the CPU stand-in of the module
+ * (tests/cuda/test_cuda_bench.sh). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/clock.h"
+#include "base/diag.h"
+#include "bench/bench_common.h"
+#include "kernels/cuda/cuda_ops.h"
+#include "kernels/cuda_module.h"
+#include "kernels/dispatch.h"
+#include "lm/config.h"
+#include "lm/lora.h"
+#include "lm/model.h"
+#include "lm/train.h"
+#include "lm/train_cuda.h"
+
+enum { ACCUM = 8 };
+
+struct shape {
+    const char *name;
+    int arch, D, F, L, H, K, hd, V, tied, qkv_bias;
+    float theta;
+    int seq;
+    int ckpt; /* IK_LM_TRAIN_CHECKPOINT or 0 */
+};
+
+static const struct shape full_shapes[] = {
+    {"Qwen2.5-0.5B", IK_LM_QWEN2, 896, 4864, 24, 14, 2, 64, 151936, 1, 1, 1e6f, 4096, 0},
+    {"Qwen2.5-1.5B", IK_LM_QWEN2, 1536, 8960, 28, 12, 2, 128, 151936, 1, 1, 1e6f, 4096, 0},
+    {"Llama-3-8B", IK_LM_LLAMA, 4096, 14336, 32, 32, 8, 128, 128256, 0, 0, 5e5f, 4096,
+     IK_LM_TRAIN_CHECKPOINT},
+};
+static const struct shape tiny_shapes[] = {
+    {"tiny (smoke test)", IK_LM_QWEN2, 64, 128, 2, 4, 2, 16, 300, 1, 1, 1e4f, 64, 0},
+    {"tiny checkpointed", IK_LM_LLAMA, 64, 128, 2, 4, 2, 16, 300, 0, 0, 1e4f, 64,
+     IK_LM_TRAIN_CHECKPOINT},
+};
+
+static const struct ik_cuda_ops *ops;
+
+static void check(int rc, const char *what)
+{
+    if (rc != 0) {
+        fprintf(stderr, "cuda_bench: %s: %s\n", what, ops->last_error());
+        exit(1);
+    }
+}
+
+static struct ik_lm_config config_of(const struct shape *s)
+{
+    struct ik_lm_config c;
+    memset(&c, 0, sizeof c);
+    c.arch = s->arch;
+    c.D = s->D, c.F = s->F, c.L = s->L, c.H = s->H, c.K = s->K, c.head_dim = s->hd, c.V = s->V;
+    c.max_seq = s->seq;
+    c.norm_eps = 1e-6f;
+    c.rope_theta = s->theta;
+    c.tie_embeddings = s->tied;
+    c.qkv_bias = s->qkv_bias;
+    c.bos_id = -1;
+    return c;
+}
+
+/* Weights the GEMMs read once per token forward: the projections and the head. */
+static double gemm_weights(const struct ik_lm_config *c, double *head)
+{
+    double qw = (double)c->H * c->head_dim, kw = (double)c->K * c->head_dim;
+    double layer = c->D * (qw + 2 * kw) + qw * c->D + 3.0 * c->D * c->F;
+    *head = (double)c->V * c->D;
+    return layer * c->L;
+}
+
+/* The model FLOPs of one sequence of T tokens (see the top of the file). */
+static double model_flops(const struct ik_lm_config *c, int T, int ckpt)
+{
+    double head, layers = gemm_weights(c, &head);
+    double attn_fwd = 2.0 * T * c->head_dim * c->H * c->L; /* per token, causal */
+    double passes = ckpt ? 3.0 : 2.0;                       /* forwards' worth of the layers */
+    return (double)T * (2.0 * passes * layers + 4.0 * head + (passes + 1.0) * attn_fwd);
+}
+
+/* cuBLASLt's rate at the model's largest projection, M = T rows: BF16 in,
+ * fp32 out, as the step's frozen GEMMs. TFLOP/s. */
+static double gemm_ceiling(const struct ik_lm_config *c, int T)
+{
+    int N = c->F, K = c->D, reps = 10;
+    uint16_t *a, *b;
+    float *out;
+    check(ops->alloc((void **)&a, (size_t)T * K * 2), "alloc");
+    check(ops->alloc((void **)&b, (size_t)N * K * 2), "alloc");
+    check(ops->alloc((void **)&out, (size_t)T * N * 4), "alloc");
+    check(ops->fill_uniform_bf16(a, (size_t)T * K, -1, 1, 1), "fill_uniform_bf16");
+    check(ops->fill_uniform_bf16(b, (size_t)N * K, -1, 1, 2), "fill_uniform_bf16");
+    check(ops->gemm(0, 1, T, N, K, 1.0f, a, K, b, K, 0.0f, out, N, IK_CUDA_BF16, IK_CUDA_F32), "gemm");
+    check(ops->synchronize(), "synchronize");
+    double t0 = ik_clock_monotonic_s();
+    for (int i = 0; i < reps; i++)
+        check(ops->gemm(0, 1, T, N, K, 1.0f, a, K, b, K, 0.0f, out, N, IK_CUDA_BF16, IK_CUDA_F32),
+              "gemm");
+    check(ops->synchronize(), "synchronize");
+    double dt = ik_clock_monotonic_s() - t0;
+    check(ops->free(a), "free");
+    check(ops->free(b), "free");
+    check(ops->free(out), "free");
+    return 2.0 * T * N * K * reps / dt / 1e12;
+}
+
+struct result {
+    double tok_s, mfu, ceiling, used_gib, arena_gib, loss;
+};
+
+/* One optimizer step of ACCUM sequences, as the node takes it. */
+static double optimizer_step(struct ik_lm_train_cuda *tr, struct ik_lora *a, float *m, float *v,
+                             const int *tok, int T, int t, double *loss)
+{
+    struct ik_diag d = IK_DIAG_INIT;
+    double t0 = ik_clock_monotonic_s(), sum = 0;
+    ik_lora_zero_grad(a);
+    for (int i = 0; i < ACCUM; i++) {
+        double l;
+        if (ik_lm_train_cuda_step(tr, tok, NULL, T, IK_LM_BACKWARD, (uint64_t)i, 1.0f / ACCUM, &l,
+                                  NULL, &d) != 0)
+            ik_bench_die(&d);
+        sum += l;
+    }
+    ik_clip_grad_norm(a->grads, a->n_params, 1.0);
+    ik_adamw(a->params, a->grads, m, v, a->n_params, 1e-4f, 0.9f, 0.999f, 1e-8f, 0.0f, t);
+    *loss = sum / ACCUM;
+    return ik_clock_monotonic_s() - t0;
+}
+
+static struct result run_shape(const struct shape *s, double peak)
+{
+    struct ik_diag d = IK_DIAG_INIT;
+    struct ik_lm_config c = config_of(s);
+    struct ik_lm_model *m;
+    if (ik_lm_model_new(&m, &c, &d) != 0) /* zero pages: only the norms are written */
+        ik_bench_die(&d);
+    for (int i = 0; i < c.D; i++) {
+        for (int l = 0; l < c.L; l++)
+            m->layers[l].attn_norm[i] = m->layers[l].ffn_norm[i] = 1.0f;
+        m->final_norm[i] = 1.0f;
+    }
+    struct ik_lora *a;
+    struct ik_lora_config lc = {16, 32.0f, 0.0f, (1u << IK_LORA_NT) - 1};
+    if (ik_lora_new(&a, &c, &lc, 7, &d) != 0)
+        ik_bench_die(&d);
+    for (size_t i = 0; i < a->n_params; i++) /* B != 0, so every branch carries gradient */
+        a->params[i] = a->params[i] != 0.0f ? a->params[i] : 1e-3f;
+    struct ik_lm_train_cuda *tr;
+    if (ik_lm_train_cuda_new(&tr, ops, m, a, s->seq, s->ckpt | IK_LM_TRAIN_CUDA_RANDOM_BASE, &d) != 0)
+        ik_bench_die(&d);
+    int *tok = malloc((size_t)s->seq * sizeof *tok);
+    unsigned seed = 11;
+    for (int i = 0; i < s->seq; i++) {
+        seed = seed * 1664525u + 1013904223u;
+        tok[i] = (int)(seed >> 8) % c.V;
+    }
+    float *mo = calloc(a->n_params, sizeof *mo), *vo = calloc(a->n_params, sizeof *vo);
+    struct result r = {0};
+    optimizer_step(tr, a, mo, vo, tok, s->seq, 1, &r.loss); /* warm-up: plans, caches */
+    double dt = optimizer_step(tr, a, mo, vo, tok, s->seq, 2, &r.loss);
+    size_t free_b, total_b;
+    check(ops->mem_info(&free_b, &total_b), "mem_info");
+    r.tok_s = (double)ACCUM * s->seq / dt;
+    r.mfu = ACCUM * model_flops(&c, s->seq, s->ckpt != 0) / dt / (peak * 1e12);
+    r.used_gib = (double)(total_b - free_b) / (1 << 30);
+    r.arena_gib = (double)ik_lm_train_cuda_bytes(tr) / (1 << 30);
+    free(tok);
+    free(mo);
+    free(vo);
+    ik_lm_train_cuda_free(tr);
+    ik_lora_free(a);
+    r.ceiling = gemm_ceiling(&c, s->seq);
+    ik_lm_model_free(m);
+    return r;
+}
+
+int main(int argc, char **argv)
+{
+    int tiny = argc == 3 && strcmp(argv[1], "--shapes") == 0 && strcmp(argv[2], "tiny") == 0;
+    if (argc != 1 && !tiny) {
+        fprintf(stderr, "usage: cuda_bench [--shapes tiny]\n");
+        return 2;
+    }
+    struct ik_diag d = IK_DIAG_INIT;
+    if (ik_cuda_module_open(&ops, &d) != 0) {
+        printf("cuda_bench: skipped: %s\n", ik_diag_message(&d));
+        return 77;
+    }
+    if (ops->device_count() == 0) {
+        printf("cuda_bench: skipped: no CUDA device: %s\n", ops->last_error());
+        return 77;
+    }
+    char name[256];
+    check(ops->set_device(0), "set_device");
+    check(ops->device_name(0, name, sizeof name), "device_name");
+    const char *pk = getenv("IKADA_GPU_PEAK_TFLOPS");
+    double peak = pk && atof(pk) > 0 ? atof(pk) : 989.0;
+    printf("CUDA training step on %s, peak %.0f TFLOP/s dense BF16; batch 1 x accumulation %d, "
+           "LoRA r=16 on every projection\n", name, peak, ACCUM);
+    printf("%-18s %5s %5s %10s %6s %12s %10s %10s %8s\n", "model", "seq", "ckpt", "tokens/s", "MFU",
+           "GEMM TFLOP/s", "device GiB", "arena GiB", "loss");
+    const struct shape *sh = tiny ? tiny_shapes : full_shapes;
+    int n = tiny ? (int)(sizeof tiny_shapes / sizeof *sh) : (int)(sizeof full_shapes / sizeof *sh);
+    int missed = 0;
+    for (int i = 0; i < n; i++) {
+        struct result r = run_shape(&sh[i], peak);
+        printf("%-18s %5d %5s %10.0f %5.1f%% %12.1f %10.2f %10.2f %8.4f\n", sh[i].name, sh[i].seq,
+               sh[i].ckpt ? "on" : "off", r.tok_s, 100 * r.mfu, r.ceiling, r.used_gib, r.arena_gib,
+               r.loss);
+        fflush(stdout);
+        if (!tiny && i >= 1 && r.mfu < 0.40) {
+            printf("  target: >= 40%% MFU on %s: missed\n", sh[i].name);
+            missed++;
+        }
+        if (!tiny && strcmp(sh[i].name, "Llama-3-8B") == 0 && r.used_gib > 30.0 * 1e9 / (1 << 30)) {
+            printf("  target: the 8B shape in <= 30 GB: missed (%.1f GB)\n",
+                   r.used_gib * (1 << 30) / 1e9);
+            missed++;
+        }
+    }
+    if (!tiny)
+        printf("targets (>= 40%% MFU on 1.5B and 8B, 8B in <= 30 GB): %s\n", missed ? "missed" : "met");
+    return 0;
+}

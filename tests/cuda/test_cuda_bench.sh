@@ -1,0 +1,23 @@
+# bench/cuda_bench (`make bench-cuda`) runs end to end: against the CPU
+# stand-in of the CUDA module (tests/cuda/libikada-cuda-cpu.so) with a tiny
+# model, so the program that times the real GPU is known to work before a
+# GPU session spends its minutes on it. The figures themselves mean nothing
+# here; that each row is printed, with a finite loss, does.
+. "${IKADA_SRCDIR:-.}/tests/cli/lib.sh"
+
+top="$(cd "$(dirname "$IKADA")" && pwd)"
+export IKADA_CUDA_MODULE="$top/tests/cuda/libikada-cuda-cpu.so"
+[ -f "$IKADA_CUDA_MODULE" ] || fail "$IKADA_CUDA_MODULE is not built (make check builds it)"
+"$top/bench/cuda_bench" --shapes tiny >out 2>err || fail "cuda_bench failed: $(cat err)"
+contains out "CUDA training step on CPU stand-in"
+contains out "tiny (smoke test)"
+contains out "tiny checkpointed"
+awk '/^tiny/ {n++; if ($NF !~ /^[0-9]+\.[0-9]+$/ || $NF + 0 <= 0) bad = 1} END {exit !(n == 2 && !bad)}' out ||
+    fail "cuda_bench printed no finite loss for both rows: $(cat out)"
+# Without a module it skips, saying why.
+export IKADA_CUDA_MODULE="$WORK/none.so"
+"$top/bench/cuda_bench" >out 2>err
+rc=$?
+[ "$rc" = 77 ] || fail "cuda_bench without a module exited $rc, expected 77"
+contains out "cuda_bench: skipped: "
+pass
