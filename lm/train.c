@@ -207,6 +207,34 @@ int ik_lm_train_n_correct(const struct ik_lm_train *tr)
     return tr->hy ? ik_lm_train_hybrid_n_correct(tr->hy) : tr->n_correct;
 }
 
+int ik_lm_train_zero_grad(struct ik_lm_train *tr, struct ik_diag *d)
+{
+    if (tr->cu)
+        return ik_lm_train_cuda_zero_grad(tr->cu, d);
+    if (tr->lo.a)
+        ik_lora_zero_grad(tr->lo.a);
+    return 0;
+}
+
+int ik_lm_train_optimizer_step(struct ik_lm_train *tr, const struct ik_lm_adamw *opt, float *m,
+                               float *v, double *grad_norm, struct ik_diag *d)
+{
+    if (tr->cu)
+        return ik_lm_train_cuda_optimizer_step(tr->cu, opt, m, v, grad_norm, d);
+    struct ik_lora *a = tr->lo.a;
+    if (a == NULL)
+        return ik_diag_set(d, IK_EVALIDATE, "an optimizer step needs an adapter");
+    *grad_norm = ik_clip_grad_norm(a->grads, a->n_params, opt->max_grad_norm);
+    ik_adamw(a->params, a->grads, m, v, a->n_params, (float)opt->lr, opt->b1, opt->b2, opt->eps,
+             opt->weight_decay, opt->t);
+    return 0;
+}
+
+int ik_lm_train_sync_moments(struct ik_lm_train *tr, float *m, float *v, struct ik_diag *d)
+{
+    return tr->cu ? ik_lm_train_cuda_sync_moments(tr->cu, m, v, d) : 0;
+}
+
 /* Target rows of logits whose largest entry (the first, on ties, as
  * torch.argmax) is the label: TRL's mean_token_accuracy counts these. The
  * scan runs on the kernels' pool (R x V is 512 x 151,936 on Qwen2.5). */

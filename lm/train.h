@@ -63,11 +63,45 @@ enum {
  * t in [1, n) with mask[t] != 0 (mask NULL: all) of -log p(tokens[t] | tokens[<t]),
  * stored in *loss. With IK_LM_BACKWARD, grad_scale * d(loss)/d(param) is
  * ADDED to a->grads (zero them with ik_lora_zero_grad; several calls
- * accumulate, e.g. grad_scale = 1/batch). *n_target (optional) receives the
+ * accumulate, e.g. grad_scale = 1/batch), or, after ik_lm_train_zero_grad
+ * on a CUDA trainer, to the device's gradients. *n_target (optional) receives the
  * number of selected positions. */
 int ik_lm_train_step(struct ik_lm_train *tr, const int *tokens, const unsigned char *mask, int n,
                      int flags, uint64_t seed, float grad_scale, double *loss, int *n_target,
                      struct ik_diag *d);
+
+/* ---- the optimizer step, where the trainer keeps the gradients ----
+ *
+ * The node's loop zeroes the gradients, accumulates several steps, then
+ * clips and steps AdamW through these calls, so that a trainer on a device
+ * keeps gradients, moments and the adapter's copy there (no per-step copy
+ * of the adapter): on the CPU they are ik_lora_zero_grad, ik_clip_grad_norm
+ * and ik_adamw on the host arrays. */
+
+/* AdamW's settings for one optimizer step (torch.optim.AdamW's meaning). */
+struct ik_lm_adamw {
+    double lr;
+    float b1, b2, eps, weight_decay;
+    double max_grad_norm; /* clip the gradients' L2 norm to this; 0: no clipping */
+    int t;                /* 1-based step number (bias correction) */
+};
+
+/* Zeroes the gradients that the following ik_lm_train_step calls with
+ * IK_LM_BACKWARD accumulate into: a->grads on the CPU; on a CUDA device its
+ * own copy, which a->grads then does not see (IK_ECUDA on a device error). */
+int ik_lm_train_zero_grad(struct ik_lm_train *tr, struct ik_diag *d);
+
+/* Clips the gradients accumulated since ik_lm_train_zero_grad and takes one
+ * AdamW step with moments m and v (a->n_params each); *grad_norm gets the
+ * norm before clipping. On return a->params holds the new values on either
+ * device. A CUDA trainer reads m and v at its first call and keeps them on
+ * the device from then on: ik_lm_train_sync_moments writes them back. */
+int ik_lm_train_optimizer_step(struct ik_lm_train *tr, const struct ik_lm_adamw *opt, float *m,
+                               float *v, double *grad_norm, struct ik_diag *d);
+
+/* Brings the moments a device keeps back into m and v (a no-op on the CPU),
+ * e.g. before a checkpoint is written. */
+int ik_lm_train_sync_moments(struct ik_lm_train *tr, float *m, float *v, struct ik_diag *d);
 
 /* The target positions of the last ik_lm_train_step whose highest logit
  * (the first on ties, as torch.argmax) is the label: TRL's

@@ -51,7 +51,7 @@ struct ik_lm_train_cuda {
     struct dev_layer *W;
     struct dev_acts *L;
     uint16_t *embed, *head, *xb, *xnb; /* BF16: tables; scratch for a GEMM operand, the final norm's output */
-    float *final_norm, *inv_freq, *params, *grads;
+    float *final_norm, *inv_freq, *params, *grads, *moment1, *moment2;
     float *x_fin, *xnf, *rstdf, *proj, *dx, *dxn, *dq, *dk, *dv, *dq2, *dk2, *datt;
     float *dgate, *dup, *dact, *dh, *xdrop, *tmp, *logits, *dnll, *nll;
     int *posv, *tokens, *amax;
@@ -59,6 +59,9 @@ struct ik_lm_train_cuda {
     float *h_grads, *h_nll, *h_dnll; /* host copies */
     int *h_amax;
     int dropout, n_correct, failed;
+    int grads_on_device;   /* since ik_lm_train_cuda_zero_grad: steps accumulate here */
+    int params_uploaded;   /* a->params copied since the last zero_grad */
+    int moments_on_device; /* the moments were uploaded by the first optimizer step */
     uint64_t seed;
     double flops;
     struct ik_diag *d; /* of the call in progress */
@@ -148,6 +151,8 @@ static void layout(struct ik_lm_train_cuda *tr, struct carve *c)
     tr->inv_freq = TAKE_F(c, hd / 2 ? hd / 2 : 1);
     tr->params = tr->a ? TAKE_F(c, tr->a->n_params) : NULL;
     tr->grads = tr->a ? TAKE_F(c, tr->a->n_params) : NULL;
+    tr->moment1 = tr->a ? TAKE_F(c, tr->a->n_params) : NULL;
+    tr->moment2 = tr->a ? TAKE_F(c, tr->a->n_params) : NULL;
     tr->x_fin = TAKE_F(c, S * D);
     tr->xnf = TAKE_F(c, S * D);
     tr->rstdf = TAKE_F(c, S);
@@ -610,11 +615,13 @@ int ik_lm_train_cuda_step(struct ik_lm_train_cuda *tr, const int *tokens,
         tr->h_dnll[i] = bwd && (mask == NULL || mask[i + 1]) ? grad_scale / (float)count : 0.0f;
     CK(tr, o->memcpy_htod(tr->tokens, tokens, (size_t)n * sizeof *tokens));
     CK(tr, o->memcpy_htod(tr->dnll, tr->h_dnll, (size_t)T * sizeof(float)));
-    if (tr->a) {
+    if (tr->a && !(tr->grads_on_device && tr->params_uploaded)) {
+        /* Once per optimizer step, or every step when the host owns the gradients. */
         CK(tr, o->memcpy_htod(tr->params, tr->a->params, tr->a->n_params * sizeof(float)));
-        if (bwd)
-            CK(tr, o->memset(tr->grads, 0, tr->a->n_params * sizeof(float)));
+        tr->params_uploaded = tr->grads_on_device;
     }
+    if (tr->a && bwd && !tr->grads_on_device)
+        CK(tr, o->memset(tr->grads, 0, tr->a->n_params * sizeof(float)));
     CK(tr, o->embed_rows_bf16(tr->L[0].x_in, tr->embed, tr->tokens, T, D));
     for (int l = 0; l < c->L; l++)
         forward_layer(tr, l, T, l + 1 < c->L ? tr->L[l + 1].x_in : tr->x_fin);
@@ -632,7 +639,7 @@ int ik_lm_train_cuda_step(struct ik_lm_train_cuda *tr, const int *tokens,
     /* The step's one wait: the losses, the argmaxes, the gradients. */
     CK(tr, o->memcpy_dtoh(tr->h_nll, tr->nll, (size_t)T * sizeof(float)));
     CK(tr, o->memcpy_dtoh(tr->h_amax, tr->amax, (size_t)T * sizeof(int)));
-    if (bwd)
+    if (bwd && !tr->grads_on_device)
         add_grads(tr);
     if (tr->failed)
         return IK_ECUDA;
@@ -648,6 +655,56 @@ int ik_lm_train_cuda_step(struct ik_lm_train_cuda *tr, const int *tokens,
     if (n_target)
         *n_target = count;
     return 0;
+}
+
+/* ---- the optimizer on the device ---- */
+
+int ik_lm_train_cuda_zero_grad(struct ik_lm_train_cuda *tr, struct ik_diag *d)
+{
+    if (tr->a == NULL)
+        return 0;
+    tr->d = d;
+    tr->failed = 0;
+    CK(tr, tr->ops->memset(tr->grads, 0, tr->a->n_params * sizeof(float)));
+    tr->grads_on_device = 1;
+    tr->params_uploaded = 0;
+    return tr->failed ? IK_ECUDA : 0;
+}
+
+int ik_lm_train_cuda_optimizer_step(struct ik_lm_train_cuda *tr, const struct ik_lm_adamw *opt,
+                                    float *m, float *v, double *grad_norm, struct ik_diag *d)
+{
+    struct ik_lora *a = tr->a;
+    if (a == NULL || !tr->grads_on_device)
+        return ik_diag_set(d, IK_EVALIDATE, "a CUDA optimizer step needs an adapter and gradients "
+                           "accumulated on the device since ik_lm_train_zero_grad");
+    const struct ik_cuda_ops *o = tr->ops;
+    size_t bytes = a->n_params * sizeof(float);
+    tr->d = d;
+    tr->failed = 0;
+    if (!tr->moments_on_device) {
+        CK(tr, o->memcpy_htod(tr->moment1, m, bytes));
+        CK(tr, o->memcpy_htod(tr->moment2, v, bytes));
+        tr->moments_on_device = !tr->failed;
+    }
+    CK(tr, o->clip_grad_norm(tr->grads, a->n_params, opt->max_grad_norm, grad_norm));
+    CK(tr, o->adamw(tr->params, tr->grads, tr->moment1, tr->moment2, a->n_params, (float)opt->lr,
+                    opt->b1, opt->b2, opt->eps, opt->weight_decay, opt->t));
+    CK(tr, o->memcpy_dtoh(a->params, tr->params, bytes));
+    return tr->failed ? IK_ECUDA : 0;
+}
+
+int ik_lm_train_cuda_sync_moments(struct ik_lm_train_cuda *tr, float *m, float *v,
+                                  struct ik_diag *d)
+{
+    if (tr->a == NULL || !tr->moments_on_device)
+        return 0;
+    size_t bytes = tr->a->n_params * sizeof(float);
+    tr->d = d;
+    tr->failed = 0;
+    CK(tr, tr->ops->memcpy_dtoh(m, tr->moment1, bytes));
+    CK(tr, tr->ops->memcpy_dtoh(v, tr->moment2, bytes));
+    return tr->failed ? IK_ECUDA : 0;
 }
 
 size_t ik_lm_train_cuda_bytes(const struct ik_lm_train_cuda *tr) { return tr->bytes; }

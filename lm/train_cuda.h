@@ -11,12 +11,14 @@
  * each) with fp32 accumulation and output; the LoRA branches run in fp32.
  *
  * The step has ik_lm_train_step's signature and meaning: its gradients are
- * ADDED to a->grads on the host and its loss and token accuracy come back
- * to the host, so the node's optimizer, clipping and checkpoints (on the
- * host, over the adapter's few parameters) are the CPU path's, and a run
- * can resume on either device. Each step uploads a->params (the optimizer
- * changed them) and downloads the gradients: O(adapter) bytes, not
- * O(model).
+ * ADDED to a->grads on the host (uploading a->params first), and its loss
+ * and token accuracy come back to the host. Or, after
+ * ik_lm_train_cuda_zero_grad, as the node's loop runs it (lm/train.h's
+ * optimizer calls): steps accumulate on the device, clipping and AdamW run
+ * there with the moments kept there, and the adapter's new values come back
+ * once per optimizer step; the moments come back when a checkpoint asks
+ * (sync_moments), so checkpoints are the CPU path's and a run can resume on
+ * either device.
  *
  * Activation checkpointing (IK_LM_TRAIN_CHECKPOINT in opts) as train.c's:
  * each layer keeps only its input and shares one layer's activations, which
@@ -67,6 +69,15 @@ size_t ik_lm_train_cuda_estimate_bytes(const struct ik_lm_model *m, const struct
 int ik_lm_train_cuda_step(struct ik_lm_train_cuda *tr, const int *tokens,
                           const unsigned char *mask, int n, int flags, uint64_t seed,
                           float grad_scale, double *loss, int *n_target, struct ik_diag *d);
+
+/* As lm/train.h's ik_lm_train_zero_grad, ik_lm_train_optimizer_step and
+ * ik_lm_train_sync_moments (struct ik_lm_adamw is lm/train.h's). */
+struct ik_lm_adamw;
+int ik_lm_train_cuda_zero_grad(struct ik_lm_train_cuda *tr, struct ik_diag *d);
+int ik_lm_train_cuda_optimizer_step(struct ik_lm_train_cuda *tr, const struct ik_lm_adamw *opt,
+                                    float *m, float *v, double *grad_norm, struct ik_diag *d);
+int ik_lm_train_cuda_sync_moments(struct ik_lm_train_cuda *tr, float *m, float *v,
+                                  struct ik_diag *d);
 
 /* The device bytes the trainer allocated. */
 size_t ik_lm_train_cuda_bytes(const struct ik_lm_train_cuda *tr);

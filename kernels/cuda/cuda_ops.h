@@ -154,6 +154,13 @@ struct ik_cuda_ops {
      * of dropout (fill.cu has the formula): the same seed gives the same
      * bits. For random models too large to draw on the host. */
     int (*fill_uniform_bf16)(uint16_t *x, size_t n, float lo, float hi, uint64_t seed);
+
+    /* ---- the optimizer step on the device (with ->adamw) ---- */
+
+    /* As ik_cpu_clip_grad_norm: *norm (host) = |g|, and g scaled by
+     * max_norm / (norm + 1e-6) when larger (max_norm 0: never). Waits for
+     * the device (the norm comes back). */
+    int (*clip_grad_norm)(float *g, size_t n, double max_norm, double *norm);
 };
 
 /* The module's table when abi_version is the IK_CUDA_ABI it was built with,

@@ -93,6 +93,7 @@ int ik_cuda_bias_add(float *x, const float *bias, int N, int C);
 int ik_cuda_embed_rows_bf16(float *out, const uint16_t *table, const int *tokens, int T, int D);
 int ik_cuda_argmax_rows(int *out, const float *x, int N, int V);
 int ik_cuda_fill_uniform_bf16(uint16_t *x, size_t n, float lo, float hi, uint64_t seed);
+int ik_cuda_clip_grad_norm(float *g, size_t n, double max_norm, double *norm);
 }
 
 #endif

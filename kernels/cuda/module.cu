@@ -189,6 +189,7 @@ static const struct ik_cuda_ops ops = {
     ik_cuda_argmax_rows,
     mem_info,
     ik_cuda_fill_uniform_bf16,
+    ik_cuda_clip_grad_norm,
 };
 
 /* The only symbol the module exports (it is built with -fvisibility=hidden). */

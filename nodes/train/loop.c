@@ -7,7 +7,6 @@
 #include "base/error.h"
 #include "base/prng.h"
 #include "base/xmalloc.h"
-#include "kernels/dispatch.h"
 #include "lm/lora.h"
 #include "lm/train.h"
 #include "nodes/train/dataset.h"
@@ -112,15 +111,26 @@ static void log_row(struct ik_train_state *st, double epoch, double lr, double g
     st->win_seconds = 0;
 }
 
+/* A checkpoint through the save hook, the moments first brought back from
+ * where the trainer keeps them. */
+static int save(struct ik_lm_train *tr, const struct ik_lora *a, struct ik_train_state *st,
+                const struct ik_train_hooks *hooks, struct ik_diag *d)
+{
+    if (hooks == NULL || hooks->save == NULL)
+        return 0;
+    int rc = ik_lm_train_sync_moments(tr, st->m, st->v, d);
+    return rc ? rc : hooks->save(hooks->arg, st, a, d);
+}
+
 struct step_sums {
     double nll;
     uint64_t targets, correct, tokens, samples;
 };
 
 /* Forward and backward of the step's examples order[lo..hi), gradients
- * accumulated into a->grads. 1 when stopped before the end (gradients then
- * incomplete), 0 when done, or an error. */
-static int accumulate(struct ik_lm_train *tr, struct ik_lora *a, const struct ik_train_dataset *ds,
+ * accumulated where the trainer keeps them. 1 when stopped before the end
+ * (gradients then incomplete), 0 when done, or an error. */
+static int accumulate(struct ik_lm_train *tr, const struct ik_train_dataset *ds,
                       const size_t *order, size_t lo, size_t hi, int64_t k,
                       const struct ik_train_hparams *hp, const struct ik_train_hooks *hooks,
                       struct step_sums *s, struct ik_diag *d)
@@ -128,7 +138,9 @@ static int accumulate(struct ik_lm_train *tr, struct ik_lora *a, const struct ik
     uint64_t N = 0;
     for (size_t j = lo; j < hi; j++)
         N += (uint64_t)ds->ex[order[j]].n_target;
-    ik_lora_zero_grad(a);
+    int rc = ik_lm_train_zero_grad(tr, d);
+    if (rc != 0)
+        return rc;
     int flags = IK_LM_BACKWARD | (hp->dropout ? IK_LM_DROPOUT : 0);
     for (size_t j = lo; j < hi; j++) {
         if (hooks && hooks->stop && hooks->stop(hooks->arg))
@@ -137,8 +149,8 @@ static int accumulate(struct ik_lm_train *tr, struct ik_lora *a, const struct ik
         double loss;
         int nt;
         float scale = (float)((double)ex->n_target / (double)N);
-        int rc = ik_lm_train_step(tr, ex->ids, ex->mask, ex->n, flags,
-                                  dropout_seed(hp->seed, k, j - lo), scale, &loss, &nt, d);
+        rc = ik_lm_train_step(tr, ex->ids, ex->mask, ex->n, flags, dropout_seed(hp->seed, k, j - lo),
+                              scale, &loss, &nt, d);
         if (rc != 0) {
             ik_diag_prefix(d, "input samples: record %zu: ", ex->index + 1);
             return rc;
@@ -171,9 +183,9 @@ int ik_train_run(struct ik_lm_train *tr, struct ik_lora *a, const struct ik_trai
         size_t lo = (size_t)b * B, hi = lo + B < ds->n ? lo + B : ds->n;
         struct step_sums s = {0};
         double t0 = ik_clock_monotonic_s();
-        rc = accumulate(tr, a, ds, order, lo, hi, k, hp, hooks, &s, d);
+        rc = accumulate(tr, ds, order, lo, hi, k, hp, hooks, &s, d);
         if (rc == 1) { /* stopped: the state is still that after step k - 1 */
-            rc = hooks->save ? hooks->save(hooks->arg, st, a, d) : 0;
+            rc = save(tr, a, st, hooks, d);
             if (rc == 0)
                 rc = ik_diag_set(d, IK_ECANCELED, "stopped at step %lld of %lld; a checkpoint "
                                  "was saved", (long long)k, (long long)total);
@@ -181,10 +193,11 @@ int ik_train_run(struct ik_lm_train *tr, struct ik_lora *a, const struct ik_trai
         }
         if (rc != 0)
             break;
-        double norm = ik_clip_grad_norm(a->grads, a->n_params, hp->max_grad_norm);
-        double lr = ik_train_lr_at(hp->scheduler, hp->lr, hp->warmup_ratio, k, total);
-        ik_adamw(a->params, a->grads, st->m, st->v, a->n_params, (float)lr, ADAM_B1, ADAM_B2,
-                 ADAM_EPS, (float)hp->weight_decay, (int)(k + 1));
+        double lr = ik_train_lr_at(hp->scheduler, hp->lr, hp->warmup_ratio, k, total), norm;
+        struct ik_lm_adamw opt = {lr, ADAM_B1, ADAM_B2, ADAM_EPS, (float)hp->weight_decay,
+                                  hp->max_grad_norm, (int)(k + 1)};
+        if ((rc = ik_lm_train_optimizer_step(tr, &opt, st->m, st->v, &norm, d)) != 0)
+            break;
         double dt = ik_clock_monotonic_s() - t0;
         st->step = k + 1;
         st->samples += s.samples;
@@ -213,7 +226,7 @@ int ik_train_run(struct ik_lm_train *tr, struct ik_lora *a, const struct ik_trai
                             dt > 0 ? (double)s.tokens / dt : 0);
         if (hooks && hooks->save && hp->checkpoint_every > 0 &&
             st->step % hp->checkpoint_every == 0 && st->step < total)
-            rc = hooks->save(hooks->arg, st, a, d);
+            rc = save(tr, a, st, hooks, d);
     }
     free(order);
     return rc;

@@ -400,6 +400,14 @@ static int fill_uniform_bf16(uint16_t *x, size_t n, float lo, float hi, uint64_t
     return 0;
 }
 
+static int clip_grad_norm(float *g, size_t n, double max_norm, double *norm)
+{
+    if (!(max_norm >= 0))
+        return fail("clip_grad_norm", "max_norm = %g (>= 0)", max_norm);
+    *norm = ik_cpu_clip_grad_norm(g, n, max_norm);
+    return 0;
+}
+
 /* The stand-in's "device" is the host: a fixed 64 GiB, all of it free. */
 static int mem_info(size_t *free_bytes, size_t *total_bytes)
 {
@@ -442,6 +450,7 @@ static const struct ik_cuda_ops ops = {
     .argmax_rows = argmax_rows,
     .mem_info = mem_info,
     .fill_uniform_bf16 = fill_uniform_bf16,
+    .clip_grad_norm = clip_grad_norm,
 };
 
 const struct ik_cuda_ops *ik_test_cpu_cuda_ops(void) { return &ops; }

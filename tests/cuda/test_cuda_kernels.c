@@ -728,6 +728,30 @@ static int check_argmax(void)
            argmax_case(5, 1, 0) + argmax_case(3, 0, 0);
 }
 
+/* Random values in [-1, 1): norms of about 0.58 sqrt(n); max 1 clips, 1e6 and 0 do not. */
+static int clip_case(size_t n, double max_norm)
+{
+    float *g = rand_floats(n, -1.0f, 1.0f), *want = copy_floats(g, n);
+    float *d_g = to_dev(g, n * 4);
+    double norm, want_norm = ik_cpu_clip_grad_norm(want, n, max_norm);
+    CK(ops->clip_grad_norm(d_g, n, max_norm, &norm));
+    float *got = from_dev(d_g, n);
+    /* The norm's sum of squares runs in another order, in double: its last
+     * bits may differ, and with them the scale factor's float by an ulp. */
+    int bad = fabs(norm - want_norm) > 1e-9 * want_norm;
+    printf("  clip_grad_norm n=%-7zu max %-4g norm %.9g, cpu %.9g (tolerance 1e-9)%s\n", n,
+           max_norm, norm, want_norm, bad ? "  FAIL" : "");
+    bad += compare("clip_grad_norm g", got, want, n, 0.0, 1.2e-7);
+    CK(ops->free(d_g));
+    free(g), free(want), free(got);
+    return bad != 0;
+}
+
+static int check_clip(void)
+{
+    return clip_case(300007, 1.0) + clip_case(1000, 1e6) + clip_case(1000, 0.0);
+}
+
 /* fill.cu's formula on the host: MurmurHash3's finalizer twice per index. */
 static uint32_t fmix32(uint32_t h)
 {
@@ -776,6 +800,7 @@ static const struct check {
     {"gemm", check_gemm},                 {"attention", check_attention},
     {"add/bias_add", check_add},          {"embed_rows_bf16", check_embed},
     {"argmax_rows", check_argmax},        {"fill_uniform_bf16", check_fill},
+    {"clip_grad_norm", check_clip},
 };
 enum { N_CHECKS = sizeof checks / sizeof checks[0] };
 
@@ -810,7 +835,7 @@ static int check_without_device(ik_cuda_ops_get_fn get, int have_device)
              NULL_ENTRY(from_bf16) + NULL_ENTRY(attention_scratch) + NULL_ENTRY(attention_fwd) +
              NULL_ENTRY(attention_bwd) + NULL_ENTRY(add) + NULL_ENTRY(bias_add) +
              NULL_ENTRY(embed_rows_bf16) + NULL_ENTRY(argmax_rows) + NULL_ENTRY(mem_info) +
-             NULL_ENTRY(fill_uniform_bf16);
+             NULL_ENTRY(fill_uniform_bf16) + NULL_ENTRY(clip_grad_norm);
 #undef NULL_ENTRY
     /* A refused shape is reported before any CUDA call, naming the kernel. */
     const char *want = "rmsnorm_fwd: N = -1, C = 8 (N >= 0, C > 0)";

@@ -279,6 +279,70 @@ Test(lm_train_cuda, checkpointed_step_gives_the_full_steps_bits)
     tc_rmtree(dir);
 }
 
+/* The optimizer on the device (gradients accumulated there, clipped, AdamW
+ * with moments kept there) against the same trainer with the host's
+ * optimizer: two micro-steps per optimizer step, clipping active. Only the
+ * order of the gradients' sums differs (added on the device, not on the
+ * host; the norm's sum in another order): within 1e-5 of the largest. */
+Test(lm_train_cuda, device_optimizer_matches_the_hosts)
+{
+    char *dir = tc_tmpdir();
+    struct ik_lm_config c = lmt_cfg(IK_LM_QWEN3, 32, 48, 2, 8, 60);
+    struct ik_lm_model *m = load(&c, dir);
+    struct ik_lora *ah = adapter(m, 0.1f), *ad = adapter(m, 0.1f);
+    struct ik_diag d = IK_DIAG_INIT;
+    struct ik_lm_train_cuda *host, *dev;
+    cr_assert_eq(ik_lm_train_cuda_new(&host, ops_under_test(), m, ah, NTOK, 0, &d), 0, "%s",
+                 ik_diag_message(&d));
+    cr_assert_eq(ik_lm_train_cuda_new(&dev, ops_under_test(), m, ad, NTOK, 0, &d), 0, "%s",
+                 ik_diag_message(&d));
+    size_t n = ah->n_params;
+    float *mh = calloc(n, sizeof(float)), *vh = calloc(n, sizeof(float));
+    float *md = calloc(n, sizeof(float)), *vd = calloc(n, sizeof(float));
+    int tok[NTOK];
+    unsigned char sel[NTOK];
+    fill_sequence(tok, sel, c.V);
+    int flags = IK_LM_BACKWARD | IK_LM_DROPOUT;
+    for (int t = 1; t <= 3; t++) {
+        struct ik_lm_adamw opt = {LR, 0.9f, 0.999f, 1e-8f, 0.01f, 0.05, t};
+        double l, nh, nd;
+        ik_lora_zero_grad(ah);
+        cr_assert_eq(ik_lm_train_cuda_zero_grad(dev, &d), 0, "%s", ik_diag_message(&d));
+        for (int k = 0; k < 2; k++) {
+            cr_assert_eq(ik_lm_train_cuda_step(host, tok, sel, NTOK, flags, 10 * t + k, 0.5f, &l, NULL, &d),
+                         0, "%s", ik_diag_message(&d));
+            cr_assert_eq(ik_lm_train_cuda_step(dev, tok, sel, NTOK, flags, 10 * t + k, 0.5f, &l, NULL, &d),
+                         0, "%s", ik_diag_message(&d));
+        }
+        nh = ik_clip_grad_norm(ah->grads, n, opt.max_grad_norm);
+        ik_adamw(ah->params, ah->grads, mh, vh, n, LR, 0.9f, 0.999f, 1e-8f, 0.01f, t);
+        cr_assert_eq(ik_lm_train_cuda_optimizer_step(dev, &opt, md, vd, &nd, &d), 0, "%s",
+                     ik_diag_message(&d));
+        cr_assert_gt(nh, opt.max_grad_norm, "the test means to clip: norm %g", nh);
+        cr_assert(fabs(nh - nd) <= 1e-5 * nh, "step %d: grad norm %.9g on the host, %.9g on the device",
+                  t, nh, nd);
+    }
+    for (size_t i = 0; i < n; i++)
+        cr_assert_eq(md[i], 0.0f, "the host's moments were read once, not written before a sync");
+    cr_assert_eq(ik_lm_train_cuda_sync_moments(dev, md, vd, &d), 0, "%s", ik_diag_message(&d));
+    double pmax = 0, perr = 0, mmax = 0, merr = 0;
+    for (size_t i = 0; i < n; i++) {
+        pmax = fmax(pmax, fabs(ah->params[i]));
+        perr = fmax(perr, fabs((double)ah->params[i] - ad->params[i]));
+        mmax = fmax(mmax, fabs(mh[i]));
+        merr = fmax(merr, fabs((double)mh[i] - md[i]));
+    }
+    cr_assert(perr <= 1e-5 * pmax, "adapters %.3g apart (largest %.3g)", perr, pmax);
+    cr_assert(merr <= 1e-5 * mmax, "first moments %.3g apart (largest %.3g)", merr, mmax);
+    free(mh), free(vh), free(md), free(vd);
+    ik_lm_train_cuda_free(host);
+    ik_lm_train_cuda_free(dev);
+    ik_lora_free(ah);
+    ik_lora_free(ad);
+    ik_lm_model_free(m);
+    tc_rmtree(dir);
+}
+
 /* The estimate is what the trainer allocates, and a NemotronH model is refused, naming it. */
 Test(lm_train_cuda, estimate_and_refusal)
 {
