@@ -211,6 +211,7 @@ int main(int argc, char **argv)
     struct ik_diag d = IK_DIAG_INIT;
     if (ik_cuda_module_open(&ops, &d) != 0) {
         printf("cuda_bench: skipped: %s\n", ik_diag_message(&d));
+        ik_diag_free(&d);
         return 77;
     }
     if (ops->device_count() == 0) {

@@ -175,6 +175,7 @@ int ik_cli_run(int argc, char **argv)
         if (o.jobs <= 0)
             o.jobs = slurm ? SLURM_JOBS : (cores > 0 ? (int)cores : 1);
         o.gpus = SLURM_GPUS;
+        o.remote_gpus = slurm;
         o.count_gpus = slurm ? NULL : ik_device_gpu_count;
         /* Jobs on this machine inherit its OpenBLAS check; Slurm jobs run on
          * compute nodes whose CPUs may differ, and check for themselves. */

@@ -415,6 +415,7 @@ int ik__graph_validate(struct ik__graph_build *b, struct ik_diag *d)
         const struct ik_node_type *t = g->nodes[i].type;
         g->nodes[i].cpu = b->src[i].cpu >= 0 ? b->src[i].cpu : t->cpu;
         g->nodes[i].gpu = b->src[i].gpu >= 0 ? b->src[i].gpu : t->gpu;
+        g->nodes[i].gpu_optional = b->src[i].gpu < 0 && t->gpu_falls_back_to_cpu;
     }
     /* References need every node's outputs, hence a second pass. */
     for (size_t i = 0; i < g->n_nodes; i++)

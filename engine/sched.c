@@ -212,7 +212,7 @@ static bool try_start(struct ik_sched *s, size_t i)
                        "run it on a machine with a CUDA GPU");
         return true;
     }
-    if (n->gpu > 0 && s->gpus > 0) {
+    if (n->gpu > 0 && s->gpus > 0 && !(n->gpu_optional && s->opts->remote_gpus)) {
         for (int g = 0; g < s->gpus && gpu < 0; g++)
             if (!s->gpu_busy[g])
                 gpu = g;

@@ -31,6 +31,9 @@ struct ik_remote;
 struct ik_sched_opts {
     int jobs;              /* CPU slots; <= 0 means the number of cores */
     int gpus;              /* devices available, when count_gpus is NULL */
+    /* The devices are a remote executor's (Slurm's): a node's optional GPU
+     * (graph.h, gpu_optional) is not requested there. */
+    bool remote_gpus;
     /* When set, asked for the devices when the first GPU node is about to
      * run, instead of gpus: the CUDA runtime's device query starts the
      * driver, which a run of CPU nodes (or of cached ones) must not pay for.

@@ -53,6 +53,7 @@ static void append_node(char *yaml, size_t cap, const char *name, int cpu, int g
 
 struct run {
     int jobs, gpus;
+    bool remote_gpus;
     bool keep_going;
     struct ik_executor *executor; /* NULL: the fake */
     int (*count_gpus)(void);
@@ -70,6 +71,7 @@ static int run_graph(const char *yaml, struct run r)
     memset(&o, 0, sizeof o);
     o.jobs = r.jobs;
     o.gpus = r.gpus;
+    o.remote_gpus = r.remote_gpus;
     o.keep_going = r.keep_going;
     o.count_gpus = r.count_gpus;
     o.before_first_job = r.before_first_job;
@@ -112,6 +114,34 @@ Test(sched, gpu_nodes_hold_one_device_alone)
     cr_assert_eq(on_gpu, 3);
     /* Two devices, so two GPU nodes and the CPU node ran at once. */
     cr_assert_eq(fake.max_running, 3);
+}
+
+/* train asks for its type's GPU (it falls back to the CPU) where the run
+ * has devices of its own, not of a remote executor (Slurm), unless the
+ * graph says `resources: {gpu: 1}`. */
+Test(sched, optional_gpu_is_not_asked_of_a_remote_executor)
+{
+    free(tc_write("s.jsonl", "{}\n", 3));
+    free(tc_write("m.bin", "x", 1));
+    for (int remote = 0; remote < 2; remote++) {
+        /* A seed per round, so the second round is not cached. */
+        char *yaml = ik_xasprintf("nodes:\n"
+                                  "  t1:\n    type: train\n"
+                                  "    in: {samples: {file: s.jsonl}, model: {file: m.bin}}\n"
+                                  "    params: {seed: %d}\n"
+                                  "  t2:\n    type: train\n"
+                                  "    in: {samples: {file: s.jsonl}, model: {file: m.bin}}\n"
+                                  "    params: {seed: %d}\n    resources: {gpu: 1}\n",
+                                  10 + remote, 20 + remote);
+        cr_assert_eq(run_graph(yaml, (struct run){.jobs = 4, .gpus = 2, .remote_gpus = remote}),
+                     0);
+        free(yaml);
+        const struct fake_job *t1 = fake_job(&fake, "t1"), *t2 = fake_job(&fake, "t2");
+        cr_assert(t1 && t2);
+        cr_assert_eq(t1->gpu >= 0, !remote, "t1 %s a GPU (remote %d)",
+                     t1->gpu >= 0 ? "got" : "did not get", remote);
+        cr_assert_geq(t2->gpu, 0, "t2 says gpu: 1 and got none (remote %d)", remote);
+    }
 }
 
 static int gpu_queries, first_job_calls;
