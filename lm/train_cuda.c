@@ -469,7 +469,10 @@ static void recompute_down_bottleneck(struct ik_lm_train_cuda *tr, int l, int T)
 
 /* Layer l's forward from L[l].x_in, keeping what the backward reads, and its
  * output in x_out; with x_out NULL (recomputing a checkpointed layer before
- * its backward) it stops once those activations exist, as train.c's. */
+ * its backward) it stops once those activations exist, as train.c's. Each
+ * residual add is fused with the norm that reads its sum: the layer's second
+ * norm, and the next layer's first (or the final norm), so a layer past the
+ * first finds its first norm done, unless it is being recomputed. */
 static void forward_layer(struct ik_lm_train_cuda *tr, int l, int T, float *x_out)
 {
     const struct ik_cuda_ops *o = tr->ops;
@@ -477,7 +480,8 @@ static void forward_layer(struct ik_lm_train_cuda *tr, int l, int T, float *x_ou
     int D = c->D, F = c->F, hd = c->head_dim, qw = c->H * hd, kw = c->K * hd;
     const struct dev_layer *y = &tr->W[l];
     struct dev_acts *A = &tr->L[l];
-    CK(tr, o->rmsnorm_fwd(A->xn1, A->rstd1, A->x_in, y->attn_norm, T, D, c->norm_eps));
+    if (l == 0 || x_out == NULL)
+        CK(tr, o->rmsnorm_fwd(A->xn1, A->rstd1, A->x_in, y->attn_norm, T, D, c->norm_eps));
     proj(tr, l, IK_LORA_Q, A->h[IK_LORA_Q], A->qpre, A->xn1, y->wq, y->bq, T, D, qw);
     proj(tr, l, IK_LORA_K, A->h[IK_LORA_K], A->kpre, A->xn1, y->wk, y->bk, T, D, kw);
     proj(tr, l, IK_LORA_V, A->h[IK_LORA_V], A->v, A->xn1, y->wv, y->bv, T, D, kw);
@@ -491,8 +495,8 @@ static void forward_layer(struct ik_lm_train_cuda *tr, int l, int T, float *x_ou
     }
     CK(tr, o->attention_fwd(A->att, A->q, A->k, A->v, T, c->H, c->K, hd, c->sliding_window, tr->ascr));
     proj(tr, l, IK_LORA_O, A->h[IK_LORA_O], tr->proj, A->att, y->wo, y->bo, T, qw, D);
-    CK(tr, o->add(A->x_mid, A->x_in, tr->proj, (size_t)T * D));
-    CK(tr, o->rmsnorm_fwd(A->xn2, A->rstd2, A->x_mid, y->ffn_norm, T, D, c->norm_eps));
+    CK(tr, o->add_rmsnorm_fwd(A->x_mid, A->xn2, A->rstd2, A->x_in, tr->proj, y->ffn_norm, T, D,
+                              c->norm_eps));
     proj(tr, l, IK_LORA_GATE, A->h[IK_LORA_GATE], A->gate, A->xn2, y->w_gate, NULL, T, D, F);
     proj(tr, l, IK_LORA_UP, A->h[IK_LORA_UP], A->up, A->xn2, y->w_up, NULL, T, D, F);
     CK(tr, o->swiglu_fwd(A->act, A->gate, A->up, T, F));
@@ -501,7 +505,14 @@ static void forward_layer(struct ik_lm_train_cuda *tr, int l, int T, float *x_ou
         return;
     }
     proj(tr, l, IK_LORA_DOWN, A->h[IK_LORA_DOWN], tr->proj, A->act, y->w_down, NULL, T, F, D);
-    CK(tr, o->add(x_out, A->x_mid, tr->proj, (size_t)T * D));
+    /* Under checkpointing the next layer's xn1 is this one's: no longer read. */
+    float *xn = tr->xnf, *rstd = tr->rstdf, *w = tr->final_norm;
+    if (l + 1 < c->L) {
+        xn = tr->L[l + 1].xn1;
+        rstd = tr->L[l + 1].rstd1;
+        w = tr->W[l + 1].attn_norm;
+    }
+    CK(tr, o->add_rmsnorm_fwd(x_out, xn, rstd, A->x_mid, tr->proj, w, T, D, c->norm_eps));
 }
 
 /* tr->dx holds d loss / d(output of layer l); leaves d loss / d(its input). */
@@ -624,8 +635,7 @@ int ik_lm_train_cuda_step(struct ik_lm_train_cuda *tr, const int *tokens,
         CK(tr, o->memset(tr->grads, 0, tr->a->n_params * sizeof(float)));
     CK(tr, o->embed_rows_bf16(tr->L[0].x_in, tr->embed, tr->tokens, T, D));
     for (int l = 0; l < c->L; l++)
-        forward_layer(tr, l, T, l + 1 < c->L ? tr->L[l + 1].x_in : tr->x_fin);
-    CK(tr, o->rmsnorm_fwd(tr->xnf, tr->rstdf, tr->x_fin, tr->final_norm, T, D, c->norm_eps));
+        forward_layer(tr, l, T, l + 1 < c->L ? tr->L[l + 1].x_in : tr->x_fin); /* and xnf */
     head(tr, T, bwd);
     if (bwd) {
         CK(tr, o->memset(tr->dx, 0, (size_t)T * D * sizeof(float)));

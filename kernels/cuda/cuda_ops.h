@@ -161,6 +161,15 @@ struct ik_cuda_ops {
      * max_norm / (norm + 1e-6) when larger (max_norm 0: never). Waits for
      * the device (the norm comes back). */
     int (*clip_grad_norm)(float *g, size_t n, double max_norm, double *norm);
+
+    /* ---- fused ---- */
+
+    /* sum = a + b, then out = RMSNorm(sum) with rstd (N) or NULL: ->add and
+     * ->rmsnorm_fwd in one pass over the rows, with the same bits (the
+     * residual add before each of a layer's norms). All (N,C); sum may equal
+     * a or b; out must not alias a, b or sum. */
+    int (*add_rmsnorm_fwd)(float *sum, float *out, float *rstd, const float *a, const float *b,
+                           const float *w, int N, int C, float eps);
 };
 
 /* The module's table when abi_version is the IK_CUDA_ABI it was built with,

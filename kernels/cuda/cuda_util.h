@@ -68,6 +68,8 @@ int ik_cuda_rmsnorm_fwd(float *out, float *rstd, const float *x, const float *w,
                         float eps);
 int ik_cuda_rmsnorm_bwd(float *dx, float *dw, const float *dout, const float *x, const float *rstd,
                         const float *w, int N, int C);
+int ik_cuda_add_rmsnorm_fwd(float *sum, float *out, float *rstd, const float *a, const float *b,
+                            const float *w, int N, int C, float eps);
 int ik_cuda_swiglu_fwd(float *out, const float *gate, const float *up, int N, int F);
 int ik_cuda_swiglu_bwd(float *dgate, float *dup, const float *dout, const float *gate,
                        const float *up, int N, int F);

@@ -190,6 +190,7 @@ static const struct ik_cuda_ops ops = {
     mem_info,
     ik_cuda_fill_uniform_bf16,
     ik_cuda_clip_grad_norm,
+    ik_cuda_add_rmsnorm_fwd,
 };
 
 /* The only symbol the module exports (it is built with -fvisibility=hidden). */

@@ -3,7 +3,9 @@
  * row's sum in fp32 (the CPU sums in double; the test's tolerance covers the
  * difference); the reciprocal RMS itself is taken in double as the CPU's. The
  * weight gradient is a second kernel over column tiles that sums the rows in
- * a fixed order, so dw is the same from run to run (no atomics). */
+ * a fixed order, so dw is the same from run to run (no atomics). The fused
+ * residual add and norm (add_rmsnorm_fwd) maps threads to columns as the
+ * plain forward does, so its sums, and hence its bits, are the same. */
 #include "kernels/cuda/cuda_util.h"
 
 __global__ void rmsnorm_fwd_kernel(float *out, float *rstd, const float *x, const float *w, int C,
@@ -22,6 +24,30 @@ __global__ void rmsnorm_fwd_kernel(float *out, float *rstd, const float *x, cons
         rstd[n] = r;
     for (int c = threadIdx.x; c < C; c += blockDim.x)
         o[c] = xr[c] * r * w[c];
+}
+
+/* sum = a + b and out = rmsnorm(sum), one block per row: each thread reads
+ * back only the sums it wrote, so no barrier is needed before the second
+ * loop, and sum may be a or b. */
+__global__ void add_rmsnorm_fwd_kernel(float *sum, float *out, float *rstd, const float *a,
+                                       const float *b, const float *w, int C, float eps)
+{
+    __shared__ float red[32];
+    size_t n = blockIdx.x;
+    const float *ar = a + n * C, *br = b + n * C;
+    float *s = sum + n * C, *o = out + n * C;
+    float ss = 0.0f;
+    for (int c = threadIdx.x; c < C; c += blockDim.x) {
+        float x = ar[c] + br[c];
+        s[c] = x;
+        ss += x * x;
+    }
+    ss = ik_cuda__block_sum(ss, red);
+    float r = (float)(1.0 / sqrt((double)ss / C + eps));
+    if (rstd != NULL && threadIdx.x == 0)
+        rstd[n] = r;
+    for (int c = threadIdx.x; c < C; c += blockDim.x)
+        o[c] = s[c] * r * w[c];
 }
 
 /* dx += r * (w*dy) - x * r^3 / C * sum(w*dy*x), one block per row. */
@@ -75,6 +101,17 @@ extern "C" int ik_cuda_rmsnorm_fwd(float *out, float *rstd, const float *x, cons
         return 0;
     rmsnorm_fwd_kernel<<<N, ik_cuda__row_threads(C, 512)>>>(out, rstd, x, w, C, eps);
     return ik_cuda__launched("rmsnorm_fwd");
+}
+
+extern "C" int ik_cuda_add_rmsnorm_fwd(float *sum, float *out, float *rstd, const float *a,
+                                       const float *b, const float *w, int N, int C, float eps)
+{
+    if (N < 0 || C <= 0)
+        return ik_cuda__bad_arg("add_rmsnorm_fwd", "N = %d, C = %d (N >= 0, C > 0)", N, C);
+    if (N == 0)
+        return 0;
+    add_rmsnorm_fwd_kernel<<<N, ik_cuda__row_threads(C, 512)>>>(sum, out, rstd, a, b, w, C, eps);
+    return ik_cuda__launched("add_rmsnorm_fwd");
 }
 
 extern "C" int ik_cuda_rmsnorm_bwd(float *dx, float *dw, const float *dout, const float *x,

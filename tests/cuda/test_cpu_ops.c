@@ -83,7 +83,8 @@ static void check_table(void)
     NONNULL(softmax_xent_fwd_bwd); NONNULL(dropout); NONNULL(adamw); NONNULL(gemm);
     NONNULL(to_bf16); NONNULL(from_bf16); NONNULL(attention_scratch); NONNULL(attention_fwd);
     NONNULL(attention_bwd); NONNULL(add); NONNULL(bias_add); NONNULL(embed_rows_bf16);
-    NONNULL(argmax_rows);
+    NONNULL(argmax_rows); NONNULL(mem_info); NONNULL(fill_uniform_bf16); NONNULL(clip_grad_norm);
+    NONNULL(add_rmsnorm_fwd);
 #undef NONNULL
     EXPECT(ops->device_count() == 1, "device_count %d", ops->device_count());
     char name[64];

@@ -179,6 +179,55 @@ static int check_rmsnorm_fwd(void)
     return fails;
 }
 
+/* The fused residual add and norm: against the CPU's add then norm with
+ * check_rmsnorm_fwd's tolerances (the same sums), and bit for bit against
+ * the module's own ->add then ->rmsnorm_fwd, which it promises to equal;
+ * the second shape writes the sum over a (sum = a, as cuda_ops.h allows). */
+static int check_add_rmsnorm_fwd(void)
+{
+    int fails = 0;
+    static const int shapes[][2] = {{37, 896}, {3, 1000}};
+    for (int k = 0; k < 2; k++) {
+        int N = shapes[k][0], C = shapes[k][1], over_a = k == 1;
+        size_t nc = (size_t)N * C;
+        float *a = rand_floats(nc, -2, 2), *b = rand_floats(nc, -1, 1), *w = rand_floats(C, 0.5f, 1.5f);
+        float *sum = host_floats(nc), *out = host_floats(nc), *rstd = host_floats(N);
+        for (size_t i = 0; i < nc; i++)
+            sum[i] = a[i] + b[i];
+        ik_cpu_rmsnorm_fwd(out, rstd, sum, w, N, C, 1e-6f);
+        float *d_a = to_dev(a, nc * 4), *d_b = to_dev(b, nc * 4), *d_w = to_dev(w, C * 4);
+        float *d_sum, *d_out, *d_rstd, *d_sum2, *d_out2, *d_rstd2;
+        void **bufs[] = {(void **)&d_sum, (void **)&d_out, (void **)&d_sum2, (void **)&d_out2};
+        for (int i = 0; i < 4; i++)
+            CK(ops->alloc(bufs[i], nc * 4));
+        CK(ops->alloc((void **)&d_rstd, N * 4));
+        CK(ops->alloc((void **)&d_rstd2, N * 4));
+        /* the unfused pair first, while a is intact */
+        CK(ops->add(d_sum2, d_a, d_b, nc));
+        CK(ops->rmsnorm_fwd(d_out2, d_rstd2, d_sum2, d_w, N, C, 1e-6f));
+        float *into = over_a ? d_a : d_sum;
+        CK(ops->add_rmsnorm_fwd(into, d_out, d_rstd, d_a, d_b, d_w, N, C, 1e-6f));
+        float *g_sum = from_dev(into, nc), *g_out = from_dev(d_out, nc), *g_rstd = from_dev(d_rstd, N);
+        float *u_out = from_dev(d_out2, nc), *u_rstd = from_dev(d_rstd2, N);
+        char what[64];
+        snprintf(what, sizeof what, "add_rmsnorm_fwd sum N=%d C=%d%s", N, C, over_a ? " (= a)" : "");
+        fails += compare_bits(what, g_sum, sum, nc);
+        snprintf(what, sizeof what, "add_rmsnorm_fwd out N=%d C=%d", N, C);
+        fails += compare(what, g_out, out, nc, 1e-6, 1e-5);
+        snprintf(what, sizeof what, "add_rmsnorm_fwd rstd N=%d C=%d", N, C);
+        fails += compare(what, g_rstd, rstd, N, 0, 1e-5);
+        fails += compare_bits("add_rmsnorm_fwd out (vs unfused)", g_out, u_out, nc);
+        fails += compare_bits("add_rmsnorm_fwd rstd (vs unfused)", g_rstd, u_rstd, N);
+        float *dev[] = {d_a, d_b, d_w, d_sum, d_out, d_rstd, d_sum2, d_out2, d_rstd2};
+        for (int i = 0; i < 9; i++)
+            CK(ops->free(dev[i]));
+        float *host[] = {a, b, w, sum, out, rstd, g_sum, g_out, g_rstd, u_out, u_rstd};
+        for (int i = 0; i < 11; i++)
+            free(host[i]);
+    }
+    return fails;
+}
+
 /* RMSNorm backward, dx and dw both accumulated onto random values (so an
  * overwrite fails), rstd from the CPU forward for both. dx = r*w*dy - x*k
  * cancels: its error is fp32 rounding of terms up to ~|r w dy| ~ 4, hence
@@ -800,7 +849,7 @@ static const struct check {
     {"gemm", check_gemm},                 {"attention", check_attention},
     {"add/bias_add", check_add},          {"embed_rows_bf16", check_embed},
     {"argmax_rows", check_argmax},        {"fill_uniform_bf16", check_fill},
-    {"clip_grad_norm", check_clip},
+    {"clip_grad_norm", check_clip},       {"add_rmsnorm_fwd", check_add_rmsnorm_fwd},
 };
 enum { N_CHECKS = sizeof checks / sizeof checks[0] };
 
@@ -835,7 +884,8 @@ static int check_without_device(ik_cuda_ops_get_fn get, int have_device)
              NULL_ENTRY(from_bf16) + NULL_ENTRY(attention_scratch) + NULL_ENTRY(attention_fwd) +
              NULL_ENTRY(attention_bwd) + NULL_ENTRY(add) + NULL_ENTRY(bias_add) +
              NULL_ENTRY(embed_rows_bf16) + NULL_ENTRY(argmax_rows) + NULL_ENTRY(mem_info) +
-             NULL_ENTRY(fill_uniform_bf16) + NULL_ENTRY(clip_grad_norm);
+             NULL_ENTRY(fill_uniform_bf16) + NULL_ENTRY(clip_grad_norm) +
+             NULL_ENTRY(add_rmsnorm_fwd);
 #undef NULL_ENTRY
     /* A refused shape is reported before any CUDA call, naming the kernel. */
     const char *want = "rmsnorm_fwd: N = -1, C = 8 (N >= 0, C > 0)";
