@@ -86,9 +86,9 @@ struct ik_graph_node {
     size_t n_param_locs;
     int cpu; /* resources after the node's `resources:` override */
     int gpu;
-    /* The GPU is its type's default and the type falls back to the CPU (train):
-     * taken where the run has one, never asked of Slurm (say `resources:
-     * {gpu: 1}` there). */
+    /* The GPU is its type's and optional (node.h, gpu_need: train's `device:
+     * auto`): taken where the run has one, never asked of Slurm (say
+     * `resources: {gpu: 1}` there). */
     bool gpu_optional;
     uint64_t mem; /* bytes the node may use (`resources: mem`); 0 = not said */
     char *time;   /* `resources: time`, Slurm's --time ("90", "2:00:00", "1-00:00:00"):

@@ -405,6 +405,28 @@ static int topo_sort(struct ik_graph *g, struct ik_diag *d)
     return rc;
 }
 
+/* The node's GPUs: those of its `resources: gpu` (given >= 0), needed; else
+ * its type's, as far as its params want them (node.h, gpu_need). */
+static void set_gpu(struct ik_graph_node *n, int given)
+{
+    const struct ik_node_type *t = n->type;
+    n->gpu = given >= 0 ? given : t->gpu;
+    n->gpu_optional = false;
+    if (given >= 0 || t->gpu == 0)
+        return;
+    enum ik_gpu_need need = t->gpu_falls_back_to_cpu ? IK_GPU_OPTIONAL : IK_GPU_NEEDED;
+    if (t->gpu_need) {
+        msgpack_unpacked u;
+        msgpack_unpacked_init(&u);
+        if (msgpack_unpack_next(&u, n->params_mp, n->params_len, NULL) == MSGPACK_UNPACK_SUCCESS)
+            need = t->gpu_need(&u.data);
+        msgpack_unpacked_destroy(&u);
+    }
+    if (need == IK_GPU_NONE)
+        n->gpu = 0;
+    n->gpu_optional = need == IK_GPU_OPTIONAL;
+}
+
 int ik__graph_validate(struct ik__graph_build *b, struct ik_diag *d)
 {
     struct ik_graph *g = b->g;
@@ -414,8 +436,7 @@ int ik__graph_validate(struct ik__graph_build *b, struct ik_diag *d)
             return rc;
         const struct ik_node_type *t = g->nodes[i].type;
         g->nodes[i].cpu = b->src[i].cpu >= 0 ? b->src[i].cpu : t->cpu;
-        g->nodes[i].gpu = b->src[i].gpu >= 0 ? b->src[i].gpu : t->gpu;
-        g->nodes[i].gpu_optional = b->src[i].gpu < 0 && t->gpu_falls_back_to_cpu;
+        set_gpu(&g->nodes[i], b->src[i].gpu);
     }
     /* References need every node's outputs, hence a second pass. */
     for (size_t i = 0; i < g->n_nodes; i++)

@@ -77,6 +77,8 @@ struct ik_output_when {
     const char *param; /* an IK_PARAM_BOOL of the type */
 };
 
+enum ik_gpu_need { IK_GPU_NONE, IK_GPU_NEEDED, IK_GPU_OPTIONAL };
+
 struct ik_node_type {
     const char *name;    /* as written in `type:` */
     int version;         /* implementation version, part of every key */
@@ -94,6 +96,13 @@ struct ik_node_type {
     int cpu;
     int gpu;
     bool gpu_falls_back_to_cpu; /* a GPU node that may run on CPU when none is free */
+    /* Whether a node of this type wants its `gpu`, from its resolved params
+     * (a msgpack map), where the graph says no `resources: gpu`: train wants
+     * none with `device: cpu`, needs one with `cuda`, takes one if the run
+     * has one with `auto`. An optional GPU is given where the run counts its
+     * own devices, never asked of a remote executor (Slurm). NULL: `gpu` is
+     * needed, or optional when gpu_falls_back_to_cpu. */
+    enum ik_gpu_need (*gpu_need)(const msgpack_object *params);
     /* The first SIGTERM (the run stopped: Ctrl-C, a failure elsewhere, the
      * scheduler's death) only sets ik_node_stop_requested, so run can save
      * its state and return IK_ECANCELED; a second one, or the executor's

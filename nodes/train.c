@@ -572,6 +572,17 @@ static int train_job(struct job *j, struct ik_diag *d)
     return ik_node_kv_del(j->ctx, IK_KV_CHECKPOINTS, ik_node_key(j->ctx), d);
 }
 
+/* device: cpu holds no GPU (train nodes then run side by side on a GPU
+ * machine), cuda needs one (Slurm is asked for it), auto takes one where
+ * the run has one. */
+static enum ik_gpu_need train_gpu_need(const msgpack_object *params)
+{
+    const msgpack_object *dev = ik_mp_get(params, "device");
+    if (ik_mp_str_eq(dev, "cpu"))
+        return IK_GPU_NONE;
+    return ik_mp_str_eq(dev, "cuda") ? IK_GPU_NEEDED : IK_GPU_OPTIONAL;
+}
+
 static int train_run(struct ik_node_ctx *ctx, struct ik_diag *d)
 {
     struct job j;
@@ -593,6 +604,7 @@ const struct ik_node_type ik_node_train = {
     /* One GPU where there is one (device: auto trains on it), none elsewhere. */
     .gpu = 1,
     .gpu_falls_back_to_cpu = true,
+    .gpu_need = train_gpu_need,
     .stops_gracefully = true,
     .run = train_run,
 };

@@ -116,31 +116,41 @@ Test(sched, gpu_nodes_hold_one_device_alone)
     cr_assert_eq(fake.max_running, 3);
 }
 
-/* train asks for its type's GPU (it falls back to the CPU) where the run
- * has devices of its own, not of a remote executor (Slurm), unless the
- * graph says `resources: {gpu: 1}`. */
-Test(sched, optional_gpu_is_not_asked_of_a_remote_executor)
+/* train's GPU follows its device param where the graph gives no `resources:
+ * gpu`: auto takes one where the run counts its own devices, not of a remote
+ * executor (Slurm); cuda needs one everywhere; cpu holds none. `resources:
+ * {gpu: 1}` is needed everywhere. */
+Test(sched, train_gpu_follows_its_device_param)
 {
     free(tc_write("s.jsonl", "{}\n", 3));
     free(tc_write("m.bin", "x", 1));
     for (int remote = 0; remote < 2; remote++) {
         /* A seed per round, so the second round is not cached. */
         char *yaml = ik_xasprintf("nodes:\n"
-                                  "  t1:\n    type: train\n"
+                                  "  t_auto:\n    type: train\n"
                                   "    in: {samples: {file: s.jsonl}, model: {file: m.bin}}\n"
                                   "    params: {seed: %d}\n"
-                                  "  t2:\n    type: train\n"
+                                  "  t_res:\n    type: train\n"
                                   "    in: {samples: {file: s.jsonl}, model: {file: m.bin}}\n"
-                                  "    params: {seed: %d}\n    resources: {gpu: 1}\n",
-                                  10 + remote, 20 + remote);
+                                  "    params: {seed: %d}\n    resources: {gpu: 1}\n"
+                                  "  t_cuda:\n    type: train\n"
+                                  "    in: {samples: {file: s.jsonl}, model: {file: m.bin}}\n"
+                                  "    params: {seed: %d, device: cuda}\n"
+                                  "  t_cpu:\n    type: train\n"
+                                  "    in: {samples: {file: s.jsonl}, model: {file: m.bin}}\n"
+                                  "    params: {seed: %d, device: cpu}\n",
+                                  10 + remote, 20 + remote, 30 + remote, 40 + remote);
         cr_assert_eq(run_graph(yaml, (struct run){.jobs = 4, .gpus = 2, .remote_gpus = remote}),
                      0);
         free(yaml);
-        const struct fake_job *t1 = fake_job(&fake, "t1"), *t2 = fake_job(&fake, "t2");
-        cr_assert(t1 && t2);
-        cr_assert_eq(t1->gpu >= 0, !remote, "t1 %s a GPU (remote %d)",
-                     t1->gpu >= 0 ? "got" : "did not get", remote);
-        cr_assert_geq(t2->gpu, 0, "t2 says gpu: 1 and got none (remote %d)", remote);
+        static const char *const names[] = {"t_auto", "t_res", "t_cuda", "t_cpu"};
+        for (int i = 0; i < 4; i++) {
+            const struct fake_job *j = fake_job(&fake, names[i]);
+            cr_assert_not_null(j, "%s did not run", names[i]);
+            bool want = i == 0 ? !remote : i < 3;
+            cr_assert_eq(j->gpu >= 0, want, "%s %s a GPU (remote %d)", names[i],
+                         j->gpu >= 0 ? "got" : "did not get", remote);
+        }
     }
 }
 
