@@ -6,7 +6,8 @@
 # a run killed after a checkpoint resumes to the uninterrupted run's adapter,
 # byte for byte; so do a run with activation checkpointing and one with
 # device: auto (which finds the stand-in's device). Without a module, auto
-# trains on the CPU and says why. The device kernels themselves are
+# trains on the CPU and says why; an auto run killed on either device
+# resumes on the other. The device kernels themselves are
 # tests/cuda's (on a GPU).
 . "${IKADA_SRCDIR:-.}/tests/cli/lib.sh"
 
@@ -57,17 +58,23 @@ awk -v a="$first" -v b="$last" 'BEGIN {exit !(b < 0.8 * a)}' ||
     fail "the loss did not fall on the CUDA path: first $first, last $last"
 run_ik 0 cache export train.adapter -o ref.mp --format msgpack
 
+# Runs graph $1 into $IKADA_CACHE and kills its train node once the first
+# checkpoint is saved.
+kill_after_checkpoint() {
+    "$IKADA" run "$1" >out 2>err &
+    runner=$!
+    for _ in $(seq 600); do
+        [ -n "$(cat "$IKADA_CACHE"/kv/ckpt/*/* 2>/dev/null)" ] && break
+        sleep 0.05
+    done
+    node=$(pgrep -P $runner -f "ikada exec .* --node train") || fail "no train process to kill"
+    kill -KILL $node
+    wait $runner 2>/dev/null
+}
+
 # Killed once the first checkpoint is saved, then run again.
 export IKADA_CACHE="$WORK/cache"
-"$IKADA" run g.yaml >out 2>err &
-runner=$!
-for _ in $(seq 600); do
-    [ -n "$(cat "$IKADA_CACHE"/kv/ckpt/*/* 2>/dev/null)" ] && break
-    sleep 0.05
-done
-node=$(pgrep -P $runner -f "ikada exec .* --node train") || fail "no train process to kill"
-kill -KILL $node
-wait $runner 2>/dev/null
+kill_after_checkpoint g.yaml
 run_ik 0 run g.yaml
 contains err "train: done"
 run_ik 0 cache export train.adapter -o got.mp --format msgpack
@@ -100,4 +107,25 @@ contains out '"device":"cpu"'
 run_ik 0 cache show auto-cpu.yaml:train.log
 contains out "device auto: training on the CPU ("
 contains out "no-such-module.so"
+
+# A device: auto run killed on one device resumes on the other (the key does
+# not name the device, and both write the same checkpoint): on the CPU after
+# the GPU, then on the GPU after the CPU, each finishing from its checkpoint.
+# ($module is the stand-in or, under check-cuda, the real module.)
+for order in "$module $WORK/no-such-module.so cpu" "$WORK/no-such-module.so $module cuda"; do
+    set -- $order
+    export IKADA_CACHE="$WORK/cross-$3"
+    export IKADA_CUDA_MODULE="$1"
+    kill_after_checkpoint auto.yaml
+    export IKADA_CUDA_MODULE="$2"
+    run_ik 0 run auto.yaml
+    contains err "train: done"
+    run_ik 0 cache show auto.yaml:train.report
+    lacks out '"resumed_at":0'
+    contains out "\"device\":\"$3"
+    last=$(grep -o '"loss": [0-9.]*' out | tail -1 | cut -d' ' -f2)
+    awk -v a="$first" -v b="$last" 'BEGIN {exit !(b < 0.8 * a)}' ||
+        fail "resumed on $3 after the other device: first loss $first, last $last"
+done
+export IKADA_CUDA_MODULE="$module"
 pass
