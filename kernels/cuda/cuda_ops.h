@@ -9,7 +9,7 @@
  * - Tensor arguments are DEVICE pointers (from ->alloc), fp32, row-major and
  *   contiguous; shapes, aliasing and accumulate-versus-overwrite are exactly
  *   those of the ik_cpu_<op> of the same name in kernels/kernels.h, the
- *   reference each kernel is tested against (tests/cuda/test_cuda_kernels.c).
+ *   reference each kernel is tested against (tests/cuda/check_<kernel>.c).
  * - Work goes to the calling thread's current device, on the legacy default
  *   stream, so it runs in call order; a kernel returns once it is launched.
  * - Each returns 0, or -1 with ->last_error() naming the failed call and the

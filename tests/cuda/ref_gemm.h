@@ -1,6 +1,6 @@
 /* tests/cuda/ref_gemm.h - the double-precision reference of the CUDA
  * module's ->gemm (kernels/cuda/cuda_ops.h), shared by the tests of the
- * module (test_cuda_kernels.c) and of its CPU stand-in (test_cpu_ops.c). */
+ * module (check_gemm.c) and of its CPU stand-in (test_cpu_ops.c). */
 #ifndef IK_TESTS_CUDA_REF_GEMM_H
 #define IK_TESTS_CUDA_REF_GEMM_H
 
