@@ -16,9 +16,10 @@
  *   kernel, e.g. "cudaLaunchKernel for rmsnorm_fwd: invalid configuration
  *   argument" (or a bad argument: "rmsnorm_fwd: N = -1"). An error of a
  *   kernel's execution surfaces at the next call that waits for the device
- *   (->memcpy_*, ->synchronize), whose text names the last kernel launched;
- *   with IKADA_CUDA_SYNC=1 in the environment every kernel is waited for at
- *   once, so its own call reports it.
+ *   (->memcpy_htod, ->memcpy_dtoh, ->synchronize; not ->memcpy_dtod), whose
+ *   text names the last kernel launched; with IKADA_CUDA_SYNC=1 in the
+ *   environment every kernel is waited for at once, so its own call
+ *   reports it.
  * - Sizes of 0 (N, n, V, ...) are valid and launch nothing. */
 #ifndef IK_KERNELS_CUDA_CUDA_OPS_H
 #define IK_KERNELS_CUDA_CUDA_OPS_H
@@ -110,7 +111,10 @@ struct ik_cuda_ops {
      * nonzero, X^T (A is then (K,M), B (N,K)); leading dimensions in
      * elements. A and B of ab_type, C of c_type (enum ik_cuda_dtype), fp32
      * accumulation (CUBLAS_COMPUTE_32F: no TF32). The algorithm is chosen
-     * once per shape and kept; pointers 16-byte aligned (cuBLASLt's rule). */
+     * once per shape and pointer alignment, and kept; pointers need only the
+     * alignment of their element type (the plan tells cuBLASLt how far each
+     * is aligned; 16 bytes or more gets the fast kernels). K = 0 gives
+     * C = beta C (zeros with beta 0). */
     int (*gemm)(int ta, int tb, int M, int N, int K, float alpha, const void *A, int lda,
                 const void *B, int ldb, float beta, void *C, int ldc, int ab_type, int c_type);
     /* n values to BF16 (round to nearest even) and back. */

@@ -50,21 +50,27 @@ static int lt_fail(const char *call, cublasStatus_t st)
     return ik_cuda__bad_arg("gemm", "%s: %s", call, text);
 }
 
-/* The handle and the workspace, made on first use. */
+/* The handle and the workspace, made on first use. A failure is kept as text
+ * and reported again by every later call (the error text is per thread and
+ * per call; the failure is for good). */
 static int lt_ready(void)
 {
     static std::once_flag once;
-    static int rc;
+    static char setup_error[200];
     std::call_once(once, [] {
         cublasStatus_t st = cublasLtCreate(&lt);
         if (st != CUBLAS_STATUS_SUCCESS) {
-            rc = lt_fail("cublasLtCreate", st);
+            snprintf(setup_error, sizeof setup_error, "cublasLtCreate: %s", cublasGetStatusString(st));
             return;
         }
         cudaError_t e = cudaMalloc(&workspace, WORKSPACE_BYTES);
-        rc = e == cudaSuccess ? 0 : ik_cuda__fail("cudaMalloc", "gemm workspace", e);
+        if (e != cudaSuccess) {
+            snprintf(setup_error, sizeof setup_error, "cudaMalloc for its %d MiB workspace: %s",
+                     WORKSPACE_BYTES >> 20, cudaGetErrorString(e));
+            cudaGetLastError(); /* not sticky: the next call starts clean */
+        }
     });
-    return rc;
+    return setup_error[0] ? ik_cuda__bad_arg("gemm", "%s", setup_error) : 0;
 }
 
 /* The largest power of two up to 256 that divides p's address. */
@@ -88,8 +94,32 @@ static size_t key_hash(const struct plan_key *k)
     return h;
 }
 
-/* Builds the descriptors and asks the heuristic for the best algorithm. */
+/* Destroys what plan_build made (NULL members are skipped). */
+static void plan_destroy(struct plan *p)
+{
+    if (p->desc)
+        cublasLtMatmulDescDestroy(p->desc);
+    cublasLtMatrixLayout_t *layouts[] = {&p->a, &p->b, &p->c};
+    for (int i = 0; i < 3; i++)
+        if (*layouts[i])
+            cublasLtMatrixLayoutDestroy(*layouts[i]);
+    memset(p, 0, sizeof *p);
+}
+
+static int plan_build_into(struct plan *p, const struct plan_key *k);
+
+/* Builds the descriptors and asks the heuristic for the best algorithm; on
+ * failure p is left free, with nothing of it kept. */
 static int plan_build(struct plan *p, const struct plan_key *k)
+{
+    memset(p, 0, sizeof *p);
+    int rc = plan_build_into(p, k);
+    if (rc != 0)
+        plan_destroy(p);
+    return rc;
+}
+
+static int plan_build_into(struct plan *p, const struct plan_key *k)
 {
     cublasStatus_t st;
     cublasOperation_t opa = k->tb ? CUBLAS_OP_T : CUBLAS_OP_N, opb = k->ta ? CUBLAS_OP_T : CUBLAS_OP_N;
@@ -134,9 +164,8 @@ static int plan_build(struct plan *p, const struct plan_key *k)
 }
 
 /* The plan of k: found in the table, or built into a free or evicted slot. */
-static struct plan *plan_of(const struct plan_key *k)
+static struct plan *plan_of(const struct plan_key *k) /* plans_lock held */
 {
-    std::lock_guard<std::mutex> g(plans_lock);
     size_t h = key_hash(k) % PLAN_SLOTS;
     for (size_t i = 0; i < PLAN_SLOTS; i++) {
         struct plan *p = &plans[(h + i) % PLAN_SLOTS];
@@ -146,12 +175,32 @@ static struct plan *plan_of(const struct plan_key *k)
             return plan_build(p, k) == 0 ? p : NULL;
     }
     struct plan *p = &plans[h]; /* full: replace the home slot's plan */
-    cublasLtMatmulDescDestroy(p->desc);
-    cublasLtMatrixLayoutDestroy(p->a);
-    cublasLtMatrixLayoutDestroy(p->b);
-    cublasLtMatrixLayoutDestroy(p->c);
-    p->used = 0;
+    plan_destroy(p);
     return plan_build(p, k) == 0 ? p : NULL;
+}
+
+/* C (M,N), leading dimension ldc, = beta C: the whole GEMM when K is 0
+ * (beta 0 writes zeros, as BLAS does, whatever C held). */
+template <typename T>
+__global__ void scale_c_kernel(T *C, size_t M, unsigned N, size_t ldc, float beta)
+{
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < M * N;
+         i += (size_t)gridDim.x * blockDim.x) {
+        T *c = C + (i / N) * ldc + i % N;
+        *c = (T)(beta == 0.0f ? 0.0f : beta * (float)*c);
+    }
+}
+
+static int scale_c(void *C, int M, int N, int ldc, float beta, int c_type)
+{
+    size_t n = (size_t)M * N;
+    if (c_type == IK_CUDA_BF16)
+        scale_c_kernel<<<ik_cuda__blocks(n), IK_CUDA_THREADS>>>((__nv_bfloat16 *)C, (size_t)M,
+                                                                 (unsigned)N, (size_t)ldc, beta);
+    else
+        scale_c_kernel<<<ik_cuda__blocks(n), IK_CUDA_THREADS>>>((float *)C, (size_t)M, (unsigned)N,
+                                                                 (size_t)ldc, beta);
+    return ik_cuda__launched("gemm (K = 0)");
 }
 
 extern "C" int ik_cuda_gemm(int ta, int tb, int M, int N, int K, float alpha, const void *A, int lda,
@@ -168,10 +217,14 @@ extern "C" int ik_cuda_gemm(int ta, int tb, int M, int N, int K, float alpha, co
     if (lda < (ta ? M : K) || ldb < (tb ? K : N) || ldc < N)
         return ik_cuda__bad_arg("gemm", "leading dimensions %d, %d, %d too small for M %d N %d K %d",
                                 lda, ldb, ldc, M, N, K);
+    if (K == 0)
+        return scale_c(C, M, N, ldc, beta, c_type);
     if (lt_ready() != 0)
         return -1;
     struct plan_key k = {ta != 0, tb != 0, M, N, K, lda, ldb, ldc, ab_type, c_type, beta == 0.0f,
                          alignment(A), alignment(B), alignment(C)};
+    /* Held until the GEMM is queued: another thread could evict the plan. */
+    std::lock_guard<std::mutex> g(plans_lock);
     struct plan *p = plan_of(&k);
     if (p == NULL)
         return -1;

@@ -22,20 +22,23 @@ static int gemm_case(int ta, int tb, int M, int N, int K, int ab_type, int c_typ
     return gemm_case_at(ta, tb, M, N, K, ab_type, c_type, 0);
 }
 
-/* As gemm_case with fp32 A and B starting off floats into their buffers
- * (a LoRA tensor inside the adapter's one array is aligned to 4 bytes only). */
+/* As gemm_case with fp32 A, B and C starting off floats into their buffers
+ * (a LoRA tensor inside the adapter's one array is aligned to 4 bytes only,
+ * and the backward accumulates into its dA and dB: C). */
 static int gemm_case_at(int ta, int tb, int M, int N, int K, int ab_type, int c_type, int off)
 {
     int lda = ta ? M : K, ldb = tb ? K : N, ldc = N;
     size_t na = (size_t)M * K, nb = (size_t)K * N, nc = (size_t)M * N;
     float *a = rand_floats(na, -1, 1), *b = rand_floats(nb, -1, 1), *c = rand_floats(nc, -1, 1);
     float beta = c_type == IK_CUDA_F32 ? 1.0f : 0.0f, alpha = 0.5f;
-    float *d_a0, *d_b0, *d_c = to_dev(c, nc * 4);
+    float *d_a0, *d_b0, *d_c0;
     CK(ops->alloc((void **)&d_a0, (na + (size_t)off) * 4));
     CK(ops->alloc((void **)&d_b0, (nb + (size_t)off) * 4));
-    float *d_a = d_a0 + off, *d_b = d_b0 + off;
+    CK(ops->alloc((void **)&d_c0, (nc + (size_t)off) * 4));
+    float *d_a = d_a0 + off, *d_b = d_b0 + off, *d_c = d_c0 + off;
     CK(ops->memcpy_htod(d_a, a, na * 4));
     CK(ops->memcpy_htod(d_b, b, nb * 4));
+    CK(ops->memcpy_htod(d_c, c, nc * 4));
     void *ga = d_a, *gb = d_b, *gc = d_c;
     uint16_t *h_a = NULL, *h_b = NULL, *h_c = NULL;
     if (ab_type == IK_CUDA_BF16) {
@@ -72,7 +75,7 @@ static int gemm_case_at(int ta, int tb, int M, int N, int K, int ab_type, int c_
                                        : compare(what, got, c, nc, 1e-4, 1e-5);
     CK(ops->free(d_a0));
     CK(ops->free(d_b0));
-    CK(ops->free(d_c));
+    CK(ops->free(d_c0));
     CK(ops->free(h_a));
     CK(ops->free(h_b));
     CK(ops->free(h_c));
@@ -83,8 +86,9 @@ static int gemm_case_at(int ta, int tb, int M, int N, int K, int ab_type, int c_
 /* ->gemm in the four transpose cases the training step uses (x W^T forward,
  * dout W backward, dout^T x for LoRA's weight gradients), at Qwen2.5-0.5B's
  * widths with a row count that is not a multiple of 8; BF16 inputs with fp32
- * and BF16 outputs; and ->to_bf16 / ->from_bf16 against the host's rounding,
- * bit for bit. */
+ * and BF16 outputs; K = 0 (C = beta C: kept with beta 1, zeros with beta 0
+ * over whatever the BF16 C held); and ->to_bf16 / ->from_bf16 against the
+ * host's rounding, bit for bit. */
 int check_gemm(void)
 {
     int fails = gemm_case(0, 1, 37, 896, 896, IK_CUDA_F32, IK_CUDA_F32);
@@ -95,6 +99,8 @@ int check_gemm(void)
     fails += gemm_case_at(1, 0, 16, 896, 37, IK_CUDA_F32, IK_CUDA_F32, 3);
     fails += gemm_case(0, 1, 37, 4864, 896, IK_CUDA_BF16, IK_CUDA_F32);
     fails += gemm_case(0, 0, 64, 896, 4864, IK_CUDA_BF16, IK_CUDA_BF16);
+    fails += gemm_case_at(0, 1, 37, 16, 0, IK_CUDA_F32, IK_CUDA_F32, 1);
+    fails += gemm_case(1, 0, 5, 7, 0, IK_CUDA_BF16, IK_CUDA_BF16);
     size_t n = 100003;
     float *x = rand_floats(n, -1000, 1000), *want = host_floats(n);
     for (size_t i = 0; i < n; i++)
