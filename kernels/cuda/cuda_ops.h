@@ -121,7 +121,8 @@ struct ik_cuda_ops {
     int (*to_bf16)(uint16_t *out, const float *x, size_t n);
     int (*from_bf16)(float *out, const uint16_t *x, size_t n);
 
-    /* ---- attention over a whole sequence (fp32; cuBLAS plus softmax) ---- */
+    /* ---- attention over a whole sequence (fp32 values; cuBLAS plus softmax,
+     * the products in TF32: attention.cu says why) ---- */
 
     /* Bytes of scratch ->attention_fwd and ->attention_bwd need: room for 2 K T^2
      * floats (one group's probabilities and their gradient); H is not needed. */

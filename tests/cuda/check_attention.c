@@ -13,9 +13,13 @@
 
 /* One attention case: ->attention_fwd against ik_cpu_attention_seq_fwd and
  * ->attention_bwd against ik_cpu_attention_bwd (gradients accumulated onto
- * the same random values). Both sum T terms per output in different orders
- * (tree versus sgemm blocks) from probabilities formed by expf and by the
- * CPU's polynomial: within 1e-5 absolute, 1e-4 relative. */
+ * the same random values). The device's products are TF32 (inputs rounded
+ * to 10 mantissa bits, attention.cu): simulating that rounding in NumPy on
+ * these shapes and inputs gave errors up to 4.7e-4 in out, 4.2e-4 in dq/dk
+ * and 1.0e-3 in dv (|dv| up to 4.6) against exact products; fp32's own
+ * differences (sum orders, expf against the CPU's polynomial) are ~1e-5.
+ * Hence 4e-3 absolute with 2e-3 relative: room for cuBLAS rounding TF32
+ * differently, and far below what a wrong head, mask or stride gives. */
 static int attention_case(int T, int H, int K, int hd, int window)
 {
     size_t nq = (size_t)T * H * hd, nk = (size_t)T * K * hd;
@@ -43,7 +47,7 @@ static int attention_case(int T, int H, int K, int hd, int window)
     for (int i = 0; i < 4; i++) {
         snprintf(what, sizeof what, "attention %s T %d H %d K %d hd %d w %d", names[i], T, H, K, hd,
                  window);
-        fails += compare(what, gpu[i], cpu[i], ns[i], 1e-5, 1e-4);
+        fails += compare(what, gpu[i], cpu[i], ns[i], 4e-3, 2e-3);
     }
     float *dev[] = {d_q, d_k, d_v, d_dout, d_dq, d_dk, d_dv, d_out};
     for (int i = 0; i < 8; i++)
