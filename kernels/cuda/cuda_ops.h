@@ -161,6 +161,46 @@ struct ik_cuda_ops {
      * max_norm / (norm + 1e-6) when larger (max_norm 0: never). Waits for
      * the device (the norm comes back). */
     int (*clip_grad_norm)(float *g, size_t n, double max_norm, double *norm);
+
+    /* ---- attention through cuDNN's fused SDPA (attention_cudnn.cu) ----
+     *
+     * The same attention as ->attention_fwd/->attention_bwd (causal, GQA
+     * with H a multiple of K, window 0 or the sliding window), computed by
+     * cuDNN's flash-attention engines on BF16 copies of the inputs (rounded
+     * to nearest even here, in the scratch) with fp32 softmax statistics and
+     * accumulation; outputs come back as fp32 at the table's boundary, so
+     * results differ from the fp32 path by BF16 rounding (relative ~1e-2),
+     * not by bits. libcudnn (9.x, 9.10.0/9.10.1 refused) is dlopen()ed on
+     * first use: $IKADA_CUDNN_LIB, else "libcudnn.so.9" from the loader's
+     * path; the module itself never links it. hd must be a multiple of 8.
+     * The graph and execution plan of each (T, H, K, hd, window) are built
+     * once, on first use, and kept (up to 32 shapes; building takes long
+     * enough that a caller should ask ->sdpa_available before its first
+     * step); cuDNN's own workspace is one device buffer the module grows on
+     * demand and keeps. T = 1, which cuDNN's SDPA refuses, runs the fp32
+     * cuBLAS path. */
+
+    /* 1 when cuDNN loaded and the forward and the backward plans of this
+     * shape finalize (building and caching them); else 0 with the reason in
+     * ->last_error() (e.g. "sdpa_available: cuDNN: libcudnn.so.9 not found
+     * (...)", or "...: cuDNN 9.19.0: no engine for the SDPA backward graph
+     * (T=..., H=..., K=..., hd=..., window=...)"). */
+    int (*sdpa_available)(int T, int H, int K, int hd, int window);
+    /* Bytes of device scratch ->sdpa_fwd and ->sdpa_bwd need (the BF16
+     * copies, the backward's fp32 row sums and dq accumulator), besides the
+     * workspace the module keeps; O(T (H + K) hd), not T^2. */
+    size_t (*sdpa_scratch)(int T, int H, int K, int hd);
+    /* out (T, H*hd) overwritten with the attention of q (T, H*hd) over
+     * k, v (T, K*hd); stats (H, T) fp32 overwritten with each head's and
+     * row's logsumexp of the scaled, masked scores: what ->sdpa_bwd reads. */
+    int (*sdpa_fwd)(float *out, float *stats, const float *q, const float *k, const float *v,
+                    int T, int H, int K, int hd, int window, void *scratch);
+    /* dq (T, H*hd), dk, dv (T, K*hd) += the gradients, given dout, and out
+     * and stats from ->sdpa_fwd of the same q, k, v (nothing recomputed but
+     * the probabilities, from stats). */
+    int (*sdpa_bwd)(float *dq, float *dk, float *dv, const float *dout, const float *out,
+                    const float *stats, const float *q, const float *k, const float *v, int T,
+                    int H, int K, int hd, int window, void *scratch);
 };
 
 /* The module's table when abi_version is the IK_CUDA_ABI it was built with,
