@@ -11,10 +11,10 @@
  * is host code written in C style.
  *
  * libcudnn is never linked: it is dlopen()ed on first use ($IKADA_CUDNN_LIB
- * if set, so an explicit path wins over whatever the loader finds, then
- * "libcudnn.so.9"; on the GPU machines cuDNN is pip's nvidia-cudnn-cu13,
- * whose lib folder must be on LD_LIBRARY_PATH or named by IKADA_CUDNN_LIB)
- * and the dozen functions used are dlsym()ed, so the module loads without it
+ * when set, and then only that path, so an explicit choice is never
+ * replaced by whatever the loader finds; else "libcudnn.so.9"; on the GPU
+ * machines cuDNN is pip's nvidia-cudnn-cu13, whose lib folder must be on
+ * LD_LIBRARY_PATH or its libcudnn.so.9 named by IKADA_CUDNN_LIB) and the dozen functions used are dlsym()ed, so the module loads without it
  * and ->sdpa_available says why when it is missing. The header gives only the
  * types and enums (cuDNN 9.19's; the backend's numbering is stable in 9.x).
  *
@@ -28,9 +28,10 @@
  *             (P) -> dV = P^T dO; dP = dO V^T; dS = scale P (dP - sum) ->
  *             dK = dS^T Q, dQ = dS K through an fp32 accumulator. With H > K
  *             dK and dV are formed per query head and reduced over the group.
- * Each graph is finalized once per (T, H, K, hd, window) and kept, with its
- * plan (graph building is the slow part); one workspace, grown on demand,
- * serves every plan. The plans and the handle belong to the device current
+ * Each graph is finalized once per (bucket(T), H, K, hd, window) and kept,
+ * with its plan (graph building is the slow part): inputs are padded with
+ * zero rows to the bucket's length (see bucket()). One workspace, grown on
+ * demand, serves every plan. The plans and the handle belong to the device current
  * at first use (the training step uses one device). */
 #include <dlfcn.h>
 #include <math.h>
@@ -77,15 +78,14 @@ static void *open_lib(void)
 {
     const char *env = getenv("IKADA_CUDNN_LIB");
     void *lib = NULL;
-    char first[200] = "";
     if (env != NULL && *env != '\0') {
-        if ((lib = dlopen(env, RTLD_NOW | RTLD_LOCAL)) != NULL)
-            return lib;
-        snprintf(first, sizeof first, "IKADA_CUDNN_LIB=%s: %s; ", env, dlerror());
+        if ((lib = dlopen(env, RTLD_NOW | RTLD_LOCAL)) == NULL)
+            snprintf(dnn.why, sizeof dnn.why, "cuDNN: IKADA_CUDNN_LIB=%s: %s", env, dlerror());
+        return lib; /* a path asked for is not silently replaced by another */
     }
     if ((lib = dlopen("libcudnn.so.9", RTLD_NOW | RTLD_LOCAL)) == NULL)
-        snprintf(dnn.why, sizeof dnn.why, "cuDNN: %slibcudnn.so.9 not found (%s; set "
-                 "IKADA_CUDNN_LIB to its path)", first, dlerror());
+        snprintf(dnn.why, sizeof dnn.why, "cuDNN: libcudnn.so.9 not found (%s; set "
+                 "IKADA_CUDNN_LIB to its path)", dlerror());
     return lib;
 }
 
@@ -137,8 +137,11 @@ static void load_once(void)
     cudnnStatus_t st = dnn.create(&dnn.handle);
     if (st == CUDNN_STATUS_SUCCESS)
         st = dnn.set_stream(dnn.handle, 0); /* the legacy default stream, as every kernel */
+    char name[64];
+    version_text(name, sizeof name, dnn.version);
     if (st != CUDNN_STATUS_SUCCESS)
-        snprintf(dnn.why, sizeof dnn.why, "cuDNN: cudnnCreate: %s", dnn.error_string(st));
+        snprintf(dnn.why, sizeof dnn.why, "%s: cudnnCreate: %s (no usable CUDA device?)",
+                 name, dnn.error_string(st));
 }
 
 /* 0 when cuDNN is usable; else -1 with the reason as WHAT's error. */
@@ -531,7 +534,7 @@ static void backward_graph(struct build *b, const struct dims *d)
 
 /* ---- plans, cached per shape ---- */
 
-enum { FWD = 0, BWD = 1, MAX_PLANS = 32 };
+enum { FWD = 0, BWD = 1, MAX_PLANS = 128 };
 
 struct plan {
     int used, dir, ok;
@@ -701,6 +704,19 @@ static int execute(const char *what, const struct plan *p, int n, const int64_t 
 
 /* ---- the table's entries ---- */
 
+/* The length a plan is built for: T rounded up to a multiple of a step that
+ * doubles from 64 so that it stays within T/8, so sequences of varying
+ * length share a few dozen plans (4096 positions: 29) instead of one each.
+ * The extra rows change nothing: a causal query never sees a later key, and
+ * the extra queries' dout rows are 0, so they add nothing to dk and dv. */
+static int64_t bucket(int T)
+{
+    int64_t step = 64;
+    while (step * 8 < T)
+        step *= 2;
+    return (T + step - 1) / step * step;
+}
+
 static int check_args(const char *what, int T, int H, int K, int hd, int window)
 {
     if (T < 0 || H <= 0 || K <= 0 || hd <= 0 || H % K != 0 || window < 0)
@@ -714,7 +730,7 @@ static int check_args(const char *what, int T, int H, int K, int hd, int window)
 
 static struct dims dims_of(int T, int H, int K, int hd, int window)
 {
-    struct dims d = {T, H, K, hd, window};
+    struct dims d = {bucket(T), H, K, hd, window};
     return d;
 }
 
@@ -723,18 +739,19 @@ extern "C" int ik_cuda_sdpa_available(int T, int H, int K, int hd, int window)
     const char *what = "sdpa_available";
     if (check_args(what, T, H, K, hd, window) || loaded(what))
         return 0;
-    if (T < 2) /* 0 runs nothing; 1 runs the cuBLAS path (see single_position) */
+    if (T == 0)
         return 1;
     struct dims d = dims_of(T, H, K, hd, window);
     std::lock_guard<std::mutex> g(lock);
     return get_plan(what, FWD, &d) != NULL && get_plan(what, BWD, &d) != NULL;
 }
 
-/* The scratch's parts, each on 256 bytes: BF16 q, k, v, o, dO, dq, dk, dv,
- * then the fp32 row sums (H T) and dQ's accumulator (T H hd). */
+/* The scratch's parts for Tb = bucket(T) rows, each on 256 bytes: BF16 q,
+ * k, v, o, dO, dq, dk, dv, then fp32 stats (H, Tb), the row sums (H, Tb)
+ * and dQ's accumulator (Tb, H hd). */
 struct parts {
     uint16_t *q, *k, *v, *o, *dout, *dq, *dk, *dv;
-    float *sum, *dq_acc;
+    float *stats, *sum, *dq_acc;
     size_t bytes;
 };
 
@@ -742,7 +759,7 @@ static size_t up256(size_t n) { return (n + 255) & ~(size_t)255; }
 
 static struct parts carve(void *scratch, int T, int H, int K, int hd)
 {
-    size_t nq = (size_t)T * H * hd, nk = (size_t)T * K * hd, off = 0;
+    size_t Tb = (size_t)bucket(T), nq = Tb * H * hd, nk = Tb * K * hd, off = 0;
     char *base = (char *)scratch;
     struct parts p;
     uint16_t **h[] = {&p.q, &p.k, &p.v, &p.o, &p.dout, &p.dq, &p.dk, &p.dv};
@@ -751,45 +768,51 @@ static struct parts carve(void *scratch, int T, int H, int K, int hd)
         *h[i] = (uint16_t *)(base + off);
         off += up256(n[i] * sizeof(uint16_t));
     }
-    p.sum = (float *)(base + off);
-    off += up256((size_t)H * T * sizeof(float));
-    p.dq_acc = (float *)(base + off);
-    off += up256(nq * sizeof(float));
+    float **f[] = {&p.stats, &p.sum, &p.dq_acc};
+    size_t m[] = {(size_t)H * Tb, (size_t)H * Tb, nq};
+    for (int i = 0; i < 3; i++) {
+        *f[i] = (float *)(base + off);
+        off += up256(m[i] * sizeof(float));
+    }
     p.bytes = off;
     return p;
 }
 
 extern "C" size_t ik_cuda_sdpa_scratch(int T, int H, int K, int hd)
 {
-    size_t own = T == 1 ? ik_cuda_attention_scratch(T, H, K) : 0, bytes = carve(NULL, T, H, K, hd).bytes;
-    return own > bytes ? own : bytes;
+    return carve(NULL, T, H, K, hd).bytes;
 }
 
-/* stats (H, 1) of one position: its one score scale q_h . k_(h/G), the
- * logsumexp of a single term. */
-__global__ void single_stats_kernel(float *stats, const float *q, const float *k, int H, int G,
-                                    int hd, float scale)
+/* dst (Tb rows of w values) = src's T rows as BF16, the rows after them 0. */
+static int pad_bf16(const char *what, uint16_t *dst, const float *src, int T, int64_t Tb, size_t w)
 {
-    int h = blockIdx.x * blockDim.x + threadIdx.x;
-    if (h >= H)
-        return;
-    float s = 0.0f;
-    for (int i = 0; i < hd; i++)
-        s += q[(size_t)h * hd + i] * k[(size_t)(h / G) * hd + i];
-    stats[h] = s * scale;
-}
-
-/* T = 1, which the frontend refuses to cuDNN (s_q = s_kv = 1): the cuBLAS
- * path (attention.cu, in fp32), with the stats its backward does not need
- * but the contract promises. */
-static int single_position(float *out, float *stats, const float *q, const float *k,
-                           const float *v, int H, int K, int hd, void *scratch)
-{
-    if (ik_cuda_attention_fwd(out, q, k, v, 1, H, K, hd, 0, scratch))
+    if (ik_cuda_to_bf16(dst, src, (size_t)T * w))
         return -1;
-    single_stats_kernel<<<(unsigned)((H + 127) / 128), 128>>>(stats, q, k, H, H / K, hd,
-                                                               1.0f / sqrtf((float)hd));
-    return ik_cuda__launched("sdpa_fwd");
+    cudaError_t e = cudaMemsetAsync(dst + (size_t)T * w, 0, (size_t)(Tb - T) * w * sizeof *dst, 0);
+    return e == cudaSuccess ? 0 : ik_cuda__fail("cudaMemsetAsync", what, e);
+}
+
+/* H rows of n floats from pitch sp to pitch dp (the stats, (H, Tb) and (H, T)). */
+static int copy_rows(const char *what, float *dst, size_t dp, const float *src, size_t sp, size_t n,
+                     int H)
+{
+    cudaError_t e = cudaMemcpy2DAsync(dst, dp * sizeof *dst, src, sp * sizeof *src, n * sizeof *src,
+                                      (size_t)H, cudaMemcpyDeviceToDevice, 0);
+    return e == cudaSuccess ? 0 : ik_cuda__fail("cudaMemcpy2DAsync", what, e);
+}
+
+/* The caller's stats (H, T) into s.stats (H, Tb); the extra rows get
+ * 0x7f7f7f7f (3.4e38), so exp(S - stats) is 0 there, not inf. */
+static int stats_in(const char *what, const struct parts *s, const float *stats, int T, int64_t Tb,
+                    int H)
+{
+    if (copy_rows(what, s->stats, (size_t)Tb, stats, (size_t)T, (size_t)T, H))
+        return -1;
+    if (Tb == T)
+        return 0;
+    cudaError_t e = cudaMemset2DAsync(s->stats + T, (size_t)Tb * sizeof(float), 0x7f,
+                                      (size_t)(Tb - T) * sizeof(float), (size_t)H, 0);
+    return e == cudaSuccess ? 0 : ik_cuda__fail("cudaMemset2DAsync", what, e);
 }
 
 __global__ void accumulate_bf16_kernel(float *dst, const uint16_t *src, size_t n)
@@ -820,6 +843,15 @@ static struct consts consts_of(int hd, int window)
     return c;
 }
 
+/* Runs the cached plan of (dir, d) on uids/ptrs under the lock. */
+static int run(const char *what, int dir, const struct dims *d, int n, const int64_t *uids,
+               void **ptrs)
+{
+    std::lock_guard<std::mutex> g(lock);
+    const struct plan *p = get_plan(what, dir, d);
+    return p == NULL || execute(what, p, n, uids, ptrs) ? -1 : 0;
+}
+
 extern "C" int ik_cuda_sdpa_fwd(float *out, float *stats, const float *q, const float *k,
                                 const float *v, int T, int H, int K, int hd, int window,
                                 void *scratch)
@@ -829,25 +861,20 @@ extern "C" int ik_cuda_sdpa_fwd(float *out, float *stats, const float *q, const 
         return -1;
     if (T == 0)
         return 0;
-    if (T == 1)
-        return single_position(out, stats, q, k, v, H, K, hd, scratch);
-    size_t nq = (size_t)T * H * hd, nk = (size_t)T * K * hd;
-    struct parts s = carve(scratch, T, H, K, hd);
-    if (ik_cuda_to_bf16(s.q, q, nq) || ik_cuda_to_bf16(s.k, k, nk) || ik_cuda_to_bf16(s.v, v, nk))
-        return -1;
     struct dims d = dims_of(T, H, K, hd, window);
+    size_t qw = (size_t)H * hd, kw = (size_t)K * hd;
+    struct parts s = carve(scratch, T, H, K, hd);
+    if (pad_bf16(what, s.q, q, T, d.T, qw) || pad_bf16(what, s.k, k, T, d.T, kw) ||
+        pad_bf16(what, s.v, v, T, d.T, kw))
+        return -1;
     struct consts c = consts_of(hd, window);
     int64_t uids[] = {UID_Q, UID_K, UID_V, UID_O, UID_STATS, UID_SCALE, UID_LOWEST, UID_WINDOW,
                       UID_FAR};
-    void *ptrs[] = {s.q, s.k, s.v, s.o, stats, &c.scale, &c.lowest, &c.window, &c.far};
-    int n = window > 0 ? 9 : 7;
-    {
-        std::lock_guard<std::mutex> g(lock);
-        const struct plan *p = get_plan(what, FWD, &d);
-        if (p == NULL || execute(what, p, n, uids, ptrs))
-            return -1;
-    }
-    return ik_cuda_from_bf16(out, s.o, nq);
+    void *ptrs[] = {s.q, s.k, s.v, s.o, s.stats, &c.scale, &c.lowest, &c.window, &c.far};
+    if (run(what, FWD, &d, window > 0 ? 9 : 7, uids, ptrs) ||
+        copy_rows(what, stats, (size_t)T, s.stats, (size_t)d.T, (size_t)T, H))
+        return -1;
+    return ik_cuda_from_bf16(out, s.o, (size_t)T * qw);
 }
 
 extern "C" int ik_cuda_sdpa_bwd(float *dq, float *dk, float *dv, const float *dout,
@@ -860,32 +887,27 @@ extern "C" int ik_cuda_sdpa_bwd(float *dq, float *dk, float *dv, const float *do
         return -1;
     if (T == 0)
         return 0;
-    if (T == 1) /* as single_position */
-        return ik_cuda_attention_bwd(dq, dk, dv, dout, q, k, v, 1, H, K, hd, 0, scratch);
-    size_t nq = (size_t)T * H * hd, nk = (size_t)T * K * hd;
+    struct dims d = dims_of(T, H, K, hd, window);
+    size_t qw = (size_t)H * hd, kw = (size_t)K * hd;
     struct parts s = carve(scratch, T, H, K, hd);
-    if (ik_cuda_to_bf16(s.q, q, nq) || ik_cuda_to_bf16(s.k, k, nk) || ik_cuda_to_bf16(s.v, v, nk) ||
-        ik_cuda_to_bf16(s.o, out, nq) || ik_cuda_to_bf16(s.dout, dout, nq))
+    if (pad_bf16(what, s.q, q, T, d.T, qw) || pad_bf16(what, s.k, k, T, d.T, kw) ||
+        pad_bf16(what, s.v, v, T, d.T, kw) || pad_bf16(what, s.o, out, T, d.T, qw) ||
+        pad_bf16(what, s.dout, dout, T, d.T, qw) || stats_in(what, &s, stats, T, d.T, H))
         return -1;
     /* cuDNN before 9.6 wanted the accumulator zeroed by the caller; cheap, so always. */
-    cudaError_t e = cudaMemsetAsync(s.dq_acc, 0, nq * sizeof(float), 0);
+    cudaError_t e = cudaMemsetAsync(s.dq_acc, 0, (size_t)d.T * qw * sizeof(float), 0);
     if (e != cudaSuccess)
         return ik_cuda__fail("cudaMemsetAsync", what, e);
-    struct dims d = dims_of(T, H, K, hd, window);
     struct consts c = consts_of(hd, window);
     int64_t uids[] = {UID_Q, UID_K, UID_V, UID_O, UID_DO, UID_STATS, UID_DQ, UID_DK, UID_DV,
                       UID_SUM, UID_DQ_ACC, UID_SCALE, UID_ONE, UID_LOWEST, UID_WINDOW, UID_FAR};
-    void *ptrs[] = {s.q, s.k, s.v, s.o, s.dout, (void *)stats, s.dq, s.dk, s.dv, s.sum, s.dq_acc,
+    void *ptrs[] = {s.q, s.k, s.v, s.o, s.dout, s.stats, s.dq, s.dk, s.dv, s.sum, s.dq_acc,
                     &c.scale, &c.one, &c.lowest, &c.window, &c.far};
-    int n = window > 0 ? 16 : 14;
-    {
-        std::lock_guard<std::mutex> g(lock);
-        const struct plan *p = get_plan(what, BWD, &d);
-        if (p == NULL || execute(what, p, n, uids, ptrs))
-            return -1;
-    }
-    return accumulate_bf16(what, dq, s.dq, nq) || accumulate_bf16(what, dk, s.dk, nk) ||
-                   accumulate_bf16(what, dv, s.dv, nk)
+    if (run(what, BWD, &d, window > 0 ? 16 : 14, uids, ptrs))
+        return -1;
+    return accumulate_bf16(what, dq, s.dq, (size_t)T * qw) ||
+                   accumulate_bf16(what, dk, s.dk, (size_t)T * kw) ||
+                   accumulate_bf16(what, dv, s.dv, (size_t)T * kw)
                ? -1
                : 0;
 }

@@ -171,14 +171,15 @@ struct ik_cuda_ops {
      * accumulation; outputs come back as fp32 at the table's boundary, so
      * results differ from the fp32 path by BF16 rounding (relative ~1e-2),
      * not by bits. libcudnn (9.x, 9.10.0/9.10.1 refused) is dlopen()ed on
-     * first use: $IKADA_CUDNN_LIB, else "libcudnn.so.9" from the loader's
-     * path; the module itself never links it. hd must be a multiple of 8.
-     * The graph and execution plan of each (T, H, K, hd, window) are built
-     * once, on first use, and kept (up to 32 shapes; building takes long
-     * enough that a caller should ask ->sdpa_available before its first
-     * step); cuDNN's own workspace is one device buffer the module grows on
-     * demand and keeps. T = 1, which cuDNN's SDPA refuses, runs the fp32
-     * cuBLAS path. */
+     * first use: $IKADA_CUDNN_LIB when set (only that path), else
+     * "libcudnn.so.9" from the loader's path; the module never links it. hd must be a multiple of 8.
+     * The graph and execution plan of each (T's bucket, H, K, hd, window)
+     * are built once, on first use, and kept: T is padded with zero rows to
+     * a bucket (a multiple of 64, or of a larger power of two within T/8),
+     * which changes no result, so varying sequence lengths share a few dozen
+     * plans (128 at most). Building takes long enough that a caller should
+     * ask ->sdpa_available before its first step. cuDNN's own workspace is
+     * one device buffer the module grows on demand and keeps. */
 
     /* 1 when cuDNN loaded and the forward and the backward plans of this
      * shape finalize (building and caching them); else 0 with the reason in
@@ -186,9 +187,10 @@ struct ik_cuda_ops {
      * (...)", or "...: cuDNN 9.19.0: no engine for the SDPA backward graph
      * (T=..., H=..., K=..., hd=..., window=...)"). */
     int (*sdpa_available)(int T, int H, int K, int hd, int window);
-    /* Bytes of device scratch ->sdpa_fwd and ->sdpa_bwd need (the BF16
-     * copies, the backward's fp32 row sums and dq accumulator), besides the
-     * workspace the module keeps; O(T (H + K) hd), not T^2. */
+    /* Bytes of device scratch ->sdpa_fwd and ->sdpa_bwd need (the padded
+     * BF16 copies, the stats, the backward's fp32 row sums and dq
+     * accumulator), besides the workspace the module keeps; O(T (H + K) hd),
+     * not T^2. */
     size_t (*sdpa_scratch)(int T, int H, int K, int hd);
     /* out (T, H*hd) overwritten with the attention of q (T, H*hd) over
      * k, v (T, K*hd); stats (H, T) fp32 overwritten with each head's and

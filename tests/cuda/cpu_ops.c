@@ -361,11 +361,16 @@ static int sdpa_available(int T, int H, int K, int hd, int window)
 
 static size_t up256(size_t n) { return (n + 255) & ~(size_t)255; }
 
-/* The module's figure (its BF16 copies, row sums and dq accumulator). */
+/* The module's figure (attention_cudnn.cu's carve: BF16 copies, stats, row
+ * sums and dq accumulator, for T padded to its bucket); the stand-in pads
+ * nothing, as padding changes no result. */
 static size_t sdpa_scratch(int T, int H, int K, int hd)
 {
-    size_t nq = (size_t)T * H * hd, nk = (size_t)T * K * hd;
-    return 4 * up256(nq * 2) + 4 * up256(nk * 2) + up256((size_t)H * T * 4) + up256(nq * 4);
+    size_t step = 64;
+    while (step * 8 < (size_t)T)
+        step *= 2;
+    size_t Tb = ((size_t)T + step - 1) / step * step, nq = Tb * H * hd, nk = Tb * K * hd;
+    return 4 * up256(nq * 2) + 4 * up256(nk * 2) + 2 * up256((size_t)H * Tb * 4) + up256(nq * 4);
 }
 
 /* A BF16-rounded copy of n floats (what the module hands cuDNN). */
