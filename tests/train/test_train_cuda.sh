@@ -5,8 +5,9 @@
 # through lm/train_cuda.c. The report names the device, the loss falls, and
 # a run killed after a checkpoint resumes to the uninterrupted run's adapter,
 # byte for byte; so do a run with activation checkpointing and one with
-# device: auto (which finds the stand-in's device). Without a module, auto
-# trains on the CPU and says why. The device kernels themselves are
+# device: auto (which finds the stand-in's device); cuDNN's attention
+# (IKADA_CUDA_ATTENTION=cudnn) trains to near the same losses. Without a
+# module, auto trains on the CPU and says why. The device kernels themselves are
 # tests/cuda's (on a GPU).
 . "${IKADA_SRCDIR:-.}/tests/cli/lib.sh"
 
@@ -90,6 +91,36 @@ run_ik 0 cache show auto.yaml:train.report
 contains out "$device"
 run_ik 0 cache export auto.yaml:train.adapter -o auto.mp --format msgpack
 cmp ref.mp auto.mp || fail "device: auto's adapter differs from device: cuda's"
+
+# cuDNN's attention, IKADA_CUDA_ATTENTION=cudnn (on the stand-in: the
+# references on BF16-rounded operands and results, so near the own
+# kernel's run but not equal): the loss falls, its first step is within 1%
+# of the own run's first and its last within 5% of its last, and the
+# adapter's bytes differ (else the cuDNN path was not taken). A value that
+# is neither own nor cudnn, and cuDNN absent, fail the run, saying why.
+first_own=$first last_own=$last
+export IKADA_CACHE="$WORK/sdpa-cache" IKADA_CUDA_ATTENTION=cudnn
+run_ik 0 run g.yaml
+run_ik 0 cache show train.report
+first=$(grep -o '"loss": [0-9.]*' out | head -1 | cut -d' ' -f2)
+last=$(grep -o '"loss": [0-9.]*' out | tail -1 | cut -d' ' -f2)
+awk -v a="$first" -v b="$last" -v a0="$first_own" -v b0="$last_own" 'BEGIN {
+    d = a - a0; e = b - b0
+    exit !(b < 0.8 * a && d * d < (0.01 * a0) ^ 2 && e * e < (0.05 * b0) ^ 2) }' ||
+    fail "IKADA_CUDA_ATTENTION=cudnn: losses $first .. $last, the own kernel's $first_own .. $last_own"
+run_ik 0 cache export train.adapter -o sdpa.mp --format msgpack
+cmp -s ref.mp sdpa.mp && fail "IKADA_CUDA_ATTENTION=cudnn gave the own kernel's adapter bytes"
+if [ -z "${IKADA_TEST_CUDA_MODULE:-}" ]; then
+    export IKADA_CACHE="$WORK/no-sdpa-cache" IKADA_TEST_NO_SDPA=1
+    run_ik 1 run g.yaml
+    contains err "IKADA_CUDA_ATTENTION=cudnn: cuDNN attention is unavailable for this model"
+    contains err "none on the CPU stand-in"
+    unset IKADA_TEST_NO_SDPA
+fi
+export IKADA_CACHE="$WORK/bogus-cache" IKADA_CUDA_ATTENTION=bogus
+run_ik 1 run g.yaml
+contains err 'IKADA_CUDA_ATTENTION=bogus: expected "own" (the default) or "cudnn"'
+unset IKADA_CUDA_ATTENTION
 
 # No module: auto trains on the CPU, and the log says why.
 export IKADA_CUDA_MODULE="$WORK/no-such-module.so"
