@@ -438,22 +438,27 @@ static int sdpa_fwd(float *out, float *stats, const float *q, const float *k, co
 }
 
 /* Each gradient formed from zero, rounded to BF16 (cuDNN's dQ, dK, dV), and
- * added: the module's += of a BF16 result. out and stats are not read: the
- * reference recomputes the probabilities. */
+ * added: the module's += of a BF16 result. The reference recomputes the
+ * probabilities, so out is not read; stats are, and must be the bits
+ * sdpa_fwd wrote for these q and k (else the call fails): a caller that
+ * hands stats of another layer or step is caught here. */
 static int sdpa_bwd(float *dq, float *dk, float *dv, const float *dout, const float *out,
                     const float *stats, const float *q, const float *k, const float *v, int T,
                     int H, int K, int hd, int window, void *scratch)
 {
-    (void)scratch, (void)out, (void)stats;
+    (void)scratch, (void)out;
     if (sdpa_args("sdpa_bwd", T, H, K, hd, window))
         return -1;
-    size_t nq = (size_t)T * H * hd, nk = (size_t)T * K * hd;
+    size_t nq = (size_t)T * H * hd, nk = (size_t)T * K * hd, nh = (size_t)H * T;
     float *bq = bf16_copy(q, nq), *bk = bf16_copy(k, nk), *bv = bf16_copy(v, nk);
-    float *bd = bf16_copy(dout, nq), *g = calloc(nq + 2 * nk + 1, sizeof *g);
+    float *bd = bf16_copy(dout, nq), *g = calloc(nq + 2 * nk + nh + 1, sizeof *g);
     float *s = attention_begin("sdpa_bwd", T, H, K, hd);
     int rc = 0;
     if (bq == NULL || bk == NULL || bv == NULL || bd == NULL || g == NULL || s == NULL)
         rc = s == NULL ? -1 : fail("sdpa_bwd", "out of memory (T %d)", T);
+    else if (T > 0 && (lse_rows(g + nq + 2 * nk, bq, bk, T, H, K, hd, window),
+                       memcmp(g + nq + 2 * nk, stats, nh * sizeof *g) != 0))
+        rc = fail("sdpa_bwd", "stats are not sdpa_fwd's of these q, k (T %d)", T);
     else if (T > 0) {
         float *gq = g, *gk = g + nq, *gv = g + nq + nk;
         ik_cpu_attention_bwd(gq, gk, gv, bd, bq, bk, bv, T, H, K, hd, window, s);

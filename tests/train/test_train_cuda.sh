@@ -96,7 +96,9 @@ cmp ref.mp auto.mp || fail "device: auto's adapter differs from device: cuda's"
 # references on BF16-rounded operands and results, so near the own
 # kernel's run but not equal): the loss falls, its first step is within 1%
 # of the own run's first and its last within 5% of its last, and the
-# adapter's bytes differ (else the cuDNN path was not taken). A value that
+# adapter's bytes differ (else the cuDNN path was not taken); with
+# activation checkpointing the adapter is the same bytes (the stand-in's
+# backward refuses stats that are not its forward's). A value that
 # is neither own nor cudnn, and cuDNN absent, fail the run, saying why.
 first_own=$first last_own=$last
 export IKADA_CACHE="$WORK/sdpa-cache" IKADA_CUDA_ATTENTION=cudnn
@@ -110,6 +112,9 @@ awk -v a="$first" -v b="$last" -v a0="$first_own" -v b0="$last_own" 'BEGIN {
     fail "IKADA_CUDA_ATTENTION=cudnn: losses $first .. $last, the own kernel's $first_own .. $last_own"
 run_ik 0 cache export train.adapter -o sdpa.mp --format msgpack
 cmp -s ref.mp sdpa.mp && fail "IKADA_CUDA_ATTENTION=cudnn gave the own kernel's adapter bytes"
+run_ik 0 run ckpt.yaml # the stats recomputed with each layer: the same bytes
+run_ik 0 cache export ckpt.yaml:train.adapter -o sdpa-ckpt.mp --format msgpack
+cmp sdpa.mp sdpa-ckpt.mp || fail "IKADA_CUDA_ATTENTION=cudnn: checkpointing changed the adapter"
 if [ -z "${IKADA_TEST_CUDA_MODULE:-}" ]; then
     export IKADA_CACHE="$WORK/no-sdpa-cache" IKADA_TEST_NO_SDPA=1
     run_ik 1 run g.yaml
