@@ -154,7 +154,9 @@ static int loaded(const char *what)
 
 /* ---- building a graph: every descriptor kept in one list ---- */
 
-enum { MAX_DESCS = 160, MAX_OPS = 48 };
+/* The backward graph with a window takes 95 descriptors, each heuristic mode
+ * 16 configs and up to 16 plans. */
+enum { MAX_DESCS = 256, MAX_OPS = 48 };
 
 /* The non-virtual tensors' ids (virtual ones count up from UID_VIRTUAL). */
 enum {
