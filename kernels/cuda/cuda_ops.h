@@ -199,7 +199,8 @@ struct ik_cuda_ops {
                     int T, int H, int K, int hd, int window, void *scratch);
     /* dq (T, H*hd), dk, dv (T, K*hd) += the gradients, given dout, and out
      * and stats from ->sdpa_fwd of the same q, k, v (nothing recomputed but
-     * the probabilities, from stats). */
+     * the probabilities, from stats). cuDNN accumulates dq in no fixed
+     * order: unlike ->attention_bwd, the bits may vary from run to run. */
     int (*sdpa_bwd)(float *dq, float *dk, float *dv, const float *dout, const float *out,
                     const float *stats, const float *q, const float *k, const float *v, int T,
                     int H, int K, int hd, int window, void *scratch);

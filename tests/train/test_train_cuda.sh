@@ -98,23 +98,34 @@ cmp ref.mp auto.mp || fail "device: auto's adapter differs from device: cuda's"
 # of the own run's first and its last within 5% of its last, and the
 # adapter's bytes differ (else the cuDNN path was not taken); with
 # activation checkpointing the adapter is the same bytes (the stand-in's
-# backward refuses stats that are not its forward's). A value that
+# backward refuses stats that are not its forward's). With the real module
+# where cuDNN is missing this part says so and is passed over. A value that
 # is neither own nor cudnn, and cuDNN absent, fail the run, saying why.
 first_own=$first last_own=$last
 export IKADA_CACHE="$WORK/sdpa-cache" IKADA_CUDA_ATTENTION=cudnn
-run_ik 0 run g.yaml
-run_ik 0 cache show train.report
-first=$(grep -o '"loss": [0-9.]*' out | head -1 | cut -d' ' -f2)
-last=$(grep -o '"loss": [0-9.]*' out | tail -1 | cut -d' ' -f2)
-awk -v a="$first" -v b="$last" -v a0="$first_own" -v b0="$last_own" 'BEGIN {
-    d = a - a0; e = b - b0
-    exit !(b < 0.8 * a && d * d < (0.01 * a0) ^ 2 && e * e < (0.05 * b0) ^ 2) }' ||
-    fail "IKADA_CUDA_ATTENTION=cudnn: losses $first .. $last, the own kernel's $first_own .. $last_own"
-run_ik 0 cache export train.adapter -o sdpa.mp --format msgpack
-cmp -s ref.mp sdpa.mp && fail "IKADA_CUDA_ATTENTION=cudnn gave the own kernel's adapter bytes"
-run_ik 0 run ckpt.yaml # the stats recomputed with each layer: the same bytes
-run_ik 0 cache export ckpt.yaml:train.adapter -o sdpa-ckpt.mp --format msgpack
-cmp sdpa.mp sdpa-ckpt.mp || fail "IKADA_CUDA_ATTENTION=cudnn: checkpointing changed the adapter"
+"$IKADA" run g.yaml >out 2>err
+rc=$?
+if [ $rc != 0 ] && [ -n "${IKADA_TEST_CUDA_MODULE:-}" ] &&
+    grep -qF "cuDNN attention is unavailable" err; then
+    echo "IKADA_CUDA_ATTENTION=cudnn passed over: $(grep -F "cuDNN attention is unavailable" err)"
+else
+    [ $rc = 0 ] || { cat err >&2; fail "IKADA_CUDA_ATTENTION=cudnn: the run exited $rc"; }
+    run_ik 0 cache show train.report
+    first=$(grep -o '"loss": [0-9.]*' out | head -1 | cut -d' ' -f2)
+    last=$(grep -o '"loss": [0-9.]*' out | tail -1 | cut -d' ' -f2)
+    awk -v a="$first" -v b="$last" -v a0="$first_own" -v b0="$last_own" 'BEGIN {
+        d = a - a0; e = b - b0
+        exit !(b < 0.8 * a && d * d < (0.01 * a0) ^ 2 && e * e < (0.05 * b0) ^ 2) }' ||
+        fail "IKADA_CUDA_ATTENTION=cudnn: losses $first .. $last, the own kernel's $first_own .. $last_own"
+    run_ik 0 cache export train.adapter -o sdpa.mp --format msgpack
+    cmp -s ref.mp sdpa.mp && fail "IKADA_CUDA_ATTENTION=cudnn gave the own kernel's adapter bytes"
+    # cuDNN's backward accumulates dq in no fixed order: bytes only on the stand-in.
+    if [ -z "${IKADA_TEST_CUDA_MODULE:-}" ]; then
+        run_ik 0 run ckpt.yaml
+        run_ik 0 cache export ckpt.yaml:train.adapter -o sdpa-ckpt.mp --format msgpack
+        cmp sdpa.mp sdpa-ckpt.mp || fail "IKADA_CUDA_ATTENTION=cudnn: checkpointing changed the adapter"
+    fi
+fi
 if [ -z "${IKADA_TEST_CUDA_MODULE:-}" ]; then
     export IKADA_CACHE="$WORK/no-sdpa-cache" IKADA_TEST_NO_SDPA=1
     run_ik 1 run g.yaml
