@@ -178,6 +178,8 @@ struct build {
     int64_t next_uid;
     cudnnStatus_t st; /* the first failure; later calls do nothing */
     const char *failed_at;
+    int n_configs;      /* engine configs the heuristics offered, all modes */
+    char plan_why[200]; /* why the last of them did not finalize */
 };
 
 static void destroy_all(struct build *b)
@@ -544,7 +546,7 @@ struct plan {
     cudnnBackendDescriptor_t exec;
     int64_t workspace;
     struct build *b; /* every descriptor the plan was built from, kept alive */
-    char why[300];   /* when !ok */
+    char why[400];   /* when !ok */
 };
 
 static struct plan plans[MAX_PLANS];
@@ -582,8 +584,11 @@ static cudnnBackendDescriptor_t plan_for(struct build *b, cudnnBackendDescriptor
         cudnnBackendDescriptor_t plan = make(b, CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR);
         set(b, plan, ATTR_PLAN_HANDLE, CUDNN_TYPE_HANDLE, 1, &dnn.handle);
         set_desc(b, plan, CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG, cfgs[i]);
-        if (b->st == CUDNN_STATUS_SUCCESS && dnn.finalize(plan) == CUDNN_STATUS_SUCCESS)
+        cudnnStatus_t st = b->st == CUDNN_STATUS_SUCCESS ? dnn.finalize(plan) : b->st;
+        b->n_configs++;
+        if (st == CUDNN_STATUS_SUCCESS)
             return plan;
+        snprintf(b->plan_why, sizeof b->plan_why, "%s", status_text(st));
     }
     return NULL;
 }
@@ -622,8 +627,12 @@ static void build_plan(struct plan *p)
     if (b->st != CUDNN_STATUS_SUCCESS)
         snprintf(p->why, sizeof p->why, "%s: the SDPA %s graph: %s: %s", ver, dir_name(p->dir),
                  b->failed_at, status_text(b->st));
+    else if (p->exec == NULL && b->n_configs == 0)
+        snprintf(p->why, sizeof p->why, "%s: no engine for the SDPA %s graph (the heuristics "
+                 "offered none)", ver, dir_name(p->dir));
     else if (p->exec == NULL)
-        snprintf(p->why, sizeof p->why, "%s: no engine for the SDPA %s graph", ver, dir_name(p->dir));
+        snprintf(p->why, sizeof p->why, "%s: no engine for the SDPA %s graph (%d configs did not "
+                 "finalize; the last: %s)", ver, dir_name(p->dir), b->n_configs, b->plan_why);
     p->ok = p->why[0] == '\0';
     if (!p->ok) {
         destroy_all(b);
