@@ -8,7 +8,7 @@
 set -e
 cd "$(dirname "$0")/.."
 make -j2 ikada kernels/cuda/libikada-cuda.so tests/cuda/test_cuda_kernels tests/lm/lm_tests \
-    bench/cuda_bench
+    bench/cuda_bench tests/cuda/test_attention_cudnn
 b=.devbundle
 rm -rf "$b"
 mkdir -p "$b/lib" "$b/tests/cli" "$b/tests/train"

@@ -40,4 +40,5 @@ for f in kernels train node cudnn bench; do
     [ -f "$out/$f.log" ] && { echo "=== $f"; tail -n 25 "$out/$f.log"; }
 done
 echo "device-run: kernels exit $k, training step exit $t, train node exit $n, cuDNN attention $a, bench exit $bn (logs in $out)"
-[ "$k" = 0 ] && [ "$t" = 0 ] && [ "$n" = 0 ]
+# cuDNN's attention counts when it ran: 77 (no cuDNN, its log says why) does not fail.
+[ "$k" = 0 ] && [ "$t" = 0 ] && [ "$n" = 0 ] && { [ "$a" = 0 ] || [ "$a" = 77 ] || [ "$a" = skipped ]; }

@@ -6,6 +6,7 @@
  * failure ends the step with IK_ECUDA and the module's text. */
 #include <errno.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,6 +37,7 @@ struct dev_acts {
     float *x_in, *xn1, *rstd1, *qpre, *rstdq, *kpre, *rstdk, *q, *k, *v, *att;
     float *x_mid, *xn2, *rstd2, *gate, *up, *act;
     float *h[IK_LORA_NT];
+    float *stats; /* (H, T): ->sdpa_fwd's softmax statistics for ->sdpa_bwd; NULL without */
 };
 
 struct ik_lm_train_cuda {
@@ -45,6 +47,7 @@ struct ik_lm_train_cuda {
     int S;
     int ckpt; /* IK_LM_TRAIN_CHECKPOINT: L[l] shares all but x_in with L[0] */
     int random_base; /* IK_LM_TRAIN_CUDA_RANDOM_BASE */
+    int sdpa; /* IKADA_CUDA_ATTENTION=cudnn: cuDNN's fused attention, not ->attention_fwd */
     uint64_t n_drawn;  /* base tensors drawn so far (each its own seed) */
     void *mem; /* the one device allocation */
     size_t bytes;
@@ -83,6 +86,30 @@ static void *take(struct carve *c, size_t bytes)
 
 #define TAKE_F(c, n) ((float *)take((c), (size_t)(n) * sizeof(float)))
 #define TAKE_H(c, n) ((uint16_t *)take((c), (size_t)(n) * sizeof(uint16_t)))
+
+/* Bytes of the attention entries' scratch: ->sdpa_scratch's with cuDNN's,
+ * else ->attention_scratch's; without a table (estimating) the module's
+ * formulas (kernels/cuda/attention.cu; attention_cudnn.cu's carve, T padded
+ * to its bucket). cuDNN's own workspace, which the module allocates and
+ * keeps, is not counted. */
+static size_t attention_bytes(const struct ik_lm_train_cuda *tr)
+{
+    const struct ik_lm_config *g = &tr->m->cfg;
+    size_t S = (size_t)tr->S;
+    if (tr->ops)
+        return tr->sdpa ? tr->ops->sdpa_scratch(tr->S, g->H, g->K, g->head_dim)
+                        : tr->ops->attention_scratch(tr->S, g->H, g->K);
+    if (!tr->sdpa)
+        return 2 * (size_t)g->K * S * S * sizeof(float);
+    size_t step = 64;
+    while (step * 8 < S)
+        step *= 2;
+    size_t Tb = (S + step - 1) / step * step, hd = (size_t)g->head_dim;
+    size_t nq = Tb * (size_t)g->H * hd, nk = Tb * (size_t)g->K * hd, hb = Tb * (size_t)g->H * 4;
+    size_t a = 255;
+    return 4 * ((nq * 2 + a) & ~a) + 4 * ((nk * 2 + a) & ~a) + 2 * ((hb + a) & ~a) +
+           ((nq * 4 + a) & ~a);
+}
 
 static int adapted(const struct ik_lora *a, int l, int t)
 {
@@ -136,6 +163,7 @@ static void layout(struct ik_lm_train_cuda *tr, struct carve *c)
         A->rstdk = g->qk_norm ? TAKE_F(c, S * g->K) : NULL;
         A->v = TAKE_F(c, S * kw);
         A->att = TAKE_F(c, S * qw);
+        A->stats = tr->sdpa ? TAKE_F(c, S * g->H) : NULL;
         A->x_mid = TAKE_F(c, S * D);
         A->xn2 = TAKE_F(c, S * D);
         A->rstd2 = TAKE_F(c, S);
@@ -180,8 +208,7 @@ static void layout(struct ik_lm_train_cuda *tr, struct carve *c)
     tr->posv = (int *)take(c, S * sizeof(int));
     tr->tokens = (int *)take(c, S * sizeof(int));
     tr->amax = (int *)take(c, S * sizeof(int));
-    tr->ascr = take(c, tr->ops ? tr->ops->attention_scratch(tr->S, g->H, g->K)
-                               : 2 * (size_t)g->K * S * S * sizeof(float));
+    tr->ascr = take(c, attention_bytes(tr));
 }
 
 /* ---- checked calls ---- */
@@ -275,11 +302,47 @@ static int refuse(const struct ik_lm_model *m, struct ik_diag *d)
     return 0;
 }
 
+/* IKADA_CUDA_ATTENTION: unset, "" or "own" (0) the module's cuBLAS
+ * attention, the default until cuDNN's has been measured on a GPU; "cudnn"
+ * (1) cuDNN's fused SDPA; anything else -1. */
+static int attention_choice(void)
+{
+    const char *e = getenv("IKADA_CUDA_ATTENTION");
+    if (e == NULL || *e == '\0' || strcmp(e, "own") == 0)
+        return 0;
+    return strcmp(e, "cudnn") == 0 ? 1 : -1;
+}
+
+/* With cuDNN's attention asked for, it must be there for this model: a
+ * request the run cannot honour fails here, loudly, not in the first step
+ * nor by quietly running the other path. */
+static int check_attention(const struct ik_cuda_ops *ops, const struct ik_lm_model *m,
+                           int max_seq, int *sdpa, struct ik_diag *d)
+{
+    *sdpa = attention_choice();
+    if (*sdpa < 0)
+        return ik_diag_set(d, IK_EVALIDATE, "IKADA_CUDA_ATTENTION=%s: expected \"own\" (the "
+                           "default) or \"cudnn\"", getenv("IKADA_CUDA_ATTENTION"));
+    if (!*sdpa)
+        return 0;
+    const struct ik_lm_config *g = &m->cfg;
+    if (ops->size < offsetof(struct ik_cuda_ops, sdpa_bwd) + sizeof ops->sdpa_bwd)
+        return ik_diag_set(d, IK_ECUDA, "IKADA_CUDA_ATTENTION=cudnn: the CUDA module predates "
+                           "cuDNN attention (rebuild it)");
+    if (!ops->sdpa_available(max_seq, g->H, g->K, g->head_dim, g->sliding_window))
+        return ik_diag_set(d, IK_ECUDA, "IKADA_CUDA_ATTENTION=cudnn: cuDNN attention is "
+                           "unavailable for this model (T %d, H %d, K %d, hd %d, window %d): %s "
+                           "(unset IKADA_CUDA_ATTENTION for the module's own)", max_seq, g->H,
+                           g->K, g->head_dim, g->sliding_window, ops->last_error());
+    return 0;
+}
+
 size_t ik_lm_train_cuda_estimate_bytes(const struct ik_lm_model *m, const struct ik_lora *a,
                                        int max_seq, int opts)
 {
     struct ik_lm_train_cuda tr = {.m = m, .a = (struct ik_lora *)a, .S = max_seq < 2 ? 2 : max_seq};
     tr.ckpt = (opts & IK_LM_TRAIN_CHECKPOINT) != 0;
+    tr.sdpa = attention_choice() == 1;
     tr.W = ik_xcalloc((size_t)m->cfg.L, sizeof *tr.W);
     tr.L = ik_xcalloc((size_t)m->cfg.L, sizeof *tr.L);
     struct carve c = {NULL, 0};
@@ -297,10 +360,11 @@ int ik_lm_train_cuda_new(struct ik_lm_train_cuda **out, const struct ik_cuda_ops
         return ik_diag_set(d, IK_EVALIDATE, "a trainer needs max_seq >= 2, got %d", max_seq);
     if (a && a->L != m->cfg.L)
         return ik_diag_set(d, IK_EVALIDATE, "the adapter has %d layers but the model %d", a->L, m->cfg.L);
-    int rc = refuse(m, d);
-    if (rc)
+    int rc = refuse(m, d), sdpa = 0;
+    if (rc || (rc = check_attention(ops, m, max_seq, &sdpa, d)))
         return rc;
     struct ik_lm_train_cuda *tr = ik_xcalloc(1, sizeof *tr);
+    tr->sdpa = sdpa;
     tr->ops = ops;
     tr->m = m;
     tr->a = a;
@@ -467,6 +531,32 @@ static void recompute_down_bottleneck(struct ik_lm_train_cuda *tr, int l, int T)
     tr->flops += 2.0 * T * r * F;
 }
 
+/* A->att = attention of A->q over A->k, A->v (and, with cuDNN's, A->stats). */
+static void attention_fwd(struct ik_lm_train_cuda *tr, struct dev_acts *A, int T)
+{
+    const struct ik_cuda_ops *o = tr->ops;
+    const struct ik_lm_config *c = &tr->m->cfg;
+    if (tr->sdpa)
+        CK(tr, o->sdpa_fwd(A->att, A->stats, A->q, A->k, A->v, T, c->H, c->K, c->head_dim,
+                           c->sliding_window, tr->ascr));
+    else
+        CK(tr, o->attention_fwd(A->att, A->q, A->k, A->v, T, c->H, c->K, c->head_dim,
+                                c->sliding_window, tr->ascr));
+}
+
+/* tr->dq, dk, dv += the attention's gradients, given tr->datt. */
+static void attention_bwd(struct ik_lm_train_cuda *tr, const struct dev_acts *A, int T)
+{
+    const struct ik_cuda_ops *o = tr->ops;
+    const struct ik_lm_config *c = &tr->m->cfg;
+    if (tr->sdpa)
+        CK(tr, o->sdpa_bwd(tr->dq, tr->dk, tr->dv, tr->datt, A->att, A->stats, A->q, A->k, A->v, T,
+                           c->H, c->K, c->head_dim, c->sliding_window, tr->ascr));
+    else
+        CK(tr, o->attention_bwd(tr->dq, tr->dk, tr->dv, tr->datt, A->q, A->k, A->v, T, c->H, c->K,
+                                c->head_dim, c->sliding_window, tr->ascr));
+}
+
 /* Layer l's forward from L[l].x_in, keeping what the backward reads, and its
  * output in x_out; with x_out NULL (recomputing a checkpointed layer before
  * its backward) it stops once those activations exist, as train.c's. Each
@@ -493,7 +583,7 @@ static void forward_layer(struct ik_lm_train_cuda *tr, int l, int T, float *x_ou
         CK(tr, o->rope_fwd(A->q, tr->posv, tr->inv_freq, T, c->H, hd));
         CK(tr, o->rope_fwd(A->k, tr->posv, tr->inv_freq, T, c->K, hd));
     }
-    CK(tr, o->attention_fwd(A->att, A->q, A->k, A->v, T, c->H, c->K, hd, c->sliding_window, tr->ascr));
+    attention_fwd(tr, A, T);
     proj(tr, l, IK_LORA_O, A->h[IK_LORA_O], tr->proj, A->att, y->wo, y->bo, T, qw, D);
     CK(tr, o->add_rmsnorm_fwd(A->x_mid, A->xn2, A->rstd2, A->x_in, tr->proj, y->ffn_norm, T, D,
                               c->norm_eps));
@@ -539,8 +629,7 @@ static void backward_layer(struct ik_lm_train_cuda *tr, int l, int T)
     CK(tr, o->memset(tr->dq, 0, (size_t)T * qw * sizeof(float)));
     CK(tr, o->memset(tr->dk, 0, (size_t)T * kw * sizeof(float)));
     CK(tr, o->memset(tr->dv, 0, (size_t)T * kw * sizeof(float)));
-    CK(tr, o->attention_bwd(tr->dq, tr->dk, tr->dv, tr->datt, A->q, A->k, A->v, T, c->H, c->K, hd,
-                            c->sliding_window, tr->ascr));
+    attention_bwd(tr, A, T);
     if (!c->no_rope) {
         CK(tr, o->rope_bwd(tr->dq, tr->posv, tr->inv_freq, T, c->H, hd));
         CK(tr, o->rope_bwd(tr->dk, tr->posv, tr->inv_freq, T, c->K, hd));

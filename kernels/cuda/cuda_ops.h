@@ -175,6 +175,49 @@ struct ik_cuda_ops {
      * a or b; out must not alias a, b or sum. */
     int (*add_rmsnorm_fwd)(float *sum, float *out, float *rstd, const float *a, const float *b,
                            const float *w, int N, int C, float eps);
+
+    /* ---- attention through cuDNN's fused SDPA (attention_cudnn.cu) ----
+     *
+     * The same attention as ->attention_fwd/->attention_bwd (causal, GQA
+     * with H a multiple of K, window 0 or the sliding window), computed by
+     * cuDNN's flash-attention engines on BF16 copies of the inputs (rounded
+     * to nearest even here, in the scratch) with fp32 softmax statistics and
+     * accumulation; outputs come back as fp32 at the table's boundary, so
+     * results differ from the fp32 path by BF16 rounding (relative ~1e-2),
+     * not by bits. libcudnn (9.x, 9.10.0/9.10.1 refused) is dlopen()ed on
+     * first use: $IKADA_CUDNN_LIB when set (only that path), else
+     * "libcudnn.so.9" from the loader's path; the module never links it. hd must be a multiple of 8.
+     * The graph and execution plan of each (T's bucket, H, K, hd, window)
+     * are built once, on first use, and kept: T is padded with zero rows to
+     * a bucket (a multiple of 64, or of a larger power of two within T/8),
+     * which changes no result, so varying sequence lengths share a few dozen
+     * plans (128 at most). Building takes long enough that a caller should
+     * ask ->sdpa_available before its first step. cuDNN's own workspace is
+     * one device buffer the module grows on demand and keeps. */
+
+    /* 1 when cuDNN loaded and the forward and the backward plans of this
+     * shape finalize (building and caching them); else 0 with the reason in
+     * ->last_error() (e.g. "sdpa_available: cuDNN: libcudnn.so.9 not found
+     * (...)", or "...: cuDNN 9.19.0: no engine for the SDPA backward graph
+     * (T=..., H=..., K=..., hd=..., window=...)"). */
+    int (*sdpa_available)(int T, int H, int K, int hd, int window);
+    /* Bytes of device scratch ->sdpa_fwd and ->sdpa_bwd need (the padded
+     * BF16 copies, the stats, the backward's fp32 row sums and dq
+     * accumulator), besides the workspace the module keeps; O(T (H + K) hd),
+     * not T^2. */
+    size_t (*sdpa_scratch)(int T, int H, int K, int hd);
+    /* out (T, H*hd) overwritten with the attention of q (T, H*hd) over
+     * k, v (T, K*hd); stats (H, T) fp32 overwritten with each head's and
+     * row's logsumexp of the scaled, masked scores: what ->sdpa_bwd reads. */
+    int (*sdpa_fwd)(float *out, float *stats, const float *q, const float *k, const float *v,
+                    int T, int H, int K, int hd, int window, void *scratch);
+    /* dq (T, H*hd), dk, dv (T, K*hd) += the gradients, given dout, and out
+     * and stats from ->sdpa_fwd of the same q, k, v (nothing recomputed but
+     * the probabilities, from stats). cuDNN accumulates dq in no fixed
+     * order: unlike ->attention_bwd, the bits may vary from run to run. */
+    int (*sdpa_bwd)(float *dq, float *dk, float *dv, const float *dout, const float *out,
+                    const float *stats, const float *q, const float *k, const float *v, int T,
+                    int H, int K, int hd, int window, void *scratch);
 };
 
 /* The module's table when abi_version is the IK_CUDA_ABI it was built with,

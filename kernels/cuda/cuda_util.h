@@ -96,6 +96,13 @@ int ik_cuda_embed_rows_bf16(float *out, const uint16_t *table, const int *tokens
 int ik_cuda_argmax_rows(int *out, const float *x, int N, int V);
 int ik_cuda_fill_uniform_bf16(uint16_t *x, size_t n, float lo, float hi, uint64_t seed);
 int ik_cuda_clip_grad_norm(float *g, size_t n, double max_norm, double *norm);
+int ik_cuda_sdpa_available(int T, int H, int K, int hd, int window);
+size_t ik_cuda_sdpa_scratch(int T, int H, int K, int hd);
+int ik_cuda_sdpa_fwd(float *out, float *stats, const float *q, const float *k, const float *v,
+                     int T, int H, int K, int hd, int window, void *scratch);
+int ik_cuda_sdpa_bwd(float *dq, float *dk, float *dv, const float *dout, const float *out,
+                     const float *stats, const float *q, const float *k, const float *v, int T,
+                     int H, int K, int hd, int window, void *scratch);
 }
 
 #endif

@@ -191,6 +191,10 @@ static const struct ik_cuda_ops ops = {
     ik_cuda_fill_uniform_bf16,
     ik_cuda_clip_grad_norm,
     ik_cuda_add_rmsnorm_fwd,
+    ik_cuda_sdpa_available,
+    ik_cuda_sdpa_scratch,
+    ik_cuda_sdpa_fwd,
+    ik_cuda_sdpa_bwd,
 };
 
 /* The only symbol the module exports (it is built with -fvisibility=hidden). */

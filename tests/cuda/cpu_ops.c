@@ -349,6 +349,142 @@ static int attention_bwd(float *dq, float *dk, float *dv, const float *dout, con
     return 0;
 }
 
+/* ---- cuDNN's attention: the references on BF16-rounded operands ---- */
+
+/* The module's refusals (attention_cudnn.cu's check_args), same text. With
+ * IKADA_TEST_NO_SDPA=1 in the environment the stand-in plays a machine
+ * without cuDNN, for tests of a caller's refusal. */
+static int sdpa_args(const char *what, int T, int H, int K, int hd, int window)
+{
+    if (T < 0 || H <= 0 || K <= 0 || hd <= 0 || H % K != 0 || window < 0)
+        return fail(what, "T %d, H %d, K %d, hd %d, window %d (H a multiple of K, window >= 0 "
+                    "expected)", T, H, K, hd, window);
+    if (hd % 8 != 0)
+        return fail(what, "cuDNN attention needs hd a multiple of 8, got %d", hd);
+    const char *off = getenv("IKADA_TEST_NO_SDPA");
+    if (off != NULL && strcmp(off, "1") == 0)
+        return fail(what, "cuDNN: none on the CPU stand-in (IKADA_TEST_NO_SDPA=1)");
+    return 0;
+}
+
+static int sdpa_available(int T, int H, int K, int hd, int window)
+{
+    return sdpa_args("sdpa_available", T, H, K, hd, window) == 0;
+}
+
+static size_t up256(size_t n) { return (n + 255) & ~(size_t)255; }
+
+/* The module's figure (attention_cudnn.cu's carve: BF16 copies, stats, row
+ * sums and dq accumulator, for T padded to its bucket); the stand-in pads
+ * nothing, as padding changes no result. */
+static size_t sdpa_scratch(int T, int H, int K, int hd)
+{
+    size_t step = 64;
+    while (step * 8 < (size_t)T)
+        step *= 2;
+    size_t Tb = ((size_t)T + step - 1) / step * step, nq = Tb * H * hd, nk = Tb * K * hd;
+    return 4 * up256(nq * 2) + 4 * up256(nk * 2) + 2 * up256((size_t)H * Tb * 4) + up256(nq * 4);
+}
+
+/* A BF16-rounded copy of n floats (what the module hands cuDNN). */
+static float *bf16_copy(const float *x, size_t n)
+{
+    float *y = malloc((n ? n : 1) * sizeof *y);
+    if (y != NULL)
+        for (size_t i = 0; i < n; i++)
+            y[i] = ik_test_bf16_to_float(ik_test_bf16_from_float(x[i]));
+    return y;
+}
+
+static void bf16_round(float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] = ik_test_bf16_to_float(ik_test_bf16_from_float(x[i]));
+}
+
+/* stats (H, T): per head and row, the logsumexp of the scaled scores the
+ * row sees (causal, the window), in fp32 as cuDNN's softmax statistics. */
+static void lse_rows(float *stats, const float *q, const float *k, int T, int H, int K, int hd,
+                     int window)
+{
+    float scale = 1.0f / sqrtf((float)hd);
+    int G = H / K;
+    for (int h = 0; h < H; h++)
+        for (int t = 0; t < T; t++) {
+            int lo = window > 0 && t - window + 1 > 0 ? t - window + 1 : 0;
+            const float *qr = q + ((size_t)t * H + h) * hd;
+            float m = -INFINITY, sum = 0.0f;
+            for (int pass = 0; pass < 2; pass++)
+                for (int j = lo; j <= t; j++) {
+                    const float *kr = k + ((size_t)j * K + h / G) * hd;
+                    float dot = 0.0f;
+                    for (int i = 0; i < hd; i++)
+                        dot += qr[i] * kr[i];
+                    if (pass == 0)
+                        m = fmaxf(m, scale * dot);
+                    else
+                        sum += expf(scale * dot - m);
+                }
+            stats[(size_t)h * T + t] = m + logf(sum);
+        }
+}
+
+static int sdpa_fwd(float *out, float *stats, const float *q, const float *k, const float *v,
+                    int T, int H, int K, int hd, int window, void *scratch)
+{
+    (void)scratch;
+    if (sdpa_args("sdpa_fwd", T, H, K, hd, window))
+        return -1;
+    size_t nq = (size_t)T * H * hd, nk = (size_t)T * K * hd;
+    float *bq = bf16_copy(q, nq), *bk = bf16_copy(k, nk), *bv = bf16_copy(v, nk);
+    float *s = attention_begin("sdpa_fwd", T, H, K, hd);
+    int rc = 0;
+    if (bq == NULL || bk == NULL || bv == NULL || s == NULL)
+        rc = s == NULL ? -1 : fail("sdpa_fwd", "out of memory (T %d)", T);
+    else if (T > 0) {
+        ik_cpu_attention_seq_fwd(out, bq, bk, bv, T, H, K, hd, window, s);
+        bf16_round(out, nq); /* cuDNN's O is BF16 */
+        lse_rows(stats, bq, bk, T, H, K, hd, window);
+    }
+    free(bq), free(bk), free(bv), free(s);
+    return rc;
+}
+
+/* Each gradient formed from zero, rounded to BF16 (cuDNN's dQ, dK, dV), and
+ * added: the module's += of a BF16 result. The reference recomputes the
+ * probabilities, so out is not read; stats are, and must be the bits
+ * sdpa_fwd wrote for these q and k (else the call fails): a caller that
+ * hands stats of another layer or step is caught here. */
+static int sdpa_bwd(float *dq, float *dk, float *dv, const float *dout, const float *out,
+                    const float *stats, const float *q, const float *k, const float *v, int T,
+                    int H, int K, int hd, int window, void *scratch)
+{
+    (void)scratch, (void)out;
+    if (sdpa_args("sdpa_bwd", T, H, K, hd, window))
+        return -1;
+    size_t nq = (size_t)T * H * hd, nk = (size_t)T * K * hd, nh = (size_t)H * T;
+    float *bq = bf16_copy(q, nq), *bk = bf16_copy(k, nk), *bv = bf16_copy(v, nk);
+    float *bd = bf16_copy(dout, nq), *g = calloc(nq + 2 * nk + nh + 1, sizeof *g);
+    float *s = attention_begin("sdpa_bwd", T, H, K, hd);
+    int rc = 0;
+    if (bq == NULL || bk == NULL || bv == NULL || bd == NULL || g == NULL || s == NULL)
+        rc = s == NULL ? -1 : fail("sdpa_bwd", "out of memory (T %d)", T);
+    else if (T > 0 && (lse_rows(g + nq + 2 * nk, bq, bk, T, H, K, hd, window),
+                       memcmp(g + nq + 2 * nk, stats, nh * sizeof *g) != 0))
+        rc = fail("sdpa_bwd", "stats are not sdpa_fwd's of these q, k (T %d)", T);
+    else if (T > 0) {
+        float *gq = g, *gk = g + nq, *gv = g + nq + nk;
+        ik_cpu_attention_bwd(gq, gk, gv, bd, bq, bk, bv, T, H, K, hd, window, s);
+        bf16_round(g, nq + 2 * nk);
+        for (size_t i = 0; i < nq; i++)
+            dq[i] += gq[i];
+        for (size_t i = 0; i < nk; i++)
+            dk[i] += gk[i], dv[i] += gv[i];
+    }
+    free(bq), free(bk), free(bv), free(bd), free(g), free(s);
+    return rc;
+}
+
 /* ---- the training step's other entries ---- */
 
 static int add(float *out, const float *a, const float *b, size_t n)
@@ -465,6 +601,10 @@ static const struct ik_cuda_ops ops = {
     .fill_uniform_bf16 = fill_uniform_bf16,
     .clip_grad_norm = clip_grad_norm,
     .add_rmsnorm_fwd = add_rmsnorm_fwd,
+    .sdpa_available = sdpa_available,
+    .sdpa_scratch = sdpa_scratch,
+    .sdpa_fwd = sdpa_fwd,
+    .sdpa_bwd = sdpa_bwd,
 };
 
 const struct ik_cuda_ops *ik_test_cpu_cuda_ops(void) { return &ops; }

@@ -84,7 +84,8 @@ static void check_table(void)
     NONNULL(to_bf16); NONNULL(from_bf16); NONNULL(attention_scratch); NONNULL(attention_fwd);
     NONNULL(attention_bwd); NONNULL(add); NONNULL(bias_add); NONNULL(embed_rows_bf16);
     NONNULL(argmax_rows); NONNULL(mem_info); NONNULL(fill_uniform_bf16); NONNULL(clip_grad_norm);
-    NONNULL(add_rmsnorm_fwd);
+    NONNULL(add_rmsnorm_fwd); NONNULL(sdpa_available); NONNULL(sdpa_scratch); NONNULL(sdpa_fwd);
+    NONNULL(sdpa_bwd);
 #undef NONNULL
     EXPECT(ops->device_count() == 1, "device_count %d", ops->device_count());
     char name[64];
@@ -375,6 +376,77 @@ static void check_accumulate(void)
     printf("  rmsnorm_bwd, attention_bwd: %s\n", fails > before ? "FAIL" : "ok");
 }
 
+/* The cuDNN attention entries: the references on BF16-rounded inputs, out
+ * and the gradients rounded to BF16 (cuDNN's output type) before the +=;
+ * stats against a double logsumexp of the rows' scaled scores (fp32 dots
+ * of 32 terms and expf/logf: within 1e-5); hd not a multiple of 8 refused. */
+static void check_sdpa(void)
+{
+    int before = fails;
+    printf("sdpa_fwd, sdpa_bwd:\n");
+    int T = 21, H = 4, K = 2, hd = 32, W = 6;
+    size_t nq = (size_t)T * H * hd, nk = (size_t)T * K * hd;
+    float *q = rand_floats(nq, -1, 1), *k = rand_floats(nk, -1, 1), *v = rand_floats(nk, -1, 1);
+    float *dout = rand_floats(nq, -1, 1), *dq = rand_floats(nq, -1, 1), *dk = rand_floats(nk, -1, 1);
+    float *dv = rand_floats(nk, -1, 1), *o = xmalloc(nq * 4), *go = xmalloc(nq * 4);
+    float *stats = xmalloc((size_t)H * T * 4), *g = xmalloc((nq + 2 * nk) * 4);
+    float *scr = xmalloc(ik_cpu_attention_bwd_scratch(T, H, K, hd) * 4);
+    float *dq2 = copy_floats(dq, nq), *dk2 = copy_floats(dk, nk), *dv2 = copy_floats(dv, nk);
+    float *in[] = {q, k, v, dout};
+    size_t ns[] = {nq, nk, nk, nq};
+    for (int i = 0; i < 4; i++) /* BF16 values: rounding them again changes nothing */
+        for (size_t j = 0; j < ns[i]; j++)
+            in[i][j] = ik_test_bf16_to_float(ik_test_bf16_from_float(in[i][j]));
+    EXPECT(ops->sdpa_available(T, H, K, hd, W) == 1, "%s", ops->last_error());
+    EXPECT(ops->sdpa_fwd(go, stats, q, k, v, T, H, K, hd, W, NULL) == 0, "%s", ops->last_error());
+    ik_cpu_attention_seq_fwd(o, q, k, v, T, H, K, hd, W, scr);
+    for (size_t i = 0; i < nq; i++)
+        o[i] = ik_test_bf16_to_float(ik_test_bf16_from_float(o[i]));
+    EXPECT(same_bits(go, o, nq * 4), "sdpa_fwd out = the reference's, rounded to BF16");
+    double worst = 0;
+    for (int h = 0; h < H; h++)
+        for (int t = 0; t < T; t++) {
+            double m = -INFINITY, sum = 0, sc[64];
+            int lo = t - W + 1 > 0 ? t - W + 1 : 0;
+            for (int j = lo; j <= t; j++) {
+                double dot = 0;
+                for (int i = 0; i < hd; i++)
+                    dot += (double)q[((size_t)t * H + h) * hd + i] * k[((size_t)j * K + h / 2) * hd + i];
+                sc[j - lo] = dot / sqrt(hd);
+                m = sc[j - lo] > m ? sc[j - lo] : m;
+            }
+            for (int j = lo; j <= t; j++)
+                sum += exp(sc[j - lo] - m);
+            double err = fabs(stats[(size_t)h * T + t] - (m + log(sum)));
+            worst = err > worst ? err : worst;
+        }
+    EXPECT(worst < 1e-5, "sdpa_fwd stats: max error %g against double", worst);
+    memset(g, 0, (nq + 2 * nk) * 4);
+    ik_cpu_attention_bwd(g, g + nq, g + nq + nk, dout, q, k, v, T, H, K, hd, W, scr);
+    for (size_t i = 0; i < nq + 2 * nk; i++) {
+        float r = ik_test_bf16_to_float(ik_test_bf16_from_float(g[i]));
+        float *dst = i < nq ? &dq[i] : i < nq + nk ? &dk[i - nq] : &dv[i - nq - nk];
+        *dst += r;
+    }
+    EXPECT(ops->sdpa_bwd(dq2, dk2, dv2, dout, go, stats, q, k, v, T, H, K, hd, W, NULL) == 0, "%s",
+           ops->last_error());
+    EXPECT(same_bits(dq2, dq, nq * 4) && same_bits(dk2, dk, nk * 4) && same_bits(dv2, dv, nk * 4),
+           "sdpa_bwd dq, dk, dv += the reference's, rounded to BF16");
+    stats[5] += 1.0f;
+    EXPECT(ops->sdpa_bwd(dq2, dk2, dv2, dout, go, stats, q, k, v, T, H, K, hd, W, NULL) == -1 &&
+               strcmp(ops->last_error(), "sdpa_bwd: stats are not sdpa_fwd's of these q, k (T 21)") == 0,
+           "sdpa_bwd with other stats: \"%s\"", ops->last_error());
+    EXPECT(ops->sdpa_available(T, H, K, 20, 0) == 0 &&
+               strcmp(ops->last_error(),
+                      "sdpa_available: cuDNN attention needs hd a multiple of 8, got 20") == 0,
+           "sdpa_available(hd 20): \"%s\"", ops->last_error());
+    EXPECT(ops->sdpa_scratch(T, H, K, hd) >= (2 * nq + 2 * nk) * 2, "sdpa_scratch holds the copies");
+    float *host[] = {q, k, v, dout, dq, dk, dv, o, go, stats, g, scr, dq2, dk2, dv2};
+    for (int i = 0; i < 15; i++)
+        free(host[i]);
+    printf("  %s\n", fails > before ? "FAIL" : "ok");
+}
+
 /* argmax_rows and embed_rows_bf16 against the references. */
 static void check_rows(void)
 {
@@ -414,6 +486,7 @@ int main(void)
     check_bf16();
     check_softmax_xent();
     check_accumulate();
+    check_sdpa();
     check_rows();
     printf("test_cpu_ops: %s (%d failure%s)\n", fails ? "FAIL" : "ok", fails, fails == 1 ? "" : "s");
     return fails ? 1 : 0;

@@ -76,7 +76,8 @@ static int check_without_device(ik_cuda_ops_get_fn get, int have_device)
              NULL_ENTRY(attention_bwd) + NULL_ENTRY(add) + NULL_ENTRY(bias_add) +
              NULL_ENTRY(embed_rows_bf16) + NULL_ENTRY(argmax_rows) + NULL_ENTRY(mem_info) +
              NULL_ENTRY(fill_uniform_bf16) + NULL_ENTRY(clip_grad_norm) +
-             NULL_ENTRY(add_rmsnorm_fwd);
+             NULL_ENTRY(add_rmsnorm_fwd) + NULL_ENTRY(sdpa_available) + NULL_ENTRY(sdpa_scratch) +
+             NULL_ENTRY(sdpa_fwd) + NULL_ENTRY(sdpa_bwd);
 #undef NULL_ENTRY
     /* A refused shape is reported before any CUDA call, naming the kernel. */
     const char *want = "rmsnorm_fwd: N = -1, C = 8 (N >= 0, C > 0)";

@@ -14,7 +14,9 @@
  * 1e-2 relative at every step (the device also rounds each frozen GEMM's
  * input to BF16), the first step's gradients within 3 % of their largest,
  * and the adapters' moves within ADAPTER_TOL of each other. The device's
- * checkpointed step gives the bits of its full one. With IKADA_CUDA_REAL=1
+ * checkpointed step gives the bits of its full one. Two of the shapes run
+ * again with cuDNN's attention (IKADA_CUDA_ATTENTION=cudnn) under the same
+ * tolerances. With IKADA_CUDA_REAL=1
  * (`make check-cuda`) the same tests drive the real module on a GPU, for 20
  * steps. */
 #include <criterion/criterion.h>
@@ -238,6 +240,32 @@ Test(lm_train_cuda, llama3_shape_checkpointed_matches_the_cpu)
                        "\"original_max_position_embeddings\": 16}",
                     IK_LM_TRAIN_CHECKPOINT);
 }
+/* The same comparisons with cuDNN's attention (IKADA_CUDA_ATTENTION=cudnn,
+ * set for the test alone): on the stand-in the references on BF16-rounded
+ * q, k, v and dout with the results rounded to BF16, whose 2^-9 stays
+ * within the tolerances above; on a GPU (IKADA_CUDA_REAL=1) cuDNN itself. A
+ * sliding window with GQA, and q/k norm with checkpointing, where each
+ * layer's softmax statistics are recomputed before its backward. */
+static void use_cudnn(void) { setenv("IKADA_CUDA_ATTENTION", "cudnn", 1); }
+static void use_own(void) { unsetenv("IKADA_CUDA_ATTENTION"); }
+
+Test(lm_train_cuda, cudnn_attention_qwen2_window_matches_the_cpu, .init = use_cudnn,
+     .fini = use_own)
+{
+    struct ik_lm_config c = lmt_cfg(IK_LM_QWEN2, 32, 48, 3, 8, 60);
+    c.tie_embeddings = 0;
+    c.sliding_window = 7;
+    compare_devices(c, NULL, 0);
+}
+
+Test(lm_train_cuda, cudnn_attention_qwen3_checkpointed_matches_the_cpu, .init = use_cudnn,
+     .fini = use_own)
+{
+    struct ik_lm_config c = lmt_cfg(IK_LM_QWEN3, 32, 48, 3, 8, 60);
+    c.tie_embeddings = 1;
+    compare_devices(c, NULL, IK_LM_TRAIN_CHECKPOINT);
+}
+
 /* Checkpointing recomputes each layer with the same calls on the same
  * inputs: the loss and gradients are the full step's, bit for bit (on the
  * stand-in; cuBLAS keeps its algorithm per shape, so on the device too). */
