@@ -6,7 +6,7 @@
 # checkpointed, device: auto), cuDNN's attention against the CPU and timed
 # beside the cuBLAS path (when built), then `make bench-cuda`'s program.
 # Logs under ${OUT:-/tmp}; exit status 0 when the checks pass (the bench
-# prints its figures and targets). The timeouts add up to 570 s, inside the
+# prints its figures and targets). The timeouts add up to 560 s, inside the
 # device tool's 600 s a command, so a hang still brings every log back.
 b=$(cd "$(dirname "$0")" && pwd)
 out=${OUT:-/tmp}
@@ -22,19 +22,19 @@ done
 export IKADA_CUDA_MODULE="$b/libikada-cuda.so"
 nvidia-smi >"$out/nvidia-smi.log" 2>&1
 ldd "$b/libikada-cuda.so" >"$out/ldd-module.log" 2>&1
-IKADA_REQUIRE_GPU=1 timeout 90 "$b/test_cuda_kernels" >"$out/kernels.log" 2>&1
+IKADA_REQUIRE_GPU=1 timeout 60 "$b/test_cuda_kernels" >"$out/kernels.log" 2>&1
 k=$?
-IKADA_CUDA_REAL=1 timeout 120 "$b/lm_tests" --filter 'lm_train_cuda/*' --verbose >"$out/train.log" 2>&1
+IKADA_CUDA_REAL=1 timeout 100 "$b/lm_tests" --filter 'lm_train_cuda/*' --verbose >"$out/train.log" 2>&1
 t=$?
 IKADA_BIN="$b/ikada" IKADA_SRCDIR="$b" IKADA_TEST_CUDA_MODULE="$b/libikada-cuda.so" \
-    timeout 120 sh "$b/tests/train/test_train_cuda.sh" >"$out/node.log" 2>&1
+    timeout 100 sh "$b/tests/train/test_train_cuda.sh" >"$out/node.log" 2>&1
 n=$?
 a=skipped
 if [ -x "$b/test_attention_cudnn" ]; then
     IKADA_REQUIRE_GPU=1 IKADA_CUDA_BENCH=1 timeout 60 "$b/test_attention_cudnn" >"$out/cudnn.log" 2>&1
     a=$?
 fi
-timeout 180 "$b/cuda_bench" >"$out/bench.log" 2>&1
+timeout 240 "$b/cuda_bench" >"$out/bench.log" 2>&1
 bn=$?
 for f in kernels train node cudnn bench; do
     [ -f "$out/$f.log" ] && { echo "=== $f"; tail -n 25 "$out/$f.log"; }

@@ -2,7 +2,8 @@
 # stand-in of the CUDA module (tests/cuda/libikada-cuda-cpu.so) with a tiny
 # model, so the program that times the real GPU is known to work before a
 # GPU session spends its minutes on it. The figures themselves mean nothing
-# here; that each row is printed, with a finite loss, does.
+# here; that each row is printed (each shape with the own attention and with
+# cuDNN's), with a finite loss, does.
 . "${IKADA_SRCDIR:-.}/tests/cli/lib.sh"
 
 top="$(cd "$(dirname "$IKADA")" && pwd)"
@@ -12,8 +13,14 @@ export IKADA_CUDA_MODULE="$top/tests/cuda/libikada-cuda-cpu.so"
 contains out "CUDA training step on CPU stand-in"
 contains out "tiny (smoke test)"
 contains out "tiny checkpointed"
-awk '/^tiny/ {n++; if ($NF !~ /^[0-9]+\.[0-9]+$/ || $NF + 0 <= 0) bad = 1} END {exit !(n == 2 && !bad)}' out ||
-    fail "cuda_bench printed no finite loss for both rows: $(cat out)"
+# Each shape twice: the own attention's row and cuDNN's (the stand-in has it).
+awk '/^tiny/ {n++; if ($NF !~ /^[0-9]+\.[0-9]+$/ || $NF + 0 <= 0) bad = 1} END {exit !(n == 4 && !bad)}' out ||
+    fail "cuda_bench printed no finite loss for all four rows: $(cat out)"
+[ "$(grep -c ' cudnn ' out)" = 2 ] || fail "cuda_bench printed no cuDNN attention rows: $(cat out)"
+# Where the module has no cuDNN attention, one line says why instead.
+IKADA_TEST_NO_SDPA=1 "$top/bench/cuda_bench" --shapes tiny >out 2>err || fail "cuda_bench failed: $(cat err)"
+[ "$(grep -c '^tiny' out)" = 2 ] || fail "without cuDNN attention: $(cat out)"
+contains out "no cuDNN attention row: "
 # Without a module it skips, saying why.
 export IKADA_CUDA_MODULE="$WORK/none.so"
 "$top/bench/cuda_bench" >out 2>err
