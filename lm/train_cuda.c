@@ -101,7 +101,7 @@ static size_t attention_bytes(const struct ik_lm_train_cuda *tr)
                         : tr->ops->attention_scratch(tr->S, g->H, g->K);
     if (!tr->sdpa)
         return 2 * (size_t)g->K * S * S * sizeof(float);
-    size_t step = 64;
+    size_t step = 128; /* attention_cudnn.cu's bucket() */
     while (step * 8 < S)
         step *= 2;
     size_t Tb = (S + step - 1) / step * step, hd = (size_t)g->head_dim;

@@ -14,8 +14,10 @@
  * when set, and then only that path, so an explicit choice is never
  * replaced by whatever the loader finds; else "libcudnn.so.9"; on the GPU
  * machines cuDNN is pip's nvidia-cudnn-cu13, whose lib folder must be on
- * LD_LIBRARY_PATH or its libcudnn.so.9 named by IKADA_CUDNN_LIB) and the dozen functions used are dlsym()ed, so the module loads without it
- * and ->sdpa_available says why when it is missing. The header gives only the
+ * LD_LIBRARY_PATH or its libcudnn.so.9 named by IKADA_CUDNN_LIB), its
+ * sub-libraries from its own folder (load_siblings), and the dozen
+ * functions used are dlsym()ed, so the module loads without it and
+ * ->sdpa_available says why when it is missing. The header gives only the
  * types and enums (cuDNN 9.19's; the backend's numbering is stable in 9.x).
  *
  * Graphs (B = 1; Q, O, dO (1,H,T,hd), K, V (1,K,T,hd) with the strides of
@@ -34,6 +36,7 @@
  * demand, serves every plan. The plans and the handle belong to the device current
  * at first use (the training step uses one device). */
 #include <dlfcn.h>
+#include <glob.h>
 #include <math.h>
 #include <mutex>
 #include <stdio.h>
@@ -121,6 +124,34 @@ static int version_ok(size_t v)
     return 0;
 }
 
+/* libcudnn.so.9 loads its sub-libraries (libcudnn_graph, _engines_*, ...)
+ * by soname, and LD_LIBRARY_PATH comes before its own folder: another
+ * cuDNN there would be mixed in (CUDNN_STATUS_SUBLIBRARY_LOADING_FAILED at
+ * the first graph). Loading the loaded one's siblings from its folder by
+ * full path first makes those the ones its sonames find (PyTorch does the
+ * same). libcudnn_graph first: the others need it. Best effort: a sibling
+ * that does not load is left for cuDNN to report. */
+static void load_siblings(void)
+{
+    Dl_info info;
+    if (dladdr((void *)dnn.get_version, &info) == 0 || info.dli_fname == NULL)
+        return;
+    const char *slash = strrchr(info.dli_fname, '/');
+    if (slash == NULL)
+        return;
+    char pattern[4096];
+    int dir = (int)(slash - info.dli_fname);
+    snprintf(pattern, sizeof pattern, "%.*s/libcudnn_graph.so.9", dir, info.dli_fname);
+    dlopen(pattern, RTLD_NOW | RTLD_LOCAL);
+    snprintf(pattern, sizeof pattern, "%.*s/libcudnn_*.so.9", dir, info.dli_fname);
+    glob_t g;
+    if (glob(pattern, 0, NULL, &g) != 0)
+        return;
+    for (size_t i = 0; i < g.gl_pathc; i++)
+        dlopen(g.gl_pathv[i], RTLD_NOW | RTLD_LOCAL);
+    globfree(&g);
+}
+
 static void load_once(void)
 {
     void *lib = open_lib();
@@ -131,6 +162,7 @@ static void load_once(void)
         snprintf(dnn.why, sizeof dnn.why, "cuDNN: the loaded libcudnn has no %s", missing);
         return;
     }
+    load_siblings();
     dnn.version = dnn.get_version();
     if (!version_ok(dnn.version))
         return;
@@ -542,6 +574,7 @@ enum { FWD = 0, BWD = 1, MAX_PLANS = 128 };
 
 struct plan {
     int used, dir, ok;
+    int transient; /* !ok for want of memory or a failed launch: tried again next time */
     struct dims d;
     cudnnBackendDescriptor_t exec;
     int64_t workspace;
@@ -634,6 +667,11 @@ static void build_plan(struct plan *p)
         snprintf(p->why, sizeof p->why, "%s: no engine for the SDPA %s graph (%d configs did not "
                  "finalize; the last: %s)", ver, dir_name(p->dir), b->n_configs, b->plan_why);
     p->ok = p->why[0] == '\0';
+    /* Out of memory, or a launch that failed, may pass (a plan built mid-
+     * training, once the trainer holds its memory): not kept as a verdict. */
+    p->transient = b->st == CUDNN_STATUS_INTERNAL_ERROR_HOST_ALLOCATION_FAILED ||
+                   b->st == CUDNN_STATUS_INTERNAL_ERROR_DEVICE_ALLOCATION_FAILED ||
+                   CUDNN_STATUS_CATEGORY(b->st) == CUDNN_STATUS_EXECUTION_FAILED;
     if (!p->ok) {
         destroy_all(b);
         free(b);
@@ -657,19 +695,22 @@ static struct plan *get_plan(const char *what, int dir, const struct dims *d)
             p = &plans[i];
     for (int i = 0; i < MAX_PLANS && p == NULL; i++)
         if (!plans[i].used) {
-            struct plan fresh = {1, dir, 0, *d, NULL, 0, NULL, ""};
+            struct plan fresh = {1, dir, 0, 0, *d, NULL, 0, NULL, ""};
             p = &plans[i];
             *p = fresh;
             build_plan(p);
         }
     if (p == NULL) {
-        ik_cuda__bad_arg(what, "cuDNN: more than %d attention shapes", MAX_PLANS);
+        ik_cuda__bad_arg(what, "cuDNN: more than %d attention shapes (forward and backward "
+                         "plans, %d slots)", MAX_PLANS / 2, MAX_PLANS);
         return NULL;
     }
     if (!p->ok) {
         ik_cuda__bad_arg(what, "%s (T=%lld, H=%lld, K=%lld, hd=%lld, window=%lld)", p->why,
                          (long long)d->T, (long long)d->H, (long long)d->K, (long long)d->hd,
                          (long long)d->window);
+        if (p->transient)
+            p->used = 0;
         return NULL;
     }
     return p;
@@ -716,13 +757,16 @@ static int execute(const char *what, const struct plan *p, int n, const int64_t 
 /* ---- the table's entries ---- */
 
 /* The length a plan is built for: T rounded up to a multiple of a step that
- * doubles from 64 so that it stays within T/8, so sequences of varying
- * length share a few dozen plans (4096 positions: 29) instead of one each.
- * The extra rows change nothing: a causal query never sees a later key, and
- * the extra queries' dout rows are 0, so they add nothing to dk and dv. */
+ * doubles from 128 so that it stays within T/8 (or is 128), so sequences of
+ * varying length share a few dozen plans instead of one each. The extra
+ * rows change nothing: a causal query never sees a later key, and the extra
+ * queries' dout rows are 0, so they add nothing to dk and dv. The step is
+ * at least 128, cuDNN's key tile: a last tile half full (s_kv % 128 == 64)
+ * is where the frontend adds a padding mask to the backward on cuDNN <=
+ * 9.15 and where PyTorch saw NaN gradients on Hopper (pytorch#196678). */
 static int64_t bucket(int T)
 {
-    int64_t step = 64;
+    int64_t step = 128;
     while (step * 8 < T)
         step *= 2;
     return (T + step - 1) / step * step;

@@ -189,7 +189,7 @@ struct ik_cuda_ops {
      * "libcudnn.so.9" from the loader's path; the module never links it. hd must be a multiple of 8.
      * The graph and execution plan of each (T's bucket, H, K, hd, window)
      * are built once, on first use, and kept: T is padded with zero rows to
-     * a bucket (a multiple of 64, or of a larger power of two within T/8),
+     * a bucket (a multiple of 128, or of a larger power of two within T/8),
      * which changes no result, so varying sequence lengths share a few dozen
      * plans (128 at most). Building takes long enough that a caller should
      * ask ->sdpa_available before its first step. cuDNN's own workspace is

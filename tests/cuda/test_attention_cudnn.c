@@ -263,6 +263,31 @@ static void bench(void)
     CK(ops->free(scr));
 }
 
+/* Which cuDNN the module loaded, from the process's own copy (dlopen with
+ * RTLD_NOLOAD finds the library the module opened; nothing new is loaded). */
+static void print_cudnn(void)
+{
+    const char *env = getenv("IKADA_CUDNN_LIB");
+    void *h = dlopen(env && *env ? env : "libcudnn.so.9", RTLD_NOW | RTLD_NOLOAD);
+    size_t (*version)(void) = h ? (size_t (*)(void))dlsym(h, "cudnnGetVersion") : NULL;
+    Dl_info info;
+    if (version == NULL || dladdr((void *)version, &info) == 0) {
+        printf("test_attention_cudnn: which cuDNN was loaded is unknown\n");
+        return;
+    }
+    size_t v = version();
+    printf("test_attention_cudnn: cuDNN %zu.%zu.%zu from %s\n", v / 10000, v / 100 % 100, v % 100,
+           info.dli_fname);
+}
+
+/* A shape cuDNN cannot do: passed over (77 for the first) where no GPU run
+ * was asked for, or where libcudnn is missing; under IKADA_REQUIRE_GPU=1 a
+ * refused graph is what the run is there to find, so it fails. */
+static int refused_fails(int require_gpu, const char *why)
+{
+    return require_gpu && strstr(why, "not found") == NULL;
+}
+
 int main(void)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -298,25 +323,34 @@ int main(void)
     };
     enum { N_CASES = sizeof cases / sizeof cases[0] };
     /* The first shape is the plainest: without it nothing is tested. A
-     * later one cuDNN has no engine for is reported and passed over. */
+     * later one cuDNN has no engine for is reported and passed over, or,
+     * under IKADA_REQUIRE_GPU=1, fails (refused_fails). */
+    int require_gpu = req != NULL && strcmp(req, "1") == 0;
     if (!ops->sdpa_available(cases[0].T, cases[0].H, cases[0].K, cases[0].hd, cases[0].window)) {
-        printf("test_attention_cudnn: skipped: %s\n", ops->last_error());
-        return 77;
+        const char *why = ops->last_error();
+        printf("test_attention_cudnn: %s: %s\n", refused_fails(require_gpu, why) ? "FAIL" : "skipped",
+               why);
+        return refused_fails(require_gpu, why) ? 1 : 77;
     }
+    print_cudnn();
     ik_prng_seed(&rng, 20251203);
-    int failed = 0, unavailable = 0;
+    int failed = 0, unavailable = 0, passed = 0;
     for (int i = 0; i < N_CASES; i++) {
         if (!ops->sdpa_available(cases[i].T, cases[i].H, cases[i].K, cases[i].hd, cases[i].window)) {
-            printf("%s: unavailable: %s\n", cases[i].name, ops->last_error());
+            int fails = refused_fails(require_gpu, ops->last_error());
+            printf("%s: unavailable: %s%s\n", cases[i].name, ops->last_error(), fails ? "  FAIL" : "");
             unavailable++;
+            failed += fails;
             continue;
         }
-        failed += check_case(cases[i].name, cases[i].T, cases[i].H, cases[i].K, cases[i].hd,
+        int bad = check_case(cases[i].name, cases[i].T, cases[i].H, cases[i].K, cases[i].hd,
                              cases[i].window) != 0;
+        failed += bad;
+        passed += !bad;
     }
     if (bench_env == NULL || strcmp(bench_env, "0") != 0)
         bench();
-    printf("test_attention_cudnn: %d of %d shapes passed, %d unavailable\n",
-           N_CASES - failed - unavailable, (int)N_CASES, unavailable);
+    printf("test_attention_cudnn: %d of %d shapes passed, %d unavailable\n", passed, (int)N_CASES,
+           unavailable);
     return failed ? 1 : 0;
 }
