@@ -1,20 +1,12 @@
 /* kernels/cuda/attention.cu - causal grouped-query attention over a whole
  * sequence and its backward on the device, as ik_cpu_attention_seq_fwd and
  * ik_cpu_attention_bwd (kernels/kernels.h; fp32): the fallback beside cuDNN's
- * fused attention, llm.c's "cuBLAS plus softmax" path.
- *
- * The scores of every KV head are formed at once by strided-batched GEMMs:
- * for each g < H/K, the query heads kh*(H/K) + g of all KV heads kh are one
- * batch (their columns in q lie (H/K)*hd apart, their KV heads' hd apart), so
- * H/K calls cover every head without copying K or V per query head. The
- * scratch holds one batch's probabilities P and, in the backward, dP/dS:
- * 2 x K x T x T floats (cuda_ops.h, ->attention_scratch). With P = softmax(S),
- * S = scale Q K^T, O = P V the backward is dV += P^T dO, dP = dO V^T,
- * dS = P (dP - rowsum(P dP)), dQ += scale dS K, dK += scale dS^T Q; the
- * batches of one g run one after another on the stream, so the += of the
- * H/K query heads of a KV head never race. Each batch is taken in chunks of
- * query rows (chunk_rows), each over the keys its last row sees, so most of
- * the masked half of the scores is never formed.
+ * fused attention, llm.c's "cuBLAS plus softmax" path. The order of work
+ * (which products over which rows and keys, in chunks of query rows) is
+ * attention_chunks.h's, tested on the CPU; this file gives it cuBLAS's
+ * strided-batched GEMMs and the two row kernels (the masked softmax and its
+ * gradient). The scratch holds one batch's P and, in the backward, dP/dS:
+ * 2 x K x T x T floats at most (cuda_ops.h, ->attention_scratch).
  *
  * The GEMMs multiply in TF32 on the tensor cores (fp32 values and
  * accumulation, inputs rounded to 10 mantissa bits): in plain fp32 they would
@@ -25,6 +17,7 @@
 #include <mutex>
 #include <cublas_v2.h>
 
+#include "kernels/cuda/attention_chunks.h"
 #include "kernels/cuda/cuda_util.h"
 
 enum { ROW_THREADS = 256 };
@@ -134,101 +127,51 @@ extern "C" size_t ik_cuda_attention_scratch(int T, int H, int K)
     return 2 * (size_t)K * (size_t)T * (size_t)T * sizeof(float);
 }
 
-/* The query rows are taken in chunks, so the scores above the diagonal are
- * mostly not formed: rows [r0, r0 + R) see keys [0, r0 + R) at most, so a
- * chunk's products are R x (r0 + R), about 56% of the full square's work in
- * 8 chunks. A chunk is at least 64 rows (fewer, longer GEMMs below that). */
-static int chunk_rows(int T)
+/* attention_chunks.h's operations on the device; ctx is the entry's name. */
+static int dev_gemm(void *ctx, int ta, int tb, int M, int N, int K, float alpha, const float *A,
+                    int lda, long long sa, const float *B, int ldb, long long sb, float beta,
+                    float *C, int ldc, long long sc, int batch)
 {
-    int R = (T + 7) / 8;
-    R = (R + 63) / 64 * 64;
-    return R < 64 ? 64 : R;
+    return gemm_batched((const char *)ctx, ta, tb, M, N, K, alpha, A, lda, sa, B, ldb, sb, beta, C,
+                        ldc, sc, batch);
 }
 
-/* One chunk of batch g (query heads kh*G + g of every KV head kh): rows
- * [r0, r0 + R) of the queries over keys [0, Tk). */
-struct chunk {
-    int g, r0, R, Tk;
-};
-
-/* The chunk's probabilities P (K batches of R x Tk, compact) from q and k. */
-static int probs(const char *kernel, float *P, const float *q, const float *k, int H, int K, int hd,
-                 int window, const struct chunk *c)
+static int dev_softmax(void *ctx, float *P, int rows, int R, int r0, int Tk, int window)
 {
-    int G = H / K, qw = H * hd, kw = K * hd;
-    float scale = 1.0f / sqrtf((float)hd);
-    if (gemm_batched(kernel, 0, 1, c->R, c->Tk, hd, scale, q + (size_t)c->r0 * qw + (size_t)c->g * hd,
-                     qw, (long long)G * hd, k, kw, hd, 0.0f, P, c->Tk, (long long)c->R * c->Tk, K))
-        return -1;
-    causal_softmax_kernel<<<(unsigned)((size_t)K * c->R), ROW_THREADS>>>(P, c->R, c->r0, c->Tk,
-                                                                         window);
-    return ik_cuda__launched(kernel);
+    causal_softmax_kernel<<<(unsigned)rows, ROW_THREADS>>>(P, R, r0, Tk, window);
+    return ik_cuda__launched((const char *)ctx);
 }
 
-/* The chunk of batch g from row r0 (the last one may be shorter). */
-static struct chunk chunk_at(int T, int g, int r0)
+static int dev_softmax_grad(void *ctx, float *G, const float *P, int rows, int R, int r0, int Tk,
+                            int window)
 {
-    int R = chunk_rows(T);
-    R = T - r0 < R ? T - r0 : R;
-    return (struct chunk){g, r0, R, r0 + R};
+    softmax_grad_kernel<<<(unsigned)rows, ROW_THREADS>>>(G, P, R, r0, Tk, window);
+    return ik_cuda__launched((const char *)ctx);
+}
+
+static struct ik_att_ops dev_ops(const char *kernel)
+{
+    struct ik_att_ops o = {dev_gemm, dev_softmax, dev_softmax_grad, (void *)kernel};
+    return o;
 }
 
 extern "C" int ik_cuda_attention_fwd(float *out, const float *q, const float *k, const float *v,
-                                     int T, int H, int K, int hd, int window, void *scratch_)
+                                     int T, int H, int K, int hd, int window, void *scratch)
 {
-    float *scratch = (float *)scratch_;
     const char *kernel = "attention_fwd";
     if (check_args(kernel, T, H, K, hd))
         return -1;
-    int G = H / K, qw = H * hd, kw = K * hd;
-    for (int g = 0; g < G; g++)
-        for (int r0 = 0; r0 < T; r0 += chunk_rows(T)) {
-            struct chunk c = chunk_at(T, g, r0);
-            float *o = out + (size_t)r0 * qw + (size_t)g * hd;
-            if (probs(kernel, scratch, q, k, H, K, hd, window, &c) ||
-                gemm_batched(kernel, 0, 0, c.R, hd, c.Tk, 1.0f, scratch, c.Tk,
-                             (long long)c.R * c.Tk, v, kw, hd, 0.0f, o, qw, (long long)G * hd, K))
-                return -1;
-        }
-    return 0;
-}
-
-/* The backward of one chunk: dV, dQ and dK get its share (+=). */
-static int chunk_bwd(const char *kernel, float *dq, float *dk, float *dv, const float *dout,
-                     const float *q, const float *k, const float *v, int H, int K, int hd,
-                     int window, const struct chunk *c, float *P, float *D)
-{
-    int G = H / K, qw = H * hd, kw = K * hd, R = c->R, Tk = c->Tk;
-    float scale = 1.0f / sqrtf((float)hd);
-    long long sq = (long long)G * hd, ss = (long long)R * Tk;
-    size_t at = (size_t)c->r0 * qw + (size_t)c->g * hd; /* the chunk's first row, head g */
-    const float *qg = q + at, *dog = dout + at;
-    if (probs(kernel, P, q, k, H, K, hd, window, c) ||
-        gemm_batched(kernel, 1, 0, Tk, hd, R, 1.0f, P, Tk, ss, dog, qw, sq, 1.0f, dv, kw, hd, K) ||
-        gemm_batched(kernel, 0, 1, R, Tk, hd, 1.0f, dog, qw, sq, v, kw, hd, 0.0f, D, Tk, ss, K))
-        return -1;
-    softmax_grad_kernel<<<(unsigned)((size_t)K * R), ROW_THREADS>>>(D, P, R, c->r0, Tk, window);
-    if (ik_cuda__launched(kernel) ||
-        gemm_batched(kernel, 0, 0, R, hd, Tk, scale, D, Tk, ss, k, kw, hd, 1.0f, dq + at, qw, sq, K) ||
-        gemm_batched(kernel, 1, 0, Tk, hd, R, scale, D, Tk, ss, qg, qw, sq, 1.0f, dk, kw, hd, K))
-        return -1;
-    return 0;
+    struct ik_att_ops o = dev_ops(kernel);
+    return ik_att_fwd(&o, out, q, k, v, T, H, K, hd, window, (float *)scratch);
 }
 
 extern "C" int ik_cuda_attention_bwd(float *dq, float *dk, float *dv, const float *dout,
                                      const float *q, const float *k, const float *v, int T, int H,
-                                     int K, int hd, int window, void *scratch_)
+                                     int K, int hd, int window, void *scratch)
 {
     const char *kernel = "attention_bwd";
-    float *scratch = (float *)scratch_;
     if (check_args(kernel, T, H, K, hd))
         return -1;
-    float *P = scratch, *D = scratch + (size_t)K * T * T;
-    for (int g = 0; g < H / K; g++)
-        for (int r0 = 0; r0 < T; r0 += chunk_rows(T)) {
-            struct chunk c = chunk_at(T, g, r0);
-            if (chunk_bwd(kernel, dq, dk, dv, dout, q, k, v, H, K, hd, window, &c, P, D))
-                return -1;
-        }
-    return 0;
+    struct ik_att_ops o = dev_ops(kernel);
+    return ik_att_bwd(&o, dq, dk, dv, dout, q, k, v, T, H, K, hd, window, (float *)scratch);
 }
