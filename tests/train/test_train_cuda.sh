@@ -118,6 +118,7 @@ if [ $rc != 0 ] && [ -n "${IKADA_TEST_CUDA_MODULE:-}" ] &&
 else
     [ $rc = 0 ] || { cat err >&2; fail "IKADA_CUDA_ATTENTION=cudnn: the run exited $rc"; }
     run_ik 0 cache show train.report
+    contains out ', cuDNN attention"'
     first=$(grep -o '"loss": [0-9.]*' out | head -1 | cut -d' ' -f2)
     last=$(grep -o '"loss": [0-9.]*' out | tail -1 | cut -d' ' -f2)
     awk -v a="$first" -v b="$last" -v a0="$first_own" -v b0="$last_own" 'BEGIN {
