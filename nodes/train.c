@@ -104,7 +104,7 @@ struct job {
     int ckpt_opts;
     const struct ik_cuda_ops *cuda; /* device: cuda (or auto that chose it), else NULL */
     bool auto_device;               /* device: auto */
-    char device[160];               /* what the report names: "cpu", "cuda (NAME)"[", cuDNN attention"] */
+    char device[160]; /* the report's: "cpu", "cuda (NAME)" or "cuda (NAME), cuDNN attention" */
     char unit[32];
 };
 
