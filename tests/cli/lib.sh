@@ -42,6 +42,24 @@ count() { grep -cF -- "$2" "$1"; }
 
 pass() { echo "PASS: $TEST_NAME"; exit 0; }
 
+# child_pid PARENT REGEX: the pid of a child of PARENT whose command line
+# matches REGEX (extended), as `pgrep -P PARENT -f REGEX`, read from /proc:
+# procps is not on every machine the tests run on (the GPU machines' image).
+child_pid() {
+    local p key val ppid
+    for p in /proc/[0-9]*; do
+        ppid=
+        while read -r key val; do
+            [ "$key" = "PPid:" ] && { ppid=$val; break; }
+        done <"$p/status" 2>/dev/null
+        [ "$ppid" = "$1" ] || continue
+        tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qE -- "$2" || continue
+        echo "${p#/proc/}"
+        return 0
+    done
+    return 1
+}
+
 # kill_run_when_stored RUNNER DIR N NODE: once DIR holds N files (a node's
 # answers, stored as they arrive), kill -9 the `ikada run` whose pid is RUNNER
 # and check that node NODE's process died with it: the start of every resume
@@ -53,7 +71,7 @@ kill_run_when_stored() {
         sleep 0.05
     done
     [ "$(find "$dir" -type f | wc -l)" = "$n" ] || fail "expected $n stored answers in $dir before the kill"
-    child=$(pgrep -P "$runner" -f "exec .* --node $node")
+    child=$(child_pid "$runner" "exec .* --node $node")
     [ -n "$child" ] || fail "no $node node process under ikada run"
     kill -9 "$runner"
     wait "$runner" 2>/dev/null

@@ -68,7 +68,7 @@ kill_after_checkpoint() {
         [ -n "$(cat "$IKADA_CACHE"/kv/ckpt/*/* 2>/dev/null)" ] && break
         sleep 0.05
     done
-    node=$(pgrep -P $runner -f "ikada exec .* --node train") || fail "no train process to kill"
+    node=$(child_pid $runner "ikada exec .* --node train") || fail "no train process to kill"
     kill -KILL $node
     wait $runner 2>/dev/null
 }

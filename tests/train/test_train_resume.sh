@@ -54,7 +54,7 @@ for kill in 1 2 3; do
     "$IKADA" run g.yaml >out 2>err &
     runner=$!
     wait_new_ckpt "$last"
-    node=$(pgrep -P $runner -f "ikada exec .* --node train") || fail "kill $kill: no train process"
+    node=$(child_pid $runner "ikada exec .* --node train") || fail "kill $kill: no train process"
     sleep "0.$((RANDOM % 3))$((RANDOM % 10))"
     if [ $kill = 2 ]; then
         kill -KILL $runner
