@@ -1,12 +1,14 @@
 /* tests/cuda/ref_gemm.h - the double-precision reference of the CUDA
  * module's ->gemm (kernels/cuda/cuda_ops.h), shared by the tests of the
- * module (check_gemm.c) and of its CPU stand-in (test_cpu_ops.c). */
+ * module (check_gemm.c), of its CPU stand-in (test_cpu_ops.c) and of the
+ * own attention's order of work (test_attention_chunks.c). */
 #ifndef IK_TESTS_CUDA_REF_GEMM_H
 #define IK_TESTS_CUDA_REF_GEMM_H
 
 #include <stddef.h>
 
-/* Row-major C = alpha op(A) op(B) + beta C in double, rounded once to fp32. */
+/* Row-major C = alpha op(A) op(B) + beta C in double, rounded once to fp32;
+ * beta 0 overwrites C without reading it, as BLAS (and ->gemm) do. */
 static inline void ref_gemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
                             const float *B, int ldb, float beta, float *C, int ldc)
 {
@@ -16,7 +18,8 @@ static inline void ref_gemm(int ta, int tb, int M, int N, int K, float alpha, co
             for (int k = 0; k < K; k++)
                 acc += (double)(ta ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k]) *
                        (tb ? B[(size_t)j * ldb + k] : B[(size_t)k * ldb + j]);
-            C[(size_t)i * ldc + j] = (float)(alpha * acc + beta * (double)C[(size_t)i * ldc + j]);
+            double c = beta == 0.0f ? 0.0 : beta * (double)C[(size_t)i * ldc + j];
+            C[(size_t)i * ldc + j] = (float)(alpha * acc + c);
         }
 }
 

@@ -1,7 +1,7 @@
 /* tests/cuda/test_attention_chunks.c - the CUDA module's own attention
  * algorithm (kernels/cuda/attention_chunks.h: the chunks of query rows,
  * the batches of query heads per KV head, every product's strides) run on
- * the CPU, with exact products (double sums, as ref_gemm) in place of
+ * the CPU, with exact products (double sums, ref_gemm) in place of
  * cuBLAS and plain loops for the two row kernels, against the CPU's
  * attention (ik_cpu_attention_seq_fwd / ik_cpu_attention_bwd, gradients
  * accumulated onto random values) on GQA, MHA, windowed, one-token and
@@ -20,6 +20,7 @@
 #include "base/prng.h"
 #include "kernels/cuda/attention_chunks.h"
 #include "kernels/kernels.h"
+#include "tests/cuda/ref_gemm.h"
 
 static struct ik_prng rng;
 static double macs; /* multiply-adds of the products so far */
@@ -36,21 +37,8 @@ static int host_gemm(void *ctx, int ta, int tb, int M, int N, int K, float alpha
 {
     (void)ctx;
     macs += (double)batch * M * N * K;
-    if (count_only)
-        return 0;
-    for (int b = 0; b < batch; b++) {
-        const float *Ab = A + b * sa, *Bb = B + b * sb;
-        float *Cb = C + b * sc;
-        for (int i = 0; i < M; i++)
-            for (int j = 0; j < N; j++) {
-                double acc = 0;
-                for (int k = 0; k < K; k++)
-                    acc += (double)(ta ? Ab[(size_t)k * lda + i] : Ab[(size_t)i * lda + k]) *
-                           (tb ? Bb[(size_t)j * ldb + k] : Bb[(size_t)k * ldb + j]);
-                float *c = &Cb[(size_t)i * ldc + j];
-                *c = (float)(alpha * acc + (beta == 0.0f ? 0.0 : (double)beta * *c));
-            }
-    }
+    for (int b = 0; b < batch && !count_only; b++)
+        ref_gemm(ta, tb, M, N, K, alpha, A + b * sa, lda, B + b * sb, ldb, beta, C + b * sc, ldc);
     return 0;
 }
 
