@@ -12,6 +12,7 @@
 #include "kernels/kernels.h"
 #include "lm/safetensors.h"
 #include "tests/cuda/kernel_check.h"
+#include "tests/cuda/ref_fill.h"
 
 /* ->add out of place and in place on both sides (out = a, out = b), and
  * ->bias_add on rows whose count and width are not multiples of the block:
@@ -158,16 +159,6 @@ int check_argmax(void)
            argmax_case(5, 1, 0) + argmax_case(3, 0, 0);
 }
 
-/* fill.cu's formula on the host: MurmurHash3's finalizer twice per index. */
-static uint32_t fmix32(uint32_t h)
-{
-    h ^= h >> 16;
-    h *= 0x85ebca6bu;
-    h ^= h >> 13;
-    h *= 0xc2b2ae35u;
-    return h ^ (h >> 16);
-}
-
 int check_fill(void)
 {
     enum { N = 100003 }; /* odd: the grid-stride loop's tail */
@@ -181,8 +172,7 @@ int check_fill(void)
     CK(ops->memcpy_dtoh(got, d_x, N * sizeof *got));
     int bad = 0, first = -1;
     for (uint32_t i = 0; i < N; i++) {
-        float u = (float)(fmix32(fmix32(i ^ (uint32_t)seed) + (uint32_t)(seed >> 32)) >> 8) *
-                  (1.0f / 16777216.0f);
+        float u = ref_fill_uniform(i, seed); /* fill.cu's formula on the host */
         if (got[i] != ik_f32_to_bf16(-0.02f + 0.04f * u) && bad++ == 0)
             first = (int)i;
     }

@@ -13,6 +13,7 @@
 #include "kernels/cpu/gemm.h"
 #include "kernels/kernels.h"
 #include "tests/cuda/cpu_ops.h"
+#include "tests/cuda/ref_fill.h"
 
 static _Thread_local char err_text[512];
 
@@ -527,25 +528,13 @@ static int argmax_rows(int *out, const float *x, int N, int V)
     return 0;
 }
 
-static uint32_t fmix(uint32_t h)
-{
-    h ^= h >> 16;
-    h *= 0x85ebca6bu;
-    h ^= h >> 13;
-    h *= 0xc2b2ae35u;
-    return h ^ (h >> 16);
-}
-
 /* kernels/cuda/fill.cu's draw, element for element. */
 static int fill_uniform_bf16(uint16_t *x, size_t n, float lo, float hi, uint64_t seed)
 {
     if (!(lo <= hi))
         return fail("fill_uniform_bf16", "lo = %g, hi = %g (lo <= hi)", (double)lo, (double)hi);
-    uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
-    for (size_t i = 0; i < n; i++) {
-        float u = (float)(fmix(fmix((uint32_t)i ^ k0) + k1) >> 8) * (1.0f / 16777216.0f);
-        x[i] = ik_test_bf16_from_float(lo + (hi - lo) * u);
-    }
+    for (size_t i = 0; i < n; i++)
+        x[i] = ik_test_bf16_from_float(lo + (hi - lo) * ref_fill_uniform(i, seed));
     return 0;
 }
 
