@@ -907,21 +907,36 @@ static int run(const char *what, int dir, const struct dims *d, int n, const int
     return p == NULL || execute(what, p, n, uids, ptrs) ? -1 : 0;
 }
 
+/* What both entries do first: the checks, the plan's dims, the scratch's
+ * parts and q, k, v padded to BF16 in them. 1 when T is 0 (nothing to do),
+ * 0 to go on, -1 on failure. */
+static int begin(const char *what, const float *q, const float *k, const float *v, int T, int H,
+                 int K, int hd, int window, void *scratch, struct dims *d, struct parts *s)
+{
+    if (check_args(what, T, H, K, hd, window) || loaded(what))
+        return -1;
+    if (T == 0)
+        return 1;
+    *d = dims_of(T, H, K, hd, window);
+    *s = carve(scratch, T, H, K, hd);
+    size_t qw = (size_t)H * hd, kw = (size_t)K * hd;
+    return pad_bf16(what, s->q, q, T, d->T, qw) || pad_bf16(what, s->k, k, T, d->T, kw) ||
+                   pad_bf16(what, s->v, v, T, d->T, kw)
+               ? -1
+               : 0;
+}
+
 extern "C" int ik_cuda_sdpa_fwd(float *out, float *stats, const float *q, const float *k,
                                 const float *v, int T, int H, int K, int hd, int window,
                                 void *scratch)
 {
     const char *what = "sdpa_fwd";
-    if (check_args(what, T, H, K, hd, window) || loaded(what))
-        return -1;
-    if (T == 0)
-        return 0;
-    struct dims d = dims_of(T, H, K, hd, window);
-    size_t qw = (size_t)H * hd, kw = (size_t)K * hd;
-    struct parts s = carve(scratch, T, H, K, hd);
-    if (pad_bf16(what, s.q, q, T, d.T, qw) || pad_bf16(what, s.k, k, T, d.T, kw) ||
-        pad_bf16(what, s.v, v, T, d.T, kw))
-        return -1;
+    struct dims d;
+    struct parts s;
+    int rc = begin(what, q, k, v, T, H, K, hd, window, scratch, &d, &s);
+    if (rc != 0)
+        return rc < 0 ? -1 : 0;
+    size_t qw = (size_t)H * hd;
     struct consts c = consts_of(hd, window);
     int64_t uids[] = {UID_Q, UID_K, UID_V, UID_O, UID_STATS, UID_SCALE, UID_LOWEST, UID_WINDOW,
                       UID_FAR};
@@ -938,16 +953,14 @@ extern "C" int ik_cuda_sdpa_bwd(float *dq, float *dk, float *dv, const float *do
                                 int window, void *scratch)
 {
     const char *what = "sdpa_bwd";
-    if (check_args(what, T, H, K, hd, window) || loaded(what))
-        return -1;
-    if (T == 0)
-        return 0;
-    struct dims d = dims_of(T, H, K, hd, window);
+    struct dims d;
+    struct parts s;
+    int rc = begin(what, q, k, v, T, H, K, hd, window, scratch, &d, &s);
+    if (rc != 0)
+        return rc < 0 ? -1 : 0;
     size_t qw = (size_t)H * hd, kw = (size_t)K * hd;
-    struct parts s = carve(scratch, T, H, K, hd);
-    if (pad_bf16(what, s.q, q, T, d.T, qw) || pad_bf16(what, s.k, k, T, d.T, kw) ||
-        pad_bf16(what, s.v, v, T, d.T, kw) || pad_bf16(what, s.o, out, T, d.T, qw) ||
-        pad_bf16(what, s.dout, dout, T, d.T, qw) || stats_in(what, &s, stats, T, d.T, H))
+    if (pad_bf16(what, s.o, out, T, d.T, qw) || pad_bf16(what, s.dout, dout, T, d.T, qw) ||
+        stats_in(what, &s, stats, T, d.T, H))
         return -1;
     /* cuDNN before 9.6 wanted the accumulator zeroed by the caller; cheap, so always. */
     cudaError_t e = cudaMemsetAsync(s.dq_acc, 0, (size_t)d.T * qw * sizeof(float), 0);
