@@ -41,7 +41,7 @@ struct plan {
 static cublasLtHandle_t lt;
 static void *workspace;
 static struct plan plans[PLAN_SLOTS];
-static std::mutex plans_lock; /* the table; the GEMMs themselves queue in call order */
+static std::mutex plans_lock; /* the table, held until a GEMM using a plan is queued */
 
 static int lt_fail(const char *call, cublasStatus_t st)
 {
@@ -106,19 +106,7 @@ static void plan_destroy(struct plan *p)
     memset(p, 0, sizeof *p);
 }
 
-static int plan_build_into(struct plan *p, const struct plan_key *k);
-
-/* Builds the descriptors and asks the heuristic for the best algorithm; on
- * failure p is left free, with nothing of it kept. */
-static int plan_build(struct plan *p, const struct plan_key *k)
-{
-    memset(p, 0, sizeof *p);
-    int rc = plan_build_into(p, k);
-    if (rc != 0)
-        plan_destroy(p);
-    return rc;
-}
-
+/* plan_build's work: p zeroed, each member set as it is made. */
 static int plan_build_into(struct plan *p, const struct plan_key *k)
 {
     cublasStatus_t st;
@@ -161,6 +149,17 @@ static int plan_build_into(struct plan *p, const struct plan_key *k)
     p->key = *k;
     p->used = 1;
     return 0;
+}
+
+/* Builds the descriptors and asks the heuristic for the best algorithm; on
+ * failure p is left free, with nothing of it kept. */
+static int plan_build(struct plan *p, const struct plan_key *k)
+{
+    memset(p, 0, sizeof *p);
+    int rc = plan_build_into(p, k);
+    if (rc != 0)
+        plan_destroy(p);
+    return rc;
 }
 
 /* The plan of k: found in the table, or built into a free or evicted slot. */
