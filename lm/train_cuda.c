@@ -55,12 +55,13 @@ struct ik_lm_train_cuda {
     struct dev_acts *L;
     uint16_t *embed, *head, *xb, *xnb; /* BF16: tables; scratch for a GEMM operand, the final norm's output */
     float *final_norm, *inv_freq, *params, *grads, *moment1, *moment2;
-    float *x_fin, *xnf, *rstdf, *proj, *dx, *dxn, *dq, *dk, *dv, *dq2, *dk2, *datt;
+    float *x_fin, *xnf, *rstdf, *proj, *dx, *dxn, *dq, *dk, *dv, *datt;
     float *dgate, *dup, *dact, *dh, *xdrop, *tmp, *logits, *dnll, *nll;
     int *posv, *tokens, *amax;
+    unsigned char *rowmask; /* (S): the rows the loss counts, when a mask is given */
+    double *sums;           /* (2): ->loss_sums of the step */
     void *ascr;
-    float *h_grads, *h_nll, *h_dnll; /* host copies */
-    int *h_amax;
+    float *h_grads, *h_dnll; /* host copies */
     int dropout, n_correct, failed;
     int grads_on_device;   /* since ik_lm_train_cuda_zero_grad: steps accumulate here */
     int params_uploaded;   /* a->params copied since the last zero_grad */
@@ -188,10 +189,8 @@ static void layout(struct ik_lm_train_cuda *tr, struct carve *c)
     tr->dx = TAKE_F(c, S * D);
     tr->dxn = TAKE_F(c, S * D);
     tr->dq = TAKE_F(c, S * qw);
-    tr->dq2 = TAKE_F(c, S * qw);
     tr->datt = TAKE_F(c, S * qw);
     tr->dk = TAKE_F(c, S * kw);
-    tr->dk2 = TAKE_F(c, S * kw);
     tr->dv = TAKE_F(c, S * kw);
     tr->dgate = TAKE_F(c, S * F);
     tr->dup = TAKE_F(c, S * F);
@@ -208,6 +207,8 @@ static void layout(struct ik_lm_train_cuda *tr, struct carve *c)
     tr->posv = (int *)take(c, S * sizeof(int));
     tr->tokens = (int *)take(c, S * sizeof(int));
     tr->amax = (int *)take(c, S * sizeof(int));
+    tr->rowmask = take(c, S);
+    tr->sums = take(c, 2 * sizeof(double));
     tr->ascr = take(c, attention_bytes(tr));
 }
 
@@ -387,9 +388,7 @@ int ik_lm_train_cuda_new(struct ik_lm_train_cuda **out, const struct ik_cuda_ops
     layout(tr, &c);
     upload_model(tr);
     size_t S = (size_t)max_seq;
-    tr->h_nll = ik_xmalloc(S * sizeof *tr->h_nll);
     tr->h_dnll = ik_xmalloc(S * sizeof *tr->h_dnll);
-    tr->h_amax = ik_xmalloc(S * sizeof *tr->h_amax);
     tr->h_grads = a ? ik_xmalloc(a->n_params * sizeof *tr->h_grads) : NULL;
     if (tr->failed) {
         ik_lm_train_cuda_free(tr);
@@ -408,9 +407,7 @@ void ik_lm_train_cuda_free(struct ik_lm_train_cuda *tr)
     free(tr->W);
     free(tr->L);
     free(tr->h_grads);
-    free(tr->h_nll);
     free(tr->h_dnll);
-    free(tr->h_amax);
     free(tr);
 }
 
@@ -430,13 +427,21 @@ static float *dev_param(const struct ik_lm_train_cuda *tr, const float *host)
     return tr->grads + (host - a->grads);
 }
 
-/* out = x @ w^T + b, plus the adapter's branch on dropout(x); h (T, r) keeps the bottleneck. */
+/* tr->xb = x (n values) in BF16, the frozen GEMMs' operand: made once for
+ * the projections that share an input (q, k and v; gate and up). */
+static const uint16_t *bf16_operand(struct ik_lm_train_cuda *tr, const float *x, size_t n)
+{
+    CK(tr, tr->ops->to_bf16(tr->xb, x, n));
+    return tr->xb;
+}
+
+/* out = x @ w^T + b, plus the adapter's branch on dropout(x); xb is x in
+ * BF16 (bf16_operand); h (T, r) keeps the bottleneck. */
 static void proj(struct ik_lm_train_cuda *tr, int l, int t, float *h, float *out, const float *x,
-                 const uint16_t *w, const float *b, int T, int In, int Out)
+                 const uint16_t *xb, const uint16_t *w, const float *b, int T, int In, int Out)
 {
     const struct ik_cuda_ops *o = tr->ops;
-    CK(tr, o->to_bf16(tr->xb, x, (size_t)T * In));
-    CK(tr, o->gemm(0, 1, T, Out, In, 1.0f, tr->xb, In, w, In, 0.0f, out, Out, IK_CUDA_BF16, IK_CUDA_F32));
+    CK(tr, o->gemm(0, 1, T, Out, In, 1.0f, xb, In, w, In, 0.0f, out, Out, IK_CUDA_BF16, IK_CUDA_F32));
     if (b)
         CK(tr, o->bias_add(out, b, T, Out));
     tr->flops += 2.0 * T * In * Out;
@@ -481,8 +486,8 @@ static void proj_bwd(struct ik_lm_train_cuda *tr, int l, int t, const float *h, 
 {
     const struct ik_cuda_ops *o = tr->ops;
     if (dx) {
-        CK(tr, o->to_bf16(tr->xb, dout, (size_t)T * Out));
-        CK(tr, o->gemm(0, 0, T, In, Out, 1.0f, tr->xb, Out, w, In, 1.0f, dx, In, IK_CUDA_BF16,
+        const uint16_t *db = bf16_operand(tr, dout, (size_t)T * Out);
+        CK(tr, o->gemm(0, 0, T, In, Out, 1.0f, db, Out, w, In, 1.0f, dx, In, IK_CUDA_BF16,
                        IK_CUDA_F32));
         tr->flops += 2.0 * T * In * Out;
     }
@@ -572,29 +577,35 @@ static void forward_layer(struct ik_lm_train_cuda *tr, int l, int T, float *x_ou
     struct dev_acts *A = &tr->L[l];
     if (l == 0 || x_out == NULL)
         CK(tr, o->rmsnorm_fwd(A->xn1, A->rstd1, A->x_in, y->attn_norm, T, D, c->norm_eps));
-    proj(tr, l, IK_LORA_Q, A->h[IK_LORA_Q], A->qpre, A->xn1, y->wq, y->bq, T, D, qw);
-    proj(tr, l, IK_LORA_K, A->h[IK_LORA_K], A->kpre, A->xn1, y->wk, y->bk, T, D, kw);
-    proj(tr, l, IK_LORA_V, A->h[IK_LORA_V], A->v, A->xn1, y->wv, y->bv, T, D, kw);
-    if (y->q_norm) {
-        CK(tr, o->rmsnorm_fwd(A->q, A->rstdq, A->qpre, y->q_norm, T * c->H, hd, c->norm_eps));
-        CK(tr, o->rmsnorm_fwd(A->k, A->rstdk, A->kpre, y->k_norm, T * c->K, hd, c->norm_eps));
-    }
-    if (!c->no_rope) {
-        CK(tr, o->rope_fwd(A->q, tr->posv, tr->inv_freq, T, c->H, hd));
-        CK(tr, o->rope_fwd(A->k, tr->posv, tr->inv_freq, T, c->K, hd));
+    const uint16_t *xb = bf16_operand(tr, A->xn1, (size_t)T * D);
+    proj(tr, l, IK_LORA_Q, A->h[IK_LORA_Q], A->qpre, A->xn1, xb, y->wq, y->bq, T, D, qw);
+    proj(tr, l, IK_LORA_K, A->h[IK_LORA_K], A->kpre, A->xn1, xb, y->wk, y->bk, T, D, kw);
+    proj(tr, l, IK_LORA_V, A->h[IK_LORA_V], A->v, A->xn1, xb, y->wv, y->bv, T, D, kw);
+    const float *freq = c->no_rope ? NULL : tr->inv_freq;
+    if (y->q_norm) { /* Qwen3: the per-head norm and RoPE in one kernel */
+        CK(tr, o->qk_norm_rope_fwd(A->q, A->rstdq, A->qpre, y->q_norm, tr->posv, freq, T, c->H, hd,
+                                   c->norm_eps));
+        CK(tr, o->qk_norm_rope_fwd(A->k, A->rstdk, A->kpre, y->k_norm, tr->posv, freq, T, c->K, hd,
+                                   c->norm_eps));
+    } else if (freq) {
+        CK(tr, o->rope_fwd(A->q, tr->posv, freq, T, c->H, hd));
+        CK(tr, o->rope_fwd(A->k, tr->posv, freq, T, c->K, hd));
     }
     attention_fwd(tr, A, T);
-    proj(tr, l, IK_LORA_O, A->h[IK_LORA_O], tr->proj, A->att, y->wo, y->bo, T, qw, D);
+    xb = bf16_operand(tr, A->att, (size_t)T * qw);
+    proj(tr, l, IK_LORA_O, A->h[IK_LORA_O], tr->proj, A->att, xb, y->wo, y->bo, T, qw, D);
     CK(tr, o->add_rmsnorm_fwd(A->x_mid, A->xn2, A->rstd2, A->x_in, tr->proj, y->ffn_norm, T, D,
                               c->norm_eps));
-    proj(tr, l, IK_LORA_GATE, A->h[IK_LORA_GATE], A->gate, A->xn2, y->w_gate, NULL, T, D, F);
-    proj(tr, l, IK_LORA_UP, A->h[IK_LORA_UP], A->up, A->xn2, y->w_up, NULL, T, D, F);
+    xb = bf16_operand(tr, A->xn2, (size_t)T * D);
+    proj(tr, l, IK_LORA_GATE, A->h[IK_LORA_GATE], A->gate, A->xn2, xb, y->w_gate, NULL, T, D, F);
+    proj(tr, l, IK_LORA_UP, A->h[IK_LORA_UP], A->up, A->xn2, xb, y->w_up, NULL, T, D, F);
     CK(tr, o->swiglu_fwd(A->act, A->gate, A->up, T, F));
     if (x_out == NULL) {
         recompute_down_bottleneck(tr, l, T);
         return;
     }
-    proj(tr, l, IK_LORA_DOWN, A->h[IK_LORA_DOWN], tr->proj, A->act, y->w_down, NULL, T, F, D);
+    xb = bf16_operand(tr, A->act, (size_t)T * F);
+    proj(tr, l, IK_LORA_DOWN, A->h[IK_LORA_DOWN], tr->proj, A->act, xb, y->w_down, NULL, T, F, D);
     /* Under checkpointing the next layer's xn1 is this one's: no longer read. */
     float *xn = tr->xnf, *rstd = tr->rstdf, *w = tr->final_norm;
     if (l + 1 < c->L) {
@@ -630,18 +641,16 @@ static void backward_layer(struct ik_lm_train_cuda *tr, int l, int T)
     CK(tr, o->memset(tr->dk, 0, (size_t)T * kw * sizeof(float)));
     CK(tr, o->memset(tr->dv, 0, (size_t)T * kw * sizeof(float)));
     attention_bwd(tr, A, T);
-    if (!c->no_rope) {
-        CK(tr, o->rope_bwd(tr->dq, tr->posv, tr->inv_freq, T, c->H, hd));
-        CK(tr, o->rope_bwd(tr->dk, tr->posv, tr->inv_freq, T, c->K, hd));
-    }
+    const float *freq = c->no_rope ? NULL : tr->inv_freq;
     float *dq = tr->dq, *dk = tr->dk;
-    if (y->q_norm) {
-        CK(tr, o->memset(tr->dq2, 0, (size_t)T * qw * sizeof(float)));
-        CK(tr, o->memset(tr->dk2, 0, (size_t)T * kw * sizeof(float)));
-        CK(tr, o->rmsnorm_bwd(tr->dq2, NULL, dq, A->qpre, A->rstdq, y->q_norm, T * c->H, hd));
-        CK(tr, o->rmsnorm_bwd(tr->dk2, NULL, dk, A->kpre, A->rstdk, y->k_norm, T * c->K, hd));
-        dq = tr->dq2;
-        dk = tr->dk2;
+    if (y->q_norm) { /* in place: d(qpre), d(kpre) */
+        CK(tr, o->qk_norm_rope_bwd(dq, dq, A->qpre, A->rstdq, y->q_norm, tr->posv, freq, T, c->H,
+                                   hd));
+        CK(tr, o->qk_norm_rope_bwd(dk, dk, A->kpre, A->rstdk, y->k_norm, tr->posv, freq, T, c->K,
+                                   hd));
+    } else if (freq) {
+        CK(tr, o->rope_bwd(dq, tr->posv, freq, T, c->H, hd));
+        CK(tr, o->rope_bwd(dk, tr->posv, freq, T, c->K, hd));
     }
     /* Below layer 0 lie only the frozen embeddings: no input gradient needed. */
     float *dxn = l > 0 ? tr->dxn : NULL;
@@ -654,9 +663,10 @@ static void backward_layer(struct ik_lm_train_cuda *tr, int l, int T)
         CK(tr, o->rmsnorm_bwd(tr->dx, NULL, dxn, A->x_in, A->rstd1, y->attn_norm, T, D));
 }
 
-/* The lm_head over T rows, HEAD_ROWS at a time: logits, their argmax, the
- * cross-entropy and its gradient (overwriting the logits), and, with bwd,
- * the final norm's output gradient in tr->dxn. */
+/* The lm_head over T rows, HEAD_ROWS at a time: logits, then in one kernel
+ * their argmax, the cross-entropy and its gradient (in BF16, tr->xb, the
+ * backward GEMM's operand), and, with bwd, the final norm's output gradient
+ * in tr->dxn. */
 static void head(struct ik_lm_train_cuda *tr, int T, int bwd)
 {
     const struct ik_cuda_ops *o = tr->ops;
@@ -670,13 +680,11 @@ static void head(struct ik_lm_train_cuda *tr, int T, int bwd)
         CK(tr, o->gemm(0, 1, R, V, D, 1.0f, tr->xnb + (size_t)r0 * D, D, tr->head, D, 0.0f,
                        tr->logits, V, IK_CUDA_BF16, IK_CUDA_F32));
         tr->flops += 2.0 * R * D * V;
-        CK(tr, o->argmax_rows(tr->amax + r0, tr->logits, R, V));
         /* Without a backward the gradient is asked with dnll 0 (rows then
-         * come back zero): the table's one cross-entropy writes both. */
-        CK(tr, o->softmax_xent_fwd_bwd(tr->nll + r0, tr->logits, tr->logits, tr->tokens + r0 + 1,
-                                       tr->dnll + r0, R, V));
+         * come back zero): the one kernel writes it anyway. */
+        CK(tr, o->softmax_xent_argmax(tr->nll + r0, tr->amax + r0, tr->xb, IK_CUDA_BF16, tr->logits,
+                                      tr->tokens + r0 + 1, tr->dnll + r0, R, V));
         if (bwd) {
-            CK(tr, o->to_bf16(tr->xb, tr->logits, (size_t)R * V));
             CK(tr, o->gemm(0, 0, R, D, V, 1.0f, tr->xb, V, tr->head, D, 1.0f,
                            tr->dxn + (size_t)r0 * D, D, IK_CUDA_BF16, IK_CUDA_F32));
             tr->flops += 2.0 * R * D * V;
@@ -715,6 +723,8 @@ int ik_lm_train_cuda_step(struct ik_lm_train_cuda *tr, const int *tokens,
         tr->h_dnll[i] = bwd && (mask == NULL || mask[i + 1]) ? grad_scale / (float)count : 0.0f;
     CK(tr, o->memcpy_htod(tr->tokens, tokens, (size_t)n * sizeof *tokens));
     CK(tr, o->memcpy_htod(tr->dnll, tr->h_dnll, (size_t)T * sizeof(float)));
+    if (mask)
+        CK(tr, o->memcpy_htod(tr->rowmask, mask + 1, (size_t)T));
     if (tr->a && !(tr->grads_on_device && tr->params_uploaded)) {
         /* Once per optimizer step, or every step when the host owns the gradients. */
         CK(tr, o->memcpy_htod(tr->params, tr->a->params, tr->a->n_params * sizeof(float)));
@@ -726,6 +736,7 @@ int ik_lm_train_cuda_step(struct ik_lm_train_cuda *tr, const int *tokens,
     for (int l = 0; l < c->L; l++)
         forward_layer(tr, l, T, l + 1 < c->L ? tr->L[l + 1].x_in : tr->x_fin); /* and xnf */
     head(tr, T, bwd);
+    CK(tr, o->loss_sums(tr->sums, tr->nll, tr->amax, tr->tokens + 1, mask ? tr->rowmask : NULL, T));
     if (bwd) {
         CK(tr, o->memset(tr->dx, 0, (size_t)T * D * sizeof(float)));
         CK(tr, o->rmsnorm_bwd(tr->dx, NULL, tr->dxn, tr->x_fin, tr->rstdf, tr->final_norm, T, D));
@@ -735,22 +746,16 @@ int ik_lm_train_cuda_step(struct ik_lm_train_cuda *tr, const int *tokens,
             backward_layer(tr, l, T);
         }
     }
-    /* The step's one wait: the losses, the argmaxes, the gradients. */
-    CK(tr, o->memcpy_dtoh(tr->h_nll, tr->nll, (size_t)T * sizeof(float)));
-    CK(tr, o->memcpy_dtoh(tr->h_amax, tr->amax, (size_t)T * sizeof(int)));
+    /* The step's one wait: the loss and accuracy sums (and, when the host
+     * owns them, the gradients). */
+    double sums[2] = {0, 0};
+    CK(tr, o->memcpy_dtoh(sums, tr->sums, sizeof sums));
     if (bwd && !tr->grads_on_device)
         add_grads(tr);
     if (tr->failed)
         return IK_ECUDA;
-    double sum = 0;
-    tr->n_correct = 0;
-    for (int i = 0; i < T; i++) {
-        if (mask != NULL && !mask[i + 1])
-            continue;
-        sum += tr->h_nll[i];
-        tr->n_correct += tr->h_amax[i] == tokens[i + 1];
-    }
-    *loss = sum / count;
+    tr->n_correct = (int)sums[1];
+    *loss = sums[0] / count;
     if (n_target)
         *n_target = count;
     return 0;

@@ -50,7 +50,7 @@ static int gemm_batched(const char *kernel, int ta, int tb, int M, int N, int K,
         CUBLAS_COMPUTE_32F_FAST_TF32, CUBLAS_GEMM_DEFAULT);
     if (st != CUBLAS_STATUS_SUCCESS)
         return blas_fail("cublasGemmStridedBatchedEx", st, kernel);
-    return ik_cuda__launched(kernel);
+    return ik_cuda__queued(kernel);
 }
 
 /* The first key the query at position t sees. */

@@ -748,7 +748,7 @@ static int execute(const char *what, const struct plan *p, int n, const int64_t 
     if (vp.st == CUDNN_STATUS_SUCCESS)
         fail_at(&vp, dnn.execute(dnn.handle, p->exec, pack), "cudnnBackendExecute");
     int rc = vp.st == CUDNN_STATUS_SUCCESS
-                 ? ik_cuda__launched(what)
+                 ? ik_cuda__queued(what)
                  : ik_cuda__bad_arg(what, "cuDNN %s: %s", vp.failed_at, status_text(vp.st));
     destroy_all(&vp);
     return rc;

@@ -12,6 +12,10 @@
 
 enum { SUM_THREADS = 1024 };
 
+/* The sum of squares' landing place: one per device (the module's static
+ * device memory), instead of a cudaMalloc and cudaFree every step. */
+__device__ double sum_squares;
+
 __global__ void sum_squares_kernel(double *out, const float *g, size_t n)
 {
     __shared__ double part[SUM_THREADS];
@@ -44,17 +48,15 @@ extern "C" int ik_cuda_clip_grad_norm(float *g, size_t n, double max_norm, doubl
     if (n == 0)
         return 0;
     double *d_ss;
-    cudaError_t e = cudaMalloc((void **)&d_ss, sizeof *d_ss);
+    cudaError_t e = cudaGetSymbolAddress((void **)&d_ss, sum_squares);
     if (e != cudaSuccess)
-        return ik_cuda__fail("cudaMalloc", "clip_grad_norm", e);
+        return ik_cuda__fail("cudaGetSymbolAddress", "clip_grad_norm", e);
     sum_squares_kernel<<<1, SUM_THREADS>>>(d_ss, g, n);
-    int rc = ik_cuda__launched("clip_grad_norm");
+    if (ik_cuda__launched("clip_grad_norm") != 0)
+        return -1;
     double ss = 0;
-    if (rc == 0 && (e = cudaMemcpy(&ss, d_ss, sizeof ss, cudaMemcpyDeviceToHost)) != cudaSuccess)
-        rc = ik_cuda__fail("cudaMemcpy", "clip_grad_norm", e);
-    cudaFree(d_ss);
-    if (rc)
-        return rc;
+    if ((e = cudaMemcpy(&ss, d_ss, sizeof ss, cudaMemcpyDeviceToHost)) != cudaSuccess)
+        return ik_cuda__fail("cudaMemcpy", "clip_grad_norm", e);
     *norm = sqrt(ss);
     if (max_norm > 0 && *norm > max_norm) {
         float f = (float)(max_norm / (*norm + 1e-6));

@@ -218,6 +218,36 @@ struct ik_cuda_ops {
     int (*sdpa_bwd)(float *dq, float *dk, float *dv, const float *dout, const float *out,
                     const float *stats, const float *q, const float *k, const float *v, int T,
                     int H, int K, int hd, int window, void *scratch);
+
+    /* ---- the training head and the q/k norm, fused ---- */
+
+    /* ->softmax_xent_fwd_bwd and ->argmax_rows of the same logits in one
+     * kernel: nll (N) and, with amax not NULL, amax (N) as ->argmax_rows
+     * (exact); dlogits (N,V) of dlogits_type: IK_CUDA_F32 (it may equal
+     * logits) or IK_CUDA_BF16 (->to_bf16's rounding of the fp32 gradient;
+     * a buffer apart from the logits), the operand of the head's backward
+     * GEMM as it is written. */
+    int (*softmax_xent_argmax)(float *nll, int *amax, void *dlogits, int dlogits_type,
+                               const float *logits, const int *targets, const float *dnll, int N,
+                               int V);
+    /* sums (2 doubles, device) = the sum of nll[n], and how many n have
+     * amax[n] == targets[n], over the n with mask[n] nonzero (mask NULL: all
+     * N): a step's loss and token accuracy, summed in double in a fixed
+     * order. */
+    int (*loss_sums)(double *sums, const float *nll, const int *amax, const int *targets,
+                     const unsigned char *mask, int N);
+    /* Qwen3's q/k norm and RoPE of x (N, nh, hd): out = rope(rmsnorm(row))
+     * for each of the N*nh rows of hd values, rstd (N*nh) or NULL; as
+     * ->rmsnorm_fwd with C = hd followed by ->rope_fwd, the same bits. out
+     * may equal x. inv_freq NULL: the norm alone (a model without RoPE). */
+    int (*qk_norm_rope_fwd)(float *out, float *rstd, const float *x, const float *w, const int *pos,
+                            const float *inv_freq, int N, int nh, int hd, float eps);
+    /* Its backward: dx OVERWRITTEN with the input gradient (->rope_bwd of
+     * dout, then ->rmsnorm_bwd onto zeros, without the weight's gradient);
+     * dx may equal dout. */
+    int (*qk_norm_rope_bwd)(float *dx, const float *dout, const float *x, const float *rstd,
+                            const float *w, const int *pos, const float *inv_freq, int N, int nh,
+                            int hd);
 };
 
 /* The module's table when abi_version is the IK_CUDA_ABI it was built with,

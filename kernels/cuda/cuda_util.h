@@ -21,6 +21,11 @@ int ik_cuda__bad_arg(const char *what, const char *fmt, ...) __attribute__((form
  * one launched (named by later waiting calls) and, with IKADA_CUDA_SYNC=1,
  * waits for it ("cudaDeviceSynchronize for KERNEL: ..."). 0 or -1. */
 int ik_cuda__launched(const char *kernel);
+/* As ik_cuda__launched, after a library call (cuBLAS, cuDNN) that reported
+ * success for WHAT: an error the runtime still holds is the library's own,
+ * handled, and is cleared rather than blamed on WHAT or on the next kernel;
+ * WHAT becomes the last work queued, and IKADA_CUDA_SYNC=1 waits for it. */
+int ik_cuda__queued(const char *what);
 
 /* Threads per block of the elementwise kernels, and their grid: enough blocks
  * to cover n, at most IK_CUDA_MAX_BLOCKS (the kernels loop over the rest). */
@@ -103,6 +108,17 @@ int ik_cuda_sdpa_fwd(float *out, float *stats, const float *q, const float *k, c
 int ik_cuda_sdpa_bwd(float *dq, float *dk, float *dv, const float *dout, const float *out,
                      const float *stats, const float *q, const float *k, const float *v, int T,
                      int H, int K, int hd, int window, void *scratch);
+int ik_cuda_softmax_xent_argmax(float *nll, int *amax, void *dlogits, int dlogits_type,
+                                const float *logits, const int *targets, const float *dnll, int N,
+                                int V);
+int ik_cuda_loss_sums(double *sums, const float *nll, const int *amax, const int *targets,
+                      const unsigned char *mask, int N);
+int ik_cuda_qk_norm_rope_fwd(float *out, float *rstd, const float *x, const float *w,
+                             const int *pos, const float *inv_freq, int N, int nh, int hd,
+                             float eps);
+int ik_cuda_qk_norm_rope_bwd(float *dx, const float *dout, const float *x, const float *rstd,
+                             const float *w, const int *pos, const float *inv_freq, int N, int nh,
+                             int hd);
 }
 
 #endif

@@ -231,7 +231,7 @@ extern "C" int ik_cuda_gemm(int ta, int tb, int M, int N, int K, float alpha, co
                                        &p->algo, workspace, WORKSPACE_BYTES, 0);
     if (st != CUBLAS_STATUS_SUCCESS)
         return lt_fail("cublasLtMatmul", st);
-    return ik_cuda__launched("gemm");
+    return ik_cuda__queued("gemm");
 }
 
 __global__ void to_bf16_kernel(__nv_bfloat16 *out, const float *x, size_t n)

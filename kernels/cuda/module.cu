@@ -57,6 +57,16 @@ int ik_cuda__launched(const char *kernel)
     return 0;
 }
 
+int ik_cuda__queued(const char *what)
+{
+    (void)cudaGetLastError();
+    last_kernel = what;
+    cudaError_t e;
+    if (sync_mode() && (e = cudaDeviceSynchronize()) != cudaSuccess)
+        return ik_cuda__fail("cudaDeviceSynchronize", what, e);
+    return 0;
+}
+
 static const char *last_error(void) { return err_text; }
 
 static int device_count(void)
@@ -195,6 +205,10 @@ static const struct ik_cuda_ops ops = {
     ik_cuda_sdpa_scratch,
     ik_cuda_sdpa_fwd,
     ik_cuda_sdpa_bwd,
+    ik_cuda_softmax_xent_argmax,
+    ik_cuda_loss_sums,
+    ik_cuda_qk_norm_rope_fwd,
+    ik_cuda_qk_norm_rope_bwd,
 };
 
 /* The only symbol the module exports (it is built with -fvisibility=hidden). */

@@ -184,15 +184,21 @@ static int rope_bwd(float *d, const int *pos, const float *inv_freq, int N, int 
     return 0;
 }
 
+static int xent_args(const char *what, const int *targets, int N, int V)
+{
+    if (N < 0 || V <= 0)
+        return fail(what, "N = %d, V = %d (N >= 0, V > 0)", N, V);
+    for (int n = 0; n < N; n++)
+        if (targets[n] < 0 || targets[n] >= V)
+            return fail(what, "targets[%d] = %d (each in [0, %d))", n, targets[n], V);
+    return 0;
+}
+
 static int softmax_xent_fwd_bwd(float *nll, float *dlogits, const float *logits, const int *targets,
                                 const float *dnll, int N, int V)
 {
-    if (N < 0 || V <= 0)
-        return fail("softmax_xent_fwd_bwd", "N = %d, V = %d (N >= 0, V > 0)", N, V);
-    for (int n = 0; n < N; n++)
-        if (targets[n] < 0 || targets[n] >= V)
-            return fail("softmax_xent_fwd_bwd", "targets[%d] = %d (each in [0, %d))", n,
-                        targets[n], V);
+    if (xent_args("softmax_xent_fwd_bwd", targets, N, V))
+        return -1;
     if (N > 0)
         ik_cpu_softmax_xent_fwd_bwd(nll, dlogits, logits, targets, dnll, N, V);
     return 0;
@@ -546,6 +552,101 @@ static int clip_grad_norm(float *g, size_t n, double max_norm, double *norm)
     return 0;
 }
 
+/* ->softmax_xent_fwd_bwd and ->argmax_rows in turn, the gradient rounded
+ * to BF16 when asked: the bits the module's fused kernel gives. */
+static int softmax_xent_argmax(float *nll, int *amax, void *dlogits, int dlogits_type,
+                               const float *logits, const int *targets, const float *dnll, int N,
+                               int V)
+{
+    const char *what = "softmax_xent_argmax";
+    if (xent_args(what, targets, N, V))
+        return -1;
+    if (dlogits_type != IK_CUDA_F32 && dlogits_type != IK_CUDA_BF16)
+        return fail(what, "dlogits_type = %d (IK_CUDA_F32 or IK_CUDA_BF16)", dlogits_type);
+    size_t n = (size_t)N * V;
+    const char *l = (const char *)logits, *g = dlogits;
+    if (dlogits_type == IK_CUDA_BF16 && g < l + n * 4 && l < g + n * 2)
+        return fail(what, "BF16 dlogits overlap the logits (a separate buffer is needed)");
+    if (N == 0)
+        return 0;
+    if (amax != NULL)
+        ik_cpu_argmax_rows(amax, logits, N, V);
+    if (dlogits_type == IK_CUDA_F32) {
+        ik_cpu_softmax_xent_fwd_bwd(nll, dlogits, logits, targets, dnll, N, V);
+        return 0;
+    }
+    float *tmp = malloc(n * sizeof *tmp);
+    if (tmp == NULL)
+        return fail(what, "out of host memory (%zu bytes)", n * sizeof *tmp);
+    ik_cpu_softmax_xent_fwd_bwd(nll, tmp, logits, targets, dnll, N, V);
+    to_bf16(dlogits, tmp, n);
+    free(tmp);
+    return 0;
+}
+
+/* In row order, in double: the sums the host formed before the module had
+ * this entry. */
+static int loss_sums(double *sums, const float *nll, const int *amax, const int *targets,
+                     const unsigned char *mask, int N)
+{
+    if (N < 0)
+        return fail("loss_sums", "N = %d (>= 0)", N);
+    double s = 0, hits = 0;
+    for (int n = 0; n < N; n++)
+        if (mask == NULL || mask[n]) {
+            s += nll[n];
+            hits += amax[n] == targets[n];
+        }
+    sums[0] = s;
+    sums[1] = hits;
+    return 0;
+}
+
+static int qk_norm_rope_args(const char *what, int N, int nh, int hd, const float *inv_freq)
+{
+    if (N < 0 || nh < 0 || hd <= 0 || hd > 4096 || (inv_freq != NULL && hd % 2 != 0))
+        return fail(what, "N = %d, nh = %d, hd = %d (N, nh >= 0; 0 < hd <= 4096, even with RoPE)",
+                    N, nh, hd);
+    return 0;
+}
+
+/* The norm's reference, then RoPE's, on the normed rows. */
+static int qk_norm_rope_fwd(float *out, float *rstd, const float *x, const float *w, const int *pos,
+                            const float *inv_freq, int N, int nh, int hd, float eps)
+{
+    if (qk_norm_rope_args("qk_norm_rope_fwd", N, nh, hd, inv_freq))
+        return -1;
+    if ((size_t)N * nh == 0)
+        return 0;
+    ik_cpu_rmsnorm_fwd(out, rstd, x, w, N * nh, hd, eps);
+    if (inv_freq != NULL)
+        ik_cpu_rope_fwd(out, pos, inv_freq, N, nh, hd);
+    return 0;
+}
+
+/* RoPE's backward on a copy of dout, then the norm's onto zeros. */
+static int qk_norm_rope_bwd(float *dx, const float *dout, const float *x, const float *rstd,
+                            const float *w, const int *pos, const float *inv_freq, int N, int nh,
+                            int hd)
+{
+    const char *what = "qk_norm_rope_bwd";
+    if (qk_norm_rope_args(what, N, nh, hd, inv_freq))
+        return -1;
+    size_t n = (size_t)N * nh * hd;
+    if (n == 0)
+        return 0;
+    float *d = malloc(n * sizeof *d);
+    if (d == NULL)
+        return fail(what, "out of host memory (%zu bytes)", n * sizeof *d);
+    memcpy(d, dout, n * sizeof *d);
+    if (inv_freq != NULL)
+        ik_cpu_rope_bwd(d, pos, inv_freq, N, nh, hd);
+    memset(dx, 0, n * sizeof *dx);
+    ik_cpu_rmsnorm_bwd(dx, NULL, d, x, rstd, w, N * nh, hd);
+    free(d);
+    return 0;
+}
+
 /* The stand-in's "device" is the host: a fixed 64 GiB, all of it free. */
 static int mem_info(size_t *free_bytes, size_t *total_bytes)
 {
@@ -594,6 +695,10 @@ static const struct ik_cuda_ops ops = {
     .sdpa_scratch = sdpa_scratch,
     .sdpa_fwd = sdpa_fwd,
     .sdpa_bwd = sdpa_bwd,
+    .softmax_xent_argmax = softmax_xent_argmax,
+    .loss_sums = loss_sums,
+    .qk_norm_rope_fwd = qk_norm_rope_fwd,
+    .qk_norm_rope_bwd = qk_norm_rope_bwd,
 };
 
 const struct ik_cuda_ops *ik_test_cpu_cuda_ops(void) { return &ops; }

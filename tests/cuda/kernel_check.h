@@ -58,5 +58,8 @@ int check_add(void);
 int check_embed(void);
 int check_argmax(void);
 int check_fill(void);
+int check_softmax_xent_argmax(void);
+int check_loss_sums(void);
+int check_qk_norm_rope(void);
 
 #endif

@@ -85,7 +85,8 @@ static void check_table(void)
     NONNULL(attention_bwd); NONNULL(add); NONNULL(bias_add); NONNULL(embed_rows_bf16);
     NONNULL(argmax_rows); NONNULL(mem_info); NONNULL(fill_uniform_bf16); NONNULL(clip_grad_norm);
     NONNULL(add_rmsnorm_fwd); NONNULL(sdpa_available); NONNULL(sdpa_scratch); NONNULL(sdpa_fwd);
-    NONNULL(sdpa_bwd);
+    NONNULL(sdpa_bwd); NONNULL(softmax_xent_argmax); NONNULL(loss_sums); NONNULL(qk_norm_rope_fwd);
+    NONNULL(qk_norm_rope_bwd);
 #undef NONNULL
     EXPECT(ops->device_count() == 1, "device_count %d", ops->device_count());
     char name[64];
@@ -322,6 +323,93 @@ static void check_softmax_xent(void)
     printf("  N=%d V=%d: %s\n", N, V, fails > before ? "FAIL" : "ok");
 }
 
+/* ->softmax_xent_argmax: nll, argmax and the gradient of the references,
+ * the gradient in place (F32) or rounded to BF16 in a buffer of its own
+ * (one overlapping the logits is refused); ->loss_sums over a mask. */
+static void check_head(void)
+{
+    int before = fails;
+    printf("softmax_xent_argmax, loss_sums:\n");
+    int N = 4, V = 517, targets[4] = {3, 0, 516, 9};
+    size_t nv = (size_t)N * V;
+    float *l = rand_floats(nv, -4, 4), *dnll = rand_floats(N, 0.1f, 1.0f);
+    l[3] = 9.0f; /* row 0's argmax is its target */
+    float *nll = xmalloc(N * 4), *dl = xmalloc(nv * 4);
+    int amax[4], gamax[4];
+    ik_cpu_softmax_xent_fwd_bwd(nll, dl, l, targets, dnll, N, V);
+    ik_cpu_argmax_rows(amax, l, N, V);
+    float *d_l = dev_copy(l, nv * 4), *gnll = xmalloc(N * 4);
+    uint16_t *gb = xmalloc(nv * 2);
+    EXPECT(ops->softmax_xent_argmax(gnll, gamax, gb, IK_CUDA_BF16, d_l, targets, dnll, N, V) == 0,
+           "%s", ops->last_error());
+    EXPECT(same_bits(gnll, nll, N * 4) && memcmp(gamax, amax, sizeof amax) == 0 && gamax[0] == 3,
+           "BF16: nll and argmax the references'");
+    size_t off = 0;
+    for (size_t i = 0; i < nv; i++)
+        off += gb[i] != ik_test_bf16_from_float(dl[i]);
+    EXPECT(off == 0, "BF16 dlogits: %zu values not the fp32 gradient rounded", off);
+    EXPECT(ops->softmax_xent_argmax(gnll, NULL, d_l, IK_CUDA_F32, d_l, targets, dnll, N, V) == 0 &&
+               same_bits(d_l, dl, nv * 4),
+           "F32 in place, no argmax: the reference's bits");
+    EXPECT(ops->softmax_xent_argmax(gnll, NULL, (char *)d_l + 8, IK_CUDA_BF16, d_l, targets, dnll,
+                                    N, V) == -1 &&
+               strcmp(ops->last_error(), "softmax_xent_argmax: BF16 dlogits overlap the logits (a "
+                                         "separate buffer is needed)") == 0,
+           "overlap: \"%s\"", ops->last_error());
+    double sums[2];
+    unsigned char mask[4] = {1, 0, 1, 1};
+    EXPECT(ops->loss_sums(sums, nll, amax, targets, mask, N) == 0 &&
+               sums[0] == (double)nll[0] + nll[2] + nll[3] &&
+               sums[1] == (amax[0] == 3) + (amax[2] == 516) + (amax[3] == 9),
+           "loss_sums over the mask: %g %g", sums[0], sums[1]);
+    EXPECT(ops->loss_sums(sums, nll, amax, targets, NULL, N) == 0 &&
+               sums[0] == (double)nll[0] + nll[1] + nll[2] + nll[3],
+           "loss_sums, every row: %g", sums[0]);
+    ops->free(d_l);
+    free(l), free(dnll), free(nll), free(dl), free(gnll), free(gb);
+    printf("  %s\n", fails > before ? "FAIL" : "ok");
+}
+
+/* ->qk_norm_rope_fwd/bwd against the norm's and RoPE's references in turn
+ * (and without RoPE: inv_freq NULL); the backward overwrites, in place. */
+static void check_qk_norm_rope(void)
+{
+    int before = fails;
+    printf("qk_norm_rope_fwd/bwd:\n");
+    int N = 5, nh = 3, hd = 16, pos[5] = {0, 1, 7, 100, 4000};
+    size_t n = (size_t)N * nh * hd;
+    float inv_freq[8], *x = rand_floats(n, -2, 2), *w = rand_floats(hd, 0.5f, 1.5f);
+    float *dout = rand_floats(n, -1, 1);
+    for (int j = 0; j < hd / 2; j++)
+        inv_freq[j] = (float)pow(1e6, -2.0 * j / hd);
+    for (int rope = 0; rope < 2; rope++) {
+        const float *f = rope ? inv_freq : NULL;
+        float *want = xmalloc(n * 4), *rstd = xmalloc(N * nh * 4), *got = xmalloc(n * 4);
+        float *grstd = xmalloc(N * nh * 4), *d = copy_floats(dout, n), *dx = xmalloc(n * 4);
+        ik_cpu_rmsnorm_fwd(want, rstd, x, w, N * nh, hd, 1e-6f);
+        if (rope)
+            ik_cpu_rope_fwd(want, pos, inv_freq, N, nh, hd);
+        EXPECT(ops->qk_norm_rope_fwd(got, grstd, x, w, pos, f, N, nh, hd, 1e-6f) == 0 &&
+                   same_bits(got, want, n * 4) && same_bits(grstd, rstd, N * nh * 4),
+               "forward%s: the references' bits", rope ? "" : " without RoPE");
+        if (rope)
+            ik_cpu_rope_bwd(d, pos, inv_freq, N, nh, hd);
+        memset(dx, 0, n * 4);
+        ik_cpu_rmsnorm_bwd(dx, NULL, d, x, rstd, w, N * nh, hd);
+        memcpy(d, dout, n * 4);
+        EXPECT(ops->qk_norm_rope_bwd(d, d, x, rstd, w, pos, f, N, nh, hd) == 0 &&
+                   same_bits(d, dx, n * 4),
+               "backward%s in place: the references' bits", rope ? "" : " without RoPE");
+        free(want), free(rstd), free(got), free(grstd), free(d), free(dx);
+    }
+    EXPECT(ops->qk_norm_rope_fwd(x, NULL, x, w, pos, inv_freq, N, nh, 15, 1e-6f) == -1 &&
+               strcmp(ops->last_error(), "qk_norm_rope_fwd: N = 5, nh = 3, hd = 15 (N, nh >= 0; "
+                                         "0 < hd <= 4096, even with RoPE)") == 0,
+           "odd hd: \"%s\"", ops->last_error());
+    free(x), free(w), free(dout);
+    printf("  %s\n", fails > before ? "FAIL" : "ok");
+}
+
 /* The backward entries ACCUMULATE: rmsnorm_bwd and attention_bwd onto random
  * gradients, twice, against the same calls of the references. */
 static void check_accumulate(void)
@@ -485,6 +573,8 @@ int main(void)
     check_gemm();
     check_bf16();
     check_softmax_xent();
+    check_head();
+    check_qk_norm_rope();
     check_accumulate();
     check_sdpa();
     check_rows();
