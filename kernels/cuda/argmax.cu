@@ -15,24 +15,6 @@
 
 enum { ARGMAX_THREADS = 512 };
 
-/* (b, j) = the better of (b, j) and (b2, j2); j < 0 means "no entry yet". */
-__device__ __forceinline__ void best_merge(float &b, int &j, float b2, int j2)
-{
-    if (j2 >= 0 && (j < 0 || b2 > b || (b2 == b && j2 < j))) {
-        b = b2;
-        j = j2;
-    }
-}
-
-__device__ __forceinline__ void warp_best(float &b, int &j)
-{
-    for (int o = 16; o > 0; o >>= 1) {
-        float b2 = __shfl_xor_sync(0xffffffffu, b, o);
-        int j2 = __shfl_xor_sync(0xffffffffu, j, o);
-        best_merge(b, j, b2, j2);
-    }
-}
-
 __global__ void argmax_rows_kernel(int *out, const float *x, int V)
 {
     __shared__ float sb[32];
@@ -47,20 +29,9 @@ __global__ void argmax_rows_kernel(int *out, const float *x, int V)
             j = v;
         }
     }
-    warp_best(b, j);
-    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
-    if (lane == 0) {
-        sb[warp] = b;
-        sj[warp] = j;
-    }
-    __syncthreads();
-    if (warp == 0) {
-        b = lane < nw ? sb[lane] : -INFINITY;
-        j = lane < nw ? sj[lane] : -1;
-        warp_best(b, j);
-        if (lane == 0)
-            out[blockIdx.x] = j < 0 ? 0 : j;
-    }
+    j = ik_cuda__block_argmax(b, j, sb, sj);
+    if (threadIdx.x == 0)
+        out[blockIdx.x] = j;
 }
 
 /* V = 0 is allowed, as on the CPU: each of the N rows then gets 0 (so this

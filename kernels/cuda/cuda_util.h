@@ -5,6 +5,7 @@
 #ifndef IK_KERNELS_CUDA_CUDA_UTIL_H
 #define IK_KERNELS_CUDA_CUDA_UTIL_H
 
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cuda_runtime.h>
@@ -64,6 +65,61 @@ __device__ __forceinline__ float ik_cuda__block_sum(float v, float *shared)
     v = ik_cuda__warp_sum(v);
     __syncthreads();
     return v;
+}
+
+/* The reciprocal RMS of a row's C values, as every RMSNorm kernel forms it
+ * (rmsnorm.cu, rope.cu's fused q/k norm), so they agree bit for bit: each
+ * thread's strided sum of squares, the block's sum, then 1/sqrt in double
+ * as the CPU. Every thread gets it; all reads of x are done on return. */
+__device__ __forceinline__ float ik_cuda__row_rstd(const float *x, int C, float eps, float *shared)
+{
+    float ss = 0.0f;
+    for (int c = threadIdx.x; c < C; c += blockDim.x)
+        ss += x[c] * x[c];
+    ss = ik_cuda__block_sum(ss, shared);
+    return (float)(1.0 / sqrt((double)ss / C + eps));
+}
+
+/* Row argmax's merge (argmax.cu, softmax_xent.cu): (b, j) becomes the better
+ * of (b, j) and (b2, j2), the larger value, the smaller column on a tie;
+ * j < 0 means "none yet" and never wins. */
+__device__ __forceinline__ void ik_cuda__best_merge(float &b, int &j, float b2, int j2)
+{
+    if (j2 >= 0 && (j < 0 || b2 > b || (b2 == b && j2 < j))) {
+        b = b2;
+        j = j2;
+    }
+}
+
+/* The block's best column from each thread's (b, j), merged by
+ * ik_cuda__best_merge in any order (the answer does not depend on it): 0
+ * when no thread has one. Every thread gets it. sb, sj: 32 each, free again
+ * on return. */
+__device__ __forceinline__ int ik_cuda__block_argmax(float b, int j, float *sb, int *sj)
+{
+    for (int o = 16; o > 0; o >>= 1)
+        ik_cuda__best_merge(b, j, __shfl_xor_sync(0xffffffffu, b, o),
+                            __shfl_xor_sync(0xffffffffu, j, o));
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
+    if (lane == 0) {
+        sb[warp] = b;
+        sj[warp] = j;
+    }
+    __syncthreads();
+    if (warp == 0) {
+        b = lane < nw ? sb[lane] : -INFINITY;
+        j = lane < nw ? sj[lane] : -1;
+        for (int o = 16; o > 0; o >>= 1)
+            ik_cuda__best_merge(b, j, __shfl_xor_sync(0xffffffffu, b, o),
+                                __shfl_xor_sync(0xffffffffu, j, o));
+    }
+    __syncthreads(); /* every warp has read sj before lane 0 overwrites sj[0] */
+    if (threadIdx.x == 0)
+        sj[0] = j < 0 ? 0 : j;
+    __syncthreads();
+    int best = sj[0];
+    __syncthreads();
+    return best;
 }
 
 /* The host wrappers of the kernels, one .cu each, gathered by module.cu's

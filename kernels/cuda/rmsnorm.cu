@@ -15,11 +15,7 @@ __global__ void rmsnorm_fwd_kernel(float *out, float *rstd, const float *x, cons
     size_t n = blockIdx.x;
     const float *xr = x + n * C;
     float *o = out + n * C;
-    float ss = 0.0f;
-    for (int c = threadIdx.x; c < C; c += blockDim.x)
-        ss += xr[c] * xr[c];
-    ss = ik_cuda__block_sum(ss, red); /* every read of xr is done: out may be x */
-    float r = (float)(1.0 / sqrt((double)ss / C + eps));
+    float r = ik_cuda__row_rstd(xr, C, eps, red); /* every read of xr is done: out may be x */
     if (rstd != NULL && threadIdx.x == 0)
         rstd[n] = r;
     for (int c = threadIdx.x; c < C; c += blockDim.x)

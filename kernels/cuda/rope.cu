@@ -8,9 +8,9 @@
  * qk_norm_rope_fwd/bwd fuse Qwen3's per-head q/k RMSNorm with the rotation:
  * one block per (row, head) keeps the head's hd values in shared memory
  * between the two, where the separate kernels wrote and re-read them (and
- * the backward needed a zeroed buffer besides). The norm's sum maps threads
- * to columns as rmsnorm.cu's kernels do and the rotation rounds as
- * rope_kernel, so the results are those of the pair. */
+ * the backward needed a zeroed buffer besides). The norm is rmsnorm.cu's
+ * (ik_cuda__row_rstd, the same thread count) and the rotation rounds as
+ * rope_kernel, so the forward's bits are those of the pair. */
 #include "kernels/cuda/cuda_util.h"
 
 /* The angle of position p at frequency f, as rope_kernel forms it. */
@@ -91,11 +91,7 @@ __global__ void qk_norm_rope_fwd_kernel(float *out, float *rstd, const float *x,
     __shared__ float red[32];
     size_t row = blockIdx.x;
     const float *xr = x + row * hd;
-    float ss = 0.0f;
-    for (int c = threadIdx.x; c < hd; c += blockDim.x)
-        ss += xr[c] * xr[c];
-    ss = ik_cuda__block_sum(ss, red);
-    float r = (float)(1.0 / sqrt((double)ss / hd + eps));
+    float r = ik_cuda__row_rstd(xr, hd, eps, red);
     if (rstd != NULL && threadIdx.x == 0)
         rstd[row] = r;
     for (int c = threadIdx.x; c < hd; c += blockDim.x)

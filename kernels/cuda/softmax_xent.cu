@@ -42,40 +42,6 @@ __device__ __forceinline__ void ms_merge(float &m, float &s, float m2, float s2)
     m = M;
 }
 
-/* (b, j) = the better of (b, j) and (b2, j2) by argmax.cu's rule: the
- * larger value, the smaller column on a tie; j < 0 means "none yet". */
-__device__ __forceinline__ void best_merge(float &b, int &j, float b2, int j2)
-{
-    if (j2 >= 0 && (j < 0 || b2 > b || (b2 == b && j2 < j))) {
-        b = b2;
-        j = j2;
-    }
-}
-
-/* Row blockIdx.x's argmax from each thread's (b, j): out[row] (0 for a row
- * with no entry above -inf). Ends with a barrier: sb/sj are free again. */
-__device__ void block_argmax(int *out, float b, int j, float *sb, int *sj)
-{
-    for (int o = 16; o > 0; o >>= 1)
-        best_merge(b, j, __shfl_xor_sync(0xffffffffu, b, o), __shfl_xor_sync(0xffffffffu, j, o));
-    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
-    if (lane == 0) {
-        sb[warp] = b;
-        sj[warp] = j;
-    }
-    __syncthreads();
-    if (warp == 0) {
-        b = lane < nw ? sb[lane] : -INFINITY;
-        j = lane < nw ? sj[lane] : -1;
-        for (int o = 16; o > 0; o >>= 1)
-            best_merge(b, j, __shfl_xor_sync(0xffffffffu, b, o),
-                       __shfl_xor_sync(0xffffffffu, j, o));
-        if (lane == 0)
-            out[blockIdx.x] = j < 0 ? 0 : j;
-    }
-    __syncthreads();
-}
-
 __device__ __forceinline__ void store(float *g, float d) { *g = d; }
 __device__ __forceinline__ void store(__nv_bfloat16 *g, float d) { *g = __float2bfloat16_rn(d); }
 
@@ -108,8 +74,11 @@ __global__ void softmax_xent_kernel(float *nll, int *amax, G *dlogits, const flo
             s += expf(x - m);
         }
     }
-    if (amax != NULL) /* the same for the whole block: no thread skips a barrier */
-        block_argmax(amax, b, j, sm, sj);
+    if (amax != NULL) { /* the same for the whole block: no thread skips a barrier */
+        j = ik_cuda__block_argmax(b, j, sm, sj);
+        if (threadIdx.x == 0)
+            amax[n] = j;
+    }
     for (int o = 16; o > 0; o >>= 1) {
         float m2 = __shfl_xor_sync(0xffffffffu, m, o), s2 = __shfl_xor_sync(0xffffffffu, s, o);
         ms_merge(m, s, m2, s2);
