@@ -53,7 +53,9 @@ struct ik_lm_train_cuda {
     size_t bytes;
     struct dev_layer *W;
     struct dev_acts *L;
-    uint16_t *embed, *head, *xb, *xnb; /* BF16: tables; scratch for a GEMM operand, the final norm's output */
+    /* BF16: tables; scratch for GEMM operands (xb2: the up projection's
+     * gradient beside the gate's); the final norm's output */
+    uint16_t *embed, *head, *xb, *xb2, *xnb;
     float *final_norm, *inv_freq, *params, *grads, *moment1, *moment2;
     float *x_fin, *xnf, *rstdf, *proj, *dx, *dxn, *dq, *dk, *dv, *datt;
     float *dgate, *dup, *dact, *dh, *xdrop, *tmp, *logits, *dnll, *nll;
@@ -203,6 +205,7 @@ static void layout(struct ik_lm_train_cuda *tr, struct carve *c)
     tr->nll = TAKE_F(c, S);
     size_t xb = S * in_max > R * V ? S * in_max : R * V;
     tr->xb = TAKE_H(c, xb);
+    tr->xb2 = TAKE_H(c, S * F);
     tr->xnb = TAKE_H(c, S * D);
     tr->posv = (int *)take(c, S * sizeof(int));
     tr->tokens = (int *)take(c, S * sizeof(int));
@@ -480,15 +483,19 @@ static void lora_bwd(struct ik_lm_train_cuda *tr, const struct ik_lora_module *m
                        IK_CUDA_F32, IK_CUDA_F32));
 }
 
-/* dx += dout @ w (when dx), and the adapter's gradients. */
+/* dx += dout @ w (when dx; with fresh, dx = : it need not be zeroed first),
+ * and the adapter's gradients. dout_b is dout in BF16 when the caller has
+ * it (NULL: converted here); dout itself is read only by the adapter's
+ * branch. */
 static void proj_bwd(struct ik_lm_train_cuda *tr, int l, int t, const float *h, float *dx,
-                     const float *dout, const float *x, const uint16_t *w, int T, int In, int Out)
+                     int fresh, const float *dout, const uint16_t *dout_b, const float *x,
+                     const uint16_t *w, int T, int In, int Out)
 {
     const struct ik_cuda_ops *o = tr->ops;
     if (dx) {
-        const uint16_t *db = bf16_operand(tr, dout, (size_t)T * Out);
-        CK(tr, o->gemm(0, 0, T, In, Out, 1.0f, db, Out, w, In, 1.0f, dx, In, IK_CUDA_BF16,
-                       IK_CUDA_F32));
+        const uint16_t *db = dout_b ? dout_b : bf16_operand(tr, dout, (size_t)T * Out);
+        CK(tr, o->gemm(0, 0, T, In, Out, 1.0f, db, Out, w, In, fresh ? 0.0f : 1.0f, dx, In,
+                       IK_CUDA_BF16, IK_CUDA_F32));
         tr->flops += 2.0 * T * In * Out;
     }
     const struct ik_lora_module *md = module(tr, l, t);
@@ -624,19 +631,21 @@ static void backward_layer(struct ik_lm_train_cuda *tr, int l, int T)
     const struct dev_layer *y = &tr->W[l];
     const struct dev_acts *A = &tr->L[l];
     int D = c->D, F = c->F, hd = c->head_dim, qw = c->H * hd, kw = c->K * hd;
-    size_t nD = (size_t)T * D * sizeof(float), nF = (size_t)T * F * sizeof(float);
-    CK(tr, o->memset(tr->dact, 0, nF));
-    proj_bwd(tr, l, IK_LORA_DOWN, A->h[IK_LORA_DOWN], tr->dact, tr->dx, A->act, y->w_down, T, F, D);
-    CK(tr, o->memset(tr->dgate, 0, nF));
-    CK(tr, o->memset(tr->dup, 0, nF));
-    CK(tr, o->swiglu_bwd(tr->dgate, tr->dup, tr->dact, A->gate, A->up, T, F));
-    CK(tr, o->memset(tr->dxn, 0, nD));
-    proj_bwd(tr, l, IK_LORA_GATE, A->h[IK_LORA_GATE], tr->dxn, tr->dgate, A->xn2, y->w_gate, T, D, F);
-    proj_bwd(tr, l, IK_LORA_UP, A->h[IK_LORA_UP], tr->dxn, tr->dup, A->xn2, y->w_up, T, D, F);
+    /* Each gradient buffer's first writer overwrites it (fresh), so none is
+     * zeroed; SwiGLU's backward writes the gate and up gradients in BF16 for
+     * the frozen GEMMs, and in fp32 only for an adapted projection. */
+    proj_bwd(tr, l, IK_LORA_DOWN, A->h[IK_LORA_DOWN], tr->dact, 1, tr->dx, NULL, A->act, y->w_down,
+             T, F, D);
+    CK(tr, o->swiglu_bwd_bf16(module(tr, l, IK_LORA_GATE) ? tr->dgate : NULL,
+                              module(tr, l, IK_LORA_UP) ? tr->dup : NULL, tr->xb, tr->xb2, tr->dact,
+                              A->gate, A->up, T, F));
+    proj_bwd(tr, l, IK_LORA_GATE, A->h[IK_LORA_GATE], tr->dxn, 1, tr->dgate, tr->xb, A->xn2,
+             y->w_gate, T, D, F);
+    proj_bwd(tr, l, IK_LORA_UP, A->h[IK_LORA_UP], tr->dxn, 0, tr->dup, tr->xb2, A->xn2, y->w_up, T,
+             D, F);
     CK(tr, o->rmsnorm_bwd(tr->dx, NULL, tr->dxn, A->x_mid, A->rstd2, y->ffn_norm, T, D));
 
-    CK(tr, o->memset(tr->datt, 0, (size_t)T * qw * sizeof(float)));
-    proj_bwd(tr, l, IK_LORA_O, A->h[IK_LORA_O], tr->datt, tr->dx, A->att, y->wo, T, qw, D);
+    proj_bwd(tr, l, IK_LORA_O, A->h[IK_LORA_O], tr->datt, 1, tr->dx, NULL, A->att, y->wo, T, qw, D);
     CK(tr, o->memset(tr->dq, 0, (size_t)T * qw * sizeof(float)));
     CK(tr, o->memset(tr->dk, 0, (size_t)T * kw * sizeof(float)));
     CK(tr, o->memset(tr->dv, 0, (size_t)T * kw * sizeof(float)));
@@ -654,11 +663,9 @@ static void backward_layer(struct ik_lm_train_cuda *tr, int l, int T)
     }
     /* Below layer 0 lie only the frozen embeddings: no input gradient needed. */
     float *dxn = l > 0 ? tr->dxn : NULL;
-    if (dxn)
-        CK(tr, o->memset(dxn, 0, nD));
-    proj_bwd(tr, l, IK_LORA_Q, A->h[IK_LORA_Q], dxn, dq, A->xn1, y->wq, T, D, qw);
-    proj_bwd(tr, l, IK_LORA_K, A->h[IK_LORA_K], dxn, dk, A->xn1, y->wk, T, D, kw);
-    proj_bwd(tr, l, IK_LORA_V, A->h[IK_LORA_V], dxn, tr->dv, A->xn1, y->wv, T, D, kw);
+    proj_bwd(tr, l, IK_LORA_Q, A->h[IK_LORA_Q], dxn, 1, dq, NULL, A->xn1, y->wq, T, D, qw);
+    proj_bwd(tr, l, IK_LORA_K, A->h[IK_LORA_K], dxn, 0, dk, NULL, A->xn1, y->wk, T, D, kw);
+    proj_bwd(tr, l, IK_LORA_V, A->h[IK_LORA_V], dxn, 0, tr->dv, NULL, A->xn1, y->wv, T, D, kw);
     if (dxn)
         CK(tr, o->rmsnorm_bwd(tr->dx, NULL, dxn, A->x_in, A->rstd1, y->attn_norm, T, D));
 }
@@ -666,15 +673,13 @@ static void backward_layer(struct ik_lm_train_cuda *tr, int l, int T)
 /* The lm_head over T rows, HEAD_ROWS at a time: logits, then in one kernel
  * their argmax, the cross-entropy and its gradient (in BF16, tr->xb, the
  * backward GEMM's operand), and, with bwd, the final norm's output gradient
- * in tr->dxn. */
+ * in tr->dxn (each chunk writes its own rows). */
 static void head(struct ik_lm_train_cuda *tr, int T, int bwd)
 {
     const struct ik_cuda_ops *o = tr->ops;
     const struct ik_lm_config *c = &tr->m->cfg;
     int D = c->D, V = c->V;
     CK(tr, o->to_bf16(tr->xnb, tr->xnf, (size_t)T * D));
-    if (bwd)
-        CK(tr, o->memset(tr->dxn, 0, (size_t)T * D * sizeof(float)));
     for (int r0 = 0; r0 < T; r0 += HEAD_ROWS) {
         int R = T - r0 < HEAD_ROWS ? T - r0 : HEAD_ROWS;
         CK(tr, o->gemm(0, 1, R, V, D, 1.0f, tr->xnb + (size_t)r0 * D, D, tr->head, D, 0.0f,
@@ -685,8 +690,8 @@ static void head(struct ik_lm_train_cuda *tr, int T, int bwd)
         CK(tr, o->softmax_xent_argmax(tr->nll + r0, tr->amax + r0, tr->xb, IK_CUDA_BF16, tr->logits,
                                       tr->tokens + r0 + 1, tr->dnll + r0, R, V));
         if (bwd) {
-            CK(tr, o->gemm(0, 0, R, D, V, 1.0f, tr->xb, V, tr->head, D, 1.0f,
-                           tr->dxn + (size_t)r0 * D, D, IK_CUDA_BF16, IK_CUDA_F32));
+            CK(tr, o->gemm(0, 0, R, D, V, 1.0f, tr->xb, V, tr->head, D, 0.0f,
+                           tr->dxn + (size_t)r0 * D, D, IK_CUDA_BF16, IK_CUDA_F32)); /* its rows */
             tr->flops += 2.0 * R * D * V;
         }
     }

@@ -248,6 +248,11 @@ struct ik_cuda_ops {
     int (*qk_norm_rope_bwd)(float *dx, const float *dout, const float *x, const float *rstd,
                             const float *w, const int *pos, const float *inv_freq, int N, int nh,
                             int hd);
+    /* ->swiglu_bwd's gradients OVERWRITTEN (its terms onto zeros, the same
+     * values) into dgate, dup (N,F) fp32, and rounded as ->to_bf16 into
+     * dgate_b, dup_b (N,F) BF16; any of the four NULL is not written. */
+    int (*swiglu_bwd_bf16)(float *dgate, float *dup, uint16_t *dgate_b, uint16_t *dup_b,
+                           const float *dout, const float *gate, const float *up, int N, int F);
 };
 
 /* The module's table when abi_version is the IK_CUDA_ABI it was built with,

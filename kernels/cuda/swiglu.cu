@@ -1,7 +1,15 @@
 /* kernels/cuda/swiglu.cu - SwiGLU forward and backward on the device, as
  * ik_cpu_swiglu_fwd/bwd (kernels/kernels.h): elementwise over N*F values,
  * the same expressions in the same order (expf where the CPU has its 8-lane
- * polynomial exp). The backward accumulates into dgate and dup. */
+ * polynomial exp). The backward accumulates into dgate and dup.
+ *
+ * swiglu_bwd_bf16 is the backward the training step runs: the same terms
+ * written, not added (it saves zeroing two (N,F) buffers and reading them
+ * back), each also rounded to BF16, the operand of the gate and up
+ * projections' backward GEMMs (which saves reading them again to convert);
+ * the fp32 values are written only where the adapter's branch needs them. */
+#include <cuda_bf16.h>
+
 #include "kernels/cuda/cuda_util.h"
 
 __global__ void swiglu_fwd_kernel(float *out, const float *gate, const float *up, size_t n)
@@ -26,6 +34,27 @@ __global__ void swiglu_bwd_kernel(float *dgate, float *dup, const float *dout, c
     }
 }
 
+/* The terms of swiglu_bwd_kernel, written; a NULL output is skipped. */
+__global__ void swiglu_bwd_bf16_kernel(float *dgate, float *dup, __nv_bfloat16 *dgate_b,
+                                       __nv_bfloat16 *dup_b, const float *dout, const float *gate,
+                                       const float *up, size_t n)
+{
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n;
+         i += (size_t)gridDim.x * blockDim.x) {
+        float g = gate[i], u = up[i], d = dout[i];
+        float sg = 1.0f / (1.0f + expf(-g));
+        float vu = d * g * sg, vg = d * u * sg * (1.0f + g * (1.0f - sg));
+        if (dup != NULL)
+            dup[i] = vu;
+        if (dgate != NULL)
+            dgate[i] = vg;
+        if (dup_b != NULL)
+            dup_b[i] = __float2bfloat16_rn(vu);
+        if (dgate_b != NULL)
+            dgate_b[i] = __float2bfloat16_rn(vg);
+    }
+}
+
 extern "C" int ik_cuda_swiglu_fwd(float *out, const float *gate, const float *up, int N, int F)
 {
     if (N < 0 || F < 0)
@@ -47,4 +76,18 @@ extern "C" int ik_cuda_swiglu_bwd(float *dgate, float *dup, const float *dout, c
         return 0;
     swiglu_bwd_kernel<<<ik_cuda__blocks(n), IK_CUDA_THREADS>>>(dgate, dup, dout, gate, up, n);
     return ik_cuda__launched("swiglu_bwd");
+}
+
+extern "C" int ik_cuda_swiglu_bwd_bf16(float *dgate, float *dup, uint16_t *dgate_b, uint16_t *dup_b,
+                                       const float *dout, const float *gate, const float *up, int N,
+                                       int F)
+{
+    if (N < 0 || F < 0)
+        return ik_cuda__bad_arg("swiglu_bwd_bf16", "N = %d, F = %d (both >= 0)", N, F);
+    size_t n = (size_t)N * F;
+    if (n == 0)
+        return 0;
+    swiglu_bwd_bf16_kernel<<<ik_cuda__blocks(n), IK_CUDA_THREADS>>>(
+        dgate, dup, (__nv_bfloat16 *)dgate_b, (__nv_bfloat16 *)dup_b, dout, gate, up, n);
+    return ik_cuda__launched("swiglu_bwd_bf16");
 }

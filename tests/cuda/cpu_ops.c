@@ -159,6 +159,35 @@ static int swiglu_bwd(float *dgate, float *dup, const float *dout, const float *
     return 0;
 }
 
+/* The reference onto zeros, then the BF16 copies, as the module writes them. */
+static int swiglu_bwd_bf16(float *dgate, float *dup, uint16_t *dgate_b, uint16_t *dup_b,
+                           const float *dout, const float *gate, const float *up, int N, int F)
+{
+    if (N < 0 || F < 0)
+        return fail("swiglu_bwd_bf16", "N = %d, F = %d (both >= 0)", N, F);
+    size_t n = (size_t)N * F;
+    if (n == 0)
+        return 0;
+    float *dg = calloc(n, sizeof *dg), *du = calloc(n, sizeof *du);
+    if (dg == NULL || du == NULL) {
+        free(dg), free(du);
+        return fail("swiglu_bwd_bf16", "out of host memory (%zu bytes)", 2 * n * sizeof *dg);
+    }
+    ik_cpu_swiglu_bwd(dg, du, dout, gate, up, N, F);
+    for (size_t i = 0; i < n; i++) {
+        if (dgate)
+            dgate[i] = dg[i];
+        if (dup)
+            dup[i] = du[i];
+        if (dgate_b)
+            dgate_b[i] = ik_test_bf16_from_float(dg[i]);
+        if (dup_b)
+            dup_b[i] = ik_test_bf16_from_float(du[i]);
+    }
+    free(dg), free(du);
+    return 0;
+}
+
 static int rope_args(const char *what, int N, int nh, int hd)
 {
     if (N < 0 || nh < 0 || hd <= 0 || hd % 2 != 0)
@@ -699,6 +728,7 @@ static const struct ik_cuda_ops ops = {
     .loss_sums = loss_sums,
     .qk_norm_rope_fwd = qk_norm_rope_fwd,
     .qk_norm_rope_bwd = qk_norm_rope_bwd,
+    .swiglu_bwd_bf16 = swiglu_bwd_bf16,
 };
 
 const struct ik_cuda_ops *ik_test_cpu_cuda_ops(void) { return &ops; }

@@ -61,5 +61,6 @@ int check_fill(void);
 int check_softmax_xent_argmax(void);
 int check_loss_sums(void);
 int check_qk_norm_rope(void);
+int check_swiglu_bwd_bf16(void);
 
 #endif

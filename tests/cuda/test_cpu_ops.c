@@ -86,7 +86,7 @@ static void check_table(void)
     NONNULL(argmax_rows); NONNULL(mem_info); NONNULL(fill_uniform_bf16); NONNULL(clip_grad_norm);
     NONNULL(add_rmsnorm_fwd); NONNULL(sdpa_available); NONNULL(sdpa_scratch); NONNULL(sdpa_fwd);
     NONNULL(sdpa_bwd); NONNULL(softmax_xent_argmax); NONNULL(loss_sums); NONNULL(qk_norm_rope_fwd);
-    NONNULL(qk_norm_rope_bwd);
+    NONNULL(qk_norm_rope_bwd); NONNULL(swiglu_bwd_bf16);
 #undef NONNULL
     EXPECT(ops->device_count() == 1, "device_count %d", ops->device_count());
     char name[64];
@@ -410,6 +410,34 @@ static void check_qk_norm_rope(void)
     printf("  %s\n", fails > before ? "FAIL" : "ok");
 }
 
+/* ->swiglu_bwd_bf16 OVERWRITES (garbage first) with the reference's terms
+ * onto zeros, and their BF16 roundings; NULL outputs are left alone. */
+static void check_swiglu_bwd_bf16(void)
+{
+    int before = fails;
+    printf("swiglu_bwd_bf16:\n");
+    int N = 3, F = 77;
+    size_t n = (size_t)N * F;
+    float *g = rand_floats(n, -8, 8), *u = rand_floats(n, -2, 2), *d = rand_floats(n, -1, 1);
+    float *dg = xmalloc(n * 4), *du = xmalloc(n * 4), *gdg = rand_floats(n, 5, 6);
+    float *gdu = rand_floats(n, 5, 6);
+    memset(dg, 0, n * 4);
+    memset(du, 0, n * 4);
+    ik_cpu_swiglu_bwd(dg, du, d, g, u, N, F);
+    uint16_t *gb = xmalloc(n * 2), *ub = xmalloc(n * 2);
+    EXPECT(ops->swiglu_bwd_bf16(gdg, gdu, gb, ub, d, g, u, N, F) == 0, "%s", ops->last_error());
+    EXPECT(same_bits(gdg, dg, n * 4) && same_bits(gdu, du, n * 4), "fp32: the reference's bits");
+    size_t off = 0;
+    for (size_t i = 0; i < n; i++)
+        off += gb[i] != ik_test_bf16_from_float(dg[i]) || ub[i] != ik_test_bf16_from_float(du[i]);
+    EXPECT(off == 0, "BF16: %zu values not the fp32 ones rounded", off);
+    float *keep = copy_floats(gdg, n);
+    EXPECT(ops->swiglu_bwd_bf16(NULL, gdu, NULL, ub, d, g, u, N, F) == 0 && same_bits(gdg, keep, n * 4),
+           "NULL outputs untouched");
+    free(g), free(u), free(d), free(dg), free(du), free(gdg), free(gdu), free(gb), free(ub), free(keep);
+    printf("  %s\n", fails > before ? "FAIL" : "ok");
+}
+
 /* The backward entries ACCUMULATE: rmsnorm_bwd and attention_bwd onto random
  * gradients, twice, against the same calls of the references. */
 static void check_accumulate(void)
@@ -575,6 +603,7 @@ int main(void)
     check_softmax_xent();
     check_head();
     check_qk_norm_rope();
+    check_swiglu_bwd_bf16();
     check_accumulate();
     check_sdpa();
     check_rows();

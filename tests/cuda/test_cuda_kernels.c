@@ -42,7 +42,7 @@ static const struct check {
     {"argmax_rows", check_argmax},        {"fill_uniform_bf16", check_fill},
     {"clip_grad_norm", check_clip},       {"add_rmsnorm_fwd", check_add_rmsnorm_fwd},
     {"softmax_xent_argmax", check_softmax_xent_argmax}, {"loss_sums", check_loss_sums},
-    {"qk_norm_rope_fwd/bwd", check_qk_norm_rope},
+    {"qk_norm_rope_fwd/bwd", check_qk_norm_rope}, {"swiglu_bwd_bf16", check_swiglu_bwd_bf16},
 };
 enum { N_CHECKS = sizeof checks / sizeof checks[0] };
 
@@ -80,7 +80,8 @@ static int check_without_device(ik_cuda_ops_get_fn get, int have_device)
              NULL_ENTRY(fill_uniform_bf16) + NULL_ENTRY(clip_grad_norm) +
              NULL_ENTRY(add_rmsnorm_fwd) + NULL_ENTRY(sdpa_available) + NULL_ENTRY(sdpa_scratch) +
              NULL_ENTRY(sdpa_fwd) + NULL_ENTRY(sdpa_bwd) + NULL_ENTRY(softmax_xent_argmax) +
-             NULL_ENTRY(loss_sums) + NULL_ENTRY(qk_norm_rope_fwd) + NULL_ENTRY(qk_norm_rope_bwd);
+             NULL_ENTRY(loss_sums) + NULL_ENTRY(qk_norm_rope_fwd) + NULL_ENTRY(qk_norm_rope_bwd) +
+             NULL_ENTRY(swiglu_bwd_bf16);
 #undef NULL_ENTRY
     /* A refused shape is reported before any CUDA call, naming the kernel. */
     const char *want = "rmsnorm_fwd: N = -1, C = 8 (N >= 0, C > 0)";
