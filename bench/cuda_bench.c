@@ -25,7 +25,8 @@
  * 8B model is ever built on the host. Without a device it exits 77 saying
  * why. `--shapes tiny` runs a small model instead, so that tests can run
  * the program against the CPU stand-in of the module
- * (tests/cuda/test_cuda_bench.sh). */
+ * (tests/cuda/test_cuda_bench.sh); `--estimate` prints each full shape's
+ * device arena as the trainer computes it, on any machine. */
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,6 +88,19 @@ static struct ik_lm_config config_of(const struct shape *s)
     c.qkv_bias = s->qkv_bias;
     c.bos_id = -1;
     return c;
+}
+
+/* The full model's and adapter's shapes for s, without a device: the model
+ * from ik_lm_model_new costs address space only (nothing is written). */
+static void model_of(const struct shape *s, struct ik_lm_model **m, struct ik_lora **a)
+{
+    struct ik_diag d = IK_DIAG_INIT;
+    struct ik_lm_config c = config_of(s);
+    if (ik_lm_model_new(m, &c, &d) != 0)
+        ik_bench_die(&d);
+    struct ik_lora_config lc = {16, 32.0f, 0.0f, (1u << IK_LORA_NT) - 1};
+    if (ik_lora_new(a, &c, &lc, 7, &d) != 0)
+        ik_bench_die(&d);
 }
 
 /* Weights the GEMMs read once per token forward: the projections and the head. */
@@ -187,17 +201,13 @@ static struct result run_shape(const struct shape *s, double peak)
     struct ik_diag d = IK_DIAG_INIT;
     struct ik_lm_config c = config_of(s);
     struct ik_lm_model *m;
-    if (ik_lm_model_new(&m, &c, &d) != 0) /* zero pages: only the norms are written */
-        ik_bench_die(&d);
+    struct ik_lora *a;
+    model_of(s, &m, &a); /* zero pages: only the norms are written */
     for (int i = 0; i < c.D; i++) {
         for (int l = 0; l < c.L; l++)
             m->layers[l].attn_norm[i] = m->layers[l].ffn_norm[i] = 1.0f;
         m->final_norm[i] = 1.0f;
     }
-    struct ik_lora *a;
-    struct ik_lora_config lc = {16, 32.0f, 0.0f, (1u << IK_LORA_NT) - 1};
-    if (ik_lora_new(&a, &c, &lc, 7, &d) != 0)
-        ik_bench_die(&d);
     for (size_t i = 0; i < a->n_params; i++) /* B != 0, so every branch carries gradient */
         a->params[i] = a->params[i] != 0.0f ? a->params[i] : 1e-3f;
     struct ik_lm_train_cuda *tr;
@@ -229,11 +239,54 @@ static struct result run_shape(const struct shape *s, double peak)
     return r;
 }
 
+/* The trainer's device bytes for s (ik_lm_train_cuda_estimate_bytes) with
+ * the attention the environment names, from models of the shape with 1 and
+ * 2 layers: the arena grows by the same bytes for each layer past the first
+ * (each layer's weights, and its activations or, checkpointed, its input),
+ * so the full count is exact without laying out the full fp32 model on the
+ * host (the 8B one would need 32 GB of memory). */
+static size_t arena_bytes(const struct shape *s)
+{
+    size_t est[2];
+    for (int L = 1; L <= 2; L++) {
+        struct shape one = *s;
+        one.L = L;
+        struct ik_lm_model *m;
+        struct ik_lora *a;
+        model_of(&one, &m, &a);
+        est[L - 1] = ik_lm_train_cuda_estimate_bytes(m, a, s->seq, s->ckpt);
+        ik_lora_free(a);
+        ik_lm_model_free(m);
+    }
+    return est[1] + (size_t)(s->L - 2) * (est[1] - est[0]);
+}
+
+/* --estimate: the trainer's device arena for each full shape with each
+ * attention (weights, adapter with its gradients and moments, activations,
+ * scratch), computed on the host. A run adds the CUDA context, cuBLASLt's
+ * 32 MiB workspace and cuDNN's. */
+static int estimate(void)
+{
+    printf("%-18s %5s %5s %14s %16s\n", "model", "seq", "ckpt", "own attn GB", "cuDNN attn GB");
+    for (size_t i = 0; i < sizeof full_shapes / sizeof *full_shapes; i++) {
+        const struct shape *s = &full_shapes[i];
+        size_t own = arena_bytes(s);
+        setenv("IKADA_CUDA_ATTENTION", "cudnn", 1);
+        size_t dnn = arena_bytes(s);
+        unsetenv("IKADA_CUDA_ATTENTION");
+        printf("%-18s %5d %5s %14.2f %16.2f\n", s->name, s->seq, s->ckpt ? "on" : "off",
+               own / 1e9, dnn / 1e9);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     int tiny = argc == 3 && strcmp(argv[1], "--shapes") == 0 && strcmp(argv[2], "tiny") == 0;
+    if (argc == 2 && strcmp(argv[1], "--estimate") == 0)
+        return estimate();
     if (argc != 1 && !tiny) {
-        fprintf(stderr, "usage: cuda_bench [--shapes tiny]\n");
+        fprintf(stderr, "usage: cuda_bench [--shapes tiny | --estimate]\n");
         return 2;
     }
     struct ik_diag d = IK_DIAG_INIT;

@@ -3,7 +3,8 @@
 # model, so the program that times the real GPU is known to work before a
 # GPU session spends its minutes on it. The figures themselves mean nothing
 # here; that each row is printed (each shape with the own attention and with
-# cuDNN's), with a finite loss, does.
+# cuDNN's), with a finite loss, does. And the full shapes' device arenas, which
+# the host computes, against the 8B memory target.
 . "${IKADA_SRCDIR:-.}/tests/cli/lib.sh"
 
 top="$(cd "$(dirname "$IKADA")" && pwd)"
@@ -21,6 +22,14 @@ awk '/^tiny/ {n++; if ($NF !~ /^[0-9]+\.[0-9]+$/ || $NF + 0 <= 0) bad = 1} END {
 IKADA_TEST_NO_SDPA=1 "$top/bench/cuda_bench" --shapes tiny >out 2>err || fail "cuda_bench failed: $(cat err)"
 [ "$(grep -c '^tiny' out)" = 2 ] || fail "without cuDNN attention: $(cat out)"
 contains out "no cuDNN attention row: "
+# --estimate needs no module: the trainer's arena for each full shape. The
+# issue's memory target is the 8B shape in <= 30 GB on the device; the
+# arena must leave room for the CUDA context and the libraries' workspaces
+# (about 1 GB): at most 29 GB with either attention.
+"$top/bench/cuda_bench" --estimate >out 2>err || fail "cuda_bench --estimate failed: $(cat err)"
+[ "$(grep -c '^Qwen2.5-\|^Llama-3-8B' out)" = 3 ] || fail "cuda_bench --estimate: $(cat out)"
+awk '/^Llama-3-8B/ {found = 1; if ($4 + 0 <= 0 || $4 > 29 || $5 > 29) bad = 1} END {exit !(found && !bad)}' out ||
+    fail "the 8B shape's arena is over 29 GB: $(cat out)"
 # Without a module it skips, saying why.
 export IKADA_CUDA_MODULE="$WORK/none.so"
 "$top/bench/cuda_bench" >out 2>err
