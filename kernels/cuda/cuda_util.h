@@ -80,6 +80,20 @@ __device__ __forceinline__ float ik_cuda__row_rstd(const float *x, int C, float 
     return (float)(1.0 / sqrt((double)ss / C + eps));
 }
 
+/* RMSNorm backward's row term k = sum_c(w dy x) r^3 / C, for
+ * dx[c] = r w[c] dy[c] - x[c] k (rmsnorm.cu, rope.cu's fused q/k norm, so
+ * both sum the same way). Every thread gets it. */
+__device__ __forceinline__ float ik_cuda__rmsnorm_bwd_k(const float *dy, const float *x,
+                                                        const float *w, float r, int C,
+                                                        float *shared)
+{
+    float dot = 0.0f;
+    for (int c = threadIdx.x; c < C; c += blockDim.x)
+        dot += w[c] * dy[c] * x[c];
+    dot = ik_cuda__block_sum(dot, shared);
+    return dot * r * r * r / C;
+}
+
 /* Row argmax's merge (argmax.cu, softmax_xent.cu): (b, j) becomes the better
  * of (b, j) and (b2, j2), the larger value, the smaller column on a tie;
  * j < 0 means "none yet" and never wins. */

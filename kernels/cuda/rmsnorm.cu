@@ -54,11 +54,7 @@ __global__ void rmsnorm_bwd_dx_kernel(float *dx, const float *dout, const float 
     size_t n = blockIdx.x;
     const float *xr = x + n * C, *dy = dout + n * C;
     float *g = dx + n * C;
-    float dot = 0.0f;
-    for (int c = threadIdx.x; c < C; c += blockDim.x)
-        dot += w[c] * dy[c] * xr[c];
-    dot = ik_cuda__block_sum(dot, red);
-    float r = rstd[n], k = dot * r * r * r / C;
+    float r = rstd[n], k = ik_cuda__rmsnorm_bwd_k(dy, xr, w, r, C, red);
     for (int c = threadIdx.x; c < C; c += blockDim.x)
         g[c] += r * w[c] * dy[c] - xr[c] * k;
 }

@@ -121,11 +121,7 @@ __global__ void qk_norm_rope_bwd_kernel(float *dx, const float *dout, const floa
         rope_row(buf, pos[row / nh], inv_freq, hd, -1.0f);
         __syncthreads();
     }
-    float dot = 0.0f;
-    for (int c = threadIdx.x; c < hd; c += blockDim.x)
-        dot += w[c] * buf[c] * xr[c];
-    dot = ik_cuda__block_sum(dot, red);
-    float r = rstd[row], k = dot * r * r * r / hd;
+    float r = rstd[row], k = ik_cuda__rmsnorm_bwd_k(buf, xr, w, r, hd, red);
     for (int c = threadIdx.x; c < hd; c += blockDim.x)
         dx[row * hd + c] = r * w[c] * buf[c] - xr[c] * k;
 }
