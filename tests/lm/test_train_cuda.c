@@ -45,9 +45,15 @@ enum { NTOK = 40 };
  * so a gradient near zero whose sign differs between the devices (BF16 base
  * weights) parts single parameters by up to 2 * LR a step. What must agree
  * is the update as a whole: the L2 distance of the two adapters' moves
- * from their common start, relative to the CPU's move (seen: 0.04-0.05 after
- * 5 steps on the stand-in, from the activations' BF16 rounding). */
-#define LR 0.01f
+ * from their common start, relative to the CPU's move.
+ * The rate is 1e-3 (a LoRA run's is 1e-4 to 2e-4; the loss here still falls
+ * from 4.5 to 3.3 in 20 steps): at 1e-2 these small random models overfit
+ * the one sequence so fast that the two trajectories part chaotically, and
+ * the losses of step 12 to 19 differ by over 1 % on the stand-in and on the
+ * CUDA emulator alike (seen before the rate was lowered; at 1e-3 the largest
+ * difference in 20 steps is 1.0e-3 on the stand-in, and the adapters' moves
+ * end 0.013-0.015 apart on the emulator). */
+#define LR 0.001f
 #define ADAPTER_TOL 0.1
 
 /* The table under test: the stand-in, or with IKADA_CUDA_REAL=1 (`make
@@ -180,7 +186,10 @@ static void compare_devices_on(struct ik_lm_config c, const char *extra, int gpu
     float *mg = calloc(ag->n_params, sizeof(float)), *vg = calloc(ag->n_params, sizeof(float));
     float *start = malloc(ac->n_params * sizeof(float));
     memcpy(start, ac->params, ac->n_params * sizeof(float));
-    int steps = real_device() ? 20 : 5; /* the 20 on a GPU; 5 keep make check quick */
+    /* The issue's 20 on a GPU; 5 keep make check quick (and on the CUDA
+     * emulator, tests/cuda/test_cuda_emu.sh, IKADA_TEST_TRAIN_STEPS=5). */
+    const char *st = getenv("IKADA_TEST_TRAIN_STEPS");
+    int steps = st != NULL && atoi(st) > 0 ? atoi(st) : real_device() ? 20 : 5;
     for (int s = 0; s < steps; s++) {
         double lc, lg;
         int nc, ng;

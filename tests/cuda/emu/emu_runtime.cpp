@@ -1,0 +1,564 @@
+/* tests/cuda/emu/emu_runtime.cpp - the CUDA emulator's engine: kernel launches
+ * run on the CPU (blocks in turn, a block's threads as coroutines meeting at
+ * barriers), and the part of the CUDA runtime API the module calls (memory,
+ * copies, errors, the one device). cuda_emu.h says what is modelled and what
+ * is not. One launch runs at a time in the process: __shared__ variables are
+ * static locals. */
+#include <map>
+#include <mutex>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "tests/cuda/emu/cuda_emu.h"
+
+/* ---- coroutines: one stack per thread of a block ---- */
+
+#if defined(__x86_64__)
+/* Saves the callee-saved registers on the current stack, stores its pointer
+ * in *from and continues on to (the System V ABI: everything else is the
+ * caller's to save; the FPU's control words are left alone, as no kernel
+ * changes them). */
+extern "C" void ik_emu_switch(void **from, void *to);
+__asm__(".text\n"
+        ".p2align 4\n"
+        ".type ik_emu_switch,@function\n"
+        "ik_emu_switch:\n"
+        "  pushq %rbp\n  pushq %rbx\n  pushq %r12\n  pushq %r13\n  pushq %r14\n  pushq %r15\n"
+        "  movq %rsp, (%rdi)\n"
+        "  movq %rsi, %rsp\n"
+        "  popq %r15\n  popq %r14\n  popq %r13\n  popq %r12\n  popq %rbx\n  popq %rbp\n"
+        "  ret\n"
+        ".size ik_emu_switch, .-ik_emu_switch\n");
+#else
+#error "the CUDA emulator switches stacks on x86-64 only"
+#endif
+
+namespace ik_emu {
+
+/* Plain globals, not thread_local: one launch runs at a time. */
+const uint3 *thread_idx;
+uint3 block_idx;
+dim3 block_dim, grid_dim;
+
+namespace {
+
+enum { STACK_BYTES = 128 << 10, MAX_THREADS = 1024, MAX_SHARED = 48 << 10 };
+
+enum thread_wait { RUNNABLE, AT_SYNCTHREADS, AT_SHUFFLE, DONE };
+
+struct thread_state {
+    uint3 idx;
+    int linear, lane, warp;
+    thread_wait wait;
+    unsigned shuffles; /* how many this thread has made: the slot parity */
+    void *sp;          /* saved stack pointer while switched out */
+    char *stack_top;
+};
+
+/* One block's run. */
+struct block_run {
+    const std::function<void()> *body;
+    thread_state threads[MAX_THREADS];
+    int n;
+    void *scheduler_sp;
+    thread_state *cur;
+    /* Each lane's value in a warp exchange, two slots (by parity) so that one
+     * barrier per shuffle suffices: a lane writes slot p of shuffle k only
+     * once every lane has read shuffle k - 2's. */
+    uint64_t slot[2][MAX_THREADS];
+    const char *failure; /* why the block cannot go on */
+    alignas(16) unsigned char shared[MAX_SHARED];
+};
+
+block_run *run_state; /* the block now running (the launch lock held) */
+unsigned long launches;
+std::mutex launch_lock;
+
+void yield_to_scheduler(thread_wait w)
+{
+    block_run *b = run_state;
+    thread_state *t = b->cur;
+    t->wait = w;
+    ik_emu_switch(&t->sp, b->scheduler_sp);
+}
+
+/* Where each coroutine starts (it never returns: its stack has nothing to
+ * return to). */
+void thread_entry()
+{
+    block_run *b = run_state;
+    (*b->body)();
+    yield_to_scheduler(DONE);
+    abort();
+}
+
+void prepare(thread_state *t)
+{
+    /* The stack as ik_emu_switch leaves one: six registers, then the address
+     * its ret goes to; entered with rsp = 8 mod 16, as after a call. */
+    uintptr_t top = (uintptr_t)t->stack_top & ~(uintptr_t)15;
+    uint64_t *sp = (uint64_t *)(top - 64);
+    memset(sp, 0, 64);
+    sp[6] = (uint64_t)(uintptr_t)thread_entry;
+    t->sp = sp;
+}
+
+/* Opens what can open: a warp whose every lane waits at a shuffle, then the
+ * block barrier when every thread still running waits at it. False when
+ * nothing could (the block would hang), with b->failure said. */
+bool open_barriers(block_run *b)
+{
+    bool opened = false;
+    for (int w0 = 0; w0 < b->n; w0 += 32) {
+        int end = w0 + 32 < b->n ? w0 + 32 : b->n;
+        bool any = false, all = true;
+        for (int i = w0; i < end; i++) {
+            any |= b->threads[i].wait == AT_SHUFFLE;
+            all &= b->threads[i].wait == AT_SHUFFLE;
+        }
+        if (any && all && end - w0 == 32) {
+            for (int i = w0; i < end; i++)
+                b->threads[i].wait = RUNNABLE;
+            opened = true;
+        }
+    }
+    if (opened)
+        return true;
+    /* Every thread of the block, none returned: CUDA leaves a barrier that
+     * only part of the block reaches undefined. */
+    bool all = true, some_done = false;
+    for (int i = 0; i < b->n; i++) {
+        all &= b->threads[i].wait == AT_SYNCTHREADS;
+        some_done |= b->threads[i].wait == DONE;
+    }
+    if (all) {
+        for (int i = 0; i < b->n; i++)
+            b->threads[i].wait = RUNNABLE;
+        return true;
+    }
+    bool shuffle_in_part_warp = false, shuffle_beside_done = false;
+    for (int i = 0; i < b->n; i++)
+        if (b->threads[i].wait == AT_SHUFFLE) {
+            int w0 = i & ~31;
+            if (b->n - w0 < 32)
+                shuffle_in_part_warp = true;
+            for (int j = w0; j < w0 + 32 && j < b->n; j++)
+                shuffle_beside_done |= b->threads[j].wait == DONE;
+        }
+    b->failure = shuffle_in_part_warp ? "a full-warp shuffle in a warp the block does not fill"
+                 : shuffle_beside_done ? "a full-warp shuffle while lanes of the warp have returned"
+                 : some_done ? "__syncthreads reached by part of the block only (the other threads "
+                               "returned)"
+                             : "threads wait at different barriers (__syncthreads or a shuffle under "
+                               "divergent control flow): the block would hang";
+    return false;
+}
+
+/* Runs one block to its end; 0, or -1 with b->failure said. Between
+ * barriers its threads run one after another, first to last or, when
+ * REVERSE, last to first: a missing barrier shows as a read of what another
+ * thread had not written yet, whichever of the two comes first on the GPU. */
+int run_block(block_run *b, bool reverse)
+{
+    for (int i = 0; i < b->n; i++) {
+        b->threads[i].wait = RUNNABLE;
+        b->threads[i].shuffles = 0;
+        prepare(&b->threads[i]);
+    }
+    for (;;) {
+        int done = 0;
+        for (int k = 0; k < b->n; k++) {
+            thread_state *t = &b->threads[reverse ? b->n - 1 - k : k];
+            if (t->wait == RUNNABLE) {
+                b->cur = t;
+                thread_idx = &t->idx;
+                ik_emu_switch(&b->scheduler_sp, t->sp);
+            }
+            done += t->wait == DONE;
+        }
+        if (b->failure != NULL)
+            return -1;
+        if (done == b->n)
+            return 0;
+        if (!open_barriers(b))
+            return -1;
+    }
+}
+
+/* The threads' stacks, one mapping. Each stack's top is moved down by a
+ * different number of cache lines: tops a power of two apart would share
+ * the caches' sets, and every switch would miss. */
+void make_stacks(thread_state *threads)
+{
+    size_t bytes = (size_t)STACK_BYTES * MAX_THREADS;
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                   -1, 0);
+    if (p == MAP_FAILED) {
+        perror("ikada CUDA emulator: mmap of the threads' stacks");
+        abort();
+    }
+    for (int i = 0; i < MAX_THREADS; i++)
+        threads[i].stack_top = (char *)p + (size_t)STACK_BYTES * (i + 1) - (size_t)(i % 61) * 64;
+}
+
+/* ---- the runtime's state ---- */
+
+std::mutex state_lock;
+std::map<uintptr_t, size_t> allocations; /* device memory: base -> bytes */
+size_t allocated;
+thread_local cudaError_t last_error = cudaSuccess;
+cudaError_t sticky = cudaSuccess; /* a failed kernel: the context is lost */
+
+size_t memory_limit()
+{
+    static const size_t bytes = [] {
+        const char *e = getenv("IKADA_CUDA_EMU_MEMORY_MIB");
+        return (size_t)(e != NULL && atol(e) > 0 ? atol(e) : 8192) << 20;
+    }();
+    return bytes;
+}
+
+cudaError_t set_error(cudaError_t e)
+{
+    if (e != cudaSuccess)
+        last_error = e;
+    return e;
+}
+
+void kernel_failed(const char *kernel, const uint3 &block, const char *why)
+{
+    fprintf(stderr, "ikada CUDA emulator: kernel %s, block (%u, %u, %u): %s\n", kernel, block.x,
+            block.y, block.z, why);
+    std::lock_guard<std::mutex> g(state_lock);
+    sticky = cudaErrorLaunchFailure;
+    last_error = cudaErrorLaunchFailure;
+}
+
+} /* namespace */
+
+/* True when [p, p + bytes) lies in one device allocation. */
+bool in_device_memory(const void *p, size_t bytes)
+{
+    std::lock_guard<std::mutex> g(state_lock);
+    uintptr_t u = (uintptr_t)p;
+    auto it = allocations.upper_bound(u);
+    if (it == allocations.begin())
+        return false;
+    --it;
+    return u >= it->first && u + bytes <= it->first + it->second && u + bytes >= u;
+}
+
+bool device_pointer_arg(const char *kernel, int index, const void *p)
+{
+    if (in_device_memory(p, 0))
+        return true;
+    fprintf(stderr, "ikada CUDA emulator: kernel %s: argument %d (%p) is not device memory\n",
+            kernel, index + 1, p);
+    set_error(cudaErrorInvalidValue);
+    return false;
+}
+
+void syncthreads() { yield_to_scheduler(AT_SYNCTHREADS); }
+
+uint64_t shfl_xor(unsigned mask, uint64_t bits, int lane_mask, int width)
+{
+    block_run *b = run_state;
+    thread_state *t = b->cur;
+    if (mask != 0xffffffffu || width != 32) {
+        b->failure = "a shuffle with a partial mask or width (the emulator has only full warps)";
+        yield_to_scheduler(AT_SHUFFLE); /* the scheduler sees the failure */
+    }
+    unsigned parity = t->shuffles++ & 1u;
+    b->slot[parity][t->linear] = bits;
+    yield_to_scheduler(AT_SHUFFLE);
+    int from = t->warp * 32 + ((t->lane ^ lane_mask) & 31);
+    return b->slot[parity][from];
+}
+
+void *dynamic_shared() { return run_state->shared; }
+
+/* Kernels may be handed the variable's address: it counts as device memory. */
+cudaError_t symbol_address(void **p, const void *symbol, size_t bytes)
+{
+    *p = (void *)symbol;
+    std::lock_guard<std::mutex> g(state_lock);
+    allocations.emplace((uintptr_t)symbol, bytes);
+    return sticky != cudaSuccess ? set_error(sticky) : cudaSuccess;
+}
+
+void run(const char *kernel, dim3 grid, dim3 block, size_t shared_bytes,
+         const std::function<void()> &body)
+{
+    {
+        std::lock_guard<std::mutex> g(state_lock);
+        if (sticky != cudaSuccess)
+            return;
+    }
+    uint64_t threads = (uint64_t)block.x * block.y * block.z;
+    if (grid.x == 0 || grid.y == 0 || grid.z == 0 || threads == 0 || threads > MAX_THREADS ||
+        block.z > 64 || grid.y > 65535 || grid.z > 65535) {
+        fprintf(stderr, "ikada CUDA emulator: kernel %s: grid (%u, %u, %u), block (%u, %u, %u)\n",
+                kernel, grid.x, grid.y, grid.z, block.x, block.y, block.z);
+        set_error(cudaErrorInvalidConfiguration);
+        return;
+    }
+    if (shared_bytes > MAX_SHARED) {
+        fprintf(stderr, "ikada CUDA emulator: kernel %s: %zu bytes of dynamic shared memory\n",
+                kernel, shared_bytes);
+        set_error(cudaErrorInvalidValue);
+        return;
+    }
+    std::lock_guard<std::mutex> g(launch_lock);
+    static block_run *b = [] {
+        block_run *r = new block_run();
+        make_stacks(r->threads);
+        return r;
+    }();
+    b->body = &body;
+    b->n = (int)threads;
+    b->failure = NULL;
+    for (int i = 0; i < b->n; i++) {
+        thread_state *t = &b->threads[i];
+        t->idx = uint3{(unsigned)i % block.x, (unsigned)i / block.x % block.y,
+                       (unsigned)i / (block.x * block.y)};
+        t->linear = i;
+        t->lane = i & 31;
+        t->warp = i >> 5;
+    }
+    launches++; /* the threads' order alternates by launch and by block */
+    run_state = b;
+    grid_dim = grid;
+    block_dim = block;
+    for (unsigned z = 0; z < grid.z; z++)
+        for (unsigned y = 0; y < grid.y; y++)
+            for (unsigned x = 0; x < grid.x; x++) {
+                block_idx = uint3{x, y, z};
+                /* Shared memory holds garbage at a block's start. */
+                memset(b->shared, 0xff, shared_bytes);
+                if (run_block(b, ((launches + x + y + z) & 1) != 0) != 0) {
+                    kernel_failed(kernel, block_idx, b->failure);
+                    run_state = NULL;
+                    return;
+                }
+            }
+    run_state = NULL;
+}
+
+} /* namespace ik_emu */
+
+/* ---- the CUDA runtime API, as much as kernels/cuda/ calls ---- */
+
+using namespace ik_emu;
+
+static cudaError_t returned(cudaError_t e)
+{
+    std::lock_guard<std::mutex> g(state_lock);
+    if (sticky != cudaSuccess)
+        return set_error(sticky);
+    return set_error(e);
+}
+
+extern "C" {
+
+cudaError_t cudaGetLastError(void)
+{
+    std::lock_guard<std::mutex> g(state_lock);
+    cudaError_t e = last_error;
+    last_error = sticky;
+    return e;
+}
+
+cudaError_t cudaPeekAtLastError(void) { return last_error; }
+
+const char *cudaGetErrorString(cudaError_t e)
+{
+    switch (e) {
+    case cudaSuccess: return "no error";
+    case cudaErrorInvalidValue: return "invalid argument";
+    case cudaErrorMemoryAllocation: return "out of memory";
+    case cudaErrorInvalidConfiguration: return "invalid configuration argument";
+    case cudaErrorLaunchFailure: return "unspecified launch failure";
+    case cudaErrorInvalidDevice: return "invalid device ordinal";
+    case cudaErrorInvalidMemcpyDirection: return "invalid copy direction for memcpy";
+    default: return "unrecognized error code";
+    }
+}
+
+const char *cudaGetErrorName(cudaError_t e) { return cudaGetErrorString(e); }
+
+cudaError_t cudaGetDeviceCount(int *n)
+{
+    *n = 1;
+    return returned(cudaSuccess);
+}
+
+cudaError_t cudaSetDevice(int device) { return returned(device == 0 ? cudaSuccess : cudaErrorInvalidDevice); }
+
+cudaError_t cudaGetDevice(int *device)
+{
+    *device = 0;
+    return returned(cudaSuccess);
+}
+
+cudaError_t cudaGetDeviceProperties(cudaDeviceProp *p, int device)
+{
+    if (device != 0)
+        return returned(cudaErrorInvalidDevice);
+    memset(p, 0, sizeof *p);
+    snprintf(p->name, sizeof p->name, "ikada CUDA emulator (CPU)");
+    p->major = 9;
+    p->minor = 0;
+    p->totalGlobalMem = memory_limit();
+    p->sharedMemPerBlock = MAX_SHARED;
+    p->warpSize = 32;
+    p->maxThreadsPerBlock = MAX_THREADS;
+    p->multiProcessorCount = 1;
+    return returned(cudaSuccess);
+}
+
+cudaError_t cudaMemGetInfo(size_t *free_bytes, size_t *total_bytes)
+{
+    std::lock_guard<std::mutex> g(state_lock);
+    *total_bytes = memory_limit();
+    *free_bytes = memory_limit() - allocated;
+    return set_error(sticky);
+}
+
+/* Device memory is handed out full of 0xff bytes (NaN as fp32 and BF16), so
+ * a kernel that reads what nothing wrote gives NaN, not a lucky zero. */
+cudaError_t cudaMalloc(void **p, size_t bytes)
+{
+    *p = NULL;
+    size_t rounded = (bytes + 255) & ~(size_t)255;
+    {
+        std::lock_guard<std::mutex> g(state_lock);
+        if (sticky != cudaSuccess)
+            return set_error(sticky);
+        if (rounded > memory_limit() - allocated)
+            return set_error(cudaErrorMemoryAllocation);
+    }
+    /* Exactly the bytes asked for (the accounting counts the device's 256-byte
+     * granules): under AddressSanitizer a kernel reading past the end is
+     * caught, where a GPU would read the granule's padding. */
+    void *q = NULL;
+    if (posix_memalign(&q, 256, bytes == 0 ? 1 : bytes) != 0)
+        return set_error(cudaErrorMemoryAllocation);
+    memset(q, 0xff, bytes);
+    std::lock_guard<std::mutex> g(state_lock);
+    allocations[(uintptr_t)q] = bytes;
+    allocated += rounded;
+    *p = q;
+    return cudaSuccess;
+}
+
+cudaError_t cudaFree(void *p)
+{
+    if (p == NULL)
+        return returned(cudaSuccess);
+    {
+        std::lock_guard<std::mutex> g(state_lock);
+        auto it = allocations.find((uintptr_t)p);
+        if (it == allocations.end())
+            return set_error(cudaErrorInvalidValue);
+        allocated -= (it->second + 255) & ~(size_t)255;
+        allocations.erase(it);
+    }
+    free(p);
+    return returned(cudaSuccess);
+}
+
+static cudaError_t copy(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind)
+{
+    bool d = in_device_memory(dst, bytes), s = in_device_memory(src, bytes);
+    bool ok = kind == cudaMemcpyHostToDevice   ? d && !in_device_memory(src, 0)
+              : kind == cudaMemcpyDeviceToHost ? s && !in_device_memory(dst, 0)
+              : kind == cudaMemcpyDeviceToDevice ? d && s
+              : kind == cudaMemcpyDefault        ? true
+                                                 : !in_device_memory(dst, 0) && !in_device_memory(src, 0);
+    if (!ok) {
+        fprintf(stderr, "ikada CUDA emulator: cudaMemcpy of %zu bytes, kind %d: dst %p %s, src %p %s\n",
+                bytes, (int)kind, dst, d ? "device" : "not (all) device", src,
+                s ? "device" : "not (all) device");
+        return returned(cudaErrorInvalidValue);
+    }
+    memmove(dst, src, bytes);
+    return returned(cudaSuccess);
+}
+
+cudaError_t cudaMemcpy(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind)
+{
+    return copy(dst, src, bytes, kind);
+}
+
+cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind,
+                            cudaStream_t stream)
+{
+    (void)stream;
+    return copy(dst, src, bytes, kind);
+}
+
+static cudaError_t fill(void *p, int value, size_t bytes)
+{
+    if (!in_device_memory(p, bytes)) {
+        fprintf(stderr, "ikada CUDA emulator: cudaMemset of %zu bytes at %p: not device memory\n",
+                bytes, p);
+        return returned(cudaErrorInvalidValue);
+    }
+    memset(p, value, bytes);
+    return returned(cudaSuccess);
+}
+
+cudaError_t cudaMemset(void *p, int value, size_t bytes) { return fill(p, value, bytes); }
+
+cudaError_t cudaMemsetAsync(void *p, int value, size_t bytes, cudaStream_t stream)
+{
+    (void)stream;
+    return fill(p, value, bytes);
+}
+
+cudaError_t cudaMemcpy2DAsync(void *dst, size_t dpitch, const void *src, size_t spitch,
+                              size_t width, size_t height, cudaMemcpyKind kind, cudaStream_t stream)
+{
+    (void)stream;
+    if (width > dpitch || width > spitch)
+        return returned(cudaErrorInvalidValue);
+    for (size_t r = 0; r < height; r++) {
+        cudaError_t e = copy((char *)dst + r * dpitch, (const char *)src + r * spitch, width, kind);
+        if (e != cudaSuccess)
+            return e;
+    }
+    return returned(cudaSuccess);
+}
+
+cudaError_t cudaMemset2DAsync(void *p, size_t pitch, int value, size_t width, size_t height,
+                              cudaStream_t stream)
+{
+    (void)stream;
+    if (width > pitch)
+        return returned(cudaErrorInvalidValue);
+    for (size_t r = 0; r < height; r++) {
+        cudaError_t e = fill((char *)p + r * pitch, value, width);
+        if (e != cudaSuccess)
+            return e;
+    }
+    return returned(cudaSuccess);
+}
+
+cudaError_t cudaDeviceSynchronize(void) { return returned(cudaSuccess); }
+
+cudaError_t cudaStreamSynchronize(cudaStream_t stream)
+{
+    (void)stream;
+    return returned(cudaSuccess);
+}
+
+cudaError_t cudaGetSymbolAddress(void **p, const void *symbol)
+{
+    (void)p, (void)symbol;
+    fprintf(stderr, "ikada CUDA emulator: cudaGetSymbolAddress's C form: its size is unknown\n");
+    return returned(cudaErrorInvalidValue);
+}
+
+} /* extern "C" */

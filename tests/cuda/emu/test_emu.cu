@@ -1,0 +1,185 @@
+/* tests/cuda/emu/test_emu.cu - the CUDA emulator's own checks: that it runs
+ * CUDA C as a GPU would where the module's kernels rely on it (thread and
+ * block indices, barriers, warp shuffles, shared memory), and that it fails
+ * what a GPU would hang on or get wrong instead of passing it. Built only
+ * for the emulator (tests/cuda/emu/emu_module.mk); run by
+ * tests/cuda/test_cuda_emu.sh. A failed launch loses the context, as on a
+ * GPU: each check that expects one runs in a child process.
+ * Exit status: 0 all passed, 1 a failure. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cuda_runtime.h>
+
+static int failures;
+
+static void expect(int ok, const char *what)
+{
+    printf("  %-66s %s\n", what, ok ? "ok" : "FAIL");
+    failures += !ok;
+}
+
+__device__ float warp_sum(float v)
+{
+    for (int o = 16; o > 0; o >>= 1)
+        v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+
+/* out[block] = the sum of (block's linear thread index + 1) over the block,
+ * by warp shuffles and one shared array, over a 2-D grid of 2-D blocks. */
+__global__ void block_sum_kernel(float *out)
+{
+    __shared__ float partial[32];
+    int t = threadIdx.y * blockDim.x + threadIdx.x, n = blockDim.x * blockDim.y;
+    float v = warp_sum((float)(t + 1));
+    if (t % 32 == 0)
+        partial[t / 32] = v;
+    __syncthreads();
+    if (t == 0) {
+        float s = 0.0f;
+        for (int w = 0; w < n / 32; w++)
+            s += partial[w];
+        out[blockIdx.y * gridDim.x + blockIdx.x] = s;
+    }
+}
+
+/* Thread 0 writes before the barrier; every thread reads after it. */
+__global__ void barrier_order_kernel(int *out)
+{
+    __shared__ int value;
+    if (threadIdx.x == 0)
+        value = 7 + (int)blockIdx.x;
+    __syncthreads();
+    out[blockIdx.x * blockDim.x + threadIdx.x] = value;
+}
+
+/* Half the block waits at __syncthreads, the other half at a shuffle. */
+__global__ void divergent_barrier_kernel(float *out)
+{
+    if (threadIdx.x < 32)
+        __syncthreads();
+    else
+        out[threadIdx.x] = warp_sum(1.0f);
+}
+
+/* __syncthreads after half the block returned. */
+__global__ void barrier_after_return_kernel(float *out)
+{
+    if (threadIdx.x >= 32)
+        return;
+    __syncthreads();
+    out[threadIdx.x] = 1.0f;
+}
+
+/* A full-warp shuffle after some of the warp's lanes returned. */
+__global__ void shuffle_after_return_kernel(float *out)
+{
+    if (threadIdx.x >= 16)
+        return;
+    out[threadIdx.x] = warp_sum(1.0f);
+}
+
+__global__ void copy_kernel(float *out, const float *in, int n)
+{
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n)
+        out[i] = in[i];
+}
+
+static void check_indices_and_shuffles(void)
+{
+    float *d, h[6];
+    cudaMalloc((void **)&d, sizeof h);
+    block_sum_kernel<<<dim3(3, 2), dim3(32, 8)>>>(d);
+    cudaError_t e = cudaDeviceSynchronize();
+    cudaMemcpy(h, d, sizeof h, cudaMemcpyDeviceToHost);
+    int ok = e == cudaSuccess;
+    for (int i = 0; i < 6; i++)
+        ok &= h[i] == 256.0f * 257.0f / 2.0f;
+    expect(ok, "block sums over a 3x2 grid of 32x8 blocks (shuffles, shared, barrier)");
+    block_sum_kernel<<<1, 1024>>>(d);
+    cudaMemcpy(h, d, sizeof(float), cudaMemcpyDeviceToHost);
+    expect(cudaDeviceSynchronize() == cudaSuccess && h[0] == 1024.0f * 1025.0f / 2.0f,
+           "a block of 1024 threads");
+    cudaFree(d);
+}
+
+static void check_barrier_order(void)
+{
+    int *d, h[4 * 64];
+    cudaMalloc((void **)&d, sizeof h);
+    barrier_order_kernel<<<4, 64>>>(d);
+    cudaMemcpy(h, d, sizeof h, cudaMemcpyDeviceToHost);
+    int ok = cudaDeviceSynchronize() == cudaSuccess;
+    for (int i = 0; i < 4 * 64; i++)
+        ok &= h[i] == 7 + i / 64;
+    expect(ok, "a shared write before __syncthreads is seen by every thread after it");
+    cudaFree(d);
+}
+
+static void check_memory(void)
+{
+    float *d, h[8], src[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    cudaMalloc((void **)&d, sizeof h);
+    cudaMemcpy(h, d, sizeof h, cudaMemcpyDeviceToHost);
+    int nan = 1;
+    for (int i = 0; i < 8; i++)
+        nan &= isnan(h[i]);
+    expect(nan, "new device memory reads as NaN");
+    expect(cudaMemcpy(d, src, sizeof src, cudaMemcpyDeviceToHost) == cudaErrorInvalidValue,
+           "a copy whose kind says the wrong way is refused");
+    cudaGetLastError();
+    copy_kernel<<<1, 32>>>(d, src, 8);
+    expect(cudaGetLastError() == cudaErrorInvalidValue, "a host pointer as a kernel argument is refused");
+    copy_kernel<<<1, 2048>>>(d, d, 8);
+    expect(cudaGetLastError() == cudaErrorInvalidConfiguration, "a block of 2048 threads is refused");
+    expect(cudaDeviceSynchronize() == cudaSuccess, "refused launches leave the context usable");
+    size_t free_b, total_b;
+    cudaMemGetInfo(&free_b, &total_b);
+    void *big;
+    expect(cudaMalloc(&big, total_b + 1) == cudaErrorMemoryAllocation,
+           "more than the device's memory is refused");
+    cudaGetLastError();
+    cudaFree(d);
+}
+
+/* Runs launch in a child: it must fail the kernel and lose the context. */
+static void expect_failed_launch(void (*launch)(float *), const char *what)
+{
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        float *d;
+        cudaMalloc((void **)&d, 64 * sizeof(float));
+        launch(d);
+        int lost = cudaDeviceSynchronize() == cudaErrorLaunchFailure &&
+                   cudaMalloc((void **)&d, 4) == cudaErrorLaunchFailure;
+        _exit(lost ? 0 : 1);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, what);
+}
+
+static void launch_divergent(float *d) { divergent_barrier_kernel<<<1, 64>>>(d); }
+static void launch_barrier_after_return(float *d) { barrier_after_return_kernel<<<1, 64>>>(d); }
+static void launch_shuffle_after_return(float *d) { shuffle_after_return_kernel<<<1, 32>>>(d); }
+static void launch_part_warp(float *d) { block_sum_kernel<<<1, dim3(16, 1)>>>(d); }
+
+int main(void)
+{
+    printf("test_emu: the CUDA emulator's own checks\n");
+    check_indices_and_shuffles();
+    check_barrier_order();
+    check_memory();
+    expect_failed_launch(launch_divergent, "threads split between __syncthreads and a shuffle fail");
+    expect_failed_launch(launch_barrier_after_return, "__syncthreads after half the block returned fails");
+    expect_failed_launch(launch_shuffle_after_return, "a full-warp shuffle after lanes returned fails");
+    expect_failed_launch(launch_part_warp, "a full-warp shuffle in a block of 16 threads fails");
+    printf("test_emu: %s\n", failures ? "FAILED" : "all passed");
+    return failures ? 1 : 0;
+}

@@ -1,0 +1,26 @@
+#!/usr/bin/perl
+# tests/cuda/emu/to_host.pl - rewrites a kernels/cuda/*.cu source for the host
+# compiler and the CUDA emulator (cuda_emu.h): the only two constructs of
+# CUDA C that are not C++.
+#   kernel<<<grid, block[, shared[, stream]]>>>(args)
+#       -> IK_EMU_LAUNCH(kernel)(grid, block[, shared[, stream]])(args)
+#   extern __shared__ T name[];
+#       -> T *const name = IK_EMU_DYNAMIC_SHARED(T);
+# and NULL becomes nullptr: a launch's arguments are forwarded through a
+# template, where C++'s NULL (an integer) no longer converts to a pointer.
+# Lines keep their numbers (a #line names the source), so the compiler's
+# errors point into the .cu. Usage: to_host.pl SOURCE.cu > OUT.cpp
+use strict;
+use warnings;
+
+my $path = $ARGV[0] or die "usage: to_host.pl SOURCE.cu\n";
+open(my $in, '<', $path) or die "to_host.pl: $path: $!\n";
+my $s = do { local $/; <$in> };
+close($in);
+
+my $launches = ($s =~ s/([A-Za-z_]\w*(?:<[^<>;()]*>)?)\s*<<<(.*?)>>>/IK_EMU_LAUNCH($1)($2)/gs);
+$s =~ s/\bNULL\b/nullptr/g;
+$s =~ s/extern\s+__shared__\s+([^;\[]+?)\s+(\w+)\s*\[\s*\]\s*;/$1 *const $2 = IK_EMU_DYNAMIC_SHARED($1);/g;
+die "to_host.pl: $path: a <<< or >>> is left that is not a launch of a named kernel\n"
+    if $s =~ /<<<|>>>/;
+print "#line 1 \"$path\"\n", $s;

@@ -1,0 +1,26 @@
+# The CUDA module's own code (kernels/cuda/*.cu, lm/train_cuda.c's calls into
+# it) run on the CPU by the CUDA emulator (tests/cuda/emu/cuda_emu.h): every
+# kernel check of `make check-cuda` against its CPU reference, then the
+# training step's comparisons with the CPU trainer (5 steps each; cuDNN's two
+# are left out: the emulator has no cuDNN, and says so), and the emulator's
+# own checks (tests/cuda/emu/test_emu: that it refuses what a GPU would hang
+# on or get wrong). What a GPU adds is in cuda_emu.h's list of what is not
+# modelled.
+. "${IKADA_SRCDIR:-.}/tests/cli/lib.sh"
+
+top="$(cd "$(dirname "$IKADA")" && pwd)"
+module="$top/tests/cuda/libikada-cuda-emu.so"
+[ -f "$module" ] || fail "$module is not built (make check builds it)"
+export IKADA_CUDA_MODULE="$module" IKADA_CUDNN_LIB=/nonexistent/libcudnn.so.9
+
+"$top/tests/cuda/emu/test_emu" >out 2>err || fail "the emulator's own checks: $(cat out err)"
+
+IKADA_REQUIRE_GPU=1 "$top/tests/cuda/test_cuda_kernels" >out 2>err ||
+    fail "kernel checks on the emulator: $(tail -30 out) $(cat err)"
+contains out "ikada CUDA emulator (CPU)"
+contains out "20 of 20 kernel checks passed"
+
+IKADA_CUDA_REAL=1 IKADA_TEST_TRAIN_STEPS=5 "$top/tests/lm/lm_tests" --filter 'lm_train_cuda/!(cudnn_*)' \
+    >out 2>err || fail "the training step on the emulator: $(grep -v '^\[SKIP' err | tail -30)"
+grep -q 'Tested: 7 | Passing: 7 | Failing: 0 | Crashing: 0' err ||
+    fail "the training step on the emulator: $(grep -v '^\[SKIP' err | tail -30)"
