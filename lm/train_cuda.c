@@ -26,8 +26,17 @@ enum { HEAD_ROWS = 512 };
 /* Device buffers start on 256-byte boundaries (cuBLASLt wants 16). */
 enum { ALIGN = 256 };
 
+/* An adapted projection's weight W (Out, In) is stored widened to
+ * [W | s B | 0] (Out, In + rp): its LoRA branch s h B^T joins the frozen
+ * GEMM as rp more columns of K, the operand being [x | h | 0] (see proj).
+ * So the forward reads and writes its output once, where a separate fp32
+ * GEMM with beta 1 would read and write it again (at Qwen2.5-1.5B, 4096
+ * tokens, about 0.8 GB of the forward's traffic per layer). The B columns
+ * are BF16 copies of the fp32 master, refreshed whenever it changes
+ * (refresh_lora_columns); the backward keeps the fp32 B. */
 struct dev_layer {
-    uint16_t *wq, *wk, *wv, *wo, *w_gate, *w_up, *w_down; /* BF16, the model's shapes */
+    uint16_t *wq, *wk, *wv, *wo, *w_gate, *w_up, *w_down; /* BF16 (Out, ld[t]) */
+    int ld[IK_LORA_NT];                                   /* In, or In + rp when adapted */
     float *bq, *bk, *bv, *bo;                             /* or NULL */
     float *attn_norm, *ffn_norm, *q_norm, *k_norm;        /* q/k norms NULL without */
 };
@@ -45,6 +54,7 @@ struct ik_lm_train_cuda {
     const struct ik_lm_model *m;
     struct ik_lora *a;
     int S;
+    int rp;   /* the adapter's rank rounded up to 8 (16-byte rows of BF16); 0 without */
     int ckpt; /* IK_LM_TRAIN_CHECKPOINT: L[l] shares all but x_in with L[0] */
     int random_base; /* IK_LM_TRAIN_CUDA_RANDOM_BASE */
     int sdpa; /* IKADA_CUDA_ATTENTION=cudnn: cuDNN's fused attention, not ->attention_fwd */
@@ -54,8 +64,9 @@ struct ik_lm_train_cuda {
     struct dev_layer *W;
     struct dev_acts *L;
     /* BF16: tables; scratch for GEMM operands (xb2: the up projection's
-     * gradient beside the gate's); the final norm's output */
-    uint16_t *embed, *head, *xb, *xb2, *xnb;
+     * gradient beside the gate's; xbe: the widened [x | h | 0]); the final
+     * norm's output */
+    uint16_t *embed, *head, *xb, *xb2, *xbe, *xnb;
     float *final_norm, *inv_freq, *params, *grads, *moment1, *moment2;
     float *x_fin, *xnf, *rstdf, *proj, *dx, *dxn, *dq, *dk, *dv, *datt;
     float *dgate, *dup, *dact, *dh, *xdrop, *tmp, *logits, *dnll, *nll;
@@ -126,19 +137,25 @@ static void layout(struct ik_lm_train_cuda *tr, struct carve *c)
     size_t S = (size_t)tr->S, D = (size_t)g->D, F = (size_t)g->F, hd = (size_t)g->head_dim;
     size_t qw = (size_t)g->H * hd, kw = (size_t)g->K * hd, V = (size_t)g->V;
     size_t r = tr->a ? (size_t)tr->a->cfg.r : 0, R = S < HEAD_ROWS ? S : HEAD_ROWS;
+    size_t rp = (size_t)tr->rp;
     size_t in_max = D > qw ? D : qw;
     in_max = in_max > F ? in_max : F;
     const struct ik_lm_model *m = tr->m;
     for (int l = 0; l < g->L; l++) {
         const struct ik_lm_layer *y = &m->layers[l];
         struct dev_layer *w = &tr->W[l];
-        w->wq = TAKE_H(c, qw * D);
-        w->wk = TAKE_H(c, kw * D);
-        w->wv = TAKE_H(c, kw * D);
-        w->wo = TAKE_H(c, D * qw);
-        w->w_gate = TAKE_H(c, F * D);
-        w->w_up = TAKE_H(c, F * D);
-        w->w_down = TAKE_H(c, D * F);
+        static const int in_is_d[IK_LORA_NT] = {1, 1, 1, 0, 1, 1, 0};
+        for (int t = 0; t < IK_LORA_NT; t++) {
+            size_t in = in_is_d[t] ? D : t == IK_LORA_O ? qw : F;
+            w->ld[t] = (int)(in + (adapted(tr->a, l, t) ? rp : 0));
+        }
+        w->wq = TAKE_H(c, qw * w->ld[IK_LORA_Q]);
+        w->wk = TAKE_H(c, kw * w->ld[IK_LORA_K]);
+        w->wv = TAKE_H(c, kw * w->ld[IK_LORA_V]);
+        w->wo = TAKE_H(c, D * w->ld[IK_LORA_O]);
+        w->w_gate = TAKE_H(c, F * w->ld[IK_LORA_GATE]);
+        w->w_up = TAKE_H(c, F * w->ld[IK_LORA_UP]);
+        w->w_down = TAKE_H(c, D * w->ld[IK_LORA_DOWN]);
         w->bq = y->bq ? TAKE_F(c, qw) : NULL;
         w->bk = y->bk ? TAKE_F(c, kw) : NULL;
         w->bv = y->bv ? TAKE_F(c, kw) : NULL;
@@ -206,6 +223,7 @@ static void layout(struct ik_lm_train_cuda *tr, struct carve *c)
     size_t xb = S * in_max > R * V ? S * in_max : R * V;
     tr->xb = TAKE_H(c, xb);
     tr->xb2 = TAKE_H(c, S * F);
+    tr->xbe = rp ? TAKE_H(c, S * (in_max + rp)) : NULL;
     tr->xnb = TAKE_H(c, S * D);
     tr->posv = (int *)take(c, S * sizeof(int));
     tr->tokens = (int *)take(c, S * sizeof(int));
@@ -234,18 +252,28 @@ static void ck(struct ik_lm_train_cuda *tr, int rc, const char *what)
             ck((tr), (call), #call);                                                               \
     } while (0)
 
-/* n fp32 weights to the device as BF16, through a host buffer of n; or,
- * with random_base, n values drawn there (src unread). */
-static void upload_bf16(struct ik_lm_train_cuda *tr, uint16_t *dst, const float *src, size_t n,
-                        uint16_t *host)
+/* rows x cols fp32 weights to the device as BF16 rows ld apart (the
+ * columns past cols zero until refresh_lora_columns fills them), through a
+ * host buffer of rows x ld; or, with random_base, values drawn there (src
+ * unread). */
+static void upload_bf16_rows(struct ik_lm_train_cuda *tr, uint16_t *dst, const float *src,
+                             size_t rows, size_t cols, size_t ld, uint16_t *host)
 {
+    size_t n = rows * ld;
     if (tr->random_base) {
         CK(tr, tr->ops->fill_uniform_bf16(dst, n, -0.02f, 0.02f, 0x5EED0000u + tr->n_drawn++));
         return;
     }
-    for (size_t i = 0; i < n; i++)
-        host[i] = ik_f32_to_bf16(src[i]); /* nearest even, as the device rounds */
+    for (size_t i = 0; i < rows; i++)
+        for (size_t j = 0; j < ld; j++) /* nearest even, as the device rounds */
+            host[i * ld + j] = j < cols ? ik_f32_to_bf16(src[i * cols + j]) : 0;
     CK(tr, tr->ops->memcpy_htod(dst, host, n * sizeof *host));
+}
+
+static void upload_bf16(struct ik_lm_train_cuda *tr, uint16_t *dst, const float *src, size_t n,
+                        uint16_t *host)
+{
+    upload_bf16_rows(tr, dst, src, 1, n, n, host);
 }
 
 static void upload_f32(struct ik_lm_train_cuda *tr, float *dst, const float *src, size_t n)
@@ -260,19 +288,20 @@ static void upload_model(struct ik_lm_train_cuda *tr)
     const struct ik_lm_config *g = &m->cfg;
     size_t D = (size_t)g->D, F = (size_t)g->F, hd = (size_t)g->head_dim, V = (size_t)g->V;
     size_t qw = (size_t)g->H * hd, kw = (size_t)g->K * hd;
-    size_t most = V * D > F * D ? V * D : F * D;
-    most = most > qw * D ? most : qw * D;
+    size_t rp = (size_t)tr->rp, most = V * D > F * (D + rp) ? V * D : F * (D + rp);
+    most = most > qw * (D + rp) ? most : qw * (D + rp);
+    most = most > D * (F + rp) ? most : D * (F + rp);
     uint16_t *host = tr->random_base ? NULL : ik_xmalloc(most * sizeof *host);
     for (int l = 0; l < g->L; l++) {
         const struct ik_lm_layer *y = &m->layers[l];
         struct dev_layer *w = &tr->W[l];
-        upload_bf16(tr, w->wq, y->wq, qw * D, host);
-        upload_bf16(tr, w->wk, y->wk, kw * D, host);
-        upload_bf16(tr, w->wv, y->wv, kw * D, host);
-        upload_bf16(tr, w->wo, y->wo, D * qw, host);
-        upload_bf16(tr, w->w_gate, y->w_gate, F * D, host);
-        upload_bf16(tr, w->w_up, y->w_up, F * D, host);
-        upload_bf16(tr, w->w_down, y->w_down, D * F, host);
+        upload_bf16_rows(tr, w->wq, y->wq, qw, D, (size_t)w->ld[IK_LORA_Q], host);
+        upload_bf16_rows(tr, w->wk, y->wk, kw, D, (size_t)w->ld[IK_LORA_K], host);
+        upload_bf16_rows(tr, w->wv, y->wv, kw, D, (size_t)w->ld[IK_LORA_V], host);
+        upload_bf16_rows(tr, w->wo, y->wo, D, qw, (size_t)w->ld[IK_LORA_O], host);
+        upload_bf16_rows(tr, w->w_gate, y->w_gate, F, D, (size_t)w->ld[IK_LORA_GATE], host);
+        upload_bf16_rows(tr, w->w_up, y->w_up, F, D, (size_t)w->ld[IK_LORA_UP], host);
+        upload_bf16_rows(tr, w->w_down, y->w_down, D, F, (size_t)w->ld[IK_LORA_DOWN], host);
         upload_f32(tr, w->bq, y->bq, qw);
         upload_f32(tr, w->bk, y->bk, kw);
         upload_f32(tr, w->bv, y->bv, kw);
@@ -345,6 +374,7 @@ size_t ik_lm_train_cuda_estimate_bytes(const struct ik_lm_model *m, const struct
                                        int max_seq, int opts)
 {
     struct ik_lm_train_cuda tr = {.m = m, .a = (struct ik_lora *)a, .S = max_seq < 2 ? 2 : max_seq};
+    tr.rp = a ? (a->cfg.r + 7) / 8 * 8 : 0;
     tr.ckpt = (opts & IK_LM_TRAIN_CHECKPOINT) != 0;
     tr.sdpa = attention_choice() == 1;
     tr.W = ik_xcalloc((size_t)m->cfg.L, sizeof *tr.W);
@@ -367,12 +397,16 @@ int ik_lm_train_cuda_new(struct ik_lm_train_cuda **out, const struct ik_cuda_ops
     int rc = refuse(m, d), sdpa = 0;
     if (rc || (rc = check_attention(ops, m, max_seq, &sdpa, d)))
         return rc;
+    if (ops->size < offsetof(struct ik_cuda_ops, to_bf16_2d) + sizeof ops->to_bf16_2d)
+        return ik_diag_set(d, IK_ECUDA, "the CUDA module predates this trainer (no to_bf16_2d): "
+                           "rebuild it");
     struct ik_lm_train_cuda *tr = ik_xcalloc(1, sizeof *tr);
     tr->sdpa = sdpa;
     tr->ops = ops;
     tr->m = m;
     tr->a = a;
     tr->S = max_seq;
+    tr->rp = a ? (a->cfg.r + 7) / 8 * 8 : 0;
     tr->ckpt = (opts & IK_LM_TRAIN_CHECKPOINT) != 0;
     tr->random_base = (opts & IK_LM_TRAIN_CUDA_RANDOM_BASE) != 0;
     tr->d = d;
@@ -430,39 +464,100 @@ static float *dev_param(const struct ik_lm_train_cuda *tr, const float *host)
     return tr->grads + (host - a->grads);
 }
 
-/* tr->xb = x (n values) in BF16, the frozen GEMMs' operand: made once for
- * the projections that share an input (q, k and v; gate and up). */
+/* tr->xb = x (n values) in BF16, the frozen GEMMs' operand. */
 static const uint16_t *bf16_operand(struct ik_lm_train_cuda *tr, const float *x, size_t n)
 {
     CK(tr, tr->ops->to_bf16(tr->xb, x, n));
     return tr->xb;
 }
 
-/* out = x @ w^T + b, plus the adapter's branch on dropout(x); xb is x in
- * BF16 (bf16_operand); h (T, r) keeps the bottleneck. */
-static void proj(struct ik_lm_train_cuda *tr, int l, int t, float *h, float *out, const float *x,
-                 const uint16_t *xb, const uint16_t *w, const float *b, int T, int In, int Out)
+/* A projection input x (T, In) as the frozen GEMMs' BF16 operand, made on
+ * first use and shared by the projections that read x (q, k and v; gate
+ * and up): plain, (T, In) in tr->xb, for a frozen projection; widened,
+ * (T, In + rp) in tr->xbe, for an adapted one, which writes its bottleneck
+ * into the last rp columns before its GEMM. */
+struct operand {
+    const float *x;
+    int T, In;
+    const uint16_t *plain;
+    uint16_t *wide;
+};
+
+static struct operand operand_of(const float *x, int T, int In)
+{
+    return (struct operand){x, T, In, NULL, NULL};
+}
+
+static const uint16_t *plain_operand(struct ik_lm_train_cuda *tr, struct operand *op)
+{
+    if (op->plain == NULL)
+        op->plain = bf16_operand(tr, op->x, (size_t)op->T * op->In);
+    return op->plain;
+}
+
+static uint16_t *wide_operand(struct ik_lm_train_cuda *tr, struct operand *op)
+{
+    if (op->wide == NULL) {
+        CK(tr, tr->ops->to_bf16_2d(tr->xbe, op->In + tr->rp, op->x, op->In, op->T, op->In, op->In,
+                                   1.0f));
+        op->wide = tr->xbe;
+    }
+    return op->wide;
+}
+
+/* out = x @ w^T + b, plus the adapter's branch on dropout(x), ik_cpu_lora_fwd's
+ * out += s h B^T with h = dropout(x) A^T (fp32, kept in h (T, r) for the
+ * backward): for an adapted projection one BF16 GEMM, [x | h | 0] times
+ * w = [W | s B | 0] (struct dev_layer). */
+static void proj(struct ik_lm_train_cuda *tr, int l, int t, float *h, float *out,
+                 struct operand *op, const uint16_t *w, const float *b, int Out)
 {
     const struct ik_cuda_ops *o = tr->ops;
-    CK(tr, o->gemm(0, 1, T, Out, In, 1.0f, xb, In, w, In, 0.0f, out, Out, IK_CUDA_BF16, IK_CUDA_F32));
+    const struct ik_lora_module *md = module(tr, l, t);
+    int T = op->T, In = op->In;
+    tr->flops += 2.0 * T * In * Out;
+    if (md == NULL) {
+        CK(tr, o->gemm(0, 1, T, Out, In, 1.0f, plain_operand(tr, op), In, w, In, 0.0f, out, Out,
+                       IK_CUDA_BF16, IK_CUDA_F32));
+    } else {
+        int r = tr->a->cfg.r, ld = In + tr->rp;
+        uint16_t *xw = wide_operand(tr, op);
+        const float *x = op->x;
+        if (tr->dropout) {
+            CK(tr, o->dropout(tr->xdrop, x, (size_t)T * In, tr->a->cfg.dropout,
+                              ik_lora_dropout_key(tr->seed, l, t)));
+            x = tr->xdrop;
+        }
+        CK(tr, o->gemm(0, 1, T, r, In, 1.0f, x, In, dev_param(tr, md->A), In, 0.0f, h, r,
+                       IK_CUDA_F32, IK_CUDA_F32));
+        CK(tr, o->to_bf16_2d(xw + In, ld, h, r, T, r, tr->rp, 1.0f));
+        CK(tr, o->gemm(0, 1, T, Out, ld, 1.0f, xw, ld, w, ld, 0.0f, out, Out, IK_CUDA_BF16,
+                       IK_CUDA_F32));
+        tr->flops += 2.0 * T * r * (In + Out);
+    }
     if (b)
         CK(tr, o->bias_add(out, b, T, Out));
-    tr->flops += 2.0 * T * In * Out;
-    const struct ik_lora_module *md = module(tr, l, t);
-    if (md == NULL)
-        return;
-    int r = tr->a->cfg.r;
-    if (tr->dropout) {
-        CK(tr, o->dropout(tr->xdrop, x, (size_t)T * In, tr->a->cfg.dropout,
-                          ik_lora_dropout_key(tr->seed, l, t)));
-        x = tr->xdrop;
+}
+
+/* Each adapted projection's s B columns of its widened weight, from the
+ * device's fp32 adapter: after the adapter's parameters change there. */
+static void refresh_lora_columns(struct ik_lm_train_cuda *tr)
+{
+    const struct ik_lm_config *c = &tr->m->cfg;
+    int qw = c->H * c->head_dim, kw = c->K * c->head_dim;
+    for (int l = 0; l < c->L; l++) {
+        const struct dev_layer *y = &tr->W[l];
+        uint16_t *w[IK_LORA_NT] = {y->wq, y->wk, y->wv, y->wo, y->w_gate, y->w_up, y->w_down};
+        const int out[IK_LORA_NT] = {qw, kw, kw, c->D, c->F, c->F, c->D};
+        for (int t = 0; t < IK_LORA_NT; t++) {
+            const struct ik_lora_module *md = module(tr, l, t);
+            if (md == NULL)
+                continue;
+            int in = y->ld[t] - tr->rp;
+            CK(tr, tr->ops->to_bf16_2d(w[t] + in, y->ld[t], dev_param(tr, md->B), tr->a->cfg.r,
+                                       out[t], tr->a->cfg.r, tr->rp, tr->a->scale));
+        }
     }
-    /* ik_cpu_lora_fwd: h = x A^T; out += scale h B^T */
-    CK(tr, o->gemm(0, 1, T, r, In, 1.0f, x, In, dev_param(tr, md->A), In, 0.0f, h, r, IK_CUDA_F32,
-                   IK_CUDA_F32));
-    CK(tr, o->gemm(0, 1, T, Out, r, tr->a->scale, h, r, dev_param(tr, md->B), r, 1.0f, out, Out,
-                   IK_CUDA_F32, IK_CUDA_F32));
-    tr->flops += 2.0 * T * r * (In + Out);
 }
 
 /* ik_cpu_lora_bwd on the device: dB += s dout^T h; dh = s dout B; dA += dh^T x; dx += dh A. */
@@ -492,10 +587,10 @@ static void proj_bwd(struct ik_lm_train_cuda *tr, int l, int t, const float *h, 
                      const uint16_t *w, int T, int In, int Out)
 {
     const struct ik_cuda_ops *o = tr->ops;
-    if (dx) {
+    if (dx) { /* w's first In columns: the frozen W */
         const uint16_t *db = dout_b ? dout_b : bf16_operand(tr, dout, (size_t)T * Out);
-        CK(tr, o->gemm(0, 0, T, In, Out, 1.0f, db, Out, w, In, fresh ? 0.0f : 1.0f, dx, In,
-                       IK_CUDA_BF16, IK_CUDA_F32));
+        CK(tr, o->gemm(0, 0, T, In, Out, 1.0f, db, Out, w, tr->W[l].ld[t], fresh ? 0.0f : 1.0f, dx,
+                       In, IK_CUDA_BF16, IK_CUDA_F32));
         tr->flops += 2.0 * T * In * Out;
     }
     const struct ik_lora_module *md = module(tr, l, t);
@@ -584,10 +679,10 @@ static void forward_layer(struct ik_lm_train_cuda *tr, int l, int T, float *x_ou
     struct dev_acts *A = &tr->L[l];
     if (l == 0 || x_out == NULL)
         CK(tr, o->rmsnorm_fwd(A->xn1, A->rstd1, A->x_in, y->attn_norm, T, D, c->norm_eps));
-    const uint16_t *xb = bf16_operand(tr, A->xn1, (size_t)T * D);
-    proj(tr, l, IK_LORA_Q, A->h[IK_LORA_Q], A->qpre, A->xn1, xb, y->wq, y->bq, T, D, qw);
-    proj(tr, l, IK_LORA_K, A->h[IK_LORA_K], A->kpre, A->xn1, xb, y->wk, y->bk, T, D, kw);
-    proj(tr, l, IK_LORA_V, A->h[IK_LORA_V], A->v, A->xn1, xb, y->wv, y->bv, T, D, kw);
+    struct operand x = operand_of(A->xn1, T, D);
+    proj(tr, l, IK_LORA_Q, A->h[IK_LORA_Q], A->qpre, &x, y->wq, y->bq, qw);
+    proj(tr, l, IK_LORA_K, A->h[IK_LORA_K], A->kpre, &x, y->wk, y->bk, kw);
+    proj(tr, l, IK_LORA_V, A->h[IK_LORA_V], A->v, &x, y->wv, y->bv, kw);
     const float *freq = c->no_rope ? NULL : tr->inv_freq;
     if (y->q_norm) { /* Qwen3: the per-head norm and RoPE in one kernel */
         CK(tr, o->qk_norm_rope_fwd(A->q, A->rstdq, A->qpre, y->q_norm, tr->posv, freq, T, c->H, hd,
@@ -599,20 +694,20 @@ static void forward_layer(struct ik_lm_train_cuda *tr, int l, int T, float *x_ou
         CK(tr, o->rope_fwd(A->k, tr->posv, freq, T, c->K, hd));
     }
     attention_fwd(tr, A, T);
-    xb = bf16_operand(tr, A->att, (size_t)T * qw);
-    proj(tr, l, IK_LORA_O, A->h[IK_LORA_O], tr->proj, A->att, xb, y->wo, y->bo, T, qw, D);
+    x = operand_of(A->att, T, qw);
+    proj(tr, l, IK_LORA_O, A->h[IK_LORA_O], tr->proj, &x, y->wo, y->bo, D);
     CK(tr, o->add_rmsnorm_fwd(A->x_mid, A->xn2, A->rstd2, A->x_in, tr->proj, y->ffn_norm, T, D,
                               c->norm_eps));
-    xb = bf16_operand(tr, A->xn2, (size_t)T * D);
-    proj(tr, l, IK_LORA_GATE, A->h[IK_LORA_GATE], A->gate, A->xn2, xb, y->w_gate, NULL, T, D, F);
-    proj(tr, l, IK_LORA_UP, A->h[IK_LORA_UP], A->up, A->xn2, xb, y->w_up, NULL, T, D, F);
+    x = operand_of(A->xn2, T, D);
+    proj(tr, l, IK_LORA_GATE, A->h[IK_LORA_GATE], A->gate, &x, y->w_gate, NULL, F);
+    proj(tr, l, IK_LORA_UP, A->h[IK_LORA_UP], A->up, &x, y->w_up, NULL, F);
     CK(tr, o->swiglu_fwd(A->act, A->gate, A->up, T, F));
     if (x_out == NULL) {
         recompute_down_bottleneck(tr, l, T);
         return;
     }
-    xb = bf16_operand(tr, A->act, (size_t)T * F);
-    proj(tr, l, IK_LORA_DOWN, A->h[IK_LORA_DOWN], tr->proj, A->act, xb, y->w_down, NULL, T, F, D);
+    x = operand_of(A->act, T, F);
+    proj(tr, l, IK_LORA_DOWN, A->h[IK_LORA_DOWN], tr->proj, &x, y->w_down, NULL, D);
     /* Under checkpointing the next layer's xn1 is this one's: no longer read. */
     float *xn = tr->xnf, *rstd = tr->rstdf, *w = tr->final_norm;
     if (l + 1 < c->L) {
@@ -733,6 +828,7 @@ int ik_lm_train_cuda_step(struct ik_lm_train_cuda *tr, const int *tokens,
     if (tr->a && !(tr->grads_on_device && tr->params_uploaded)) {
         /* Once per optimizer step, or every step when the host owns the gradients. */
         CK(tr, o->memcpy_htod(tr->params, tr->a->params, tr->a->n_params * sizeof(float)));
+        refresh_lora_columns(tr);
         tr->params_uploaded = tr->grads_on_device;
     }
     if (tr->a && bwd && !tr->grads_on_device)
@@ -799,6 +895,7 @@ int ik_lm_train_cuda_optimizer_step(struct ik_lm_train_cuda *tr, const struct ik
     CK(tr, o->clip_grad_norm(tr->grads, a->n_params, opt->max_grad_norm, grad_norm));
     CK(tr, o->adamw(tr->params, tr->grads, tr->moment1, tr->moment2, a->n_params, (float)opt->lr,
                     opt->b1, opt->b2, opt->eps, opt->weight_decay, opt->t));
+    refresh_lora_columns(tr); /* a step before the next upload reads them */
     CK(tr, o->memcpy_dtoh(a->params, tr->params, bytes));
     return tr->failed ? IK_ECUDA : 0;
 }

@@ -253,6 +253,14 @@ struct ik_cuda_ops {
      * dgate_b, dup_b (N,F) BF16; any of the four NULL is not written. */
     int (*swiglu_bwd_bf16)(float *dgate, float *dup, uint16_t *dgate_b, uint16_t *dup_b,
                            const float *dout, const float *gate, const float *up, int N, int F);
+    /* Rows of a row-major fp32 matrix into a wider BF16 one: for each of
+     * rows rows, out[r * ld_out + c] = ->to_bf16's rounding of
+     * scale * x[r * ld_x + c] for c < cols, and 0 for cols <= c < out_cols;
+     * columns past out_cols are not written. scale 1 rounds x itself. The
+     * operands of a GEMM whose K joins two matrices side by side (the
+     * trainer's LoRA branch inside the frozen projection). */
+    int (*to_bf16_2d)(uint16_t *out, int ld_out, const float *x, int ld_x, int rows, int cols,
+                      int out_cols, float scale);
 };
 
 /* The module's table when abi_version is the IK_CUDA_ABI it was built with,

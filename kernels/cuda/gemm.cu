@@ -246,6 +246,34 @@ __global__ void from_bf16_kernel(float *out, const __nv_bfloat16 *x, size_t n)
         out[i] = __bfloat162float(x[i]);
 }
 
+__global__ void to_bf16_2d_kernel(__nv_bfloat16 *out, size_t ld_out, const float *x, size_t ld_x,
+                                  size_t rows, unsigned cols, unsigned out_cols, float scale)
+{
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < rows * out_cols;
+         i += (size_t)gridDim.x * blockDim.x) {
+        size_t r = i / out_cols;
+        unsigned c = (unsigned)(i % out_cols);
+        out[r * ld_out + c] = c < cols ? __float2bfloat16_rn(__fmul_rn(scale, x[r * ld_x + c]))
+                                       : __float2bfloat16_rn(0.0f);
+    }
+}
+
+extern "C" int ik_cuda_to_bf16_2d(uint16_t *out, int ld_out, const float *x, int ld_x, int rows,
+                                  int cols, int out_cols, float scale)
+{
+    if (rows < 0 || cols < 0 || out_cols < cols || ld_out < out_cols || (rows > 0 && cols > 0 && ld_x < cols))
+        return ik_cuda__bad_arg("to_bf16_2d", "rows %d, cols %d, out_cols %d, ld_out %d, ld_x %d "
+                                "(expected cols <= out_cols <= ld_out, cols <= ld_x)",
+                                rows, cols, out_cols, ld_out, ld_x);
+    size_t n = (size_t)rows * (size_t)out_cols;
+    if (n == 0)
+        return 0;
+    to_bf16_2d_kernel<<<ik_cuda__blocks(n), IK_CUDA_THREADS>>>(
+        (__nv_bfloat16 *)out, (size_t)ld_out, x, (size_t)ld_x, (size_t)rows, (unsigned)cols,
+        (unsigned)out_cols, scale);
+    return ik_cuda__launched("to_bf16_2d");
+}
+
 extern "C" int ik_cuda_to_bf16(uint16_t *out, const float *x, size_t n)
 {
     if (n == 0)

@@ -83,12 +83,45 @@ static int gemm_case_at(int ta, int tb, int M, int N, int K, int ab_type, int c_
     return fails;
 }
 
+/* ->to_bf16_2d: rows of cols values (ld_x apart) scaled and rounded into
+ * rows ld_out apart, zeros up to out_cols, the rest of each row untouched
+ * (it keeps the fill below), bit for bit against the host's rounding. */
+static int to_bf16_2d_case(int rows, int cols, int out_cols, int ld, float scale)
+{
+    int ld_x = cols + 3;
+    size_t nx = (size_t)rows * ld_x, no = (size_t)rows * ld;
+    float *x = rand_floats(nx, -100, 100), *want = host_floats(no);
+    uint16_t *h = malloc(no * 2);
+    for (size_t i = 0; i < no; i++)
+        h[i] = 0x3f80; /* 1.0 */
+    for (int r = 0; r < rows; r++)
+        for (int c = 0; c < ld; c++)
+            want[(size_t)r * ld + c] = c < cols       ? bf16_round(scale * x[(size_t)r * ld_x + c])
+                                       : c < out_cols ? 0.0f
+                                                      : 1.0f;
+    float *d_x = to_dev(x, nx * 4), *d_w;
+    uint16_t *d_h = to_dev(h, no * 2);
+    CK(ops->to_bf16_2d(d_h, ld, d_x, ld_x, rows, cols, out_cols, scale));
+    CK(ops->alloc((void **)&d_w, no * 4));
+    CK(ops->from_bf16(d_w, d_h, no));
+    float *got = from_dev(d_w, no);
+    char what[96];
+    snprintf(what, sizeof what, "to_bf16_2d %dx%d into %d of ld %d, scale %g", rows, cols, out_cols, ld,
+             (double)scale);
+    int fails = compare_bits(what, got, want, no);
+    CK(ops->free(d_x));
+    CK(ops->free(d_h));
+    CK(ops->free(d_w));
+    free(x), free(want), free(got), free(h);
+    return fails;
+}
+
 /* ->gemm in the four transpose cases the training step uses (x W^T forward,
  * dout W backward, dout^T x for LoRA's weight gradients), at Qwen2.5-0.5B's
  * widths with a row count that is not a multiple of 8; BF16 inputs with fp32
  * and BF16 outputs; K = 0 (C = beta C: kept with beta 1, zeros with beta 0
- * over whatever the BF16 C held); and ->to_bf16 / ->from_bf16 against the
- * host's rounding, bit for bit. */
+ * over whatever the BF16 C held); and ->to_bf16 / ->from_bf16 and
+ * ->to_bf16_2d against the host's rounding, bit for bit. */
 int check_gemm(void)
 {
     int fails = gemm_case(0, 1, 37, 896, 896, IK_CUDA_F32, IK_CUDA_F32);
@@ -115,5 +148,5 @@ int check_gemm(void)
     CK(ops->free(d_x));
     CK(ops->free(d_h));
     free(x), free(want), free(got);
-    return fails;
+    return fails + to_bf16_2d_case(37, 896, 913, 920, 0.25f) + to_bf16_2d_case(5, 16, 24, 1000, 1.0f);
 }

@@ -329,6 +329,19 @@ static int to_bf16(uint16_t *out, const float *x, size_t n)
     return 0;
 }
 
+static int to_bf16_2d(uint16_t *out, int ld_out, const float *x, int ld_x, int rows, int cols,
+                      int out_cols, float scale)
+{
+    if (rows < 0 || cols < 0 || out_cols < cols || ld_out < out_cols || (rows > 0 && cols > 0 && ld_x < cols))
+        return fail("to_bf16_2d", "rows %d, cols %d, out_cols %d, ld_out %d, ld_x %d", rows, cols,
+                    out_cols, ld_out, ld_x);
+    for (int r = 0; r < rows; r++)
+        for (int c = 0; c < out_cols; c++)
+            out[(size_t)r * ld_out + c] =
+                c < cols ? ik_test_bf16_from_float(scale * x[(size_t)r * ld_x + c]) : 0;
+    return 0;
+}
+
 static int from_bf16(float *out, const uint16_t *x, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -729,6 +742,7 @@ static const struct ik_cuda_ops ops = {
     .qk_norm_rope_fwd = qk_norm_rope_fwd,
     .qk_norm_rope_bwd = qk_norm_rope_bwd,
     .swiglu_bwd_bf16 = swiglu_bwd_bf16,
+    .to_bf16_2d = to_bf16_2d,
 };
 
 const struct ik_cuda_ops *ik_test_cpu_cuda_ops(void) { return &ops; }

@@ -382,6 +382,16 @@ Test(lm_train_cuda, device_optimizer_matches_the_hosts)
         cr_assert(fabs(nh - nd) <= 1e-5 * nh, "step %d: grad norm %.9g on the host, %.9g on the device",
                   t, nh, nd);
     }
+    /* A loss-only step right after the device's optimizer step (a
+     * validation row, before the next zero_grad) reads the updated adapter,
+     * the BF16 copies of B inside the widened weights included. */
+    double lh, ld;
+    cr_assert_eq(ik_lm_train_cuda_step(host, tok, NULL, NTOK, 0, 1, 1.0f, &lh, NULL, &d), 0, "%s",
+                 ik_diag_message(&d));
+    cr_assert_eq(ik_lm_train_cuda_step(dev, tok, NULL, NTOK, 0, 1, 1.0f, &ld, NULL, &d), 0, "%s",
+                 ik_diag_message(&d));
+    cr_assert(fabs(lh - ld) <= 1e-5 * lh, "after the optimizer step: loss %.9g with the host's "
+              "adapter, %.9g with the device's", lh, ld);
     for (size_t i = 0; i < n; i++)
         cr_assert_eq(md[i], 0.0f, "the host's moments were read once, not written before a sync");
     cr_assert_eq(ik_lm_train_cuda_sync_moments(dev, md, vd, &d), 0, "%s", ik_diag_message(&d));
