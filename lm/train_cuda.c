@@ -397,8 +397,8 @@ int ik_lm_train_cuda_new(struct ik_lm_train_cuda **out, const struct ik_cuda_ops
     int rc = refuse(m, d), sdpa = 0;
     if (rc || (rc = check_attention(ops, m, max_seq, &sdpa, d)))
         return rc;
-    if (ops->size < offsetof(struct ik_cuda_ops, to_bf16_2d) + sizeof ops->to_bf16_2d)
-        return ik_diag_set(d, IK_ECUDA, "the CUDA module predates this trainer (no to_bf16_2d): "
+    if (ops->size < offsetof(struct ik_cuda_ops, dropout_add) + sizeof ops->dropout_add)
+        return ik_diag_set(d, IK_ECUDA, "the CUDA module predates this trainer (no dropout_add): "
                            "rebuild it");
     struct ik_lm_train_cuda *tr = ik_xcalloc(1, sizeof *tr);
     tr->sdpa = sdpa;
@@ -560,9 +560,11 @@ static void refresh_lora_columns(struct ik_lm_train_cuda *tr)
     }
 }
 
-/* ik_cpu_lora_bwd on the device: dB += s dout^T h; dh = s dout B; dA += dh^T x; dx += dh A. */
+/* ik_cpu_lora_bwd on the device: dB += s dout^T h; dh = s dout B; dA += dh^T x; dx += dh A
+ * (with fresh, dx = dh A). */
 static void lora_bwd(struct ik_lm_train_cuda *tr, const struct ik_lora_module *md, float *dx,
-                     const float *dout, const float *x, const float *h, int T, int In, int Out)
+                     int fresh, const float *dout, const float *x, const float *h, int T, int In,
+                     int Out)
 {
     const struct ik_cuda_ops *o = tr->ops;
     int r = tr->a->cfg.r;
@@ -574,8 +576,8 @@ static void lora_bwd(struct ik_lm_train_cuda *tr, const struct ik_lora_module *m
     CK(tr, o->gemm(1, 0, r, In, T, 1.0f, tr->dh, r, x, In, 1.0f, dev_param(tr, md->dA), In,
                    IK_CUDA_F32, IK_CUDA_F32));
     if (dx)
-        CK(tr, o->gemm(0, 0, T, In, r, 1.0f, tr->dh, r, dev_param(tr, md->A), In, 1.0f, dx, In,
-                       IK_CUDA_F32, IK_CUDA_F32));
+        CK(tr, o->gemm(0, 0, T, In, r, 1.0f, tr->dh, r, dev_param(tr, md->A), In,
+                       fresh ? 0.0f : 1.0f, dx, In, IK_CUDA_F32, IK_CUDA_F32));
 }
 
 /* dx += dout @ w (when dx; with fresh, dx = : it need not be zeroed first),
@@ -599,20 +601,18 @@ static void proj_bwd(struct ik_lm_train_cuda *tr, int l, int t, const float *h, 
     int r = tr->a->cfg.r;
     tr->flops += 2.0 * T * r * (In + 2.0 * Out) + (dx ? 2.0 * T * r * In : 0);
     if (!tr->dropout) {
-        lora_bwd(tr, md, dx, dout, x, h, T, In, Out);
+        lora_bwd(tr, md, dx, 0, dout, x, h, T, In, Out);
         return;
     }
     uint64_t key = ik_lora_dropout_key(tr->seed, l, t);
     size_t n = (size_t)T * In;
     CK(tr, o->dropout(tr->xdrop, x, n, tr->a->cfg.dropout, key));
-    float *g = dx ? tr->tmp : NULL; /* dropout(x)'s input gradient, then through the mask */
+    /* dropout(x)'s input gradient (written, not added), then through the
+     * mask onto dx in one pass. */
+    float *g = dx ? tr->tmp : NULL;
+    lora_bwd(tr, md, g, 1, dout, tr->xdrop, h, T, In, Out);
     if (g)
-        CK(tr, o->memset(g, 0, n * sizeof *g));
-    lora_bwd(tr, md, g, dout, tr->xdrop, h, T, In, Out);
-    if (g) {
-        CK(tr, o->dropout(g, g, n, tr->a->cfg.dropout, key));
-        CK(tr, o->add(dx, dx, g, n));
-    }
+        CK(tr, o->dropout_add(dx, g, n, tr->a->cfg.dropout, key));
 }
 
 /* ---- the layers (train.c's forward_layer and backward_layer) ---- */

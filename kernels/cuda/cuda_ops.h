@@ -261,6 +261,11 @@ struct ik_cuda_ops {
      * trainer's LoRA branch inside the frozen projection). */
     int (*to_bf16_2d)(uint16_t *out, int ld_out, const float *x, int ld_x, int rows, int cols,
                       int out_cols, float scale);
+    /* out (n) += ->dropout's output for g (the same mask and scale, the
+     * same bits as ->dropout into a buffer then ->add): a LoRA input's
+     * gradient through its dropout, added in one pass. out may not overlap
+     * g. */
+    int (*dropout_add)(float *out, const float *g, size_t n, float p, uint64_t key);
 };
 
 /* The module's table when abi_version is the IK_CUDA_ABI it was built with,

@@ -189,6 +189,7 @@ int ik_cuda_qk_norm_rope_fwd(float *out, float *rstd, const float *x, const floa
 int ik_cuda_qk_norm_rope_bwd(float *dx, const float *dout, const float *x, const float *rstd,
                              const float *w, const int *pos, const float *inv_freq, int N, int nh,
                              int hd);
+int ik_cuda_dropout_add(float *out, const float *g, size_t n, float p, uint64_t key);
 int ik_cuda_to_bf16_2d(uint16_t *out, int ld_out, const float *x, int ld_x, int rows, int cols,
                        int out_cols, float scale);
 int ik_cuda_swiglu_bwd_bf16(float *dgate, float *dup, uint16_t *dgate_b, uint16_t *dup_b,

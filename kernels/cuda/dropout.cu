@@ -27,17 +27,51 @@ __global__ void dropout_kernel(float *out, const float *x, size_t n, uint32_t k0
     }
 }
 
-extern "C" int ik_cuda_dropout(float *out, const float *x, size_t n, float p, uint64_t key)
+/* out += dropout(g): dropout_kernel's value, then one add. */
+__global__ void dropout_add_kernel(float *out, const float *g, size_t n, uint32_t k0, uint32_t k1,
+                                   uint32_t below, float keep)
+{
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n;
+         i += (size_t)gridDim.x * blockDim.x) {
+        uint32_t u = fmix(fmix((uint32_t)i ^ k0) + k1);
+        out[i] = __fadd_rn(out[i], u < below ? 0.0f : __fmul_rn(g[i], keep));
+    }
+}
+
+/* The threshold and scale of p, as kernels/cpu/dropout.c: draw * 2^-32 < p,
+ * in integers. */
+static int dropout_params(const char *what, float p, uint32_t *below, float *keep)
 {
     if (!(p > 0.0f && p < 1.0f))
-        return ik_cuda__bad_arg("dropout", "p = %g (0 < p < 1)", (double)p);
+        return ik_cuda__bad_arg(what, "p = %g (0 < p < 1)", (double)p);
+    double b = ceil(ldexp((double)p, 32));
+    *below = b >= 4294967295.0 ? 0xffffffffu : (uint32_t)b;
+    *keep = 1.0f / (1.0f - p);
+    return 0;
+}
+
+extern "C" int ik_cuda_dropout(float *out, const float *x, size_t n, float p, uint64_t key)
+{
+    uint32_t b = 0;
+    float keep = 0.0f;
+    if (dropout_params("dropout", p, &b, &keep) != 0)
+        return -1;
     if (n == 0)
         return 0;
-    /* As kernels/cpu/dropout.c: draw * 2^-32 < p, in integers. */
-    double below = ceil(ldexp((double)p, 32));
-    uint32_t b = below >= 4294967295.0 ? 0xffffffffu : (uint32_t)below;
-    float keep = 1.0f / (1.0f - p);
     dropout_kernel<<<ik_cuda__blocks(n), IK_CUDA_THREADS>>>(out, x, n, (uint32_t)key,
                                                             (uint32_t)(key >> 32), b, keep);
     return ik_cuda__launched("dropout");
+}
+
+extern "C" int ik_cuda_dropout_add(float *out, const float *g, size_t n, float p, uint64_t key)
+{
+    uint32_t b = 0;
+    float keep = 0.0f;
+    if (dropout_params("dropout_add", p, &b, &keep) != 0)
+        return -1;
+    if (n == 0)
+        return 0;
+    dropout_add_kernel<<<ik_cuda__blocks(n), IK_CUDA_THREADS>>>(out, g, n, (uint32_t)key,
+                                                                (uint32_t)(key >> 32), b, keep);
+    return ik_cuda__launched("dropout_add");
 }

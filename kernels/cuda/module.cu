@@ -211,6 +211,7 @@ static const struct ik_cuda_ops ops = {
     ik_cuda_qk_norm_rope_bwd,
     ik_cuda_swiglu_bwd_bf16,
     ik_cuda_to_bf16_2d,
+    ik_cuda_dropout_add,
 };
 
 /* The only symbol the module exports (it is built with -fvisibility=hidden). */

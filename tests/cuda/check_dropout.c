@@ -10,6 +10,28 @@
 #include "kernels/kernels.h"
 #include "tests/cuda/kernel_check.h"
 
+/* ->dropout_add against the module's own ->dropout into a buffer then
+ * ->add: the same bits (tolerance none). */
+static int dropout_add_case(size_t n, float p, uint64_t key)
+{
+    float *g = rand_floats(n, -2, 2), *o = rand_floats(n, -2, 2);
+    float *d_g = to_dev(g, n * 4), *d_o = to_dev(o, n * 4), *d_o2 = to_dev(o, n * 4), *d_t;
+    CK(ops->alloc((void **)&d_t, n * 4));
+    CK(ops->dropout_add(d_o, d_g, n, p, key));
+    CK(ops->dropout(d_t, d_g, n, p, key));
+    CK(ops->add(d_o2, d_o2, d_t, n));
+    float *got = from_dev(d_o, n), *want = from_dev(d_o2, n);
+    char what[64];
+    snprintf(what, sizeof what, "dropout_add p=%.1f = dropout then add", (double)p);
+    int fails = compare_bits(what, got, want, n);
+    CK(ops->free(d_g));
+    CK(ops->free(d_o));
+    CK(ops->free(d_o2));
+    CK(ops->free(d_t));
+    free(g), free(o), free(got), free(want);
+    return fails;
+}
+
 /* Dropout: the GPU must drop exactly the CPU's elements and scale the kept
  * ones to the same bits (the same hash of (key, i), the same fp32 scale), so
  * the tolerance is none: out of place at p = 0.1, in place at p = 0.5 and a
@@ -41,5 +63,5 @@ int check_dropout(void)
             CK(ops->free(d_o));
         free(x), free(out), free(g);
     }
-    return fails;
+    return fails + dropout_add_case(n, 0.1f, keys[0]) + dropout_add_case(1001, 0.9f, keys[2]);
 }

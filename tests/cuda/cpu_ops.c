@@ -242,6 +242,21 @@ static int dropout(float *out, const float *x, size_t n, float p, uint64_t key)
     return 0;
 }
 
+static int dropout_add(float *out, const float *g, size_t n, float p, uint64_t key)
+{
+    if (!(p > 0.0f && p < 1.0f))
+        return fail("dropout_add", "p = %g (0 < p < 1)", (double)p);
+    float *t = malloc(n * sizeof *t + 1);
+    if (t == NULL)
+        return fail("dropout_add", "out of memory (%zu floats)", n);
+    if (n > 0)
+        ik_cpu_dropout(t, g, n, p, key);
+    for (size_t i = 0; i < n; i++)
+        out[i] += t[i];
+    free(t);
+    return 0;
+}
+
 static int adamw(float *p, const float *g, float *m, float *v, size_t n, float lr, float b1,
                  float b2, float eps, float wd, int t)
 {
@@ -743,6 +758,7 @@ static const struct ik_cuda_ops ops = {
     .qk_norm_rope_bwd = qk_norm_rope_bwd,
     .swiglu_bwd_bf16 = swiglu_bwd_bf16,
     .to_bf16_2d = to_bf16_2d,
+    .dropout_add = dropout_add,
 };
 
 const struct ik_cuda_ops *ik_test_cpu_cuda_ops(void) { return &ops; }
