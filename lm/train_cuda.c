@@ -66,10 +66,10 @@ struct ik_lm_train_cuda {
     /* BF16: tables; scratch for GEMM operands (xb2: the up projection's
      * gradient beside the gate's; xbe: the widened [x | h | 0]); the final
      * norm's output */
-    uint16_t *embed, *head, *xb, *xb2, *xbe, *xnb;
+    uint16_t *embed, *head, *xb, *xb2, *xbe, *xnb, *hb; /* hb: a bottleneck h in BF16 */
     float *final_norm, *inv_freq, *params, *grads, *moment1, *moment2;
     float *x_fin, *xnf, *rstdf, *proj, *dx, *dxn, *dq, *dk, *dv, *datt;
-    float *dgate, *dup, *dact, *dh, *xdrop, *tmp, *logits, *dnll, *nll;
+    float *dact, *dh, *xdrop, *tmp, *logits, *dnll, *nll;
     int *posv, *tokens, *amax;
     unsigned char *rowmask; /* (S): the rows the loss counts, when a mask is given */
     double *sums;           /* (2): ->loss_sums of the step */
@@ -211,10 +211,9 @@ static void layout(struct ik_lm_train_cuda *tr, struct carve *c)
     tr->datt = TAKE_F(c, S * qw);
     tr->dk = TAKE_F(c, S * kw);
     tr->dv = TAKE_F(c, S * kw);
-    tr->dgate = TAKE_F(c, S * F);
-    tr->dup = TAKE_F(c, S * F);
     tr->dact = TAKE_F(c, S * F);
     tr->dh = TAKE_F(c, S * (r ? r : 1));
+    tr->hb = TAKE_H(c, S * (r ? r : 1));
     tr->xdrop = TAKE_F(c, S * in_max);
     tr->tmp = TAKE_F(c, S * in_max);
     tr->logits = TAKE_F(c, R * V);
@@ -561,18 +560,21 @@ static void refresh_lora_columns(struct ik_lm_train_cuda *tr)
 }
 
 /* ik_cpu_lora_bwd on the device: dB += s dout^T h; dh = s dout B; dA += dh^T x; dx += dh A
- * (with fresh, dx = dh A). */
-static void lora_bwd(struct ik_lm_train_cuda *tr, const struct ik_lora_module *md, float *dx,
-                     int fresh, const float *dout, const float *x, const float *h, int T, int In,
-                     int Out)
+ * (with fresh, dx = dh A). The two products over dout take it in BF16 (dout_b, the frozen
+ * backward's operand), h rounded to BF16 and the widened weight's s B columns (sb, rows ld
+ * apart): dout is read once, at half the bytes, by the tensor cores, and its fp32 copy is not
+ * needed. dh and the products with x and A stay fp32. */
+static void lora_bwd(struct ik_lm_train_cuda *tr, const struct ik_lora_module *md,
+                     const uint16_t *sb, int ld, float *dx, int fresh, const uint16_t *dout_b,
+                     const float *x, const float *h, int T, int In, int Out)
 {
     const struct ik_cuda_ops *o = tr->ops;
     int r = tr->a->cfg.r;
-    float s = tr->a->scale;
-    CK(tr, o->gemm(1, 0, Out, r, T, s, dout, Out, h, r, 1.0f, dev_param(tr, md->dB), r, IK_CUDA_F32,
+    CK(tr, o->to_bf16(tr->hb, h, (size_t)T * r));
+    CK(tr, o->gemm(1, 0, Out, r, T, tr->a->scale, dout_b, Out, tr->hb, r, 1.0f,
+                   dev_param(tr, md->dB), r, IK_CUDA_BF16, IK_CUDA_F32));
+    CK(tr, o->gemm(0, 0, T, r, Out, 1.0f, dout_b, Out, sb, ld, 0.0f, tr->dh, r, IK_CUDA_BF16,
                    IK_CUDA_F32));
-    CK(tr, o->gemm(0, 0, T, r, Out, s, dout, Out, dev_param(tr, md->B), r, 0.0f, tr->dh, r,
-                   IK_CUDA_F32, IK_CUDA_F32));
     CK(tr, o->gemm(1, 0, r, In, T, 1.0f, tr->dh, r, x, In, 1.0f, dev_param(tr, md->dA), In,
                    IK_CUDA_F32, IK_CUDA_F32));
     if (dx)
@@ -580,28 +582,30 @@ static void lora_bwd(struct ik_lm_train_cuda *tr, const struct ik_lora_module *m
                        fresh ? 0.0f : 1.0f, dx, In, IK_CUDA_F32, IK_CUDA_F32));
 }
 
-/* dx += dout @ w (when dx; with fresh, dx = : it need not be zeroed first),
- * and the adapter's gradients. dout_b is dout in BF16 when the caller has
- * it (NULL: converted here); dout itself is read only by the adapter's
- * branch. */
+/* dx += dout @ W (when dx; with fresh, dx = : it need not be zeroed first),
+ * and the adapter's gradients. dout_b is dout (T, Out) in BF16 when the
+ * caller has it; else dout (fp32) is converted here. */
 static void proj_bwd(struct ik_lm_train_cuda *tr, int l, int t, const float *h, float *dx,
                      int fresh, const float *dout, const uint16_t *dout_b, const float *x,
                      const uint16_t *w, int T, int In, int Out)
 {
     const struct ik_cuda_ops *o = tr->ops;
+    const struct ik_lora_module *md = module(tr, l, t);
+    if (dx == NULL && md == NULL)
+        return;
+    const uint16_t *db = dout_b ? dout_b : bf16_operand(tr, dout, (size_t)T * Out);
+    int ld = tr->W[l].ld[t];
     if (dx) { /* w's first In columns: the frozen W */
-        const uint16_t *db = dout_b ? dout_b : bf16_operand(tr, dout, (size_t)T * Out);
-        CK(tr, o->gemm(0, 0, T, In, Out, 1.0f, db, Out, w, tr->W[l].ld[t], fresh ? 0.0f : 1.0f, dx,
-                       In, IK_CUDA_BF16, IK_CUDA_F32));
+        CK(tr, o->gemm(0, 0, T, In, Out, 1.0f, db, Out, w, ld, fresh ? 0.0f : 1.0f, dx, In,
+                       IK_CUDA_BF16, IK_CUDA_F32));
         tr->flops += 2.0 * T * In * Out;
     }
-    const struct ik_lora_module *md = module(tr, l, t);
     if (md == NULL)
         return;
     int r = tr->a->cfg.r;
     tr->flops += 2.0 * T * r * (In + 2.0 * Out) + (dx ? 2.0 * T * r * In : 0);
     if (!tr->dropout) {
-        lora_bwd(tr, md, dx, 0, dout, x, h, T, In, Out);
+        lora_bwd(tr, md, w + In, ld, dx, 0, db, x, h, T, In, Out);
         return;
     }
     uint64_t key = ik_lora_dropout_key(tr->seed, l, t);
@@ -610,7 +614,7 @@ static void proj_bwd(struct ik_lm_train_cuda *tr, int l, int t, const float *h, 
     /* dropout(x)'s input gradient (written, not added), then through the
      * mask onto dx in one pass. */
     float *g = dx ? tr->tmp : NULL;
-    lora_bwd(tr, md, g, 1, dout, tr->xdrop, h, T, In, Out);
+    lora_bwd(tr, md, w + In, ld, g, 1, db, tr->xdrop, h, T, In, Out);
     if (g)
         CK(tr, o->dropout_add(dx, g, n, tr->a->cfg.dropout, key));
 }
@@ -727,17 +731,16 @@ static void backward_layer(struct ik_lm_train_cuda *tr, int l, int T)
     const struct dev_acts *A = &tr->L[l];
     int D = c->D, F = c->F, hd = c->head_dim, qw = c->H * hd, kw = c->K * hd;
     /* Each gradient buffer's first writer overwrites it (fresh), so none is
-     * zeroed; SwiGLU's backward writes the gate and up gradients in BF16 for
-     * the frozen GEMMs, and in fp32 only for an adapted projection. */
+     * zeroed; SwiGLU's backward writes the gate and up gradients in BF16
+     * only: the frozen GEMMs and the adapter's products over dout take them
+     * so (lora_bwd). */
     proj_bwd(tr, l, IK_LORA_DOWN, A->h[IK_LORA_DOWN], tr->dact, 1, tr->dx, NULL, A->act, y->w_down,
              T, F, D);
-    CK(tr, o->swiglu_bwd_bf16(module(tr, l, IK_LORA_GATE) ? tr->dgate : NULL,
-                              module(tr, l, IK_LORA_UP) ? tr->dup : NULL, tr->xb, tr->xb2, tr->dact,
-                              A->gate, A->up, T, F));
-    proj_bwd(tr, l, IK_LORA_GATE, A->h[IK_LORA_GATE], tr->dxn, 1, tr->dgate, tr->xb, A->xn2,
-             y->w_gate, T, D, F);
-    proj_bwd(tr, l, IK_LORA_UP, A->h[IK_LORA_UP], tr->dxn, 0, tr->dup, tr->xb2, A->xn2, y->w_up, T,
-             D, F);
+    CK(tr, o->swiglu_bwd_bf16(NULL, NULL, tr->xb, tr->xb2, tr->dact, A->gate, A->up, T, F));
+    proj_bwd(tr, l, IK_LORA_GATE, A->h[IK_LORA_GATE], tr->dxn, 1, NULL, tr->xb, A->xn2, y->w_gate,
+             T, D, F);
+    proj_bwd(tr, l, IK_LORA_UP, A->h[IK_LORA_UP], tr->dxn, 0, NULL, tr->xb2, A->xn2, y->w_up, T, D,
+             F);
     CK(tr, o->rmsnorm_bwd(tr->dx, NULL, tr->dxn, A->x_mid, A->rstd2, y->ffn_norm, T, D));
 
     proj_bwd(tr, l, IK_LORA_O, A->h[IK_LORA_O], tr->datt, 1, tr->dx, NULL, A->att, y->wo, T, qw, D);
