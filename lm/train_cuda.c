@@ -130,6 +130,25 @@ static int adapted(const struct ik_lora *a, int l, int t)
     return a && a->mod[l * IK_LORA_NT + t].A != NULL;
 }
 
+/* The adapter's rank rounded up to 8, the widened weights' extra columns
+ * (BF16 rows stay 16-byte multiples); 0 without an adapter. */
+static int padded_rank(const struct ik_lora *a) { return a ? (a->cfg.r + 7) / 8 * 8 : 0; }
+
+/* Projection t's input and output widths. */
+static int proj_in(const struct ik_lm_config *g, int t)
+{
+    return t == IK_LORA_O ? g->H * g->head_dim : t == IK_LORA_DOWN ? g->F : g->D;
+}
+
+static int proj_out(const struct ik_lm_config *g, int t)
+{
+    if (t == IK_LORA_Q)
+        return g->H * g->head_dim;
+    if (t == IK_LORA_K || t == IK_LORA_V)
+        return g->K * g->head_dim;
+    return t == IK_LORA_GATE || t == IK_LORA_UP ? g->F : g->D;
+}
+
 /* Every device buffer; with c->base NULL only counts bytes. */
 static void layout(struct ik_lm_train_cuda *tr, struct carve *c)
 {
@@ -144,11 +163,8 @@ static void layout(struct ik_lm_train_cuda *tr, struct carve *c)
     for (int l = 0; l < g->L; l++) {
         const struct ik_lm_layer *y = &m->layers[l];
         struct dev_layer *w = &tr->W[l];
-        static const int in_is_d[IK_LORA_NT] = {1, 1, 1, 0, 1, 1, 0};
-        for (int t = 0; t < IK_LORA_NT; t++) {
-            size_t in = in_is_d[t] ? D : t == IK_LORA_O ? qw : F;
-            w->ld[t] = (int)(in + (adapted(tr->a, l, t) ? rp : 0));
-        }
+        for (int t = 0; t < IK_LORA_NT; t++)
+            w->ld[t] = proj_in(g, t) + (adapted(tr->a, l, t) ? (int)rp : 0);
         w->wq = TAKE_H(c, qw * w->ld[IK_LORA_Q]);
         w->wk = TAKE_H(c, kw * w->ld[IK_LORA_K]);
         w->wv = TAKE_H(c, kw * w->ld[IK_LORA_V]);
@@ -373,7 +389,7 @@ size_t ik_lm_train_cuda_estimate_bytes(const struct ik_lm_model *m, const struct
                                        int max_seq, int opts)
 {
     struct ik_lm_train_cuda tr = {.m = m, .a = (struct ik_lora *)a, .S = max_seq < 2 ? 2 : max_seq};
-    tr.rp = a ? (a->cfg.r + 7) / 8 * 8 : 0;
+    tr.rp = padded_rank(a);
     tr.ckpt = (opts & IK_LM_TRAIN_CHECKPOINT) != 0;
     tr.sdpa = attention_choice() == 1;
     tr.W = ik_xcalloc((size_t)m->cfg.L, sizeof *tr.W);
@@ -405,7 +421,7 @@ int ik_lm_train_cuda_new(struct ik_lm_train_cuda **out, const struct ik_cuda_ops
     tr->m = m;
     tr->a = a;
     tr->S = max_seq;
-    tr->rp = a ? (a->cfg.r + 7) / 8 * 8 : 0;
+    tr->rp = padded_rank(a);
     tr->ckpt = (opts & IK_LM_TRAIN_CHECKPOINT) != 0;
     tr->random_base = (opts & IK_LM_TRAIN_CUDA_RANDOM_BASE) != 0;
     tr->d = d;
@@ -543,18 +559,16 @@ static void proj(struct ik_lm_train_cuda *tr, int l, int t, float *h, float *out
 static void refresh_lora_columns(struct ik_lm_train_cuda *tr)
 {
     const struct ik_lm_config *c = &tr->m->cfg;
-    int qw = c->H * c->head_dim, kw = c->K * c->head_dim;
     for (int l = 0; l < c->L; l++) {
         const struct dev_layer *y = &tr->W[l];
         uint16_t *w[IK_LORA_NT] = {y->wq, y->wk, y->wv, y->wo, y->w_gate, y->w_up, y->w_down};
-        const int out[IK_LORA_NT] = {qw, kw, kw, c->D, c->F, c->F, c->D};
         for (int t = 0; t < IK_LORA_NT; t++) {
             const struct ik_lora_module *md = module(tr, l, t);
             if (md == NULL)
                 continue;
-            int in = y->ld[t] - tr->rp;
-            CK(tr, tr->ops->to_bf16_2d(w[t] + in, y->ld[t], dev_param(tr, md->B), tr->a->cfg.r,
-                                       out[t], tr->a->cfg.r, tr->rp, tr->a->scale));
+            CK(tr, tr->ops->to_bf16_2d(w[t] + proj_in(c, t), y->ld[t], dev_param(tr, md->B),
+                                       tr->a->cfg.r, proj_out(c, t), tr->a->cfg.r, tr->rp,
+                                       tr->a->scale));
         }
     }
 }
