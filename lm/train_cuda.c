@@ -229,7 +229,7 @@ static void layout(struct ik_lm_train_cuda *tr, struct carve *c)
     tr->dv = TAKE_F(c, S * kw);
     tr->dact = TAKE_F(c, S * F);
     tr->dh = TAKE_F(c, S * (r ? r : 1));
-    tr->hb = TAKE_H(c, S * (r ? r : 1));
+    tr->hb = TAKE_H(c, S * (rp ? rp : 1));
     tr->xdrop = TAKE_F(c, S * in_max);
     tr->tmp = TAKE_F(c, S * in_max);
     tr->logits = TAKE_F(c, R * V);
@@ -584,8 +584,10 @@ static void lora_bwd(struct ik_lm_train_cuda *tr, const struct ik_lora_module *m
 {
     const struct ik_cuda_ops *o = tr->ops;
     int r = tr->a->cfg.r;
-    CK(tr, o->to_bf16(tr->hb, h, (size_t)T * r));
-    CK(tr, o->gemm(1, 0, Out, r, T, tr->a->scale, dout_b, Out, tr->hb, r, 1.0f,
+    /* hb's rows rp apart: 16-byte multiples whatever the rank (cuBLASLt's
+     * tensor-core kernels want them). */
+    CK(tr, o->to_bf16_2d(tr->hb, tr->rp, h, r, T, r, tr->rp, 1.0f));
+    CK(tr, o->gemm(1, 0, Out, r, T, tr->a->scale, dout_b, Out, tr->hb, tr->rp, 1.0f,
                    dev_param(tr, md->dB), r, IK_CUDA_BF16, IK_CUDA_F32));
     CK(tr, o->gemm(0, 0, T, r, Out, 1.0f, dout_b, Out, sb, ld, 0.0f, tr->dh, r, IK_CUDA_BF16,
                    IK_CUDA_F32));
