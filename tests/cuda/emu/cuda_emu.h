@@ -5,25 +5,34 @@
  * pieces of syntax a C++ compiler cannot take (a <<<grid, block>>> launch and
  * an extern __shared__ array); nothing in kernels/cuda/ knows of it.
  *
- * What it models (tests/cuda/emu/emu_runtime.cpp runs it): a launch runs its
- * blocks one after another on the calling thread, and a block's threads as
- * coroutines, each until it waits at __syncthreads() or a warp shuffle, in
- * turn, first to last or last to first (alternating by block and launch, so
- * a missing barrier shows whichever thread a GPU would run first); a
- * barrier opens when every thread it waits for has arrived, and one that can
- * never open (a barrier under divergent control flow or after some threads
- * returned, a shuffle in a warp with lanes gone) fails the launch, naming
- * the kernel, where a GPU would hang or be undefined. __shared__ variables
- * are the kernel's static locals (one block runs at a time), the dynamic
- * array a buffer filled with NaN per block. Device memory is host memory,
- * handed out filled with NaN bytes, and every pointer a kernel is launched
- * with must lie in it.
+ * What it models (tests/cuda/emu/emu_runtime.cpp runs it):
+ * - A launch runs its blocks one after another on the calling thread, in
+ *   order or, on odd launches, in reverse.
+ * - A block's threads are coroutines. One warp at a time runs until it
+ *   waits at __syncthreads() or returns; its shuffles open as its 32 lanes
+ *   meet. Warps and lanes run first to last or last to first, alternating
+ *   by block and launch. So no warp sees another's work before a barrier,
+ *   and a missing barrier shows whichever thread a GPU would run first.
+ * - A barrier opens only when every thread it waits for is at the same one
+ *   (the same call and count). Divergent barriers, a barrier after some
+ *   threads returned, or a shuffle in a warp with lanes gone or elsewhere
+ *   fail the launch and name the kernel, where a GPU would hang or be
+ *   undefined. The fault surfaces at the next call that waits, and the
+ *   context is lost.
+ * - __shared__ arrays are the kernel's static locals (one block runs at a
+ *   time), filled with 0xff bytes (NaN) as each block declares them; the
+ *   dynamic array is a buffer filled so per block.
+ * - Device memory is host memory, handed out filled with NaN bytes. A
+ *   pointer a kernel is launched with that is not device memory faults, as
+ *   its first access would.
  *
- * What it does not model: timing, races between threads but for the order
- * above, nvcc's contraction of a * b + c into an FMA (the
- * emulator's objects are compiled with -ffp-contract=off: __fmul_rn and the
- * like are what the plain operators give), and the exact results of the
- * device's expf/logf (the host libm's, within an ulp or two of them). */
+ * What it does not model: timing, races between threads but for the orders
+ * above, nvcc's contraction of a * b + c into an FMA (the emulator's
+ * objects are compiled with -ffp-contract=off: __fmul_rn and the like are
+ * what the plain operators give), the exact results of the device's
+ * expf/logf (the host libm's, within an ulp or two of them), reads of
+ * dynamic shared memory past the launch's size, and thread stacks past
+ * 128 KiB. */
 #ifndef IK_TESTS_CUDA_EMU_CUDA_EMU_H
 #define IK_TESTS_CUDA_EMU_CUDA_EMU_H
 
@@ -62,10 +71,14 @@ extern dim3 block_dim, grid_dim;
 
 /* Block barrier and warp exchange (emu_runtime.cpp). shfl_xor returns the
  * bits lane (lane ^ lane_mask) passed. */
-void syncthreads();
-uint64_t shfl_xor(unsigned mask, uint64_t bits, int lane_mask, int width);
+void syncthreads(const char *file, int line);
+uint64_t shfl_xor(unsigned mask, uint64_t bits, int lane_mask, int width, const char *file, int line);
 /* The block's dynamic shared memory (the launch's third argument). */
 void *dynamic_shared();
+/* A static __shared__ array, filled with 0xff bytes the first time a
+ * block's thread declares it (SERIAL: the array's own note of the block it
+ * last filled it for); to_host.pl puts the call after each declaration. */
+void shared_fresh(void *p, size_t bytes, unsigned long *serial);
 
 /* Runs body as every thread of every block of the launch; the kernel's name
  * is for errors. Sets the runtime's last error as a real launch would. */
@@ -130,6 +143,11 @@ cudaError_t symbol_address(void **p, const void *symbol, size_t bytes);
 #define IK_EMU_LAUNCH(kernel) \
     ik_emu::launcher(#kernel, [](const auto &...a) { kernel(a...); })
 #define IK_EMU_DYNAMIC_SHARED(type) ((type *)ik_emu::dynamic_shared())
+#define IK_EMU_SHARED_FRESH(name)                                                                  \
+    do {                                                                                           \
+        static unsigned long ik_emu_serial_##name;                                                 \
+        ik_emu::shared_fresh(&(name), sizeof(name), &ik_emu_serial_##name);                        \
+    } while (0)
 
 #define threadIdx (*ik_emu::thread_idx)
 #define blockIdx (ik_emu::block_idx)
@@ -143,14 +161,21 @@ template <class T> static inline cudaError_t cudaGetSymbolAddress(void **p, cons
     return ik_emu::symbol_address(p, &symbol, sizeof symbol);
 }
 
-static inline void __syncthreads(void) { ik_emu::syncthreads(); }
+/* The call's place (the compiler's, through the default arguments): the
+ * threads a barrier opens for must all wait at the same one. */
+static inline void __syncthreads(const char *file = __builtin_FILE(), int line = __builtin_LINE())
+{
+    ik_emu::syncthreads(file, line);
+}
 
-template <class T> static inline T __shfl_xor_sync(unsigned mask, T v, int lane_mask, int width = 32)
+template <class T>
+static inline T __shfl_xor_sync(unsigned mask, T v, int lane_mask, int width = 32,
+                                const char *file = __builtin_FILE(), int line = __builtin_LINE())
 {
     static_assert(sizeof(T) <= sizeof(uint64_t), "a shuffle moves at most 8 bytes");
     uint64_t bits = 0;
     memcpy(&bits, &v, sizeof v);
-    bits = ik_emu::shfl_xor(mask, bits, lane_mask, width);
+    bits = ik_emu::shfl_xor(mask, bits, lane_mask, width, file, line);
     T r;
     memcpy(&r, &bits, sizeof r);
     return r;

@@ -6,8 +6,10 @@
  * device memory as far as its leading dimension reaches, an operand must be
  * aligned as the preference said the algorithm may assume, and with beta 0,
  * C is not read (the emulator's device memory starts as NaN). TF32 compute
- * rounds fp32 inputs to 10 mantissa bits, as the tensor cores do; sums run in
- * fp32 in order of k (the library's order is its own). */
+ * rounds fp32 inputs to 10 mantissa bits (to nearest, ties to even; the
+ * hardware's cvt.rna takes ties away from zero, which differs only at exact
+ * ties); sums run in fp32 in order of k (the library's order is its own).
+ * Types and compute types other than the module's are refused. */
 #include <stdio.h>
 #include <string.h>
 #include <vector>
@@ -163,7 +165,9 @@ cublasStatus_t cublasGemmStridedBatchedEx(cublasHandle_t h, cublasOperation_t ta
     if (m < 0 || n < 0 || k < 0 || batch < 0 || lda < (ta == CUBLAS_OP_N ? m : k) ||
         ldb < (tb == CUBLAS_OP_N ? k : n) || ldc < m || lda < 1 || ldb < 1 || ldc < 1)
         return CUBLAS_STATUS_INVALID_VALUE;
-    if (compute != CUBLAS_COMPUTE_32F && compute != CUBLAS_COMPUTE_32F_FAST_TF32)
+    /* What the module asks for (attention.cu); anything else is not emulated. */
+    if ((compute != CUBLAS_COMPUTE_32F && compute != CUBLAS_COMPUTE_32F_FAST_TF32) ||
+        at != CUDA_R_32F || bt != CUDA_R_32F || ct != CUDA_R_32F)
         return CUBLAS_STATUS_NOT_SUPPORTED;
     if (m == 0 || n == 0 || batch == 0)
         return CUBLAS_STATUS_SUCCESS;
@@ -198,8 +202,9 @@ cublasStatus_t cublasLtDestroy(cublasLtHandle_t h)
 cublasStatus_t cublasLtMatmulDescCreate(cublasLtMatmulDesc_t *d, cublasComputeType_t compute,
                                         cudaDataType_t scale)
 {
-    if (scale != CUDA_R_32F)
-        return CUBLAS_STATUS_NOT_SUPPORTED;
+    if (scale != CUDA_R_32F ||
+        (compute != CUBLAS_COMPUTE_32F && compute != CUBLAS_COMPUTE_32F_FAST_TF32))
+        return CUBLAS_STATUS_NOT_SUPPORTED; /* what gemm.cu asks for; anything else is not emulated */
     *d = new cublasLtMatmulDescOpaque_t();
     *mine<matmul_desc>(*d) = matmul_desc{compute, CUBLAS_OP_N, CUBLAS_OP_N};
     return CUBLAS_STATUS_SUCCESS;

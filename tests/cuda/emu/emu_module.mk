@@ -22,9 +22,11 @@ FLAGS := -std=c++17 -O2 -g -fPIC -fvisibility=hidden -ffp-contract=off -Wall -We
 all: $(OUT) $(TEST_OUT)
 
 $(OUT): $(KOBJS) $(EOBJS)
+	@mkdir -p $(dir $@)
 	$(CC) $(EMU_CFLAGS) -shared -Wl,--no-undefined -o $@ $(KOBJS) $(EOBJS) -lstdc++ -lm -ldl -lpthread
 
 $(TEST_OUT): $(OBJDIR)/test/test_emu.o $(OBJDIR)/emu_runtime.o
+	@mkdir -p $(dir $@)
 	$(CC) $(EMU_CFLAGS) -o $@ $^ -lstdc++ -lm -lpthread
 
 $(OBJDIR)/test/test_emu.cpp: $(EMU)/test_emu.cu $(EMU)/to_host.pl

@@ -21,8 +21,10 @@
  * caller's to save; the FPU's control words are left alone, as no kernel
  * changes them). */
 extern "C" void ik_emu_switch(void **from, void *to);
-__asm__(".text\n"
+__asm__(".pushsection .text\n"
         ".p2align 4\n"
+        ".hidden ik_emu_switch\n"
+        ".globl ik_emu_switch\n"
         ".type ik_emu_switch,@function\n"
         "ik_emu_switch:\n"
         "  pushq %rbp\n  pushq %rbx\n  pushq %r12\n  pushq %r13\n  pushq %r14\n  pushq %r15\n"
@@ -30,7 +32,8 @@ __asm__(".text\n"
         "  movq %rsi, %rsp\n"
         "  popq %r15\n  popq %r14\n  popq %r13\n  popq %r12\n  popq %rbx\n  popq %rbp\n"
         "  ret\n"
-        ".size ik_emu_switch, .-ik_emu_switch\n");
+        ".size ik_emu_switch, .-ik_emu_switch\n"
+        ".popsection\n");
 #else
 #error "the CUDA emulator switches stacks on x86-64 only"
 #endif
@@ -53,7 +56,10 @@ struct thread_state {
     int linear, lane, warp;
     thread_wait wait;
     unsigned shuffles; /* how many this thread has made: the slot parity */
-    void *sp;          /* saved stack pointer while switched out */
+    unsigned barriers; /* how many __syncthreads it has passed */
+    const char *file;  /* where it waits (with line), to match the others' */
+    int line;
+    void *sp; /* saved stack pointer while switched out */
     char *stack_top;
 };
 
@@ -74,13 +80,16 @@ struct block_run {
 
 block_run *run_state; /* the block now running (the launch lock held) */
 unsigned long launches;
+unsigned long block_serial; /* blocks run so far, for shared_fresh */
 std::mutex launch_lock;
 
-void yield_to_scheduler(thread_wait w)
+void yield_to_scheduler(thread_wait w, const char *file = NULL, int line = 0)
 {
     block_run *b = run_state;
     thread_state *t = b->cur;
     t->wait = w;
+    t->file = file;
+    t->line = line;
     ik_emu_switch(&t->sp, b->scheduler_sp);
 }
 
@@ -105,85 +114,107 @@ void prepare(thread_state *t)
     t->sp = sp;
 }
 
-/* Opens what can open: a warp whose every lane waits at a shuffle, then the
- * block barrier when every thread still running waits at it. False when
- * nothing could (the block would hang), with b->failure said. */
-bool open_barriers(block_run *b)
+bool same_site(const thread_state *a, const thread_state *b)
 {
-    bool opened = false;
-    for (int w0 = 0; w0 < b->n; w0 += 32) {
-        int end = w0 + 32 < b->n ? w0 + 32 : b->n;
-        bool any = false, all = true;
-        for (int i = w0; i < end; i++) {
-            any |= b->threads[i].wait == AT_SHUFFLE;
-            all &= b->threads[i].wait == AT_SHUFFLE;
-        }
-        if (any && all && end - w0 == 32) {
-            for (int i = w0; i < end; i++)
-                b->threads[i].wait = RUNNABLE;
-            opened = true;
-        }
-    }
-    if (opened)
-        return true;
-    /* Every thread of the block, none returned: CUDA leaves a barrier that
-     * only part of the block reaches undefined. */
-    bool all = true, some_done = false;
-    for (int i = 0; i < b->n; i++) {
-        all &= b->threads[i].wait == AT_SYNCTHREADS;
-        some_done |= b->threads[i].wait == DONE;
-    }
-    if (all) {
-        for (int i = 0; i < b->n; i++)
-            b->threads[i].wait = RUNNABLE;
-        return true;
-    }
-    bool shuffle_in_part_warp = false, shuffle_beside_done = false;
-    for (int i = 0; i < b->n; i++)
-        if (b->threads[i].wait == AT_SHUFFLE) {
-            int w0 = i & ~31;
-            if (b->n - w0 < 32)
-                shuffle_in_part_warp = true;
-            for (int j = w0; j < w0 + 32 && j < b->n; j++)
-                shuffle_beside_done |= b->threads[j].wait == DONE;
-        }
-    b->failure = shuffle_in_part_warp ? "a full-warp shuffle in a warp the block does not fill"
-                 : shuffle_beside_done ? "a full-warp shuffle while lanes of the warp have returned"
-                 : some_done ? "__syncthreads reached by part of the block only (the other threads "
-                               "returned)"
-                             : "threads wait at different barriers (__syncthreads or a shuffle under "
-                               "divergent control flow): the block would hang";
-    return false;
+    return a->line == b->line && strcmp(a->file, b->file) == 0;
 }
 
-/* Runs one block to its end; 0, or -1 with b->failure said. Between
- * barriers its threads run one after another, first to last or, when
- * REVERSE, last to first: a missing barrier shows as a read of what another
- * thread had not written yet, whichever of the two comes first on the GPU. */
-int run_block(block_run *b, bool reverse)
+/* Runs warp w's lanes (in ORDER) until none can go on alone: each lane to
+ * its next wait; a shuffle every lane of the warp waits at opens at once.
+ * False, with b->failure said, when the warp can never get past where it
+ * stands. */
+bool run_warp(block_run *b, int w, bool reverse)
 {
-    for (int i = 0; i < b->n; i++) {
-        b->threads[i].wait = RUNNABLE;
-        b->threads[i].shuffles = 0;
-        prepare(&b->threads[i]);
-    }
+    int w0 = w * 32, end = w0 + 32 < b->n ? w0 + 32 : b->n;
     for (;;) {
-        int done = 0;
-        for (int k = 0; k < b->n; k++) {
-            thread_state *t = &b->threads[reverse ? b->n - 1 - k : k];
+        for (int k = 0; k < end - w0; k++) {
+            thread_state *t = &b->threads[reverse ? end - 1 - k : w0 + k];
             if (t->wait == RUNNABLE) {
                 b->cur = t;
                 thread_idx = &t->idx;
                 ik_emu_switch(&b->scheduler_sp, t->sp);
             }
-            done += t->wait == DONE;
         }
         if (b->failure != NULL)
+            return false;
+        int at_shuffle = 0;
+        for (int i = w0; i < end; i++)
+            at_shuffle += b->threads[i].wait == AT_SHUFFLE;
+        if (at_shuffle == 0)
+            return true; /* at __syncthreads or returned: the block decides */
+        if (end - w0 < 32) {
+            b->failure = "a full-warp shuffle in a warp the block does not fill";
+            return false;
+        }
+        for (int i = w0; i < end; i++) {
+            const thread_state *t = &b->threads[i], *t0 = &b->threads[w0];
+            if (t->wait == DONE) {
+                b->failure = "a full-warp shuffle while lanes of the warp have returned";
+                return false;
+            }
+            if (t->wait != AT_SHUFFLE || !same_site(t, t0) || t->shuffles != t0->shuffles) {
+                b->failure = "lanes of a warp wait at different places (a shuffle beside "
+                             "__syncthreads or another shuffle, under divergent control flow): "
+                             "the warp would hang or exchange the wrong values";
+                return false;
+            }
+        }
+        for (int i = w0; i < end; i++)
+            b->threads[i].wait = RUNNABLE;
+    }
+}
+
+/* Opens __syncthreads when every thread of the block waits at the same one
+ * (CUDA leaves a barrier that only part of the block reaches undefined);
+ * 1 opened, 0 all done, -1 with b->failure said. */
+int open_block_barrier(block_run *b)
+{
+    int done = 0;
+    for (int i = 0; i < b->n; i++)
+        done += b->threads[i].wait == DONE;
+    if (done == b->n)
+        return 0;
+    if (done > 0) {
+        b->failure = "__syncthreads reached by part of the block only (the other threads returned)";
+        return -1;
+    }
+    const thread_state *t0 = &b->threads[0];
+    for (int i = 0; i < b->n; i++) {
+        const thread_state *t = &b->threads[i];
+        if (!same_site(t, t0) || t->barriers != t0->barriers) {
+            b->failure = "threads wait at different __syncthreads (under divergent control flow): "
+                         "the block would hang";
             return -1;
-        if (done == b->n)
-            return 0;
-        if (!open_barriers(b))
-            return -1;
+        }
+    }
+    for (int i = 0; i < b->n; i++) {
+        b->threads[i].wait = RUNNABLE;
+        b->threads[i].barriers++;
+    }
+    return 1;
+}
+
+/* Runs one block to its end; 0, or -1 with b->failure said. One warp at a
+ * time runs until it waits at __syncthreads or returns (its shuffles open
+ * as its lanes meet), warps and lanes first to last or, when REVERSE, last
+ * to first: so no warp sees another's work before a barrier says so, and a
+ * missing barrier shows whichever thread a GPU would run first. */
+int run_block(block_run *b, bool reverse)
+{
+    for (int i = 0; i < b->n; i++) {
+        b->threads[i].wait = RUNNABLE;
+        b->threads[i].shuffles = 0;
+        b->threads[i].barriers = 0;
+        prepare(&b->threads[i]);
+    }
+    int warps = (b->n + 31) / 32;
+    for (;;) {
+        for (int k = 0; k < warps; k++)
+            if (!run_warp(b, reverse ? warps - 1 - k : k, reverse))
+                return -1;
+        int opened = open_block_barrier(b);
+        if (opened <= 0)
+            return opened;
     }
 }
 
@@ -227,13 +258,15 @@ cudaError_t set_error(cudaError_t e)
     return e;
 }
 
-void kernel_failed(const char *kernel, const uint3 &block, const char *why)
+/* An execution fault: the context is lost. As on a GPU, the launch itself
+ * reported success; the next call that waits (or any later one) returns it. */
+void kernel_failed(const char *kernel, const uint3 &block, const char *why,
+                   cudaError_t e = cudaErrorLaunchFailure)
 {
     fprintf(stderr, "ikada CUDA emulator: kernel %s, block (%u, %u, %u): %s\n", kernel, block.x,
             block.y, block.z, why);
     std::lock_guard<std::mutex> g(state_lock);
-    sticky = cudaErrorLaunchFailure;
-    last_error = cudaErrorLaunchFailure;
+    sticky = e;
 }
 
 } /* namespace */
@@ -250,34 +283,45 @@ bool in_device_memory(const void *p, size_t bytes)
     return u >= it->first && u + bytes <= it->first + it->second && u + bytes >= u;
 }
 
+/* A GPU would fault on the first access, and lose the context. */
 bool device_pointer_arg(const char *kernel, int index, const void *p)
 {
     if (in_device_memory(p, 0))
         return true;
-    fprintf(stderr, "ikada CUDA emulator: kernel %s: argument %d (%p) is not device memory\n",
-            kernel, index + 1, p);
-    set_error(cudaErrorInvalidValue);
+    char why[96];
+    snprintf(why, sizeof why, "argument %d (%p) is not device memory", index + 1, p);
+    kernel_failed(kernel, uint3{0, 0, 0}, why, cudaErrorIllegalAddress);
     return false;
 }
 
-void syncthreads() { yield_to_scheduler(AT_SYNCTHREADS); }
+void syncthreads(const char *file, int line) { yield_to_scheduler(AT_SYNCTHREADS, file, line); }
 
-uint64_t shfl_xor(unsigned mask, uint64_t bits, int lane_mask, int width)
+uint64_t shfl_xor(unsigned mask, uint64_t bits, int lane_mask, int width, const char *file, int line)
 {
     block_run *b = run_state;
     thread_state *t = b->cur;
     if (mask != 0xffffffffu || width != 32) {
         b->failure = "a shuffle with a partial mask or width (the emulator has only full warps)";
-        yield_to_scheduler(AT_SHUFFLE); /* the scheduler sees the failure */
+        yield_to_scheduler(AT_SHUFFLE, file, line); /* the scheduler sees the failure */
     }
-    unsigned parity = t->shuffles++ & 1u;
+    /* shuffles counts before the wait, so the lanes' counts match there */
+    unsigned parity = t->shuffles & 1u;
     b->slot[parity][t->linear] = bits;
-    yield_to_scheduler(AT_SHUFFLE);
+    yield_to_scheduler(AT_SHUFFLE, file, line);
+    t->shuffles++;
     int from = t->warp * 32 + ((t->lane ^ lane_mask) & 31);
     return b->slot[parity][from];
 }
 
 void *dynamic_shared() { return run_state->shared; }
+
+void shared_fresh(void *p, size_t bytes, unsigned long *serial)
+{
+    if (*serial != block_serial) {
+        memset(p, 0xff, bytes);
+        *serial = block_serial;
+    }
+}
 
 /* Kernels may be handed the variable's address: it counts as device memory. */
 cudaError_t symbol_address(void **p, const void *symbol, size_t bytes)
@@ -293,8 +337,10 @@ void run(const char *kernel, dim3 grid, dim3 block, size_t shared_bytes,
 {
     {
         std::lock_guard<std::mutex> g(state_lock);
-        if (sticky != cudaSuccess)
+        if (sticky != cudaSuccess) {
+            set_error(sticky);
             return;
+        }
     }
     uint64_t threads = (uint64_t)block.x * block.y * block.z;
     if (grid.x == 0 || grid.y == 0 || grid.z == 0 || threads == 0 || threads > MAX_THREADS ||
@@ -331,18 +377,23 @@ void run(const char *kernel, dim3 grid, dim3 block, size_t shared_bytes,
     run_state = b;
     grid_dim = grid;
     block_dim = block;
-    for (unsigned z = 0; z < grid.z; z++)
-        for (unsigned y = 0; y < grid.y; y++)
-            for (unsigned x = 0; x < grid.x; x++) {
-                block_idx = uint3{x, y, z};
-                /* Shared memory holds garbage at a block's start. */
-                memset(b->shared, 0xff, shared_bytes);
-                if (run_block(b, ((launches + x + y + z) & 1) != 0) != 0) {
-                    kernel_failed(kernel, block_idx, b->failure);
-                    run_state = NULL;
-                    return;
-                }
-            }
+    /* Blocks in order, or on odd launches in reverse: a block that reads
+     * what another block of the same launch writes shows either way. */
+    uint64_t blocks = (uint64_t)grid.x * grid.y * grid.z;
+    for (uint64_t k = 0; k < blocks; k++) {
+        uint64_t i = launches & 1 ? blocks - 1 - k : k;
+        block_idx = uint3{(unsigned)(i % grid.x), (unsigned)(i / grid.x % grid.y),
+                          (unsigned)(i / ((uint64_t)grid.x * grid.y))};
+        block_serial++;
+        /* Shared memory holds garbage at a block's start (the static arrays
+         * get theirs as the kernel declares them: shared_fresh). */
+        memset(b->shared, 0xff, shared_bytes);
+        if (run_block(b, ((launches + i) & 1) != 0) != 0) {
+            kernel_failed(kernel, block_idx, b->failure);
+            run_state = NULL;
+            return;
+        }
+    }
     run_state = NULL;
 }
 
@@ -380,6 +431,7 @@ const char *cudaGetErrorString(cudaError_t e)
     case cudaErrorMemoryAllocation: return "out of memory";
     case cudaErrorInvalidConfiguration: return "invalid configuration argument";
     case cudaErrorLaunchFailure: return "unspecified launch failure";
+    case cudaErrorIllegalAddress: return "an illegal memory access was encountered";
     case cudaErrorInvalidDevice: return "invalid device ordinal";
     case cudaErrorInvalidMemcpyDirection: return "invalid copy direction for memcpy";
     default: return "unrecognized error code";
@@ -475,8 +527,8 @@ static cudaError_t copy(void *dst, const void *src, size_t bytes, cudaMemcpyKind
     bool ok = kind == cudaMemcpyHostToDevice   ? d && !in_device_memory(src, 0)
               : kind == cudaMemcpyDeviceToHost ? s && !in_device_memory(dst, 0)
               : kind == cudaMemcpyDeviceToDevice ? d && s
-              : kind == cudaMemcpyDefault        ? true
-                                                 : !in_device_memory(dst, 0) && !in_device_memory(src, 0);
+              : kind == cudaMemcpyDefault ? (d || !in_device_memory(dst, 0)) && (s || !in_device_memory(src, 0))
+                                          : !in_device_memory(dst, 0) && !in_device_memory(src, 0);
     if (!ok) {
         fprintf(stderr, "ikada CUDA emulator: cudaMemcpy of %zu bytes, kind %d: dst %p %s, src %p %s\n",
                 bytes, (int)kind, dst, d ? "device" : "not (all) device", src,

@@ -83,6 +83,47 @@ __global__ void shuffle_after_return_kernel(float *out)
     out[threadIdx.x] = warp_sum(1.0f);
 }
 
+/* Half a warp at __syncthreads, the other half at a shuffle. */
+__global__ void split_warp_kernel(float *out)
+{
+    if (threadIdx.x < 16)
+        __syncthreads();
+    else
+        out[threadIdx.x] = warp_sum(1.0f);
+}
+
+/* Two warps at two different __syncthreads. */
+__global__ void two_barriers_kernel(float *out)
+{
+    if (threadIdx.x < 32)
+        __syncthreads();
+    else
+        __syncthreads();
+    out[threadIdx.x] = 1.0f;
+}
+
+/* Reads a shared value nothing wrote. */
+__global__ void unset_shared_kernel(float *out)
+{
+    __shared__ float acc;
+    __syncthreads();
+    if (threadIdx.x == 0)
+        out[blockIdx.x] = acc;
+}
+
+/* Thread 32 (warp 1) writes flag with no barrier before the others read it:
+ * what each reads depends on which warp runs first. */
+__global__ void racy_kernel(int *out)
+{
+    __shared__ int flag;
+    if (threadIdx.x == 0)
+        flag = 1;
+    __syncthreads();
+    if (threadIdx.x == 32)
+        flag = 2;
+    out[threadIdx.x] = flag;
+}
+
 __global__ void copy_kernel(float *out, const float *in, int n)
 {
     int i = blockIdx.x * blockDim.x + threadIdx.x;
@@ -121,6 +162,28 @@ static void check_barrier_order(void)
     cudaFree(d);
 }
 
+/* A static __shared__ array starts each block as garbage (NaN here), not
+ * as the zero a C static would be, nor the last block's values; and a race
+ * between warps shows, as the emulator alternates which runs first. */
+static void check_shared_and_order(void)
+{
+    float *d, h[3];
+    cudaMalloc((void **)&d, sizeof h);
+    unset_shared_kernel<<<3, 32>>>(d);
+    cudaMemcpy(h, d, sizeof h, cudaMemcpyDeviceToHost);
+    expect(isnan(h[0]) && isnan(h[1]) && isnan(h[2]), "an unwritten static __shared__ value reads as NaN");
+    cudaFree(d);
+    int *di, first[64], second[64];
+    cudaMalloc((void **)&di, sizeof first);
+    racy_kernel<<<1, 64>>>(di);
+    cudaMemcpy(first, di, sizeof first, cudaMemcpyDeviceToHost);
+    racy_kernel<<<1, 64>>>(di);
+    cudaMemcpy(second, di, sizeof second, cudaMemcpyDeviceToHost);
+    expect(memcmp(first, second, sizeof first) != 0 && cudaDeviceSynchronize() == cudaSuccess,
+           "a race between warps gives two answers over two launches");
+    cudaFree(di);
+}
+
 static void check_memory(void)
 {
     float *d, h[8], src[8] = {1, 2, 3, 4, 5, 6, 7, 8};
@@ -133,8 +196,6 @@ static void check_memory(void)
     expect(cudaMemcpy(d, src, sizeof src, cudaMemcpyDeviceToHost) == cudaErrorInvalidValue,
            "a copy whose kind says the wrong way is refused");
     cudaGetLastError();
-    copy_kernel<<<1, 32>>>(d, src, 8);
-    expect(cudaGetLastError() == cudaErrorInvalidValue, "a host pointer as a kernel argument is refused");
     copy_kernel<<<1, 2048>>>(d, d, 8);
     expect(cudaGetLastError() == cudaErrorInvalidConfiguration, "a block of 2048 threads is refused");
     expect(cudaDeviceSynchronize() == cudaSuccess, "refused launches leave the context usable");
@@ -147,8 +208,10 @@ static void check_memory(void)
     cudaFree(d);
 }
 
-/* Runs launch in a child: it must fail the kernel and lose the context. */
-static void expect_failed_launch(void (*launch)(float *), const char *what)
+/* Runs launch in a child: it must fail the kernel and lose the context,
+ * the launch itself reporting success (the fault comes at the next wait),
+ * the later calls ERR. */
+static void expect_fault(void (*launch)(float *), cudaError_t err, const char *what)
 {
     fflush(stdout);
     pid_t pid = fork();
@@ -156,8 +219,8 @@ static void expect_failed_launch(void (*launch)(float *), const char *what)
         float *d;
         cudaMalloc((void **)&d, 64 * sizeof(float));
         launch(d);
-        int lost = cudaDeviceSynchronize() == cudaErrorLaunchFailure &&
-                   cudaMalloc((void **)&d, 4) == cudaErrorLaunchFailure;
+        int lost = cudaGetLastError() == cudaSuccess && cudaDeviceSynchronize() == err &&
+                   cudaMalloc((void **)&d, 4) == err;
         _exit(lost ? 0 : 1);
     }
     int status = 0;
@@ -166,6 +229,15 @@ static void expect_failed_launch(void (*launch)(float *), const char *what)
 }
 
 static void launch_divergent(float *d) { divergent_barrier_kernel<<<1, 64>>>(d); }
+static void expect_failed_launch(void (*launch)(float *), const char *what)
+{
+    expect_fault(launch, cudaErrorLaunchFailure, what);
+}
+
+static float host_floats[8];
+static void launch_with_host_pointer(float *d) { copy_kernel<<<1, 32>>>(d, host_floats, 8); }
+static void launch_split_warp(float *d) { split_warp_kernel<<<1, 32>>>(d); }
+static void launch_two_barriers(float *d) { two_barriers_kernel<<<1, 64>>>(d); }
 static void launch_barrier_after_return(float *d) { barrier_after_return_kernel<<<1, 64>>>(d); }
 static void launch_shuffle_after_return(float *d) { shuffle_after_return_kernel<<<1, 32>>>(d); }
 static void launch_part_warp(float *d) { block_sum_kernel<<<1, dim3(16, 1)>>>(d); }
@@ -175,8 +247,13 @@ int main(void)
     printf("test_emu: the CUDA emulator's own checks\n");
     check_indices_and_shuffles();
     check_barrier_order();
+    check_shared_and_order();
     check_memory();
     expect_failed_launch(launch_divergent, "threads split between __syncthreads and a shuffle fail");
+    expect_fault(launch_with_host_pointer, cudaErrorIllegalAddress,
+                 "a host pointer as a kernel argument faults, as its first access would");
+    expect_failed_launch(launch_split_warp, "half a warp at __syncthreads, half at a shuffle fails");
+    expect_failed_launch(launch_two_barriers, "two warps at two different __syncthreads fail");
     expect_failed_launch(launch_barrier_after_return, "__syncthreads after half the block returned fails");
     expect_failed_launch(launch_shuffle_after_return, "a full-warp shuffle after lanes returned fails");
     expect_failed_launch(launch_part_warp, "a full-warp shuffle in a block of 16 threads fails");

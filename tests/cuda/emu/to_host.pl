@@ -6,7 +6,8 @@
 #       -> IK_EMU_LAUNCH(kernel)(grid, block[, shared[, stream]])(args)
 #   extern __shared__ T name[];
 #       -> T *const name = IK_EMU_DYNAMIC_SHARED(T);
-# and NULL becomes nullptr: a launch's arguments are forwarded through a
+# and static __shared__ arrays are filled with garbage per block (below);
+# NULL becomes nullptr: a launch's arguments are forwarded through a
 # template, where C++'s NULL (an integer) no longer converts to a pointer.
 # Lines keep their numbers (a #line names the source), so the compiler's
 # errors point into the .cu. Usage: to_host.pl SOURCE.cu > OUT.cpp
@@ -21,6 +22,17 @@ close($in);
 my $launches = ($s =~ s/([A-Za-z_]\w*(?:<[^<>;()]*>)?)\s*<<<(.*?)>>>/IK_EMU_LAUNCH($1)($2)/gs);
 $s =~ s/\bNULL\b/nullptr/g;
 $s =~ s/extern\s+__shared__\s+([^;\[]+?)\s+(\w+)\s*\[\s*\]\s*;/$1 *const $2 = IK_EMU_DYNAMIC_SHARED($1);/g;
+# After each static __shared__ declaration, on its line, a call that fills
+# the array with garbage at each block's start, as a GPU's shared memory
+# holds (cuda_emu.h: IK_EMU_SHARED_FRESH).
+# (Text that is no declaration, as in a comment, is left as it is.)
+$s =~ s{(__shared__[ \t]+([^;\n]+);)}{
+    my ($decl, $list) = ($1, $2);
+    (my $bare = $list) =~ s/\[[^\]]*\]//g;
+    my @names = map { /^\s*(?:\w+\s+)*?(\w+)\s*$/ ? $1 : undef } split /,/, $bare;
+    (grep { !defined } @names) || $list =~ m{/\*|\*/}
+        ? $decl : $decl . join('', map { " IK_EMU_SHARED_FRESH($_);" } @names);
+}ge;
 die "to_host.pl: $path: a <<< or >>> is left that is not a launch of a named kernel\n"
     if $s =~ /<<<|>>>/;
 print "#line 1 \"$path\"\n", $s;
