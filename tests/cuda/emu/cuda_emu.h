@@ -31,8 +31,8 @@
  * objects are compiled with -ffp-contract=off: __fmul_rn and the like are
  * what the plain operators give), the exact results of the device's
  * expf/logf (the host libm's, within an ulp or two of them), reads of
- * dynamic shared memory past the launch's size, and thread stacks past
- * 128 KiB. */
+ * dynamic shared memory past the launch's size, and a thread's stack past
+ * 128 KiB (a guard page makes that a crash, not a silent overwrite). */
 #ifndef IK_TESTS_CUDA_EMU_CUDA_EMU_H
 #define IK_TESTS_CUDA_EMU_CUDA_EMU_H
 

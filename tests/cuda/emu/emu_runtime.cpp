@@ -230,8 +230,15 @@ void make_stacks(thread_state *threads)
         perror("ikada CUDA emulator: mmap of the threads' stacks");
         abort();
     }
-    for (int i = 0; i < MAX_THREADS; i++)
+    /* The lowest page of each is a guard: a thread that overflows its
+     * stack faults there instead of overwriting its neighbour's. */
+    for (int i = 0; i < MAX_THREADS; i++) {
         threads[i].stack_top = (char *)p + (size_t)STACK_BYTES * (i + 1) - (size_t)(i % 61) * 64;
+        if (mprotect((char *)p + (size_t)STACK_BYTES * i, 4096, PROT_NONE) != 0) {
+            perror("ikada CUDA emulator: mprotect of a stack's guard page");
+            abort();
+        }
+    }
 }
 
 /* ---- the runtime's state ---- */
