@@ -303,9 +303,14 @@ static void upload_model(struct ik_lm_train_cuda *tr)
     const struct ik_lm_config *g = &m->cfg;
     size_t D = (size_t)g->D, F = (size_t)g->F, hd = (size_t)g->head_dim, V = (size_t)g->V;
     size_t qw = (size_t)g->H * hd, kw = (size_t)g->K * hd;
-    size_t rp = (size_t)tr->rp, most = V * D > F * (D + rp) ? V * D : F * (D + rp);
-    most = most > qw * (D + rp) ? most : qw * (D + rp);
-    most = most > D * (F + rp) ? most : D * (F + rp);
+    /* The host buffer holds the largest tensor: the tables, or a
+     * projection's (widened) weight, Out x ld. */
+    size_t most = V * D;
+    for (int l = 0; l < g->L; l++)
+        for (int t = 0; t < IK_LORA_NT; t++) {
+            size_t n = (size_t)proj_out(g, t) * (size_t)tr->W[l].ld[t];
+            most = n > most ? n : most;
+        }
     uint16_t *host = tr->random_base ? NULL : ik_xmalloc(most * sizeof *host);
     for (int l = 0; l < g->L; l++) {
         const struct ik_lm_layer *y = &m->layers[l];

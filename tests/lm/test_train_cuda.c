@@ -261,6 +261,17 @@ Test(lm_train_cuda, partial_adapter_matches_the_cpu)
     compare_devices_on(c, NULL, 0, 1u << IK_LORA_Q | 1u << IK_LORA_V | 1u << IK_LORA_DOWN);
 }
 
+/* A model wider than its heads (D 64 > H x head_dim 32) with a small
+ * vocabulary and FFN: the widened o weight (D x (32 + rp)) is then the
+ * largest tensor the host stages for upload (a staging buffer sized without
+ * it overran here, as valgrind and ASan see). */
+Test(lm_train_cuda, wide_model_with_narrow_heads_matches_the_cpu)
+{
+    struct ik_lm_config c = lmt_cfg(IK_LM_LLAMA, 64, 16, 2, 8, 20);
+    c.tie_embeddings = 0;
+    compare_devices(c, NULL, 0);
+}
+
 /* Llama-3's rope scaling (original length 16: some of head_dim 8's four
  * frequencies are scaled, some kept, one interpolated), untied, and the device checkpointing its activations. */
 Test(lm_train_cuda, llama3_shape_checkpointed_matches_the_cpu)
