@@ -17,61 +17,48 @@ __device__ __forceinline__ uint32_t fmix(uint32_t h)
     return h ^ (h >> 16);
 }
 
+/* out = dropout(x), or with ADD out += dropout(x) (->dropout_add: the
+ * same value, then one add; __fmul_rn/__fadd_rn so that nvcc fuses neither
+ * into an FMA and the bits are ->dropout's then ->add's). out may equal x
+ * without ADD. */
+template <bool ADD>
 __global__ void dropout_kernel(float *out, const float *x, size_t n, uint32_t k0, uint32_t k1,
                                uint32_t below, float keep)
 {
     for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n;
          i += (size_t)gridDim.x * blockDim.x) {
         uint32_t u = fmix(fmix((uint32_t)i ^ k0) + k1);
-        out[i] = u < below ? 0.0f : x[i] * keep;
+        float v = u < below ? 0.0f : __fmul_rn(x[i], keep);
+        out[i] = ADD ? __fadd_rn(out[i], v) : v;
     }
 }
 
-/* out += dropout(g): dropout_kernel's value, then one add. */
-__global__ void dropout_add_kernel(float *out, const float *g, size_t n, uint32_t k0, uint32_t k1,
-                                   uint32_t below, float keep)
-{
-    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n;
-         i += (size_t)gridDim.x * blockDim.x) {
-        uint32_t u = fmix(fmix((uint32_t)i ^ k0) + k1);
-        out[i] = __fadd_rn(out[i], u < below ? 0.0f : __fmul_rn(g[i], keep));
-    }
-}
-
-/* The threshold and scale of p, as kernels/cpu/dropout.c: draw * 2^-32 < p,
- * in integers. */
-static int dropout_params(const char *what, float p, uint32_t *below, float *keep)
+/* Checks p, computes the threshold and the scale as kernels/cpu/dropout.c
+ * does (draw * 2^-32 < p, in integers) and launches; WHAT names the entry. */
+static int launch_dropout(const char *what, bool add, float *out, const float *x, size_t n,
+                          float p, uint64_t key)
 {
     if (!(p > 0.0f && p < 1.0f))
         return ik_cuda__bad_arg(what, "p = %g (0 < p < 1)", (double)p);
+    if (n == 0)
+        return 0;
     double b = ceil(ldexp((double)p, 32));
-    *below = b >= 4294967295.0 ? 0xffffffffu : (uint32_t)b;
-    *keep = 1.0f / (1.0f - p);
-    return 0;
+    uint32_t below = b >= 4294967295.0 ? 0xffffffffu : (uint32_t)b;
+    float keep = 1.0f / (1.0f - p);
+    uint32_t k0 = (uint32_t)key, k1 = (uint32_t)(key >> 32);
+    if (add)
+        dropout_kernel<true><<<ik_cuda__blocks(n), IK_CUDA_THREADS>>>(out, x, n, k0, k1, below, keep);
+    else
+        dropout_kernel<false><<<ik_cuda__blocks(n), IK_CUDA_THREADS>>>(out, x, n, k0, k1, below, keep);
+    return ik_cuda__launched(what);
 }
 
 extern "C" int ik_cuda_dropout(float *out, const float *x, size_t n, float p, uint64_t key)
 {
-    uint32_t b = 0;
-    float keep = 0.0f;
-    if (dropout_params("dropout", p, &b, &keep) != 0)
-        return -1;
-    if (n == 0)
-        return 0;
-    dropout_kernel<<<ik_cuda__blocks(n), IK_CUDA_THREADS>>>(out, x, n, (uint32_t)key,
-                                                            (uint32_t)(key >> 32), b, keep);
-    return ik_cuda__launched("dropout");
+    return launch_dropout("dropout", false, out, x, n, p, key);
 }
 
 extern "C" int ik_cuda_dropout_add(float *out, const float *g, size_t n, float p, uint64_t key)
 {
-    uint32_t b = 0;
-    float keep = 0.0f;
-    if (dropout_params("dropout_add", p, &b, &keep) != 0)
-        return -1;
-    if (n == 0)
-        return 0;
-    dropout_add_kernel<<<ik_cuda__blocks(n), IK_CUDA_THREADS>>>(out, g, n, (uint32_t)key,
-                                                                (uint32_t)(key >> 32), b, keep);
-    return ik_cuda__launched("dropout_add");
+    return launch_dropout("dropout_add", true, out, g, n, p, key);
 }
