@@ -84,6 +84,9 @@ void shared_fresh(void *p, size_t bytes, unsigned long *serial);
  * is for errors. Sets the runtime's last error as a real launch would. */
 void run(const char *kernel, dim3 grid, dim3 block, size_t shared_bytes,
          const std::function<void()> &body);
+/* True when [p, p + bytes) lies in one device allocation (emu_cublas.cpp
+ * checks its operands' extents with it). */
+bool in_device_memory(const void *p, size_t bytes);
 /* False (and the launch refused, naming the argument) when a non-null
  * pointer argument does not lie in device memory. */
 bool device_pointer_arg(const char *kernel, int index, const void *p);

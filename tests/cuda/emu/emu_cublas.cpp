@@ -18,10 +18,6 @@
 
 #include "tests/cuda/emu/cuda_emu.h"
 
-namespace ik_emu {
-bool in_device_memory(const void *p, size_t bytes);
-}
-
 struct cublasContext {
     int unused;
 };

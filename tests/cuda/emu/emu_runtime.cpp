@@ -278,7 +278,6 @@ void kernel_failed(const char *kernel, const uint3 &block, const char *why,
 
 } /* namespace */
 
-/* True when [p, p + bytes) lies in one device allocation. */
 bool in_device_memory(const void *p, size_t bytes)
 {
     std::lock_guard<std::mutex> g(state_lock);
