@@ -140,12 +140,6 @@ cublasStatus_t cublasCreate_v2(cublasHandle_t *h)
     return CUBLAS_STATUS_SUCCESS;
 }
 
-cublasStatus_t cublasDestroy_v2(cublasHandle_t h)
-{
-    delete h;
-    return CUBLAS_STATUS_SUCCESS;
-}
-
 cublasStatus_t cublasGemmStridedBatchedEx(cublasHandle_t h, cublasOperation_t ta,
                                           cublasOperation_t tb, int m, int n, int k,
                                           const void *alpha, const void *A, cudaDataType at,
@@ -186,12 +180,6 @@ cublasStatus_t cublasGemmStridedBatchedEx(cublasHandle_t h, cublasOperation_t ta
 cublasStatus_t cublasLtCreate(cublasLtHandle_t *h)
 {
     *h = new cublasLtContext();
-    return CUBLAS_STATUS_SUCCESS;
-}
-
-cublasStatus_t cublasLtDestroy(cublasLtHandle_t h)
-{
-    delete h;
     return CUBLAS_STATUS_SUCCESS;
 }
 

@@ -427,8 +427,6 @@ cudaError_t cudaGetLastError(void)
     return e;
 }
 
-cudaError_t cudaPeekAtLastError(void) { return last_error; }
-
 const char *cudaGetErrorString(cudaError_t e)
 {
     switch (e) {
@@ -444,8 +442,6 @@ const char *cudaGetErrorString(cudaError_t e)
     }
 }
 
-const char *cudaGetErrorName(cudaError_t e) { return cudaGetErrorString(e); }
-
 cudaError_t cudaGetDeviceCount(int *n)
 {
     *n = 1;
@@ -453,12 +449,6 @@ cudaError_t cudaGetDeviceCount(int *n)
 }
 
 cudaError_t cudaSetDevice(int device) { return returned(device == 0 ? cudaSuccess : cudaErrorInvalidDevice); }
-
-cudaError_t cudaGetDevice(int *device)
-{
-    *device = 0;
-    return returned(cudaSuccess);
-}
 
 cudaError_t cudaGetDeviceProperties(cudaDeviceProp *p, int device)
 {
@@ -550,13 +540,6 @@ cudaError_t cudaMemcpy(void *dst, const void *src, size_t bytes, cudaMemcpyKind 
     return copy(dst, src, bytes, kind);
 }
 
-cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind,
-                            cudaStream_t stream)
-{
-    (void)stream;
-    return copy(dst, src, bytes, kind);
-}
-
 static cudaError_t fill(void *p, int value, size_t bytes)
 {
     if (!in_device_memory(p, bytes)) {
@@ -605,12 +588,6 @@ cudaError_t cudaMemset2DAsync(void *p, size_t pitch, int value, size_t width, si
 }
 
 cudaError_t cudaDeviceSynchronize(void) { return returned(cudaSuccess); }
-
-cudaError_t cudaStreamSynchronize(cudaStream_t stream)
-{
-    (void)stream;
-    return returned(cudaSuccess);
-}
 
 cudaError_t cudaGetSymbolAddress(void **p, const void *symbol)
 {
