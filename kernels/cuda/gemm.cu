@@ -14,9 +14,17 @@
  * plan knows how far each pointer is aligned (a LoRA tensor inside the
  * adapter's one array may be aligned to 4 bytes only); all work
  * is on the legacy default stream, like the module's other kernels, so it is
- * never used by two GEMMs at once. */
+ * never used by two GEMMs at once.
+ *
+ * A shape cuBLASLt offers no algorithm for (an odd leading dimension, a
+ * pointer aligned to 4 bytes: its heuristic may refuse what cuBLAS takes) runs
+ * through cublasGemmEx instead, the same product with the same fp32
+ * accumulation, and says so once on stderr: a first run on a new GPU goes on
+ * and shows which shape to look at, rather than stopping at the first
+ * refusal. */
 #include <mutex>
 #include <string.h>
+#include <cublas_v2.h>
 #include <cublasLt.h>
 #include <cuda_bf16.h>
 
@@ -32,6 +40,7 @@ struct plan_key {
 
 struct plan {
     int used;
+    int legacy; /* cuBLASLt offered no algorithm: cublasGemmEx runs it */
     struct plan_key key;
     cublasLtMatmulDesc_t desc;
     cublasLtMatrixLayout_t a, b, c; /* cuBLASLt's operands: a = our B, b = our A */
@@ -39,6 +48,7 @@ struct plan {
 };
 
 static cublasLtHandle_t lt;
+static cublasHandle_t blas; /* for the shapes cuBLASLt refuses, made when one is */
 static void *workspace;
 static struct plan plans[PLAN_SLOTS];
 static std::mutex plans_lock; /* the table, held until a GEMM using a plan is queued */
@@ -106,6 +116,25 @@ static void plan_destroy(struct plan *p)
     memset(p, 0, sizeof *p);
 }
 
+/* Marks p to run through cublasGemmEx (making its handle on first need) and
+ * says so once, with the shape and the pointers' alignment. */
+static int plan_make_legacy(struct plan *p, const char *why)
+{
+    static std::once_flag once;
+    static cublasStatus_t created;
+    std::call_once(once, [] { created = cublasCreate(&blas); });
+    if (created != CUBLAS_STATUS_SUCCESS)
+        return lt_fail("cublasCreate", created);
+    const struct plan_key *k = &p->key;
+    fprintf(stderr, "ikada CUDA module: gemm: cuBLASLt %s for M %d N %d K %d (ta %d tb %d, lda %d "
+            "ldb %d ldc %d, %s in, %s out, alignment %d/%d/%d): cublasGemmEx runs this shape\n",
+            why, k->M, k->N, k->K, k->ta, k->tb, k->lda, k->ldb, k->ldc,
+            k->ab_type == IK_CUDA_BF16 ? "BF16" : "fp32", k->c_type == IK_CUDA_BF16 ? "BF16" : "fp32",
+            k->align_a, k->align_b, k->align_c);
+    p->legacy = 1;
+    return 0;
+}
+
 /* plan_build's work: p zeroed, each member set as it is made. */
 static int plan_build_into(struct plan *p, const struct plan_key *k)
 {
@@ -139,18 +168,16 @@ static int plan_build_into(struct plan *p, const struct plan_key *k)
     int found = 0;
     st = cublasLtMatmulAlgoGetHeuristic(lt, p->desc, p->a, p->b, p->c, p->c, pref, 1, &res, &found);
     cublasLtMatmulPreferenceDestroy(pref);
-    if (st != CUBLAS_STATUS_SUCCESS)
-        return lt_fail("cublasLtMatmulAlgoGetHeuristic", st);
-    if (found == 0)
-        return ik_cuda__bad_arg("gemm", "cuBLASLt has no algorithm for M %d N %d K %d (ta %d tb %d, "
-                                "lda %d ldb %d ldc %d)", k->M, k->N, k->K, k->ta, k->tb, k->lda, k->ldb,
-                                k->ldc);
-    p->algo = res.algo;
     p->key = *k;
     p->used = 1;
-    return 0;
+    if (st == CUBLAS_STATUS_SUCCESS && found > 0) {
+        p->algo = res.algo;
+        return 0;
+    }
+    if (st != CUBLAS_STATUS_SUCCESS && st != CUBLAS_STATUS_NOT_SUPPORTED)
+        return lt_fail("cublasLtMatmulAlgoGetHeuristic", st);
+    return plan_make_legacy(p, "has no algorithm");
 }
-
 /* Builds the descriptors and asks the heuristic for the best algorithm; on
  * failure p is left free, with nothing of it kept. */
 static int plan_build(struct plan *p, const struct plan_key *k)
@@ -227,10 +254,20 @@ extern "C" int ik_cuda_gemm(int ta, int tb, int M, int N, int K, float alpha, co
     struct plan *p = plan_of(&k);
     if (p == NULL)
         return -1;
-    cublasStatus_t st = cublasLtMatmul(lt, p->desc, &alpha, B, p->a, A, p->b, &beta, C, p->c, C, p->c,
-                                       &p->algo, workspace, WORKSPACE_BYTES, 0);
-    if (st != CUBLAS_STATUS_SUCCESS)
-        return lt_fail("cublasLtMatmul", st);
+    cublasStatus_t st;
+    if (!p->legacy) {
+        st = cublasLtMatmul(lt, p->desc, &alpha, B, p->a, A, p->b, &beta, C, p->c, C, p->c, &p->algo,
+                            workspace, WORKSPACE_BYTES, 0);
+        if (st != CUBLAS_STATUS_SUCCESS)
+            return lt_fail("cublasLtMatmul", st);
+    } else {
+        /* The same column-major swap as the plan's layouts. */
+        st = cublasGemmEx(blas, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, N, M, K,
+                          &alpha, B, dtype(ab_type), ldb, A, dtype(ab_type), lda, &beta, C,
+                          dtype(c_type), ldc, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+        if (st != CUBLAS_STATUS_SUCCESS)
+            return lt_fail("cublasGemmEx", st);
+    }
     return ik_cuda__queued("gemm");
 }
 

@@ -21,6 +21,12 @@ contains out "ikada CUDA emulator (CPU)"
 grep -Eq '^test_cuda_kernels: ([0-9]+) of \1 kernel checks passed' out ||
     fail "kernel checks on the emulator: $(tail -5 out)"
 
+# A shape cuBLASLt has no algorithm for runs through cublasGemmEx, and says so.
+IKADA_EMU_LT_NO_ALGO=1 IKADA_REQUIRE_GPU=1 "$top/tests/cuda/test_cuda_kernels" gemm >out 2>err ||
+    fail "the GEMM checks through cublasGemmEx: $(tail -30 out) $(cat err)"
+contains out "1 of 1 kernel checks passed"
+contains err "cuBLASLt has no algorithm for M 37 N 896 K 896 (ta 0 tb 1, lda 896 ldb 896 ldc 896, fp32 in, fp32 out, alignment 256/256/256): cublasGemmEx runs this shape"
+
 IKADA_CUDA_REAL=1 IKADA_TEST_TRAIN_STEPS=5 "$top/tests/lm/lm_tests" --filter 'lm_train_cuda/!(cudnn_*)' \
     >out 2>err || fail "the training step on the emulator: $(grep -v '^\[SKIP' err | tail -30)"
 grep -Eq 'Tested: ([1-9][0-9]*) \| Passing: \1 \| Failing: 0 \| Crashing: 0' err ||

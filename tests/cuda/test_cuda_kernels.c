@@ -14,7 +14,8 @@
  * checks live one file per kernel source, tests/cuda/check_<kernel>.c (their
  * helpers: kernel_check.h); each one's tolerances, and why, are in the
  * comment above it. This file holds their table, the device-less checks
- * and main.
+ * and main. `test_cuda_kernels gemm attention` runs only the checks named
+ * (as the table and the output name them).
  * Exit status: 0 all passed, 1 a failure, 77 skipped. */
 #include <dlfcn.h>
 #include <math.h>
@@ -119,7 +120,18 @@ static int check_without_device(ik_cuda_ops_get_fn get, int have_device)
     return fails;
 }
 
-int main(void)
+/* Whether check i runs: all of them, or those named on the command line. */
+static int selected(int i, int argc, char **argv)
+{
+    if (argc < 2)
+        return 1;
+    for (int a = 1; a < argc; a++)
+        if (strcmp(argv[a], checks[i].name) == 0)
+            return 1;
+    return 0;
+}
+
+int main(int argc, char **argv)
 {
     const char *path = getenv("IKADA_CUDA_MODULE");
     if (path == NULL || *path == '\0')
@@ -157,14 +169,24 @@ int main(void)
     printf("test_cuda_kernels: device 0: %s (%d device%s)\n", name, ndev, ndev == 1 ? "" : "s");
 
     ik_prng_seed(&rng, 20240515);
-    int failed_checks = 0;
+    for (int a = 1; a < argc; a++) {
+        int known = 0;
+        for (int i = 0; i < N_CHECKS; i++)
+            known |= strcmp(argv[a], checks[i].name) == 0;
+        if (!known)
+            die("no kernel check named \"%s\" (the names are those this program prints)", argv[a]);
+    }
+    int failed_checks = 0, ran = 0;
     for (int i = 0; i < N_CHECKS; i++) {
+        if (!selected(i, argc, argv))
+            continue;
         printf("%s:\n", checks[i].name);
         int f = checks[i].run();
         CK(ops->synchronize());
         failed_checks += f != 0;
+        ran++;
     }
-    printf("test_cuda_kernels: %d of %d kernel checks passed%s\n", N_CHECKS - failed_checks,
-           (int)N_CHECKS, fails ? "; module checks FAILED" : "");
+    printf("test_cuda_kernels: %d of %d kernel checks passed%s\n", ran - failed_checks, ran,
+           fails ? "; module checks FAILED" : "");
     return failed_checks || fails ? 1 : 0;
 }

@@ -1,6 +1,7 @@
 /* tests/cuda/emu/emu_cublas.cpp - the cuBLAS and cuBLASLt calls of
- * kernels/cuda/ (gemm.cu's plans and matmul, attention.cu's strided-batched
- * GEMM) for the CUDA emulator: a reference GEMM in fp32 behind the same
+ * kernels/cuda/ (gemm.cu's plans and matmul, and its cublasGemmEx for the
+ * shapes cuBLASLt refuses; attention.cu's strided-batched GEMM) for the CUDA
+ * emulator: a reference GEMM in fp32 behind the same
  * descriptors, as strict as the library about what it is given: the
  * layouts must agree with the operation's shape, every operand must lie in
  * device memory as far as its leading dimension reaches, an operand must be
@@ -11,6 +12,7 @@
  * ties); sums run in fp32 in order of k (the library's order is its own).
  * Types and compute types other than the module's are refused. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <vector>
 #include <cublasLt.h>
@@ -140,24 +142,27 @@ cublasStatus_t cublasCreate_v2(cublasHandle_t *h)
     return CUBLAS_STATUS_SUCCESS;
 }
 
-cublasStatus_t cublasGemmStridedBatchedEx(cublasHandle_t h, cublasOperation_t ta,
-                                          cublasOperation_t tb, int m, int n, int k,
-                                          const void *alpha, const void *A, cudaDataType at,
-                                          int lda, long long sa, const void *B, cudaDataType bt,
-                                          int ldb, long long sb, const void *beta, void *C,
-                                          cudaDataType ct, int ldc, long long sc, int batch,
-                                          cublasComputeType_t compute, cublasGemmAlgo_t algo)
+/* cublasGemmStridedBatchedEx and cublasGemmEx: batches of
+ * C_i = alpha op(A_i) op(B_i) + beta C_i with the types the module asks for
+ * (attention.cu: fp32 with TF32 products; gemm.cu's fallback: fp32 or BF16
+ * in, fp32 or BF16 out, fp32 products); anything else is not emulated. */
+static cublasStatus_t gemm_batches(const char *call, cublasHandle_t h, cublasOperation_t ta,
+                                   cublasOperation_t tb, int m, int n, int k, const void *alpha,
+                                   const void *A, cudaDataType at, int lda, long long sa,
+                                   const void *B, cudaDataType bt, int ldb, long long sb,
+                                   const void *beta, void *C, cudaDataType ct, int ldc,
+                                   long long sc, int batch, cublasComputeType_t compute)
 {
-    (void)algo;
-    const char *call = "cublasGemmStridedBatchedEx";
     if (h == NULL)
         return CUBLAS_STATUS_NOT_INITIALIZED;
     if (m < 0 || n < 0 || k < 0 || batch < 0 || lda < (ta == CUBLAS_OP_N ? m : k) ||
         ldb < (tb == CUBLAS_OP_N ? k : n) || ldc < m || lda < 1 || ldb < 1 || ldc < 1)
         return CUBLAS_STATUS_INVALID_VALUE;
-    /* What the module asks for (attention.cu); anything else is not emulated. */
-    if ((compute != CUBLAS_COMPUTE_32F && compute != CUBLAS_COMPUTE_32F_FAST_TF32) ||
-        at != CUDA_R_32F || bt != CUDA_R_32F || ct != CUDA_R_32F)
+    bool tf32_products = compute == CUBLAS_COMPUTE_32F_FAST_TF32;
+    bool fp32_in = at == CUDA_R_32F && bt == CUDA_R_32F;
+    bool bf16_in = at == CUDA_R_16BF && bt == CUDA_R_16BF;
+    if ((compute != CUBLAS_COMPUTE_32F && !tf32_products) || !(fp32_in || bf16_in) ||
+        (tf32_products && !fp32_in) || (ct != CUDA_R_32F && ct != CUDA_R_16BF))
         return CUBLAS_STATUS_NOT_SUPPORTED;
     if (m == 0 || n == 0 || batch == 0)
         return CUBLAS_STATUS_SUCCESS;
@@ -172,9 +177,32 @@ cublasStatus_t cublasGemmStridedBatchedEx(cublasHandle_t h, cublasOperation_t ta
         gemm(ta, tb, m, n, k, al, (const char *)A + (size_t)sa * i * type_bytes(at), at, lda,
              (const char *)B + (size_t)sb * i * type_bytes(bt), bt, ldb, be,
              (const char *)C + (size_t)sc * i * type_bytes(ct), ct, ldc,
-             (char *)C + (size_t)sc * i * type_bytes(ct), ct, ldc,
-             compute == CUBLAS_COMPUTE_32F_FAST_TF32);
+             (char *)C + (size_t)sc * i * type_bytes(ct), ct, ldc, tf32_products);
     return CUBLAS_STATUS_SUCCESS;
+}
+
+cublasStatus_t cublasGemmStridedBatchedEx(cublasHandle_t h, cublasOperation_t ta,
+                                          cublasOperation_t tb, int m, int n, int k,
+                                          const void *alpha, const void *A, cudaDataType at,
+                                          int lda, long long sa, const void *B, cudaDataType bt,
+                                          int ldb, long long sb, const void *beta, void *C,
+                                          cudaDataType ct, int ldc, long long sc, int batch,
+                                          cublasComputeType_t compute, cublasGemmAlgo_t algo)
+{
+    (void)algo;
+    return gemm_batches("cublasGemmStridedBatchedEx", h, ta, tb, m, n, k, alpha, A, at, lda, sa, B,
+                        bt, ldb, sb, beta, C, ct, ldc, sc, batch, compute);
+}
+
+cublasStatus_t cublasGemmEx(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m,
+                            int n, int k, const void *alpha, const void *A, cudaDataType at, int lda,
+                            const void *B, cudaDataType bt, int ldb, const void *beta, void *C,
+                            cudaDataType ct, int ldc, cublasComputeType_t compute,
+                            cublasGemmAlgo_t algo)
+{
+    (void)algo;
+    return gemm_batches("cublasGemmEx", h, ta, tb, m, n, k, alpha, A, at, lda, 0, B, bt, ldb, 0,
+                        beta, C, ct, ldc, 0, 1, compute);
 }
 
 cublasStatus_t cublasLtCreate(cublasLtHandle_t *h)
@@ -293,6 +321,13 @@ cublasStatus_t cublasLtMatmulAlgoGetHeuristic(cublasLtHandle_t h, cublasLtMatmul
                mine<layout>(D), &m, &n, &k))
         return CUBLAS_STATUS_INVALID_VALUE;
     memset(&results[0], 0, sizeof results[0]);
+    /* IKADA_EMU_LT_NO_ALGO=1: no algorithm for any shape, as the real
+     * heuristic answers for one it cannot run (gemm.cu then falls back). */
+    const char *refuse = getenv("IKADA_EMU_LT_NO_ALGO");
+    if (refuse != NULL && strcmp(refuse, "1") == 0) {
+        *found = 0;
+        return CUBLAS_STATUS_NOT_SUPPORTED;
+    }
     algo *a = reinterpret_cast<algo *>(results[0].algo.data);
     a->magic = ALGO_MAGIC;
     memcpy(a->align, mine<preference>(pref)->align, sizeof a->align);
