@@ -21,7 +21,9 @@
  *   context is lost.
  * - __shared__ arrays are the kernel's static locals (one block runs at a
  *   time), filled with 0xff bytes (NaN) as each block declares them; the
- *   dynamic array is a buffer filled so per block.
+ *   dynamic array is a buffer filled so per block, whose end (the launch's
+ *   size rounded up to 16 bytes) is a guard page: an access past it dies of
+ *   SIGSEGV with a line naming the kernel (as does a stack overflow).
  * - Device memory is host memory, handed out filled with NaN bytes. A
  *   pointer a kernel is launched with that is not device memory faults, as
  *   its first access would.
@@ -30,9 +32,10 @@
  * above, nvcc's contraction of a * b + c into an FMA (the emulator's
  * objects are compiled with -ffp-contract=off: __fmul_rn and the like are
  * what the plain operators give), the exact results of the device's
- * expf/logf (the host libm's, within an ulp or two of them), reads of
- * dynamic shared memory past the launch's size, and a thread's stack past
- * 128 KiB (a guard page makes that a crash, not a silent overwrite). */
+ * expf/logf (the host libm's, within an ulp or two of them), accesses of
+ * dynamic shared memory within the 15 bytes of rounding past the launch's
+ * size or before its start, and a thread's stack past 128 KiB (a guard page
+ * makes that a crash, not a silent overwrite). */
 #ifndef IK_TESTS_CUDA_EMU_CUDA_EMU_H
 #define IK_TESTS_CUDA_EMU_CUDA_EMU_H
 

@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "tests/cuda/emu/cuda_emu.h"
 
@@ -75,10 +77,17 @@ struct block_run {
      * once every lane has read shuffle k - 2's. */
     uint64_t slot[2][MAX_THREADS];
     const char *failure; /* why the block cannot go on */
-    alignas(16) unsigned char shared[MAX_SHARED];
+    /* The launch's dynamic shared memory: its last bytes end where a guard
+     * page begins (guarded_shared), so reading past the size the launch
+     * gave faults, as the GPU's bounds check would. */
+    unsigned char *shared_end;
+    unsigned char *shared;
 };
 
 block_run *run_state; /* the block now running (the launch lock held) */
+const char *running_kernel; /* its kernel, for a fault's message */
+const unsigned char *shared_guard; /* the page after the dynamic shared memory */
+const char *stacks_low; /* the threads' stacks' mapping (make_stacks) */
 unsigned long launches;
 unsigned long block_serial; /* blocks run so far, for shared_fresh */
 std::mutex launch_lock;
@@ -230,6 +239,7 @@ void make_stacks(thread_state *threads)
         perror("ikada CUDA emulator: mmap of the threads' stacks");
         abort();
     }
+    stacks_low = (const char *)p;
     /* The lowest page of each is a guard: a thread that overflows its
      * stack faults there instead of overwriting its neighbour's. */
     for (int i = 0; i < MAX_THREADS; i++) {
@@ -239,6 +249,65 @@ void make_stacks(thread_state *threads)
             abort();
         }
     }
+}
+
+/* MAX_SHARED bytes followed by a page no one may touch; returns the end. */
+unsigned char *guarded_shared(void)
+{
+    size_t bytes = MAX_SHARED + 4096;
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED || mprotect((char *)p + MAX_SHARED, 4096, PROT_NONE) != 0) {
+        perror("ikada CUDA emulator: mmap of the shared memory's guard page");
+        abort();
+    }
+    return (unsigned char *)p + MAX_SHARED;
+}
+
+/* ---- a fault inside a kernel: say which, then die of it ---- */
+
+
+void write_text(const char *s) { (void)!write(2, s, strlen(s)); }
+
+/* A kernel's bad access is a SIGSEGV (the guard pages, a wild pointer): the
+ * message names the kernel and what the address was; the signal then kills
+ * the process as it would have (SA_RESETHAND). */
+void on_segv(int sig, siginfo_t *info, void *ctx)
+{
+    (void)ctx;
+    const char *k = running_kernel;
+    const char *a = (const char *)info->si_addr;
+    if (k != NULL) {
+        write_text("ikada CUDA emulator: kernel ");
+        write_text(k);
+        if (shared_guard != NULL && a >= (const char *)shared_guard && a < (const char *)shared_guard + 4096)
+            write_text(": an access past the end of its dynamic shared memory (the size its launch gave)\n");
+        else if (stacks_low != NULL && a >= stacks_low && a < stacks_low + (size_t)STACK_BYTES * MAX_THREADS &&
+                 (size_t)(a - stacks_low) % STACK_BYTES < 4096)
+            write_text(": a thread overflowed its stack (local arrays too large)\n");
+        else
+            write_text(": a bad memory access (a pointer that is not the kernel's to use)\n");
+    }
+    raise(sig);
+}
+
+/* Once per thread that launches: an alternate stack (the fault may be a
+ * stack overflow) and the handler. */
+void catch_faults(void)
+{
+    static thread_local bool done;
+    if (done)
+        return;
+    done = true;
+    static thread_local char alt[64 << 10];
+    stack_t ss = {};
+    ss.ss_sp = alt;
+    ss.ss_size = sizeof alt;
+    sigaltstack(&ss, NULL);
+    struct sigaction sa = {};
+    sa.sa_sigaction = on_segv;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGSEGV, &sa, NULL);
 }
 
 /* ---- the runtime's state ---- */
@@ -366,9 +435,15 @@ void run(const char *kernel, dim3 grid, dim3 block, size_t shared_bytes,
     static block_run *b = [] {
         block_run *r = new block_run();
         make_stacks(r->threads);
+        r->shared_end = guarded_shared();
+        shared_guard = r->shared_end;
         return r;
     }();
+    catch_faults();
+    running_kernel = kernel;
     b->body = &body;
+    /* The array's start keeps the 16-byte alignment a GPU gives it. */
+    b->shared = b->shared_end - ((shared_bytes + 15) & ~(size_t)15);
     b->n = (int)threads;
     b->failure = NULL;
     for (int i = 0; i < b->n; i++) {
@@ -393,14 +468,16 @@ void run(const char *kernel, dim3 grid, dim3 block, size_t shared_bytes,
         block_serial++;
         /* Shared memory holds garbage at a block's start (the static arrays
          * get theirs as the kernel declares them: shared_fresh). */
-        memset(b->shared, 0xff, shared_bytes);
+        memset(b->shared, 0xff, (size_t)(b->shared_end - b->shared));
         if (run_block(b, ((launches + i) & 1) != 0) != 0) {
             kernel_failed(kernel, block_idx, b->failure);
             run_state = NULL;
+            running_kernel = NULL;
             return;
         }
     }
     run_state = NULL;
+    running_kernel = NULL;
 }
 
 } /* namespace ik_emu */

@@ -7,6 +7,7 @@
  * GPU: each check that expects one runs in a child process.
  * Exit status: 0 all passed, 1 a failure. */
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,6 +125,14 @@ __global__ void racy_kernel(int *out)
     out[threadIdx.x] = flag;
 }
 
+/* Reads dynamic shared memory at index i (thread 0; the launch gives n floats). */
+__global__ void shared_read_kernel(float *out, int i)
+{
+    extern __shared__ float dyn[];
+    if (threadIdx.x == 0)
+        out[0] = dyn[i];
+}
+
 __global__ void copy_kernel(float *out, const float *in, int n)
 {
     int i = blockIdx.x * blockDim.x + threadIdx.x;
@@ -228,6 +237,56 @@ static void expect_fault(void (*launch)(float *), cudaError_t err, const char *w
     expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, what);
 }
 
+/* Runs launch in a child that must die of SIGSEGV, its stderr naming the
+ * kernel and saying why (want). */
+static void expect_segv(void (*launch)(float *), const char *want, const char *what)
+{
+    fflush(stdout);
+    int fds[2];
+    if (pipe(fds) != 0) {
+        expect(0, what);
+        return;
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(fds[1], 2);
+        close(fds[0]);
+        float *d;
+        cudaMalloc((void **)&d, 64 * sizeof(float));
+        launch(d);
+        cudaDeviceSynchronize();
+        _exit(0);
+    }
+    close(fds[1]);
+    char text[512] = "";
+    size_t got = 0;
+    ssize_t r;
+    while (got < sizeof text - 1 && (r = read(fds[0], text + got, sizeof text - 1 - got)) > 0)
+        got += (size_t)r;
+    text[got] = '\0';
+    close(fds[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    expect(WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV && strstr(text, want) != NULL, what);
+}
+
+static void launch_shared_in_bounds(float *d) { shared_read_kernel<<<1, 32, 64 * sizeof(float)>>>(d, 63); }
+static void launch_shared_past_end(float *d) { shared_read_kernel<<<1, 32, 64 * sizeof(float)>>>(d, 64); }
+
+static void check_dynamic_shared(void)
+{
+    float *d, h = 0.0f;
+    cudaMalloc((void **)&d, sizeof(float));
+    launch_shared_in_bounds(d);
+    cudaMemcpy(&h, d, sizeof h, cudaMemcpyDeviceToHost);
+    expect(cudaDeviceSynchronize() == cudaSuccess && isnan(h),
+           "dynamic shared memory's last float reads (as NaN, unset)");
+    cudaFree(d);
+    expect_segv(launch_shared_past_end,
+                "kernel shared_read_kernel: an access past the end of its dynamic shared memory",
+                "a read one float past the dynamic shared memory faults, naming the kernel");
+}
+
 static void launch_divergent(float *d) { divergent_barrier_kernel<<<1, 64>>>(d); }
 static void expect_failed_launch(void (*launch)(float *), const char *what)
 {
@@ -249,6 +308,7 @@ int main(void)
     check_barrier_order();
     check_shared_and_order();
     check_memory();
+    check_dynamic_shared();
     expect_failed_launch(launch_divergent, "threads split between __syncthreads and a shuffle fail");
     expect_fault(launch_with_host_pointer, cudaErrorIllegalAddress,
                  "a host pointer as a kernel argument faults, as its first access would");
