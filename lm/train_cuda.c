@@ -46,8 +46,13 @@ struct dev_acts {
     float *x_in, *xn1, *rstd1, *qpre, *rstdq, *kpre, *rstdk, *q, *k, *v, *att;
     float *x_mid, *xn2, *rstd2, *gate, *up, *act;
     float *h[IK_LORA_NT];
-    float *stats; /* (H, T): ->sdpa_fwd's softmax statistics for ->sdpa_bwd; NULL without */
+    float *stats; /* (H, T): the fused attention's softmax statistics for its backward; NULL without */
 };
+
+/* Which attention the step runs: the module's cuBLAS pair (->attention_fwd,
+ * the default), cuDNN's fused SDPA (->sdpa_fwd) or the module's flash
+ * kernels (->flash_fwd); the last two keep softmax statistics per layer. */
+enum { ATT_OWN, ATT_CUDNN, ATT_FLASH };
 
 struct ik_lm_train_cuda {
     const struct ik_cuda_ops *ops;
@@ -57,7 +62,7 @@ struct ik_lm_train_cuda {
     int rp;   /* the adapter's rank rounded up to 8 (16-byte rows of BF16); 0 without */
     int ckpt; /* IK_LM_TRAIN_CHECKPOINT: L[l] shares all but x_in with L[0] */
     int random_base; /* IK_LM_TRAIN_CUDA_RANDOM_BASE */
-    int sdpa; /* IKADA_CUDA_ATTENTION=cudnn: cuDNN's fused attention, not ->attention_fwd */
+    int att;  /* IKADA_CUDA_ATTENTION: ATT_OWN, ATT_CUDNN or ATT_FLASH (attention_choice) */
     uint64_t n_drawn;  /* base tensors drawn so far (each its own seed) */
     void *mem; /* the one device allocation */
     size_t bytes;
@@ -102,19 +107,23 @@ static void *take(struct carve *c, size_t bytes)
 #define TAKE_H(c, n) ((uint16_t *)take((c), (size_t)(n) * sizeof(uint16_t)))
 
 /* Bytes of the attention entries' scratch: ->sdpa_scratch's with cuDNN's,
- * else ->attention_scratch's; without a table (estimating) the module's
- * formulas (kernels/cuda/attention.cu; attention_cudnn.cu's carve, T padded
- * to its bucket). cuDNN's own workspace, which the module allocates and
- * keeps, is not counted. */
+ * ->flash_scratch's with the flash kernels, else ->attention_scratch's;
+ * without a table (estimating) the module's formulas (kernels/cuda/
+ * attention.cu; attention_flash.cu; attention_cudnn.cu's carve, T padded to
+ * its bucket). cuDNN's own workspace, which the module allocates and keeps,
+ * is not counted. */
 static size_t attention_bytes(const struct ik_lm_train_cuda *tr)
 {
     const struct ik_lm_config *g = &tr->m->cfg;
     size_t S = (size_t)tr->S;
     if (tr->ops)
-        return tr->sdpa ? tr->ops->sdpa_scratch(tr->S, g->H, g->K, g->head_dim)
-                        : tr->ops->attention_scratch(tr->S, g->H, g->K);
-    if (!tr->sdpa)
+        return tr->att == ATT_CUDNN ? tr->ops->sdpa_scratch(tr->S, g->H, g->K, g->head_dim)
+               : tr->att == ATT_FLASH ? tr->ops->flash_scratch(tr->S, g->H)
+                                      : tr->ops->attention_scratch(tr->S, g->H, g->K);
+    if (tr->att == ATT_OWN)
         return 2 * (size_t)g->K * S * S * sizeof(float);
+    if (tr->att == ATT_FLASH)
+        return S * (size_t)g->H * sizeof(float);
     size_t step = 128; /* attention_cudnn.cu's bucket() */
     while (step * 8 < S)
         step *= 2;
@@ -199,7 +208,7 @@ static void layout(struct ik_lm_train_cuda *tr, struct carve *c)
         A->rstdk = g->qk_norm ? TAKE_F(c, S * g->K) : NULL;
         A->v = TAKE_F(c, S * kw);
         A->att = TAKE_F(c, S * qw);
-        A->stats = tr->sdpa ? TAKE_F(c, S * g->H) : NULL;
+        A->stats = tr->att != ATT_OWN ? TAKE_F(c, S * g->H) : NULL;
         A->x_mid = TAKE_F(c, S * D);
         A->xn2 = TAKE_F(c, S * D);
         A->rstd2 = TAKE_F(c, S);
@@ -355,31 +364,46 @@ static int refuse(const struct ik_lm_model *m, struct ik_diag *d)
     return 0;
 }
 
-/* IKADA_CUDA_ATTENTION: unset, "" or "own" (0) the module's cuBLAS
- * attention, the default until cuDNN's has been measured on a GPU; "cudnn"
- * (1) cuDNN's fused SDPA; anything else -1. */
+/* IKADA_CUDA_ATTENTION: unset, "" or "own" the module's cuBLAS attention,
+ * the default until the others have been measured on a GPU; "cudnn"
+ * cuDNN's fused SDPA; "flash" the module's flash kernels; anything else -1. */
 static int attention_choice(void)
 {
     const char *e = getenv("IKADA_CUDA_ATTENTION");
     if (e == NULL || *e == '\0' || strcmp(e, "own") == 0)
-        return 0;
-    return strcmp(e, "cudnn") == 0 ? 1 : -1;
+        return ATT_OWN;
+    return strcmp(e, "cudnn") == 0 ? ATT_CUDNN : strcmp(e, "flash") == 0 ? ATT_FLASH : -1;
 }
 
-/* With cuDNN's attention asked for, it must be there for this model: a
- * request the run cannot honour fails here, loudly, not in the first step
- * nor by quietly running the other path. */
+/* The module's table has MEMBER (an older module's is shorter). */
+#define HAS_ENTRY(ops, member) \
+    ((ops)->size >= offsetof(struct ik_cuda_ops, member) + sizeof(ops)->member)
+
+/* The attention asked for must be there for this model: a request the run
+ * cannot honour fails here, loudly, not in the first step nor by quietly
+ * running another path. */
 static int check_attention(const struct ik_cuda_ops *ops, const struct ik_lm_model *m,
-                           int max_seq, int *sdpa, struct ik_diag *d)
+                           int max_seq, int *att, struct ik_diag *d)
 {
-    *sdpa = attention_choice();
-    if (*sdpa < 0)
+    *att = attention_choice();
+    if (*att < 0)
         return ik_diag_set(d, IK_EVALIDATE, "IKADA_CUDA_ATTENTION=%s: expected \"own\" (the "
-                           "default) or \"cudnn\"", getenv("IKADA_CUDA_ATTENTION"));
-    if (!*sdpa)
-        return 0;
+                           "default), \"cudnn\" or \"flash\"", getenv("IKADA_CUDA_ATTENTION"));
     const struct ik_lm_config *g = &m->cfg;
-    if (ops->size < offsetof(struct ik_cuda_ops, sdpa_bwd) + sizeof ops->sdpa_bwd)
+    if (*att == ATT_FLASH) {
+        if (!HAS_ENTRY(ops, flash_bwd))
+            return ik_diag_set(d, IK_ECUDA, "IKADA_CUDA_ATTENTION=flash: the CUDA module predates "
+                               "its flash attention (rebuild it)");
+        if (!ops->flash_supports(g->H, g->K, g->head_dim))
+            return ik_diag_set(d, IK_ECUDA, "IKADA_CUDA_ATTENTION=flash: the flash kernels take "
+                               "head_dim a multiple of 8 up to 128, this model has H %d, K %d, "
+                               "hd %d (unset IKADA_CUDA_ATTENTION for the module's own)", g->H,
+                               g->K, g->head_dim);
+        return 0;
+    }
+    if (*att == ATT_OWN)
+        return 0;
+    if (!HAS_ENTRY(ops, sdpa_bwd))
         return ik_diag_set(d, IK_ECUDA, "IKADA_CUDA_ATTENTION=cudnn: the CUDA module predates "
                            "cuDNN attention (rebuild it)");
     if (!ops->sdpa_available(max_seq, g->H, g->K, g->head_dim, g->sliding_window))
@@ -396,7 +420,8 @@ size_t ik_lm_train_cuda_estimate_bytes(const struct ik_lm_model *m, const struct
     struct ik_lm_train_cuda tr = {.m = m, .a = (struct ik_lora *)a, .S = max_seq < 2 ? 2 : max_seq};
     tr.rp = padded_rank(a);
     tr.ckpt = (opts & IK_LM_TRAIN_CHECKPOINT) != 0;
-    tr.sdpa = attention_choice() == 1;
+    int att = attention_choice();
+    tr.att = att < 0 ? ATT_OWN : att;
     tr.W = ik_xcalloc((size_t)m->cfg.L, sizeof *tr.W);
     tr.L = ik_xcalloc((size_t)m->cfg.L, sizeof *tr.L);
     struct carve c = {NULL, 0};
@@ -414,14 +439,14 @@ int ik_lm_train_cuda_new(struct ik_lm_train_cuda **out, const struct ik_cuda_ops
         return ik_diag_set(d, IK_EVALIDATE, "a trainer needs max_seq >= 2, got %d", max_seq);
     if (a && a->L != m->cfg.L)
         return ik_diag_set(d, IK_EVALIDATE, "the adapter has %d layers but the model %d", a->L, m->cfg.L);
-    int rc = refuse(m, d), sdpa = 0;
-    if (rc || (rc = check_attention(ops, m, max_seq, &sdpa, d)))
+    int rc = refuse(m, d), att = ATT_OWN;
+    if (rc || (rc = check_attention(ops, m, max_seq, &att, d)))
         return rc;
-    if (ops->size < offsetof(struct ik_cuda_ops, dropout_add) + sizeof ops->dropout_add)
+    if (!HAS_ENTRY(ops, dropout_add))
         return ik_diag_set(d, IK_ECUDA, "the CUDA module predates this trainer (no dropout_add): "
                            "rebuild it");
     struct ik_lm_train_cuda *tr = ik_xcalloc(1, sizeof *tr);
-    tr->sdpa = sdpa;
+    tr->att = att;
     tr->ops = ops;
     tr->m = m;
     tr->a = a;
@@ -663,14 +688,18 @@ static void recompute_down_bottleneck(struct ik_lm_train_cuda *tr, int l, int T)
     tr->flops += 2.0 * T * r * F;
 }
 
-/* A->att = attention of A->q over A->k, A->v (and, with cuDNN's, A->stats). */
+/* A->att = attention of A->q over A->k, A->v (and, with a fused attention,
+ * A->stats). */
 static void attention_fwd(struct ik_lm_train_cuda *tr, struct dev_acts *A, int T)
 {
     const struct ik_cuda_ops *o = tr->ops;
     const struct ik_lm_config *c = &tr->m->cfg;
-    if (tr->sdpa)
+    if (tr->att == ATT_CUDNN)
         CK(tr, o->sdpa_fwd(A->att, A->stats, A->q, A->k, A->v, T, c->H, c->K, c->head_dim,
                            c->sliding_window, tr->ascr));
+    else if (tr->att == ATT_FLASH)
+        CK(tr, o->flash_fwd(A->att, A->stats, A->q, A->k, A->v, T, c->H, c->K, c->head_dim,
+                            c->sliding_window, tr->ascr));
     else
         CK(tr, o->attention_fwd(A->att, A->q, A->k, A->v, T, c->H, c->K, c->head_dim,
                                 c->sliding_window, tr->ascr));
@@ -681,9 +710,12 @@ static void attention_bwd(struct ik_lm_train_cuda *tr, const struct dev_acts *A,
 {
     const struct ik_cuda_ops *o = tr->ops;
     const struct ik_lm_config *c = &tr->m->cfg;
-    if (tr->sdpa)
+    if (tr->att == ATT_CUDNN)
         CK(tr, o->sdpa_bwd(tr->dq, tr->dk, tr->dv, tr->datt, A->att, A->stats, A->q, A->k, A->v, T,
                            c->H, c->K, c->head_dim, c->sliding_window, tr->ascr));
+    else if (tr->att == ATT_FLASH)
+        CK(tr, o->flash_bwd(tr->dq, tr->dk, tr->dv, tr->datt, A->att, A->stats, A->q, A->k, A->v,
+                            T, c->H, c->K, c->head_dim, c->sliding_window, tr->ascr));
     else
         CK(tr, o->attention_bwd(tr->dq, tr->dk, tr->dv, tr->datt, A->q, A->k, A->v, T, c->H, c->K,
                                 c->head_dim, c->sliding_window, tr->ascr));

@@ -24,12 +24,13 @@
  * each layer keeps only its input and shares one layer's activations, which
  * the backward recomputes layer by layer.
  *
- * Attention is the module's own cuBLAS path unless IKADA_CUDA_ATTENTION=cudnn
- * is in the environment: then cuDNN's fused attention (->sdpa_fwd/->sdpa_bwd,
- * BF16 inside, so results near but not equal to the own path's), which
- * ik_lm_train_cuda_new checks is available for the model and refuses with the
- * module's reason when not ("own" or unset: the default; anything else is
- * refused). Not yet run on a GPU (docs/cuda.md).
+ * Attention is the module's own cuBLAS path unless IKADA_CUDA_ATTENTION says
+ * otherwise: "cudnn", cuDNN's fused attention (->sdpa_fwd/->sdpa_bwd), or
+ * "flash", the module's flash kernels (->flash_fwd/->flash_bwd); both BF16
+ * inside, so results near but not equal to the own path's. ik_lm_train_cuda_new
+ * checks that the one asked for takes the model and refuses with the reason
+ * when not ("own" or unset: the default; anything else is refused). Not yet
+ * run on a GPU (docs/cuda.md).
  *
  * Llama-family models only (Llama, Qwen2/2.5/3, tied embeddings, GQA, q/k
  * norm, sliding window): a NemotronH model is refused with IK_ENOTBUILT. */

@@ -207,17 +207,19 @@ static void auto_chose_cpu(struct job *j, const char *why)
 }
 
 /* Takes device 0 of those the scheduler left visible, naming it in j->device,
- * and cuDNN's attention when IKADA_CUDA_ATTENTION asks for it: the variable
- * is not in the key, so the report says which attention made the adapter
- * (lm/train_cuda.c refuses any other value before the first step). */
+ * and cuDNN's or the flash attention when IKADA_CUDA_ATTENTION asks for one:
+ * the variable is not in the key, so the report says which attention made
+ * the adapter (lm/train_cuda.c refuses any other value before the first
+ * step). */
 static int take_device(struct job *j, struct ik_diag *d)
 {
     char name[128];
     if (j->cuda->set_device(0) != 0 || j->cuda->device_name(0, name, sizeof name) != 0)
         return ik_diag_set(d, IK_ECUDA, "CUDA device 0: %s", j->cuda->last_error());
     const char *att = getenv("IKADA_CUDA_ATTENTION");
-    bool cudnn = att != NULL && strcmp(att, "cudnn") == 0;
-    snprintf(j->device, sizeof j->device, "cuda (%s)%s", name, cudnn ? ", cuDNN attention" : "");
+    const char *which = att == NULL ? "" : strcmp(att, "cudnn") == 0 ? ", cuDNN attention"
+                      : strcmp(att, "flash") == 0 ? ", flash attention" : "";
+    snprintf(j->device, sizeof j->device, "cuda (%s)%s", name, which);
     return 0;
 }
 

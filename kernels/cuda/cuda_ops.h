@@ -266,6 +266,30 @@ struct ik_cuda_ops {
      * gradient through its dropout, added in one pass. out may not overlap
      * g. */
     int (*dropout_add)(float *out, const float *g, size_t n, float p, uint64_t key);
+
+    /* ---- the module's own flash attention (attention_flash.cu) ----
+     *
+     * The same attention as ->sdpa_fwd/->sdpa_bwd, with the same arguments
+     * and the same stats (each head's and row's natural-log logsumexp of
+     * the scaled, masked scores), computed by the module's kernels on BF16
+     * tensor cores: q, k, v, dout rounded to BF16 as they are loaded, the
+     * probabilities and their gradient rounded to BF16 before their
+     * products, sums and softmax in fp32; no T x T scratch. Unlike cuDNN's,
+     * every sum runs in a fixed order: the same inputs give the same bits. */
+
+    /* 1 when the kernels take these heads (H a multiple of K, hd a multiple
+     * of 8 up to 128), else 0. */
+    int (*flash_supports)(int H, int K, int hd);
+    /* Bytes of device scratch ->flash_bwd needs (one float per row and
+     * head); ->flash_fwd needs none. */
+    size_t (*flash_scratch)(int T, int H);
+    int (*flash_fwd)(float *out, float *stats, const float *q, const float *k, const float *v,
+                     int T, int H, int K, int hd, int window, void *scratch);
+    /* dq, dk, dv += the gradients (as ->sdpa_bwd), from ->flash_fwd's out
+     * and stats of the same q, k, v. */
+    int (*flash_bwd)(float *dq, float *dk, float *dv, const float *dout, const float *out,
+                     const float *stats, const float *q, const float *k, const float *v, int T,
+                     int H, int K, int hd, int window, void *scratch);
 };
 
 /* The module's table when abi_version is the IK_CUDA_ABI it was built with,

@@ -212,6 +212,10 @@ static const struct ik_cuda_ops ops = {
     ik_cuda_swiglu_bwd_bf16,
     ik_cuda_to_bf16_2d,
     ik_cuda_dropout_add,
+    ik_cuda_flash_supports,
+    ik_cuda_flash_scratch,
+    ik_cuda_flash_fwd,
+    ik_cuda_flash_bwd,
 };
 
 /* The only symbol the module exports (it is built with -fvisibility=hidden). */

@@ -493,53 +493,52 @@ static void lse_rows(float *stats, const float *q, const float *k, int T, int H,
         }
 }
 
-static int sdpa_fwd(float *out, float *stats, const float *q, const float *k, const float *v,
-                    int T, int H, int K, int hd, int window, void *scratch)
+/* The fused attentions' forward: the reference on BF16-rounded q, k, v, and
+ * the rows' logsumexps; out rounded to BF16 too when round_out (cuDNN's O). */
+static int fused_fwd(const char *what, int round_out, float *out, float *stats, const float *q,
+                     const float *k, const float *v, int T, int H, int K, int hd, int window)
 {
-    (void)scratch;
-    if (sdpa_args("sdpa_fwd", T, H, K, hd, window))
-        return -1;
     size_t nq = (size_t)T * H * hd, nk = (size_t)T * K * hd;
     float *bq = bf16_copy(q, nq), *bk = bf16_copy(k, nk), *bv = bf16_copy(v, nk);
-    float *s = attention_begin("sdpa_fwd", T, H, K, hd);
+    float *s = attention_begin(what, T, H, K, hd);
     int rc = 0;
     if (bq == NULL || bk == NULL || bv == NULL || s == NULL)
-        rc = s == NULL ? -1 : fail("sdpa_fwd", "out of memory (T %d)", T);
+        rc = s == NULL ? -1 : fail(what, "out of memory (T %d)", T);
     else if (T > 0) {
         ik_cpu_attention_seq_fwd(out, bq, bk, bv, T, H, K, hd, window, s);
-        bf16_round(out, nq); /* cuDNN's O is BF16 */
+        if (round_out)
+            bf16_round(out, nq);
         lse_rows(stats, bq, bk, T, H, K, hd, window);
     }
     free(bq), free(bk), free(bv), free(s);
     return rc;
 }
 
-/* Each gradient formed from zero, rounded to BF16 (cuDNN's dQ, dK, dV), and
- * added: the module's += of a BF16 result. The reference recomputes the
- * probabilities, so out is not read; stats are, and must be the bits
- * sdpa_fwd wrote for these q and k (else the call fails): a caller that
- * hands stats of another layer or step is caught here. */
-static int sdpa_bwd(float *dq, float *dk, float *dv, const float *dout, const float *out,
-                    const float *stats, const float *q, const float *k, const float *v, int T,
-                    int H, int K, int hd, int window, void *scratch)
+/* The fused attentions' backward: each gradient formed from zero on
+ * BF16-rounded operands (rounded to BF16 itself when round_grads: cuDNN's
+ * dQ, dK, dV) and added. The reference recomputes the probabilities, so out
+ * is not read; stats are, and must be the bits the forward wrote for these
+ * q and k (else the call fails): a caller that hands stats of another layer
+ * or step is caught here. */
+static int fused_bwd(const char *what, int round_grads, float *dq, float *dk, float *dv,
+                     const float *dout, const float *stats, const float *q, const float *k,
+                     const float *v, int T, int H, int K, int hd, int window)
 {
-    (void)scratch, (void)out;
-    if (sdpa_args("sdpa_bwd", T, H, K, hd, window))
-        return -1;
     size_t nq = (size_t)T * H * hd, nk = (size_t)T * K * hd, nh = (size_t)H * T;
     float *bq = bf16_copy(q, nq), *bk = bf16_copy(k, nk), *bv = bf16_copy(v, nk);
     float *bd = bf16_copy(dout, nq), *g = calloc(nq + 2 * nk + nh + 1, sizeof *g);
-    float *s = attention_begin("sdpa_bwd", T, H, K, hd);
+    float *s = attention_begin(what, T, H, K, hd);
     int rc = 0;
     if (bq == NULL || bk == NULL || bv == NULL || bd == NULL || g == NULL || s == NULL)
-        rc = s == NULL ? -1 : fail("sdpa_bwd", "out of memory (T %d)", T);
+        rc = s == NULL ? -1 : fail(what, "out of memory (T %d)", T);
     else if (T > 0 && (lse_rows(g + nq + 2 * nk, bq, bk, T, H, K, hd, window),
                        memcmp(g + nq + 2 * nk, stats, nh * sizeof *g) != 0))
-        rc = fail("sdpa_bwd", "stats are not sdpa_fwd's of these q, k (T %d)", T);
+        rc = fail(what, "stats are not its forward's of these q, k (T %d)", T);
     else if (T > 0) {
         float *gq = g, *gk = g + nq, *gv = g + nq + nk;
         ik_cpu_attention_bwd(gq, gk, gv, bd, bq, bk, bv, T, H, K, hd, window, s);
-        bf16_round(g, nq + 2 * nk);
+        if (round_grads)
+            bf16_round(g, nq + 2 * nk);
         for (size_t i = 0; i < nq; i++)
             dq[i] += gq[i];
         for (size_t i = 0; i < nk; i++)
@@ -547,6 +546,62 @@ static int sdpa_bwd(float *dq, float *dk, float *dv, const float *dout, const fl
     }
     free(bq), free(bk), free(bv), free(bd), free(g), free(s);
     return rc;
+}
+
+static int sdpa_fwd(float *out, float *stats, const float *q, const float *k, const float *v,
+                    int T, int H, int K, int hd, int window, void *scratch)
+{
+    (void)scratch;
+    if (sdpa_args("sdpa_fwd", T, H, K, hd, window))
+        return -1;
+    return fused_fwd("sdpa_fwd", 1, out, stats, q, k, v, T, H, K, hd, window);
+}
+
+static int sdpa_bwd(float *dq, float *dk, float *dv, const float *dout, const float *out,
+                    const float *stats, const float *q, const float *k, const float *v, int T,
+                    int H, int K, int hd, int window, void *scratch)
+{
+    (void)scratch, (void)out;
+    if (sdpa_args("sdpa_bwd", T, H, K, hd, window))
+        return -1;
+    return fused_bwd("sdpa_bwd", 1, dq, dk, dv, dout, stats, q, k, v, T, H, K, hd, window);
+}
+
+/* ---- the module's flash attention: the references on BF16-rounded
+ * operands, fp32 results (the kernels' own rounding of P and dS is theirs) ---- */
+
+static int flash_supports(int H, int K, int hd)
+{
+    return H > 0 && K > 0 && H % K == 0 && hd > 0 && hd % 8 == 0 && hd <= 128;
+}
+
+static size_t flash_scratch(int T, int H) { return (size_t)(T > 0 ? T : 1) * (size_t)(H > 0 ? H : 1) * 4; }
+
+static int flash_args(const char *what, int T, int H, int K, int hd)
+{
+    if (T < 0 || !flash_supports(H, K, hd))
+        return fail(what, "T %d, H %d, K %d, hd %d (expected H a multiple of K, hd a multiple of 8 "
+                    "up to 128)", T, H, K, hd);
+    return 0;
+}
+
+static int flash_fwd(float *out, float *stats, const float *q, const float *k, const float *v,
+                     int T, int H, int K, int hd, int window, void *scratch)
+{
+    (void)scratch;
+    if (flash_args("flash_fwd", T, H, K, hd))
+        return -1;
+    return fused_fwd("flash_fwd", 0, out, stats, q, k, v, T, H, K, hd, window);
+}
+
+static int flash_bwd(float *dq, float *dk, float *dv, const float *dout, const float *out,
+                     const float *stats, const float *q, const float *k, const float *v, int T,
+                     int H, int K, int hd, int window, void *scratch)
+{
+    (void)scratch, (void)out;
+    if (flash_args("flash_bwd", T, H, K, hd))
+        return -1;
+    return fused_bwd("flash_bwd", 0, dq, dk, dv, dout, stats, q, k, v, T, H, K, hd, window);
 }
 
 /* ---- the training step's other entries ---- */
@@ -759,6 +814,10 @@ static const struct ik_cuda_ops ops = {
     .swiglu_bwd_bf16 = swiglu_bwd_bf16,
     .to_bf16_2d = to_bf16_2d,
     .dropout_add = dropout_add,
+    .flash_supports = flash_supports,
+    .flash_scratch = flash_scratch,
+    .flash_fwd = flash_fwd,
+    .flash_bwd = flash_bwd,
 };
 
 const struct ik_cuda_ops *ik_test_cpu_cuda_ops(void) { return &ops; }

@@ -54,6 +54,7 @@ int check_adamw(void);
 int check_clip(void);
 int check_gemm(void);
 int check_attention(void);
+int check_attention_flash(void);
 int check_add(void);
 int check_embed(void);
 int check_argmax(void);

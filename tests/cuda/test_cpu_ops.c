@@ -550,7 +550,7 @@ static void check_sdpa(void)
            "sdpa_bwd dq, dk, dv += the reference's, rounded to BF16");
     stats[5] += 1.0f;
     EXPECT(ops->sdpa_bwd(dq2, dk2, dv2, dout, go, stats, q, k, v, T, H, K, hd, W, NULL) == -1 &&
-               strcmp(ops->last_error(), "sdpa_bwd: stats are not sdpa_fwd's of these q, k (T 21)") == 0,
+               strcmp(ops->last_error(), "sdpa_bwd: stats are not its forward's of these q, k (T 21)") == 0,
            "sdpa_bwd with other stats: \"%s\"", ops->last_error());
     EXPECT(ops->sdpa_available(T, H, K, 20, 0) == 0 &&
                strcmp(ops->last_error(),

@@ -15,8 +15,8 @@
  * input to BF16), the first step's gradients within 3 % of their largest,
  * and the adapters' moves within ADAPTER_TOL of each other. The device's
  * checkpointed step gives the bits of its full one. Two of the shapes run
- * again with cuDNN's attention (IKADA_CUDA_ATTENTION=cudnn) under the same
- * tolerances. With IKADA_CUDA_REAL=1
+ * again with cuDNN's attention (IKADA_CUDA_ATTENTION=cudnn) and with the
+ * module's flash attention (=flash) under the same tolerances. With IKADA_CUDA_REAL=1
  * (`make check-cuda`) the same tests drive the real module on a GPU, for 20
  * steps. */
 #include <criterion/criterion.h>
@@ -309,10 +309,48 @@ Test(lm_train_cuda, cudnn_attention_qwen3_checkpointed_matches_the_cpu, .init = 
     compare_devices(c, NULL, IK_LM_TRAIN_CHECKPOINT);
 }
 
+/* The same two with the module's flash attention (IKADA_CUDA_ATTENTION=
+ * flash): on the stand-in the references on BF16-rounded q, k, v and dout;
+ * on the emulator and a GPU the flash kernels, whose BF16 probabilities stay
+ * within the tolerances above. */
+static void use_flash(void) { setenv("IKADA_CUDA_ATTENTION", "flash", 1); }
+
+Test(lm_train_cuda, flash_attention_qwen2_window_matches_the_cpu, .init = use_flash,
+     .fini = use_own)
+{
+    struct ik_lm_config c = lmt_cfg(IK_LM_QWEN2, 32, 48, 3, 8, 60);
+    c.tie_embeddings = 0;
+    c.sliding_window = 7;
+    compare_devices(c, NULL, 0);
+}
+
+Test(lm_train_cuda, flash_attention_qwen3_checkpointed_matches_the_cpu, .init = use_flash,
+     .fini = use_own)
+{
+    struct ik_lm_config c = lmt_cfg(IK_LM_QWEN3, 32, 48, 3, 8, 60);
+    c.tie_embeddings = 1;
+    compare_devices(c, NULL, IK_LM_TRAIN_CHECKPOINT);
+}
+
 /* Checkpointing recomputes each layer with the same calls on the same
  * inputs: the loss and gradients are the full step's, bit for bit (on the
  * stand-in; cuBLAS keeps its algorithm per shape, so on the device too). */
+static void expect_checkpointed_bits(void);
+
 Test(lm_train_cuda, checkpointed_step_gives_the_full_steps_bits)
+{
+    expect_checkpointed_bits();
+}
+
+/* The flash kernels sum in a fixed order: with them too (not with cuDNN's,
+ * whose dq accumulates in no fixed order). */
+Test(lm_train_cuda, flash_checkpointed_step_gives_the_full_steps_bits, .init = use_flash,
+     .fini = use_own)
+{
+    expect_checkpointed_bits();
+}
+
+static void expect_checkpointed_bits(void)
 {
     char *dir = tc_tmpdir();
     struct ik_lm_config c = lmt_cfg(IK_LM_QWEN3, 32, 48, 3, 8, 60);

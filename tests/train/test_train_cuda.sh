@@ -6,7 +6,8 @@
 # a run killed after a checkpoint resumes to the uninterrupted run's adapter,
 # byte for byte; so do a run with activation checkpointing and one with
 # device: auto (which finds the stand-in's device); cuDNN's attention
-# (IKADA_CUDA_ATTENTION=cudnn) trains to near the same losses. Without a
+# (IKADA_CUDA_ATTENTION=cudnn) and the flash kernels (=flash) train to near
+# the same losses. Without a
 # module, auto trains on the CPU and says why; an auto run killed on either
 # device resumes on the other. The device kernels themselves are
 # tests/cuda's (on a GPU).
@@ -107,8 +108,18 @@ cmp ref.mp auto.mp || fail "device: auto's adapter differs from device: cuda's"
 # activation checkpointing the adapter is the same bytes (the stand-in's
 # backward refuses stats that are not its forward's). With the real module
 # where cuDNN is missing this part says so and is passed over. A value that
-# is neither own nor cudnn, and cuDNN absent, fail the run, saying why.
+# is none of own, cudnn and flash, and cuDNN absent, fail the run, saying why.
 first_own=$first last_own=$last
+# The report in out (cache show): the loss falls, the first step is within
+# 1% of the own run's first, the last within 5% of its last.
+losses_near_own() {
+    first=$(grep -o '"loss": [0-9.]*' out | head -1 | cut -d' ' -f2)
+    last=$(grep -o '"loss": [0-9.]*' out | tail -1 | cut -d' ' -f2)
+    awk -v a="$first" -v b="$last" -v a0="$first_own" -v b0="$last_own" 'BEGIN {
+        d = a - a0; e = b - b0
+        exit !(b < 0.8 * a && d * d < (0.01 * a0) ^ 2 && e * e < (0.05 * b0) ^ 2) }' ||
+        fail "IKADA_CUDA_ATTENTION=$1: losses $first .. $last, the own kernel's $first_own .. $last_own"
+}
 export IKADA_CACHE="$WORK/sdpa-cache" IKADA_CUDA_ATTENTION=cudnn
 "$IKADA" run g.yaml >out 2>err
 rc=$?
@@ -119,12 +130,7 @@ else
     [ $rc = 0 ] || { cat err >&2; fail "IKADA_CUDA_ATTENTION=cudnn: the run exited $rc"; }
     run_ik 0 cache show train.report
     contains out ', cuDNN attention"'
-    first=$(grep -o '"loss": [0-9.]*' out | head -1 | cut -d' ' -f2)
-    last=$(grep -o '"loss": [0-9.]*' out | tail -1 | cut -d' ' -f2)
-    awk -v a="$first" -v b="$last" -v a0="$first_own" -v b0="$last_own" 'BEGIN {
-        d = a - a0; e = b - b0
-        exit !(b < 0.8 * a && d * d < (0.01 * a0) ^ 2 && e * e < (0.05 * b0) ^ 2) }' ||
-        fail "IKADA_CUDA_ATTENTION=cudnn: losses $first .. $last, the own kernel's $first_own .. $last_own"
+    losses_near_own cudnn
     run_ik 0 cache export train.adapter -o sdpa.mp --format msgpack
     cmp -s ref.mp sdpa.mp && fail "IKADA_CUDA_ATTENTION=cudnn gave the own kernel's adapter bytes"
     # cuDNN's backward accumulates dq in no fixed order: bytes only on the stand-in.
@@ -141,9 +147,23 @@ if [ -z "${IKADA_TEST_CUDA_MODULE:-}" ]; then
     contains err "none on the CPU stand-in"
     unset IKADA_TEST_NO_SDPA
 fi
+# The module's flash attention, IKADA_CUDA_ATTENTION=flash (on the stand-in
+# the references on BF16-rounded operands; with the real module its
+# kernels): near the own kernel's run, other bytes, and, every sum in a
+# fixed order, the same bytes with activation checkpointing on either.
+export IKADA_CACHE="$WORK/flash-cache" IKADA_CUDA_ATTENTION=flash
+run_ik 0 run g.yaml
+run_ik 0 cache show train.report
+contains out ', flash attention"'
+losses_near_own flash
+run_ik 0 cache export train.adapter -o flash.mp --format msgpack
+cmp -s ref.mp flash.mp && fail "IKADA_CUDA_ATTENTION=flash gave the own kernel's adapter bytes"
+run_ik 0 run ckpt.yaml
+run_ik 0 cache export ckpt.yaml:train.adapter -o flash-ckpt.mp --format msgpack
+cmp flash.mp flash-ckpt.mp || fail "IKADA_CUDA_ATTENTION=flash: checkpointing changed the adapter"
 export IKADA_CACHE="$WORK/bogus-cache" IKADA_CUDA_ATTENTION=bogus
 run_ik 1 run g.yaml
-contains err 'IKADA_CUDA_ATTENTION=bogus: expected "own" (the default) or "cudnn"'
+contains err 'IKADA_CUDA_ATTENTION=bogus: expected "own" (the default), "cudnn" or "flash"'
 unset IKADA_CUDA_ATTENTION
 
 # No module: auto trains on the CPU, and the log says why.

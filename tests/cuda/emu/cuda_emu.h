@@ -76,6 +76,11 @@ extern dim3 block_dim, grid_dim;
  * bits lane (lane ^ lane_mask) passed. */
 void syncthreads(const char *file, int line);
 uint64_t shfl_xor(unsigned mask, uint64_t bits, int lane_mask, int width, const char *file, int line);
+/* The warp's tensor-core product mma.sync.m16n8k16.row.col.f32.bf16.bf16.f32
+ * (the PTX ISA's fragment layout: kernels/cuda/mma.h): d += a b, met by
+ * the 32 lanes as a shuffle is, each lane's d computed from every lane's a
+ * and b, products exact, sums in fp32 in order of k. */
+void mma_bf16_16816(float d[4], const uint32_t a[4], const uint32_t b[2], const char *file, int line);
 /* The block's dynamic shared memory (the launch's third argument). */
 void *dynamic_shared();
 /* A static __shared__ array, filled with 0xff bytes the first time a
@@ -185,6 +190,14 @@ static inline T __shfl_xor_sync(unsigned mask, T v, int lane_mask, int width = 3
     T r;
     memcpy(&r, &bits, sizeof r);
     return r;
+}
+
+/* kernels/cuda/mma.h's product, for the emulator (mma.h holds nvcc's). */
+#define IK_CUDA_EMULATOR 1
+static inline void ik_mma_bf16_16816(float d[4], const uint32_t a[4], const uint32_t b[2],
+                                     const char *file = __builtin_FILE(), int line = __builtin_LINE())
+{
+    ik_emu::mma_bf16_16816(d, a, b, file, line);
 }
 
 /* The IEEE operations nvcc never contracts; on the host (-ffp-contract=off)

@@ -76,6 +76,9 @@ struct block_run {
      * barrier per shuffle suffices: a lane writes slot p of shuffle k only
      * once every lane has read shuffle k - 2's. */
     uint64_t slot[2][MAX_THREADS];
+    /* Each lane's operands of a tensor-core product (a 4, b 2, c 4 words),
+     * by the same parity as slot: mma_bf16_16816. */
+    uint32_t mma_slot[2][MAX_THREADS][10];
     const char *failure; /* why the block cannot go on */
     /* The launch's dynamic shared memory: its last bytes end where a guard
      * page begins (guarded_shared), so reading past the size the launch
@@ -386,6 +389,47 @@ uint64_t shfl_xor(unsigned mask, uint64_t bits, int lane_mask, int width, const 
     t->shuffles++;
     int from = t->warp * 32 + ((t->lane ^ lane_mask) & 31);
     return b->slot[parity][from];
+}
+
+/* A BF16 value's float: its 16 bits are the float's high half. */
+static float bf16_bits_float(uint32_t word, int high)
+{
+    uint32_t u = (high ? word >> 16 : word & 0xffffu) << 16;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+/* The PTX ISA's layout of m16n8k16 (g = lane / 4, q = lane % 4): A (16x16,
+ * row-major) word w of lane (g, q) holds row g + 8 (w & 1), columns
+ * 2q + 8 (w >> 1) and one more (low half first); B (16x8, k by n) word w
+ * holds column g, rows 2q + 8 w and one more; C and D hold row g + 8 (i >> 1),
+ * column 2q + (i & 1) in element i. */
+void mma_bf16_16816(float d[4], const uint32_t a[4], const uint32_t b[2], const char *file, int line)
+{
+    block_run *bl = run_state;
+    thread_state *t = bl->cur;
+    unsigned parity = t->shuffles & 1u;
+    uint32_t *mine = bl->mma_slot[parity][t->linear];
+    memcpy(mine, a, 4 * sizeof *a);
+    memcpy(mine + 4, b, 2 * sizeof *b);
+    memcpy(mine + 6, d, 4 * sizeof *d);
+    yield_to_scheduler(AT_SHUFFLE, file, line);
+    t->shuffles++;
+    const uint32_t(*warp)[10] = &bl->mma_slot[parity][t->warp * 32];
+    int g = t->lane >> 2, q = t->lane & 3;
+    for (int i = 0; i < 4; i++) {
+        int row = g + 8 * (i >> 1), col = 2 * q + (i & 1);
+        float s;
+        memcpy(&s, &mine[6 + i], sizeof s);
+        for (int k = 0; k < 16; k++) {
+            int a_lane = (row % 8) * 4 + (k % 8) / 2, a_word = (row >= 8) + 2 * (k >= 8);
+            int b_lane = col * 4 + (k % 8) / 2, b_word = k >= 8;
+            s += bf16_bits_float(warp[a_lane][a_word], k & 1) *
+                 bf16_bits_float(warp[b_lane][4 + b_word], k & 1);
+        }
+        d[i] = s;
+    }
 }
 
 void *dynamic_shared() { return run_state->shared; }

@@ -15,6 +15,8 @@
 #include <unistd.h>
 #include <cuda_runtime.h>
 
+#include "kernels/cuda/mma.h"
+
 static int failures;
 
 static void expect(int ok, const char *what)
@@ -123,6 +125,27 @@ __global__ void racy_kernel(int *out)
     if (threadIdx.x == 32)
         flag = 2;
     out[threadIdx.x] = flag;
+}
+
+/* D (16x8) = C + A (16x16) B (16x8), all row-major floats (A and B BF16
+ * values), through one tensor-core product: each lane takes its fragments
+ * as kernels/cuda/mma.h lays them out. */
+__global__ void mma_kernel(float *D, const float *A, const float *B, const float *C)
+{
+    int g = threadIdx.x >> 2, q = threadIdx.x & 3;
+    uint32_t a[4], b[2];
+    for (int w = 0; w < 4; w++) {
+        const float *row = A + (g + 8 * (w & 1)) * 16 + 2 * q + 8 * (w >> 1);
+        a[w] = ik_bf16x2(row[0], row[1]);
+    }
+    for (int w = 0; w < 2; w++)
+        b[w] = ik_bf16x2(B[(2 * q + 8 * w) * 8 + g], B[(2 * q + 8 * w + 1) * 8 + g]);
+    float d[4];
+    for (int i = 0; i < 4; i++)
+        d[i] = C[(g + 8 * (i >> 1)) * 8 + 2 * q + (i & 1)];
+    ik_mma_bf16_16816(d, a, b);
+    for (int i = 0; i < 4; i++)
+        D[(g + 8 * (i >> 1)) * 8 + 2 * q + (i & 1)] = d[i];
 }
 
 /* Reads dynamic shared memory at index i (thread 0; the launch gives n floats). */
@@ -273,6 +296,36 @@ static void expect_segv(void (*launch)(float *), const char *want, const char *w
 static void launch_shared_in_bounds(float *d) { shared_read_kernel<<<1, 32, 64 * sizeof(float)>>>(d, 63); }
 static void launch_shared_past_end(float *d) { shared_read_kernel<<<1, 32, 64 * sizeof(float)>>>(d, 64); }
 
+static void check_mma(void)
+{
+    float A[256], B[128], C[128], D[128];
+    for (int i = 0; i < 256; i++)
+        A[i] = (float)((i * 7) % 13 - 6) / 4.0f; /* exact in BF16 */
+    for (int i = 0; i < 128; i++) {
+        B[i] = (float)((i * 5) % 11 - 5) / 8.0f;
+        C[i] = (float)(i % 3);
+    }
+    float *d[4];
+    for (int i = 0; i < 4; i++)
+        cudaMalloc((void **)&d[i], 256 * sizeof(float));
+    cudaMemcpy(d[1], A, sizeof A, cudaMemcpyHostToDevice);
+    cudaMemcpy(d[2], B, sizeof B, cudaMemcpyHostToDevice);
+    cudaMemcpy(d[3], C, sizeof C, cudaMemcpyHostToDevice);
+    mma_kernel<<<1, 32>>>(d[0], d[1], d[2], d[3]);
+    cudaMemcpy(D, d[0], sizeof D, cudaMemcpyDeviceToHost);
+    int same = cudaDeviceSynchronize() == cudaSuccess;
+    for (int r = 0; r < 16; r++)
+        for (int c = 0; c < 8; c++) {
+            float s = C[r * 8 + c];
+            for (int k = 0; k < 16; k++)
+                s += A[r * 16 + k] * B[k * 8 + c];
+            same &= s == D[r * 8 + c];
+        }
+    expect(same, "a tensor-core product (m16n8k16, BF16) in the PTX fragment layout");
+    for (int i = 0; i < 4; i++)
+        cudaFree(d[i]);
+}
+
 static void check_dynamic_shared(void)
 {
     float *d, h = 0.0f;
@@ -309,6 +362,7 @@ int main(void)
     check_shared_and_order();
     check_memory();
     check_dynamic_shared();
+    check_mma();
     expect_failed_launch(launch_divergent, "threads split between __syncthreads and a shuffle fail");
     expect_fault(launch_with_host_pointer, cudaErrorIllegalAddress,
                  "a host pointer as a kernel argument faults, as its first access would");

@@ -8,7 +8,8 @@
 #       -> T *const name = IK_EMU_DYNAMIC_SHARED(T);
 # and static __shared__ arrays are filled with garbage per block (below);
 # NULL becomes nullptr: a launch's arguments are forwarded through a
-# template, where C++'s NULL (an integer) no longer converts to a pointer.
+# template, where C++'s NULL (an integer) no longer converts to a pointer;
+# `#pragma unroll` lines become empty.
 # Lines keep their numbers (a #line names the source), so the compiler's
 # errors point into the .cu. Usage: to_host.pl SOURCE.cu > OUT.cpp
 use strict;
@@ -21,6 +22,8 @@ close($in);
 
 my $launches = ($s =~ s/([A-Za-z_]\w*(?:<[^<>;()]*>)?)\s*<<<(.*?)>>>/IK_EMU_LAUNCH($1)($2)/gs);
 $s =~ s/\bNULL\b/nullptr/g;
+# nvcc's loop hints mean nothing to the host compiler (which warns of them).
+$s =~ s/^[ \t]*#pragma unroll\b.*$//mg;
 $s =~ s/extern\s+__shared__\s+([^;\[]+?)\s+(\w+)\s*\[\s*\]\s*;/$1 *const $2 = IK_EMU_DYNAMIC_SHARED($1);/g;
 # After each static __shared__ declaration, on its line, a call that fills
 # the array with garbage at each block's start, as a GPU's shared memory
