@@ -23,7 +23,7 @@
  *
  * Then (unless IKADA_CUDA_BENCH=0) T = 4096, H = 32, K = 8, hd = 128: the
  * time of the first call (the plans' building), then of sdpa_fwd, sdpa_bwd,
- * attention_fwd and attention_bwd, as causal TFLOP/s (forward 2 * 2 * T^2/2
+ * attention_fwd, attention_bwd, flash_fwd and flash_bwd, as causal TFLOP/s (forward 2 * 2 * T^2/2
  * * H * hd, backward 2.5 times that). sdpa's figures include the module's
  * fp32/BF16 conversions, which the training step pays too.
  * Exit status: 0 passed, 1 a failure, 77 skipped. */
@@ -211,7 +211,7 @@ static double now(void)
 enum { REPS = 10 };
 
 /* Seconds per call of which (0 sdpa_fwd, 1 sdpa_bwd, 2 attention_fwd, 3
- * attention_bwd), after one untimed call. */
+ * attention_bwd, 4 flash_fwd, 5 flash_bwd), after one untimed call. */
 static double time_one(int which, float **t, void *scr, int T, int H, int K, int hd)
 {
     double t0 = 0;
@@ -227,8 +227,13 @@ static double time_one(int which, float **t, void *scr, int T, int H, int K, int
                              scr));
         else if (which == 2)
             CK(ops->attention_fwd(t[4], t[0], t[1], t[2], T, H, K, hd, 0, scr));
-        else
+        else if (which == 3)
             CK(ops->attention_bwd(t[5], t[6], t[7], t[3], t[0], t[1], t[2], T, H, K, hd, 0, scr));
+        else if (which == 4)
+            CK(ops->flash_fwd(t[4], t[8], t[0], t[1], t[2], T, H, K, hd, 0, scr));
+        else
+            CK(ops->flash_bwd(t[5], t[6], t[7], t[3], t[4], t[8], t[0], t[1], t[2], T, H, K, hd, 0,
+                              scr));
     }
     CK(ops->synchronize());
     return (now() - t0) / REPS;
@@ -253,8 +258,11 @@ static void bench(void)
     printf("bench: T %d, H %d, K %d, hd %d: cuDNN plans built in %.2f s; scratch: sdpa %.0f MiB, "
            "own %.0f MiB\n", T, H, K, hd, now() - t0, b / 1048576.0, a / 1048576.0);
     double flops = 2.0 * 2.0 * T * (T / 2.0) * H * hd;
-    const char *names[4] = {"sdpa_fwd", "sdpa_bwd", "attention_fwd (own)", "attention_bwd (own)"};
-    for (int w = 0; w < 4; w++) {
+    const char *names[6] = {"sdpa_fwd", "sdpa_bwd", "attention_fwd (own)", "attention_bwd (own)",
+                            "flash_fwd (own)", "flash_bwd (own)"};
+    /* The flash pair runs after the others: its forward's stats are what its
+     * backward reads. */
+    for (int w = 0; w < 6; w++) {
         double s = time_one(w, t, scr, T, H, K, hd), f = w % 2 ? 2.5 * flops : flops;
         printf("  %-22s %8.3f ms  %6.1f TFLOP/s (causal)\n", names[w], s * 1e3, f / s * 1e-12);
     }

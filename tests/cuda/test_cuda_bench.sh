@@ -2,8 +2,8 @@
 # stand-in of the CUDA module (tests/cuda/libikada-cuda-cpu.so) with a tiny
 # model, so the program that times the real GPU is known to work before a
 # GPU session spends its minutes on it. The figures themselves mean nothing
-# here; that each row is printed (each shape with the own attention and with
-# cuDNN's), with a finite loss, does. And the full shapes' device arenas, which
+# here; that each row is printed (each shape with the cuBLAS attention, the
+# flash kernels and cuDNN's), with a finite loss, does. And the full shapes' device arenas, which
 # the host computes, against the 8B memory target.
 . "${IKADA_SRCDIR:-.}/tests/cli/lib.sh"
 
@@ -14,21 +14,23 @@ export IKADA_CUDA_MODULE="$top/tests/cuda/libikada-cuda-cpu.so"
 contains out "CUDA training step on CPU stand-in"
 contains out "tiny (smoke test)"
 contains out "tiny checkpointed"
-# Each shape twice: the own attention's row and cuDNN's (the stand-in has it).
-awk '/^tiny/ {n++; if ($NF !~ /^[0-9]+\.[0-9]+$/ || $NF + 0 <= 0) bad = 1} END {exit !(n == 4 && !bad)}' out ||
-    fail "cuda_bench printed no finite loss for all four rows: $(cat out)"
+# Each shape three times: the own attention's row, the flash kernels' and
+# cuDNN's (the stand-in has both).
+awk '/^tiny/ {n++; if ($NF !~ /^[0-9]+\.[0-9]+$/ || $NF + 0 <= 0) bad = 1} END {exit !(n == 6 && !bad)}' out ||
+    fail "cuda_bench printed no finite loss for all six rows: $(cat out)"
+[ "$(grep -c ' flash ' out)" = 2 ] || fail "cuda_bench printed no flash attention rows: $(cat out)"
 [ "$(grep -c ' cudnn ' out)" = 2 ] || fail "cuda_bench printed no cuDNN attention rows: $(cat out)"
 # Where the module has no cuDNN attention, one line says why instead.
 IKADA_TEST_NO_SDPA=1 "$top/bench/cuda_bench" --shapes tiny >out 2>err || fail "cuda_bench failed: $(cat err)"
-[ "$(grep -c '^tiny' out)" = 2 ] || fail "without cuDNN attention: $(cat out)"
+[ "$(grep -c '^tiny' out)" = 4 ] || fail "without cuDNN attention: $(cat out)"
 contains out "no cuDNN attention row: "
 # --estimate needs no module: the trainer's arena for each full shape. The
 # issue's memory target is the 8B shape in <= 30 GB on the device; the
 # arena must leave room for the CUDA context and the libraries' workspaces
-# (about 1 GB): at most 29 GB with either attention.
+# (about 1 GB): at most 29 GB with any of the three attentions.
 "$top/bench/cuda_bench" --estimate >out 2>err || fail "cuda_bench --estimate failed: $(cat err)"
 [ "$(grep -c '^Qwen2.5-\|^Llama-3-8B' out)" = 3 ] || fail "cuda_bench --estimate: $(cat out)"
-awk '/^Llama-3-8B/ {found = 1; if ($4 + 0 <= 0 || $4 > 29 || $5 > 29) bad = 1} END {exit !(found && !bad)}' out ||
+awk '/^Llama-3-8B/ {found = 1; if ($4 + 0 <= 0 || $4 > 29 || $5 > 29 || $6 > 29) bad = 1} END {exit !(found && !bad)}' out ||
     fail "the 8B shape's arena is over 29 GB: $(cat out)"
 # Without a module it skips, saying why.
 export IKADA_CUDA_MODULE="$WORK/none.so"
