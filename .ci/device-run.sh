@@ -27,14 +27,14 @@ k=$?
 IKADA_CUDA_REAL=1 timeout 100 "$b/lm_tests" --filter 'lm_train_cuda/*' --verbose >"$out/train.log" 2>&1
 t=$?
 IKADA_BIN="$b/ikada" IKADA_SRCDIR="$b" IKADA_TEST_CUDA_MODULE="$b/libikada-cuda.so" \
-    timeout 100 sh "$b/tests/train/test_train_cuda.sh" >"$out/node.log" 2>&1
+    timeout 130 sh "$b/tests/train/test_train_cuda.sh" >"$out/node.log" 2>&1
 n=$?
 a=skipped
 if [ -x "$b/test_attention_cudnn" ]; then
     IKADA_REQUIRE_GPU=1 IKADA_CUDA_BENCH=1 timeout 60 "$b/test_attention_cudnn" >"$out/cudnn.log" 2>&1
     a=$?
 fi
-timeout 240 "$b/cuda_bench" >"$out/bench.log" 2>&1
+timeout 210 "$b/cuda_bench" >"$out/bench.log" 2>&1
 bn=$?
 for f in kernels train node cudnn bench; do
     [ -f "$out/$f.log" ] && { echo "=== $f"; tail -n 25 "$out/$f.log"; }

@@ -551,9 +551,15 @@ static uint16_t *wide_operand(struct ik_lm_train_cuda *tr, struct operand *op)
 }
 
 /* out = x @ w^T + b, plus the adapter's branch on dropout(x), ik_cpu_lora_fwd's
- * out += s h B^T with h = dropout(x) A^T (fp32, kept in h (T, r) for the
- * backward): for an adapted projection one BF16 GEMM, [x | h | 0] times
- * w = [W | s B | 0] (struct dev_layer). */
+ * out += s h B^T with h = dropout(x) A^T (fp32 with TF32 products, kept in h
+ * (T, r) for the backward): for an adapted projection one BF16 GEMM,
+ * [x | h | 0] times w = [W | s B | 0] (struct dev_layer).
+ *
+ * The LoRA GEMMs that stay fp32 (h here, dA and dx through A in lora_bwd)
+ * take TF32 products: their FLOPs are about 1% of the frozen GEMMs', but in
+ * fp32 on the CUDA cores (about 67 TFLOP/s on an H100, against 989 for BF16
+ * on the tensor cores) they would cost some 14% of the GEMMs' time; TF32
+ * (494) costs 2%, with 10 mantissa bits where the base weights have 8. */
 static void proj(struct ik_lm_train_cuda *tr, int l, int t, float *h, float *out,
                  struct operand *op, const uint16_t *w, const float *b, int Out)
 {
@@ -574,7 +580,7 @@ static void proj(struct ik_lm_train_cuda *tr, int l, int t, float *h, float *out
             x = tr->xdrop;
         }
         CK(tr, o->gemm(0, 1, T, r, In, 1.0f, x, In, dev_param(tr, md->A), In, 0.0f, h, r,
-                       IK_CUDA_F32, IK_CUDA_F32));
+                       IK_CUDA_TF32, IK_CUDA_F32));
         CK(tr, o->to_bf16_2d(xw + In, ld, h, r, T, r, tr->rp, 1.0f));
         CK(tr, o->gemm(0, 1, T, Out, ld, 1.0f, xw, ld, w, ld, 0.0f, out, Out, IK_CUDA_BF16,
                        IK_CUDA_F32));
@@ -607,7 +613,7 @@ static void refresh_lora_columns(struct ik_lm_train_cuda *tr)
  * (with fresh, dx = dh A). The two products over dout take it in BF16 (dout_b, the frozen
  * backward's operand), h rounded to BF16 and the widened weight's s B columns (sb, rows ld
  * apart): dout is read once, at half the bytes, by the tensor cores, and its fp32 copy is not
- * needed. dh and the products with x and A stay fp32. */
+ * needed. dh and the products with x and A stay fp32, with TF32 products (proj says why). */
 static void lora_bwd(struct ik_lm_train_cuda *tr, const struct ik_lora_module *md,
                      const uint16_t *sb, int ld, float *dx, int fresh, const uint16_t *dout_b,
                      const float *x, const float *h, int T, int In, int Out)
@@ -622,10 +628,10 @@ static void lora_bwd(struct ik_lm_train_cuda *tr, const struct ik_lora_module *m
     CK(tr, o->gemm(0, 0, T, r, Out, 1.0f, dout_b, Out, sb, ld, 0.0f, tr->dh, r, IK_CUDA_BF16,
                    IK_CUDA_F32));
     CK(tr, o->gemm(1, 0, r, In, T, 1.0f, tr->dh, r, x, In, 1.0f, dev_param(tr, md->dA), In,
-                   IK_CUDA_F32, IK_CUDA_F32));
+                   IK_CUDA_TF32, IK_CUDA_F32));
     if (dx)
         CK(tr, o->gemm(0, 0, T, In, r, 1.0f, tr->dh, r, dev_param(tr, md->A), In,
-                       fresh ? 0.0f : 1.0f, dx, In, IK_CUDA_F32, IK_CUDA_F32));
+                       fresh ? 0.0f : 1.0f, dx, In, IK_CUDA_TF32, IK_CUDA_F32));
 }
 
 /* dx += dout @ W (when dx; with fresh, dx = : it need not be zeroed first),
@@ -684,7 +690,7 @@ static void recompute_down_bottleneck(struct ik_lm_train_cuda *tr, int l, int T)
         x = tr->xdrop;
     }
     CK(tr, o->gemm(0, 1, T, r, F, 1.0f, x, F, dev_param(tr, md->A), F, 0.0f, tr->L[l].h[IK_LORA_DOWN],
-                   r, IK_CUDA_F32, IK_CUDA_F32));
+                   r, IK_CUDA_TF32, IK_CUDA_F32));
     tr->flops += 2.0 * T * r * F;
 }
 

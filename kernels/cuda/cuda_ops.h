@@ -36,7 +36,9 @@ extern "C" {
 #define IK_CUDA_ABI 1
 
 /* Element types of ->gemm's operands. */
-enum ik_cuda_dtype { IK_CUDA_F32 = 0, IK_CUDA_BF16 = 1 };
+/* IK_CUDA_TF32 (a GEMM's A and B only): fp32 in memory, products in TF32 on
+ * the tensor cores (inputs rounded to 10 mantissa bits), fp32 accumulation. */
+enum ik_cuda_dtype { IK_CUDA_F32 = 0, IK_CUDA_BF16 = 1, IK_CUDA_TF32 = 2 };
 
 /* The symbol to dlsym, and its type. */
 #define IK_CUDA_OPS_SYMBOL "ik_cuda_ops_get"
@@ -109,8 +111,9 @@ struct ik_cuda_ops {
 
     /* Row-major C (M,N) = alpha op(A) op(B) + beta C, op(X) X or, with ta/tb
      * nonzero, X^T (A is then (K,M), B (N,K)); leading dimensions in
-     * elements. A and B of ab_type, C of c_type (enum ik_cuda_dtype), fp32
-     * accumulation (CUBLAS_COMPUTE_32F: no TF32). The algorithm is chosen
+     * elements. A and B of ab_type, C of c_type (enum ik_cuda_dtype: C
+     * IK_CUDA_F32 or IK_CUDA_BF16), fp32 accumulation (CUBLAS_COMPUTE_32F:
+     * no TF32 unless ab_type is IK_CUDA_TF32). The algorithm is chosen
      * once per shape and pointer alignment, and kept; pointers need only the
      * alignment of their element type (the plan tells cuBLASLt how far each
      * is aligned; 16 bytes or more gets the fast kernels). K = 0 gives

@@ -1,6 +1,7 @@
 /* kernels/cuda/gemm.cu - the module's GEMM: row-major C = alpha op(A) op(B) +
- * beta C through cuBLASLt, fp32 accumulation, A and B fp32 or BF16, C fp32 or
- * BF16 (cuda_ops.h, ->gemm), and the fp32 <-> BF16 conversions.
+ * beta C through cuBLASLt, fp32 accumulation, A and B fp32 (products in fp32
+ * or, asked for, TF32) or BF16, C fp32 or BF16 (cuda_ops.h, ->gemm), and the
+ * fp32 <-> BF16 conversions.
  *
  * cuBLASLt is column-major; a row-major (r, c) matrix with leading dimension
  * ld is the column-major (c, r) one with the same ld, its transpose. So
@@ -95,6 +96,12 @@ static int alignment(const void *p)
 
 static cudaDataType_t dtype(int t) { return t == IK_CUDA_BF16 ? CUDA_R_16BF : CUDA_R_32F; }
 
+/* fp32 products, or TF32's on the tensor cores for IK_CUDA_TF32 operands. */
+static cublasComputeType_t compute_type(int ab_type)
+{
+    return ab_type == IK_CUDA_TF32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
+}
+
 static size_t key_hash(const struct plan_key *k)
 {
     const unsigned char *p = (const unsigned char *)k;
@@ -129,7 +136,8 @@ static int plan_make_legacy(struct plan *p, const char *why)
     fprintf(stderr, "ikada CUDA module: gemm: cuBLASLt %s for M %d N %d K %d (ta %d tb %d, lda %d "
             "ldb %d ldc %d, %s in, %s out, alignment %d/%d/%d): cublasGemmEx runs this shape\n",
             why, k->M, k->N, k->K, k->ta, k->tb, k->lda, k->ldb, k->ldc,
-            k->ab_type == IK_CUDA_BF16 ? "BF16" : "fp32", k->c_type == IK_CUDA_BF16 ? "BF16" : "fp32",
+            k->ab_type == IK_CUDA_BF16 ? "BF16" : k->ab_type == IK_CUDA_TF32 ? "TF32" : "fp32",
+            k->c_type == IK_CUDA_BF16 ? "BF16" : "fp32",
             k->align_a, k->align_b, k->align_c);
     p->legacy = 1;
     return 0;
@@ -140,7 +148,8 @@ static int plan_build_into(struct plan *p, const struct plan_key *k)
 {
     cublasStatus_t st;
     cublasOperation_t opa = k->tb ? CUBLAS_OP_T : CUBLAS_OP_N, opb = k->ta ? CUBLAS_OP_T : CUBLAS_OP_N;
-    if ((st = cublasLtMatmulDescCreate(&p->desc, CUBLAS_COMPUTE_32F, CUDA_R_32F)) != CUBLAS_STATUS_SUCCESS)
+    if ((st = cublasLtMatmulDescCreate(&p->desc, compute_type(k->ab_type), CUDA_R_32F)) !=
+        CUBLAS_STATUS_SUCCESS)
         return lt_fail("cublasLtMatmulDescCreate", st);
     cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_TRANSA, &opa, sizeof opa);
     cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_TRANSB, &opb, sizeof opb);
@@ -237,8 +246,10 @@ extern "C" int ik_cuda_gemm(int ta, int tb, int M, int N, int K, float alpha, co
         return ik_cuda__bad_arg("gemm", "M %d, N %d, K %d", M, N, K);
     if (M == 0 || N == 0)
         return 0;
-    if ((ab_type != IK_CUDA_F32 && ab_type != IK_CUDA_BF16) || (c_type != IK_CUDA_F32 && c_type != IK_CUDA_BF16))
-        return ik_cuda__bad_arg("gemm", "types %d and %d (expected IK_CUDA_F32 or IK_CUDA_BF16)",
+    if ((ab_type != IK_CUDA_F32 && ab_type != IK_CUDA_BF16 && ab_type != IK_CUDA_TF32) ||
+        (c_type != IK_CUDA_F32 && c_type != IK_CUDA_BF16))
+        return ik_cuda__bad_arg("gemm", "types %d and %d (expected A and B IK_CUDA_F32, "
+                                "IK_CUDA_BF16 or IK_CUDA_TF32, C IK_CUDA_F32 or IK_CUDA_BF16)",
                                 ab_type, c_type);
     if (lda < (ta ? M : K) || ldb < (tb ? K : N) || ldc < N)
         return ik_cuda__bad_arg("gemm", "leading dimensions %d, %d, %d too small for M %d N %d K %d",
@@ -264,7 +275,7 @@ extern "C" int ik_cuda_gemm(int ta, int tb, int M, int N, int K, float alpha, co
         /* The same column-major swap as the plan's layouts. */
         st = cublasGemmEx(blas, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, N, M, K,
                           &alpha, B, dtype(ab_type), ldb, A, dtype(ab_type), lda, &beta, C,
-                          dtype(c_type), ldc, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+                          dtype(c_type), ldc, compute_type(ab_type), CUBLAS_GEMM_DEFAULT);
         if (st != CUBLAS_STATUS_SUCCESS)
             return lt_fail("cublasGemmEx", st);
     }

@@ -12,9 +12,11 @@
 #include "tests/cuda/ref_gemm.h"
 #include "tests/cuda/kernel_check.h"
 
-/* One GEMM of ->gemm against ref_gemm: A and B fp32 or BF16 (converted on
- * the device by ->to_bf16, the reference reading the same rounded values),
- * C fp32 (beta 1: the accumulation the backward uses) or BF16 (beta 0). */
+/* One GEMM of ->gemm against ref_gemm: A and B fp32, TF32 (fp32 the
+ * tensor cores round; the reference reads them rounded so) or BF16
+ * (converted on the device by ->to_bf16, the reference reading the same
+ * rounded values), C fp32 (beta 1: the accumulation the backward uses) or
+ * BF16 (beta 0). */
 static int gemm_case_at(int ta, int tb, int M, int N, int K, int ab_type, int c_type, int off);
 
 static int gemm_case(int ta, int tb, int M, int N, int K, int ab_type, int c_type)
@@ -52,6 +54,12 @@ static int gemm_case_at(int ta, int tb, int M, int N, int K, int ab_type, int c_
         for (size_t i = 0; i < nb; i++)
             b[i] = bf16_round(b[i]);
     }
+    if (ab_type == IK_CUDA_TF32) {
+        for (size_t i = 0; i < na; i++)
+            a[i] = ref_tf32_round(a[i]);
+        for (size_t i = 0; i < nb; i++)
+            b[i] = ref_tf32_round(b[i]);
+    }
     if (c_type == IK_CUDA_BF16) {
         CK(ops->alloc((void **)&h_c, nc * 2));
         gc = h_c;
@@ -63,7 +71,8 @@ static int gemm_case_at(int ta, int tb, int M, int N, int K, int ab_type, int c_
     ref_gemm(ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc);
     char what[96];
     snprintf(what, sizeof what, "gemm %s%s %dx%dx%d %s->%s%s", ta ? "T" : "N", tb ? "T" : "N", M, N, K,
-             ab_type == IK_CUDA_BF16 ? "bf16" : "f32", c_type == IK_CUDA_BF16 ? "bf16" : "f32",
+             ab_type == IK_CUDA_BF16 ? "bf16" : ab_type == IK_CUDA_TF32 ? "tf32" : "f32",
+             c_type == IK_CUDA_BF16 ? "bf16" : "f32",
              off ? " (4-byte aligned)" : "");
     /* fp32 products of terms under 1 summed over K: the error grows like
      * sqrt(K) ulps of the sum, under 1e-4 absolute at K = 896; a BF16 C adds
@@ -71,8 +80,14 @@ static int gemm_case_at(int ta, int tb, int M, int N, int K, int ab_type, int c_
      * of a binade (the CPU stand-in reached 0.97 of that), and a whole ulp
      * (2^-7) where the device's accumulation order moves a value across a
      * rounding midpoint: rtol 8e-3. */
-    int fails = c_type == IK_CUDA_BF16 ? compare(what, got, c, nc, 1e-4, 8e-3)
-                                       : compare(what, got, c, nc, 1e-4, 1e-5);
+    /* TF32: the reference's inputs are rounded to nearest, ties to even;
+     * where the library breaks an exact tie the other way (about one input
+     * in 8192) a product moves by up to 2^-10 of it: 1e-3 absolute, against
+     * errors around 1e-2 had the products been fp32 (or the inputs not
+     * rounded). */
+    int fails = c_type == IK_CUDA_BF16   ? compare(what, got, c, nc, 1e-4, 8e-3)
+                : ab_type == IK_CUDA_TF32 ? compare(what, got, c, nc, 1e-3, 0)
+                                          : compare(what, got, c, nc, 1e-4, 1e-5);
     CK(ops->free(d_a0));
     CK(ops->free(d_b0));
     CK(ops->free(d_c0));
@@ -119,7 +134,7 @@ static int to_bf16_2d_case(int rows, int cols, int out_cols, int ld, float scale
 /* ->gemm in the four transpose cases the training step uses (x W^T forward,
  * dout W backward, dout^T x for LoRA's weight gradients), at Qwen2.5-0.5B's
  * widths with a row count that is not a multiple of 8; BF16 inputs with fp32
- * and BF16 outputs; K = 0 (C = beta C: kept with beta 1, zeros with beta 0
+ * and BF16 outputs; TF32 products at the LoRA branch's shapes; K = 0 (C = beta C: kept with beta 1, zeros with beta 0
  * over whatever the BF16 C held); and ->to_bf16 / ->from_bf16 and
  * ->to_bf16_2d against the host's rounding, bit for bit. */
 int check_gemm(void)
@@ -134,6 +149,11 @@ int check_gemm(void)
     fails += gemm_case(0, 0, 64, 896, 4864, IK_CUDA_BF16, IK_CUDA_BF16);
     fails += gemm_case_at(0, 1, 37, 16, 0, IK_CUDA_F32, IK_CUDA_F32, 1);
     fails += gemm_case(1, 0, 5, 7, 0, IK_CUDA_BF16, IK_CUDA_BF16);
+    /* The LoRA branch's TF32 products: h = x A^T, dA += dh^T x, dx += dh A,
+     * A and dA inside the adapter's array (4-byte aligned). */
+    fails += gemm_case_at(0, 1, 37, 16, 896, IK_CUDA_TF32, IK_CUDA_F32, 1);
+    fails += gemm_case_at(1, 0, 16, 896, 37, IK_CUDA_TF32, IK_CUDA_F32, 3);
+    fails += gemm_case(0, 0, 37, 896, 16, IK_CUDA_TF32, IK_CUDA_F32);
     size_t n = 100003;
     float *x = rand_floats(n, -1000, 1000), *want = host_floats(n);
     for (size_t i = 0; i < n; i++)

@@ -14,6 +14,7 @@
 #include "kernels/kernels.h"
 #include "tests/cuda/cpu_ops.h"
 #include "tests/cuda/ref_fill.h"
+#include "tests/cuda/ref_gemm.h"
 
 static _Thread_local char err_text[512];
 
@@ -269,7 +270,8 @@ static int adamw(float *p, const float *g, float *m, float *v, size_t n, float l
 
 /* ---- GEMM and BF16 ---- */
 
-/* The rows x cols matrix at src (leading dimension ld) as compact fp32. */
+/* The rows x cols matrix at src (leading dimension ld) as compact fp32
+ * (TF32 operands rounded as the tensor cores round them). */
 static float *widen(const void *src, int type, int rows, int cols, int ld)
 {
     float *out = malloc((size_t)rows * cols * sizeof *out + 1);
@@ -279,6 +281,9 @@ static float *widen(const void *src, int type, int rows, int cols, int ld)
         float *o = out + (size_t)r * cols;
         if (type == IK_CUDA_F32)
             memcpy(o, (const float *)src + (size_t)r * ld, (size_t)cols * sizeof *o);
+        else if (type == IK_CUDA_TF32)
+            for (int c = 0; c < cols; c++)
+                o[c] = ref_tf32_round(((const float *)src)[(size_t)r * ld + c]);
         else
             for (int c = 0; c < cols; c++)
                 o[c] = ik_test_bf16_to_float(((const uint16_t *)src)[(size_t)r * ld + c]);
@@ -293,23 +298,24 @@ static int gemm(int ta, int tb, int M, int N, int K, float alpha, const void *A,
         return fail("gemm", "M %d, N %d, K %d", M, N, K);
     if (M == 0 || N == 0)
         return 0;
-    if ((ab_type != IK_CUDA_F32 && ab_type != IK_CUDA_BF16) ||
+    if ((ab_type != IK_CUDA_F32 && ab_type != IK_CUDA_BF16 && ab_type != IK_CUDA_TF32) ||
         (c_type != IK_CUDA_F32 && c_type != IK_CUDA_BF16))
-        return fail("gemm", "types %d and %d (expected IK_CUDA_F32 or IK_CUDA_BF16)", ab_type,
-                    c_type);
+        return fail("gemm", "types %d and %d (expected A and B IK_CUDA_F32, IK_CUDA_BF16 or "
+                    "IK_CUDA_TF32, C IK_CUDA_F32 or IK_CUDA_BF16)", ab_type, c_type);
     if (lda < (ta ? M : K) || ldb < (tb ? K : N) || ldc < N)
         return fail("gemm", "leading dimensions %d, %d, %d too small for M %d N %d K %d", lda, ldb,
                     ldc, M, N, K);
-    /* fp32 operands are used in place; BF16 ones widened to compact copies. */
+    /* fp32 operands are used in place; BF16 and TF32 ones widened (rounded)
+     * to compact copies. */
     const float *a = A, *b = B;
     float *wa = NULL, *wb = NULL, *wc = NULL, *c = C;
     int la = lda, lb = ldb, lc = ldc, rc = 0;
-    if (ab_type == IK_CUDA_BF16 && K > 0) {
+    if (ab_type != IK_CUDA_F32 && K > 0) {
         wa = widen(A, ab_type, ta ? K : M, ta ? M : K, lda);
         wb = widen(B, ab_type, tb ? N : K, tb ? K : N, ldb);
         a = wa, b = wb, la = ta ? M : K, lb = tb ? K : N;
         if (wa == NULL || wb == NULL) {
-            rc = fail("gemm", "out of memory widening BF16 operands");
+            rc = fail("gemm", "out of memory widening the operands");
             goto out;
         }
     }

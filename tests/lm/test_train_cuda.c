@@ -12,7 +12,8 @@
  * untied, the device checkpointing), with dropout and a loss mask, the base
  * weights rounded to BF16 as the device holds them: losses agree within
  * 1e-2 relative at every step (the device also rounds each frozen GEMM's
- * input to BF16), the first step's gradients within 3 % of their largest,
+ * input to BF16), the first step's gradients within 4 % of their largest
+ * (GRAD_TOL),
  * and the adapters' moves within ADAPTER_TOL of each other. The device's
  * checkpointed step gives the bits of its full one. Two of the shapes run
  * again with cuDNN's attention (IKADA_CUDA_ATTENTION=cudnn) and with the
@@ -112,6 +113,16 @@ static void adamw(struct ik_lora *a, float *m, float *v, int t)
     ik_adamw(a->params, a->grads, m, v, a->n_params, LR, 0.9f, 0.999f, 1e-8f, 0.0f, t);
 }
 
+/* The first step's gradients: every one within GRAD_TOL of the largest. The
+ * device rounds each frozen GEMM's operand to BF16 (2^-9 relative), the
+ * fused attentions round q, k, v and dout to BF16, and the LoRA branch's
+ * fp32 GEMMs take TF32 products (2^-11); on these small random models that
+ * puts the worst gradient 0.009 to 0.031 of the largest apart (--verbose
+ * prints it; the flash attention on the Qwen2 shape with a window the
+ * farthest), where a wrong stride, mask or key gives errors of the order of
+ * the gradients themselves. */
+#define GRAD_TOL 0.04
+
 static void expect_close_grads(const struct ik_lora *ac, const struct ik_lora *ag)
 {
     double gmax = 0, err = 0;
@@ -124,7 +135,8 @@ static void expect_close_grads(const struct ik_lora *ac, const struct ik_lora *a
             err = e, worst = i;
     }
     cr_assert_gt(gmax, 0.0);
-    cr_assert(err <= 0.03 * gmax, "gradient %zu: %.6g on the CPU, %.6g on the device (largest %.3g)",
+    cr_log_info("first gradients: the worst %.3g of the largest apart", err / gmax);
+    cr_assert(err <= GRAD_TOL * gmax, "gradient %zu: %.6g on the CPU, %.6g on the device (largest %.3g)",
               worst, (double)ac->grads[worst], (double)ag->grads[worst], gmax);
 }
 
