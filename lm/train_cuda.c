@@ -44,7 +44,8 @@ struct dev_layer {
 /* One layer's saved activations, as train.c's struct acts. */
 struct dev_acts {
     float *x_in, *xn1, *rstd1, *qpre, *rstdq, *kpre, *rstdk, *q, *k, *v, *att;
-    float *x_mid, *xn2, *rstd2, *gate, *up, *act;
+    float *x_mid, *xn2, *rstd2, *act;
+    uint16_t *gate, *up; /* BF16: the gate and up GEMMs write them so, SwiGLU reads them */
     float *h[IK_LORA_NT];
     float *stats; /* (H, T): the fused attention's softmax statistics for its backward; NULL without */
 };
@@ -212,8 +213,8 @@ static void layout(struct ik_lm_train_cuda *tr, struct carve *c)
         A->x_mid = TAKE_F(c, S * D);
         A->xn2 = TAKE_F(c, S * D);
         A->rstd2 = TAKE_F(c, S);
-        A->gate = TAKE_F(c, S * F);
-        A->up = TAKE_F(c, S * F);
+        A->gate = TAKE_H(c, S * F);
+        A->up = TAKE_H(c, S * F);
         A->act = TAKE_F(c, S * F);
         for (int t = 0; t < IK_LORA_NT; t++)
             A->h[t] = adapted(tr->a, l, t) ? TAKE_F(c, S * r) : NULL;
@@ -442,9 +443,9 @@ int ik_lm_train_cuda_new(struct ik_lm_train_cuda **out, const struct ik_cuda_ops
     int rc = refuse(m, d), att = ATT_OWN;
     if (rc || (rc = check_attention(ops, m, max_seq, &att, d)))
         return rc;
-    if (!HAS_ENTRY(ops, dropout_add))
-        return ik_diag_set(d, IK_ECUDA, "the CUDA module predates this trainer (no dropout_add): "
-                           "rebuild it");
+    if (!HAS_ENTRY(ops, swiglu_bwd_bf16_in))
+        return ik_diag_set(d, IK_ECUDA, "the CUDA module predates this trainer (no "
+                           "swiglu_bwd_bf16_in): rebuild it");
     struct ik_lm_train_cuda *tr = ik_xcalloc(1, sizeof *tr);
     tr->att = att;
     tr->ops = ops;
@@ -560,7 +561,7 @@ static uint16_t *wide_operand(struct ik_lm_train_cuda *tr, struct operand *op)
  * fp32 on the CUDA cores (about 67 TFLOP/s on an H100, against 989 for BF16
  * on the tensor cores) they would cost some 14% of the GEMMs' time; TF32
  * (494) costs 2%, with 10 mantissa bits where the base weights have 8. */
-static void proj(struct ik_lm_train_cuda *tr, int l, int t, float *h, float *out,
+static void proj(struct ik_lm_train_cuda *tr, int l, int t, float *h, void *out, int out_type,
                  struct operand *op, const uint16_t *w, const float *b, int Out)
 {
     const struct ik_cuda_ops *o = tr->ops;
@@ -569,7 +570,7 @@ static void proj(struct ik_lm_train_cuda *tr, int l, int t, float *h, float *out
     tr->flops += 2.0 * T * In * Out;
     if (md == NULL) {
         CK(tr, o->gemm(0, 1, T, Out, In, 1.0f, plain_operand(tr, op), In, w, In, 0.0f, out, Out,
-                       IK_CUDA_BF16, IK_CUDA_F32));
+                       IK_CUDA_BF16, out_type));
     } else {
         int r = tr->a->cfg.r, ld = In + tr->rp;
         uint16_t *xw = wide_operand(tr, op);
@@ -583,11 +584,11 @@ static void proj(struct ik_lm_train_cuda *tr, int l, int t, float *h, float *out
                        IK_CUDA_TF32, IK_CUDA_F32));
         CK(tr, o->to_bf16_2d(xw + In, ld, h, r, T, r, tr->rp, 1.0f));
         CK(tr, o->gemm(0, 1, T, Out, ld, 1.0f, xw, ld, w, ld, 0.0f, out, Out, IK_CUDA_BF16,
-                       IK_CUDA_F32));
+                       out_type));
         tr->flops += 2.0 * T * r * (In + Out);
     }
-    if (b)
-        CK(tr, o->bias_add(out, b, T, Out));
+    if (b) /* fp32 outputs only: the BF16 ones are the MLP's, which has no bias */
+        CK(tr, o->bias_add((float *)out, b, T, Out));
 }
 
 /* Each adapted projection's s B columns of its widened weight, from the
@@ -743,9 +744,9 @@ static void forward_layer(struct ik_lm_train_cuda *tr, int l, int T, float *x_ou
     if (l == 0 || x_out == NULL)
         CK(tr, o->rmsnorm_fwd(A->xn1, A->rstd1, A->x_in, y->attn_norm, T, D, c->norm_eps));
     struct operand x = operand_of(A->xn1, T, D);
-    proj(tr, l, IK_LORA_Q, A->h[IK_LORA_Q], A->qpre, &x, y->wq, y->bq, qw);
-    proj(tr, l, IK_LORA_K, A->h[IK_LORA_K], A->kpre, &x, y->wk, y->bk, kw);
-    proj(tr, l, IK_LORA_V, A->h[IK_LORA_V], A->v, &x, y->wv, y->bv, kw);
+    proj(tr, l, IK_LORA_Q, A->h[IK_LORA_Q], A->qpre, IK_CUDA_F32, &x, y->wq, y->bq, qw);
+    proj(tr, l, IK_LORA_K, A->h[IK_LORA_K], A->kpre, IK_CUDA_F32, &x, y->wk, y->bk, kw);
+    proj(tr, l, IK_LORA_V, A->h[IK_LORA_V], A->v, IK_CUDA_F32, &x, y->wv, y->bv, kw);
     const float *freq = c->no_rope ? NULL : tr->inv_freq;
     if (y->q_norm) { /* Qwen3: the per-head norm and RoPE in one kernel */
         CK(tr, o->qk_norm_rope_fwd(A->q, A->rstdq, A->qpre, y->q_norm, tr->posv, freq, T, c->H, hd,
@@ -758,19 +759,28 @@ static void forward_layer(struct ik_lm_train_cuda *tr, int l, int T, float *x_ou
     }
     attention_fwd(tr, A, T);
     x = operand_of(A->att, T, qw);
-    proj(tr, l, IK_LORA_O, A->h[IK_LORA_O], tr->proj, &x, y->wo, y->bo, D);
+    proj(tr, l, IK_LORA_O, A->h[IK_LORA_O], tr->proj, IK_CUDA_F32, &x, y->wo, y->bo, D);
     CK(tr, o->add_rmsnorm_fwd(A->x_mid, A->xn2, A->rstd2, A->x_in, tr->proj, y->ffn_norm, T, D,
                               c->norm_eps));
     x = operand_of(A->xn2, T, D);
-    proj(tr, l, IK_LORA_GATE, A->h[IK_LORA_GATE], A->gate, &x, y->w_gate, NULL, F);
-    proj(tr, l, IK_LORA_UP, A->h[IK_LORA_UP], A->up, &x, y->w_up, NULL, F);
-    CK(tr, o->swiglu_fwd(A->act, A->gate, A->up, T, F));
+    proj(tr, l, IK_LORA_GATE, A->h[IK_LORA_GATE], A->gate, IK_CUDA_BF16, &x, y->w_gate, NULL, F);
+    proj(tr, l, IK_LORA_UP, A->h[IK_LORA_UP], A->up, IK_CUDA_BF16, &x, y->w_up, NULL, F);
     if (x_out == NULL) {
+        CK(tr, o->swiglu_fwd_bf16(A->act, NULL, 0, A->gate, A->up, T, F));
         recompute_down_bottleneck(tr, l, T);
         return;
     }
+    /* SwiGLU writes the down projection's BF16 operand (plain, or widened
+     * for its adapter) beside its fp32 product, sparing a conversion pass. */
     x = operand_of(A->act, T, F);
-    proj(tr, l, IK_LORA_DOWN, A->h[IK_LORA_DOWN], tr->proj, &x, y->w_down, NULL, D);
+    if (module(tr, l, IK_LORA_DOWN)) {
+        x.wide = tr->xbe;
+        CK(tr, o->swiglu_fwd_bf16(A->act, x.wide, F + tr->rp, A->gate, A->up, T, F));
+    } else {
+        x.plain = tr->xb;
+        CK(tr, o->swiglu_fwd_bf16(A->act, tr->xb, F, A->gate, A->up, T, F));
+    }
+    proj(tr, l, IK_LORA_DOWN, A->h[IK_LORA_DOWN], tr->proj, IK_CUDA_F32, &x, y->w_down, NULL, D);
     /* Under checkpointing the next layer's xn1 is this one's: no longer read. */
     float *xn = tr->xnf, *rstd = tr->rstdf, *w = tr->final_norm;
     if (l + 1 < c->L) {
@@ -795,7 +805,7 @@ static void backward_layer(struct ik_lm_train_cuda *tr, int l, int T)
      * so (lora_bwd). */
     proj_bwd(tr, l, IK_LORA_DOWN, A->h[IK_LORA_DOWN], tr->dact, 1, tr->dx, NULL, A->act, y->w_down,
              T, F, D);
-    CK(tr, o->swiglu_bwd_bf16(NULL, NULL, tr->xb, tr->xb2, tr->dact, A->gate, A->up, T, F));
+    CK(tr, o->swiglu_bwd_bf16_in(tr->xb, tr->xb2, tr->dact, A->gate, A->up, T, F));
     proj_bwd(tr, l, IK_LORA_GATE, A->h[IK_LORA_GATE], tr->dxn, 1, NULL, tr->xb, A->xn2, y->w_gate,
              T, D, F);
     proj_bwd(tr, l, IK_LORA_UP, A->h[IK_LORA_UP], tr->dxn, 0, NULL, tr->xb2, A->xn2, y->w_up, T, D,

@@ -293,6 +293,18 @@ struct ik_cuda_ops {
     int (*flash_bwd)(float *dq, float *dk, float *dv, const float *dout, const float *out,
                      const float *stats, const float *q, const float *k, const float *v, int T,
                      int H, int K, int hd, int window, void *scratch);
+
+    /* ---- SwiGLU of BF16 gate and up (the training step stores them so) ---- */
+
+    /* ->swiglu_fwd of gate, up (N, F) BF16, widened: into act (N, F) fp32
+     * when not NULL, and rounded to BF16 into act_b, rows ld_b >= F apart
+     * (the down projection's operand, plain or widened; the columns past F
+     * are not written), when not NULL. */
+    int (*swiglu_fwd_bf16)(float *act, uint16_t *act_b, int ld_b, const uint16_t *gate,
+                           const uint16_t *up, int N, int F);
+    /* ->swiglu_bwd_bf16's BF16 gradients (written) of BF16 gate and up. */
+    int (*swiglu_bwd_bf16_in)(uint16_t *dgate_b, uint16_t *dup_b, const float *dout,
+                              const uint16_t *gate, const uint16_t *up, int N, int F);
 };
 
 /* The module's table when abi_version is the IK_CUDA_ABI it was built with,

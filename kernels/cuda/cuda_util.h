@@ -194,6 +194,10 @@ int ik_cuda_to_bf16_2d(uint16_t *out, int ld_out, const float *x, int ld_x, int 
                        int out_cols, float scale);
 int ik_cuda_swiglu_bwd_bf16(float *dgate, float *dup, uint16_t *dgate_b, uint16_t *dup_b,
                             const float *dout, const float *gate, const float *up, int N, int F);
+int ik_cuda_swiglu_fwd_bf16(float *act, uint16_t *act_b, int ld_b, const uint16_t *gate,
+                            const uint16_t *up, int N, int F);
+int ik_cuda_swiglu_bwd_bf16_in(uint16_t *dgate_b, uint16_t *dup_b, const float *dout,
+                               const uint16_t *gate, const uint16_t *up, int N, int F);
 int ik_cuda_flash_supports(int H, int K, int hd);
 size_t ik_cuda_flash_scratch(int T, int H);
 int ik_cuda_flash_fwd(float *out, float *stats, const float *q, const float *k, const float *v,

@@ -216,6 +216,8 @@ static const struct ik_cuda_ops ops = {
     ik_cuda_flash_scratch,
     ik_cuda_flash_fwd,
     ik_cuda_flash_bwd,
+    ik_cuda_swiglu_fwd_bf16,
+    ik_cuda_swiglu_bwd_bf16_in,
 };
 
 /* The only symbol the module exports (it is built with -fvisibility=hidden). */

@@ -7,7 +7,13 @@
  * written, not added (it saves zeroing two (N,F) buffers and reading them
  * back), each also rounded to BF16, the operand of the gate and up
  * projections' backward GEMMs (which saves reading them again to convert);
- * the fp32 values are written only where the adapter's branch needs them. */
+ * the fp32 values are written only where the adapter's branch needs them.
+ *
+ * swiglu_fwd_bf16 and swiglu_bwd_bf16_in take gate and up in BF16, as the
+ * training step stores them (its gate and up GEMMs write BF16: half the
+ * bytes written, kept and read back of its largest activations); the
+ * forward also writes the down projection's BF16 operand as it goes, which
+ * saves converting the product in another pass. */
 #include <cuda_bf16.h>
 
 #include "kernels/cuda/cuda_util.h"
@@ -18,6 +24,26 @@ __global__ void swiglu_fwd_kernel(float *out, const float *gate, const float *up
          i += (size_t)gridDim.x * blockDim.x) {
         float g = gate[i];
         out[i] = g / (1.0f + expf(-g)) * up[i];
+    }
+}
+
+__device__ __forceinline__ float as_float(float x) { return x; }
+__device__ __forceinline__ float as_float(__nv_bfloat16 x) { return __bfloat162float(x); }
+
+/* swiglu_fwd_kernel's value of BF16 gate and up, into act (fp32) and act_b
+ * (BF16, rows ld apart) where not NULL. */
+__global__ void swiglu_fwd_bf16_kernel(float *act, __nv_bfloat16 *act_b, size_t ld,
+                                       const __nv_bfloat16 *gate, const __nv_bfloat16 *up,
+                                       size_t n, unsigned F)
+{
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n;
+         i += (size_t)gridDim.x * blockDim.x) {
+        float g = __bfloat162float(gate[i]);
+        float v = g / (1.0f + expf(-g)) * __bfloat162float(up[i]);
+        if (act != NULL)
+            act[i] = v;
+        if (act_b != NULL)
+            act_b[i / F * ld + i % F] = __float2bfloat16_rn(v);
     }
 }
 
@@ -34,14 +60,16 @@ __global__ void swiglu_bwd_kernel(float *dgate, float *dup, const float *dout, c
     }
 }
 
-/* The terms of swiglu_bwd_kernel, written; a NULL output is skipped. */
+/* The terms of swiglu_bwd_kernel, written; a NULL output is skipped. Gate
+ * and up fp32 or BF16 (T). */
+template <typename T>
 __global__ void swiglu_bwd_bf16_kernel(float *dgate, float *dup, __nv_bfloat16 *dgate_b,
-                                       __nv_bfloat16 *dup_b, const float *dout, const float *gate,
-                                       const float *up, size_t n)
+                                       __nv_bfloat16 *dup_b, const float *dout, const T *gate,
+                                       const T *up, size_t n)
 {
     for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n;
          i += (size_t)gridDim.x * blockDim.x) {
-        float g = gate[i], u = up[i], d = dout[i];
+        float g = as_float(gate[i]), u = as_float(up[i]), d = dout[i];
         float sg = 1.0f / (1.0f + expf(-g));
         float vu = d * g * sg, vg = d * u * sg * (1.0f + g * (1.0f - sg));
         if (dup != NULL)
@@ -87,7 +115,36 @@ extern "C" int ik_cuda_swiglu_bwd_bf16(float *dgate, float *dup, uint16_t *dgate
     size_t n = (size_t)N * F;
     if (n == 0)
         return 0;
-    swiglu_bwd_bf16_kernel<<<ik_cuda__blocks(n), IK_CUDA_THREADS>>>(
+    swiglu_bwd_bf16_kernel<float><<<ik_cuda__blocks(n), IK_CUDA_THREADS>>>(
         dgate, dup, (__nv_bfloat16 *)dgate_b, (__nv_bfloat16 *)dup_b, dout, gate, up, n);
     return ik_cuda__launched("swiglu_bwd_bf16");
+}
+
+extern "C" int ik_cuda_swiglu_fwd_bf16(float *act, uint16_t *act_b, int ld_b, const uint16_t *gate,
+                                       const uint16_t *up, int N, int F)
+{
+    if (N < 0 || F < 0 || (act_b != NULL && ld_b < F))
+        return ik_cuda__bad_arg("swiglu_fwd_bf16", "N = %d, F = %d, ld_b = %d (N, F >= 0, "
+                                "ld_b >= F)", N, F, ld_b);
+    size_t n = (size_t)N * F;
+    if (n == 0)
+        return 0;
+    swiglu_fwd_bf16_kernel<<<ik_cuda__blocks(n), IK_CUDA_THREADS>>>(
+        act, (__nv_bfloat16 *)act_b, (size_t)ld_b, (const __nv_bfloat16 *)gate,
+        (const __nv_bfloat16 *)up, n, (unsigned)F);
+    return ik_cuda__launched("swiglu_fwd_bf16");
+}
+
+extern "C" int ik_cuda_swiglu_bwd_bf16_in(uint16_t *dgate_b, uint16_t *dup_b, const float *dout,
+                                          const uint16_t *gate, const uint16_t *up, int N, int F)
+{
+    if (N < 0 || F < 0)
+        return ik_cuda__bad_arg("swiglu_bwd_bf16_in", "N = %d, F = %d (both >= 0)", N, F);
+    size_t n = (size_t)N * F;
+    if (n == 0)
+        return 0;
+    swiglu_bwd_bf16_kernel<__nv_bfloat16><<<ik_cuda__blocks(n), IK_CUDA_THREADS>>>(
+        NULL, NULL, (__nv_bfloat16 *)dgate_b, (__nv_bfloat16 *)dup_b, dout,
+        (const __nv_bfloat16 *)gate, (const __nv_bfloat16 *)up, n);
+    return ik_cuda__launched("swiglu_bwd_bf16_in");
 }

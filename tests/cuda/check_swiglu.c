@@ -123,3 +123,62 @@ int check_swiglu_bwd_bf16(void)
     free(g), free(u), free(d), free(dgc), free(duc), free(gdg), free(gdu), free(gdg2), free(gdu2);
     return fails;
 }
+
+/* SwiGLU of BF16 gate and up (the training step's storage). The forward's
+ * fp32 values within check_swiglu_fwd's tolerances of the CPU's on the same
+ * BF16 values, its BF16 copy (rows ld apart) the device's own fp32 values
+ * rounded, bit for bit, with the columns past F untouched; the backward's
+ * BF16 gradients the bits of ->swiglu_bwd_bf16 on the same values in fp32
+ * (the same expressions; that one is checked against the CPU above). */
+int check_swiglu_of_bf16(void)
+{
+    int N = 29, F = 1031, ld = F + 9;
+    size_t n = (size_t)N * F, nb = (size_t)N * ld;
+    float *g = rand_floats(n, -12, 12), *u = rand_floats(n, -3, 3), *d = rand_floats(n, -1, 1);
+    for (size_t i = 0; i < n; i++)
+        g[i] = bf16_round(g[i]), u[i] = bf16_round(u[i]);
+    float *act = host_floats(n), *fill = host_floats(nb);
+    ik_cpu_swiglu_fwd(act, g, u, N, F);
+    for (size_t i = 0; i < nb; i++)
+        fill[i] = 1.0f;
+    float *d_g = to_dev(g, n * 4), *d_u = to_dev(u, n * 4), *d_d = to_dev(d, n * 4);
+    float *d_fill = to_dev(fill, nb * 4), *d_act, *d_w;
+    uint16_t *d_gb, *d_ub, *d_ab, *d_own, *gr[4];
+    CK(ops->alloc((void **)&d_gb, n * 2));
+    CK(ops->alloc((void **)&d_ub, n * 2));
+    CK(ops->alloc((void **)&d_ab, nb * 2));
+    CK(ops->alloc((void **)&d_own, nb * 2));
+    CK(ops->alloc((void **)&d_act, n * 4));
+    CK(ops->alloc((void **)&d_w, nb * 4));
+    for (int i = 0; i < 4; i++)
+        CK(ops->alloc((void **)&gr[i], n * 2));
+    CK(ops->to_bf16(d_gb, d_g, n));
+    CK(ops->to_bf16(d_ub, d_u, n));
+    CK(ops->to_bf16(d_ab, d_fill, nb));
+    CK(ops->to_bf16(d_own, d_fill, nb));
+    CK(ops->swiglu_fwd_bf16(d_act, d_ab, ld, d_gb, d_ub, N, F));
+    float *got = from_dev(d_act, n);
+    int fails = compare("swiglu_fwd_bf16 act N=29 F=1031", got, act, n, 1e-7, 1e-5);
+    CK(ops->to_bf16_2d(d_own, ld, d_act, F, N, F, F, 1.0f));
+    CK(ops->from_bf16(d_w, d_ab, nb));
+    float *wb = from_dev(d_w, nb);
+    CK(ops->from_bf16(d_w, d_own, nb));
+    float *wown = from_dev(d_w, nb);
+    fails += compare_bits("  its BF16 rows (ld F + 9) = act rounded", wb, wown, nb);
+    CK(ops->swiglu_bwd_bf16_in(gr[0], gr[1], d_d, d_gb, d_ub, N, F));
+    CK(ops->swiglu_bwd_bf16(NULL, NULL, gr[2], gr[3], d_d, d_g, d_u, N, F));
+    const char *what[2] = {"swiglu_bwd_bf16_in dgate = swiglu_bwd_bf16's", "swiglu_bwd_bf16_in dup = swiglu_bwd_bf16's"};
+    for (int i = 0; i < 2; i++) {
+        CK(ops->from_bf16(d_w, gr[i], n));
+        float *a = from_dev(d_w, n);
+        CK(ops->from_bf16(d_w, gr[i + 2], n));
+        float *b = from_dev(d_w, n);
+        fails += compare_bits(what[i], a, b, n);
+        free(a), free(b);
+    }
+    void *devs[] = {d_g, d_u, d_d, d_fill, d_act, d_w, d_gb, d_ub, d_ab, d_own, gr[0], gr[1], gr[2], gr[3]};
+    for (size_t i = 0; i < sizeof devs / sizeof devs[0]; i++)
+        CK(ops->free(devs[i]));
+    free(g), free(u), free(d), free(act), free(fill), free(got), free(wb), free(wown);
+    return fails;
+}

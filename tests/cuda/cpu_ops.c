@@ -189,6 +189,44 @@ static int swiglu_bwd_bf16(float *dgate, float *dup, uint16_t *dgate_b, uint16_t
     return 0;
 }
 
+static float *widen(const void *src, int type, int rows, int cols, int ld);
+
+static int swiglu_fwd_bf16(float *act, uint16_t *act_b, int ld_b, const uint16_t *gate,
+                           const uint16_t *up, int N, int F)
+{
+    if (N < 0 || F < 0 || (act_b != NULL && ld_b < F))
+        return fail("swiglu_fwd_bf16", "N = %d, F = %d, ld_b = %d (N, F >= 0, ld_b >= F)", N, F,
+                    ld_b);
+    size_t n = (size_t)N * F;
+    float *g = widen(gate, IK_CUDA_BF16, N, F, F), *u = widen(up, IK_CUDA_BF16, N, F, F);
+    float *v = malloc((n ? n : 1) * sizeof *v);
+    int rc = g && u && v ? 0 : fail("swiglu_fwd_bf16", "out of host memory (%zu values)", n);
+    if (rc == 0) {
+        ik_cpu_swiglu_fwd(v, g, u, N, F);
+        for (size_t i = 0; i < n; i++) {
+            if (act)
+                act[i] = v[i];
+            if (act_b)
+                act_b[i / (size_t)F * (size_t)ld_b + i % (size_t)F] = ik_test_bf16_from_float(v[i]);
+        }
+    }
+    free(g), free(u), free(v);
+    return rc;
+}
+
+static int swiglu_bwd_bf16_in(uint16_t *dgate_b, uint16_t *dup_b, const float *dout,
+                              const uint16_t *gate, const uint16_t *up, int N, int F)
+{
+    if (N < 0 || F < 0)
+        return fail("swiglu_bwd_bf16_in", "N = %d, F = %d (both >= 0)", N, F);
+    size_t n = (size_t)N * F;
+    float *g = widen(gate, IK_CUDA_BF16, N, F, F), *u = widen(up, IK_CUDA_BF16, N, F, F);
+    int rc = g && u ? swiglu_bwd_bf16(NULL, NULL, dgate_b, dup_b, dout, g, u, N, F)
+                    : fail("swiglu_bwd_bf16_in", "out of host memory (%zu values)", n);
+    free(g), free(u);
+    return rc;
+}
+
 static int rope_args(const char *what, int N, int nh, int hd)
 {
     if (N < 0 || nh < 0 || hd <= 0 || hd % 2 != 0)
@@ -824,6 +862,8 @@ static const struct ik_cuda_ops ops = {
     .flash_scratch = flash_scratch,
     .flash_fwd = flash_fwd,
     .flash_bwd = flash_bwd,
+    .swiglu_fwd_bf16 = swiglu_fwd_bf16,
+    .swiglu_bwd_bf16_in = swiglu_bwd_bf16_in,
 };
 
 const struct ik_cuda_ops *ik_test_cpu_cuda_ops(void) { return &ops; }

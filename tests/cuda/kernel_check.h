@@ -63,5 +63,6 @@ int check_softmax_xent_argmax(void);
 int check_loss_sums(void);
 int check_qk_norm_rope(void);
 int check_swiglu_bwd_bf16(void);
+int check_swiglu_of_bf16(void);
 
 #endif

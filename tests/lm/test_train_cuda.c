@@ -114,10 +114,11 @@ static void adamw(struct ik_lora *a, float *m, float *v, int t)
 }
 
 /* The first step's gradients: every one within GRAD_TOL of the largest. The
- * device rounds each frozen GEMM's operand to BF16 (2^-9 relative), the
- * fused attentions round q, k, v and dout to BF16, and the LoRA branch's
- * fp32 GEMMs take TF32 products (2^-11); on these small random models that
- * puts the worst gradient 0.009 to 0.031 of the largest apart (--verbose
+ * device rounds each frozen GEMM's operand to BF16 (2^-9 relative) and
+ * keeps the MLP's gate and up in BF16, the fused attentions round q, k, v
+ * and dout to BF16, and the LoRA branch's fp32 GEMMs take TF32 products
+ * (2^-11); on these small random models that puts the worst gradient 0.013
+ * to 0.033 of the largest apart (--verbose
  * prints it; the flash attention on the Qwen2 shape with a window the
  * farthest), where a wrong stride, mask or key gives errors of the order of
  * the gradients themselves. */
