@@ -36,7 +36,9 @@ enum {
     FWD_ROWS = 64,  /* queries per forward block: 4 warps of 16 */
     FWD_KEYS = 64,  /* keys per forward tile */
     BWD_TILE = 32,  /* keys per dK/dV block, queries per dQ block, and each tile of the other */
-    PAD = 8,        /* BF16 values after each shared row, against bank conflicts */
+    PAD = 8,        /* BF16 values after each shared row, against bank conflicts; rows stay
+                     * 16-byte multiples, and the arrays are 16-byte aligned (the fragments
+                     * are read as 32-bit words) */
     MAX_HD = 128,
 };
 
@@ -84,7 +86,7 @@ __global__ void __launch_bounds__(128) flash_fwd_kernel(float *out, float *stats
                                                         int K, int hd, int window, float scale)
 {
     constexpr int LD = HD + PAD;
-    __shared__ __nv_bfloat16 ks[FWD_KEYS * LD], vs[FWD_KEYS * LD];
+    __shared__ __align__(16) __nv_bfloat16 ks[FWD_KEYS * LD], vs[FWD_KEYS * LD];
     int h = blockIdx.y, kh = h / (H / K), q0 = blockIdx.x * FWD_ROWS;
     int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, qd = lane & 3;
     int cols16 = (hd + 15) & ~15, ksteps = cols16 / 16, ntiles = hd / 8;
@@ -248,8 +250,8 @@ __global__ void __launch_bounds__(64) flash_dkdv_kernel(float *dk, float *dv, co
                                                         int window, float scale)
 {
     constexpr int LD = HD + PAD;
-    __shared__ __nv_bfloat16 ks[BWD_TILE * LD], vs[BWD_TILE * LD], qs[BWD_TILE * LD],
-        dos[BWD_TILE * LD];
+    __shared__ __align__(16) __nv_bfloat16 ks[BWD_TILE * LD], vs[BWD_TILE * LD];
+    __shared__ __align__(16) __nv_bfloat16 qs[BWD_TILE * LD], dos[BWD_TILE * LD];
     __shared__ float lse[BWD_TILE], dsum[BWD_TILE];
     int kh = blockIdx.y, G = H / K, k0 = blockIdx.x * BWD_TILE;
     int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, qd = lane & 3;
@@ -332,8 +334,8 @@ __global__ void __launch_bounds__(64) flash_dq_kernel(float *dq, const float *do
                                                       int window, float scale)
 {
     constexpr int LD = HD + PAD;
-    __shared__ __nv_bfloat16 ks[BWD_TILE * LD], vs[BWD_TILE * LD], qs[BWD_TILE * LD],
-        dos[BWD_TILE * LD];
+    __shared__ __align__(16) __nv_bfloat16 ks[BWD_TILE * LD], vs[BWD_TILE * LD];
+    __shared__ __align__(16) __nv_bfloat16 qs[BWD_TILE * LD], dos[BWD_TILE * LD];
     int h = blockIdx.y, kh = h / (H / K), q0 = blockIdx.x * BWD_TILE;
     int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, qd = lane & 3;
     int cols16 = (hd + 15) & ~15, ksteps = cols16 / 16, ntiles = hd / 8;

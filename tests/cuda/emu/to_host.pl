@@ -32,10 +32,16 @@ $s =~ s/extern\s+__shared__\s+([^;\[]+?)\s+(\w+)\s*\[\s*\]\s*;/$1 *const $2 = IK
 $s =~ s{(__shared__[ \t]+([^;\n]+);)}{
     my ($decl, $list) = ($1, $2);
     (my $bare = $list) =~ s/\[[^\]]*\]//g;
+    $bare =~ s/__align__\s*\(\s*\d+\s*\)//g;
     my @names = map { /^\s*(?:\w+\s+)*?(\w+)\s*$/ ? $1 : undef } split /,/, $bare;
     (grep { !defined } @names) || $list =~ m{/\*|\*/}
         ? $decl : $decl . join('', map { " IK_EMU_SHARED_FRESH($_);" } @names);
 }ge;
+# A declaration over two lines would escape the fill: refused.
+for my $line (split /\n/, $s) {
+    die "to_host.pl: $path: a __shared__ declaration ends on a later line (keep each on one)\n"
+        if $line =~ /^\s*(?:extern\s+)?__shared__\s/ && $line !~ /;/;
+}
 die "to_host.pl: $path: a <<< or >>> is left that is not a launch of a named kernel\n"
     if $s =~ /<<<|>>>/;
 print "#line 1 \"$path\"\n", $s;
