@@ -48,6 +48,8 @@ __device__ __forceinline__ uint32_t ik_bf16x2(float lo, float hi)
 __device__ __forceinline__ uint32_t ik_bf16_word(const __nv_bfloat16 *p)
 {
 #ifdef IK_CUDA_EMULATOR
+    if ((uintptr_t)p % 4 != 0)
+        ik_emu::misaligned(p, 4, __FILE__, __LINE__); /* a GPU's misaligned address */
     uint32_t w;
     memcpy(&w, p, sizeof w); /* the host compiler's aliasing rules */
     return w;

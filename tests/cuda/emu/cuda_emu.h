@@ -81,6 +81,9 @@ uint64_t shfl_xor(unsigned mask, uint64_t bits, int lane_mask, int width, const 
  * the 32 lanes as a shuffle is, each lane's d computed from every lane's a
  * and b, products exact, sums in fp32 in order of k. */
 void mma_bf16_16816(float d[4], const uint32_t a[4], const uint32_t b[2], const char *file, int line);
+/* Fails the launch: an access of BYTES at p that a GPU would refuse as
+ * misaligned (kernels/cuda/mma.h's word loads call it). */
+void misaligned(const void *p, int bytes, const char *file, int line);
 /* The block's dynamic shared memory (the launch's third argument). */
 void *dynamic_shared();
 /* A static __shared__ array, filled with 0xff bytes the first time a

@@ -437,6 +437,17 @@ void mma_bf16_16816(float d[4], const uint32_t a[4], const uint32_t b[2], const 
     }
 }
 
+/* A GPU faults on a misaligned access (and loses the context): the block
+ * stops here. */
+void misaligned(const void *p, int bytes, const char *file, int line)
+{
+    static char why[200];
+    snprintf(why, sizeof why, "a %d-byte access at %p, which is not %d-byte aligned (%s:%d)", bytes,
+             p, bytes, file, line);
+    run_state->failure = why;
+    yield_to_scheduler(AT_SHUFFLE, file, line); /* the scheduler sees the failure */
+}
+
 void *dynamic_shared() { return run_state->shared; }
 
 void shared_fresh(void *p, size_t bytes, unsigned long *serial)

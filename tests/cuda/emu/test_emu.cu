@@ -148,6 +148,16 @@ __global__ void mma_kernel(float *D, const float *A, const float *B, const float
         D[(g + 8 * (i >> 1)) * 8 + 2 * q + (i & 1)] = d[i];
 }
 
+/* A 32-bit word of BF16 pairs read at an odd BF16 index: misaligned. */
+__global__ void misaligned_word_kernel(float *out)
+{
+    __shared__ __nv_bfloat16 pairs[64];
+    pairs[threadIdx.x] = __float2bfloat16_rn(1.0f);
+    pairs[threadIdx.x + 32] = __float2bfloat16_rn(2.0f);
+    __syncthreads();
+    out[threadIdx.x] = (float)ik_bf16_word(pairs + 1 + 2 * (threadIdx.x % 16));
+}
+
 /* Reads dynamic shared memory at index i (thread 0; the launch gives n floats). */
 __global__ void shared_read_kernel(float *out, int i)
 {
@@ -353,6 +363,7 @@ static void launch_two_barriers(float *d) { two_barriers_kernel<<<1, 64>>>(d); }
 static void launch_barrier_after_return(float *d) { barrier_after_return_kernel<<<1, 64>>>(d); }
 static void launch_shuffle_after_return(float *d) { shuffle_after_return_kernel<<<1, 32>>>(d); }
 static void launch_part_warp(float *d) { block_sum_kernel<<<1, dim3(16, 1)>>>(d); }
+static void launch_misaligned_word(float *d) { misaligned_word_kernel<<<1, 32>>>(d); }
 
 int main(void)
 {
@@ -371,6 +382,7 @@ int main(void)
     expect_failed_launch(launch_barrier_after_return, "__syncthreads after half the block returned fails");
     expect_failed_launch(launch_shuffle_after_return, "a full-warp shuffle after lanes returned fails");
     expect_failed_launch(launch_part_warp, "a full-warp shuffle in a block of 16 threads fails");
+    expect_failed_launch(launch_misaligned_word, "a 32-bit read of BF16 pairs at an odd index fails");
     printf("test_emu: %s\n", failures ? "FAILED" : "all passed");
     return failures ? 1 : 0;
 }
