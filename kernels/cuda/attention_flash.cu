@@ -46,14 +46,17 @@ static const float LOG2E = 1.4426950408889634f;
 
 /* rows x cols16 of x (fp32, row stride ld; rows from r0, columns from the
  * head's offset already in x) into tile (BF16, stride LD), zeros past T and
- * past hd (to cols16, hd rounded up to 16). The block's threads share it. */
+ * past hd (to cols16, hd rounded up to 16). The block's threads share it,
+ * four columns a step: x 16-byte aligned (the wrapper checks) and hd, ld
+ * multiples of 8 keep every float4 aligned, and a step never straddles hd. */
 __device__ __forceinline__ void load_tile(__nv_bfloat16 *tile, int LD, const float *x, size_t ld, int r0,
                                           int rows, int T, int hd, int cols16)
 {
-    for (int i = threadIdx.x; i < rows * cols16; i += blockDim.x) {
-        int r = i / cols16, c = i % cols16, t = r0 + r;
-        float v = t < T && c < hd ? x[(size_t)t * ld + c] : 0.0f;
-        tile[r * LD + c] = __float2bfloat16_rn(v);
+    int quads = cols16 / 4;
+    for (int i = threadIdx.x; i < rows * quads; i += blockDim.x) {
+        int r = i / quads, c = i % quads * 4, t = r0 + r;
+        float4 v = t < T && c < hd ? ik_load_float4(x + (size_t)t * ld + c) : make_float4(0, 0, 0, 0);
+        ik_store_bf16x4(tile + r * LD + c, v);
     }
 }
 
@@ -403,11 +406,17 @@ __global__ void __launch_bounds__(64) flash_dq_kernel(float *dq, const float *do
 
 /* ---- host wrappers ---- */
 
-static int flash_shape(const char *what, int T, int H, int K, int hd)
+/* The heads the kernels take, and the 16-byte alignment of the tensors
+ * their tiles are loaded from (cudaMalloc's is 256). */
+static int flash_shape(const char *what, int T, int H, int K, int hd, const float *const *ptrs, int n)
 {
     if (T < 0 || H <= 0 || K <= 0 || H % K != 0 || hd <= 0 || hd % 8 != 0 || hd > MAX_HD)
         return ik_cuda__bad_arg(what, "T %d, H %d, K %d, hd %d (expected H a multiple of K, hd a "
                                 "multiple of 8 up to %d)", T, H, K, hd, (int)MAX_HD);
+    for (int i = 0; i < n; i++)
+        if ((uintptr_t)ptrs[i] % 16 != 0)
+            return ik_cuda__bad_arg(what, "tensor %p is not 16-byte aligned (q, k, v, dout must be)",
+                                    (const void *)ptrs[i]);
     return 0;
 }
 
@@ -425,7 +434,8 @@ extern "C" int ik_cuda_flash_fwd(float *out, float *stats, const float *q, const
                                  const float *v, int T, int H, int K, int hd, int window, void *scratch)
 {
     (void)scratch;
-    if (flash_shape("flash_fwd", T, H, K, hd) != 0)
+    const float *loaded[] = {q, k, v};
+    if (flash_shape("flash_fwd", T, H, K, hd, loaded, 3) != 0)
         return -1;
     if (T == 0)
         return 0;
@@ -442,7 +452,8 @@ extern "C" int ik_cuda_flash_bwd(float *dq, float *dk, float *dv, const float *d
                                  const float *stats, const float *q, const float *k, const float *v,
                                  int T, int H, int K, int hd, int window, void *scratch)
 {
-    if (flash_shape("flash_bwd", T, H, K, hd) != 0)
+    const float *loaded[] = {q, k, v, dout};
+    if (flash_shape("flash_bwd", T, H, K, hd, loaded, 4) != 0)
         return -1;
     if (T == 0)
         return 0;

@@ -281,7 +281,8 @@ struct ik_cuda_ops {
      * every sum runs in a fixed order: the same inputs give the same bits. */
 
     /* 1 when the kernels take these heads (H a multiple of K, hd a multiple
-     * of 8 up to 128), else 0. */
+     * of 8 up to 128), else 0. q, k, v and dout must be 16-byte aligned
+     * (cudaMalloc's are; a call with one that is not is refused). */
     int (*flash_supports)(int H, int K, int hd);
     /* Bytes of device scratch ->flash_bwd needs (one float per row and
      * head); ->flash_fwd needs none. */

@@ -58,6 +58,33 @@ __device__ __forceinline__ uint32_t ik_bf16_word(const __nv_bfloat16 *p)
 #endif
 }
 
+/* Four floats at p (16-byte aligned) in one load. */
+__device__ __forceinline__ float4 ik_load_float4(const float *p)
+{
+#ifdef IK_CUDA_EMULATOR
+    if ((uintptr_t)p % 16 != 0)
+        ik_emu::misaligned(p, 16, __FILE__, __LINE__);
+    float4 v;
+    memcpy(&v, p, sizeof v);
+    return v;
+#else
+    return *reinterpret_cast<const float4 *>(p);
+#endif
+}
+
+/* v rounded to four BF16 values at p (8-byte aligned), in one store. */
+__device__ __forceinline__ void ik_store_bf16x4(__nv_bfloat16 *p, float4 v)
+{
+    uint2 w = make_uint2(ik_bf16x2(v.x, v.y), ik_bf16x2(v.z, v.w));
+#ifdef IK_CUDA_EMULATOR
+    if ((uintptr_t)p % 8 != 0)
+        ik_emu::misaligned(p, 8, __FILE__, __LINE__);
+    memcpy((void *)p, &w, sizeof w);
+#else
+    *reinterpret_cast<uint2 *>(p) = w;
+#endif
+}
+
 /* Two BF16 values (at p[0] and p[stride]) in one word. */
 __device__ __forceinline__ uint32_t ik_bf16_pair(const __nv_bfloat16 *p, int stride)
 {

@@ -126,7 +126,8 @@ static int flash_case(int T, int H, int K, int hd, int window)
 
 /* The two kernel widths (hd up to 64, up to 128), a head_dim of 8 (the
  * products over it padded to 16), T past the tiles' edges, GQA and MHA, and
- * a sliding window shorter than a tile; the refused head shapes. */
+ * a sliding window shorter than a tile; the refused head shapes and
+ * pointers. */
 int check_attention_flash(void)
 {
     int fails = flash_case(150, 14, 2, 64, 0) + flash_case(97, 4, 4, 128, 0) +
@@ -141,5 +142,13 @@ int check_attention_flash(void)
         printf("  flash_fwd(hd 12): error \"%s\"  FAIL\n", ops->last_error());
         fails++;
     }
+    float *d_x;
+    CK(ops->alloc((void **)&d_x, 4096));
+    if (ops->flash_fwd(d_x, d_x, d_x + 1, d_x, d_x, 4, 2, 2, 8, 0, NULL) != -1 ||
+        strstr(ops->last_error(), "is not 16-byte aligned") == NULL) {
+        printf("  flash_fwd(q 4-byte aligned): error \"%s\"  FAIL\n", ops->last_error());
+        fails++;
+    }
+    CK(ops->free(d_x));
     return fails;
 }

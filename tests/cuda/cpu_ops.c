@@ -621,11 +621,16 @@ static int flash_supports(int H, int K, int hd)
 
 static size_t flash_scratch(int T, int H) { return (size_t)(T > 0 ? T : 1) * (size_t)(H > 0 ? H : 1) * 4; }
 
-static int flash_args(const char *what, int T, int H, int K, int hd)
+/* The module's refusals (attention_flash.cu's flash_shape), same text. */
+static int flash_args(const char *what, int T, int H, int K, int hd, const float *const *ptrs, int n)
 {
     if (T < 0 || !flash_supports(H, K, hd))
         return fail(what, "T %d, H %d, K %d, hd %d (expected H a multiple of K, hd a multiple of 8 "
                     "up to 128)", T, H, K, hd);
+    for (int i = 0; i < n; i++)
+        if ((uintptr_t)ptrs[i] % 16 != 0)
+            return fail(what, "tensor %p is not 16-byte aligned (q, k, v, dout must be)",
+                        (const void *)ptrs[i]);
     return 0;
 }
 
@@ -633,7 +638,8 @@ static int flash_fwd(float *out, float *stats, const float *q, const float *k, c
                      int T, int H, int K, int hd, int window, void *scratch)
 {
     (void)scratch;
-    if (flash_args("flash_fwd", T, H, K, hd))
+    const float *loaded[] = {q, k, v};
+    if (flash_args("flash_fwd", T, H, K, hd, loaded, 3))
         return -1;
     return fused_fwd("flash_fwd", 0, out, stats, q, k, v, T, H, K, hd, window);
 }
@@ -643,7 +649,8 @@ static int flash_bwd(float *dq, float *dk, float *dv, const float *dout, const f
                      int H, int K, int hd, int window, void *scratch)
 {
     (void)scratch, (void)out;
-    if (flash_args("flash_bwd", T, H, K, hd))
+    const float *loaded[] = {q, k, v, dout};
+    if (flash_args("flash_bwd", T, H, K, hd, loaded, 4))
         return -1;
     return fused_bwd("flash_bwd", 0, dq, dk, dv, dout, stats, q, k, v, T, H, K, hd, window);
 }
