@@ -15,14 +15,15 @@ contains out "CUDA training step on CPU stand-in"
 contains out "tiny (smoke test)"
 contains out "tiny checkpointed"
 # Each shape three times: the own attention's row, the flash kernels' and
-# cuDNN's (the stand-in has both).
-awk '/^tiny/ {n++; if ($NF !~ /^[0-9]+\.[0-9]+$/ || $NF + 0 <= 0) bad = 1} END {exit !(n == 6 && !bad)}' out ||
-    fail "cuda_bench printed no finite loss for all six rows: $(cat out)"
+# cuDNN's (the stand-in has both); the first shape once more with dropout.
+awk '/^tiny/ {n++; if ($NF !~ /^[0-9]+\.[0-9]+$/ || $NF + 0 <= 0) bad = 1} END {exit !(n == 7 && !bad)}' out ||
+    fail "cuda_bench printed no finite loss for all seven rows: $(cat out)"
+[ "$(grep -c ' own+do ' out)" = 1 ] || fail "cuda_bench printed no row with LoRA dropout: $(cat out)"
 [ "$(grep -c ' flash ' out)" = 2 ] || fail "cuda_bench printed no flash attention rows: $(cat out)"
 [ "$(grep -c ' cudnn ' out)" = 2 ] || fail "cuda_bench printed no cuDNN attention rows: $(cat out)"
 # Where the module has no cuDNN attention, one line says why instead.
 IKADA_TEST_NO_SDPA=1 "$top/bench/cuda_bench" --shapes tiny >out 2>err || fail "cuda_bench failed: $(cat err)"
-[ "$(grep -c '^tiny' out)" = 4 ] || fail "without cuDNN attention: $(cat out)"
+[ "$(grep -c '^tiny' out)" = 5 ] || fail "without cuDNN attention: $(cat out)"
 contains out "no cuDNN attention row: "
 # --estimate needs no module: the trainer's arena for each full shape. The
 # issue's memory target is the 8B shape in <= 30 GB on the device; the
