@@ -75,7 +75,7 @@ struct ik_lm_train_cuda {
     uint16_t *embed, *head, *xb, *xb2, *xbe, *xnb, *hb; /* hb: a bottleneck h in BF16 */
     float *final_norm, *inv_freq, *params, *grads, *moment1, *moment2;
     float *x_fin, *xnf, *rstdf, *proj, *dx, *dxn, *dq, *dk, *dv, *datt;
-    float *dact, *dh, *xdrop, *tmp, *logits, *dnll, *nll;
+    float *dact, *dh, *lscr, *logits, *dnll, *nll; /* lscr: ->lora_dA_dropout's scratch */
     int *posv, *tokens, *amax;
     unsigned char *rowmask; /* (S): the rows the loss counts, when a mask is given */
     double *sums;           /* (2): ->loss_sums of the step */
@@ -159,6 +159,16 @@ static int proj_out(const struct ik_lm_config *g, int t)
     return t == IK_LORA_GATE || t == IK_LORA_UP ? g->F : g->D;
 }
 
+/* Bytes of ->lora_dA_dropout's scratch for the widest input; without a
+ * table (estimating) lora_dropout.cu's formula (a partial sum per 128 tokens). */
+static size_t lora_scratch_bytes(const struct ik_lm_train_cuda *tr, size_t in_max)
+{
+    int r = tr->a->cfg.r;
+    if (tr->ops)
+        return tr->ops->lora_dA_dropout_scratch(tr->S, (int)in_max, r);
+    return ((size_t)tr->S + 127) / 128 * (size_t)r * in_max * sizeof(float);
+}
+
 /* Every device buffer; with c->base NULL only counts bytes. */
 static void layout(struct ik_lm_train_cuda *tr, struct carve *c)
 {
@@ -240,8 +250,7 @@ static void layout(struct ik_lm_train_cuda *tr, struct carve *c)
     tr->dact = TAKE_F(c, S * F);
     tr->dh = TAKE_F(c, S * (r ? r : 1));
     tr->hb = TAKE_H(c, S * (rp ? rp : 1));
-    tr->xdrop = TAKE_F(c, S * in_max);
-    tr->tmp = TAKE_F(c, S * in_max);
+    tr->lscr = tr->a && tr->a->cfg.dropout > 0 ? (float *)take(c, lora_scratch_bytes(tr, in_max)) : NULL;
     tr->logits = TAKE_F(c, R * V);
     tr->dnll = TAKE_F(c, S);
     tr->nll = TAKE_F(c, S);
@@ -443,9 +452,9 @@ int ik_lm_train_cuda_new(struct ik_lm_train_cuda **out, const struct ik_cuda_ops
     int rc = refuse(m, d), att = ATT_OWN;
     if (rc || (rc = check_attention(ops, m, max_seq, &att, d)))
         return rc;
-    if (!HAS_ENTRY(ops, swiglu_bwd_bf16_in))
+    if (!HAS_ENTRY(ops, lora_dx_dropout))
         return ik_diag_set(d, IK_ECUDA, "the CUDA module predates this trainer (no "
-                           "swiglu_bwd_bf16_in): rebuild it");
+                           "lora_dx_dropout): rebuild it");
     struct ik_lm_train_cuda *tr = ik_xcalloc(1, sizeof *tr);
     tr->att = att;
     tr->ops = ops;
@@ -551,6 +560,22 @@ static uint16_t *wide_operand(struct ik_lm_train_cuda *tr, struct operand *op)
     return op->wide;
 }
 
+/* h (T, r) = dropout(x) A^T for projection t of layer l, the adapter's
+ * bottleneck: through its dropout in one kernel that never stores the
+ * masked x (->lora_down_dropout), or without dropout a TF32 GEMM. */
+static void lora_bottleneck(struct ik_lm_train_cuda *tr, int l, int t, float *h, const float *x,
+                            int T, int In)
+{
+    const struct ik_lora_module *md = module(tr, l, t);
+    int r = tr->a->cfg.r;
+    if (tr->dropout)
+        CK(tr, tr->ops->lora_down_dropout(h, x, dev_param(tr, md->A), T, In, r, tr->a->cfg.dropout,
+                                          ik_lora_dropout_key(tr->seed, l, t)));
+    else
+        CK(tr, tr->ops->gemm(0, 1, T, r, In, 1.0f, x, In, dev_param(tr, md->A), In, 0.0f, h, r,
+                             IK_CUDA_TF32, IK_CUDA_F32));
+}
+
 /* out = x @ w^T + b, plus the adapter's branch on dropout(x), ik_cpu_lora_fwd's
  * out += s h B^T with h = dropout(x) A^T (fp32 with TF32 products, kept in h
  * (T, r) for the backward): for an adapted projection one BF16 GEMM,
@@ -574,14 +599,7 @@ static void proj(struct ik_lm_train_cuda *tr, int l, int t, float *h, void *out,
     } else {
         int r = tr->a->cfg.r, ld = In + tr->rp;
         uint16_t *xw = wide_operand(tr, op);
-        const float *x = op->x;
-        if (tr->dropout) {
-            CK(tr, o->dropout(tr->xdrop, x, (size_t)T * In, tr->a->cfg.dropout,
-                              ik_lora_dropout_key(tr->seed, l, t)));
-            x = tr->xdrop;
-        }
-        CK(tr, o->gemm(0, 1, T, r, In, 1.0f, x, In, dev_param(tr, md->A), In, 0.0f, h, r,
-                       IK_CUDA_TF32, IK_CUDA_F32));
+        lora_bottleneck(tr, l, t, h, op->x, T, In);
         CK(tr, o->to_bf16_2d(xw + In, ld, h, r, T, r, tr->rp, 1.0f));
         CK(tr, o->gemm(0, 1, T, Out, ld, 1.0f, xw, ld, w, ld, 0.0f, out, Out, IK_CUDA_BF16,
                        out_type));
@@ -610,17 +628,21 @@ static void refresh_lora_columns(struct ik_lm_train_cuda *tr)
     }
 }
 
-/* ik_cpu_lora_bwd on the device: dB += s dout^T h; dh = s dout B; dA += dh^T x; dx += dh A
- * (with fresh, dx = dh A). The two products over dout take it in BF16 (dout_b, the frozen
- * backward's operand), h rounded to BF16 and the widened weight's s B columns (sb, rows ld
- * apart): dout is read once, at half the bytes, by the tensor cores, and its fp32 copy is not
- * needed. dh and the products with x and A stay fp32, with TF32 products (proj says why). */
+/* ik_cpu_lora_bwd on the device: dB += s dout^T h; dh = s dout B; dA += dh^T dropout(x);
+ * dx += the gradient through dropout of dh A (with no dropout, key unused: dx += dh A). The
+ * two products over dout take it in BF16 (dout_b, the frozen backward's operand), h rounded to
+ * BF16 and the widened weight's s B columns (sb, rows ld apart): dout is read once, at half the
+ * bytes, by the tensor cores, and its fp32 copy is not needed. dh and the products with x and
+ * A stay fp32: through the dropout in kernels that apply its mask on the fly
+ * (->lora_dA_dropout, ->lora_dx_dropout: the masked x is never stored, nor a gradient
+ * through it), without one as TF32 GEMMs (proj says why). */
 static void lora_bwd(struct ik_lm_train_cuda *tr, const struct ik_lora_module *md,
-                     const uint16_t *sb, int ld, float *dx, int fresh, const uint16_t *dout_b,
-                     const float *x, const float *h, int T, int In, int Out)
+                     const uint16_t *sb, int ld, float *dx, const uint16_t *dout_b,
+                     const float *x, const float *h, uint64_t key, int T, int In, int Out)
 {
     const struct ik_cuda_ops *o = tr->ops;
     int r = tr->a->cfg.r;
+    float p = tr->a->cfg.dropout;
     /* hb's rows rp apart: 16-byte multiples whatever the rank (cuBLASLt's
      * tensor-core kernels want them). */
     CK(tr, o->to_bf16_2d(tr->hb, tr->rp, h, r, T, r, tr->rp, 1.0f));
@@ -628,11 +650,17 @@ static void lora_bwd(struct ik_lm_train_cuda *tr, const struct ik_lora_module *m
                    dev_param(tr, md->dB), r, IK_CUDA_BF16, IK_CUDA_F32));
     CK(tr, o->gemm(0, 0, T, r, Out, 1.0f, dout_b, Out, sb, ld, 0.0f, tr->dh, r, IK_CUDA_BF16,
                    IK_CUDA_F32));
+    if (tr->dropout) {
+        CK(tr, o->lora_dA_dropout(dev_param(tr, md->dA), tr->dh, x, T, In, r, p, key, tr->lscr));
+        if (dx)
+            CK(tr, o->lora_dx_dropout(dx, tr->dh, dev_param(tr, md->A), T, In, r, p, key));
+        return;
+    }
     CK(tr, o->gemm(1, 0, r, In, T, 1.0f, tr->dh, r, x, In, 1.0f, dev_param(tr, md->dA), In,
                    IK_CUDA_TF32, IK_CUDA_F32));
     if (dx)
-        CK(tr, o->gemm(0, 0, T, In, r, 1.0f, tr->dh, r, dev_param(tr, md->A), In,
-                       fresh ? 0.0f : 1.0f, dx, In, IK_CUDA_TF32, IK_CUDA_F32));
+        CK(tr, o->gemm(0, 0, T, In, r, 1.0f, tr->dh, r, dev_param(tr, md->A), In, 1.0f, dx, In,
+                       IK_CUDA_TF32, IK_CUDA_F32));
 }
 
 /* dx += dout @ W (when dx; with fresh, dx = : it need not be zeroed first),
@@ -657,19 +685,7 @@ static void proj_bwd(struct ik_lm_train_cuda *tr, int l, int t, const float *h, 
         return;
     int r = tr->a->cfg.r;
     tr->flops += 2.0 * T * r * (In + 2.0 * Out) + (dx ? 2.0 * T * r * In : 0);
-    if (!tr->dropout) {
-        lora_bwd(tr, md, w + In, ld, dx, 0, db, x, h, T, In, Out);
-        return;
-    }
-    uint64_t key = ik_lora_dropout_key(tr->seed, l, t);
-    size_t n = (size_t)T * In;
-    CK(tr, o->dropout(tr->xdrop, x, n, tr->a->cfg.dropout, key));
-    /* dropout(x)'s input gradient (written, not added), then through the
-     * mask onto dx in one pass. */
-    float *g = dx ? tr->tmp : NULL;
-    lora_bwd(tr, md, w + In, ld, g, 1, db, tr->xdrop, h, T, In, Out);
-    if (g)
-        CK(tr, o->dropout_add(dx, g, n, tr->a->cfg.dropout, key));
+    lora_bwd(tr, md, w + In, ld, dx, db, x, h, ik_lora_dropout_key(tr->seed, l, t), T, In, Out);
 }
 
 /* ---- the layers (train.c's forward_layer and backward_layer) ---- */
@@ -679,20 +695,11 @@ static void proj_bwd(struct ik_lm_train_cuda *tr, int l, int t, const float *h, 
  * whose output it does not need. */
 static void recompute_down_bottleneck(struct ik_lm_train_cuda *tr, int l, int T)
 {
-    const struct ik_lora_module *md = module(tr, l, IK_LORA_DOWN);
-    if (md == NULL)
+    if (module(tr, l, IK_LORA_DOWN) == NULL)
         return;
-    const struct ik_cuda_ops *o = tr->ops;
-    int F = tr->m->cfg.F, r = tr->a->cfg.r;
-    const float *x = tr->L[l].act;
-    if (tr->dropout) {
-        CK(tr, o->dropout(tr->xdrop, x, (size_t)T * F, tr->a->cfg.dropout,
-                          ik_lora_dropout_key(tr->seed, l, IK_LORA_DOWN)));
-        x = tr->xdrop;
-    }
-    CK(tr, o->gemm(0, 1, T, r, F, 1.0f, x, F, dev_param(tr, md->A), F, 0.0f, tr->L[l].h[IK_LORA_DOWN],
-                   r, IK_CUDA_TF32, IK_CUDA_F32));
-    tr->flops += 2.0 * T * r * F;
+    int F = tr->m->cfg.F;
+    lora_bottleneck(tr, l, IK_LORA_DOWN, tr->L[l].h[IK_LORA_DOWN], tr->L[l].act, T, F);
+    tr->flops += 2.0 * T * tr->a->cfg.r * F;
 }
 
 /* A->att = attention of A->q over A->k, A->v (and, with a fused attention,

@@ -306,6 +306,24 @@ struct ik_cuda_ops {
     /* ->swiglu_bwd_bf16's BF16 gradients (written) of BF16 gate and up. */
     int (*swiglu_bwd_bf16_in)(uint16_t *dgate_b, uint16_t *dup_b, const float *dout,
                               const uint16_t *gate, const uint16_t *up, int N, int F);
+
+    /* ---- the LoRA branch through its dropout (lora_dropout.cu) ----
+     * dropout(x) is ->dropout's of x (T, In) with p and key (the same mask
+     * and scale), applied on the fly and never stored; fp32 sums in a fixed
+     * order. A (r, In), dh (T, r), row-major; 0 < p < 1, r > 0. */
+
+    /* h (T, r) = dropout(x) A^T. */
+    int (*lora_down_dropout)(float *h, const float *x, const float *A, int T, int In, int r,
+                             float p, uint64_t key);
+    /* Bytes of device scratch ->lora_dA_dropout needs. */
+    size_t (*lora_dA_dropout_scratch)(int T, int In, int r);
+    /* dA (r, In) += dh^T dropout(x). */
+    int (*lora_dA_dropout)(float *dA, const float *dh, const float *x, int T, int In, int r,
+                           float p, uint64_t key, void *scratch);
+    /* dx (T, In) += the input gradient of dropout(x) given dh A: that
+     * product with dropout's mask and scale applied (->dropout_add of it). */
+    int (*lora_dx_dropout)(float *dx, const float *dh, const float *A, int T, int In, int r,
+                           float p, uint64_t key);
 };
 
 /* The module's table when abi_version is the IK_CUDA_ABI it was built with,

@@ -198,6 +198,13 @@ int ik_cuda_swiglu_fwd_bf16(float *act, uint16_t *act_b, int ld_b, const uint16_
                             const uint16_t *up, int N, int F);
 int ik_cuda_swiglu_bwd_bf16_in(uint16_t *dgate_b, uint16_t *dup_b, const float *dout,
                                const uint16_t *gate, const uint16_t *up, int N, int F);
+int ik_cuda_lora_down_dropout(float *h, const float *x, const float *A, int T, int In, int r,
+                              float p, uint64_t key);
+size_t ik_cuda_lora_dA_dropout_scratch(int T, int In, int r);
+int ik_cuda_lora_dA_dropout(float *dA, const float *dh, const float *x, int T, int In, int r,
+                            float p, uint64_t key, void *scratch);
+int ik_cuda_lora_dx_dropout(float *dx, const float *dh, const float *A, int T, int In, int r,
+                            float p, uint64_t key);
 int ik_cuda_flash_supports(int H, int K, int hd);
 size_t ik_cuda_flash_scratch(int T, int H);
 int ik_cuda_flash_fwd(float *out, float *stats, const float *q, const float *k, const float *v,

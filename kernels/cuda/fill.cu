@@ -3,27 +3,19 @@
  * draw on the host: 8 billion weights are 32 GB as fp32 and tens of seconds
  * to draw, convert and copy. Element i is lo + (hi - lo) u with u the top 24
  * bits of f(f((i mod 2^32) ^ k0) + k1) * 2^-24, f MurmurHash3's 32-bit
- * finalizer (dropout.cu's), k0/k1 the seed's halves, rounded to BF16 by
+ * finalizer (dropout_mask.h's), k0/k1 the seed's halves, rounded to BF16 by
  * __float2bfloat16_rn (nearest even). */
 #include <cuda_bf16.h>
 
 #include "kernels/cuda/cuda_util.h"
-
-__device__ __forceinline__ uint32_t fmix(uint32_t h)
-{
-    h ^= h >> 16;
-    h *= 0x85ebca6bu;
-    h ^= h >> 13;
-    h *= 0xc2b2ae35u;
-    return h ^ (h >> 16);
-}
+#include "kernels/cuda/dropout_mask.h"
 
 __global__ void fill_uniform_bf16_kernel(__nv_bfloat16 *x, size_t n, float lo, float span,
                                          uint32_t k0, uint32_t k1)
 {
     for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n;
          i += (size_t)gridDim.x * blockDim.x) {
-        float u = (float)(fmix(fmix((uint32_t)i ^ k0) + k1) >> 8) * (1.0f / 16777216.0f);
+        float u = (float)(ik_cuda__fmix(ik_cuda__fmix((uint32_t)i ^ k0) + k1) >> 8) * (1.0f / 16777216.0f);
         x[i] = __float2bfloat16_rn(__fadd_rn(lo, __fmul_rn(span, u))); /* no FMA: the host rounds twice */
     }
 }

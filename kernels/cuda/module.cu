@@ -218,6 +218,10 @@ static const struct ik_cuda_ops ops = {
     ik_cuda_flash_bwd,
     ik_cuda_swiglu_fwd_bf16,
     ik_cuda_swiglu_bwd_bf16_in,
+    ik_cuda_lora_down_dropout,
+    ik_cuda_lora_dA_dropout_scratch,
+    ik_cuda_lora_dA_dropout,
+    ik_cuda_lora_dx_dropout,
 };
 
 /* The only symbol the module exports (it is built with -fvisibility=hidden). */

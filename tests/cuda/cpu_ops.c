@@ -655,6 +655,82 @@ static int flash_bwd(float *dq, float *dk, float *dv, const float *dout, const f
     return fused_bwd("flash_bwd", 0, dq, dk, dv, dout, stats, q, k, v, T, H, K, hd, window);
 }
 
+/* ---- the LoRA branch through its dropout: ->dropout's mask on a copy,
+ * then the reference GEMMs ---- */
+
+static int lora_args(const char *what, int T, int In, int r, float p)
+{
+    if (T < 0 || In < 0 || r <= 0 || !(p > 0.0f && p < 1.0f))
+        return fail(what, "T %d, In %d, r %d, p %g (T, In >= 0, r > 0, 0 < p < 1)", T, In, r,
+                    (double)p);
+    return 0;
+}
+
+/* dropout(x) (n values) in a new buffer, or NULL. */
+static float *dropped(const float *x, size_t n, float p, uint64_t key)
+{
+    float *y = malloc((n ? n : 1) * sizeof *y);
+    if (y != NULL && n > 0)
+        ik_cpu_dropout(y, x, n, p, key);
+    return y;
+}
+
+static int lora_down_dropout(float *h, const float *x, const float *A, int T, int In, int r,
+                             float p, uint64_t key)
+{
+    if (lora_args("lora_down_dropout", T, In, r, p))
+        return -1;
+    float *xd = dropped(x, (size_t)T * In, p, key);
+    if (xd == NULL)
+        return fail("lora_down_dropout", "out of host memory");
+    if (T > 0)
+        ik_cpu_sgemm(false, true, T, r, In, 1.0f, xd, In, A, In, 0.0f, h, r);
+    free(xd);
+    return 0;
+}
+
+/* The module's figure (lora_dropout.cu: a partial sum per 128 tokens), so
+ * that a trainer's arena is the module's; the stand-in uses none of it. */
+static size_t lora_dA_dropout_scratch(int T, int In, int r)
+{
+    size_t chunks = T > 0 ? ((size_t)T + 127) / 128 : 1;
+    return chunks * (size_t)(r > 0 ? r : 1) * (size_t)(In > 0 ? In : 1) * sizeof(float);
+}
+
+static int lora_dA_dropout(float *dA, const float *dh, const float *x, int T, int In, int r,
+                           float p, uint64_t key, void *scratch)
+{
+    (void)scratch;
+    if (lora_args("lora_dA_dropout", T, In, r, p))
+        return -1;
+    float *xd = dropped(x, (size_t)T * In, p, key);
+    if (xd == NULL)
+        return fail("lora_dA_dropout", "out of host memory");
+    if (T > 0 && In > 0)
+        ik_cpu_sgemm(true, false, r, In, T, 1.0f, dh, r, xd, In, 1.0f, dA, In);
+    free(xd);
+    return 0;
+}
+
+static int lora_dx_dropout(float *dx, const float *dh, const float *A, int T, int In, int r,
+                           float p, uint64_t key)
+{
+    if (lora_args("lora_dx_dropout", T, In, r, p))
+        return -1;
+    size_t n = (size_t)T * In;
+    float *g = malloc((n ? n : 1) * sizeof *g);
+    if (g == NULL)
+        return fail("lora_dx_dropout", "out of host memory");
+    if (n > 0) {
+        ik_cpu_sgemm(false, false, T, In, r, 1.0f, dh, r, A, In, 0.0f, g, In);
+        ik_cpu_dropout(g, g, n, p, key);
+        for (size_t i = 0; i < n; i++)
+            dx[i] += g[i];
+    }
+    free(g);
+    return 0;
+}
+
 /* ---- the training step's other entries ---- */
 
 static int add(float *out, const float *a, const float *b, size_t n)
@@ -871,6 +947,10 @@ static const struct ik_cuda_ops ops = {
     .flash_bwd = flash_bwd,
     .swiglu_fwd_bf16 = swiglu_fwd_bf16,
     .swiglu_bwd_bf16_in = swiglu_bwd_bf16_in,
+    .lora_down_dropout = lora_down_dropout,
+    .lora_dA_dropout_scratch = lora_dA_dropout_scratch,
+    .lora_dA_dropout = lora_dA_dropout,
+    .lora_dx_dropout = lora_dx_dropout,
 };
 
 const struct ik_cuda_ops *ik_test_cpu_cuda_ops(void) { return &ops; }

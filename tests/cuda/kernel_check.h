@@ -64,5 +64,6 @@ int check_loss_sums(void);
 int check_qk_norm_rope(void);
 int check_swiglu_bwd_bf16(void);
 int check_swiglu_of_bf16(void);
+int check_lora_dropout(void);
 
 #endif

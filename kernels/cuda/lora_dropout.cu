@@ -1,0 +1,176 @@
+/* kernels/cuda/lora_dropout.cu - the LoRA branch's products with its dropout
+ * applied on the fly (cuda_ops.h: ->lora_down_dropout, ->lora_dA_dropout,
+ * ->lora_dx_dropout): the masked input dropout(x) is never stored.
+ *
+ * With cuBLAS the branch needs dropout(x) as a tensor: a pass that reads x
+ * and writes the masked copy, a GEMM that reads it, the same again in the
+ * backward for dA, and there the input gradient written by a GEMM, read back
+ * and added through the mask: about 40 bytes of traffic per element of x,
+ * against 16 here (x read once forward, once backward, dx read and written
+ * once). The products are rank-r updates (r = 16 typically): a few FLOPs per
+ * byte, so these kernels run on the CUDA cores at memory speed, in fp32 with
+ * every sum in a fixed order. The mask and scale are ->dropout's
+ * (dropout_mask.h). */
+#include "kernels/cuda/cuda_util.h"
+#include "kernels/cuda/dropout_mask.h"
+
+enum {
+    RANKS = 16,      /* ranks a thread accumulates at once (r is taken in chunks of these) */
+    DOWN_THREADS = 256,
+    DA_ROWS = 128,   /* tokens per partial sum of dA */
+    DA_THREADS = 256,
+    DX_THREADS = 256,
+};
+
+/* h (T, r) = dropout(x) A^T: a block per token row, each thread a stride of
+ * its columns, RANKS sums at a time reduced over the block in a fixed order. */
+__global__ void lora_down_dropout_kernel(float *h, const float *x, const float *A, int In, int r,
+                                         struct ik_cuda__dropout d)
+{
+    __shared__ float part[DOWN_THREADS / 32][RANKS];
+    int t = blockIdx.x, lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    const float *xr = x + (size_t)t * In;
+    for (int k0 = 0; k0 < r; k0 += RANKS) {
+        int nk = r - k0 < RANKS ? r - k0 : RANKS;
+        float acc[RANKS];
+#pragma unroll
+        for (int k = 0; k < RANKS; k++)
+            acc[k] = 0.0f;
+        for (int i = threadIdx.x; i < In; i += DOWN_THREADS) {
+            float v = ik_cuda__dropped(d, (size_t)t * In + i, xr[i]);
+#pragma unroll
+            for (int k = 0; k < RANKS; k++)
+                if (k < nk)
+                    acc[k] += v * A[(size_t)(k0 + k) * In + i];
+        }
+#pragma unroll
+        for (int k = 0; k < RANKS; k++) {
+            float s = ik_cuda__warp_sum(acc[k]);
+            if (lane == 0)
+                part[warp][k] = s;
+        }
+        __syncthreads();
+        if ((int)threadIdx.x < nk) {
+            float s = 0.0f;
+            for (int w = 0; w < DOWN_THREADS / 32; w++)
+                s += part[w][threadIdx.x];
+            h[(size_t)t * r + k0 + threadIdx.x] = s;
+        }
+        __syncthreads(); /* part is reused by the next chunk of ranks */
+    }
+}
+
+/* part[c][k][i] = sum over the DA_ROWS tokens of chunk c of dh[t][k] *
+ * dropout(x)[t][i], for the RANKS ranks from blockIdx.z * RANKS: a thread per
+ * column, dh's row read by every thread at once (one broadcast). */
+__global__ void lora_da_partial_kernel(float *part, const float *dh, const float *x, int T, int In,
+                                       int r, struct ik_cuda__dropout d)
+{
+    int i = blockIdx.x * DA_THREADS + threadIdx.x, c = blockIdx.y, k0 = blockIdx.z * RANKS;
+    if (i >= In)
+        return;
+    int nk = r - k0 < RANKS ? r - k0 : RANKS;
+    int t1 = (c + 1) * DA_ROWS < T ? (c + 1) * DA_ROWS : T;
+    float acc[RANKS];
+#pragma unroll
+    for (int k = 0; k < RANKS; k++)
+        acc[k] = 0.0f;
+    for (int t = c * DA_ROWS; t < t1; t++) {
+        float v = ik_cuda__dropped(d, (size_t)t * In + i, x[(size_t)t * In + i]);
+        const float *g = dh + (size_t)t * r + k0;
+#pragma unroll
+        for (int k = 0; k < RANKS; k++)
+            if (k < nk)
+                acc[k] += g[k] * v;
+    }
+    float *out = part + ((size_t)c * r + k0) * In + i;
+#pragma unroll
+    for (int k = 0; k < RANKS; k++)
+        if (k < nk)
+            out[(size_t)k * In] = acc[k];
+}
+
+/* dA (r * In values) += the chunks' partial sums, in the chunks' order. */
+__global__ void lora_da_sum_kernel(float *dA, const float *part, int chunks, size_t n)
+{
+    for (size_t j = (size_t)blockIdx.x * blockDim.x + threadIdx.x; j < n;
+         j += (size_t)gridDim.x * blockDim.x) {
+        float s = 0.0f;
+        for (int c = 0; c < chunks; c++)
+            s += part[(size_t)c * n + j];
+        dA[j] += s;
+    }
+}
+
+/* dx[t][i] += the mask and scale of dropout at (t, i) applied to
+ * sum_k dh[t][k] A[k][i]: a block per token row (blockIdx.x) and stretch
+ * of columns, dh's row a broadcast, A's columns coalesced. */
+__global__ void lora_dx_dropout_kernel(float *dx, const float *dh, const float *A, int In, int r,
+                                       struct ik_cuda__dropout d)
+{
+    int t = blockIdx.x, i = blockIdx.y * DX_THREADS + threadIdx.x;
+    if (i >= In)
+        return;
+    const float *g = dh + (size_t)t * r;
+    float s = 0.0f;
+    for (int k = 0; k < r; k++)
+        s += g[k] * A[(size_t)k * In + i];
+    size_t at = (size_t)t * In + i;
+    dx[at] += ik_cuda__dropped(d, at, s);
+}
+
+static int lora_args(const char *what, int T, int In, int r, float p)
+{
+    if (T < 0 || In < 0 || r <= 0 || !(p > 0.0f && p < 1.0f))
+        return ik_cuda__bad_arg(what, "T %d, In %d, r %d, p %g (T, In >= 0, r > 0, 0 < p < 1)", T,
+                                In, r, (double)p);
+    return 0;
+}
+
+extern "C" int ik_cuda_lora_down_dropout(float *h, const float *x, const float *A, int T, int In,
+                                         int r, float p, uint64_t key)
+{
+    if (lora_args("lora_down_dropout", T, In, r, p) != 0)
+        return -1;
+    if (T == 0)
+        return 0;
+    lora_down_dropout_kernel<<<(unsigned)T, DOWN_THREADS>>>(h, x, A, In, r, ik_cuda__dropout_of(p, key));
+    return ik_cuda__launched("lora_down_dropout");
+}
+
+extern "C" size_t ik_cuda_lora_dA_dropout_scratch(int T, int In, int r)
+{
+    size_t chunks = T > 0 ? ((size_t)T + DA_ROWS - 1) / DA_ROWS : 1;
+    return chunks * (size_t)(r > 0 ? r : 1) * (size_t)(In > 0 ? In : 1) * sizeof(float);
+}
+
+extern "C" int ik_cuda_lora_dA_dropout(float *dA, const float *dh, const float *x, int T, int In,
+                                       int r, float p, uint64_t key, void *scratch)
+{
+    if (lora_args("lora_dA_dropout", T, In, r, p) != 0)
+        return -1;
+    if (T == 0 || In == 0)
+        return 0;
+    int chunks = (T + DA_ROWS - 1) / DA_ROWS;
+    dim3 grid((unsigned)((In + DA_THREADS - 1) / DA_THREADS), (unsigned)chunks,
+              (unsigned)((r + RANKS - 1) / RANKS));
+    float *part = (float *)scratch;
+    lora_da_partial_kernel<<<grid, DA_THREADS>>>(part, dh, x, T, In, r, ik_cuda__dropout_of(p, key));
+    if (ik_cuda__launched("lora_dA_dropout (partial sums)") != 0)
+        return -1;
+    size_t n = (size_t)r * In;
+    lora_da_sum_kernel<<<ik_cuda__blocks(n), IK_CUDA_THREADS>>>(dA, part, chunks, n);
+    return ik_cuda__launched("lora_dA_dropout");
+}
+
+extern "C" int ik_cuda_lora_dx_dropout(float *dx, const float *dh, const float *A, int T, int In,
+                                       int r, float p, uint64_t key)
+{
+    if (lora_args("lora_dx_dropout", T, In, r, p) != 0)
+        return -1;
+    if (T == 0 || In == 0)
+        return 0;
+    dim3 grid((unsigned)T, (unsigned)((In + DX_THREADS - 1) / DX_THREADS));
+    lora_dx_dropout_kernel<<<grid, DX_THREADS>>>(dx, dh, A, In, r, ik_cuda__dropout_of(p, key));
+    return ik_cuda__launched("lora_dx_dropout");
+}
