@@ -562,7 +562,14 @@ static uint16_t *wide_operand(struct ik_lm_train_cuda *tr, struct operand *op)
 
 /* h (T, r) = dropout(x) A^T for projection t of layer l, the adapter's
  * bottleneck: through its dropout in one kernel that never stores the
- * masked x (->lora_down_dropout), or without dropout a TF32 GEMM. */
+ * masked x (->lora_down_dropout), or without dropout a TF32 GEMM.
+ *
+ * The LoRA GEMMs that stay fp32 (this one, and dA and dx through A in
+ * lora_bwd) take TF32 products: their FLOPs are about 1% of the frozen
+ * GEMMs', but in fp32 on the CUDA cores (about 67 TFLOP/s on an H100,
+ * against 989 for BF16 on the tensor cores) they would cost some 14% of the
+ * GEMMs' time; TF32 (494) costs 2%, with 10 mantissa bits where the base
+ * weights have 8. */
 static void lora_bottleneck(struct ik_lm_train_cuda *tr, int l, int t, float *h, const float *x,
                             int T, int In)
 {
@@ -576,16 +583,11 @@ static void lora_bottleneck(struct ik_lm_train_cuda *tr, int l, int t, float *h,
                              IK_CUDA_TF32, IK_CUDA_F32));
 }
 
-/* out = x @ w^T + b, plus the adapter's branch on dropout(x), ik_cpu_lora_fwd's
- * out += s h B^T with h = dropout(x) A^T (fp32 with TF32 products, kept in h
- * (T, r) for the backward): for an adapted projection one BF16 GEMM,
- * [x | h | 0] times w = [W | s B | 0] (struct dev_layer).
- *
- * The LoRA GEMMs that stay fp32 (h here, dA and dx through A in lora_bwd)
- * take TF32 products: their FLOPs are about 1% of the frozen GEMMs', but in
- * fp32 on the CUDA cores (about 67 TFLOP/s on an H100, against 989 for BF16
- * on the tensor cores) they would cost some 14% of the GEMMs' time; TF32
- * (494) costs 2%, with 10 mantissa bits where the base weights have 8. */
+/* out (fp32 or BF16: out_type) = x @ w^T + b, plus the adapter's branch on
+ * dropout(x), ik_cpu_lora_fwd's out += s h B^T with h = dropout(x) A^T
+ * (lora_bottleneck; kept in h (T, r) for the backward): for an adapted
+ * projection one BF16 GEMM, [x | h | 0] times w = [W | s B | 0] (struct
+ * dev_layer). */
 static void proj(struct ik_lm_train_cuda *tr, int l, int t, float *h, void *out, int out_type,
                  struct operand *op, const uint16_t *w, const float *b, int Out)
 {
