@@ -21,7 +21,9 @@
  * that (IKADA_CUDA_ATTENTION, which the bench sets itself): the rows are the
  * measurement that decides which is the default. The targets are judged on
  * the fastest. The 1.5B shape runs once more with the train node's default
- * LoRA dropout (0.05): the other rows have none.
+ * LoRA dropout (0.05): the other rows have none. That run then prints the
+ * module's breakdown of one more step by kernel and library call
+ * (->profile_set), where the step's time goes. 
  *
  * The weights are drawn on the device (IK_LM_TRAIN_CUDA_RANDOM_BASE), so no
  * 8B model is ever built on the host. Without a device it exits 77 saying
@@ -212,9 +214,46 @@ static int flash_available(const struct shape *s)
     return 0;
 }
 
+/* The module's breakdown of one more optimizer step (->profile_set: each
+ * call waits for the device, so the step runs slower than timed above),
+ * kept for print_profile. */
+enum { PROFILE_LINES = 24 };
+static char profile_text[16384];
+
+static void take_profile(struct ik_lm_train_cuda *tr, float *mo, float *vo, const int *tok, int T,
+                         int flags)
+{
+    profile_text[0] = '\0';
+    if (ops->size < offsetof(struct ik_cuda_ops, profile_report) + sizeof ops->profile_report)
+        return;
+    double loss;
+    check(ops->profile_set(1), "profile_set");
+    optimizer_step(tr, mo, vo, tok, T, 3, flags, &loss);
+    check(ops->profile_set(0), "profile_set");
+    check(ops->profile_report(profile_text, sizeof profile_text), "profile_report");
+}
+
+/* take_profile's PROFILE_LINES largest lines, under the row they belong to. */
+static void print_profile(void)
+{
+    if (profile_text[0] == '\0') {
+        printf("  profile: empty (the module times nothing)\n");
+        return;
+    }
+    printf("  profile of one more optimizer step, each call waited for (largest first):\n");
+    char *line = profile_text;
+    for (int i = 0; i < PROFILE_LINES && line && *line; i++) {
+        char *end = strchr(line, '\n');
+        if (end)
+            *end = '\0';
+        printf("    %s\n", line);
+        line = end ? end + 1 : NULL;
+    }
+}
+
 /* s timed with the attention IKADA_CUDA_ATTENTION names, LoRA dropout as
- * given (0: none). */
-static struct result run_shape(const struct shape *s, double peak, float dropout)
+ * given (0: none); with profile, then the module's breakdown of a step. */
+static struct result run_shape(const struct shape *s, double peak, float dropout, int profile)
 {
     struct ik_diag d = IK_DIAG_INIT;
     struct ik_lm_config c = config_of(s);
@@ -248,6 +287,8 @@ static struct result run_shape(const struct shape *s, double peak, float dropout
     r.mfu = ACCUM * model_flops(&c, s->seq, s->ckpt != 0) / dt / (peak * 1e12);
     r.used_gib = (double)(total_b - free_b) / (1 << 30);
     r.arena_gib = (double)ik_lm_train_cuda_bytes(tr) / (1 << 30);
+    if (profile)
+        take_profile(tr, mo, vo, tok, s->seq, flags);
     free(tok);
     free(mo);
     free(vo);
@@ -336,11 +377,11 @@ int main(int argc, char **argv)
     int n = tiny ? (int)(sizeof tiny_shapes / sizeof *sh) : (int)(sizeof full_shapes / sizeof *sh);
     int missed = 0;
     for (int i = 0; i < n; i++) {
-        struct result r = run_shape(&sh[i], peak, 0.0f);
+        struct result r = run_shape(&sh[i], peak, 0.0f, 0);
         print_row(&sh[i], "own", &r);
         if (flash_available(&sh[i])) {
             setenv("IKADA_CUDA_ATTENTION", "flash", 1);
-            struct result rf = run_shape(&sh[i], peak, 0.0f);
+            struct result rf = run_shape(&sh[i], peak, 0.0f, 0);
             unsetenv("IKADA_CUDA_ATTENTION");
             print_row(&sh[i], "flash", &rf);
             if (rf.mfu > r.mfu)
@@ -348,7 +389,7 @@ int main(int argc, char **argv)
         }
         if (sdpa_available(&sh[i])) {
             setenv("IKADA_CUDA_ATTENTION", "cudnn", 1);
-            struct result rc = run_shape(&sh[i], peak, 0.0f);
+            struct result rc = run_shape(&sh[i], peak, 0.0f, 0);
             unsetenv("IKADA_CUDA_ATTENTION");
             print_row(&sh[i], "cudnn", &rc);
             if (rc.mfu > r.mfu)
@@ -357,8 +398,9 @@ int main(int argc, char **argv)
         /* What the train node's default LoRA dropout (0.05) costs: the
          * masked inputs are passes of their own (docs/cuda.md). Not judged. */
         if (i == (tiny ? 0 : 1)) {
-            struct result rd = run_shape(&sh[i], peak, 0.05f);
+            struct result rd = run_shape(&sh[i], peak, 0.05f, 1);
             print_row(&sh[i], "own+do", &rd);
+            print_profile();
         }
         if (!tiny && i >= 1 && r.mfu < 0.40) {
             printf("  target: >= 40%% MFU on %s: missed\n", sh[i].name);

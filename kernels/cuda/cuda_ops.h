@@ -324,6 +324,19 @@ struct ik_cuda_ops {
      * product with dropout's mask and scale applied (->dropout_add of it). */
     int (*lora_dx_dropout)(float *dx, const float *dh, const float *A, int T, int In, int r,
                            float p, uint64_t key);
+
+    /* ---- where the time goes (profile.cu) ---- */
+
+    /* On (1): every later entry waits for the device after its work and
+     * adds the wall time since the previous wait to its kernel's or call's
+     * total (work runs one call at a time: slower, a breakdown); off (0)
+     * stops counting. */
+    int (*profile_set)(int on);
+    /* The totals since the last report, largest first, one line each (name,
+     * calls, milliseconds, share), into buf (cap bytes, NUL-terminated,
+     * lines that do not fit left out); then cleared. "" when nothing was
+     * counted (a module that does not time itself). */
+    int (*profile_report)(char *buf, size_t cap);
 };
 
 /* The module's table when abi_version is the IK_CUDA_ABI it was built with,

@@ -27,6 +27,9 @@ int ik_cuda__launched(const char *kernel);
  * handled, and is cleared rather than blamed on WHAT or on the next kernel;
  * WHAT becomes the last work queued, and IKADA_CUDA_SYNC=1 waits for it. */
 int ik_cuda__queued(const char *what);
+/* With ->profile_set on, waits for the device and counts the time since the
+ * last mark as WHAT's (profile.cu); the two above call it. */
+void ik_cuda__profile_mark(const char *what);
 
 /* Threads per block of the elementwise kernels, and their grid: enough blocks
  * to cover n, at most IK_CUDA_MAX_BLOCKS (the kernels loop over the rest). */
@@ -205,6 +208,8 @@ int ik_cuda_lora_dA_dropout(float *dA, const float *dh, const float *x, int T, i
                             float p, uint64_t key, void *scratch);
 int ik_cuda_lora_dx_dropout(float *dx, const float *dh, const float *A, int T, int In, int r,
                             float p, uint64_t key);
+int ik_cuda_profile_set(int enable);
+int ik_cuda_profile_report(char *buf, size_t cap);
 int ik_cuda_flash_supports(int H, int K, int hd);
 size_t ik_cuda_flash_scratch(int T, int H);
 int ik_cuda_flash_fwd(float *out, float *stats, const float *q, const float *k, const float *v,

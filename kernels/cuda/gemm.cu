@@ -279,7 +279,11 @@ extern "C" int ik_cuda_gemm(int ta, int tb, int M, int N, int K, float alpha, co
         if (st != CUBLAS_STATUS_SUCCESS)
             return lt_fail("cublasGemmEx", st);
     }
-    return ik_cuda__queued("gemm");
+    /* Named by its types, so that a profile tells the kinds of GEMM apart. */
+    static const char *const names[3][2] = {{"gemm (fp32 -> fp32)", "gemm (fp32 -> BF16)"},
+                                            {"gemm (BF16 -> fp32)", "gemm (BF16 -> BF16)"},
+                                            {"gemm (TF32 -> fp32)", "gemm (TF32 -> BF16)"}};
+    return ik_cuda__queued(names[ab_type][c_type == IK_CUDA_BF16]);
 }
 
 __global__ void to_bf16_kernel(__nv_bfloat16 *out, const float *x, size_t n)

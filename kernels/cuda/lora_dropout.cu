@@ -16,19 +16,23 @@
 
 enum {
     RANKS = 16,      /* ranks a thread accumulates at once (r is taken in chunks of these) */
-    DOWN_THREADS = 256,
+    DOWN_ROWS = 8,   /* tokens per block of ->lora_down_dropout: a warp each */
+    DOWN_COLS = 256, /* columns of A staged in shared memory at a time */
     DA_ROWS = 128,   /* tokens per partial sum of dA */
     DA_THREADS = 256,
+    DX_ROWS = 16,    /* tokens per block of ->lora_dx_dropout, sharing A's columns */
     DX_THREADS = 256,
 };
 
-/* h (T, r) = dropout(x) A^T: a block per token row, each thread a stride of
- * its columns, RANKS sums at a time reduced over the block in a fixed order. */
-__global__ void lora_down_dropout_kernel(float *h, const float *x, const float *A, int In, int r,
+/* h (T, r) = dropout(x) A^T: a warp per token row, DOWN_ROWS rows a block
+ * sharing each tile of A's columns staged in shared memory (A is read from
+ * L2 once per block, not per row), RANKS sums a lane, then reduced over the
+ * warp in a fixed order. */
+__global__ void lora_down_dropout_kernel(float *h, const float *x, const float *A, int T, int In, int r,
                                          struct ik_cuda__dropout d)
 {
-    __shared__ float part[DOWN_THREADS / 32][RANKS];
-    int t = blockIdx.x, lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    __shared__ float As[RANKS][DOWN_COLS];
+    int lane = threadIdx.x & 31, t = blockIdx.x * DOWN_ROWS + (threadIdx.x >> 5);
     const float *xr = x + (size_t)t * In;
     for (int k0 = 0; k0 < r; k0 += RANKS) {
         int nk = r - k0 < RANKS ? r - k0 : RANKS;
@@ -36,27 +40,28 @@ __global__ void lora_down_dropout_kernel(float *h, const float *x, const float *
 #pragma unroll
         for (int k = 0; k < RANKS; k++)
             acc[k] = 0.0f;
-        for (int i = threadIdx.x; i < In; i += DOWN_THREADS) {
-            float v = ik_cuda__dropped(d, (size_t)t * In + i, xr[i]);
+        for (int c0 = 0; c0 < In; c0 += DOWN_COLS) {
+            __syncthreads(); /* the last tile's readers are done */
+            for (int j = threadIdx.x; j < RANKS * DOWN_COLS; j += blockDim.x) {
+                int k = j / DOWN_COLS, c = j % DOWN_COLS;
+                As[k][c] = k < nk && c0 + c < In ? A[(size_t)(k0 + k) * In + c0 + c] : 0.0f;
+            }
+            __syncthreads();
+            if (t >= T) /* a row past the end: only the barriers */
+                continue;
+            for (int c = lane; c < DOWN_COLS && c0 + c < In; c += 32) {
+                float v = ik_cuda__dropped(d, (size_t)t * In + c0 + c, xr[c0 + c]);
 #pragma unroll
-            for (int k = 0; k < RANKS; k++)
-                if (k < nk)
-                    acc[k] += v * A[(size_t)(k0 + k) * In + i];
+                for (int k = 0; k < RANKS; k++)
+                    acc[k] += v * As[k][c];
+            }
         }
 #pragma unroll
         for (int k = 0; k < RANKS; k++) {
             float s = ik_cuda__warp_sum(acc[k]);
-            if (lane == 0)
-                part[warp][k] = s;
+            if (lane == 0 && t < T && k < nk)
+                h[(size_t)t * r + k0 + k] = s;
         }
-        __syncthreads();
-        if ((int)threadIdx.x < nk) {
-            float s = 0.0f;
-            for (int w = 0; w < DOWN_THREADS / 32; w++)
-                s += part[w][threadIdx.x];
-            h[(size_t)t * r + k0 + threadIdx.x] = s;
-        }
-        __syncthreads(); /* part is reused by the next chunk of ranks */
     }
 }
 
@@ -103,20 +108,36 @@ __global__ void lora_da_sum_kernel(float *dA, const float *part, int chunks, siz
 }
 
 /* dx[t][i] += the mask and scale of dropout at (t, i) applied to
- * sum_k dh[t][k] A[k][i]: a block per token row (blockIdx.x) and stretch
- * of columns, dh's row a broadcast, A's columns coalesced. */
-__global__ void lora_dx_dropout_kernel(float *dx, const float *dh, const float *A, int In, int r,
+ * sum_k dh[t][k] A[k][i]: a thread per column over DX_ROWS tokens, its
+ * column of A kept in registers when r <= RANKS (read once per block, not
+ * per token), dh's row a broadcast. The sum runs over k in order either way. */
+__global__ void lora_dx_dropout_kernel(float *dx, const float *dh, const float *A, int T, int In, int r,
                                        struct ik_cuda__dropout d)
 {
-    int t = blockIdx.x, i = blockIdx.y * DX_THREADS + threadIdx.x;
+    int t0 = blockIdx.x * DX_ROWS, i = blockIdx.y * DX_THREADS + threadIdx.x;
     if (i >= In)
         return;
-    const float *g = dh + (size_t)t * r;
-    float s = 0.0f;
-    for (int k = 0; k < r; k++)
-        s += g[k] * A[(size_t)k * In + i];
-    size_t at = (size_t)t * In + i;
-    dx[at] += ik_cuda__dropped(d, at, s);
+    int t1 = t0 + DX_ROWS < T ? t0 + DX_ROWS : T;
+    bool cached = r <= RANKS;
+    float a[RANKS];
+#pragma unroll
+    for (int k = 0; k < RANKS; k++)
+        a[k] = cached && k < r ? A[(size_t)k * In + i] : 0.0f;
+    for (int t = t0; t < t1; t++) {
+        const float *g = dh + (size_t)t * r;
+        float s = 0.0f;
+        if (cached) {
+#pragma unroll
+            for (int k = 0; k < RANKS; k++)
+                if (k < r)
+                    s += g[k] * a[k];
+        } else {
+            for (int k = 0; k < r; k++)
+                s += g[k] * A[(size_t)k * In + i];
+        }
+        size_t at = (size_t)t * In + i;
+        dx[at] += ik_cuda__dropped(d, at, s);
+    }
 }
 
 static int lora_args(const char *what, int T, int In, int r, float p)
@@ -134,7 +155,8 @@ extern "C" int ik_cuda_lora_down_dropout(float *h, const float *x, const float *
         return -1;
     if (T == 0)
         return 0;
-    lora_down_dropout_kernel<<<(unsigned)T, DOWN_THREADS>>>(h, x, A, In, r, ik_cuda__dropout_of(p, key));
+    lora_down_dropout_kernel<<<(unsigned)((T + DOWN_ROWS - 1) / DOWN_ROWS), DOWN_ROWS * 32>>>(
+        h, x, A, T, In, r, ik_cuda__dropout_of(p, key));
     return ik_cuda__launched("lora_down_dropout");
 }
 
@@ -170,7 +192,7 @@ extern "C" int ik_cuda_lora_dx_dropout(float *dx, const float *dh, const float *
         return -1;
     if (T == 0 || In == 0)
         return 0;
-    dim3 grid((unsigned)T, (unsigned)((In + DX_THREADS - 1) / DX_THREADS));
-    lora_dx_dropout_kernel<<<grid, DX_THREADS>>>(dx, dh, A, In, r, ik_cuda__dropout_of(p, key));
+    dim3 grid((unsigned)((T + DX_ROWS - 1) / DX_ROWS), (unsigned)((In + DX_THREADS - 1) / DX_THREADS));
+    lora_dx_dropout_kernel<<<grid, DX_THREADS>>>(dx, dh, A, T, In, r, ik_cuda__dropout_of(p, key));
     return ik_cuda__launched("lora_dx_dropout");
 }

@@ -54,6 +54,7 @@ int ik_cuda__launched(const char *kernel)
         return ik_cuda__fail("cudaLaunchKernel", kernel, e);
     if (sync_mode() && (e = cudaDeviceSynchronize()) != cudaSuccess)
         return ik_cuda__fail("cudaDeviceSynchronize", kernel, e);
+    ik_cuda__profile_mark(kernel);
     return 0;
 }
 
@@ -64,6 +65,7 @@ int ik_cuda__queued(const char *what)
     cudaError_t e;
     if (sync_mode() && (e = cudaDeviceSynchronize()) != cudaSuccess)
         return ik_cuda__fail("cudaDeviceSynchronize", what, e);
+    ik_cuda__profile_mark(what);
     return 0;
 }
 
@@ -222,6 +224,8 @@ static const struct ik_cuda_ops ops = {
     ik_cuda_lora_dA_dropout_scratch,
     ik_cuda_lora_dA_dropout,
     ik_cuda_lora_dx_dropout,
+    ik_cuda_profile_set,
+    ik_cuda_profile_report,
 };
 
 /* The only symbol the module exports (it is built with -fvisibility=hidden). */

@@ -65,5 +65,6 @@ int check_qk_norm_rope(void);
 int check_swiglu_bwd_bf16(void);
 int check_swiglu_of_bf16(void);
 int check_lora_dropout(void);
+int check_profile(void);
 
 #endif

@@ -45,7 +45,7 @@ static const struct check {
     {"softmax_xent_argmax", check_softmax_xent_argmax}, {"loss_sums", check_loss_sums},
     {"qk_norm_rope_fwd/bwd", check_qk_norm_rope}, {"swiglu_bwd_bf16", check_swiglu_bwd_bf16},
     {"flash_fwd/bwd", check_attention_flash}, {"swiglu_fwd/bwd of BF16", check_swiglu_of_bf16},
-    {"lora_*_dropout", check_lora_dropout},
+    {"lora_*_dropout", check_lora_dropout},   {"profile_set/report", check_profile},
 };
 enum { N_CHECKS = sizeof checks / sizeof checks[0] };
 
@@ -88,7 +88,8 @@ static int check_without_device(ik_cuda_ops_get_fn get, int have_device)
              NULL_ENTRY(flash_supports) + NULL_ENTRY(flash_scratch) + NULL_ENTRY(flash_fwd) +
              NULL_ENTRY(flash_bwd) + NULL_ENTRY(swiglu_fwd_bf16) + NULL_ENTRY(swiglu_bwd_bf16_in) +
              NULL_ENTRY(lora_down_dropout) + NULL_ENTRY(lora_dA_dropout_scratch) +
-             NULL_ENTRY(lora_dA_dropout) + NULL_ENTRY(lora_dx_dropout);
+             NULL_ENTRY(lora_dA_dropout) + NULL_ENTRY(lora_dx_dropout) + NULL_ENTRY(profile_set) +
+             NULL_ENTRY(profile_report);
 #undef NULL_ENTRY
     /* A refused shape is reported before any CUDA call, naming the kernel. */
     const char *want = "rmsnorm_fwd: N = -1, C = 8 (N >= 0, C > 0)";
