@@ -452,9 +452,9 @@ int ik_lm_train_cuda_new(struct ik_lm_train_cuda **out, const struct ik_cuda_ops
     int rc = refuse(m, d), att = ATT_OWN;
     if (rc || (rc = check_attention(ops, m, max_seq, &att, d)))
         return rc;
-    if (!HAS_ENTRY(ops, lora_dx_dropout))
+    if (!HAS_ENTRY(ops, profile_report))
         return ik_diag_set(d, IK_ECUDA, "the CUDA module predates this trainer (no "
-                           "lora_dx_dropout): rebuild it");
+                           "profile_report): rebuild it");
     struct ik_lm_train_cuda *tr = ik_xcalloc(1, sizeof *tr);
     tr->att = att;
     tr->ops = ops;

@@ -552,6 +552,27 @@ static void narrow_default_targets(struct job *j)
         j->lc.targets &= ik_lora_family_targets(&j->m->cfg);
 }
 
+/* IKADA_CUDA_PROFILE=1 on a GPU run: the module times each of its calls
+ * (->profile_set; every call then waits for the device, so the run is
+ * slower) and the node's log gets the totals when training ends: where a
+ * step's time goes, without a profiler. */
+static bool profile_asked(const struct job *j)
+{
+    const char *e = getenv("IKADA_CUDA_PROFILE");
+    return j->cuda != NULL && e != NULL && strcmp(e, "1") == 0;
+}
+
+static int print_cuda_profile(struct job *j, struct ik_diag *d)
+{
+    static char report[16384];
+    if (j->cuda->profile_set(0) != 0 || j->cuda->profile_report(report, sizeof report) != 0)
+        return ik_diag_set(d, IK_ECUDA, "IKADA_CUDA_PROFILE: %s", j->cuda->last_error());
+    printf("CUDA profile (IKADA_CUDA_PROFILE=1: each call waited for, so slower than a plain "
+           "run), largest first:\n%s", report[0] ? report : "(empty: the module times nothing)\n");
+    fflush(stdout);
+    return 0;
+}
+
 static int train_job(struct job *j, struct ik_diag *d)
 {
     int rc;
@@ -571,7 +592,12 @@ static int train_job(struct job *j, struct ik_diag *d)
     if ((rc = resume(j, d)) != 0)
         return rc;
     struct ik_train_hooks hooks = {j, save_checkpoint, stop_requested, on_step};
+    bool profile = profile_asked(j);
+    if (profile && j->cuda->profile_set(1) != 0)
+        return ik_diag_set(d, IK_ECUDA, "IKADA_CUDA_PROFILE: %s", j->cuda->last_error());
     if ((rc = ik_train_run(j->tr, j->a, &j->ds, &j->valid, &j->hp, &j->st, &hooks, d)) != 0)
+        return rc;
+    if (profile && (rc = print_cuda_profile(j, d)) != 0)
         return rc;
     if ((rc = store_outputs(j, d)) != 0)
         return rc;

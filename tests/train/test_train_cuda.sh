@@ -161,6 +161,15 @@ cmp -s ref.mp flash.mp && fail "IKADA_CUDA_ATTENTION=flash gave the own kernel's
 run_ik 0 run ckpt.yaml
 run_ik 0 cache export ckpt.yaml:train.adapter -o flash-ckpt.mp --format msgpack
 cmp flash.mp flash-ckpt.mp || fail "IKADA_CUDA_ATTENTION=flash: checkpointing changed the adapter"
+# IKADA_CUDA_PROFILE=1: the node's log ends with the module's breakdown of
+# its calls (the stand-in times nothing: an empty one says so).
+unset IKADA_CUDA_ATTENTION
+export IKADA_CACHE="$WORK/profile-cache" IKADA_CUDA_PROFILE=1
+run_ik 0 run g.yaml
+run_ik 0 cache show train.log
+contains out "CUDA profile (IKADA_CUDA_PROFILE=1"
+if [ -n "${IKADA_TEST_CUDA_MODULE:-}" ]; then contains out "gemm (BF16 -> fp32)"; fi
+unset IKADA_CUDA_PROFILE
 export IKADA_CACHE="$WORK/bogus-cache" IKADA_CUDA_ATTENTION=bogus
 run_ik 1 run g.yaml
 contains err 'IKADA_CUDA_ATTENTION=bogus: expected "own" (the default), "cudnn" or "flash"'
