@@ -4,7 +4,8 @@
 # device against the CPU's (tests/lm/test_train_cuda.c, 20 steps of three
 # model shapes), the train node on the device (killed and resumed,
 # checkpointed, device: auto), cuDNN's attention against the CPU and timed
-# beside the cuBLAS path (when built), then `make bench-cuda`'s program.
+# beside the cuBLAS path (when built), then `make bench-cuda`'s program, once
+# per attention.
 # Logs under ${OUT:-/tmp}; exit status 0 when the checks pass (the bench
 # prints its figures and targets). The timeouts add up to 560 s, inside the
 # device tool's 600 s a command, so a hang still brings every log back.
@@ -34,11 +35,17 @@ if [ -x "$b/test_attention_cudnn" ]; then
     IKADA_REQUIRE_GPU=1 IKADA_CUDA_BENCH=1 timeout 60 "$b/test_attention_cudnn" >"$out/cudnn.log" 2>&1
     a=$?
 fi
-timeout 210 "$b/cuda_bench" >"$out/bench.log" 2>&1
+# Each attention's rows in a process of its own: a fault in one loses the
+# CUDA context, and would take the other rows with it.
+timeout 100 "$b/cuda_bench" --attention own >"$out/bench.log" 2>&1
 bn=$?
-for f in kernels train node cudnn bench; do
+timeout 55 "$b/cuda_bench" --attention flash >"$out/bench-flash.log" 2>&1
+bf=$?
+timeout 55 "$b/cuda_bench" --attention cudnn >"$out/bench-cudnn.log" 2>&1
+bc=$?
+for f in kernels train node cudnn bench bench-flash bench-cudnn; do
     [ -f "$out/$f.log" ] && { echo "=== $f"; tail -n 25 "$out/$f.log"; }
 done
-echo "device-run: kernels exit $k, training step exit $t, train node exit $n, cuDNN attention $a, bench exit $bn (logs in $out)"
+echo "device-run: kernels exit $k, training step exit $t, train node exit $n, cuDNN attention $a, bench exits $bn (own) $bf (flash) $bc (cudnn) (logs in $out)"
 # cuDNN's attention counts when it ran: 77 (no cuDNN, its log says why) does not fail.
 [ "$k" = 0 ] && [ "$t" = 0 ] && [ "$n" = 0 ] && { [ "$a" = 0 ] || [ "$a" = 77 ] || [ "$a" = skipped ]; }

@@ -21,6 +21,12 @@ awk '/^tiny/ {n++; if ($NF !~ /^[0-9]+\.[0-9]+$/ || $NF + 0 <= 0) bad = 1} END {
 [ "$(grep -c ' own+do ' out)" = 1 ] || fail "cuda_bench printed no row with LoRA dropout: $(cat out)"
 [ "$(grep -c ' flash ' out)" = 2 ] || fail "cuda_bench printed no flash attention rows: $(cat out)"
 [ "$(grep -c ' cudnn ' out)" = 2 ] || fail "cuda_bench printed no cuDNN attention rows: $(cat out)"
+# --attention picks the rows (device-run.sh runs each in a process of its own).
+"$top/bench/cuda_bench" --shapes tiny --attention flash >out 2>err || fail "cuda_bench --attention flash failed: $(cat err)"
+[ "$(grep -c '^tiny' out)" = 2 ] && [ "$(grep -c ' flash ' out)" = 2 ] ||
+    fail "cuda_bench --attention flash: $(cat out)"
+"$top/bench/cuda_bench" --attention bogus >out 2>err && fail "cuda_bench --attention bogus succeeded"
+contains err "usage: cuda_bench"
 # Where the module has no cuDNN attention, one line says why instead.
 IKADA_TEST_NO_SDPA=1 "$top/bench/cuda_bench" --shapes tiny >out 2>err || fail "cuda_bench failed: $(cat err)"
 [ "$(grep -c '^tiny' out)" = 5 ] || fail "without cuDNN attention: $(cat out)"
