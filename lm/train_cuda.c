@@ -452,9 +452,9 @@ int ik_lm_train_cuda_new(struct ik_lm_train_cuda **out, const struct ik_cuda_ops
     int rc = refuse(m, d), att = ATT_OWN;
     if (rc || (rc = check_attention(ops, m, max_seq, &att, d)))
         return rc;
-    if (!HAS_ENTRY(ops, profile_report))
+    if (!HAS_ENTRY(ops, lora_down_swiglu_bwd))
         return ik_diag_set(d, IK_ECUDA, "the CUDA module predates this trainer (no "
-                           "profile_report): rebuild it");
+                           "lora_down_swiglu_bwd): rebuild it");
     struct ik_lm_train_cuda *tr = ik_xcalloc(1, sizeof *tr);
     tr->att = att;
     tr->ops = ops;
@@ -666,11 +666,13 @@ static void lora_bwd(struct ik_lm_train_cuda *tr, const struct ik_lora_module *m
 }
 
 /* dx += dout @ W (when dx; with fresh, dx = : it need not be zeroed first),
- * and the adapter's gradients. dout_b is dout (T, Out) in BF16 when the
- * caller has it; else dout (fp32) is converted here. */
+ * and the adapter's gradients; the branch's input gradient is added to dx
+ * too unless the caller takes it (branch_dx 0: the down projection's, which
+ * SwiGLU's backward adds, ->lora_down_swiglu_bwd). dout_b is dout (T, Out) in
+ * BF16 when the caller has it; else dout (fp32) is converted here. */
 static void proj_bwd(struct ik_lm_train_cuda *tr, int l, int t, const float *h, float *dx,
-                     int fresh, const float *dout, const uint16_t *dout_b, const float *x,
-                     const uint16_t *w, int T, int In, int Out)
+                     int fresh, int branch_dx, const float *dout, const uint16_t *dout_b,
+                     const float *x, const uint16_t *w, int T, int In, int Out)
 {
     const struct ik_cuda_ops *o = tr->ops;
     const struct ik_lora_module *md = module(tr, l, t);
@@ -687,7 +689,8 @@ static void proj_bwd(struct ik_lm_train_cuda *tr, int l, int t, const float *h, 
         return;
     int r = tr->a->cfg.r;
     tr->flops += 2.0 * T * r * (In + 2.0 * Out) + (dx ? 2.0 * T * r * In : 0);
-    lora_bwd(tr, md, w + In, ld, dx, db, x, h, ik_lora_dropout_key(tr->seed, l, t), T, In, Out);
+    lora_bwd(tr, md, w + In, ld, branch_dx ? dx : NULL, db, x, h, ik_lora_dropout_key(tr->seed, l, t),
+             T, In, Out);
 }
 
 /* ---- the layers (train.c's forward_layer and backward_layer) ---- */
@@ -812,16 +815,23 @@ static void backward_layer(struct ik_lm_train_cuda *tr, int l, int T)
      * zeroed; SwiGLU's backward writes the gate and up gradients in BF16
      * only: the frozen GEMMs and the adapter's products over dout take them
      * so (lora_bwd). */
-    proj_bwd(tr, l, IK_LORA_DOWN, A->h[IK_LORA_DOWN], tr->dact, 1, tr->dx, NULL, A->act, y->w_down,
-             T, F, D);
-    CK(tr, o->swiglu_bwd_bf16_in(tr->xb, tr->xb2, tr->dact, A->gate, A->up, T, F));
-    proj_bwd(tr, l, IK_LORA_GATE, A->h[IK_LORA_GATE], tr->dxn, 1, NULL, tr->xb, A->xn2, y->w_gate,
+    proj_bwd(tr, l, IK_LORA_DOWN, A->h[IK_LORA_DOWN], tr->dact, 1, 0, tr->dx, NULL, A->act,
+             y->w_down, T, F, D);
+    const struct ik_lora_module *down = module(tr, l, IK_LORA_DOWN);
+    if (down) /* dact + the down branch's input gradient (tr->dh), in the same pass */
+        CK(tr, o->lora_down_swiglu_bwd(tr->xb, tr->xb2, tr->dact, A->gate, A->up, T, F, tr->dh,
+                                       dev_param(tr, down->A), tr->a->cfg.r,
+                                       tr->dropout ? tr->a->cfg.dropout : 0.0f,
+                                       ik_lora_dropout_key(tr->seed, l, IK_LORA_DOWN)));
+    else
+        CK(tr, o->swiglu_bwd_bf16_in(tr->xb, tr->xb2, tr->dact, A->gate, A->up, T, F));
+    proj_bwd(tr, l, IK_LORA_GATE, A->h[IK_LORA_GATE], tr->dxn, 1, 1, NULL, tr->xb, A->xn2, y->w_gate,
              T, D, F);
-    proj_bwd(tr, l, IK_LORA_UP, A->h[IK_LORA_UP], tr->dxn, 0, NULL, tr->xb2, A->xn2, y->w_up, T, D,
+    proj_bwd(tr, l, IK_LORA_UP, A->h[IK_LORA_UP], tr->dxn, 0, 1, NULL, tr->xb2, A->xn2, y->w_up, T, D,
              F);
     CK(tr, o->rmsnorm_bwd(tr->dx, NULL, tr->dxn, A->x_mid, A->rstd2, y->ffn_norm, T, D));
 
-    proj_bwd(tr, l, IK_LORA_O, A->h[IK_LORA_O], tr->datt, 1, tr->dx, NULL, A->att, y->wo, T, qw, D);
+    proj_bwd(tr, l, IK_LORA_O, A->h[IK_LORA_O], tr->datt, 1, 1, tr->dx, NULL, A->att, y->wo, T, qw, D);
     CK(tr, o->memset(tr->dq, 0, (size_t)T * qw * sizeof(float)));
     CK(tr, o->memset(tr->dk, 0, (size_t)T * kw * sizeof(float)));
     CK(tr, o->memset(tr->dv, 0, (size_t)T * kw * sizeof(float)));
@@ -839,9 +849,9 @@ static void backward_layer(struct ik_lm_train_cuda *tr, int l, int T)
     }
     /* Below layer 0 lie only the frozen embeddings: no input gradient needed. */
     float *dxn = l > 0 ? tr->dxn : NULL;
-    proj_bwd(tr, l, IK_LORA_Q, A->h[IK_LORA_Q], dxn, 1, dq, NULL, A->xn1, y->wq, T, D, qw);
-    proj_bwd(tr, l, IK_LORA_K, A->h[IK_LORA_K], dxn, 0, dk, NULL, A->xn1, y->wk, T, D, kw);
-    proj_bwd(tr, l, IK_LORA_V, A->h[IK_LORA_V], dxn, 0, tr->dv, NULL, A->xn1, y->wv, T, D, kw);
+    proj_bwd(tr, l, IK_LORA_Q, A->h[IK_LORA_Q], dxn, 1, 1, dq, NULL, A->xn1, y->wq, T, D, qw);
+    proj_bwd(tr, l, IK_LORA_K, A->h[IK_LORA_K], dxn, 0, 1, dk, NULL, A->xn1, y->wk, T, D, kw);
+    proj_bwd(tr, l, IK_LORA_V, A->h[IK_LORA_V], dxn, 0, 1, tr->dv, NULL, A->xn1, y->wv, T, D, kw);
     if (dxn)
         CK(tr, o->rmsnorm_bwd(tr->dx, NULL, dxn, A->x_in, A->rstd1, y->attn_norm, T, D));
 }

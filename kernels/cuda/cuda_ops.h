@@ -337,6 +337,19 @@ struct ik_cuda_ops {
      * lines that do not fit left out); then cleared. "" when nothing was
      * counted (a module that does not time itself). */
     int (*profile_report)(char *buf, size_t cap);
+
+    /* ---- the down projection's LoRA input gradient fused with SwiGLU's
+     * backward (lora_dropout.cu) ---- */
+
+    /* ->swiglu_bwd_bf16_in of dout + the branch's input gradient: dh A (dh
+     * (T, r), A (r, F)) through the dropout (->lora_dx_dropout's, p and
+     * key; p = 0: none), added to dout (T, F) as that entry adds it (for
+     * p > 0 the bits of ->lora_dx_dropout then ->swiglu_bwd_bf16_in),
+     * without the (T, F) sum stored.
+     * gate, up, dgate_b, dup_b (T, F) BF16; 0 <= p < 1, r > 0. */
+    int (*lora_down_swiglu_bwd)(uint16_t *dgate_b, uint16_t *dup_b, const float *dout,
+                                const uint16_t *gate, const uint16_t *up, int T, int F,
+                                const float *dh, const float *A, int r, float p, uint64_t key);
 };
 
 /* The module's table when abi_version is the IK_CUDA_ABI it was built with,

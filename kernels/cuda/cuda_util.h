@@ -208,6 +208,9 @@ int ik_cuda_lora_dA_dropout(float *dA, const float *dh, const float *x, int T, i
                             float p, uint64_t key, void *scratch);
 int ik_cuda_lora_dx_dropout(float *dx, const float *dh, const float *A, int T, int In, int r,
                             float p, uint64_t key);
+int ik_cuda_lora_down_swiglu_bwd(uint16_t *dgate_b, uint16_t *dup_b, const float *dout,
+                                 const uint16_t *gate, const uint16_t *up, int T, int F,
+                                 const float *dh, const float *A, int r, float p, uint64_t key);
 int ik_cuda_profile_set(int enable);
 int ik_cuda_profile_report(char *buf, size_t cap);
 int ik_cuda_flash_supports(int H, int K, int hd);

@@ -11,8 +11,11 @@
  * byte, so these kernels run on the CUDA cores at memory speed, in fp32 with
  * every sum in a fixed order. The mask and scale are ->dropout's
  * (dropout_mask.h). */
+#include <cuda_bf16.h>
+
 #include "kernels/cuda/cuda_util.h"
 #include "kernels/cuda/dropout_mask.h"
+#include "kernels/cuda/swiglu_terms.h"
 
 enum {
     RANKS = 16,      /* ranks a thread accumulates at once (r is taken in chunks of these) */
@@ -107,6 +110,38 @@ __global__ void lora_da_sum_kernel(float *dA, const float *part, int chunks, siz
     }
 }
 
+/* A's column i (r values, In apart) for row_times_column: in registers when
+ * r <= RANKS, so that a block's tokens read it from L2 once. */
+struct a_column {
+    float a[RANKS];
+    bool cached;
+};
+
+__device__ __forceinline__ void load_column(a_column *c, const float *A, int In, int r, int i)
+{
+    c->cached = r <= RANKS;
+#pragma unroll
+    for (int k = 0; k < RANKS; k++)
+        c->a[k] = c->cached && k < r ? A[(size_t)k * In + i] : 0.0f;
+}
+
+/* sum_k g[k] A[k][i], over k in order either way. */
+__device__ __forceinline__ float row_times_column(const a_column &c, const float *g, const float *A,
+                                                  int In, int r, int i)
+{
+    float s = 0.0f;
+    if (c.cached) {
+#pragma unroll
+        for (int k = 0; k < RANKS; k++)
+            if (k < r)
+                s += g[k] * c.a[k];
+    } else {
+        for (int k = 0; k < r; k++)
+            s += g[k] * A[(size_t)k * In + i];
+    }
+    return s;
+}
+
 /* dx[t][i] += the mask and scale of dropout at (t, i) applied to
  * sum_k dh[t][k] A[k][i]: a thread per column over DX_ROWS tokens, its
  * column of A kept in registers when r <= RANKS (read once per block, not
@@ -118,25 +153,41 @@ __global__ void lora_dx_dropout_kernel(float *dx, const float *dh, const float *
     if (i >= In)
         return;
     int t1 = t0 + DX_ROWS < T ? t0 + DX_ROWS : T;
-    bool cached = r <= RANKS;
-    float a[RANKS];
-#pragma unroll
-    for (int k = 0; k < RANKS; k++)
-        a[k] = cached && k < r ? A[(size_t)k * In + i] : 0.0f;
+    a_column col;
+    load_column(&col, A, In, r, i);
     for (int t = t0; t < t1; t++) {
-        const float *g = dh + (size_t)t * r;
-        float s = 0.0f;
-        if (cached) {
-#pragma unroll
-            for (int k = 0; k < RANKS; k++)
-                if (k < r)
-                    s += g[k] * a[k];
-        } else {
-            for (int k = 0; k < r; k++)
-                s += g[k] * A[(size_t)k * In + i];
-        }
+        float s = row_times_column(col, dh + (size_t)t * r, A, In, r, i);
         size_t at = (size_t)t * In + i;
         dx[at] += ik_cuda__dropped(d, at, s);
+    }
+}
+
+/* The down projection's backward fused with SwiGLU's: dact[t][i] = dout
+ * (the frozen GEMM's input gradient) + the branch's, sum_k dh[t][k] A[k][i]
+ * through the dropout's mask when drop (else as it is), added as
+ * ->lora_dx_dropout adds it; then SwiGLU's BF16 gradients of it, as
+ * ->swiglu_bwd_bf16_in writes them. The branch's (T, F) gradient is never
+ * stored, nor read back. Blocks and registers as lora_dx_dropout_kernel. */
+__global__ void lora_down_swiglu_bwd_kernel(__nv_bfloat16 *dgate_b, __nv_bfloat16 *dup_b,
+                                            const float *dout, const __nv_bfloat16 *gate,
+                                            const __nv_bfloat16 *up, int T, int F, const float *dh,
+                                            const float *A, int r, struct ik_cuda__dropout d,
+                                            bool drop)
+{
+    int t0 = blockIdx.x * DX_ROWS, i = blockIdx.y * DX_THREADS + threadIdx.x;
+    if (i >= F)
+        return;
+    int t1 = t0 + DX_ROWS < T ? t0 + DX_ROWS : T;
+    a_column col;
+    load_column(&col, A, F, r, i);
+    for (int t = t0; t < t1; t++) {
+        float s = row_times_column(col, dh + (size_t)t * r, A, F, r, i);
+        size_t at = (size_t)t * F + i;
+        float dact = __fadd_rn(dout[at], drop ? ik_cuda__dropped(d, at, s) : s);
+        float vg, vu;
+        ik_cuda__swiglu_terms(__bfloat162float(gate[at]), __bfloat162float(up[at]), dact, &vg, &vu);
+        dgate_b[at] = __float2bfloat16_rn(vg);
+        dup_b[at] = __float2bfloat16_rn(vu);
     }
 }
 
@@ -195,4 +246,24 @@ extern "C" int ik_cuda_lora_dx_dropout(float *dx, const float *dh, const float *
     dim3 grid((unsigned)((T + DX_ROWS - 1) / DX_ROWS), (unsigned)((In + DX_THREADS - 1) / DX_THREADS));
     lora_dx_dropout_kernel<<<grid, DX_THREADS>>>(dx, dh, A, T, In, r, ik_cuda__dropout_of(p, key));
     return ik_cuda__launched("lora_dx_dropout");
+}
+
+extern "C" int ik_cuda_lora_down_swiglu_bwd(uint16_t *dgate_b, uint16_t *dup_b, const float *dout,
+                                            const uint16_t *gate, const uint16_t *up, int T, int F,
+                                            const float *dh, const float *A, int r, float p,
+                                            uint64_t key)
+{
+    if (T < 0 || F < 0 || r <= 0 || !(p >= 0.0f && p < 1.0f))
+        return ik_cuda__bad_arg("lora_down_swiglu_bwd", "T %d, F %d, r %d, p %g (T, F >= 0, r > 0, "
+                                "0 <= p < 1)", T, F, r, (double)p);
+    if (T == 0 || F == 0)
+        return 0;
+    struct ik_cuda__dropout d = {0, 0, 0, 1.0f};
+    if (p > 0.0f)
+        d = ik_cuda__dropout_of(p, key);
+    dim3 grid((unsigned)((T + DX_ROWS - 1) / DX_ROWS), (unsigned)((F + DX_THREADS - 1) / DX_THREADS));
+    lora_down_swiglu_bwd_kernel<<<grid, DX_THREADS>>>(
+        (__nv_bfloat16 *)dgate_b, (__nv_bfloat16 *)dup_b, dout, (const __nv_bfloat16 *)gate,
+        (const __nv_bfloat16 *)up, T, F, dh, A, r, d, p > 0.0f);
+    return ik_cuda__launched("lora_down_swiglu_bwd");
 }

@@ -226,6 +226,7 @@ static const struct ik_cuda_ops ops = {
     ik_cuda_lora_dx_dropout,
     ik_cuda_profile_set,
     ik_cuda_profile_report,
+    ik_cuda_lora_down_swiglu_bwd,
 };
 
 /* The only symbol the module exports (it is built with -fvisibility=hidden). */

@@ -17,6 +17,7 @@
 #include <cuda_bf16.h>
 
 #include "kernels/cuda/cuda_util.h"
+#include "kernels/cuda/swiglu_terms.h"
 
 __global__ void swiglu_fwd_kernel(float *out, const float *gate, const float *up, size_t n)
 {
@@ -69,9 +70,8 @@ __global__ void swiglu_bwd_bf16_kernel(float *dgate, float *dup, __nv_bfloat16 *
 {
     for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n;
          i += (size_t)gridDim.x * blockDim.x) {
-        float g = as_float(gate[i]), u = as_float(up[i]), d = dout[i];
-        float sg = 1.0f / (1.0f + expf(-g));
-        float vu = d * g * sg, vg = d * u * sg * (1.0f + g * (1.0f - sg));
+        float vg, vu;
+        ik_cuda__swiglu_terms(as_float(gate[i]), as_float(up[i]), dout[i], &vg, &vu);
         if (dup != NULL)
             dup[i] = vu;
         if (dgate != NULL)

@@ -731,6 +731,29 @@ static int lora_dx_dropout(float *dx, const float *dh, const float *A, int T, in
     return 0;
 }
 
+/* dout + the branch's gradient (through the dropout when p > 0), then the
+ * BF16 SwiGLU gradients of it. */
+static int lora_down_swiglu_bwd(uint16_t *dgate_b, uint16_t *dup_b, const float *dout,
+                                const uint16_t *gate, const uint16_t *up, int T, int F,
+                                const float *dh, const float *A, int r, float p, uint64_t key)
+{
+    if (T < 0 || F < 0 || r <= 0 || !(p >= 0.0f && p < 1.0f))
+        return fail("lora_down_swiglu_bwd", "T %d, F %d, r %d, p %g (T, F >= 0, r > 0, 0 <= p < 1)",
+                    T, F, r, (double)p);
+    size_t n = (size_t)T * F;
+    float *g = malloc((n ? n : 1) * sizeof *g);
+    if (g == NULL)
+        return fail("lora_down_swiglu_bwd", "out of host memory");
+    memcpy(g, dout, n * sizeof *g);
+    int rc = p > 0.0f ? lora_dx_dropout(g, dh, A, T, F, r, p, key) : 0;
+    if (rc == 0 && p == 0.0f && n > 0)
+        ik_cpu_sgemm(false, false, T, F, r, 1.0f, dh, r, A, F, 1.0f, g, F);
+    if (rc == 0)
+        rc = swiglu_bwd_bf16_in(dgate_b, dup_b, g, gate, up, T, F);
+    free(g);
+    return rc;
+}
+
 /* ---- timing: the stand-in times nothing (its reports are empty) ---- */
 
 static int profile_set(int on)
@@ -968,6 +991,7 @@ static const struct ik_cuda_ops ops = {
     .lora_dx_dropout = lora_dx_dropout,
     .profile_set = profile_set,
     .profile_report = profile_report,
+    .lora_down_swiglu_bwd = lora_down_swiglu_bwd,
 };
 
 const struct ik_cuda_ops *ik_test_cpu_cuda_ops(void) { return &ops; }

@@ -92,7 +92,7 @@ static int check_without_device(ik_cuda_ops_get_fn get, int have_device)
              NULL_ENTRY(flash_bwd) + NULL_ENTRY(swiglu_fwd_bf16) + NULL_ENTRY(swiglu_bwd_bf16_in) +
              NULL_ENTRY(lora_down_dropout) + NULL_ENTRY(lora_dA_dropout_scratch) +
              NULL_ENTRY(lora_dA_dropout) + NULL_ENTRY(lora_dx_dropout) + NULL_ENTRY(profile_set) +
-             NULL_ENTRY(profile_report);
+             NULL_ENTRY(profile_report) + NULL_ENTRY(lora_down_swiglu_bwd);
 #undef NULL_ENTRY
     /* A refused shape is reported before any CUDA call, naming the kernel. */
     const char *want = "rmsnorm_fwd: N = -1, C = 8 (N >= 0, C > 0)";
