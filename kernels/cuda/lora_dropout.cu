@@ -10,7 +10,11 @@
  * once). The products are rank-r updates (r = 16 typically): a few FLOPs per
  * byte, so these kernels run on the CUDA cores at memory speed, in fp32 with
  * every sum in a fixed order. The mask and scale are ->dropout's
- * (dropout_mask.h). */
+ * (dropout_mask.h).
+ *
+ * ->lora_down_swiglu_bwd goes one step further for the down projection: its
+ * branch's input gradient is added inside SwiGLU's backward (with or without
+ * dropout), so the MLP's (T, F) gradient is not read and written in between. */
 #include <cuda_bf16.h>
 
 #include "kernels/cuda/cuda_util.h"
