@@ -18,7 +18,12 @@
  *
  * The CUDA emulator (tests/cuda/emu/cuda_emu.h) gives its own
  * ik_mma_bf16_16816, which computes the same layout from every lane's
- * registers, so a kernel's use of the layout is checked on the CPU. */
+ * registers, so a kernel's use of the layout is checked on the CPU.
+ *
+ * Below it, the loads and stores the kernels that use it need: BF16 pairs
+ * as words, float4 loads and 4-BF16 stores, and fragments from tiles in
+ * shared memory. Under the emulator each checks its alignment, as the GPU
+ * would fault on a misaligned one. */
 #ifndef IK_KERNELS_CUDA_MMA_H
 #define IK_KERNELS_CUDA_MMA_H
 
