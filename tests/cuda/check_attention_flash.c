@@ -9,6 +9,7 @@
 
 #include "kernels/kernels.h"
 #include "tests/cuda/kernel_check.h"
+#include "tests/cuda/ref_attention.h"
 
 /* n values in [-1, 1), rounded to BF16: the kernels round q, k, v and dout
  * so as they load them, and the reference gets the same values. */
@@ -26,29 +27,6 @@ static double max_abs(const float *x, size_t n)
     for (size_t i = 0; i < n; i++)
         m = fabs(x[i]) > m ? fabs(x[i]) : m;
     return m;
-}
-
-/* stats (H, T): each row's natural-log logsumexp of its scaled, visible
- * scores, in double. */
-static void ref_lse(float *stats, const float *q, const float *k, int T, int H, int K, int hd, int window)
-{
-    double scale = 1.0 / sqrt(hd);
-    for (int h = 0; h < H; h++)
-        for (int t = 0; t < T; t++) {
-            int lo = window > 0 && t - window + 1 > 0 ? t - window + 1 : 0;
-            double m = -INFINITY, sum = 0;
-            for (int pass = 0; pass < 2; pass++)
-                for (int j = lo; j <= t; j++) {
-                    double dot = 0;
-                    for (int i = 0; i < hd; i++)
-                        dot += (double)q[((size_t)t * H + h) * hd + i] * k[((size_t)j * K + h / (H / K)) * hd + i];
-                    if (pass == 0)
-                        m = fmax(m, scale * dot);
-                    else
-                        sum += exp(scale * dot - m);
-                }
-            stats[(size_t)h * T + t] = (float)(m + log(sum));
-        }
 }
 
 /* One shape. What differs from the reference is the kernels' BF16
@@ -73,7 +51,7 @@ static int flash_case(int T, int H, int K, int hd, int window)
         die("out of memory");
     ik_cpu_attention_seq_fwd(out, q, k, v, T, H, K, hd, window, scr);
     ik_cpu_attention_bwd(ref[0], ref[1], ref[2], dout, q, k, v, T, H, K, hd, window, scr);
-    ref_lse(stats, q, k, T, H, K, hd, window);
+    ref_attention_lse(stats, q, k, T, H, K, hd, window);
 
     float *d_q = to_dev(q, nq * 4), *d_k = to_dev(k, nk * 4), *d_v = to_dev(v, nk * 4);
     float *d_do = to_dev(dout, nq * 4), *d_out, *d_stats;

@@ -39,6 +39,7 @@
 #include "kernels/cuda/cuda_ops.h"
 #include "kernels/kernels.h"
 #include "lm/safetensors.h"
+#include "tests/cuda/ref_attention.h"
 
 #ifndef IK_CUDA_MODULE_PATH
 #error "IK_CUDA_MODULE_PATH: the build defines it (tests/cuda/Makefile.inc)"
@@ -124,33 +125,6 @@ static int compare(const char *what, const float *got, const float *want, size_t
     return bad != 0;
 }
 
-/* stats (H, T): logsumexp of each row's scaled, visible scores, in double. */
-static void ref_stats(float *stats, const float *q, const float *k, int T, int H, int K, int hd,
-                      int window)
-{
-    double scale = 1.0 / sqrt(hd);
-    double *s = malloc((size_t)T * sizeof *s);
-    if (s == NULL)
-        die("out of memory");
-    for (int h = 0; h < H; h++)
-        for (int t = 0; t < T; t++) {
-            int lo = window > 0 && t - window + 1 > 0 ? t - window + 1 : 0;
-            double m = -INFINITY, sum = 0;
-            for (int j = lo; j <= t; j++) {
-                double dot = 0;
-                for (int i = 0; i < hd; i++)
-                    dot += (double)q[((size_t)t * H + h) * hd + i] *
-                           k[((size_t)j * K + h / (H / K)) * hd + i];
-                s[j] = dot * scale;
-                m = s[j] > m ? s[j] : m;
-            }
-            for (int j = lo; j <= t; j++)
-                sum += exp(s[j] - m);
-            stats[(size_t)h * T + t] = (float)(m + log(sum));
-        }
-    free(s);
-}
-
 /* One shape: forward and backward against the reference; failures counted. */
 static int check_case(const char *name, int T, int H, int K, int hd, int window)
 {
@@ -166,7 +140,7 @@ static int check_case(const char *name, int T, int H, int K, int hd, int window)
         die("out of memory");
     ik_cpu_attention_seq_fwd(out, q, k, v, T, H, K, hd, window, scr);
     ik_cpu_attention_bwd(ref[0], ref[1], ref[2], dout, q, k, v, T, H, K, hd, window, scr);
-    ref_stats(stats, q, k, T, H, K, hd, window);
+    ref_attention_lse(stats, q, k, T, H, K, hd, window);
 
     float *d_q = to_dev(q, nq), *d_k = to_dev(k, nk), *d_v = to_dev(v, nk), *d_do = to_dev(dout, nq);
     float *d_g[3] = {to_dev(init[0], nq), to_dev(init[1], nk), to_dev(init[2], nk)};
