@@ -14,7 +14,6 @@
  * q, k and v come out of BF16 projections (7 bits), so TF32 loses nothing
  * the step had kept; cuDNN's fused attention goes further, to BF16. */
 #include <math.h>
-#include <mutex>
 #include <cublas_v2.h>
 
 #include "kernels/cuda/attention_chunks.h"
@@ -22,19 +21,9 @@
 
 enum { ROW_THREADS = 256 };
 
-static cublasHandle_t blas;
-
 static int blas_fail(const char *call, cublasStatus_t st, const char *kernel)
 {
     return ik_cuda__bad_arg(kernel, "%s: %s", call, cublasGetStatusString(st));
-}
-
-static int blas_ready(const char *kernel)
-{
-    static std::once_flag once;
-    static cublasStatus_t st;
-    std::call_once(once, [] { st = cublasCreate(&blas); });
-    return st == CUBLAS_STATUS_SUCCESS ? 0 : blas_fail("cublasCreate", st, kernel);
 }
 
 /* One batch of row-major products C_i = alpha op(A_i) op(B_i) + beta C_i
@@ -44,6 +33,9 @@ static int gemm_batched(const char *kernel, int ta, int tb, int M, int N, int K,
                         const float *A, int lda, long long sa, const float *B, int ldb, long long sb,
                         float beta, float *C, int ldc, long long sc, int batch)
 {
+    cublasHandle_t blas;
+    if (ik_cuda__cublas(&blas, kernel) != 0)
+        return -1;
     cublasStatus_t st = cublasGemmStridedBatchedEx(
         blas, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, N, M, K, &alpha, B,
         CUDA_R_32F, ldb, sb, A, CUDA_R_32F, lda, sa, &beta, C, CUDA_R_32F, ldc, sc, batch,
@@ -118,7 +110,8 @@ static int check_args(const char *kernel, int T, int H, int K, int hd)
     if (T < 0 || H <= 0 || K <= 0 || hd <= 0 || H % K != 0)
         return ik_cuda__bad_arg(kernel, "T %d, H %d, K %d, hd %d (H a multiple of K expected)", T, H,
                                 K, hd);
-    return blas_ready(kernel);
+    cublasHandle_t blas; /* made here, before any work: a failure names the call */
+    return ik_cuda__cublas(&blas, kernel);
 }
 
 extern "C" size_t ik_cuda_attention_scratch(int T, int H, int K)

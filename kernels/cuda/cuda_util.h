@@ -27,6 +27,11 @@ int ik_cuda__launched(const char *kernel);
  * handled, and is cleared rather than blamed on WHAT or on the next kernel;
  * WHAT becomes the last work queued, and IKADA_CUDA_SYNC=1 waits for it. */
 int ik_cuda__queued(const char *what);
+/* The module's one cuBLAS handle (attention.cu's batched products,
+ * gemm.cu's fallback), made on first use: 0, or -1 with the failure
+ * recorded under WHAT (cublasHandle_t is struct cublasContext *). */
+struct cublasContext;
+int ik_cuda__cublas(struct cublasContext **handle, const char *what);
 /* With ->profile_set on, waits for the device and counts the time since the
  * last mark as WHAT's (profile.cu); the two above call it. */
 void ik_cuda__profile_mark(const char *what);

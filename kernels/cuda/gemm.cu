@@ -49,7 +49,6 @@ struct plan {
 };
 
 static cublasLtHandle_t lt;
-static cublasHandle_t blas; /* for the shapes cuBLASLt refuses, made when one is */
 static void *workspace;
 static struct plan plans[PLAN_SLOTS];
 static std::mutex plans_lock; /* the table, held until a GEMM using a plan is queued */
@@ -123,15 +122,25 @@ static void plan_destroy(struct plan *p)
     memset(p, 0, sizeof *p);
 }
 
-/* Marks p to run through cublasGemmEx (making its handle on first need) and
+int ik_cuda__cublas(cublasHandle_t *handle, const char *what)
+{
+    static std::once_flag once;
+    static cublasHandle_t blas;
+    static cublasStatus_t created;
+    std::call_once(once, [] { created = cublasCreate(&blas); });
+    *handle = blas;
+    if (created != CUBLAS_STATUS_SUCCESS)
+        return ik_cuda__bad_arg(what, "cublasCreate: %s", cublasGetStatusString(created));
+    return 0;
+}
+
+/* Marks p to run through cublasGemmEx (its handle made on first need) and
  * says so once, with the shape and the pointers' alignment. */
 static int plan_make_legacy(struct plan *p, const char *why)
 {
-    static std::once_flag once;
-    static cublasStatus_t created;
-    std::call_once(once, [] { created = cublasCreate(&blas); });
-    if (created != CUBLAS_STATUS_SUCCESS)
-        return lt_fail("cublasCreate", created);
+    cublasHandle_t blas;
+    if (ik_cuda__cublas(&blas, "gemm") != 0)
+        return -1;
     const struct plan_key *k = &p->key;
     fprintf(stderr, "ikada CUDA module: gemm: cuBLASLt %s for M %d N %d K %d (ta %d tb %d, lda %d "
             "ldb %d ldc %d, %s in, %s out, alignment %d/%d/%d): cublasGemmEx runs this shape\n",
@@ -273,6 +282,9 @@ extern "C" int ik_cuda_gemm(int ta, int tb, int M, int N, int K, float alpha, co
             return lt_fail("cublasLtMatmul", st);
     } else {
         /* The same column-major swap as the plan's layouts. */
+        cublasHandle_t blas;
+        if (ik_cuda__cublas(&blas, "gemm") != 0)
+            return -1;
         st = cublasGemmEx(blas, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, N, M, K,
                           &alpha, B, dtype(ab_type), ldb, A, dtype(ab_type), lda, &beta, C,
                           dtype(c_type), ldc, compute_type(ab_type), CUBLAS_GEMM_DEFAULT);
