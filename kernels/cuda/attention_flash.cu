@@ -81,6 +81,28 @@ __device__ __forceinline__ float quad_sum(float v)
     return v + __shfl_xor_sync(0xffffffffu, v, 2);
 }
 
+/* acc (16 rows x the head's columns, HD / 8 tiles of 8) += X B, X the
+ * warp's 16 x K block held as K / 8 accumulators (P or dS, rounded to BF16 on
+ * the way: ik_mma_acc_to_a), B the tile's K rows (keys or queries) of hd
+ * columns: O += P V, dV += P^T dO, dK += dS^T Q, dQ += dS K. */
+template <int HD, int K>
+__device__ __forceinline__ void add_acc_times_tile(float acc[HD / 8][4], const float x[K / 8][4],
+                                                   const __nv_bfloat16 *tile, int LD, int ntiles)
+{
+    #pragma unroll
+    for (int kk = 0; kk < K / 16; kk++) {
+        uint32_t a[4];
+        ik_mma_acc_to_a(a, x[2 * kk], x[2 * kk + 1]);
+        #pragma unroll
+        for (int n = 0; n < HD / 8; n++)
+            if (n < ntiles) {
+                uint32_t b[2];
+                ik_mma_load_b(b, tile, LD, kk * 16, n * 8);
+                ik_mma_bf16_16816(acc[n], a, b);
+            }
+    }
+}
+
 /* ---- forward ---- */
 
 template <int HD>
@@ -161,18 +183,7 @@ __global__ void __launch_bounds__(128) flash_fwd_kernel(float *out, float *stats
             for (int i = 0; i < 4; i++)
                 o[n][i] *= alpha[i >> 1];
         /* O += P V, P's registers as the A operand. */
-        #pragma unroll
-        for (int kk = 0; kk < FWD_KEYS / 16; kk++) {
-            uint32_t a[4];
-            ik_mma_acc_to_a(a, s[2 * kk], s[2 * kk + 1]);
-            #pragma unroll
-            for (int n = 0; n < HD / 8; n++)
-                if (n < ntiles) {
-                    uint32_t b[2];
-                    ik_mma_load_b(b, vs, LD, kk * 16, n * 8);
-                    ik_mma_bf16_16816(o[n], a, b);
-                }
-        }
+        add_acc_times_tile<HD, FWD_KEYS>(o, s, vs, LD, ntiles);
         __syncthreads(); /* before the next tiles overwrite ks and vs */
     }
     #pragma unroll
@@ -295,21 +306,8 @@ __global__ void __launch_bounds__(64) flash_dkdv_kernel(float *dk, float *dv, co
                     dp[j][i] = p[j][i] * (dp[j][i] - dsum[c]); /* dS^T */
                 }
             }
-            #pragma unroll
-            for (int kk = 0; kk < BWD_TILE / 16; kk++) {
-                uint32_t ap[4], ads[4];
-                ik_mma_acc_to_a(ap, p[2 * kk], p[2 * kk + 1]);
-                ik_mma_acc_to_a(ads, dp[2 * kk], dp[2 * kk + 1]);
-                #pragma unroll
-                for (int n = 0; n < HD / 8; n++)
-                    if (n < ntiles) {
-                        uint32_t b[2];
-                        ik_mma_load_b(b, dos, LD, kk * 16, n * 8);
-                        ik_mma_bf16_16816(acc_v[n], ap, b);
-                        ik_mma_load_b(b, qs, LD, kk * 16, n * 8);
-                        ik_mma_bf16_16816(acc_k[n], ads, b);
-                    }
-            }
+            add_acc_times_tile<HD, BWD_TILE>(acc_v, p, dos, LD, ntiles);
+            add_acc_times_tile<HD, BWD_TILE>(acc_k, dp, qs, LD, ntiles);
         }
     #pragma unroll
     for (int r = 0; r < 2; r++) {
@@ -377,18 +375,7 @@ __global__ void __launch_bounds__(64) flash_dq_kernel(float *dq, const float *do
                 dp[j][i] = p[j][i] * (dp[j][i] - dsum[r]); /* dS */
             }
         }
-        #pragma unroll
-        for (int kk = 0; kk < BWD_TILE / 16; kk++) {
-            uint32_t a[4];
-            ik_mma_acc_to_a(a, dp[2 * kk], dp[2 * kk + 1]);
-            #pragma unroll
-            for (int n = 0; n < HD / 8; n++)
-                if (n < ntiles) {
-                    uint32_t b[2];
-                    ik_mma_load_b(b, ks, LD, kk * 16, n * 8);
-                    ik_mma_bf16_16816(acc[n], a, b);
-                }
-        }
+        add_acc_times_tile<HD, BWD_TILE>(acc, dp, ks, LD, ntiles);
     }
     #pragma unroll
     for (int r = 0; r < 2; r++) {
