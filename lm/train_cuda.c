@@ -401,9 +401,6 @@ static int check_attention(const struct ik_cuda_ops *ops, const struct ik_lm_mod
                            "default), \"cudnn\" or \"flash\"", getenv("IKADA_CUDA_ATTENTION"));
     const struct ik_lm_config *g = &m->cfg;
     if (*att == ATT_FLASH) {
-        if (!HAS_ENTRY(ops, flash_bwd))
-            return ik_diag_set(d, IK_ECUDA, "IKADA_CUDA_ATTENTION=flash: the CUDA module predates "
-                               "its flash attention (rebuild it)");
         if (!ops->flash_supports(g->H, g->K, g->head_dim))
             return ik_diag_set(d, IK_ECUDA, "IKADA_CUDA_ATTENTION=flash: the flash kernels take "
                                "head_dim a multiple of 8 up to 128, this model has H %d, K %d, "
@@ -413,9 +410,6 @@ static int check_attention(const struct ik_cuda_ops *ops, const struct ik_lm_mod
     }
     if (*att == ATT_OWN)
         return 0;
-    if (!HAS_ENTRY(ops, sdpa_bwd))
-        return ik_diag_set(d, IK_ECUDA, "IKADA_CUDA_ATTENTION=cudnn: the CUDA module predates "
-                           "cuDNN attention (rebuild it)");
     if (!ops->sdpa_available(max_seq, g->H, g->K, g->head_dim, g->sliding_window))
         return ik_diag_set(d, IK_ECUDA, "IKADA_CUDA_ATTENTION=cudnn: cuDNN attention is "
                            "unavailable for this model (T %d, H %d, K %d, hd %d, window %d): %s "
@@ -450,11 +444,14 @@ int ik_lm_train_cuda_new(struct ik_lm_train_cuda **out, const struct ik_cuda_ops
     if (a && a->L != m->cfg.L)
         return ik_diag_set(d, IK_EVALIDATE, "the adapter has %d layers but the model %d", a->L, m->cfg.L);
     int rc = refuse(m, d), att = ATT_OWN;
-    if (rc || (rc = check_attention(ops, m, max_seq, &att, d)))
+    if (rc)
         return rc;
+    /* The table's last entry: every entry the step and check_attention call. */
     if (!HAS_ENTRY(ops, lora_down_swiglu_bwd))
         return ik_diag_set(d, IK_ECUDA, "the CUDA module predates this trainer (no "
                            "lora_down_swiglu_bwd): rebuild it");
+    if ((rc = check_attention(ops, m, max_seq, &att, d)) != 0)
+        return rc;
     struct ik_lm_train_cuda *tr = ik_xcalloc(1, sizeof *tr);
     tr->att = att;
     tr->ops = ops;
