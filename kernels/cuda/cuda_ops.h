@@ -350,6 +350,30 @@ struct ik_cuda_ops {
     int (*lora_down_swiglu_bwd)(uint16_t *dgate_b, uint16_t *dup_b, const float *dout,
                                 const uint16_t *gate, const uint16_t *up, int T, int F,
                                 const float *dh, const float *A, int r, float p, uint64_t key);
+
+    /* ---- Mamba-2's selective scan (ssm_scan.cu) ----
+     * As ik_cpu_ssm_scan_fwd/bwd: nh heads of P channels, G groups of N
+     * states (head h reads group h / (nh/G)); x, B, C (T, .) rows ld apart
+     * (ld >= nh P and G N: in the trainer, the activated x | B | C of one
+     * conv row); dt (T, nh) after softplus; A (nh) < 0 and Dskip (nh) on the
+     * device too; N <= 256. A warp walks each (head, channel) row's
+     * recurrence over time; sums run in a fixed order, so the same inputs
+     * give the same bits, equal to the CPU's within rounding. */
+
+    /* y (T, nh P) written; state (nh, N, P) read and left after the T steps. */
+    int (*ssm_scan_fwd)(float *y, float *state, const float *x, const float *B, const float *C,
+                        int ld, const float *dt, const float *A, const float *Dskip, int T, int nh,
+                        int P, int G, int N);
+    /* Bytes of device scratch ->ssm_scan_bwd needs: a state per 64 steps of
+     * every row (T nh P N / 16 bytes) and 64 steps' partial sums. */
+    size_t (*ssm_scan_bwd_scratch)(int T, int nh, int P, int N);
+    /* The backward from the zero state: dx, dB, dC (rows lddx apart) and
+     * ddt (T, nh) += the gradients given dy (T, nh P); the states are
+     * recomputed from the scratch's, not stored. */
+    int (*ssm_scan_bwd)(float *dx, float *dB, float *dC, int lddx, float *ddt, const float *dy,
+                        const float *x, const float *B, const float *C, int ld, const float *dt,
+                        const float *A, const float *Dskip, int T, int nh, int P, int G, int N,
+                        void *scratch);
 };
 
 /* The module's table when abi_version is the IK_CUDA_ABI it was built with,

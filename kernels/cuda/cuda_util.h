@@ -225,6 +225,14 @@ int ik_cuda_flash_fwd(float *out, float *stats, const float *q, const float *k, 
 int ik_cuda_flash_bwd(float *dq, float *dk, float *dv, const float *dout, const float *out,
                       const float *stats, const float *q, const float *k, const float *v, int T,
                       int H, int K, int hd, int window, void *scratch);
+int ik_cuda_ssm_scan_fwd(float *y, float *state, const float *x, const float *B, const float *C,
+                         int ld, const float *dt, const float *A, const float *Dskip, int T, int nh,
+                         int P, int G, int N);
+size_t ik_cuda_ssm_scan_bwd_scratch(int T, int nh, int P, int N);
+int ik_cuda_ssm_scan_bwd(float *dx, float *dB, float *dC, int lddx, float *ddt, const float *dy,
+                         const float *x, const float *B, const float *C, int ld, const float *dt,
+                         const float *A, const float *Dskip, int T, int nh, int P, int G, int N,
+                         void *scratch);
 }
 
 #endif

@@ -227,6 +227,9 @@ static const struct ik_cuda_ops ops = {
     ik_cuda_profile_set,
     ik_cuda_profile_report,
     ik_cuda_lora_down_swiglu_bwd,
+    ik_cuda_ssm_scan_fwd,
+    ik_cuda_ssm_scan_bwd_scratch,
+    ik_cuda_ssm_scan_bwd,
 };
 
 /* The only symbol the module exports (it is built with -fvisibility=hidden). */

@@ -754,6 +754,62 @@ static int lora_down_swiglu_bwd(uint16_t *dgate_b, uint16_t *dup_b, const float 
     return rc;
 }
 
+/* ---- Mamba-2's selective scan ---- */
+
+static int scan_args(const char *what, int T, int nh, int P, int G, int N, int ld)
+{
+    if (T < 0 || nh <= 0 || P <= 0 || G <= 0 || nh % G != 0 || N <= 0 || N > 256 ||
+        ld < nh * P || ld < G * N)
+        return fail(what, "T %d, nh %d, P %d, G %d, N %d, ld %d (T >= 0, nh a multiple of G, "
+                    "0 < N <= 256, ld >= nh P and G N)", T, nh, P, G, N, ld);
+    return 0;
+}
+
+static int ssm_scan_fwd(float *y, float *state, const float *x, const float *B, const float *C,
+                        int ld, const float *dt, const float *A, const float *Dskip, int T, int nh,
+                        int P, int G, int N)
+{
+    if (scan_args("ssm_scan_fwd", T, nh, P, G, N, ld))
+        return -1;
+    ik_cpu_ssm_scan_fwd(y, state, x, B, C, ld, dt, A, Dskip, T, nh, P, G, N);
+    return 0;
+}
+
+/* The module's figure (ssm_scan.cu's carve: a state per 64 steps of every
+ * row, the carried gradient, 64 steps' partial sums), so that a trainer's
+ * arena is the module's; the stand-in's own scratch is its own. */
+static size_t ssm_scan_bwd_scratch(int T, int nh, int P, int N)
+{
+    T = T > 0 ? T : 1, nh = nh > 0 ? nh : 1, P = P > 0 ? P : 1, N = N > 0 ? N : 1;
+    size_t rows = (size_t)nh * P, tiles = ((size_t)P + 7) / 8;
+    size_t sizes[4] = {((size_t)T + 63) / 64 * rows * N, rows * N, 64 * nh * tiles * 2 * N, 64 * rows};
+    size_t bytes = 0;
+    for (int i = 0; i < 4; i++)
+        bytes += (sizes[i] * sizeof(float) + 255) / 256 * 256;
+    return bytes;
+}
+
+static int ssm_scan_bwd(float *dx, float *dB, float *dC, int lddx, float *ddt, const float *dy,
+                        const float *x, const float *B, const float *C, int ld, const float *dt,
+                        const float *A, const float *Dskip, int T, int nh, int P, int G, int N,
+                        void *scratch)
+{
+    (void)scratch;
+    if (scan_args("ssm_scan_bwd", T, nh, P, G, N, ld))
+        return -1;
+    if (lddx < nh * P || lddx < G * N)
+        return fail("ssm_scan_bwd", "lddx %d (>= nh P = %d and G N = %d)", lddx, nh * P, G * N);
+    int Q = T < 64 ? (T > 0 ? T : 1) : 64;
+    float *wk = malloc(ik_cpu_ssm_scan_bwd_scratch(T, G, P, N, Q) * sizeof *wk);
+    if (wk == NULL)
+        return fail("ssm_scan_bwd", "out of host memory");
+    if (T > 0)
+        ik_cpu_ssm_scan_bwd(dx, dB, dC, lddx, ddt, dy, x, B, C, ld, dt, A, Dskip, T, nh, P, G, N,
+                            Q, wk);
+    free(wk);
+    return 0;
+}
+
 /* ---- timing: the stand-in times nothing (its reports are empty) ---- */
 
 static int profile_set(int on)
@@ -992,6 +1048,9 @@ static const struct ik_cuda_ops ops = {
     .profile_set = profile_set,
     .profile_report = profile_report,
     .lora_down_swiglu_bwd = lora_down_swiglu_bwd,
+    .ssm_scan_fwd = ssm_scan_fwd,
+    .ssm_scan_bwd_scratch = ssm_scan_bwd_scratch,
+    .ssm_scan_bwd = ssm_scan_bwd,
 };
 
 const struct ik_cuda_ops *ik_test_cpu_cuda_ops(void) { return &ops; }

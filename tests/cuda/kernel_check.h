@@ -66,5 +66,6 @@ int check_swiglu_bwd_bf16(void);
 int check_swiglu_of_bf16(void);
 int check_lora_dropout(void);
 int check_profile(void);
+int check_ssm_scan(void);
 
 #endif

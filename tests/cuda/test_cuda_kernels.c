@@ -46,6 +46,7 @@ static const struct check {
     {"qk_norm_rope_fwd/bwd", check_qk_norm_rope}, {"swiglu_bwd_bf16", check_swiglu_bwd_bf16},
     {"swiglu_fwd/bwd of BF16", check_swiglu_of_bf16}, {"lora_*_dropout", check_lora_dropout},
     {"profile_set/report", check_profile},
+    {"ssm_scan_fwd/bwd", check_ssm_scan},
     /* Last: its inline PTX is the riskiest on a first GPU run, and a fault
      * there loses the context for every check after it. */
     {"flash_fwd/bwd", check_attention_flash},
