@@ -75,17 +75,25 @@ __device__ __forceinline__ float ik_cuda__block_sum(float v, float *shared)
     return v;
 }
 
+/* The reciprocal RMS of C values from each thread's part ss of their sum
+ * of squares: the block's sum, then 1/sqrt in double as the CPU's RMSNorms
+ * (kernels/cpu/rmsnorm.c, rmsnorm_gated.c). Every thread gets it. */
+__device__ __forceinline__ float ik_cuda__rstd_of(float ss, int C, float eps, float *shared)
+{
+    ss = ik_cuda__block_sum(ss, shared);
+    return (float)(1.0 / sqrt((double)ss / C + eps));
+}
+
 /* The reciprocal RMS of a row's C values, as every RMSNorm kernel forms it
  * (rmsnorm.cu, rope.cu's fused q/k norm), so they agree bit for bit: each
- * thread's strided sum of squares, the block's sum, then 1/sqrt in double
- * as the CPU. Every thread gets it; all reads of x are done on return. */
+ * thread's strided sum of squares, then ik_cuda__rstd_of. Every thread gets
+ * it; all reads of x are done on return. */
 __device__ __forceinline__ float ik_cuda__row_rstd(const float *x, int C, float eps, float *shared)
 {
     float ss = 0.0f;
     for (int c = threadIdx.x; c < C; c += blockDim.x)
         ss += x[c] * x[c];
-    ss = ik_cuda__block_sum(ss, shared);
-    return (float)(1.0 / sqrt((double)ss / C + eps));
+    return ik_cuda__rstd_of(ss, C, eps, shared);
 }
 
 /* RMSNorm backward's row term k = sum_c(w dy x) r^3 / C, for
