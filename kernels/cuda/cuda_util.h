@@ -233,6 +233,20 @@ int ik_cuda_flash_fwd(float *out, float *stats, const float *q, const float *k, 
 int ik_cuda_flash_bwd(float *dq, float *dk, float *dv, const float *dout, const float *out,
                       const float *stats, const float *q, const float *k, const float *v, int T,
                       int H, int K, int hd, int window, void *scratch);
+int ik_cuda_relu2_fwd(float *out, const float *x, size_t n);
+int ik_cuda_relu2_bwd(float *dx, const float *dout, const float *x, size_t n);
+int ik_cuda_softplus_bias_fwd(float *out, const float *x, int ldx, const float *bias, int T, int n);
+int ik_cuda_softplus_bias_bwd(float *dx, int lddx, const float *dout, const float *x, int ldx,
+                              const float *bias, int T, int n);
+int ik_cuda_conv1d_silu_fwd(float *conv, float *act, const float *x, int ldx, const float *w,
+                            const float *bias, int T, int C, int Kc);
+int ik_cuda_conv1d_silu_bwd(float *dx, int lddx, const float *dact, const float *conv,
+                            const float *w, int T, int C, int Kc);
+int ik_cuda_rmsnorm_gated_fwd(float *out, const float *y, const float *z, int ldz, const float *w,
+                              int N, int C, int G, float eps);
+int ik_cuda_rmsnorm_gated_bwd(float *dy, float *dz, int lddz, const float *dout, const float *y,
+                              const float *z, int ldz, const float *w, int N, int C, int G,
+                              float eps);
 }
 
 #endif
