@@ -374,6 +374,56 @@ struct ik_cuda_ops {
                         const float *x, const float *B, const float *C, int ld, const float *dt,
                         const float *A, const float *Dskip, int T, int nh, int P, int G, int N,
                         void *scratch);
+    /* ---- NemotronH's Mamba-2 mixer and relu^2 MLP ----
+     * As the ik_cpu_ kernels of kernels/kernels.h named in each, within
+     * rounding (expf where the CPU has its polynomial exp; the tolerances,
+     * and why: tests/cuda/check_<file>.c). Training runs whole sequences:
+     * the conv starts from a zero state and keeps none. */
+
+    /* out = max(x, 0)^2, n values (ik_cpu_relu2_fwd, the same bits); out
+     * may equal x. */
+    int (*relu2_fwd)(float *out, const float *x, size_t n);
+    /* dx += dout * 2 max(x, 0), n values (ik_cpu_relu2_bwd, the same bits). */
+    int (*relu2_bwd)(float *dx, const float *dout, const float *x, size_t n);
+    /* Mamba-2's dt: out (T, n) = softplus(x[t * ldx + i] + bias[i]) with
+     * llama.cpp's softplus (u > 20 ? u : log1pf(expf(u))); x (T, n) rows
+     * ldx >= n apart (a column range of the in_proj output), bias (n). */
+    int (*softplus_bias_fwd)(float *out, const float *x, int ldx, const float *bias, int T, int n);
+    /* Its backward: dx[t * lddx + i] += dout[t * n + i] * softplus'(u), u as
+     * above (sigmoid(u), 1 where u > 20); dout (T, n). dx may be x itself
+     * (the same pointer and lddx = ldx: each element reads its x before it
+     * writes); no other overlap with x, and none with dout. */
+    int (*softplus_bias_bwd)(float *dx, int lddx, const float *dout, const float *x, int ldx,
+                             const float *bias, int T, int n);
+    /* ik_cpu_conv1d_fwd from a zero state (the same bits: bias, then the
+     * taps oldest first, the state's zeros multiplied in too) into conv (T,
+     * C), and act (T, C) = silu(conv) (ik_cpu_silu_fwd) in the same pass,
+     * or not written when NULL. x (T, C) rows ldx >= C apart, w (C, Kc),
+     * bias (C) or NULL; Kc >= 1. conv and act overlap neither x nor each
+     * other. */
+    int (*conv1d_silu_fwd)(float *conv, float *act, const float *x, int ldx, const float *w,
+                           const float *bias, int T, int C, int Kc);
+    /* The input gradient through the SiLU and the conv: with g = dact *
+     * silu'(conv) (ik_cpu_silu_bwd onto zeros, never stored), dx[j * lddx +
+     * c] += sum_k w[c][k] g[j + Kc - 1 - k][c] over rows below T
+     * (ik_cpu_conv1d_bwd). dact, conv (T, C); dx rows lddx >= C apart (a
+     * column range of the in_proj output's gradient), overlapping neither. */
+    int (*conv1d_silu_bwd)(float *dx, int lddx, const float *dact, const float *conv,
+                           const float *w, int T, int C, int Kc);
+    /* ik_cpu_rmsnorm_gated_fwd: per row and group of C/G channels, v = y
+     * silu(z), out = v / sqrt(mean(v^2) + eps) w; y, out (N, C), out may
+     * equal y; z (N, C) rows ldz >= C apart; w (C); C a multiple of G. The
+     * group's sum of squares in fp32 (the CPU's in double), 1/sqrt in double
+     * as the CPU's. */
+    int (*rmsnorm_gated_fwd)(float *out, const float *y, const float *z, int ldz, const float *w,
+                             int N, int C, int G, float eps);
+    /* ik_cpu_rmsnorm_gated_bwd: dy (N, C) +=, dz (N, C) rows lddz >= C apart
+     * += (v and the group statistics recomputed from y and z); dout, y (N,
+     * C), z as the forward's. dy and dz overlap none of the inputs nor each
+     * other. */
+    int (*rmsnorm_gated_bwd)(float *dy, float *dz, int lddz, const float *dout, const float *y,
+                             const float *z, int ldz, const float *w, int N, int C, int G,
+                             float eps);
 };
 
 /* The module's table when abi_version is the IK_CUDA_ABI it was built with,

@@ -75,17 +75,25 @@ __device__ __forceinline__ float ik_cuda__block_sum(float v, float *shared)
     return v;
 }
 
+/* The reciprocal RMS of C values from each thread's part ss of their sum
+ * of squares: the block's sum, then 1/sqrt in double as the CPU's RMSNorms
+ * (kernels/cpu/rmsnorm.c, rmsnorm_gated.c). Every thread gets it. */
+__device__ __forceinline__ float ik_cuda__rstd_of(float ss, int C, float eps, float *shared)
+{
+    ss = ik_cuda__block_sum(ss, shared);
+    return (float)(1.0 / sqrt((double)ss / C + eps));
+}
+
 /* The reciprocal RMS of a row's C values, as every RMSNorm kernel forms it
  * (rmsnorm.cu, rope.cu's fused q/k norm), so they agree bit for bit: each
- * thread's strided sum of squares, the block's sum, then 1/sqrt in double
- * as the CPU. Every thread gets it; all reads of x are done on return. */
+ * thread's strided sum of squares, then ik_cuda__rstd_of. Every thread gets
+ * it; all reads of x are done on return. */
 __device__ __forceinline__ float ik_cuda__row_rstd(const float *x, int C, float eps, float *shared)
 {
     float ss = 0.0f;
     for (int c = threadIdx.x; c < C; c += blockDim.x)
         ss += x[c] * x[c];
-    ss = ik_cuda__block_sum(ss, shared);
-    return (float)(1.0 / sqrt((double)ss / C + eps));
+    return ik_cuda__rstd_of(ss, C, eps, shared);
 }
 
 /* RMSNorm backward's row term k = sum_c(w dy x) r^3 / C, for
@@ -233,6 +241,20 @@ int ik_cuda_ssm_scan_bwd(float *dx, float *dB, float *dC, int lddx, float *ddt, 
                          const float *x, const float *B, const float *C, int ld, const float *dt,
                          const float *A, const float *Dskip, int T, int nh, int P, int G, int N,
                          void *scratch);
+int ik_cuda_relu2_fwd(float *out, const float *x, size_t n);
+int ik_cuda_relu2_bwd(float *dx, const float *dout, const float *x, size_t n);
+int ik_cuda_softplus_bias_fwd(float *out, const float *x, int ldx, const float *bias, int T, int n);
+int ik_cuda_softplus_bias_bwd(float *dx, int lddx, const float *dout, const float *x, int ldx,
+                              const float *bias, int T, int n);
+int ik_cuda_conv1d_silu_fwd(float *conv, float *act, const float *x, int ldx, const float *w,
+                            const float *bias, int T, int C, int Kc);
+int ik_cuda_conv1d_silu_bwd(float *dx, int lddx, const float *dact, const float *conv,
+                            const float *w, int T, int C, int Kc);
+int ik_cuda_rmsnorm_gated_fwd(float *out, const float *y, const float *z, int ldz, const float *w,
+                              int N, int C, int G, float eps);
+int ik_cuda_rmsnorm_gated_bwd(float *dy, float *dz, int lddz, const float *dout, const float *y,
+                              const float *z, int ldz, const float *w, int N, int C, int G,
+                              float eps);
 }
 
 #endif

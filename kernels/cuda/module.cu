@@ -230,6 +230,14 @@ static const struct ik_cuda_ops ops = {
     ik_cuda_ssm_scan_fwd,
     ik_cuda_ssm_scan_bwd_scratch,
     ik_cuda_ssm_scan_bwd,
+    ik_cuda_relu2_fwd,
+    ik_cuda_relu2_bwd,
+    ik_cuda_softplus_bias_fwd,
+    ik_cuda_softplus_bias_bwd,
+    ik_cuda_conv1d_silu_fwd,
+    ik_cuda_conv1d_silu_bwd,
+    ik_cuda_rmsnorm_gated_fwd,
+    ik_cuda_rmsnorm_gated_bwd,
 };
 
 /* The only symbol the module exports (it is built with -fvisibility=hidden). */

@@ -38,8 +38,7 @@ __global__ void add_rmsnorm_fwd_kernel(float *sum, float *out, float *rstd, cons
         s[c] = x;
         ss += x * x;
     }
-    ss = ik_cuda__block_sum(ss, red);
-    float r = (float)(1.0 / sqrt((double)ss / C + eps));
+    float r = ik_cuda__rstd_of(ss, C, eps, red);
     if (rstd != NULL && threadIdx.x == 0)
         rstd[n] = r;
     for (int c = threadIdx.x; c < C; c += blockDim.x)

@@ -112,3 +112,14 @@ int compare_bits(const char *what, const float *gpu, const float *cpu, size_t n)
 /* x rounded to BF16 as __float2bfloat16_rn does (nearest, ties to even) for
  * the finite values these checks use: lm/safetensors.h's conversions. */
 float bf16_round(float x) { return ik_bf16_to_f32(ik_f32_to_bf16(x)); }
+
+/* That a call was refused with the text wanted; prints one line; 0 when so. */
+int refused(const char *what, int rc, const char *want)
+{
+    int ok = rc == -1 && strncmp(ops->last_error(), want, strlen(want)) == 0;
+    printf("  %-34s refused: \"%s\"%s\n", what, rc == -1 ? ops->last_error() : "(rc 0)",
+           ok ? "" : "  FAIL");
+    if (!ok)
+        printf("    want rc -1 and an error beginning \"%s\"\n", want);
+    return !ok;
+}

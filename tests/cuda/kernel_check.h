@@ -41,6 +41,9 @@ int compare(const char *what, const float *gpu, const float *cpu, size_t n, doub
 int compare_bits(const char *what, const float *gpu, const float *cpu, size_t n);
 /* x rounded to BF16 and back, as __float2bfloat16_rn (nearest, ties to even). */
 float bf16_round(float x);
+/* That a call was refused: rc -1 and ->last_error() beginning with want;
+ * prints one line; 0 when so. */
+int refused(const char *what, int rc, const char *want);
 
 int check_rmsnorm_fwd(void);
 int check_add_rmsnorm_fwd(void);
@@ -67,5 +70,9 @@ int check_swiglu_of_bf16(void);
 int check_lora_dropout(void);
 int check_profile(void);
 int check_ssm_scan(void);
+int check_relu2(void);
+int check_softplus(void);
+int check_conv1d(void);
+int check_rmsnorm_gated(void);
 
 #endif

@@ -87,6 +87,9 @@ static void check_table(void)
     NONNULL(add_rmsnorm_fwd); NONNULL(sdpa_available); NONNULL(sdpa_scratch); NONNULL(sdpa_fwd);
     NONNULL(sdpa_bwd); NONNULL(softmax_xent_argmax); NONNULL(loss_sums); NONNULL(qk_norm_rope_fwd);
     NONNULL(qk_norm_rope_bwd); NONNULL(swiglu_bwd_bf16);
+    NONNULL(relu2_fwd); NONNULL(relu2_bwd); NONNULL(softplus_bias_fwd); NONNULL(softplus_bias_bwd);
+    NONNULL(conv1d_silu_fwd); NONNULL(conv1d_silu_bwd); NONNULL(rmsnorm_gated_fwd);
+    NONNULL(rmsnorm_gated_bwd);
 #undef NONNULL
     EXPECT(ops->device_count() == 1, "device_count %d", ops->device_count());
     char name[64];

@@ -47,6 +47,8 @@ static const struct check {
     {"swiglu_fwd/bwd of BF16", check_swiglu_of_bf16}, {"lora_*_dropout", check_lora_dropout},
     {"profile_set/report", check_profile},
     {"ssm_scan_fwd/bwd", check_ssm_scan},
+    {"relu2_fwd/bwd", check_relu2},       {"softplus_bias_fwd/bwd", check_softplus},
+    {"conv1d_silu_fwd/bwd", check_conv1d}, {"rmsnorm_gated_fwd/bwd", check_rmsnorm_gated},
     /* Last: its inline PTX is the riskiest on a first GPU run, and a fault
      * there loses the context for every check after it. */
     {"flash_fwd/bwd", check_attention_flash},
@@ -93,7 +95,12 @@ static int check_without_device(ik_cuda_ops_get_fn get, int have_device)
              NULL_ENTRY(flash_bwd) + NULL_ENTRY(swiglu_fwd_bf16) + NULL_ENTRY(swiglu_bwd_bf16_in) +
              NULL_ENTRY(lora_down_dropout) + NULL_ENTRY(lora_dA_dropout_scratch) +
              NULL_ENTRY(lora_dA_dropout) + NULL_ENTRY(lora_dx_dropout) + NULL_ENTRY(profile_set) +
-             NULL_ENTRY(profile_report) + NULL_ENTRY(lora_down_swiglu_bwd);
+             NULL_ENTRY(profile_report) + NULL_ENTRY(lora_down_swiglu_bwd) +
+             NULL_ENTRY(ssm_scan_fwd) + NULL_ENTRY(ssm_scan_bwd_scratch) + NULL_ENTRY(ssm_scan_bwd) +
+             NULL_ENTRY(relu2_fwd) + NULL_ENTRY(relu2_bwd) + NULL_ENTRY(softplus_bias_fwd) +
+             NULL_ENTRY(softplus_bias_bwd) + NULL_ENTRY(conv1d_silu_fwd) +
+             NULL_ENTRY(conv1d_silu_bwd) + NULL_ENTRY(rmsnorm_gated_fwd) +
+             NULL_ENTRY(rmsnorm_gated_bwd);
 #undef NULL_ENTRY
     /* A refused shape is reported before any CUDA call, naming the kernel. */
     const char *want = "rmsnorm_fwd: N = -1, C = 8 (N >= 0, C > 0)";
