@@ -8,7 +8,7 @@
 set -e
 cd "$(dirname "$0")/.."
 make -j2 ikada kernels/cuda/libikada-cuda.so tests/cuda/test_cuda_kernels tests/lm/lm_tests \
-    bench/cuda_bench tests/cuda/test_attention_cudnn
+    bench/cuda_bench tests/cuda/test_attention_cudnn tests/train/mknemotron
 b=.devbundle
 rm -rf "$b"
 mkdir -p "$b/lib" "$b/tests/cli" "$b/tests/train"
@@ -17,11 +17,12 @@ progs="ikada tests/cuda/test_cuda_kernels tests/lm/lm_tests bench/cuda_bench"
 for p in $progs; do cp "$p" "$b/"; done
 cp kernels/cuda/libikada-cuda.so .ci/device-run.sh "$b/"
 mv "$b/device-run.sh" "$b/run.sh"
-# The train node's test on the device, with what it reads from the source tree.
+# The train node's tests on the device (a NemotronH one's model written by
+# mknemotron), with what they read from the source tree.
 cp tests/cli/lib.sh "$b/tests/cli/"
-cp tests/train/test_train_cuda.sh "$b/tests/train/"
+cp tests/train/test_train_cuda.sh tests/train/test_train_nemotron.sh tests/train/mknemotron "$b/tests/train/"
 cp -r examples "$b/"
-for f in $progs; do ldd "$f"; done |
+for f in $progs tests/train/mknemotron; do ldd "$f"; done |
     awk '/=> \// {print $3}' | sort -u |
     grep -v -E '/(libc|libm|libpthread|libdl|librt|libgcc_s|libstdc\+\+)\.so|/ld-linux|cuda|cublas' |
     while read -r lib; do cp -L "$lib" "$b/lib/"; done

@@ -89,14 +89,15 @@ static void layout_projections(struct ik_lm_train_cuda *tr, struct carve *c, int
     }
 }
 
-/* The widest input of the model's projections. */
-static size_t widest_input(const struct ik_lm_config *g)
+/* The widest input (outputs too: the widest operand) of the model's projections. */
+static size_t widest(const struct ik_lm_config *g, int outputs)
 {
     int most = 1;
     for (int t = 0; t < IK_LORA_NT; t++) {
-        int in, out;
+        int in, out, w;
         ik_lora_target_dims(g, t, &in, &out);
-        most = (ik_lora_family_targets(g) >> t & 1u) && in > most ? in : most;
+        w = outputs && out > in ? out : in;
+        most = (ik_lora_family_targets(g) >> t & 1u) && w > most ? w : most;
     }
     return (size_t)most;
 }
@@ -156,11 +157,14 @@ static void layout(struct ik_lm_train_cuda *tr, struct carve *c)
     size_t S = (size_t)tr->S, D = (size_t)g->D, F = (size_t)g->F, hd = (size_t)g->head_dim;
     size_t qw = (size_t)g->H * hd, kw = (size_t)g->K * hd, V = (size_t)g->V;
     size_t r = tr->a ? (size_t)tr->a->cfg.r : 0, R = S < HEAD_ROWS ? S : HEAD_ROWS;
-    size_t rp = (size_t)tr->rp, in_max = widest_input(g);
+    size_t rp = (size_t)tr->rp, in_max = widest(g, 0), op_max = widest(g, 1);
     for (int l = 0; l < g->L; l++)
         layout_projections(tr, c, l);
-    for (int l = 0; l < g->L; l++)
-        layout_decoder_layer(tr, c, l);
+    if (g->arch == IK_LM_NEMOTRON_H)
+        ik_lm_cuda_mamba_layout(tr, c);
+    else
+        for (int l = 0; l < g->L; l++)
+            layout_decoder_layer(tr, c, l);
     tr->embed = TAKE_H(c, V * D);
     tr->head = m->lm_head == m->embed ? tr->embed : TAKE_H(c, V * D);
     tr->final_norm = TAKE_F(c, D);
@@ -186,7 +190,7 @@ static void layout(struct ik_lm_train_cuda *tr, struct carve *c)
     tr->logits = TAKE_F(c, R * V);
     tr->dnll = TAKE_F(c, S);
     tr->nll = TAKE_F(c, S);
-    size_t xb = S * in_max > R * V ? S * in_max : R * V;
+    size_t xb = S * op_max > R * V ? S * op_max : R * V; /* operands, and dout in BF16 */
     tr->xb = TAKE_H(c, xb);
     tr->xb2 = TAKE_H(c, S * F);
     tr->xbe = rp ? TAKE_H(c, S * (in_max + rp)) : NULL;
@@ -280,7 +284,10 @@ static void upload_model(struct ik_lm_train_cuda *tr)
                 ik_lm_cuda_upload_bf16_rows(tr, w->w[t], host_weight(&m->layers[l], t), (size_t)out,
                                             (size_t)in, (size_t)w->ld[t], host);
         }
-        upload_decoder_layer(tr, l);
+        if (g->arch == IK_LM_NEMOTRON_H)
+            ik_lm_cuda_mamba_upload(tr, l);
+        else
+            upload_decoder_layer(tr, l);
     }
     upload_bf16(tr, tr->embed, m->embed, V * D, host);
     if (tr->head != tr->embed)
@@ -297,14 +304,6 @@ static void upload_model(struct ik_lm_train_cuda *tr)
 }
 
 /* ---- construction ---- */
-
-static int refuse(const struct ik_lm_model *m, struct ik_diag *d)
-{
-    if (m->cfg.arch == IK_LM_NEMOTRON_H)
-        return ik_diag_set(d, IK_ENOTBUILT, "CUDA training of a NemotronH model is not built yet "
-                           "(device: cpu trains it)");
-    return 0;
-}
 
 /* IKADA_CUDA_ATTENTION: unset, "" or "own" the module's cuBLAS attention,
  * the default until the others have been measured on a GPU; "cudnn"
@@ -375,13 +374,11 @@ int ik_lm_train_cuda_new(struct ik_lm_train_cuda **out, const struct ik_cuda_ops
         return ik_diag_set(d, IK_EVALIDATE, "a trainer needs max_seq >= 2, got %d", max_seq);
     if (a && a->L != m->cfg.L)
         return ik_diag_set(d, IK_EVALIDATE, "the adapter has %d layers but the model %d", a->L, m->cfg.L);
-    int rc = refuse(m, d), att = ATT_OWN;
-    if (rc)
-        return rc;
+    int rc, att = ATT_OWN;
     /* The table's last entry: every entry the step and check_attention call. */
-    if (!HAS_ENTRY(ops, lora_down_swiglu_bwd))
+    if (!HAS_ENTRY(ops, rmsnorm_gated_bwd))
         return ik_diag_set(d, IK_ECUDA, "the CUDA module predates this trainer (no "
-                           "lora_down_swiglu_bwd): rebuild it");
+                           "rmsnorm_gated_bwd): rebuild it");
     if ((rc = check_attention(ops, m, max_seq, &att, d)) != 0)
         return rc;
     struct ik_lm_train_cuda *tr = ik_xcalloc(1, sizeof *tr);
@@ -589,6 +586,24 @@ static void backward_layer(struct ik_lm_train_cuda *tr, int l, int T)
         CK(tr, o->rmsnorm_bwd(tr->dx, NULL, dxn, A->x_in, A->rstd1, y->attn_norm, T, D));
 }
 
+/* Layer l forward and backward: a decoder layer's, or a NemotronH layer's
+ * (train_cuda_mamba.c). */
+static void layer_forward(struct ik_lm_train_cuda *tr, int l, int T, float *x_out)
+{
+    if (tr->m->cfg.arch == IK_LM_NEMOTRON_H)
+        ik_lm_cuda_mamba_forward(tr, l, T, x_out);
+    else
+        forward_layer(tr, l, T, x_out);
+}
+
+static void layer_backward(struct ik_lm_train_cuda *tr, int l, int T)
+{
+    if (tr->m->cfg.arch == IK_LM_NEMOTRON_H)
+        ik_lm_cuda_mamba_backward(tr, l, T);
+    else
+        backward_layer(tr, l, T);
+}
+
 /* The lm_head over T rows, HEAD_ROWS at a time: logits, then in one kernel
  * their argmax, the cross-entropy and its gradient (in BF16, tr->xb, the
  * backward GEMM's operand), and, with bwd, the final norm's output gradient
@@ -659,7 +674,7 @@ int ik_lm_train_cuda_step(struct ik_lm_train_cuda *tr, const int *tokens,
         CK(tr, o->memset(tr->grads, 0, tr->a->n_params * sizeof(float)));
     CK(tr, o->embed_rows_bf16(tr->L[0].x_in, tr->embed, tr->tokens, T, D));
     for (int l = 0; l < c->L; l++)
-        forward_layer(tr, l, T, l + 1 < c->L ? tr->L[l + 1].x_in : tr->x_fin); /* and xnf */
+        layer_forward(tr, l, T, l + 1 < c->L ? tr->L[l + 1].x_in : tr->x_fin); /* and xnf */
     head(tr, T, bwd);
     CK(tr, o->loss_sums(tr->sums, tr->nll, tr->amax, tr->tokens + 1, mask ? tr->rowmask : NULL, T));
     if (bwd) {
@@ -667,8 +682,8 @@ int ik_lm_train_cuda_step(struct ik_lm_train_cuda *tr, const int *tokens,
         CK(tr, o->rmsnorm_bwd(tr->dx, NULL, tr->dxn, tr->x_fin, tr->rstdf, tr->final_norm, T, D));
         for (int l = c->L - 1; l >= 0; l--) {
             if (tr->ckpt && l + 1 < c->L)
-                forward_layer(tr, l, T, NULL); /* the last layer's are still there */
-            backward_layer(tr, l, T);
+                layer_forward(tr, l, T, NULL); /* the last layer's are still there */
+            layer_backward(tr, l, T);
         }
     }
     /* The step's one wait: the loss and accuracy sums (and, when the host

@@ -32,8 +32,9 @@
  * when not ("own" or unset: the default; anything else is refused). Not yet
  * run on a GPU (docs/cuda.md).
  *
- * Llama-family models only (Llama, Qwen2/2.5/3, tied embeddings, GQA, q/k
- * norm, sliding window): a NemotronH model is refused with IK_ENOTBUILT. */
+ * Llama-family models (Llama, Qwen2/2.5/3, tied embeddings, GQA, q/k norm,
+ * sliding window) and NemotronH (Mamba-2, attention and relu^2 MLP layers:
+ * lm/train_cuda_mamba.c, LoRA on in_proj and out_proj too). */
 #ifndef IK_LM_TRAIN_CUDA_H
 #define IK_LM_TRAIN_CUDA_H
 

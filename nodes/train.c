@@ -103,7 +103,6 @@ struct job {
     struct ik_train_coverage cov;
     int ckpt_opts;
     const struct ik_cuda_ops *cuda; /* device: cuda (or auto that chose it), else NULL */
-    bool auto_device;               /* device: auto */
     char device[160]; /* the report's: "cpu", "cuda (NAME)" or "cuda (NAME), cuDNN attention" */
     char unit[32];
 };
@@ -225,11 +224,9 @@ static int take_device(struct job *j, struct ik_diag *d)
 
 /* device: auto: the GPU when the CUDA module loads and sees a device (the
  * type asks the scheduler for one, which leaves none visible where there is
- * none), else the CPU, saying why; the model may still send it back to the
- * CPU (auto_fits_device). */
+ * none), else the CPU, saying why. */
 static int read_device_auto(struct job *j, struct ik_diag *d)
 {
-    j->auto_device = true;
     struct ik_diag why = IK_DIAG_INIT;
     if (ik_cuda_module_open(&j->cuda, &why) != 0) {
         auto_chose_cpu(j, ik_diag_message(&why));
@@ -274,14 +271,6 @@ static int read_device(struct job *j, struct ik_diag *d)
         return IK_ECUDA;
     }
     return take_device(j, d);
-}
-
-/* device: auto with a device, once the model is known: a model the CUDA
- * trainer does not train goes to the CPU. */
-static void auto_fits_device(struct job *j)
-{
-    if (j->auto_device && j->cuda && j->m->cfg.arch == IK_LM_NEMOTRON_H)
-        auto_chose_cpu(j, "the CUDA trainer has no NemotronH yet");
 }
 
 /* ---- inputs ---- */
@@ -579,7 +568,6 @@ static int train_job(struct job *j, struct ik_diag *d)
     if ((rc = read_device(j, d)) || (rc = read_hparams(j, d)) || (rc = read_lora_config(j, d)) ||
         (rc = load_inputs(j, d)))
         return rc;
-    auto_fits_device(j);
     narrow_default_targets(j);
     if ((rc = ik_lora_new(&j->a, &j->m->cfg, &j->lc, j->hp.seed, d)) != 0)
         return rc;

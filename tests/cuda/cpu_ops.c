@@ -807,6 +807,9 @@ static int ssm_scan_bwd(float *dx, float *dB, float *dC, int lddx, float *ddt, c
         ik_cpu_ssm_scan_bwd(dx, dB, dC, lddx, ddt, dy, x, B, C, ld, dt, A, Dskip, T, nh, P, G, N,
                             Q, wk);
     free(wk);
+    return 0;
+}
+
 /* ---- NemotronH's Mamba-2 mixer and relu^2 MLP: the references (the dt
  * softplus is lm/train_mamba.c's loops, having none), the conv's state a
  * zeroed temporary, the SiLU's gradient a stored one ---- */
