@@ -86,7 +86,12 @@ static void check_table(void)
     NONNULL(argmax_rows); NONNULL(mem_info); NONNULL(fill_uniform_bf16); NONNULL(clip_grad_norm);
     NONNULL(add_rmsnorm_fwd); NONNULL(sdpa_available); NONNULL(sdpa_scratch); NONNULL(sdpa_fwd);
     NONNULL(sdpa_bwd); NONNULL(softmax_xent_argmax); NONNULL(loss_sums); NONNULL(qk_norm_rope_fwd);
-    NONNULL(qk_norm_rope_bwd); NONNULL(swiglu_bwd_bf16);
+    NONNULL(qk_norm_rope_bwd); NONNULL(swiglu_bwd_bf16); NONNULL(to_bf16_2d); NONNULL(dropout_add);
+    NONNULL(flash_supports); NONNULL(flash_scratch); NONNULL(flash_fwd); NONNULL(flash_bwd);
+    NONNULL(swiglu_fwd_bf16); NONNULL(swiglu_bwd_bf16_in); NONNULL(lora_down_dropout);
+    NONNULL(lora_dA_dropout_scratch); NONNULL(lora_dA_dropout); NONNULL(lora_dx_dropout);
+    NONNULL(profile_set); NONNULL(profile_report); NONNULL(lora_down_swiglu_bwd);
+    NONNULL(ssm_scan_fwd); NONNULL(ssm_scan_bwd_scratch); NONNULL(ssm_scan_bwd);
     NONNULL(relu2_fwd); NONNULL(relu2_bwd); NONNULL(softplus_bias_fwd); NONNULL(softplus_bias_bwd);
     NONNULL(conv1d_silu_fwd); NONNULL(conv1d_silu_bwd); NONNULL(rmsnorm_gated_fwd);
     NONNULL(rmsnorm_gated_bwd);
