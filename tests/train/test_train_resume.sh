@@ -49,12 +49,24 @@ wait_new_ckpt() {
     fail "no new checkpoint appeared"
 }
 
+# The run's train node: looked for a few times, since one scan of /proc can
+# miss a process while the machine is loaded (two suites at once).
+train_process() {
+    for _ in $(seq 20); do
+        child_pid "$1" "ikada exec .* --node train" && return 0
+        sleep 0.05
+    done
+    return 1
+}
+
 last=""
 for kill in 1 2 3; do
     "$IKADA" run g.yaml >out 2>err &
     runner=$!
     wait_new_ckpt "$last"
-    node=$(child_pid $runner "ikada exec .* --node train") || fail "kill $kill: no train process"
+    node=$(train_process $runner) ||
+        fail "kill $kill: no train process; the run $(kill -0 $runner 2>/dev/null && echo "is alive" ||
+            echo "has ended"): $(tail -5 err)"
     sleep "0.$((RANDOM % 3))$((RANDOM % 10))"
     if [ $kill = 2 ]; then
         kill -KILL $runner
