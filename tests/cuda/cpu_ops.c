@@ -13,13 +13,13 @@
 #include "kernels/cpu/gemm.h"
 #include "kernels/kernels.h"
 #include "tests/cuda/cpu_ops.h"
+#include "tests/cuda/cpu_ops_int.h"
 #include "tests/cuda/ref_fill.h"
 #include "tests/cuda/ref_gemm.h"
 
 static _Thread_local char err_text[512];
 
-/* Records "WHAT: <printf text>" as the thread's last error; returns -1. */
-__attribute__((format(printf, 2, 3))) static int fail(const char *what, const char *fmt, ...)
+int ik_test_cpu_fail(const char *what, const char *fmt, ...)
 {
     int n = snprintf(err_text, sizeof err_text, "%s: ", what);
     va_list ap;
@@ -59,7 +59,7 @@ static int device_count(void) { return 1; }
 static int device_name(int device, char *buf, size_t cap)
 {
     if (device != 0)
-        return fail("device_name", "device %d (the CPU stand-in has device 0 only)", device);
+        return ik_test_cpu_fail("device_name", "device %d (the CPU stand-in has device 0 only)", device);
     snprintf(buf, cap, "CPU stand-in");
     return 0;
 }
@@ -67,7 +67,7 @@ static int device_name(int device, char *buf, size_t cap)
 static int set_device(int device)
 {
     if (device != 0)
-        return fail("set_device", "device %d (the CPU stand-in has device 0 only)", device);
+        return ik_test_cpu_fail("set_device", "device %d (the CPU stand-in has device 0 only)", device);
     return 0;
 }
 
@@ -79,7 +79,7 @@ static int dev_alloc(void **p, size_t bytes)
         return 0;
     size_t rounded = (bytes + 255) & ~(size_t)255;
     if (rounded < bytes || (*p = aligned_alloc(256, rounded)) == NULL)
-        return fail("alloc", "out of memory (%zu bytes)", bytes);
+        return ik_test_cpu_fail("alloc", "out of memory (%zu bytes)", bytes);
     memset(*p, 0xff, bytes);
     return 0;
 }
@@ -112,7 +112,7 @@ static int rmsnorm_fwd(float *out, float *rstd, const float *x, const float *w, 
                        float eps)
 {
     if (N < 0 || C <= 0)
-        return fail("rmsnorm_fwd", "N = %d, C = %d (N >= 0, C > 0)", N, C);
+        return ik_test_cpu_fail("rmsnorm_fwd", "N = %d, C = %d (N >= 0, C > 0)", N, C);
     if (N > 0)
         ik_cpu_rmsnorm_fwd(out, rstd, x, w, N, C, eps);
     return 0;
@@ -122,7 +122,7 @@ static int rmsnorm_bwd(float *dx, float *dw, const float *dout, const float *x, 
                        const float *w, int N, int C)
 {
     if (N < 0 || C <= 0)
-        return fail("rmsnorm_bwd", "N = %d, C = %d (N >= 0, C > 0)", N, C);
+        return ik_test_cpu_fail("rmsnorm_bwd", "N = %d, C = %d (N >= 0, C > 0)", N, C);
     if (N > 0)
         ik_cpu_rmsnorm_bwd(dx, dw, dout, x, rstd, w, N, C);
     return 0;
@@ -133,7 +133,7 @@ static int add_rmsnorm_fwd(float *sum, float *out, float *rstd, const float *a, 
                            const float *w, int N, int C, float eps)
 {
     if (N < 0 || C <= 0)
-        return fail("add_rmsnorm_fwd", "N = %d, C = %d (N >= 0, C > 0)", N, C);
+        return ik_test_cpu_fail("add_rmsnorm_fwd", "N = %d, C = %d (N >= 0, C > 0)", N, C);
     for (size_t i = 0; i < (size_t)N * C; i++)
         sum[i] = a[i] + b[i];
     if (N > 0)
@@ -144,7 +144,7 @@ static int add_rmsnorm_fwd(float *sum, float *out, float *rstd, const float *a, 
 static int swiglu_fwd(float *out, const float *gate, const float *up, int N, int F)
 {
     if (N < 0 || F < 0)
-        return fail("swiglu_fwd", "N = %d, F = %d (both >= 0)", N, F);
+        return ik_test_cpu_fail("swiglu_fwd", "N = %d, F = %d (both >= 0)", N, F);
     if ((size_t)N * F > 0)
         ik_cpu_swiglu_fwd(out, gate, up, N, F);
     return 0;
@@ -154,7 +154,7 @@ static int swiglu_bwd(float *dgate, float *dup, const float *dout, const float *
                       const float *up, int N, int F)
 {
     if (N < 0 || F < 0)
-        return fail("swiglu_bwd", "N = %d, F = %d (both >= 0)", N, F);
+        return ik_test_cpu_fail("swiglu_bwd", "N = %d, F = %d (both >= 0)", N, F);
     if ((size_t)N * F > 0)
         ik_cpu_swiglu_bwd(dgate, dup, dout, gate, up, N, F);
     return 0;
@@ -165,14 +165,14 @@ static int swiglu_bwd_bf16(float *dgate, float *dup, uint16_t *dgate_b, uint16_t
                            const float *dout, const float *gate, const float *up, int N, int F)
 {
     if (N < 0 || F < 0)
-        return fail("swiglu_bwd_bf16", "N = %d, F = %d (both >= 0)", N, F);
+        return ik_test_cpu_fail("swiglu_bwd_bf16", "N = %d, F = %d (both >= 0)", N, F);
     size_t n = (size_t)N * F;
     if (n == 0)
         return 0;
     float *dg = calloc(n, sizeof *dg), *du = calloc(n, sizeof *du);
     if (dg == NULL || du == NULL) {
         free(dg), free(du);
-        return fail("swiglu_bwd_bf16", "out of host memory (%zu bytes)", 2 * n * sizeof *dg);
+        return ik_test_cpu_fail("swiglu_bwd_bf16", "out of host memory (%zu bytes)", 2 * n * sizeof *dg);
     }
     ik_cpu_swiglu_bwd(dg, du, dout, gate, up, N, F);
     for (size_t i = 0; i < n; i++) {
@@ -195,12 +195,12 @@ static int swiglu_fwd_bf16(float *act, uint16_t *act_b, int ld_b, const uint16_t
                            const uint16_t *up, int N, int F)
 {
     if (N < 0 || F < 0 || (act_b != NULL && ld_b < F))
-        return fail("swiglu_fwd_bf16", "N = %d, F = %d, ld_b = %d (N, F >= 0, ld_b >= F)", N, F,
+        return ik_test_cpu_fail("swiglu_fwd_bf16", "N = %d, F = %d, ld_b = %d (N, F >= 0, ld_b >= F)", N, F,
                     ld_b);
     size_t n = (size_t)N * F;
     float *g = widen(gate, IK_CUDA_BF16, N, F, F), *u = widen(up, IK_CUDA_BF16, N, F, F);
     float *v = malloc((n ? n : 1) * sizeof *v);
-    int rc = g && u && v ? 0 : fail("swiglu_fwd_bf16", "out of host memory (%zu values)", n);
+    int rc = g && u && v ? 0 : ik_test_cpu_fail("swiglu_fwd_bf16", "out of host memory (%zu values)", n);
     if (rc == 0) {
         ik_cpu_swiglu_fwd(v, g, u, N, F);
         for (size_t i = 0; i < n; i++) {
@@ -218,11 +218,11 @@ static int swiglu_bwd_bf16_in(uint16_t *dgate_b, uint16_t *dup_b, const float *d
                               const uint16_t *gate, const uint16_t *up, int N, int F)
 {
     if (N < 0 || F < 0)
-        return fail("swiglu_bwd_bf16_in", "N = %d, F = %d (both >= 0)", N, F);
+        return ik_test_cpu_fail("swiglu_bwd_bf16_in", "N = %d, F = %d (both >= 0)", N, F);
     size_t n = (size_t)N * F;
     float *g = widen(gate, IK_CUDA_BF16, N, F, F), *u = widen(up, IK_CUDA_BF16, N, F, F);
     int rc = g && u ? swiglu_bwd_bf16(NULL, NULL, dgate_b, dup_b, dout, g, u, N, F)
-                    : fail("swiglu_bwd_bf16_in", "out of host memory (%zu values)", n);
+                    : ik_test_cpu_fail("swiglu_bwd_bf16_in", "out of host memory (%zu values)", n);
     free(g), free(u);
     return rc;
 }
@@ -230,7 +230,7 @@ static int swiglu_bwd_bf16_in(uint16_t *dgate_b, uint16_t *dup_b, const float *d
 static int rope_args(const char *what, int N, int nh, int hd)
 {
     if (N < 0 || nh < 0 || hd <= 0 || hd % 2 != 0)
-        return fail(what, "N = %d, nh = %d, hd = %d (N, nh >= 0; hd even, > 0)", N, nh, hd);
+        return ik_test_cpu_fail(what, "N = %d, nh = %d, hd = %d (N, nh >= 0; hd even, > 0)", N, nh, hd);
     return 0;
 }
 
@@ -255,10 +255,10 @@ static int rope_bwd(float *d, const int *pos, const float *inv_freq, int N, int 
 static int xent_args(const char *what, const int *targets, int N, int V)
 {
     if (N < 0 || V <= 0)
-        return fail(what, "N = %d, V = %d (N >= 0, V > 0)", N, V);
+        return ik_test_cpu_fail(what, "N = %d, V = %d (N >= 0, V > 0)", N, V);
     for (int n = 0; n < N; n++)
         if (targets[n] < 0 || targets[n] >= V)
-            return fail(what, "targets[%d] = %d (each in [0, %d))", n, targets[n], V);
+            return ik_test_cpu_fail(what, "targets[%d] = %d (each in [0, %d))", n, targets[n], V);
     return 0;
 }
 
@@ -275,7 +275,7 @@ static int softmax_xent_fwd_bwd(float *nll, float *dlogits, const float *logits,
 static int dropout(float *out, const float *x, size_t n, float p, uint64_t key)
 {
     if (!(p > 0.0f && p < 1.0f))
-        return fail("dropout", "p = %g (0 < p < 1)", (double)p);
+        return ik_test_cpu_fail("dropout", "p = %g (0 < p < 1)", (double)p);
     if (n > 0)
         ik_cpu_dropout(out, x, n, p, key);
     return 0;
@@ -284,10 +284,10 @@ static int dropout(float *out, const float *x, size_t n, float p, uint64_t key)
 static int dropout_add(float *out, const float *g, size_t n, float p, uint64_t key)
 {
     if (!(p > 0.0f && p < 1.0f))
-        return fail("dropout_add", "p = %g (0 < p < 1)", (double)p);
+        return ik_test_cpu_fail("dropout_add", "p = %g (0 < p < 1)", (double)p);
     float *t = malloc(n * sizeof *t + 1);
     if (t == NULL)
-        return fail("dropout_add", "out of memory (%zu floats)", n);
+        return ik_test_cpu_fail("dropout_add", "out of memory (%zu floats)", n);
     if (n > 0)
         ik_cpu_dropout(t, g, n, p, key);
     for (size_t i = 0; i < n; i++)
@@ -300,7 +300,7 @@ static int adamw(float *p, const float *g, float *m, float *v, size_t n, float l
                  float b2, float eps, float wd, int t)
 {
     if (t < 1)
-        return fail("adamw", "t = %d (t >= 1)", t);
+        return ik_test_cpu_fail("adamw", "t = %d (t >= 1)", t);
     if (n > 0)
         ik_cpu_adamw(p, g, m, v, n, lr, b1, b2, eps, wd, t);
     return 0;
@@ -333,15 +333,15 @@ static int gemm(int ta, int tb, int M, int N, int K, float alpha, const void *A,
                 const void *B, int ldb, float beta, void *C, int ldc, int ab_type, int c_type)
 {
     if (M < 0 || N < 0 || K < 0)
-        return fail("gemm", "M %d, N %d, K %d", M, N, K);
+        return ik_test_cpu_fail("gemm", "M %d, N %d, K %d", M, N, K);
     if (M == 0 || N == 0)
         return 0;
     if ((ab_type != IK_CUDA_F32 && ab_type != IK_CUDA_BF16 && ab_type != IK_CUDA_TF32) ||
         (c_type != IK_CUDA_F32 && c_type != IK_CUDA_BF16))
-        return fail("gemm", "types %d and %d (expected A and B IK_CUDA_F32, IK_CUDA_BF16 or "
+        return ik_test_cpu_fail("gemm", "types %d and %d (expected A and B IK_CUDA_F32, IK_CUDA_BF16 or "
                     "IK_CUDA_TF32, C IK_CUDA_F32 or IK_CUDA_BF16)", ab_type, c_type);
     if (lda < (ta ? M : K) || ldb < (tb ? K : N) || ldc < N)
-        return fail("gemm", "leading dimensions %d, %d, %d too small for M %d N %d K %d", lda, ldb,
+        return ik_test_cpu_fail("gemm", "leading dimensions %d, %d, %d too small for M %d N %d K %d", lda, ldb,
                     ldc, M, N, K);
     /* fp32 operands are used in place; BF16 and TF32 ones widened (rounded)
      * to compact copies. */
@@ -353,13 +353,13 @@ static int gemm(int ta, int tb, int M, int N, int K, float alpha, const void *A,
         wb = widen(B, ab_type, tb ? N : K, tb ? K : N, ldb);
         a = wa, b = wb, la = ta ? M : K, lb = tb ? K : N;
         if (wa == NULL || wb == NULL) {
-            rc = fail("gemm", "out of memory widening the operands");
+            rc = ik_test_cpu_fail("gemm", "out of memory widening the operands");
             goto out;
         }
     }
     if (c_type == IK_CUDA_BF16) {
         if ((wc = widen(C, IK_CUDA_BF16, M, N, ldc)) == NULL) {
-            rc = fail("gemm", "out of memory widening the BF16 C");
+            rc = ik_test_cpu_fail("gemm", "out of memory widening the BF16 C");
             goto out;
         }
         c = wc, lc = N;
@@ -392,7 +392,7 @@ static int to_bf16_2d(uint16_t *out, int ld_out, const float *x, int ld_x, int r
                       int out_cols, float scale)
 {
     if (rows < 0 || cols < 0 || out_cols < cols || ld_out < out_cols || (rows > 0 && cols > 0 && ld_x < cols))
-        return fail("to_bf16_2d", "rows %d, cols %d, out_cols %d, ld_out %d, ld_x %d", rows, cols,
+        return ik_test_cpu_fail("to_bf16_2d", "rows %d, cols %d, out_cols %d, ld_out %d, ld_x %d", rows, cols,
                     out_cols, ld_out, ld_x);
     for (int r = 0; r < rows; r++)
         for (int c = 0; c < out_cols; c++)
@@ -421,12 +421,12 @@ static size_t attention_scratch(int T, int H, int K)
 static float *attention_begin(const char *what, int T, int H, int K, int hd)
 {
     if (T < 0 || H <= 0 || K <= 0 || hd <= 0 || H % K != 0) {
-        fail(what, "T %d, H %d, K %d, hd %d (H a multiple of K expected)", T, H, K, hd);
+        ik_test_cpu_fail(what, "T %d, H %d, K %d, hd %d (H a multiple of K expected)", T, H, K, hd);
         return NULL;
     }
     float *s = malloc(ik_cpu_attention_bwd_scratch(T, H, K, hd) * sizeof(float) + 1);
     if (s == NULL)
-        fail(what, "out of memory (scratch for T %d)", T);
+        ik_test_cpu_fail(what, "out of memory (scratch for T %d)", T);
     return s;
 }
 
@@ -465,13 +465,13 @@ static int attention_bwd(float *dq, float *dk, float *dv, const float *dout, con
 static int sdpa_args(const char *what, int T, int H, int K, int hd, int window)
 {
     if (T < 0 || H <= 0 || K <= 0 || hd <= 0 || H % K != 0 || window < 0)
-        return fail(what, "T %d, H %d, K %d, hd %d, window %d (H a multiple of K, window >= 0 "
+        return ik_test_cpu_fail(what, "T %d, H %d, K %d, hd %d, window %d (H a multiple of K, window >= 0 "
                     "expected)", T, H, K, hd, window);
     if (hd % 8 != 0)
-        return fail(what, "cuDNN attention needs hd a multiple of 8, got %d", hd);
+        return ik_test_cpu_fail(what, "cuDNN attention needs hd a multiple of 8, got %d", hd);
     const char *off = getenv("IKADA_TEST_NO_SDPA");
     if (off != NULL && strcmp(off, "1") == 0)
-        return fail(what, "cuDNN: none on the CPU stand-in (IKADA_TEST_NO_SDPA=1)");
+        return ik_test_cpu_fail(what, "cuDNN: none on the CPU stand-in (IKADA_TEST_NO_SDPA=1)");
     return 0;
 }
 
@@ -547,7 +547,7 @@ static int fused_fwd(const char *what, int round_out, float *out, float *stats, 
     float *s = attention_begin(what, T, H, K, hd);
     int rc = 0;
     if (bq == NULL || bk == NULL || bv == NULL || s == NULL)
-        rc = s == NULL ? -1 : fail(what, "out of memory (T %d)", T);
+        rc = s == NULL ? -1 : ik_test_cpu_fail(what, "out of memory (T %d)", T);
     else if (T > 0) {
         ik_cpu_attention_seq_fwd(out, bq, bk, bv, T, H, K, hd, window, s);
         if (round_out)
@@ -574,10 +574,10 @@ static int fused_bwd(const char *what, int round_grads, float *dq, float *dk, fl
     float *s = attention_begin(what, T, H, K, hd);
     int rc = 0;
     if (bq == NULL || bk == NULL || bv == NULL || bd == NULL || g == NULL || s == NULL)
-        rc = s == NULL ? -1 : fail(what, "out of memory (T %d)", T);
+        rc = s == NULL ? -1 : ik_test_cpu_fail(what, "out of memory (T %d)", T);
     else if (T > 0 && (lse_rows(g + nq + 2 * nk, bq, bk, T, H, K, hd, window),
                        memcmp(g + nq + 2 * nk, stats, nh * sizeof *g) != 0))
-        rc = fail(what, "stats are not its forward's of these q, k (T %d)", T);
+        rc = ik_test_cpu_fail(what, "stats are not its forward's of these q, k (T %d)", T);
     else if (T > 0) {
         float *gq = g, *gk = g + nq, *gv = g + nq + nk;
         ik_cpu_attention_bwd(gq, gk, gv, bd, bq, bk, bv, T, H, K, hd, window, s);
@@ -625,11 +625,11 @@ static size_t flash_scratch(int T, int H) { return (size_t)(T > 0 ? T : 1) * (si
 static int flash_args(const char *what, int T, int H, int K, int hd, const float *const *ptrs, int n)
 {
     if (T < 0 || !flash_supports(H, K, hd))
-        return fail(what, "T %d, H %d, K %d, hd %d (expected H a multiple of K, hd a multiple of 8 "
+        return ik_test_cpu_fail(what, "T %d, H %d, K %d, hd %d (expected H a multiple of K, hd a multiple of 8 "
                     "up to 128)", T, H, K, hd);
     for (int i = 0; i < n; i++)
         if ((uintptr_t)ptrs[i] % 16 != 0)
-            return fail(what, "tensor %p is not 16-byte aligned (q, k, v, dout must be)",
+            return ik_test_cpu_fail(what, "tensor %p is not 16-byte aligned (q, k, v, dout must be)",
                         (const void *)ptrs[i]);
     return 0;
 }
@@ -661,7 +661,7 @@ static int flash_bwd(float *dq, float *dk, float *dv, const float *dout, const f
 static int lora_args(const char *what, int T, int In, int r, float p)
 {
     if (T < 0 || In < 0 || r <= 0 || !(p > 0.0f && p < 1.0f))
-        return fail(what, "T %d, In %d, r %d, p %g (T, In >= 0, r > 0, 0 < p < 1)", T, In, r,
+        return ik_test_cpu_fail(what, "T %d, In %d, r %d, p %g (T, In >= 0, r > 0, 0 < p < 1)", T, In, r,
                     (double)p);
     return 0;
 }
@@ -682,7 +682,7 @@ static int lora_down_dropout(float *h, const float *x, const float *A, int T, in
         return -1;
     float *xd = dropped(x, (size_t)T * In, p, key);
     if (xd == NULL)
-        return fail("lora_down_dropout", "out of host memory");
+        return ik_test_cpu_fail("lora_down_dropout", "out of host memory");
     if (T > 0)
         ik_cpu_sgemm(false, true, T, r, In, 1.0f, xd, In, A, In, 0.0f, h, r);
     free(xd);
@@ -705,7 +705,7 @@ static int lora_dA_dropout(float *dA, const float *dh, const float *x, int T, in
         return -1;
     float *xd = dropped(x, (size_t)T * In, p, key);
     if (xd == NULL)
-        return fail("lora_dA_dropout", "out of host memory");
+        return ik_test_cpu_fail("lora_dA_dropout", "out of host memory");
     if (T > 0 && In > 0)
         ik_cpu_sgemm(true, false, r, In, T, 1.0f, dh, r, xd, In, 1.0f, dA, In);
     free(xd);
@@ -720,7 +720,7 @@ static int lora_dx_dropout(float *dx, const float *dh, const float *A, int T, in
     size_t n = (size_t)T * In;
     float *g = malloc((n ? n : 1) * sizeof *g);
     if (g == NULL)
-        return fail("lora_dx_dropout", "out of host memory");
+        return ik_test_cpu_fail("lora_dx_dropout", "out of host memory");
     if (n > 0) {
         ik_cpu_sgemm(false, false, T, In, r, 1.0f, dh, r, A, In, 0.0f, g, In);
         ik_cpu_dropout(g, g, n, p, key);
@@ -738,12 +738,12 @@ static int lora_down_swiglu_bwd(uint16_t *dgate_b, uint16_t *dup_b, const float 
                                 const float *dh, const float *A, int r, float p, uint64_t key)
 {
     if (T < 0 || F < 0 || r <= 0 || !(p >= 0.0f && p < 1.0f))
-        return fail("lora_down_swiglu_bwd", "T %d, F %d, r %d, p %g (T, F >= 0, r > 0, 0 <= p < 1)",
+        return ik_test_cpu_fail("lora_down_swiglu_bwd", "T %d, F %d, r %d, p %g (T, F >= 0, r > 0, 0 <= p < 1)",
                     T, F, r, (double)p);
     size_t n = (size_t)T * F;
     float *g = malloc((n ? n : 1) * sizeof *g);
     if (g == NULL)
-        return fail("lora_down_swiglu_bwd", "out of host memory");
+        return ik_test_cpu_fail("lora_down_swiglu_bwd", "out of host memory");
     memcpy(g, dout, n * sizeof *g);
     int rc = p > 0.0f ? lora_dx_dropout(g, dh, A, T, F, r, p, key) : 0;
     if (rc == 0 && p == 0.0f && n > 0)
@@ -752,180 +752,6 @@ static int lora_down_swiglu_bwd(uint16_t *dgate_b, uint16_t *dup_b, const float 
         rc = swiglu_bwd_bf16_in(dgate_b, dup_b, g, gate, up, T, F);
     free(g);
     return rc;
-}
-
-/* ---- Mamba-2's selective scan ---- */
-
-static int scan_args(const char *what, int T, int nh, int P, int G, int N, int ld)
-{
-    if (T < 0 || nh <= 0 || P <= 0 || G <= 0 || nh % G != 0 || N <= 0 || N > 256 ||
-        ld < nh * P || ld < G * N)
-        return fail(what, "T %d, nh %d, P %d, G %d, N %d, ld %d (T >= 0, nh a multiple of G, "
-                    "0 < N <= 256, ld >= nh P and G N)", T, nh, P, G, N, ld);
-    return 0;
-}
-
-static int ssm_scan_fwd(float *y, float *state, const float *x, const float *B, const float *C,
-                        int ld, const float *dt, const float *A, const float *Dskip, int T, int nh,
-                        int P, int G, int N)
-{
-    if (scan_args("ssm_scan_fwd", T, nh, P, G, N, ld))
-        return -1;
-    ik_cpu_ssm_scan_fwd(y, state, x, B, C, ld, dt, A, Dskip, T, nh, P, G, N);
-    return 0;
-}
-
-/* The module's figure (ssm_scan.cu's carve: a state per 64 steps of every
- * row, the carried gradient, 64 steps' partial sums), so that a trainer's
- * arena is the module's; the stand-in's own scratch is its own. */
-static size_t ssm_scan_bwd_scratch(int T, int nh, int P, int N)
-{
-    T = T > 0 ? T : 1, nh = nh > 0 ? nh : 1, P = P > 0 ? P : 1, N = N > 0 ? N : 1;
-    size_t rows = (size_t)nh * P, tiles = ((size_t)P + 7) / 8;
-    size_t sizes[4] = {((size_t)T + 63) / 64 * rows * N, rows * N, 64 * nh * tiles * 2 * N, 64 * rows};
-    size_t bytes = 0;
-    for (int i = 0; i < 4; i++)
-        bytes += (sizes[i] * sizeof(float) + 255) / 256 * 256;
-    return bytes;
-}
-
-static int ssm_scan_bwd(float *dx, float *dB, float *dC, int lddx, float *ddt, const float *dy,
-                        const float *x, const float *B, const float *C, int ld, const float *dt,
-                        const float *A, const float *Dskip, int T, int nh, int P, int G, int N,
-                        void *scratch)
-{
-    (void)scratch;
-    if (scan_args("ssm_scan_bwd", T, nh, P, G, N, ld))
-        return -1;
-    if (lddx < nh * P || lddx < G * N)
-        return fail("ssm_scan_bwd", "lddx %d (>= nh P = %d and G N = %d)", lddx, nh * P, G * N);
-    int Q = T < 64 ? (T > 0 ? T : 1) : 64;
-    float *wk = malloc(ik_cpu_ssm_scan_bwd_scratch(T, G, P, N, Q) * sizeof *wk);
-    if (wk == NULL)
-        return fail("ssm_scan_bwd", "out of host memory");
-    if (T > 0)
-        ik_cpu_ssm_scan_bwd(dx, dB, dC, lddx, ddt, dy, x, B, C, ld, dt, A, Dskip, T, nh, P, G, N,
-                            Q, wk);
-    free(wk);
-    return 0;
-}
-
-/* ---- NemotronH's Mamba-2 mixer and relu^2 MLP: the references (the dt
- * softplus is lm/train_mamba.c's loops, having none), the conv's state a
- * zeroed temporary, the SiLU's gradient a stored one ---- */
-
-static int relu2_fwd(float *out, const float *x, size_t n)
-{
-    ik_cpu_relu2_fwd(out, x, n);
-    return 0;
-}
-
-static int relu2_bwd(float *dx, const float *dout, const float *x, size_t n)
-{
-    ik_cpu_relu2_bwd(dx, dout, x, n);
-    return 0;
-}
-
-/* llama.cpp's softplus, as lm/train_mamba.c's. */
-static float softplus(float u) { return u > 20.0f ? u : log1pf(expf(u)); }
-
-static int softplus_bias_fwd(float *out, const float *x, int ldx, const float *bias, int T, int n)
-{
-    if (T < 0 || n < 0 || ldx < n)
-        return fail("softplus_bias_fwd", "T = %d, n = %d, ldx = %d (T, n >= 0, ldx >= n)", T, n,
-                    ldx);
-    for (int t = 0; t < T; t++)
-        for (int i = 0; i < n; i++)
-            out[(size_t)t * n + i] = softplus(x[(size_t)t * ldx + i] + bias[i]);
-    return 0;
-}
-
-static int softplus_bias_bwd(float *dx, int lddx, const float *dout, const float *x, int ldx,
-                             const float *bias, int T, int n)
-{
-    if (T < 0 || n < 0 || ldx < n || lddx < n)
-        return fail("softplus_bias_bwd", "T = %d, n = %d, ldx = %d, lddx = %d (T, n >= 0, ldx, "
-                    "lddx >= n)", T, n, ldx, lddx);
-    for (int t = 0; t < T; t++)
-        for (int i = 0; i < n; i++) {
-            float u = x[(size_t)t * ldx + i] + bias[i];
-            dx[(size_t)t * lddx + i] += dout[(size_t)t * n + i] *
-                                        (u > 20.0f ? 1.0f : 1.0f / (1.0f + expf(-u)));
-        }
-    return 0;
-}
-
-static int conv_args(const char *what, int T, int C, int Kc, int ld, const char *ld_name)
-{
-    if (T < 0 || C < 0 || Kc < 1 || ld < C)
-        return fail(what, "T = %d, C = %d, Kc = %d, %s = %d (T, C >= 0, Kc >= 1, %s >= C)", T, C,
-                    Kc, ld_name, ld, ld_name);
-    return 0;
-}
-
-static int conv1d_silu_fwd(float *conv, float *act, const float *x, int ldx, const float *w,
-                           const float *bias, int T, int C, int Kc)
-{
-    if (conv_args("conv1d_silu_fwd", T, C, Kc, ldx, "ldx"))
-        return -1;
-    size_t n = (size_t)T * C;
-    if (n == 0)
-        return 0;
-    float *state = calloc((size_t)(Kc - 1) * C + 1, sizeof *state);
-    if (state == NULL)
-        return fail("conv1d_silu_fwd", "out of host memory");
-    ik_cpu_conv1d_fwd(conv, state, x, ldx, w, bias, T, C, Kc);
-    if (act != NULL)
-        ik_cpu_silu_fwd(act, conv, n);
-    free(state);
-    return 0;
-}
-
-static int conv1d_silu_bwd(float *dx, int lddx, const float *dact, const float *conv,
-                           const float *w, int T, int C, int Kc)
-{
-    if (conv_args("conv1d_silu_bwd", T, C, Kc, lddx, "lddx"))
-        return -1;
-    size_t n = (size_t)T * C;
-    if (n == 0)
-        return 0;
-    float *g = calloc(n, sizeof *g);
-    if (g == NULL)
-        return fail("conv1d_silu_bwd", "out of host memory");
-    ik_cpu_silu_bwd(g, dact, conv, n);
-    ik_cpu_conv1d_bwd(dx, lddx, g, w, T, C, Kc);
-    free(g);
-    return 0;
-}
-
-static int gated_args(const char *what, int N, int C, int G, int ld, const char *ld_name)
-{
-    if (N < 0 || C < 0 || G < 1 || C % G != 0 || ld < C)
-        return fail(what, "N = %d, C = %d, G = %d, %s = %d (N, C >= 0, G >= 1 dividing C, %s >= C)",
-                    N, C, G, ld_name, ld, ld_name);
-    return 0;
-}
-
-static int rmsnorm_gated_fwd(float *out, const float *y, const float *z, int ldz, const float *w,
-                             int N, int C, int G, float eps)
-{
-    if (gated_args("rmsnorm_gated_fwd", N, C, G, ldz, "ldz"))
-        return -1;
-    if (N > 0 && C > 0)
-        ik_cpu_rmsnorm_gated_fwd(out, y, z, ldz, w, N, C, G, eps);
-    return 0;
-}
-
-static int rmsnorm_gated_bwd(float *dy, float *dz, int lddz, const float *dout, const float *y,
-                             const float *z, int ldz, const float *w, int N, int C, int G,
-                             float eps)
-{
-    if (gated_args("rmsnorm_gated_bwd", N, C, G, ldz, "ldz") ||
-        gated_args("rmsnorm_gated_bwd", N, C, G, lddz, "lddz"))
-        return -1;
-    if (N > 0 && C > 0)
-        ik_cpu_rmsnorm_gated_bwd(dy, dz, lddz, dout, y, z, ldz, w, N, C, G, eps);
-    return 0;
 }
 
 /* ---- timing: the stand-in times nothing (its reports are empty) ---- */
@@ -955,7 +781,7 @@ static int add(float *out, const float *a, const float *b, size_t n)
 static int bias_add(float *x, const float *bias, int N, int C)
 {
     if (N < 0 || C < 0)
-        return fail("bias_add", "N = %d, C = %d (both >= 0)", N, C);
+        return ik_test_cpu_fail("bias_add", "N = %d, C = %d (both >= 0)", N, C);
     for (int n = 0; n < N; n++)
         for (int c = 0; c < C; c++)
             x[(size_t)n * C + c] += bias[c];
@@ -966,10 +792,10 @@ static int bias_add(float *x, const float *bias, int N, int C)
 static int embed_rows_bf16(float *out, const uint16_t *table, const int *tokens, int T, int D)
 {
     if (T < 0 || D < 0)
-        return fail("embed_rows_bf16", "T = %d, D = %d (both >= 0)", T, D);
+        return ik_test_cpu_fail("embed_rows_bf16", "T = %d, D = %d (both >= 0)", T, D);
     for (int t = 0; t < T; t++)
         if (tokens[t] < 0)
-            return fail("embed_rows_bf16", "tokens[%d] = %d (each in [0, V))", t, tokens[t]);
+            return ik_test_cpu_fail("embed_rows_bf16", "tokens[%d] = %d (each in [0, V))", t, tokens[t]);
     for (int t = 0; t < T; t++)
         for (int d = 0; d < D; d++)
             out[(size_t)t * D + d] = ik_test_bf16_to_float(table[(size_t)tokens[t] * D + d]);
@@ -979,7 +805,7 @@ static int embed_rows_bf16(float *out, const uint16_t *table, const int *tokens,
 static int argmax_rows(int *out, const float *x, int N, int V)
 {
     if (N < 0 || V < 0)
-        return fail("argmax_rows", "N = %d, V = %d (both >= 0)", N, V);
+        return ik_test_cpu_fail("argmax_rows", "N = %d, V = %d (both >= 0)", N, V);
     if (N > 0)
         ik_cpu_argmax_rows(out, x, N, V);
     return 0;
@@ -989,7 +815,7 @@ static int argmax_rows(int *out, const float *x, int N, int V)
 static int fill_uniform_bf16(uint16_t *x, size_t n, float lo, float hi, uint64_t seed)
 {
     if (!(lo <= hi))
-        return fail("fill_uniform_bf16", "lo = %g, hi = %g (lo <= hi)", (double)lo, (double)hi);
+        return ik_test_cpu_fail("fill_uniform_bf16", "lo = %g, hi = %g (lo <= hi)", (double)lo, (double)hi);
     for (size_t i = 0; i < n; i++)
         x[i] = ik_test_bf16_from_float(lo + (hi - lo) * ref_fill_uniform(i, seed));
     return 0;
@@ -998,7 +824,7 @@ static int fill_uniform_bf16(uint16_t *x, size_t n, float lo, float hi, uint64_t
 static int clip_grad_norm(float *g, size_t n, double max_norm, double *norm)
 {
     if (!(max_norm >= 0))
-        return fail("clip_grad_norm", "max_norm = %g (>= 0)", max_norm);
+        return ik_test_cpu_fail("clip_grad_norm", "max_norm = %g (>= 0)", max_norm);
     *norm = ik_cpu_clip_grad_norm(g, n, max_norm);
     return 0;
 }
@@ -1013,11 +839,11 @@ static int softmax_xent_argmax(float *nll, int *amax, void *dlogits, int dlogits
     if (xent_args(what, targets, N, V))
         return -1;
     if (dlogits_type != IK_CUDA_F32 && dlogits_type != IK_CUDA_BF16)
-        return fail(what, "dlogits_type = %d (IK_CUDA_F32 or IK_CUDA_BF16)", dlogits_type);
+        return ik_test_cpu_fail(what, "dlogits_type = %d (IK_CUDA_F32 or IK_CUDA_BF16)", dlogits_type);
     size_t n = (size_t)N * V;
     const char *l = (const char *)logits, *g = dlogits;
     if (dlogits_type == IK_CUDA_BF16 && g < l + n * 4 && l < g + n * 2)
-        return fail(what, "BF16 dlogits overlap the logits (a separate buffer is needed)");
+        return ik_test_cpu_fail(what, "BF16 dlogits overlap the logits (a separate buffer is needed)");
     if (N == 0)
         return 0;
     if (amax != NULL)
@@ -1028,7 +854,7 @@ static int softmax_xent_argmax(float *nll, int *amax, void *dlogits, int dlogits
     }
     float *tmp = malloc(n * sizeof *tmp);
     if (tmp == NULL)
-        return fail(what, "out of host memory (%zu bytes)", n * sizeof *tmp);
+        return ik_test_cpu_fail(what, "out of host memory (%zu bytes)", n * sizeof *tmp);
     ik_cpu_softmax_xent_fwd_bwd(nll, tmp, logits, targets, dnll, N, V);
     to_bf16(dlogits, tmp, n);
     free(tmp);
@@ -1041,7 +867,7 @@ static int loss_sums(double *sums, const float *nll, const int *amax, const int 
                      const unsigned char *mask, int N)
 {
     if (N < 0)
-        return fail("loss_sums", "N = %d (>= 0)", N);
+        return ik_test_cpu_fail("loss_sums", "N = %d (>= 0)", N);
     double s = 0, hits = 0;
     for (int n = 0; n < N; n++)
         if (mask == NULL || mask[n]) {
@@ -1056,7 +882,7 @@ static int loss_sums(double *sums, const float *nll, const int *amax, const int 
 static int qk_norm_rope_args(const char *what, int N, int nh, int hd, const float *inv_freq)
 {
     if (N < 0 || nh < 0 || hd <= 0 || hd > 4096 || (inv_freq != NULL && hd % 2 != 0))
-        return fail(what, "N = %d, nh = %d, hd = %d (N, nh >= 0; 0 < hd <= 4096, even with RoPE)",
+        return ik_test_cpu_fail(what, "N = %d, nh = %d, hd = %d (N, nh >= 0; 0 < hd <= 4096, even with RoPE)",
                     N, nh, hd);
     return 0;
 }
@@ -1088,7 +914,7 @@ static int qk_norm_rope_bwd(float *dx, const float *dout, const float *x, const 
         return 0;
     float *d = malloc(n * sizeof *d);
     if (d == NULL)
-        return fail(what, "out of host memory (%zu bytes)", n * sizeof *d);
+        return ik_test_cpu_fail(what, "out of host memory (%zu bytes)", n * sizeof *d);
     memcpy(d, dout, n * sizeof *d);
     if (inv_freq != NULL)
         ik_cpu_rope_bwd(d, pos, inv_freq, N, nh, hd);
@@ -1166,17 +992,17 @@ static const struct ik_cuda_ops ops = {
     .profile_set = profile_set,
     .profile_report = profile_report,
     .lora_down_swiglu_bwd = lora_down_swiglu_bwd,
-    .ssm_scan_fwd = ssm_scan_fwd,
-    .ssm_scan_bwd_scratch = ssm_scan_bwd_scratch,
-    .ssm_scan_bwd = ssm_scan_bwd,
-    .relu2_fwd = relu2_fwd,
-    .relu2_bwd = relu2_bwd,
-    .softplus_bias_fwd = softplus_bias_fwd,
-    .softplus_bias_bwd = softplus_bias_bwd,
-    .conv1d_silu_fwd = conv1d_silu_fwd,
-    .conv1d_silu_bwd = conv1d_silu_bwd,
-    .rmsnorm_gated_fwd = rmsnorm_gated_fwd,
-    .rmsnorm_gated_bwd = rmsnorm_gated_bwd,
+    .ssm_scan_fwd = ik_test_cpu_ssm_scan_fwd,
+    .ssm_scan_bwd_scratch = ik_test_cpu_ssm_scan_bwd_scratch,
+    .ssm_scan_bwd = ik_test_cpu_ssm_scan_bwd,
+    .relu2_fwd = ik_test_cpu_relu2_fwd,
+    .relu2_bwd = ik_test_cpu_relu2_bwd,
+    .softplus_bias_fwd = ik_test_cpu_softplus_bias_fwd,
+    .softplus_bias_bwd = ik_test_cpu_softplus_bias_bwd,
+    .conv1d_silu_fwd = ik_test_cpu_conv1d_silu_fwd,
+    .conv1d_silu_bwd = ik_test_cpu_conv1d_silu_bwd,
+    .rmsnorm_gated_fwd = ik_test_cpu_rmsnorm_gated_fwd,
+    .rmsnorm_gated_bwd = ik_test_cpu_rmsnorm_gated_bwd,
 };
 
 const struct ik_cuda_ops *ik_test_cpu_cuda_ops(void) { return &ops; }
