@@ -103,6 +103,7 @@ struct job {
     struct ik_train_coverage cov;
     int ckpt_opts;
     const struct ik_cuda_ops *cuda; /* device: cuda (or auto that chose it), else NULL */
+    bool auto_device;               /* device: auto */
     char device[160]; /* the report's: "cpu", "cuda (NAME)" or "cuda (NAME), cuDNN attention" */
     char unit[32];
 };
@@ -224,9 +225,11 @@ static int take_device(struct job *j, struct ik_diag *d)
 
 /* device: auto: the GPU when the CUDA module loads and sees a device (the
  * type asks the scheduler for one, which leaves none visible where there is
- * none), else the CPU, saying why. */
+ * none), else the CPU, saying why; the model may still send it back to the
+ * CPU (auto_fits_device). */
 static int read_device_auto(struct job *j, struct ik_diag *d)
 {
+    j->auto_device = true;
     struct ik_diag why = IK_DIAG_INIT;
     if (ik_cuda_module_open(&j->cuda, &why) != 0) {
         auto_chose_cpu(j, ik_diag_message(&why));
@@ -271,6 +274,15 @@ static int read_device(struct job *j, struct ik_diag *d)
         return IK_ECUDA;
     }
     return take_device(j, d);
+}
+
+/* device: auto with a device, once the model is known: a model the CUDA
+ * trainer does not take goes to the CPU (device: cuda fails on it, saying why). */
+static void auto_fits_device(struct job *j)
+{
+    const char *why = j->cuda ? ik_lm_train_cuda_unsupported(&j->m->cfg) : NULL;
+    if (j->auto_device && why)
+        auto_chose_cpu(j, why);
 }
 
 /* ---- inputs ---- */
@@ -568,6 +580,7 @@ static int train_job(struct job *j, struct ik_diag *d)
     if ((rc = read_device(j, d)) || (rc = read_hparams(j, d)) || (rc = read_lora_config(j, d)) ||
         (rc = load_inputs(j, d)))
         return rc;
+    auto_fits_device(j);
     narrow_default_targets(j);
     if ((rc = ik_lora_new(&j->a, &j->m->cfg, &j->lc, j->hp.seed, d)) != 0)
         return rc;

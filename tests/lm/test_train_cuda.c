@@ -501,7 +501,8 @@ Test(lm_train_cuda, device_optimizer_matches_the_hosts)
 }
 
 /* The estimate is what the trainer allocates: for a Llama-shaped model and
- * a NemotronH one, full and checkpointed. */
+ * a NemotronH one, full and checkpointed; a NemotronH with more states than
+ * the device's scan takes is refused. */
 static void expect_estimate(struct ik_lm_model *m, const struct ik_lora *a)
 {
     for (int opts = 0; opts <= IK_LM_TRAIN_CHECKPOINT; opts += IK_LM_TRAIN_CHECKPOINT) {
@@ -533,6 +534,11 @@ Test(lm_train_cuda, estimate_is_what_it_allocates, .init = use_own)
     cr_assert_eq(ik_lm_model_load(&m, dir, &d), 0, "%s", ik_diag_message(&d));
     a = adapter(m, 0.1f);
     expect_estimate(m, a);
+    /* More states than the device's scan takes: refused, saying so, before any allocation. */
+    m->cfg.ssm.state = 320;
+    struct ik_lm_train_cuda *tr;
+    cr_assert_eq(ik_lm_train_cuda_new(&tr, ik_test_cpu_cuda_ops(), m, a, NTOK, 0, &d), IK_ENOTBUILT);
+    cr_assert(strstr(ik_diag_message(&d), "at most 256 states") != NULL, "%s", ik_diag_message(&d));
     ik_lora_free(a);
     ik_lm_model_free(m);
     tc_rmtree(dir);
