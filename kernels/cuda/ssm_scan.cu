@@ -110,17 +110,19 @@ struct bwd_scratch {
 
 static size_t round_up(size_t bytes) { return (bytes + 255) / 256 * 256; }
 
+/* The scratch's bytes; with s, its parts carved from base too. */
 static size_t carve(struct bwd_scratch *s, char *base, int T, int nh, int P, int N)
 {
     size_t rows = (size_t)nh * P, windows = ((size_t)T + WINDOW - 1) / WINDOW, off = 0;
     size_t sizes[4] = {windows * rows * N, rows * N, (size_t)WINDOW * nh * tiles_of(P) * 2 * N,
                        (size_t)WINDOW * rows};
-    float **at[4] = {&s->ck, &s->carry, &s->part, &s->pddt};
+    float *parts[4];
     for (int i = 0; i < 4; i++) {
-        if (s != NULL)
-            *at[i] = (float *)(base + off);
+        parts[i] = base != NULL ? (float *)(base + off) : NULL;
         off += round_up(sizes[i] * sizeof(float));
     }
+    if (s != NULL)
+        *s = (struct bwd_scratch){parts[0], parts[1], parts[2], parts[3]};
     return off;
 }
 
