@@ -71,8 +71,8 @@ static size_t lora_scratch_bytes(const struct ik_lm_train_cuda *tr, size_t in_ma
 /* The host weight of target t in layer y (NULL where the layer has none). */
 static const float *host_weight(const struct ik_lm_layer *y, int t)
 {
-    const float *w[IK_LORA_NT] = {y->wq,     y->wk,   y->wv,     y->wo,     y->w_gate,
-                                  y->w_up,   y->w_down, y->ssm_in, y->ssm_out};
+    const float *w[IK_LORA_NT] = {y->wq,   y->wk,     y->wv,     y->wo,     y->w_gate,
+                                  y->w_up, y->w_down, y->ssm_in, y->ssm_out};
     return w[t];
 }
 
@@ -215,7 +215,6 @@ void ik_lm_cuda_ck(struct ik_lm_train_cuda *tr, int rc, const char *what)
                     tr->ops->last_error());
     }
 }
-
 
 void ik_lm_cuda_upload_bf16_rows(struct ik_lm_train_cuda *tr, uint16_t *dst, const float *src,
                                  size_t rows, size_t cols, size_t ld, uint16_t *host)
