@@ -7,15 +7,19 @@
  * row, its lanes the states (NL = N/32 a lane, rounded up), and walks the
  * sequence a step at a time; the read-out y = sum_n S[n] C[n] is a warp sum.
  * ROWS warps a block share a head, so they read the same dt, B and C rows.
- * The scan's work is small beside the in_proj and out_proj GEMMs around it
+ * The scan's FLOPs are few beside the in_proj and out_proj GEMMs around it
  * (T nh P N multiply-adds: about 1% of them at NemotronH-9B's shape), so the
- * step-per-row form, not the chunked SSD one, keeps the kernels short.
+ * step-per-row form, not the chunked SSD one, keeps the kernels short; its
+ * time is latency (a step waits for the last), so what matters is how many
+ * warps an SM can switch between.
  *
  * The backward is a reverse scan, dS_t = dy_t C_t + exp(dt_{t+1} A) dS_{t+1},
  * that needs the states S_t from last to first. They are recomputed: a
  * forward sweep keeps the state at the start of every WINDOW steps (in the
  * scratch), then one launch per window, from the last, recomputes its steps
- * SUB at a time into registers from the window's start and walks them back.
+ * 8 at a time from the window's start into shared memory (in registers, 147
+ * of them a thread, an SM would hold one block; so, 59 and four blocks) and
+ * walks them back.
  * A row's dx is its warp's alone. dB and dC sum over all the rows of a group
  * (its heads' channels), ddt over a head's channels: each block sums its
  * warps' terms in shared memory in a fixed order into a partial per block
@@ -26,7 +30,6 @@
 enum {
     ROWS = 8,    /* warps (rows of one head) per block */
     WINDOW = 64, /* steps per backward launch; a state is kept at each window's start */
-    SUB = 8,     /* steps recomputed into registers at a time */
     MAX_NL = 8,  /* states per lane: N <= 256 */
 };
 
@@ -209,25 +212,36 @@ __device__ __forceinline__ void back_step(float (&dS)[NL], const float (&S)[NL],
     }
 }
 
+/* Steps recomputed at a time, kept in shared memory (a warp's own): 8, or
+ * 2 for 256 states, within the 48 KB of a block's static shared memory. */
+template <int NL> struct sub_steps {
+    static constexpr int n = NL <= 4 ? 8 : 2;
+};
+
 /* Steps t0..t1-1 (one window) walked back from the carried dS (zero for the
- * last window: first), which is carried on to the window before. */
+ * last window: first), which is carried on to the window before. Each
+ * thread keeps the states it walks back through in shared memory, its own
+ * slots only (no barrier between writing and reading them): in registers
+ * they would hold the block to one per SM. */
 template <int NL>
 __global__ void __launch_bounds__(ROWS * 32) ssm_bwd_window_kernel(bwd_args b, bwd_scratch s, scan_args a,
                                                                    int t1, int first)
 {
+    constexpr int SUBN = sub_steps<NL>::n;
     __shared__ float red[2][ROWS][2][NL * 32];
-    int h, p, lane = threadIdx.x & 31;
+    __shared__ float sst[ROWS][SUBN][NL * 32];
+    int h, p, lane = threadIdx.x & 31, w = threadIdx.x >> 5;
     bool live = row_of(a.P, &h, &p);
     int g = h / (a.nh / a.G), t0 = b.t0;
     size_t rowN = ((size_t)h * a.P + (live ? p : 0)) * a.N;
     const float *ck = s.ck + (size_t)(t0 / WINDOW) * a.nh * a.P * a.N + rowN;
-    float dS[NL], s0[NL], st[SUB][NL];
+    float dS[NL], s0[NL], cur[NL], S[NL], Sp[NL];
 #pragma unroll
     for (int j = 0; j < NL; j++)
         dS[j] = live && !first && lane + 32 * j < a.N ? s.carry[rowN + lane + 32 * j] : 0.0f;
     int parity = 0;
-    for (int ts = t0 + (t1 - 1 - t0) / SUB * SUB; ts >= t0; ts -= SUB) {
-        int q = t1 - ts < SUB ? t1 - ts : SUB;
+    for (int ts = t0 + (t1 - 1 - t0) / SUBN * SUBN; ts >= t0; ts -= SUBN) {
+        int q = t1 - ts < SUBN ? t1 - ts : SUBN;
         /* The state before step ts, from the window's start. */
 #pragma unroll
         for (int j = 0; j < NL; j++)
@@ -236,18 +250,21 @@ __global__ void __launch_bounds__(ROWS * 32) ssm_bwd_window_kernel(bwd_args b, b
             scan_step(s0, a, t, h, p, g, lane);
         /* The states after steps ts..ts+q-1. */
 #pragma unroll
-        for (int i = 0; i < SUB; i++) {
+        for (int j = 0; j < NL; j++)
+            cur[j] = s0[j];
+        for (int i = 0; live && i < q; i++) {
+            scan_step(cur, a, ts + i, h, p, g, lane);
 #pragma unroll
             for (int j = 0; j < NL; j++)
-                st[i][j] = i ? st[i - 1][j] : s0[j];
-            if (live && i < q)
-                scan_step(st[i], a, ts + i, h, p, g, lane);
+                sst[w][i][lane + 32 * j] = cur[j];
         }
+        for (int i = q - 1; i >= 0; i--) {
 #pragma unroll
-        for (int i = SUB - 1; i >= 0; i--) {
-            if (i >= q) /* the same for the whole block */
-                continue;
-            back_step(dS, st[i], i ? st[i - 1] : s0, a, b, red[parity], ts + i, h, p, g, live);
+            for (int j = 0; j < NL; j++) {
+                S[j] = live ? sst[w][i][lane + 32 * j] : 0.0f;
+                Sp[j] = !live ? 0.0f : i ? sst[w][i - 1][lane + 32 * j] : s0[j];
+            }
+            back_step(dS, S, Sp, a, b, red[parity], ts + i, h, p, g, live);
             parity ^= 1;
         }
     }
