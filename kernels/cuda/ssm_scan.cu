@@ -23,8 +23,11 @@
  * A row's dx is its warp's alone. dB and dC sum over all the rows of a group
  * (its heads' channels), ddt over a head's channels: each block sums its
  * warps' terms in shared memory in a fixed order into a partial per block
- * and step, and a second kernel sums a window's partials per group, again
- * in a fixed order. No atomics: the same inputs give the same bits. */
+ * and step; a head's last block to finish its window (an atomic count
+ * tells which) sums the head's partials, in tile order, while they are in
+ * L2; a second kernel sums the heads' per group, in head order. Whichever
+ * block is last, every sum runs in the same order: the same inputs give the
+ * same bits. */
 #include "kernels/cuda/cuda_util.h"
 
 enum {
@@ -109,6 +112,8 @@ struct bwd_scratch {
     float *carry; /* (nh, P, N): dS between windows */
     float *part;  /* (WINDOW, nh, tiles, 2, N): each block's dB and dC terms per step */
     float *pddt;  /* (WINDOW, nh, P): each row's ddt term per step */
+    float *hpart; /* (WINDOW, nh, 2, N): each head's dB and dC terms per step */
+    int *done;    /* (nh): the head's blocks done with this window (0 between windows) */
 };
 
 static size_t round_up(size_t bytes) { return (bytes + 255) / 256 * 256; }
@@ -117,15 +122,16 @@ static size_t round_up(size_t bytes) { return (bytes + 255) / 256 * 256; }
 static size_t carve(struct bwd_scratch *s, char *base, int T, int nh, int P, int N)
 {
     size_t rows = (size_t)nh * P, windows = ((size_t)T + WINDOW - 1) / WINDOW, off = 0;
-    size_t sizes[4] = {windows * rows * N, rows * N, (size_t)WINDOW * nh * tiles_of(P) * 2 * N,
-                       (size_t)WINDOW * rows};
-    float *parts[4];
-    for (int i = 0; i < 4; i++) {
-        parts[i] = base != NULL ? (float *)(base + off) : NULL;
-        off += round_up(sizes[i] * sizeof(float));
+    size_t sizes[6] = {windows * rows * N,    rows * N, (size_t)WINDOW * nh * tiles_of(P) * 2 * N,
+                       (size_t)WINDOW * rows, (size_t)WINDOW * nh * 2 * N, (size_t)nh};
+    char *parts[6];
+    for (int i = 0; i < 6; i++) {
+        parts[i] = base != NULL ? base + off : NULL;
+        off += round_up(sizes[i] * 4); /* floats, and the counts' ints */
     }
     if (s != NULL)
-        *s = (struct bwd_scratch){parts[0], parts[1], parts[2], parts[3]};
+        *s = (struct bwd_scratch){(float *)parts[0], (float *)parts[1], (float *)parts[2],
+                                  (float *)parts[3], (float *)parts[4], (int *)parts[5]};
     return off;
 }
 
@@ -157,7 +163,7 @@ __global__ void __launch_bounds__(ROWS * 32) ssm_ckpt_kernel(float *ck, scan_arg
 
 /* What a backward step reads besides the scan's inputs, and writes. */
 struct bwd_args {
-    float *dx, *part, *pddt;
+    float *dx, *part, *pddt, *ddt;
     const float *dy;
     int lddx, t0;
 };
@@ -210,6 +216,41 @@ __device__ __forceinline__ void back_step(float (&dS)[NL], const float (&S)[NL],
             v += red[r][k / N][k % N];
         out[k] = v;
     }
+}
+
+/* Where a head's window is summed, and how big the window is. */
+struct head_sum {
+    const float *part, *pddt;
+    float *hpart, *ddt;
+    int *done;
+    int t0, steps, nh, P, N;
+};
+
+/* Head h's window, once all its blocks are done: their dB and dC terms
+ * summed over its tiles into hpart, and its ddt (its rows' terms summed
+ * over its channels) added; done[h] back to 0 for the next window. The
+ * partials are read with __ldcg (from L2): other blocks wrote them. Not
+ * inlined: the walk's registers stay the walk's. */
+__device__ __attribute__((noinline)) void sum_head(head_sum a, int h)
+{
+    int tiles = tiles_of(a.P), N2 = 2 * a.N;
+    for (int k = threadIdx.x; k < a.steps * N2; k += blockDim.x) {
+        int tt = k / N2, c = k % N2;
+        const float *src = a.part + ((size_t)tt * a.nh + h) * tiles * N2 + c;
+        float v = 0.0f;
+        for (int i = 0; i < tiles; i++)
+            v += __ldcg(src + (size_t)i * N2);
+        a.hpart[((size_t)tt * a.nh + h) * N2 + c] = v;
+    }
+    for (int tt = threadIdx.x; tt < a.steps; tt += blockDim.x) {
+        const float *src = a.pddt + (size_t)tt * a.nh * a.P + (size_t)h * a.P;
+        float v = 0.0f;
+        for (int p = 0; p < a.P; p++)
+            v += __ldcg(src + p);
+        a.ddt[(size_t)(a.t0 + tt) * a.nh + h] += v;
+    }
+    if (threadIdx.x == 0)
+        a.done[h] = 0;
 }
 
 /* Steps recomputed at a time, kept in shared memory (a warp's own): 8, or
@@ -272,15 +313,25 @@ __global__ void __launch_bounds__(ROWS * 32) ssm_bwd_window_kernel(bwd_args b, b
     for (int j = 0; j < NL; j++)
         if (live && lane + 32 * j < a.N)
             s.carry[rowN + lane + 32 * j] = dS[j];
+    /* The head's last block to finish sums its blocks' partials, in order:
+     * they were just written, so they are read from L2. red's other half is
+     * free (the last step read this one) for the verdict. */
+    __threadfence();
+    __syncthreads();
+    float *verdict = &red[parity][0][0][0];
+    if (threadIdx.x == 0)
+        *verdict = atomicAdd(&s.done[h], 1) == tiles_of(a.P) - 1 ? 1.0f : 0.0f;
+    __syncthreads();
+    if (*verdict != 0.0f)
+        sum_head({s.part, s.pddt, s.hpart, b.ddt, s.done, t0, t1 - t0, a.nh, a.P, a.N}, h);
 }
 
-/* dB, dC (rows lddx apart) += a window's block partials, summed over the
- * group's heads and their tiles in order: a thread per (step, group, B or
- * C, state). */
-__global__ void ssm_bwd_sum_bc_kernel(float *dB, float *dC, int lddx, const float *part, int t0, int steps,
-                                      int nh, int P, int G, int N)
+/* dB, dC (rows lddx apart) += a window's head partials, summed over the
+ * group's heads in order: a thread per (step, group, B or C, state). */
+__global__ void ssm_bwd_sum_bc_kernel(float *dB, float *dC, int lddx, const float *hpart, int t0,
+                                      int steps, int nh, int G, int N)
 {
-    int tiles = tiles_of(P), hpg = nh / G;
+    int hpg = nh / G;
     size_t n_out = (size_t)steps * G * 2 * N;
     for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n_out;
          i += (size_t)gridDim.x * blockDim.x) {
@@ -288,23 +339,8 @@ __global__ void ssm_bwd_sum_bc_kernel(float *dB, float *dC, int lddx, const floa
         int tt = (int)(i / (2 * (size_t)N * G));
         float v = 0.0f;
         for (int h = g * hpg; h < (g + 1) * hpg; h++)
-            for (int k = 0; k < tiles; k++)
-                v += part[(((size_t)tt * nh + h) * tiles + k) * 2 * N + (size_t)kind * N + n];
+            v += hpart[((size_t)tt * nh + h) * 2 * N + (size_t)kind * N + n];
         (kind ? dC : dB)[(size_t)(t0 + tt) * lddx + (size_t)g * N + n] += v;
-    }
-}
-
-/* ddt (T, nh) += a window's row terms summed over each head's channels in order. */
-__global__ void ssm_bwd_sum_dt_kernel(float *ddt, const float *pddt, int t0, int steps, int nh, int P)
-{
-    size_t n_out = (size_t)steps * nh;
-    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n_out;
-         i += (size_t)gridDim.x * blockDim.x) {
-        const float *row = pddt + i * P;
-        float v = 0.0f;
-        for (int p = 0; p < P; p++)
-            v += row[p];
-        ddt[(size_t)t0 * nh + i] += v;
     }
 }
 
@@ -332,10 +368,12 @@ static int scan_fwd(float *y, float *state, const scan_args &a, int T)
 /* The states kept, then each window from the last: its reverse scan, then
  * its sums. */
 template <int NL>
-static int scan_bwd(bwd_args b, const bwd_scratch &s, float *dB, float *dC, float *ddt, const scan_args &a,
-                    int T)
+static int scan_bwd(bwd_args b, const bwd_scratch &s, float *dB, float *dC, const scan_args &a, int T)
 {
     unsigned blocks = (unsigned)(a.nh * tiles_of(a.P));
+    cudaError_t e = cudaMemsetAsync(s.done, 0, (size_t)a.nh * sizeof *s.done, 0);
+    if (e != cudaSuccess)
+        return ik_cuda__fail("cudaMemsetAsync", "ssm_scan_bwd", e);
     ssm_ckpt_kernel<NL><<<blocks, ROWS * 32>>>(s.ck, a, T);
     if (ik_cuda__launched("ssm_scan_bwd (states kept)") != 0)
         return -1;
@@ -345,14 +383,10 @@ static int scan_bwd(bwd_args b, const bwd_scratch &s, float *dB, float *dC, floa
         ssm_bwd_window_kernel<NL><<<blocks, ROWS * 32>>>(b, s, a, t1, t1 == T);
         if (ik_cuda__launched("ssm_scan_bwd (reverse scan)") != 0)
             return -1;
-        size_t n_bc = (size_t)(t1 - t0) * a.G * 2 * a.N, n_dt = (size_t)(t1 - t0) * a.nh;
-        ssm_bwd_sum_bc_kernel<<<ik_cuda__blocks(n_bc), IK_CUDA_THREADS>>>(dB, dC, b.lddx, s.part, t0,
-                                                                          t1 - t0, a.nh, a.P, a.G, a.N);
+        size_t n_bc = (size_t)(t1 - t0) * a.G * 2 * a.N;
+        ssm_bwd_sum_bc_kernel<<<ik_cuda__blocks(n_bc), IK_CUDA_THREADS>>>(dB, dC, b.lddx, s.hpart, t0,
+                                                                          t1 - t0, a.nh, a.G, a.N);
         if (ik_cuda__launched("ssm_scan_bwd (dB, dC sums)") != 0)
-            return -1;
-        ssm_bwd_sum_dt_kernel<<<ik_cuda__blocks(n_dt), IK_CUDA_THREADS>>>(ddt, s.pddt, t0, t1 - t0, a.nh,
-                                                                          a.P);
-        if (ik_cuda__launched("ssm_scan_bwd (ddt sums)") != 0)
             return -1;
     }
     return 0;
@@ -398,15 +432,15 @@ extern "C" int ik_cuda_ssm_scan_bwd(float *dx, float *dB, float *dC, int lddx, f
     scan_args a = {x, B, C, dt, A, Dskip, ld, nh, P, G, N};
     bwd_scratch s;
     carve(&s, (char *)scratch, T, nh, P, N);
-    bwd_args b = {dx, s.part, s.pddt, dy, lddx, 0};
+    bwd_args b = {dx, s.part, s.pddt, ddt, dy, lddx, 0};
     switch (lane_states(N)) {
     case 1:
-        return scan_bwd<1>(b, s, dB, dC, ddt, a, T);
+        return scan_bwd<1>(b, s, dB, dC, a, T);
     case 2:
-        return scan_bwd<2>(b, s, dB, dC, ddt, a, T);
+        return scan_bwd<2>(b, s, dB, dC, a, T);
     case 4:
-        return scan_bwd<4>(b, s, dB, dC, ddt, a, T);
+        return scan_bwd<4>(b, s, dB, dC, a, T);
     default:
-        return scan_bwd<8>(b, s, dB, dC, ddt, a, T);
+        return scan_bwd<8>(b, s, dB, dC, a, T);
     }
 }

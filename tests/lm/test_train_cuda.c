@@ -500,9 +500,10 @@ Test(lm_train_cuda, device_optimizer_matches_the_hosts)
     tc_rmtree(dir);
 }
 
-/* The estimate is what the trainer allocates: for a Llama-shaped model and
- * a NemotronH one, full and checkpointed; a NemotronH with more states than
- * the device's scan takes is refused. */
+/* The estimate (the trainer's copy of the module's scratch formulas) is
+ * what the trainer allocates with the module's own figures: for a
+ * Llama-shaped model and a NemotronH one, full and checkpointed; a
+ * NemotronH with more states than the device's scan takes is refused. */
 static void expect_estimate(struct ik_lm_model *m, const struct ik_lora *a)
 {
     for (int opts = 0; opts <= IK_LM_TRAIN_CHECKPOINT; opts += IK_LM_TRAIN_CHECKPOINT) {
@@ -510,8 +511,8 @@ static void expect_estimate(struct ik_lm_model *m, const struct ik_lora *a)
         struct ik_lm_train_cuda *tr;
         size_t est = ik_lm_train_cuda_estimate_bytes(m, a, NTOK, opts);
         cr_assert_gt(est, (size_t)m->cfg.V * m->cfg.D * 2);
-        cr_assert_eq(ik_lm_train_cuda_new(&tr, ik_test_cpu_cuda_ops(), m, (struct ik_lora *)a, NTOK,
-                                          opts, &d), 0, "%s", ik_diag_message(&d));
+        cr_assert_eq(ik_lm_train_cuda_new(&tr, ops_under_test(), m, (struct ik_lora *)a, NTOK, opts,
+                                          &d), 0, "%s", ik_diag_message(&d));
         cr_assert_eq(ik_lm_train_cuda_bytes(tr), est);
         ik_lm_train_cuda_free(tr);
     }

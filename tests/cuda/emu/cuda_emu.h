@@ -28,6 +28,9 @@
  *   pointer a kernel is launched with that is not device memory faults, as
  *   its first access would.
  *
+ * Atomics (atomicAdd on int) are exact, as one thread runs at a time; which
+ * block comes last varies with the block order above.
+ *
  * What it does not model: timing, races between threads but for the orders
  * above, nvcc's contraction of a * b + c into an FMA (the emulator's
  * objects are compiled with -ffp-contract=off: __fmul_rn and the like are
@@ -194,6 +197,19 @@ static inline T __shfl_xor_sync(unsigned mask, T v, int lane_mask, int width = 3
     memcpy(&r, &bits, sizeof r);
     return r;
 }
+
+/* One thread of a launch runs at a time (blocks in turn, threads as
+ * coroutines that switch only at a barrier or a shuffle): an atomic is a
+ * plain read-modify-write, a fence orders nothing more, and a load that
+ * bypasses L1 is a load. */
+static inline int atomicAdd(int *p, int v)
+{
+    int old = *p;
+    *p = old + v;
+    return old;
+}
+static inline void __threadfence(void) {}
+template <class T> static inline T __ldcg(const T *p) { return *p; }
 
 /* kernels/cuda/mma.h's product, for the emulator (mma.h holds nvcc's). */
 #define IK_CUDA_EMULATOR 1
