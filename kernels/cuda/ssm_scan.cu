@@ -314,8 +314,8 @@ __global__ void __launch_bounds__(ROWS * 32) ssm_bwd_window_kernel(bwd_args b, b
         if (live && lane + 32 * j < a.N)
             s.carry[rowN + lane + 32 * j] = dS[j];
     /* The head's last block to finish sums its blocks' partials, in order:
-     * they were just written, so they are read from L2. red's other half is
-     * free (the last step read this one) for the verdict. */
+     * they were just written, so they are read from L2. red[parity], which
+     * the last step did not use, holds the verdict. */
     __threadfence();
     __syncthreads();
     float *verdict = &red[parity][0][0][0];
