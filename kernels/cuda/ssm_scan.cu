@@ -16,10 +16,11 @@
  * The backward is a reverse scan, dS_t = dy_t C_t + exp(dt_{t+1} A) dS_{t+1},
  * that needs the states S_t from last to first. They are recomputed: a
  * forward sweep keeps the state at the start of every WINDOW steps (in the
- * scratch), then one launch per window, from the last, recomputes its steps
- * 8 at a time from the window's start into shared memory (in registers, 147
- * of them a thread, an SM would hold one block; so, 59 and four blocks) and
- * walks them back.
+ * scratch), then one launch per window, from the last, sweeps the window
+ * keeping the state before every 8 steps, recomputes each 8 steps' states
+ * from there into shared memory (in registers, 147 of them a thread, an SM
+ * would hold one block; so, 64 and four blocks) and walks them back: each
+ * step is computed three times in all (the two sweeps and its 8 steps').
  * A row's dx is its warp's alone. dB and dC sum over all the rows of a group
  * (its heads' channels), ddt over a head's channels: each block sums its
  * warps' terms in shared memory in a fixed order into a partial per block
@@ -114,24 +115,31 @@ struct bwd_scratch {
     float *pddt;  /* (WINDOW, nh, P): each row's ddt term per step */
     float *hpart; /* (WINDOW, nh, 2, N): each head's dB and dC terms per step */
     int *done;    /* (nh): the head's blocks done with this window (0 between windows) */
+    float *sub;   /* (nh, P, WINDOW / SUBN, N): the state before each SUBN steps of the window */
 };
 
 static size_t round_up(size_t bytes) { return (bytes + 255) / 256 * 256; }
+
+/* Steps recomputed into shared memory at a time: 8, or 2 for more than 128
+ * states (a thread's slots of 8 steps of 256 states would not fit 48 KB). */
+__host__ __device__ static inline int sub_steps(int N) { return N <= 128 ? 8 : 2; }
 
 /* The scratch's bytes; with s, its parts carved from base too. */
 static size_t carve(struct bwd_scratch *s, char *base, int T, int nh, int P, int N)
 {
     size_t rows = (size_t)nh * P, windows = ((size_t)T + WINDOW - 1) / WINDOW, off = 0;
-    size_t sizes[6] = {windows * rows * N,    rows * N, (size_t)WINDOW * nh * tiles_of(P) * 2 * N,
-                       (size_t)WINDOW * rows, (size_t)WINDOW * nh * 2 * N, (size_t)nh};
-    char *parts[6];
-    for (int i = 0; i < 6; i++) {
+    size_t sizes[7] = {windows * rows * N,    rows * N, (size_t)WINDOW * nh * tiles_of(P) * 2 * N,
+                       (size_t)WINDOW * rows, (size_t)WINDOW * nh * 2 * N, (size_t)nh,
+                       rows * (WINDOW / sub_steps(N)) * N};
+    char *parts[7];
+    for (int i = 0; i < 7; i++) {
         parts[i] = base != NULL ? base + off : NULL;
         off += round_up(sizes[i] * 4); /* floats, and the counts' ints */
     }
     if (s != NULL)
         *s = (struct bwd_scratch){(float *)parts[0], (float *)parts[1], (float *)parts[2],
-                                  (float *)parts[3], (float *)parts[4], (int *)parts[5]};
+                                  (float *)parts[3], (float *)parts[4], (int *)parts[5],
+                                  (float *)parts[6]};
     return off;
 }
 
@@ -253,46 +261,54 @@ __device__ __attribute__((noinline)) void sum_head(head_sum a, int h)
         a.done[h] = 0;
 }
 
-/* Steps recomputed at a time, kept in shared memory (a warp's own): 8, or
- * 2 for 256 states, within the 48 KB of a block's static shared memory. */
-template <int NL> struct sub_steps {
+/* sub_steps for a lane count (N up to 32 NL). */
+template <int NL> struct sub_steps_of {
     static constexpr int n = NL <= 4 ? 8 : 2;
 };
 
 /* Steps t0..t1-1 (one window) walked back from the carried dS (zero for the
- * last window: first), which is carried on to the window before. Each
- * thread keeps the states it walks back through in shared memory, its own
- * slots only (no barrier between writing and reading them): in registers
- * they would hold the block to one per SM. */
+ * last window: first), which is carried on to the window before. A sweep
+ * of the window from its start keeps the state before every SUBN steps
+ * (the scratch's sub, read back while still in L2); then, from the last,
+ * each SUBN steps' states are recomputed from there into shared memory,
+ * a thread's own slots only (no barrier between writing and reading them:
+ * in registers they would hold the block to one per SM), and walked back.
+ * Each step is thus recomputed twice, not once per SUBN steps after it. */
 template <int NL>
 __global__ void __launch_bounds__(ROWS * 32) ssm_bwd_window_kernel(bwd_args b, bwd_scratch s, scan_args a,
                                                                    int t1, int first)
 {
-    constexpr int SUBN = sub_steps<NL>::n;
+    constexpr int SUBN = sub_steps_of<NL>::n;
     __shared__ float red[2][ROWS][2][NL * 32];
     __shared__ float sst[ROWS][SUBN][NL * 32];
     int h, p, lane = threadIdx.x & 31, w = threadIdx.x >> 5;
     bool live = row_of(a.P, &h, &p);
     int g = h / (a.nh / a.G), t0 = b.t0;
-    size_t rowN = ((size_t)h * a.P + (live ? p : 0)) * a.N;
+    size_t row = (size_t)h * a.P + (live ? p : 0), rowN = row * a.N;
     const float *ck = s.ck + (size_t)(t0 / WINDOW) * a.nh * a.P * a.N + rowN;
-    float dS[NL], s0[NL], cur[NL], S[NL], Sp[NL];
+    float *sub = s.sub + row * (WINDOW / SUBN) * a.N;
+    float dS[NL], cur[NL], S[NL], Sp[NL];
 #pragma unroll
-    for (int j = 0; j < NL; j++)
+    for (int j = 0; j < NL; j++) {
         dS[j] = live && !first && lane + 32 * j < a.N ? s.carry[rowN + lane + 32 * j] : 0.0f;
+        cur[j] = live && lane + 32 * j < a.N ? ck[lane + 32 * j] : 0.0f;
+    }
+    for (int t = t0; live && t < t1; t++) { /* the state before every SUBN steps */
+        if ((t - t0) % SUBN == 0)
+#pragma unroll
+            for (int j = 0; j < NL; j++)
+                if (lane + 32 * j < a.N)
+                    sub[(size_t)(t - t0) / SUBN * a.N + lane + 32 * j] = cur[j];
+        scan_step(cur, a, t, h, p, g, lane);
+    }
     int parity = 0;
     for (int ts = t0 + (t1 - 1 - t0) / SUBN * SUBN; ts >= t0; ts -= SUBN) {
         int q = t1 - ts < SUBN ? t1 - ts : SUBN;
-        /* The state before step ts, from the window's start. */
-#pragma unroll
-        for (int j = 0; j < NL; j++)
-            s0[j] = live && lane + 32 * j < a.N ? ck[lane + 32 * j] : 0.0f;
-        for (int t = t0; live && t < ts; t++)
-            scan_step(s0, a, t, h, p, g, lane);
+        const float *s0 = sub + (size_t)(ts - t0) / SUBN * a.N; /* the state before step ts */
         /* The states after steps ts..ts+q-1. */
 #pragma unroll
         for (int j = 0; j < NL; j++)
-            cur[j] = s0[j];
+            cur[j] = live && lane + 32 * j < a.N ? s0[lane + 32 * j] : 0.0f;
         for (int i = 0; live && i < q; i++) {
             scan_step(cur, a, ts + i, h, p, g, lane);
 #pragma unroll
@@ -303,7 +319,9 @@ __global__ void __launch_bounds__(ROWS * 32) ssm_bwd_window_kernel(bwd_args b, b
 #pragma unroll
             for (int j = 0; j < NL; j++) {
                 S[j] = live ? sst[w][i][lane + 32 * j] : 0.0f;
-                Sp[j] = !live ? 0.0f : i ? sst[w][i - 1][lane + 32 * j] : s0[j];
+                Sp[j] = !live ? 0.0f
+                        : i               ? sst[w][i - 1][lane + 32 * j]
+                        : lane + 32 * j < a.N ? s0[lane + 32 * j] : 0.0f;
             }
             back_step(dS, S, Sp, a, b, red[parity], ts + i, h, p, g, live);
             parity ^= 1;
