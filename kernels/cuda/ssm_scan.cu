@@ -122,7 +122,7 @@ static size_t round_up(size_t bytes) { return (bytes + 255) / 256 * 256; }
 
 /* Steps recomputed into shared memory at a time: 8, or 2 for more than 128
  * states (a thread's slots of 8 steps of 256 states would not fit 48 KB). */
-__host__ __device__ static inline int sub_steps(int N) { return N <= 128 ? 8 : 2; }
+__host__ __device__ static constexpr int sub_steps(int N) { return N <= 128 ? 8 : 2; }
 
 /* The scratch's bytes; with s, its parts carved from base too. */
 static size_t carve(struct bwd_scratch *s, char *base, int T, int nh, int P, int N)
@@ -169,9 +169,10 @@ __global__ void __launch_bounds__(ROWS * 32) ssm_ckpt_kernel(float *ck, scan_arg
     }
 }
 
-/* What a backward step reads besides the scan's inputs, and writes. */
+/* What the backward reads besides the scan's inputs and its scratch, and
+ * writes; t0: the window's first step. */
 struct bwd_args {
-    float *dx, *part, *pddt, *ddt;
+    float *dx, *ddt;
     const float *dy;
     int lddx, t0;
 };
@@ -184,8 +185,8 @@ struct bwd_args {
  * live false), for the barrier. */
 template <int NL>
 __device__ __forceinline__ void back_step(float (&dS)[NL], const float (&S)[NL], const float (&Sp)[NL],
-                                          const scan_args &a, const bwd_args &b, float (*red)[2][NL * 32],
-                                          int t, int h, int p, int g, bool live)
+                                          const scan_args &a, const bwd_args &b, const bwd_scratch &s,
+                                          float (*red)[2][NL * 32], int t, int h, int p, int g, bool live)
 {
     int lane = threadIdx.x & 31, w = threadIdx.x >> 5, N = a.N;
     float d = a.dt[(size_t)t * a.nh + h], dA = expf(d * a.A[h]);
@@ -213,11 +214,11 @@ __device__ __forceinline__ void back_step(float (&dS)[NL], const float (&S)[NL],
     dec = ik_cuda__warp_sum(dec);
     if (live && lane == 0) {
         b.dx[(size_t)t * b.lddx + (size_t)h * a.P + p] += d * sb + a.Dskip[h] * dyp;
-        b.pddt[(size_t)(t - b.t0) * a.nh * a.P + (size_t)h * a.P + p] = xv * sb + a.A[h] * dA * dec;
+        s.pddt[(size_t)(t - b.t0) * a.nh * a.P + (size_t)h * a.P + p] = xv * sb + a.A[h] * dA * dec;
     }
     __syncthreads();
     int tiles = tiles_of(a.P), tile = blockIdx.x % tiles;
-    float *out = b.part + (((size_t)(t - b.t0) * a.nh + h) * tiles + tile) * 2 * N;
+    float *out = s.part + (((size_t)(t - b.t0) * a.nh + h) * tiles + tile) * 2 * N;
     for (int k = threadIdx.x; k < 2 * N; k += blockDim.x) {
         float v = 0.0f;
         for (int r = 0; r < ROWS; r++)
@@ -226,45 +227,33 @@ __device__ __forceinline__ void back_step(float (&dS)[NL], const float (&S)[NL],
     }
 }
 
-/* Where a head's window is summed, and how big the window is. */
-struct head_sum {
-    const float *part, *pddt;
-    float *hpart, *ddt;
-    int *done;
-    int t0, steps, nh, P, N;
-};
-
 /* Head h's window, once all its blocks are done: their dB and dC terms
  * summed over its tiles into hpart, and its ddt (its rows' terms summed
  * over its channels) added; done[h] back to 0 for the next window. The
  * partials are read with __ldcg (from L2): other blocks wrote them. Not
  * inlined: the walk's registers stay the walk's. */
-__device__ __attribute__((noinline)) void sum_head(head_sum a, int h)
+__device__ __attribute__((noinline)) void sum_head(bwd_scratch s, bwd_args b, int nh, int P, int N,
+                                                   int h, int steps)
 {
-    int tiles = tiles_of(a.P), N2 = 2 * a.N;
-    for (int k = threadIdx.x; k < a.steps * N2; k += blockDim.x) {
+    int tiles = tiles_of(P), N2 = 2 * N;
+    for (int k = threadIdx.x; k < steps * N2; k += blockDim.x) {
         int tt = k / N2, c = k % N2;
-        const float *src = a.part + ((size_t)tt * a.nh + h) * tiles * N2 + c;
+        const float *src = s.part + ((size_t)tt * nh + h) * tiles * N2 + c;
         float v = 0.0f;
         for (int i = 0; i < tiles; i++)
             v += __ldcg(src + (size_t)i * N2);
-        a.hpart[((size_t)tt * a.nh + h) * N2 + c] = v;
+        s.hpart[((size_t)tt * nh + h) * N2 + c] = v;
     }
-    for (int tt = threadIdx.x; tt < a.steps; tt += blockDim.x) {
-        const float *src = a.pddt + (size_t)tt * a.nh * a.P + (size_t)h * a.P;
+    for (int tt = threadIdx.x; tt < steps; tt += blockDim.x) {
+        const float *src = s.pddt + (size_t)tt * nh * P + (size_t)h * P;
         float v = 0.0f;
-        for (int p = 0; p < a.P; p++)
+        for (int p = 0; p < P; p++)
             v += __ldcg(src + p);
-        a.ddt[(size_t)(a.t0 + tt) * a.nh + h] += v;
+        b.ddt[(size_t)(b.t0 + tt) * nh + h] += v;
     }
     if (threadIdx.x == 0)
-        a.done[h] = 0;
+        s.done[h] = 0;
 }
-
-/* sub_steps for a lane count (N up to 32 NL). */
-template <int NL> struct sub_steps_of {
-    static constexpr int n = NL <= 4 ? 8 : 2;
-};
 
 /* Steps t0..t1-1 (one window) walked back from the carried dS (zero for the
  * last window: first), which is carried on to the window before. A sweep
@@ -278,7 +267,7 @@ template <int NL>
 __global__ void __launch_bounds__(ROWS * 32) ssm_bwd_window_kernel(bwd_args b, bwd_scratch s, scan_args a,
                                                                    int t1, int first)
 {
-    constexpr int SUBN = sub_steps_of<NL>::n;
+    constexpr int SUBN = sub_steps(32 * NL); /* N up to 32 NL */
     __shared__ float red[2][ROWS][2][NL * 32];
     __shared__ float sst[ROWS][SUBN][NL * 32];
     int h, p, lane = threadIdx.x & 31, w = threadIdx.x >> 5;
@@ -323,7 +312,7 @@ __global__ void __launch_bounds__(ROWS * 32) ssm_bwd_window_kernel(bwd_args b, b
                         : i               ? sst[w][i - 1][lane + 32 * j]
                         : lane + 32 * j < a.N ? s0[lane + 32 * j] : 0.0f;
             }
-            back_step(dS, S, Sp, a, b, red[parity], ts + i, h, p, g, live);
+            back_step(dS, S, Sp, a, b, s, red[parity], ts + i, h, p, g, live);
             parity ^= 1;
         }
     }
@@ -341,7 +330,7 @@ __global__ void __launch_bounds__(ROWS * 32) ssm_bwd_window_kernel(bwd_args b, b
         *verdict = atomicAdd(&s.done[h], 1) == tiles_of(a.P) - 1 ? 1.0f : 0.0f;
     __syncthreads();
     if (*verdict != 0.0f)
-        sum_head({s.part, s.pddt, s.hpart, b.ddt, s.done, t0, t1 - t0, a.nh, a.P, a.N}, h);
+        sum_head(s, b, a.nh, a.P, a.N, h, t1 - t0);
 }
 
 /* dB, dC (rows lddx apart) += a window's head partials, summed over the
@@ -450,7 +439,7 @@ extern "C" int ik_cuda_ssm_scan_bwd(float *dx, float *dB, float *dC, int lddx, f
     scan_args a = {x, B, C, dt, A, Dskip, ld, nh, P, G, N};
     bwd_scratch s;
     carve(&s, (char *)scratch, T, nh, P, N);
-    bwd_args b = {dx, s.part, s.pddt, ddt, dy, lddx, 0};
+    bwd_args b = {dx, ddt, dy, lddx, 0};
     switch (lane_states(N)) {
     case 1:
         return scan_bwd<1>(b, s, dB, dC, a, T);
