@@ -446,18 +446,6 @@ void ik_lm_train_cuda_free(struct ik_lm_train_cuda *tr)
 
 /* ---- the layers (train.c's forward_layer and backward_layer) ---- */
 
-/* The down projection's LoRA bottleneck h = dropout(act) A^T as the forward
- * made it (same key, same GEMM): all the backward reads of that projection,
- * whose output it does not need. */
-static void recompute_down_bottleneck(struct ik_lm_train_cuda *tr, int l, int T)
-{
-    if (ik_lm_cuda_module(tr, l, IK_LORA_DOWN) == NULL)
-        return;
-    int F = tr->m->cfg.F;
-    ik_lm_cuda_lora_bottleneck(tr, l, IK_LORA_DOWN, tr->L[l].h[IK_LORA_DOWN], tr->L[l].act, T, F);
-    tr->flops += 2.0 * T * tr->a->cfg.r * F;
-}
-
 void ik_lm_cuda_attention_fwd(struct ik_lm_train_cuda *tr, struct dev_acts *A, int T)
 {
     const struct ik_cuda_ops *o = tr->ops;
@@ -527,7 +515,7 @@ static void forward_layer(struct ik_lm_train_cuda *tr, int l, int T, float *x_ou
     ik_lm_cuda_proj(tr, l, IK_LORA_UP, A->up, IK_CUDA_BF16, &x, NULL);
     if (x_out == NULL) {
         CK(tr, o->swiglu_fwd_bf16(A->act, NULL, 0, A->gate, A->up, T, F));
-        recompute_down_bottleneck(tr, l, T);
+        ik_lm_cuda_proj_bottleneck(tr, l, IK_LORA_DOWN, A->act, T); /* all down's backward reads */
         return;
     }
     /* SwiGLU writes the down projection's BF16 operand (plain, or widened

@@ -174,9 +174,11 @@ static inline struct operand operand_of(const float *x, int T, int In)
     return (struct operand){x, T, In, NULL, NULL};
 }
 
-/* h (T, r) = dropout(x) A^T, target t of layer l's bottleneck. */
-void ik_lm_cuda_lora_bottleneck(struct ik_lm_train_cuda *tr, int l, int t, float *h, const float *x,
-                                int T, int In);
+/* Target t of layer l's LoRA bottleneck h[t] = dropout(x) A^T again, as
+ * ik_lm_cuda_proj made it (same key, same kernel; its FLOPs counted), and
+ * nothing when not adapted: all the backward of a layer's last projection
+ * reads, when the layer is recomputed under checkpointing. */
+void ik_lm_cuda_proj_bottleneck(struct ik_lm_train_cuda *tr, int l, int t, const float *x, int T);
 /* Target t of layer l: out (fp32 or BF16: out_type; (T, Out)) = x @ W^T +
  * b (b fp32 outputs only, or NULL), plus the adapter's branch on dropout(x),
  * its bottleneck kept in the layer's h[t] for the backward. */

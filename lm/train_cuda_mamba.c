@@ -165,14 +165,10 @@ void ik_lm_cuda_mamba_upload(struct ik_lm_train_cuda *tr, int l)
  * layer is being recomputed only its bottleneck, all its backward reads. */
 static void last_proj(struct ik_lm_train_cuda *tr, int l, int t, struct operand *op, int recompute)
 {
-    if (!recompute) {
+    if (recompute)
+        ik_lm_cuda_proj_bottleneck(tr, l, t, op->x, op->T);
+    else
         ik_lm_cuda_proj(tr, l, t, tr->proj, IK_CUDA_F32, op, NULL);
-        return;
-    }
-    if (ik_lm_cuda_module(tr, l, t) == NULL)
-        return;
-    ik_lm_cuda_lora_bottleneck(tr, l, t, tr->L[l].h[t], op->x, op->T, op->In);
-    tr->flops += 2.0 * op->T * tr->a->cfg.r * op->In;
 }
 
 static void mamba_fwd(struct ik_lm_train_cuda *tr, int l, int T, int recompute)

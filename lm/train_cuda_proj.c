@@ -49,7 +49,7 @@ static uint16_t *wide_operand(struct ik_lm_train_cuda *tr, struct operand *op)
 }
 
 /* h (T, r) = dropout(x) A^T for projection t of layer l, the adapter's
- * bottleneck: through its dropout in one kernel that never stores the
+ * bottleneck (kept in the layer's h[t]): through its dropout in one kernel that never stores the
  * masked x (->lora_down_dropout), or without dropout a TF32 GEMM.
  *
  * The LoRA GEMMs that stay fp32 (this one, and dA and dx through A in
@@ -58,10 +58,10 @@ static uint16_t *wide_operand(struct ik_lm_train_cuda *tr, struct operand *op)
  * against 989 for BF16 on the tensor cores) they would cost some 14% of the
  * GEMMs' time; TF32 (494) costs 2%, with 10 mantissa bits where the base
  * weights have 8. */
-void ik_lm_cuda_lora_bottleneck(struct ik_lm_train_cuda *tr, int l, int t, float *h, const float *x,
-                                int T, int In)
+static void lora_bottleneck(struct ik_lm_train_cuda *tr, int l, int t, const float *x, int T, int In)
 {
     const struct ik_lora_module *md = ik_lm_cuda_module(tr, l, t);
+    float *h = tr->L[l].h[t];
     int r = tr->a->cfg.r;
     if (tr->dropout)
         CK(tr, tr->ops->lora_down_dropout(h, x, ik_lm_cuda_dev_param(tr, md->A), T, In, r, tr->a->cfg.dropout,
@@ -71,9 +71,19 @@ void ik_lm_cuda_lora_bottleneck(struct ik_lm_train_cuda *tr, int l, int t, float
                              IK_CUDA_TF32, IK_CUDA_F32));
 }
 
+void ik_lm_cuda_proj_bottleneck(struct ik_lm_train_cuda *tr, int l, int t, const float *x, int T)
+{
+    if (ik_lm_cuda_module(tr, l, t) == NULL)
+        return;
+    int In, Out;
+    ik_lora_target_dims(&tr->m->cfg, t, &In, &Out);
+    lora_bottleneck(tr, l, t, x, T, In);
+    tr->flops += 2.0 * T * tr->a->cfg.r * In;
+}
+
 /* out (fp32 or BF16: out_type) = x @ w^T + b, plus the adapter's branch on
  * dropout(x), ik_cpu_lora_fwd's out += s h B^T with h = dropout(x) A^T
- * (ik_lm_cuda_lora_bottleneck; kept in the layer's h[t] for the backward):
+ * (lora_bottleneck; kept in the layer's h[t] for the backward):
  * for an adapted projection one BF16 GEMM, [x | h | 0] times w = [W | s B |
  * 0] (struct dev_layer). */
 void ik_lm_cuda_proj(struct ik_lm_train_cuda *tr, int l, int t, void *out, int out_type,
@@ -92,7 +102,7 @@ void ik_lm_cuda_proj(struct ik_lm_train_cuda *tr, int l, int t, void *out, int o
     } else {
         int r = tr->a->cfg.r, ld = In + tr->rp;
         uint16_t *xw = wide_operand(tr, op);
-        ik_lm_cuda_lora_bottleneck(tr, l, t, h, op->x, T, In);
+        lora_bottleneck(tr, l, t, op->x, T, In);
         CK(tr, o->to_bf16_2d(xw + In, ld, h, r, T, r, tr->rp, 1.0f));
         CK(tr, o->gemm(0, 1, T, Out, ld, 1.0f, xw, ld, w, ld, 0.0f, out, Out, IK_CUDA_BF16,
                        out_type));
