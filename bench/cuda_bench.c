@@ -378,9 +378,10 @@ static size_t estimate_of(const struct shape *s, int L, const char *pattern)
  * kind's growth. */
 static size_t arena_bytes(const struct shape *s)
 {
-    if (s->pattern == NULL)
-        return estimate_of(s, 2, NULL) + (size_t)(s->L - 2) * (estimate_of(s, 2, NULL) -
-                                                                estimate_of(s, 1, NULL));
+    if (s->pattern == NULL) {
+        size_t one = estimate_of(s, 1, NULL), two = estimate_of(s, 2, NULL);
+        return two + (size_t)(s->L - 2) * (two - one);
+    }
     static const char kinds[] = "M-*";
     size_t base = estimate_of(s, 3, "M-*"), total = base;
     for (int k = 0; k < 3; k++) {
