@@ -349,16 +349,15 @@ static int check_attention(const struct ik_cuda_ops *ops, const struct ik_lm_mod
     return 0;
 }
 
-const char *ik_lm_train_cuda_unsupported(const struct ik_lm_config *c)
+int ik_lm_train_cuda_unsupported(const struct ik_lm_config *c, char *why, size_t cap)
 {
-    static char why[128];
     /* ssm_scan.cu's lanes hold up to 8 states each (NemotronH-9B has 128). */
     if (c->arch == IK_LM_NEMOTRON_H && c->ssm.state > 256) {
-        snprintf(why, sizeof why, "the CUDA selective scan takes at most 256 states, this model "
-                 "has %d", c->ssm.state);
-        return why;
+        snprintf(why, cap, "the CUDA selective scan takes at most 256 states, this model has %d",
+                 c->ssm.state);
+        return 1;
     }
-    return NULL;
+    return 0;
 }
 
 size_t ik_lm_train_cuda_estimate_bytes(const struct ik_lm_model *m, const struct ik_lora *a,
@@ -386,8 +385,8 @@ int ik_lm_train_cuda_new(struct ik_lm_train_cuda **out, const struct ik_cuda_ops
         return ik_diag_set(d, IK_EVALIDATE, "a trainer needs max_seq >= 2, got %d", max_seq);
     if (a && a->L != m->cfg.L)
         return ik_diag_set(d, IK_EVALIDATE, "the adapter has %d layers but the model %d", a->L, m->cfg.L);
-    const char *why = ik_lm_train_cuda_unsupported(&m->cfg);
-    if (why)
+    char why[128];
+    if (ik_lm_train_cuda_unsupported(&m->cfg, why, sizeof why))
         return ik_diag_set(d, IK_ENOTBUILT, "%s (device: cpu trains it)", why);
     int rc, att = ATT_OWN;
     /* The table's last entry: every entry the step and check_attention call. */

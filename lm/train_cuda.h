@@ -68,12 +68,11 @@ int ik_lm_train_cuda_new(struct ik_lm_train_cuda **out, const struct ik_cuda_ops
                          struct ik_diag *d);
 void ik_lm_train_cuda_free(struct ik_lm_train_cuda *tr);
 
-/* NULL when the CUDA trainer takes models of shape c, else why not (static
- * text, e.g. "the CUDA selective scan takes at most 256 states, this model
- * has 320"): ik_lm_train_cuda_new refuses such a model with IK_ENOTBUILT,
- * and device: auto trains it on the CPU. Not thread-safe (the text is
- * static). */
-const char *ik_lm_train_cuda_unsupported(const struct ik_lm_config *c);
+/* 0 when the CUDA trainer takes models of shape c, else 1 with why not in
+ * why (cap bytes, NUL-terminated; e.g. "the CUDA selective scan takes at
+ * most 256 states, this model has 320"): ik_lm_train_cuda_new refuses such
+ * a model with IK_ENOTBUILT, and device: auto trains it on the CPU. */
+int ik_lm_train_cuda_unsupported(const struct ik_lm_config *c, char *why, size_t cap);
 
 /* The device bytes ik_lm_train_cuda_new would allocate (weights, adapter,
  * activations and scratch), without a device. */

@@ -280,8 +280,8 @@ static int read_device(struct job *j, struct ik_diag *d)
  * trainer does not take goes to the CPU (device: cuda fails on it, saying why). */
 static void auto_fits_device(struct job *j)
 {
-    const char *why = j->cuda ? ik_lm_train_cuda_unsupported(&j->m->cfg) : NULL;
-    if (j->auto_device && why)
+    char why[128];
+    if (j->auto_device && j->cuda && ik_lm_train_cuda_unsupported(&j->m->cfg, why, sizeof why))
         auto_chose_cpu(j, why);
 }
 
