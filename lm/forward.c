@@ -51,6 +51,9 @@ static int kv_layers(const struct ik_lm_config *c)
 static int state_alloc(struct ik_lm_state **out, const struct ik_lm_model *m, int S, int C,
                        int n_logits, struct ik_diag *d)
 {
+    int rc = ik_lm_model_check_in_memory(m, "the CPU forward", d);
+    if (rc != 0)
+        return rc;
     const struct ik_lm_config *c = &m->cfg;
     struct ik_lm_state *s = ik_xcalloc(1, sizeof *s);
     s->m = m;

@@ -14,6 +14,7 @@
 #define IK_LM_MODEL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "lm/config.h"
 
@@ -56,7 +57,9 @@ struct ik_lm_model {
     struct ik_lm_layer *layers; /* (L) */
     float *inv_freq;           /* (hd/2) RoPE frequencies, scaling applied */
     float *arena;              /* private: the one allocation */
-    size_t n_params;           /* read-only: floats in the arena (excluding inv_freq) */
+    size_t n_params;           /* read-only: the model's parameters (excluding inv_freq); in a
+                                * model loaded in full, the arena's floats from embed on */
+    struct ik_lm_stream *stream; /* private: where a streamed model's big tensors are, or NULL */
 };
 
 /* The most fp32 weight bytes a model may need (1 TiB, 2^38 parameters: a
@@ -79,6 +82,35 @@ int ik_lm_model_new(struct ik_lm_model **out, const struct ik_lm_config *cfg, st
  * GGUF file (a name ending in .gguf) or a llama2.c .bin checkpoint (any
  * other regular file). */
 int ik_lm_model_load(struct ik_lm_model **out, const char *path, struct ik_diag *d);
+
+/* How ik_lm_model_load_opts loads. IK_LM_LOAD_ALL reads every tensor into
+ * the fp32 arena (ik_lm_model_load). IK_LM_LOAD_STREAM (a Hugging Face
+ * folder; a GGUF or llama2.c file loads in full) reads every tensor but the
+ * big ones: the layers' projections (the LoRA targets) and the embedding
+ * and head tables are found and checked as at a full load, then left in
+ * the mapped files, their pointers NULL, for a consumer that holds them
+ * elsewhere in BF16 and reads them one at a time with
+ * ik_lm_model_read_bf16 (the CUDA trainer): an 8B model then needs a few MB
+ * of host memory instead of 32 GB. A model with m->stream runs on no CPU
+ * path (ik_lm_state_new and the CPU trainer refuse it: IK_EVALIDATE). */
+enum { IK_LM_LOAD_ALL, IK_LM_LOAD_STREAM };
+int ik_lm_model_load_opts(struct ik_lm_model **out, const char *path, int how, struct ik_diag *d);
+
+/* A streamed model's big tensor as BF16 rows: layer l's projection t (enum
+ * ik_lora_target: q, k, v, o, gate, up, down, in, out), or with l
+ * IK_LM_TABLES the embedding (t IK_LM_TABLE_EMBED) or the untied lm_head
+ * (IK_LM_TABLE_HEAD): its (Out, In) rows at dst, ld >= In apart, the rest
+ * of each row zeroed, with the bits ik_f32_to_bf16 gives the fp32 a full
+ * load holds (ik_st_tensor_to_bf16_rows). IK_EVALIDATE for a tensor the
+ * model does not stream or an ld below In. */
+enum { IK_LM_TABLES = -1, IK_LM_TABLE_EMBED = 0, IK_LM_TABLE_HEAD = 1 };
+int ik_lm_model_read_bf16(const struct ik_lm_model *m, int l, int t, uint16_t *dst, size_t ld,
+                          struct ik_diag *d);
+
+/* 0 for a model whose every tensor is in its arena; IK_EVALIDATE, saying
+ * that `who` (the CPU forward, the CPU trainer) cannot run it, for a
+ * streamed one. */
+int ik_lm_model_check_in_memory(const struct ik_lm_model *m, const char *who, struct ik_diag *d);
 
 /* The three loaders behind ik_lm_model_load. The GGUF one (model_gguf_read.c)
  * reads the llama, qwen2, qwen3 and nemotron_h architectures with F32, F16, BF16 and Q8_0

@@ -430,8 +430,8 @@ uint16_t ik_f32_to_f16(float f)
     return sign | (uint16_t)((e + 14) << 10) | (uint16_t)(mant & 1023);
 }
 
-int ik_st_read_f32(const struct ik_st *st, const char *name, float *dst, int ndim,
-                   const int64_t *shape, struct ik_diag *d)
+int ik_st_expect(const struct ik_st *st, const char *name, int ndim, const int64_t *shape,
+                 const struct ik_st_tensor **out, struct ik_diag *d)
 {
     const struct ik_st_tensor *t = ik_st_find(st, name);
     if (t == NULL) {
@@ -459,25 +459,56 @@ int ik_st_read_f32(const struct ik_st *st, const char *name, float *dst, int ndi
         ik_buf_free(&want);
         return IK_EVALIDATE;
     }
-    size_t count = t->nbytes / (t->dtype == IK_ST_F32 ? 4 : 2);
-    const unsigned char *p = t->data;
-    switch (t->dtype) {
-    case IK_ST_F32:
-        memcpy(dst, p, t->nbytes);
-        break;
-    case IK_ST_F16:
-    case IK_ST_BF16:
-        for (size_t i = 0; i < count; i++) {
-            uint16_t h = (uint16_t)(p[2 * i] | p[2 * i + 1] << 8);
-            dst[i] = t->dtype == IK_ST_F16 ? ik_f16_to_f32(h) : ik_bf16_to_f32(h);
-        }
-        break;
-    default:
+    if (t->dtype != IK_ST_F32 && t->dtype != IK_ST_F16 && t->dtype != IK_ST_BF16)
         return at(d, IK_EVALIDATE, t->file, t->offset, "tensor '%s' has dtype %s; expected F32, F16 or BF16",
                   name, t->dtype_name);
-    }
+    *out = t;
+    return 0;
+}
+
+/* Element i of t, a 16-bit one assembled from its little-endian bytes. */
+static uint16_t half_at(const unsigned char *p, size_t i)
+{
+    return (uint16_t)(p[2 * i] | p[2 * i + 1] << 8);
+}
+
+int ik_st_read_f32(const struct ik_st *st, const char *name, float *dst, int ndim,
+                   const int64_t *shape, struct ik_diag *d)
+{
+    const struct ik_st_tensor *t;
+    int rc = ik_st_expect(st, name, ndim, shape, &t, d);
+    if (rc != 0)
+        return rc;
+    size_t count = t->nbytes / (t->dtype == IK_ST_F32 ? 4 : 2);
+    const unsigned char *p = t->data;
+    if (t->dtype == IK_ST_F32)
+        memcpy(dst, p, t->nbytes);
+    for (size_t i = 0; t->dtype != IK_ST_F32 && i < count; i++)
+        dst[i] = t->dtype == IK_ST_F16 ? ik_f16_to_f32(half_at(p, i)) : ik_bf16_to_f32(half_at(p, i));
     ik_map_drop(t->data, t->nbytes); /* copied out: the mapped file need not stay resident */
     return 0;
+}
+
+void ik_st_tensor_to_bf16_rows(const struct ik_st_tensor *t, uint16_t *dst, size_t cols, size_t ld)
+{
+    size_t count = t->nbytes / (t->dtype == IK_ST_F32 ? 4 : 2), rows = cols ? count / cols : 0;
+    const unsigned char *p = t->data;
+    for (size_t r = 0; r < rows; r++) {
+        for (size_t j = 0; j < cols; j++) {
+            size_t i = r * cols + j;
+            float f;
+            if (t->dtype == IK_ST_F32) {
+                memcpy(&f, p + 4 * i, 4);
+                dst[r * ld + j] = ik_f32_to_bf16(f);
+            } else {
+                /* BF16 as it is; F16 widened (exactly) then rounded as an fp32 would be */
+                dst[r * ld + j] = t->dtype == IK_ST_BF16 ? half_at(p, i)
+                                                         : ik_f32_to_bf16(ik_f16_to_f32(half_at(p, i)));
+            }
+        }
+        memset(dst + r * ld + cols, 0, (ld - cols) * sizeof *dst);
+    }
+    ik_map_drop(t->data, t->nbytes);
 }
 
 static size_t wsize(int dtype) { return dtype == IK_ST_F32 ? 4 : 2; }

@@ -54,6 +54,20 @@ const struct ik_st_tensor *ik_st_at(const struct ik_st *st, size_t i);
 /* The tensor called name, or NULL. */
 const struct ik_st_tensor *ik_st_find(const struct ik_st *st, const char *name);
 
+/* Finds tensor `name` and checks that its shape is exactly shape[0..ndim)
+ * and its dtype F32, F16 or BF16: the checks of ik_st_read_f32, for a
+ * caller that reads the tensor later (ik_st_tensor_to_bf16_rows). Fails as
+ * ik_st_read_f32. */
+int ik_st_expect(const struct ik_st *st, const char *name, int ndim, const int64_t *shape,
+                 const struct ik_st_tensor **out, struct ik_diag *d);
+
+/* Writes tensor t (one ik_st_expect accepted) as BF16 rows of cols
+ * elements (its element count / cols rows), row r at dst + r * ld (ld >=
+ * cols), the ld - cols after each row zeroed. BF16 is copied bit for bit,
+ * F32 and F16 rounded to nearest even: the bits ik_f32_to_bf16 gives the
+ * fp32 that ik_st_read_f32 reads. Cannot fail. */
+void ik_st_tensor_to_bf16_rows(const struct ik_st_tensor *t, uint16_t *dst, size_t cols, size_t ld);
+
 /* Copies tensor `name` into dst as fp32 (converting F16/BF16), after checking
  * that its shape is exactly shape[0..ndim). IK_ENOTFOUND (with a hint naming a
  * similar tensor), IK_EVALIDATE for a wrong shape or an unsupported dtype. */

@@ -135,12 +135,15 @@ int ik_lm_train_new_opts(struct ik_lm_train **out, const struct ik_lm_model *m, 
         return ik_diag_set(d, IK_EVALIDATE, "a trainer needs max_seq >= 2, got %d", max_seq);
     if (a && a->L != m->cfg.L)
         return ik_diag_set(d, IK_EVALIDATE, "the adapter has %d layers but the model %d", a->L, m->cfg.L);
+    int rc = ik_lm_model_check_in_memory(m, "the CPU trainer", d);
+    if (rc != 0)
+        return rc;
     struct ik_lm_train *tr = ik_xcalloc(1, sizeof *tr);
     if (m->cfg.arch == IK_LM_NEMOTRON_H) {
         tr->m = m;
         tr->lo.a = a;
         tr->S = max_seq;
-        int rc = ik_lm_train_hybrid_new(&tr->hy, m, a, max_seq, opts, d);
+        rc = ik_lm_train_hybrid_new(&tr->hy, m, a, max_seq, opts, d);
         if (rc)
             free(tr);
         else

@@ -154,7 +154,6 @@ static void layout_decoder_layer(struct ik_lm_train_cuda *tr, struct carve *c, i
 static void layout(struct ik_lm_train_cuda *tr, struct carve *c)
 {
     const struct ik_lm_config *g = &tr->m->cfg;
-    const struct ik_lm_model *m = tr->m;
     size_t S = (size_t)tr->S, D = (size_t)g->D, F = (size_t)g->F, hd = (size_t)g->head_dim;
     size_t qw = (size_t)g->H * hd, kw = (size_t)g->K * hd, V = (size_t)g->V;
     size_t r = tr->a ? (size_t)tr->a->cfg.r : 0, R = S < HEAD_ROWS ? S : HEAD_ROWS;
@@ -167,7 +166,7 @@ static void layout(struct ik_lm_train_cuda *tr, struct carve *c)
         for (int l = 0; l < g->L; l++)
             layout_decoder_layer(tr, c, l);
     tr->embed = TAKE_H(c, V * D);
-    tr->head = m->lm_head == m->embed ? tr->embed : TAKE_H(c, V * D);
+    tr->head = g->tie_embeddings ? tr->embed : TAKE_H(c, V * D);
     tr->final_norm = TAKE_F(c, D);
     tr->inv_freq = TAKE_F(c, hd / 2 ? hd / 2 : 1);
     tr->params = tr->a ? TAKE_F(c, tr->a->n_params) : NULL;
@@ -230,10 +229,23 @@ void ik_lm_cuda_upload_bf16_rows(struct ik_lm_train_cuda *tr, uint16_t *dst, con
     CK(tr, tr->ops->memcpy_htod(dst, host, n * sizeof *host));
 }
 
-static void upload_bf16(struct ik_lm_train_cuda *tr, uint16_t *dst, const float *src, size_t n,
-                        uint16_t *host)
+/* A projection (l, t) or an embedding table (l IK_LM_TABLES) to dst as
+ * (rows, ld) BF16: src, the fp32 model's, rounded; or, for a streamed
+ * model, its file's BF16 read straight into the host buffer. */
+static void upload_big(struct ik_lm_train_cuda *tr, uint16_t *dst, const float *src, int l, int t,
+                       size_t rows, size_t cols, size_t ld, uint16_t *host)
 {
-    ik_lm_cuda_upload_bf16_rows(tr, dst, src, 1, n, n, host);
+    if (src != NULL || tr->random_base || tr->m->stream == NULL) {
+        ik_lm_cuda_upload_bf16_rows(tr, dst, src, rows, cols, ld, host);
+        return;
+    }
+    if (tr->failed)
+        return;
+    if (ik_lm_model_read_bf16(tr->m, l, t, host, ld, tr->d) != 0) {
+        tr->failed = 1;
+        return;
+    }
+    CK(tr, tr->ops->memcpy_htod(dst, host, rows * ld * sizeof *host));
 }
 
 void ik_lm_cuda_upload_f32(struct ik_lm_train_cuda *tr, float *dst, const float *src, size_t n)
@@ -281,17 +293,17 @@ static void upload_model(struct ik_lm_train_cuda *tr)
             int in, out;
             ik_lora_target_dims(g, t, &in, &out);
             if (w->w[t])
-                ik_lm_cuda_upload_bf16_rows(tr, w->w[t], host_weight(&m->layers[l], t), (size_t)out,
-                                            (size_t)in, (size_t)w->ld[t], host);
+                upload_big(tr, w->w[t], host_weight(&m->layers[l], t), l, t, (size_t)out, (size_t)in,
+                           (size_t)w->ld[t], host);
         }
         if (g->arch == IK_LM_NEMOTRON_H)
             ik_lm_cuda_mamba_upload(tr, l);
         else
             upload_decoder_layer(tr, l);
     }
-    upload_bf16(tr, tr->embed, m->embed, V * D, host);
+    upload_big(tr, tr->embed, m->embed, IK_LM_TABLES, IK_LM_TABLE_EMBED, V, D, D, host);
     if (tr->head != tr->embed)
-        upload_bf16(tr, tr->head, m->lm_head, V * D, host);
+        upload_big(tr, tr->head, m->lm_head, IK_LM_TABLES, IK_LM_TABLE_HEAD, V, D, D, host);
     ik_lm_cuda_upload_f32(tr, tr->final_norm, m->final_norm, D);
     if (hd / 2)
         ik_lm_cuda_upload_f32(tr, tr->inv_freq, m->inv_freq, hd / 2);

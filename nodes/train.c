@@ -277,12 +277,19 @@ static int read_device(struct job *j, struct ik_diag *d)
 }
 
 /* device: auto with a device, once the model is known: a model the CUDA
- * trainer does not take goes to the CPU (device: cuda fails on it, saying why). */
-static void auto_fits_device(struct job *j)
+ * trainer does not take goes to the CPU (device: cuda fails on it, saying
+ * why), loaded again in full when it was loaded streamed for the device. */
+static int auto_fits_device(struct job *j, struct ik_diag *d)
 {
     char why[128];
-    if (j->auto_device && j->cuda && ik_lm_train_cuda_unsupported(&j->m->cfg, why, sizeof why))
-        auto_chose_cpu(j, why);
+    if (!j->auto_device || !j->cuda || !ik_lm_train_cuda_unsupported(&j->m->cfg, why, sizeof why))
+        return 0;
+    auto_chose_cpu(j, why);
+    if (j->m->stream == NULL)
+        return 0;
+    ik_lm_model_free(j->m);
+    j->m = NULL;
+    return ik_lm_model_load(&j->m, j->model_path, d);
 }
 
 /* ---- inputs ---- */
@@ -314,6 +321,21 @@ static int load_examples(struct job *j, const char *port, struct ik_train_datase
     return ik_train_dataset_build(ds, root, j->tok, &o, d);
 }
 
+/* The base model. The CUDA trainer holds the weights in BF16 on the device
+ * and reads them from a Hugging Face folder's files one tensor at a time
+ * (streamed): the host then never holds the fp32 copy (32 GB for an 8B
+ * model) the CPU trainer needs. */
+static int load_model(struct job *j, struct ik_diag *d)
+{
+    int rc = ik_lm_model_load_opts(&j->m, j->model_path, j->cuda ? IK_LM_LOAD_STREAM : IK_LM_LOAD_ALL, d);
+    if (rc == 0 && j->m->stream) {
+        printf("base model streamed to the device: %.1f M parameters read as BF16 from its files, "
+               "no fp32 copy on the host\n", (double)j->m->n_params / 1e6);
+        fflush(stdout);
+    }
+    return rc;
+}
+
 static int load_inputs(struct job *j, struct ik_diag *d)
 {
     struct ik_hash h;
@@ -322,7 +344,7 @@ static int load_inputs(struct job *j, struct ik_diag *d)
         (rc = ik_node_input_hash(j->ctx, "model", &h, d)) != 0)
         return rc;
     ik_hash_to_hex(&h, j->info.base_hash);
-    if ((rc = read_data_opts(j, d)) != 0 || (rc = ik_lm_model_load(&j->m, j->model_path, d)) != 0 ||
+    if ((rc = read_data_opts(j, d)) != 0 || (rc = load_model(j, d)) != 0 ||
         (rc = load_tokenizer(j, d)) != 0)
         return rc;
     j->info.chat_template = j->data.chat_template;
@@ -578,9 +600,8 @@ static int train_job(struct job *j, struct ik_diag *d)
 {
     int rc;
     if ((rc = read_device(j, d)) || (rc = read_hparams(j, d)) || (rc = read_lora_config(j, d)) ||
-        (rc = load_inputs(j, d)))
+        (rc = load_inputs(j, d)) || (rc = auto_fits_device(j, d)))
         return rc;
-    auto_fits_device(j);
     narrow_default_targets(j);
     if ((rc = ik_lora_new(&j->a, &j->m->cfg, &j->lc, j->hp.seed, d)) != 0)
         return rc;

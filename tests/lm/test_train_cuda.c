@@ -544,3 +544,64 @@ Test(lm_train_cuda, estimate_is_what_it_allocates, .init = use_own)
     ik_lm_model_free(m);
     tc_rmtree(dir);
 }
+
+/* The node loads the base streamed for the device (IK_LM_LOAD_STREAM: the
+ * projections and tables read from the file as BF16, never held in fp32 on
+ * the host): the trainer then gets the bits a model loaded in full gives it,
+ * and so does the step. From a BF16 file (the common case: copied as they
+ * are) and an F16 one (widened and rounded as the fp32 path rounds). */
+static void expect_streamed_bits(struct ik_lm_config c, int dtype)
+{
+    char *dir = tc_tmpdir();
+    if (c.arch == IK_LM_NEMOTRON_H)
+        lmt_write_random_nemotron(dir, &c, dtype, 21, 0.3f);
+    else
+        lmt_write_random_model(dir, &c, NULL, dtype, 21, 0.3f);
+    struct ik_lm_model *m[2] = {NULL, NULL};
+    struct ik_lora *a[2];
+    struct ik_lm_train_cuda *tr[2];
+    double loss[2];
+    int tok[NTOK];
+    unsigned char sel[NTOK];
+    fill_sequence(tok, sel, c.V);
+    struct ik_diag d = IK_DIAG_INIT;
+    for (int i = 0; i < 2; i++) {
+        cr_assert_eq(ik_lm_model_load_opts(&m[i], dir, i ? IK_LM_LOAD_STREAM : IK_LM_LOAD_ALL, &d), 0,
+                     "%s", ik_diag_message(&d));
+        a[i] = adapter(m[i], 0.1f);
+        cr_assert_eq(ik_lm_train_cuda_new(&tr[i], ops_under_test(), m[i], a[i], NTOK, 0, &d), 0, "%s",
+                     ik_diag_message(&d));
+        ik_lora_zero_grad(a[i]);
+        cr_assert_eq(ik_lm_train_cuda_step(tr[i], tok, sel, NTOK, IK_LM_BACKWARD | IK_LM_DROPOUT, 9, 1.0f,
+                                           &loss[i], NULL, &d),
+                     0, "%s", ik_diag_message(&d));
+    }
+    cr_assert_not_null(m[1]->stream);
+    cr_assert_eq(loss[0], loss[1], "loss %.9g loaded in full, %.9g streamed", loss[0], loss[1]);
+    for (size_t i = 0; i < a[0]->n_params; i++)
+        cr_assert_eq(a[0]->grads[i], a[1]->grads[i], "gradient %zu: %.9g loaded in full, %.9g streamed",
+                     i, (double)a[0]->grads[i], (double)a[1]->grads[i]);
+    for (int i = 0; i < 2; i++) {
+        ik_lm_train_cuda_free(tr[i]);
+        ik_lora_free(a[i]);
+        ik_lm_model_free(m[i]);
+    }
+    tc_rmtree(dir);
+}
+
+Test(lm_train_cuda, streamed_qwen2_untied_trains_the_full_loads_bits, .init = use_own)
+{
+    expect_streamed_bits(lmt_cfg(IK_LM_QWEN2, 32, 48, 2, 8, 60), IK_ST_BF16);
+}
+
+Test(lm_train_cuda, streamed_qwen3_tied_trains_the_full_loads_bits, .init = use_own)
+{
+    struct ik_lm_config c = lmt_cfg(IK_LM_QWEN3, 32, 48, 2, 8, 60);
+    c.tie_embeddings = 1;
+    expect_streamed_bits(c, IK_ST_F16);
+}
+
+Test(lm_train_cuda, streamed_nemotron_h_trains_the_full_loads_bits, .init = use_own)
+{
+    expect_streamed_bits(lmt_nemotron_cfg("M*-", 32, 48, 60), IK_ST_BF16);
+}

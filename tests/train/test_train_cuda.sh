@@ -59,6 +59,8 @@ last=$(grep -o '"loss": [0-9.]*' out | tail -1 | cut -d' ' -f2)
 awk -v a="$first" -v b="$last" 'BEGIN {exit !(b < 0.8 * a)}' ||
     fail "the loss did not fall on the CUDA path: first $first, last $last"
 run_ik 0 cache export train.adapter -o ref.mp --format msgpack
+run_ik 0 cache show train.log
+contains out "base model streamed to the device: "
 
 # Runs graph $1 into $IKADA_CACHE and kills its train node once the first
 # checkpoint is saved.
@@ -205,4 +207,19 @@ for order in "$module $WORK/no-such-module.so cpu" "$WORK/no-such-module.so $mod
         fail "resumed on $3 after the other device: first loss $first_own, last $last"
 done
 export IKADA_CUDA_MODULE="$module"
+
+# A model the CUDA trainer does not take (a NemotronH with 300 SSM states):
+# auto says why and trains on the CPU, the base loaded again in full (it
+# was loaded streamed for the device).
+export IKADA_CACHE="$WORK/wide-state"
+mkdir nemo
+"$(dirname "$IKADA")/tests/train/mknemotron" nemo 'M*-' 32 48 512 512 5 300 || fail "mknemotron exited $?"
+cp examples/models/stories260K-hf/tok512.model nemo/
+sed 's|model: {file: examples/models/stories260K-hf}|model: {file: nemo}|; s/max_steps: 40/max_steps: 2/' \
+    auto.yaml > nemo.yaml
+run_ik 0 run nemo.yaml
+run_ik 0 cache show nemo.yaml:train.log
+contains out "device auto: training on the CPU (the CUDA selective scan takes at most 256 states, this model has 300)"
+run_ik 0 cache show nemo.yaml:train.report
+contains out '"device":"cpu"'
 pass
