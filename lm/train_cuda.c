@@ -14,6 +14,7 @@
 #include "base/diag.h"
 #include "base/error.h"
 #include "base/xmalloc.h"
+#include "kernels/cuda/attention_chunks.h"
 #include "kernels/cuda/cuda_ops.h"
 #include "lm/lora.h"
 #include "lm/model.h"
@@ -41,7 +42,7 @@ static size_t attention_bytes(const struct ik_lm_train_cuda *tr)
                : tr->att == ATT_FLASH ? tr->ops->flash_scratch(tr->S, g->H)
                                       : tr->ops->attention_scratch(tr->S, g->H, g->K);
     if (tr->att == ATT_OWN)
-        return 2 * (size_t)g->K * S * S * sizeof(float);
+        return ik_att_scratch_floats(tr->S, g->K) * sizeof(float);
     if (tr->att == ATT_FLASH)
         return S * (size_t)g->H * sizeof(float);
     size_t step = 128; /* attention_cudnn.cu's bucket() */

@@ -5,8 +5,8 @@
  * (which products over which rows and keys, in chunks of query rows) is
  * attention_chunks.h's, tested on the CPU; this file gives it cuBLAS's
  * strided-batched GEMMs and the two row kernels (the masked softmax and its
- * gradient). The scratch holds one batch's P and, in the backward, dP/dS:
- * 2 x K x T x T floats at most (cuda_ops.h, ->attention_scratch).
+ * gradient). The scratch holds one chunk's P and, in the backward, dP/dS:
+ * 2 x K x T x T/8 floats at most (ik_att_scratch_floats, ->attention_scratch).
  *
  * The GEMMs multiply in TF32 on the tensor cores (fp32 values and
  * accumulation, inputs rounded to 10 mantissa bits): in plain fp32 they would
@@ -117,7 +117,7 @@ static int check_args(const char *kernel, int T, int H, int K, int hd)
 extern "C" size_t ik_cuda_attention_scratch(int T, int H, int K)
 {
     (void)H;
-    return 2 * (size_t)K * (size_t)T * (size_t)T * sizeof(float);
+    return ik_att_scratch_floats(T, K) * sizeof(float);
 }
 
 /* attention_chunks.h's operations on the device; ctx is the entry's name. */

@@ -48,6 +48,22 @@ static inline int ik_att_chunk_rows(int T)
     return R < 64 ? 64 : R;
 }
 
+/* The floats one chunk's scores take at most: K batches of R rows over at
+ * most T keys (the last chunk's). */
+static inline size_t ik_att_chunk_floats(int T, int K)
+{
+    int R = ik_att_chunk_rows(T);
+    return (size_t)K * (size_t)(R < T ? R : T) * (size_t)(T > 0 ? T : 0);
+}
+
+/* The scratch ik_att_fwd (P) and ik_att_bwd (P and dP/dS) need, in floats:
+ * two chunks' scores, 2 K T^2 / 8 and not the whole square's 2 K T^2 (1 GiB
+ * less for an 8B Llama at 4096 tokens). */
+static inline size_t ik_att_scratch_floats(int T, int K)
+{
+    return 2 * ik_att_chunk_floats(T, K);
+}
+
 /* Rows [r0, r0 + R) of batch g (query heads kh*G + g), over keys [0, Tk). */
 struct ik_att_chunk {
     int g, r0, R, Tk;
@@ -77,7 +93,7 @@ static inline int ik_att_probs(const struct ik_att_ops *o, float *P, const float
     return o->softmax(o->ctx, P, K * c->R, c->R, c->r0, c->Tk, window);
 }
 
-/* out (T, H*hd) = causal GQA attention; P: room for K T^2 floats. */
+/* out (T, H*hd) = causal GQA attention; P: room for ik_att_chunk_floats(T, K). */
 static inline int ik_att_fwd(const struct ik_att_ops *o, float *out, const float *q, const float *k,
                              const float *v, int T, int H, int K, int hd, int window, float *P)
 {
@@ -115,12 +131,12 @@ static inline int ik_att_chunk_bwd(const struct ik_att_ops *o, float *dq, float 
     return 0;
 }
 
-/* dq, dk, dv += the gradients; scratch: room for 2 K T^2 floats. */
+/* dq, dk, dv += the gradients; scratch: room for ik_att_scratch_floats(T, K). */
 static inline int ik_att_bwd(const struct ik_att_ops *o, float *dq, float *dk, float *dv,
                              const float *dout, const float *q, const float *k, const float *v,
                              int T, int H, int K, int hd, int window, float *scratch)
 {
-    float *P = scratch, *D = scratch + (size_t)K * T * T;
+    float *P = scratch, *D = scratch + ik_att_chunk_floats(T, K);
     for (int g = 0; g < H / K; g++)
         for (int r0 = 0; r0 < T; r0 += ik_att_chunk_rows(T)) {
             struct ik_att_chunk c = ik_att_chunk_at(T, g, r0);

@@ -127,8 +127,9 @@ struct ik_cuda_ops {
     /* ---- attention over a whole sequence (fp32 values; cuBLAS plus softmax,
      * the products in TF32: attention.cu says why) ---- */
 
-    /* Bytes of scratch ->attention_fwd and ->attention_bwd need: room for 2 K T^2
-     * floats (one group's probabilities and their gradient); H is not needed. */
+    /* Bytes of scratch ->attention_fwd and ->attention_bwd need: one chunk of
+     * query rows' probabilities and their gradient, 2 K T^2/8 floats
+     * (attention_chunks.h's ik_att_scratch_floats); H is not needed. */
     size_t (*attention_scratch)(int T, int H, int K);
     /* As ik_cpu_attention_seq_fwd: out (T, H*hd) = causal GQA attention of
      * q (T, H*hd) over k, v (T, K*hd); window 0 or the sliding window. */

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "kernels/cpu/gemm.h"
+#include "kernels/cuda/attention_chunks.h"
 #include "kernels/kernels.h"
 #include "tests/cuda/cpu_ops.h"
 #include "tests/cuda/cpu_ops_int.h"
@@ -414,7 +415,7 @@ static int from_bf16(float *out, const uint16_t *x, size_t n)
 static size_t attention_scratch(int T, int H, int K)
 {
     (void)H;
-    return 2 * (size_t)K * (size_t)T * (size_t)T * sizeof(float);
+    return ik_att_scratch_floats(T, K) * sizeof(float);
 }
 
 /* The module's check, then the CPU's scratch (the caller's is ignored). */

@@ -112,7 +112,7 @@ static int check_shape(int T, int H, int K, int hd, int window)
         want[i] = malloc(n[i] * sizeof(float));
         memcpy(want[i], got[i], n[i] * sizeof(float));
     }
-    size_t ns = 2 * (size_t)K * T * T, nc = ik_cpu_attention_bwd_scratch(T, H, K, hd);
+    size_t ns = ik_att_scratch_floats(T, K), nc = ik_cpu_attention_bwd_scratch(T, H, K, hd);
     float *scratch = malloc((ns > nc ? ns : nc) * sizeof(float) + 1);
     int rc = ik_att_fwd(&host_ops, got[0], q, k, v, T, H, K, hd, window, scratch) ||
              ik_att_bwd(&host_ops, got[1], got[2], got[3], dout, q, k, v, T, H, K, hd, window,
