@@ -16,6 +16,7 @@
 #include "base/xmalloc.h"
 #include "kernels/cuda/attention_chunks.h"
 #include "kernels/cuda/cuda_ops.h"
+#include "kernels/cuda/scratch.h"
 #include "lm/lora.h"
 #include "lm/model.h"
 #include "lm/safetensors.h"
@@ -30,13 +31,12 @@ enum { HEAD_ROWS = 512 };
 /* Bytes of the attention entries' scratch: ->sdpa_scratch's with cuDNN's,
  * ->flash_scratch's with the flash kernels, else ->attention_scratch's;
  * without a table (estimating) the module's formulas (kernels/cuda/
- * attention.cu; attention_flash.cu; attention_cudnn.cu's carve, T padded to
- * its bucket). cuDNN's own workspace, which the module allocates and keeps,
- * is not counted. */
+ * attention_chunks.h's and scratch.h's; cuDNN's with T padded to its
+ * bucket). cuDNN's own workspace, which the module allocates and keeps, is
+ * not counted. */
 static size_t attention_bytes(const struct ik_lm_train_cuda *tr)
 {
     const struct ik_lm_config *g = &tr->m->cfg;
-    size_t S = (size_t)tr->S;
     if (tr->ops)
         return tr->att == ATT_CUDNN ? tr->ops->sdpa_scratch(tr->S, g->H, g->K, g->head_dim)
                : tr->att == ATT_FLASH ? tr->ops->flash_scratch(tr->S, g->H)
@@ -44,15 +44,8 @@ static size_t attention_bytes(const struct ik_lm_train_cuda *tr)
     if (tr->att == ATT_OWN)
         return ik_att_scratch_floats(tr->S, g->K) * sizeof(float);
     if (tr->att == ATT_FLASH)
-        return S * (size_t)g->H * sizeof(float);
-    size_t step = 128; /* attention_cudnn.cu's bucket() */
-    while (step * 8 < S)
-        step *= 2;
-    size_t Tb = (S + step - 1) / step * step, hd = (size_t)g->head_dim;
-    size_t nq = Tb * (size_t)g->H * hd, nk = Tb * (size_t)g->K * hd, hb = Tb * (size_t)g->H * 4;
-    size_t a = 255;
-    return 4 * ((nq * 2 + a) & ~a) + 4 * ((nk * 2 + a) & ~a) + 2 * ((hb + a) & ~a) +
-           ((nq * 4 + a) & ~a);
+        return ik_flash_scratch_bytes(tr->S, g->H);
+    return ik_sdpa_scratch_bytes(tr->S, g->H, g->K, g->head_dim);
 }
 
 /* The adapter's rank rounded up to 8, the widened weights' extra columns
@@ -60,13 +53,13 @@ static size_t attention_bytes(const struct ik_lm_train_cuda *tr)
 static int padded_rank(const struct ik_lora *a) { return a ? (a->cfg.r + 7) / 8 * 8 : 0; }
 
 /* Bytes of ->lora_dA_dropout's scratch for the widest input; without a
- * table (estimating) lora_dropout.cu's formula (a partial sum per 128 tokens). */
+ * table (estimating) scratch.h's formula (a partial sum per 128 tokens). */
 static size_t lora_scratch_bytes(const struct ik_lm_train_cuda *tr, size_t in_max)
 {
     int r = tr->a->cfg.r;
     if (tr->ops)
         return tr->ops->lora_dA_dropout_scratch(tr->S, (int)in_max, r);
-    return ((size_t)tr->S + 127) / 128 * (size_t)r * in_max * sizeof(float);
+    return ik_lora_dA_scratch_bytes(tr->S, (int)in_max, r);
 }
 
 /* The host weight of target t in layer y (NULL where the layer has none). */

@@ -16,6 +16,7 @@
 
 #include "base/xmalloc.h"
 #include "kernels/cuda/cuda_ops.h"
+#include "kernels/cuda/scratch.h"
 #include "lm/config.h"
 #include "lm/lora.h"
 #include "lm/model.h"
@@ -46,22 +47,12 @@ static int adapted_anywhere(const struct ik_lm_train_cuda *tr, int t)
 }
 
 /* Bytes of ->ssm_scan_bwd's scratch; without a table (estimating)
- * ssm_scan.cu's carve: a state per 64 steps of every row, the carried
- * gradient, 64 steps' partial sums per 8-row block and per head, the rows'
- * ddt terms, a count per head, and the state before every 8 steps of a
- * window (every 2 past 128 states). */
+ * scratch.h's formula, ssm_scan.cu's carve. */
 static size_t scan_scratch_bytes(const struct ik_lm_train_cuda *tr, const struct mamba_dims *m)
 {
     if (tr->ops)
         return tr->ops->ssm_scan_bwd_scratch(tr->S, m->nh, m->P, m->N);
-    size_t rows = (size_t)m->nh * m->P, tiles = ((size_t)m->P + 7) / 8, N = (size_t)m->N;
-    size_t nh = (size_t)m->nh, subs = N <= 128 ? 8 : 32;
-    size_t sizes[7] = {((size_t)tr->S + 63) / 64 * rows * N, rows * N, 64 * nh * tiles * 2 * N,
-                       64 * rows, 64 * nh * 2 * N, nh, rows * subs * N};
-    size_t bytes = 0;
-    for (int i = 0; i < 7; i++)
-        bytes += (sizes[i] * 4 + 255) / 256 * 256;
-    return bytes;
+    return ik_ssm_bwd_scratch_bytes(tr->S, m->nh, m->P, m->N);
 }
 
 /* Layer l's activations: its block's, or every block's for the set that

@@ -45,6 +45,7 @@
 #include <cudnn_graph.h>
 
 #include "kernels/cuda/cuda_util.h"
+#include "kernels/cuda/scratch.h"
 
 /* ---- libcudnn, loaded on first use ---- */
 
@@ -766,10 +767,7 @@ static int execute(const char *what, const struct plan *p, int n, const int64_t 
  * 9.15 and where PyTorch saw NaN gradients on Hopper (pytorch#196678). */
 static int64_t bucket(int T)
 {
-    int64_t step = 128;
-    while (step * 8 < T)
-        step *= 2;
-    return (T + step - 1) / step * step;
+    return (int64_t)ik_sdpa_bucket(T); /* scratch.h's, which the trainer's estimate uses too */
 }
 
 static int check_args(const char *what, int T, int H, int K, int hd, int window)
@@ -803,33 +801,25 @@ extern "C" int ik_cuda_sdpa_available(int T, int H, int K, int hd, int window)
 
 /* The scratch's parts for Tb = bucket(T) rows, each on 256 bytes: BF16 q,
  * k, v, o, dO, dq, dk, dv, then fp32 stats (H, Tb), the row sums (H, Tb)
- * and dQ's accumulator (Tb, H hd). */
+ * and dQ's accumulator (Tb, H hd) (scratch.h's ik_sdpa_part_bytes). */
 struct parts {
     uint16_t *q, *k, *v, *o, *dout, *dq, *dk, *dv;
     float *stats, *sum, *dq_acc;
     size_t bytes;
 };
 
-static size_t up256(size_t n) { return (n + 255) & ~(size_t)255; }
-
 static struct parts carve(void *scratch, int T, int H, int K, int hd)
 {
-    size_t Tb = (size_t)bucket(T), nq = Tb * H * hd, nk = Tb * K * hd, off = 0;
-    char *base = (char *)scratch;
-    struct parts p;
-    uint16_t **h[] = {&p.q, &p.k, &p.v, &p.o, &p.dout, &p.dq, &p.dk, &p.dv};
-    size_t n[] = {nq, nk, nk, nq, nq, nq, nk, nk};
-    for (int i = 0; i < 8; i++) {
-        *h[i] = (uint16_t *)(base + off);
-        off += up256(n[i] * sizeof(uint16_t));
+    size_t bytes[IK_SDPA_PARTS], off = 0;
+    ik_sdpa_part_bytes(T, H, K, hd, bytes);
+    char *base = (char *)scratch, *at[IK_SDPA_PARTS];
+    for (int i = 0; i < IK_SDPA_PARTS; i++) {
+        at[i] = base != NULL ? base + off : NULL;
+        off += ik_scratch_up(bytes[i]);
     }
-    float **f[] = {&p.stats, &p.sum, &p.dq_acc};
-    size_t m[] = {(size_t)H * Tb, (size_t)H * Tb, nq};
-    for (int i = 0; i < 3; i++) {
-        *f[i] = (float *)(base + off);
-        off += up256(m[i] * sizeof(float));
-    }
-    p.bytes = off;
+    struct parts p = {(uint16_t *)at[0], (uint16_t *)at[1], (uint16_t *)at[2], (uint16_t *)at[3],
+                      (uint16_t *)at[4], (uint16_t *)at[5], (uint16_t *)at[6], (uint16_t *)at[7],
+                      (float *)at[8],    (float *)at[9],    (float *)at[10],   off};
     return p;
 }
 

@@ -31,6 +31,7 @@
 
 #include "kernels/cuda/cuda_util.h"
 #include "kernels/cuda/mma.h"
+#include "kernels/cuda/scratch.h"
 
 enum {
     FWD_ROWS = 64,  /* queries per forward block: 4 warps of 16 */
@@ -414,7 +415,7 @@ extern "C" int ik_cuda_flash_supports(int H, int K, int hd)
 
 extern "C" size_t ik_cuda_flash_scratch(int T, int H)
 {
-    return (size_t)(T > 0 ? T : 1) * (size_t)(H > 0 ? H : 1) * sizeof(float);
+    return ik_flash_scratch_bytes(T, H);
 }
 
 extern "C" int ik_cuda_flash_fwd(float *out, float *stats, const float *q, const float *k,

@@ -19,13 +19,14 @@
 
 #include "kernels/cuda/cuda_util.h"
 #include "kernels/cuda/dropout_mask.h"
+#include "kernels/cuda/scratch.h"
 #include "kernels/cuda/swiglu_terms.h"
 
 enum {
     RANKS = 16,      /* ranks a thread accumulates at once (r is taken in chunks of these) */
     DOWN_ROWS = 8,   /* tokens per block of ->lora_down_dropout: a warp each */
     DOWN_COLS = 256, /* columns of A staged in shared memory at a time */
-    DA_ROWS = 128,   /* tokens per partial sum of dA */
+    DA_ROWS = IK_LORA_DA_ROWS, /* tokens per partial sum of dA */
     DA_THREADS = 256,
     DX_ROWS = 16,    /* tokens per block of ->lora_dx_dropout, sharing A's columns */
     DX_THREADS = 256,
@@ -217,8 +218,7 @@ extern "C" int ik_cuda_lora_down_dropout(float *h, const float *x, const float *
 
 extern "C" size_t ik_cuda_lora_dA_dropout_scratch(int T, int In, int r)
 {
-    size_t chunks = T > 0 ? ((size_t)T + DA_ROWS - 1) / DA_ROWS : 1;
-    return chunks * (size_t)(r > 0 ? r : 1) * (size_t)(In > 0 ? In : 1) * sizeof(float);
+    return ik_lora_dA_scratch_bytes(T, In, r);
 }
 
 extern "C" int ik_cuda_lora_dA_dropout(float *dA, const float *dh, const float *x, int T, int In,

@@ -30,10 +30,11 @@
  * block is last, every sum runs in the same order: the same inputs give the
  * same bits. */
 #include "kernels/cuda/cuda_util.h"
+#include "kernels/cuda/scratch.h"
 
 enum {
-    ROWS = 8,    /* warps (rows of one head) per block */
-    WINDOW = 64, /* steps per backward launch; a state is kept at each window's start */
+    ROWS = IK_SSM_ROWS,     /* warps (rows of one head) per block */
+    WINDOW = IK_SSM_WINDOW, /* steps per backward launch; a state is kept at each window's start */
     MAX_NL = 8,  /* states per lane: N <= 256 */
 };
 
@@ -118,23 +119,19 @@ struct bwd_scratch {
     float *sub;   /* (nh, P, WINDOW / SUBN, N): the state before each SUBN steps of the window */
 };
 
-static size_t round_up(size_t bytes) { return (bytes + 255) / 256 * 256; }
+/* Steps recomputed into shared memory at a time (scratch.h says why). */
+__host__ __device__ static constexpr int sub_steps(int N) { return IK_SSM_SUB_STEPS(N); }
 
-/* Steps recomputed into shared memory at a time: 8, or 2 for more than 128
- * states (a thread's slots of 8 steps of 256 states would not fit 48 KB). */
-__host__ __device__ static constexpr int sub_steps(int N) { return N <= 128 ? 8 : 2; }
-
-/* The scratch's bytes; with s, its parts carved from base too. */
+/* The scratch's bytes; with s, its parts carved from base too (scratch.h's
+ * sizes, the trainer's estimate's). */
 static size_t carve(struct bwd_scratch *s, char *base, int T, int nh, int P, int N)
 {
-    size_t rows = (size_t)nh * P, windows = ((size_t)T + WINDOW - 1) / WINDOW, off = 0;
-    size_t sizes[7] = {windows * rows * N,    rows * N, (size_t)WINDOW * nh * tiles_of(P) * 2 * N,
-                       (size_t)WINDOW * rows, (size_t)WINDOW * nh * 2 * N, (size_t)nh,
-                       rows * (WINDOW / sub_steps(N)) * N};
-    char *parts[7];
-    for (int i = 0; i < 7; i++) {
+    size_t sizes[IK_SSM_BWD_PARTS], off = 0;
+    ik_ssm_bwd_part_floats(T, nh, P, N, sizes);
+    char *parts[IK_SSM_BWD_PARTS];
+    for (int i = 0; i < IK_SSM_BWD_PARTS; i++) {
         parts[i] = base != NULL ? base + off : NULL;
-        off += round_up(sizes[i] * 4); /* floats, and the counts' ints */
+        off += ik_scratch_up(sizes[i] * 4); /* floats, and the counts' ints */
     }
     if (s != NULL)
         *s = (struct bwd_scratch){(float *)parts[0], (float *)parts[1], (float *)parts[2],

@@ -12,6 +12,7 @@
 
 #include "kernels/cpu/gemm.h"
 #include "kernels/cuda/attention_chunks.h"
+#include "kernels/cuda/scratch.h"
 #include "kernels/kernels.h"
 #include "tests/cuda/cpu_ops.h"
 #include "tests/cuda/cpu_ops_int.h"
@@ -481,18 +482,12 @@ static int sdpa_available(int T, int H, int K, int hd, int window)
     return sdpa_args("sdpa_available", T, H, K, hd, window) == 0;
 }
 
-static size_t up256(size_t n) { return (n + 255) & ~(size_t)255; }
-
-/* The module's figure (attention_cudnn.cu's carve: BF16 copies, stats, row
- * sums and dq accumulator, for T padded to its bucket); the stand-in pads
- * nothing, as padding changes no result. */
+/* The module's figure (scratch.h: BF16 copies, stats, row sums and dq
+ * accumulator, for T padded to its bucket); the stand-in pads nothing, as
+ * padding changes no result. */
 static size_t sdpa_scratch(int T, int H, int K, int hd)
 {
-    size_t step = 64;
-    while (step * 8 < (size_t)T)
-        step *= 2;
-    size_t Tb = ((size_t)T + step - 1) / step * step, nq = Tb * H * hd, nk = Tb * K * hd;
-    return 4 * up256(nq * 2) + 4 * up256(nk * 2) + 2 * up256((size_t)H * Tb * 4) + up256(nq * 4);
+    return ik_sdpa_scratch_bytes(T, H, K, hd);
 }
 
 /* A BF16-rounded copy of n floats (what the module hands cuDNN). */
@@ -620,7 +615,7 @@ static int flash_supports(int H, int K, int hd)
     return H > 0 && K > 0 && H % K == 0 && hd > 0 && hd % 8 == 0 && hd <= 128;
 }
 
-static size_t flash_scratch(int T, int H) { return (size_t)(T > 0 ? T : 1) * (size_t)(H > 0 ? H : 1) * 4; }
+static size_t flash_scratch(int T, int H) { return ik_flash_scratch_bytes(T, H); }
 
 /* The module's refusals (attention_flash.cu's flash_shape), same text. */
 static int flash_args(const char *what, int T, int H, int K, int hd, const float *const *ptrs, int n)
@@ -694,8 +689,7 @@ static int lora_down_dropout(float *h, const float *x, const float *A, int T, in
  * that a trainer's arena is the module's; the stand-in uses none of it. */
 static size_t lora_dA_dropout_scratch(int T, int In, int r)
 {
-    size_t chunks = T > 0 ? ((size_t)T + 127) / 128 : 1;
-    return chunks * (size_t)(r > 0 ? r : 1) * (size_t)(In > 0 ? In : 1) * sizeof(float);
+    return ik_lora_dA_scratch_bytes(T, In, r);
 }
 
 static int lora_dA_dropout(float *dA, const float *dh, const float *x, int T, int In, int r,

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/cuda/scratch.h"
 #include "kernels/kernels.h"
 #include "tests/cuda/cpu_ops_int.h"
 
@@ -30,21 +31,11 @@ int ik_test_cpu_ssm_scan_fwd(float *y, float *state, const float *x, const float
     return 0;
 }
 
-/* The module's figure (ssm_scan.cu's carve: a state per 64 steps of every
- * row, the carried gradient, 64 steps' partial sums per 8-row block and per
- * head, the rows' ddt terms, a count per head, and the state before every 8
- * steps of a window, every 2 past 128 states), so that a trainer's arena is
- * the module's; the stand-in's own scratch is its own. */
+/* The module's figure (scratch.h's, ssm_scan.cu's carve), so that a
+ * trainer's arena is the module's; the stand-in's own scratch is its own. */
 size_t ik_test_cpu_ssm_scan_bwd_scratch(int T, int nh, int P, int N)
 {
-    T = T > 0 ? T : 1, nh = nh > 0 ? nh : 1, P = P > 0 ? P : 1, N = N > 0 ? N : 1;
-    size_t rows = (size_t)nh * P, tiles = ((size_t)P + 7) / 8, subs = N <= 128 ? 8 : 32;
-    size_t sizes[7] = {((size_t)T + 63) / 64 * rows * N, rows * N, 64 * nh * tiles * 2 * N, 64 * rows,
-                       64 * (size_t)nh * 2 * N, (size_t)nh, rows * subs * N};
-    size_t bytes = 0;
-    for (int i = 0; i < 7; i++)
-        bytes += (sizes[i] * 4 + 255) / 256 * 256;
-    return bytes;
+    return ik_ssm_bwd_scratch_bytes(T, nh, P, N);
 }
 
 int ik_test_cpu_ssm_scan_bwd(float *dx, float *dB, float *dC, int lddx, float *ddt, const float *dy,
