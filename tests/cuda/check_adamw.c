@@ -62,7 +62,25 @@ static int clip_case(size_t n, double max_norm)
     return bad != 0;
 }
 
+/* Past 256 blocks' worth (4M values) the blocks take more values each, not
+ * more blocks; whichever block ends first, the norm's bits repeat. */
+static int clip_repeats(size_t n)
+{
+    float *g = rand_floats(n, -1.0f, 1.0f);
+    float *d_g = to_dev(g, n * 4);
+    double a, b, want = ik_cpu_clip_grad_norm(g, n, 0.0);
+    CK(ops->clip_grad_norm(d_g, n, 0.0, &a));
+    CK(ops->clip_grad_norm(d_g, n, 0.0, &b));
+    int bad = a != b || fabs(a - want) > 1e-9 * want;
+    printf("  clip_grad_norm n=%-7zu twice: %.17g, %.17g, cpu %.9g (the same bits expected)%s\n", n,
+           a, b, want, bad ? "  FAIL" : "");
+    CK(ops->free(d_g));
+    free(g);
+    return bad;
+}
+
 int check_clip(void)
 {
-    return clip_case(300007, 1.0) + clip_case(1000, 1e6) + clip_case(1000, 0.0);
+    return clip_case(300007, 1.0) + clip_case(1000, 1e6) + clip_case(1000, 0.0) +
+           clip_repeats(4 * 1048576 + 12345);
 }
