@@ -491,7 +491,7 @@ int main(int argc, char **argv)
            "tokens/s", "MFU", "GEMM TFLOP/s", "device GiB", "arena GiB", "loss");
     const struct shape *sh = tiny ? tiny_shapes : full_shapes;
     int n = tiny ? (int)(sizeof tiny_shapes / sizeof *sh) : (int)(sizeof full_shapes / sizeof *sh);
-    int missed = 0;
+    int missed = 0, unjudged = 0;
     for (int i = 0; i < n; i++) {
         struct result best = {0};
         if (which & ATT_OWN)
@@ -507,8 +507,14 @@ int main(int argc, char **argv)
             print_row(&sh[i], "own+do", &rd);
             print_profile();
         }
-        if (best.tok_s == 0)
+        if (best.tok_s == 0) {
+            /* no row ran (each failed or was unavailable): its targets are not met */
+            if (!tiny && sh[i].judged) {
+                printf("  target: >= 40%% MFU on %s: not judged, no row ran\n", sh[i].name);
+                unjudged++;
+            }
             continue;
+        }
         if (!tiny && sh[i].judged && best.mfu < 0.40) {
             printf("  target: >= 40%% MFU on %s: missed\n", sh[i].name);
             missed++;
@@ -521,6 +527,6 @@ int main(int argc, char **argv)
     }
     if (!tiny)
         printf("targets (>= 40%% MFU on 1.5B and 8B, 8B in <= 30 GB), on the rows above: %s\n",
-               missed ? "missed" : "met");
+               missed ? "missed" : unjudged ? "not judged (a target's shape has no row)" : "met");
     return 0;
 }

@@ -31,3 +31,10 @@ IKADA_CUDA_REAL=1 IKADA_TEST_TRAIN_STEPS=5 "$top/tests/lm/lm_tests" --filter 'lm
     >out 2>err || fail "the training step on the emulator: $(grep -v '^\[SKIP' err | tail -30)"
 grep -Eq 'Tested: ([1-9][0-9]*) \| Passing: \1 \| Failing: 0 \| Crashing: 0' err ||
     fail "the training step on the emulator: $(grep -v '^\[SKIP' err | tail -30)"
+
+# Where no row of a judged shape can run (here cuDNN's attention alone, and
+# no cuDNN), the benchmark says its targets were not judged, never "met".
+"$top/bench/cuda_bench" --attention cudnn >out 2>err || fail "cuda_bench --attention cudnn: $(cat out err)"
+contains out "target: >= 40% MFU on Llama-3-8B: not judged, no row ran"
+contains out "on the rows above: not judged (a target's shape has no row)"
+lacks out "above: met"
