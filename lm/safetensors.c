@@ -489,23 +489,31 @@ int ik_st_read_f32(const struct ik_st *st, const char *name, float *dst, int ndi
     return 0;
 }
 
+/* Row r of t (cols values) as BF16 at dst. */
+static void row_to_bf16(const struct ik_st_tensor *t, size_t r, size_t cols, uint16_t *dst)
+{
+    const unsigned char *p = t->data;
+    size_t at = r * cols;
+    if (t->dtype == IK_ST_BF16) { /* the file's bits are the device's (on a little-endian
+                                   * host, as ik_st_read_f32's F32 memcpy assumes) */
+        memcpy(dst, p + 2 * at, 2 * cols);
+        return;
+    }
+    for (size_t j = 0; j < cols; j++) {
+        float f;
+        if (t->dtype == IK_ST_F32)
+            memcpy(&f, p + 4 * (at + j), 4);
+        else
+            f = ik_f16_to_f32(half_at(p, at + j)); /* exact */
+        dst[j] = ik_f32_to_bf16(f);
+    }
+}
+
 void ik_st_tensor_to_bf16_rows(const struct ik_st_tensor *t, uint16_t *dst, size_t cols, size_t ld)
 {
     size_t count = t->nbytes / (t->dtype == IK_ST_F32 ? 4 : 2), rows = cols ? count / cols : 0;
-    const unsigned char *p = t->data;
     for (size_t r = 0; r < rows; r++) {
-        for (size_t j = 0; j < cols; j++) {
-            size_t i = r * cols + j;
-            float f;
-            if (t->dtype == IK_ST_F32) {
-                memcpy(&f, p + 4 * i, 4);
-                dst[r * ld + j] = ik_f32_to_bf16(f);
-            } else {
-                /* BF16 as it is; F16 widened (exactly) then rounded as an fp32 would be */
-                dst[r * ld + j] = t->dtype == IK_ST_BF16 ? half_at(p, i)
-                                                         : ik_f32_to_bf16(ik_f16_to_f32(half_at(p, i)));
-            }
-        }
+        row_to_bf16(t, r, cols, dst + r * ld);
         memset(dst + r * ld + cols, 0, (ld - cols) * sizeof *dst);
     }
     ik_map_drop(t->data, t->nbytes);
