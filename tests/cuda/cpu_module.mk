@@ -7,7 +7,7 @@
 #
 # In: srcdir, builddir, CC, CFLAGS (the build's, warnings included), SOURCES
 #     (libikada_a_SOURCES), LIBS, OUT (the module's path).
-SRCS := tests/cuda/cpu_module.c tests/cuda/cpu_ops.c tests/cuda/cpu_ops_mamba.c $(filter kernels/cpu/%.c base/%.c,$(SOURCES))
+SRCS := tests/cuda/cpu_module.c tests/cuda/cpu_ops.c tests/cuda/cpu_ops_attention.c tests/cuda/cpu_ops_mamba.c $(filter kernels/cpu/%.c base/%.c,$(SOURCES))
 
 $(OUT): $(SRCS:%=$(srcdir)/%) $(srcdir)/tests/cuda/cpu_ops.h $(srcdir)/tests/cuda/cpu_ops_int.h \
 	  $(srcdir)/kernels/cuda/cuda_ops.h

@@ -1,7 +1,8 @@
 /* tests/cuda/cpu_ops_int.h - what the CPU stand-in's files share
  * (tests/cuda/cpu_ops.c holds the table and most entries): the error text,
- * and the entries of NemotronH's kernels (tests/cuda/cpu_ops_mamba.c), each
- * as the cuda_ops.h member of the same name. */
+ * the attention entries (tests/cuda/cpu_ops_attention.c) and those of
+ * NemotronH's kernels (tests/cuda/cpu_ops_mamba.c), each as the cuda_ops.h
+ * member of the same name. */
 #ifndef IK_TESTS_CUDA_CPU_OPS_INT_H
 #define IK_TESTS_CUDA_CPU_OPS_INT_H
 
@@ -9,6 +10,27 @@
 
 /* Records "WHAT: <printf text>" as the thread's last error; returns -1. */
 int ik_test_cpu_fail(const char *what, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+size_t ik_test_cpu_attention_scratch(int T, int H, int K);
+int ik_test_cpu_attention_fwd(float *out, const float *q, const float *k, const float *v, int T,
+                              int H, int K, int hd, int window, void *scratch);
+int ik_test_cpu_attention_bwd(float *dq, float *dk, float *dv, const float *dout, const float *q,
+                              const float *k, const float *v, int T, int H, int K, int hd,
+                              int window, void *scratch);
+int ik_test_cpu_sdpa_available(int T, int H, int K, int hd, int window);
+size_t ik_test_cpu_sdpa_scratch(int T, int H, int K, int hd);
+int ik_test_cpu_sdpa_fwd(float *out, float *stats, const float *q, const float *k, const float *v,
+                         int T, int H, int K, int hd, int window, void *scratch);
+int ik_test_cpu_sdpa_bwd(float *dq, float *dk, float *dv, const float *dout, const float *out,
+                         const float *stats, const float *q, const float *k, const float *v, int T,
+                         int H, int K, int hd, int window, void *scratch);
+int ik_test_cpu_flash_supports(int H, int K, int hd);
+size_t ik_test_cpu_flash_scratch(int T, int H);
+int ik_test_cpu_flash_fwd(float *out, float *stats, const float *q, const float *k, const float *v,
+                          int T, int H, int K, int hd, int window, void *scratch);
+int ik_test_cpu_flash_bwd(float *dq, float *dk, float *dv, const float *dout, const float *out,
+                          const float *stats, const float *q, const float *k, const float *v, int T,
+                          int H, int K, int hd, int window, void *scratch);
 
 int ik_test_cpu_ssm_scan_fwd(float *y, float *state, const float *x, const float *B, const float *C,
                              int ld, const float *dt, const float *A, const float *Dskip, int T,
