@@ -25,7 +25,8 @@ nvidia-smi >"$out/nvidia-smi.log" 2>&1
 ldd "$b/libikada-cuda.so" >"$out/ldd-module.log" 2>&1
 IKADA_REQUIRE_GPU=1 timeout 60 "$b/test_cuda_kernels" >"$out/kernels.log" 2>&1
 k=$?
-IKADA_CUDA_REAL=1 timeout 100 "$b/lm_tests" --filter 'lm_train_cuda/*' --verbose >"$out/train.log" 2>&1
+# Guarded (IKADA_CUDA_GUARD=1): a kernel writing past its buffer on the device fails its test by name.
+IKADA_CUDA_GUARD=1 IKADA_CUDA_REAL=1 timeout 100 "$b/lm_tests" --filter 'lm_train_cuda/*' --verbose >"$out/train.log" 2>&1
 t=$?
 IKADA_BIN="$b/ikada" IKADA_SRCDIR="$b" IKADA_TEST_CUDA_MODULE="$b/libikada-cuda.so" \
     timeout 120 sh "$b/tests/train/test_train_cuda.sh" >"$out/node.log" 2>&1

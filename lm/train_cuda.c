@@ -376,7 +376,7 @@ size_t ik_lm_train_cuda_estimate_bytes(const struct ik_lm_model *m, const struct
     tr.att = att < 0 ? ATT_OWN : att;
     tr.W = ik_xcalloc((size_t)m->cfg.L, sizeof *tr.W);
     tr.L = ik_xcalloc((size_t)m->cfg.L, sizeof *tr.L);
-    struct carve c = {NULL, 0};
+    struct carve c = {.guarded = (ik_lm_cuda_guard_opts(opts) & IK_LM_TRAIN_CUDA_GUARD) != 0};
     layout(&tr, &c);
     free(tr.W);
     free(tr.L);
@@ -413,7 +413,8 @@ int ik_lm_train_cuda_new(struct ik_lm_train_cuda **out, const struct ik_cuda_ops
     tr->d = d;
     tr->W = ik_xcalloc((size_t)m->cfg.L, sizeof *tr->W);
     tr->L = ik_xcalloc((size_t)m->cfg.L, sizeof *tr->L);
-    struct carve c = {NULL, 0};
+    int guarded = (ik_lm_cuda_guard_opts(opts) & IK_LM_TRAIN_CUDA_GUARD) != 0;
+    struct carve c = {.guarded = guarded};
     layout(tr, &c);
     tr->bytes = c.off;
     if (ops->alloc(&tr->mem, tr->bytes) != 0) {
@@ -422,8 +423,11 @@ int ik_lm_train_cuda_new(struct ik_lm_train_cuda **out, const struct ik_cuda_ops
         ik_lm_train_cuda_free(tr);
         return IK_ECUDA;
     }
-    c = (struct carve){tr->mem, 0};
+    c = (struct carve){.base = tr->mem, .guarded = guarded};
     layout(tr, &c);
+    tr->guards = c.guards;
+    tr->n_guards = c.n_guards;
+    ik_lm_cuda_fill_guards(tr); /* before the uploads, which they guard too */
     upload_model(tr);
     size_t S = (size_t)max_seq;
     tr->h_dnll = ik_xmalloc(S * sizeof *tr->h_dnll);
@@ -442,6 +446,7 @@ void ik_lm_train_cuda_free(struct ik_lm_train_cuda *tr)
         return;
     if (tr->mem)
         tr->ops->free(tr->mem);
+    free(tr->guards);
     free(tr->W);
     free(tr->L);
     free(tr->h_grads);
@@ -700,6 +705,7 @@ int ik_lm_train_cuda_step(struct ik_lm_train_cuda *tr, const int *tokens,
     CK(tr, o->memcpy_dtoh(sums, tr->sums, sizeof sums));
     if (bwd && !tr->grads_on_device)
         add_grads(tr);
+    ik_lm_cuda_check_guards(tr);
     if (tr->failed)
         return IK_ECUDA;
     tr->n_correct = (int)sums[1];
@@ -744,6 +750,7 @@ int ik_lm_train_cuda_optimizer_step(struct ik_lm_train_cuda *tr, const struct ik
                     opt->b1, opt->b2, opt->eps, opt->weight_decay, opt->t));
     ik_lm_cuda_refresh_lora_columns(tr); /* a step before the next upload reads them */
     CK(tr, o->memcpy_dtoh(a->params, tr->params, bytes));
+    ik_lm_cuda_check_guards(tr);
     return tr->failed ? IK_ECUDA : 0;
 }
 

@@ -43,6 +43,7 @@
 
 struct ik_cuda_ops;
 struct ik_diag;
+struct ik_lm_config;
 struct ik_lm_model;
 struct ik_lora;
 
@@ -56,6 +57,12 @@ enum {
      * nothing wrote costs only address space (an 8B one: 32 GB of it). Norms,
      * biases and RoPE frequencies still come from m. */
     IK_LM_TRAIN_CUDA_RANDOM_BASE = 1 << 8,
+    /* For tests and a first run on a new GPU (opts, or IKADA_CUDA_GUARD=1 in
+     * the environment): guard bytes after every buffer of the device arena,
+     * checked at the end of each step and optimizer step, which fail with
+     * IK_ECUDA naming the buffer a kernel wrote past (lm/train_cuda_guard.c).
+     * The arena grows by some 0.5 KB a buffer; the results do not change. */
+    IK_LM_TRAIN_CUDA_GUARD = 1 << 9,
 };
 
 /* Uploads m (and a's layout) and allocates the activations for sequences of

@@ -79,6 +79,8 @@ struct ik_lm_train_cuda {
     uint64_t n_drawn;  /* base tensors drawn so far (each its own seed) */
     void *mem; /* the one device allocation */
     size_t bytes;
+    struct ik_lm_cuda_guard *guards; /* IK_LM_TRAIN_CUDA_GUARD: after every buffer; else NULL */
+    size_t n_guards;
     struct dev_layer *W;
     struct dev_acts *L;
     /* BF16: tables; scratch for GEMM operands (xb2: the up projection's
@@ -105,17 +107,40 @@ struct ik_lm_train_cuda {
 
 /* ---- the device arena ---- */
 
+/* With guards (IK_LM_TRAIN_CUDA_GUARD), the bytes from every buffer's end
+ * to the next 256-byte boundary and IK_LM_CUDA_GUARD more, filled with IK_LM_CUDA_GUARD_BYTE before the weights
+ * are uploaded: a kernel that writes past its buffer's end changes them, and
+ * the check at the end of each step names the buffer by the line of the
+ * layout that took it (lm/train_cuda_guard.c). */
+enum { IK_LM_CUDA_GUARD = 256, IK_LM_CUDA_GUARD_BYTE = 0xA5 };
+
+struct ik_lm_cuda_guard {
+    size_t at, len;   /* the guard's offset in the arena (the buffer's end) and length */
+    const char *file; /* where the buffer before it was taken */
+    int line;
+};
+
 struct carve {
     char *base; /* NULL: only count */
     size_t off;
+    int guarded; /* a guard after each buffer */
+    struct ik_lm_cuda_guard *guards; /* the carving pass's record of them (base != NULL) */
+    size_t n_guards, cap_guards;
 };
 
-static inline void *take(struct carve *c, size_t bytes)
+/* Records a guard from c->off, a buffer's end, and steps over it. */
+void ik_lm_cuda_carve_guard(struct carve *c, const char *file, int line);
+
+static inline void *ik_lm_cuda_take(struct carve *c, size_t bytes, const char *file, int line)
 {
     size_t at = (c->off + IK_LM_CUDA_ALIGN - 1) / IK_LM_CUDA_ALIGN * IK_LM_CUDA_ALIGN;
     c->off = at + bytes;
+    if (c->guarded)
+        ik_lm_cuda_carve_guard(c, file, line);
     return c->base ? c->base + at : NULL;
 }
+
+#define take(c, bytes) ik_lm_cuda_take((c), (bytes), __FILE__, __LINE__)
 
 #define TAKE_F(c, n) ((float *)take((c), (size_t)(n) * sizeof(float)))
 #define TAKE_H(c, n) ((uint16_t *)take((c), (size_t)(n) * sizeof(uint16_t)))
@@ -131,6 +156,16 @@ void ik_lm_cuda_ck(struct ik_lm_train_cuda *tr, int rc, const char *what);
         if (!(tr)->failed)                                                                         \
             ik_lm_cuda_ck((tr), (call), #call);                                                    \
     } while (0)
+
+/* ---- guards (train_cuda_guard.c) ---- */
+
+/* The opts with IK_LM_TRAIN_CUDA_GUARD added when IKADA_CUDA_GUARD=1. */
+int ik_lm_cuda_guard_opts(int opts);
+/* Fills every guard with IK_LM_CUDA_GUARD_BYTE. */
+void ik_lm_cuda_fill_guards(struct ik_lm_train_cuda *tr);
+/* Fails the call in progress (IK_ECUDA, naming the buffer) when a guard
+ * has changed. */
+void ik_lm_cuda_check_guards(struct ik_lm_train_cuda *tr);
 
 /* ---- uploads (train_cuda.c) ---- */
 

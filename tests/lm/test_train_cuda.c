@@ -635,3 +635,68 @@ Test(lm_train_cuda, streamed_nemotron_h_trains_the_full_loads_bits, .init = use_
 {
     expect_streamed_bits(lmt_nemotron_cfg("M*-", 32, 48, 60), IK_ST_BF16);
 }
+
+/* ---- guards (IK_LM_TRAIN_CUDA_GUARD) ---- */
+
+/* A table whose embedding kernel also writes the float after its output
+ * (x_in of layer 0, NTOK rows of D: the trainer's max_seq is NTOK), as a
+ * kernel with an off-by-one would. */
+static struct ik_cuda_ops overrunning;
+static int overrun_D;
+
+static int embed_rows_overrun(float *out, const uint16_t *table, const int *tokens, int T, int D)
+{
+    int rc = ops_under_test()->embed_rows_bf16(out, table, tokens, T, D);
+    float one = 1.0f;
+    return rc ? rc : overrunning.memcpy_htod(out + (size_t)NTOK * overrun_D, &one, sizeof one);
+}
+
+/* Guards change no result: a guarded step gives the unguarded one's bits;
+ * and a kernel writing past its buffer fails the step, naming the buffer. */
+Test(lm_train_cuda, guards_change_nothing_and_catch_an_overrun, .init = use_own)
+{
+    unsetenv("IKADA_CUDA_GUARD"); /* the opts say which trainer is guarded */
+    char *dir = tc_tmpdir();
+    struct ik_lm_config c = lmt_cfg(IK_LM_QWEN2, 32, 48, 2, 8, 60);
+    struct ik_lm_model *m = load(&c, dir);
+    int tok[NTOK];
+    unsigned char sel[NTOK];
+    fill_sequence(tok, sel, c.V);
+    overrunning = *ops_under_test();
+    overrunning.embed_rows_bf16 = embed_rows_overrun;
+    overrun_D = c.D;
+    const struct ik_cuda_ops *table[3] = {ops_under_test(), ops_under_test(), &overrunning};
+    int opts[3] = {0, IK_LM_TRAIN_CUDA_GUARD, IK_LM_TRAIN_CUDA_GUARD};
+    double loss[3];
+    struct ik_lora *a[3];
+    struct ik_diag d = IK_DIAG_INIT;
+    int rc[3];
+    for (int i = 0; i < 3; i++) {
+        struct ik_lm_train_cuda *tr;
+        a[i] = adapter(m, 0.1f);
+        cr_assert_eq(ik_lm_train_cuda_new(&tr, table[i], m, a[i], NTOK, opts[i], &d), 0, "%s",
+                     ik_diag_message(&d));
+        if (i == 1)
+            cr_assert_gt(ik_lm_train_cuda_bytes(tr), ik_lm_train_cuda_estimate_bytes(m, a[i], NTOK, 0));
+        cr_assert_eq(ik_lm_train_cuda_estimate_bytes(m, a[i], NTOK, opts[i]), ik_lm_train_cuda_bytes(tr));
+        ik_lora_zero_grad(a[i]);
+        rc[i] = ik_lm_train_cuda_step(tr, tok, sel, NTOK, IK_LM_BACKWARD | IK_LM_DROPOUT, 9, 1.0f,
+                                      &loss[i], NULL, &d);
+        ik_lm_train_cuda_free(tr);
+    }
+    cr_assert_eq(rc[0], 0);
+    cr_assert_eq(rc[1], 0);
+    cr_assert_eq(loss[0], loss[1], "loss %.9g unguarded, %.9g guarded", loss[0], loss[1]);
+    for (size_t i = 0; i < a[0]->n_params; i++)
+        cr_assert_eq(a[0]->grads[i], a[1]->grads[i], "gradient %zu: %.9g unguarded, %.9g guarded", i,
+                     (double)a[0]->grads[i], (double)a[1]->grads[i]);
+    cr_assert_eq(rc[2], IK_ECUDA);
+    cr_assert(strstr(ik_diag_message(&d), "CUDA training: a kernel wrote past the end of the device "
+                                          "buffer taken at ") != NULL, "%s", ik_diag_message(&d));
+    cr_assert(strstr(ik_diag_message(&d), "train_cuda.c:") != NULL, "%s", ik_diag_message(&d));
+    ik_diag_free(&d);
+    for (int i = 0; i < 3; i++)
+        ik_lora_free(a[i]);
+    ik_lm_model_free(m);
+    tc_rmtree(dir);
+}
