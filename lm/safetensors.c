@@ -466,6 +466,9 @@ int ik_st_expect(const struct ik_st *st, const char *name, int ndim, const int64
     return 0;
 }
 
+/* Bytes per element of dtype (F32, F16 or BF16). */
+static size_t wsize(int dtype) { return dtype == IK_ST_F32 ? 4 : 2; }
+
 /* Element i of t, a 16-bit one assembled from its little-endian bytes. */
 static uint16_t half_at(const unsigned char *p, size_t i)
 {
@@ -479,7 +482,7 @@ int ik_st_read_f32(const struct ik_st *st, const char *name, float *dst, int ndi
     int rc = ik_st_expect(st, name, ndim, shape, &t, d);
     if (rc != 0)
         return rc;
-    size_t count = t->nbytes / (t->dtype == IK_ST_F32 ? 4 : 2);
+    size_t count = t->nbytes / wsize(t->dtype);
     const unsigned char *p = t->data;
     if (t->dtype == IK_ST_F32)
         memcpy(dst, p, t->nbytes);
@@ -511,15 +514,13 @@ static void row_to_bf16(const struct ik_st_tensor *t, size_t r, size_t cols, uin
 
 void ik_st_tensor_to_bf16_rows(const struct ik_st_tensor *t, uint16_t *dst, size_t cols, size_t ld)
 {
-    size_t count = t->nbytes / (t->dtype == IK_ST_F32 ? 4 : 2), rows = cols ? count / cols : 0;
+    size_t count = t->nbytes / wsize(t->dtype), rows = cols ? count / cols : 0;
     for (size_t r = 0; r < rows; r++) {
         row_to_bf16(t, r, cols, dst + r * ld);
         memset(dst + r * ld + cols, 0, (ld - cols) * sizeof *dst);
     }
     ik_map_drop(t->data, t->nbytes);
 }
-
-static size_t wsize(int dtype) { return dtype == IK_ST_F32 ? 4 : 2; }
 
 int ik_st_write(const char *path, const struct ik_st_wtensor *t, size_t n, struct ik_diag *d)
 {

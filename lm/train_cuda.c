@@ -376,7 +376,7 @@ size_t ik_lm_train_cuda_estimate_bytes(const struct ik_lm_model *m, const struct
     tr.att = att < 0 ? ATT_OWN : att;
     tr.W = ik_xcalloc((size_t)m->cfg.L, sizeof *tr.W);
     tr.L = ik_xcalloc((size_t)m->cfg.L, sizeof *tr.L);
-    struct carve c = {.guarded = (ik_lm_cuda_guard_opts(opts) & IK_LM_TRAIN_CUDA_GUARD) != 0};
+    struct carve c = {.guarded = ik_lm_cuda_guarded(opts)};
     layout(&tr, &c);
     free(tr.W);
     free(tr.L);
@@ -413,7 +413,7 @@ int ik_lm_train_cuda_new(struct ik_lm_train_cuda **out, const struct ik_cuda_ops
     tr->d = d;
     tr->W = ik_xcalloc((size_t)m->cfg.L, sizeof *tr->W);
     tr->L = ik_xcalloc((size_t)m->cfg.L, sizeof *tr->L);
-    int guarded = (ik_lm_cuda_guard_opts(opts) & IK_LM_TRAIN_CUDA_GUARD) != 0;
+    int guarded = ik_lm_cuda_guarded(opts);
     struct carve c = {.guarded = guarded};
     layout(tr, &c);
     tr->bytes = c.off;

@@ -19,10 +19,10 @@
 #include "lm/train_cuda.h"
 #include "lm/train_cuda_int.h"
 
-int ik_lm_cuda_guard_opts(int opts)
+int ik_lm_cuda_guarded(int opts)
 {
     const char *e = getenv("IKADA_CUDA_GUARD");
-    return e != NULL && strcmp(e, "1") == 0 ? opts | IK_LM_TRAIN_CUDA_GUARD : opts;
+    return (opts & IK_LM_TRAIN_CUDA_GUARD) != 0 || (e != NULL && strcmp(e, "1") == 0);
 }
 
 void ik_lm_cuda_carve_guard(struct carve *c, const char *file, int line)

@@ -159,8 +159,9 @@ void ik_lm_cuda_ck(struct ik_lm_train_cuda *tr, int rc, const char *what);
 
 /* ---- guards (train_cuda_guard.c) ---- */
 
-/* The opts with IK_LM_TRAIN_CUDA_GUARD added when IKADA_CUDA_GUARD=1. */
-int ik_lm_cuda_guard_opts(int opts);
+/* Whether a trainer of these opts is guarded: IK_LM_TRAIN_CUDA_GUARD in
+ * them, or IKADA_CUDA_GUARD=1 in the environment. */
+int ik_lm_cuda_guarded(int opts);
 /* Fills every guard with IK_LM_CUDA_GUARD_BYTE. */
 void ik_lm_cuda_fill_guards(struct ik_lm_train_cuda *tr);
 /* Fails the call in progress (IK_ECUDA, naming the buffer) when a guard
